@@ -1,0 +1,201 @@
+//! `payroll bench`: performance measured, never asserted. Figures are printed for the README
+//! and the release notes; run them on a release build (`cargo run --release -- bench ...`).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use clap::Subcommand;
+use payroll_connectors::DeadLetters;
+use payroll_connectors::files::{self, Quiet};
+use payroll_engine::{Calculator, InputsBatch, Worker};
+use payroll_rules::Ruleset;
+use payroll_rules::vocabulary::PayPeriod;
+
+use crate::{EXAMPLE_RULESET, run, ui};
+
+#[derive(Subcommand)]
+pub enum BenchCommand {
+    /// The calculator alone: period inputs in memory to results (the sample's workers,
+    /// replicated), and DuckDB on the same work in the same run when it is installed
+    Calc {
+        #[arg(long, default_value_t = 1_000_000)]
+        workers: usize,
+        /// The reference sample folder whose workers are replicated
+        #[arg(long, default_value = "../shared/reference/sample")]
+        sample: PathBuf,
+        #[arg(long, default_value = "2026-10")]
+        period: PayPeriod,
+        /// The DuckDB baseline script (needs `pip install duckdb pyarrow`)
+        #[arg(long, default_value = "../shared/baselines/duckdb_calc.py")]
+        duckdb: PathBuf,
+        /// Timed repetitions; the best is reported
+        #[arg(long, default_value_t = 3)]
+        repeat: usize,
+    },
+    /// A whole run from raw punch files: generate a month, then run it
+    Run {
+        #[arg(long, default_value_t = 100_000)]
+        workers: usize,
+        #[arg(long, default_value = "2026-10")]
+        period: PayPeriod,
+        /// Working folder (inputs and results); a temporary one if omitted
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+}
+
+pub async fn bench(command: BenchCommand) -> Result<ExitCode> {
+    match command {
+        BenchCommand::Calc {
+            workers,
+            sample,
+            period,
+            duckdb,
+            repeat,
+        } => calc(workers, &sample, period, &duckdb, repeat).await,
+        BenchCommand::Run {
+            workers,
+            period,
+            dir,
+        } => end_to_end(workers, period, dir).await,
+    }
+}
+
+async fn calc(
+    workers: usize,
+    sample: &Path,
+    period: PayPeriod,
+    duckdb: &Path,
+    repeat: usize,
+) -> Result<ExitCode> {
+    let ruleset = Ruleset::parse(EXAMPLE_RULESET, Path::new("india-contract.toml"))?;
+    let version = ruleset.version_on(period.first_day())?;
+    let folder = files::read_folder(sample, &mut DeadLetters::default(), &Quiet)?;
+    let rows = folder.ledger.period_inputs(period);
+    if rows.is_empty() {
+        bail!("no worker of {} is employed in {period}", sample.display());
+    }
+    let mut batches = Vec::new();
+    let mut batch = InputsBatch::new(period, 8192);
+    for i in 0..workers {
+        let (worker, inputs) = &rows[i % rows.len()];
+        let worker = Worker {
+            worker_id: format!("W{i:08}"),
+            ..(*worker).clone()
+        };
+        batch.push(&worker, inputs);
+        if batch.len() == 8192 {
+            batches.push(std::mem::replace(&mut batch, InputsBatch::new(period, 8192)).finish());
+        }
+    }
+    if !batch.is_empty() {
+        batches.push(batch.finish());
+    }
+    let calculator = Calculator::default();
+    let mut best = Duration::MAX;
+    for _ in 0..repeat.max(1) {
+        let started = Instant::now();
+        let results = calculator.calculate(version, batches.clone()).await?;
+        best = best.min(started.elapsed());
+        let rows: usize = results.iter().map(|b| b.num_rows()).sum();
+        assert_eq!(rows, workers, "every worker has a result row");
+    }
+    let ours = best.as_secs_f64();
+    println!(
+        "calc, {workers} workers, {} cores: {ours:.3} s ({:.0} workers/s)",
+        std::thread::available_parallelism()?.get(),
+        workers as f64 / ours
+    );
+    match duckdb_calc(duckdb, sample, workers, period) {
+        Ok(theirs) => println!(
+            "duckdb, same work, same run: {theirs:.3} s; payroll/duckdb time ratio {:.2}",
+            ours / theirs
+        ),
+        Err(e) => println!("duckdb baseline not run: {e:#}"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs the DuckDB baseline on the same replicated inputs and returns its `calc` seconds.
+fn duckdb_calc(script: &Path, sample: &Path, workers: usize, period: PayPeriod) -> Result<f64> {
+    let dir = tempfile::tempdir()?;
+    let inputs = dir.path().join("inputs.parquet");
+    let python = |args: &[&str]| -> Result<String> {
+        let out = Command::new("python3")
+            .arg(script)
+            .args(args)
+            .output()
+            .context("running python3")?;
+        if !out.status.success() {
+            bail!("{}", String::from_utf8_lossy(&out.stderr).trim());
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    python(&[
+        "make-inputs",
+        &sample.display().to_string(),
+        &workers.to_string(),
+        &inputs.display().to_string(),
+    ])?;
+    let mut best = f64::MAX;
+    for _ in 0..3 {
+        let out = python(&["bench", &inputs.display().to_string(), &period.to_string()])?;
+        let seconds = out
+            .split_whitespace()
+            .skip_while(|w| *w != "calc")
+            .nth(1)
+            .and_then(|s| s.trim_end_matches('s').parse::<f64>().ok())
+            .with_context(|| format!("unexpected baseline output: {out}"))?;
+        best = best.min(seconds);
+    }
+    Ok(best)
+}
+
+async fn end_to_end(workers: usize, period: PayPeriod, dir: Option<PathBuf>) -> Result<ExitCode> {
+    let temp = tempfile::tempdir()?;
+    let dir = dir.unwrap_or_else(|| temp.path().to_path_buf());
+    let inputs = dir.join("inputs");
+    // Generated in a child process, so this process's peak memory is the run's alone.
+    let status = Command::new(std::env::current_exe()?)
+        .args([
+            "gen",
+            "--workers",
+            &workers.to_string(),
+            "--period",
+            &period.to_string(),
+            "--out",
+        ])
+        .arg(&inputs)
+        .status()?;
+    if !status.success() {
+        bail!("payroll gen failed");
+    }
+    let bytes: u64 = std::fs::read_dir(&inputs)?
+        .filter_map(|e| e.ok()?.metadata().ok())
+        .map(|m| m.len())
+        .sum();
+    let ruleset = Ruleset::parse(EXAMPLE_RULESET, Path::new("india-contract.toml"))?;
+    let request = run::RunRequest {
+        period,
+        inputs,
+        ruleset: &ruleset,
+        out: dir.join("out").display().to_string(),
+    };
+    let report = run::run(request, &ui::Bar::new()).await?;
+    let [read, compute, write] = report.stages.map(|d| d.as_secs_f64());
+    let total = report.elapsed.as_secs_f64();
+    println!(
+        "end to end, {workers} workers, {:.0} MB of inputs, {} events, {} cores:\n  \
+         total {total:.2} s (read and fold {read:.2} s, period inputs and calc {compute:.2} s, write {write:.2} s)\n  \
+         {:.0} events/s, {:.0} workers/s, peak RSS {:.0} MiB",
+        bytes as f64 / 1e6,
+        report.events,
+        std::thread::available_parallelism()?.get(),
+        report.events as f64 / total,
+        workers as f64 / total,
+        ui::peak_rss_mib().unwrap_or(f64::NAN),
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,46 @@
+//! `payroll query`: DataFusion SQL over every run's results (table `results`).
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use datafusion::arrow::util::pretty::pretty_format_batches;
+use datafusion::execution::context::{SessionConfig, SessionContext};
+use payroll_connectors::Store;
+use payroll_connectors::results::register_results;
+
+#[derive(clap::Args)]
+#[command(
+    after_help = "Each row carries run_id, org_id and period; filter on run_id for one run, e.g.\n  \
+    payroll query \"SELECT org_id, count(*), sum(net_pay) FROM results WHERE period = '2026-10' GROUP BY org_id\""
+)]
+pub struct QueryArgs {
+    /// The SQL query
+    sql: String,
+    /// The output the results were written to
+    #[arg(long, default_value = "./out")]
+    out: String,
+    /// Print CSV instead of a table
+    #[arg(long)]
+    csv: bool,
+}
+
+pub async fn query(args: QueryArgs) -> Result<ExitCode> {
+    let store = Store::open(&args.out)?;
+    // Decimal literals stay decimal, so `WHERE gross > 21000.50` compares exactly.
+    let config =
+        SessionConfig::new().set_bool("datafusion.sql_parser.parse_float_as_decimal", true);
+    let ctx = SessionContext::new_with_config(config);
+    register_results(&ctx, &store).await?;
+    let batches = ctx.sql(&args.sql).await?.collect().await?;
+    if args.csv {
+        let mut writer = datafusion::arrow::csv::WriterBuilder::new()
+            .with_header(true)
+            .build(std::io::stdout());
+        for batch in &batches {
+            writer.write(batch)?;
+        }
+    } else {
+        println!("{}", pretty_format_batches(&batches)?);
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,124 @@
+//! Shared by the CLI's end-to-end tests: running the binary and comparing results with
+//! `expected.csv`. Each test binary uses a part of it.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use datafusion::arrow::array::{Array, AsArray, RecordBatch};
+use datafusion::arrow::datatypes::{DataType, Decimal128Type};
+use datafusion::arrow::util::display::array_value_to_string;
+use payroll_connectors::Store;
+use payroll_connectors::results::{latest_run, read_results};
+use rust_decimal::Decimal;
+
+pub const PERIOD: &str = "2026-10";
+
+pub fn sample() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/sample")
+}
+
+pub fn rules() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../rules/examples/india-contract.toml")
+}
+
+pub fn payroll(args: &[&str]) -> Output {
+    let output = Command::new(env!("CARGO_BIN_EXE_payroll"))
+        .args(args)
+        .output()
+        .expect("the payroll binary runs");
+    if !output.status.success() {
+        eprintln!(
+            "payroll {args:?} failed:\n{}\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    output
+}
+
+pub fn run(inputs: &Path, out: &Path) -> Output {
+    let (inputs, rules, out) = (
+        inputs.display().to_string(),
+        rules().display().to_string(),
+        out.display().to_string(),
+    );
+    payroll(&[
+        "run", "--period", PERIOD, "--inputs", &inputs, "--rules", &rules, "--out", &out,
+    ])
+}
+
+/// The latest run's results in `out`, every org.
+pub async fn results(out: &Path) -> Vec<RecordBatch> {
+    let store = Store::open(&out.display().to_string()).unwrap();
+    let run = latest_run(&store, PERIOD).await.unwrap();
+    read_results(&store, &run).await.unwrap()
+}
+
+/// Every column of `expected.csv` against the results: decimals by value, to the paisa.
+/// Returns one line per difference.
+pub fn differences(results: &[RecordBatch], expected_csv: &Path) -> Vec<String> {
+    let mut rows: HashMap<String, (&RecordBatch, usize)> = HashMap::new();
+    for batch in results {
+        let ids = batch
+            .column_by_name("worker_id")
+            .unwrap()
+            .as_string::<i32>();
+        for i in 0..batch.num_rows() {
+            rows.insert(ids.value(i).to_string(), (batch, i));
+        }
+    }
+    let mut reader = csv::Reader::from_path(expected_csv).unwrap();
+    let headers = reader.headers().unwrap().clone();
+    let mut differences = Vec::new();
+    let mut expected_rows = 0;
+    for record in reader.records() {
+        let record = record.unwrap();
+        expected_rows += 1;
+        let worker = &record[0];
+        let Some((batch, row)) = rows.get(worker) else {
+            differences.push(format!("{worker}: no result row"));
+            continue;
+        };
+        for (column, want) in headers.iter().zip(record.iter()) {
+            let Some(array) = batch.column_by_name(column) else {
+                differences.push(format!("results have no column `{column}`"));
+                continue;
+            };
+            let same = match array.data_type() {
+                DataType::Decimal128(_, scale) if array.is_valid(*row) => {
+                    let got = Decimal::from_i128_with_scale(
+                        array.as_primitive::<Decimal128Type>().value(*row),
+                        *scale as u32,
+                    );
+                    want.parse::<Decimal>().is_ok_and(|w| w == got)
+                }
+                _ => array_value_to_string(array, *row).unwrap() == want,
+            };
+            if !same {
+                differences.push(format!(
+                    "{worker} {column}: expected {want}, got {}",
+                    array_value_to_string(array, *row).unwrap()
+                ));
+            }
+        }
+    }
+    if rows.len() != expected_rows {
+        differences.push(format!(
+            "{} result rows, {expected_rows} expected",
+            rows.len()
+        ));
+    }
+    differences
+}
+
+/// A copy of the sample folder to modify.
+pub fn sample_copy() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(sample()).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), dir.path().join(entry.file_name())).unwrap();
+    }
+    dir
+}

@@ -1,0 +1,93 @@
+//! CSV files with a header row: each record as named cells, with its line and original text.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use payroll_engine::Invalid;
+
+use crate::error::{Error, Result};
+
+pub struct Record {
+    pub line: u64,
+    pub original: String,
+    /// The named cells, or why the line could not be split into cells.
+    cells: Result<HashMap<String, String>, String>,
+}
+
+impl Record {
+    /// The cells by column name, or why the line has none.
+    pub fn cells(&self) -> Result<&HashMap<String, String>, Invalid> {
+        self.cells
+            .as_ref()
+            .map_err(|reason| Invalid::record(reason.clone()))
+    }
+}
+
+/// The records of `bytes`; a missing required column fails the whole file, naming it.
+pub fn records<'a>(
+    path: &Path,
+    bytes: &'a [u8],
+    required: &[&str],
+) -> Result<impl Iterator<Item = Record> + 'a> {
+    let mut reader = ::csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_reader(bytes);
+    let headers: Vec<String> = reader
+        .headers()
+        .map_err(|e| Error::input(path.display(), e.to_string()))?
+        .iter()
+        .map(|h| h.trim().to_string())
+        .collect();
+    if let Some(absent) = required.iter().find(|c| !headers.iter().any(|h| h == *c)) {
+        return Err(Error::input(
+            path.display(),
+            format!(
+                "line 1: missing column `{absent}`; expected {}",
+                required.join(",")
+            ),
+        ));
+    }
+    let mut record = ::csv::StringRecord::new();
+    let mut start = reader.position().byte() as usize;
+    // Lines are counted here: the reader's own positions point at the previous line's end.
+    let mut newlines_before = bytes[..start].iter().filter(|&&b| b == b'\n').count() as u64;
+    Ok(std::iter::from_fn(move || {
+        loop {
+            let read = reader.read_record(&mut record);
+            let end = reader.position().byte() as usize;
+            let text = &bytes[start..end];
+            start = end;
+            let leading = text
+                .iter()
+                .take_while(|b| b.is_ascii_whitespace())
+                .filter(|&&b| b == b'\n')
+                .count() as u64;
+            let line = newlines_before + leading + 1;
+            newlines_before += text.iter().filter(|&&b| b == b'\n').count() as u64;
+            let original = String::from_utf8_lossy(text).trim().to_string();
+            match read {
+                Ok(false) => return None,
+                Ok(true) if original.is_empty() => continue,
+                Ok(true) => {
+                    let cells = headers
+                        .iter()
+                        .cloned()
+                        .zip(record.iter().map(str::to_string))
+                        .collect();
+                    return Some(Record {
+                        line,
+                        original,
+                        cells: Ok(cells),
+                    });
+                }
+                Err(e) => {
+                    return Some(Record {
+                        line,
+                        original,
+                        cells: Err(format!("malformed CSV: {e}")),
+                    });
+                }
+            }
+        }
+    }))
+}

@@ -1,0 +1,169 @@
+//! The folder format of POLICY.md: `sites.csv`, `workers.csv`, the event files
+//! `attendance.ndjson`, `leave.ndjson`, `adjustments.ndjson`, and, for sites whose time system
+//! already aggregates, `attendance_summary.csv|xlsx|parquet` in place of punches and leave.
+//! Every record goes through the engine's validation; a refused one becomes a dead letter and
+//! the rest of the folder is still read.
+
+mod csv;
+mod ndjson;
+mod summary;
+
+use std::path::{Path, PathBuf};
+
+use payroll_engine::run::InputDigest;
+use payroll_engine::{Feed, Ledger, Site, Worker};
+use sha2::{Digest, Sha256};
+
+use crate::dead_letter::{DeadLetters, Position};
+use crate::error::{Error, Result};
+
+/// Reports progress of long reads (the CLI draws it as a bar).
+pub trait Progress: Sync {
+    fn start(&self, stage: &str, total_bytes: u64);
+    fn advance(&self, bytes: u64);
+}
+
+/// For callers that show nothing.
+pub struct Quiet;
+
+impl Progress for Quiet {
+    fn start(&self, _: &str, _: u64) {}
+    fn advance(&self, _: u64) {}
+}
+
+/// A folder read into a ledger.
+pub struct Folder {
+    pub ledger: Ledger,
+    /// Every file read, by content: what the run's manifest records.
+    pub inputs: Vec<InputDigest>,
+    /// Events and summary rows folded in.
+    pub events: u64,
+}
+
+const SUMMARY_FORMATS: [&str; 3] = ["csv", "xlsx", "parquet"];
+
+pub fn read_folder(
+    dir: &Path,
+    dead_letters: &mut DeadLetters,
+    progress: &dyn Progress,
+) -> Result<Folder> {
+    if !dir.is_dir() {
+        return Err(Error::input(
+            dir.display(),
+            "not a directory of inputs (expected sites.csv, workers.csv, attendance.ndjson, ...)",
+        ));
+    }
+    let mut inputs = Vec::new();
+    let mut read = |name: &str| -> Result<Option<(PathBuf, Vec<u8>)>> {
+        let path = dir.join(name);
+        if !path.exists() {
+            return Ok(None);
+        }
+        let bytes = std::fs::read(&path).map_err(|e| Error::io(path.display(), e))?;
+        inputs.push(digest(name, &bytes));
+        Ok(Some((path, bytes)))
+    };
+
+    let (sites_path, sites_csv) = read("sites.csv")?.ok_or_else(|| missing(dir, "sites.csv"))?;
+    let sites = csv::records(
+        &sites_path,
+        &sites_csv,
+        &[
+            "site_id",
+            "org_id",
+            "name",
+            "state",
+            "timezone",
+            "weekly_off",
+        ],
+    )?
+    .filter_map(|r| {
+        match r
+            .cells()
+            .and_then(|c| Site::decode(|f| c.get(f).map(String::as_str)))
+        {
+            Ok(site) => Some(site),
+            Err(invalid) => {
+                dead_letters.push("sites.csv", Position::Line(r.line), invalid, r.original);
+                None
+            }
+        }
+    })
+    .collect::<Vec<_>>();
+    let mut ledger = Ledger::new(sites);
+
+    let (workers_path, workers_csv) =
+        read("workers.csv")?.ok_or_else(|| missing(dir, "workers.csv"))?;
+    for r in csv::records(&workers_path, &workers_csv, &WORKER_COLUMNS)? {
+        if let Err(invalid) = r
+            .cells()
+            .and_then(|c| Worker::decode(|f| c.get(f).map(String::as_str)))
+            .and_then(|w| ledger.upsert_worker(w))
+        {
+            dead_letters.push("workers.csv", Position::Line(r.line), invalid, r.original);
+        }
+    }
+
+    let mut events = 0;
+    let mut has_attendance = false;
+    for format in SUMMARY_FORMATS {
+        let name = format!("attendance_summary.{format}");
+        if let Some((path, bytes)) = read(&name)? {
+            has_attendance = true;
+            events += summary::fold(&name, &path, &bytes, &mut ledger, dead_letters)?;
+        }
+    }
+    for feed in Feed::ALL {
+        let name = format!("{}.ndjson", feed.name());
+        if let Some((_, bytes)) = read(&name)? {
+            has_attendance |= feed == Feed::Attendance;
+            progress.start(&name, bytes.len() as u64);
+            events += ndjson::fold(feed, &name, &bytes, &mut ledger, dead_letters, progress);
+        }
+    }
+    if !has_attendance {
+        return Err(missing(
+            dir,
+            "attendance.ndjson (or attendance_summary.csv, .xlsx or .parquet)",
+        ));
+    }
+    Ok(Folder {
+        ledger,
+        inputs,
+        events,
+    })
+}
+
+pub const WORKER_COLUMNS: [&str; 19] = [
+    "worker_id",
+    "org_id",
+    "site_id",
+    "name",
+    "gender",
+    "state",
+    "skill",
+    "designation",
+    "pay_basis",
+    "rate",
+    "pf_applicable",
+    "esi_applicable",
+    "uan",
+    "esic_no",
+    "bank_account",
+    "ifsc",
+    "pan",
+    "joined_on",
+    "exited_on",
+];
+
+fn missing(dir: &Path, name: &str) -> Error {
+    Error::input(dir.display(), format!("missing {name}"))
+}
+
+fn digest(name: &str, bytes: &[u8]) -> InputDigest {
+    InputDigest {
+        name: name.to_string(),
+        bytes: bytes.len() as u64,
+        sha256: hex::encode(Sha256::digest(bytes)),
+    }
+}

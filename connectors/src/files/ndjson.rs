@@ -1,0 +1,137 @@
+//! Event files, one JSON event a line. Decoding is spread over the cores in contiguous chunks;
+//! folding then runs in file order, so line numbers and dead letters come out as in the file
+//! and the state is the same whatever the number of cores.
+
+use memchr::memchr_iter;
+use payroll_engine::{Event, Feed, Invalid, Ledger};
+
+use super::Progress;
+use crate::dead_letter::{DeadLetters, Position};
+
+/// A chunk's outcome: decoded events and refusals, with lines counted within the chunk.
+#[derive(Default)]
+struct Chunk {
+    lines: u64,
+    events: Vec<Event>,
+    refused: Vec<(u64, Invalid, String)>,
+}
+
+/// Decodes and folds every event of `bytes`; returns how many were folded.
+pub fn fold(
+    feed: Feed,
+    source: &str,
+    bytes: &[u8],
+    ledger: &mut Ledger,
+    dead_letters: &mut DeadLetters,
+    progress: &dyn Progress,
+) -> u64 {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunks: Vec<Chunk> = std::thread::scope(|scope| {
+        let ledger = &*ledger;
+        split_at_lines(bytes, threads * 4)
+            .map(|chunk| {
+                scope.spawn(|| {
+                    let decoded = decode(feed, chunk, ledger);
+                    progress.advance(chunk.len() as u64);
+                    decoded
+                })
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|handle| handle.join().expect("decoding does not panic"))
+            .collect()
+    });
+    let mut first_line = 1;
+    let mut folded = 0;
+    for chunk in chunks {
+        for (line, invalid, original) in chunk.refused {
+            dead_letters.push(source, Position::Line(first_line + line), invalid, original);
+        }
+        for event in chunk.events {
+            ledger
+                .apply(event)
+                .expect("workers are checked while decoding");
+            folded += 1;
+        }
+        first_line += chunk.lines;
+    }
+    folded
+}
+
+fn decode(feed: Feed, chunk: &[u8], ledger: &Ledger) -> Chunk {
+    let mut out = Chunk::default();
+    for (index, line) in lines(chunk).enumerate() {
+        out.lines += 1;
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let decoded = feed
+            .decode(line)
+            .and_then(|event| ledger.check_worker(event.worker_id()).map(|()| event));
+        match decoded {
+            Ok(event) => out.events.push(event),
+            Err(invalid) => out.refused.push((
+                index as u64,
+                invalid,
+                String::from_utf8_lossy(line).into_owned(),
+            )),
+        }
+    }
+    out
+}
+
+fn lines(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut start = 0;
+    let ends = memchr_iter(b'\n', bytes)
+        .chain((!bytes.ends_with(b"\n") && !bytes.is_empty()).then_some(bytes.len()));
+    ends.map(move |end| {
+        let line = &bytes[start..end];
+        start = end + 1;
+        line
+    })
+}
+
+/// About `parts` chunks of whole lines.
+fn split_at_lines(bytes: &[u8], parts: usize) -> impl Iterator<Item = &[u8]> {
+    let target = bytes.len().div_ceil(parts.max(1)).max(1);
+    let mut rest = bytes;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let cut = match rest
+            .get(target..)
+            .and_then(|tail| memchr::memchr(b'\n', tail))
+        {
+            Some(i) => target + i + 1,
+            None => rest.len(),
+        };
+        let (chunk, tail) = rest.split_at(cut);
+        rest = tail;
+        Some(chunk)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_keep_whole_lines_and_every_byte() {
+        let text = b"a\nbb\nccc\ndddd\neeeee";
+        for parts in 1..8 {
+            let chunks: Vec<&[u8]> = split_at_lines(text, parts).collect();
+            assert_eq!(chunks.concat(), text.to_vec());
+            assert!(
+                chunks[..chunks.len() - 1]
+                    .iter()
+                    .all(|c| c.ends_with(b"\n"))
+            );
+        }
+        assert_eq!(
+            lines(b"a\n\nb").collect::<Vec<_>>(),
+            vec![&b"a"[..], b"", b"b"]
+        );
+    }
+}

@@ -1,0 +1,14 @@
+//! The outside world, as the engine sees it: input folders (NDJSON, CSV, XLSX, Parquet) decoded
+//! into the engine's events, dead letters for what cannot be, the object store everything is
+//! written to, and run results as hive-partitioned Parquet with their manifests.
+
+pub mod dead_letter;
+pub mod error;
+pub mod files;
+pub mod layout;
+pub mod results;
+pub mod store;
+
+pub use dead_letter::{DeadLetter, DeadLetters, Position};
+pub use error::{Error, Result};
+pub use store::Store;

@@ -1,0 +1,215 @@
+//! Run results to the store and back: one Parquet file per org of a run (decimal columns, as
+//! any engine reads them), a manifest beside it, and a run record with the ruleset it applied.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray};
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::{
+    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
+};
+use datafusion::execution::context::SessionContext;
+use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::basic::Compression;
+use parquet::file::properties::WriterProperties;
+use payroll_engine::run::{InputDigest, Manifest, RulesetRef, orgs, rows_of_org, totals};
+use payroll_rules::CompiledVersion;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::layout;
+use crate::store::Store;
+
+/// What a run was: read back by `explain`, `payslips --latest` and the next run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    pub run_id: String,
+    pub period: String,
+    pub created_at: String,
+    pub engine_version: String,
+    pub ruleset: RulesetRef,
+    pub orgs: Vec<String>,
+    pub rows: u64,
+    pub dead_letters: BTreeMap<String, u64>,
+    pub totals: BTreeMap<String, String>,
+}
+
+/// A computed run, ready to be written.
+pub struct RunOutput<'a> {
+    pub run_id: &'a str,
+    pub period: &'a str,
+    pub created_at: &'a str,
+    pub ruleset_text: &'a str,
+    pub ruleset: RulesetRef,
+    pub version: &'a CompiledVersion,
+    pub inputs: Vec<InputDigest>,
+    pub dead_letters: BTreeMap<String, u64>,
+    pub results: &'a [RecordBatch],
+}
+
+/// Writes every org's results and manifest, then the run record (last, so a run that is listed
+/// is whole).
+pub async fn write_run(store: &Store, run: &RunOutput<'_>) -> Result<RunRecord> {
+    let orgs = orgs(run.results);
+    for org in &orgs {
+        let batches = rows_of_org(run.results, org)?;
+        let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+        let part = layout::results_part(org, run.period, run.run_id, 0);
+        store
+            .put(&part, parquet_bytes(&batches, run.run_id)?)
+            .await?;
+        let manifest = Manifest {
+            run_id: run.run_id.to_string(),
+            period: run.period.to_string(),
+            org_id: org.clone(),
+            created_at: run.created_at.to_string(),
+            engine_version: payroll_engine::run::ENGINE_VERSION.to_string(),
+            ruleset: run.ruleset.clone(),
+            inputs: run.inputs.clone(),
+            rows: rows as u64,
+            dead_letters: run.dead_letters.clone(),
+            totals: text(totals(run.version, &batches)),
+            files: vec![part.filename().unwrap_or_default().to_string()],
+        };
+        store
+            .put(
+                &layout::manifest(org, run.period, run.run_id),
+                serde_json::to_vec_pretty(&manifest)?,
+            )
+            .await?;
+    }
+    let record = RunRecord {
+        run_id: run.run_id.to_string(),
+        period: run.period.to_string(),
+        created_at: run.created_at.to_string(),
+        engine_version: payroll_engine::run::ENGINE_VERSION.to_string(),
+        ruleset: run.ruleset.clone(),
+        orgs,
+        rows: run.results.iter().map(|b| b.num_rows() as u64).sum(),
+        dead_letters: run.dead_letters.clone(),
+        totals: text(totals(run.version, run.results)),
+    };
+    store
+        .put(
+            &layout::run_ruleset(run.run_id),
+            run.ruleset_text.to_string(),
+        )
+        .await?;
+    store
+        .put(
+            &layout::run_record(run.run_id),
+            serde_json::to_vec_pretty(&record)?,
+        )
+        .await?;
+    Ok(record)
+}
+
+fn text(totals: BTreeMap<String, Decimal>) -> BTreeMap<String, String> {
+    totals
+        .into_iter()
+        .map(|(k, v)| (k, v.to_string()))
+        .collect()
+}
+
+/// Parquet with the run id as the first column, so results of many runs can be read as one
+/// table and told apart.
+fn parquet_bytes(batches: &[RecordBatch], run_id: &str) -> Result<Vec<u8>> {
+    let Some(first) = batches.first() else {
+        return Ok(Vec::new());
+    };
+    let mut fields = vec![Arc::new(Field::new("run_id", DataType::Utf8, false))];
+    fields.extend(first.schema().fields().iter().cloned());
+    let schema = Arc::new(Schema::new(fields));
+    let properties = WriterProperties::builder()
+        .set_compression(Compression::SNAPPY)
+        .build();
+    let mut out = Vec::new();
+    let mut writer = ArrowWriter::try_new(&mut out, Arc::clone(&schema), Some(properties))?;
+    for batch in batches {
+        let mut columns: Vec<ArrayRef> =
+            vec![Arc::new(StringArray::from(vec![run_id; batch.num_rows()]))];
+        columns.extend(batch.columns().iter().cloned());
+        writer.write(&RecordBatch::try_new(Arc::clone(&schema), columns)?)?;
+    }
+    writer.close()?;
+    Ok(out)
+}
+
+pub async fn read_run(store: &Store, run_id: &str) -> Result<RunRecord> {
+    let path = layout::run_record(run_id);
+    if store.head(&path).await?.is_none() {
+        return Err(Error::input(
+            store.url_of(&path),
+            format!("no run `{run_id}` in this output"),
+        ));
+    }
+    Ok(serde_json::from_slice(&store.get(&path).await?)?)
+}
+
+/// The latest run of `period` (run ids sort by time).
+pub async fn latest_run(store: &Store, period: &str) -> Result<RunRecord> {
+    let mut records = Vec::new();
+    for meta in store
+        .list(&object_store::path::Path::from(layout::RUNS))
+        .await?
+    {
+        if meta.location.extension() == Some("json") {
+            let record: RunRecord = serde_json::from_slice(&store.get(&meta.location).await?)?;
+            if record.period == period {
+                records.push(record);
+            }
+        }
+    }
+    records
+        .into_iter()
+        .max_by(|a, b| a.run_id.cmp(&b.run_id))
+        .ok_or_else(|| {
+            Error::input(
+                store.url_of(&object_store::path::Path::from(layout::RUNS)),
+                format!("no run for period {period}: run `payroll run --period {period}` first"),
+            )
+        })
+}
+
+pub async fn read_ruleset_text(store: &Store, run_id: &str) -> Result<String> {
+    let bytes = store.get(&layout::run_ruleset(run_id)).await?;
+    String::from_utf8(bytes.to_vec()).map_err(|e| Error::input(run_id, e.to_string()))
+}
+
+/// All result rows of a run, every org.
+pub async fn read_results(store: &Store, run: &RunRecord) -> Result<Vec<RecordBatch>> {
+    let mut batches = Vec::new();
+    for org in &run.orgs {
+        let bytes = store
+            .get(&layout::results_part(org, &run.period, &run.run_id, 0))
+            .await?;
+        for batch in ParquetRecordBatchReaderBuilder::try_new(bytes)?.build()? {
+            batches.push(batch?);
+        }
+    }
+    Ok(batches)
+}
+
+/// Registers every run's results in the store as the table `results`.
+pub async fn register_results(
+    ctx: &SessionContext,
+    store: &Store,
+) -> datafusion::error::Result<()> {
+    ctx.register_object_store(store.root_url(), store.object_store());
+    let url = ListingTableUrl::parse(format!(
+        "{}/",
+        store.url_of(&object_store::path::Path::from(layout::RESULTS))
+    ))?;
+    let options =
+        ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
+    let config = ListingTableConfig::new(url)
+        .with_listing_options(options)
+        .infer_schema(&ctx.state())
+        .await?;
+    ctx.register_table("results", Arc::new(ListingTable::try_new(config)?))?;
+    Ok(())
+}

@@ -1,0 +1,162 @@
+//! The output store: a local directory by default, or any `object_store` URL (`file://`,
+//! `s3://`, `gs://`, `az://`), configured for the cloud from the usual environment variables
+//! (`AWS_ENDPOINT`, `AWS_ACCESS_KEY_ID`, `AWS_ALLOW_HTTP`, ...).
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::TryStreamExt;
+use object_store::aws::AmazonS3Builder;
+use object_store::azure::MicrosoftAzureBuilder;
+use object_store::gcp::GoogleCloudStorageBuilder;
+use object_store::local::LocalFileSystem;
+use object_store::path::Path;
+use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt, PutPayload};
+use url::Url;
+
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone)]
+pub struct Store {
+    inner: Arc<dyn ObjectStore>,
+    /// Where paths of the layout start inside `inner`.
+    prefix: Path,
+    /// The store's root URL, `scheme://authority/`, for registering it with DataFusion.
+    root: Url,
+}
+
+impl Store {
+    /// Opens a directory path or a URL; a local directory is created if missing.
+    pub fn open(location: &str) -> Result<Store> {
+        let url = match Url::parse(location) {
+            Ok(url) if url.scheme().len() > 1 => url,
+            _ => {
+                let dir = std::path::Path::new(location);
+                std::fs::create_dir_all(dir).map_err(|e| Error::io(location, e))?;
+                let dir = dir.canonicalize().map_err(|e| Error::io(location, e))?;
+                Url::from_directory_path(&dir).map_err(|_| Error::Location(location.into()))?
+            }
+        };
+        let store_error = |source| Error::Store {
+            url: url.to_string(),
+            source,
+        };
+        let inner: Arc<dyn ObjectStore> = match url.scheme() {
+            "file" => {
+                let dir = url
+                    .to_file_path()
+                    .map_err(|_| Error::Location(location.into()))?;
+                std::fs::create_dir_all(&dir).map_err(|e| Error::io(dir.display(), e))?;
+                Arc::new(LocalFileSystem::new())
+            }
+            "s3" | "s3a" => Arc::new(
+                AmazonS3Builder::from_env()
+                    .with_url(url.as_str())
+                    .build()
+                    .map_err(store_error)?,
+            ),
+            "gs" => Arc::new(
+                GoogleCloudStorageBuilder::from_env()
+                    .with_url(url.as_str())
+                    .build()
+                    .map_err(store_error)?,
+            ),
+            "az" | "abfs" | "abfss" => Arc::new(
+                MicrosoftAzureBuilder::from_env()
+                    .with_url(url.as_str())
+                    .build()
+                    .map_err(store_error)?,
+            ),
+            _ => return Err(Error::Location(location.into())),
+        };
+        let prefix = Path::from_url_path(url.path()).map_err(|e| Error::Store {
+            url: url.to_string(),
+            source: e.into(),
+        })?;
+        let mut root = url.clone();
+        root.set_path("/");
+        Ok(Store {
+            inner,
+            prefix,
+            root,
+        })
+    }
+
+    pub fn object_store(&self) -> Arc<dyn ObjectStore> {
+        Arc::clone(&self.inner)
+    }
+
+    pub fn root_url(&self) -> &Url {
+        &self.root
+    }
+
+    /// The URL of a layout path, for DataFusion's listing tables and for messages.
+    pub fn url_of(&self, path: &Path) -> String {
+        let full = self.full(path);
+        format!("{}{}", self.root, full)
+    }
+
+    fn full(&self, path: &Path) -> Path {
+        self.prefix.parts().chain(path.parts()).collect()
+    }
+
+    fn error(&self, source: object_store::Error) -> Error {
+        Error::Store {
+            url: self.root.to_string(),
+            source,
+        }
+    }
+
+    /// Writes an object whole: readers see the old one or the new one, never a part.
+    pub async fn put(&self, path: &Path, bytes: impl Into<Bytes>) -> Result<()> {
+        let payload = PutPayload::from_bytes(bytes.into());
+        self.inner
+            .put(&self.full(path), payload)
+            .await
+            .map_err(|e| self.error(e))?;
+        Ok(())
+    }
+
+    pub async fn get(&self, path: &Path) -> Result<Bytes> {
+        let result = self
+            .inner
+            .get(&self.full(path))
+            .await
+            .map_err(|e| self.error(e))?;
+        result.bytes().await.map_err(|e| self.error(e))
+    }
+
+    /// `Ok(None)` when the object does not exist.
+    pub async fn head(&self, path: &Path) -> Result<Option<ObjectMeta>> {
+        match self.inner.head(&self.full(path)).await {
+            Ok(meta) => Ok(Some(meta)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(self.error(e)),
+        }
+    }
+
+    pub async fn delete(&self, path: &Path) -> Result<()> {
+        self.inner
+            .delete(&self.full(path))
+            .await
+            .map_err(|e| self.error(e))
+    }
+
+    /// Objects under `path`, with paths relative to the store's prefix.
+    pub async fn list(&self, path: &Path) -> Result<Vec<ObjectMeta>> {
+        let prefix_parts = self.prefix.parts().count();
+        let found: Vec<ObjectMeta> = self
+            .inner
+            .list(Some(&self.full(path)))
+            .try_collect()
+            .await
+            .map_err(|e| self.error(e))?;
+        Ok(found
+            .into_iter()
+            .map(|mut meta| {
+                meta.location = meta.location.parts().skip(prefix_parts).collect();
+                meta
+            })
+            .collect())
+    }
+}

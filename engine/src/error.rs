@@ -1,0 +1,49 @@
+//! The engine's error type.
+
+use std::fmt;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Rules(#[from] payroll_rules::Error),
+    #[error(transparent)]
+    DataFusion(#[from] datafusion::error::DataFusionError),
+    #[error(transparent)]
+    Arrow(#[from] datafusion::arrow::error::ArrowError),
+    #[error("{0}")]
+    Calculation(String),
+}
+
+/// Why an event or a row was refused: the field at fault (when one is) and what was expected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invalid {
+    pub field: Option<String>,
+    pub reason: String,
+}
+
+impl Invalid {
+    pub fn field(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        Invalid {
+            field: Some(field.into()),
+            reason: reason.into(),
+        }
+    }
+
+    pub fn record(reason: impl Into<String>) -> Self {
+        Invalid {
+            field: None,
+            reason: reason.into(),
+        }
+    }
+}
+
+impl fmt::Display for Invalid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.field {
+            Some(field) => write!(f, "field `{field}`: {}", self.reason),
+            None => f.write_str(&self.reason),
+        }
+    }
+}

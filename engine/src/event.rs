@@ -1,0 +1,376 @@
+//! Events as they arrive from the attendance, leave and adjustment feeds, and their validation.
+//! Files and Kafka messages are decoded by these same functions: one code path, one set of
+//! reasons in the dead letters.
+
+use std::borrow::Cow;
+
+use chrono::{DateTime, NaiveDate};
+use payroll_rules::vocabulary::PayPeriod;
+use rust_decimal::Decimal;
+use serde::Deserialize;
+
+use crate::error::Invalid;
+use crate::money::parse_amount;
+
+/// The feeds events come from; each has its own file and topic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Feed {
+    Attendance,
+    Leave,
+    Adjustments,
+}
+
+impl Feed {
+    pub const ALL: [Feed; 3] = [Feed::Attendance, Feed::Leave, Feed::Adjustments];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Feed::Attendance => "attendance",
+            Feed::Leave => "leave",
+            Feed::Adjustments => "adjustments",
+        }
+    }
+
+    /// Decodes one JSON event of this feed.
+    pub fn decode(self, json: &[u8]) -> Result<Event, Invalid> {
+        match self {
+            Feed::Attendance => decode_punch(json).map(Event::Punch),
+            Feed::Leave => decode_leave(json).map(Event::Leave),
+            Feed::Adjustments => decode_adjustment(json).map(Event::Adjustment),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    Punch(Punch),
+    Leave(LeaveVersion),
+    Adjustment(AdjustmentVersion),
+}
+
+impl Event {
+    pub fn worker_id(&self) -> &str {
+        match self {
+            Event::Punch(p) => &p.worker_id,
+            Event::Leave(l) => &l.worker_id,
+            Event::Adjustment(a) => &a.worker_id,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    // `In` sorts before `Out`: at equal times a shift opens before it closes.
+    In,
+    Out,
+}
+
+/// A biometric punch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Punch {
+    pub event_id: Box<str>,
+    pub worker_id: Box<str>,
+    /// Milliseconds since the epoch, UTC.
+    pub at_ms: i64,
+    pub direction: Direction,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LeaveType {
+    Casual,
+    Sick,
+    Earned,
+    Unpaid,
+}
+
+impl LeaveType {
+    pub fn is_paid(self) -> bool {
+        self != LeaveType::Unpaid
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Applied,
+    Pending,
+    Approved,
+    Rejected,
+    Cancelled,
+}
+
+/// One version of a leave request; only the highest version of a `leave_id` counts.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct LeaveVersion {
+    pub event_id: Box<str>,
+    pub leave_id: Box<str>,
+    pub worker_id: Box<str>,
+    pub leave_type: LeaveType,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub half_day: bool,
+    pub status: Status,
+    pub version: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AdjustmentKind {
+    Earning,
+    Deduction,
+}
+
+/// One version of a manual override; only the highest version of an `adjustment_id` counts.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct AdjustmentVersion {
+    pub event_id: Box<str>,
+    pub adjustment_id: Box<str>,
+    pub worker_id: Box<str>,
+    pub period: PayPeriod,
+    pub kind: AdjustmentKind,
+    pub code: Box<str>,
+    pub amount: Decimal,
+    pub status: Status,
+    pub version: u64,
+}
+
+#[derive(Deserialize)]
+struct PunchJson<'a> {
+    #[serde(borrow)]
+    event_id: Cow<'a, str>,
+    #[serde(borrow)]
+    worker_id: Cow<'a, str>,
+    #[serde(borrow)]
+    ts: Cow<'a, str>,
+    direction: Direction,
+}
+
+#[derive(Deserialize)]
+struct LeaveJson<'a> {
+    #[serde(borrow)]
+    event_id: Cow<'a, str>,
+    #[serde(borrow)]
+    leave_id: Cow<'a, str>,
+    #[serde(borrow)]
+    worker_id: Cow<'a, str>,
+    leave_type: LeaveType,
+    #[serde(borrow)]
+    from: Cow<'a, str>,
+    #[serde(borrow)]
+    to: Cow<'a, str>,
+    half_day: bool,
+    status: Status,
+    version: u64,
+}
+
+#[derive(Deserialize)]
+struct AdjustmentJson<'a> {
+    #[serde(borrow)]
+    event_id: Cow<'a, str>,
+    #[serde(borrow)]
+    adjustment_id: Cow<'a, str>,
+    #[serde(borrow)]
+    worker_id: Cow<'a, str>,
+    #[serde(borrow)]
+    period: Cow<'a, str>,
+    kind: AdjustmentKind,
+    #[serde(borrow)]
+    code: Cow<'a, str>,
+    #[serde(borrow)]
+    amount: Cow<'a, str>,
+    status: Status,
+    version: u64,
+}
+
+pub fn decode_punch(json: &[u8]) -> Result<Punch, Invalid> {
+    let p: PunchJson = from_json(json)?;
+    Ok(Punch {
+        event_id: id("event_id", &p.event_id)?,
+        worker_id: id("worker_id", &p.worker_id)?,
+        at_ms: timestamp_ms(&p.ts)?,
+        direction: p.direction,
+    })
+}
+
+pub fn decode_leave(json: &[u8]) -> Result<LeaveVersion, Invalid> {
+    let l: LeaveJson = from_json(json)?;
+    let from = date("from", &l.from)?;
+    let to = date("to", &l.to)?;
+    if to < from {
+        return Err(Invalid::field(
+            "to",
+            format!("{to} is before `from` ({from})"),
+        ));
+    }
+    if (to - from).num_days() > 366 {
+        return Err(Invalid::field("to", "a leave longer than a year: split it"));
+    }
+    if !matches!(
+        l.status,
+        Status::Applied | Status::Approved | Status::Rejected | Status::Cancelled
+    ) {
+        return Err(Invalid::field(
+            "status",
+            "expected applied, approved, rejected or cancelled",
+        ));
+    }
+    Ok(LeaveVersion {
+        event_id: id("event_id", &l.event_id)?,
+        leave_id: id("leave_id", &l.leave_id)?,
+        worker_id: id("worker_id", &l.worker_id)?,
+        leave_type: l.leave_type,
+        from,
+        to,
+        half_day: l.half_day,
+        status: l.status,
+        version: l.version,
+    })
+}
+
+pub fn decode_adjustment(json: &[u8]) -> Result<AdjustmentVersion, Invalid> {
+    let a: AdjustmentJson = from_json(json)?;
+    if !matches!(
+        a.status,
+        Status::Pending | Status::Approved | Status::Rejected
+    ) {
+        return Err(Invalid::field(
+            "status",
+            "expected pending, approved or rejected",
+        ));
+    }
+    Ok(AdjustmentVersion {
+        event_id: id("event_id", &a.event_id)?,
+        adjustment_id: id("adjustment_id", &a.adjustment_id)?,
+        worker_id: id("worker_id", &a.worker_id)?,
+        period: a.period.parse().map_err(|e| Invalid::field("period", e))?,
+        kind: a.kind,
+        code: id("code", &a.code)?,
+        amount: parse_amount(&a.amount).map_err(|e| Invalid::field("amount", e))?,
+        status: a.status,
+        version: a.version,
+    })
+}
+
+fn from_json<'a, T: Deserialize<'a>>(json: &'a [u8]) -> Result<T, Invalid> {
+    let mut de = serde_json::Deserializer::from_slice(json);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let message = inner.to_string();
+        if inner.is_syntax() || inner.is_eof() {
+            return Invalid::record(format!("malformed JSON: {message}"));
+        }
+        // serde names a missing field in its message, at the record's root.
+        let missing = message
+            .strip_prefix("missing field `")
+            .and_then(|rest| rest.split('`').next());
+        match (missing, path.as_str()) {
+            (Some(field), _) => Invalid::field(field, "missing"),
+            (None, ".") => Invalid::record(message),
+            (None, field) => Invalid::field(field, message),
+        }
+    })?;
+    de.end()
+        .map_err(|e| Invalid::record(format!("malformed JSON: {e}")))?;
+    Ok(value)
+}
+
+fn id(field: &str, value: &str) -> Result<Box<str>, Invalid> {
+    if value.trim().is_empty() {
+        return Err(Invalid::field(field, "empty"));
+    }
+    Ok(value.into())
+}
+
+fn timestamp_ms(ts: &str) -> Result<i64, Invalid> {
+    DateTime::parse_from_rfc3339(ts)
+        .map(|t| t.timestamp_millis())
+        .map_err(|e| {
+            Invalid::field(
+                "ts",
+                format!("`{ts}` is not an RFC 3339 timestamp like 2026-10-01T03:30:00Z ({e})"),
+            )
+        })
+}
+
+pub(crate) fn date(field: &str, value: &str) -> Result<NaiveDate, Invalid> {
+    NaiveDate::parse_from_str(value, "%Y-%m-%d").map_err(|_| {
+        Invalid::field(
+            field,
+            format!("`{value}` is not a date: expected YYYY-MM-DD"),
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reason(feed: Feed, json: &str) -> String {
+        feed.decode(json.as_bytes()).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn decodes_a_punch() {
+        let json = r#"{"event_id": "e1", "worker_id": "W1", "ts": "2026-09-30T03:39:52Z", "direction": "in", "device_id": "BIO-S10"}"#;
+        let Event::Punch(p) = Feed::Attendance.decode(json.as_bytes()).unwrap() else {
+            panic!()
+        };
+        assert_eq!((p.at_ms, p.direction), (1_790_739_592_000, Direction::In));
+    }
+
+    #[test]
+    fn names_the_field_and_what_was_expected() {
+        let cases = [
+            (
+                Feed::Attendance,
+                r#"{"event_id": "e1", "worker_id": "W1", "ts": "2026-09-30T03:39:52Z""#,
+                "malformed JSON",
+            ),
+            (
+                Feed::Attendance,
+                r#"{"event_id": "e1", "worker_id": "W1", "direction": "in"}"#,
+                "field `ts`: missing",
+            ),
+            (
+                Feed::Attendance,
+                r#"{"event_id": "e1", "worker_id": "W1", "ts": "2026-09-30T03:39:52Z", "direction": "sideways"}"#,
+                "field `direction`: unknown variant `sideways`, expected `in` or `out`",
+            ),
+            (
+                Feed::Attendance,
+                r#"{"event_id": "e1", "worker_id": "W1", "ts": "2026-09-31T03:39:52Z", "direction": "in"}"#,
+                "field `ts`: `2026-09-31T03:39:52Z` is not an RFC 3339 timestamp",
+            ),
+            (
+                Feed::Leave,
+                r#"{"event_id": "e", "leave_id": "L", "worker_id": "W1", "leave_type": "casual", "from": "2026-10-32", "to": "2026-10-09", "half_day": false, "status": "approved", "version": 1}"#,
+                "field `from`: `2026-10-32` is not a date",
+            ),
+            (
+                Feed::Adjustments,
+                r#"{"event_id": "e", "adjustment_id": "A", "worker_id": "W1", "period": "2026-10", "kind": "earning", "code": "bonus", "amount": "-5.00", "status": "approved", "version": 1}"#,
+                "field `amount`: `-5.00` is negative",
+            ),
+            (
+                Feed::Adjustments,
+                r#"{"event_id": "e", "adjustment_id": "A", "worker_id": "W1", "period": "2026-10", "kind": "earning", "code": "bonus", "amount": "1e3", "status": "approved", "version": 1}"#,
+                "field `amount`: `1e3` is not a decimal string",
+            ),
+            (
+                Feed::Adjustments,
+                r#"{"event_id": "e", "adjustment_id": "A", "worker_id": "W1", "period": "2026-10", "kind": "earning", "code": "bonus", "amount": 1000.5, "status": "approved", "version": 1}"#,
+                "field `amount`: invalid type: floating point `1000.5`, expected a string",
+            ),
+        ];
+        for (feed, json, want) in cases {
+            let got = reason(feed, json);
+            assert!(
+                got.starts_with(want),
+                "{json}\n  got:  {got}\n  want: {want}"
+            );
+        }
+    }
+}

@@ -1,0 +1,581 @@
+//! A worker's period inputs (POLICY.md, "the inputs the rules see") from their folded state,
+//! and the Arrow batch the calculator reads them from. Day counts are kept in half days and
+//! overtime in half hours, so they are exact integers until they become decimals.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::{Datelike, NaiveDate};
+use datafusion::arrow::array::{
+    ArrayBuilder, ArrayRef, BooleanBuilder, Date32Array, Date32Builder, Decimal128Builder,
+    Int64Array, Int64Builder, RecordBatch, StringArray, StringBuilder,
+};
+use datafusion::arrow::datatypes::DataType;
+use payroll_rules::vocabulary::{self, PayPeriod};
+use rust_decimal::Decimal;
+use rust_decimal::prelude::ToPrimitive;
+
+use crate::attendance::worker_days;
+use crate::error::Invalid;
+use crate::event::{AdjustmentKind, Status};
+use crate::master::{Site, Worker};
+use crate::state::WorkerState;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PeriodInputs {
+    pub days_in_period: i64,
+    pub employment_days: i64,
+    pub working_days: i64,
+    pub present_halves: i64,
+    pub paid_leave_halves: i64,
+    pub unpaid_leave_halves: i64,
+    pub lop_halves: i64,
+    pub worked_minutes: i64,
+    pub ot_half_hours: i64,
+    pub missed_punch_days: i64,
+    pub adjustment_earnings: Decimal,
+    pub adjustment_deductions: Decimal,
+}
+
+/// The attendance part of the period inputs, for sites whose time system already aggregates
+/// punches and leave: it stands in for the worker's punches and leave in that period.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AttendanceSummary {
+    pub employment_days: i64,
+    pub working_days: i64,
+    pub present_halves: i64,
+    pub paid_leave_halves: i64,
+    pub unpaid_leave_halves: i64,
+    pub lop_halves: i64,
+    pub worked_minutes: i64,
+    pub ot_half_hours: i64,
+    pub missed_punch_days: i64,
+}
+
+impl AttendanceSummary {
+    /// Decodes one summary row from its named cells: `(worker_id, period, summary)`.
+    pub fn decode<'a>(
+        cell: impl Fn(&str) -> Option<&'a str>,
+    ) -> Result<(String, PayPeriod, Self), Invalid> {
+        let text = |name: &str| match cell(name).map(str::trim) {
+            Some(v) if !v.is_empty() => Ok(v),
+            _ => Err(Invalid::field(name, "missing")),
+        };
+        let period: PayPeriod = text("period")?
+            .parse()
+            .map_err(|e| Invalid::field("period", e))?;
+        let days = i64::from(period.days());
+        let whole = |name: &str, max: i64| -> Result<i64, Invalid> {
+            let v = text(name)?;
+            let n: i64 = v
+                .parse()
+                .map_err(|_| Invalid::field(name, format!("`{v}`: expected a whole number")))?;
+            if !(0..=max).contains(&n) {
+                return Err(Invalid::field(name, format!("{n}: expected 0 to {max}")));
+            }
+            Ok(n)
+        };
+        // Days and overtime hours come in halves: 20.5 is 41 halves.
+        let halves = |name: &str, max: i64| -> Result<i64, Invalid> {
+            let v = text(name)?;
+            let d: Decimal = v
+                .parse()
+                .map_err(|_| Invalid::field(name, format!("`{v}`: expected a number like 20.5")))?;
+            let doubled = d * Decimal::TWO;
+            if doubled.fract() != Decimal::ZERO || d.is_sign_negative() {
+                return Err(Invalid::field(
+                    name,
+                    format!("`{v}`: expected a non-negative multiple of 0.5"),
+                ));
+            }
+            let n = doubled.to_i64().unwrap_or(i64::MAX);
+            if n > max * 2 {
+                return Err(Invalid::field(
+                    name,
+                    format!("`{v}`: expected at most {max}"),
+                ));
+            }
+            Ok(n)
+        };
+        if let Some(given) = cell("days_in_period")
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            && given != days.to_string()
+        {
+            return Err(Invalid::field(
+                "days_in_period",
+                format!("`{given}` but {period} has {days} days"),
+            ));
+        }
+        let employment_days = whole("employment_days", days)?;
+        let working_days = whole("working_days", employment_days)?;
+        let summary = AttendanceSummary {
+            employment_days,
+            working_days,
+            present_halves: halves("present_days", employment_days)?,
+            paid_leave_halves: halves("paid_leave_days", working_days)?,
+            unpaid_leave_halves: halves("unpaid_leave_days", working_days)?,
+            lop_halves: halves("lop_days", working_days)?,
+            worked_minutes: whole("worked_minutes", employment_days * 24 * 60)?,
+            ot_half_hours: halves("ot_hours", employment_days * 24)?,
+            missed_punch_days: whole("missed_punch_days", employment_days)?,
+        };
+        let worker_id = text("worker_id")?.to_string();
+        Ok((worker_id, period, summary))
+    }
+}
+
+/// The worker's inputs for `period`, or `None` when their employment does not overlap it.
+pub fn period_inputs(
+    worker: &Worker,
+    site: &Site,
+    state: &WorkerState,
+    period: PayPeriod,
+) -> Option<PeriodInputs> {
+    let first = period.first_day().max(worker.joined_on);
+    let last = worker
+        .exited_on
+        .map_or(period.last_day(), |e| e.min(period.last_day()));
+    if first > last {
+        return None;
+    }
+    let is_working_day = |day: NaiveDate| day.weekday() != site.weekly_off;
+    let mut inputs = PeriodInputs {
+        days_in_period: period.days() as i64,
+        ..PeriodInputs::default()
+    };
+    add_adjustments(&mut inputs, state, period);
+    if let Some(s) = state.summaries.get(&period) {
+        inputs.employment_days = s.employment_days;
+        inputs.working_days = s.working_days;
+        inputs.present_halves = s.present_halves;
+        inputs.paid_leave_halves = s.paid_leave_halves;
+        inputs.unpaid_leave_halves = s.unpaid_leave_halves;
+        inputs.lop_halves = s.lop_halves;
+        inputs.worked_minutes = s.worked_minutes;
+        inputs.ot_half_hours = s.ot_half_hours;
+        inputs.missed_punch_days = s.missed_punch_days;
+        return Some(inputs);
+    }
+
+    let days = worker_days(state.punches.values().copied(), site.timezone);
+    let (paid_leave, unpaid_leave) = leave_halves(state, first, last, &is_working_day);
+    for worked in days.range(first..=last).map(|(_, w)| w) {
+        inputs.present_halves += worked.credit_halves();
+        inputs.worked_minutes += worked.minutes;
+        inputs.ot_half_hours += worked.overtime_half_hours();
+        inputs.missed_punch_days += i64::from(worked.unpaired);
+    }
+    for day in first.iter_days().take_while(|d| *d <= last) {
+        inputs.employment_days += 1;
+        if !is_working_day(day) {
+            continue;
+        }
+        inputs.working_days += 1;
+        // Attendance wins: leave only fills what the day's credit leaves open.
+        let credit = days.get(&day).map_or(0, |d| d.credit_halves());
+        let paid = paid_leave.get(&day).copied().unwrap_or(0).min(2 - credit);
+        let unpaid = unpaid_leave
+            .get(&day)
+            .copied()
+            .unwrap_or(0)
+            .min(2 - credit - paid);
+        inputs.paid_leave_halves += paid;
+        inputs.unpaid_leave_halves += unpaid;
+        inputs.lop_halves += 2 - credit - paid;
+    }
+    Some(inputs)
+}
+
+/// Approved adjustments of the period, whatever the employment window.
+fn add_adjustments(inputs: &mut PeriodInputs, state: &WorkerState, period: PayPeriod) {
+    for a in state.adjustments.values() {
+        if a.status == Status::Approved && a.period == period {
+            match a.kind {
+                AdjustmentKind::Earning => inputs.adjustment_earnings += a.amount,
+                AdjustmentKind::Deduction => inputs.adjustment_deductions += a.amount,
+            }
+        }
+    }
+}
+
+/// Approved leave in half days per working day of the employment window: (paid, unpaid).
+fn leave_halves(
+    state: &WorkerState,
+    first: NaiveDate,
+    last: NaiveDate,
+    is_working_day: &dyn Fn(NaiveDate) -> bool,
+) -> (BTreeMap<NaiveDate, i64>, BTreeMap<NaiveDate, i64>) {
+    let mut paid = BTreeMap::new();
+    let mut unpaid = BTreeMap::new();
+    for leave in state
+        .leaves
+        .values()
+        .filter(|l| l.status == Status::Approved)
+    {
+        let halves = if leave.half_day { 1 } else { 2 };
+        let target = if leave.leave_type.is_paid() {
+            &mut paid
+        } else {
+            &mut unpaid
+        };
+        for day in leave
+            .from
+            .max(first)
+            .iter_days()
+            .take_while(|d| *d <= leave.to.min(last))
+        {
+            if is_working_day(day) {
+                *target.entry(day).or_insert(0) += halves;
+            }
+        }
+    }
+    (paid, unpaid)
+}
+
+/// Builds the calculator's input batch, one row per worker, with `vocabulary::schema()`.
+pub struct InputsBatch {
+    period: PayPeriod,
+    worker_id: StringBuilder,
+    org_id: StringBuilder,
+    site_id: StringBuilder,
+    name: StringBuilder,
+    designation: StringBuilder,
+    gender: StringBuilder,
+    state: StringBuilder,
+    skill: StringBuilder,
+    pay_basis: StringBuilder,
+    rate: Decimal128Builder,
+    pf_applicable: BooleanBuilder,
+    esi_applicable: BooleanBuilder,
+    joined_on: Date32Builder,
+    exited_on: Date32Builder,
+    days_in_period: Int64Builder,
+    employment_days: Int64Builder,
+    working_days: Int64Builder,
+    present_days: Decimal128Builder,
+    paid_leave_days: Decimal128Builder,
+    unpaid_leave_days: Decimal128Builder,
+    lop_days: Decimal128Builder,
+    worked_minutes: Int64Builder,
+    ot_hours: Decimal128Builder,
+    missed_punch_days: Int64Builder,
+    adjustment_earnings: Decimal128Builder,
+    adjustment_deductions: Decimal128Builder,
+}
+
+impl InputsBatch {
+    pub fn new(period: PayPeriod, capacity: usize) -> Self {
+        let text = || StringBuilder::with_capacity(capacity, capacity * 8);
+        let int = || Int64Builder::with_capacity(capacity);
+        let decimal = |t: DataType| {
+            let DataType::Decimal128(p, s) = t else {
+                unreachable!("vocabulary decimals")
+            };
+            Decimal128Builder::with_capacity(capacity)
+                .with_precision_and_scale(p, s)
+                .expect("valid decimal type")
+        };
+        InputsBatch {
+            period,
+            worker_id: text(),
+            org_id: text(),
+            site_id: text(),
+            name: text(),
+            designation: text(),
+            gender: text(),
+            state: text(),
+            skill: text(),
+            pay_basis: text(),
+            rate: decimal(vocabulary::MONEY),
+            pf_applicable: BooleanBuilder::with_capacity(capacity),
+            esi_applicable: BooleanBuilder::with_capacity(capacity),
+            joined_on: Date32Builder::with_capacity(capacity),
+            exited_on: Date32Builder::with_capacity(capacity),
+            days_in_period: int(),
+            employment_days: int(),
+            working_days: int(),
+            present_days: decimal(vocabulary::DAYS),
+            paid_leave_days: decimal(vocabulary::DAYS),
+            unpaid_leave_days: decimal(vocabulary::DAYS),
+            lop_days: decimal(vocabulary::DAYS),
+            worked_minutes: int(),
+            ot_hours: decimal(vocabulary::DAYS),
+            missed_punch_days: int(),
+            adjustment_earnings: decimal(vocabulary::MONEY),
+            adjustment_deductions: decimal(vocabulary::MONEY),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.rate.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn push(&mut self, w: &Worker, i: &PeriodInputs) {
+        self.worker_id.append_value(&w.worker_id);
+        self.org_id.append_value(&w.org_id);
+        self.site_id.append_value(&w.site_id);
+        self.name.append_value(&w.name);
+        self.designation.append_value(&w.designation);
+        self.gender.append_value(&w.gender);
+        self.state.append_value(&w.state);
+        self.skill.append_value(&w.skill);
+        self.pay_basis.append_value(w.pay_basis.as_str());
+        self.rate.append_value(unscaled(w.rate, 2));
+        self.pf_applicable.append_value(w.pf_applicable);
+        self.esi_applicable.append_value(w.esi_applicable);
+        self.joined_on.append_value(epoch_days(w.joined_on));
+        self.exited_on.append_option(w.exited_on.map(epoch_days));
+        self.days_in_period.append_value(i.days_in_period);
+        self.employment_days.append_value(i.employment_days);
+        self.working_days.append_value(i.working_days);
+        // Half days and half hours at scale 1: 0.5 is 5.
+        self.present_days
+            .append_value(i128::from(i.present_halves) * 5);
+        self.paid_leave_days
+            .append_value(i128::from(i.paid_leave_halves) * 5);
+        self.unpaid_leave_days
+            .append_value(i128::from(i.unpaid_leave_halves) * 5);
+        self.lop_days.append_value(i128::from(i.lop_halves) * 5);
+        self.worked_minutes.append_value(i.worked_minutes);
+        self.ot_hours.append_value(i128::from(i.ot_half_hours) * 5);
+        self.missed_punch_days.append_value(i.missed_punch_days);
+        self.adjustment_earnings
+            .append_value(unscaled(i.adjustment_earnings, 2));
+        self.adjustment_deductions
+            .append_value(unscaled(i.adjustment_deductions, 2));
+    }
+
+    /// The batch, its columns in `vocabulary::INPUTS` order.
+    pub fn finish(mut self) -> RecordBatch {
+        let rows = self.len();
+        let p = self.period;
+        let constant = |value: i64| Arc::new(Int64Array::from(vec![value; rows])) as ArrayRef;
+        let date =
+            |day: NaiveDate| Arc::new(Date32Array::from(vec![epoch_days(day); rows])) as ArrayRef;
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(self.worker_id.finish()),
+            Arc::new(self.org_id.finish()),
+            Arc::new(self.site_id.finish()),
+            Arc::new(self.name.finish()),
+            Arc::new(self.designation.finish()),
+            Arc::new(self.gender.finish()),
+            Arc::new(self.state.finish()),
+            Arc::new(self.skill.finish()),
+            Arc::new(self.pay_basis.finish()),
+            Arc::new(self.rate.finish()),
+            Arc::new(self.pf_applicable.finish()),
+            Arc::new(self.esi_applicable.finish()),
+            Arc::new(self.joined_on.finish()),
+            Arc::new(self.exited_on.finish()),
+            Arc::new(StringArray::from(vec![p.to_string(); rows])),
+            constant(i64::from(p.year)),
+            constant(i64::from(p.month)),
+            date(p.first_day()),
+            date(p.last_day()),
+            Arc::new(self.days_in_period.finish()),
+            Arc::new(self.employment_days.finish()),
+            Arc::new(self.working_days.finish()),
+            Arc::new(self.present_days.finish()),
+            Arc::new(self.paid_leave_days.finish()),
+            Arc::new(self.unpaid_leave_days.finish()),
+            Arc::new(self.lop_days.finish()),
+            Arc::new(self.worked_minutes.finish()),
+            Arc::new(self.ot_hours.finish()),
+            Arc::new(self.missed_punch_days.finish()),
+            Arc::new(self.adjustment_earnings.finish()),
+            Arc::new(self.adjustment_deductions.finish()),
+        ];
+        RecordBatch::try_new(vocabulary::schema(), columns)
+            .expect("columns follow vocabulary::INPUTS")
+    }
+}
+
+fn unscaled(amount: Decimal, scale: u32) -> i128 {
+    debug_assert!(
+        amount.scale() <= scale,
+        "amounts are validated to {scale} decimals"
+    );
+    amount.mantissa() * 10i128.pow(scale - amount.scale())
+}
+
+fn epoch_days(day: NaiveDate) -> i32 {
+    day.num_days_from_ce() - 719_163
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+    use crate::event::{Direction, Event, LeaveType, LeaveVersion, Punch};
+
+    const OCTOBER: PayPeriod = PayPeriod {
+        year: 2026,
+        month: 10,
+    };
+
+    fn site() -> Site {
+        let cells = HashMap::from([
+            ("site_id", "S1"),
+            ("org_id", "org"),
+            ("name", "Site"),
+            ("state", "MH"),
+            ("timezone", "Asia/Kolkata"),
+            ("weekly_off", "SUN"),
+        ]);
+        Site::decode(|f| cells.get(f).copied()).unwrap()
+    }
+
+    fn worker(joined_on: &str, exited_on: &str) -> Worker {
+        let cells = HashMap::from([
+            ("worker_id", "W1"),
+            ("org_id", "org"),
+            ("site_id", "S1"),
+            ("name", "A"),
+            ("gender", "M"),
+            ("state", "MH"),
+            ("skill", "skilled"),
+            ("pay_basis", "daily"),
+            ("rate", "900"),
+            ("pf_applicable", "true"),
+            ("esi_applicable", "false"),
+            ("joined_on", joined_on),
+            ("exited_on", exited_on),
+        ]);
+        Worker::decode(|f| cells.get(f).copied()).unwrap()
+    }
+
+    /// A shift in IST on an October day: `start` and `end` as "HH:MM", end may pass midnight.
+    fn shift(state: &mut WorkerState, day: u32, start: &str, end: &str) {
+        let at = |d: u32, hm: &str| {
+            let t = chrono::NaiveDateTime::parse_from_str(
+                &format!("2026-10-{d:02} {hm}"),
+                "%Y-%m-%d %H:%M",
+            )
+            .unwrap();
+            t.and_utc().timestamp_millis() - 19_800_000
+        };
+        let (start_ms, mut end_ms) = (at(day, start), at(day, end));
+        if end_ms < start_ms {
+            end_ms += 86_400_000;
+        }
+        for (at_ms, direction) in [(start_ms, Direction::In), (end_ms, Direction::Out)] {
+            let event_id = format!("{day}-{at_ms}").into();
+            state.apply(Event::Punch(Punch {
+                event_id,
+                worker_id: "W1".into(),
+                at_ms,
+                direction,
+            }));
+        }
+    }
+
+    fn leave(
+        state: &mut WorkerState,
+        id: &str,
+        leave_type: LeaveType,
+        from: u32,
+        to: u32,
+        half_day: bool,
+    ) {
+        state.apply(Event::Leave(LeaveVersion {
+            event_id: id.into(),
+            leave_id: id.into(),
+            worker_id: "W1".into(),
+            leave_type,
+            from: OCTOBER.first_day().with_day(from).unwrap(),
+            to: OCTOBER.first_day().with_day(to).unwrap(),
+            half_day,
+            status: Status::Approved,
+            version: 1,
+        }));
+    }
+
+    #[test]
+    fn a_leaver_counts_only_days_up_to_the_exit() {
+        // Exits on Saturday 10 October; Sunday 4 is the weekly off.
+        let mut state = WorkerState::default();
+        shift(&mut state, 2, "09:00", "18:00");
+        shift(&mut state, 12, "09:00", "18:00"); // after the exit: ignored
+        let i = period_inputs(
+            &worker("2020-01-01", "2026-10-10"),
+            &site(),
+            &state,
+            OCTOBER,
+        )
+        .unwrap();
+        assert_eq!(
+            (
+                i.employment_days,
+                i.working_days,
+                i.present_halves,
+                i.worked_minutes
+            ),
+            (10, 9, 2, 540)
+        );
+        assert_eq!(i.lop_halves, 16);
+        assert!(
+            period_inputs(
+                &worker("2020-01-01", "2026-09-30"),
+                &site(),
+                &state,
+                OCTOBER
+            )
+            .is_none()
+        );
+    }
+
+    #[test]
+    fn a_joiner_counts_from_the_joining_day() {
+        let i = period_inputs(
+            &worker("2026-10-29", ""),
+            &site(),
+            &WorkerState::default(),
+            OCTOBER,
+        )
+        .unwrap();
+        assert_eq!(
+            (i.days_in_period, i.employment_days, i.working_days),
+            (31, 3, 3)
+        );
+    }
+
+    #[test]
+    fn attendance_wins_over_leave_and_leave_on_the_weekly_off_is_ignored() {
+        let mut state = WorkerState::default();
+        shift(&mut state, 5, "09:00", "14:00"); // 300 minutes: half a day
+        leave(&mut state, "L1", LeaveType::Casual, 5, 5, false); // only half of it counts
+        leave(&mut state, "L2", LeaveType::Sick, 4, 4, false); // Sunday: ignored
+        leave(&mut state, "L3", LeaveType::Unpaid, 6, 6, true); // half a day unpaid
+        leave(&mut state, "L4", LeaveType::Earned, 7, 7, true);
+        leave(&mut state, "L5", LeaveType::Unpaid, 7, 7, false); // fills what paid leave left
+        let i = period_inputs(&worker("2020-01-01", ""), &site(), &state, OCTOBER).unwrap();
+        assert_eq!(i.present_halves, 1);
+        assert_eq!(i.paid_leave_halves, 1 + 1);
+        assert_eq!(i.unpaid_leave_halves, 1 + 1);
+        // 27 working days of 2 halves, less the half present and the two paid halves.
+        assert_eq!(i.lop_halves, 27 * 2 - 1 - 2);
+    }
+
+    #[test]
+    fn weekly_off_work_counts_as_present_and_overtime_per_day() {
+        let mut state = WorkerState::default();
+        shift(&mut state, 4, "08:00", "18:30"); // Sunday, 630 minutes: 3 half hours of overtime
+        shift(&mut state, 5, "22:00", "06:30"); // night shift, 510 minutes, on the 5th
+        let i = period_inputs(&worker("2020-01-01", ""), &site(), &state, OCTOBER).unwrap();
+        assert_eq!(
+            (
+                i.present_halves,
+                i.worked_minutes,
+                i.ot_half_hours,
+                i.missed_punch_days
+            ),
+            (4, 1140, 3, 0)
+        );
+    }
+}

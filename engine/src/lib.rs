@@ -1,0 +1,22 @@
+//! The payroll domain: events and master data, the order-free fold into per-worker state,
+//! the period inputs of POLICY.md, and the DataFusion calculator that applies a ruleset.
+//!
+//! Nothing here reads a file or a topic: `payroll-connectors` turns the outside world into the
+//! events and records defined here, so the same code runs from files, Kafka or a test.
+
+pub mod attendance;
+pub mod calc;
+pub mod error;
+pub mod event;
+pub mod inputs;
+pub mod master;
+pub mod money;
+pub mod run;
+pub mod state;
+
+pub use calc::Calculator;
+pub use error::{Error, Invalid, Result};
+pub use event::{Event, Feed};
+pub use inputs::{AttendanceSummary, InputsBatch, PeriodInputs};
+pub use master::{PayBasis, Sensitive, Site, Worker};
+pub use state::{Ledger, WorkerState};

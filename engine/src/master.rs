@@ -1,0 +1,247 @@
+//! Master data: workers (from `workers.csv` or the compacted `workers` topic) and sites. A
+//! record is decoded from named text fields, so CSV rows and JSON objects share one validation.
+
+use std::fmt;
+
+use chrono::{NaiveDate, Weekday};
+use chrono_tz::Tz;
+use rust_decimal::Decimal;
+
+use crate::error::Invalid;
+use crate::event::date;
+use crate::money::parse_amount;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PayBasis {
+    Daily,
+    Hourly,
+    Monthly,
+}
+
+impl PayBasis {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PayBasis::Daily => "daily",
+            PayBasis::Hourly => "hourly",
+            PayBasis::Monthly => "monthly",
+        }
+    }
+}
+
+/// A bank account number or PAN: kept whole for payslips and bank files, shown masked
+/// everywhere else, so a log line or a debug print never carries it in clear.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Sensitive(String);
+
+impl Sensitive {
+    pub fn new(value: String) -> Self {
+        Sensitive(value)
+    }
+
+    /// The value in clear: only for documents addressed to the worker or the bank.
+    pub fn reveal(&self) -> &str {
+        &self.0
+    }
+
+    /// All but the last four characters replaced by `X`.
+    pub fn masked(&self) -> String {
+        let keep = self.0.chars().count().saturating_sub(4);
+        self.0
+            .chars()
+            .enumerate()
+            .map(|(i, c)| if i < keep { 'X' } else { c })
+            .collect()
+    }
+}
+
+impl fmt::Debug for Sensitive {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.masked())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Worker {
+    pub worker_id: String,
+    pub org_id: String,
+    pub site_id: String,
+    pub name: String,
+    pub gender: String,
+    pub state: String,
+    pub skill: String,
+    pub designation: String,
+    pub pay_basis: PayBasis,
+    pub rate: Decimal,
+    pub pf_applicable: bool,
+    pub esi_applicable: bool,
+    pub uan: String,
+    pub esic_no: String,
+    pub bank_account: Sensitive,
+    pub ifsc: String,
+    pub pan: Sensitive,
+    pub joined_on: NaiveDate,
+    pub exited_on: Option<NaiveDate>,
+}
+
+pub const SKILLS: [&str; 4] = ["unskilled", "semi_skilled", "skilled", "highly_skilled"];
+
+impl Worker {
+    /// Decodes a worker from its named fields (a CSV row or a JSON object as text).
+    pub fn decode<'a>(field: impl Fn(&str) -> Option<&'a str>) -> Result<Worker, Invalid> {
+        let text = |name: &str| -> Result<&'a str, Invalid> {
+            match field(name).map(str::trim) {
+                Some(v) if !v.is_empty() => Ok(v),
+                _ => Err(Invalid::field(name, "missing")),
+            }
+        };
+        let key = |name: &str| -> Result<String, Invalid> {
+            let v = text(name)?;
+            if !v
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            {
+                return Err(Invalid::field(
+                    name,
+                    format!("`{v}`: expected letters, digits, `-` or `_`"),
+                ));
+            }
+            Ok(v.to_string())
+        };
+        let one_of = |name: &str, allowed: &[&str]| -> Result<String, Invalid> {
+            let v = text(name)?;
+            if !allowed.contains(&v) {
+                return Err(Invalid::field(
+                    name,
+                    format!("`{v}`: expected one of {}", allowed.join(", ")),
+                ));
+            }
+            Ok(v.to_string())
+        };
+        let flag = |name: &str| -> Result<bool, Invalid> {
+            match text(name)? {
+                "true" => Ok(true),
+                "false" => Ok(false),
+                v => Err(Invalid::field(
+                    name,
+                    format!("`{v}`: expected true or false"),
+                )),
+            }
+        };
+        let pay_basis = match text("pay_basis")? {
+            "daily" => PayBasis::Daily,
+            "hourly" => PayBasis::Hourly,
+            "monthly" => PayBasis::Monthly,
+            v => {
+                return Err(Invalid::field(
+                    "pay_basis",
+                    format!("`{v}`: expected daily, hourly or monthly"),
+                ));
+            }
+        };
+        let rate = parse_amount(text("rate")?).map_err(|e| Invalid::field("rate", e))?;
+        if rate.is_zero() {
+            return Err(Invalid::field("rate", "zero: expected a positive rate"));
+        }
+        let joined_on = date("joined_on", text("joined_on")?)?;
+        let exited_on = match field("exited_on").map(str::trim) {
+            None | Some("") => None,
+            Some(v) => Some(date("exited_on", v)?),
+        };
+        if exited_on.is_some_and(|e| e < joined_on) {
+            return Err(Invalid::field(
+                "exited_on",
+                format!("before joined_on ({joined_on})"),
+            ));
+        }
+        Ok(Worker {
+            worker_id: key("worker_id")?,
+            org_id: key("org_id")?,
+            site_id: key("site_id")?,
+            name: text("name")?.to_string(),
+            gender: one_of("gender", &["M", "F"])?,
+            state: text("state")?.to_string(),
+            skill: one_of("skill", &SKILLS)?,
+            designation: field("designation").unwrap_or_default().trim().to_string(),
+            pay_basis,
+            rate,
+            pf_applicable: flag("pf_applicable")?,
+            esi_applicable: flag("esi_applicable")?,
+            uan: field("uan").unwrap_or_default().trim().to_string(),
+            esic_no: field("esic_no").unwrap_or_default().trim().to_string(),
+            bank_account: Sensitive::new(
+                field("bank_account").unwrap_or_default().trim().to_string(),
+            ),
+            ifsc: field("ifsc").unwrap_or_default().trim().to_string(),
+            pan: Sensitive::new(field("pan").unwrap_or_default().trim().to_string()),
+            joined_on,
+            exited_on,
+        })
+    }
+
+    /// The days of employment, inclusive.
+    pub fn employed_on(&self, day: NaiveDate) -> bool {
+        day >= self.joined_on && self.exited_on.is_none_or(|e| day <= e)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Site {
+    pub site_id: String,
+    pub org_id: String,
+    pub name: String,
+    pub state: String,
+    pub timezone: Tz,
+    pub weekly_off: Weekday,
+}
+
+impl Site {
+    pub fn decode<'a>(field: impl Fn(&str) -> Option<&'a str>) -> Result<Site, Invalid> {
+        let text = |name: &str| -> Result<&'a str, Invalid> {
+            match field(name).map(str::trim) {
+                Some(v) if !v.is_empty() => Ok(v),
+                _ => Err(Invalid::field(name, "missing")),
+            }
+        };
+        let timezone = text("timezone")?;
+        let weekly_off = text("weekly_off")?;
+        Ok(Site {
+            site_id: text("site_id")?.to_string(),
+            org_id: text("org_id")?.to_string(),
+            name: text("name")?.to_string(),
+            state: text("state")?.to_string(),
+            timezone: timezone.parse().map_err(|_| {
+                Invalid::field(
+                    "timezone",
+                    format!("`{timezone}`: expected an IANA time zone like Asia/Kolkata"),
+                )
+            })?,
+            weekly_off: match weekly_off {
+                "MON" => Weekday::Mon,
+                "TUE" => Weekday::Tue,
+                "WED" => Weekday::Wed,
+                "THU" => Weekday::Thu,
+                "FRI" => Weekday::Fri,
+                "SAT" => Weekday::Sat,
+                "SUN" => Weekday::Sun,
+                v => {
+                    return Err(Invalid::field(
+                        "weekly_off",
+                        format!("`{v}`: expected MON, TUE, ..., SUN"),
+                    ));
+                }
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sensitive_values_are_masked_in_debug_output() {
+        let account = Sensitive::new("494833411340".into());
+        assert_eq!(account.masked(), "XXXXXXXX1340");
+        assert_eq!(format!("{account:?}"), "\"XXXXXXXX1340\"");
+    }
+}

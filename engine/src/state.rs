@@ -1,0 +1,183 @@
+//! The fold: per-worker state built from events, order-free and idempotent. The same multiset
+//! of events in any order, with any repeats, gives the same state: punches are a set keyed by
+//! event id, and of each leave or adjustment only the highest version is kept.
+
+use std::collections::btree_map::Entry;
+use std::collections::{BTreeMap, HashMap};
+
+use payroll_rules::vocabulary::PayPeriod;
+
+use crate::attendance::StoredPunch;
+use crate::error::Invalid;
+use crate::event::{AdjustmentVersion, Event, LeaveVersion};
+use crate::inputs::{AttendanceSummary, PeriodInputs, period_inputs};
+use crate::master::{Site, Worker};
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WorkerState {
+    pub(crate) punches: BTreeMap<Box<str>, StoredPunch>,
+    pub(crate) leaves: BTreeMap<Box<str>, LeaveVersion>,
+    pub(crate) adjustments: BTreeMap<Box<str>, AdjustmentVersion>,
+    /// Periods whose attendance came aggregated (an upload), standing in for punches and leave.
+    pub(crate) summaries: BTreeMap<PayPeriod, AttendanceSummary>,
+}
+
+impl WorkerState {
+    /// Folds one event in; returns whether the state changed (a repeat changes nothing).
+    pub fn apply(&mut self, event: Event) -> bool {
+        match event {
+            Event::Punch(p) => {
+                let punch = StoredPunch {
+                    at_ms: p.at_ms,
+                    direction: p.direction,
+                };
+                // Two different punches under one event id should not happen; keeping the
+                // smaller makes the outcome independent of arrival order all the same.
+                match self.punches.entry(p.event_id) {
+                    Entry::Vacant(v) => {
+                        v.insert(punch);
+                        true
+                    }
+                    Entry::Occupied(mut o) if punch < *o.get() => {
+                        o.insert(punch);
+                        true
+                    }
+                    Entry::Occupied(_) => false,
+                }
+            }
+            Event::Leave(l) => keep_latest(&mut self.leaves, l.leave_id.clone(), l, |l| l.version),
+            Event::Adjustment(a) => {
+                keep_latest(&mut self.adjustments, a.adjustment_id.clone(), a, |a| {
+                    a.version
+                })
+            }
+        }
+    }
+
+    pub fn punch_count(&self) -> usize {
+        self.punches.len()
+    }
+}
+
+/// Keeps the highest version. Two events claiming the same version (a producer's fault) are
+/// ranked by their whole content, so the outcome does not depend on which came first.
+fn keep_latest<T: Ord>(
+    map: &mut BTreeMap<Box<str>, T>,
+    id: Box<str>,
+    new: T,
+    version: impl Fn(&T) -> u64,
+) -> bool {
+    match map.entry(id) {
+        Entry::Vacant(v) => {
+            v.insert(new);
+            true
+        }
+        Entry::Occupied(mut o) if (version(&new), &new) > (version(o.get()), o.get()) => {
+            o.insert(new);
+            true
+        }
+        Entry::Occupied(_) => false,
+    }
+}
+
+/// Every worker's master record and folded state.
+#[derive(Debug, Default)]
+pub struct Ledger {
+    sites: HashMap<String, Site>,
+    workers: HashMap<String, Worker>,
+    states: HashMap<Box<str>, WorkerState>,
+}
+
+impl Ledger {
+    pub fn new(sites: impl IntoIterator<Item = Site>) -> Self {
+        Ledger {
+            sites: sites.into_iter().map(|s| (s.site_id.clone(), s)).collect(),
+            ..Ledger::default()
+        }
+    }
+
+    /// Adds or replaces a worker's master record; its site must be known.
+    pub fn upsert_worker(&mut self, worker: Worker) -> Result<(), Invalid> {
+        let Some(site) = self.sites.get(&worker.site_id) else {
+            return Err(Invalid::field(
+                "site_id",
+                format!("unknown site `{}`", worker.site_id),
+            ));
+        };
+        if site.org_id != worker.org_id {
+            return Err(Invalid::field(
+                "org_id",
+                format!(
+                    "`{}` but site `{}` belongs to `{}`",
+                    worker.org_id, site.site_id, site.org_id
+                ),
+            ));
+        }
+        self.workers.insert(worker.worker_id.clone(), worker);
+        Ok(())
+    }
+
+    /// Refuses a worker id not in the master.
+    pub fn check_worker(&self, worker_id: &str) -> Result<(), Invalid> {
+        match self.workers.contains_key(worker_id) {
+            true => Ok(()),
+            false => Err(Invalid::field(
+                "worker_id",
+                format!("unknown worker `{worker_id}`"),
+            )),
+        }
+    }
+
+    /// Folds an event into its worker's state; an event for a worker not in the master is refused.
+    pub fn apply(&mut self, event: Event) -> Result<bool, Invalid> {
+        let worker_id = event.worker_id();
+        self.check_worker(worker_id)?;
+        let state = match self.states.get_mut(worker_id) {
+            Some(state) => state,
+            None => self.states.entry(worker_id.into()).or_default(),
+        };
+        Ok(state.apply(event))
+    }
+
+    /// Records a worker's aggregated attendance for a period; the latest upload wins.
+    pub fn apply_summary(
+        &mut self,
+        worker_id: &str,
+        period: PayPeriod,
+        summary: AttendanceSummary,
+    ) -> Result<(), Invalid> {
+        self.check_worker(worker_id)?;
+        self.states
+            .entry(worker_id.into())
+            .or_default()
+            .summaries
+            .insert(period, summary);
+        Ok(())
+    }
+
+    pub fn worker_count(&self) -> usize {
+        self.workers.len()
+    }
+
+    pub fn state(&self, worker_id: &str) -> Option<&WorkerState> {
+        self.states.get(worker_id)
+    }
+
+    /// The period inputs of every worker employed during `period`, ordered by org and worker.
+    pub fn period_inputs(&self, period: PayPeriod) -> Vec<(&Worker, PeriodInputs)> {
+        let empty = WorkerState::default();
+        let mut rows: Vec<(&Worker, PeriodInputs)> = self
+            .workers
+            .values()
+            .filter_map(|w| {
+                let site = &self.sites[&w.site_id];
+                let state = self.states.get(w.worker_id.as_str()).unwrap_or(&empty);
+                period_inputs(w, site, state, period).map(|inputs| (w, inputs))
+            })
+            .collect();
+        rows.sort_unstable_by(|(a, _), (b, _)| {
+            (&a.org_id, &a.worker_id).cmp(&(&b.org_id, &b.worker_id))
+        });
+        rows
+    }
+}

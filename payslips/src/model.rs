@@ -1,0 +1,102 @@
+//! What the caller hands us: one payslip's content, already computed by the
+//! engine. Labels and line order come from the ruleset through these vectors;
+//! the renderers lay out whatever they are given and never add or reorder lines.
+
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+
+/// One worker's payslip for one run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Payslip {
+    pub org_name: String,
+    /// Machine form of the period, e.g. "2026-10".
+    pub period: String,
+    /// Human form of the period, e.g. "October 2026".
+    pub period_label: String,
+    pub run_id: String,
+    pub generated_on: NaiveDate,
+    pub worker: WorkerBlock,
+    pub attendance: Vec<Item>,
+    pub earnings: Vec<Line>,
+    pub deductions: Vec<Line>,
+    /// Shown for information; they are not part of net pay.
+    pub employer_contributions: Vec<Line>,
+    /// Totals are the engine's figures, printed as given rather than re-added
+    /// here, so a payslip can never disagree with the run it came from.
+    pub gross: Decimal,
+    pub total_deductions: Decimal,
+    pub net_pay: Decimal,
+}
+
+/// Identity of the worker. `bank_account` and `pan` are the full values; the
+/// renderers mask them (see [`crate::mask_account`], [`crate::mask_pan`]).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct WorkerBlock {
+    pub worker_id: String,
+    pub name: String,
+    pub designation: String,
+    pub site: String,
+    pub uan: String,
+    pub esic_no: String,
+    pub bank_account: String,
+    pub pan: String,
+}
+
+/// A labelled value that is shown, not computed with, e.g. ("Days present", "20.5").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Item {
+    pub label: String,
+    pub value: String,
+}
+
+/// A labelled amount of money.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Line {
+    pub label: String,
+    pub amount: Decimal,
+}
+
+/// The payroll register of one run: one row per worker, one column per component.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Register {
+    pub period_label: String,
+    pub run_id: String,
+    pub columns: Vec<RegisterColumn>,
+    pub rows: Vec<RegisterRow>,
+}
+
+/// A component column of the register; `name` is the ruleset's identifier,
+/// `label` the heading shown.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegisterColumn {
+    pub name: String,
+    pub label: String,
+}
+
+/// One worker's row; `amounts` follows [`Register::columns`] in order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RegisterRow {
+    pub worker_id: String,
+    pub name: String,
+    pub org_id: String,
+    pub site: String,
+    pub amounts: Vec<Decimal>,
+}
+
+impl Item {
+    pub fn new(label: impl Into<String>, value: impl Into<String>) -> Self {
+        Item {
+            label: label.into(),
+            value: value.into(),
+        }
+    }
+}
+
+impl Line {
+    pub fn new(label: impl Into<String>, amount: Decimal) -> Self {
+        Line {
+            label: label.into(),
+            amount,
+        }
+    }
+}

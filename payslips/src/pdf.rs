@@ -1,0 +1,486 @@
+//! One-page A4 payslip PDF, written with pdf-writer.
+//!
+//! Fonts come prepared from [`crate::font`], so a payslip costs its own
+//! content stream plus copying the fonts' finished bytes. Layout works in
+//! points from the top-left corner, `y` being the text baseline or a box's
+//! top; drawing converts to PDF's bottom-up coordinates.
+
+use std::borrow::Cow;
+
+use chrono::Datelike;
+use flate2::Compression;
+use pdf_writer::{Content, Date, Filter, Finish, Name, Pdf, Rect, Ref, Str, TextStr};
+use rust_decimal::Decimal;
+
+use crate::Error;
+use crate::font::{Extras, Face, OBJECTS_PER_FACE, deflate};
+use crate::format::{format_rupees, mask_account, mask_pan, or_dash};
+use crate::model::{Item, Line, Payslip};
+use crate::words::amount_in_words;
+
+const PAGE_W: f32 = 595.0;
+const PAGE_H: f32 = 842.0;
+const MARGIN: f32 = 36.0;
+const CONTENT_W: f32 = PAGE_W - 2.0 * MARGIN;
+const PAD: f32 = 8.0;
+const ROW_H: f32 = 17.0;
+/// Lowest baseline for content; below it sits the footer note.
+const CONTENT_BOTTOM: f32 = PAGE_H - 52.0;
+const ATTENDANCE_PER_ROW: usize = 6;
+
+const INK: Rgb = Rgb(33, 37, 41);
+const MUTED: Rgb = Rgb(98, 108, 120);
+const BRAND: Rgb = Rgb(28, 54, 96);
+const BRAND_TINT: Rgb = Rgb(226, 233, 244);
+const ZEBRA: Rgb = Rgb(246, 248, 251);
+const RULE: Rgb = Rgb(196, 204, 216);
+const WHITE: Rgb = Rgb(255, 255, 255);
+
+/// Renders payslip PDFs; build once per batch and share across threads.
+pub(crate) struct PdfRenderer {
+    regular: Face,
+    bold: Face,
+}
+
+#[derive(Clone, Copy)]
+enum Weight {
+    Regular,
+    Bold,
+}
+
+#[derive(Clone, Copy)]
+enum Align {
+    Left,
+    Right,
+}
+
+const CATALOG: Ref = Ref::new(1);
+const PAGES: Ref = Ref::new(2);
+const PAGE: Ref = Ref::new(3);
+const CONTENT: Ref = Ref::new(4);
+const INFO: Ref = Ref::new(5);
+const REGULAR_FONT: Ref = Ref::new(6);
+const BOLD_FONT: Ref = Ref::new(6 + OBJECTS_PER_FACE);
+
+impl PdfRenderer {
+    pub(crate) fn new() -> Result<Self, Error> {
+        Ok(PdfRenderer {
+            regular: Face::new(dejavu::sans::regular(), "DejaVuSans")?,
+            bold: Face::new(dejavu::sans::bold(), "DejaVuSans-Bold")?,
+        })
+    }
+
+    pub(crate) fn render(&self, p: &Payslip) -> Result<Vec<u8>, Error> {
+        let mut canvas = Canvas {
+            content: Content::new(),
+            r: self,
+            extras: [Extras::default(), Extras::default()],
+        };
+        canvas.payslip(p)?;
+        let Canvas {
+            content, extras, ..
+        } = canvas;
+        // Fastest deflate level: the content stream is small and repetitive,
+        // and level 1 gets most of the gain for a fraction of the time.
+        let content = deflate(&content.finish(), Compression::fast());
+        let [regular_extras, bold_extras] = &extras;
+        let regular = self.regular.program(regular_extras)?;
+        let bold = self.bold.program(bold_extras)?;
+
+        let mut pdf = Pdf::new();
+        pdf.catalog(CATALOG).pages(PAGES);
+        pdf.pages(PAGES).kids([PAGE]).count(1);
+        let mut page = pdf.page(PAGE);
+        page.media_box(Rect::new(0.0, 0.0, PAGE_W, PAGE_H))
+            .parent(PAGES)
+            .contents(CONTENT);
+        page.resources()
+            .fonts()
+            .pair(Name(b"R"), REGULAR_FONT)
+            .pair(Name(b"B"), BOLD_FONT);
+        page.finish();
+        pdf.stream(CONTENT, &content).filter(Filter::FlateDecode);
+        let title = format!("Payslip {} {}", p.worker.worker_id, p.period);
+        let d = p.generated_on;
+        pdf.document_info(INFO)
+            .title(TextStr(&title))
+            .creator(TextStr("payroll-payslips"))
+            .creation_date(
+                Date::new(d.year().clamp(0, 9999) as u16)
+                    .month(d.month() as u8)
+                    .day(d.day() as u8),
+            );
+        self.regular.write(&mut pdf, REGULAR_FONT, &regular);
+        self.bold.write(&mut pdf, BOLD_FONT, &bold);
+        Ok(pdf.finish())
+    }
+
+    fn face(&self, w: Weight) -> &Face {
+        match w {
+            Weight::Regular => &self.regular,
+            Weight::Bold => &self.bold,
+        }
+    }
+}
+
+/// Text style: weight, size, colour.
+#[derive(Clone, Copy)]
+struct Style(Weight, f32, Rgb);
+
+const LABEL: Style = Style(Weight::Regular, 8.0, MUTED);
+const BODY: Style = Style(Weight::Regular, 9.0, INK);
+const STRONG: Style = Style(Weight::Bold, 9.0, INK);
+const HEAD: Style = Style(Weight::Bold, 9.0, BRAND);
+const SECTION: Style = Style(Weight::Bold, 10.0, BRAND);
+
+struct Canvas<'r> {
+    content: Content,
+    r: &'r PdfRenderer,
+    /// Characters outside the prepared font subsets, per weight.
+    extras: [Extras; 2],
+}
+
+impl Canvas<'_> {
+    fn payslip(&mut self, p: &Payslip) -> Result<(), Error> {
+        let mut y = self.header(p);
+        y = self.worker(p, y + 14.0);
+        if !p.attendance.is_empty() {
+            y = self.attendance(&p.attendance, y + 14.0);
+        }
+        y = self.earnings_and_deductions(p, y + 14.0);
+        if !p.employer_contributions.is_empty() {
+            y = self.employer_contributions(&p.employer_contributions, y + 14.0);
+        }
+        y = self.net_pay(p.net_pay, y + 14.0);
+        if y > CONTENT_BOTTOM {
+            return Err(Error::PageOverflow {
+                worker_id: p.worker.worker_id.clone(),
+            });
+        }
+        self.text(
+            PAGE_W / 2.0 - self.width(LABEL, FOOTER) / 2.0,
+            PAGE_H - 26.0,
+            LABEL,
+            FOOTER,
+        );
+        Ok(())
+    }
+
+    /// Full-width band with the organisation and the period; returns its bottom.
+    fn header(&mut self, p: &Payslip) -> f32 {
+        let band_h = 74.0;
+        self.fill(0.0, 0.0, PAGE_W, band_h, BRAND);
+        let right = PAGE_W - MARGIN;
+        let org_w = CONTENT_W - 170.0;
+        let org = self.fit(Style(Weight::Bold, 15.0, WHITE), &p.org_name, org_w);
+        self.text(MARGIN, 34.0, Style(Weight::Bold, 15.0, WHITE), &org);
+        let title = format!("Payslip for {}", p.period_label);
+        self.text(MARGIN, 54.0, Style(Weight::Regular, 10.5, WHITE), &title);
+        let light = Style(Weight::Regular, 8.0, BRAND_TINT);
+        let run = format!("Run ID {}", self.fit(light, &p.run_id, 150.0));
+        self.text_at(right, 34.0, light, &run, Align::Right);
+        let generated = format!("Generated {}", p.generated_on.format("%d %b %Y"));
+        self.text_at(right, 47.0, light, &generated, Align::Right);
+        let period = format!("Period {}", p.period);
+        self.text_at(right, 60.0, light, &period, Align::Right);
+        band_h
+    }
+
+    /// Identity block: two columns of label / value pairs in a box.
+    fn worker(&mut self, p: &Payslip, top: f32) -> f32 {
+        let w = &p.worker;
+        let account = mask_account(&w.bank_account);
+        let pan = mask_pan(&w.pan);
+        let left = [
+            ("Employee ID", w.worker_id.as_str()),
+            ("Name", &w.name),
+            ("Designation", &w.designation),
+            ("Site", &w.site),
+        ];
+        let right = [
+            ("UAN", w.uan.as_str()),
+            ("ESIC No.", &w.esic_no),
+            ("Bank A/c", &account),
+            ("PAN", &pan),
+        ];
+        let h = left.len() as f32 * ROW_H + PAD;
+        self.stroke_rect(MARGIN, top, CONTENT_W, h, RULE);
+        let half = CONTENT_W / 2.0;
+        let value_dx = 78.0;
+        for (col, pairs) in [left, right].iter().enumerate() {
+            let x = MARGIN + PAD + col as f32 * half;
+            for (i, (label, value)) in pairs.iter().enumerate() {
+                let y = top + PAD / 2.0 + ROW_H * (i as f32 + 1.0) - 5.0;
+                self.text(x, y, LABEL, label);
+                let value = self.fit(STRONG, or_dash(value), half - value_dx - 2.0 * PAD);
+                self.text(x + value_dx, y, STRONG, &value);
+            }
+        }
+        top + h
+    }
+
+    /// Attendance figures as cells of label over value, wrapping after
+    /// [`ATTENDANCE_PER_ROW`] so any number of items given by the ruleset fits.
+    fn attendance(&mut self, items: &[Item], top: f32) -> f32 {
+        let y = self.section_title(top, "Attendance");
+        let cell_w = CONTENT_W / ATTENDANCE_PER_ROW as f32;
+        let cell_h = 32.0;
+        let rows = items.len().div_ceil(ATTENDANCE_PER_ROW);
+        self.fill(MARGIN, y, CONTENT_W, cell_h * rows as f32, ZEBRA);
+        self.stroke_rect(MARGIN, y, CONTENT_W, cell_h * rows as f32, RULE);
+        for (i, item) in items.iter().enumerate() {
+            let x = MARGIN + (i % ATTENDANCE_PER_ROW) as f32 * cell_w + PAD;
+            let row_top = y + (i / ATTENDANCE_PER_ROW) as f32 * cell_h;
+            let label = self.fit(LABEL, &item.label, cell_w - 2.0 * PAD);
+            self.text(x, row_top + 12.0, LABEL, &label);
+            let big = Style(Weight::Bold, 11.0, INK);
+            let value = self.fit(big, &item.value, cell_w - 2.0 * PAD);
+            self.text(x, row_top + 26.0, big, &value);
+        }
+        y + cell_h * rows as f32
+    }
+
+    /// Earnings and deductions side by side, each half a label/amount table,
+    /// closed by a totals row across both.
+    fn earnings_and_deductions(&mut self, p: &Payslip, top: f32) -> f32 {
+        let half = CONTENT_W / 2.0;
+        let rows = p.earnings.len().max(p.deductions.len());
+        let body_h = ROW_H * rows as f32;
+        let h = ROW_H * 2.0 + body_h;
+        self.fill(MARGIN, top, CONTENT_W, ROW_H, BRAND_TINT);
+        for i in (0..rows).filter(|i| i % 2 == 1) {
+            self.fill(
+                MARGIN,
+                top + ROW_H * (i as f32 + 1.0),
+                CONTENT_W,
+                ROW_H,
+                ZEBRA,
+            );
+        }
+        self.fill(MARGIN, top + ROW_H + body_h, CONTENT_W, ROW_H, BRAND_TINT);
+        self.stroke_rect(MARGIN, top, CONTENT_W, h, RULE);
+        self.vline(MARGIN + half, top, h, RULE);
+        self.hline(MARGIN, top + ROW_H + body_h, CONTENT_W, RULE);
+        let sides = [
+            (&p.earnings, "Earnings", "Gross earnings", p.gross),
+            (
+                &p.deductions,
+                "Deductions",
+                "Total deductions",
+                p.total_deductions,
+            ),
+        ];
+        for (col, (lines, title, total_label, total)) in sides.into_iter().enumerate() {
+            let x = MARGIN + col as f32 * half;
+            self.amount_row(x, half, top, HEAD, title, "Amount");
+            for (i, line) in lines.iter().enumerate() {
+                let row_top = top + ROW_H * (i as f32 + 1.0);
+                self.amount_row(
+                    x,
+                    half,
+                    row_top,
+                    BODY,
+                    &line.label,
+                    &format_rupees(line.amount),
+                );
+            }
+            let total_top = top + ROW_H + body_h;
+            self.amount_row(
+                x,
+                half,
+                total_top,
+                STRONG,
+                total_label,
+                &format_rupees(total),
+            );
+        }
+        top + h
+    }
+
+    /// Employer contributions, split over two columns like the table above.
+    fn employer_contributions(&mut self, lines: &[Line], top: f32) -> f32 {
+        let y = self.section_title(top, "Employer contributions (not part of net pay)");
+        let half = CONTENT_W / 2.0;
+        let rows = lines.len().div_ceil(2);
+        let h = ROW_H * rows as f32;
+        self.stroke_rect(MARGIN, y, CONTENT_W, h, RULE);
+        self.vline(MARGIN + half, y, h, RULE);
+        for (i, line) in lines.iter().enumerate() {
+            let x = MARGIN + (i / rows) as f32 * half;
+            let row_top = y + ROW_H * (i % rows) as f32;
+            self.amount_row(
+                x,
+                half,
+                row_top,
+                BODY,
+                &line.label,
+                &format_rupees(line.amount),
+            );
+        }
+        y + h
+    }
+
+    /// The box a worker looks for first: net pay in figures and in words.
+    fn net_pay(&mut self, net: Decimal, top: f32) -> f32 {
+        let inner = CONTENT_W - 2.0 * PAD - 2.0;
+        let words = format!("In words: {}", amount_in_words(net));
+        let lines = self.wrap(BODY, &words, inner);
+        let h = 34.0 + 12.0 * lines.len() as f32;
+        self.fill(MARGIN, top, CONTENT_W, h, BRAND_TINT);
+        self.fill(MARGIN, top, 4.0, h, BRAND);
+        self.text(
+            MARGIN + PAD + 2.0,
+            top + 21.0,
+            Style(Weight::Bold, 12.0, BRAND),
+            "Net Pay",
+        );
+        let figure = format_rupees(net);
+        let figure_style = Style(Weight::Bold, 15.0, BRAND);
+        self.text_at(
+            PAGE_W - MARGIN - PAD,
+            top + 22.0,
+            figure_style,
+            &figure,
+            Align::Right,
+        );
+        for (i, line) in lines.iter().enumerate() {
+            self.text(MARGIN + PAD + 2.0, top + 38.0 + 12.0 * i as f32, BODY, line);
+        }
+        top + h
+    }
+
+    fn section_title(&mut self, top: f32, title: &str) -> f32 {
+        self.text(MARGIN, top + 9.0, SECTION, title);
+        top + 14.0
+    }
+
+    /// Label on the left, amount right-aligned, within one table half.
+    fn amount_row(&mut self, x: f32, w: f32, top: f32, style: Style, label: &str, amount: &str) {
+        let baseline = top + ROW_H - 5.0;
+        let amount_w = self.width(style, amount);
+        let label_w = w - 3.0 * PAD - amount_w;
+        let label = self.fit(style, label, label_w);
+        self.text(x + PAD, baseline, style, &label);
+        self.text_at(x + w - PAD, baseline, style, amount, Align::Right);
+    }
+
+    fn width(&self, style: Style, text: &str) -> f32 {
+        self.r.face(style.0).width(text) * style.1
+    }
+
+    /// `text` cut with an ellipsis so that it fits `max_w`; identity values
+    /// and labels can be arbitrarily long and must not run into the next column.
+    fn fit<'t>(&self, style: Style, text: &'t str, max_w: f32) -> Cow<'t, str> {
+        if self.width(style, text) <= max_w {
+            return Cow::Borrowed(text);
+        }
+        let budget = max_w - self.width(style, "…");
+        let mut used = 0.0;
+        let mut end = 0;
+        for (i, c) in text.char_indices() {
+            used += self.width(style, c.encode_utf8(&mut [0; 4]));
+            if used > budget {
+                break;
+            }
+            end = i + c.len_utf8();
+        }
+        Cow::Owned(format!("{}…", text[..end].trim_end()))
+    }
+
+    /// Greedy word wrap to `max_w`.
+    fn wrap<'t>(&self, style: Style, text: &'t str, max_w: f32) -> Vec<&'t str> {
+        let mut lines = Vec::new();
+        let mut start = 0;
+        let mut last_space = None;
+        for (i, c) in text.char_indices().chain([(text.len(), ' ')]) {
+            if c != ' ' {
+                continue;
+            }
+            if self.width(style, &text[start..i]) > max_w
+                && let Some(b) = last_space.filter(|&b| b > start)
+            {
+                lines.push(&text[start..b]);
+                start = b + 1;
+            }
+            last_space = Some(i);
+        }
+        lines.push(&text[start..]);
+        lines
+    }
+
+    fn text(&mut self, x: f32, y: f32, style: Style, text: &str) {
+        self.text_at(x, y, style, text, Align::Left);
+    }
+
+    fn text_at(&mut self, x: f32, y: f32, style: Style, text: &str, align: Align) {
+        let Style(weight, size, color) = style;
+        let (face, font_name, extras) = match weight {
+            Weight::Regular => (&self.r.regular, Name(b"R"), &mut self.extras[0]),
+            Weight::Bold => (&self.r.bold, Name(b"B"), &mut self.extras[1]),
+        };
+        let mut width = 0.0;
+        let mut cids = Vec::with_capacity(2 * text.len());
+        for c in text.chars() {
+            let g = face.glyph(c, extras);
+            width += g.advance;
+            cids.extend_from_slice(&g.cid.to_be_bytes());
+        }
+        let x = match align {
+            Align::Left => x,
+            Align::Right => x - width * size,
+        };
+        let Rgb(r, g, b) = color;
+        self.content
+            .set_fill_rgb(unit(r), unit(g), unit(b))
+            .begin_text()
+            .set_font(font_name, size)
+            .set_text_matrix([1.0, 0.0, 0.0, 1.0, x, PAGE_H - y])
+            .show(Str(&cids))
+            .end_text();
+    }
+
+    fn fill(&mut self, x: f32, y: f32, w: f32, h: f32, color: Rgb) {
+        let Rgb(r, g, b) = color;
+        self.content
+            .set_fill_rgb(unit(r), unit(g), unit(b))
+            .rect(x, PAGE_H - y - h, w, h)
+            .fill_nonzero();
+    }
+
+    fn stroke_rect(&mut self, x: f32, y: f32, w: f32, h: f32, color: Rgb) {
+        self.set_stroke(color);
+        self.content.rect(x, PAGE_H - y - h, w, h).stroke();
+    }
+
+    fn hline(&mut self, x: f32, y: f32, w: f32, color: Rgb) {
+        self.line(x, y, x + w, y, color);
+    }
+
+    fn vline(&mut self, x: f32, y: f32, h: f32, color: Rgb) {
+        self.line(x, y, x, y + h, color);
+    }
+
+    fn line(&mut self, x1: f32, y1: f32, x2: f32, y2: f32, color: Rgb) {
+        self.set_stroke(color);
+        self.content
+            .move_to(x1, PAGE_H - y1)
+            .line_to(x2, PAGE_H - y2)
+            .stroke();
+    }
+
+    fn set_stroke(&mut self, Rgb(r, g, b): Rgb) {
+        self.content
+            .set_stroke_rgb(unit(r), unit(g), unit(b))
+            .set_line_width(0.75);
+    }
+}
+
+const FOOTER: &str = "This is a computer-generated payslip and does not require a signature.";
+
+/// The palette as 8-bit RGB, the way designers give colours.
+#[derive(Clone, Copy)]
+struct Rgb(u8, u8, u8);
+
+fn unit(channel: u8) -> f32 {
+    f32::from(channel) / 255.0
+}

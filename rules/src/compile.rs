@@ -1,0 +1,632 @@
+//! From one version of a ruleset to a DataFusion plan: resolve every name a formula uses, order
+//! components by their dependencies, plan each formula as a logical `Expr` over the inputs and
+//! the components before it, check its type, and group components into projection layers so
+//! a component is computed once and read by the ones after it.
+
+use std::collections::{BTreeMap, HashMap};
+use std::ops::ControlFlow;
+use std::path::Path;
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
+use datafusion::common::{DFSchema, ScalarValue};
+use datafusion::dataframe::DataFrame;
+use datafusion::execution::FunctionRegistry;
+use datafusion::execution::context::{SessionConfig, SessionContext, SessionState};
+use datafusion::logical_expr::{Expr, ExprSchemable};
+use datafusion::optimizer::analyzer::type_coercion::TypeCoercionRewriter;
+use datafusion::sql::sqlparser::ast::{self, visit_expressions};
+use toml::Spanned;
+
+use crate::error::{Diagnostic, Location, Result};
+use crate::file::{Category, ComponentDef, TableDef, line_of};
+use crate::rounding::Rounding;
+use crate::table::Table;
+use crate::vocabulary;
+
+/// One component as compiled: what payslips, `explain` and the register need to know of it.
+#[derive(Debug, Clone)]
+pub struct Component {
+    pub name: String,
+    pub label: String,
+    pub category: Category,
+    pub rounding: Rounding,
+    /// The formula as written; `None` for an input declared as a payslip line.
+    pub formula: Option<String>,
+    pub condition: Option<String>,
+    /// Inputs and components the formula and condition read, in order of first use.
+    pub uses: Vec<String>,
+    pub from_input: bool,
+    pub data_type: DataType,
+    pub line: usize,
+}
+
+/// A ruleset version ready to run.
+#[derive(Debug)]
+pub struct CompiledVersion {
+    pub version: String,
+    pub effective_from: NaiveDate,
+    pub description: String,
+    /// In the order the file lists them (the payslip order).
+    pub components: Vec<Component>,
+    pub tables: Vec<Arc<Table>>,
+    layers: Vec<Vec<Expr>>,
+    output: Vec<String>,
+}
+
+impl CompiledVersion {
+    /// Adds the components to `df`, whose schema is `vocabulary::schema()`, and returns the
+    /// inputs followed by every computed component.
+    pub fn apply(&self, mut df: DataFrame) -> datafusion::error::Result<DataFrame> {
+        for layer in &self.layers {
+            let mut exprs: Vec<Expr> = df
+                .schema()
+                .columns()
+                .into_iter()
+                .map(Expr::Column)
+                .collect();
+            exprs.extend(layer.iter().cloned());
+            df = df.select(exprs)?;
+        }
+        let output: Vec<&str> = self.output.iter().map(String::as_str).collect();
+        df.select_columns(&output)
+    }
+
+    /// Runs the plan over one batch of inputs (tests, `explain`).
+    pub async fn evaluate(&self, inputs: RecordBatch) -> Result<Vec<RecordBatch>> {
+        let ctx = SessionContext::new();
+        Ok(self.apply(ctx.read_batch(inputs)?)?.collect().await?)
+    }
+
+    pub fn component(&self, name: &str) -> Option<&Component> {
+        self.components.iter().find(|c| c.name == name)
+    }
+
+    /// Result columns: the inputs, then the computed components in file order.
+    pub fn output_columns(&self) -> &[String] {
+        &self.output
+    }
+}
+
+/// What `compile` needs of one version: its components and tables after revisions are applied.
+pub(crate) struct VersionSource<'a> {
+    pub version: String,
+    pub effective_from: NaiveDate,
+    pub description: String,
+    pub components: Vec<&'a Spanned<ComponentDef>>,
+    pub tables: BTreeMap<String, &'a Spanned<TableDef>>,
+}
+
+/// The ruleset text and where it lives, for line numbers and table files.
+pub(crate) struct Source<'a> {
+    pub text: &'a str,
+    pub file: &'a Path,
+}
+
+impl Source<'_> {
+    fn at(&self, offset: usize, component: Option<&str>) -> Location {
+        Location {
+            file: self.file.to_path_buf(),
+            line: line_of(self.text, offset),
+            component: component.map(str::to_string),
+        }
+    }
+
+    /// The line of the first formula line in a string value starting at `offset`: a multi-line
+    /// TOML string drops the newline right after its opening quotes.
+    fn formula_line(&self, offset: usize) -> usize {
+        let rest = &self.text[offset.min(self.text.len())..];
+        let skips_newline = (rest.starts_with("\"\"\"") || rest.starts_with("'''"))
+            && rest[3..].starts_with(['\n', '\r']);
+        line_of(self.text, offset) + usize::from(skips_newline)
+    }
+}
+
+/// A formula parsed to SQL syntax, with the names it reads.
+struct Parsed {
+    ast: ast::Expr,
+    uses: Vec<(String, usize)>,
+}
+
+pub(crate) fn compile(
+    source: &Source<'_>,
+    version: VersionSource<'_>,
+    table_files: &mut BTreeMap<String, Vec<u8>>,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<CompiledVersion> {
+    let before = diagnostics.len();
+    let ctx = SessionContext::new_with_config(
+        SessionConfig::new().set_bool("datafusion.sql_parser.parse_float_as_decimal", true),
+    );
+    let dir = source.file.parent().unwrap_or(Path::new("."));
+    let mut tables = Vec::new();
+    for (name, def) in &version.tables {
+        match Table::build(name, def.get_ref(), def.span().start, source.text, dir) {
+            Ok((table, bytes)) => {
+                if ctx.udf(name).is_ok() {
+                    diagnostics.push(Diagnostic {
+                        location: source.at(def.span().start, None),
+                        message: format!(
+                            "table `{name}` has the name of a built-in function; rename it"
+                        ),
+                    });
+                }
+                if let (Some(bytes), Some(file)) = (bytes, &def.get_ref().file) {
+                    table_files.insert(file.get_ref().clone(), bytes);
+                }
+                let table = Arc::new(table);
+                ctx.register_udf(table.udf());
+                tables.push(table);
+            }
+            Err(fault) => diagnostics.push(Diagnostic {
+                location: Location {
+                    file: source.file.to_path_buf(),
+                    line: fault.line,
+                    component: None,
+                },
+                message: fault.message,
+            }),
+        }
+    }
+
+    let state = ctx.state();
+    let mut parsed: Vec<(Option<Parsed>, Option<Parsed>)> = Vec::new();
+    // Components with a fault of their own; planning skips them and what depends on them.
+    let mut failed: Vec<bool> = Vec::new();
+    let mut index: HashMap<&str, usize> = HashMap::new();
+    for (i, def) in version.components.iter().enumerate() {
+        let faults_before = diagnostics.len();
+        let c = def.get_ref();
+        let name = c.name.get_ref().as_str();
+        let at = || source.at(c.name.span().start, Some(name));
+        let mut fault = |message: String| {
+            diagnostics.push(Diagnostic {
+                location: at(),
+                message,
+            })
+        };
+        if !is_identifier(name) {
+            fault(
+                "a component name is lower-case letters, digits and `_`, starting with a letter"
+                    .into(),
+            );
+        }
+        if index.insert(name, i).is_some() {
+            fault("defined twice".into());
+        }
+        match (c.input, vocabulary::get(name).is_some(), &c.expr) {
+            (true, false, _) => fault(format!(
+                "`input = true` but `{name}` is not an input (see `payroll rules inputs`)"
+            )),
+            (true, true, Some(_)) => fault("an input declaration has no `expr`".into()),
+            (false, true, _) => fault(format!(
+                "`{name}` is an input; declare it with `input = true` or choose another name"
+            )),
+            (false, false, None) => fault("needs an `expr`".into()),
+            _ => {}
+        }
+        if c.category == Category::Flag && c.round != Rounding::None {
+            fault("a flag is true or false and cannot be rounded".into());
+        }
+        let formula = c
+            .expr
+            .as_ref()
+            .and_then(|e| parse(&state, source, e, name, diagnostics));
+        let condition = c
+            .when
+            .as_ref()
+            .and_then(|e| parse(&state, source, e, name, diagnostics));
+        parsed.push((formula, condition));
+        failed.push(diagnostics.len() > faults_before);
+    }
+
+    let names_before = diagnostics.len();
+    for (def, (formula, condition)) in version.components.iter().zip(&parsed) {
+        let name = def.get_ref().name.get_ref();
+        for (used, line) in formula.iter().chain(condition).flat_map(|p| &p.uses) {
+            if vocabulary::get(used).is_none() && !index.contains_key(used.as_str()) {
+                let known = vocabulary::INPUTS
+                    .iter()
+                    .map(|i| i.name)
+                    .chain(index.keys().copied());
+                diagnostics.push(Diagnostic {
+                    location: Location {
+                        file: source.file.to_path_buf(),
+                        line: *line,
+                        component: Some(name.clone()),
+                    },
+                    message: format!("unknown name `{used}`{}", suggestion(used, known)),
+                });
+            }
+        }
+    }
+    if diagnostics.len() > names_before {
+        return None;
+    }
+
+    let uses = |i: usize| -> Vec<&str> {
+        let (f, c) = &parsed[i];
+        f.iter()
+            .chain(c)
+            .flat_map(|p| p.uses.iter().map(|(u, _)| u.as_str()))
+            .collect()
+    };
+    let order = match dependency_order(version.components.len(), |i| {
+        uses(i)
+            .into_iter()
+            .filter_map(|u| index.get(u).copied())
+            .collect()
+    }) {
+        Ok(order) => order,
+        Err(cycle) => {
+            let names: Vec<&str> = cycle
+                .iter()
+                .map(|&i| version.components[i].get_ref().name.get_ref().as_str())
+                .collect();
+            let first = version.components[cycle[0]].get_ref();
+            diagnostics.push(Diagnostic {
+                location: source.at(first.name.span().start, Some(names[0])),
+                message: format!("dependency cycle: {}", names.join(" -> ")),
+            });
+            return None;
+        }
+    };
+
+    // Plan in dependency order. A component that fails is reported and its dependents are
+    // skipped (their faults would only echo it), so one check shows every independent fault.
+    let mut fields: Vec<Field> = vocabulary::schema()
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
+    let mut level = vec![0usize; parsed.len()];
+    let mut planned: Vec<Option<(Expr, DataType)>> = vec![None; parsed.len()];
+    for &i in &order {
+        let def = version.components[i].get_ref();
+        let name = def.name.get_ref().as_str();
+        let at = source.at(def.name.span().start, Some(name));
+        if failed[i]
+            || uses(i)
+                .iter()
+                .filter_map(|u| index.get(u))
+                .any(|&d| failed[d])
+        {
+            failed[i] = true;
+            continue;
+        }
+        let schema = match DFSchema::try_from(Schema::new(fields.clone())) {
+            Ok(s) => s,
+            Err(e) => {
+                diagnostics.push(Diagnostic {
+                    location: at,
+                    message: e.to_string(),
+                });
+                return None;
+            }
+        };
+        let result = if def.input {
+            let input = vocabulary::get(name).expect("checked above");
+            Ok((Expr::Column(name.into()), input.data_type.clone()))
+        } else {
+            plan_component(&state, &schema, def, &parsed[i])
+        };
+        match result {
+            Ok((expr, data_type)) => {
+                if !def.input {
+                    fields.push(Field::new(name, data_type.clone(), true));
+                }
+                level[i] = uses(i)
+                    .into_iter()
+                    .filter_map(|u| index.get(u))
+                    .filter(|&&d| !version.components[d].get_ref().input)
+                    .map(|&d| level[d] + 1)
+                    .max()
+                    .unwrap_or(0);
+                planned[i] = Some((expr, data_type));
+            }
+            Err(message) => {
+                diagnostics.push(Diagnostic {
+                    location: at,
+                    message,
+                });
+                failed[i] = true;
+            }
+        }
+    }
+    if diagnostics.len() > before {
+        return None;
+    }
+
+    let mut layers: Vec<Vec<Expr>> = vec![Vec::new(); level.iter().max().map_or(0, |m| m + 1)];
+    let mut components = Vec::with_capacity(parsed.len());
+    let mut output: Vec<String> = vocabulary::INPUTS
+        .iter()
+        .map(|i| i.name.to_string())
+        .collect();
+    for (i, def) in version.components.iter().enumerate() {
+        let c = def.get_ref();
+        let (expr, data_type) = planned[i].take().expect("every component planned");
+        let name = c.name.get_ref().clone();
+        if !c.input {
+            layers[level[i]].push(expr.alias(&name));
+            output.push(name.clone());
+        }
+        components.push(Component {
+            label: c.label.clone().unwrap_or_else(|| default_label(&name)),
+            category: c.category,
+            rounding: c.round,
+            formula: c.expr.as_ref().map(|e| e.get_ref().trim().to_string()),
+            condition: c.when.as_ref().map(|e| e.get_ref().trim().to_string()),
+            uses: dedup(uses(i)),
+            from_input: c.input,
+            data_type,
+            line: line_of(source.text, def.span().start),
+            name,
+        });
+    }
+    Some(CompiledVersion {
+        version: version.version,
+        effective_from: version.effective_from,
+        description: version.description,
+        components,
+        tables,
+        layers,
+        output,
+    })
+}
+
+fn parse(
+    state: &SessionState,
+    source: &Source<'_>,
+    text: &Spanned<String>,
+    component: &str,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<Parsed> {
+    let first_line = source.formula_line(text.span().start);
+    let location = |sql_line: u64| Location {
+        file: source.file.to_path_buf(),
+        line: first_line + (sql_line.max(1) as usize) - 1,
+        component: Some(component.to_string()),
+    };
+    let dialect = state.config().options().sql_parser.dialect;
+    let ast = match state.sql_to_expr(text.get_ref(), &dialect) {
+        Ok(ast) => ast,
+        Err(e) => {
+            diagnostics.push(Diagnostic {
+                location: location(1),
+                message: format!("cannot parse formula: {}", strip_prefix(&e.to_string())),
+            });
+            return None;
+        }
+    };
+    let mut uses = Vec::new();
+    let mut faults = Vec::new();
+    let _: ControlFlow<()> = visit_expressions(&ast, |e| {
+        match e {
+            ast::Expr::Identifier(ident) => {
+                let name = match ident.quote_style {
+                    Some(_) => ident.value.clone(),
+                    None => ident.value.to_lowercase(),
+                };
+                uses.push((name, location(ident.span.start.line).line));
+            }
+            ast::Expr::CompoundIdentifier(parts) => faults.push((
+                location(parts[0].span.start.line),
+                format!("`{e}`: names are plain (`gross`), not qualified"),
+            )),
+            ast::Expr::Value(v) => {
+                if let ast::Value::Number(n, _) = &v.value
+                    && n.contains(['e', 'E'])
+                {
+                    faults.push((
+                        location(v.span.start.line),
+                        format!("float literal `{n}` on money: write it as a plain decimal"),
+                    ));
+                }
+            }
+            _ => {}
+        }
+        ControlFlow::Continue(())
+    });
+    let ok = faults.is_empty();
+    diagnostics.extend(
+        faults
+            .into_iter()
+            .map(|(location, message)| Diagnostic { location, message }),
+    );
+    ok.then_some(Parsed { ast, uses })
+}
+
+/// Plans a component's formula, condition and rounding; the error is the message to show.
+fn plan_component(
+    state: &SessionState,
+    schema: &DFSchema,
+    def: &ComponentDef,
+    (formula, condition): &(Option<Parsed>, Option<Parsed>),
+) -> std::result::Result<(Expr, DataType), String> {
+    let to_expr = |p: &Parsed| -> std::result::Result<Expr, String> {
+        let sql = ast::ExprWithAlias {
+            expr: p.ast.clone(),
+            alias: None,
+        };
+        let expr = state
+            .create_logical_expr_from_sql_expr(sql, schema)
+            .map_err(|e| strip_prefix(&e.to_string()))?;
+        let expr = coerce(expr, schema)?;
+        reject_floats(&expr, schema)?;
+        Ok(expr)
+    };
+    let formula = formula
+        .as_ref()
+        .expect("a computed component has a formula");
+    let mut expr = to_expr(formula)?;
+    let data_type = expr
+        .get_type(schema)
+        .map_err(|e| strip_prefix(&e.to_string()))?;
+    let numeric = data_type.is_integer() || matches!(data_type, DataType::Decimal128(..));
+    match def.category {
+        Category::Flag if data_type != DataType::Boolean => {
+            return Err(format!(
+                "type mismatch: a flag must be true or false, but the formula gives {data_type}"
+            ));
+        }
+        Category::Flag => {}
+        category if !numeric => {
+            return Err(format!(
+                "type mismatch: a component of category {} must be an amount (decimal or integer), but the formula gives {data_type}",
+                category.as_str()
+            ));
+        }
+        _ => {}
+    }
+    if let Some(condition) = condition {
+        let when = to_expr(condition)?;
+        let when_type = when
+            .get_type(schema)
+            .map_err(|e| strip_prefix(&e.to_string()))?;
+        if when_type != DataType::Boolean {
+            return Err(format!(
+                "type mismatch: `when` must be true or false, but gives {when_type}"
+            ));
+        }
+        // Zero (or false) of the formula's own type, so the CASE has one type.
+        let otherwise = ScalarValue::new_zero(&data_type)
+            .or_else(|_| ScalarValue::try_from(&data_type))
+            .map_err(|e| strip_prefix(&e.to_string()))?;
+        let otherwise = match def.category {
+            Category::Flag => ScalarValue::Boolean(Some(false)),
+            _ => otherwise,
+        };
+        expr = datafusion::prelude::when(when, expr)
+            .otherwise(datafusion::prelude::lit(otherwise))
+            .map_err(|e| strip_prefix(&e.to_string()))?;
+    }
+    let expr = def.round.apply(expr);
+    let data_type = expr
+        .get_type(schema)
+        .map_err(|e| strip_prefix(&e.to_string()))?;
+    Ok((expr, data_type))
+}
+
+/// Applies DataFusion's type coercion now rather than at run time, so types are known (and
+/// checked) at compile time: `CASE ... THEN 750.00 ELSE 0 END` is a decimal.
+fn coerce(expr: Expr, schema: &DFSchema) -> std::result::Result<Expr, String> {
+    expr.rewrite(&mut TypeCoercionRewriter::new(schema))
+        .map(|t| t.data)
+        .map_err(|e| strip_prefix(&e.to_string()))
+}
+
+/// Money never touches a float: any floating-point value inside a formula is an error.
+fn reject_floats(expr: &Expr, schema: &DFSchema) -> std::result::Result<(), String> {
+    let mut found = None;
+    expr.apply(|e| {
+        if let Ok(t) = e.get_type(schema)
+            && t.is_floating()
+        {
+            found = Some(format!(
+                "float arithmetic on money: `{e}` is {t}; use decimals (write 0.12, not a cast to double or a float function)"
+            ));
+            return Ok(TreeNodeRecursion::Stop);
+        }
+        Ok(TreeNodeRecursion::Continue)
+    })
+    .map_err(|e| e.to_string())?;
+    found.map_or(Ok(()), Err)
+}
+
+/// Topological order of `n` nodes; on a cycle, the nodes on it (first repeated at the end).
+fn dependency_order(
+    n: usize,
+    deps: impl Fn(usize) -> Vec<usize>,
+) -> std::result::Result<Vec<usize>, Vec<usize>> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum Mark {
+        New,
+        Open,
+        Done,
+    }
+    fn visit(
+        i: usize,
+        deps: &dyn Fn(usize) -> Vec<usize>,
+        marks: &mut [Mark],
+        path: &mut Vec<usize>,
+        order: &mut Vec<usize>,
+    ) -> std::result::Result<(), Vec<usize>> {
+        match marks[i] {
+            Mark::Done => return Ok(()),
+            Mark::Open => {
+                let start = path
+                    .iter()
+                    .position(|&p| p == i)
+                    .expect("open nodes are on the path");
+                let mut cycle = path[start..].to_vec();
+                cycle.push(i);
+                return Err(cycle);
+            }
+            Mark::New => {}
+        }
+        marks[i] = Mark::Open;
+        path.push(i);
+        for d in deps(i) {
+            visit(d, deps, marks, path, order)?;
+        }
+        path.pop();
+        marks[i] = Mark::Done;
+        order.push(i);
+        Ok(())
+    }
+    let mut marks = vec![Mark::New; n];
+    let mut order = Vec::with_capacity(n);
+    for i in 0..n {
+        visit(i, &deps, &mut marks, &mut Vec::new(), &mut order)?;
+    }
+    Ok(order)
+}
+
+fn is_identifier(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_lowercase())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+fn suggestion<'a>(name: &str, known: impl Iterator<Item = &'a str>) -> String {
+    known
+        .map(|k| (strsim::levenshtein(name, k), k))
+        .filter(|(d, k)| *d <= 2.max(k.len() / 4))
+        .min()
+        .map_or(String::new(), |(_, k)| format!("; did you mean `{k}`?"))
+}
+
+fn default_label(name: &str) -> String {
+    let mut label = name.replace('_', " ");
+    if let Some(first) = label.get_mut(0..1) {
+        first.make_ascii_uppercase();
+    }
+    label
+}
+
+fn dedup(names: Vec<&str>) -> Vec<String> {
+    let mut seen = Vec::<String>::new();
+    for n in names {
+        if !seen.iter().any(|s| s == n) {
+            seen.push(n.to_string());
+        }
+    }
+    seen
+}
+
+/// DataFusion prefixes its messages with the error kind; HR needs only the message.
+fn strip_prefix(message: &str) -> String {
+    [
+        "Error during planning: ",
+        "Schema error: ",
+        "SQL error: ",
+        "Execution error: ",
+    ]
+    .iter()
+    .fold(message, |m, p| m.strip_prefix(p).unwrap_or(m))
+    .to_string()
+}

@@ -1,0 +1,144 @@
+//! The ruleset file as written: TOML, deserialised with spans so every fault can name its line.
+//! Meaning (names, types, cycles) is checked later, in `compile`.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::rounding::Rounding;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RulesetFile {
+    pub name: Spanned<String>,
+    pub version: Spanned<String>,
+    pub effective_from: Spanned<String>,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default, rename = "component")]
+    pub components: Vec<Spanned<ComponentDef>>,
+    #[serde(default)]
+    pub tables: BTreeMap<String, Spanned<TableDef>>,
+    #[serde(default, rename = "revision")]
+    pub revisions: Vec<Spanned<RevisionDef>>,
+    /// Inputs every test case starts from, before its own `inputs`.
+    #[serde(default)]
+    pub test_defaults: BTreeMap<String, toml::Value>,
+    #[serde(default, rename = "test")]
+    pub tests: Vec<Spanned<TestDef>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Category {
+    Earning,
+    Deduction,
+    EmployerContribution,
+    Total,
+    Flag,
+    /// Computed for other components and for `explain`, not shown on payslips.
+    Intermediate,
+}
+
+impl Category {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Category::Earning => "earning",
+            Category::Deduction => "deduction",
+            Category::EmployerContribution => "employer_contribution",
+            Category::Total => "total",
+            Category::Flag => "flag",
+            Category::Intermediate => "intermediate",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ComponentDef {
+    pub name: Spanned<String>,
+    pub category: Category,
+    #[serde(default)]
+    pub label: Option<String>,
+    #[serde(default)]
+    pub round: Rounding,
+    /// A condition: when false the component is zero (false for a flag).
+    #[serde(default)]
+    pub when: Option<Spanned<String>>,
+    #[serde(default)]
+    pub expr: Option<Spanned<String>>,
+    /// Declares an engine input (e.g. `adjustment_earnings`) as a line of this category, so
+    /// payslips show it in the ruleset's order with the ruleset's label.
+    #[serde(default)]
+    pub input: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TableDef {
+    #[serde(default)]
+    pub description: String,
+    /// Columns matched exactly against the leading arguments; a missing cell or `*` matches any.
+    #[serde(default, rename = "match")]
+    pub match_columns: Vec<String>,
+    /// Name of the last argument, compared with each row's `upto` (<=) or `below` (<) bound.
+    #[serde(default)]
+    pub range: Option<String>,
+    #[serde(default)]
+    pub rows: Option<Vec<Spanned<BTreeMap<String, toml::Value>>>>,
+    /// A CSV file, relative to the ruleset, with the same columns as `rows`.
+    #[serde(default)]
+    pub file: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RevisionDef {
+    pub version: Spanned<String>,
+    pub effective_from: Spanned<String>,
+    #[serde(default)]
+    pub description: String,
+    /// Components replaced (same name, same place) or added (at the end).
+    #[serde(default, rename = "component")]
+    pub components: Vec<Spanned<ComponentDef>>,
+    #[serde(default)]
+    pub remove: Vec<String>,
+    #[serde(default)]
+    pub tables: BTreeMap<String, Spanned<TableDef>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestDef {
+    pub name: String,
+    pub period: Spanned<String>,
+    #[serde(default)]
+    pub inputs: BTreeMap<String, toml::Value>,
+    pub expect: BTreeMap<String, toml::Value>,
+}
+
+/// 1-based line of a byte offset.
+pub fn line_of(text: &str, offset: usize) -> usize {
+    text.as_bytes()[..offset.min(text.len())]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
+
+/// A TOML value as the text a cell would hold: `"7500"`, `7500` and `7500.0`-free decimals alike.
+pub fn cell_text(value: &toml::Value) -> Result<String, String> {
+    match value {
+        toml::Value::String(s) => Ok(s.clone()),
+        toml::Value::Integer(i) => Ok(i.to_string()),
+        toml::Value::Boolean(b) => Ok(b.to_string()),
+        toml::Value::Float(f) => Err(format!(
+            "{f} is a float; write amounts as strings (\"{f}\") so they stay exact"
+        )),
+        other => Err(format!(
+            "expected a string or integer, found {}",
+            other.type_str()
+        )),
+    }
+}

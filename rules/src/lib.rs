@@ -1,0 +1,27 @@
+//! The declarative wage-rule language.
+//!
+//! A ruleset is a TOML file of components: SQL expressions over the period inputs (see
+//! [`vocabulary`]), the worker's fields and earlier components, each with a category, a label,
+//! an optional condition and its own rounding; lookup tables called as functions; dated
+//! revisions; and inline test cases. [`Ruleset::load`] parses and validates it (every fault with
+//! file, line and component), orders components by dependency and compiles each version to
+//! DataFusion expressions over `Decimal128`, so money stays exact end to end.
+//!
+//! This crate knows nothing about Kafka, files or workers' events: the engine hands it the
+//! period inputs as Arrow batches.
+
+mod compile;
+mod error;
+mod file;
+mod rounding;
+mod ruleset;
+mod table;
+mod testcase;
+pub mod vocabulary;
+
+pub use compile::{CompiledVersion, Component};
+pub use error::{Diagnostic, Error, Location, Result};
+pub use file::Category;
+pub use rounding::Rounding;
+pub use ruleset::Ruleset;
+pub use testcase::{TestCase, TestOutcome};

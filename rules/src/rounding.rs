@@ -1,0 +1,269 @@
+//! Per-component rounding, exact on `Decimal128`: each component rounds once, as its rule says.
+//! DataFusion's own `round` depends on the version's decimal semantics; payroll needs half-up,
+//! ceiling and floor to a power of ten pinned by our tests, so it is a UDF of ours.
+
+use std::fmt;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, ArrayRef, AsArray};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Decimal128Type};
+use datafusion::common::{Result, exec_err, plan_err};
+use datafusion::logical_expr::{
+    ColumnarValue, Expr, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+};
+use serde::Deserialize;
+
+/// How a component's exact value becomes its paid value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Deserialize)]
+#[serde(try_from = "String")]
+pub enum Rounding {
+    /// Exact: the value keeps the scale its formula gives.
+    #[default]
+    None,
+    /// Half away from zero, to `places` decimals (2 = paise, 0 = rupees).
+    HalfUp { places: u8 },
+    /// Towards +infinity.
+    Ceil { places: u8 },
+    /// Towards -infinity.
+    Floor { places: u8 },
+}
+
+const MAX_PLACES: u8 = 6;
+
+impl TryFrom<String> for Rounding {
+    type Error = String;
+
+    fn try_from(s: String) -> Result<Self, String> {
+        s.parse()
+    }
+}
+
+impl std::str::FromStr for Rounding {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let expected = || {
+            format!(
+                "invalid rounding `{s}`: expected `none`, `half_up(STEP)`, `ceil(STEP)` or `floor(STEP)` \
+                 with STEP a power of ten from 1 down to 0.000001, e.g. `half_up(0.01)`"
+            )
+        };
+        let s = s.trim();
+        if s == "none" {
+            return Ok(Rounding::None);
+        }
+        let (mode, rest) = s.split_once('(').ok_or_else(expected)?;
+        let step = rest.strip_suffix(')').ok_or_else(expected)?.trim();
+        let places = match step {
+            "1" => 0,
+            _ => {
+                let digits = step.strip_prefix("0.").ok_or_else(expected)?;
+                let (zeros, one) = digits.split_at(digits.len().saturating_sub(1));
+                if one != "1" || zeros.chars().any(|c| c != '0') {
+                    return Err(expected());
+                }
+                digits.len() as u8
+            }
+        };
+        if places > MAX_PLACES {
+            return Err(expected());
+        }
+        match mode.trim() {
+            "half_up" => Ok(Rounding::HalfUp { places }),
+            "ceil" => Ok(Rounding::Ceil { places }),
+            "floor" => Ok(Rounding::Floor { places }),
+            _ => Err(expected()),
+        }
+    }
+}
+
+impl fmt::Display for Rounding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (mode, places) = match *self {
+            Rounding::None => return f.write_str("none"),
+            Rounding::HalfUp { places } => ("half_up", places),
+            Rounding::Ceil { places } => ("ceil", places),
+            Rounding::Floor { places } => ("floor", places),
+        };
+        if places == 0 {
+            write!(f, "{mode}(1)")
+        } else {
+            write!(f, "{mode}(0.{}1)", "0".repeat(places as usize - 1))
+        }
+    }
+}
+
+impl Rounding {
+    fn places(self) -> Option<u8> {
+        match self {
+            Rounding::None => None,
+            Rounding::HalfUp { places }
+            | Rounding::Ceil { places }
+            | Rounding::Floor { places } => Some(places),
+        }
+    }
+
+    /// Wraps `expr` so it rounds; `None` leaves it as it is.
+    pub fn apply(self, expr: Expr) -> Expr {
+        match self {
+            Rounding::None => expr,
+            _ => ScalarUDF::from(RoundUdf::new(self)).call(vec![expr]),
+        }
+    }
+
+    /// Rounds the unscaled decimal `value` of scale `scale` to this rounding's places, giving the
+    /// unscaled value at the new scale.
+    pub fn round_unscaled(self, value: i128, scale: i8) -> i128 {
+        let Some(places) = self.places() else {
+            return value;
+        };
+        let shift = scale as i32 - places as i32;
+        if shift <= 0 {
+            return value * 10i128.pow((-shift) as u32);
+        }
+        let factor = 10i128.pow(shift as u32);
+        let (quotient, remainder) = (value / factor, value % factor);
+        if remainder == 0 {
+            return quotient;
+        }
+        match self {
+            Rounding::HalfUp { .. } if remainder.abs() * 2 >= factor => quotient + value.signum(),
+            Rounding::Ceil { .. } if remainder > 0 => quotient + 1,
+            Rounding::Floor { .. } if remainder < 0 => quotient - 1,
+            _ => quotient,
+        }
+    }
+}
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct RoundUdf {
+    rounding: Rounding,
+    name: String,
+    signature: Signature,
+}
+
+impl RoundUdf {
+    fn new(rounding: Rounding) -> Self {
+        let name = format!("round_{rounding}")
+            .replace(['(', ')'], "_")
+            .trim_end_matches('_')
+            .to_string();
+        Self {
+            rounding,
+            name,
+            signature: Signature::any(1, Volatility::Immutable),
+        }
+    }
+
+    fn places(&self) -> u8 {
+        self.rounding.places().unwrap_or_default()
+    }
+}
+
+impl ScalarUDFImpl for RoundUdf {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
+        let places = self.places();
+        match &arg_types[0] {
+            DataType::Decimal128(precision, scale) => {
+                let integer_digits = (*precision as i16 - *scale as i16).max(1) as u8;
+                Ok(DataType::Decimal128(
+                    (integer_digits + places + 1).min(38),
+                    places as i8,
+                ))
+            }
+            t if t.is_integer() => Ok(DataType::Decimal128(20 + places, places as i8)),
+            t => plan_err!(
+                "cannot round a value of type {t}: rounding applies to decimals and integers"
+            ),
+        }
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let DataType::Decimal128(precision, places) = *args.return_type() else {
+            return exec_err!("rounding must return a decimal");
+        };
+        let input = args.args[0].to_array(args.number_rows)?;
+        let input = match input.data_type() {
+            DataType::Decimal128(..) => input,
+            _ => cast(&input, &DataType::Decimal128(38, 0))?,
+        };
+        let DataType::Decimal128(_, scale) = *input.data_type() else {
+            unreachable!("cast above gives a decimal")
+        };
+        let rounding = self.rounding;
+        let rounded = input
+            .as_primitive::<Decimal128Type>()
+            .unary::<_, Decimal128Type>(|v| rounding.round_unscaled(v, scale))
+            .with_precision_and_scale(precision, places)?;
+        Ok(ColumnarValue::Array(Arc::new(rounded) as ArrayRef))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round(text: &str, rounding: &str) -> String {
+        let d: rust_decimal::Decimal = text.parse().unwrap();
+        let rounding: Rounding = rounding.parse().unwrap();
+        let unscaled = rounding.round_unscaled(d.mantissa(), d.scale() as i8);
+        let places = match rounding {
+            Rounding::None => d.scale(),
+            _ => rounding.places().unwrap() as u32,
+        };
+        rust_decimal::Decimal::from_i128_with_scale(unscaled, places).to_string()
+    }
+
+    #[test]
+    fn half_up_goes_away_from_zero_at_the_half() {
+        assert_eq!(round("18308.454", "half_up(0.01)"), "18308.45");
+        assert_eq!(round("18308.455", "half_up(0.01)"), "18308.46");
+        assert_eq!(round("-18308.455", "half_up(0.01)"), "-18308.46");
+        assert_eq!(round("-18308.454", "half_up(0.01)"), "-18308.45");
+        assert_eq!(round("281.5", "half_up(1)"), "282");
+        assert_eq!(round("281.4999999", "half_up(1)"), "281");
+        assert_eq!(round("2.5", "half_up(1)"), "3");
+        assert_eq!(round("7", "half_up(0.01)"), "7.00");
+    }
+
+    #[test]
+    fn ceil_and_floor_move_any_fraction() {
+        assert_eq!(round("151.99875", "ceil(1)"), "152");
+        assert_eq!(round("152.00001", "ceil(1)"), "153");
+        assert_eq!(round("152.000", "ceil(1)"), "152");
+        assert_eq!(round("-1.5", "ceil(1)"), "-1");
+        assert_eq!(round("1.59", "floor(0.1)"), "1.5");
+        assert_eq!(round("-1.51", "floor(0.1)"), "-1.6");
+    }
+
+    #[test]
+    fn syntax_round_trips_and_rejects_non_powers_of_ten() {
+        for s in [
+            "none",
+            "half_up(0.01)",
+            "half_up(1)",
+            "ceil(1)",
+            "floor(0.001)",
+        ] {
+            assert_eq!(s.parse::<Rounding>().unwrap().to_string(), s);
+        }
+        for bad in [
+            "half_up(0.05)",
+            "half_up",
+            "round(1)",
+            "ceil(10)",
+            "half_up(0.0000001)",
+        ] {
+            assert!(bad.parse::<Rounding>().is_err(), "{bad} should be rejected");
+        }
+    }
+}

@@ -1,0 +1,345 @@
+//! Lookup tables: keyed and by range (slabs), inline or from CSV. A table is called in formulas
+//! as a function of its match columns and then its range value, e.g. `pt_slabs(state, gender,
+//! month, gross)`: the first row whose cells match and whose bound holds gives the value.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, Decimal128Builder, StringArray};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Decimal128Type, Int64Type};
+use datafusion::common::{Result, exec_err, plan_err};
+use datafusion::logical_expr::{
+    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+};
+use rust_decimal::Decimal;
+
+use crate::file::{TableDef, cell_text, line_of};
+
+/// The bound a row puts on the range argument.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Bound {
+    Any,
+    UpTo(Decimal),
+    Below(Decimal),
+}
+
+impl Bound {
+    fn holds(&self, value: Decimal) -> bool {
+        match self {
+            Bound::Any => true,
+            Bound::UpTo(limit) => value <= *limit,
+            Bound::Below(limit) => value < *limit,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Row {
+    /// `None` matches any value.
+    cells: Vec<Option<String>>,
+    bound: Bound,
+    value: Decimal,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Table {
+    pub name: String,
+    pub description: String,
+    match_columns: Vec<String>,
+    range: Option<String>,
+    rows: Vec<Row>,
+    scale: u32,
+}
+
+/// A fault in a table, at a line of the ruleset (or of its CSV file).
+pub struct TableFault {
+    pub line: usize,
+    pub message: String,
+}
+
+impl Table {
+    /// Builds a table from its definition. `text` is the ruleset source (for line numbers) and
+    /// `dir` the folder CSV files are relative to.
+    pub fn build(
+        name: &str,
+        def: &TableDef,
+        def_offset: usize,
+        text: &str,
+        dir: &Path,
+    ) -> Result<(Table, Option<Vec<u8>>), TableFault> {
+        let def_line = line_of(text, def_offset);
+        let fault = |line, message: String| TableFault { line, message };
+        let (raw_rows, csv_bytes) = match (&def.rows, &def.file) {
+            (Some(rows), None) => {
+                let rows = rows
+                    .iter()
+                    .map(|row| {
+                        let line = line_of(text, row.span().start);
+                        let cells = row
+                            .get_ref()
+                            .iter()
+                            .map(|(k, v)| {
+                                cell_text(v).map(|v| (k.clone(), v)).map_err(|m| {
+                                    fault(line, format!("table `{name}`, column `{k}`: {m}"))
+                                })
+                            })
+                            .collect::<Result<BTreeMap<_, _>, _>>()?;
+                        Ok((line, cells))
+                    })
+                    .collect::<Result<Vec<_>, TableFault>>()?;
+                (rows, None)
+            }
+            (None, Some(file)) => {
+                let line = line_of(text, file.span().start);
+                let path = dir.join(file.get_ref());
+                let bytes = std::fs::read(&path)
+                    .map_err(|e| fault(line, format!("cannot read {}: {e}", path.display())))?;
+                (
+                    read_csv(&bytes, &path).map_err(|m| fault(line, m))?,
+                    Some(bytes),
+                )
+            }
+            _ => {
+                return Err(fault(
+                    def_line,
+                    format!("table `{name}` needs exactly one of `rows` or `file`"),
+                ));
+            }
+        };
+        let mut rows = Vec::with_capacity(raw_rows.len());
+        for (line, mut cells) in raw_rows {
+            let value = cells
+                .remove("value")
+                .ok_or_else(|| fault(line, format!("table `{name}`: row has no `value`")))?;
+            let value = parse_amount(&value)
+                .map_err(|m| fault(line, format!("table `{name}`: value {m}")))?;
+            let bound = match (cells.remove("upto"), cells.remove("below"), &def.range) {
+                (None, None, _) => Bound::Any,
+                (Some(_), Some(_), _) => {
+                    return Err(fault(
+                        line,
+                        format!("table `{name}`: a row takes `upto` or `below`, not both"),
+                    ));
+                }
+                (_, _, None) => {
+                    return Err(fault(
+                        line,
+                        format!(
+                            "table `{name}`: `upto`/`below` need `range = \"...\"` on the table"
+                        ),
+                    ));
+                }
+                (Some(b), None, Some(_)) if b.is_empty() || b == "*" => Bound::Any,
+                (None, Some(b), Some(_)) if b.is_empty() || b == "*" => Bound::Any,
+                (Some(b), None, Some(_)) => Bound::UpTo(
+                    parse_amount(&b)
+                        .map_err(|m| fault(line, format!("table `{name}`: upto {m}")))?,
+                ),
+                (None, Some(b), Some(_)) => Bound::Below(
+                    parse_amount(&b)
+                        .map_err(|m| fault(line, format!("table `{name}`: below {m}")))?,
+                ),
+            };
+            let row_cells = def
+                .match_columns
+                .iter()
+                .map(|c| cells.remove(c).filter(|v| !v.is_empty() && v != "*"))
+                .collect();
+            if let Some(unknown) = cells.keys().next() {
+                let mut known: Vec<&str> = def.match_columns.iter().map(String::as_str).collect();
+                known.extend(["value", "upto", "below"]);
+                return Err(fault(
+                    line,
+                    format!(
+                        "table `{name}`: unknown column `{unknown}`; columns are {}",
+                        known.join(", ")
+                    ),
+                ));
+            }
+            rows.push(Row {
+                cells: row_cells,
+                bound,
+                value,
+            });
+        }
+        if rows.is_empty() {
+            return Err(fault(def_line, format!("table `{name}` has no rows")));
+        }
+        let scale = rows.iter().map(|r| r.value.scale()).max().unwrap_or(0);
+        Ok((
+            Table {
+                name: name.to_string(),
+                description: def.description.clone(),
+                match_columns: def.match_columns.clone(),
+                range: def.range.clone(),
+                rows,
+                scale,
+            },
+            csv_bytes,
+        ))
+    }
+
+    /// The formula function that looks this table up.
+    pub fn udf(self: &Arc<Self>) -> ScalarUDF {
+        ScalarUDF::from(TableFn {
+            signature: Signature::any(self.arity(), Volatility::Immutable),
+            table: Arc::clone(self),
+        })
+    }
+
+    fn arity(&self) -> usize {
+        self.match_columns.len() + usize::from(self.range.is_some())
+    }
+
+    /// How to call it, for messages: `pt_slabs(state, gender, month, gross)`.
+    pub fn signature_text(&self) -> String {
+        let mut args = self.match_columns.clone();
+        args.extend(self.range.clone());
+        format!("{}({})", self.name, args.join(", "))
+    }
+
+    fn lookup(&self, keys: &[Option<&str>], range: Option<Decimal>) -> Option<Decimal> {
+        self.rows.iter().find_map(|row| {
+            let cells_match = row
+                .cells
+                .iter()
+                .zip(keys)
+                .all(|(cell, key)| cell.as_deref().is_none_or(|c| Some(c) == *key));
+            let bound_holds = match range {
+                Some(v) => row.bound.holds(v),
+                None => row.bound == Bound::Any,
+            };
+            (cells_match && bound_holds).then_some(row.value)
+        })
+    }
+}
+
+fn parse_amount(text: &str) -> Result<Decimal, String> {
+    let text = text.trim();
+    if text.contains(['e', 'E']) {
+        return Err(format!(
+            "`{text}` is in float notation; write a plain decimal"
+        ));
+    }
+    text.parse()
+        .map_err(|_| format!("`{text}` is not a decimal number"))
+}
+
+/// A CSV table's rows: line number and cells by column.
+type CsvRows = Vec<(usize, BTreeMap<String, String>)>;
+
+fn read_csv(bytes: &[u8], path: &Path) -> Result<CsvRows, String> {
+    let mut reader = csv::Reader::from_reader(bytes);
+    let headers = reader
+        .headers()
+        .map_err(|e| format!("{}: {e}", path.display()))?
+        .clone();
+    reader
+        .records()
+        .map(|record| {
+            let record = record.map_err(|e| format!("{}: {e}", path.display()))?;
+            let line = record.position().map_or(0, |p| p.line() as usize);
+            let cells = headers
+                .iter()
+                .zip(record.iter())
+                .map(|(h, v)| (h.trim().to_string(), v.trim().to_string()))
+                .collect();
+            Ok((line, cells))
+        })
+        .collect()
+}
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct TableFn {
+    table: Arc<Table>,
+    signature: Signature,
+}
+
+impl ScalarUDFImpl for TableFn {
+    fn name(&self) -> &str {
+        &self.table.name
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
+        if let Some(range) = &self.table.range {
+            let t = arg_types.last().expect("arity includes the range");
+            if !(t.is_integer() || matches!(t, DataType::Decimal128(..))) {
+                return plan_err!(
+                    "{}: the range argument `{range}` must be a decimal or an integer, not {t}",
+                    self.table.signature_text()
+                );
+            }
+        }
+        Ok(DataType::Decimal128(18, self.table.scale as i8))
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let table = &self.table;
+        let n = args.number_rows;
+        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        let (key_arrays, range_array) = arrays.split_at(table.match_columns.len());
+        let keys = key_arrays
+            .iter()
+            .map(|a| Ok(cast(a, &DataType::Utf8)?.as_string::<i32>().clone()))
+            .collect::<Result<Vec<StringArray>>>()?;
+        let ranges = range_array.first().map(range_values).transpose()?;
+        let mut out = Decimal128Builder::with_capacity(n);
+        let mut row_keys = Vec::with_capacity(keys.len());
+        for i in 0..n {
+            row_keys.clear();
+            row_keys.extend(keys.iter().map(|k| k.is_valid(i).then(|| k.value(i))));
+            let range = ranges.as_ref().and_then(|r| r[i]);
+            match table.lookup(&row_keys, range) {
+                Some(v) => out.append_value(v.mantissa() * 10i128.pow(table.scale - v.scale())),
+                None => {
+                    let mut given: Vec<String> = table
+                        .match_columns
+                        .iter()
+                        .zip(&row_keys)
+                        .map(|(c, k)| format!("{c}={}", k.unwrap_or("NULL")))
+                        .collect();
+                    if let Some(r) = &table.range {
+                        given.push(format!(
+                            "{r}={}",
+                            range.map_or("NULL".into(), |v| v.to_string())
+                        ));
+                    }
+                    return exec_err!(
+                        "table `{}` has no row for {}; add a row (a last row with no cells matches everything)",
+                        table.name,
+                        given.join(", ")
+                    );
+                }
+            }
+        }
+        let values = out
+            .finish()
+            .with_precision_and_scale(18, table.scale as i8)?;
+        Ok(ColumnarValue::Array(Arc::new(values) as ArrayRef))
+    }
+}
+
+fn range_values(array: &ArrayRef) -> Result<Vec<Option<Decimal>>> {
+    match array.data_type() {
+        DataType::Decimal128(_, scale) => {
+            let scale = *scale as u32;
+            Ok(array
+                .as_primitive::<Decimal128Type>()
+                .iter()
+                .map(|v| v.map(|v| Decimal::from_i128_with_scale(v, scale)))
+                .collect())
+        }
+        t if t.is_integer() => Ok(cast(array, &DataType::Int64)?
+            .as_primitive::<Int64Type>()
+            .iter()
+            .map(|v| v.map(Decimal::from))
+            .collect()),
+        t => exec_err!("a table's range argument must be a number, not {t}"),
+    }
+}

@@ -1,0 +1,65 @@
+//! Rulesets as data: every valid ruleset under `tests/cases` and `examples` passes its own
+//! inline tests, and every invalid one under `tests/invalid` reports exactly the faults in its
+//! `.err` file (set UPDATE_GOLDEN=1 to rewrite them after a deliberate change).
+
+use std::path::{Path, PathBuf};
+
+use payroll_rules::Ruleset;
+
+fn files(dir: &str, extension: &str) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == extension))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "no .{extension} files in {dir}");
+    files
+}
+
+#[tokio::test]
+async fn valid_rulesets_pass_their_inline_tests() {
+    for file in files("tests/cases", "toml")
+        .into_iter()
+        .chain(files("examples", "toml"))
+    {
+        let ruleset = Ruleset::load(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        assert!(
+            !ruleset.tests.is_empty(),
+            "{} has no inline tests",
+            file.display()
+        );
+        if let Err(e) = ruleset.run_tests().await {
+            panic!("{e}");
+        }
+    }
+}
+
+#[test]
+fn invalid_rulesets_name_file_line_component_and_fault() {
+    for file in files("tests/invalid", "toml") {
+        let got = match Ruleset::load(&file) {
+            Ok(_) => panic!("{} should be refused", file.display()),
+            Err(e) => format!("{e}\n"),
+        };
+        let golden = file.with_extension("err");
+        if std::env::var_os("UPDATE_GOLDEN").is_some() {
+            std::fs::write(&golden, &got).unwrap();
+        }
+        let want = std::fs::read_to_string(&golden)
+            .unwrap_or_else(|_| panic!("missing {}", golden.display()));
+        assert_eq!(got, want, "{}", file.display());
+    }
+}
+
+#[test]
+fn a_period_before_the_first_version_has_no_rules() {
+    let ruleset = Ruleset::load(Path::new("tests/cases/revisions.toml")).unwrap();
+    let err = ruleset
+        .version_on("2026-03-31".parse().unwrap())
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "no version of ruleset `revisions` is in force on 2026-03-31: the earliest applies from 2026-04-01"
+    );
+}
