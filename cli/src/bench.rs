@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use clap::Subcommand;
 use payroll_connectors::DeadLetters;
-use payroll_connectors::files::{self, Quiet};
+use payroll_connectors::Quiet;
+use payroll_connectors::files;
 use payroll_engine::{Calculator, InputsBatch, Worker};
 use payroll_rules::Ruleset;
 use payroll_rules::vocabulary::PayPeriod;
@@ -34,6 +35,20 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 3)]
         repeat: usize,
     },
+    /// Payslips: render and write every worker's PDF and XLSX and the registers to a local
+    /// folder, and the openpyxl + LibreOffice baseline on the sample in the same run
+    Payslips {
+        #[arg(long, default_value_t = 10_000)]
+        workers: usize,
+        #[arg(long, default_value = "2026-10")]
+        period: PayPeriod,
+        /// The reference sample folder, for the baseline
+        #[arg(long, default_value = "../shared/reference/sample")]
+        sample: PathBuf,
+        /// The baseline script (needs `pip install openpyxl` and LibreOffice)
+        #[arg(long, default_value = "../shared/baselines/payslips_openpyxl_libreoffice.py")]
+        baseline: PathBuf,
+    },
     /// A whole run from raw punch files: generate a month, then run it
     Run {
         #[arg(long, default_value_t = 100_000)]
@@ -55,21 +70,17 @@ pub async fn bench(command: BenchCommand) -> Result<ExitCode> {
             duckdb,
             repeat,
         } => calc(workers, &sample, period, &duckdb, repeat).await,
-        BenchCommand::Run {
+        BenchCommand::Run { workers, period, dir } => end_to_end(workers, period, dir).await,
+        BenchCommand::Payslips {
             workers,
             period,
-            dir,
-        } => end_to_end(workers, period, dir).await,
+            sample,
+            baseline,
+        } => payslips(workers, period, &sample, &baseline).await,
     }
 }
 
-async fn calc(
-    workers: usize,
-    sample: &Path,
-    period: PayPeriod,
-    duckdb: &Path,
-    repeat: usize,
-) -> Result<ExitCode> {
+async fn calc(workers: usize, sample: &Path, period: PayPeriod, duckdb: &Path, repeat: usize) -> Result<ExitCode> {
     let ruleset = Ruleset::parse(EXAMPLE_RULESET, Path::new("india-contract.toml"))?;
     let version = ruleset.version_on(period.first_day())?;
     let folder = files::read_folder(sample, &mut DeadLetters::default(), &Quiet)?;
@@ -80,12 +91,12 @@ async fn calc(
     let mut batches = Vec::new();
     let mut batch = InputsBatch::new(period, 8192);
     for i in 0..workers {
-        let (worker, inputs) = &rows[i % rows.len()];
+        let (worker, site, inputs) = &rows[i % rows.len()];
         let worker = Worker {
             worker_id: format!("W{i:08}"),
             ..(*worker).clone()
         };
-        batch.push(&worker, inputs);
+        batch.push(&worker, site, inputs);
         if batch.len() == 8192 {
             batches.push(std::mem::replace(&mut batch, InputsBatch::new(period, 8192)).finish());
         }
@@ -153,11 +164,78 @@ fn duckdb_calc(script: &Path, sample: &Path, workers: usize, period: PayPeriod) 
     Ok(best)
 }
 
-async fn end_to_end(workers: usize, period: PayPeriod, dir: Option<PathBuf>) -> Result<ExitCode> {
-    let temp = tempfile::tempdir()?;
-    let dir = dir.unwrap_or_else(|| temp.path().to_path_buf());
-    let inputs = dir.join("inputs");
-    // Generated in a child process, so this process's peak memory is the run's alone.
+async fn payslips(workers: usize, period: PayPeriod, sample: &Path, baseline: &Path) -> Result<ExitCode> {
+    let dir = tempfile::tempdir()?;
+    let inputs = dir.path().join("inputs");
+    generate(workers, period, &inputs)?;
+    let ruleset = Ruleset::parse(EXAMPLE_RULESET, Path::new("india-contract.toml"))?;
+    let out = dir.path().join("out").display().to_string();
+    let request = run::RunRequest {
+        period,
+        inputs,
+        ruleset: &ruleset,
+        out,
+    };
+    let report = run::run(request, &ui::Bar::new()).await?;
+    let formats = payroll_payslips::batch::Formats { pdf: true, xlsx: true };
+    let started = Instant::now();
+    let batch = crate::payslips::render(&report.out, &report.record, formats, &ui::Bar::new()).await?;
+    let seconds = started.elapsed().as_secs_f64();
+    let sizes = |extension: &str| -> (f64, u64) {
+        let sizes: Vec<u64> = batch
+            .manifests
+            .iter()
+            .flat_map(|m| &m.files)
+            .filter(|f| f.name.ends_with(extension) && f.name != "register.xlsx")
+            .map(|f| f.bytes)
+            .collect();
+        (
+            sizes.iter().sum::<u64>() as f64 / sizes.len().max(1) as f64,
+            sizes.iter().copied().max().unwrap_or(0),
+        )
+    };
+    let ((pdf_mean, pdf_max), (xlsx_mean, _)) = (sizes(".pdf"), sizes(".xlsx"));
+    println!(
+        "payslips, {} workers (PDF and XLSX each, plus registers), {} cores: {seconds:.2} s, {:.0} payslips/s; \
+         PDF mean {:.1} KB, max {:.1} KB; XLSX mean {:.1} KB",
+        batch.payslips,
+        std::thread::available_parallelism()?.get(),
+        batch.payslips as f64 / seconds,
+        pdf_mean / 1024.0,
+        pdf_max as f64 / 1024.0,
+        xlsx_mean / 1024.0,
+    );
+    let baseline_out = dir.path().join("baseline");
+    match Command::new("python3")
+        .arg(baseline)
+        .arg(sample)
+        .arg(&baseline_out)
+        .output()
+    {
+        Ok(o) if o.status.success() => {
+            let text = String::from_utf8_lossy(&o.stdout);
+            let rate = text
+                .split_whitespace()
+                .skip_while(|w| *w != "payslips/s")
+                .nth(1)
+                .and_then(|r| r.parse::<f64>().ok());
+            match rate {
+                Some(rate) => println!(
+                    "openpyxl + LibreOffice, the sample, same run: {}; ratio {:.0}x",
+                    text.trim(),
+                    batch.payslips as f64 / seconds / rate
+                ),
+                None => println!("baseline output not understood: {text}"),
+            }
+        }
+        Ok(o) => println!("baseline not run: {}", String::from_utf8_lossy(&o.stderr).trim()),
+        Err(e) => println!("baseline not run: {e}"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `payroll gen` in a child process, so this process's peak memory is the run's alone.
+fn generate(workers: usize, period: PayPeriod, inputs: &Path) -> Result<()> {
     let status = Command::new(std::env::current_exe()?)
         .args([
             "gen",
@@ -167,11 +245,20 @@ async fn end_to_end(workers: usize, period: PayPeriod, dir: Option<PathBuf>) -> 
             &period.to_string(),
             "--out",
         ])
-        .arg(&inputs)
+        .arg(inputs)
+        .stdout(std::process::Stdio::null())
         .status()?;
     if !status.success() {
         bail!("payroll gen failed");
     }
+    Ok(())
+}
+
+async fn end_to_end(workers: usize, period: PayPeriod, dir: Option<PathBuf>) -> Result<ExitCode> {
+    let temp = tempfile::tempdir()?;
+    let dir = dir.unwrap_or_else(|| temp.path().to_path_buf());
+    let inputs = dir.join("inputs");
+    generate(workers, period, &inputs)?;
     let bytes: u64 = std::fs::read_dir(&inputs)?
         .filter_map(|e| e.ok()?.metadata().ok())
         .map(|m| m.len())

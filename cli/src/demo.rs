@@ -8,7 +8,7 @@ use anyhow::Result;
 use payroll_rules::Ruleset;
 use payroll_rules::vocabulary::PayPeriod;
 
-use crate::{EXAMPLE_RULESET, run, ui};
+use crate::{EXAMPLE_RULESET, payslips, run, ui};
 
 #[derive(clap::Args)]
 pub struct DemoArgs {
@@ -49,8 +49,16 @@ pub async fn demo(args: DemoArgs) -> Result<ExitCode> {
         ruleset: &ruleset,
         out: out.display().to_string(),
     };
-    let report = run::run(request, &ui::Bar::new()).await?;
+    let bar = ui::Bar::new();
+    let report = run::run(request, &bar).await?;
     println!("{}", run::summary(&report, &ruleset));
+    let started = std::time::Instant::now();
+    let formats = payroll_payslips::batch::Formats { pdf: true, xlsx: true };
+    let batch = payslips::render(&report.out, &report.record, formats, &bar).await?;
+    print!(
+        "{}",
+        payslips::summary(&batch, &report.out, started.elapsed().as_secs_f64())
+    );
     let some_worker = "W0000001";
     println!(
         "Next:\n  payroll explain --out {out} --period {p} --worker {some_worker}\n  payroll query --out {out} \"SELECT org_id, count(*) AS workers, sum(net_pay) AS net FROM results GROUP BY org_id\"",

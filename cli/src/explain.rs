@@ -42,12 +42,7 @@ pub async fn explain(args: ExplainArgs) -> Result<ExitCode> {
         .versions
         .iter()
         .find(|v| v.version == record.ruleset.version)
-        .ok_or_else(|| {
-            anyhow!(
-                "the run's ruleset has no version {}",
-                record.ruleset.version
-            )
-        })?;
+        .ok_or_else(|| anyhow!("the run's ruleset has no version {}", record.ruleset.version))?;
     let batches = read_results(&store, &record).await?;
     let (batch, row) = find_worker(&batches, &args.worker).ok_or_else(|| {
         anyhow!(
@@ -82,19 +77,13 @@ pub async fn explain(args: ExplainArgs) -> Result<ExitCode> {
         };
         println!("{} = {result}    [{}; {kind}]", c.name, c.label);
         match &c.formula {
-            None => println!(
-                "    an input, computed by the engine from attendance, leave and adjustments"
-            ),
+            None => println!("    an input, computed by the engine from attendance, leave and adjustments"),
             Some(formula) => {
                 if let Some(condition) = &c.condition {
                     println!("    when {}", one_line(condition));
                 }
                 println!("    = {}", one_line(formula));
-                let used: Vec<String> = c
-                    .uses
-                    .iter()
-                    .map(|u| format!("{u} = {}", value(u)))
-                    .collect();
+                let used: Vec<String> = c.uses.iter().map(|u| format!("{u} = {}", value(u))).collect();
                 if !used.is_empty() {
                     println!("    with {}", used.join(", "));
                 }
@@ -107,9 +96,7 @@ pub async fn explain(args: ExplainArgs) -> Result<ExitCode> {
 fn find_worker<'a>(batches: &'a [RecordBatch], worker: &str) -> Option<(&'a RecordBatch, usize)> {
     batches.iter().find_map(|b| {
         let ids = b.column_by_name("worker_id")?.as_string::<i32>();
-        (0..ids.len())
-            .find(|&i| ids.value(i) == worker)
-            .map(|i| (b, i))
+        (0..ids.len()).find(|&i| ids.value(i) == worker).map(|i| (b, i))
     })
 }
 

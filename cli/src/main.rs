@@ -3,6 +3,7 @@
 mod bench;
 mod demo;
 mod explain;
+mod payslips;
 mod query;
 mod rules;
 mod run;
@@ -33,6 +34,7 @@ pub const EXAMPLE_RULESET: &str = include_str!("../../rules/examples/india-contr
         payroll demo\n  \
         payroll run --period 2026-10 --inputs ./inputs --rules rules/examples/india-contract.toml\n  \
         payroll explain --worker W000001 --period 2026-10\n  \
+        payroll payslips --latest --period 2026-10 --out s3://bucket/payroll\n  \
         payroll query \"SELECT org_id, sum(net_pay) FROM results GROUP BY org_id\""
 )]
 struct Cli {
@@ -48,6 +50,8 @@ enum Command {
     Run(RunArgs),
     /// Show how each component of a worker's pay was computed
     Explain(explain::ExplainArgs),
+    /// Render a run's payslips (PDF, XLSX) and payroll register
+    Payslips(payslips::PayslipsArgs),
     /// Check a ruleset, run its inline tests, or list the inputs formulas can use
     #[command(subcommand)]
     Rules(rules::RulesCommand),
@@ -75,6 +79,12 @@ pub struct RunArgs {
     /// Where results go: a directory, or a file://, s3://, gs:// or az:// URL
     #[arg(long, default_value = "./out")]
     out: String,
+    /// Render payslips right after the run
+    #[arg(long)]
+    payslips: bool,
+    /// Payslip documents per worker, with --payslips
+    #[arg(long, default_value = "pdf,xlsx")]
+    format: payroll_payslips::batch::Formats,
 }
 
 #[derive(clap::Args)]
@@ -98,10 +108,7 @@ pub struct GenArgs {
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("PAYROLL_LOG")
-                .unwrap_or_else(|_| "warn".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("PAYROLL_LOG").unwrap_or_else(|_| "warn".into()))
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
@@ -129,11 +136,26 @@ async fn dispatch(command: Command) -> Result<ExitCode> {
                 ruleset: &ruleset,
                 out: args.out,
             };
-            let report = run::run(request, &ui::Bar::new()).await?;
+            let bar = ui::Bar::new();
+            let report = run::run(request, &bar).await?;
             println!("{}", run::summary(&report, &ruleset));
-            Ok(ExitCode::SUCCESS)
+            if !args.payslips {
+                return Ok(ExitCode::SUCCESS);
+            }
+            let started = std::time::Instant::now();
+            let batch = payslips::render(&report.out, &report.record, args.format, &bar).await?;
+            print!(
+                "{}",
+                payslips::summary(&batch, &report.out, started.elapsed().as_secs_f64())
+            );
+            Ok(if batch.failures().next().is_some() {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            })
         }
         Command::Explain(args) => explain::explain(args).await,
+        Command::Payslips(args) => payslips::payslips(args).await,
         Command::Rules(command) => rules::rules(command).await,
         Command::Query(args) => query::query(args).await,
         Command::Gen(args) => generate(args),

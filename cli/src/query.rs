@@ -27,8 +27,7 @@ pub struct QueryArgs {
 pub async fn query(args: QueryArgs) -> Result<ExitCode> {
     let store = Store::open(&args.out)?;
     // Decimal literals stay decimal, so `WHERE gross > 21000.50` compares exactly.
-    let config =
-        SessionConfig::new().set_bool("datafusion.sql_parser.parse_float_as_decimal", true);
+    let config = SessionConfig::new().set_bool("datafusion.sql_parser.parse_float_as_decimal", true);
     let ctx = SessionContext::new_with_config(config);
     register_results(&ctx, &store).await?;
     let batches = ctx.sql(&args.sql).await?.collect().await?;

@@ -68,11 +68,7 @@ pub async fn rules(command: RulesCommand) -> Result<ExitCode> {
             };
             let outcomes = match ruleset.run_tests().await {
                 Ok(outcomes) => outcomes,
-                Err(Error::TestsFailed {
-                    failed,
-                    total,
-                    details,
-                }) => {
+                Err(Error::TestsFailed { failed, total, details }) => {
                     for d in &details {
                         println!("FAILED {d}");
                     }

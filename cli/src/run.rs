@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use chrono::Utc;
-use payroll_connectors::files::{self, Progress};
+use payroll_connectors::Progress;
+use payroll_connectors::files;
 use payroll_connectors::results::{RunOutput, RunRecord, write_run};
 use payroll_connectors::{DeadLetters, Store};
 use payroll_engine::run::{RulesetRef, new_run_id};
@@ -57,8 +58,8 @@ pub async fn run(request: RunRequest<'_>, bar: &Bar) -> Result<RunReport> {
     let mut batches = Vec::with_capacity(rows.len() / BATCH_ROWS + 1);
     for chunk in rows.chunks(BATCH_ROWS) {
         let mut batch = InputsBatch::new(period, chunk.len());
-        for (worker, inputs) in chunk {
-            batch.push(worker, inputs);
+        for (worker, site, inputs) in chunk {
+            batch.push(worker, site, inputs);
         }
         batches.push(batch.finish());
     }
@@ -116,10 +117,7 @@ pub fn summary(report: &RunReport, ruleset: &Ruleset) -> String {
         ("Workers".to_string(), r.rows.to_string()),
         ("Events folded".to_string(), report.events.to_string()),
     ];
-    let version = ruleset
-        .versions
-        .iter()
-        .find(|v| v.version == r.ruleset.version);
+    let version = ruleset.versions.iter().find(|v| v.version == r.ruleset.version);
     for component in version
         .into_iter()
         .flat_map(|v| &v.components)
@@ -129,14 +127,8 @@ pub fn summary(report: &RunReport, ruleset: &Ruleset) -> String {
             rows.push((component.label.clone(), rupees(total)));
         }
     }
-    rows.push((
-        "Dead letters".to_string(),
-        report.dead_letters.total().to_string(),
-    ));
-    rows.push((
-        "Time".to_string(),
-        format!("{:.2} s", report.elapsed.as_secs_f64()),
-    ));
+    rows.push(("Dead letters".to_string(), report.dead_letters.total().to_string()));
+    rows.push(("Time".to_string(), format!("{:.2} s", report.elapsed.as_secs_f64())));
     if let Some(mib) = ui::peak_rss_mib() {
         rows.push(("Peak memory".to_string(), format!("{mib:.0} MiB")));
     }
@@ -147,17 +139,14 @@ pub fn summary(report: &RunReport, ruleset: &Ruleset) -> String {
             text.push_str(&format!("  {letter}\n"));
         }
         if report.dead_letters.total() > 5 {
-            text.push_str(&format!(
-                "  ... and {} more\n",
-                report.dead_letters.total() - 5
-            ));
+            text.push_str(&format!("  ... and {} more\n", report.dead_letters.total() - 5));
         }
     }
     text.push_str(&format!(
         "\nResults: {}\n",
-        report.out.url_of(&object_store::path::Path::from(
-            payroll_connectors::layout::RESULTS
-        ))
+        report
+            .out
+            .url_of(&object_store::path::Path::from(payroll_connectors::layout::RESULTS))
     ));
     text
 }

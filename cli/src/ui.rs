@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use comfy_table::{Cell, CellAlignment, Table, presets::UTF8_FULL_CONDENSED};
 use indicatif::{ProgressBar, ProgressStyle};
-use payroll_connectors::files::Progress;
+use payroll_connectors::{Progress, Unit};
 
 /// A bar per stage of a run.
 pub struct Bar(ProgressBar);
@@ -19,11 +19,9 @@ impl Bar {
     pub fn spin(&self, message: &str) {
         self.0.reset();
         self.0.set_length(0);
+        self.0.set_draw_target(indicatif::ProgressDrawTarget::stderr());
         self.0
-            .set_draw_target(indicatif::ProgressDrawTarget::stderr());
-        self.0.set_style(
-            ProgressStyle::with_template("{spinner} {msg} {elapsed}").expect("valid template"),
-        );
+            .set_style(ProgressStyle::with_template("{spinner} {msg} {elapsed}").expect("valid template"));
         self.0.set_message(message.to_string());
         self.0.enable_steady_tick(Duration::from_millis(120));
     }
@@ -34,23 +32,24 @@ impl Bar {
 }
 
 impl Progress for Bar {
-    fn start(&self, stage: &str, total_bytes: u64) {
+    fn start(&self, stage: &str, total: u64, unit: Unit) {
+        let template = match unit {
+            Unit::Bytes => "{msg:28} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}",
+            Unit::Files => "{msg:28} [{bar:30}] {pos}/{len} {per_sec} ETA {eta}",
+        };
         self.0.reset();
-        self.0
-            .set_draw_target(indicatif::ProgressDrawTarget::stderr());
-        self.0.set_length(total_bytes);
+        self.0.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+        self.0.set_length(total);
         self.0.set_style(
-            ProgressStyle::with_template(
-                "{msg:24} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}",
-            )
-            .expect("valid template")
-            .progress_chars("=> "),
+            ProgressStyle::with_template(template)
+                .expect("valid template")
+                .progress_chars("=> "),
         );
-        self.0.set_message(format!("reading {stage}"));
+        self.0.set_message(stage.to_string());
     }
 
-    fn advance(&self, bytes: u64) {
-        self.0.inc(bytes);
+    fn advance(&self, done: u64) {
+        self.0.inc(done);
     }
 }
 

@@ -83,19 +83,11 @@ fn folder_with_summary(format: &str, rows: &[Vec<String>]) -> tempfile::TempDir 
                     .collect::<Vec<_>>(),
             ));
             let columns: Vec<ArrayRef> = (0..COLUMNS.len())
-                .map(|c| {
-                    Arc::new(StringArray::from(
-                        rows.iter().map(|r| r[c].clone()).collect::<Vec<_>>(),
-                    )) as ArrayRef
-                })
+                .map(|c| Arc::new(StringArray::from(rows.iter().map(|r| r[c].clone()).collect::<Vec<_>>())) as ArrayRef)
                 .collect();
             let batch = RecordBatch::try_new(schema.clone(), columns).unwrap();
-            let mut w = parquet::arrow::ArrowWriter::try_new(
-                std::fs::File::create(&path).unwrap(),
-                schema,
-                None,
-            )
-            .unwrap();
+            let mut w =
+                parquet::arrow::ArrowWriter::try_new(std::fs::File::create(&path).unwrap(), schema, None).unwrap();
             w.write(&batch).unwrap();
             w.close().unwrap();
         }
@@ -111,28 +103,18 @@ async fn a_summary_in_any_format_gives_the_expected_pay() {
         let out = tempfile::tempdir().unwrap();
         assert!(run(inputs.path(), out.path()).status.success(), "{format}");
         let differences = differences(&results(out.path()).await, &sample().join("expected.csv"));
-        assert!(
-            differences.is_empty(),
-            "{format}:\n{}",
-            differences.join("\n")
-        );
+        assert!(differences.is_empty(), "{format}:\n{}", differences.join("\n"));
     }
 }
 
 #[test]
 fn a_bad_summary_row_is_reported_by_row_and_column() {
-    for (format, position) in [
-        ("csv", ("line", 4)),
-        ("xlsx", ("row", 4)),
-        ("parquet", ("row", 3)),
-    ] {
+    for (format, position) in [("csv", ("line", 4)), ("xlsx", ("row", 4)), ("parquet", ("row", 3))] {
         let rows = summary_rows(Some((2, "present_days", "20.3")));
         let inputs = folder_with_summary(format, &rows);
         let out = tempfile::tempdir().unwrap();
         assert!(run(inputs.path(), out.path()).status.success(), "{format}");
-        let text =
-            std::fs::read_to_string(out.path().join("dead-letter/attendance_summary.ndjson"))
-                .unwrap();
+        let text = std::fs::read_to_string(out.path().join("dead-letter/attendance_summary.ndjson")).unwrap();
         let letter: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
         assert_eq!(letter[position.0], position.1, "{format}: {letter}");
         assert_eq!(letter["field"], "present_days", "{format}");

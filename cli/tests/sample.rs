@@ -13,10 +13,7 @@ async fn the_sample_month_reproduces_expected_csv_exactly() {
     let output = run(&sample(), out.path());
     assert!(output.status.success());
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        stdout.contains("Workers") && stdout.contains("Net pay"),
-        "{stdout}"
-    );
+    assert!(stdout.contains("Workers") && stdout.contains("Net pay"), "{stdout}");
     let differences = differences(&results(out.path()).await, &sample().join("expected.csv"));
     assert!(
         differences.is_empty(),
@@ -28,10 +25,7 @@ async fn the_sample_month_reproduces_expected_csv_exactly() {
 
 /// Appends lines to a file of the folder.
 fn append(dir: &std::path::Path, file: &str, lines: &[&str]) {
-    let mut f = std::fs::OpenOptions::new()
-        .append(true)
-        .open(dir.join(file))
-        .unwrap();
+    let mut f = std::fs::OpenOptions::new().append(true).open(dir.join(file)).unwrap();
     for line in lines {
         writeln!(f, "{line}").unwrap();
     }
@@ -77,10 +71,7 @@ async fn bad_input_goes_to_dead_letters_with_reasons_and_the_run_goes_on() {
 
     let out = tempfile::tempdir().unwrap();
     let output = run(dir, out.path());
-    assert!(
-        output.status.success(),
-        "a run with bad input still succeeds"
-    );
+    assert!(output.status.success(), "a run with bad input still succeeds");
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("Dead letters"), "{stdout}");
 
@@ -110,11 +101,7 @@ async fn bad_input_goes_to_dead_letters_with_reasons_and_the_run_goes_on() {
         (1, "", "malformed JSON"),
         (2, "ts", "missing"),
         (3, "direction", "unknown variant `sideways`"),
-        (
-            4,
-            "ts",
-            "`2026-10-32T03:30:00Z` is not an RFC 3339 timestamp",
-        ),
+        (4, "ts", "`2026-10-32T03:30:00Z` is not an RFC 3339 timestamp"),
         (5, "worker_id", "unknown worker `W999999`"),
     ];
     assert_eq!(summary.len(), expect.len(), "{summary:?}");
@@ -123,12 +110,7 @@ async fn bad_input_goes_to_dead_letters_with_reasons_and_the_run_goes_on() {
         assert_eq!(field, want_field);
         assert!(reason.starts_with(want_reason), "{reason}");
     }
-    assert!(
-        attendance[0]["original"]
-            .as_str()
-            .unwrap()
-            .contains("bad-1")
-    );
+    assert!(attendance[0]["original"].as_str().unwrap().contains("bad-1"));
 
     let leave = letters("leave.ndjson");
     assert_eq!(leave[0]["field"], "to");
@@ -175,9 +157,7 @@ async fn explain_shows_formula_values_and_result() {
     let out = tempfile::tempdir().unwrap();
     assert!(run(&sample(), out.path()).status.success());
     let o = out.path().display().to_string();
-    let output = payroll(&[
-        "explain", "--out", &o, "--period", PERIOD, "--worker", "W000001",
-    ]);
+    let output = payroll(&["explain", "--out", &o, "--period", PERIOD, "--worker", "W000001"]);
     assert!(output.status.success());
     let text = String::from_utf8_lossy(&output.stdout);
     for want in [
@@ -190,9 +170,7 @@ async fn explain_shows_formula_values_and_result() {
     ] {
         assert!(text.contains(want), "missing {want:?} in:\n{text}");
     }
-    let missing = payroll(&[
-        "explain", "--out", &o, "--period", PERIOD, "--worker", "W123456",
-    ]);
+    let missing = payroll(&["explain", "--out", &o, "--period", PERIOD, "--worker", "W123456"]);
     assert!(!missing.status.success());
     assert!(String::from_utf8_lossy(&missing.stderr).contains("worker W123456 is not in run"));
 }
@@ -213,17 +191,10 @@ async fn query_reads_results_with_sql() {
     let expected_net: rust_decimal::Decimal = csv::Reader::from_path(sample().join("expected.csv"))
         .unwrap()
         .deserialize::<std::collections::HashMap<String, String>>()
-        .map(|r| {
-            r.unwrap()["net_pay"]
-                .parse::<rust_decimal::Decimal>()
-                .unwrap()
-        })
+        .map(|r| r.unwrap()["net_pay"].parse::<rust_decimal::Decimal>().unwrap())
         .sum();
     let text = String::from_utf8_lossy(&output.stdout);
     let values: Vec<&str> = text.lines().nth(1).unwrap().split(',').collect();
     assert_eq!(values[0], "80");
-    assert_eq!(
-        values[1].parse::<rust_decimal::Decimal>().unwrap(),
-        expected_net
-    );
+    assert_eq!(values[1].parse::<rust_decimal::Decimal>().unwrap(), expected_net);
 }

@@ -50,13 +50,7 @@ pub struct DeadLetters {
 }
 
 impl DeadLetters {
-    pub fn push(
-        &mut self,
-        source: &str,
-        position: Position,
-        invalid: Invalid,
-        original: impl Into<String>,
-    ) {
+    pub fn push(&mut self, source: &str, position: Position, invalid: Invalid, original: impl Into<String>) {
         let letter = DeadLetter {
             source: source.to_string(),
             position,
@@ -65,10 +59,7 @@ impl DeadLetters {
             original: original.into(),
         };
         tracing::debug!(%letter, "dead letter");
-        self.by_source
-            .entry(source.to_string())
-            .or_default()
-            .push(letter);
+        self.by_source.entry(source.to_string()).or_default().push(letter);
     }
 
     pub fn total(&self) -> u64 {

@@ -5,17 +5,11 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("{path}: {source}")]
-    Io {
-        path: String,
-        source: std::io::Error,
-    },
+    Io { path: String, source: std::io::Error },
     #[error("{path}: {message}")]
     Input { path: String, message: String },
     #[error("object store {url}: {source}")]
-    Store {
-        url: String,
-        source: object_store::Error,
-    },
+    Store { url: String, source: object_store::Error },
     #[error("`{0}` is not a location: expected a directory, file://, s3://, gs:// or az:// URL")]
     Location(String),
     #[error(transparent)]

@@ -6,9 +6,11 @@ pub mod dead_letter;
 pub mod error;
 pub mod files;
 pub mod layout;
+pub mod progress;
 pub mod results;
 pub mod store;
 
 pub use dead_letter::{DeadLetter, DeadLetters, Position};
 pub use error::{Error, Result};
+pub use progress::{Progress, Quiet, Unit};
 pub use store::Store;

@@ -7,9 +7,7 @@ use std::sync::Arc;
 use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::datasource::file_format::parquet::ParquetFormat;
-use datafusion::datasource::listing::{
-    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
-};
+use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
 use datafusion::execution::context::SessionContext;
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -59,9 +57,7 @@ pub async fn write_run(store: &Store, run: &RunOutput<'_>) -> Result<RunRecord> 
         let batches = rows_of_org(run.results, org)?;
         let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
         let part = layout::results_part(org, run.period, run.run_id, 0);
-        store
-            .put(&part, parquet_bytes(&batches, run.run_id)?)
-            .await?;
+        store.put(&part, parquet_bytes(&batches, run.run_id)?).await?;
         let manifest = Manifest {
             run_id: run.run_id.to_string(),
             period: run.period.to_string(),
@@ -94,25 +90,16 @@ pub async fn write_run(store: &Store, run: &RunOutput<'_>) -> Result<RunRecord> 
         totals: text(totals(run.version, run.results)),
     };
     store
-        .put(
-            &layout::run_ruleset(run.run_id),
-            run.ruleset_text.to_string(),
-        )
+        .put(&layout::run_ruleset(run.run_id), run.ruleset_text.to_string())
         .await?;
     store
-        .put(
-            &layout::run_record(run.run_id),
-            serde_json::to_vec_pretty(&record)?,
-        )
+        .put(&layout::run_record(run.run_id), serde_json::to_vec_pretty(&record)?)
         .await?;
     Ok(record)
 }
 
 fn text(totals: BTreeMap<String, Decimal>) -> BTreeMap<String, String> {
-    totals
-        .into_iter()
-        .map(|(k, v)| (k, v.to_string()))
-        .collect()
+    totals.into_iter().map(|(k, v)| (k, v.to_string())).collect()
 }
 
 /// Parquet with the run id as the first column, so results of many runs can be read as one
@@ -124,14 +111,11 @@ fn parquet_bytes(batches: &[RecordBatch], run_id: &str) -> Result<Vec<u8>> {
     let mut fields = vec![Arc::new(Field::new("run_id", DataType::Utf8, false))];
     fields.extend(first.schema().fields().iter().cloned());
     let schema = Arc::new(Schema::new(fields));
-    let properties = WriterProperties::builder()
-        .set_compression(Compression::SNAPPY)
-        .build();
+    let properties = WriterProperties::builder().set_compression(Compression::SNAPPY).build();
     let mut out = Vec::new();
     let mut writer = ArrowWriter::try_new(&mut out, Arc::clone(&schema), Some(properties))?;
     for batch in batches {
-        let mut columns: Vec<ArrayRef> =
-            vec![Arc::new(StringArray::from(vec![run_id; batch.num_rows()]))];
+        let mut columns: Vec<ArrayRef> = vec![Arc::new(StringArray::from(vec![run_id; batch.num_rows()]))];
         columns.extend(batch.columns().iter().cloned());
         writer.write(&RecordBatch::try_new(Arc::clone(&schema), columns)?)?;
     }
@@ -153,10 +137,7 @@ pub async fn read_run(store: &Store, run_id: &str) -> Result<RunRecord> {
 /// The latest run of `period` (run ids sort by time).
 pub async fn latest_run(store: &Store, period: &str) -> Result<RunRecord> {
     let mut records = Vec::new();
-    for meta in store
-        .list(&object_store::path::Path::from(layout::RUNS))
-        .await?
-    {
+    for meta in store.list(&object_store::path::Path::from(layout::RUNS)).await? {
         if meta.location.extension() == Some("json") {
             let record: RunRecord = serde_json::from_slice(&store.get(&meta.location).await?)?;
             if record.period == period {
@@ -195,17 +176,13 @@ pub async fn read_results(store: &Store, run: &RunRecord) -> Result<Vec<RecordBa
 }
 
 /// Registers every run's results in the store as the table `results`.
-pub async fn register_results(
-    ctx: &SessionContext,
-    store: &Store,
-) -> datafusion::error::Result<()> {
+pub async fn register_results(ctx: &SessionContext, store: &Store) -> datafusion::error::Result<()> {
     ctx.register_object_store(store.root_url(), store.object_store());
     let url = ListingTableUrl::parse(format!(
         "{}/",
         store.url_of(&object_store::path::Path::from(layout::RESULTS))
     ))?;
-    let options =
-        ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
+    let options = ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
     let config = ListingTableConfig::new(url)
         .with_listing_options(options)
         .infer_schema(&ctx.state())

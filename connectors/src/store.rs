@@ -43,9 +43,7 @@ impl Store {
         };
         let inner: Arc<dyn ObjectStore> = match url.scheme() {
             "file" => {
-                let dir = url
-                    .to_file_path()
-                    .map_err(|_| Error::Location(location.into()))?;
+                let dir = url.to_file_path().map_err(|_| Error::Location(location.into()))?;
                 std::fs::create_dir_all(&dir).map_err(|e| Error::io(dir.display(), e))?;
                 Arc::new(LocalFileSystem::new())
             }
@@ -75,11 +73,16 @@ impl Store {
         })?;
         let mut root = url.clone();
         root.set_path("/");
-        Ok(Store {
+        Ok(Store { inner, prefix, root })
+    }
+
+    /// A store over an `ObjectStore` of the caller's (an in-memory one, or a test's own).
+    pub fn new(inner: Arc<dyn ObjectStore>, root: Url) -> Store {
+        Store {
             inner,
-            prefix,
+            prefix: Path::default(),
             root,
-        })
+        }
     }
 
     pub fn object_store(&self) -> Arc<dyn ObjectStore> {
@@ -118,11 +121,7 @@ impl Store {
     }
 
     pub async fn get(&self, path: &Path) -> Result<Bytes> {
-        let result = self
-            .inner
-            .get(&self.full(path))
-            .await
-            .map_err(|e| self.error(e))?;
+        let result = self.inner.get(&self.full(path)).await.map_err(|e| self.error(e))?;
         result.bytes().await.map_err(|e| self.error(e))
     }
 
@@ -136,10 +135,7 @@ impl Store {
     }
 
     pub async fn delete(&self, path: &Path) -> Result<()> {
-        self.inner
-            .delete(&self.full(path))
-            .await
-            .map_err(|e| self.error(e))
+        self.inner.delete(&self.full(path)).await.map_err(|e| self.error(e))
     }
 
     /// Objects under `path`, with paths relative to the store's prefix.

@@ -50,10 +50,7 @@ impl WorkerDay {
 }
 
 /// The worker's days from all their punches, in any order.
-pub fn worker_days(
-    punches: impl IntoIterator<Item = StoredPunch>,
-    tz: Tz,
-) -> BTreeMap<NaiveDate, WorkerDay> {
+pub fn worker_days(punches: impl IntoIterator<Item = StoredPunch>, tz: Tz) -> BTreeMap<NaiveDate, WorkerDay> {
     let mut sorted: Vec<StoredPunch> = punches.into_iter().collect();
     sorted.sort_unstable();
     let local_date = |at_ms: i64| {
@@ -64,15 +61,12 @@ pub fn worker_days(
     };
 
     let mut days: BTreeMap<NaiveDate, WorkerDay> = BTreeMap::new();
-    let mark_unpaired = |days: &mut BTreeMap<NaiveDate, WorkerDay>, at_ms| {
-        days.entry(local_date(at_ms)).or_default().unpaired = true
-    };
+    let mark_unpaired =
+        |days: &mut BTreeMap<NaiveDate, WorkerDay>, at_ms| days.entry(local_date(at_ms)).or_default().unpaired = true;
     let mut previous_kept: Option<StoredPunch> = None;
     let mut open_in: Option<i64> = None;
     for punch in sorted {
-        if previous_kept.is_some_and(|p| {
-            p.direction == punch.direction && punch.at_ms - p.at_ms <= DOUBLE_TAP_MS
-        }) {
+        if previous_kept.is_some_and(|p| p.direction == punch.direction && punch.at_ms - p.at_ms <= DOUBLE_TAP_MS) {
             continue;
         }
         previous_kept = Some(punch);
@@ -83,8 +77,7 @@ pub fn worker_days(
             }
             (Direction::In, None) => open_in = Some(punch.at_ms),
             (Direction::Out, Some(start)) if punch.at_ms - start <= LONGEST_SHIFT_MS => {
-                days.entry(local_date(start)).or_default().minutes +=
-                    (punch.at_ms - start) / 60_000;
+                days.entry(local_date(start)).or_default().minutes += (punch.at_ms - start) / 60_000;
                 open_in = None;
             }
             (Direction::Out, Some(start)) => {
@@ -124,10 +117,7 @@ mod tests {
     fn a_night_shift_counts_on_the_day_it_began() {
         // 22:00 IST on the 5th to 06:30 IST on the 6th: 510 minutes, all on the 5th.
         let days = worker_days(
-            [
-                punch("2026-10-05T16:30:00Z", In),
-                punch("2026-10-06T01:00:00Z", Out),
-            ],
+            [punch("2026-10-05T16:30:00Z", In), punch("2026-10-06T01:00:00Z", Out)],
             IST,
         );
         assert_eq!(days.len(), 1);
@@ -163,10 +153,7 @@ mod tests {
     #[test]
     fn an_out_more_than_16_hours_after_its_in_pairs_with_nothing() {
         let days = worker_days(
-            [
-                punch("2026-10-05T03:30:00Z", In),
-                punch("2026-10-05T19:30:01Z", Out),
-            ],
+            [punch("2026-10-05T03:30:00Z", In), punch("2026-10-05T19:30:01Z", Out)],
             IST,
         );
         assert_eq!(
@@ -184,10 +171,7 @@ mod tests {
             }
         );
         let exactly_16h = worker_days(
-            [
-                punch("2026-10-05T03:30:00Z", In),
-                punch("2026-10-05T19:30:00Z", Out),
-            ],
+            [punch("2026-10-05T03:30:00Z", In), punch("2026-10-05T19:30:00Z", Out)],
             IST,
         );
         assert_eq!(exactly_16h[&day("2026-10-05")].minutes, 960);

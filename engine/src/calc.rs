@@ -34,15 +34,10 @@ impl Calculator {
 
     /// Computes every component for the workers in `inputs` (batches of `vocabulary::schema()`).
     /// Rows come back in input order.
-    pub async fn calculate(
-        &self,
-        version: &CompiledVersion,
-        inputs: Vec<RecordBatch>,
-    ) -> Result<Vec<RecordBatch>> {
+    pub async fn calculate(&self, version: &CompiledVersion, inputs: Vec<RecordBatch>) -> Result<Vec<RecordBatch>> {
         // Contiguous runs of batches per partition, so collecting keeps the input order.
         let per_partition = inputs.len().div_ceil(self.partitions).max(1);
-        let partitions: Vec<Vec<RecordBatch>> =
-            inputs.chunks(per_partition).map(<[_]>::to_vec).collect();
+        let partitions: Vec<Vec<RecordBatch>> = inputs.chunks(per_partition).map(<[_]>::to_vec).collect();
         let table = MemTable::try_new(vocabulary::schema(), partitions)?;
         let df = self.ctx.read_table(Arc::new(table))?;
         let results = version.apply(df)?.collect().await?;
@@ -60,9 +55,7 @@ fn check_complete(version: &CompiledVersion, results: &[RecordBatch]) -> Result<
                 .column_by_name(&component.name)
                 .expect("every component is a column");
             if column.null_count() > 0 {
-                let row = (0..column.len())
-                    .find(|&i| column.is_null(i))
-                    .expect("a null exists");
+                let row = (0..column.len()).find(|&i| column.is_null(i)).expect("a null exists");
                 let worker = batch
                     .column_by_name("worker_id")
                     .expect("inputs carry worker_id")

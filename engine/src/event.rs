@@ -199,10 +199,7 @@ pub fn decode_leave(json: &[u8]) -> Result<LeaveVersion, Invalid> {
     let from = date("from", &l.from)?;
     let to = date("to", &l.to)?;
     if to < from {
-        return Err(Invalid::field(
-            "to",
-            format!("{to} is before `from` ({from})"),
-        ));
+        return Err(Invalid::field("to", format!("{to} is before `from` ({from})")));
     }
     if (to - from).num_days() > 366 {
         return Err(Invalid::field("to", "a leave longer than a year: split it"));
@@ -231,14 +228,8 @@ pub fn decode_leave(json: &[u8]) -> Result<LeaveVersion, Invalid> {
 
 pub fn decode_adjustment(json: &[u8]) -> Result<AdjustmentVersion, Invalid> {
     let a: AdjustmentJson = from_json(json)?;
-    if !matches!(
-        a.status,
-        Status::Pending | Status::Approved | Status::Rejected
-    ) {
-        return Err(Invalid::field(
-            "status",
-            "expected pending, approved or rejected",
-        ));
+    if !matches!(a.status, Status::Pending | Status::Approved | Status::Rejected) {
+        return Err(Invalid::field("status", "expected pending, approved or rejected"));
     }
     Ok(AdjustmentVersion {
         event_id: id("event_id", &a.event_id)?,
@@ -272,8 +263,7 @@ fn from_json<'a, T: Deserialize<'a>>(json: &'a [u8]) -> Result<T, Invalid> {
             (None, field) => Invalid::field(field, message),
         }
     })?;
-    de.end()
-        .map_err(|e| Invalid::record(format!("malformed JSON: {e}")))?;
+    de.end().map_err(|e| Invalid::record(format!("malformed JSON: {e}")))?;
     Ok(value)
 }
 
@@ -296,12 +286,8 @@ fn timestamp_ms(ts: &str) -> Result<i64, Invalid> {
 }
 
 pub(crate) fn date(field: &str, value: &str) -> Result<NaiveDate, Invalid> {
-    NaiveDate::parse_from_str(value, "%Y-%m-%d").map_err(|_| {
-        Invalid::field(
-            field,
-            format!("`{value}` is not a date: expected YYYY-MM-DD"),
-        )
-    })
+    NaiveDate::parse_from_str(value, "%Y-%m-%d")
+        .map_err(|_| Invalid::field(field, format!("`{value}` is not a date: expected YYYY-MM-DD")))
 }
 
 #[cfg(test)]
@@ -367,10 +353,7 @@ mod tests {
         ];
         for (feed, json, want) in cases {
             let got = reason(feed, json);
-            assert!(
-                got.starts_with(want),
-                "{json}\n  got:  {got}\n  want: {want}"
-            );
+            assert!(got.starts_with(want), "{json}\n  got:  {got}\n  want: {want}");
         }
     }
 }

@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use chrono::{Datelike, NaiveDate};
 use datafusion::arrow::array::{
-    ArrayBuilder, ArrayRef, BooleanBuilder, Date32Array, Date32Builder, Decimal128Builder,
-    Int64Array, Int64Builder, RecordBatch, StringArray, StringBuilder,
+    ArrayBuilder, ArrayRef, BooleanBuilder, Date32Array, Date32Builder, Decimal128Builder, Int64Array, Int64Builder,
+    RecordBatch, StringArray, StringBuilder,
 };
 use datafusion::arrow::datatypes::DataType;
 use payroll_rules::vocabulary::{self, PayPeriod};
@@ -54,16 +54,12 @@ pub struct AttendanceSummary {
 
 impl AttendanceSummary {
     /// Decodes one summary row from its named cells: `(worker_id, period, summary)`.
-    pub fn decode<'a>(
-        cell: impl Fn(&str) -> Option<&'a str>,
-    ) -> Result<(String, PayPeriod, Self), Invalid> {
+    pub fn decode<'a>(cell: impl Fn(&str) -> Option<&'a str>) -> Result<(String, PayPeriod, Self), Invalid> {
         let text = |name: &str| match cell(name).map(str::trim) {
             Some(v) if !v.is_empty() => Ok(v),
             _ => Err(Invalid::field(name, "missing")),
         };
-        let period: PayPeriod = text("period")?
-            .parse()
-            .map_err(|e| Invalid::field("period", e))?;
+        let period: PayPeriod = text("period")?.parse().map_err(|e| Invalid::field("period", e))?;
         let days = i64::from(period.days());
         let whole = |name: &str, max: i64| -> Result<i64, Invalid> {
             let v = text(name)?;
@@ -90,16 +86,11 @@ impl AttendanceSummary {
             }
             let n = doubled.to_i64().unwrap_or(i64::MAX);
             if n > max * 2 {
-                return Err(Invalid::field(
-                    name,
-                    format!("`{v}`: expected at most {max}"),
-                ));
+                return Err(Invalid::field(name, format!("`{v}`: expected at most {max}")));
             }
             Ok(n)
         };
-        if let Some(given) = cell("days_in_period")
-            .map(str::trim)
-            .filter(|v| !v.is_empty())
+        if let Some(given) = cell("days_in_period").map(str::trim).filter(|v| !v.is_empty())
             && given != days.to_string()
         {
             return Err(Invalid::field(
@@ -126,16 +117,9 @@ impl AttendanceSummary {
 }
 
 /// The worker's inputs for `period`, or `None` when their employment does not overlap it.
-pub fn period_inputs(
-    worker: &Worker,
-    site: &Site,
-    state: &WorkerState,
-    period: PayPeriod,
-) -> Option<PeriodInputs> {
+pub fn period_inputs(worker: &Worker, site: &Site, state: &WorkerState, period: PayPeriod) -> Option<PeriodInputs> {
     let first = period.first_day().max(worker.joined_on);
-    let last = worker
-        .exited_on
-        .map_or(period.last_day(), |e| e.min(period.last_day()));
+    let last = worker.exited_on.map_or(period.last_day(), |e| e.min(period.last_day()));
     if first > last {
         return None;
     }
@@ -175,11 +159,7 @@ pub fn period_inputs(
         // Attendance wins: leave only fills what the day's credit leaves open.
         let credit = days.get(&day).map_or(0, |d| d.credit_halves());
         let paid = paid_leave.get(&day).copied().unwrap_or(0).min(2 - credit);
-        let unpaid = unpaid_leave
-            .get(&day)
-            .copied()
-            .unwrap_or(0)
-            .min(2 - credit - paid);
+        let unpaid = unpaid_leave.get(&day).copied().unwrap_or(0).min(2 - credit - paid);
         inputs.paid_leave_halves += paid;
         inputs.unpaid_leave_halves += unpaid;
         inputs.lop_halves += 2 - credit - paid;
@@ -208,11 +188,7 @@ fn leave_halves(
 ) -> (BTreeMap<NaiveDate, i64>, BTreeMap<NaiveDate, i64>) {
     let mut paid = BTreeMap::new();
     let mut unpaid = BTreeMap::new();
-    for leave in state
-        .leaves
-        .values()
-        .filter(|l| l.status == Status::Approved)
-    {
+    for leave in state.leaves.values().filter(|l| l.status == Status::Approved) {
         let halves = if leave.half_day { 1 } else { 2 };
         let target = if leave.leave_type.is_paid() {
             &mut paid
@@ -241,6 +217,11 @@ pub struct InputsBatch {
     site_id: StringBuilder,
     name: StringBuilder,
     designation: StringBuilder,
+    site_name: StringBuilder,
+    uan: StringBuilder,
+    esic_no: StringBuilder,
+    bank_account_masked: StringBuilder,
+    pan_masked: StringBuilder,
     gender: StringBuilder,
     state: StringBuilder,
     skill: StringBuilder,
@@ -283,6 +264,11 @@ impl InputsBatch {
             site_id: text(),
             name: text(),
             designation: text(),
+            site_name: text(),
+            uan: text(),
+            esic_no: text(),
+            bank_account_masked: text(),
+            pan_masked: text(),
             gender: text(),
             state: text(),
             skill: text(),
@@ -315,12 +301,17 @@ impl InputsBatch {
         self.len() == 0
     }
 
-    pub fn push(&mut self, w: &Worker, i: &PeriodInputs) {
+    pub fn push(&mut self, w: &Worker, site: &Site, i: &PeriodInputs) {
         self.worker_id.append_value(&w.worker_id);
         self.org_id.append_value(&w.org_id);
         self.site_id.append_value(&w.site_id);
         self.name.append_value(&w.name);
         self.designation.append_value(&w.designation);
+        self.site_name.append_value(&site.name);
+        self.uan.append_value(&w.uan);
+        self.esic_no.append_value(&w.esic_no);
+        self.bank_account_masked.append_value(w.bank_account.masked());
+        self.pan_masked.append_value(w.pan.masked());
         self.gender.append_value(&w.gender);
         self.state.append_value(&w.state);
         self.skill.append_value(&w.skill);
@@ -334,10 +325,8 @@ impl InputsBatch {
         self.employment_days.append_value(i.employment_days);
         self.working_days.append_value(i.working_days);
         // Half days and half hours at scale 1: 0.5 is 5.
-        self.present_days
-            .append_value(i128::from(i.present_halves) * 5);
-        self.paid_leave_days
-            .append_value(i128::from(i.paid_leave_halves) * 5);
+        self.present_days.append_value(i128::from(i.present_halves) * 5);
+        self.paid_leave_days.append_value(i128::from(i.paid_leave_halves) * 5);
         self.unpaid_leave_days
             .append_value(i128::from(i.unpaid_leave_halves) * 5);
         self.lop_days.append_value(i128::from(i.lop_halves) * 5);
@@ -355,14 +344,18 @@ impl InputsBatch {
         let rows = self.len();
         let p = self.period;
         let constant = |value: i64| Arc::new(Int64Array::from(vec![value; rows])) as ArrayRef;
-        let date =
-            |day: NaiveDate| Arc::new(Date32Array::from(vec![epoch_days(day); rows])) as ArrayRef;
+        let date = |day: NaiveDate| Arc::new(Date32Array::from(vec![epoch_days(day); rows])) as ArrayRef;
         let columns: Vec<ArrayRef> = vec![
             Arc::new(self.worker_id.finish()),
             Arc::new(self.org_id.finish()),
             Arc::new(self.site_id.finish()),
             Arc::new(self.name.finish()),
             Arc::new(self.designation.finish()),
+            Arc::new(self.site_name.finish()),
+            Arc::new(self.uan.finish()),
+            Arc::new(self.esic_no.finish()),
+            Arc::new(self.bank_account_masked.finish()),
+            Arc::new(self.pan_masked.finish()),
             Arc::new(self.gender.finish()),
             Arc::new(self.state.finish()),
             Arc::new(self.skill.finish()),
@@ -390,16 +383,12 @@ impl InputsBatch {
             Arc::new(self.adjustment_earnings.finish()),
             Arc::new(self.adjustment_deductions.finish()),
         ];
-        RecordBatch::try_new(vocabulary::schema(), columns)
-            .expect("columns follow vocabulary::INPUTS")
+        RecordBatch::try_new(vocabulary::schema(), columns).expect("columns follow vocabulary::INPUTS")
     }
 }
 
 fn unscaled(amount: Decimal, scale: u32) -> i128 {
-    debug_assert!(
-        amount.scale() <= scale,
-        "amounts are validated to {scale} decimals"
-    );
+    debug_assert!(amount.scale() <= scale, "amounts are validated to {scale} decimals");
     amount.mantissa() * 10i128.pow(scale - amount.scale())
 }
 
@@ -414,10 +403,7 @@ mod tests {
     use super::*;
     use crate::event::{Direction, Event, LeaveType, LeaveVersion, Punch};
 
-    const OCTOBER: PayPeriod = PayPeriod {
-        year: 2026,
-        month: 10,
-    };
+    const OCTOBER: PayPeriod = PayPeriod { year: 2026, month: 10 };
 
     fn site() -> Site {
         let cells = HashMap::from([
@@ -453,11 +439,7 @@ mod tests {
     /// A shift in IST on an October day: `start` and `end` as "HH:MM", end may pass midnight.
     fn shift(state: &mut WorkerState, day: u32, start: &str, end: &str) {
         let at = |d: u32, hm: &str| {
-            let t = chrono::NaiveDateTime::parse_from_str(
-                &format!("2026-10-{d:02} {hm}"),
-                "%Y-%m-%d %H:%M",
-            )
-            .unwrap();
+            let t = chrono::NaiveDateTime::parse_from_str(&format!("2026-10-{d:02} {hm}"), "%Y-%m-%d %H:%M").unwrap();
             t.and_utc().timestamp_millis() - 19_800_000
         };
         let (start_ms, mut end_ms) = (at(day, start), at(day, end));
@@ -475,14 +457,7 @@ mod tests {
         }
     }
 
-    fn leave(
-        state: &mut WorkerState,
-        id: &str,
-        leave_type: LeaveType,
-        from: u32,
-        to: u32,
-        half_day: bool,
-    ) {
+    fn leave(state: &mut WorkerState, id: &str, leave_type: LeaveType, from: u32, to: u32, half_day: bool) {
         state.apply(Event::Leave(LeaveVersion {
             event_id: id.into(),
             leave_id: id.into(),
@@ -502,47 +477,19 @@ mod tests {
         let mut state = WorkerState::default();
         shift(&mut state, 2, "09:00", "18:00");
         shift(&mut state, 12, "09:00", "18:00"); // after the exit: ignored
-        let i = period_inputs(
-            &worker("2020-01-01", "2026-10-10"),
-            &site(),
-            &state,
-            OCTOBER,
-        )
-        .unwrap();
+        let i = period_inputs(&worker("2020-01-01", "2026-10-10"), &site(), &state, OCTOBER).unwrap();
         assert_eq!(
-            (
-                i.employment_days,
-                i.working_days,
-                i.present_halves,
-                i.worked_minutes
-            ),
+            (i.employment_days, i.working_days, i.present_halves, i.worked_minutes),
             (10, 9, 2, 540)
         );
         assert_eq!(i.lop_halves, 16);
-        assert!(
-            period_inputs(
-                &worker("2020-01-01", "2026-09-30"),
-                &site(),
-                &state,
-                OCTOBER
-            )
-            .is_none()
-        );
+        assert!(period_inputs(&worker("2020-01-01", "2026-09-30"), &site(), &state, OCTOBER).is_none());
     }
 
     #[test]
     fn a_joiner_counts_from_the_joining_day() {
-        let i = period_inputs(
-            &worker("2026-10-29", ""),
-            &site(),
-            &WorkerState::default(),
-            OCTOBER,
-        )
-        .unwrap();
-        assert_eq!(
-            (i.days_in_period, i.employment_days, i.working_days),
-            (31, 3, 3)
-        );
+        let i = period_inputs(&worker("2026-10-29", ""), &site(), &WorkerState::default(), OCTOBER).unwrap();
+        assert_eq!((i.days_in_period, i.employment_days, i.working_days), (31, 3, 3));
     }
 
     #[test]
@@ -569,12 +516,7 @@ mod tests {
         shift(&mut state, 5, "22:00", "06:30"); // night shift, 510 minutes, on the 5th
         let i = period_inputs(&worker("2020-01-01", ""), &site(), &state, OCTOBER).unwrap();
         assert_eq!(
-            (
-                i.present_halves,
-                i.worked_minutes,
-                i.ot_half_hours,
-                i.missed_punch_days
-            ),
+            (i.present_halves, i.worked_minutes, i.ot_half_hours, i.missed_punch_days),
             (4, 1140, 3, 0)
         );
     }

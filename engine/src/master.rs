@@ -96,10 +96,7 @@ impl Worker {
         };
         let key = |name: &str| -> Result<String, Invalid> {
             let v = text(name)?;
-            if !v
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-            {
+            if !v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
                 return Err(Invalid::field(
                     name,
                     format!("`{v}`: expected letters, digits, `-` or `_`"),
@@ -121,10 +118,7 @@ impl Worker {
             match text(name)? {
                 "true" => Ok(true),
                 "false" => Ok(false),
-                v => Err(Invalid::field(
-                    name,
-                    format!("`{v}`: expected true or false"),
-                )),
+                v => Err(Invalid::field(name, format!("`{v}`: expected true or false"))),
             }
         };
         let pay_basis = match text("pay_basis")? {
@@ -148,10 +142,7 @@ impl Worker {
             Some(v) => Some(date("exited_on", v)?),
         };
         if exited_on.is_some_and(|e| e < joined_on) {
-            return Err(Invalid::field(
-                "exited_on",
-                format!("before joined_on ({joined_on})"),
-            ));
+            return Err(Invalid::field("exited_on", format!("before joined_on ({joined_on})")));
         }
         Ok(Worker {
             worker_id: key("worker_id")?,
@@ -168,9 +159,7 @@ impl Worker {
             esi_applicable: flag("esi_applicable")?,
             uan: field("uan").unwrap_or_default().trim().to_string(),
             esic_no: field("esic_no").unwrap_or_default().trim().to_string(),
-            bank_account: Sensitive::new(
-                field("bank_account").unwrap_or_default().trim().to_string(),
-            ),
+            bank_account: Sensitive::new(field("bank_account").unwrap_or_default().trim().to_string()),
             ifsc: field("ifsc").unwrap_or_default().trim().to_string(),
             pan: Sensitive::new(field("pan").unwrap_or_default().trim().to_string()),
             joined_on,

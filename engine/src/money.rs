@@ -15,15 +15,12 @@ pub fn parse_amount(text: &str) -> Result<Decimal, String> {
         return Err(format!("`{text}` is not {expected}"));
     }
     if fraction.len() > 2 {
-        return Err(format!(
-            "`{text}` has more than 2 decimals; expected {expected}"
-        ));
+        return Err(format!("`{text}` has more than 2 decimals; expected {expected}"));
     }
     if whole.len() > 12 {
         return Err(format!("`{text}` is too large for an amount"));
     }
-    text.parse()
-        .map_err(|_| format!("`{text}` is not {expected}"))
+    text.parse().map_err(|_| format!("`{text}` is not {expected}"))
 }
 
 #[cfg(test)]
@@ -39,9 +36,7 @@ mod tests {
 
     #[test]
     fn refuses_float_noise_negatives_and_paise_fractions() {
-        for bad in [
-            "1e3", "-5.00", "1.005", "", ".5", "5.", "12,000", "NaN", "1_000", " 5",
-        ] {
+        for bad in ["1e3", "-5.00", "1.005", "", ".5", "5.", "12,000", "NaN", "1_000", " 5"] {
             assert!(parse_amount(bad).is_err(), "{bad:?} should be refused");
         }
     }

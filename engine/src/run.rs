@@ -80,12 +80,7 @@ pub fn totals(version: &CompiledVersion, results: &[RecordBatch]) -> BTreeMap<St
             DataType::Decimal128(_, scale) => {
                 let unscaled: i128 = results
                     .iter()
-                    .flat_map(|b| {
-                        b.column(index)
-                            .as_primitive::<Decimal128Type>()
-                            .iter()
-                            .flatten()
-                    })
+                    .flat_map(|b| b.column(index).as_primitive::<Decimal128Type>().iter().flatten())
                     .sum();
                 Decimal::from_i128_with_scale(unscaled, *scale as u32)
             }
@@ -103,10 +98,7 @@ pub fn totals(version: &CompiledVersion, results: &[RecordBatch]) -> BTreeMap<St
 }
 
 /// Rows of `results` whose `org_id` is `org`, as batches.
-pub fn rows_of_org(
-    results: &[RecordBatch],
-    org: &str,
-) -> datafusion::arrow::error::Result<Vec<RecordBatch>> {
+pub fn rows_of_org(results: &[RecordBatch], org: &str) -> datafusion::arrow::error::Result<Vec<RecordBatch>> {
     results
         .iter()
         .map(|batch| {
@@ -133,9 +125,7 @@ pub fn orgs(results: &[RecordBatch]) -> Vec<String> {
                 .column_by_name("org_id")
                 .expect("results carry org_id")
                 .as_string::<i32>();
-            (0..ids.len())
-                .map(|i| ids.value(i).to_string())
-                .collect::<Vec<_>>()
+            (0..ids.len()).map(|i| ids.value(i).to_string()).collect::<Vec<_>>()
         })
         .collect();
     orgs.sort_unstable();

@@ -46,11 +46,7 @@ impl WorkerState {
                 }
             }
             Event::Leave(l) => keep_latest(&mut self.leaves, l.leave_id.clone(), l, |l| l.version),
-            Event::Adjustment(a) => {
-                keep_latest(&mut self.adjustments, a.adjustment_id.clone(), a, |a| {
-                    a.version
-                })
-            }
+            Event::Adjustment(a) => keep_latest(&mut self.adjustments, a.adjustment_id.clone(), a, |a| a.version),
         }
     }
 
@@ -61,12 +57,7 @@ impl WorkerState {
 
 /// Keeps the highest version. Two events claiming the same version (a producer's fault) are
 /// ranked by their whole content, so the outcome does not depend on which came first.
-fn keep_latest<T: Ord>(
-    map: &mut BTreeMap<Box<str>, T>,
-    id: Box<str>,
-    new: T,
-    version: impl Fn(&T) -> u64,
-) -> bool {
+fn keep_latest<T: Ord>(map: &mut BTreeMap<Box<str>, T>, id: Box<str>, new: T, version: impl Fn(&T) -> u64) -> bool {
     match map.entry(id) {
         Entry::Vacant(v) => {
             v.insert(new);
@@ -99,10 +90,7 @@ impl Ledger {
     /// Adds or replaces a worker's master record; its site must be known.
     pub fn upsert_worker(&mut self, worker: Worker) -> Result<(), Invalid> {
         let Some(site) = self.sites.get(&worker.site_id) else {
-            return Err(Invalid::field(
-                "site_id",
-                format!("unknown site `{}`", worker.site_id),
-            ));
+            return Err(Invalid::field("site_id", format!("unknown site `{}`", worker.site_id)));
         };
         if site.org_id != worker.org_id {
             return Err(Invalid::field(
@@ -121,10 +109,7 @@ impl Ledger {
     pub fn check_worker(&self, worker_id: &str) -> Result<(), Invalid> {
         match self.workers.contains_key(worker_id) {
             true => Ok(()),
-            false => Err(Invalid::field(
-                "worker_id",
-                format!("unknown worker `{worker_id}`"),
-            )),
+            false => Err(Invalid::field("worker_id", format!("unknown worker `{worker_id}`"))),
         }
     }
 
@@ -163,21 +148,20 @@ impl Ledger {
         self.states.get(worker_id)
     }
 
-    /// The period inputs of every worker employed during `period`, ordered by org and worker.
-    pub fn period_inputs(&self, period: PayPeriod) -> Vec<(&Worker, PeriodInputs)> {
+    /// The period inputs of every worker employed during `period`, with their site, ordered by
+    /// org and worker.
+    pub fn period_inputs(&self, period: PayPeriod) -> Vec<(&Worker, &Site, PeriodInputs)> {
         let empty = WorkerState::default();
-        let mut rows: Vec<(&Worker, PeriodInputs)> = self
+        let mut rows: Vec<(&Worker, &Site, PeriodInputs)> = self
             .workers
             .values()
             .filter_map(|w| {
                 let site = &self.sites[&w.site_id];
                 let state = self.states.get(w.worker_id.as_str()).unwrap_or(&empty);
-                period_inputs(w, site, state, period).map(|inputs| (w, inputs))
+                period_inputs(w, site, state, period).map(|inputs| (w, site, inputs))
             })
             .collect();
-        rows.sort_unstable_by(|(a, _), (b, _)| {
-            (&a.org_id, &a.worker_id).cmp(&(&b.org_id, &b.worker_id))
-        });
+        rows.sort_unstable_by(|(a, ..), (b, ..)| (&a.org_id, &a.worker_id).cmp(&(&b.org_id, &b.worker_id)));
         rows
     }
 }

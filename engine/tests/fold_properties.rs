@@ -3,17 +3,12 @@
 
 use std::collections::HashMap;
 
-use payroll_engine::event::{
-    AdjustmentKind, AdjustmentVersion, Direction, LeaveType, LeaveVersion, Punch, Status,
-};
+use payroll_engine::event::{AdjustmentKind, AdjustmentVersion, Direction, LeaveType, LeaveVersion, Punch, Status};
 use payroll_engine::{Event, Ledger, Site, Worker};
 use payroll_rules::vocabulary::PayPeriod;
 use proptest::prelude::*;
 
-const PERIOD: PayPeriod = PayPeriod {
-    year: 2026,
-    month: 10,
-};
+const PERIOD: PayPeriod = PayPeriod { year: 2026, month: 10 };
 const WORKERS: [&str; 2] = ["W1", "W2"];
 
 fn ledger() -> Ledger {
@@ -52,16 +47,14 @@ fn ledger() -> Ledger {
 /// Punches within the first week of October (and the last day of September), so shifts pair,
 /// double-tap, cross midnight and miss each other.
 fn punch() -> impl Strategy<Value = Event> {
-    (0..WORKERS.len(), 0u32..40, 0i64..8 * 24 * 60, any::<bool>()).prop_map(
-        |(w, id, minute, is_in)| {
-            Event::Punch(Punch {
-                event_id: format!("p{id}").into(),
-                worker_id: WORKERS[w].into(),
-                at_ms: 1_790_707_200_000 + minute * 60_000 + (id as i64 % 3) * 40_000,
-                direction: if is_in { Direction::In } else { Direction::Out },
-            })
-        },
-    )
+    (0..WORKERS.len(), 0u32..40, 0i64..8 * 24 * 60, any::<bool>()).prop_map(|(w, id, minute, is_in)| {
+        Event::Punch(Punch {
+            event_id: format!("p{id}").into(),
+            worker_id: WORKERS[w].into(),
+            at_ms: 1_790_707_200_000 + minute * 60_000 + (id as i64 % 3) * 40_000,
+            direction: if is_in { Direction::In } else { Direction::Out },
+        })
+    })
 }
 
 fn status() -> impl Strategy<Value = Status> {
@@ -90,12 +83,7 @@ fn leave() -> impl Strategy<Value = Event> {
                 event_id: format!("l{id}").into(),
                 leave_id: format!("L{leave}").into(),
                 worker_id: WORKERS[w].into(),
-                leave_type: [
-                    LeaveType::Casual,
-                    LeaveType::Sick,
-                    LeaveType::Earned,
-                    LeaveType::Unpaid,
-                ][leave as usize],
+                leave_type: [LeaveType::Casual, LeaveType::Sick, LeaveType::Earned, LeaveType::Unpaid][leave as usize],
                 from,
                 to: from + chrono::Days::new(days.into()),
                 half_day,
@@ -128,21 +116,14 @@ fn adjustment() -> impl Strategy<Value = Event> {
                 },
                 code: "bonus".into(),
                 amount: rust_decimal::Decimal::new(paise.into(), 2),
-                status: if approved {
-                    Status::Approved
-                } else {
-                    Status::Pending
-                },
+                status: if approved { Status::Approved } else { Status::Pending },
                 version,
             })
         })
 }
 
 fn events() -> impl Strategy<Value = Vec<Event>> {
-    prop::collection::vec(
-        prop_oneof![6 => punch(), 2 => leave(), 1 => adjustment()],
-        0..120,
-    )
+    prop::collection::vec(prop_oneof![6 => punch(), 2 => leave(), 1 => adjustment()], 0..120)
 }
 
 fn fold(events: &[Event]) -> Ledger {
@@ -157,7 +138,7 @@ fn inputs(ledger: &Ledger) -> Vec<(String, payroll_engine::PeriodInputs)> {
     ledger
         .period_inputs(PERIOD)
         .into_iter()
-        .map(|(w, i)| (w.worker_id.clone(), i))
+        .map(|(w, _, i)| (w.worker_id.clone(), i))
         .collect()
 }
 

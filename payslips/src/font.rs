@@ -116,14 +116,7 @@ impl Face {
         }
         others.sort_by_key(|&(c, _)| c);
 
-        let program = build_program(
-            data,
-            ps_name,
-            &metrics,
-            &base,
-            &base_chars,
-            Compression::best(),
-        )?;
+        let program = build_program(data, ps_name, &metrics, &base, &base_chars, Compression::best())?;
         Ok(Face {
             data,
             ps_name,
@@ -244,10 +237,8 @@ impl Face {
             .stem_v(d.stem_v)
             .font_file2(file_ref);
 
-        pdf.stream(file_ref, &program.font_file)
-            .filter(Filter::FlateDecode);
-        pdf.stream(cmap_ref, &program.to_unicode)
-            .filter(Filter::FlateDecode);
+        pdf.stream(file_ref, &program.font_file).filter(Filter::FlateDecode);
+        pdf.stream(cmap_ref, &program.to_unicode).filter(Filter::FlateDecode);
     }
 }
 
@@ -270,17 +261,11 @@ fn build_program(
 ) -> Result<Program, Error> {
     let subset = subsetter::subset(data, 0, remapper)
         .map_err(|e| Error::Font(format!("{ps_name}: subsetting failed: {e:?}")))?;
-    let stripped = strip_hinting(&subset)
-        .ok_or_else(|| Error::Font(format!("{ps_name}: unreadable subset")))?;
+    let stripped = strip_hinting(&subset).ok_or_else(|| Error::Font(format!("{ps_name}: unreadable subset")))?;
 
     let widths = remapper
         .remapped_gids()
-        .map(|gid| {
-            metrics
-                .advance_width(GlyphId::new(gid.into()))
-                .unwrap_or(0.0)
-                * 1000.0
-        })
+        .map(|gid| metrics.advance_width(GlyphId::new(gid.into())).unwrap_or(0.0) * 1000.0)
         .collect();
 
     let mut cmap = UnicodeCmap::new(Name(b"Custom"), SYSTEM_INFO);
@@ -367,11 +352,7 @@ fn strip_hinting(ttf: &[u8]) -> Option<Vec<u8>> {
 
 /// Copies one glyph without its instructions (or the source's padding).
 fn strip_glyph(glyph: &[u8], out: &mut Vec<u8>) -> Option<()> {
-    let word = |at: usize| {
-        glyph
-            .get(at..at + 2)
-            .map(|b| u16::from_be_bytes([b[0], b[1]]))
-    };
+    let word = |at: usize| glyph.get(at..at + 2).map(|b| u16::from_be_bytes([b[0], b[1]]));
     let contours = word(0)? as i16;
     if contours >= 0 {
         // header (10), end points (2 each), instruction length, instructions,
@@ -411,8 +392,7 @@ fn strip_glyph(glyph: &[u8], out: &mut Vec<u8>) -> Option<()> {
         }
         let component_at = out.len();
         out.extend_from_slice(glyph.get(at..at + len)?);
-        out[component_at..component_at + 2]
-            .copy_from_slice(&(flags & !HAVE_INSTRUCTIONS).to_be_bytes());
+        out[component_at..component_at + 2].copy_from_slice(&(flags & !HAVE_INSTRUCTIONS).to_be_bytes());
         at += len;
         if flags & MORE_COMPONENTS == 0 {
             break;
@@ -429,8 +409,7 @@ fn simple_glyph_end(glyph: &[u8], flags_at: usize, points: usize) -> Option<usiz
     const REPEAT: u8 = 0x08;
     const X_SAME_OR_POSITIVE: u8 = 0x10;
     const Y_SAME_OR_POSITIVE: u8 = 0x20;
-    let coordinate_len = |flag: u8, short: u8, same: u8| match (flag & short != 0, flag & same != 0)
-    {
+    let coordinate_len = |flag: u8, short: u8, same: u8| match (flag & short != 0, flag & same != 0) {
         (true, _) => 1,
         (false, true) => 0,
         (false, false) => 2,
@@ -446,8 +425,8 @@ fn simple_glyph_end(glyph: &[u8], flags_at: usize, points: usize) -> Option<usiz
             count += usize::from(*glyph.get(at)?);
             at += 1;
         }
-        let per_point = coordinate_len(flag, X_SHORT, X_SAME_OR_POSITIVE)
-            + coordinate_len(flag, Y_SHORT, Y_SAME_OR_POSITIVE);
+        let per_point =
+            coordinate_len(flag, X_SHORT, X_SAME_OR_POSITIVE) + coordinate_len(flag, Y_SHORT, Y_SAME_OR_POSITIVE);
         coordinates += count * per_point;
         seen += count;
     }
@@ -521,12 +500,7 @@ mod tests {
             let face = Face::new(data, "test").unwrap();
             let subset = subsetter::subset(data, 0, &face.base).unwrap();
             let stripped = strip_hinting(&subset).unwrap();
-            let table = |ttf: &[u8], tag: &[u8; 4]| {
-                FontRef::new(ttf)
-                    .unwrap()
-                    .table_data(Tag::new(tag))
-                    .is_some()
-            };
+            let table = |ttf: &[u8], tag: &[u8; 4]| FontRef::new(ttf).unwrap().table_data(Tag::new(tag)).is_some();
             for tag in [b"cvt ", b"fpgm", b"prep", b"name"] {
                 assert!(table(&subset, tag) && !table(&stripped, tag));
             }

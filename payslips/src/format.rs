@@ -62,15 +62,8 @@ pub(crate) fn or_dash(s: &str) -> &str {
 /// Spaces and dashes are dropped first so the masked form does not reveal the
 /// grouping; an account of four characters or fewer is masked entirely.
 pub fn mask_account(s: &str) -> String {
-    let chars: Vec<char> = s
-        .chars()
-        .filter(|c| !c.is_whitespace() && *c != '-')
-        .collect();
-    let visible_from = if chars.len() > 4 {
-        chars.len() - 4
-    } else {
-        chars.len()
-    };
+    let chars: Vec<char> = s.chars().filter(|c| !c.is_whitespace() && *c != '-').collect();
+    let visible_from = if chars.len() > 4 { chars.len() - 4 } else { chars.len() };
     chars
         .iter()
         .enumerate()

@@ -5,6 +5,7 @@
 //! formats built there) and share it across threads: it is `Send + Sync`, and
 //! each payslip then costs only its own text.
 
+pub mod batch;
 mod font;
 mod format;
 mod model;
@@ -28,11 +29,7 @@ pub enum Error {
     #[error("payslip of worker {worker_id} has more lines than fit on one A4 page")]
     PageOverflow { worker_id: String },
     #[error("register row of worker {worker_id} has {got} amounts for {want} columns")]
-    RegisterShape {
-        worker_id: String,
-        got: usize,
-        want: usize,
-    },
+    RegisterShape { worker_id: String, got: usize, want: usize },
 }
 
 /// Renders payslips as PDF and XLSX; build once per batch, reuse for every worker.

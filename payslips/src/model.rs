@@ -61,6 +61,7 @@ pub struct Line {
 pub struct Register {
     pub period_label: String,
     pub run_id: String,
+    pub generated_on: NaiveDate,
     pub columns: Vec<RegisterColumn>,
     pub rows: Vec<RegisterRow>,
 }

@@ -77,9 +77,7 @@ impl PdfRenderer {
             extras: [Extras::default(), Extras::default()],
         };
         canvas.payslip(p)?;
-        let Canvas {
-            content, extras, ..
-        } = canvas;
+        let Canvas { content, extras, .. } = canvas;
         // Fastest deflate level: the content stream is small and repetitive,
         // and level 1 gets most of the gain for a fraction of the time.
         let content = deflate(&content.finish(), Compression::fast());
@@ -249,13 +247,7 @@ impl Canvas<'_> {
         let h = ROW_H * 2.0 + body_h;
         self.fill(MARGIN, top, CONTENT_W, ROW_H, BRAND_TINT);
         for i in (0..rows).filter(|i| i % 2 == 1) {
-            self.fill(
-                MARGIN,
-                top + ROW_H * (i as f32 + 1.0),
-                CONTENT_W,
-                ROW_H,
-                ZEBRA,
-            );
+            self.fill(MARGIN, top + ROW_H * (i as f32 + 1.0), CONTENT_W, ROW_H, ZEBRA);
         }
         self.fill(MARGIN, top + ROW_H + body_h, CONTENT_W, ROW_H, BRAND_TINT);
         self.stroke_rect(MARGIN, top, CONTENT_W, h, RULE);
@@ -263,36 +255,17 @@ impl Canvas<'_> {
         self.hline(MARGIN, top + ROW_H + body_h, CONTENT_W, RULE);
         let sides = [
             (&p.earnings, "Earnings", "Gross earnings", p.gross),
-            (
-                &p.deductions,
-                "Deductions",
-                "Total deductions",
-                p.total_deductions,
-            ),
+            (&p.deductions, "Deductions", "Total deductions", p.total_deductions),
         ];
         for (col, (lines, title, total_label, total)) in sides.into_iter().enumerate() {
             let x = MARGIN + col as f32 * half;
             self.amount_row(x, half, top, HEAD, title, "Amount");
             for (i, line) in lines.iter().enumerate() {
                 let row_top = top + ROW_H * (i as f32 + 1.0);
-                self.amount_row(
-                    x,
-                    half,
-                    row_top,
-                    BODY,
-                    &line.label,
-                    &format_rupees(line.amount),
-                );
+                self.amount_row(x, half, row_top, BODY, &line.label, &format_rupees(line.amount));
             }
             let total_top = top + ROW_H + body_h;
-            self.amount_row(
-                x,
-                half,
-                total_top,
-                STRONG,
-                total_label,
-                &format_rupees(total),
-            );
+            self.amount_row(x, half, total_top, STRONG, total_label, &format_rupees(total));
         }
         top + h
     }
@@ -308,14 +281,7 @@ impl Canvas<'_> {
         for (i, line) in lines.iter().enumerate() {
             let x = MARGIN + (i / rows) as f32 * half;
             let row_top = y + ROW_H * (i % rows) as f32;
-            self.amount_row(
-                x,
-                half,
-                row_top,
-                BODY,
-                &line.label,
-                &format_rupees(line.amount),
-            );
+            self.amount_row(x, half, row_top, BODY, &line.label, &format_rupees(line.amount));
         }
         y + h
     }
@@ -336,13 +302,7 @@ impl Canvas<'_> {
         );
         let figure = format_rupees(net);
         let figure_style = Style(Weight::Bold, 15.0, BRAND);
-        self.text_at(
-            PAGE_W - MARGIN - PAD,
-            top + 22.0,
-            figure_style,
-            &figure,
-            Align::Right,
-        );
+        self.text_at(PAGE_W - MARGIN - PAD, top + 22.0, figure_style, &figure, Align::Right);
         for (i, line) in lines.iter().enumerate() {
             self.text(MARGIN + PAD + 2.0, top + 38.0 + 12.0 * i as f32, BODY, line);
         }
@@ -462,10 +422,7 @@ impl Canvas<'_> {
 
     fn line(&mut self, x1: f32, y1: f32, x2: f32, y2: f32, color: Rgb) {
         self.set_stroke(color);
-        self.content
-            .move_to(x1, PAGE_H - y1)
-            .line_to(x2, PAGE_H - y2)
-            .stroke();
+        self.content.move_to(x1, PAGE_H - y1).line_to(x2, PAGE_H - y2).stroke();
     }
 
     fn set_stroke(&mut self, Rgb(r, g, b): Rgb) {

@@ -4,9 +4,7 @@
 use std::collections::BTreeMap;
 
 use rust_decimal::Decimal;
-use rust_xlsxwriter::{
-    Color, Format, FormatBorder, Formula, Workbook, Worksheet, XlsxError, column_number_to_name,
-};
+use rust_xlsxwriter::{Color, Format, FormatBorder, Formula, Workbook, Worksheet, XlsxError, column_number_to_name};
 
 use crate::Error;
 use crate::model::{Register, RegisterRow};
@@ -52,6 +50,7 @@ pub fn render_register(r: &Register) -> Result<Vec<u8>, Error> {
         title: Format::new().set_bold().set_font_size(13),
     };
     let mut wb = Workbook::new();
+    crate::xlsx::fix_creation_date(&mut wb, r.generated_on)?;
     register_sheet(wb.add_worksheet(), r, &f)?;
     summary_sheet(wb.add_worksheet(), r, &f)?;
     Ok(wb.save_to_buffer()?)
@@ -74,12 +73,7 @@ fn register_sheet(ws: &mut Worksheet, r: &Register, f: &Formats) -> Result<(), X
             ws.write_string(n, col as u16, key)?;
         }
         for (j, amount) in row.amounts.iter().enumerate() {
-            ws.write_number_with_format(
-                n,
-                first_amount + j as u16,
-                excel_number(*amount),
-                &f.amount,
-            )?;
+            ws.write_number_with_format(n, first_amount + j as u16, excel_number(*amount), &f.amount)?;
         }
     }
 
@@ -92,14 +86,11 @@ fn register_sheet(ws: &mut Worksheet, r: &Register, f: &Formats) -> Result<(), X
     for col in 1..first_amount {
         ws.write_blank(total_row, col, &f.total)?;
     }
-    for (j, total) in column_totals(r.rows.iter(), r.columns.len())
-        .into_iter()
-        .enumerate()
-    {
+    for (j, total) in column_totals(r.rows.iter(), r.columns.len()).into_iter().enumerate() {
         let col = first_amount + j as u16;
         let letter = column_number_to_name(col);
-        let formula = Formula::new(format!("=SUBTOTAL(9,{letter}2:{letter}{})", last + 1))
-            .set_result(total.to_string());
+        let formula =
+            Formula::new(format!("=SUBTOTAL(9,{letter}2:{letter}{})", last + 1)).set_result(total.to_string());
         ws.write_formula_with_format(total_row, col, formula, &f.total_amount)?;
     }
 
@@ -125,10 +116,7 @@ fn summary_sheet(ws: &mut Worksheet, r: &Register, f: &Formats) -> Result<(), Xl
 
     let mut groups: BTreeMap<(&str, &str), Vec<&RegisterRow>> = BTreeMap::new();
     for row in &r.rows {
-        groups
-            .entry((&row.org_id, &row.site))
-            .or_default()
-            .push(row);
+        groups.entry((&row.org_id, &row.site)).or_default().push(row);
     }
 
     let header = ["Org", "Site", "Workers"]
@@ -178,10 +166,7 @@ fn write_summary_row(
     ws.write_string_with_format(n, 0, org, text)?;
     ws.write_string_with_format(n, 1, site, text)?;
     ws.write_number_with_format(n, 2, rows.len() as f64, text)?;
-    for (j, total) in column_totals(rows.iter().copied(), width)
-        .into_iter()
-        .enumerate()
-    {
+    for (j, total) in column_totals(rows.iter().copied(), width).into_iter().enumerate() {
         ws.write_number_with_format(n, 3 + j as u16, excel_number(total), amount)?;
     }
     Ok(())

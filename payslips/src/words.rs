@@ -125,10 +125,7 @@ mod tests {
         assert_eq!(words("0"), "Rupees Zero Only");
         assert_eq!(words("0.004"), "Rupees Zero Only");
         assert_eq!(words("0.5"), "Fifty Paise Only");
-        assert_eq!(
-            words("-1500"),
-            "Minus Rupees One Thousand Five Hundred Only"
-        );
+        assert_eq!(words("-1500"), "Minus Rupees One Thousand Five Hundred Only");
         assert_eq!(words("-0.05"), "Minus Five Paise Only");
     }
 

@@ -56,9 +56,7 @@ fn shows_net_pay_in_figures_and_words() {
     assert!(text.contains("Net Pay"), "{text}");
     assert!(text.contains("₹1,23,456.50"), "{text}");
     assert!(
-        text.contains(
-            "Rupees One Lakh Twenty Three Thousand Four Hundred Fifty Six and Fifty Paise Only"
-        ),
+        text.contains("Rupees One Lakh Twenty Three Thousand Four Hundred Fifty Six and Fifty Paise Only"),
         "{text}"
     );
 }
@@ -84,12 +82,7 @@ fn line_of(layout: &[&str], label: &str, amount: &str) -> usize {
                 rest.split_whitespace().find(|w| w.contains('₹')) == Some(amount)
             })
         })
-        .unwrap_or_else(|| {
-            panic!(
-                "no line with {label} followed by {amount}:\n{}",
-                layout.join("\n")
-            )
-        })
+        .unwrap_or_else(|| panic!("no line with {label} followed by {amount}:\n{}", layout.join("\n")))
 }
 
 #[test]
@@ -108,10 +101,7 @@ fn every_line_sits_beside_its_amount_in_the_given_order() {
             .map(|l| line_of(&layout, &l.label, &format!("₹{}", format_inr(l.amount))))
             .collect();
         if ordered {
-            assert!(
-                rows.windows(2).all(|w| w[0] < w[1]),
-                "out of order: {rows:?}"
-            );
+            assert!(rows.windows(2).all(|w| w[0] < w[1]), "out of order: {rows:?}");
         }
     }
     line_of(&layout, "Gross earnings", "₹1,45,000.00");
@@ -170,11 +160,7 @@ fn stays_one_small_page() {
         let pdf = Renderer::new().unwrap().render_pdf(&p).unwrap();
         assert!(pdf.len() <= MAX_PDF_BYTES, "{} bytes", pdf.len());
         let info = poppler("pdfinfo", &[], &pdf);
-        assert!(
-            info.lines()
-                .any(|l| l.split_whitespace().eq(["Pages:", "1"])),
-            "{info}"
-        );
+        assert!(info.lines().any(|l| l.split_whitespace().eq(["Pages:", "1"])), "{info}");
         assert!(info.contains("595 x 842 pts (A4)"), "{info}");
     }
 }
@@ -219,9 +205,7 @@ fn one_renderer_gives_the_same_bytes_on_every_thread() {
     let p = supervisor();
     let want = renderer.render_pdf(&p).unwrap();
     std::thread::scope(|s| {
-        let workers: Vec<_> = (0..2)
-            .map(|_| s.spawn(|| renderer.render_pdf(&p).unwrap()))
-            .collect();
+        let workers: Vec<_> = (0..2).map(|_| s.spawn(|| renderer.render_pdf(&p).unwrap())).collect();
         for w in workers {
             assert!(w.join().unwrap() == want);
         }

@@ -32,32 +32,13 @@ fn register() -> Register {
     Register {
         period_label: "October 2026".into(),
         run_id: "run-2026-10-0007".into(),
+        generated_on: chrono::NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(),
         columns,
         rows: vec![
-            row(
-                "W1",
-                "sfs",
-                "Pune",
-                ["15000.00", "6000.00", "1800.00", "19200.00"],
-            ),
-            row(
-                "W2",
-                "sfs",
-                "Mumbai",
-                ["12000.10", "4800.05", "1440.01", "15360.14"],
-            ),
-            row(
-                "W3",
-                "acme",
-                "Chennai",
-                ["9000.33", "0", "1080.04", "7920.29"],
-            ),
-            row(
-                "W4",
-                "sfs",
-                "Pune",
-                ["16000.00", "6400.00", "1800.00", "-200.75"],
-            ),
+            row("W1", "sfs", "Pune", ["15000.00", "6000.00", "1800.00", "19200.00"]),
+            row("W2", "sfs", "Mumbai", ["12000.10", "4800.05", "1440.01", "15360.14"]),
+            row("W3", "acme", "Chennai", ["9000.33", "0", "1080.04", "7920.29"]),
+            row("W4", "sfs", "Pune", ["16000.00", "6400.00", "1800.00", "-200.75"]),
         ],
     }
 }
@@ -84,13 +65,7 @@ fn text(c: &Data) -> String {
 
 fn sums(r: &Register, keep: impl Fn(&RegisterRow) -> bool) -> Vec<Decimal> {
     (0..r.columns.len())
-        .map(|j| {
-            r.rows
-                .iter()
-                .filter(|row| keep(row))
-                .map(|row| row.amounts[j])
-                .sum()
-        })
+        .map(|j| r.rows.iter().filter(|row| keep(row)).map(|row| row.amounts[j]).sum())
         .collect()
 }
 
@@ -132,11 +107,7 @@ fn header_is_frozen_and_filtered() {
     let bytes = render_register(&register()).unwrap();
     let mut zip = zip::ZipArchive::new(Cursor::new(bytes)).unwrap();
     let mut xml = String::new();
-    std::io::Read::read_to_string(
-        &mut zip.by_name("xl/worksheets/sheet1.xml").unwrap(),
-        &mut xml,
-    )
-    .unwrap();
+    std::io::Read::read_to_string(&mut zip.by_name("xl/worksheets/sheet1.xml").unwrap(), &mut xml).unwrap();
     assert!(xml.contains(r#"<autoFilter ref="A1:H5"/>"#), "{xml}");
     assert!(
         xml.contains(r#"state="frozen""#) && xml.contains(r#"topLeftCell="C2""#),
@@ -164,27 +135,12 @@ fn summary_by_org_and_site() {
     let site = |org: &str, s: &str| sums(&r, |row| row.org_id == org && row.site == s);
     let org = |o: &str| sums(&r, |row| row.org_id == o);
     let want = vec![
-        (
-            "acme".into(),
-            "Chennai".into(),
-            dec("1"),
-            site("acme", "Chennai"),
-        ),
+        ("acme".into(), "Chennai".into(), dec("1"), site("acme", "Chennai")),
         ("acme".into(), "All sites".into(), dec("1"), org("acme")),
-        (
-            "sfs".into(),
-            "Mumbai".into(),
-            dec("1"),
-            site("sfs", "Mumbai"),
-        ),
+        ("sfs".into(), "Mumbai".into(), dec("1"), site("sfs", "Mumbai")),
         ("sfs".into(), "Pune".into(), dec("2"), site("sfs", "Pune")),
         ("sfs".into(), "All sites".into(), dec("3"), org("sfs")),
-        (
-            "All orgs".into(),
-            "All sites".into(),
-            dec("4"),
-            sums(&r, |_| true),
-        ),
+        ("All orgs".into(), "All sites".into(), dec("4"), sums(&r, |_| true)),
     ];
     assert_eq!(rows, want);
 }
@@ -194,15 +150,5 @@ fn a_row_with_the_wrong_number_of_amounts_is_rejected() {
     let mut r = register();
     r.rows[1].amounts.pop();
     let err = render_register(&r).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            Error::RegisterShape {
-                got: 3,
-                want: 4,
-                ..
-            }
-        ),
-        "{err}"
-    );
+    assert!(matches!(err, Error::RegisterShape { got: 3, want: 4, .. }), "{err}");
 }

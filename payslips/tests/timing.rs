@@ -27,9 +27,7 @@ fn per_payslip(mut render: impl FnMut() -> usize) -> (Duration, Option<Duration>
     for _ in 0..N {
         bytes = render();
     }
-    let cpu = thread_cpu()
-        .zip(cpu_start)
-        .map(|(end, start)| (end - start) / N);
+    let cpu = thread_cpu().zip(cpu_start).map(|(end, start)| (end - start) / N);
     (start.elapsed() / N, cpu, bytes)
 }
 
@@ -46,20 +44,14 @@ fn render_time_and_size_per_payslip() {
     println!("Renderer::new: {:?}", start.elapsed());
     let p = supervisor();
 
-    report(
-        "pdf",
-        per_payslip(|| renderer.render_pdf(&p).unwrap().len()),
-    );
+    report("pdf", per_payslip(|| renderer.render_pdf(&p).unwrap().len()));
     let mut accented = p.clone();
     accented.worker.name = "Zoë Fernandes".into();
     report(
         "pdf, name outside the prepared subset",
         per_payslip(|| renderer.render_pdf(&accented).unwrap().len()),
     );
-    report(
-        "xlsx",
-        per_payslip(|| renderer.render_xlsx(&p).unwrap().len()),
-    );
+    report("xlsx", per_payslip(|| renderer.render_xlsx(&p).unwrap().len()));
 
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let start = Instant::now();
@@ -81,21 +73,9 @@ fn render_time_and_size_per_payslip() {
 
 fn write_samples(renderer: &Renderer, p: &Payslip) {
     let dir = std::env::temp_dir();
-    std::fs::write(
-        dir.join("payslip-sample.pdf"),
-        renderer.render_pdf(p).unwrap(),
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("payslip-sample.xlsx"),
-        renderer.render_xlsx(p).unwrap(),
-    )
-    .unwrap();
+    std::fs::write(dir.join("payslip-sample.pdf"), renderer.render_pdf(p).unwrap()).unwrap();
+    std::fs::write(dir.join("payslip-sample.xlsx"), renderer.render_xlsx(p).unwrap()).unwrap();
     let neg = common::housekeeper();
-    std::fs::write(
-        dir.join("payslip-negative.pdf"),
-        renderer.render_pdf(&neg).unwrap(),
-    )
-    .unwrap();
+    std::fs::write(dir.join("payslip-negative.pdf"), renderer.render_pdf(&neg).unwrap()).unwrap();
     println!("samples in {}", dir.display());
 }

@@ -81,10 +81,7 @@ fn carries_the_same_content_as_the_pdf() {
         "Missed punches",
         &amount_in_words(p.net_pay),
     ] {
-        assert!(
-            text.iter().any(|s| s == needle),
-            "{needle} missing in {text:?}"
-        );
+        assert!(text.iter().any(|s| s == needle), "{needle} missing in {text:?}");
     }
     assert!(text.iter().any(|s| s.contains("run-2026-10-0007")));
     assert!(!text.iter().any(|s| s.contains(ACCOUNT) || s.contains(PAN)));

@@ -22,7 +22,7 @@ use datafusion::sql::sqlparser::ast::{self, visit_expressions};
 use toml::Spanned;
 
 use crate::error::{Diagnostic, Location, Result};
-use crate::file::{Category, ComponentDef, TableDef, line_of};
+use crate::file::{Category, ComponentDef, PayslipDef, TableDef, line_of};
 use crate::rounding::Rounding;
 use crate::table::Table;
 use crate::vocabulary;
@@ -50,6 +50,8 @@ pub struct CompiledVersion {
     pub version: String,
     pub effective_from: NaiveDate,
     pub description: String,
+    /// The components a payslip prints as its totals, when the ruleset names them.
+    pub payslip: Option<PayslipDef>,
     /// In the order the file lists them (the payslip order).
     pub components: Vec<Component>,
     pub tables: Vec<Arc<Table>>,
@@ -62,12 +64,7 @@ impl CompiledVersion {
     /// inputs followed by every computed component.
     pub fn apply(&self, mut df: DataFrame) -> datafusion::error::Result<DataFrame> {
         for layer in &self.layers {
-            let mut exprs: Vec<Expr> = df
-                .schema()
-                .columns()
-                .into_iter()
-                .map(Expr::Column)
-                .collect();
+            let mut exprs: Vec<Expr> = df.schema().columns().into_iter().map(Expr::Column).collect();
             exprs.extend(layer.iter().cloned());
             df = df.select(exprs)?;
         }
@@ -96,6 +93,7 @@ pub(crate) struct VersionSource<'a> {
     pub version: String,
     pub effective_from: NaiveDate,
     pub description: String,
+    pub payslip: Option<&'a Spanned<PayslipDef>>,
     pub components: Vec<&'a Spanned<ComponentDef>>,
     pub tables: BTreeMap<String, &'a Spanned<TableDef>>,
 }
@@ -119,8 +117,8 @@ impl Source<'_> {
     /// TOML string drops the newline right after its opening quotes.
     fn formula_line(&self, offset: usize) -> usize {
         let rest = &self.text[offset.min(self.text.len())..];
-        let skips_newline = (rest.starts_with("\"\"\"") || rest.starts_with("'''"))
-            && rest[3..].starts_with(['\n', '\r']);
+        let skips_newline =
+            (rest.starts_with("\"\"\"") || rest.starts_with("'''")) && rest[3..].starts_with(['\n', '\r']);
         line_of(self.text, offset) + usize::from(skips_newline)
     }
 }
@@ -149,9 +147,7 @@ pub(crate) fn compile(
                 if ctx.udf(name).is_ok() {
                     diagnostics.push(Diagnostic {
                         location: source.at(def.span().start, None),
-                        message: format!(
-                            "table `{name}` has the name of a built-in function; rename it"
-                        ),
+                        message: format!("table `{name}` has the name of a built-in function; rename it"),
                     });
                 }
                 if let (Some(bytes), Some(file)) = (bytes, &def.get_ref().file) {
@@ -189,10 +185,7 @@ pub(crate) fn compile(
             })
         };
         if !is_identifier(name) {
-            fault(
-                "a component name is lower-case letters, digits and `_`, starting with a letter"
-                    .into(),
-            );
+            fault("a component name is lower-case letters, digits and `_`, starting with a letter".into());
         }
         if index.insert(name, i).is_some() {
             fault("defined twice".into());
@@ -228,10 +221,7 @@ pub(crate) fn compile(
         let name = def.get_ref().name.get_ref();
         for (used, line) in formula.iter().chain(condition).flat_map(|p| &p.uses) {
             if vocabulary::get(used).is_none() && !index.contains_key(used.as_str()) {
-                let known = vocabulary::INPUTS
-                    .iter()
-                    .map(|i| i.name)
-                    .chain(index.keys().copied());
+                let known = vocabulary::INPUTS.iter().map(|i| i.name).chain(index.keys().copied());
                 diagnostics.push(Diagnostic {
                     location: Location {
                         file: source.file.to_path_buf(),
@@ -255,10 +245,7 @@ pub(crate) fn compile(
             .collect()
     };
     let order = match dependency_order(version.components.len(), |i| {
-        uses(i)
-            .into_iter()
-            .filter_map(|u| index.get(u).copied())
-            .collect()
+        uses(i).into_iter().filter_map(|u| index.get(u).copied()).collect()
     }) {
         Ok(order) => order,
         Err(cycle) => {
@@ -288,12 +275,7 @@ pub(crate) fn compile(
         let def = version.components[i].get_ref();
         let name = def.name.get_ref().as_str();
         let at = source.at(def.name.span().start, Some(name));
-        if failed[i]
-            || uses(i)
-                .iter()
-                .filter_map(|u| index.get(u))
-                .any(|&d| failed[d])
-        {
+        if failed[i] || uses(i).iter().filter_map(|u| index.get(u)).any(|&d| failed[d]) {
             failed[i] = true;
             continue;
         }
@@ -328,10 +310,7 @@ pub(crate) fn compile(
                 planned[i] = Some((expr, data_type));
             }
             Err(message) => {
-                diagnostics.push(Diagnostic {
-                    location: at,
-                    message,
-                });
+                diagnostics.push(Diagnostic { location: at, message });
                 failed[i] = true;
             }
         }
@@ -342,10 +321,7 @@ pub(crate) fn compile(
 
     let mut layers: Vec<Vec<Expr>> = vec![Vec::new(); level.iter().max().map_or(0, |m| m + 1)];
     let mut components = Vec::with_capacity(parsed.len());
-    let mut output: Vec<String> = vocabulary::INPUTS
-        .iter()
-        .map(|i| i.name.to_string())
-        .collect();
+    let mut output: Vec<String> = vocabulary::INPUTS.iter().map(|i| i.name.to_string()).collect();
     for (i, def) in version.components.iter().enumerate() {
         let c = def.get_ref();
         let (expr, data_type) = planned[i].take().expect("every component planned");
@@ -367,7 +343,28 @@ pub(crate) fn compile(
             name,
         });
     }
+    if let Some(payslip) = version.payslip {
+        let p = payslip.get_ref();
+        for name in [&p.gross, &p.deductions, &p.net] {
+            if !components
+                .iter()
+                .any(|c| &c.name == name && c.category != Category::Flag)
+            {
+                diagnostics.push(Diagnostic {
+                    location: source.at(payslip.span().start, None),
+                    message: format!(
+                        "[payslip] names `{name}`, which is not an amount component of version {}",
+                        version.version
+                    ),
+                });
+            }
+        }
+    }
+    if diagnostics.len() > before {
+        return None;
+    }
     Some(CompiledVersion {
+        payslip: version.payslip.map(|p| p.get_ref().clone()),
         version: version.version,
         effective_from: version.effective_from,
         description: version.description,
@@ -459,13 +456,9 @@ fn plan_component(
         reject_floats(&expr, schema)?;
         Ok(expr)
     };
-    let formula = formula
-        .as_ref()
-        .expect("a computed component has a formula");
+    let formula = formula.as_ref().expect("a computed component has a formula");
     let mut expr = to_expr(formula)?;
-    let data_type = expr
-        .get_type(schema)
-        .map_err(|e| strip_prefix(&e.to_string()))?;
+    let data_type = expr.get_type(schema).map_err(|e| strip_prefix(&e.to_string()))?;
     let numeric = data_type.is_integer() || matches!(data_type, DataType::Decimal128(..));
     match def.category {
         Category::Flag if data_type != DataType::Boolean => {
@@ -484,9 +477,7 @@ fn plan_component(
     }
     if let Some(condition) = condition {
         let when = to_expr(condition)?;
-        let when_type = when
-            .get_type(schema)
-            .map_err(|e| strip_prefix(&e.to_string()))?;
+        let when_type = when.get_type(schema).map_err(|e| strip_prefix(&e.to_string()))?;
         if when_type != DataType::Boolean {
             return Err(format!(
                 "type mismatch: `when` must be true or false, but gives {when_type}"
@@ -505,9 +496,7 @@ fn plan_component(
             .map_err(|e| strip_prefix(&e.to_string()))?;
     }
     let expr = def.round.apply(expr);
-    let data_type = expr
-        .get_type(schema)
-        .map_err(|e| strip_prefix(&e.to_string()))?;
+    let data_type = expr.get_type(schema).map_err(|e| strip_prefix(&e.to_string()))?;
     Ok((expr, data_type))
 }
 
@@ -538,10 +527,7 @@ fn reject_floats(expr: &Expr, schema: &DFSchema) -> std::result::Result<(), Stri
 }
 
 /// Topological order of `n` nodes; on a cycle, the nodes on it (first repeated at the end).
-fn dependency_order(
-    n: usize,
-    deps: impl Fn(usize) -> Vec<usize>,
-) -> std::result::Result<Vec<usize>, Vec<usize>> {
+fn dependency_order(n: usize, deps: impl Fn(usize) -> Vec<usize>) -> std::result::Result<Vec<usize>, Vec<usize>> {
     #[derive(Clone, Copy, PartialEq)]
     enum Mark {
         New,
@@ -558,10 +544,7 @@ fn dependency_order(
         match marks[i] {
             Mark::Done => return Ok(()),
             Mark::Open => {
-                let start = path
-                    .iter()
-                    .position(|&p| p == i)
-                    .expect("open nodes are on the path");
+                let start = path.iter().position(|&p| p == i).expect("open nodes are on the path");
                 let mut cycle = path[start..].to_vec();
                 cycle.push(i);
                 return Err(cycle);

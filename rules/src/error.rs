@@ -40,16 +40,11 @@ impl fmt::Display for Diagnostic {
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("cannot read {}: {source}", path.display())]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Read { path: PathBuf, source: std::io::Error },
     /// Every fault validation found, so one `rules check` shows them all.
     #[error("{}", list(.0))]
     Invalid(Vec<Diagnostic>),
-    #[error(
-        "no version of ruleset `{ruleset}` is in force on {date}: the earliest applies from {earliest}"
-    )]
+    #[error("no version of ruleset `{ruleset}` is in force on {date}: the earliest applies from {earliest}")]
     NotInForce {
         ruleset: String,
         date: chrono::NaiveDate,

@@ -22,6 +22,9 @@ pub struct RulesetFile {
     pub tables: BTreeMap<String, Spanned<TableDef>>,
     #[serde(default, rename = "revision")]
     pub revisions: Vec<Spanned<RevisionDef>>,
+    /// Which totals a payslip prints as gross, total deductions and net pay.
+    #[serde(default)]
+    pub payslip: Option<Spanned<PayslipDef>>,
     /// Inputs every test case starts from, before its own `inputs`.
     #[serde(default)]
     pub test_defaults: BTreeMap<String, toml::Value>,
@@ -108,6 +111,14 @@ pub struct RevisionDef {
     pub tables: BTreeMap<String, Spanned<TableDef>>,
 }
 
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PayslipDef {
+    pub gross: String,
+    pub deductions: String,
+    pub net: String,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TestDef {
@@ -136,9 +147,6 @@ pub fn cell_text(value: &toml::Value) -> Result<String, String> {
         toml::Value::Float(f) => Err(format!(
             "{f} is a float; write amounts as strings (\"{f}\") so they stay exact"
         )),
-        other => Err(format!(
-            "expected a string or integer, found {}",
-            other.type_str()
-        )),
+        other => Err(format!("expected a string or integer, found {}", other.type_str())),
     }
 }

@@ -21,7 +21,7 @@ pub mod vocabulary;
 
 pub use compile::{CompiledVersion, Component};
 pub use error::{Diagnostic, Error, Location, Result};
-pub use file::Category;
+pub use file::{Category, PayslipDef};
 pub use rounding::Rounding;
 pub use ruleset::Ruleset;
 pub use testcase::{TestCase, TestOutcome};

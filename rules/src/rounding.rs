@@ -98,9 +98,7 @@ impl Rounding {
     fn places(self) -> Option<u8> {
         match self {
             Rounding::None => None,
-            Rounding::HalfUp { places }
-            | Rounding::Ceil { places }
-            | Rounding::Floor { places } => Some(places),
+            Rounding::HalfUp { places } | Rounding::Ceil { places } | Rounding::Floor { places } => Some(places),
         }
     }
 
@@ -181,9 +179,7 @@ impl ScalarUDFImpl for RoundUdf {
                 ))
             }
             t if t.is_integer() => Ok(DataType::Decimal128(20 + places, places as i8)),
-            t => plan_err!(
-                "cannot round a value of type {t}: rounding applies to decimals and integers"
-            ),
+            t => plan_err!("cannot round a value of type {t}: rounding applies to decimals and integers"),
         }
     }
 
@@ -247,22 +243,10 @@ mod tests {
 
     #[test]
     fn syntax_round_trips_and_rejects_non_powers_of_ten() {
-        for s in [
-            "none",
-            "half_up(0.01)",
-            "half_up(1)",
-            "ceil(1)",
-            "floor(0.001)",
-        ] {
+        for s in ["none", "half_up(0.01)", "half_up(1)", "ceil(1)", "floor(0.001)"] {
             assert_eq!(s.parse::<Rounding>().unwrap().to_string(), s);
         }
-        for bad in [
-            "half_up(0.05)",
-            "half_up",
-            "round(1)",
-            "ceil(10)",
-            "half_up(0.0000001)",
-        ] {
+        for bad in ["half_up(0.05)", "half_up", "round(1)", "ceil(10)", "half_up(0.0000001)"] {
             assert!(bad.parse::<Rounding>().is_err(), "{bad} should be rejected");
         }
     }

@@ -61,9 +61,7 @@ impl Ruleset {
         let tests = raw
             .tests
             .iter()
-            .filter_map(|t| {
-                TestCase::from_def(t, &raw.test_defaults, &source, &versions, &mut diagnostics)
-            })
+            .filter_map(|t| TestCase::from_def(t, &raw.test_defaults, &source, &versions, &mut diagnostics))
             .collect();
         if !diagnostics.is_empty() {
             return Err(Error::Invalid(diagnostics));
@@ -124,12 +122,12 @@ fn version_sources<'a>(
         return Vec::new();
     };
     let mut components: Vec<&Spanned<ComponentDef>> = raw.components.iter().collect();
-    let mut tables: BTreeMap<String, &Spanned<TableDef>> =
-        raw.tables.iter().map(|(k, v)| (k.clone(), v)).collect();
+    let mut tables: BTreeMap<String, &Spanned<TableDef>> = raw.tables.iter().map(|(k, v)| (k.clone(), v)).collect();
     let mut versions = vec![VersionSource {
         version: raw.version.get_ref().clone(),
         effective_from: base_from,
         description: raw.description.clone(),
+        payslip: raw.payslip.as_ref(),
         components: components.clone(),
         tables: tables.clone(),
     }];
@@ -176,10 +174,7 @@ fn version_sources<'a>(
         }
         for c in &r.components {
             let name = c.get_ref().name.get_ref();
-            match components
-                .iter_mut()
-                .find(|old| old.get_ref().name.get_ref() == name)
-            {
+            match components.iter_mut().find(|old| old.get_ref().name.get_ref() == name) {
                 Some(old) => *old = c,
                 None => components.push(c),
             }
@@ -189,6 +184,7 @@ fn version_sources<'a>(
             version: r.version.get_ref().clone(),
             effective_from: from,
             description: r.description.clone(),
+            payslip: raw.payslip.as_ref(),
             components: components.clone(),
             tables: tables.clone(),
         });

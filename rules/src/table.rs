@@ -10,9 +10,7 @@ use datafusion::arrow::array::{Array, ArrayRef, AsArray, Decimal128Builder, Stri
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Decimal128Type, Int64Type};
 use datafusion::common::{Result, exec_err, plan_err};
-use datafusion::logical_expr::{
-    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
-};
+use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
 use rust_decimal::Decimal;
 
 use crate::file::{TableDef, cell_text, line_of};
@@ -81,9 +79,9 @@ impl Table {
                             .get_ref()
                             .iter()
                             .map(|(k, v)| {
-                                cell_text(v).map(|v| (k.clone(), v)).map_err(|m| {
-                                    fault(line, format!("table `{name}`, column `{k}`: {m}"))
-                                })
+                                cell_text(v)
+                                    .map(|v| (k.clone(), v))
+                                    .map_err(|m| fault(line, format!("table `{name}`, column `{k}`: {m}")))
                             })
                             .collect::<Result<BTreeMap<_, _>, _>>()?;
                         Ok((line, cells))
@@ -94,12 +92,9 @@ impl Table {
             (None, Some(file)) => {
                 let line = line_of(text, file.span().start);
                 let path = dir.join(file.get_ref());
-                let bytes = std::fs::read(&path)
-                    .map_err(|e| fault(line, format!("cannot read {}: {e}", path.display())))?;
-                (
-                    read_csv(&bytes, &path).map_err(|m| fault(line, m))?,
-                    Some(bytes),
-                )
+                let bytes =
+                    std::fs::read(&path).map_err(|e| fault(line, format!("cannot read {}: {e}", path.display())))?;
+                (read_csv(&bytes, &path).map_err(|m| fault(line, m))?, Some(bytes))
             }
             _ => {
                 return Err(fault(
@@ -113,8 +108,7 @@ impl Table {
             let value = cells
                 .remove("value")
                 .ok_or_else(|| fault(line, format!("table `{name}`: row has no `value`")))?;
-            let value = parse_amount(&value)
-                .map_err(|m| fault(line, format!("table `{name}`: value {m}")))?;
+            let value = parse_amount(&value).map_err(|m| fault(line, format!("table `{name}`: value {m}")))?;
             let bound = match (cells.remove("upto"), cells.remove("below"), &def.range) {
                 (None, None, _) => Bound::Any,
                 (Some(_), Some(_), _) => {
@@ -126,21 +120,17 @@ impl Table {
                 (_, _, None) => {
                     return Err(fault(
                         line,
-                        format!(
-                            "table `{name}`: `upto`/`below` need `range = \"...\"` on the table"
-                        ),
+                        format!("table `{name}`: `upto`/`below` need `range = \"...\"` on the table"),
                     ));
                 }
                 (Some(b), None, Some(_)) if b.is_empty() || b == "*" => Bound::Any,
                 (None, Some(b), Some(_)) if b.is_empty() || b == "*" => Bound::Any,
-                (Some(b), None, Some(_)) => Bound::UpTo(
-                    parse_amount(&b)
-                        .map_err(|m| fault(line, format!("table `{name}`: upto {m}")))?,
-                ),
-                (None, Some(b), Some(_)) => Bound::Below(
-                    parse_amount(&b)
-                        .map_err(|m| fault(line, format!("table `{name}`: below {m}")))?,
-                ),
+                (Some(b), None, Some(_)) => {
+                    Bound::UpTo(parse_amount(&b).map_err(|m| fault(line, format!("table `{name}`: upto {m}")))?)
+                }
+                (None, Some(b), Some(_)) => {
+                    Bound::Below(parse_amount(&b).map_err(|m| fault(line, format!("table `{name}`: below {m}")))?)
+                }
             };
             let row_cells = def
                 .match_columns
@@ -219,12 +209,9 @@ impl Table {
 fn parse_amount(text: &str) -> Result<Decimal, String> {
     let text = text.trim();
     if text.contains(['e', 'E']) {
-        return Err(format!(
-            "`{text}` is in float notation; write a plain decimal"
-        ));
+        return Err(format!("`{text}` is in float notation; write a plain decimal"));
     }
-    text.parse()
-        .map_err(|_| format!("`{text}` is not a decimal number"))
+    text.parse().map_err(|_| format!("`{text}` is not a decimal number"))
 }
 
 /// A CSV table's rows: line number and cells by column.
@@ -305,10 +292,7 @@ impl ScalarUDFImpl for TableFn {
                         .map(|(c, k)| format!("{c}={}", k.unwrap_or("NULL")))
                         .collect();
                     if let Some(r) = &table.range {
-                        given.push(format!(
-                            "{r}={}",
-                            range.map_or("NULL".into(), |v| v.to_string())
-                        ));
+                        given.push(format!("{r}={}", range.map_or("NULL".into(), |v| v.to_string())));
                     }
                     return exec_err!(
                         "table `{}` has no row for {}; add a row (a last row with no cells matches everything)",
@@ -318,9 +302,7 @@ impl ScalarUDFImpl for TableFn {
                 }
             }
         }
-        let values = out
-            .finish()
-            .with_precision_and_scale(18, table.scale as i8)?;
+        let values = out.finish().with_precision_and_scale(18, table.scale as i8)?;
         Ok(ColumnarValue::Array(Arc::new(values) as ArrayRef))
     }
 }

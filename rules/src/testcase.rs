@@ -76,15 +76,10 @@ impl TestCase {
         let expect = cells(&t.expect, &mut fault);
         for name in inputs.keys() {
             if vocabulary::get(name).is_none() {
-                fault(format!(
-                    "`{name}` is not an input (see `payroll rules inputs`)"
-                ));
+                fault(format!("`{name}` is not an input (see `payroll rules inputs`)"));
             }
         }
-        let version = versions
-            .iter()
-            .rev()
-            .find(|v| v.effective_from <= period.first_day());
+        let version = versions.iter().rev().find(|v| v.effective_from <= period.first_day());
         if version.is_none() && !versions.is_empty() {
             fault(format!(
                 "period {period} is before the first version ({})",
@@ -93,12 +88,9 @@ impl TestCase {
             return None;
         }
         for name in expect.keys() {
-            let known = vocabulary::get(name).is_some()
-                || version.is_some_and(|v| v.component(name).is_some());
+            let known = vocabulary::get(name).is_some() || version.is_some_and(|v| v.component(name).is_some());
             if !known {
-                fault(format!(
-                    "expects `{name}`, which is neither a component nor an input"
-                ));
+                fault(format!("expects `{name}`, which is neither a component nor an input"));
             }
         }
         Some(TestCase {
@@ -129,11 +121,7 @@ impl TestCase {
         let columns = vocabulary::INPUTS
             .iter()
             .map(|input| {
-                let text = self
-                    .inputs
-                    .get(input.name)
-                    .cloned()
-                    .or_else(|| derived(input.name));
+                let text = self.inputs.get(input.name).cloned().or_else(|| derived(input.name));
                 let value = match (text, &input.data_type) {
                     (None, _) if input.nullable => ScalarValue::try_from(&input.data_type)?,
                     (None, DataType::Utf8) => ScalarValue::from(""),
@@ -155,8 +143,7 @@ impl TestCase {
             .iter()
             .filter_map(|(name, want)| {
                 let got = row.column_by_name(name).expect("names checked on load");
-                (!same_value(got, want))
-                    .then(|| format!("{name}: expected {want}, got {}", display(got)))
+                (!same_value(got, want)).then(|| format!("{name}: expected {want}, got {}", display(got)))
             })
             .collect();
         Ok(TestOutcome {
@@ -181,10 +168,7 @@ fn same_value(array: &ArrayRef, want: &str) -> bool {
     }
     match array.data_type() {
         DataType::Decimal128(_, scale) => {
-            let got = Decimal::from_i128_with_scale(
-                array.as_primitive::<Decimal128Type>().value(0),
-                *scale as u32,
-            );
+            let got = Decimal::from_i128_with_scale(array.as_primitive::<Decimal128Type>().value(0), *scale as u32);
             want.parse::<Decimal>().is_ok_and(|w| w == got)
         }
         _ => display(array) == want,

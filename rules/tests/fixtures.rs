@@ -24,11 +24,7 @@ async fn valid_rulesets_pass_their_inline_tests() {
         .chain(files("examples", "toml"))
     {
         let ruleset = Ruleset::load(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
-        assert!(
-            !ruleset.tests.is_empty(),
-            "{} has no inline tests",
-            file.display()
-        );
+        assert!(!ruleset.tests.is_empty(), "{} has no inline tests", file.display());
         if let Err(e) = ruleset.run_tests().await {
             panic!("{e}");
         }
@@ -46,8 +42,7 @@ fn invalid_rulesets_name_file_line_component_and_fault() {
         if std::env::var_os("UPDATE_GOLDEN").is_some() {
             std::fs::write(&golden, &got).unwrap();
         }
-        let want = std::fs::read_to_string(&golden)
-            .unwrap_or_else(|_| panic!("missing {}", golden.display()));
+        let want = std::fs::read_to_string(&golden).unwrap_or_else(|_| panic!("missing {}", golden.display()));
         assert_eq!(got, want, "{}", file.display());
     }
 }
@@ -55,9 +50,7 @@ fn invalid_rulesets_name_file_line_component_and_fault() {
 #[test]
 fn a_period_before_the_first_version_has_no_rules() {
     let ruleset = Ruleset::load(Path::new("tests/cases/revisions.toml")).unwrap();
-    let err = ruleset
-        .version_on("2026-03-31".parse().unwrap())
-        .unwrap_err();
+    let err = ruleset.version_on("2026-03-31".parse().unwrap()).unwrap_err();
     assert_eq!(
         err.to_string(),
         "no version of ruleset `revisions` is in force on 2026-03-31: the earliest applies from 2026-04-01"

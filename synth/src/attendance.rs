@@ -184,13 +184,7 @@ impl ShiftPattern {
 }
 
 /// A plausible mid-morning punch of one of the crew, to be written with `defect`.
-fn bad_punch(
-    defect: Defect,
-    crew: &[Employee],
-    headcount: usize,
-    period: &Period,
-    rng: &mut StdRng,
-) -> Punch {
+fn bad_punch(defect: Defect, crew: &[Employee], headcount: usize, period: &Period, rng: &mut StdRng) -> Punch {
     let employee = &crew[rng.random_range(0..crew.len())];
     let day = rng.random_range(employee.employed_days(0, period.days - 1));
     let worker = match defect {

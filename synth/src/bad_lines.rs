@@ -101,9 +101,6 @@ mod tests {
     #[test]
     fn count_is_exact() {
         let plan = BadLinePlan::new(100);
-        assert_eq!(
-            plan.attendance.len() + plan.leave.len() + plan.adjustments.len(),
-            100
-        );
+        assert_eq!(plan.attendance.len() + plan.leave.len() + plan.adjustments.len(), 100);
     }
 }

@@ -73,11 +73,7 @@ impl Period {
         buf.push(b'-');
         put_padded(buf, u64::from(date.month()), 2);
         buf.push(b'-');
-        put_padded(
-            buf,
-            days_in_month(date.with_day(1).expect("day one")) + 1,
-            2,
-        );
+        put_padded(buf, days_in_month(date.with_day(1).expect("day one")) + 1, 2);
     }
 }
 
@@ -96,10 +92,7 @@ mod tests {
     fn october_2026() {
         let period = Period::new(2026, 10).unwrap();
         assert_eq!(period.days, 31);
-        assert_eq!(
-            period.date(-1),
-            NaiveDate::from_ymd_opt(2026, 9, 30).unwrap()
-        );
+        assert_eq!(period.date(-1), NaiveDate::from_ymd_opt(2026, 9, 30).unwrap());
         assert_eq!(period.weekday(3), Weekday::Sun);
         let mut buf = Vec::new();
         period.put_impossible_date(&mut buf, -1);

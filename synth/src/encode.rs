@@ -91,11 +91,7 @@ pub struct JsonLine<'a> {
 impl<'a> JsonLine<'a> {
     pub fn begin(buf: &'a mut Vec<u8>, omit: Option<&'static str>) -> Self {
         buf.push(b'{');
-        JsonLine {
-            buf,
-            omit,
-            fields: 0,
-        }
+        JsonLine { buf, omit, fields: 0 }
     }
 
     /// A string field whose characters are written by `value`.

@@ -118,13 +118,7 @@ impl LeaveBook {
         self.days[employee.number as usize - 1]
     }
 
-    fn file(
-        &mut self,
-        employee: &Employee,
-        period: &Period,
-        days: &mut LeaveDays,
-        rng: &mut StdRng,
-    ) {
+    fn file(&mut self, employee: &Employee, period: &Period, days: &mut LeaveDays, rng: &mut StdRng) {
         let employed = employee.employed_days(0, period.days - 1);
         let last = *employed.end();
         let from = rng.random_range(employed);

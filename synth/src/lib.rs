@@ -81,11 +81,7 @@ pub fn generate(cfg: &SynthConfig, out_dir: &Path) -> io::Result<SynthSummary> {
         &out_dir.join("workers.csv"),
     )?;
     // Every bad line is about some worker's event, so without workers there are none.
-    let bad = BadLinePlan::new(if employees.is_empty() {
-        0
-    } else {
-        cfg.bad_lines
-    });
+    let bad = BadLinePlan::new(if employees.is_empty() { 0 } else { cfg.bad_lines });
 
     // Leave is decided before attendance because people on approved leave stay home.
     let mut rng = stream(cfg.seed, Stream::Leave);

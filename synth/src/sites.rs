@@ -25,40 +25,12 @@ pub const TIMEZONE: &str = "Asia/Kolkata";
 
 pub const SITES: [Site; 8] = [
     site("S00", "org0", "Pune Assembly Plant", "MH", Weekday::Sun, 20),
-    site(
-        "S01",
-        "org0",
-        "Bengaluru Components Plant",
-        "KA",
-        Weekday::Sun,
-        15,
-    ),
+    site("S01", "org0", "Bengaluru Components Plant", "KA", Weekday::Sun, 15),
     site("S02", "org0", "Chennai Forge", "TN", Weekday::Sun, 10),
-    site(
-        "S10",
-        "org1",
-        "Nashik Packaging Unit",
-        "MH",
-        Weekday::Sat,
-        12,
-    ),
-    site(
-        "S11",
-        "org1",
-        "Mysuru Textiles Mill",
-        "KA",
-        Weekday::Sat,
-        15,
-    ),
+    site("S10", "org1", "Nashik Packaging Unit", "MH", Weekday::Sat, 12),
+    site("S11", "org1", "Mysuru Textiles Mill", "KA", Weekday::Sat, 15),
     site("S12", "org1", "Okhla Warehouse", "DL", Weekday::Sun, 10),
-    site(
-        "S20",
-        "org2",
-        "Hosur Electronics Plant",
-        "TN",
-        Weekday::Sat,
-        10,
-    ),
+    site("S20", "org2", "Hosur Electronics Plant", "TN", Weekday::Sat, 10),
     site("S21", "org2", "Naraina Print Works", "DL", Weekday::Sun, 8),
 ];
 

@@ -32,21 +32,19 @@ const DESIGNATIONS: [[&str; 3]; 4] = [
 ];
 
 const MALE_NAMES: [&str; 16] = [
-    "Ramesh", "Suresh", "Mahesh", "Anil", "Sunil", "Rajesh", "Vijay", "Sanjay", "Arjun", "Karthik",
-    "Manoj", "Prakash", "Ravi", "Imran", "Deepak", "Ganesh",
+    "Ramesh", "Suresh", "Mahesh", "Anil", "Sunil", "Rajesh", "Vijay", "Sanjay", "Arjun", "Karthik", "Manoj", "Prakash",
+    "Ravi", "Imran", "Deepak", "Ganesh",
 ];
 const FEMALE_NAMES: [&str; 16] = [
-    "Lakshmi", "Priya", "Anita", "Sunita", "Kavita", "Meena", "Pooja", "Rekha", "Divya", "Asha",
-    "Fatima", "Geeta", "Savitri", "Nandini", "Shalini", "Usha",
+    "Lakshmi", "Priya", "Anita", "Sunita", "Kavita", "Meena", "Pooja", "Rekha", "Divya", "Asha", "Fatima", "Geeta",
+    "Savitri", "Nandini", "Shalini", "Usha",
 ];
 const SURNAMES: [&str; 16] = [
-    "Patil", "Kumar", "Sharma", "Reddy", "Naidu", "Gowda", "Iyer", "Singh", "Yadav", "Shaikh",
-    "Pillai", "Jadhav", "Verma", "Murugan", "Das", "Khan",
+    "Patil", "Kumar", "Sharma", "Reddy", "Naidu", "Gowda", "Iyer", "Singh", "Yadav", "Shaikh", "Pillai", "Jadhav",
+    "Verma", "Murugan", "Das", "Khan",
 ];
 
-const BANKS: [&str; 8] = [
-    "SBIN", "HDFC", "ICIC", "UTIB", "PUNB", "CNRB", "BARB", "KKBK",
-];
+const BANKS: [&str; 8] = ["SBIN", "HDFC", "ICIC", "UTIB", "PUNB", "CNRB", "BARB", "KKBK"];
 
 #[derive(Clone, Copy)]
 enum PayBasis {
@@ -92,13 +90,7 @@ impl WorkerIds {
 }
 
 /// Writes `workers.csv` for workers numbered `1..=count` and returns their employment facts.
-pub fn hire(
-    count: usize,
-    period: &Period,
-    ids: WorkerIds,
-    rng: &mut StdRng,
-    path: &Path,
-) -> io::Result<Vec<Employee>> {
+pub fn hire(count: usize, period: &Period, ids: WorkerIds, rng: &mut StdRng, path: &Path) -> io::Result<Vec<Employee>> {
     let mut out = create_feed(path)?;
     writeln!(out, "{HEADER}")?;
     let mut row = Vec::with_capacity(256);
@@ -112,13 +104,7 @@ pub fn hire(
     Ok(employees)
 }
 
-fn hire_one(
-    number: u32,
-    period: &Period,
-    ids: WorkerIds,
-    rng: &mut StdRng,
-    row: &mut Vec<u8>,
-) -> Employee {
+fn hire_one(number: u32, period: &Period, ids: WorkerIds, rng: &mut StdRng, row: &mut Vec<u8>) -> Employee {
     let site = pick_weighted(rng, SITES.iter().map(|s| s.headcount_weight));
     let female = rng.random_bool(0.28);
     let skill = pick_weighted(rng, SKILL_WEIGHTS);

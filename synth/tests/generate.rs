@@ -82,9 +82,7 @@ fn objects(dir: &Path, file: &str) -> Vec<Map<String, Value>> {
 }
 
 fn text<'a>(obj: &'a Map<String, Value>, key: &str) -> &'a str {
-    obj[key]
-        .as_str()
-        .unwrap_or_else(|| panic!("{key} not a string"))
+    obj[key].as_str().unwrap_or_else(|| panic!("{key} not a string"))
 }
 
 fn worker_ids(dir: &Path) -> HashSet<String> {
@@ -112,9 +110,7 @@ fn is_digits(s: &str, lengths: std::ops::RangeInclusive<usize>) -> bool {
 fn is_event_id(s: &str) -> bool {
     let groups: Vec<&str> = s.split('-').collect();
     groups.iter().map(|g| g.len()).eq([8, 4, 4, 4, 12])
-        && groups
-            .iter()
-            .all(|g| g.bytes().all(|b| b.is_ascii_hexdigit()))
+        && groups.iter().all(|g| g.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 fn is_utc(ts: &str) -> bool {
@@ -189,25 +185,15 @@ fn files_have_the_shape_of_the_reference_sample() {
     for row in &workers[1..] {
         let f: Vec<&str> = row.split(',').collect();
         assert_eq!(f.len(), 19, "{row}");
-        assert!(
-            f[0].starts_with('W') && is_digits(&f[0][1..], 7..=7),
-            "{row}"
-        );
-        assert_eq!(
-            site_states[f[2]],
-            (f[1].to_owned(), f[5].to_owned()),
-            "{row}"
-        );
+        assert!(f[0].starts_with('W') && is_digits(&f[0][1..], 7..=7), "{row}");
+        assert_eq!(site_states[f[2]], (f[1].to_owned(), f[5].to_owned()), "{row}");
         assert!(["M", "F"].contains(&f[4]), "{row}");
         let skills = ["unskilled", "semi_skilled", "skilled", "highly_skilled"];
         assert!(skills.contains(&f[6]), "{row}");
         assert!(["daily", "hourly", "monthly"].contains(&f[8]), "{row}");
         assert!(is_money(f[9]), "{row}");
         assert!(["true", "false"].contains(&f[10]) && ["true", "false"].contains(&f[11]));
-        assert!(
-            is_digits(f[12], 12..=12) && is_digits(f[13], 10..=10),
-            "{row}"
-        );
+        assert!(is_digits(f[12], 12..=12) && is_digits(f[13], 10..=10), "{row}");
         assert!(is_digits(f[14], 9..=16), "{row}");
         let (bank, branch) = f[15].split_at(4);
         assert!(
@@ -215,16 +201,10 @@ fn files_have_the_shape_of_the_reference_sample() {
             "{row}"
         );
         let pan = f[16].as_bytes();
-        assert!(
-            pan.len() == 10 && pan[..5].iter().all(u8::is_ascii_uppercase),
-            "{row}"
-        );
+        assert!(pan.len() == 10 && pan[..5].iter().all(u8::is_ascii_uppercase), "{row}");
         assert!(pan[5..9].iter().all(u8::is_ascii_digit) && pan[9].is_ascii_uppercase());
         assert!(is_date(f[17]), "{row}");
-        assert!(
-            f[18].is_empty() || (is_date(f[18]) && f[18] >= f[17]),
-            "{row}"
-        );
+        assert!(f[18].is_empty() || (is_date(f[18]) && f[18] >= f[17]), "{row}");
     }
     let ids = worker_ids(&dir);
 
@@ -271,10 +251,7 @@ fn files_have_the_shape_of_the_reference_sample() {
 
     assert_eq!(lines(&dir, "attendance.ndjson").len(), summary.punches);
     assert_eq!(lines(&dir, "leave.ndjson").len(), summary.leave_events);
-    assert_eq!(
-        lines(&dir, "adjustments.ndjson").len(),
-        summary.adjustment_events
-    );
+    assert_eq!(lines(&dir, "adjustments.ndjson").len(), summary.adjustment_events);
     assert_eq!(summary.bad_lines, 0);
     assert!(summary.punches > 400 * 40, "{summary:?}");
     assert!(summary.leave_events > 0 && summary.adjustment_events > 0);
@@ -337,10 +314,7 @@ fn feeds_carry_real_world_noise() {
     for p in &punches {
         if unique.insert(text(p, "event_id")) {
             let entry = (text(p, "ts"), text(p, "direction"), text(p, "event_id"));
-            by_worker
-                .entry(text(p, "worker_id"))
-                .or_default()
-                .push(entry);
+            by_worker.entry(text(p, "worker_id")).or_default().push(entry);
         }
     }
     let (mut double_taps, mut missed, mut night_shifts) = (0, 0, 0);
@@ -362,28 +336,13 @@ fn feeds_carry_real_world_noise() {
     }
     assert!(double_taps > 100, "double taps: {double_taps}");
     assert!(missed > 100, "missed punches: {missed}");
-    assert!(
-        night_shifts > 1000,
-        "night shifts crossing midnight: {night_shifts}"
-    );
+    assert!(night_shifts > 1000, "night shifts crossing midnight: {night_shifts}");
 
     let workers = lines(&dir, "workers.csv");
-    let masters: Vec<Vec<&str>> = workers[1..]
-        .iter()
-        .map(|r| r.split(',').collect())
-        .collect();
-    let joiners = masters
-        .iter()
-        .filter(|f| f[17].starts_with("2026-10"))
-        .count();
-    let leavers = masters
-        .iter()
-        .filter(|f| f[18].starts_with("2026-10"))
-        .count();
-    assert!(
-        joiners > 20 && leavers > 20,
-        "joiners {joiners}, leavers {leavers}"
-    );
+    let masters: Vec<Vec<&str>> = workers[1..].iter().map(|r| r.split(',').collect()).collect();
+    let joiners = masters.iter().filter(|f| f[17].starts_with("2026-10")).count();
+    let leavers = masters.iter().filter(|f| f[18].starts_with("2026-10")).count();
+    assert!(joiners > 20 && leavers > 20, "joiners {joiners}, leavers {leavers}");
     let minimum = |skill: &str| match skill {
         "unskilled" => 783.0,
         "semi_skilled" => 868.0,
@@ -406,10 +365,7 @@ fn feeds_carry_real_world_noise() {
 
     let mut leave_versions: HashMap<String, Vec<(u64, String)>> = HashMap::new();
     for event in objects(&dir, "leave.ndjson") {
-        let version = (
-            event["version"].as_u64().unwrap(),
-            text(&event, "status").to_owned(),
-        );
+        let version = (event["version"].as_u64().unwrap(), text(&event, "status").to_owned());
         leave_versions
             .entry(text(&event, "leave_id").to_owned())
             .or_default()
@@ -441,10 +397,7 @@ fn bad_lines_are_exactly_as_many_as_asked() {
 
     let (dir, summary) = generate_into("few-bad", &config(50, 3, 2));
     assert_eq!(summary.bad_lines, 2);
-    assert_eq!(
-        defects_per_feed(&dir).iter().map(Vec::len).sum::<usize>(),
-        2
-    );
+    assert_eq!(defects_per_feed(&dir).iter().map(Vec::len).sum::<usize>(), 2);
 
     let (dir, _) = generate_into("no-bad", &config(500, 3, 0));
     assert!(defects_per_feed(&dir).iter().all(Vec::is_empty));

@@ -61,10 +61,7 @@ pub async fn results(out: &Path) -> Vec<RecordBatch> {
 pub fn differences(results: &[RecordBatch], expected_csv: &Path) -> Vec<String> {
     let mut rows: HashMap<String, (&RecordBatch, usize)> = HashMap::new();
     for batch in results {
-        let ids = batch
-            .column_by_name("worker_id")
-            .unwrap()
-            .as_string::<i32>();
+        let ids = batch.column_by_name("worker_id").unwrap().as_string::<i32>();
         for i in 0..batch.num_rows() {
             rows.insert(ids.value(i).to_string(), (batch, i));
         }
@@ -105,10 +102,7 @@ pub fn differences(results: &[RecordBatch], expected_csv: &Path) -> Vec<String> 
         }
     }
     if rows.len() != expected_rows {
-        differences.push(format!(
-            "{} result rows, {expected_rows} expected",
-            rows.len()
-        ));
+        differences.push(format!("{} result rows, {expected_rows} expected", rows.len()));
     }
     differences
 }

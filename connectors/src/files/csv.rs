@@ -17,21 +17,13 @@ pub struct Record {
 impl Record {
     /// The cells by column name, or why the line has none.
     pub fn cells(&self) -> Result<&HashMap<String, String>, Invalid> {
-        self.cells
-            .as_ref()
-            .map_err(|reason| Invalid::record(reason.clone()))
+        self.cells.as_ref().map_err(|reason| Invalid::record(reason.clone()))
     }
 }
 
 /// The records of `bytes`; a missing required column fails the whole file, naming it.
-pub fn records<'a>(
-    path: &Path,
-    bytes: &'a [u8],
-    required: &[&str],
-) -> Result<impl Iterator<Item = Record> + 'a> {
-    let mut reader = ::csv::ReaderBuilder::new()
-        .flexible(true)
-        .from_reader(bytes);
+pub fn records<'a>(path: &Path, bytes: &'a [u8], required: &[&str]) -> Result<impl Iterator<Item = Record> + 'a> {
+    let mut reader = ::csv::ReaderBuilder::new().flexible(true).from_reader(bytes);
     let headers: Vec<String> = reader
         .headers()
         .map_err(|e| Error::input(path.display(), e.to_string()))?
@@ -41,10 +33,7 @@ pub fn records<'a>(
     if let Some(absent) = required.iter().find(|c| !headers.iter().any(|h| h == *c)) {
         return Err(Error::input(
             path.display(),
-            format!(
-                "line 1: missing column `{absent}`; expected {}",
-                required.join(",")
-            ),
+            format!("line 1: missing column `{absent}`; expected {}", required.join(",")),
         ));
     }
     let mut record = ::csv::StringRecord::new();
@@ -69,11 +58,7 @@ pub fn records<'a>(
                 Ok(false) => return None,
                 Ok(true) if original.is_empty() => continue,
                 Ok(true) => {
-                    let cells = headers
-                        .iter()
-                        .cloned()
-                        .zip(record.iter().map(str::to_string))
-                        .collect();
+                    let cells = headers.iter().cloned().zip(record.iter().map(str::to_string)).collect();
                     return Some(Record {
                         line,
                         original,

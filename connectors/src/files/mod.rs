@@ -16,20 +16,7 @@ use sha2::{Digest, Sha256};
 
 use crate::dead_letter::{DeadLetters, Position};
 use crate::error::{Error, Result};
-
-/// Reports progress of long reads (the CLI draws it as a bar).
-pub trait Progress: Sync {
-    fn start(&self, stage: &str, total_bytes: u64);
-    fn advance(&self, bytes: u64);
-}
-
-/// For callers that show nothing.
-pub struct Quiet;
-
-impl Progress for Quiet {
-    fn start(&self, _: &str, _: u64) {}
-    fn advance(&self, _: u64) {}
-}
+use crate::progress::{Progress, Unit};
 
 /// A folder read into a ledger.
 pub struct Folder {
@@ -42,11 +29,7 @@ pub struct Folder {
 
 const SUMMARY_FORMATS: [&str; 3] = ["csv", "xlsx", "parquet"];
 
-pub fn read_folder(
-    dir: &Path,
-    dead_letters: &mut DeadLetters,
-    progress: &dyn Progress,
-) -> Result<Folder> {
+pub fn read_folder(dir: &Path, dead_letters: &mut DeadLetters, progress: &dyn Progress) -> Result<Folder> {
     if !dir.is_dir() {
         return Err(Error::input(
             dir.display(),
@@ -68,32 +51,21 @@ pub fn read_folder(
     let sites = csv::records(
         &sites_path,
         &sites_csv,
-        &[
-            "site_id",
-            "org_id",
-            "name",
-            "state",
-            "timezone",
-            "weekly_off",
-        ],
+        &["site_id", "org_id", "name", "state", "timezone", "weekly_off"],
     )?
-    .filter_map(|r| {
-        match r
-            .cells()
-            .and_then(|c| Site::decode(|f| c.get(f).map(String::as_str)))
-        {
+    .filter_map(
+        |r| match r.cells().and_then(|c| Site::decode(|f| c.get(f).map(String::as_str))) {
             Ok(site) => Some(site),
             Err(invalid) => {
                 dead_letters.push("sites.csv", Position::Line(r.line), invalid, r.original);
                 None
             }
-        }
-    })
+        },
+    )
     .collect::<Vec<_>>();
     let mut ledger = Ledger::new(sites);
 
-    let (workers_path, workers_csv) =
-        read("workers.csv")?.ok_or_else(|| missing(dir, "workers.csv"))?;
+    let (workers_path, workers_csv) = read("workers.csv")?.ok_or_else(|| missing(dir, "workers.csv"))?;
     for r in csv::records(&workers_path, &workers_csv, &WORKER_COLUMNS)? {
         if let Err(invalid) = r
             .cells()
@@ -117,7 +89,7 @@ pub fn read_folder(
         let name = format!("{}.ndjson", feed.name());
         if let Some((_, bytes)) = read(&name)? {
             has_attendance |= feed == Feed::Attendance;
-            progress.start(&name, bytes.len() as u64);
+            progress.start(&format!("reading {name}"), bytes.len() as u64, Unit::Bytes);
             events += ndjson::fold(feed, &name, &bytes, &mut ledger, dead_letters, progress);
         }
     }
@@ -127,11 +99,7 @@ pub fn read_folder(
             "attendance.ndjson (or attendance_summary.csv, .xlsx or .parquet)",
         ));
     }
-    Ok(Folder {
-        ledger,
-        inputs,
-        events,
-    })
+    Ok(Folder { ledger, inputs, events })
 }
 
 pub const WORKER_COLUMNS: [&str; 19] = [

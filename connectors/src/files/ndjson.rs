@@ -5,8 +5,8 @@
 use memchr::memchr_iter;
 use payroll_engine::{Event, Feed, Invalid, Ledger};
 
-use super::Progress;
 use crate::dead_letter::{DeadLetters, Position};
+use crate::progress::Progress;
 
 /// A chunk's outcome: decoded events and refusals, with lines counted within the chunk.
 #[derive(Default)]
@@ -48,9 +48,7 @@ pub fn fold(
             dead_letters.push(source, Position::Line(first_line + line), invalid, original);
         }
         for event in chunk.events {
-            ledger
-                .apply(event)
-                .expect("workers are checked while decoding");
+            ledger.apply(event).expect("workers are checked while decoding");
             folded += 1;
         }
         first_line += chunk.lines;
@@ -71,11 +69,9 @@ fn decode(feed: Feed, chunk: &[u8], ledger: &Ledger) -> Chunk {
             .and_then(|event| ledger.check_worker(event.worker_id()).map(|()| event));
         match decoded {
             Ok(event) => out.events.push(event),
-            Err(invalid) => out.refused.push((
-                index as u64,
-                invalid,
-                String::from_utf8_lossy(line).into_owned(),
-            )),
+            Err(invalid) => out
+                .refused
+                .push((index as u64, invalid, String::from_utf8_lossy(line).into_owned())),
         }
     }
     out
@@ -83,8 +79,7 @@ fn decode(feed: Feed, chunk: &[u8], ledger: &Ledger) -> Chunk {
 
 fn lines(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
     let mut start = 0;
-    let ends = memchr_iter(b'\n', bytes)
-        .chain((!bytes.ends_with(b"\n") && !bytes.is_empty()).then_some(bytes.len()));
+    let ends = memchr_iter(b'\n', bytes).chain((!bytes.ends_with(b"\n") && !bytes.is_empty()).then_some(bytes.len()));
     ends.map(move |end| {
         let line = &bytes[start..end];
         start = end + 1;
@@ -100,10 +95,7 @@ fn split_at_lines(bytes: &[u8], parts: usize) -> impl Iterator<Item = &[u8]> {
         if rest.is_empty() {
             return None;
         }
-        let cut = match rest
-            .get(target..)
-            .and_then(|tail| memchr::memchr(b'\n', tail))
-        {
+        let cut = match rest.get(target..).and_then(|tail| memchr::memchr(b'\n', tail)) {
             Some(i) => target + i + 1,
             None => rest.len(),
         };
@@ -123,15 +115,8 @@ mod tests {
         for parts in 1..8 {
             let chunks: Vec<&[u8]> = split_at_lines(text, parts).collect();
             assert_eq!(chunks.concat(), text.to_vec());
-            assert!(
-                chunks[..chunks.len() - 1]
-                    .iter()
-                    .all(|c| c.ends_with(b"\n"))
-            );
+            assert!(chunks[..chunks.len() - 1].iter().all(|c| c.ends_with(b"\n")));
         }
-        assert_eq!(
-            lines(b"a\n\nb").collect::<Vec<_>>(),
-            vec![&b"a"[..], b"", b"b"]
-        );
+        assert_eq!(lines(b"a\n\nb").collect::<Vec<_>>(), vec![&b"a"[..], b"", b"b"]);
     }
 }

@@ -38,13 +38,7 @@ struct Row {
     original: String,
 }
 
-pub fn fold(
-    name: &str,
-    path: &Path,
-    bytes: &[u8],
-    ledger: &mut Ledger,
-    dead_letters: &mut DeadLetters,
-) -> Result<u64> {
+pub fn fold(name: &str, path: &Path, bytes: &[u8], ledger: &mut Ledger, dead_letters: &mut DeadLetters) -> Result<u64> {
     let rows = match path.extension().and_then(|e| e.to_str()) {
         Some("csv") => csv::records(path, bytes, &COLUMNS)?
             .map(|r| Row {
@@ -67,8 +61,7 @@ pub fn fold(
     let mut folded = 0;
     for row in rows {
         let applied = row.cells.and_then(|cells| {
-            let (worker_id, period, summary) =
-                AttendanceSummary::decode(|c| cells.get(c).map(String::as_str))?;
+            let (worker_id, period, summary) = AttendanceSummary::decode(|c| cells.get(c).map(String::as_str))?;
             ledger.apply_summary(&worker_id, period, summary)
         });
         match applied {
@@ -131,17 +124,11 @@ fn xlsx_rows(path: &Path, bytes: &[u8]) -> Result<Vec<Row>> {
 }
 
 fn parquet_rows(path: &Path, bytes: &[u8]) -> Result<Vec<Row>> {
-    let reader =
-        ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::copy_from_slice(bytes))?.build()?;
+    let reader = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::copy_from_slice(bytes))?.build()?;
     let mut rows = Vec::new();
     for batch in reader {
         let batch = batch?;
-        let headers: Vec<String> = batch
-            .schema()
-            .fields()
-            .iter()
-            .map(|f| f.name().clone())
-            .collect();
+        let headers: Vec<String> = batch.schema().fields().iter().map(|f| f.name().clone()).collect();
         check_columns(path, &headers)?;
         let columns = batch
             .columns()

@@ -1,0 +1,435 @@
+//! A run's payslips as a batch: every worker's PDF and XLSX and each org's register, rendered
+//! on all cores and written through the object store with bounded concurrency, with a
+//! manifest of every file (size, SHA-256) and of every failure.
+//!
+//! Rendering is deterministic (the run's date, not the clock's, is printed and recorded), so a
+//! batch run again after a crash renders the same bytes: a file already in the store with the
+//! same hash is kept, a missing or different one is written. A payslip that fails is recorded
+//! and the others go on.
+
+use std::collections::HashMap;
+
+use chrono::NaiveDate;
+use datafusion::arrow::array::{Array, AsArray, RecordBatch};
+use datafusion::arrow::datatypes::{DataType, Decimal128Type, Int64Type};
+use datafusion::arrow::util::display::array_value_to_string;
+use futures::StreamExt;
+use object_store::path::Path;
+use payroll_connectors::results::RunRecord;
+use payroll_connectors::{Progress, Store, Unit, layout};
+use payroll_engine::run::{orgs, rows_of_org};
+use payroll_rules::vocabulary::PayPeriod;
+use payroll_rules::{Category, CompiledVersion, PayslipDef};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::{Item, Line, Payslip, Register, RegisterColumn, RegisterRow, Renderer, WorkerBlock, render_register};
+
+/// Writes in flight at once: enough to hide an object store's latency, few enough not to
+/// swamp it.
+const CONCURRENT_WRITES: usize = 32;
+
+/// Which documents to render per worker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Formats {
+    pub pdf: bool,
+    pub xlsx: bool,
+}
+
+impl std::str::FromStr for Formats {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let mut formats = Formats {
+            pdf: false,
+            xlsx: false,
+        };
+        for f in s.split(',').map(str::trim) {
+            match f {
+                "pdf" => formats.pdf = true,
+                "xlsx" => formats.xlsx = true,
+                other => return Err(format!("unknown format `{other}`: expected pdf, xlsx or pdf,xlsx")),
+            }
+        }
+        Ok(formats)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileEntry {
+    pub name: String,
+    pub bytes: u64,
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Failure {
+    pub worker_id: String,
+    pub file: String,
+    pub error: String,
+}
+
+/// `manifest.json` beside an org's payslips.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchManifest {
+    pub run_id: String,
+    pub period: String,
+    pub org_id: String,
+    pub generated_on: String,
+    pub files: Vec<FileEntry>,
+    pub failures: Vec<Failure>,
+}
+
+#[derive(Debug, Default)]
+pub struct BatchReport {
+    pub manifests: Vec<BatchManifest>,
+    /// Files written now, and files found already written with the right content.
+    pub written: u64,
+    pub kept: u64,
+    pub bytes: u64,
+    pub payslips: u64,
+}
+
+impl BatchReport {
+    pub fn failures(&self) -> impl Iterator<Item = &Failure> {
+        self.manifests.iter().flat_map(|m| &m.failures)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BatchError {
+    #[error("ruleset version {0} has no [payslip] section naming its gross, deductions and net components")]
+    NoPayslipTotals(String),
+    #[error(transparent)]
+    Render(#[from] crate::Error),
+    #[error(transparent)]
+    Store(#[from] payroll_connectors::Error),
+    #[error(transparent)]
+    Arrow(#[from] datafusion::arrow::error::ArrowError),
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
+}
+
+/// A run's results and what the ruleset says about presenting them.
+pub struct Batch<'a> {
+    pub store: &'a Store,
+    pub run: &'a RunRecord,
+    pub version: &'a CompiledVersion,
+    pub results: &'a [RecordBatch],
+    pub formats: Formats,
+}
+
+impl Batch<'_> {
+    pub async fn write(&self, progress: &dyn Progress) -> Result<BatchReport, BatchError> {
+        let totals = self
+            .version
+            .payslip
+            .as_ref()
+            .ok_or_else(|| BatchError::NoPayslipTotals(self.version.version.clone()))?;
+        let generated_on = self.generated_on();
+        let renderer = Renderer::new()?;
+        let workers: usize = self.results.iter().map(RecordBatch::num_rows).sum();
+        let per_worker = u64::from(self.formats.pdf) + u64::from(self.formats.xlsx);
+        progress.start("writing payslips", workers as u64 * per_worker, Unit::Files);
+        let mut report = BatchReport::default();
+        for org in orgs(self.results) {
+            let dir = layout::payslips_dir(&org, &self.run.period, &self.run.run_id);
+            let mut writer = Writer::new(self.store, &dir).await?;
+            let mut register = self.register(generated_on);
+            for batch in rows_of_org(self.results, &org)? {
+                let payslips: Vec<Payslip> = (0..batch.num_rows())
+                    .map(|row| self.payslip(&batch, row, totals, generated_on))
+                    .collect();
+                register
+                    .rows
+                    .extend((0..batch.num_rows()).map(|row| self.register_row(&batch, row)));
+                let rendered = render_all(&renderer, &payslips, self.formats);
+                writer.write_all(rendered, progress).await;
+                report.payslips += payslips.len() as u64;
+            }
+            let register = render_register(&register).map_err(|e| e.to_string());
+            writer
+                .write_all(
+                    vec![("register.xlsx".into(), String::new(), register)],
+                    &payroll_connectors::Quiet,
+                )
+                .await;
+            let manifest = BatchManifest {
+                run_id: self.run.run_id.clone(),
+                period: self.run.period.clone(),
+                org_id: org.clone(),
+                generated_on: generated_on.to_string(),
+                files: writer.files,
+                failures: writer.failures,
+            };
+            self.store
+                .put(
+                    &dir.clone().join("manifest.json"),
+                    serde_json::to_vec_pretty(&manifest)?,
+                )
+                .await?;
+            report.written += writer.written;
+            report.kept += writer.kept;
+            report.bytes += manifest.files.iter().map(|f| f.bytes).sum::<u64>();
+            report.manifests.push(manifest);
+        }
+        Ok(report)
+    }
+
+    /// The run's own date: payslips of a run are the same documents whenever they are rendered.
+    fn generated_on(&self) -> NaiveDate {
+        chrono::DateTime::parse_from_rfc3339(&self.run.created_at)
+            .map_or_else(|_| chrono::Utc::now().date_naive(), |t| t.date_naive())
+    }
+
+    fn payslip(&self, batch: &RecordBatch, row: usize, totals: &PayslipDef, generated_on: NaiveDate) -> Payslip {
+        let text = |name: &str| text(batch, row, name);
+        let amount = |name: &str| amount(batch, row, name);
+        let lines = |category: Category| -> Vec<Line> {
+            self.version
+                .components
+                .iter()
+                .filter(|c| c.category == category)
+                .map(|c| Line {
+                    label: c.label.clone(),
+                    amount: amount(&c.name),
+                })
+                .collect()
+        };
+        let item = |label: &str, name: &str| Item {
+            label: label.into(),
+            value: text(name),
+        };
+        Payslip {
+            org_name: text("org_id"),
+            period: self.run.period.clone(),
+            period_label: period_label(&self.run.period),
+            run_id: self.run.run_id.clone(),
+            generated_on,
+            worker: WorkerBlock {
+                worker_id: text("worker_id"),
+                name: text("name"),
+                designation: text("designation"),
+                site: text("site_name"),
+                uan: text("uan"),
+                esic_no: text("esic_no"),
+                bank_account: text("bank_account_masked"),
+                pan: text("pan_masked"),
+            },
+            attendance: vec![
+                item("Working days", "working_days"),
+                item("Days present", "present_days"),
+                item("Paid leave", "paid_leave_days"),
+                item("Loss of pay days", "lop_days"),
+                item("Overtime hours", "ot_hours"),
+                item("Missed punches", "missed_punch_days"),
+            ],
+            earnings: lines(Category::Earning),
+            deductions: lines(Category::Deduction),
+            employer_contributions: lines(Category::EmployerContribution),
+            gross: amount(&totals.gross),
+            total_deductions: amount(&totals.deductions),
+            net_pay: amount(&totals.net),
+        }
+    }
+
+    fn register_columns(&self) -> impl Iterator<Item = &payroll_rules::Component> {
+        self.version
+            .components
+            .iter()
+            .filter(|c| !matches!(c.category, Category::Flag | Category::Intermediate))
+    }
+
+    fn register(&self, generated_on: NaiveDate) -> Register {
+        Register {
+            period_label: period_label(&self.run.period),
+            run_id: self.run.run_id.clone(),
+            generated_on,
+            columns: self
+                .register_columns()
+                .map(|c| RegisterColumn {
+                    name: c.name.clone(),
+                    label: c.label.clone(),
+                })
+                .collect(),
+            rows: Vec::new(),
+        }
+    }
+
+    fn register_row(&self, batch: &RecordBatch, row: usize) -> RegisterRow {
+        RegisterRow {
+            worker_id: text(batch, row, "worker_id"),
+            name: text(batch, row, "name"),
+            org_id: text(batch, row, "org_id"),
+            site: text(batch, row, "site_name"),
+            amounts: self.register_columns().map(|c| amount(batch, row, &c.name)).collect(),
+        }
+    }
+}
+
+/// A rendered file: its name, the worker it belongs to, its bytes or why it failed.
+type Rendered = (String, String, Result<Vec<u8>, String>);
+
+/// Renders a batch's payslips on every core.
+fn render_all(renderer: &Renderer, payslips: &[Payslip], formats: Formats) -> Vec<Rendered> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let per_thread = payslips.len().div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = payslips
+            .chunks(per_thread)
+            .map(|chunk| {
+                scope.spawn(move || {
+                    let mut out = Vec::with_capacity(chunk.len() * 2);
+                    for p in chunk {
+                        let id = &p.worker.worker_id;
+                        if formats.pdf {
+                            out.push((
+                                format!("{id}.pdf"),
+                                id.clone(),
+                                renderer.render_pdf(p).map_err(|e| e.to_string()),
+                            ));
+                        }
+                        if formats.xlsx {
+                            out.push((
+                                format!("{id}.xlsx"),
+                                id.clone(),
+                                renderer.render_xlsx(p).map_err(|e| e.to_string()),
+                            ));
+                        }
+                    }
+                    out
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("rendering does not panic"))
+            .collect()
+    })
+}
+
+/// Writes one org's files, keeping those already present with the right content.
+struct Writer<'a> {
+    store: &'a Store,
+    dir: &'a Path,
+    /// Sizes of the files already in the folder (a resumed batch).
+    existing: HashMap<String, u64>,
+    files: Vec<FileEntry>,
+    failures: Vec<Failure>,
+    written: u64,
+    kept: u64,
+}
+
+enum Outcome {
+    Written(FileEntry),
+    Kept(FileEntry),
+    Failed(Failure),
+}
+
+impl<'a> Writer<'a> {
+    async fn new(store: &'a Store, dir: &'a Path) -> Result<Writer<'a>, BatchError> {
+        let existing = store
+            .list(dir)
+            .await?
+            .into_iter()
+            .filter_map(|meta| Some((meta.location.filename()?.to_string(), meta.size)))
+            .collect();
+        Ok(Writer {
+            store,
+            dir,
+            existing,
+            files: Vec::new(),
+            failures: Vec::new(),
+            written: 0,
+            kept: 0,
+        })
+    }
+
+    async fn write_all(&mut self, rendered: Vec<Rendered>, progress: &dyn Progress) {
+        let outcomes: Vec<Outcome> = futures::stream::iter(rendered)
+            .map(|(name, worker_id, bytes)| self.write_one(name, worker_id, bytes))
+            .buffer_unordered(CONCURRENT_WRITES)
+            .inspect(|_| progress.advance(1))
+            .collect()
+            .await;
+        for outcome in outcomes {
+            match outcome {
+                Outcome::Written(f) => {
+                    self.written += 1;
+                    self.files.push(f);
+                }
+                Outcome::Kept(f) => {
+                    self.kept += 1;
+                    self.files.push(f);
+                }
+                Outcome::Failed(f) => self.failures.push(f),
+            }
+        }
+        self.files.sort_by(|a, b| a.name.cmp(&b.name));
+        self.failures.sort_by(|a, b| a.file.cmp(&b.file));
+    }
+
+    async fn write_one(&self, name: String, worker_id: String, bytes: Result<Vec<u8>, String>) -> Outcome {
+        let fail = |error: String| {
+            Outcome::Failed(Failure {
+                worker_id: worker_id.clone(),
+                file: name.clone(),
+                error,
+            })
+        };
+        let bytes = match bytes {
+            Ok(b) => b,
+            Err(e) => return fail(e),
+        };
+        let entry = FileEntry {
+            name: name.clone(),
+            bytes: bytes.len() as u64,
+            sha256: hex::encode(Sha256::digest(&bytes)),
+        };
+        let path = self.dir.clone().join(name.as_str());
+        if self.existing.get(&name) == Some(&entry.bytes) {
+            let same = self
+                .store
+                .get(&path)
+                .await
+                .is_ok_and(|old| hex::encode(Sha256::digest(&old)) == entry.sha256);
+            if same {
+                return Outcome::Kept(entry);
+            }
+        }
+        match self.store.put(&path, bytes).await {
+            Ok(()) => Outcome::Written(entry),
+            Err(e) => fail(e.to_string()),
+        }
+    }
+}
+
+fn period_label(period: &str) -> String {
+    period
+        .parse::<PayPeriod>()
+        .map_or_else(|_| period.to_string(), |p| p.first_day().format("%B %Y").to_string())
+}
+
+fn text(batch: &RecordBatch, row: usize, name: &str) -> String {
+    batch
+        .column_by_name(name)
+        .map_or_else(String::new, |c| array_value_to_string(c, row).unwrap_or_default())
+}
+
+/// An amount column's value as a decimal, whatever its scale.
+fn amount(batch: &RecordBatch, row: usize, name: &str) -> Decimal {
+    let Some(column) = batch.column_by_name(name) else {
+        return Decimal::ZERO;
+    };
+    if column.is_null(row) {
+        return Decimal::ZERO;
+    }
+    match column.data_type() {
+        DataType::Decimal128(_, scale) => {
+            Decimal::from_i128_with_scale(column.as_primitive::<Decimal128Type>().value(row), *scale as u32)
+        }
+        DataType::Int64 => Decimal::from(column.as_primitive::<Int64Type>().value(row)),
+        _ => Decimal::ZERO,
+    }
+}

@@ -1,0 +1,198 @@
+//! A run's payslips as a batch, against stores that misbehave: a write that fails is recorded
+//! in the manifest and the others still land; a batch run again after losing files writes only
+//! what is missing or wrong.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use futures::stream::BoxStream;
+use object_store::memory::InMemory;
+use object_store::path::Path;
+use object_store::{
+    CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore, ObjectStoreExt,
+    PutMultipartOptions, PutOptions, PutPayload, PutResult,
+};
+use payroll_connectors::results::{RunOutput, RunRecord, write_run};
+use payroll_connectors::{DeadLetters, Quiet, Store, files};
+use payroll_engine::run::RulesetRef;
+use payroll_engine::{Calculator, InputsBatch};
+use payroll_payslips::batch::{Batch, Formats};
+use payroll_rules::Ruleset;
+use payroll_rules::vocabulary::PayPeriod;
+
+const PERIOD: PayPeriod = PayPeriod { year: 2026, month: 10 };
+
+/// Fails every write whose path ends with `fail_suffix`.
+#[derive(Debug)]
+struct FailingStore {
+    inner: InMemory,
+    fail_suffix: &'static str,
+}
+
+impl std::fmt::Display for FailingStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "FailingStore")
+    }
+}
+
+#[async_trait]
+impl ObjectStore for FailingStore {
+    async fn put_opts(
+        &self,
+        location: &Path,
+        payload: PutPayload,
+        opts: PutOptions,
+    ) -> object_store::Result<PutResult> {
+        if location.as_ref().ends_with(self.fail_suffix) {
+            return Err(object_store::Error::Generic {
+                store: "FailingStore",
+                source: "injected write failure".into(),
+            });
+        }
+        self.inner.put_opts(location, payload, opts).await
+    }
+    async fn put_multipart_opts(
+        &self,
+        location: &Path,
+        opts: PutMultipartOptions,
+    ) -> object_store::Result<Box<dyn MultipartUpload>> {
+        self.inner.put_multipart_opts(location, opts).await
+    }
+    async fn get_opts(&self, location: &Path, options: GetOptions) -> object_store::Result<GetResult> {
+        self.inner.get_opts(location, options).await
+    }
+    fn delete_stream(
+        &self,
+        locations: BoxStream<'static, object_store::Result<Path>>,
+    ) -> BoxStream<'static, object_store::Result<Path>> {
+        self.inner.delete_stream(locations)
+    }
+    fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
+        self.inner.list(prefix)
+    }
+    async fn list_with_delimiter(&self, prefix: Option<&Path>) -> object_store::Result<ListResult> {
+        self.inner.list_with_delimiter(prefix).await
+    }
+    async fn copy_opts(&self, from: &Path, to: &Path, options: CopyOptions) -> object_store::Result<()> {
+        self.inner.copy_opts(from, to, options).await
+    }
+}
+
+fn store(fail_suffix: &'static str) -> Store {
+    let inner = Arc::new(FailingStore {
+        inner: InMemory::new(),
+        fail_suffix,
+    });
+    Store::new(inner, "memory:///".parse().unwrap())
+}
+
+/// Runs the reference sample into `store`, as `payroll run` does.
+async fn run_sample(store: &Store, ruleset: &Ruleset) -> (RunRecord, Vec<datafusion::arrow::array::RecordBatch>) {
+    let sample = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../cli/tests/data/sample");
+    let folder = files::read_folder(&sample, &mut DeadLetters::default(), &Quiet).unwrap();
+    let mut inputs = InputsBatch::new(PERIOD, 100);
+    for (worker, site, period_inputs) in folder.ledger.period_inputs(PERIOD) {
+        inputs.push(worker, site, &period_inputs);
+    }
+    let version = ruleset.version_on(PERIOD.first_day()).unwrap();
+    let results = Calculator::new(2)
+        .calculate(version, vec![inputs.finish()])
+        .await
+        .unwrap();
+    let output = RunOutput {
+        run_id: "20261101T000000Z-0001",
+        period: "2026-10",
+        created_at: "2026-11-01T00:00:00+00:00",
+        ruleset_text: &ruleset.text,
+        ruleset: RulesetRef::new(ruleset, version),
+        version,
+        inputs: folder.inputs,
+        dead_letters: Default::default(),
+        results: &results,
+    };
+    (write_run(store, &output).await.unwrap(), results)
+}
+
+fn ruleset() -> Ruleset {
+    Ruleset::load(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../rules/examples/india-contract.toml"))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_failed_write_is_recorded_and_the_rest_of_the_batch_lands() {
+    let store = store("W000001.pdf");
+    let ruleset = ruleset();
+    let (run, results) = run_sample(&store, &ruleset).await;
+    let version = ruleset.version_on(PERIOD.first_day()).unwrap();
+    let batch = Batch {
+        store: &store,
+        run: &run,
+        version,
+        results: &results,
+        formats: Formats { pdf: true, xlsx: true },
+    };
+    let report = batch.write(&Quiet).await.unwrap();
+
+    let failures: Vec<_> = report.failures().collect();
+    assert_eq!(failures.len(), 1);
+    assert_eq!(
+        (failures[0].worker_id.as_str(), failures[0].file.as_str()),
+        ("W000001", "W000001.pdf")
+    );
+    assert!(
+        failures[0].error.contains("injected write failure"),
+        "{}",
+        failures[0].error
+    );
+    // 80 workers, 2 files each, a register per org, less the one that failed.
+    assert_eq!(report.written, 80 * 2 + 2 - 1);
+    let org1 = report.manifests.iter().find(|m| m.org_id == "org1").unwrap();
+    assert!(org1.files.iter().any(|f| f.name == "W000001.xlsx"));
+    assert!(!org1.files.iter().any(|f| f.name == "W000001.pdf"));
+}
+
+#[tokio::test]
+async fn a_batch_run_again_writes_only_what_is_missing_or_wrong() {
+    let store = store("never");
+    let ruleset = ruleset();
+    let (run, results) = run_sample(&store, &ruleset).await;
+    let version = ruleset.version_on(PERIOD.first_day()).unwrap();
+    let batch = Batch {
+        store: &store,
+        run: &run,
+        version,
+        results: &results,
+        formats: Formats { pdf: true, xlsx: true },
+    };
+    let first = batch.write(&Quiet).await.unwrap();
+    assert_eq!((first.written, first.kept), (162, 0));
+
+    let dir = Path::from("payslips/org_id=org0/period=2026-10/run_id=20261101T000000Z-0001");
+    store.delete(&dir.clone().join("W000000.pdf")).await.unwrap();
+    store.delete(&dir.clone().join("W000002.xlsx")).await.unwrap();
+    store.delete(&dir.clone().join("register.xlsx")).await.unwrap();
+    // A torn or foreign file of the right size must not pass for the real one.
+    let size = store
+        .head(&dir.clone().join("W000004.pdf"))
+        .await
+        .unwrap()
+        .unwrap()
+        .size as usize;
+    store
+        .put(&dir.clone().join("W000004.pdf"), vec![b'x'; size])
+        .await
+        .unwrap();
+
+    let second = batch.write(&Quiet).await.unwrap();
+    assert_eq!((second.written, second.kept), (4, 158));
+    assert_eq!(second.manifests, first.manifests, "the same files, byte for byte");
+    let inner = store.object_store();
+    let restored = inner
+        .get(&dir.clone().join("W000004.pdf"))
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert!(restored.starts_with(b"%PDF"));
+}
