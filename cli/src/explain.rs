@@ -2,16 +2,15 @@
 //! and its result, read from the run's own results and the ruleset text saved with the run,
 //! so the answer to "why is my pay X" is the computation that was paid.
 
-use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Result, anyhow};
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::util::display::array_value_to_string;
 use payroll_connectors::Store;
-use payroll_connectors::results::{latest_run, read_results, read_ruleset_text, read_run};
+use payroll_connectors::results::{applied_ruleset, find_run, read_results};
+use payroll_rules::Category;
 use payroll_rules::vocabulary::PayPeriod;
-use payroll_rules::{Category, Ruleset};
 
 #[derive(clap::Args)]
 pub struct ExplainArgs {
@@ -32,17 +31,11 @@ pub struct ExplainArgs {
 pub async fn explain(args: ExplainArgs) -> Result<ExitCode> {
     let store = Store::open(&args.out)?;
     let period = args.period.to_string();
-    let record = match &args.run {
-        Some(id) => read_run(&store, id).await?,
-        None => latest_run(&store, &period).await?,
-    };
-    let text = read_ruleset_text(&store, &record.run_id).await?;
-    let ruleset = Ruleset::parse(&text, Path::new(&format!("{}.ruleset.toml", record.run_id)))?;
+    let record = find_run(&store, args.run.as_deref(), &period).await?;
+    let ruleset = applied_ruleset(&store, &record).await?;
     let version = ruleset
-        .versions
-        .iter()
-        .find(|v| v.version == record.ruleset.version)
-        .ok_or_else(|| anyhow!("the run's ruleset has no version {}", record.ruleset.version))?;
+        .version(&record.ruleset.version)
+        .expect("applied_ruleset checks the version");
     let batches = read_results(&store, &record).await?;
     let (batch, row) = find_worker(&batches, &args.worker).ok_or_else(|| {
         anyhow!(

@@ -1,14 +1,12 @@
 //! `payroll payslips`: a run's payslips (PDF, XLSX) and register, to the run's output store.
 
-use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use anyhow::{Result, anyhow, bail};
+use anyhow::Result;
 use payroll_connectors::Store;
-use payroll_connectors::results::{RunRecord, latest_run, read_results, read_ruleset_text, read_run};
+use payroll_connectors::results::{RunRecord, applied_ruleset, find_run, read_results};
 use payroll_payslips::batch::{Batch, BatchReport, Formats};
-use payroll_rules::Ruleset;
 use payroll_rules::vocabulary::PayPeriod;
 
 use crate::ui;
@@ -34,14 +32,7 @@ pub struct PayslipsArgs {
 
 pub async fn payslips(args: PayslipsArgs) -> Result<ExitCode> {
     let store = Store::open(&args.out)?;
-    let period = args.period.to_string();
-    let record = match &args.run {
-        Some(id) => read_run(&store, id).await?,
-        None => latest_run(&store, &period).await?,
-    };
-    if record.period != period {
-        bail!("run {} is for period {}, not {period}", record.run_id, record.period);
-    }
+    let record = find_run(&store, args.run.as_deref(), &args.period.to_string()).await?;
     let started = Instant::now();
     let report = render(&store, &record, args.format, &ui::Bar::new()).await?;
     print!("{}", summary(&report, &store, started.elapsed().as_secs_f64()));
@@ -54,13 +45,10 @@ pub async fn payslips(args: PayslipsArgs) -> Result<ExitCode> {
 
 /// Renders and writes a run's payslips with the ruleset the run applied.
 pub async fn render(store: &Store, record: &RunRecord, formats: Formats, bar: &ui::Bar) -> Result<BatchReport> {
-    let text = read_ruleset_text(store, &record.run_id).await?;
-    let ruleset = Ruleset::parse(&text, Path::new(&format!("{}.ruleset.toml", record.run_id)))?;
+    let ruleset = applied_ruleset(store, record).await?;
     let version = ruleset
-        .versions
-        .iter()
-        .find(|v| v.version == record.ruleset.version)
-        .ok_or_else(|| anyhow!("the run's ruleset has no version {}", record.ruleset.version))?;
+        .version(&record.ruleset.version)
+        .expect("applied_ruleset checks the version");
     let results = read_results(store, record).await?;
     let batch = Batch {
         store,

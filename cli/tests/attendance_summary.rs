@@ -9,19 +9,7 @@ use common::*;
 use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 
-const COLUMNS: [&str; 11] = [
-    "worker_id",
-    "period",
-    "employment_days",
-    "working_days",
-    "present_days",
-    "paid_leave_days",
-    "unpaid_leave_days",
-    "lop_days",
-    "worked_minutes",
-    "ot_hours",
-    "missed_punch_days",
-];
+use payroll_connectors::files::SUMMARY_COLUMNS as COLUMNS;
 
 /// The summary rows of expected.csv, as text, with one cell optionally broken.
 fn summary_rows(break_row: Option<(usize, &str, &str)>) -> Vec<Vec<String>> {

@@ -18,6 +18,8 @@ pub enum Error {
     Arrow(#[from] datafusion::arrow::error::ArrowError),
     #[error(transparent)]
     Json(#[from] serde_json::Error),
+    #[error(transparent)]
+    Rules(#[from] payroll_rules::Error),
 }
 
 impl Error {

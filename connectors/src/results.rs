@@ -14,7 +14,7 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 use payroll_engine::run::{InputDigest, Manifest, RulesetRef, orgs, rows_of_org, totals};
-use payroll_rules::CompiledVersion;
+use payroll_rules::{CompiledVersion, Ruleset};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
@@ -156,9 +156,34 @@ pub async fn latest_run(store: &Store, period: &str) -> Result<RunRecord> {
         })
 }
 
-pub async fn read_ruleset_text(store: &Store, run_id: &str) -> Result<String> {
-    let bytes = store.get(&layout::run_ruleset(run_id)).await?;
-    String::from_utf8(bytes.to_vec()).map_err(|e| Error::input(run_id, e.to_string()))
+/// The run `run_id`, or the latest run of `period` when no id is given.
+pub async fn find_run(store: &Store, run_id: Option<&str>, period: &str) -> Result<RunRecord> {
+    let record = match run_id {
+        Some(id) => read_run(store, id).await?,
+        None => latest_run(store, period).await?,
+    };
+    if record.period != period {
+        return Err(Error::input(
+            &record.run_id,
+            format!("the run is for period {}, not {period}", record.period),
+        ));
+    }
+    Ok(record)
+}
+
+/// The ruleset a run applied, from the copy saved with it, and the version it used.
+pub async fn applied_ruleset(store: &Store, run: &RunRecord) -> Result<Ruleset> {
+    let path = layout::run_ruleset(&run.run_id);
+    let text = String::from_utf8(store.get(&path).await?.to_vec())
+        .map_err(|e| Error::input(store.url_of(&path), e.to_string()))?;
+    let ruleset = Ruleset::parse(&text, std::path::Path::new(&store.url_of(&path)))?;
+    if ruleset.version(&run.ruleset.version).is_none() {
+        return Err(Error::input(
+            store.url_of(&path),
+            format!("has no version {}", run.ruleset.version),
+        ));
+    }
+    Ok(ruleset)
 }
 
 /// All result rows of a run, every org.

@@ -24,23 +24,16 @@ use crate::state::WorkerState;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PeriodInputs {
     pub days_in_period: i64,
-    pub employment_days: i64,
-    pub working_days: i64,
-    pub present_halves: i64,
-    pub paid_leave_halves: i64,
-    pub unpaid_leave_halves: i64,
-    pub lop_halves: i64,
-    pub worked_minutes: i64,
-    pub ot_half_hours: i64,
-    pub missed_punch_days: i64,
+    pub attendance: Attendance,
     pub adjustment_earnings: Decimal,
     pub adjustment_deductions: Decimal,
 }
 
-/// The attendance part of the period inputs, for sites whose time system already aggregates
-/// punches and leave: it stands in for the worker's punches and leave in that period.
+/// The attendance part of the period inputs: folded from punches and leave, or uploaded as a
+/// summary by sites whose time system already aggregates (then it stands in for their punches
+/// and leave in that period).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct AttendanceSummary {
+pub struct Attendance {
     pub employment_days: i64,
     pub working_days: i64,
     pub present_halves: i64,
@@ -52,7 +45,7 @@ pub struct AttendanceSummary {
     pub missed_punch_days: i64,
 }
 
-impl AttendanceSummary {
+impl Attendance {
     /// Decodes one summary row from its named cells: `(worker_id, period, summary)`.
     pub fn decode<'a>(cell: impl Fn(&str) -> Option<&'a str>) -> Result<(String, PayPeriod, Self), Invalid> {
         let text = |name: &str| match cell(name).map(str::trim) {
@@ -100,7 +93,7 @@ impl AttendanceSummary {
         }
         let employment_days = whole("employment_days", days)?;
         let working_days = whole("working_days", employment_days)?;
-        let summary = AttendanceSummary {
+        let summary = Attendance {
             employment_days,
             working_days,
             present_halves: halves("present_days", employment_days)?,
@@ -123,48 +116,46 @@ pub fn period_inputs(worker: &Worker, site: &Site, state: &WorkerState, period: 
     if first > last {
         return None;
     }
-    let is_working_day = |day: NaiveDate| day.weekday() != site.weekly_off;
+    let attendance = match state.summaries.get(&period) {
+        Some(summary) => *summary,
+        None => folded_attendance(state, site, first, last),
+    };
     let mut inputs = PeriodInputs {
-        days_in_period: period.days() as i64,
+        days_in_period: i64::from(period.days()),
+        attendance,
         ..PeriodInputs::default()
     };
     add_adjustments(&mut inputs, state, period);
-    if let Some(s) = state.summaries.get(&period) {
-        inputs.employment_days = s.employment_days;
-        inputs.working_days = s.working_days;
-        inputs.present_halves = s.present_halves;
-        inputs.paid_leave_halves = s.paid_leave_halves;
-        inputs.unpaid_leave_halves = s.unpaid_leave_halves;
-        inputs.lop_halves = s.lop_halves;
-        inputs.worked_minutes = s.worked_minutes;
-        inputs.ot_half_hours = s.ot_half_hours;
-        inputs.missed_punch_days = s.missed_punch_days;
-        return Some(inputs);
-    }
+    Some(inputs)
+}
 
+/// Attendance from the worker's punches and leave, over the days `first..=last`.
+fn folded_attendance(state: &WorkerState, site: &Site, first: NaiveDate, last: NaiveDate) -> Attendance {
+    let is_working_day = |day: NaiveDate| day.weekday() != site.weekly_off;
     let days = worker_days(state.punches.values().copied(), site.timezone);
     let (paid_leave, unpaid_leave) = leave_halves(state, first, last, &is_working_day);
+    let mut a = Attendance::default();
     for worked in days.range(first..=last).map(|(_, w)| w) {
-        inputs.present_halves += worked.credit_halves();
-        inputs.worked_minutes += worked.minutes;
-        inputs.ot_half_hours += worked.overtime_half_hours();
-        inputs.missed_punch_days += i64::from(worked.unpaired);
+        a.present_halves += worked.credit_halves();
+        a.worked_minutes += worked.minutes;
+        a.ot_half_hours += worked.overtime_half_hours();
+        a.missed_punch_days += i64::from(worked.unpaired);
     }
     for day in first.iter_days().take_while(|d| *d <= last) {
-        inputs.employment_days += 1;
+        a.employment_days += 1;
         if !is_working_day(day) {
             continue;
         }
-        inputs.working_days += 1;
+        a.working_days += 1;
         // Attendance wins: leave only fills what the day's credit leaves open.
         let credit = days.get(&day).map_or(0, |d| d.credit_halves());
         let paid = paid_leave.get(&day).copied().unwrap_or(0).min(2 - credit);
         let unpaid = unpaid_leave.get(&day).copied().unwrap_or(0).min(2 - credit - paid);
-        inputs.paid_leave_halves += paid;
-        inputs.unpaid_leave_halves += unpaid;
-        inputs.lop_halves += 2 - credit - paid;
+        a.paid_leave_halves += paid;
+        a.unpaid_leave_halves += unpaid;
+        a.lop_halves += 2 - credit - paid;
     }
-    Some(inputs)
+    a
 }
 
 /// Approved adjustments of the period, whatever the employment window.
@@ -322,17 +313,19 @@ impl InputsBatch {
         self.joined_on.append_value(epoch_days(w.joined_on));
         self.exited_on.append_option(w.exited_on.map(epoch_days));
         self.days_in_period.append_value(i.days_in_period);
-        self.employment_days.append_value(i.employment_days);
-        self.working_days.append_value(i.working_days);
+        self.employment_days.append_value(i.attendance.employment_days);
+        self.working_days.append_value(i.attendance.working_days);
         // Half days and half hours at scale 1: 0.5 is 5.
-        self.present_days.append_value(i128::from(i.present_halves) * 5);
-        self.paid_leave_days.append_value(i128::from(i.paid_leave_halves) * 5);
+        self.present_days
+            .append_value(i128::from(i.attendance.present_halves) * 5);
+        self.paid_leave_days
+            .append_value(i128::from(i.attendance.paid_leave_halves) * 5);
         self.unpaid_leave_days
-            .append_value(i128::from(i.unpaid_leave_halves) * 5);
-        self.lop_days.append_value(i128::from(i.lop_halves) * 5);
-        self.worked_minutes.append_value(i.worked_minutes);
-        self.ot_hours.append_value(i128::from(i.ot_half_hours) * 5);
-        self.missed_punch_days.append_value(i.missed_punch_days);
+            .append_value(i128::from(i.attendance.unpaid_leave_halves) * 5);
+        self.lop_days.append_value(i128::from(i.attendance.lop_halves) * 5);
+        self.worked_minutes.append_value(i.attendance.worked_minutes);
+        self.ot_hours.append_value(i128::from(i.attendance.ot_half_hours) * 5);
+        self.missed_punch_days.append_value(i.attendance.missed_punch_days);
         self.adjustment_earnings
             .append_value(unscaled(i.adjustment_earnings, 2));
         self.adjustment_deductions
@@ -477,19 +470,28 @@ mod tests {
         let mut state = WorkerState::default();
         shift(&mut state, 2, "09:00", "18:00");
         shift(&mut state, 12, "09:00", "18:00"); // after the exit: ignored
-        let i = period_inputs(&worker("2020-01-01", "2026-10-10"), &site(), &state, OCTOBER).unwrap();
+        let a = period_inputs(&worker("2020-01-01", "2026-10-10"), &site(), &state, OCTOBER)
+            .unwrap()
+            .attendance;
         assert_eq!(
-            (i.employment_days, i.working_days, i.present_halves, i.worked_minutes),
+            (a.employment_days, a.working_days, a.present_halves, a.worked_minutes),
             (10, 9, 2, 540)
         );
-        assert_eq!(i.lop_halves, 16);
+        assert_eq!(a.lop_halves, 16);
         assert!(period_inputs(&worker("2020-01-01", "2026-09-30"), &site(), &state, OCTOBER).is_none());
     }
 
     #[test]
     fn a_joiner_counts_from_the_joining_day() {
         let i = period_inputs(&worker("2026-10-29", ""), &site(), &WorkerState::default(), OCTOBER).unwrap();
-        assert_eq!((i.days_in_period, i.employment_days, i.working_days), (31, 3, 3));
+        assert_eq!(
+            (
+                i.days_in_period,
+                i.attendance.employment_days,
+                i.attendance.working_days
+            ),
+            (31, 3, 3)
+        );
     }
 
     #[test]
@@ -502,11 +504,12 @@ mod tests {
         leave(&mut state, "L4", LeaveType::Earned, 7, 7, true);
         leave(&mut state, "L5", LeaveType::Unpaid, 7, 7, false); // fills what paid leave left
         let i = period_inputs(&worker("2020-01-01", ""), &site(), &state, OCTOBER).unwrap();
-        assert_eq!(i.present_halves, 1);
-        assert_eq!(i.paid_leave_halves, 1 + 1);
-        assert_eq!(i.unpaid_leave_halves, 1 + 1);
+        let a = i.attendance;
+        assert_eq!(a.present_halves, 1);
+        assert_eq!(a.paid_leave_halves, 1 + 1);
+        assert_eq!(a.unpaid_leave_halves, 1 + 1);
         // 27 working days of 2 halves, less the half present and the two paid halves.
-        assert_eq!(i.lop_halves, 27 * 2 - 1 - 2);
+        assert_eq!(a.lop_halves, 27 * 2 - 1 - 2);
     }
 
     #[test]
@@ -514,9 +517,11 @@ mod tests {
         let mut state = WorkerState::default();
         shift(&mut state, 4, "08:00", "18:30"); // Sunday, 630 minutes: 3 half hours of overtime
         shift(&mut state, 5, "22:00", "06:30"); // night shift, 510 minutes, on the 5th
-        let i = period_inputs(&worker("2020-01-01", ""), &site(), &state, OCTOBER).unwrap();
+        let a = period_inputs(&worker("2020-01-01", ""), &site(), &state, OCTOBER)
+            .unwrap()
+            .attendance;
         assert_eq!(
-            (i.present_halves, i.worked_minutes, i.ot_half_hours, i.missed_punch_days),
+            (a.present_halves, a.worked_minutes, a.ot_half_hours, a.missed_punch_days),
             (4, 1140, 3, 0)
         );
     }

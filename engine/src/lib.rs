@@ -17,6 +17,6 @@ pub mod state;
 pub use calc::Calculator;
 pub use error::{Error, Invalid, Result};
 pub use event::{Event, Feed};
-pub use inputs::{AttendanceSummary, InputsBatch, PeriodInputs};
+pub use inputs::{Attendance, InputsBatch, PeriodInputs};
 pub use master::{PayBasis, Sensitive, Site, Worker};
 pub use state::{Ledger, WorkerState};

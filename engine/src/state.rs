@@ -10,7 +10,7 @@ use payroll_rules::vocabulary::PayPeriod;
 use crate::attendance::StoredPunch;
 use crate::error::Invalid;
 use crate::event::{AdjustmentVersion, Event, LeaveVersion};
-use crate::inputs::{AttendanceSummary, PeriodInputs, period_inputs};
+use crate::inputs::{Attendance, PeriodInputs, period_inputs};
 use crate::master::{Site, Worker};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -19,7 +19,7 @@ pub struct WorkerState {
     pub(crate) leaves: BTreeMap<Box<str>, LeaveVersion>,
     pub(crate) adjustments: BTreeMap<Box<str>, AdjustmentVersion>,
     /// Periods whose attendance came aggregated (an upload), standing in for punches and leave.
-    pub(crate) summaries: BTreeMap<PayPeriod, AttendanceSummary>,
+    pub(crate) summaries: BTreeMap<PayPeriod, Attendance>,
 }
 
 impl WorkerState {
@@ -125,12 +125,7 @@ impl Ledger {
     }
 
     /// Records a worker's aggregated attendance for a period; the latest upload wins.
-    pub fn apply_summary(
-        &mut self,
-        worker_id: &str,
-        period: PayPeriod,
-        summary: AttendanceSummary,
-    ) -> Result<(), Invalid> {
+    pub fn apply_summary(&mut self, worker_id: &str, period: PayPeriod, summary: Attendance) -> Result<(), Invalid> {
         self.check_worker(worker_id)?;
         self.states
             .entry(worker_id.into())

@@ -113,25 +113,42 @@ async fn run_sample(store: &Store, ruleset: &Ruleset) -> (RunRecord, Vec<datafus
     (write_run(store, &output).await.unwrap(), results)
 }
 
-fn ruleset() -> Ruleset {
-    Ruleset::load(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../rules/examples/india-contract.toml"))
-        .unwrap()
+/// The reference sample, run into a store, ready for its payslips.
+struct Sample {
+    store: Store,
+    ruleset: Ruleset,
+    run: RunRecord,
+    results: Vec<datafusion::arrow::array::RecordBatch>,
+}
+
+impl Sample {
+    async fn run(store: Store) -> Sample {
+        let rules = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../rules/examples/india-contract.toml");
+        let ruleset = Ruleset::load(rules).unwrap();
+        let (run, results) = run_sample(&store, &ruleset).await;
+        Sample {
+            store,
+            ruleset,
+            run,
+            results,
+        }
+    }
+
+    fn batch(&self) -> Batch<'_> {
+        Batch {
+            store: &self.store,
+            run: &self.run,
+            version: self.ruleset.version_on(PERIOD.first_day()).unwrap(),
+            results: &self.results,
+            formats: Formats { pdf: true, xlsx: true },
+        }
+    }
 }
 
 #[tokio::test]
 async fn a_failed_write_is_recorded_and_the_rest_of_the_batch_lands() {
-    let store = store("W000001.pdf");
-    let ruleset = ruleset();
-    let (run, results) = run_sample(&store, &ruleset).await;
-    let version = ruleset.version_on(PERIOD.first_day()).unwrap();
-    let batch = Batch {
-        store: &store,
-        run: &run,
-        version,
-        results: &results,
-        formats: Formats { pdf: true, xlsx: true },
-    };
-    let report = batch.write(&Quiet).await.unwrap();
+    let sample = Sample::run(store("W000001.pdf")).await;
+    let report = sample.batch().write(&Quiet).await.unwrap();
 
     let failures: Vec<_> = report.failures().collect();
     assert_eq!(failures.len(), 1);
@@ -153,17 +170,8 @@ async fn a_failed_write_is_recorded_and_the_rest_of_the_batch_lands() {
 
 #[tokio::test]
 async fn a_batch_run_again_writes_only_what_is_missing_or_wrong() {
-    let store = store("never");
-    let ruleset = ruleset();
-    let (run, results) = run_sample(&store, &ruleset).await;
-    let version = ruleset.version_on(PERIOD.first_day()).unwrap();
-    let batch = Batch {
-        store: &store,
-        run: &run,
-        version,
-        results: &results,
-        formats: Formats { pdf: true, xlsx: true },
-    };
+    let sample = Sample::run(store("never")).await;
+    let (store, batch) = (&sample.store, sample.batch());
     let first = batch.write(&Quiet).await.unwrap();
     assert_eq!((first.written, first.kept), (162, 0));
 

@@ -83,6 +83,11 @@ impl Ruleset {
         })
     }
 
+    /// A version by its name (as a run's manifest records it).
+    pub fn version(&self, version: &str) -> Option<&CompiledVersion> {
+        self.versions.iter().find(|v| v.version == version)
+    }
+
     /// The version in force on `date` (a period's first day).
     pub fn version_on(&self, date: NaiveDate) -> Result<&CompiledVersion> {
         self.versions

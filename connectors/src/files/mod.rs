@@ -8,6 +8,8 @@ mod csv;
 mod ndjson;
 mod summary;
 
+pub use summary::COLUMNS as SUMMARY_COLUMNS;
+
 use std::path::{Path, PathBuf};
 
 use payroll_engine::run::InputDigest;

@@ -11,13 +11,14 @@ use datafusion::arrow::array::AsArray;
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use payroll_engine::{AttendanceSummary, Invalid, Ledger};
+use payroll_engine::{Attendance, Invalid, Ledger};
 
 use super::csv;
 use crate::dead_letter::{DeadLetters, Position};
 use crate::error::{Error, Result};
 
-const COLUMNS: [&str; 11] = [
+/// The columns a summary must have (`days_in_period` may be added, and is then checked).
+pub const COLUMNS: [&str; 11] = [
     "worker_id",
     "period",
     "employment_days",
@@ -61,7 +62,7 @@ pub fn fold(name: &str, path: &Path, bytes: &[u8], ledger: &mut Ledger, dead_let
     let mut folded = 0;
     for row in rows {
         let applied = row.cells.and_then(|cells| {
-            let (worker_id, period, summary) = AttendanceSummary::decode(|c| cells.get(c).map(String::as_str))?;
+            let (worker_id, period, summary) = Attendance::decode(|c| cells.get(c).map(String::as_str))?;
             ledger.apply_summary(&worker_id, period, summary)
         });
         match applied {
