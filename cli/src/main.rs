@@ -16,6 +16,11 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 use payroll_rules::vocabulary::PayPeriod;
 
+/// Folding millions of small events allocates and frees at a rate the system allocator is slow
+/// at (a sixth of a run's time); mimalloc halves that.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The example ruleset (POLICY.md), built in so `payroll demo` needs no file.
 pub const EXAMPLE_RULESET: &str = include_str!("../../rules/examples/india-contract.toml");
 

@@ -45,7 +45,7 @@ impl RulesetRef {
 pub struct InputDigest {
     pub name: String,
     pub bytes: u64,
-    pub sha256: String,
+    pub blake3: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -71,12 +71,16 @@ fn keep_latest<T: Ord>(map: &mut BTreeMap<Box<str>, T>, id: Box<str>, new: T, ve
     }
 }
 
+/// Hash maps keyed by worker id: looked up once per event, so a fast hash pays (ids come from
+/// the company's own master, not from an adversary).
+type ById<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
 /// Every worker's master record and folded state.
 #[derive(Debug, Default)]
 pub struct Ledger {
-    sites: HashMap<String, Site>,
-    workers: HashMap<String, Worker>,
-    states: HashMap<Box<str>, WorkerState>,
+    sites: ById<String, Site>,
+    workers: ById<String, Worker>,
+    states: ById<Box<str>, WorkerState>,
 }
 
 impl Ledger {

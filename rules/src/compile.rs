@@ -123,10 +123,11 @@ impl Source<'_> {
     }
 }
 
-/// A formula parsed to SQL syntax, with the names it reads.
+/// A formula parsed to SQL syntax, with the names it reads and the functions it calls.
 struct Parsed {
     ast: ast::Expr,
     uses: Vec<(String, usize)>,
+    calls: Vec<String>,
 }
 
 pub(crate) fn compile(
@@ -141,6 +142,7 @@ pub(crate) fn compile(
     );
     let dir = source.file.parent().unwrap_or(Path::new("."));
     let mut tables = Vec::new();
+    let mut failed_tables = Vec::new();
     for (name, def) in &version.tables {
         match Table::build(name, def.get_ref(), def.span().start, source.text, dir) {
             Ok((table, bytes)) => {
@@ -157,14 +159,17 @@ pub(crate) fn compile(
                 ctx.register_udf(table.udf());
                 tables.push(table);
             }
-            Err(fault) => diagnostics.push(Diagnostic {
-                location: Location {
-                    file: source.file.to_path_buf(),
-                    line: fault.line,
-                    component: None,
-                },
-                message: fault.message,
-            }),
+            Err(fault) => {
+                failed_tables.push(name.as_str());
+                diagnostics.push(Diagnostic {
+                    location: Location {
+                        file: fault.file.unwrap_or_else(|| source.file.to_path_buf()),
+                        line: fault.line,
+                        component: None,
+                    },
+                    message: fault.message,
+                })
+            }
         }
     }
 
@@ -212,8 +217,14 @@ pub(crate) fn compile(
             .when
             .as_ref()
             .and_then(|e| parse(&state, source, e, name, diagnostics));
+        // A formula calling a table that failed to load would only echo the table's fault.
+        let calls_failed_table = formula
+            .iter()
+            .chain(&condition)
+            .flat_map(|p| &p.calls)
+            .any(|f| failed_tables.contains(&f.as_str()));
+        failed.push(diagnostics.len() > faults_before || calls_failed_table);
         parsed.push((formula, condition));
-        failed.push(diagnostics.len() > faults_before);
     }
 
     let names_before = diagnostics.len();
@@ -400,6 +411,7 @@ fn parse(
         }
     };
     let mut uses = Vec::new();
+    let mut calls = Vec::new();
     let mut faults = Vec::new();
     let _: ControlFlow<()> = visit_expressions(&ast, |e| {
         match e {
@@ -410,6 +422,7 @@ fn parse(
                 };
                 uses.push((name, location(ident.span.start.line).line));
             }
+            ast::Expr::Function(f) => calls.push(f.name.to_string().to_lowercase()),
             ast::Expr::CompoundIdentifier(parts) => faults.push((
                 location(parts[0].span.start.line),
                 format!("`{e}`: names are plain (`gross`), not qualified"),
@@ -434,7 +447,7 @@ fn parse(
             .into_iter()
             .map(|(location, message)| Diagnostic { location, message }),
     );
-    ok.then_some(Parsed { ast, uses })
+    ok.then_some(Parsed { ast, uses, calls })
 }
 
 /// Plans a component's formula, condition and rounding; the error is the message to show.

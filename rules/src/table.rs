@@ -9,7 +9,7 @@ use std::sync::Arc;
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, Decimal128Builder, StringArray};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Decimal128Type, Int64Type};
-use datafusion::common::{Result, exec_err, plan_err};
+use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
 use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
 use rust_decimal::Decimal;
 
@@ -51,8 +51,9 @@ pub struct Table {
     scale: u32,
 }
 
-/// A fault in a table, at a line of the ruleset (or of its CSV file).
+/// A fault in a table, at a line of the ruleset or, for a row read from CSV, of that file.
 pub struct TableFault {
+    pub file: Option<std::path::PathBuf>,
     pub line: usize,
     pub message: String,
 }
@@ -68,8 +69,12 @@ impl Table {
         dir: &Path,
     ) -> Result<(Table, Option<Vec<u8>>), TableFault> {
         let def_line = line_of(text, def_offset);
-        let fault = |line, message: String| TableFault { line, message };
-        let (raw_rows, csv_bytes) = match (&def.rows, &def.file) {
+        let fault = |line, message: String| TableFault {
+            file: None,
+            line,
+            message,
+        };
+        let (raw_rows, csv_bytes, rows_file) = match (&def.rows, &def.file) {
             (Some(rows), None) => {
                 let rows = rows
                     .iter()
@@ -87,14 +92,18 @@ impl Table {
                         Ok((line, cells))
                     })
                     .collect::<Result<Vec<_>, TableFault>>()?;
-                (rows, None)
+                (rows, None, None)
             }
             (None, Some(file)) => {
                 let line = line_of(text, file.span().start);
                 let path = dir.join(file.get_ref());
                 let bytes =
                     std::fs::read(&path).map_err(|e| fault(line, format!("cannot read {}: {e}", path.display())))?;
-                (read_csv(&bytes, &path).map_err(|m| fault(line, m))?, Some(bytes))
+                (
+                    read_csv(&bytes, &path).map_err(|m| fault(line, m))?,
+                    Some(bytes),
+                    Some(path),
+                )
             }
             _ => {
                 return Err(fault(
@@ -103,22 +112,27 @@ impl Table {
                 ));
             }
         };
+        let row_fault = |line, message: String| TableFault {
+            file: rows_file.clone(),
+            line,
+            message,
+        };
         let mut rows = Vec::with_capacity(raw_rows.len());
         for (line, mut cells) in raw_rows {
             let value = cells
                 .remove("value")
-                .ok_or_else(|| fault(line, format!("table `{name}`: row has no `value`")))?;
-            let value = parse_amount(&value).map_err(|m| fault(line, format!("table `{name}`: value {m}")))?;
+                .ok_or_else(|| row_fault(line, format!("table `{name}`: row has no `value`")))?;
+            let value = parse_amount(&value).map_err(|m| row_fault(line, format!("table `{name}`: value {m}")))?;
             let bound = match (cells.remove("upto"), cells.remove("below"), &def.range) {
                 (None, None, _) => Bound::Any,
                 (Some(_), Some(_), _) => {
-                    return Err(fault(
+                    return Err(row_fault(
                         line,
                         format!("table `{name}`: a row takes `upto` or `below`, not both"),
                     ));
                 }
                 (_, _, None) => {
-                    return Err(fault(
+                    return Err(row_fault(
                         line,
                         format!("table `{name}`: `upto`/`below` need `range = \"...\"` on the table"),
                     ));
@@ -126,10 +140,10 @@ impl Table {
                 (Some(b), None, Some(_)) if b.is_empty() || b == "*" => Bound::Any,
                 (None, Some(b), Some(_)) if b.is_empty() || b == "*" => Bound::Any,
                 (Some(b), None, Some(_)) => {
-                    Bound::UpTo(parse_amount(&b).map_err(|m| fault(line, format!("table `{name}`: upto {m}")))?)
+                    Bound::UpTo(parse_amount(&b).map_err(|m| row_fault(line, format!("table `{name}`: upto {m}")))?)
                 }
                 (None, Some(b), Some(_)) => {
-                    Bound::Below(parse_amount(&b).map_err(|m| fault(line, format!("table `{name}`: below {m}")))?)
+                    Bound::Below(parse_amount(&b).map_err(|m| row_fault(line, format!("table `{name}`: below {m}")))?)
                 }
             };
             let row_cells = def
@@ -140,7 +154,7 @@ impl Table {
             if let Some(unknown) = cells.keys().next() {
                 let mut known: Vec<&str> = def.match_columns.iter().map(String::as_str).collect();
                 known.extend(["value", "upto", "below"]);
-                return Err(fault(
+                return Err(row_fault(
                     line,
                     format!(
                         "table `{name}`: unknown column `{unknown}`; columns are {}",
@@ -227,7 +241,9 @@ fn read_csv(bytes: &[u8], path: &Path) -> Result<CsvRows, String> {
         .records()
         .map(|record| {
             let record = record.map_err(|e| format!("{}: {e}", path.display()))?;
-            let line = record.position().map_or(0, |p| p.line() as usize);
+            let line = record
+                .position()
+                .map_or(0, |p| line_of_record(bytes, p.byte() as usize));
             let cells = headers
                 .iter()
                 .zip(record.iter())
@@ -236,6 +252,18 @@ fn read_csv(bytes: &[u8], path: &Path) -> Result<CsvRows, String> {
             Ok((line, cells))
         })
         .collect()
+}
+
+/// The line a record starts on. The CSV reader puts a record's start at the line break that
+/// ends the record before it, so the breaks at `start` belong to the record's own line count.
+fn line_of_record(bytes: &[u8], start: usize) -> usize {
+    let before = bytes[..start].iter().filter(|&&b| b == b'\n').count();
+    let leading = bytes[start..]
+        .iter()
+        .take_while(|b| b.is_ascii_whitespace())
+        .filter(|&&b| b == b'\n')
+        .count();
+    before + leading + 1
 }
 
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -269,19 +297,15 @@ impl ScalarUDFImpl for TableFn {
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let table = &self.table;
         let n = args.number_rows;
-        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
-        let (key_arrays, range_array) = arrays.split_at(table.match_columns.len());
-        let keys = key_arrays
-            .iter()
-            .map(|a| Ok(cast(a, &DataType::Utf8)?.as_string::<i32>().clone()))
-            .collect::<Result<Vec<StringArray>>>()?;
-        let ranges = range_array.first().map(range_values).transpose()?;
+        let (key_args, range_arg) = args.args.split_at(table.match_columns.len());
+        let keys = key_args.iter().map(Keys::new).collect::<Result<Vec<_>>>()?;
+        let ranges = range_arg.first().map(Ranges::new).transpose()?;
         let mut out = Decimal128Builder::with_capacity(n);
         let mut row_keys = Vec::with_capacity(keys.len());
         for i in 0..n {
             row_keys.clear();
-            row_keys.extend(keys.iter().map(|k| k.is_valid(i).then(|| k.value(i))));
-            let range = ranges.as_ref().and_then(|r| r[i]);
+            row_keys.extend(keys.iter().map(|k| k.get(i)));
+            let range = ranges.as_ref().and_then(|r| r.get(i));
             match table.lookup(&row_keys, range) {
                 Some(v) => out.append_value(v.mantissa() * 10i128.pow(table.scale - v.scale())),
                 None => {
@@ -304,6 +328,54 @@ impl ScalarUDFImpl for TableFn {
         }
         let values = out.finish().with_precision_and_scale(18, table.scale as i8)?;
         Ok(ColumnarValue::Array(Arc::new(values) as ArrayRef))
+    }
+}
+
+/// A key argument as text: a constant (`'employee'`) stays one value rather than a column of
+/// copies.
+enum Keys {
+    Same(Option<String>),
+    PerRow(StringArray),
+}
+
+impl Keys {
+    fn new(arg: &ColumnarValue) -> Result<Keys> {
+        Ok(match arg {
+            ColumnarValue::Scalar(s) => match s.cast_to(&DataType::Utf8)? {
+                ScalarValue::Utf8(v) => Keys::Same(v),
+                other => return exec_err!("a table key cast to text gave {other:?}"),
+            },
+            ColumnarValue::Array(a) => Keys::PerRow(cast(a, &DataType::Utf8)?.as_string::<i32>().clone()),
+        })
+    }
+
+    fn get(&self, row: usize) -> Option<&str> {
+        match self {
+            Keys::Same(v) => v.as_deref(),
+            Keys::PerRow(a) => a.is_valid(row).then(|| a.value(row)),
+        }
+    }
+}
+
+/// The range argument as decimals.
+enum Ranges {
+    Same(Option<Decimal>),
+    PerRow(Vec<Option<Decimal>>),
+}
+
+impl Ranges {
+    fn new(arg: &ColumnarValue) -> Result<Ranges> {
+        Ok(match arg {
+            ColumnarValue::Scalar(s) => Ranges::Same(range_values(&s.to_array()?)?[0]),
+            ColumnarValue::Array(a) => Ranges::PerRow(range_values(a)?),
+        })
+    }
+
+    fn get(&self, row: usize) -> Option<Decimal> {
+        match self {
+            Ranges::Same(v) => *v,
+            Ranges::PerRow(v) => v[row],
+        }
     }
 }
 
