@@ -78,19 +78,7 @@ fn paise(value: f64) -> Decimal {
 async fn payslips_and_register_match_the_results_to_the_paisa() {
     let out = tempfile::tempdir().unwrap();
     let o = out.path().display().to_string();
-    let (inputs, rules) = (sample().display().to_string(), rules().display().to_string());
-    let output = payroll(&[
-        "run",
-        "--period",
-        PERIOD,
-        "--inputs",
-        &inputs,
-        "--rules",
-        &rules,
-        "--out",
-        &o,
-        "--payslips",
-    ]);
+    let output = payroll(&run_args(&sample(), &o, &["--payslips"]));
     assert!(output.status.success());
     let results = results(out.path()).await;
     let w1 = result_row(&results, "W000001");
@@ -266,7 +254,7 @@ impl S3Server {
         S3Server { child, port, root }
     }
 
-    fn payroll(&self, args: &[&str]) -> std::process::Output {
+    fn payroll<S: AsRef<std::ffi::OsStr>>(&self, args: &[S]) -> std::process::Output {
         Command::new(env!("CARGO_BIN_EXE_payroll"))
             .args(args)
             .env("AWS_ENDPOINT", format!("http://127.0.0.1:{}", self.port))
@@ -289,20 +277,8 @@ impl Drop for S3Server {
 #[test]
 fn a_batch_lands_in_s3_with_a_manifest_that_verifies_and_resumes_after_losing_files() {
     let s3 = S3Server::start("payroll");
-    let (inputs, rules) = (sample().display().to_string(), rules().display().to_string());
     let out = "s3://payroll/acme";
-    let run = s3.payroll(&[
-        "run",
-        "--period",
-        PERIOD,
-        "--inputs",
-        &inputs,
-        "--rules",
-        &rules,
-        "--out",
-        out,
-        "--payslips",
-    ]);
+    let run = s3.payroll(&run_args(&sample(), out, &["--payslips"]));
     assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
 
     let root = s3.root.path().join("payroll/acme");

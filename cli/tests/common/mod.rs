@@ -23,12 +23,13 @@ pub fn rules() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../rules/examples/india-contract.toml")
 }
 
-pub fn payroll(args: &[&str]) -> Output {
+pub fn payroll<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Output {
     let output = Command::new(env!("CARGO_BIN_EXE_payroll"))
         .args(args)
         .output()
         .expect("the payroll binary runs");
     if !output.status.success() {
+        let args: Vec<_> = args.iter().map(|a| a.as_ref().to_string_lossy()).collect();
         eprintln!(
             "payroll {args:?} failed:\n{}\n{}",
             String::from_utf8_lossy(&output.stdout),
@@ -38,15 +39,22 @@ pub fn payroll(args: &[&str]) -> Output {
     output
 }
 
-pub fn run(inputs: &Path, out: &Path) -> Output {
-    let (inputs, rules, out) = (
-        inputs.display().to_string(),
+/// `payroll run` of the reference period with the example ruleset, and any `extra` flags.
+pub fn run_args(inputs: &Path, out: &str, extra: &[&str]) -> Vec<String> {
+    let mut args: Vec<String> = ["run", "--period", PERIOD, "--inputs"].map(String::from).to_vec();
+    args.push(inputs.display().to_string());
+    args.extend([
+        "--rules".into(),
         rules().display().to_string(),
-        out.display().to_string(),
-    );
-    payroll(&[
-        "run", "--period", PERIOD, "--inputs", &inputs, "--rules", &rules, "--out", &out,
-    ])
+        "--out".into(),
+        out.into(),
+    ]);
+    args.extend(extra.iter().map(|e| e.to_string()));
+    args
+}
+
+pub fn run(inputs: &Path, out: &Path) -> Output {
+    payroll(&run_args(inputs, &out.display().to_string(), &[]))
 }
 
 /// The latest run's results in `out`, every org.
