@@ -117,7 +117,7 @@ pub fn summary(report: &RunReport, ruleset: &Ruleset) -> String {
         ("Workers".to_string(), r.rows.to_string()),
         ("Events folded".to_string(), report.events.to_string()),
     ];
-    let version = ruleset.versions.iter().find(|v| v.version == r.ruleset.version);
+    let version = ruleset.version(&r.ruleset.version);
     for component in version
         .into_iter()
         .flat_map(|v| &v.components)
