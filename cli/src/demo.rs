@@ -45,7 +45,7 @@ pub async fn demo(args: DemoArgs) -> Result<ExitCode> {
     let ruleset = Ruleset::parse(EXAMPLE_RULESET, Path::new("india-contract.toml"))?;
     let request = run::RunRequest {
         period: args.period,
-        inputs,
+        source: run::Source::Folder(inputs),
         ruleset: &ruleset,
         out: out.display().to_string(),
     };

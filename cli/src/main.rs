@@ -7,6 +7,7 @@ mod payslips;
 mod query;
 mod rules;
 mod run;
+mod stream;
 mod ui;
 
 use std::path::PathBuf;
@@ -38,6 +39,8 @@ pub const EXAMPLE_RULESET: &str = include_str!("../../rules/examples/india-contr
     after_help = "Examples:\n  \
         payroll demo\n  \
         payroll run --period 2026-10 --inputs ./inputs --rules rules/examples/india-contract.toml\n  \
+        payroll stream --brokers 127.0.0.1:9092 --sites sites.csv --rules india-contract.toml --state ./state\n  \
+        payroll run --period 2026-10 --state ./state --sites sites.csv --rules india-contract.toml\n  \
         payroll explain --worker W000001 --period 2026-10\n  \
         payroll payslips --latest --period 2026-10 --out s3://bucket/payroll\n  \
         payroll query \"SELECT org_id, sum(net_pay) FROM results GROUP BY org_id\""
@@ -51,8 +54,12 @@ struct Cli {
 enum Command {
     /// Generate a small organisation and run its month, end to end, on this machine
     Demo(demo::DemoArgs),
-    /// Compute a period's payroll from an input folder
+    /// Compute a period's payroll from an input folder or a stream's state
     Run(RunArgs),
+    /// Consume the Kafka topics into checkpointed state, keeping live pay current
+    Stream(stream::StreamArgs),
+    /// Publish an input folder to the Kafka topics, keyed by worker
+    Produce(stream::ProduceArgs),
     /// Show how each component of a worker's pay was computed
     Explain(explain::ExplainArgs),
     /// Render a run's payslips (PDF, XLSX) and payroll register
@@ -76,8 +83,14 @@ pub struct RunArgs {
     period: PayPeriod,
     /// Folder with sites.csv, workers.csv, attendance.ndjson, leave.ndjson, adjustments.ndjson
     /// (or attendance_summary.csv|xlsx|parquet instead of punches)
-    #[arg(long)]
-    inputs: PathBuf,
+    #[arg(long, required_unless_present = "state", conflicts_with = "state")]
+    inputs: Option<PathBuf>,
+    /// A stream's state (its --state): compute from the latest checkpoint of every shard
+    #[arg(long, requires = "sites")]
+    state: Option<String>,
+    /// The sites file, with --state
+    #[arg(long, requires = "state")]
+    sites: Option<PathBuf>,
     /// The ruleset file (TOML), e.g. rules/examples/india-contract.toml
     #[arg(long)]
     rules: PathBuf,
@@ -112,11 +125,19 @@ pub struct GenArgs {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("PAYROLL_LOG").unwrap_or_else(|_| "warn".into()))
-        .with_writer(std::io::stderr)
-        .init();
     let cli = Cli::parse();
+    // A stream runs for days: its rates, lag and rebalances are what its operators watch.
+    let default_level = match cli.command {
+        Command::Stream(_) => "info",
+        _ => "warn",
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("PAYROLL_LOG").unwrap_or_else(|_| default_level.into()),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -135,9 +156,14 @@ async fn dispatch(command: Command) -> Result<ExitCode> {
         Command::Demo(args) => demo::demo(args).await,
         Command::Run(args) => {
             let ruleset = payroll_rules::Ruleset::load(&args.rules)?;
+            let source = match (args.inputs, args.state, args.sites) {
+                (Some(dir), ..) => run::Source::Folder(dir),
+                (None, Some(url), Some(sites)) => run::Source::State { url, sites },
+                _ => unreachable!("clap requires --inputs or --state with --sites"),
+            };
             let request = run::RunRequest {
                 period: args.period,
-                inputs: args.inputs,
+                source,
                 ruleset: &ruleset,
                 out: args.out,
             };
@@ -159,6 +185,8 @@ async fn dispatch(command: Command) -> Result<ExitCode> {
                 ExitCode::SUCCESS
             })
         }
+        Command::Stream(args) => stream::stream(args).await,
+        Command::Produce(args) => stream::produce(args).await,
         Command::Explain(args) => explain::explain(args).await,
         Command::Payslips(args) => payslips::payslips(args).await,
         Command::Rules(command) => rules::rules(command).await,

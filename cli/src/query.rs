@@ -1,4 +1,5 @@
-//! `payroll query`: DataFusion SQL over every run's results (table `results`).
+//! `payroll query`: DataFusion SQL over every run's results (table `results`), or over a
+//! stream's live results (table `live`).
 
 use std::process::ExitCode;
 
@@ -6,7 +7,7 @@ use anyhow::Result;
 use datafusion::arrow::util::pretty::pretty_format_batches;
 use datafusion::execution::context::{SessionConfig, SessionContext};
 use payroll_connectors::Store;
-use payroll_connectors::results::register_results;
+use payroll_connectors::results::{register_live, register_results};
 
 #[derive(clap::Args)]
 #[command(
@@ -19,17 +20,22 @@ pub struct QueryArgs {
     /// The output the results were written to
     #[arg(long, default_value = "./out")]
     out: String,
+    /// A stream's state (its --state): query its live results as the table `live`
+    #[arg(long)]
+    state: Option<String>,
     /// Print CSV instead of a table
     #[arg(long)]
     csv: bool,
 }
 
 pub async fn query(args: QueryArgs) -> Result<ExitCode> {
-    let store = Store::open(&args.out)?;
     // Decimal literals stay decimal, so `WHERE gross > 21000.50` compares exactly.
     let config = SessionConfig::new().set_bool("datafusion.sql_parser.parse_float_as_decimal", true);
     let ctx = SessionContext::new_with_config(config);
-    register_results(&ctx, &store).await?;
+    match &args.state {
+        Some(state) => register_live(&ctx, &Store::open(state)?).await?,
+        None => register_results(&ctx, &Store::open(&args.out)?).await?,
+    }
     let batches = ctx.sql(&args.sql).await?.collect().await?;
     if args.csv {
         let mut writer = datafusion::arrow::csv::WriterBuilder::new()

@@ -1,18 +1,20 @@
-//! `payroll run`: a period's payroll from an input folder. Read and fold the inputs, compute
-//! every worker's components with the ruleset in force, write results, manifests and dead
-//! letters to the output store.
+//! `payroll run`: a period's payroll from an input folder or from a stream's checkpoints. Read
+//! and fold the inputs (or merge every shard's latest state), compute every worker's components
+//! with the ruleset in force, write results, manifests and dead letters to the output store.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use chrono::Utc;
 use payroll_connectors::Progress;
+use payroll_connectors::checkpoints::Checkpoints;
 use payroll_connectors::files;
 use payroll_connectors::results::{RunOutput, RunRecord, write_run};
 use payroll_connectors::{DeadLetters, Store};
 use payroll_engine::run::{RulesetRef, new_run_id};
-use payroll_engine::{Calculator, InputsBatch};
+use payroll_engine::{Calculator, InputsBatch, Ledger};
 use payroll_rules::vocabulary::PayPeriod;
 use payroll_rules::{Category, Ruleset};
 
@@ -21,9 +23,17 @@ use crate::ui::{self, Bar};
 /// Rows per Arrow batch handed to the calculator.
 const BATCH_ROWS: usize = 8192;
 
+/// Where a run's inputs come from.
+pub enum Source {
+    /// An input folder (POLICY.md's format).
+    Folder(PathBuf),
+    /// A stream's state store, with the sites file the stream ran with.
+    State { url: String, sites: PathBuf },
+}
+
 pub struct RunRequest<'a> {
     pub period: PayPeriod,
-    pub inputs: PathBuf,
+    pub source: Source,
     pub ruleset: &'a Ruleset,
     pub out: String,
 }
@@ -42,7 +52,7 @@ pub async fn run(request: RunRequest<'_>, bar: &Bar) -> Result<RunReport> {
     let started = Instant::now();
     let RunRequest {
         period,
-        inputs,
+        source,
         ruleset,
         out,
     } = request;
@@ -50,11 +60,33 @@ pub async fn run(request: RunRequest<'_>, bar: &Bar) -> Result<RunReport> {
     let store = Store::open(&out).with_context(|| format!("opening output {out}"))?;
 
     let mut dead_letters = DeadLetters::default();
-    let folder = files::read_folder(&inputs, &mut dead_letters, bar as &dyn Progress)?;
+    let folded = match source {
+        Source::Folder(dir) => {
+            let folder = files::read_folder(&dir, &mut dead_letters, bar as &dyn Progress)?;
+            Folded {
+                ledger: folder.ledger,
+                inputs: folder.inputs,
+                offsets: BTreeMap::new(),
+                events: folder.events,
+            }
+        }
+        Source::State { url, sites } => {
+            bar.spin("loading checkpoints");
+            let sites = Ledger::new(files::read_sites(&sites)?);
+            let state = Store::open(&url).with_context(|| format!("opening state {url}"))?;
+            let merged = Checkpoints::new(state).merged(&sites).await?;
+            Folded {
+                ledger: merged.ledger,
+                inputs: Vec::new(),
+                offsets: merged.offsets,
+                events: 0,
+            }
+        }
+    };
     let read = started.elapsed();
 
     bar.spin("computing");
-    let rows = folder.ledger.period_inputs(period);
+    let rows = folded.ledger.period_inputs(period);
     let mut batches = Vec::with_capacity(rows.len() / BATCH_ROWS + 1);
     for chunk in rows.chunks(BATCH_ROWS) {
         let mut batch = InputsBatch::new(period, chunk.len());
@@ -79,7 +111,8 @@ pub async fn run(request: RunRequest<'_>, bar: &Bar) -> Result<RunReport> {
         ruleset_text: &ruleset.text,
         ruleset: RulesetRef::new(ruleset, version),
         version,
-        inputs: folder.inputs,
+        inputs: folded.inputs,
+        offsets: folded.offsets,
         dead_letters: dead_letters.counts(),
         results: &results,
     };
@@ -91,10 +124,18 @@ pub async fn run(request: RunRequest<'_>, bar: &Bar) -> Result<RunReport> {
         record,
         dead_letters,
         out: store,
-        events: folder.events,
+        events: folded.events,
         elapsed,
         stages: [read, computed - read, elapsed - computed],
     })
+}
+
+/// What a run computes from: the folded ledger and what it was folded from.
+struct Folded {
+    ledger: Ledger,
+    inputs: Vec<payroll_engine::run::InputDigest>,
+    offsets: BTreeMap<String, i64>,
+    events: u64,
 }
 
 /// An exact total as the summary shows it: `12,34,567.50`.

@@ -20,6 +20,10 @@ pub enum Error {
     Json(#[from] serde_json::Error),
     #[error(transparent)]
     Rules(#[from] payroll_rules::Error),
+    #[error(transparent)]
+    Engine(#[from] payroll_engine::Error),
+    #[error("kafka: {0}")]
+    Kafka(#[from] rdkafka::error::KafkaError),
 }
 
 impl Error {

@@ -11,6 +11,13 @@
 //! dead-letter/<source>.ndjson  refused events and rows of the latest run, with reasons
 //!                              (`<source>` is the input's name without extension: `attendance`)
 //! ```
+//!
+//! A stream's state store (`--state`) holds its checkpoints and live results:
+//!
+//! ```text
+//! checkpoints/shard-<NNNN>/<seq>.ckpt          a shard's state and offsets; the highest seq is current
+//! live/period=<YYYY-MM>/shard-<NNNN>.parquet   the open period's pay, kept current
+//! ```
 
 use object_store::path::Path;
 
@@ -44,4 +51,41 @@ pub fn run_ruleset(run_id: &str) -> Path {
 pub fn dead_letter(source: &str) -> Path {
     let stem = source.split_once('.').map_or(source, |(stem, _)| stem);
     Path::from(format!("dead-letter/{stem}.ndjson"))
+}
+
+pub const CHECKPOINTS: &str = "checkpoints";
+
+pub fn checkpoint_dir(shard: u32) -> Path {
+    Path::from(format!("{CHECKPOINTS}/shard-{shard:04}"))
+}
+
+/// Sequence numbers are zero-padded, so names sort in checkpoint order.
+pub fn checkpoint(shard: u32, seq: u64) -> Path {
+    checkpoint_dir(shard).join(format!("{seq:012}.ckpt"))
+}
+
+/// The shard and sequence number of a checkpoint's path.
+pub fn parse_checkpoint(path: &Path) -> Option<(u32, u64)> {
+    let mut parts = path.parts().skip_while(|p| p.as_ref() != CHECKPOINTS).skip(1);
+    let shard = parts.next()?.as_ref().strip_prefix("shard-")?.parse().ok()?;
+    let seq = parts.next()?.as_ref().strip_suffix(".ckpt")?.parse().ok()?;
+    Some((shard, seq))
+}
+
+pub const LIVE: &str = "live";
+
+pub fn live_part(period: &str, shard: u32) -> Path {
+    Path::from(format!("{LIVE}/period={period}/shard-{shard:04}.parquet"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checkpoint_paths_round_trip() {
+        assert_eq!(checkpoint(3, 12).as_ref(), "checkpoints/shard-0003/000000000012.ckpt");
+        assert_eq!(parse_checkpoint(&checkpoint(3, 12)), Some((3, 12)));
+        assert_eq!(parse_checkpoint(&Path::from("checkpoints/shard-0003/x.tmp")), None);
+    }
 }

@@ -1,10 +1,12 @@
 //! The outside world, as the engine sees it: input folders (NDJSON, CSV, XLSX, Parquet) decoded
-//! into the engine's events, dead letters for what cannot be, the object store everything is
+//! (and Kafka topics) into the engine's events, dead letters for what cannot be, the object store everything is
 //! written to, and run results as hive-partitioned Parquet with their manifests.
 
+pub mod checkpoints;
 pub mod dead_letter;
 pub mod error;
 pub mod files;
+pub mod kafka;
 pub mod layout;
 pub mod progress;
 pub mod results;

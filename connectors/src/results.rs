@@ -45,6 +45,7 @@ pub struct RunOutput<'a> {
     pub ruleset: RulesetRef,
     pub version: &'a CompiledVersion,
     pub inputs: Vec<InputDigest>,
+    pub offsets: BTreeMap<String, i64>,
     pub dead_letters: BTreeMap<String, u64>,
     pub results: &'a [RecordBatch],
 }
@@ -66,6 +67,7 @@ pub async fn write_run(store: &Store, run: &RunOutput<'_>) -> Result<RunRecord> 
             engine_version: payroll_engine::run::ENGINE_VERSION.to_string(),
             ruleset: run.ruleset.clone(),
             inputs: run.inputs.clone(),
+            offsets: run.offsets.clone(),
             rows: rows as u64,
             dead_letters: run.dead_letters.clone(),
             totals: text(totals(run.version, &batches)),
@@ -111,13 +113,27 @@ fn parquet_bytes(batches: &[RecordBatch], run_id: &str) -> Result<Vec<u8>> {
     let mut fields = vec![Arc::new(Field::new("run_id", DataType::Utf8, false))];
     fields.extend(first.schema().fields().iter().cloned());
     let schema = Arc::new(Schema::new(fields));
+    let with_run_id = batches
+        .iter()
+        .map(|batch| {
+            let mut columns: Vec<ArrayRef> = vec![Arc::new(StringArray::from(vec![run_id; batch.num_rows()]))];
+            columns.extend(batch.columns().iter().cloned());
+            RecordBatch::try_new(Arc::clone(&schema), columns)
+        })
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    parquet(&with_run_id)
+}
+
+/// Batches of one schema as a Parquet file (empty bytes for no batches).
+pub fn parquet(batches: &[RecordBatch]) -> Result<Vec<u8>> {
+    let Some(first) = batches.first() else {
+        return Ok(Vec::new());
+    };
     let properties = WriterProperties::builder().set_compression(Compression::SNAPPY).build();
     let mut out = Vec::new();
-    let mut writer = ArrowWriter::try_new(&mut out, Arc::clone(&schema), Some(properties))?;
+    let mut writer = ArrowWriter::try_new(&mut out, first.schema(), Some(properties))?;
     for batch in batches {
-        let mut columns: Vec<ArrayRef> = vec![Arc::new(StringArray::from(vec![run_id; batch.num_rows()]))];
-        columns.extend(batch.columns().iter().cloned());
-        writer.write(&RecordBatch::try_new(Arc::clone(&schema), columns)?)?;
+        writer.write(batch)?;
     }
     writer.close()?;
     Ok(out)
@@ -202,16 +218,27 @@ pub async fn read_results(store: &Store, run: &RunRecord) -> Result<Vec<RecordBa
 
 /// Registers every run's results in the store as the table `results`.
 pub async fn register_results(ctx: &SessionContext, store: &Store) -> datafusion::error::Result<()> {
+    register_parquet(ctx, store, layout::RESULTS, "results").await
+}
+
+/// Registers a stream's live results in its state store as the table `live`.
+pub async fn register_live(ctx: &SessionContext, state: &Store) -> datafusion::error::Result<()> {
+    register_parquet(ctx, state, layout::LIVE, "live").await
+}
+
+async fn register_parquet(
+    ctx: &SessionContext,
+    store: &Store,
+    dir: &str,
+    table: &str,
+) -> datafusion::error::Result<()> {
     ctx.register_object_store(store.root_url(), store.object_store());
-    let url = ListingTableUrl::parse(format!(
-        "{}/",
-        store.url_of(&object_store::path::Path::from(layout::RESULTS))
-    ))?;
+    let url = ListingTableUrl::parse(format!("{}/", store.url_of(&object_store::path::Path::from(dir))))?;
     let options = ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
     let config = ListingTableConfig::new(url)
         .with_listing_options(options)
         .infer_schema(&ctx.state())
         .await?;
-    ctx.register_table("results", Arc::new(ListingTable::try_new(config)?))?;
+    ctx.register_table(table, Arc::new(ListingTable::try_new(config)?))?;
     Ok(())
 }

@@ -11,7 +11,7 @@ use object_store::azure::MicrosoftAzureBuilder;
 use object_store::gcp::GoogleCloudStorageBuilder;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
-use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt, PutPayload};
+use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
 use url::Url;
 
 use crate::error::{Error, Result};
@@ -118,6 +118,18 @@ impl Store {
             .await
             .map_err(|e| self.error(e))?;
         Ok(())
+    }
+
+    /// Writes an object that must not exist yet; `Ok(false)` if it does (someone else wrote
+    /// it first), so two writers of one name cannot both succeed.
+    pub async fn create(&self, path: &Path, bytes: impl Into<Bytes>) -> Result<bool> {
+        let payload = PutPayload::from_bytes(bytes.into());
+        let options = PutOptions::from(PutMode::Create);
+        match self.inner.put_opts(&self.full(path), payload, options).await {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::AlreadyExists { .. }) => Ok(false),
+            Err(e) => Err(self.error(e)),
+        }
     }
 
     pub async fn get(&self, path: &Path) -> Result<Bytes> {

@@ -13,7 +13,7 @@ const DOUBLE_TAP_MS: i64 = 120 * 1000;
 const LONGEST_SHIFT_MS: i64 = 16 * 3600 * 1000;
 
 /// A punch as a worker's state keeps it (the event id is the key it is kept under).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 pub struct StoredPunch {
     pub at_ms: i64,
     pub direction: Direction,

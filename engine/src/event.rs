@@ -7,7 +7,7 @@ use std::borrow::Cow;
 use chrono::{DateTime, NaiveDate};
 use payroll_rules::vocabulary::PayPeriod;
 use rust_decimal::Decimal;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::Invalid;
 use crate::money::parse_amount;
@@ -58,7 +58,7 @@ impl Event {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Direction {
     // `In` sorts before `Out`: at equal times a shift opens before it closes.
@@ -76,7 +76,7 @@ pub struct Punch {
     pub direction: Direction,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LeaveType {
     Casual,
@@ -91,7 +91,7 @@ impl LeaveType {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     Applied,
@@ -102,7 +102,7 @@ pub enum Status {
 }
 
 /// One version of a leave request; only the highest version of a `leave_id` counts.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct LeaveVersion {
     pub event_id: Box<str>,
     pub leave_id: Box<str>,
@@ -115,7 +115,7 @@ pub struct LeaveVersion {
     pub version: u64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AdjustmentKind {
     Earning,
@@ -123,7 +123,7 @@ pub enum AdjustmentKind {
 }
 
 /// One version of a manual override; only the highest version of an `adjustment_id` counts.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct AdjustmentVersion {
     pub event_id: Box<str>,
     pub adjustment_id: Box<str>,

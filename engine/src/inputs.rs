@@ -32,7 +32,7 @@ pub struct PeriodInputs {
 /// The attendance part of the period inputs: folded from punches and leave, or uploaded as a
 /// summary by sites whose time system already aggregates (then it stands in for their punches
 /// and leave in that period).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Attendance {
     pub employment_days: i64,
     pub working_days: i64,

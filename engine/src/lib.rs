@@ -6,17 +6,22 @@
 
 pub mod attendance;
 pub mod calc;
+pub mod checkpoint;
 pub mod error;
 pub mod event;
 pub mod inputs;
+pub mod live;
 pub mod master;
 pub mod money;
 pub mod run;
+pub mod shard;
 pub mod state;
 
 pub use calc::Calculator;
+pub use checkpoint::Checkpoint;
 pub use error::{Error, Invalid, Result};
 pub use event::{Event, Feed};
 pub use inputs::{Attendance, InputsBatch, PeriodInputs};
 pub use master::{PayBasis, Sensitive, Site, Worker};
+pub use shard::{Record, Shard};
 pub use state::{Ledger, WorkerState};

@@ -6,12 +6,13 @@ use std::fmt;
 use chrono::{NaiveDate, Weekday};
 use chrono_tz::Tz;
 use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
 
 use crate::error::Invalid;
 use crate::event::date;
 use crate::money::parse_amount;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum PayBasis {
     Daily,
     Hourly,
@@ -29,8 +30,10 @@ impl PayBasis {
 }
 
 /// A bank account number or PAN: kept whole for payslips and bank files, shown masked
-/// everywhere else, so a log line or a debug print never carries it in clear.
-#[derive(Clone, PartialEq, Eq)]
+/// everywhere else, so a log line or a debug print never carries it in clear. Checkpoints keep
+/// it whole, as the worker master they restore does.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
 pub struct Sensitive(String);
 
 impl Sensitive {
@@ -60,7 +63,7 @@ impl fmt::Debug for Sensitive {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Worker {
     pub worker_id: String,
     pub org_id: String,
@@ -167,6 +170,30 @@ impl Worker {
         })
     }
 
+    /// Decodes a worker from a message of the `workers` topic: one JSON object with the fields
+    /// of `workers.csv`, as strings, flags also as JSON booleans.
+    pub fn decode_json(json: &[u8]) -> Result<Worker, Invalid> {
+        let object: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(json)
+            .map_err(|e| Invalid::record(format!("malformed JSON: expected an object of worker fields ({e})")))?;
+        for (name, value) in &object {
+            if !matches!(
+                value,
+                serde_json::Value::String(_) | serde_json::Value::Bool(_) | serde_json::Value::Null
+            ) {
+                return Err(Invalid::field(
+                    name.as_str(),
+                    format!("{value}: expected a string (amounts as decimal strings, like \"650.00\")"),
+                ));
+            }
+        }
+        Worker::decode(|name| match object.get(name)? {
+            serde_json::Value::String(s) => Some(s.as_str()),
+            serde_json::Value::Bool(true) => Some("true"),
+            serde_json::Value::Bool(false) => Some("false"),
+            _ => None,
+        })
+    }
+
     /// The days of employment, inclusive.
     pub fn employed_on(&self, day: NaiveDate) -> bool {
         day >= self.joined_on && self.exited_on.is_none_or(|e| day <= e)
@@ -232,5 +259,25 @@ mod tests {
         let account = Sensitive::new("494833411340".into());
         assert_eq!(account.masked(), "XXXXXXXX1340");
         assert_eq!(format!("{account:?}"), "\"XXXXXXXX1340\"");
+    }
+
+    const WORKER: &str = r#"{"worker_id": "W1", "org_id": "ORG1", "site_id": "S1", "name": "Asha", "gender": "F",
+        "state": "KA", "skill": "skilled", "designation": "", "pay_basis": "daily", "rate": "650.00",
+        "pf_applicable": true, "esi_applicable": "false", "uan": "", "esic_no": "", "bank_account": "494833411340",
+        "ifsc": "SBIN0001", "pan": "ABCDE1234F", "joined_on": "2026-01-01", "exited_on": null}"#;
+
+    #[test]
+    fn decodes_a_worker_message_with_flags_as_booleans_or_strings() {
+        let worker = Worker::decode_json(WORKER.as_bytes()).unwrap();
+        assert!(worker.pf_applicable && !worker.esi_applicable);
+        assert_eq!((worker.rate, worker.exited_on), (Decimal::new(65000, 2), None));
+    }
+
+    #[test]
+    fn refuses_amounts_as_json_numbers() {
+        let json = WORKER.replace(r#""650.00""#, "650.5");
+        let invalid = Worker::decode_json(json.as_bytes()).unwrap_err();
+        assert_eq!(invalid.field.as_deref(), Some("rate"));
+        assert!(invalid.reason.contains("expected a string"), "{invalid}");
     }
 }

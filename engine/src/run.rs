@@ -57,6 +57,9 @@ pub struct Manifest {
     pub engine_version: String,
     pub ruleset: RulesetRef,
     pub inputs: Vec<InputDigest>,
+    /// For a run over a stream's state: `topic/partition` to the next offset the state holds.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub offsets: BTreeMap<String, i64>,
     pub rows: u64,
     /// Refused events and rows per source, for the whole run.
     pub dead_letters: BTreeMap<String, u64>,

@@ -4,8 +4,10 @@
 
 use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use payroll_rules::vocabulary::PayPeriod;
+use serde::{Deserialize, Serialize};
 
 use crate::attendance::StoredPunch;
 use crate::error::Invalid;
@@ -13,7 +15,7 @@ use crate::event::{AdjustmentVersion, Event, LeaveVersion};
 use crate::inputs::{Attendance, PeriodInputs, period_inputs};
 use crate::master::{Site, Worker};
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WorkerState {
     pub(crate) punches: BTreeMap<Box<str>, StoredPunch>,
     pub(crate) leaves: BTreeMap<Box<str>, LeaveVersion>,
@@ -31,27 +33,46 @@ impl WorkerState {
                     at_ms: p.at_ms,
                     direction: p.direction,
                 };
-                // Two different punches under one event id should not happen; keeping the
-                // smaller makes the outcome independent of arrival order all the same.
-                match self.punches.entry(p.event_id) {
-                    Entry::Vacant(v) => {
-                        v.insert(punch);
-                        true
-                    }
-                    Entry::Occupied(mut o) if punch < *o.get() => {
-                        o.insert(punch);
-                        true
-                    }
-                    Entry::Occupied(_) => false,
-                }
+                keep_punch(&mut self.punches, p.event_id, punch)
             }
             Event::Leave(l) => keep_latest(&mut self.leaves, l.leave_id.clone(), l, |l| l.version),
             Event::Adjustment(a) => keep_latest(&mut self.adjustments, a.adjustment_id.clone(), a, |a| a.version),
         }
     }
 
+    /// Folds in everything `other` has seen: the state of the union of both event sets.
+    pub fn merge(&mut self, other: WorkerState) {
+        for (id, punch) in other.punches {
+            keep_punch(&mut self.punches, id, punch);
+        }
+        for (id, leave) in other.leaves {
+            keep_latest(&mut self.leaves, id, leave, |l| l.version);
+        }
+        for (id, adjustment) in other.adjustments {
+            keep_latest(&mut self.adjustments, id, adjustment, |a| a.version);
+        }
+        // Uploads are keyed by period and come from files, never from two shards.
+        self.summaries.extend(other.summaries);
+    }
+
     pub fn punch_count(&self) -> usize {
         self.punches.len()
+    }
+}
+
+/// Two different punches under one event id should not happen; keeping the smaller makes the
+/// outcome independent of arrival order all the same.
+fn keep_punch(punches: &mut BTreeMap<Box<str>, StoredPunch>, id: Box<str>, punch: StoredPunch) -> bool {
+    match punches.entry(id) {
+        Entry::Vacant(v) => {
+            v.insert(punch);
+            true
+        }
+        Entry::Occupied(mut o) if punch < *o.get() => {
+            o.insert(punch);
+            true
+        }
+        Entry::Occupied(_) => false,
     }
 }
 
@@ -75,10 +96,14 @@ fn keep_latest<T: Ord>(map: &mut BTreeMap<Box<str>, T>, id: Box<str>, new: T, ve
 /// the company's own master, not from an adversary).
 type ById<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
-/// Every worker's master record and folded state.
-#[derive(Debug, Default)]
+/// Every worker's master record and folded state. Events may come before their worker's
+/// master record (the feeds are independent): they are folded all the same and wait; only
+/// workers with a master record are paid.
+#[derive(Debug, Default, Serialize, Deserialize)]
 pub struct Ledger {
-    sites: ById<String, Site>,
+    /// Configuration, not state: checkpoints leave it out and restore it from the sites file.
+    #[serde(skip)]
+    sites: Arc<ById<String, Site>>,
     workers: ById<String, Worker>,
     states: ById<Box<str>, WorkerState>,
 }
@@ -86,15 +111,34 @@ pub struct Ledger {
 impl Ledger {
     pub fn new(sites: impl IntoIterator<Item = Site>) -> Self {
         Ledger {
-            sites: sites.into_iter().map(|s| (s.site_id.clone(), s)).collect(),
+            sites: Arc::new(sites.into_iter().map(|s| (s.site_id.clone(), s)).collect()),
             ..Ledger::default()
         }
     }
 
-    /// Adds or replaces a worker's master record; its site must be known.
-    pub fn upsert_worker(&mut self, worker: Worker) -> Result<(), Invalid> {
+    /// An empty ledger over the same sites.
+    pub fn empty_like(&self) -> Self {
+        Ledger {
+            sites: Arc::clone(&self.sites),
+            ..Ledger::default()
+        }
+    }
+
+    /// Gives a restored ledger its sites; every worker's site must be among them.
+    pub fn with_sites_of(mut self, other: &Ledger) -> Result<Self, Invalid> {
+        self.sites = Arc::clone(&other.sites);
+        for worker in self.workers.values() {
+            self.check_site(worker)?;
+        }
+        Ok(self)
+    }
+
+    fn check_site(&self, worker: &Worker) -> Result<(), Invalid> {
         let Some(site) = self.sites.get(&worker.site_id) else {
-            return Err(Invalid::field("site_id", format!("unknown site `{}`", worker.site_id)));
+            return Err(Invalid::field(
+                "site_id",
+                format!("worker `{}`: unknown site `{}`", worker.worker_id, worker.site_id),
+            ));
         };
         if site.org_id != worker.org_id {
             return Err(Invalid::field(
@@ -105,11 +149,17 @@ impl Ledger {
                 ),
             ));
         }
+        Ok(())
+    }
+
+    /// Adds or replaces a worker's master record; its site must be known.
+    pub fn upsert_worker(&mut self, worker: Worker) -> Result<(), Invalid> {
+        self.check_site(&worker)?;
         self.workers.insert(worker.worker_id.clone(), worker);
         Ok(())
     }
 
-    /// Refuses a worker id not in the master.
+    /// Refuses a worker id not in the master (a folder's master is complete, unlike a topic's).
     pub fn check_worker(&self, worker_id: &str) -> Result<(), Invalid> {
         match self.workers.contains_key(worker_id) {
             true => Ok(()),
@@ -117,15 +167,14 @@ impl Ledger {
         }
     }
 
-    /// Folds an event into its worker's state; an event for a worker not in the master is refused.
-    pub fn apply(&mut self, event: Event) -> Result<bool, Invalid> {
+    /// Folds an event into its worker's state; returns whether the state changed.
+    pub fn apply(&mut self, event: Event) -> bool {
         let worker_id = event.worker_id();
-        self.check_worker(worker_id)?;
         let state = match self.states.get_mut(worker_id) {
             Some(state) => state,
             None => self.states.entry(worker_id.into()).or_default(),
         };
-        Ok(state.apply(event))
+        state.apply(event)
     }
 
     /// Records a worker's aggregated attendance for a period; the latest upload wins.
@@ -139,8 +188,36 @@ impl Ledger {
         Ok(())
     }
 
+    /// Takes in another ledger's workers and states (another shard's): master records replace,
+    /// states are merged.
+    pub fn merge(&mut self, other: Ledger) {
+        self.workers.extend(other.workers);
+        for (worker_id, state) in other.states {
+            match self.states.get_mut(&worker_id) {
+                Some(mine) => mine.merge(state),
+                None => {
+                    self.states.insert(worker_id, state);
+                }
+            }
+        }
+    }
+
+    /// Every worker with a master record or events.
+    pub fn worker_ids(&self) -> impl Iterator<Item = &str> {
+        let waiting = self.states.keys().filter(|id| !self.workers.contains_key(&***id));
+        self.workers.keys().map(String::as_str).chain(waiting.map(|id| &**id))
+    }
+
     pub fn worker_count(&self) -> usize {
         self.workers.len()
+    }
+
+    /// Workers with events but no master record yet: their events wait for it.
+    pub fn waiting_count(&self) -> usize {
+        self.states
+            .keys()
+            .filter(|id| !self.workers.contains_key(&***id))
+            .count()
     }
 
     pub fn state(&self, worker_id: &str) -> Option<&WorkerState> {
@@ -150,10 +227,26 @@ impl Ledger {
     /// The period inputs of every worker employed during `period`, with their site, ordered by
     /// org and worker.
     pub fn period_inputs(&self, period: PayPeriod) -> Vec<(&Worker, &Site, PeriodInputs)> {
+        self.inputs_of(self.workers.values(), period)
+    }
+
+    /// As [`Ledger::period_inputs`], for the named workers only (those changed since the last
+    /// calculation); unknown ids and workers not employed in `period` are left out.
+    pub fn period_inputs_of<'a>(
+        &self,
+        worker_ids: impl IntoIterator<Item = &'a str>,
+        period: PayPeriod,
+    ) -> Vec<(&Worker, &Site, PeriodInputs)> {
+        self.inputs_of(worker_ids.into_iter().filter_map(|id| self.workers.get(id)), period)
+    }
+
+    fn inputs_of<'a>(
+        &'a self,
+        workers: impl Iterator<Item = &'a Worker>,
+        period: PayPeriod,
+    ) -> Vec<(&'a Worker, &'a Site, PeriodInputs)> {
         let empty = WorkerState::default();
-        let mut rows: Vec<(&Worker, &Site, PeriodInputs)> = self
-            .workers
-            .values()
+        let mut rows: Vec<(&Worker, &Site, PeriodInputs)> = workers
             .filter_map(|w| {
                 let site = &self.sites[&w.site_id];
                 let state = self.states.get(w.worker_id.as_str()).unwrap_or(&empty);

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use payroll_engine::event::{AdjustmentKind, AdjustmentVersion, Direction, LeaveType, LeaveVersion, Punch, Status};
-use payroll_engine::{Event, Ledger, Site, Worker};
+use payroll_engine::{Checkpoint, Event, Ledger, Site, Worker};
 use payroll_rules::vocabulary::PayPeriod;
 use proptest::prelude::*;
 
@@ -129,7 +129,7 @@ fn events() -> impl Strategy<Value = Vec<Event>> {
 fn fold(events: &[Event]) -> Ledger {
     let mut ledger = ledger();
     for event in events {
-        ledger.apply(event.clone()).unwrap();
+        ledger.apply(event.clone());
     }
     ledger
 }
@@ -162,5 +162,34 @@ proptest! {
             prop_assert_eq!(once.state(worker), again.state(worker));
         }
         prop_assert_eq!(inputs(&once), inputs(&again));
+    }
+
+    /// Shards each fold part of the events; merging them, through their checkpoints and in any
+    /// order, gives the state of one fold of everything.
+    #[test]
+    fn shards_restored_from_checkpoints_and_merged_give_one_fold(
+        (events, shard_of, order) in events().prop_flat_map(|events| {
+            let n = events.len();
+            (Just(events), prop::collection::vec(0usize..3, n), Just(vec![0usize, 1, 2]).prop_shuffle())
+        })
+    ) {
+        let whole = fold(&events);
+        let sites = ledger();
+        let mut shards: Vec<Ledger> = (0..3).map(|_| sites.empty_like()).collect();
+        for (event, &shard) in events.iter().zip(&shard_of) {
+            shards[shard].apply(event.clone());
+        }
+        let mut merged = ledger();
+        for &i in &order {
+            let ledger = std::mem::take(&mut shards[i]);
+            let checkpoint = Checkpoint { shard: i as u32, seq: 7, offsets: [("attendance".to_string(), 42)].into(), ledger };
+            let restored = Checkpoint::decode(&checkpoint.encode(), &sites).unwrap();
+            prop_assert_eq!((restored.shard, restored.seq, &restored.offsets), (i as u32, 7, &checkpoint.offsets));
+            merged.merge(restored.ledger);
+        }
+        for worker in WORKERS {
+            prop_assert_eq!(whole.state(worker), merged.state(worker));
+        }
+        prop_assert_eq!(inputs(&whole), inputs(&merged));
     }
 }

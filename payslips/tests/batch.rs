@@ -107,6 +107,7 @@ async fn run_sample(store: &Store, ruleset: &Ruleset) -> (RunRecord, Vec<datafus
         ruleset: RulesetRef::new(ruleset, version),
         version,
         inputs: folder.inputs,
+        offsets: Default::default(),
         dead_letters: Default::default(),
         results: &results,
     };

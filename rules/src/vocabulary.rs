@@ -119,7 +119,7 @@ pub fn get(name: &str) -> Option<&'static Input> {
 }
 
 /// A pay period: one calendar month.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 pub struct PayPeriod {
     pub year: i32,
     pub month: u32,

@@ -4,7 +4,7 @@
 //! Every record goes through the engine's validation; a refused one becomes a dead letter and
 //! the rest of the folder is still read.
 
-mod csv;
+pub(crate) mod csv;
 mod ndjson;
 mod summary;
 
@@ -50,21 +50,17 @@ pub fn read_folder(dir: &Path, dead_letters: &mut DeadLetters, progress: &dyn Pr
     };
 
     let (sites_path, sites_csv) = read("sites.csv")?.ok_or_else(|| missing(dir, "sites.csv"))?;
-    let sites = csv::records(
-        &sites_path,
-        &sites_csv,
-        &["site_id", "org_id", "name", "state", "timezone", "weekly_off"],
-    )?
-    .filter_map(
-        |r| match r.cells().and_then(|c| Site::decode(|f| c.get(f).map(String::as_str))) {
-            Ok(site) => Some(site),
-            Err(invalid) => {
-                dead_letters.push("sites.csv", Position::Line(r.line), invalid, r.original);
-                None
-            }
-        },
-    )
-    .collect::<Vec<_>>();
+    let sites = csv::records(&sites_path, &sites_csv, &SITE_COLUMNS)?
+        .filter_map(
+            |r| match r.cells().and_then(|c| Site::decode(|f| c.get(f).map(String::as_str))) {
+                Ok(site) => Some(site),
+                Err(invalid) => {
+                    dead_letters.push("sites.csv", Position::Line(r.line), invalid, r.original);
+                    None
+                }
+            },
+        )
+        .collect::<Vec<_>>();
     let mut ledger = Ledger::new(sites);
 
     let (workers_path, workers_csv) = read("workers.csv")?.ok_or_else(|| missing(dir, "workers.csv"))?;
@@ -103,6 +99,21 @@ pub fn read_folder(dir: &Path, dead_letters: &mut DeadLetters, progress: &dyn Pr
     }
     Ok(Folder { ledger, inputs, events })
 }
+
+/// A sites file (the `sites.csv` format) given as configuration: any bad row fails it,
+/// naming the line.
+pub fn read_sites(path: &Path) -> Result<Vec<Site>> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path.display(), e))?;
+    csv::records(path, &bytes, &SITE_COLUMNS)?
+        .map(|r| {
+            r.cells()
+                .and_then(|c| Site::decode(|f| c.get(f).map(String::as_str)))
+                .map_err(|invalid| Error::input(path.display(), format!("line {}: {invalid}", r.line)))
+        })
+        .collect()
+}
+
+const SITE_COLUMNS: [&str; 6] = ["site_id", "org_id", "name", "state", "timezone", "weekly_off"];
 
 pub const WORKER_COLUMNS: [&str; 19] = [
     "worker_id",

@@ -16,6 +16,8 @@ use payroll_rules::vocabulary::PayPeriod;
 
 use crate::{EXAMPLE_RULESET, run, ui};
 
+mod stream;
+
 #[derive(Subcommand)]
 pub enum BenchCommand {
     /// The calculator alone: period inputs in memory to results (the sample's workers,
@@ -49,6 +51,35 @@ pub enum BenchCommand {
         #[arg(long, default_value = "../shared/baselines/payslips_openpyxl_libreoffice.py")]
         baseline: PathBuf,
     },
+    /// Kafka ingest into folded state against a bare rdkafka loop over the same topic, and the
+    /// time from a punch to the updated live pay (needs a broker: start one with scripts/broker)
+    Ingest {
+        #[arg(long, env = "PAYROLL_BROKERS")]
+        brokers: String,
+        #[arg(long, default_value_t = 20_000)]
+        workers: usize,
+        #[arg(long, default_value = "2026-10")]
+        period: PayPeriod,
+        #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
+        live_every: Duration,
+    },
+    /// Checkpoint and restore of one shard holding every worker's month
+    Checkpoint {
+        #[arg(long, default_value_t = 100_000)]
+        workers: usize,
+        #[arg(long, default_value = "2026-10")]
+        period: PayPeriod,
+    },
+    /// Recalculating the changed workers against recalculating everyone
+    Live {
+        #[arg(long, default_value_t = 100_000)]
+        workers: usize,
+        #[arg(long, default_value = "2026-10")]
+        period: PayPeriod,
+        /// The share of workers changed, 0.01 for 1 %
+        #[arg(long, default_value_t = 0.01)]
+        changed: f64,
+    },
     /// A whole run from raw punch files: generate a month, then run it
     Run {
         #[arg(long, default_value_t = 100_000)]
@@ -71,6 +102,22 @@ pub async fn bench(command: BenchCommand) -> Result<ExitCode> {
             repeat,
         } => calc(workers, &sample, period, &duckdb, repeat).await,
         BenchCommand::Run { workers, period, dir } => end_to_end(workers, period, dir).await,
+        BenchCommand::Ingest {
+            brokers,
+            workers,
+            period,
+            live_every,
+        } => stream::ingest(&brokers, workers, period, live_every)
+            .await
+            .map(|()| ExitCode::SUCCESS),
+        BenchCommand::Checkpoint { workers, period } => {
+            stream::checkpoint(workers, period).await.map(|()| ExitCode::SUCCESS)
+        }
+        BenchCommand::Live {
+            workers,
+            period,
+            changed,
+        } => stream::live(workers, period, changed).await.map(|()| ExitCode::SUCCESS),
         BenchCommand::Payslips {
             workers,
             period,
@@ -172,7 +219,7 @@ async fn payslips(workers: usize, period: PayPeriod, sample: &Path, baseline: &P
     let out = dir.path().join("out").display().to_string();
     let request = run::RunRequest {
         period,
-        inputs,
+        source: run::Source::Folder(inputs),
         ruleset: &ruleset,
         out,
     };
@@ -266,7 +313,7 @@ async fn end_to_end(workers: usize, period: PayPeriod, dir: Option<PathBuf>) -> 
     let ruleset = Ruleset::parse(EXAMPLE_RULESET, Path::new("india-contract.toml"))?;
     let request = run::RunRequest {
         period,
-        inputs,
+        source: run::Source::Folder(inputs),
         ruleset: &ruleset,
         out: dir.join("out").display().to_string(),
     };

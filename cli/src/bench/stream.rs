@@ -1,0 +1,306 @@
+//! Streaming benchmarks: ingest from a broker against a bare consume loop, checkpoint and
+//! restore of a large shard, incremental against full recalculation, and event-to-live-pay
+//! latency.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Result, bail};
+use datafusion::arrow::array::{AsArray, RecordBatch};
+use datafusion::arrow::util::display::array_value_to_string;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use payroll_connectors::checkpoints::Checkpoints;
+use payroll_connectors::kafka::{self, KafkaConfig, Live, StreamConfig, Topics};
+use payroll_connectors::{DeadLetters, Quiet, Store, files, layout};
+use payroll_engine::{Calculator, Checkpoint, InputsBatch, Ledger};
+use payroll_rules::Ruleset;
+use payroll_rules::vocabulary::PayPeriod;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
+use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+
+use super::generate;
+use crate::EXAMPLE_RULESET;
+
+const PARTITIONS: usize = 8;
+
+fn ruleset() -> Result<Arc<Ruleset>> {
+    Ok(Arc::new(Ruleset::parse(
+        EXAMPLE_RULESET,
+        Path::new("india-contract.toml"),
+    )?))
+}
+
+/// A generated month folded into one ledger, as one shard would hold it.
+fn folded(workers: usize, period: PayPeriod, dir: &Path) -> Result<files::Folder> {
+    let inputs = dir.join("inputs");
+    generate(workers, period, &inputs)?;
+    Ok(files::read_folder(&inputs, &mut DeadLetters::default(), &Quiet)?)
+}
+
+pub async fn checkpoint(workers: usize, period: PayPeriod) -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let folder = folded(workers, period, dir.path())?;
+    let store = Store::open(&dir.path().join("state").display().to_string())?;
+    let checkpoints = Checkpoints::new(store);
+    let offsets = [("attendance".to_string(), folder.events as i64)].into();
+
+    let started = Instant::now();
+    let bytes = Checkpoint::encode_parts(0, 1, &offsets, &folder.ledger);
+    let size = bytes.len();
+    checkpoints.save(0, 1, bytes).await?;
+    let save = started.elapsed().as_secs_f64();
+
+    let sites = folder.ledger.empty_like();
+    drop(folder.ledger);
+    let started = Instant::now();
+    let restored = checkpoints.latest(0, &sites).await?.expect("just written");
+    let restore = started.elapsed().as_secs_f64();
+    println!(
+        "checkpoint of {workers} workers' month ({} events), {} cores:\n  \
+         write {save:.2} s (encode and put), restore {restore:.2} s (get and decode)\n  \
+         {:.1} MB, {:.0} bytes per worker-month; {} workers restored",
+        folder.events,
+        cores(),
+        size as f64 / 1e6,
+        size as f64 / workers as f64,
+        restored.ledger.worker_count()
+    );
+    Ok(())
+}
+
+pub async fn live(workers: usize, period: PayPeriod, share: f64) -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let ledger = folded(workers, period, dir.path())?.ledger;
+    let ruleset = ruleset()?;
+    let version = ruleset.version_on(period.first_day())?;
+    let calculator = Calculator::default();
+    let mut ids: Vec<&str> = ledger.worker_ids().collect();
+    ids.sort_unstable();
+    let changed = ((ids.len() as f64 * share).round() as usize).max(1);
+    let step = (ids.len() / changed).max(1);
+    let some: Vec<&str> = ids.iter().step_by(step).take(changed).copied().collect();
+
+    let recalculate = async |ids: &[&str]| -> Result<f64> {
+        let mut best = f64::MAX;
+        for _ in 0..3 {
+            let started = Instant::now();
+            let rows = ledger.period_inputs_of(ids.iter().copied(), period);
+            let batches = rows
+                .chunks(8192)
+                .map(|chunk| {
+                    let mut batch = InputsBatch::new(period, chunk.len());
+                    for (worker, site, inputs) in chunk {
+                        batch.push(worker, site, inputs);
+                    }
+                    batch.finish()
+                })
+                .collect();
+            calculator.calculate(version, batches).await?;
+            best = best.min(started.elapsed().as_secs_f64());
+        }
+        Ok(best)
+    };
+    let full = recalculate(&ids).await?;
+    let incremental = recalculate(&some).await?;
+    println!(
+        "live recalculation, {} cores: all {} workers {:.1} ms; {} changed workers ({:.1} %) {:.1} ms = {:.1} % of the full cost",
+        cores(),
+        ids.len(),
+        full * 1e3,
+        some.len(),
+        share * 100.0,
+        incremental * 1e3,
+        incremental / full * 100.0
+    );
+    Ok(())
+}
+
+pub async fn ingest(brokers: &str, workers: usize, period: PayPeriod, live_every: Duration) -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let inputs = dir.path().join("inputs");
+    generate(workers, period, &inputs)?;
+    let sites = Ledger::new(files::read_sites(&inputs.join("sites.csv"))?);
+    let run = format!("bench{}", chrono::Utc::now().format("%Y%m%d%H%M%S"));
+    let topics = Topics {
+        attendance: format!("{run}-attendance"),
+        leave: format!("{run}-leave"),
+        adjustments: format!("{run}-adjustments"),
+        workers: format!("{run}-workers"),
+    };
+    let config = |group: &str| KafkaConfig {
+        brokers: brokers.to_string(),
+        group: group.to_string(),
+        options: Vec::new(),
+    };
+    let started = Instant::now();
+    let published = kafka::publish_folder(&config(&run), &topics, &inputs, PARTITIONS, &Quiet).await?;
+    let messages: u64 = published.values().sum();
+    let punches = published[&topics.attendance];
+    println!(
+        "published {messages} messages ({punches} punches, {PARTITIONS} partitions) in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+
+    let bare = bare_loop(&config(&format!("{run}-bare")), &topics.attendance, punches)?;
+    println!(
+        "bare rdkafka loop over {}: {punches} messages in {bare:.2} s = {:.0} msgs/s",
+        topics.attendance,
+        punches as f64 / bare
+    );
+
+    let state = Checkpoints::new(Store::open(&dir.path().join("state").display().to_string())?);
+    let stream_config = StreamConfig {
+        kafka: config(&format!("{run}-stream")),
+        topics: topics.clone(),
+        sites: sites.empty_like(),
+        state: state.clone(),
+        checkpoint_every: Duration::from_secs(3600),
+        live: None,
+        until_caught_up: true,
+        report_every: Duration::from_secs(3600),
+    };
+    let runtime = tokio::runtime::Handle::current();
+    let stop = Arc::new(AtomicBool::new(false));
+    let report = {
+        let (stop, runtime) = (Arc::clone(&stop), runtime.clone());
+        tokio::task::spawn_blocking(move || kafka::stream(stream_config, stop, runtime)).await??
+    };
+    let c = &report.counters;
+    let (Some(first), Some(last)) = (c.first_folded, c.last_folded) else {
+        bail!("the stream folded nothing");
+    };
+    let seconds = (last - first).as_secs_f64();
+    let rate = c.folded as f64 / seconds;
+    println!(
+        "stream ingest to folded state: {} messages in {seconds:.2} s = {rate:.0} msgs/s = {:.2}x the bare loop ({} cores, broker on this machine)",
+        c.folded,
+        rate / (punches as f64 / bare),
+        cores()
+    );
+
+    // Event to live pay: a resumed stream keeps the period live; a new punch pair must show in
+    // the live results within --live-every plus the time to recalculate.
+    let live_config = StreamConfig {
+        kafka: config(&format!("{run}-live")),
+        topics: topics.clone(),
+        sites: sites.empty_like(),
+        state: state.clone(),
+        checkpoint_every: Duration::from_secs(5),
+        live: Some(Live {
+            period,
+            ruleset: ruleset()?,
+            every: live_every,
+        }),
+        until_caught_up: false,
+        report_every: Duration::from_secs(3600),
+    };
+    let streaming = {
+        let (stop, runtime) = (Arc::clone(&stop), runtime.clone());
+        tokio::task::spawn_blocking(move || kafka::stream(live_config, stop, runtime))
+    };
+    let store = state.store().clone();
+    let worker = "W0000001";
+    let mut before = loop {
+        if let Some(row) = live_row(&store, period, worker).await? {
+            break row;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let producer: ThreadedProducer<DefaultProducerContext> = config(&run).producer().create()?;
+    let mut latencies = Vec::new();
+    for round in 0..5 {
+        let day = period.first_day() + chrono::Days::new(round);
+        let sent = Instant::now();
+        for (n, (hour, direction)) in [(20, "in"), (23, "out")].into_iter().enumerate() {
+            let json = format!(
+                r#"{{"event_id": "{run}-{round}-{n}", "worker_id": "{worker}", "ts": "{day}T{hour}:00:00Z", "direction": "{direction}"}}"#
+            );
+            producer
+                .send(BaseRecord::to(&topics.attendance).key(worker).payload(&json))
+                .map_err(|(e, _)| e)?;
+        }
+        producer.flush(Duration::from_secs(10))?;
+        let after = loop {
+            match live_row(&store, period, worker).await? {
+                Some(row) if row != before => break row,
+                _ => tokio::time::sleep(Duration::from_millis(20)).await,
+            }
+        };
+        latencies.push(sent.elapsed().as_secs_f64());
+        before = after;
+    }
+    stop.store(true, Ordering::Relaxed);
+    streaming.await??;
+    latencies.sort_by(f64::total_cmp);
+    println!(
+        "event to live pay with --live-every {:?}: median {:.2} s, worst {:.2} s of {} punches pairs",
+        live_every,
+        latencies[latencies.len() / 2],
+        latencies[latencies.len() - 1],
+        latencies.len()
+    );
+    Ok(())
+}
+
+/// A plain consumer counting messages: the client's own limit, with the engine's fetch settings.
+fn bare_loop(config: &KafkaConfig, topic: &str, expected: u64) -> Result<f64> {
+    let consumer: BaseConsumer = config.consumer().create()?;
+    let mut assignment = TopicPartitionList::new();
+    for partition in 0..PARTITIONS as i32 {
+        assignment.add_partition_offset(topic, partition, Offset::Beginning)?;
+    }
+    consumer.assign(&assignment)?;
+    let (mut count, mut first) = (0, None);
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while count < expected && Instant::now() < deadline {
+        if let Some(message) = consumer.poll(Duration::from_millis(100)) {
+            message?;
+            first.get_or_insert_with(Instant::now);
+            count += 1;
+        }
+    }
+    if count < expected {
+        bail!("the bare loop read {count} of {expected} messages");
+    }
+    Ok(first.map_or(0.0, |f| f.elapsed().as_secs_f64()))
+}
+
+/// The worker's row in the live results, as text, if it is there yet.
+async fn live_row(store: &Store, period: PayPeriod, worker: &str) -> Result<Option<String>> {
+    for shard in 0..PARTITIONS as u32 {
+        let path = layout::live_part(&period.to_string(), shard);
+        if store.head(&path).await?.is_none() {
+            continue;
+        }
+        let bytes = store.get(&path).await?;
+        for batch in ParquetRecordBatchReaderBuilder::try_new(bytes)?.build()? {
+            if let Some(row) = find(&batch?, worker)? {
+                return Ok(Some(row));
+            }
+        }
+    }
+    Ok(None)
+}
+
+fn find(batch: &RecordBatch, worker: &str) -> Result<Option<String>> {
+    let ids = batch
+        .column_by_name("worker_id")
+        .expect("results carry worker_id")
+        .as_string::<i32>();
+    let Some(row) = (0..batch.num_rows()).find(|&i| ids.value(i) == worker) else {
+        return Ok(None);
+    };
+    let cells = batch
+        .columns()
+        .iter()
+        .map(|c| array_value_to_string(c, row))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Some(cells.join(",")))
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}

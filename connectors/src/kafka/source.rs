@@ -1,0 +1,486 @@
+//! The stream: consume the source topics, fold each message into its shard, dead-letter what
+//! is refused, checkpoint shards with their offsets, and keep the open period's live results
+//! current by recalculating only the workers that changed.
+//!
+//! One thread polls the consumer; rebalances are handled inside its polls (librdkafka calls
+//! back there), so shards are only ever touched from that thread. The mutex around them is
+//! never contended; it exists because the consumer's context must be shareable.
+//!
+//! Exactly once, by construction: a checkpoint holds a shard's state and the offsets that
+//! state was folded up to; a restarted or newly assigned shard is restored from it and the
+//! consumer is positioned at its offsets. Offsets are committed to Kafka after the checkpoint is
+//! durable, for lag monitoring only; the checkpoint is the truth.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use payroll_engine::live::LiveResults;
+use payroll_engine::{Calculator, InputsBatch, Ledger, Record, Shard, Worker};
+use payroll_rules::Ruleset;
+use payroll_rules::vocabulary::PayPeriod;
+use rdkafka::ClientContext;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
+use rdkafka::message::{BorrowedMessage, Message};
+use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+use rdkafka::types::RDKafkaRespErr;
+use tokio::runtime::Handle;
+
+use super::dead_letter::DeadLetterTopics;
+use super::telemetry::{Counters, Telemetry};
+use crate::checkpoints::Checkpoints;
+use crate::error::{Error, Result};
+use crate::kafka::{KafkaConfig, Role, Topics, admin};
+use crate::layout;
+use crate::results::parquet;
+
+/// Rows per Arrow batch handed to the calculator.
+const BATCH_ROWS: usize = 8192;
+const DEAD_LETTER_FLUSH: Duration = Duration::from_secs(30);
+const WATERMARK_TIMEOUT: Duration = Duration::from_secs(5);
+
+pub struct StreamConfig {
+    pub kafka: KafkaConfig,
+    pub topics: Topics,
+    /// An empty ledger with the sites: configuration every shard shares.
+    pub sites: Ledger,
+    pub state: Checkpoints,
+    pub checkpoint_every: Duration,
+    pub live: Option<Live>,
+    /// Stop once every assigned partition has been read to its end.
+    pub until_caught_up: bool,
+    /// How often rates and lag are logged.
+    pub report_every: Duration,
+}
+
+/// Live results: the period kept current, the ruleset that computes it, and how often.
+pub struct Live {
+    pub period: PayPeriod,
+    pub ruleset: Arc<Ruleset>,
+    pub every: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct StreamReport {
+    pub counters: Counters,
+    pub shards: Vec<u32>,
+    pub elapsed: Duration,
+}
+
+/// Runs until `stop` is set (or, with `until_caught_up`, until the end of every partition),
+/// then checkpoints what it holds. Blocking: call it from a thread of its own; `runtime` runs
+/// the object store and calculator work.
+pub fn stream(config: StreamConfig, stop: Arc<AtomicBool>, runtime: Handle) -> Result<StreamReport> {
+    let started = Instant::now();
+    wait_for_topics(&config, &stop, &runtime)?;
+    let dead_letters = DeadLetterTopics::new(&config.kafka)?;
+    let context = StreamContext {
+        shards: Mutex::new(Shards {
+            owned: BTreeMap::new(),
+            retired: BTreeMap::new(),
+            sites: config.sites,
+            state: config.state,
+            topics: config.topics.clone(),
+            dead_letters,
+            runtime,
+            live: config.live.map(|live| LiveState {
+                live,
+                calculator: Calculator::default(),
+            }),
+            counters: Counters::default(),
+        }),
+    };
+    let consumer: BaseConsumer<StreamContext> = config.kafka.consumer().create_with_context(context)?;
+    consumer.subscribe(&config.topics.names())?;
+
+    let mut telemetry = Telemetry::new(config.report_every);
+    let mut last_checkpoint = Instant::now();
+    let mut last_live = Instant::now();
+    let mut last_caught_up_check = Instant::now();
+    let live_every = consumer.context().lock().live.as_ref().map(|l| l.live.every);
+    while !stop.load(Ordering::Relaxed) {
+        match consumer.poll(Duration::from_millis(100)) {
+            Some(Ok(message)) => consumer.context().lock().consume(&message),
+            // The broker away, a request failing: librdkafka retries on its own.
+            Some(Err(e)) => tracing::warn!(error = %e, "consumer"),
+            None => {}
+        }
+        if last_checkpoint.elapsed() >= config.checkpoint_every {
+            consumer.context().lock().checkpoint_all(&consumer, CommitMode::Async);
+            last_checkpoint = Instant::now();
+        }
+        if live_every.is_some_and(|every| last_live.elapsed() >= every) {
+            consumer.context().lock().update_live();
+            last_live = Instant::now();
+        }
+        if telemetry.due() {
+            let shards = consumer.context().lock();
+            let lag = shards.lag(&consumer).unwrap_or(-1);
+            let waiting = shards.owned.values().map(|o| o.shard.ledger().waiting_count()).sum();
+            telemetry.report(&shards.counters, lag, shards.owned.len(), waiting);
+        }
+        if config.until_caught_up && last_caught_up_check.elapsed() >= Duration::from_millis(500) {
+            last_caught_up_check = Instant::now();
+            if consumer.context().lock().lag(&consumer) == Some(0) {
+                break;
+            }
+        }
+    }
+    let mut shards = consumer.context().lock();
+    shards.checkpoint_all(&consumer, CommitMode::Sync);
+    shards.update_live();
+    let report = StreamReport {
+        counters: shards.counters.clone(),
+        shards: shards.owned.keys().copied().collect(),
+        elapsed: started.elapsed(),
+    };
+    drop(shards);
+    Ok(report)
+}
+
+/// Waits for the broker and the source topics, which must exist with one partition count.
+fn wait_for_topics(config: &StreamConfig, stop: &AtomicBool, runtime: &Handle) -> Result<()> {
+    let names = config.topics.names();
+    let mut backoff = Duration::from_millis(500);
+    let counts = loop {
+        match admin::partition_counts(&config.kafka, &names) {
+            Ok(counts) => break counts,
+            Err(e) if !stop.load(Ordering::Relaxed) => {
+                tracing::warn!(error = %e, brokers = config.kafka.brokers, "broker unreachable; retrying in {backoff:?}");
+                std::thread::sleep(backoff);
+                backoff = (backoff * 2).min(Duration::from_secs(30));
+            }
+            Err(e) => return Err(e),
+        }
+    };
+    let location = format!("brokers {}", config.kafka.brokers);
+    if let Some(missing) = names.iter().find(|n| !counts.contains_key(**n)) {
+        return Err(Error::input(
+            location,
+            format!(
+                "no topic `{missing}`: create the source topics (`payroll produce` does) or name them with --topic-*"
+            ),
+        ));
+    }
+    let distinct: BTreeSet<usize> = counts.values().copied().collect();
+    if distinct.len() > 1 {
+        return Err(Error::input(
+            location,
+            format!(
+                "the source topics have different partition counts ({counts:?}): a worker's events and master must share a partition number, so give them all the same count"
+            ),
+        ));
+    }
+    let partitions = counts.values().next().copied().unwrap_or(1);
+    let dead_letter_topics: Vec<String> = names.iter().map(|n| Topics::dead_letter(n)).collect();
+    let dead_letter_topics: Vec<&str> = dead_letter_topics.iter().map(String::as_str).collect();
+    runtime.block_on(admin::ensure_topics(&config.kafka, &dead_letter_topics, partitions))
+}
+
+struct StreamContext {
+    shards: Mutex<Shards>,
+}
+
+impl StreamContext {
+    fn lock(&self) -> MutexGuard<'_, Shards> {
+        self.shards
+            .lock()
+            .expect("the stream thread never panics holding its shards")
+    }
+}
+
+impl ClientContext for StreamContext {}
+
+impl ConsumerContext for StreamContext {
+    /// Revoked shards are checkpointed and let go; assigned ones are restored from their
+    /// latest checkpoint and their partitions positioned at its offsets.
+    fn rebalance(&self, consumer: &BaseConsumer<Self>, err: RDKafkaRespErr, tpl: &mut TopicPartitionList) {
+        let mut shards = self.lock();
+        match err {
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
+                let assignment = shards.assign(tpl);
+                tracing::info!(shards = ?shards.owned.keys().collect::<Vec<_>>(), "assigned");
+                if let Err(e) = consumer.assign(&assignment) {
+                    tracing::error!(error = %e, "assign failed");
+                }
+            }
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
+                shards.revoke(consumer, tpl);
+                if let Err(e) = consumer.unassign() {
+                    tracing::error!(error = %e, "unassign failed");
+                }
+            }
+            other => {
+                tracing::error!(error = ?other, "rebalance failed; dropping the assignment");
+                shards.revoke(consumer, tpl);
+                let _ = consumer.unassign();
+            }
+        }
+    }
+}
+
+/// A shard this instance owns, with its live results.
+struct Owned {
+    shard: Shard,
+    live: LiveResults,
+}
+
+struct LiveState {
+    live: Live,
+    calculator: Calculator,
+}
+
+struct Shards {
+    owned: BTreeMap<u32, Owned>,
+    /// Shards checkpointed and revoked at a rebalance, kept in case they come straight back
+    /// (an eager rebalance revokes everything): reused if no one checkpointed them since.
+    retired: BTreeMap<u32, Owned>,
+    sites: Ledger,
+    state: Checkpoints,
+    topics: Topics,
+    dead_letters: DeadLetterTopics,
+    runtime: Handle,
+    live: Option<LiveState>,
+    counters: Counters,
+}
+
+impl Shards {
+    fn consume(&mut self, message: &BorrowedMessage<'_>) {
+        let topic = message.topic();
+        let Some(role) = self.topics.role(topic) else {
+            return;
+        };
+        // A message of a partition just revoked: its new owner reads it again.
+        let Some(owned) = self.owned.get_mut(&(message.partition() as u32)) else {
+            return;
+        };
+        let payload = message.payload().unwrap_or_default();
+        let record = match role {
+            Role::Feed(feed) => feed.decode(payload).map(Record::Event),
+            Role::Workers => Worker::decode_json(payload).map(Record::Worker),
+        };
+        match owned.shard.fold(topic, message.offset(), record) {
+            Ok(()) => {
+                self.counters.folded += 1;
+                let now = Instant::now();
+                self.counters.first_folded.get_or_insert(now);
+                self.counters.last_folded = Some(now);
+            }
+            Err(invalid) => {
+                Telemetry::dead_letter(topic, message.partition(), message.offset(), &invalid);
+                self.dead_letters.send(message, &invalid);
+                *self.counters.dead_letters.entry(topic.to_string()).or_default() += 1;
+            }
+        }
+    }
+
+    fn assign(&mut self, tpl: &TopicPartitionList) -> TopicPartitionList {
+        let numbers: BTreeSet<u32> = tpl.elements().iter().map(|e| e.partition() as u32).collect();
+        for number in numbers {
+            if !self.owned.contains_key(&number) {
+                let owned = self.restore(number);
+                self.owned.insert(number, owned);
+            }
+        }
+        self.retired.clear();
+        let mut assignment = TopicPartitionList::new();
+        for element in tpl.elements() {
+            let shard = &self.owned[&(element.partition() as u32)].shard;
+            let offset = shard.offset(element.topic()).map_or(Offset::Beginning, Offset::Offset);
+            assignment
+                .add_partition_offset(element.topic(), element.partition(), offset)
+                .expect("a valid offset");
+        }
+        assignment
+    }
+
+    /// A shard from its latest checkpoint (or the one retired here if still current); the
+    /// store is retried until it answers, as the shard cannot be consumed without its state.
+    fn restore(&mut self, number: u32) -> Owned {
+        let mut backoff = Duration::from_millis(200);
+        loop {
+            let latest = self.runtime.block_on(self.state.latest_seq(number));
+            let outcome = match latest {
+                Ok(seq) => {
+                    if let Some(retired) = self.retired.remove(&number) {
+                        if seq.unwrap_or(0) == retired.shard.seq() {
+                            return retired;
+                        }
+                    }
+                    self.runtime.block_on(self.state.latest(number, &self.sites))
+                }
+                Err(e) => Err(e),
+            };
+            match outcome {
+                Ok(checkpoint) => {
+                    let shard = checkpoint.map_or_else(|| Shard::new(number, &self.sites), Shard::restore);
+                    return Owned {
+                        shard,
+                        live: LiveResults::default(),
+                    };
+                }
+                Err(e) => {
+                    tracing::warn!(shard = number, error = %e, "cannot restore the shard's checkpoint; retrying in {backoff:?}");
+                    std::thread::sleep(backoff);
+                    backoff = (backoff * 2).min(Duration::from_secs(10));
+                }
+            }
+        }
+    }
+
+    fn revoke(&mut self, consumer: &BaseConsumer<StreamContext>, tpl: &TopicPartitionList) {
+        let numbers: BTreeSet<u32> = tpl.elements().iter().map(|e| e.partition() as u32).collect();
+        for number in numbers {
+            if let Some(mut owned) = self.owned.remove(&number) {
+                if self.checkpoint(consumer, &mut owned.shard, CommitMode::Sync) {
+                    self.retired.insert(number, owned);
+                }
+            }
+        }
+    }
+
+    /// Checkpoints every shard with unsaved messages.
+    fn checkpoint_all(&mut self, consumer: &BaseConsumer<StreamContext>, commit: CommitMode) {
+        let numbers: Vec<u32> = self
+            .owned
+            .iter()
+            .filter(|(_, o)| o.shard.has_unsaved())
+            .map(|(n, _)| *n)
+            .collect();
+        for number in numbers {
+            let mut owned = self.owned.remove(&number).expect("listed above");
+            if self.checkpoint(consumer, &mut owned.shard, commit) {
+                self.owned.insert(number, owned);
+            } else {
+                // Someone else wrote our next checkpoint: take their state and position.
+                Telemetry::checkpoint_superseded(number);
+                let owned = self.restore(number);
+                for (topic, _) in self.topics.all() {
+                    let offset = owned.shard.offset(topic).map_or(Offset::Beginning, Offset::Offset);
+                    if let Err(e) = consumer.seek(topic, number as i32, offset, Duration::from_secs(10)) {
+                        tracing::warn!(topic, shard = number, error = %e, "seek after reload failed");
+                    }
+                }
+                self.owned.insert(number, owned);
+            }
+        }
+    }
+
+    /// Writes the shard's next checkpoint and then commits its offsets. Returns false only if
+    /// another instance wrote that checkpoint first; a failed write leaves the previous
+    /// checkpoint current and the offsets uncommitted, and is retried at the next interval.
+    fn checkpoint(&mut self, consumer: &BaseConsumer<StreamContext>, shard: &mut Shard, mode: CommitMode) -> bool {
+        if !shard.has_unsaved() {
+            return true;
+        }
+        if let Err(e) = self.dead_letters.flush(DEAD_LETTER_FLUSH) {
+            self.counters.failed_checkpoints += 1;
+            Telemetry::checkpoint_failed(shard.id, &format!("dead letters not yet delivered: {e}"));
+            return true;
+        }
+        let (seq, offsets, bytes) = shard.next_checkpoint();
+        match self.runtime.block_on(self.state.save(shard.id, seq, bytes)) {
+            Ok(true) => {
+                shard.saved(seq, &offsets);
+                self.counters.checkpoints += 1;
+                let mut commit = TopicPartitionList::new();
+                for (topic, offset) in &offsets {
+                    commit
+                        .add_partition_offset(topic, shard.id as i32, Offset::Offset(*offset))
+                        .expect("a valid offset");
+                }
+                if let Err(e) = consumer.commit(&commit, mode) {
+                    // Only lag monitoring reads committed offsets; the checkpoint is the truth.
+                    tracing::debug!(error = %e, "offset commit failed");
+                }
+                true
+            }
+            Ok(false) => false,
+            Err(e) => {
+                self.counters.failed_checkpoints += 1;
+                Telemetry::checkpoint_failed(shard.id, &e);
+                true
+            }
+        }
+    }
+
+    /// Messages between each assigned partition's position and its end (asked of the broker).
+    /// `None` if nothing is assigned or an end is unknown.
+    fn lag(&self, consumer: &BaseConsumer<StreamContext>) -> Option<i64> {
+        let assignment = consumer.assignment().ok()?;
+        if assignment.count() == 0 {
+            return None;
+        }
+        let mut lag = 0;
+        for element in assignment.elements() {
+            let (topic, partition) = (element.topic(), element.partition());
+            let (low, high) = consumer.fetch_watermarks(topic, partition, WATERMARK_TIMEOUT).ok()?;
+            if high < 0 {
+                return None;
+            }
+            let next = self
+                .owned
+                .get(&(partition as u32))?
+                .shard
+                .offset(topic)
+                .unwrap_or(low)
+                .max(low);
+            lag += (high - next).max(0);
+        }
+        Some(lag)
+    }
+
+    /// Recalculates the workers changed since the last update, shard by shard, and writes each
+    /// changed shard's live results.
+    fn update_live(&mut self) {
+        let Some(live) = &self.live else {
+            return;
+        };
+        let period = live.live.period;
+        let Ok(version) = live.live.ruleset.version_on(period.first_day()) else {
+            tracing::error!(%period, "the ruleset has no version in force for the live period");
+            return;
+        };
+        for (&number, owned) in self.owned.iter_mut().filter(|(_, o)| o.shard.has_dirty()) {
+            let dirty = owned.shard.take_dirty();
+            let rows = owned
+                .shard
+                .ledger()
+                .period_inputs_of(dirty.iter().map(|id| &**id), period);
+            let mut batches = Vec::with_capacity(rows.len() / BATCH_ROWS + 1);
+            for chunk in rows.chunks(BATCH_ROWS) {
+                let mut batch = InputsBatch::new(period, chunk.len());
+                for (worker, site, inputs) in chunk {
+                    batch.push(worker, site, inputs);
+                }
+                batches.push(batch.finish());
+            }
+            let calculated = match batches.is_empty() {
+                true => Ok(Vec::new()),
+                false => self.runtime.block_on(live.calculator.calculate(version, batches)),
+            };
+            let outcome = calculated
+                .map_err(Error::from)
+                .and_then(|results| Ok(owned.live.update(&dirty, results)?))
+                .and_then(|()| parquet(&owned.live.current()?))
+                .and_then(|bytes| match bytes.is_empty() {
+                    true => Ok(()),
+                    false => {
+                        let path = layout::live_part(&period.to_string(), number);
+                        self.runtime.block_on(self.state.store().put(&path, bytes))
+                    }
+                });
+            match outcome {
+                Ok(()) => {
+                    self.counters.live_updates += 1;
+                    self.counters.recalculated += dirty.len() as u64;
+                }
+                Err(e) => {
+                    tracing::error!(shard = number, error = %e, "live results not updated; retrying");
+                    owned.shard.mark_dirty(dirty);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,194 @@
+//! A shard: the state folded from one partition number of every source topic (workers are
+//! keyed by `worker_id`, so a worker's events and master record share a partition number), the
+//! offsets it has consumed up to, and which workers changed since they were last calculated.
+//!
+//! This is the checkpoint protocol as pure logic: the consumer feeds it messages in offset
+//! order, asks it for the next checkpoint's bytes, and tells it when those are durable. The
+//! object store and the broker stay outside.
+
+use std::collections::{BTreeMap, HashSet};
+
+use crate::checkpoint::Checkpoint;
+use crate::error::Invalid;
+use crate::event::Event;
+use crate::master::Worker;
+use crate::state::Ledger;
+
+/// A decoded message of a source topic.
+#[derive(Debug)]
+pub enum Record {
+    Event(Event),
+    Worker(Worker),
+}
+
+#[derive(Debug)]
+pub struct Shard {
+    pub id: u32,
+    /// The sequence number of the latest durable checkpoint (0: none yet).
+    seq: u64,
+    /// Per topic, the next offset to consume.
+    offsets: BTreeMap<String, i64>,
+    ledger: Ledger,
+    /// Workers whose inputs may have changed since their pay was last calculated.
+    dirty: HashSet<Box<str>>,
+    /// Whether anything was consumed since the latest durable checkpoint.
+    unsaved: bool,
+}
+
+impl Shard {
+    /// A shard with no checkpoint: everything from the start of its partitions.
+    pub fn new(id: u32, sites: &Ledger) -> Shard {
+        Shard {
+            id,
+            seq: 0,
+            offsets: BTreeMap::new(),
+            ledger: sites.empty_like(),
+            dirty: HashSet::new(),
+            unsaved: false,
+        }
+    }
+
+    /// A shard resumed from its checkpoint; every worker in it is due for calculation, since
+    /// a restarted engine has no live results of its own yet.
+    pub fn restore(checkpoint: Checkpoint) -> Shard {
+        let dirty = checkpoint.ledger.worker_ids().map(Into::into).collect();
+        Shard {
+            id: checkpoint.shard,
+            seq: checkpoint.seq,
+            offsets: checkpoint.offsets,
+            ledger: checkpoint.ledger,
+            dirty,
+            unsaved: false,
+        }
+    }
+
+    /// The next offset to consume from `topic`, if anything was consumed from it.
+    pub fn offset(&self, topic: &str) -> Option<i64> {
+        self.offsets.get(topic).copied()
+    }
+
+    /// Folds the message at `offset` of `topic`. A message before the shard's position is a
+    /// redelivery: the fold is idempotent, but it is skipped all the same. An invalid record
+    /// (or a worker at an unknown site) is refused with its reason; the offset moves past it
+    /// either way, so the caller must have dead-lettered it before the next checkpoint.
+    pub fn fold(&mut self, topic: &str, offset: i64, record: Result<Record, Invalid>) -> Result<(), Invalid> {
+        if self.offset(topic).is_some_and(|next| offset < next) {
+            return Ok(());
+        }
+        self.offsets.insert(topic.to_string(), offset + 1);
+        self.unsaved = true;
+        match record? {
+            Record::Event(event) => {
+                let worker_id: Box<str> = event.worker_id().into();
+                if self.ledger.apply(event) {
+                    self.dirty.insert(worker_id);
+                }
+            }
+            Record::Worker(worker) => {
+                let worker_id: Box<str> = worker.worker_id.as_str().into();
+                self.ledger.upsert_worker(worker)?;
+                self.dirty.insert(worker_id);
+            }
+        }
+        Ok(())
+    }
+
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+
+    pub fn into_ledger(self) -> Ledger {
+        self.ledger
+    }
+
+    pub fn has_unsaved(&self) -> bool {
+        self.unsaved
+    }
+
+    /// The next checkpoint: its sequence number, its offsets and its bytes.
+    pub fn next_checkpoint(&self) -> (u64, BTreeMap<String, i64>, Vec<u8>) {
+        let seq = self.seq + 1;
+        let bytes = Checkpoint::encode_parts(self.id, seq, &self.offsets, &self.ledger);
+        (seq, self.offsets.clone(), bytes)
+    }
+
+    /// Checkpoint `seq` is durable: what it holds need not be consumed again.
+    pub fn saved(&mut self, seq: u64, offsets: &BTreeMap<String, i64>) {
+        self.seq = seq;
+        // Messages folded while the checkpoint was written keep the shard unsaved.
+        self.unsaved = &self.offsets != offsets;
+    }
+
+    /// The workers changed since the last call, in id order.
+    pub fn take_dirty(&mut self) -> Vec<Box<str>> {
+        let mut ids: Vec<Box<str>> = self.dirty.drain().collect();
+        ids.sort_unstable();
+        ids
+    }
+
+    /// Marks workers for calculation again (their last one did not land).
+    pub fn mark_dirty(&mut self, worker_ids: impl IntoIterator<Item = Box<str>>) {
+        self.dirty.extend(worker_ids);
+    }
+
+    pub fn has_dirty(&self) -> bool {
+        !self.dirty.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::Feed;
+    use crate::master::Site;
+
+    fn sites() -> Ledger {
+        let site = [
+            ("site_id", "S1"),
+            ("org_id", "ORG1"),
+            ("name", "Pune"),
+            ("state", "MH"),
+            ("timezone", "Asia/Kolkata"),
+            ("weekly_off", "SUN"),
+        ];
+        Ledger::new([Site::decode(|f| site.iter().find(|(k, _)| *k == f).map(|(_, v)| *v)).unwrap()])
+    }
+
+    fn punch(id: &str) -> Result<Record, Invalid> {
+        let json =
+            format!(r#"{{"event_id": "{id}", "worker_id": "W1", "ts": "2026-10-01T03:30:00Z", "direction": "in"}}"#);
+        Feed::Attendance.decode(json.as_bytes()).map(Record::Event)
+    }
+
+    #[test]
+    fn offsets_move_past_refused_messages_and_redeliveries_are_skipped() {
+        let mut shard = Shard::new(3, &sites());
+        shard.fold("attendance", 0, punch("e1")).unwrap();
+        assert!(shard.fold("attendance", 1, Err(Invalid::record("bad"))).is_err());
+        shard.fold("attendance", 0, punch("e1")).unwrap();
+        assert_eq!(shard.offset("attendance"), Some(2));
+        assert_eq!(shard.take_dirty(), vec![Box::from("W1")]);
+        assert!(!shard.has_dirty());
+    }
+
+    #[test]
+    fn a_checkpoint_restores_offsets_state_and_sequence() {
+        let sites = sites();
+        let mut shard = Shard::new(3, &sites);
+        shard.fold("attendance", 5, punch("e1")).unwrap();
+        let (seq, offsets, bytes) = shard.next_checkpoint();
+        shard.fold("attendance", 6, punch("e2")).unwrap();
+        shard.saved(seq, &offsets);
+        assert!(shard.has_unsaved(), "e2 came after the checkpoint");
+
+        let restored = Shard::restore(Checkpoint::decode(&bytes, &sites).unwrap());
+        assert_eq!((restored.id, restored.seq), (3, 1));
+        assert_eq!(restored.offset("attendance"), Some(6));
+        assert_eq!(restored.ledger().state("W1").unwrap().punch_count(), 1);
+        assert_eq!(restored.next_checkpoint().0, 2);
+    }
+}
