@@ -14,14 +14,11 @@ use payroll_connectors::files;
 use payroll_connectors::results::{RunOutput, RunRecord, write_run};
 use payroll_connectors::{DeadLetters, Store};
 use payroll_engine::run::{RulesetRef, new_run_id};
-use payroll_engine::{Calculator, InputsBatch, Ledger};
+use payroll_engine::{Calculator, Ledger, inputs_batches};
 use payroll_rules::vocabulary::PayPeriod;
 use payroll_rules::{Category, Ruleset};
 
 use crate::ui::{self, Bar};
-
-/// Rows per Arrow batch handed to the calculator.
-const BATCH_ROWS: usize = 8192;
 
 /// Where a run's inputs come from.
 pub enum Source {
@@ -87,14 +84,7 @@ pub async fn run(request: RunRequest<'_>, bar: &Bar) -> Result<RunReport> {
 
     bar.spin("computing");
     let rows = folded.ledger.period_inputs(period);
-    let mut batches = Vec::with_capacity(rows.len() / BATCH_ROWS + 1);
-    for chunk in rows.chunks(BATCH_ROWS) {
-        let mut batch = InputsBatch::new(period, chunk.len());
-        for (worker, site, inputs) in chunk {
-            batch.push(worker, site, inputs);
-        }
-        batches.push(batch.finish());
-    }
+    let batches = inputs_batches(period, &rows);
     drop(rows);
     let results = Calculator::default().calculate(version, batches).await?;
     let computed = started.elapsed();

@@ -157,7 +157,10 @@ pub async fn stream(args: StreamArgs) -> Result<ExitCode> {
             "Checkpoints failed (retried)".to_string(),
             c.failed_checkpoints.to_string(),
         ),
-        ("Live pay recalculated".to_string(), c.recalculated.to_string()),
+        (
+            "Live pay recalculated".to_string(),
+            format!("{} workers in {} shard updates", c.recalculated, c.live_updates),
+        ),
         ("Shards held at exit".to_string(), format!("{:?}", report.shards)),
         ("Time".to_string(), format!("{seconds:.2} s")),
     ]);

@@ -14,13 +14,7 @@ async fn the_sample_month_reproduces_expected_csv_exactly() {
     assert!(output.status.success());
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("Workers") && stdout.contains("Net pay"), "{stdout}");
-    let differences = differences(&results(out.path()).await, &sample().join("expected.csv"));
-    assert!(
-        differences.is_empty(),
-        "{} differences:\n{}",
-        differences.len(),
-        differences.join("\n")
-    );
+    assert_pays_expected(out.path(), "the sample").await;
 }
 
 /// Appends lines to a file of the folder.
@@ -129,8 +123,7 @@ async fn bad_input_goes_to_dead_letters_with_reasons_and_the_run_goes_on() {
     );
 
     // Nobody's pay moved.
-    let differences = differences(&results(out.path()).await, &sample().join("expected.csv"));
-    assert!(differences.is_empty(), "{}", differences.join("\n"));
+    assert_pays_expected(out.path(), "with bad input").await;
 
     // The manifest counts them.
     let manifest: serde_json::Value = serde_json::from_slice(

@@ -19,6 +19,8 @@ use payroll_engine::Ledger;
 use rdkafka::mocking::MockCluster;
 
 const PARTITIONS: &str = "4";
+/// Short, so a killed instance leaves the group soon.
+const SESSION: Duration = Duration::from_secs(2);
 const EVENT_FILES: [&str; 3] = ["attendance.ndjson", "leave.ndjson", "adjustments.ndjson"];
 
 /// The sample split into `n` folders of interleaved lines, the worker master in the last one:
@@ -76,7 +78,9 @@ fn stream_args(brokers: &str, state: &Path, extra: &[&str]) -> Vec<String> {
         "--live-every",
         "500ms",
         "-X",
-        "session.timeout.ms=6000",
+        &format!("session.timeout.ms={}", SESSION.as_millis()),
+        "-X",
+        "heartbeat.interval.ms=500",
     ]
     .map(String::from)
     .to_vec();
@@ -84,9 +88,9 @@ fn stream_args(brokers: &str, state: &Path, extra: &[&str]) -> Vec<String> {
     args
 }
 
-fn spawn_stream(brokers: &str, state: &Path) -> Child {
+fn spawn_stream(brokers: &str, state: &Path, extra: &[&str]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_payroll"))
-        .args(stream_args(brokers, state, &[]))
+        .args(stream_args(brokers, state, extra))
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -117,13 +121,7 @@ async fn assert_state_pays_expected(state: &Path) {
         &out.path().display().to_string(),
     ]);
     assert!(output.status.success());
-    let differences = differences(&results(out.path()).await, &sample().join("expected.csv"));
-    assert!(
-        differences.is_empty(),
-        "{} differences:\n{}",
-        differences.len(),
-        differences.join("\n")
-    );
+    assert_pays_expected(out.path(), "from the stream's state").await;
     let manifest = std::fs::read_dir(out.path().join("results/org_id=org0/period=2026-10"))
         .unwrap()
         .next()
@@ -168,11 +166,11 @@ fn delays(low: u64, high: u64) -> impl FnMut() -> Duration {
 fn killed_with_sigkill_again_and_again_the_stream_still_pays_exactly() {
     let broker = Broker::start();
     let state = tempfile::tempdir().unwrap();
-    let (_root, dirs, messages) = batches(6);
+    let (_root, dirs, messages) = batches(7);
     let mut delay = delays(300, 2500);
     let mut kills_mid_ingest = 0;
     for dir in &dirs {
-        let mut stream = spawn_stream(&broker.address, state.path());
+        let mut stream = spawn_stream(&broker.address, state.path(), &[]);
         produce(&broker.address, dir);
         std::thread::sleep(delay());
         stream.kill().unwrap();
@@ -182,6 +180,10 @@ fn killed_with_sigkill_again_and_again_the_stream_still_pays_exactly() {
         if held < messages as i64 {
             kills_mid_ingest += 1;
         }
+        // tansu gives a member that joins while a dead one is still in the group only part of
+        // the partitions, and does not reassign the dead one's when it evicts it (README,
+        // "Brokers"): let the killed instance's session expire first.
+        std::thread::sleep(SESSION + Duration::from_millis(500));
     }
     assert!(
         kills_mid_ingest >= 5,
@@ -240,8 +242,11 @@ fn a_second_instance_takes_over_the_partitions_of_one_that_dies() {
     let state = tempfile::tempdir().unwrap();
     let (_root, dirs, messages) = batches(4);
     produce(&brokers, &dirs[0]);
-    let mut first = spawn_stream(&brokers, state.path());
-    let mut second = spawn_stream(&brokers, state.path());
+    // With the 2 s session of the SIGKILL test the survivor did not take over on the mock
+    // cluster within 90 s (not investigated further); 6 s, as in production setups, works.
+    let session = ["-X", "session.timeout.ms=6000", "-X", "heartbeat.interval.ms=2000"];
+    let mut first = spawn_stream(&brokers, state.path(), &session);
+    let mut second = spawn_stream(&brokers, state.path(), &session);
     produce(&brokers, &dirs[1]);
     std::thread::sleep(Duration::from_secs(4));
     first.kill().unwrap();

@@ -3,8 +3,8 @@
 //! checkpoints are stored is the connectors' business; this module only turns them into bytes
 //! and back.
 //!
-//! The encoding is postcard (compact, schema-free serde) compressed with LZ4, behind a magic
-//! header that names the format version, so a checkpoint from an incompatible engine is refused
+//! The encoding is postcard (compact, schema-free serde) compressed with LZ4 in one block per
+//! core (each as its length and the block), behind a magic header that names the format version, so a checkpoint from an incompatible engine is refused
 //! by name instead of misread.
 
 use std::collections::BTreeMap;
@@ -50,9 +50,23 @@ impl Checkpoint {
             ledger,
         };
         let body = postcard::to_allocvec(&parts).expect("a ledger serializes into memory");
-        let mut out = Vec::with_capacity(MAGIC.len() + body.len() / 3);
+        // Compressed in one block per core, on every core: a large shard's checkpoint must not
+        // hold up the stream.
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let blocks: Vec<Vec<u8>> = std::thread::scope(|scope| {
+            body.chunks(body.len().div_ceil(threads).max(1))
+                .map(|chunk| scope.spawn(|| lz4_flex::compress_prepend_size(chunk)))
+                .collect::<Vec<_>>()
+                .into_iter()
+                .map(|handle| handle.join().expect("compression does not panic"))
+                .collect()
+        });
+        let mut out = Vec::with_capacity(MAGIC.len() + blocks.iter().map(|b| b.len() + 8).sum::<usize>());
         out.extend_from_slice(MAGIC);
-        out.extend_from_slice(&lz4_flex::compress_prepend_size(&body));
+        for block in blocks {
+            out.extend_from_slice(&(block.len() as u64).to_le_bytes());
+            out.extend_from_slice(&block);
+        }
         out
     }
 
@@ -65,8 +79,28 @@ impl Checkpoint {
                 String::from_utf8_lossy(MAGIC)
             )));
         };
-        let body = lz4_flex::decompress_size_prepended(compressed)
-            .map_err(|e| Invalid::record(format!("corrupt checkpoint: {e}")))?;
+        let corrupt = |e: &dyn std::fmt::Display| Invalid::record(format!("corrupt checkpoint: {e}"));
+        let mut blocks = Vec::new();
+        let mut rest = compressed;
+        while !rest.is_empty() {
+            let (length, tail) = rest
+                .split_first_chunk::<8>()
+                .ok_or_else(|| corrupt(&"truncated block"))?;
+            let length = usize::try_from(u64::from_le_bytes(*length)).map_err(|e| corrupt(&e))?;
+            let block = tail.get(..length).ok_or_else(|| corrupt(&"truncated block"))?;
+            blocks.push(block);
+            rest = &tail[length..];
+        }
+        let decompressed: Vec<Result<Vec<u8>, Invalid>> = std::thread::scope(|scope| {
+            blocks
+                .into_iter()
+                .map(|block| scope.spawn(|| lz4_flex::decompress_size_prepended(block).map_err(|e| corrupt(&e))))
+                .collect::<Vec<_>>()
+                .into_iter()
+                .map(|handle| handle.join().expect("decompression does not panic"))
+                .collect()
+        });
+        let body = decompressed.into_iter().collect::<Result<Vec<_>, _>>()?.concat();
         let checkpoint: Checkpoint =
             postcard::from_bytes(&body).map_err(|e| Invalid::record(format!("corrupt checkpoint: {e}")))?;
         let ledger = checkpoint

@@ -245,6 +245,13 @@ pub fn decode_adjustment(json: &[u8]) -> Result<AdjustmentVersion, Invalid> {
 }
 
 fn from_json<'a, T: Deserialize<'a>>(json: &'a [u8]) -> Result<T, Invalid> {
+    // Tracking the path costs on every field; it is only needed to explain a refusal.
+    serde_json::from_slice(json).or_else(|_| explain_refusal(json))
+}
+
+/// Decodes `json` again, tracking the path, to name the field at fault and what was expected.
+#[cold]
+fn explain_refusal<'a, T: Deserialize<'a>>(json: &'a [u8]) -> Result<T, Invalid> {
     let mut de = serde_json::Deserializer::from_slice(json);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();

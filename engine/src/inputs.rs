@@ -200,6 +200,23 @@ fn leave_halves(
     (paid, unpaid)
 }
 
+/// Rows per Arrow batch handed to the calculator.
+const BATCH_ROWS: usize = 8192;
+
+/// The calculator's input batches for `rows` (as [`Ledger::period_inputs`](crate::Ledger) gives
+/// them), in order.
+pub fn inputs_batches(period: PayPeriod, rows: &[(&Worker, &Site, PeriodInputs)]) -> Vec<RecordBatch> {
+    rows.chunks(BATCH_ROWS)
+        .map(|chunk| {
+            let mut batch = InputsBatch::new(period, chunk.len());
+            for (worker, site, inputs) in chunk {
+                batch.push(worker, site, inputs);
+            }
+            batch.finish()
+        })
+        .collect()
+}
+
 /// Builds the calculator's input batch, one row per worker, with `vocabulary::schema()`.
 pub struct InputsBatch {
     period: PayPeriod,

@@ -21,7 +21,7 @@ pub use calc::Calculator;
 pub use checkpoint::Checkpoint;
 pub use error::{Error, Invalid, Result};
 pub use event::{Event, Feed};
-pub use inputs::{Attendance, InputsBatch, PeriodInputs};
+pub use inputs::{Attendance, InputsBatch, PeriodInputs, inputs_batches};
 pub use master::{PayBasis, Sensitive, Site, Worker};
 pub use shard::{Record, Shard};
 pub use state::{Ledger, WorkerState};

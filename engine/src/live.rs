@@ -47,14 +47,6 @@ impl LiveResults {
         Ok(())
     }
 
-    pub fn len(&self) -> usize {
-        self.index.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.index.is_empty()
-    }
-
     /// The current row of every worker, one batch.
     pub fn current(&self) -> Result<Vec<RecordBatch>> {
         let Some(schema) = self.segments.first().map(RecordBatch::schema) else {

@@ -8,6 +8,8 @@
 
 use std::collections::{BTreeMap, HashSet};
 
+use foldhash::fast::RandomState;
+
 use crate::checkpoint::Checkpoint;
 use crate::error::Invalid;
 use crate::event::Event;
@@ -30,7 +32,7 @@ pub struct Shard {
     offsets: BTreeMap<String, i64>,
     ledger: Ledger,
     /// Workers whose inputs may have changed since their pay was last calculated.
-    dirty: HashSet<Box<str>>,
+    dirty: HashSet<Box<str>, RandomState>,
     /// Whether anything was consumed since the latest durable checkpoint.
     unsaved: bool,
 }
@@ -43,7 +45,7 @@ impl Shard {
             seq: 0,
             offsets: BTreeMap::new(),
             ledger: sites.empty_like(),
-            dirty: HashSet::new(),
+            dirty: HashSet::default(),
             unsaved: false,
         }
     }
@@ -75,13 +77,19 @@ impl Shard {
         if self.offset(topic).is_some_and(|next| offset < next) {
             return Ok(());
         }
-        self.offsets.insert(topic.to_string(), offset + 1);
+        match self.offsets.get_mut(topic) {
+            Some(next) => *next = offset + 1,
+            None => {
+                self.offsets.insert(topic.to_string(), offset + 1);
+            }
+        }
         self.unsaved = true;
         match record? {
             Record::Event(event) => {
-                let worker_id: Box<str> = event.worker_id().into();
+                // Allocate the id only for a worker not yet marked: most events are not the first.
+                let unmarked = (!self.dirty.contains(event.worker_id())).then(|| Box::from(event.worker_id()));
                 if self.ledger.apply(event) {
-                    self.dirty.insert(worker_id);
+                    self.dirty.extend(unmarked);
                 }
             }
             Record::Worker(worker) => {
@@ -99,10 +107,6 @@ impl Shard {
 
     pub fn ledger(&self) -> &Ledger {
         &self.ledger
-    }
-
-    pub fn into_ledger(self) -> Ledger {
-        self.ledger
     }
 
     pub fn has_unsaved(&self) -> bool {

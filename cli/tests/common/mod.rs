@@ -64,6 +64,17 @@ pub async fn results(out: &Path) -> Vec<RecordBatch> {
     read_results(&store, &run).await.unwrap()
 }
 
+/// Asserts that the latest run in `out` pays the sample's `expected.csv` to the paisa.
+pub async fn assert_pays_expected(out: &Path, context: &str) {
+    let differences = differences(&results(out).await, &sample().join("expected.csv"));
+    assert!(
+        differences.is_empty(),
+        "{context}: {} differences:\n{}",
+        differences.len(),
+        differences.join("\n")
+    );
+}
+
 /// Every column of `expected.csv` against the results: decimals by value, to the paisa.
 /// Returns one line per difference.
 pub fn differences(results: &[RecordBatch], expected_csv: &Path) -> Vec<String> {

@@ -4,7 +4,6 @@
 use std::time::Duration;
 
 use payroll_engine::Invalid;
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, Message, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 
@@ -58,20 +57,7 @@ impl DeadLetterTopics {
         if let Some(key) = message.key() {
             record = record.key(key);
         }
-        loop {
-            match self.producer.send(record) {
-                Ok(()) => return,
-                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
-                    record = back;
-                    std::thread::sleep(Duration::from_millis(5));
-                }
-                Err((e, _)) => {
-                    // Only a malformed record gets here (the queue is unbounded in time).
-                    tracing::error!(topic, error = %e, "dead letter could not be queued");
-                    return;
-                }
-            }
-        }
+        super::send(&self.producer, record);
     }
 
     /// Waits until every queued dead letter is on the broker: a checkpoint that moves past a

@@ -7,6 +7,9 @@
 //! of each holds the same workers; the range assignor then gives an instance partition `p` of
 //! all four together, and shard `p` (their folded state) has one owner.
 
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::producer::{BaseRecord, DefaultProducerContext, ThreadedProducer};
+
 mod admin;
 mod config;
 mod dead_letter;
@@ -18,3 +21,22 @@ pub use admin::{ensure_topics, partition_counts};
 pub use config::{KafkaConfig, Role, Topics};
 pub use produce::{Published, publish_folder};
 pub use source::{Live, StreamConfig, StreamReport, stream};
+
+/// Queues a record, waiting while the producer's queue is full (the broker away, or a burst):
+/// a message is never dropped for want of room.
+fn send(producer: &ThreadedProducer<DefaultProducerContext>, mut record: BaseRecord<'_, [u8], [u8]>) {
+    loop {
+        match producer.send(record) {
+            Ok(()) => return,
+            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                record = back;
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            Err((e, back)) => {
+                // Only a malformed record gets here (the queue is unbounded in time).
+                tracing::error!(topic = back.topic, error = %e, "message could not be queued");
+                return;
+            }
+        }
+    }
+}

@@ -7,7 +7,6 @@ use std::path::Path;
 use std::time::Duration;
 
 use payroll_engine::Feed;
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 use serde::Deserialize;
 
@@ -94,17 +93,5 @@ fn send(producer: &ThreadedProducer<DefaultProducerContext>, topic: &str, key: O
     if let Some(key) = key {
         record = record.key(key);
     }
-    loop {
-        match producer.send(record) {
-            Ok(()) => return,
-            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
-                record = back;
-                std::thread::sleep(Duration::from_millis(5));
-            }
-            Err((e, _)) => {
-                tracing::error!(topic, error = %e, "message could not be queued");
-                return;
-            }
-        }
-    }
+    super::send(producer, record);
 }

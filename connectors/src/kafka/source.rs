@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use payroll_engine::live::LiveResults;
-use payroll_engine::{Calculator, InputsBatch, Ledger, Record, Shard, Worker};
+use payroll_engine::{Calculator, Ledger, Record, Shard, Worker, inputs_batches};
 use payroll_rules::Ruleset;
 use payroll_rules::vocabulary::PayPeriod;
 use rdkafka::ClientContext;
@@ -35,8 +35,6 @@ use crate::kafka::{KafkaConfig, Role, Topics, admin};
 use crate::layout;
 use crate::results::parquet;
 
-/// Rows per Arrow batch handed to the calculator.
-const BATCH_ROWS: usize = 8192;
 const DEAD_LETTER_FLUSH: Duration = Duration::from_secs(30);
 const WATERMARK_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -100,12 +98,18 @@ pub fn stream(config: StreamConfig, stop: Arc<AtomicBool>, runtime: Handle) -> R
     let mut last_caught_up_check = Instant::now();
     let live_every = consumer.context().lock().live.as_ref().map(|l| l.live.every);
     while !stop.load(Ordering::Relaxed) {
-        match consumer.poll(Duration::from_millis(100)) {
-            Some(Ok(message)) => consumer.context().lock().consume(&message),
+        let idle = match consumer.poll(Duration::from_millis(100)) {
+            Some(Ok(message)) => {
+                consumer.context().lock().consume(&message);
+                false
+            }
             // The broker away, a request failing: librdkafka retries on its own.
-            Some(Err(e)) => tracing::warn!(error = %e, "consumer"),
-            None => {}
-        }
+            Some(Err(e)) => {
+                tracing::warn!(error = %e, "consumer");
+                false
+            }
+            None => true,
+        };
         if last_checkpoint.elapsed() >= config.checkpoint_every {
             consumer.context().lock().checkpoint_all(&consumer, CommitMode::Async);
             last_checkpoint = Instant::now();
@@ -120,7 +124,9 @@ pub fn stream(config: StreamConfig, stop: Arc<AtomicBool>, runtime: Handle) -> R
             let waiting = shards.owned.values().map(|o| o.shard.ledger().waiting_count()).sum();
             telemetry.report(&shards.counters, lag, shards.owned.len(), waiting);
         }
-        if config.until_caught_up && last_caught_up_check.elapsed() >= Duration::from_millis(500) {
+        // Asking the broker for partition ends takes a round trip per partition: only worth it
+        // once the local queue has run dry.
+        if config.until_caught_up && idle && last_caught_up_check.elapsed() >= Duration::from_millis(500) {
             last_caught_up_check = Instant::now();
             if consumer.context().lock().lag(&consumer) == Some(0) {
                 break;
@@ -448,14 +454,7 @@ impl Shards {
                 .shard
                 .ledger()
                 .period_inputs_of(dirty.iter().map(|id| &**id), period);
-            let mut batches = Vec::with_capacity(rows.len() / BATCH_ROWS + 1);
-            for chunk in rows.chunks(BATCH_ROWS) {
-                let mut batch = InputsBatch::new(period, chunk.len());
-                for (worker, site, inputs) in chunk {
-                    batch.push(worker, site, inputs);
-                }
-                batches.push(batch.finish());
-            }
+            let batches = inputs_batches(period, &rows);
             let calculated = match batches.is_empty() {
                 true => Ok(Vec::new()),
                 false => self.runtime.block_on(live.calculator.calculate(version, batches)),
