@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use payroll_engine::live::LiveResults;
-use payroll_engine::{Calculator, Ledger, Record, Shard, Worker, inputs_batches};
+use payroll_engine::{Calculator, Invalid, Ledger, Record, Shard, Worker, inputs_batches};
 use payroll_rules::Ruleset;
 use payroll_rules::vocabulary::PayPeriod;
 use rdkafka::ClientContext;
@@ -35,6 +35,8 @@ use crate::kafka::{KafkaConfig, Role, Topics, admin};
 use crate::layout;
 use crate::results::parquet;
 
+/// Messages taken from the consumer at once, to be decoded together on every core.
+const BATCH: usize = 2048;
 const DEAD_LETTER_FLUSH: Duration = Duration::from_secs(30);
 const WATERMARK_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -97,19 +99,29 @@ pub fn stream(config: StreamConfig, stop: Arc<AtomicBool>, runtime: Handle) -> R
     let mut last_live = Instant::now();
     let mut last_caught_up_check = Instant::now();
     let live_every = consumer.context().lock().live.as_ref().map(|l| l.live.every);
+    let mut batch = Vec::with_capacity(BATCH);
     while !stop.load(Ordering::Relaxed) {
-        let idle = match consumer.poll(Duration::from_millis(100)) {
-            Some(Ok(message)) => {
-                consumer.context().lock().consume(&message);
-                false
+        // Take what the consumer has queued, up to a batch, waiting only for the first.
+        let mut idle = true;
+        let mut wait = Duration::from_millis(100);
+        while batch.len() < BATCH {
+            match consumer.poll(wait) {
+                Some(Ok(message)) => batch.push(message),
+                // The broker away, a request failing: librdkafka retries on its own.
+                Some(Err(e)) => {
+                    tracing::warn!(error = %e, "consumer");
+                    idle = false;
+                    break;
+                }
+                None => break,
             }
-            // The broker away, a request failing: librdkafka retries on its own.
-            Some(Err(e)) => {
-                tracing::warn!(error = %e, "consumer");
-                false
-            }
-            None => true,
-        };
+            wait = Duration::ZERO;
+        }
+        if !batch.is_empty() {
+            idle = false;
+            consumer.context().lock().consume(&batch);
+            batch.clear();
+        }
         if last_checkpoint.elapsed() >= config.checkpoint_every {
             consumer.context().lock().checkpoint_all(&consumer, CommitMode::Async);
             last_checkpoint = Instant::now();
@@ -184,6 +196,35 @@ fn wait_for_topics(config: &StreamConfig, stop: &AtomicBool, runtime: &Handle) -
     runtime.block_on(admin::ensure_topics(&config.kafka, &dead_letter_topics, partitions))
 }
 
+/// Decodes each `(role, payload)`; `None` for a topic that is not a source. Large batches are
+/// split into contiguous chunks decoded on every core.
+fn decode_all(items: &[(Option<Role>, &[u8])]) -> Vec<Option<Result<Record, Invalid>>> {
+    let decode = |chunk: &[(Option<Role>, &[u8])]| -> Vec<Option<Result<Record, Invalid>>> {
+        chunk
+            .iter()
+            .map(|&(role, payload)| {
+                Some(match role? {
+                    Role::Feed(feed) => feed.decode(payload).map(Record::Event),
+                    Role::Workers => Worker::decode_json(payload).map(Record::Worker),
+                })
+            })
+            .collect()
+    };
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if items.len() < 256 || threads == 1 {
+        return decode(items);
+    }
+    std::thread::scope(|scope| {
+        items
+            .chunks(items.len().div_ceil(threads))
+            .map(|chunk| scope.spawn(move || decode(chunk)))
+            .collect::<Vec<_>>()
+            .into_iter()
+            .flat_map(|handle| handle.join().expect("decoding does not panic"))
+            .collect()
+    })
+}
+
 struct StreamContext {
     shards: Mutex<Shards>,
 }
@@ -252,19 +293,26 @@ struct Shards {
 }
 
 impl Shards {
-    fn consume(&mut self, message: &BorrowedMessage<'_>) {
+    /// Decodes a batch of messages on every core, then folds them in offset order. (Folding
+    /// shards side by side as well was measured: no faster on 2 cores, where librdkafka's
+    /// threads and the polling already take the rest.)
+    fn consume(&mut self, messages: &[BorrowedMessage<'_>]) {
+        let items: Vec<(Option<Role>, &[u8])> = messages
+            .iter()
+            .map(|m| (self.topics.role(m.topic()), m.payload().unwrap_or_default()))
+            .collect();
+        for (message, record) in messages.iter().zip(decode_all(&items)) {
+            if let Some(record) = record {
+                self.fold(message, record);
+            }
+        }
+    }
+
+    fn fold(&mut self, message: &BorrowedMessage<'_>, record: Result<Record, Invalid>) {
         let topic = message.topic();
-        let Some(role) = self.topics.role(topic) else {
-            return;
-        };
         // A message of a partition just revoked: its new owner reads it again.
         let Some(owned) = self.owned.get_mut(&(message.partition() as u32)) else {
             return;
-        };
-        let payload = message.payload().unwrap_or_default();
-        let record = match role {
-            Role::Feed(feed) => feed.decode(payload).map(Record::Event),
-            Role::Workers => Worker::decode_json(payload).map(Record::Worker),
         };
         match owned.shard.fold(topic, message.offset(), record) {
             Ok(()) => {
