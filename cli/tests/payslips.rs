@@ -51,7 +51,7 @@ fn verify_manifest(dir: &Path) -> usize {
     files.len()
 }
 
-fn result_row<'a>(results: &'a [RecordBatch], worker: &str) -> HashMap<String, String> {
+fn result_row(results: &[RecordBatch], worker: &str) -> HashMap<String, String> {
     use datafusion::arrow::array::AsArray;
     use datafusion::arrow::util::display::array_value_to_string;
     for batch in results {

@@ -55,8 +55,8 @@ fn worker(id: &str) -> String {
 }
 
 fn punch(worker: &str, n: usize) -> String {
-    let (day, direction) = (1 + (n / 2) % 28, if n % 2 == 0 { "in" } else { "out" });
-    let hour = if n % 2 == 0 { 3 } else { 12 };
+    let (day, direction) = (1 + (n / 2) % 28, if n.is_multiple_of(2) { "in" } else { "out" });
+    let hour = if n.is_multiple_of(2) { 3 } else { 12 };
     format!(
         r#"{{"event_id": "{worker}-{n}", "worker_id": "{worker}", "ts": "2026-10-{day:02}T{hour:02}:30:00Z", "direction": "{direction}"}}"#
     )

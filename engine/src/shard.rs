@@ -20,7 +20,8 @@ use crate::state::Ledger;
 #[derive(Debug)]
 pub enum Record {
     Event(Event),
-    Worker(Worker),
+    /// Boxed: master records are rare, and events are decoded by the batch.
+    Worker(Box<Worker>),
 }
 
 #[derive(Debug)]
@@ -94,7 +95,7 @@ impl Shard {
             }
             Record::Worker(worker) => {
                 let worker_id: Box<str> = worker.worker_id.as_str().into();
-                self.ledger.upsert_worker(worker)?;
+                self.ledger.upsert_worker(*worker)?;
                 self.dirty.insert(worker_id);
             }
         }

@@ -205,7 +205,7 @@ fn decode_all(items: &[(Option<Role>, &[u8])]) -> Vec<Option<Result<Record, Inva
             .map(|&(role, payload)| {
                 Some(match role? {
                     Role::Feed(feed) => feed.decode(payload).map(Record::Event),
-                    Role::Workers => Worker::decode_json(payload).map(Record::Worker),
+                    Role::Workers => Worker::decode_json(payload).map(|w| Record::Worker(Box::new(w))),
                 })
             })
             .collect()
@@ -357,10 +357,10 @@ impl Shards {
             let latest = self.runtime.block_on(self.state.latest_seq(number));
             let outcome = match latest {
                 Ok(seq) => {
-                    if let Some(retired) = self.retired.remove(&number) {
-                        if seq.unwrap_or(0) == retired.shard.seq() {
-                            return retired;
-                        }
+                    if let Some(retired) = self.retired.remove(&number)
+                        && seq.unwrap_or(0) == retired.shard.seq()
+                    {
+                        return retired;
                     }
                     self.runtime.block_on(self.state.latest(number, &self.sites))
                 }
@@ -386,10 +386,10 @@ impl Shards {
     fn revoke(&mut self, consumer: &BaseConsumer<StreamContext>, tpl: &TopicPartitionList) {
         let numbers: BTreeSet<u32> = tpl.elements().iter().map(|e| e.partition() as u32).collect();
         for number in numbers {
-            if let Some(mut owned) = self.owned.remove(&number) {
-                if self.checkpoint(consumer, &mut owned.shard, CommitMode::Sync) {
-                    self.retired.insert(number, owned);
-                }
+            if let Some(mut owned) = self.owned.remove(&number)
+                && self.checkpoint(consumer, &mut owned.shard, CommitMode::Sync)
+            {
+                self.retired.insert(number, owned);
             }
         }
     }
