@@ -25,12 +25,16 @@ pub struct KafkaArgs {
     /// Kafka bootstrap brokers, HOST:PORT[,HOST:PORT...]
     #[arg(long, env = "PAYROLL_BROKERS")]
     brokers: String,
+    /// Topic of biometric punches (JSON events, keyed by worker_id)
     #[arg(long, default_value = "attendance")]
     topic_attendance: String,
+    /// Topic of leave request versions
     #[arg(long, default_value = "leave")]
     topic_leave: String,
+    /// Topic of manual adjustment versions
     #[arg(long, default_value = "adjustments")]
     topic_adjustments: String,
+    /// Topic of worker master records (one JSON object per worker version)
     #[arg(long, default_value = "workers")]
     topic_workers: String,
     /// A librdkafka property, over the engine's own settings (repeatable), e.g.
