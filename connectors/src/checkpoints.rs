@@ -65,7 +65,8 @@ impl Checkpoints {
         self.read(shard, seq, sites).await.map(Some)
     }
 
-    async fn read(&self, shard: u32, seq: u64, sites: &Ledger) -> Result<Checkpoint> {
+    /// Checkpoint `seq` of `shard`.
+    pub async fn read(&self, shard: u32, seq: u64, sites: &Ledger) -> Result<Checkpoint> {
         let path = layout::checkpoint(shard, seq);
         let bytes = self.store.get(&path).await?;
         Checkpoint::decode(&bytes, sites).map_err(|e| Error::input(self.store.url_of(&path), e.to_string()))
@@ -88,21 +89,21 @@ impl Checkpoints {
 
     /// Every shard's latest checkpoint merged into one ledger.
     pub async fn merged(&self, sites: &Ledger) -> Result<Merged> {
+        let latest = self.latest_seqs().await?;
+        if latest.is_empty() {
+            return Err(Error::input(
+                self.store.url_of(&Path::from(layout::CHECKPOINTS)),
+                "no checkpoints: run `payroll stream` with this --state first",
+            ));
+        }
         let mut ledger = sites.empty_like();
         let mut offsets = BTreeMap::new();
-        let latest = self.latest_seqs().await?;
         for (&shard, &seq) in &latest {
             let checkpoint = self.read(shard, seq, sites).await?;
             for (topic, offset) in checkpoint.offsets {
                 offsets.insert(format!("{topic}/{shard}"), offset);
             }
             ledger.merge(checkpoint.ledger);
-        }
-        if latest.is_empty() {
-            return Err(Error::input(
-                self.store.url_of(&Path::from(layout::CHECKPOINTS)),
-                "no checkpoints: run `payroll stream` with this --state first",
-            ));
         }
         Ok(Merged {
             ledger,

@@ -5,7 +5,7 @@
 //! the rest of the folder is still read.
 
 pub(crate) mod csv;
-mod ndjson;
+pub(crate) mod ndjson;
 mod summary;
 
 pub use summary::COLUMNS as SUMMARY_COLUMNS;

@@ -60,10 +60,9 @@ fn decode(feed: Feed, chunk: &[u8], ledger: &Ledger) -> Chunk {
     let mut out = Chunk::default();
     for (index, line) in lines(chunk).enumerate() {
         out.lines += 1;
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        if line.iter().all(u8::is_ascii_whitespace) {
+        let Some(line) = event_text(line) else {
             continue;
-        }
+        };
         let decoded = feed
             .decode(line)
             .and_then(|event| ledger.check_worker(event.worker_id()).map(|()| event));
@@ -77,7 +76,8 @@ fn decode(feed: Feed, chunk: &[u8], ledger: &Ledger) -> Chunk {
     out
 }
 
-fn lines(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
+/// The lines of an event file, without their `\n`.
+pub(crate) fn lines(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
     let mut start = 0;
     let ends = memchr_iter(b'\n', bytes).chain((!bytes.ends_with(b"\n") && !bytes.is_empty()).then_some(bytes.len()));
     ends.map(move |end| {
@@ -85,6 +85,12 @@ fn lines(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
         start = end + 1;
         line
     })
+}
+
+/// A line's event: without a Windows `\r` end; `None` for a blank line.
+pub(crate) fn event_text(line: &[u8]) -> Option<&[u8]> {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    (!line.iter().all(u8::is_ascii_whitespace)).then_some(line)
 }
 
 /// About `parts` chunks of whole lines.

@@ -11,7 +11,7 @@ use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedPr
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
-use crate::files::{WORKER_COLUMNS, csv};
+use crate::files::{WORKER_COLUMNS, csv, ndjson};
 use crate::kafka::{KafkaConfig, Topics, admin};
 use crate::progress::{Progress, Unit};
 
@@ -61,12 +61,11 @@ pub async fn publish_folder(
         progress.start(&format!("publishing {}", feed.name()), bytes.len() as u64, Unit::Bytes);
         let topic = topics.of_feed(feed);
         let mut count = 0;
-        for line in bytes.split(|&b| b == b'\n') {
+        for line in ndjson::lines(&bytes) {
             progress.advance(line.len() as u64 + 1);
-            let line = line.strip_suffix(b"\r").unwrap_or(line);
-            if line.iter().all(u8::is_ascii_whitespace) {
+            let Some(line) = ndjson::event_text(line) else {
                 continue;
-            }
+            };
             send(&producer, topic, worker_id(line).as_deref().map(str::as_bytes), line);
             count += 1;
         }

@@ -301,10 +301,17 @@ impl Shards {
             .iter()
             .map(|m| (self.topics.role(m.topic()), m.payload().unwrap_or_default()))
             .collect();
+        let folded_before = self.counters.folded;
         for (message, record) in messages.iter().zip(decode_all(&items)) {
             if let Some(record) = record {
                 self.fold(message, record);
             }
+        }
+        // The clock is read once a batch, not once a message.
+        if self.counters.folded > folded_before {
+            let now = Instant::now();
+            self.counters.first_folded.get_or_insert(now);
+            self.counters.last_folded = Some(now);
         }
     }
 
@@ -315,12 +322,7 @@ impl Shards {
             return;
         };
         match owned.shard.fold(topic, message.offset(), record) {
-            Ok(()) => {
-                self.counters.folded += 1;
-                let now = Instant::now();
-                self.counters.first_folded.get_or_insert(now);
-                self.counters.last_folded = Some(now);
-            }
+            Ok(()) => self.counters.folded += 1,
             Err(invalid) => {
                 Telemetry::dead_letter(topic, message.partition(), message.offset(), &invalid);
                 self.dead_letters.send(message, &invalid);
@@ -354,15 +356,21 @@ impl Shards {
     fn restore(&mut self, number: u32) -> Owned {
         let mut backoff = Duration::from_millis(200);
         loop {
-            let latest = self.runtime.block_on(self.state.latest_seq(number));
-            let outcome = match latest {
+            // One listing finds the latest checkpoint; a retired shard that is still it is reused.
+            let outcome = match self.runtime.block_on(self.state.latest_seq(number)) {
                 Ok(seq) => {
                     if let Some(retired) = self.retired.remove(&number)
                         && seq.unwrap_or(0) == retired.shard.seq()
                     {
                         return retired;
                     }
-                    self.runtime.block_on(self.state.latest(number, &self.sites))
+                    match seq {
+                        Some(seq) => self
+                            .runtime
+                            .block_on(self.state.read(number, seq, &self.sites))
+                            .map(Some),
+                        None => Ok(None),
+                    }
                 }
                 Err(e) => Err(e),
             };

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone, Default)]
 pub struct Counters {
-    /// When the first and the latest message were folded: the ingest rate's span.
+    /// When the first and the latest batch with folded messages were done: the ingest rate's span.
     pub first_folded: Option<Instant>,
     pub last_folded: Option<Instant>,
     /// Messages folded (valid) and refused (dead-lettered), all topics.
