@@ -18,7 +18,7 @@ pub struct Calculator {
 
 impl Default for Calculator {
     fn default() -> Self {
-        let partitions = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let partitions = crate::parallel::cores();
         Calculator::new(partitions)
     }
 }

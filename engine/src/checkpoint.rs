@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Invalid;
+use crate::parallel::{cores, map_in_order};
 use crate::state::Ledger;
 
 const MAGIC: &[u8; 8] = b"PAYCKPT1";
@@ -52,15 +53,10 @@ impl Checkpoint {
         let body = postcard::to_allocvec(&parts).expect("a ledger serializes into memory");
         // Compressed in one block per core, on every core: a large shard's checkpoint must not
         // hold up the stream.
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let blocks: Vec<Vec<u8>> = std::thread::scope(|scope| {
-            body.chunks(body.len().div_ceil(threads).max(1))
-                .map(|chunk| scope.spawn(|| lz4_flex::compress_prepend_size(chunk)))
-                .collect::<Vec<_>>()
-                .into_iter()
-                .map(|handle| handle.join().expect("compression does not panic"))
-                .collect()
-        });
+        let blocks = map_in_order(
+            body.chunks(body.len().div_ceil(cores()).max(1)),
+            lz4_flex::compress_prepend_size,
+        );
         let mut out = Vec::with_capacity(MAGIC.len() + blocks.iter().map(|b| b.len() + 8).sum::<usize>());
         out.extend_from_slice(MAGIC);
         for block in blocks {
@@ -91,14 +87,8 @@ impl Checkpoint {
             blocks.push(block);
             rest = &tail[length..];
         }
-        let decompressed: Vec<Result<Vec<u8>, Invalid>> = std::thread::scope(|scope| {
-            blocks
-                .into_iter()
-                .map(|block| scope.spawn(|| lz4_flex::decompress_size_prepended(block).map_err(|e| corrupt(&e))))
-                .collect::<Vec<_>>()
-                .into_iter()
-                .map(|handle| handle.join().expect("decompression does not panic"))
-                .collect()
+        let decompressed = map_in_order(blocks, |block| {
+            lz4_flex::decompress_size_prepended(block).map_err(|e| corrupt(&e))
         });
         let body = decompressed.into_iter().collect::<Result<Vec<_>, _>>()?.concat();
         let checkpoint: Checkpoint =

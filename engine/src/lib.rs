@@ -13,6 +13,7 @@ pub mod inputs;
 pub mod live;
 pub mod master;
 pub mod money;
+pub mod parallel;
 pub mod run;
 pub mod shard;
 pub mod state;

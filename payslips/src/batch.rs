@@ -17,6 +17,7 @@ use futures::StreamExt;
 use object_store::path::Path;
 use payroll_connectors::results::RunRecord;
 use payroll_connectors::{Progress, Store, Unit, layout};
+use payroll_engine::parallel::{cores, map_in_order};
 use payroll_engine::run::{orgs, rows_of_org};
 use payroll_rules::vocabulary::PayPeriod;
 use payroll_rules::{Category, CompiledVersion, PayslipDef};
@@ -273,40 +274,29 @@ type Rendered = (String, String, Result<Vec<u8>, String>);
 
 /// Renders a batch's payslips on every core.
 fn render_all(renderer: &Renderer, payslips: &[Payslip], formats: Formats) -> Vec<Rendered> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let per_thread = payslips.len().div_ceil(threads).max(1);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = payslips
-            .chunks(per_thread)
-            .map(|chunk| {
-                scope.spawn(move || {
-                    let mut out = Vec::with_capacity(chunk.len() * 2);
-                    for p in chunk {
-                        let id = &p.worker.worker_id;
-                        if formats.pdf {
-                            out.push((
-                                format!("{id}.pdf"),
-                                id.clone(),
-                                renderer.render_pdf(p).map_err(|e| e.to_string()),
-                            ));
-                        }
-                        if formats.xlsx {
-                            out.push((
-                                format!("{id}.xlsx"),
-                                id.clone(),
-                                renderer.render_xlsx(p).map_err(|e| e.to_string()),
-                            ));
-                        }
-                    }
-                    out
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().expect("rendering does not panic"))
-            .collect()
-    })
+    let per_thread = payslips.len().div_ceil(cores()).max(1);
+    let rendered = map_in_order(payslips.chunks(per_thread), |chunk| {
+        let mut out = Vec::with_capacity(chunk.len() * 2);
+        for p in chunk {
+            let id = &p.worker.worker_id;
+            if formats.pdf {
+                out.push((
+                    format!("{id}.pdf"),
+                    id.clone(),
+                    renderer.render_pdf(p).map_err(|e| e.to_string()),
+                ));
+            }
+            if formats.xlsx {
+                out.push((
+                    format!("{id}.xlsx"),
+                    id.clone(),
+                    renderer.render_xlsx(p).map_err(|e| e.to_string()),
+                ));
+            }
+        }
+        out
+    });
+    rendered.into_iter().flatten().collect()
 }
 
 /// Writes one org's files, keeping those already present with the right content.

@@ -14,6 +14,7 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use payroll_connectors::checkpoints::Checkpoints;
 use payroll_connectors::kafka::{self, KafkaConfig, Live, StreamConfig, Topics};
 use payroll_connectors::{DeadLetters, Quiet, Store, files, layout};
+use payroll_engine::parallel::cores;
 use payroll_engine::{Calculator, Checkpoint, Ledger, inputs_batches};
 use payroll_rules::Ruleset;
 use payroll_rules::vocabulary::PayPeriod;
@@ -292,8 +293,4 @@ fn find(batch: &RecordBatch, worker: &str) -> Result<Option<String>> {
         .map(|c| array_value_to_string(c, row))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Some(cells.join(",")))
-}
-
-fn cores() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
 }

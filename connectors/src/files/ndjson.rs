@@ -3,6 +3,7 @@
 //! and the state is the same whatever the number of cores.
 
 use memchr::memchr_iter;
+use payroll_engine::parallel::{cores, map_in_order};
 use payroll_engine::{Event, Feed, Invalid, Ledger};
 
 use crate::dead_letter::{DeadLetters, Position};
@@ -25,21 +26,11 @@ pub fn fold(
     dead_letters: &mut DeadLetters,
     progress: &dyn Progress,
 ) -> u64 {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let chunks: Vec<Chunk> = std::thread::scope(|scope| {
-        let ledger = &*ledger;
-        split_at_lines(bytes, threads * 4)
-            .map(|chunk| {
-                scope.spawn(|| {
-                    let decoded = decode(feed, chunk, ledger);
-                    progress.advance(chunk.len() as u64);
-                    decoded
-                })
-            })
-            .collect::<Vec<_>>()
-            .into_iter()
-            .map(|handle| handle.join().expect("decoding does not panic"))
-            .collect()
+    let shared = &*ledger;
+    let chunks = map_in_order(split_at_lines(bytes, cores() * 4), |chunk| {
+        let decoded = decode(feed, chunk, shared);
+        progress.advance(chunk.len() as u64);
+        decoded
     });
     let mut first_line = 1;
     let mut folded = 0;

@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use payroll_engine::live::LiveResults;
+use payroll_engine::parallel::{cores, map_in_order};
 use payroll_engine::{Calculator, Invalid, Ledger, Record, Shard, Worker, inputs_batches};
 use payroll_rules::Ruleset;
 use payroll_rules::vocabulary::PayPeriod;
@@ -210,19 +211,14 @@ fn decode_all(items: &[(Option<Role>, &[u8])]) -> Vec<Option<Result<Record, Inva
             })
             .collect()
     };
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = cores();
     if items.len() < 256 || threads == 1 {
         return decode(items);
     }
-    std::thread::scope(|scope| {
-        items
-            .chunks(items.len().div_ceil(threads))
-            .map(|chunk| scope.spawn(move || decode(chunk)))
-            .collect::<Vec<_>>()
-            .into_iter()
-            .flat_map(|handle| handle.join().expect("decoding does not panic"))
-            .collect()
-    })
+    map_in_order(items.chunks(items.len().div_ceil(threads)), decode)
+        .into_iter()
+        .flatten()
+        .collect()
 }
 
 struct StreamContext {
