@@ -245,8 +245,12 @@ pub fn decode_adjustment(json: &[u8]) -> Result<AdjustmentVersion, Invalid> {
 }
 
 fn from_json<'a, T: Deserialize<'a>>(json: &'a [u8]) -> Result<T, Invalid> {
-    // Tracking the path costs on every field; it is only needed to explain a refusal.
-    serde_json::from_slice(json).or_else(|_| explain_refusal(json))
+    // Tracking the path costs on every field; it is only needed to explain a refusal. Checking
+    // the record is UTF-8 once, as text, is cheaper than checking each string in it.
+    std::str::from_utf8(json)
+        .ok()
+        .and_then(|text| serde_json::from_str(text).ok())
+        .map_or_else(|| explain_refusal(json), Ok)
 }
 
 /// Decodes `json` again, tracking the path, to name the field at fault and what was expected.

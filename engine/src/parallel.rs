@@ -1,5 +1,5 @@
-//! Work split over the cores by hand, where a part's order matters: decoding event files and
-//! message batches, compressing checkpoints, rendering payslips.
+//! Work split over the cores by hand, where a part's order matters: decoding event files,
+//! compressing checkpoints, rendering payslips.
 
 /// The cores this process may use.
 pub fn cores() -> usize {

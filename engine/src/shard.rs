@@ -75,10 +75,8 @@ impl Shard {
     /// (or a worker at an unknown site) is refused with its reason; the offset moves past it
     /// either way, so the caller must have dead-lettered it before the next checkpoint.
     pub fn fold(&mut self, topic: &str, offset: i64, record: Result<Record, Invalid>) -> Result<(), Invalid> {
-        if self.offset(topic).is_some_and(|next| offset < next) {
-            return Ok(());
-        }
         match self.offsets.get_mut(topic) {
+            Some(next) if offset < *next => return Ok(()),
             Some(next) => *next = offset + 1,
             None => {
                 self.offsets.insert(topic.to_string(), offset + 1);

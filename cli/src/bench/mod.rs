@@ -62,6 +62,10 @@ pub enum BenchCommand {
         period: PayPeriod,
         #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
         live_every: Duration,
+        /// Rounds of bare loop then stream over the same topics: this machine's speed varies
+        /// from run to run, so the ratio is taken within each round and the median reported
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
     },
     /// Checkpoint and restore of one shard holding every worker's month
     Checkpoint {
@@ -107,7 +111,8 @@ pub async fn bench(command: BenchCommand) -> Result<ExitCode> {
             workers,
             period,
             live_every,
-        } => stream::ingest(&brokers, workers, period, live_every)
+            rounds,
+        } => stream::ingest(&brokers, workers, period, live_every, rounds)
             .await
             .map(|()| ExitCode::SUCCESS),
         BenchCommand::Checkpoint { workers, period } => {

@@ -49,7 +49,11 @@ impl KafkaConfig {
             .set("fetch.wait.max.ms", "10")
             .set("fetch.max.bytes", "52428800")
             .set("max.partition.fetch.bytes", "10485760")
-            .set("queued.min.messages", "1000000");
+            .set("queued.min.messages", "1000000")
+            // A fold briefly slower than the fetch fills the local queue (64 MB); librdkafka
+            // then pauses fetching for this long. Its default, a whole second, cut ingest to
+            // the rate of one queue a second.
+            .set("fetch.queue.backoff.ms", "10");
         self.with_options(config)
     }
 
@@ -110,6 +114,13 @@ impl Topics {
 
     pub fn names(&self) -> [&str; 4] {
         self.all().map(|(name, _)| name)
+    }
+
+    pub fn name(&self, role: Role) -> &str {
+        match role {
+            Role::Feed(feed) => self.of_feed(feed),
+            Role::Workers => &self.workers,
+        }
     }
 
     pub fn role(&self, topic: &str) -> Option<Role> {

@@ -2,9 +2,11 @@
 //! is refused, checkpoint shards with their offsets, and keep the open period's live results
 //! current by recalculating only the workers that changed.
 //!
-//! One thread polls the consumer; rebalances are handled inside its polls (librdkafka calls
-//! back there), so shards are only ever touched from that thread. The mutex around them is
-//! never contended; it exists because the consumer's context must be shareable.
+//! One thread polls the consumer and decodes each batch of messages while they are still in its
+//! cache, then hands the batch to a second thread, which folds it into the shards; rebalances
+//! are handled inside the polls (librdkafka calls back there) once the batches in flight are
+//! folded. Checkpoints, too, wait for the batches in flight, so a shard
+//! always holds every message polled for it up to its offsets, and nothing past them.
 //!
 //! Exactly once, by construction: a checkpoint holds a shard's state and the offsets that
 //! state was folded up to; a restarted or newly assigned shard is restored from it and the
@@ -12,12 +14,12 @@
 //! durable, for lag monitoring only; the checkpoint is the truth.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{self, SyncSender};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use payroll_engine::live::LiveResults;
-use payroll_engine::parallel::{cores, map_in_order};
 use payroll_engine::{Calculator, Invalid, Ledger, Record, Shard, Worker, inputs_batches};
 use payroll_rules::Ruleset;
 use payroll_rules::vocabulary::PayPeriod;
@@ -36,8 +38,12 @@ use crate::kafka::{KafkaConfig, Role, Topics, admin};
 use crate::layout;
 use crate::results::parquet;
 
-/// Messages taken from the consumer at once, to be decoded together on every core.
-const BATCH: usize = 2048;
+/// The most messages taken from the consumer at once; fewer when its queue runs dry, so a quiet
+/// stream is not held back.
+const BATCH: usize = 16384;
+/// Batches polled ahead of the fold: enough to keep both threads busy, few enough that a
+/// rebalance or checkpoint waits only tens of milliseconds for them.
+const IN_FLIGHT: usize = 4;
 const DEAD_LETTER_FLUSH: Duration = Duration::from_secs(30);
 const WATERMARK_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -91,62 +97,81 @@ pub fn stream(config: StreamConfig, stop: Arc<AtomicBool>, runtime: Handle) -> R
             }),
             counters: Counters::default(),
         }),
+        pipeline: Pipeline::default(),
     };
     let consumer: BaseConsumer<StreamContext> = config.kafka.consumer().create_with_context(context)?;
     consumer.subscribe(&config.topics.names())?;
 
     let mut telemetry = Telemetry::new(config.report_every);
-    let mut last_checkpoint = Instant::now();
-    let mut last_live = Instant::now();
-    let mut last_caught_up_check = Instant::now();
-    let live_every = consumer.context().lock().live.as_ref().map(|l| l.live.every);
-    let mut batch = Vec::with_capacity(BATCH);
-    while !stop.load(Ordering::Relaxed) {
-        // Take what the consumer has queued, up to a batch, waiting only for the first.
-        let mut idle = true;
-        let mut wait = Duration::from_millis(100);
-        while batch.len() < BATCH {
-            match consumer.poll(wait) {
-                Some(Ok(message)) => batch.push(message),
-                // The broker away, a request failing: librdkafka retries on its own.
-                Some(Err(e)) => {
-                    tracing::warn!(error = %e, "consumer");
-                    idle = false;
+    let context = consumer.context();
+    let live_every = context.lock().live.as_ref().map(|l| l.live.every);
+    std::thread::scope(|scope| {
+        let (to_fold, batches) = mpsc::sync_channel::<Batch<'_>>(IN_FLIGHT);
+        let folding = scope.spawn(move || {
+            for batch in batches {
+                context.lock().consume(batch);
+                context.pipeline.folded();
+            }
+        });
+        let mut last_checkpoint = Instant::now();
+        let mut last_live = Instant::now();
+        let mut last_caught_up_check = Instant::now();
+        while !stop.load(Ordering::Relaxed) {
+            // Take what the consumer has queued, up to a batch, waiting only for the first.
+            let generation = context.pipeline.generation();
+            let mut messages = Vec::with_capacity(BATCH);
+            let mut idle = true;
+            let mut wait = Duration::from_millis(100);
+            while messages.len() < BATCH {
+                match consumer.poll(wait) {
+                    Some(Ok(message)) => messages.push(message),
+                    // The broker away, a request failing: librdkafka retries on its own.
+                    Some(Err(e)) => {
+                        tracing::warn!(error = %e, "consumer");
+                        idle = false;
+                        break;
+                    }
+                    None => break,
+                }
+                wait = Duration::ZERO;
+            }
+            if !messages.is_empty() {
+                idle = false;
+                // Polled before a rebalance that repositioned every partition: read again.
+                if context.pipeline.generation() == generation
+                    && !context.pipeline.send(&to_fold, Batch::decode(messages, &config.topics))
+                {
                     break;
                 }
-                None => break,
             }
-            wait = Duration::ZERO;
-        }
-        if !batch.is_empty() {
-            idle = false;
-            consumer.context().lock().consume(&batch);
-            batch.clear();
-        }
-        if last_checkpoint.elapsed() >= config.checkpoint_every {
-            consumer.context().lock().checkpoint_all(&consumer, CommitMode::Async);
-            last_checkpoint = Instant::now();
-        }
-        if live_every.is_some_and(|every| last_live.elapsed() >= every) {
-            consumer.context().lock().update_live();
-            last_live = Instant::now();
-        }
-        if telemetry.due() {
-            let shards = consumer.context().lock();
-            let lag = shards.lag(&consumer).unwrap_or(-1);
-            let waiting = shards.owned.values().map(|o| o.shard.ledger().waiting_count()).sum();
-            telemetry.report(&shards.counters, lag, shards.owned.len(), waiting);
-        }
-        // Asking the broker for partition ends takes a round trip per partition: only worth it
-        // once the local queue has run dry.
-        if config.until_caught_up && idle && last_caught_up_check.elapsed() >= Duration::from_millis(500) {
-            last_caught_up_check = Instant::now();
-            if consumer.context().lock().lag(&consumer) == Some(0) {
-                break;
+            if last_checkpoint.elapsed() >= config.checkpoint_every {
+                context.pipeline.drain();
+                context.lock().checkpoint_all(&consumer, CommitMode::Async);
+                last_checkpoint = Instant::now();
+            }
+            if live_every.is_some_and(|every| last_live.elapsed() >= every) {
+                context.lock().update_live();
+                last_live = Instant::now();
+            }
+            if telemetry.due() {
+                let shards = context.lock();
+                let lag = shards.lag(&consumer).unwrap_or(-1);
+                let waiting = shards.owned.values().map(|o| o.shard.ledger().waiting_count()).sum();
+                telemetry.report(&shards.counters, lag, shards.owned.len(), waiting);
+            }
+            // Asking the broker for partition ends takes a round trip per partition: only worth
+            // it once the local queue has run dry.
+            if config.until_caught_up && idle && last_caught_up_check.elapsed() >= Duration::from_millis(500) {
+                last_caught_up_check = Instant::now();
+                if context.lock().lag(&consumer) == Some(0) {
+                    break;
+                }
             }
         }
-    }
-    let mut shards = consumer.context().lock();
+        drop(to_fold);
+        folding.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+    });
+    let mut shards = context.lock();
     shards.checkpoint_all(&consumer, CommitMode::Sync);
     shards.update_live();
     let report = StreamReport {
@@ -197,32 +222,51 @@ fn wait_for_topics(config: &StreamConfig, stop: &AtomicBool, runtime: &Handle) -
     runtime.block_on(admin::ensure_topics(&config.kafka, &dead_letter_topics, partitions))
 }
 
-/// Decodes each `(role, payload)`; `None` for a topic that is not a source. Large batches are
-/// split into contiguous chunks decoded on every core.
-fn decode_all(items: &[(Option<Role>, &[u8])]) -> Vec<Option<Result<Record, Invalid>>> {
-    let decode = |chunk: &[(Option<Role>, &[u8])]| -> Vec<Option<Result<Record, Invalid>>> {
-        chunk
-            .iter()
-            .map(|&(role, payload)| {
-                Some(match role? {
-                    Role::Feed(feed) => feed.decode(payload).map(Record::Event),
-                    Role::Workers => Worker::decode_json(payload).map(|w| Record::Worker(Box::new(w))),
-                })
-            })
-            .collect()
-    };
-    let threads = cores();
-    if items.len() < 256 || threads == 1 {
-        return decode(items);
-    }
-    map_in_order(items.chunks(items.len().div_ceil(threads)), decode)
-        .into_iter()
-        .flatten()
-        .collect()
-}
-
 struct StreamContext {
     shards: Mutex<Shards>,
+    pipeline: Pipeline,
+}
+
+/// Batches on their way from the polling thread to the folding thread, in poll order. Polling
+/// and decoding cost about as much as folding, so each half has a thread (and a core) of its own.
+#[derive(Default)]
+struct Pipeline {
+    /// Batches sent and not yet folded.
+    in_flight: Mutex<usize>,
+    folded: Condvar,
+    /// Counts rebalances: a batch polled across one is dropped, since the rebalance positioned
+    /// every assigned partition at its shard's offsets, before those messages.
+    generation: AtomicU64,
+}
+
+impl Pipeline {
+    /// Hands a batch to the folding thread; false if that thread is gone.
+    fn send<'c>(&self, to_fold: &SyncSender<Batch<'c>>, batch: Batch<'c>) -> bool {
+        *self.lock() += 1;
+        to_fold.send(batch).is_ok()
+    }
+
+    fn folded(&self) {
+        *self.lock() -= 1;
+        self.folded.notify_all();
+    }
+
+    /// Waits until every batch sent is folded: before a checkpoint or a rebalance, the shards
+    /// hold everything polled.
+    fn drain(&self) {
+        let mut in_flight = self.lock();
+        while *in_flight > 0 {
+            in_flight = self.folded.wait(in_flight).expect("the counter is never poisoned");
+        }
+    }
+
+    fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, usize> {
+        self.in_flight.lock().expect("the counter is never poisoned")
+    }
 }
 
 impl StreamContext {
@@ -239,6 +283,8 @@ impl ConsumerContext for StreamContext {
     /// Revoked shards are checkpointed and let go; assigned ones are restored from their
     /// latest checkpoint and their partitions positioned at its offsets.
     fn rebalance(&self, consumer: &BaseConsumer<Self>, err: RDKafkaRespErr, tpl: &mut TopicPartitionList) {
+        self.pipeline.drain();
+        self.pipeline.generation.fetch_add(1, Ordering::AcqRel);
         let mut shards = self.lock();
         match err {
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
@@ -260,6 +306,32 @@ impl ConsumerContext for StreamContext {
                 let _ = consumer.unassign();
             }
         }
+    }
+}
+
+/// Messages polled together and their records, decoded on the polling thread while the
+/// messages are still in its cache.
+struct Batch<'c> {
+    messages: Vec<BorrowedMessage<'c>>,
+    /// Each message's topic's role and its record; `None` for a topic that is not a source.
+    records: Vec<Option<(Role, Result<Record, Invalid>)>>,
+}
+
+impl<'c> Batch<'c> {
+    fn decode(messages: Vec<BorrowedMessage<'c>>, topics: &Topics) -> Self {
+        let records = messages
+            .iter()
+            .map(|message| {
+                let payload = message.payload().unwrap_or_default();
+                let role = topics.role(message.topic())?;
+                let record = match role {
+                    Role::Feed(feed) => feed.decode(payload).map(Record::Event),
+                    Role::Workers => Worker::decode_json(payload).map(|w| Record::Worker(Box::new(w))),
+                };
+                Some((role, record))
+            })
+            .collect();
+        Batch { messages, records }
     }
 }
 
@@ -289,18 +361,12 @@ struct Shards {
 }
 
 impl Shards {
-    /// Decodes a batch of messages on every core, then folds them in offset order. (Folding
-    /// shards side by side as well was measured: no faster on 2 cores, where librdkafka's
-    /// threads and the polling already take the rest.)
-    fn consume(&mut self, messages: &[BorrowedMessage<'_>]) {
-        let items: Vec<(Option<Role>, &[u8])> = messages
-            .iter()
-            .map(|m| (self.topics.role(m.topic()), m.payload().unwrap_or_default()))
-            .collect();
+    /// Folds a decoded batch, in offset order.
+    fn consume(&mut self, batch: Batch<'_>) {
         let folded_before = self.counters.folded;
-        for (message, record) in messages.iter().zip(decode_all(&items)) {
-            if let Some(record) = record {
-                self.fold(message, record);
+        for (message, record) in batch.messages.iter().zip(batch.records) {
+            if let Some((role, record)) = record {
+                self.fold(message, role, record);
             }
         }
         // The clock is read once a batch, not once a message.
@@ -308,22 +374,6 @@ impl Shards {
             let now = Instant::now();
             self.counters.first_folded.get_or_insert(now);
             self.counters.last_folded = Some(now);
-        }
-    }
-
-    fn fold(&mut self, message: &BorrowedMessage<'_>, record: Result<Record, Invalid>) {
-        let topic = message.topic();
-        // A message of a partition just revoked: its new owner reads it again.
-        let Some(owned) = self.owned.get_mut(&(message.partition() as u32)) else {
-            return;
-        };
-        match owned.shard.fold(topic, message.offset(), record) {
-            Ok(()) => self.counters.folded += 1,
-            Err(invalid) => {
-                Telemetry::dead_letter(topic, message.partition(), message.offset(), &invalid);
-                self.dead_letters.send(message, &invalid);
-                *self.counters.dead_letters.entry(topic.to_string()).or_default() += 1;
-            }
         }
     }
 
@@ -394,6 +444,22 @@ impl Shards {
                 && self.checkpoint(consumer, &mut owned.shard, CommitMode::Sync)
             {
                 self.retired.insert(number, owned);
+            }
+        }
+    }
+
+    fn fold(&mut self, message: &BorrowedMessage<'_>, role: Role, record: Result<Record, Invalid>) {
+        let topic = self.topics.name(role);
+        // A message of a partition just revoked: its new owner reads it again.
+        let Some(owned) = self.owned.get_mut(&(message.partition() as u32)) else {
+            return;
+        };
+        match owned.shard.fold(topic, message.offset(), record) {
+            Ok(()) => self.counters.folded += 1,
+            Err(invalid) => {
+                Telemetry::dead_letter(topic, message.partition(), message.offset(), &invalid);
+                self.dead_letters.send(message, &invalid);
+                *self.counters.dead_letters.entry(topic.to_string()).or_default() += 1;
             }
         }
     }
