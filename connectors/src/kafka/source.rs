@@ -601,3 +601,33 @@ impl Shards {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_drain_returns_once_every_batch_sent_is_folded() {
+        let pipeline = Arc::new(Pipeline::default());
+        let (to_fold, batches) = mpsc::sync_channel(IN_FLIGHT);
+        for _ in 0..3 {
+            let batch = Batch {
+                messages: Vec::new(),
+                records: Vec::new(),
+            };
+            assert!(pipeline.send(&to_fold, batch));
+        }
+        let folder = {
+            let pipeline = Arc::clone(&pipeline);
+            std::thread::spawn(move || {
+                for _batch in batches.iter().take(3) {
+                    std::thread::sleep(Duration::from_millis(20));
+                    pipeline.folded();
+                }
+            })
+        };
+        pipeline.drain();
+        assert_eq!(*pipeline.lock(), 0, "drained before the last batch was folded");
+        folder.join().unwrap();
+    }
+}
