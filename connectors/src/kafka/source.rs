@@ -5,8 +5,8 @@
 //! One thread polls the consumer and decodes each batch of messages while they are still in its
 //! cache, then hands the batch to a second thread, which folds it into the shards; rebalances
 //! are handled inside the polls (librdkafka calls back there) once the batches in flight are
-//! folded. Checkpoints, too, wait for the batches in flight, so a shard
-//! always holds every message polled for it up to its offsets, and nothing past them.
+//! folded. Checkpoints, too, wait for the batches in flight, so a shard always holds every
+//! message polled for it up to its offsets, and nothing past them.
 //!
 //! Exactly once, by construction: a checkpoint holds a shard's state and the offsets that
 //! state was folded up to; a restarted or newly assigned shard is restored from it and the
