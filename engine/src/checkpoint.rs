@@ -15,7 +15,8 @@ use crate::error::Invalid;
 use crate::parallel::{cores, map_in_order};
 use crate::state::Ledger;
 
-const MAGIC: &[u8; 8] = b"PAYCKPT1";
+// Version 2: punch event ids that are UUIDs are kept as their bits.
+const MAGIC: &[u8; 8] = b"PAYCKPT2";
 
 /// A shard's state at a point in its source partitions: the ledger folded from every message
 /// before `offsets` (topic name to the next offset to read).

@@ -35,17 +35,19 @@ impl Feed {
     pub fn decode(self, json: &[u8]) -> Result<Event, Invalid> {
         match self {
             Feed::Attendance => decode_punch(json).map(Event::Punch),
-            Feed::Leave => decode_leave(json).map(Event::Leave),
-            Feed::Adjustments => decode_adjustment(json).map(Event::Adjustment),
+            Feed::Leave => decode_leave(json).map(|l| Event::Leave(Box::new(l))),
+            Feed::Adjustments => decode_adjustment(json).map(|a| Event::Adjustment(Box::new(a))),
         }
     }
 }
 
+/// Leave and adjustments are boxed: punches are nearly every event, and a batch of them is
+/// decoded into one vector before it is folded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
     Punch(Punch),
-    Leave(LeaveVersion),
-    Adjustment(AdjustmentVersion),
+    Leave(Box<LeaveVersion>),
+    Adjustment(Box<AdjustmentVersion>),
 }
 
 impl Event {
@@ -69,11 +71,40 @@ pub enum Direction {
 /// A biometric punch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Punch {
-    pub event_id: Box<str>,
+    pub event_id: EventId,
     pub worker_id: Box<str>,
     /// Milliseconds since the epoch, UTC.
     pub at_ms: i64,
     pub direction: Direction,
+}
+
+/// A punch's event id, the key its worker's state keeps it under. Devices name events with
+/// UUIDs: kept as their 128 bits, a punch costs no allocation, compares as an integer and takes
+/// 17 bytes in a checkpoint instead of 37. Any other id is kept as text.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum EventId {
+    Uuid(u128),
+    Text(Box<str>),
+}
+
+impl EventId {
+    pub fn new(id: &str) -> EventId {
+        // Only the canonical spelling is kept as bits: ids are compared as text, so `ABC…` and
+        // `abc…`, or a UUID with and without its hyphens, are different events.
+        if id.len() == 36
+            && !id.bytes().any(|b| b.is_ascii_uppercase())
+            && let Ok(uuid) = uuid::Uuid::try_parse(id)
+        {
+            return EventId::Uuid(uuid.as_u128());
+        }
+        EventId::Text(id.into())
+    }
+}
+
+impl From<&str> for EventId {
+    fn from(id: &str) -> EventId {
+        EventId::new(id)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -187,8 +218,8 @@ struct AdjustmentJson<'a> {
 pub fn decode_punch(json: &[u8]) -> Result<Punch, Invalid> {
     let p: PunchJson = from_json(json)?;
     Ok(Punch {
-        event_id: id("event_id", &p.event_id)?,
-        worker_id: id("worker_id", &p.worker_id)?,
+        event_id: id("event_id", &p.event_id)?.into(),
+        worker_id: id("worker_id", &p.worker_id)?.into(),
         at_ms: timestamp_ms(&p.ts)?,
         direction: p.direction,
     })
@@ -214,9 +245,9 @@ pub fn decode_leave(json: &[u8]) -> Result<LeaveVersion, Invalid> {
         ));
     }
     Ok(LeaveVersion {
-        event_id: id("event_id", &l.event_id)?,
-        leave_id: id("leave_id", &l.leave_id)?,
-        worker_id: id("worker_id", &l.worker_id)?,
+        event_id: id("event_id", &l.event_id)?.into(),
+        leave_id: id("leave_id", &l.leave_id)?.into(),
+        worker_id: id("worker_id", &l.worker_id)?.into(),
         leave_type: l.leave_type,
         from,
         to,
@@ -232,12 +263,12 @@ pub fn decode_adjustment(json: &[u8]) -> Result<AdjustmentVersion, Invalid> {
         return Err(Invalid::field("status", "expected pending, approved or rejected"));
     }
     Ok(AdjustmentVersion {
-        event_id: id("event_id", &a.event_id)?,
-        adjustment_id: id("adjustment_id", &a.adjustment_id)?,
-        worker_id: id("worker_id", &a.worker_id)?,
+        event_id: id("event_id", &a.event_id)?.into(),
+        adjustment_id: id("adjustment_id", &a.adjustment_id)?.into(),
+        worker_id: id("worker_id", &a.worker_id)?.into(),
         period: a.period.parse().map_err(|e| Invalid::field("period", e))?,
         kind: a.kind,
-        code: id("code", &a.code)?,
+        code: id("code", &a.code)?.into(),
         amount: parse_amount(&a.amount).map_err(|e| Invalid::field("amount", e))?,
         status: a.status,
         version: a.version,
@@ -278,11 +309,11 @@ fn explain_refusal<'a, T: Deserialize<'a>>(json: &'a [u8]) -> Result<T, Invalid>
     Ok(value)
 }
 
-fn id(field: &str, value: &str) -> Result<Box<str>, Invalid> {
-    if value.trim().is_empty() {
+fn id<'a>(field: &str, value: &'a str) -> Result<&'a str, Invalid> {
+    if value.chars().all(char::is_whitespace) {
         return Err(Invalid::field(field, "empty"));
     }
-    Ok(value.into())
+    Ok(value)
 }
 
 fn timestamp_ms(ts: &str) -> Result<i64, Invalid> {
@@ -316,6 +347,24 @@ mod tests {
             panic!()
         };
         assert_eq!((p.at_ms, p.direction), (1_790_739_592_000, Direction::In));
+    }
+
+    #[test]
+    fn only_the_canonical_uuid_spelling_is_kept_as_bits() {
+        let uuid = "62466127-5e23-e4de-7048-3471780c432b";
+        assert_eq!(
+            EventId::new(uuid),
+            EventId::Uuid(0x62466127_5e23_e4de_7048_3471780c432b)
+        );
+        // Other spellings of the same UUID are other ids, as text.
+        for id in [
+            "62466127-5E23-E4DE-7048-3471780C432B",
+            "624661275e23e4de70483471780c432b",
+            "{62466127-5e23-e4de-7048-3471780c432b}",
+            "e1",
+        ] {
+            assert_eq!(EventId::new(id), EventId::Text(id.into()), "{id}");
+        }
     }
 
     #[test]

@@ -411,7 +411,7 @@ mod tests {
     use std::collections::HashMap;
 
     use super::*;
-    use crate::event::{Direction, Event, LeaveType, LeaveVersion, Punch};
+    use crate::event::{Direction, Event, EventId, LeaveType, LeaveVersion, Punch};
 
     const OCTOBER: PayPeriod = PayPeriod { year: 2026, month: 10 };
 
@@ -457,7 +457,7 @@ mod tests {
             end_ms += 86_400_000;
         }
         for (at_ms, direction) in [(start_ms, Direction::In), (end_ms, Direction::Out)] {
-            let event_id = format!("{day}-{at_ms}").into();
+            let event_id = EventId::new(&format!("{day}-{at_ms}"));
             state.apply(Event::Punch(Punch {
                 event_id,
                 worker_id: "W1".into(),
@@ -468,7 +468,7 @@ mod tests {
     }
 
     fn leave(state: &mut WorkerState, id: &str, leave_type: LeaveType, from: u32, to: u32, half_day: bool) {
-        state.apply(Event::Leave(LeaveVersion {
+        state.apply(Event::Leave(Box::new(LeaveVersion {
             event_id: id.into(),
             leave_id: id.into(),
             worker_id: "W1".into(),
@@ -478,7 +478,7 @@ mod tests {
             half_day,
             status: Status::Approved,
             version: 1,
-        }));
+        })));
     }
 
     #[test]

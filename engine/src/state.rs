@@ -3,7 +3,7 @@
 //! event id, and of each leave or adjustment only the highest version is kept.
 
 use std::collections::btree_map::Entry;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, hash_map};
 use std::sync::Arc;
 
 use payroll_rules::vocabulary::PayPeriod;
@@ -11,13 +11,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::attendance::StoredPunch;
 use crate::error::Invalid;
-use crate::event::{AdjustmentVersion, Event, LeaveVersion};
+use crate::event::{AdjustmentVersion, Event, EventId, LeaveVersion};
 use crate::inputs::{Attendance, PeriodInputs, period_inputs};
 use crate::master::{Site, Worker};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WorkerState {
-    pub(crate) punches: BTreeMap<Box<str>, StoredPunch>,
+    /// Hashed, not ordered: a worker's state is rarely in cache when a punch arrives, and
+    /// a B-tree's walk missed the cache several times per punch. Days sort them anyway.
+    pub(crate) punches: ById<EventId, StoredPunch>,
     pub(crate) leaves: BTreeMap<Box<str>, LeaveVersion>,
     pub(crate) adjustments: BTreeMap<Box<str>, AdjustmentVersion>,
     /// Periods whose attendance came aggregated (an upload), standing in for punches and leave.
@@ -35,8 +37,8 @@ impl WorkerState {
                 };
                 keep_punch(&mut self.punches, p.event_id, punch)
             }
-            Event::Leave(l) => keep_latest(&mut self.leaves, l.leave_id.clone(), l, |l| l.version),
-            Event::Adjustment(a) => keep_latest(&mut self.adjustments, a.adjustment_id.clone(), a, |a| a.version),
+            Event::Leave(l) => keep_latest(&mut self.leaves, l.leave_id.clone(), *l, |l| l.version),
+            Event::Adjustment(a) => keep_latest(&mut self.adjustments, a.adjustment_id.clone(), *a, |a| a.version),
         }
     }
 
@@ -62,17 +64,17 @@ impl WorkerState {
 
 /// Two different punches under one event id should not happen; keeping the smaller makes the
 /// outcome independent of arrival order all the same.
-fn keep_punch(punches: &mut BTreeMap<Box<str>, StoredPunch>, id: Box<str>, punch: StoredPunch) -> bool {
+fn keep_punch(punches: &mut ById<EventId, StoredPunch>, id: EventId, punch: StoredPunch) -> bool {
     match punches.entry(id) {
-        Entry::Vacant(v) => {
+        hash_map::Entry::Vacant(v) => {
             v.insert(punch);
             true
         }
-        Entry::Occupied(mut o) if punch < *o.get() => {
+        hash_map::Entry::Occupied(mut o) if punch < *o.get() => {
             o.insert(punch);
             true
         }
-        Entry::Occupied(_) => false,
+        hash_map::Entry::Occupied(_) => false,
     }
 }
 
@@ -92,8 +94,8 @@ fn keep_latest<T: Ord>(map: &mut BTreeMap<Box<str>, T>, id: Box<str>, new: T, ve
     }
 }
 
-/// Hash maps keyed by worker id: looked up once per event, so a fast hash pays (ids come from
-/// the company's own master, not from an adversary).
+/// Hash maps keyed by worker or event id: looked up once per event, so a fast hash pays (ids
+/// come from the company's own master and devices, not from an adversary).
 type ById<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
 /// Every worker's master record and folded state. Events may come before their worker's

@@ -3,7 +3,9 @@
 
 use std::collections::HashMap;
 
-use payroll_engine::event::{AdjustmentKind, AdjustmentVersion, Direction, LeaveType, LeaveVersion, Punch, Status};
+use payroll_engine::event::{
+    AdjustmentKind, AdjustmentVersion, Direction, EventId, LeaveType, LeaveVersion, Punch, Status,
+};
 use payroll_engine::{Checkpoint, Event, Ledger, Site, Worker};
 use payroll_rules::vocabulary::PayPeriod;
 use proptest::prelude::*;
@@ -49,7 +51,11 @@ fn ledger() -> Ledger {
 fn punch() -> impl Strategy<Value = Event> {
     (0..WORKERS.len(), 0u32..40, 0i64..8 * 24 * 60, any::<bool>()).prop_map(|(w, id, minute, is_in)| {
         Event::Punch(Punch {
-            event_id: format!("p{id}").into(),
+            // Half the ids in the UUID spelling devices use, which the state keeps as bits.
+            event_id: match id % 2 {
+                0 => EventId::new(&format!("p{id}")),
+                _ => EventId::new(&format!("00000000-0000-4000-8000-{id:012}")),
+            },
             worker_id: WORKERS[w].into(),
             at_ms: 1_790_707_200_000 + minute * 60_000 + (id as i64 % 3) * 40_000,
             direction: if is_in { Direction::In } else { Direction::Out },
@@ -79,7 +85,7 @@ fn leave() -> impl Strategy<Value = Event> {
     )
         .prop_map(|(w, leave, id, day, days, half_day, status, version)| {
             let from = chrono::NaiveDate::from_ymd_opt(2026, 10, day).unwrap();
-            Event::Leave(LeaveVersion {
+            Event::Leave(Box::new(LeaveVersion {
                 event_id: format!("l{id}").into(),
                 leave_id: format!("L{leave}").into(),
                 worker_id: WORKERS[w].into(),
@@ -89,7 +95,7 @@ fn leave() -> impl Strategy<Value = Event> {
                 half_day,
                 status,
                 version,
-            })
+            }))
         })
 }
 
@@ -104,7 +110,7 @@ fn adjustment() -> impl Strategy<Value = Event> {
         1u64..4,
     )
         .prop_map(|(w, adjustment, id, earning, paise, approved, version)| {
-            Event::Adjustment(AdjustmentVersion {
+            Event::Adjustment(Box::new(AdjustmentVersion {
                 event_id: format!("a{id}").into(),
                 adjustment_id: format!("A{adjustment}").into(),
                 worker_id: WORKERS[w].into(),
@@ -118,7 +124,7 @@ fn adjustment() -> impl Strategy<Value = Event> {
                 amount: rust_decimal::Decimal::new(paise.into(), 2),
                 status: if approved { Status::Approved } else { Status::Pending },
                 version,
-            })
+            }))
         })
 }
 

@@ -2,8 +2,8 @@
 //! is refused, checkpoint shards with their offsets, and keep the open period's live results
 //! current by recalculating only the workers that changed.
 //!
-//! One thread polls the consumer and decodes each batch of messages while they are still in its
-//! cache, then hands the batch to a second thread, which folds it into the shards; rebalances
+//! One thread polls the consumer and hands each batch of messages to a second thread, which
+//! folds it into the shards; whichever of the two would otherwise wait decodes it. Rebalances
 //! are handled inside the polls (librdkafka calls back there) once the batches in flight are
 //! folded. Checkpoints, too, wait for the batches in flight, so a shard always holds every
 //! message polled for it up to its offsets, and nothing past them.
@@ -107,9 +107,11 @@ pub fn stream(config: StreamConfig, stop: Arc<AtomicBool>, runtime: Handle) -> R
     let live_every = context.lock().live.as_ref().map(|l| l.live.every);
     std::thread::scope(|scope| {
         let (to_fold, batches) = mpsc::sync_channel::<Batch<'_>>(IN_FLIGHT);
+        let topics = &config.topics;
         let folding = scope.spawn(move || {
-            for batch in batches {
-                context.lock().consume(batch);
+            for mut batch in batches {
+                batch.decode(topics);
+                context.lock().consume(&mut batch);
                 context.pipeline.folded();
             }
         });
@@ -119,12 +121,12 @@ pub fn stream(config: StreamConfig, stop: Arc<AtomicBool>, runtime: Handle) -> R
         while !stop.load(Ordering::Relaxed) {
             // Take what the consumer has queued, up to a batch, waiting only for the first.
             let generation = context.pipeline.generation();
-            let mut messages = Vec::with_capacity(BATCH);
+            let mut batch = Batch::with_capacity(BATCH);
             let mut idle = true;
             let mut wait = Duration::from_millis(100);
-            while messages.len() < BATCH {
+            while batch.messages.len() < BATCH {
                 match consumer.poll(wait) {
-                    Some(Ok(message)) => messages.push(message),
+                    Some(Ok(message)) => batch.messages.push(message),
                     // The broker away, a request failing: librdkafka retries on its own.
                     Some(Err(e)) => {
                         tracing::warn!(error = %e, "consumer");
@@ -135,13 +137,20 @@ pub fn stream(config: StreamConfig, stop: Arc<AtomicBool>, runtime: Handle) -> R
                 }
                 wait = Duration::ZERO;
             }
-            if !messages.is_empty() {
+            if !batch.messages.is_empty() {
                 idle = false;
-                // Polled before a rebalance that repositioned every partition: read again.
-                if context.pipeline.generation() == generation
-                    && !context.pipeline.send(&to_fold, Batch::decode(messages, &config.topics))
-                {
-                    break;
+                // Whichever thread would otherwise wait decodes the batch: this one if the
+                // folding thread is still busy, else the folding thread.
+                if context.pipeline.busy() {
+                    batch.decode(&config.topics);
+                }
+                if context.pipeline.generation() == generation {
+                    if !context.pipeline.send(&to_fold, batch) {
+                        break;
+                    }
+                } else {
+                    // Polled before a rebalance that repositioned every partition: read again.
+                    batch.clear();
                 }
             }
             if last_checkpoint.elapsed() >= config.checkpoint_every {
@@ -228,7 +237,8 @@ struct StreamContext {
 }
 
 /// Batches on their way from the polling thread to the folding thread, in poll order. Polling
-/// and decoding cost about as much as folding, so each half has a thread (and a core) of its own.
+/// costs about as much as folding, and decoding goes to whichever is ahead, so each thread
+/// keeps a core busy.
 #[derive(Default)]
 struct Pipeline {
     /// Batches sent and not yet folded.
@@ -258,6 +268,11 @@ impl Pipeline {
         while *in_flight > 0 {
             in_flight = self.folded.wait(in_flight).expect("the counter is never poisoned");
         }
+    }
+
+    /// Whether the folding thread has a batch to fold.
+    fn busy(&self) -> bool {
+        *self.lock() > 0
     }
 
     fn generation(&self) -> u64 {
@@ -309,29 +324,46 @@ impl ConsumerContext for StreamContext {
     }
 }
 
-/// Messages polled together and their records, decoded on the polling thread while the
-/// messages are still in its cache.
+/// Messages polled together and, once decoded, their records.
 struct Batch<'c> {
     messages: Vec<BorrowedMessage<'c>>,
-    /// Each message's topic's role and its record; `None` for a topic that is not a source.
+    /// Each message's topic's role and its record, once decoded; `None` for a topic that is
+    /// not a source.
     records: Vec<Option<(Role, Result<Record, Invalid>)>>,
 }
 
-impl<'c> Batch<'c> {
-    fn decode(messages: Vec<BorrowedMessage<'c>>, topics: &Topics) -> Self {
-        let records = messages
-            .iter()
-            .map(|message| {
-                let payload = message.payload().unwrap_or_default();
-                let role = topics.role(message.topic())?;
-                let record = match role {
-                    Role::Feed(feed) => feed.decode(payload).map(Record::Event),
-                    Role::Workers => Worker::decode_json(payload).map(|w| Record::Worker(Box::new(w))),
-                };
-                Some((role, record))
-            })
-            .collect();
-        Batch { messages, records }
+impl Batch<'_> {
+    fn with_capacity(capacity: usize) -> Self {
+        Batch {
+            messages: Vec::with_capacity(capacity),
+            records: Vec::with_capacity(capacity),
+        }
+    }
+
+    fn clear(&mut self) {
+        self.messages.clear();
+        self.records.clear();
+    }
+
+    fn is_decoded(&self) -> bool {
+        self.records.len() == self.messages.len()
+    }
+
+    /// Decodes the batch's records, unless done already.
+    fn decode(&mut self, topics: &Topics) {
+        if self.is_decoded() {
+            return;
+        }
+        let records = self.messages.iter().map(|message| {
+            let payload = message.payload().unwrap_or_default();
+            let role = topics.role(message.topic())?;
+            let record = match role {
+                Role::Feed(feed) => feed.decode(payload).map(Record::Event),
+                Role::Workers => Worker::decode_json(payload).map(|w| Record::Worker(Box::new(w))),
+            };
+            Some((role, record))
+        });
+        self.records.extend(records);
     }
 }
 
@@ -361,12 +393,13 @@ struct Shards {
 }
 
 impl Shards {
-    /// Folds a decoded batch, in offset order.
-    fn consume(&mut self, batch: Batch<'_>) {
+    /// Folds a decoded batch, in offset order, and empties it.
+    fn consume(&mut self, batch: &mut Batch<'_>) {
+        assert!(batch.is_decoded(), "batches are decoded before they are folded");
         let folded_before = self.counters.folded;
-        for (message, record) in batch.messages.iter().zip(batch.records) {
+        for (message, record) in batch.messages.drain(..).zip(batch.records.drain(..)) {
             if let Some((role, record)) = record {
-                self.fold(message, role, record);
+                self.fold(&message, role, record);
             }
         }
         // The clock is read once a batch, not once a message.
@@ -611,10 +644,7 @@ mod tests {
         let pipeline = Arc::new(Pipeline::default());
         let (to_fold, batches) = mpsc::sync_channel(IN_FLIGHT);
         for _ in 0..3 {
-            let batch = Batch {
-                messages: Vec::new(),
-                records: Vec::new(),
-            };
+            let batch = Batch::with_capacity(0);
             assert!(pipeline.send(&to_fold, batch));
         }
         let folder = {
