@@ -80,7 +80,7 @@ pub struct Punch {
 
 /// A punch's event id, the key its worker's state keeps it under. Devices name events with
 /// UUIDs: kept as their 128 bits, a punch costs no allocation, compares as an integer and takes
-/// 17 bytes in a checkpoint instead of 37. Any other id is kept as text.
+/// at most 20 bytes in a checkpoint instead of 38. Any other id is kept as text.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum EventId {
     Uuid(u128),
@@ -98,12 +98,6 @@ impl EventId {
             return EventId::Uuid(uuid.as_u128());
         }
         EventId::Text(id.into())
-    }
-}
-
-impl From<&str> for EventId {
-    fn from(id: &str) -> EventId {
-        EventId::new(id)
     }
 }
 
@@ -218,7 +212,7 @@ struct AdjustmentJson<'a> {
 pub fn decode_punch(json: &[u8]) -> Result<Punch, Invalid> {
     let p: PunchJson = from_json(json)?;
     Ok(Punch {
-        event_id: id("event_id", &p.event_id)?.into(),
+        event_id: EventId::new(id("event_id", &p.event_id)?),
         worker_id: id("worker_id", &p.worker_id)?.into(),
         at_ms: timestamp_ms(&p.ts)?,
         direction: p.direction,

@@ -2,8 +2,7 @@
 //! of events in any order, with any repeats, gives the same state: punches are a set keyed by
 //! event id, and of each leave or adjustment only the highest version is kept.
 
-use std::collections::btree_map::Entry;
-use std::collections::{BTreeMap, HashMap, hash_map};
+use std::collections::{BTreeMap, HashMap, btree_map, hash_map};
 use std::sync::Arc;
 
 use payroll_rules::vocabulary::PayPeriod;
@@ -82,15 +81,15 @@ fn keep_punch(punches: &mut ById<EventId, StoredPunch>, id: EventId, punch: Stor
 /// ranked by their whole content, so the outcome does not depend on which came first.
 fn keep_latest<T: Ord>(map: &mut BTreeMap<Box<str>, T>, id: Box<str>, new: T, version: impl Fn(&T) -> u64) -> bool {
     match map.entry(id) {
-        Entry::Vacant(v) => {
+        btree_map::Entry::Vacant(v) => {
             v.insert(new);
             true
         }
-        Entry::Occupied(mut o) if (version(&new), &new) > (version(o.get()), o.get()) => {
+        btree_map::Entry::Occupied(mut o) if (version(&new), &new) > (version(o.get()), o.get()) => {
             o.insert(new);
             true
         }
-        Entry::Occupied(_) => false,
+        btree_map::Entry::Occupied(_) => false,
     }
 }
 

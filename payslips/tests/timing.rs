@@ -53,7 +53,7 @@ fn render_time_and_size_per_payslip() {
     );
     report("xlsx", per_payslip(|| renderer.render_xlsx(&p).unwrap().len()));
 
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = payroll_engine::parallel::cores();
     let start = Instant::now();
     std::thread::scope(|s| {
         for _ in 0..threads {

@@ -10,6 +10,7 @@ use clap::Subcommand;
 use payroll_connectors::DeadLetters;
 use payroll_connectors::Quiet;
 use payroll_connectors::files;
+use payroll_engine::parallel::cores;
 use payroll_engine::{Calculator, InputsBatch, Worker};
 use payroll_rules::Ruleset;
 use payroll_rules::vocabulary::PayPeriod;
@@ -168,7 +169,7 @@ async fn calc(workers: usize, sample: &Path, period: PayPeriod, duckdb: &Path, r
     let ours = best.as_secs_f64();
     println!(
         "calc, {workers} workers, {} cores: {ours:.3} s ({:.0} workers/s)",
-        std::thread::available_parallelism()?.get(),
+        cores(),
         workers as f64 / ours
     );
     match duckdb_calc(duckdb, sample, workers, period) {
@@ -251,7 +252,7 @@ async fn payslips(workers: usize, period: PayPeriod, sample: &Path, baseline: &P
         "payslips, {} workers (PDF and XLSX each, plus registers), {} cores: {seconds:.2} s, {:.0} payslips/s; \
          PDF mean {:.1} KB, max {:.1} KB; XLSX mean {:.1} KB",
         batch.payslips,
-        std::thread::available_parallelism()?.get(),
+        cores(),
         batch.payslips as f64 / seconds,
         pdf_mean / 1024.0,
         pdf_max as f64 / 1024.0,
@@ -331,7 +332,7 @@ async fn end_to_end(workers: usize, period: PayPeriod, dir: Option<PathBuf>) -> 
          {:.0} events/s, {:.0} workers/s, peak RSS {:.0} MiB",
         bytes as f64 / 1e6,
         report.events,
-        std::thread::available_parallelism()?.get(),
+        cores(),
         report.events as f64 / total,
         workers as f64 / total,
         ui::peak_rss_mib().unwrap_or(f64::NAN),

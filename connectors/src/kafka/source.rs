@@ -111,7 +111,7 @@ pub fn stream(config: StreamConfig, stop: Arc<AtomicBool>, runtime: Handle) -> R
         let folding = scope.spawn(move || {
             for mut batch in batches {
                 batch.decode(topics);
-                context.lock().consume(&mut batch);
+                context.lock().consume(batch);
                 context.pipeline.folded();
             }
         });
@@ -121,7 +121,7 @@ pub fn stream(config: StreamConfig, stop: Arc<AtomicBool>, runtime: Handle) -> R
         while !stop.load(Ordering::Relaxed) {
             // Take what the consumer has queued, up to a batch, waiting only for the first.
             let generation = context.pipeline.generation();
-            let mut batch = Batch::with_capacity(BATCH);
+            let mut batch = Batch::new();
             let mut idle = true;
             let mut wait = Duration::from_millis(100);
             while batch.messages.len() < BATCH {
@@ -144,13 +144,9 @@ pub fn stream(config: StreamConfig, stop: Arc<AtomicBool>, runtime: Handle) -> R
                 if context.pipeline.busy() {
                     batch.decode(&config.topics);
                 }
-                if context.pipeline.generation() == generation {
-                    if !context.pipeline.send(&to_fold, batch) {
-                        break;
-                    }
-                } else {
-                    // Polled before a rebalance that repositioned every partition: read again.
-                    batch.clear();
+                // Polled before a rebalance that repositioned every partition: read again.
+                if context.pipeline.generation() == generation && !context.pipeline.send(&to_fold, batch) {
+                    break;
                 }
             }
             if last_checkpoint.elapsed() >= config.checkpoint_every {
@@ -333,16 +329,11 @@ struct Batch<'c> {
 }
 
 impl Batch<'_> {
-    fn with_capacity(capacity: usize) -> Self {
+    fn new() -> Self {
         Batch {
-            messages: Vec::with_capacity(capacity),
-            records: Vec::with_capacity(capacity),
+            messages: Vec::with_capacity(BATCH),
+            records: Vec::new(),
         }
-    }
-
-    fn clear(&mut self) {
-        self.messages.clear();
-        self.records.clear();
     }
 
     fn is_decoded(&self) -> bool {
@@ -393,13 +384,13 @@ struct Shards {
 }
 
 impl Shards {
-    /// Folds a decoded batch, in offset order, and empties it.
-    fn consume(&mut self, batch: &mut Batch<'_>) {
+    /// Folds a decoded batch, in offset order.
+    fn consume(&mut self, batch: Batch<'_>) {
         assert!(batch.is_decoded(), "batches are decoded before they are folded");
         let folded_before = self.counters.folded;
-        for (message, record) in batch.messages.drain(..).zip(batch.records.drain(..)) {
+        for (message, record) in batch.messages.iter().zip(batch.records) {
             if let Some((role, record)) = record {
-                self.fold(&message, role, record);
+                self.fold(message, role, record);
             }
         }
         // The clock is read once a batch, not once a message.
@@ -644,7 +635,7 @@ mod tests {
         let pipeline = Arc::new(Pipeline::default());
         let (to_fold, batches) = mpsc::sync_channel(IN_FLIGHT);
         for _ in 0..3 {
-            let batch = Batch::with_capacity(0);
+            let batch = Batch::new();
             assert!(pipeline.send(&to_fold, batch));
         }
         let folder = {
