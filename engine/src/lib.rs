@@ -10,6 +10,7 @@ pub mod checkpoint;
 pub mod error;
 pub mod event;
 pub mod inputs;
+pub mod lifecycle;
 pub mod live;
 pub mod master;
 pub mod money;
