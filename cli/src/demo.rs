@@ -43,22 +43,14 @@ pub async fn demo(args: DemoArgs) -> Result<ExitCode> {
         inputs.display()
     );
     let ruleset = Ruleset::parse(EXAMPLE_RULESET, Path::new("india-contract.toml"))?;
-    let request = run::RunRequest {
-        period: args.period,
-        source: run::Source::Folder(inputs),
-        ruleset: &ruleset,
-        out: out.display().to_string(),
-    };
     let bar = ui::Bar::new();
-    let report = run::run(request, &bar).await?;
-    println!("{}", run::summary(&report, &ruleset));
+    let source = payroll_pipeline::Source::Folder(inputs);
+    let (report, store) = run::run(args.period, source, &ruleset, &out.display().to_string(), &bar).await?;
+    println!("{}", run::summary(&report, &store, &ruleset));
     let started = std::time::Instant::now();
-    let formats = payroll_payslips::batch::Formats { pdf: true, xlsx: true };
-    let batch = payslips::render(&report.out, &report.record, formats, &bar).await?;
-    print!(
-        "{}",
-        payslips::summary(&batch, &report.out, started.elapsed().as_secs_f64())
-    );
+    let formats = payroll_pipeline::payslips::Formats { pdf: true, xlsx: true };
+    let batch = payslips::render(&store, &report.record, formats, &bar).await?;
+    print!("{}", payslips::summary(&batch, &store, started.elapsed().as_secs_f64()));
     let some_worker = "W0000001";
     println!(
         "Next:\n  payroll explain --out {out} --period {p} --worker {some_worker}\n  payroll query --out {out} \"SELECT org_id, count(*) AS workers, sum(net_pay) AS net FROM results GROUP BY org_id\"",

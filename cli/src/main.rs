@@ -22,8 +22,7 @@ use payroll_rules::vocabulary::PayPeriod;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// The example ruleset (POLICY.md), built in so `payroll demo` needs no file.
-pub const EXAMPLE_RULESET: &str = include_str!("../../rules/examples/india-contract.toml");
+pub use payroll_rules::EXAMPLE_RULESET;
 
 #[derive(Parser)]
 #[command(
@@ -102,7 +101,7 @@ pub struct RunArgs {
     payslips: bool,
     /// Payslip documents per worker, with --payslips
     #[arg(long, default_value = "pdf,xlsx")]
-    format: payroll_payslips::batch::Formats,
+    format: payroll_pipeline::payslips::Formats,
 }
 
 #[derive(clap::Args)]
@@ -157,28 +156,19 @@ async fn dispatch(command: Command) -> Result<ExitCode> {
         Command::Run(args) => {
             let ruleset = payroll_rules::Ruleset::load(&args.rules)?;
             let source = match (args.inputs, args.state, args.sites) {
-                (Some(dir), ..) => run::Source::Folder(dir),
-                (None, Some(url), Some(sites)) => run::Source::State { url, sites },
+                (Some(dir), ..) => payroll_pipeline::Source::Folder(dir),
+                (None, Some(url), Some(sites)) => payroll_pipeline::Source::State { url, sites },
                 _ => unreachable!("clap requires --inputs or --state with --sites"),
             };
-            let request = run::RunRequest {
-                period: args.period,
-                source,
-                ruleset: &ruleset,
-                out: args.out,
-            };
             let bar = ui::Bar::new();
-            let report = run::run(request, &bar).await?;
-            println!("{}", run::summary(&report, &ruleset));
+            let (report, out) = run::run(args.period, source, &ruleset, &args.out, &bar).await?;
+            println!("{}", run::summary(&report, &out, &ruleset));
             if !args.payslips {
                 return Ok(ExitCode::SUCCESS);
             }
             let started = std::time::Instant::now();
-            let batch = payslips::render(&report.out, &report.record, args.format, &bar).await?;
-            print!(
-                "{}",
-                payslips::summary(&batch, &report.out, started.elapsed().as_secs_f64())
-            );
+            let batch = payslips::render(&out, &report.record, args.format, &bar).await?;
+            print!("{}", payslips::summary(&batch, &out, started.elapsed().as_secs_f64()));
             Ok(if batch.failures().next().is_some() {
                 ExitCode::FAILURE
             } else {

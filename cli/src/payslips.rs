@@ -5,8 +5,8 @@ use std::time::Instant;
 
 use anyhow::Result;
 use payroll_connectors::Store;
-use payroll_connectors::results::{RunRecord, applied_ruleset, find_run, read_results};
-use payroll_payslips::batch::{Batch, BatchReport, Formats};
+use payroll_connectors::results::{RunRecord, find_run};
+use payroll_pipeline::payslips::{BatchReport, Formats};
 use payroll_rules::vocabulary::PayPeriod;
 
 use crate::ui;
@@ -45,19 +45,7 @@ pub async fn payslips(args: PayslipsArgs) -> Result<ExitCode> {
 
 /// Renders and writes a run's payslips with the ruleset the run applied.
 pub async fn render(store: &Store, record: &RunRecord, formats: Formats, bar: &ui::Bar) -> Result<BatchReport> {
-    let ruleset = applied_ruleset(store, record).await?;
-    let version = ruleset
-        .version(&record.ruleset.version)
-        .expect("applied_ruleset checks the version");
-    let results = read_results(store, record).await?;
-    let batch = Batch {
-        store,
-        run: record,
-        version,
-        results: &results,
-        formats,
-    };
-    let report = batch.write(bar).await?;
+    let report = payroll_pipeline::payslips::render(store, record, formats, &Default::default(), bar).await?;
     bar.finish();
     Ok(report)
 }

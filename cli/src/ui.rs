@@ -15,17 +15,6 @@ impl Bar {
         Bar(ProgressBar::hidden())
     }
 
-    /// A spinner for a stage whose size is unknown (computing, writing).
-    pub fn spin(&self, message: &str) {
-        self.0.reset();
-        self.0.set_length(0);
-        self.0.set_draw_target(indicatif::ProgressDrawTarget::stderr());
-        self.0
-            .set_style(ProgressStyle::with_template("{spinner} {msg} {elapsed}").expect("valid template"));
-        self.0.set_message(message.to_string());
-        self.0.enable_steady_tick(Duration::from_millis(120));
-    }
-
     pub fn finish(&self) {
         self.0.finish_and_clear();
     }
@@ -50,6 +39,17 @@ impl Progress for Bar {
 
     fn advance(&self, done: u64) {
         self.0.inc(done);
+    }
+
+    /// A spinner for a stage whose size is unknown (computing, writing).
+    fn stage(&self, message: &str) {
+        self.0.reset();
+        self.0.set_length(0);
+        self.0.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+        self.0
+            .set_style(ProgressStyle::with_template("{spinner} {msg} {elapsed}").expect("valid template"));
+        self.0.set_message(message.to_string());
+        self.0.enable_steady_tick(Duration::from_millis(120));
     }
 }
 

@@ -12,6 +12,8 @@ pub trait Progress: Sync {
     /// A new stage of `total` units.
     fn start(&self, stage: &str, total: u64, unit: Unit);
     fn advance(&self, done: u64);
+    /// A new stage whose size is not known (computing, writing).
+    fn stage(&self, _name: &str) {}
 }
 
 /// Shows nothing.

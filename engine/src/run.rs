@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc};
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::datatypes::{DataType, Decimal128Type};
 use payroll_rules::{Category, CompiledVersion, Ruleset};
@@ -12,13 +11,10 @@ use serde::{Deserialize, Serialize};
 
 pub const ENGINE_VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// Sortable and readable: `20261122T071502Z-3f9a`.
-pub fn new_run_id(now: DateTime<Utc>) -> String {
-    format!(
-        "{}-{:04x}",
-        now.format("%Y%m%dT%H%M%SZ"),
-        now.timestamp_subsec_micros() & 0xffff
-    )
+/// A UUIDv7: unique across instances without coordination, and sortable by creation time, so
+/// "the latest run" is the greatest id.
+pub fn new_run_id() -> String {
+    uuid::Uuid::now_v7().to_string()
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -5,7 +5,6 @@
 //! formats built there) and share it across threads: it is `Send + Sync`, and
 //! each payslip then costs only its own text.
 
-pub mod batch;
 mod font;
 mod format;
 mod model;

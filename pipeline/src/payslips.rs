@@ -7,7 +7,7 @@
 //! same hash is kept, a missing or different one is written. A payslip that fails is recorded
 //! and the others go on.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::NaiveDate;
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
@@ -15,7 +15,7 @@ use datafusion::arrow::datatypes::{DataType, Decimal128Type, Int64Type};
 use datafusion::arrow::util::display::array_value_to_string;
 use futures::StreamExt;
 use object_store::path::Path;
-use payroll_connectors::results::RunRecord;
+use payroll_connectors::results::{RunRecord, applied_ruleset, read_results};
 use payroll_connectors::{Progress, Store, Unit, layout};
 use payroll_engine::parallel::{cores, map_in_order};
 use payroll_engine::run::{orgs, rows_of_org};
@@ -25,7 +25,9 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::{Item, Line, Payslip, Register, RegisterColumn, RegisterRow, Renderer, WorkerBlock, render_register};
+use payroll_payslips::{
+    Item, Line, Payslip, Register, RegisterColumn, RegisterRow, Renderer, WorkerBlock, render_register,
+};
 
 /// Writes in flight at once: enough to hide an object store's latency, few enough not to
 /// swamp it.
@@ -103,7 +105,7 @@ pub enum BatchError {
     #[error("ruleset version {0} has no [payslip] section naming its gross, deductions and net components")]
     NoPayslipTotals(String),
     #[error(transparent)]
-    Render(#[from] crate::Error),
+    Render(#[from] payroll_payslips::Error),
     #[error(transparent)]
     Store(#[from] payroll_connectors::Error),
     #[error(transparent)]
@@ -119,6 +121,8 @@ pub struct Batch<'a> {
     pub version: &'a CompiledVersion,
     pub results: &'a [RecordBatch],
     pub formats: Formats,
+    /// Org id to the name printed on payslips; an org not named here prints its id.
+    pub org_names: &'a BTreeMap<String, String>,
 }
 
 impl Batch<'_> {
@@ -203,7 +207,10 @@ impl Batch<'_> {
             value: text(name),
         };
         Payslip {
-            org_name: text("org_id"),
+            org_name: {
+                let id = text("org_id");
+                self.org_names.get(&id).cloned().unwrap_or(id)
+            },
             period: self.run.period.clone(),
             period_label: period_label(&self.run.period),
             run_id: self.run.run_id.clone(),
@@ -422,4 +429,29 @@ fn amount(batch: &RecordBatch, row: usize, name: &str) -> Decimal {
         DataType::Int64 => Decimal::from(column.as_primitive::<Int64Type>().value(row)),
         _ => Decimal::ZERO,
     }
+}
+
+/// Renders and writes a written run's payslips and registers, with the ruleset the run applied
+/// (the copy saved beside its record, not whatever file is current).
+pub async fn render(
+    store: &Store,
+    record: &RunRecord,
+    formats: Formats,
+    org_names: &BTreeMap<String, String>,
+    progress: &dyn Progress,
+) -> crate::Result<BatchReport> {
+    let ruleset = applied_ruleset(store, record).await?;
+    let version = ruleset
+        .version(&record.ruleset.version)
+        .expect("applied_ruleset checks the version");
+    let results = read_results(store, record).await?;
+    let batch = Batch {
+        store,
+        run: record,
+        version,
+        results: &results,
+        formats,
+        org_names,
+    };
+    Ok(batch.write(progress).await?)
 }

@@ -16,11 +16,14 @@ use payroll_connectors::results::{RunOutput, RunRecord, write_run};
 use payroll_connectors::{DeadLetters, Quiet, Store, files};
 use payroll_engine::run::RulesetRef;
 use payroll_engine::{Calculator, InputsBatch};
-use payroll_payslips::batch::{Batch, Formats};
+use payroll_pipeline::payslips::{Batch, Formats};
 use payroll_rules::Ruleset;
 use payroll_rules::vocabulary::PayPeriod;
 
 const PERIOD: PayPeriod = PayPeriod { year: 2026, month: 10 };
+
+/// Payslips print org ids.
+static NO_NAMES: std::collections::BTreeMap<String, String> = std::collections::BTreeMap::new();
 
 /// Fails every write whose path ends with `fail_suffix`.
 #[derive(Debug)]
@@ -142,6 +145,7 @@ impl Sample {
             version: self.ruleset.version_on(PERIOD.first_day()).unwrap(),
             results: &self.results,
             formats: Formats { pdf: true, xlsx: true },
+            org_names: &NO_NAMES,
         }
     }
 }

@@ -25,3 +25,7 @@ pub use file::{Category, PayslipDef};
 pub use rounding::Rounding;
 pub use ruleset::Ruleset;
 pub use testcase::{TestCase, TestOutcome};
+
+/// The reference policy's ruleset (POLICY.md), built in so the demo and the embedded service
+/// need no file.
+pub const EXAMPLE_RULESET: &str = include_str!("../examples/india-contract.toml");

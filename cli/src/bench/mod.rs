@@ -12,6 +12,7 @@ use payroll_connectors::Quiet;
 use payroll_connectors::files;
 use payroll_engine::parallel::cores;
 use payroll_engine::{Calculator, InputsBatch, Worker};
+use payroll_pipeline::Source;
 use payroll_rules::Ruleset;
 use payroll_rules::vocabulary::PayPeriod;
 
@@ -223,16 +224,10 @@ async fn payslips(workers: usize, period: PayPeriod, sample: &Path, baseline: &P
     generate(workers, period, &inputs)?;
     let ruleset = Ruleset::parse(EXAMPLE_RULESET, Path::new("india-contract.toml"))?;
     let out = dir.path().join("out").display().to_string();
-    let request = run::RunRequest {
-        period,
-        source: run::Source::Folder(inputs),
-        ruleset: &ruleset,
-        out,
-    };
-    let report = run::run(request, &ui::Bar::new()).await?;
-    let formats = payroll_payslips::batch::Formats { pdf: true, xlsx: true };
+    let (report, store) = run::run(period, Source::Folder(inputs), &ruleset, &out, &ui::Bar::new()).await?;
+    let formats = payroll_pipeline::payslips::Formats { pdf: true, xlsx: true };
     let started = Instant::now();
-    let batch = crate::payslips::render(&report.out, &report.record, formats, &ui::Bar::new()).await?;
+    let batch = crate::payslips::render(&store, &report.record, formats, &ui::Bar::new()).await?;
     let seconds = started.elapsed().as_secs_f64();
     let sizes = |extension: &str| -> (f64, u64) {
         let sizes: Vec<u64> = batch
@@ -317,13 +312,8 @@ async fn end_to_end(workers: usize, period: PayPeriod, dir: Option<PathBuf>) -> 
         .map(|m| m.len())
         .sum();
     let ruleset = Ruleset::parse(EXAMPLE_RULESET, Path::new("india-contract.toml"))?;
-    let request = run::RunRequest {
-        period,
-        source: run::Source::Folder(inputs),
-        ruleset: &ruleset,
-        out: dir.join("out").display().to_string(),
-    };
-    let report = run::run(request, &ui::Bar::new()).await?;
+    let out = dir.join("out").display().to_string();
+    let (report, _) = run::run(period, Source::Folder(inputs), &ruleset, &out, &ui::Bar::new()).await?;
     let [read, compute, write] = report.stages.map(|d| d.as_secs_f64());
     let total = report.elapsed.as_secs_f64();
     println!(

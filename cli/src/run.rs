@@ -1,0 +1,84 @@
+//! `payroll run`: the pipeline (`payroll_pipeline::run`) with a progress bar, and the summary a
+//! person reads at the end.
+
+use anyhow::{Context, Result};
+use payroll_connectors::Store;
+use payroll_pipeline::{RunReport, RunRequest, Source};
+use payroll_rules::vocabulary::PayPeriod;
+use payroll_rules::{Category, Ruleset};
+
+use crate::ui::{self, Bar};
+
+/// Runs `period` for every org of `source` into the store at `out`, under a new run id.
+pub async fn run(
+    period: PayPeriod,
+    source: Source,
+    ruleset: &Ruleset,
+    out: &str,
+    bar: &Bar,
+) -> Result<(RunReport, Store)> {
+    let store = Store::open(out).with_context(|| format!("opening output {out}"))?;
+    let request = RunRequest {
+        run_id: payroll_engine::run::new_run_id(),
+        period,
+        source,
+        ruleset,
+        out: &store,
+        org: None,
+    };
+    let report = payroll_pipeline::run(request, bar).await?;
+    bar.finish();
+    Ok((report, store))
+}
+
+/// An exact total as the summary shows it: `12,34,567.50`.
+fn rupees(total: &str) -> String {
+    total
+        .parse()
+        .map_or_else(|_| total.to_string(), payroll_payslips::format_inr)
+}
+
+/// The summary a person reads at the end of a run.
+pub fn summary(report: &RunReport, out: &Store, ruleset: &Ruleset) -> String {
+    let r = &report.record;
+    let mut rows = vec![
+        ("Run".to_string(), r.run_id.clone()),
+        ("Period".to_string(), r.period.clone()),
+        (
+            "Ruleset".to_string(),
+            format!("{} {}", r.ruleset.name, r.ruleset.version),
+        ),
+        ("Workers".to_string(), r.rows.to_string()),
+        ("Events folded".to_string(), report.events.to_string()),
+    ];
+    let version = ruleset.version(&r.ruleset.version);
+    for component in version
+        .into_iter()
+        .flat_map(|v| &v.components)
+        .filter(|c| c.category == Category::Total)
+    {
+        if let Some(total) = r.totals.get(&component.name) {
+            rows.push((component.label.clone(), rupees(total)));
+        }
+    }
+    rows.push(("Dead letters".to_string(), report.dead_letters.total().to_string()));
+    rows.push(("Time".to_string(), format!("{:.2} s", report.elapsed.as_secs_f64())));
+    if let Some(mib) = ui::peak_rss_mib() {
+        rows.push(("Peak memory".to_string(), format!("{mib:.0} MiB")));
+    }
+    let mut text = ui::table(&rows);
+    if report.dead_letters.total() > 0 {
+        text.push_str("\n\nRefused (see dead-letter/ in the output):\n");
+        for letter in report.dead_letters.iter().take(5) {
+            text.push_str(&format!("  {letter}\n"));
+        }
+        if report.dead_letters.total() > 5 {
+            text.push_str(&format!("  ... and {} more\n", report.dead_letters.total() - 5));
+        }
+    }
+    text.push_str(&format!(
+        "\nResults: {}\n",
+        out.url_of(&object_store::path::Path::from(payroll_connectors::layout::RESULTS))
+    ));
+    text
+}

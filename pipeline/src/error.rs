@@ -1,0 +1,29 @@
+//! What can stop a run or a payslip batch, by where it came from.
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The ruleset: no version in force for the period, or the saved copy is unreadable.
+    #[error(transparent)]
+    Rules(#[from] payroll_rules::Error),
+    /// The calculation: a component with no value, an invalid input.
+    #[error(transparent)]
+    Engine(#[from] payroll_engine::Error),
+    /// Reading inputs or state, writing results: files and the object store.
+    #[error(transparent)]
+    Connectors(#[from] payroll_connectors::Error),
+    #[error(transparent)]
+    Payslips(#[from] crate::payslips::BatchError),
+    #[error(
+        "worker {worker} is not in run {run} ({period}): not employed in the period, or their master row was refused (see the run's dead letters)"
+    )]
+    WorkerNotInRun {
+        worker: String,
+        run: String,
+        period: String,
+    },
+    /// A run for one org found no worker of it employed in the period.
+    #[error("org `{org}` has no worker employed in {period}")]
+    NoWorkers { org: String, period: String },
+}

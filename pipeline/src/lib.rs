@@ -1,0 +1,20 @@
+//! The run pipeline, shared by the CLI, the service, the tests and the benchmarks:
+//!
+//! ```text
+//! inputs folder ─┐                                                   ┌─▶ results Parquet + manifests
+//!                ├─▶ fold (Ledger) ─▶ period inputs ─▶ Calculator ──┤   run record (last)
+//! stream state ──┘                                                   └─▶ payslip batch (payslips.rs)
+//! ```
+//!
+//! [`run::run`] computes and writes a period's results; [`payslips::render`] renders a written
+//! run's payslips and registers. Both report progress through [`Progress`] and return this
+//! crate's [`Error`]; neither knows who called it.
+
+pub mod error;
+pub mod explain;
+pub mod payslips;
+pub mod run;
+
+pub use error::{Error, Result};
+pub use payroll_connectors::Progress;
+pub use run::{RunReport, RunRequest, Source, run};
