@@ -7,6 +7,7 @@ mod payslips;
 mod query;
 mod rules;
 mod run;
+mod serve;
 mod stream;
 mod ui;
 
@@ -73,6 +74,10 @@ enum Command {
     /// Measure performance: the calculator alone, or a whole run from raw files
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Run the HTTP API, the run worker and the nightly scheduler (see README "The service")
+    Serve(serve::ServeArgs),
+    /// Mint a bearer token signed with the service's HS256 secret
+    Token(serve::TokenArgs),
 }
 
 #[derive(clap::Args)]
@@ -127,7 +132,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     // A stream runs for days: its rates, lag and rebalances are what its operators watch.
     let default_level = match cli.command {
-        Command::Stream(_) => "info",
+        Command::Stream(_) | Command::Serve(_) => "info",
         _ => "warn",
     };
     tracing_subscriber::fmt()
@@ -183,6 +188,8 @@ async fn dispatch(command: Command) -> Result<ExitCode> {
         Command::Query(args) => query::query(args).await,
         Command::Gen(args) => generate(args),
         Command::Bench(command) => bench::bench(command).await,
+        Command::Serve(args) => serve::serve(args).await,
+        Command::Token(args) => serve::token(args),
     }
 }
 

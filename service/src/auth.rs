@@ -1,0 +1,224 @@
+//! Who may do what: permissions, the roles that grant them, and the bearer tokens (JWT) that
+//! name a user's org and roles.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, errors::ErrorKind};
+use serde::{Deserialize, Serialize};
+
+/// One thing a role may do. The wire names are what `[roles]` in the config lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Permission {
+    /// Trigger and cancel runs.
+    #[serde(rename = "runs:trigger")]
+    TriggerRuns,
+    /// See runs, their status and progress (amounts need `pay:view`).
+    #[serde(rename = "runs:view")]
+    ViewRuns,
+    /// Approve or reject final runs.
+    #[serde(rename = "runs:approve")]
+    ApproveRuns,
+    /// Salary data: totals, results, pay-to-date, explain.
+    #[serde(rename = "pay:view")]
+    ViewPay,
+    /// Results without the personal columns (name, UAN, ESIC, bank, PAN).
+    #[serde(rename = "results:anonymized")]
+    ReadAnonymizedResults,
+    /// Payslip PDF and XLSX of any worker of the org.
+    #[serde(rename = "payslips:download")]
+    DownloadPayslips,
+    /// The payroll register.
+    #[serde(rename = "register:download")]
+    DownloadRegister,
+    /// Dead-letter counts and reasons of a run.
+    #[serde(rename = "dead_letters:view")]
+    ViewDeadLetters,
+    #[serde(rename = "schedule:edit")]
+    EditSchedule,
+    /// The caller's own pay-to-date and payslips (`sub` is their worker id).
+    #[serde(rename = "pay:own")]
+    ViewOwnPay,
+}
+
+pub type Permissions = BTreeSet<Permission>;
+
+/// Role name to what it may do: the defaults of the issue's table, overridden per role by the
+/// config's `[roles]`.
+#[derive(Debug, Clone)]
+pub struct Roles(BTreeMap<String, Permissions>);
+
+impl Roles {
+    pub fn with_overrides(overrides: &BTreeMap<String, Permissions>) -> Roles {
+        use Permission::*;
+        let mut roles: BTreeMap<String, Permissions> = [
+            (
+                "hr_admin",
+                &[
+                    TriggerRuns,
+                    ViewRuns,
+                    ViewPay,
+                    DownloadPayslips,
+                    DownloadRegister,
+                    ViewDeadLetters,
+                    EditSchedule,
+                ][..],
+            ),
+            ("approver", &[ViewRuns, ApproveRuns, ViewPay, DownloadPayslips][..]),
+            ("ops_viewer", &[ViewRuns, ViewDeadLetters][..]),
+            ("analyst", &[ViewRuns, ReadAnonymizedResults][..]),
+            ("worker", &[ViewOwnPay][..]),
+        ]
+        .into_iter()
+        .map(|(role, permissions)| (role.to_string(), permissions.iter().copied().collect()))
+        .collect();
+        roles.extend(overrides.iter().map(|(k, v)| (k.clone(), v.clone())));
+        Roles(roles)
+    }
+
+    /// Everything the named roles grant together; unknown roles grant nothing.
+    pub fn grants(&self, roles: &[String]) -> Permissions {
+        roles.iter().filter_map(|r| self.0.get(r)).flatten().copied().collect()
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.0.keys().map(String::as_str)
+    }
+}
+
+/// What a token says about its bearer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    /// The user id; a worker's worker id.
+    pub sub: String,
+    pub org: String,
+    pub roles: Vec<String>,
+    /// Expiry, seconds since the Unix epoch.
+    pub exp: u64,
+}
+
+/// Why a token was not accepted: said in the 401 body.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    #[error("no bearer token: send `Authorization: Bearer <token>`")]
+    Missing,
+    #[error("malformed token: {0}")]
+    Malformed(String),
+    #[error("token signature does not verify")]
+    BadSignature,
+    #[error("token expired")]
+    Expired,
+}
+
+/// The keys tokens are checked with, and (for HS256) minted with.
+#[derive(Clone)]
+pub struct Keys {
+    decoding: DecodingKey,
+    encoding: Option<EncodingKey>,
+    validation: Validation,
+}
+
+impl Keys {
+    pub fn hs256(secret: &[u8]) -> Keys {
+        Keys {
+            decoding: DecodingKey::from_secret(secret),
+            encoding: Some(EncodingKey::from_secret(secret)),
+            validation: validation(Algorithm::HS256),
+        }
+    }
+
+    /// Tokens from an identity provider: this service checks them, never mints them.
+    pub fn rs256(public_key_pem: &[u8]) -> Result<Keys, TokenError> {
+        Ok(Keys {
+            decoding: DecodingKey::from_rsa_pem(public_key_pem).map_err(|e| TokenError::Malformed(e.to_string()))?,
+            encoding: None,
+            validation: validation(Algorithm::RS256),
+        })
+    }
+
+    pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
+        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+            .map(|data| data.claims)
+            .map_err(|e| match e.kind() {
+                ErrorKind::ExpiredSignature => TokenError::Expired,
+                ErrorKind::InvalidSignature => TokenError::BadSignature,
+                _ => TokenError::Malformed(e.to_string()),
+            })
+    }
+
+    /// A signed token, when these keys can sign (HS256).
+    pub fn mint(&self, claims: &Claims) -> Option<String> {
+        let key = self.encoding.as_ref()?;
+        Some(jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, key).expect("HS256 encoding cannot fail"))
+    }
+}
+
+fn validation(algorithm: Algorithm) -> Validation {
+    let mut validation = Validation::new(algorithm);
+    validation.set_required_spec_claims(&["exp", "sub"]);
+    // Clocks of the issuer and this service agree within seconds, not the default minute.
+    validation.leeway = 5;
+    validation
+}
+
+/// Seconds since the Unix epoch, for `exp`.
+pub fn now_epoch() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// Claims for `payroll token` and the embedded default's printed tokens.
+pub fn claims(sub: &str, org: &str, roles: &[String], ttl: std::time::Duration) -> Claims {
+    Claims {
+        sub: sub.to_string(),
+        org: org.to_string(),
+        roles: roles.to_vec(),
+        exp: now_epoch() + ttl.as_secs(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_round_trip_and_refuse_by_reason() {
+        let keys = Keys::hs256(b"test secret");
+        let good = claims("hr1", "org0", &["hr_admin".into()], std::time::Duration::from_secs(60));
+        let token = keys.mint(&good).unwrap();
+        assert_eq!(keys.verify(&token), Ok(good.clone()));
+
+        let other = Keys::hs256(b"another secret");
+        assert_eq!(other.verify(&token), Err(TokenError::BadSignature));
+
+        let expired = Claims {
+            exp: now_epoch() - 60,
+            ..good
+        };
+        assert_eq!(keys.verify(&keys.mint(&expired).unwrap()), Err(TokenError::Expired));
+        assert!(matches!(keys.verify("not.a.token"), Err(TokenError::Malformed(_))));
+    }
+
+    #[test]
+    fn roles_grant_the_default_table_and_config_overrides() {
+        let roles = Roles::with_overrides(&BTreeMap::new());
+        let ops = roles.grants(&["ops_viewer".into()]);
+        assert!(ops.contains(&Permission::ViewRuns) && !ops.contains(&Permission::ViewPay));
+        assert!(roles.grants(&["nobody".into()]).is_empty());
+
+        let overrides = BTreeMap::from([("ops_viewer".to_string(), Permissions::from([Permission::ViewPay]))]);
+        let roles = Roles::with_overrides(&overrides);
+        assert_eq!(
+            roles.grants(&["ops_viewer".into()]),
+            Permissions::from([Permission::ViewPay])
+        );
+    }
+
+    #[test]
+    fn permissions_have_their_config_names() {
+        let parsed: Permissions = serde_json::from_str(r#"["runs:trigger", "pay:own"]"#).unwrap();
+        assert_eq!(
+            parsed,
+            Permissions::from([Permission::TriggerRuns, Permission::ViewOwnPay])
+        );
+    }
+}

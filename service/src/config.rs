@@ -1,0 +1,269 @@
+//! `payroll serve`'s configuration: a TOML file, every key overridable by a `PAYROLL_`
+//! environment variable (nested keys joined by a double underscore:
+//! `PAYROLL_AUTH__HS256_SECRET`, `PAYROLL_ORGS__ORG0__NAME`), and the embedded defaults.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::auth::Permissions;
+
+/// The keys a `PAYROLL_` variable may set: others (`PAYROLL_LOG`, ...) belong to the CLI.
+const KEYS: [&str; 13] = [
+    "listen", "data", "database", "out", "rules", "inputs", "brokers", "sites", "state", "auth", "orgs", "roles",
+    "workers",
+];
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServeConfig {
+    /// Where the API listens.
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// The SQLite database and the local object store, unless set below.
+    #[serde(default = "default_data")]
+    pub data: PathBuf,
+    /// `postgres://...` for PostgreSQL instead of the SQLite file under `data`.
+    pub database: Option<Secret>,
+    /// Results and payslips: a directory or an object store URL; `<data>/store` by default.
+    pub out: Option<String>,
+    /// The ruleset every org uses unless its own section names another.
+    pub rules: Option<PathBuf>,
+    /// Files mode: one folder in the input format, all orgs.
+    pub inputs: Option<PathBuf>,
+    /// Stream mode: Kafka brokers, the sites file and the stream's state store.
+    pub brokers: Option<String>,
+    pub sites: Option<PathBuf>,
+    pub state: Option<String>,
+    #[serde(default)]
+    pub auth: AuthConfig,
+    #[serde(default)]
+    pub orgs: BTreeMap<String, OrgConfig>,
+    /// Role name to the permissions it grants, replacing a default role's or adding a role.
+    #[serde(default)]
+    pub roles: BTreeMap<String, Permissions>,
+    /// Runs this instance executes at once; 0 for an instance that only serves the API.
+    #[serde(default = "default_workers")]
+    pub workers: usize,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Signs and checks tokens (HS256). Generated at start when neither key is set.
+    pub hs256_secret: Option<Secret>,
+    /// Checks tokens signed by an identity provider (RS256), a PEM file.
+    pub rs256_public_key: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrgConfig {
+    /// Printed on payslips and the register instead of the id.
+    pub name: Option<String>,
+    /// This org's ruleset instead of the default.
+    pub rules: Option<PathBuf>,
+    /// A nightly provisional run of the open period.
+    pub schedule: Option<ScheduleConfig>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleConfig {
+    pub cron: String,
+    pub timezone: String,
+}
+
+/// A value that never prints: database URLs carry passwords, secrets sign tokens.
+#[derive(Clone, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    pub fn reveal(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("\"<secret>\"")
+    }
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8080))
+}
+
+fn default_data() -> PathBuf {
+    PathBuf::from("./payroll-data")
+}
+
+fn default_workers() -> usize {
+    1
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("{path}: {message}")]
+    Invalid { path: String, message: String },
+    #[error("environment variable {name}: {message}")]
+    Env { name: String, message: String },
+}
+
+impl ServeConfig {
+    /// The file (if any), then the environment over it.
+    pub fn load(file: Option<&Path>) -> Result<ServeConfig, ConfigError> {
+        let (mut table, origin) = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.display().to_string(),
+                    source,
+                })?;
+                let table: toml::Table = toml::from_str(&text).map_err(|e| ConfigError::Invalid {
+                    path: path.display().to_string(),
+                    message: e.to_string(),
+                })?;
+                (table, path.display().to_string())
+            }
+            None => (toml::Table::new(), "configuration".to_string()),
+        };
+        overlay_env(&mut table, std::env::vars())?;
+        let mut config = ServeConfig::deserialize(toml::Value::Table(table)).map_err(|e| ConfigError::Invalid {
+            path: origin,
+            message: e.to_string(),
+        })?;
+        // Relative paths in a file are relative to the file, as a ruleset's table files are.
+        if let Some(dir) = file.and_then(Path::parent) {
+            config.resolve_relative_to(dir);
+        }
+        Ok(config)
+    }
+
+    fn resolve_relative_to(&mut self, dir: &Path) {
+        let resolve = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = dir.join(&*p);
+            }
+        };
+        for path in [
+            &mut self.rules,
+            &mut self.inputs,
+            &mut self.sites,
+            &mut self.auth.rs256_public_key,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            resolve(path);
+        }
+        for org in self.orgs.values_mut() {
+            if let Some(rules) = &mut org.rules {
+                resolve(rules);
+            }
+        }
+    }
+
+    /// The org's display name: its configured name, or its id.
+    pub fn org_name<'a>(&'a self, org: &'a str) -> &'a str {
+        self.orgs.get(org).and_then(|o| o.name.as_deref()).unwrap_or(org)
+    }
+}
+
+/// Sets `PAYROLL_A__B=value` as `a.b = value` in `table`. The value is read as TOML when it
+/// parses as a TOML value (`8`, `true`, `{ cron = "..." }`), as a string otherwise.
+fn overlay_env(table: &mut toml::Table, vars: impl Iterator<Item = (String, String)>) -> Result<(), ConfigError> {
+    for (name, value) in vars {
+        let Some(key) = name.strip_prefix("PAYROLL_") else {
+            continue;
+        };
+        let path: Vec<String> = key.split("__").map(str::to_lowercase).collect();
+        if !KEYS.contains(&path[0].as_str()) {
+            continue;
+        }
+        let parsed = toml::from_str::<toml::Table>(&format!("v = {value}"))
+            .ok()
+            .and_then(|mut t| t.remove("v"))
+            .unwrap_or(toml::Value::String(value));
+        let (last, parents) = path.split_last().expect("split yields at least one part");
+        let mut at = &mut *table;
+        for part in parents {
+            let entry = at
+                .entry(part.clone())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            at = entry.as_table_mut().ok_or_else(|| ConfigError::Env {
+                name: name.clone(),
+                message: format!("`{part}` is not a section"),
+            })?;
+        }
+        at.insert(last.clone(), parsed);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(file: &str, env: &[(&str, &str)]) -> Result<ServeConfig, ConfigError> {
+        let mut table: toml::Table = toml::from_str(file).unwrap();
+        overlay_env(&mut table, env.iter().map(|(k, v)| (k.to_string(), v.to_string())))?;
+        ServeConfig::deserialize(toml::Value::Table(table)).map_err(|e| ConfigError::Invalid {
+            path: "test".into(),
+            message: e.to_string(),
+        })
+    }
+
+    #[test]
+    fn defaults_are_the_embedded_setup() {
+        let c = config("", &[]).unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.data, PathBuf::from("./payroll-data"));
+        assert!(c.database.is_none() && c.brokers.is_none());
+    }
+
+    #[test]
+    fn environment_overrides_nested_keys() {
+        let file = r#"
+            listen = "127.0.0.1:9000"
+            [orgs.org0]
+            name = "Acme"
+            schedule = { cron = "0 2 * * *", timezone = "Asia/Kolkata" }
+        "#;
+        let c = config(
+            file,
+            &[
+                ("PAYROLL_LISTEN", "0.0.0.0:8080"),
+                ("PAYROLL_AUTH__HS256_SECRET", "s3cret"),
+                ("PAYROLL_ORGS__ORG0__NAME", "Acme Logistics Pvt Ltd"),
+                ("PAYROLL_LOG", "debug"),
+                ("HOME", "/root"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.listen.to_string(), "0.0.0.0:8080");
+        assert_eq!(c.auth.hs256_secret.unwrap().reveal(), "s3cret");
+        assert_eq!(c.orgs["org0"].name.as_deref(), Some("Acme Logistics Pvt Ltd"));
+        assert_eq!(c.orgs["org0"].schedule.as_ref().unwrap().timezone, "Asia/Kolkata");
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_by_name() {
+        let err = config("listn = \"x\"", &[]).unwrap_err().to_string();
+        assert!(err.contains("unknown field `listn`"), "{err}");
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let c = config("database = \"postgres://u:pw@h/db\"", &[]).unwrap();
+        assert!(!format!("{c:?}").contains("pw"));
+    }
+}

@@ -1,0 +1,114 @@
+//! Extractors: [`AuthUser`] (a handler that takes it cannot run without a verified, unexpired
+//! token) and [`ApiJson`] (a body that does not parse is the API's 422, not plain text).
+
+use axum::body::Bytes;
+use axum::extract::{FromRef, FromRequest, FromRequestParts, Request};
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+
+use super::ApiContext;
+use crate::auth::{Permission, Permissions, TokenError};
+use crate::error::{Error, Result};
+
+/// The caller, from a verified bearer token: who, for which org, allowed to do what.
+#[derive(Debug, Clone)]
+pub struct AuthUser {
+    pub sub: String,
+    pub org: String,
+    pub roles: Vec<String>,
+    pub permissions: Permissions,
+}
+
+impl AuthUser {
+    /// The path's org must be the token's; an org id from a path is compared, never trusted.
+    pub fn org(&self, org: &str) -> Result<()> {
+        if self.org != org {
+            return Err(Error::OtherOrg {
+                token: self.org.clone(),
+                path: org.to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    pub fn can(&self, permission: Permission) -> bool {
+        self.permissions.contains(&permission)
+    }
+
+    /// The path's org is the token's and the token's roles grant `permission`.
+    pub fn may(&self, org: &str, permission: Permission) -> Result<()> {
+        self.org(org)?;
+        if !self.can(permission) {
+            return Err(Error::Missing(permission));
+        }
+        Ok(())
+    }
+
+    /// Salary data of `worker`: anyone with `pay:view`, or the worker themself with `pay:own`.
+    pub fn may_see_pay_of(&self, org: &str, worker: &str, any: Permission) -> Result<()> {
+        self.org(org)?;
+        if self.can(any) || (self.can(Permission::ViewOwnPay) && self.sub == worker) {
+            return Ok(());
+        }
+        if self.can(Permission::ViewOwnPay) {
+            return Err(Error::Forbidden(format!(
+                "a worker sees only their own pay; this token is for worker `{}`",
+                self.sub
+            )));
+        }
+        Err(Error::Missing(any))
+    }
+}
+
+impl<S> FromRequestParts<S> for AuthUser
+where
+    ApiContext: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self> {
+        let ctx = ApiContext::from_ref(state);
+        // Taken out of the request, so nothing later can log it.
+        let header = parts.headers.remove(AUTHORIZATION).ok_or(TokenError::Missing)?;
+        let header = header
+            .to_str()
+            .map_err(|_| TokenError::Malformed("the Authorization header is not text".into()))?;
+        let token = header
+            .strip_prefix("Bearer ")
+            .ok_or_else(|| TokenError::Malformed("expected `Authorization: Bearer <token>`".into()))?;
+        let claims = ctx.keys.verify(token.trim())?;
+        Ok(AuthUser {
+            permissions: ctx.roles.grants(&claims.roles),
+            sub: claims.sub,
+            org: claims.org,
+            roles: claims.roles,
+        })
+    }
+}
+
+/// A JSON body; one that does not parse is a 422 naming the field and what was expected.
+pub struct ApiJson<T>(pub T);
+
+impl<T, S> FromRequest<S> for ApiJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Error;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self> {
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(|e| Error::BadRequest(format!("reading the body: {e}")))?;
+        let deserializer = &mut serde_json::Deserializer::from_slice(&bytes);
+        serde_path_to_error::deserialize(deserializer)
+            .map(ApiJson)
+            .map_err(|e| {
+                let path = e.path().to_string();
+                let field = if path == "." { "body".to_string() } else { path };
+                Error::invalid(&field, e.into_inner().to_string())
+            })
+    }
+}

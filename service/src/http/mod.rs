@@ -1,0 +1,133 @@
+//! The HTTP API: one context shared by every handler, one error type, the `AuthUser` extractor
+//! on every `/v1` route. Each resource module owns its wire structs and its `router()`; this
+//! module merges them and adds request ids, tracing and metrics once.
+
+mod error;
+mod extractor;
+mod ops;
+mod pay;
+mod results;
+mod runs;
+mod schedule;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::HeaderValue;
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use payroll_connectors::Store;
+use payroll_rules::Ruleset;
+use tokio::sync::Notify;
+use tracing::Instrument;
+
+use crate::auth::{Keys, Roles};
+use crate::config::ServeConfig;
+use crate::db::Db;
+use crate::metrics::Metrics;
+use crate::worker::Compute;
+
+pub use extractor::AuthUser;
+pub use ops::openapi;
+pub use results::ResultsCache;
+
+/// Everything a handler, the run worker and the scheduler share.
+#[derive(Clone)]
+pub struct ApiContext {
+    pub config: Arc<ServeConfig>,
+    pub db: Db,
+    /// Results and payslips.
+    pub store: Store,
+    pub keys: Arc<Keys>,
+    pub roles: Arc<Roles>,
+    pub rulesets: Arc<Rulesets>,
+    pub source: Arc<InputSource>,
+    /// Wakes the run worker when a run is queued or approved.
+    pub work: Arc<Notify>,
+    /// This process, as it names itself on the runs it claims.
+    pub instance: Arc<str>,
+    pub compute: Compute,
+    pub metrics: Arc<Metrics>,
+    pub results: Arc<ResultsCache>,
+}
+
+/// The default ruleset and the orgs that have their own.
+pub struct Rulesets {
+    pub default: Arc<Ruleset>,
+    pub by_org: BTreeMap<String, Arc<Ruleset>>,
+}
+
+impl Rulesets {
+    pub fn of(&self, org: &str) -> Arc<Ruleset> {
+        Arc::clone(self.by_org.get(org).unwrap_or(&self.default))
+    }
+}
+
+/// Where runs read their inputs.
+#[derive(Debug, Clone)]
+pub enum InputSource {
+    /// Files mode: one folder in the input format, all orgs.
+    Folder(std::path::PathBuf),
+    /// A stream's state store and the sites file the stream runs with.
+    State { url: String, sites: std::path::PathBuf },
+}
+
+impl InputSource {
+    pub fn pipeline_source(&self) -> payroll_pipeline::Source {
+        match self {
+            InputSource::Folder(dir) => payroll_pipeline::Source::Folder(dir.clone()),
+            InputSource::State { url, sites } => payroll_pipeline::Source::State {
+                url: url.clone(),
+                sites: sites.clone(),
+            },
+        }
+    }
+}
+
+pub fn router(ctx: ApiContext) -> Router {
+    Router::new()
+        .merge(runs::router())
+        .merge(results::router())
+        .merge(pay::router())
+        .merge(schedule::router())
+        .merge(ops::router())
+        .layer(middleware::from_fn_with_state(ctx.clone(), observe))
+        .with_state(ctx)
+}
+
+/// Gives each request an id (the client's `X-Request-Id` or a new one), a span that carries it
+/// and the matched route, and its latency in the metrics. The `Authorization` header is never
+/// logged.
+async fn observe(State(ctx): State<ApiContext>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
+    let request_id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| v.len() <= 64 && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+        .map_or_else(|| uuid::Uuid::now_v7().to_string(), str::to_string);
+    let method = request.method().clone();
+    let span = tracing::info_span!("request", id = %request_id, %method, %route);
+    let mut response = next.run(request).instrument(span.clone()).await;
+    let status = response.status();
+    ctx.metrics
+        .observe_request(&route, method.as_str(), status.as_u16(), started.elapsed());
+    span.in_scope(|| {
+        tracing::debug!(
+            status = status.as_u16(),
+            ms = started.elapsed().as_millis() as u64,
+            "answered"
+        )
+    });
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert("x-request-id", value);
+    }
+    response
+}

@@ -1,0 +1,108 @@
+//! What operators and tools read without a token: liveness, readiness, metrics and the OpenAPI
+//! document. None of them carries pay or personal data.
+
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Serialize;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+
+use super::ApiContext;
+
+pub fn router() -> Router<ApiContext> {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/openapi.json", get(|| async { Json(openapi()) }))
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "payroll", description = "Exact, fast payroll for contract and blue-collar workforces: runs, approvals, locked periods, results, payslips and schedules."),
+    paths(
+        super::runs::trigger, super::runs::list, super::runs::read, super::runs::approve, super::runs::reject,
+        super::runs::cancel, super::runs::events,
+        super::results::results_json, super::results::results_csv, super::results::results_parquet,
+        super::results::explain, super::results::payslip, super::results::register,
+        super::pay::pay, super::pay::period,
+        super::schedule::read, super::schedule::write,
+        healthz, readyz, metrics,
+    ),
+    modifiers(&Bearer),
+)]
+struct ApiDoc;
+
+struct Bearer;
+
+impl Modify for Bearer {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The OpenAPI 3 document of this API, generated from the handlers' annotations.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}
+
+/// The process is up.
+#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, body = String)))]
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Readiness {
+    pub ready: bool,
+    pub database: String,
+    pub object_store: String,
+}
+
+/// The database and the object store answer.
+#[utoipa::path(get, path = "/readyz", tag = "operations", responses((status = 200, body = Readiness), (status = 503, body = Readiness)))]
+async fn readyz(State(ctx): State<ApiContext>) -> impl IntoResponse {
+    let database = match ctx.db.ping().await {
+        Ok(()) => "ok".to_string(),
+        Err(e) => e.to_string(),
+    };
+    let object_store = match ctx.store.head(&object_store::path::Path::from("runs")).await {
+        Ok(_) => "ok".to_string(),
+        Err(e) => e.to_string(),
+    };
+    let ready = database == "ok" && object_store == "ok";
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        Json(Readiness {
+            ready,
+            database,
+            object_store,
+        }),
+    )
+}
+
+/// Prometheus metrics.
+#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, content_type = "text/plain", body = String)))]
+async fn metrics(State(ctx): State<ApiContext>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        ctx.metrics.render(),
+    )
+}

@@ -1,0 +1,392 @@
+//! A run's results (JSON pages, CSV, Parquet), one worker's explain trace, payslips and the
+//! register, read from the object store the run wrote them to.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use datafusion::arrow::array::{Array, AsArray, RecordBatch};
+use datafusion::arrow::datatypes::{DataType, Decimal128Type, Int64Type};
+use datafusion::arrow::util::display::array_value_to_string;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use payroll_connectors::{layout, results::read_run};
+use payroll_engine::lifecycle::RunStatus;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use utoipa::{IntoParams, ToSchema};
+
+use super::ApiContext;
+use super::extractor::AuthUser;
+use crate::auth::Permission;
+use crate::db::runs::{self, Run};
+use crate::error::{Error, Result};
+
+pub fn router() -> Router<ApiContext> {
+    Router::new()
+        .route("/v1/orgs/{org}/runs/{id}/results", get(results_json))
+        .route("/v1/orgs/{org}/runs/{id}/results.csv", get(results_csv))
+        .route("/v1/orgs/{org}/runs/{id}/results.parquet", get(results_parquet))
+        .route("/v1/orgs/{org}/runs/{id}/workers/{worker}/explain", get(explain))
+        .route("/v1/orgs/{org}/runs/{id}/payslips/{file}", get(payslip))
+        .route("/v1/orgs/{org}/runs/{id}/register.xlsx", get(register))
+}
+
+/// Columns that name a person; an analyst's results leave them out.
+const PERSONAL: [&str; 5] = ["name", "uan", "esic_no", "bank_account_masked", "pan_masked"];
+
+/// The last few runs' results of one org, decoded: pay-to-date and result pages read them
+/// without going to the store each time. A run's results never change once written.
+#[derive(Default)]
+pub struct ResultsCache {
+    runs: Mutex<VecDeque<(String, Arc<Vec<RecordBatch>>)>>,
+}
+
+const CACHED_RUNS: usize = 8;
+
+impl ResultsCache {
+    pub async fn get(&self, ctx: &ApiContext, run: &Run) -> Result<Arc<Vec<RecordBatch>>> {
+        if let Some((_, batches)) = self.lock().iter().find(|(id, _)| *id == run.id) {
+            return Ok(Arc::clone(batches));
+        }
+        let path = layout::results_part(&run.org_id, &run.period.to_string(), &run.id, 0);
+        let bytes = ctx.store.get(&path).await?;
+        let batches: Vec<RecordBatch> = ParquetRecordBatchReaderBuilder::try_new(bytes)
+            .and_then(|b| b.build())
+            .map_err(|e| Error::Internal(format!("results of run {}: {e}", run.id)))?
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|e| Error::Internal(format!("results of run {}: {e}", run.id)))?;
+        let batches = Arc::new(batches);
+        let mut runs = self.lock();
+        runs.push_front((run.id.clone(), Arc::clone(&batches)));
+        runs.truncate(CACHED_RUNS);
+        Ok(batches)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<(String, Arc<Vec<RecordBatch>>)>> {
+        // A panic while holding the lock leaves a cache that is still valid to read.
+        self.runs.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// The run, if its results are written.
+pub(super) async fn calculated(ctx: &ApiContext, org: &str, id: &str) -> Result<Run> {
+    let run = runs::get(&ctx.db, org, id).await?;
+    match run.status {
+        RunStatus::Calculated | RunStatus::Finalizing | RunStatus::Finalized => Ok(run),
+        status => Err(Error::Conflict(format!(
+            "run {id} is {status}: results exist once it is calculated"
+        ))),
+    }
+}
+
+/// Which columns the caller may read: all with `pay:view`, all but the personal ones with
+/// `results:anonymized`.
+fn readable_columns(user: &AuthUser, org: &str, batch: Option<&RecordBatch>) -> Result<Vec<usize>> {
+    user.org(org)?;
+    let anonymized = if user.can(Permission::ViewPay) {
+        false
+    } else if user.can(Permission::ReadAnonymizedResults) {
+        true
+    } else {
+        return Err(Error::Missing(Permission::ViewPay));
+    };
+    let Some(batch) = batch else {
+        return Ok(Vec::new());
+    };
+    Ok(batch
+        .schema()
+        .fields()
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| !(anonymized && PERSONAL.contains(&f.name().as_str())))
+        .map(|(i, _)| i)
+        .collect())
+}
+
+/// A cell as JSON: decimals as exact strings (`"18314.05"`), flags as booleans, counts as
+/// numbers, dates and text as strings.
+fn cell(array: &dyn Array, row: usize) -> Value {
+    if array.is_null(row) {
+        return Value::Null;
+    }
+    match array.data_type() {
+        DataType::Decimal128(_, scale) => Value::String(
+            Decimal::try_from_i128_with_scale(array.as_primitive::<Decimal128Type>().value(row), *scale as u32)
+                .map_or_else(
+                    |_| array_value_to_string(array, row).unwrap_or_default(),
+                    |d| d.to_string(),
+                ),
+        ),
+        DataType::Boolean => Value::Bool(array.as_boolean().value(row)),
+        DataType::Int64 => Value::from(array.as_primitive::<Int64Type>().value(row)),
+        _ => Value::String(array_value_to_string(array, row).unwrap_or_default()),
+    }
+}
+
+fn row_json(batch: &RecordBatch, row: usize, columns: &[usize]) -> Map<String, Value> {
+    let schema = batch.schema();
+    columns
+        .iter()
+        .map(|&i| (schema.field(i).name().clone(), cell(batch.column(i).as_ref(), row)))
+        .collect()
+}
+
+/// The row of `worker` in `batches`, as JSON with the given columns.
+pub fn worker_row(batches: &[RecordBatch], worker: &str, columns: Option<&[usize]>) -> Option<Map<String, Value>> {
+    batches.iter().find_map(|b| {
+        let ids = b.column_by_name("worker_id")?.as_string::<i32>();
+        let row = (0..ids.len()).find(|&i| ids.value(i) == worker)?;
+        let all: Vec<usize> = (0..b.num_columns()).collect();
+        Some(row_json(b, row, columns.unwrap_or(&all)))
+    })
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// 1 to 1000; 100 by default.
+    pub page_size: Option<usize>,
+    /// The `next_page_token` of the page before.
+    pub page_token: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ResultsPage {
+    pub run_id: String,
+    /// One object per worker: inputs and components, amounts as decimal strings.
+    pub rows: Vec<Map<String, Value>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_page_token: Option<String>,
+}
+
+/// A run's results, a page of workers at a time.
+#[utoipa::path(get, path = "/v1/orgs/{org}/runs/{id}/results", tag = "results",
+    params(("org" = String, Path), ("id" = String, Path), PageQuery),
+    responses((status = 200, body = ResultsPage), (status = 401, body = super::error::ErrorBody),
+        (status = 403, body = super::error::ErrorBody), (status = 404, body = super::error::ErrorBody),
+        (status = 409, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub(super) async fn results_json(
+    State(ctx): State<ApiContext>,
+    user: AuthUser,
+    Path((org, id)): Path<(String, String)>,
+    Query(page): Query<PageQuery>,
+) -> Result<Json<ResultsPage>> {
+    readable_columns(&user, &org, None)?;
+    let size = page.page_size.unwrap_or(100);
+    if !(1..=1000).contains(&size) {
+        return Err(Error::invalid("page_size", format!("{size}: expected 1 to 1000")));
+    }
+    let start: usize = match &page.page_token {
+        None => 0,
+        Some(t) => t
+            .parse()
+            .map_err(|_| Error::invalid("page_token", "not a token this API gave"))?,
+    };
+    let run = calculated(&ctx, &org, &id).await?;
+    let batches = ctx.results.get(&ctx, &run).await?;
+    let columns = readable_columns(&user, &org, batches.first())?;
+    let mut rows = Vec::with_capacity(size);
+    let mut seen = 0;
+    for batch in batches.iter() {
+        for row in 0..batch.num_rows() {
+            if seen >= start && rows.len() < size {
+                rows.push(row_json(batch, row, &columns));
+            }
+            seen += 1;
+        }
+    }
+    let next = (start + rows.len() < seen).then(|| (start + rows.len()).to_string());
+    Ok(Json(ResultsPage {
+        run_id: run.id,
+        rows,
+        next_page_token: next,
+    }))
+}
+
+/// A run's results as CSV, one row per worker.
+#[utoipa::path(get, path = "/v1/orgs/{org}/runs/{id}/results.csv", tag = "results",
+    params(("org" = String, Path), ("id" = String, Path)),
+    responses((status = 200, content_type = "text/csv", body = String), (status = 401, body = super::error::ErrorBody),
+        (status = 403, body = super::error::ErrorBody), (status = 404, body = super::error::ErrorBody),
+        (status = 409, body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub(super) async fn results_csv(
+    State(ctx): State<ApiContext>,
+    user: AuthUser,
+    Path((org, id)): Path<(String, String)>,
+) -> Result<Response> {
+    readable_columns(&user, &org, None)?;
+    let run = calculated(&ctx, &org, &id).await?;
+    let batches = ctx.results.get(&ctx, &run).await?;
+    let columns = readable_columns(&user, &org, batches.first())?;
+    let mut out = csv::Writer::from_writer(Vec::new());
+    let csv_error = |e: csv::Error| Error::Internal(format!("writing CSV: {e}"));
+    if let Some(first) = batches.first() {
+        let schema = first.schema();
+        out.write_record(columns.iter().map(|&i| schema.field(i).name().as_str()))
+            .map_err(csv_error)?;
+    }
+    for batch in batches.iter() {
+        for row in 0..batch.num_rows() {
+            out.write_record(columns.iter().map(|&i| match cell(batch.column(i).as_ref(), row) {
+                Value::String(s) => s,
+                Value::Null => String::new(),
+                other => other.to_string(),
+            }))
+            .map_err(csv_error)?;
+        }
+    }
+    let bytes = out.into_inner().map_err(|e| Error::Internal(e.to_string()))?;
+    Ok(download(
+        bytes,
+        "text/csv; charset=utf-8",
+        &format!("results-{org}-{}-{id}.csv", run.period),
+    ))
+}
+
+/// A run's results as Parquet (decimal columns), as any engine reads them.
+#[utoipa::path(get, path = "/v1/orgs/{org}/runs/{id}/results.parquet", tag = "results",
+    params(("org" = String, Path), ("id" = String, Path)),
+    responses((status = 200, content_type = "application/vnd.apache.parquet", body = Vec<u8>),
+        (status = 401, body = super::error::ErrorBody), (status = 403, body = super::error::ErrorBody),
+        (status = 404, body = super::error::ErrorBody), (status = 409, body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub(super) async fn results_parquet(
+    State(ctx): State<ApiContext>,
+    user: AuthUser,
+    Path((org, id)): Path<(String, String)>,
+) -> Result<Response> {
+    readable_columns(&user, &org, None)?;
+    let run = calculated(&ctx, &org, &id).await?;
+    let name = format!("results-{org}-{}-{id}.parquet", run.period);
+    if user.can(Permission::ViewPay) {
+        let path = layout::results_part(&org, &run.period.to_string(), &id, 0);
+        let bytes = ctx.store.get(&path).await?;
+        return Ok(download(bytes, "application/vnd.apache.parquet", &name));
+    }
+    let batches = ctx.results.get(&ctx, &run).await?;
+    let columns = readable_columns(&user, &org, batches.first())?;
+    let projected: Vec<RecordBatch> = batches
+        .iter()
+        .map(|b| b.project(&columns))
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    let bytes = payroll_connectors::results::parquet(&projected)?;
+    Ok(download(bytes, "application/vnd.apache.parquet", &name))
+}
+
+/// How each component of one worker's pay was computed in this run.
+#[utoipa::path(get, path = "/v1/orgs/{org}/runs/{id}/workers/{worker}/explain", tag = "results",
+    params(("org" = String, Path), ("id" = String, Path), ("worker" = String, Path)),
+    responses((status = 200, description = "Each component with its formula, the values it used and its result", body = Object),
+        (status = 401, body = super::error::ErrorBody), (status = 403, body = super::error::ErrorBody),
+        (status = 404, body = super::error::ErrorBody), (status = 409, body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub(super) async fn explain(
+    State(ctx): State<ApiContext>,
+    user: AuthUser,
+    Path((org, id, worker)): Path<(String, String, String)>,
+) -> Result<Json<payroll_pipeline::explain::Explanation>> {
+    user.may_see_pay_of(&org, &worker, Permission::ViewPay)?;
+    let run = calculated(&ctx, &org, &id).await?;
+    let record = read_run(&ctx.store, &run.id).await?;
+    match payroll_pipeline::explain::explain(&ctx.store, &record, &worker).await {
+        Ok(explanation) => Ok(Json(explanation)),
+        Err(payroll_pipeline::Error::WorkerNotInRun { .. }) => {
+            Err(Error::NotFound(format!("worker `{worker}` in run {id}")))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A worker's payslip, `{worker}.pdf` or `{worker}.xlsx`, once the run is finalized.
+#[utoipa::path(get, path = "/v1/orgs/{org}/runs/{id}/payslips/{file}", tag = "payslips",
+    params(("org" = String, Path), ("id" = String, Path), ("file" = String, Path, description = "`<worker_id>.pdf` or `<worker_id>.xlsx`")),
+    responses((status = 200, content_type = "application/pdf", body = Vec<u8>),
+        (status = 401, body = super::error::ErrorBody), (status = 403, body = super::error::ErrorBody),
+        (status = 404, body = super::error::ErrorBody), (status = 409, body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub(super) async fn payslip(
+    State(ctx): State<ApiContext>,
+    user: AuthUser,
+    Path((org, id, file)): Path<(String, String, String)>,
+) -> Result<Response> {
+    let (worker, content_type) = match file.rsplit_once('.') {
+        Some((worker, "pdf")) => (worker, "application/pdf"),
+        Some((worker, "xlsx")) => (worker, XLSX),
+        _ => {
+            return Err(Error::NotFound(format!(
+                "`{file}`: payslips are `<worker_id>.pdf` or `<worker_id>.xlsx`"
+            )));
+        }
+    };
+    if worker.is_empty()
+        || !worker
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(Error::NotFound(format!("payslip `{file}`")));
+    }
+    user.may_see_pay_of(&org, worker, Permission::DownloadPayslips)?;
+    let run = finalized(&ctx, &org, &id).await?;
+    let path = layout::payslips_dir(&org, &run.period.to_string(), &id).join(file.as_str());
+    let bytes = match ctx.store.head(&path).await? {
+        Some(_) => ctx.store.get(&path).await?,
+        None => return Err(Error::NotFound(format!("payslip `{file}` in run {id}"))),
+    };
+    Ok(download(bytes, content_type, &file))
+}
+
+/// The payroll register of the run's org, once the run is finalized.
+#[utoipa::path(get, path = "/v1/orgs/{org}/runs/{id}/register.xlsx", tag = "payslips",
+    params(("org" = String, Path), ("id" = String, Path)),
+    responses((status = 200, content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", body = Vec<u8>),
+        (status = 401, body = super::error::ErrorBody), (status = 403, body = super::error::ErrorBody),
+        (status = 404, body = super::error::ErrorBody), (status = 409, body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub(super) async fn register(
+    State(ctx): State<ApiContext>,
+    user: AuthUser,
+    Path((org, id)): Path<(String, String)>,
+) -> Result<Response> {
+    user.may(&org, Permission::DownloadRegister)?;
+    let run = finalized(&ctx, &org, &id).await?;
+    let path = layout::payslips_dir(&org, &run.period.to_string(), &id).join("register.xlsx");
+    let bytes = ctx.store.get(&path).await?;
+    Ok(download(
+        bytes,
+        XLSX,
+        &format!("register-{org}-{}-{id}.xlsx", run.period),
+    ))
+}
+
+const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
+pub(super) async fn finalized(ctx: &ApiContext, org: &str, id: &str) -> Result<Run> {
+    let run = runs::get(&ctx.db, org, id).await?;
+    if run.status != RunStatus::Finalized {
+        return Err(Error::Conflict(format!(
+            "run {id} is {}: payslips and the register are written when an approved final run is finalized",
+            run.status
+        )));
+    }
+    Ok(run)
+}
+
+fn download(bytes: impl Into<Body>, content_type: &str, name: &str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type.to_string()),
+            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")),
+        ],
+        bytes.into(),
+    )
+        .into_response()
+}

@@ -1,0 +1,468 @@
+//! Runs: trigger (idempotent), list, read, approve, reject, cancel, and watch as Server-Sent
+//! Events.
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use futures::Stream;
+use payroll_engine::lifecycle::{Move, RunKind, RunStatus, check_approver};
+use payroll_rules::vocabulary::PayPeriod;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use utoipa::{IntoParams, ToSchema};
+
+use super::ApiContext;
+use super::extractor::{ApiJson, AuthUser};
+use crate::auth::Permission;
+use crate::db::runs::{self, Changes, Filter, NewRun, Run};
+use crate::error::{Error, Result};
+
+pub fn router() -> Router<ApiContext> {
+    Router::new()
+        .route("/v1/orgs/{org}/runs", post(trigger).get(list))
+        .route("/v1/orgs/{org}/runs/{id}", get(read))
+        .route("/v1/orgs/{org}/runs/{id}/approve", post(approve))
+        .route("/v1/orgs/{org}/runs/{id}/reject", post(reject))
+        .route("/v1/orgs/{org}/runs/{id}/cancel", post(cancel))
+        .route("/v1/orgs/{org}/runs/{id}/events", get(events))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Provisional,
+    Final,
+}
+
+impl From<Kind> for RunKind {
+    fn from(kind: Kind) -> RunKind {
+        match kind {
+            Kind::Provisional => RunKind::Provisional,
+            Kind::Final => RunKind::Final,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TriggerRun {
+    /// The pay period, `YYYY-MM`.
+    #[schema(example = "2026-10")]
+    pub period: String,
+    pub kind: Kind,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RejectRun {
+    /// Why the run is rejected: recorded with the transition.
+    pub reason: String,
+}
+
+/// A run as the API shows it. Amounts (`totals`) are left out for callers without `pay:view`
+/// or `results:anonymized`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RunBody {
+    pub id: String,
+    pub org_id: String,
+    #[schema(example = "2026-10")]
+    pub period: String,
+    #[schema(example = "final")]
+    pub kind: String,
+    #[schema(example = "calculated")]
+    pub status: String,
+    pub requested_by: String,
+    pub created_at: String,
+    pub updated_at: String,
+    pub attempts: i64,
+    /// Who moved the run to each status, and when (only on a single run).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transitions: Option<Vec<TransitionBody>>,
+    pub progress: ProgressBody,
+    /// Refused input rows and events, per source.
+    pub dead_letters: BTreeMap<String, u64>,
+    pub dead_letter_count: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ruleset: Option<RulesetBody>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<SourceBody>,
+    /// Workers in the results.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rows: Option<u64>,
+    /// Per component: the sum over workers as a decimal string; flags: how many are true.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub totals: Option<BTreeMap<String, String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TransitionBody {
+    pub status: String,
+    pub actor: String,
+    pub at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Default, Serialize, ToSchema)]
+pub struct ProgressBody {
+    pub stage: String,
+    pub done: u64,
+    pub total: u64,
+    pub unit: String,
+    pub workers_done: u64,
+    pub workers_total: u64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RulesetBody {
+    pub name: String,
+    pub version: String,
+    pub effective_from: String,
+    pub sha256: String,
+}
+
+/// What the run read: input files by content (BLAKE3), or a stream's offsets.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SourceBody {
+    pub inputs: Vec<InputBody>,
+    pub offsets: BTreeMap<String, i64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InputBody {
+    pub name: String,
+    pub bytes: u64,
+    pub blake3: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RunPage {
+    pub runs: Vec<RunBody>,
+    /// Pass as `page_token` for the next page; absent on the last.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_page_token: Option<String>,
+}
+
+impl RunBody {
+    pub fn new(run: Run, transitions: Option<Vec<runs::Transition>>, user: &AuthUser) -> RunBody {
+        let sees_amounts = user.can(Permission::ViewPay) || user.can(Permission::ReadAnonymizedResults);
+        let progress = run.progress.clone().unwrap_or_default();
+        let summary = run.summary;
+        RunBody {
+            period: run.period.to_string(),
+            kind: run.kind.as_str().to_string(),
+            status: run.status.as_str().to_string(),
+            created_at: crate::db::timestamp(run.created_at),
+            updated_at: crate::db::timestamp(run.updated_at),
+            transitions: transitions.map(|ts| {
+                ts.into_iter()
+                    .map(|t| TransitionBody {
+                        status: t.status.as_str().to_string(),
+                        actor: t.actor,
+                        at: t.at,
+                        note: t.note,
+                    })
+                    .collect()
+            }),
+            progress: ProgressBody {
+                stage: progress.stage,
+                done: progress.done,
+                total: progress.total,
+                unit: progress.unit,
+                workers_done: progress.workers_done,
+                workers_total: progress.workers_total,
+            },
+            dead_letter_count: summary.as_ref().map_or(0, |s| s.dead_letters.values().sum()),
+            dead_letters: summary.as_ref().map(|s| s.dead_letters.clone()).unwrap_or_default(),
+            ruleset: summary.as_ref().map(|s| RulesetBody {
+                name: s.ruleset.name.clone(),
+                version: s.ruleset.version.clone(),
+                effective_from: s.ruleset.effective_from.clone(),
+                sha256: s.ruleset.sha256.clone(),
+            }),
+            source: summary.as_ref().map(|s| SourceBody {
+                inputs: s
+                    .inputs
+                    .iter()
+                    .map(|i| InputBody {
+                        name: i.name.clone(),
+                        bytes: i.bytes,
+                        blake3: i.blake3.clone(),
+                    })
+                    .collect(),
+                offsets: s.offsets.clone(),
+            }),
+            rows: summary.as_ref().map(|s| s.rows),
+            totals: summary.filter(|_| sees_amounts).map(|s| s.totals),
+            id: run.id,
+            org_id: run.org_id,
+            requested_by: run.requested_by,
+            attempts: run.attempts,
+            error: run.error,
+        }
+    }
+}
+
+/// Queue a provisional or final run of a period.
+///
+/// The same `Idempotency-Key` with the same body returns the run the first request created;
+/// with another body it is refused (422).
+#[utoipa::path(post, path = "/v1/orgs/{org}/runs", tag = "runs",
+    params(("org" = String, Path), ("Idempotency-Key" = String, Header, description = "Unique per intended run")),
+    request_body = TriggerRun,
+    responses((status = 202, body = RunBody), (status = 400, body = super::error::ErrorBody),
+        (status = 401, body = super::error::ErrorBody), (status = 403, body = super::error::ErrorBody),
+        (status = 409, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub(super) async fn trigger(
+    State(ctx): State<ApiContext>,
+    user: AuthUser,
+    Path(org): Path<String>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<TriggerRun>,
+) -> Result<(StatusCode, Json<RunBody>)> {
+    user.may(&org, Permission::TriggerRuns)?;
+    let key = headers
+        .get("idempotency-key")
+        .ok_or_else(|| {
+            Error::BadRequest(
+                "the Idempotency-Key header is required: a unique value per intended run, reused on retries".into(),
+            )
+        })?
+        .to_str()
+        .ok()
+        .filter(|k| !k.is_empty() && k.len() <= 200)
+        .ok_or_else(|| Error::invalid("Idempotency-Key", "expected 1 to 200 visible ASCII characters"))?;
+    let period: PayPeriod = body.period.parse().map_err(|e: String| Error::invalid("period", e))?;
+    let request = Sha256::digest(serde_json::to_vec(&body).map_err(|e| Error::Internal(e.to_string()))?);
+    let (run, created) = runs::create(
+        &ctx.db,
+        NewRun {
+            org_id: &org,
+            period,
+            kind: body.kind.into(),
+            requested_by: &user.sub,
+            idempotency: Some((key, hex::encode(request))),
+        },
+    )
+    .await?;
+    if created {
+        ctx.metrics.run_queued(run.kind);
+        ctx.work.notify_one();
+    }
+    let transitions = runs::transitions(&ctx.db, &run.id).await?;
+    Ok((StatusCode::ACCEPTED, Json(RunBody::new(run, Some(transitions), &user))))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// Only runs of this period, `YYYY-MM`.
+    pub period: Option<String>,
+    /// `provisional` or `final`.
+    pub kind: Option<String>,
+    /// `queued`, `calculating`, `calculated`, `finalizing`, `finalized`, `rejected`, `cancelled` or `failed`.
+    pub status: Option<String>,
+    /// 1 to 100; 20 by default.
+    pub page_size: Option<u32>,
+    /// The `next_page_token` of the page before.
+    pub page_token: Option<String>,
+}
+
+/// An org's runs, newest first.
+#[utoipa::path(get, path = "/v1/orgs/{org}/runs", tag = "runs", params(("org" = String, Path), ListQuery),
+    responses((status = 200, body = RunPage), (status = 401, body = super::error::ErrorBody),
+        (status = 403, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub(super) async fn list(
+    State(ctx): State<ApiContext>,
+    user: AuthUser,
+    Path(org): Path<String>,
+    Query(query): Query<ListQuery>,
+) -> Result<Json<RunPage>> {
+    user.may(&org, Permission::ViewRuns)?;
+    let mut invalid = Vec::new();
+    let mut field = |name: &str, e: String| invalid.push((name.to_string(), e));
+    let filter = Filter {
+        period: query
+            .period
+            .as_deref()
+            .and_then(|p| p.parse().map_err(|e| field("period", e)).ok()),
+        kind: query
+            .kind
+            .as_deref()
+            .and_then(|k| k.parse().map_err(|e| field("kind", e)).ok()),
+        status: query
+            .status
+            .as_deref()
+            .and_then(|s| s.parse().map_err(|e| field("status", e)).ok()),
+    };
+    let size = query.page_size.unwrap_or(20);
+    if !(1..=100).contains(&size) {
+        field("page_size", format!("{size}: expected 1 to 100"));
+    }
+    if !invalid.is_empty() {
+        return Err(Error::Invalid(invalid));
+    }
+    let (runs, next) = runs::list(&ctx.db, &org, &filter, query.page_token.as_deref(), size).await?;
+    Ok(Json(RunPage {
+        runs: runs.into_iter().map(|r| RunBody::new(r, None, &user)).collect(),
+        next_page_token: next,
+    }))
+}
+
+/// A run: status, who and when for each transition, progress, totals, dead letters, ruleset,
+/// source and error.
+#[utoipa::path(get, path = "/v1/orgs/{org}/runs/{id}", tag = "runs", params(("org" = String, Path), ("id" = String, Path)),
+    responses((status = 200, body = RunBody), (status = 401, body = super::error::ErrorBody),
+        (status = 403, body = super::error::ErrorBody), (status = 404, body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub(super) async fn read(
+    State(ctx): State<ApiContext>,
+    user: AuthUser,
+    Path((org, id)): Path<(String, String)>,
+) -> Result<Json<RunBody>> {
+    user.may(&org, Permission::ViewRuns)?;
+    let run = runs::get(&ctx.db, &org, &id).await?;
+    let transitions = runs::transitions(&ctx.db, &id).await?;
+    Ok(Json(RunBody::new(run, Some(transitions), &user)))
+}
+
+/// Approve a calculated final run: by someone other than who triggered it. Locks the period;
+/// payslips are rendered next.
+#[utoipa::path(post, path = "/v1/orgs/{org}/runs/{id}/approve", tag = "runs", params(("org" = String, Path), ("id" = String, Path)),
+    responses((status = 200, body = RunBody), (status = 401, body = super::error::ErrorBody),
+        (status = 403, body = super::error::ErrorBody), (status = 404, body = super::error::ErrorBody),
+        (status = 409, body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub(super) async fn approve(
+    State(ctx): State<ApiContext>,
+    user: AuthUser,
+    Path((org, id)): Path<(String, String)>,
+) -> Result<Json<RunBody>> {
+    user.may(&org, Permission::ApproveRuns)?;
+    let run = runs::apply(
+        &ctx.db,
+        &org,
+        &id,
+        Move::Approve,
+        &user.sub,
+        Changes::default(),
+        |run| Ok(check_approver(&run.requested_by, &user.sub)?),
+    )
+    .await?;
+    ctx.work.notify_one();
+    let transitions = runs::transitions(&ctx.db, &id).await?;
+    Ok(Json(RunBody::new(run, Some(transitions), &user)))
+}
+
+/// Reject a calculated final run, with the reason.
+#[utoipa::path(post, path = "/v1/orgs/{org}/runs/{id}/reject", tag = "runs", params(("org" = String, Path), ("id" = String, Path)),
+    request_body = RejectRun,
+    responses((status = 200, body = RunBody), (status = 401, body = super::error::ErrorBody),
+        (status = 403, body = super::error::ErrorBody), (status = 404, body = super::error::ErrorBody),
+        (status = 409, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub(super) async fn reject(
+    State(ctx): State<ApiContext>,
+    user: AuthUser,
+    Path((org, id)): Path<(String, String)>,
+    ApiJson(body): ApiJson<RejectRun>,
+) -> Result<Json<RunBody>> {
+    user.may(&org, Permission::ApproveRuns)?;
+    let reason = body.reason.trim();
+    if reason.is_empty() {
+        return Err(Error::invalid("reason", "say why the run is rejected"));
+    }
+    let changes = Changes {
+        note: Some(reason.to_string()),
+        ..Changes::default()
+    };
+    let run = runs::apply(&ctx.db, &org, &id, Move::Reject, &user.sub, changes, |_| Ok(())).await?;
+    let transitions = runs::transitions(&ctx.db, &id).await?;
+    Ok(Json(RunBody::new(run, Some(transitions), &user)))
+}
+
+/// Cancel a run that is queued or calculating.
+#[utoipa::path(post, path = "/v1/orgs/{org}/runs/{id}/cancel", tag = "runs", params(("org" = String, Path), ("id" = String, Path)),
+    responses((status = 200, body = RunBody), (status = 401, body = super::error::ErrorBody),
+        (status = 403, body = super::error::ErrorBody), (status = 404, body = super::error::ErrorBody),
+        (status = 409, body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub(super) async fn cancel(
+    State(ctx): State<ApiContext>,
+    user: AuthUser,
+    Path((org, id)): Path<(String, String)>,
+) -> Result<Json<RunBody>> {
+    user.may(&org, Permission::TriggerRuns)?;
+    let run = runs::apply(&ctx.db, &org, &id, Move::Cancel, &user.sub, Changes::default(), |_| {
+        Ok(())
+    })
+    .await?;
+    let transitions = runs::transitions(&ctx.db, &id).await?;
+    Ok(Json(RunBody::new(run, Some(transitions), &user)))
+}
+
+/// What an event carries: status and progress, never amounts.
+#[derive(Debug, Serialize, PartialEq, ToSchema)]
+pub struct RunEvent {
+    pub status: String,
+    pub progress: Option<crate::db::runs::Progress>,
+    pub error: Option<String>,
+}
+
+/// Server-Sent Events of a run's status and progress, until it settles.
+#[utoipa::path(get, path = "/v1/orgs/{org}/runs/{id}/events", tag = "runs", params(("org" = String, Path), ("id" = String, Path)),
+    responses((status = 200, description = "text/event-stream of `status` events, each a RunEvent", content_type = "text/event-stream"),
+        (status = 401, body = super::error::ErrorBody), (status = 403, body = super::error::ErrorBody),
+        (status = 404, body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub(super) async fn events(
+    State(ctx): State<ApiContext>,
+    user: AuthUser,
+    Path((org, id)): Path<(String, String)>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
+    user.may(&org, Permission::ViewRuns)?;
+    let first = runs::get(&ctx.db, &org, &id).await?;
+    let stream = futures::stream::unfold(
+        (ctx, org, id, Some(first), None::<RunEvent>),
+        |(ctx, org, id, mut next, last)| async move {
+            loop {
+                let run = match next.take() {
+                    Some(run) => run,
+                    None => {
+                        tokio::time::sleep(Duration::from_millis(250)).await;
+                        runs::get(&ctx.db, &org, &id).await.ok()?
+                    }
+                };
+                // The stream ends once the previous event was a settled state.
+                if last.as_ref().is_some_and(|l| settled(&l.status)) {
+                    return None;
+                }
+                let event = RunEvent {
+                    status: run.status.as_str().to_string(),
+                    progress: run.progress,
+                    error: run.error,
+                };
+                if last.as_ref() != Some(&event) {
+                    let sse = Event::default().event("status").json_data(&event).ok()?;
+                    return Some((Ok(sse), (ctx, org, id, None, Some(event))));
+                }
+            }
+        },
+    );
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+/// No more events will come without a person acting (approval starts a new stream).
+fn settled(status: &str) -> bool {
+    status.parse::<RunStatus>().is_ok_and(|s| !s.is_active())
+}

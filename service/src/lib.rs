@@ -1,0 +1,317 @@
+//! `payroll serve`: the HTTP API HR, approvers, ops, analysts and workers use, the run worker
+//! that executes the pipeline for it, the nightly scheduler and the janitor, over one database
+//! (SQLite embedded, PostgreSQL in production).
+//!
+//! ```text
+//! http/ (axum) ──▶ db/ (runs, locks, keys, schedules) ◀── worker.rs ──▶ payroll_pipeline
+//!                        ▲                                   (own runtime)
+//!                  scheduler.rs, janitor
+//! ```
+
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod http;
+pub mod metrics;
+pub mod scheduler;
+pub mod worker;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use payroll_connectors::Store;
+use payroll_rules::Ruleset;
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+
+pub use config::ServeConfig;
+pub use error::{Error, Result};
+pub use http::ApiContext;
+
+use crate::auth::{Keys, Roles};
+use crate::http::{InputSource, Rulesets};
+
+/// How long the tokens printed at start are valid.
+const PRINTED_TOKEN_TTL: Duration = Duration::from_secs(12 * 3600);
+/// The embedded default's demo month, as `payroll demo` generates it.
+const DEMO_WORKERS: usize = 500;
+
+/// A started service: its address, and the background work that stops with it.
+pub struct Service {
+    pub addr: SocketAddr,
+    pub ctx: ApiContext,
+    /// A ready token per role, printed when bound to loopback with a key that can sign.
+    pub tokens: Vec<(String, String)>,
+    tasks: Vec<JoinHandle<()>>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Service {
+    /// Stops serving and ends the worker, the scheduler and the janitor (a run being calculated
+    /// is left for the janitor of the next start, as after a crash).
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        for task in self.tasks.drain(..) {
+            task.abort();
+            let _ = task.await;
+        }
+    }
+}
+
+/// Opens everything the config names, binds the listener and starts the background work.
+pub async fn start(config: ServeConfig) -> anyhow::Result<Service> {
+    std::fs::create_dir_all(&config.data)
+        .with_context(|| format!("creating data directory {}", config.data.display()))?;
+    let rulesets = load_rulesets(&config)?;
+    let source = input_source(&config)?;
+    let keys = signing_keys(&config)?;
+    let database_url = match &config.database {
+        Some(url) => url.reveal().to_string(),
+        None => format!("sqlite://{}?mode=rwc", config.data.join("payroll.db").display()),
+    };
+    let db = db::Db::connect(&database_url)
+        .await
+        .map_err(|e| anyhow::anyhow!("database: {e}"))?;
+    let out = config
+        .out
+        .clone()
+        .unwrap_or_else(|| config.data.join("store").display().to_string());
+    let store = Store::open(&out).with_context(|| format!("opening the object store {out}"))?;
+    let now = chrono::Utc::now();
+    for (org, settings) in &config.orgs {
+        if let Some(s) = &settings.schedule {
+            scheduler::Spec::parse(&s.cron, &s.timezone).map_err(|e| anyhow::anyhow!("orgs.{org}.schedule: {e}"))?;
+            db::schedules::seed(&db, org, &s.cron, &s.timezone, now)
+                .await
+                .map_err(|e| anyhow::anyhow!("seeding the schedule of {org}: {e}"))?;
+        }
+    }
+    let ctx = ApiContext {
+        roles: Arc::new(Roles::with_overrides(&config.roles)),
+        config: Arc::new(config),
+        db,
+        store,
+        keys: Arc::new(keys),
+        rulesets: Arc::new(rulesets),
+        source: Arc::new(source),
+        work: Arc::new(Notify::new()),
+        // Unique per start, even for two services in one process (tests).
+        instance: Arc::from(format!("{}-{}-{:04x}", hostname(), std::process::id(), rand::random::<u16>()).as_str()),
+        compute: worker::Compute::new().context("starting the run runtime")?,
+        metrics: Arc::default(),
+        results: Arc::default(),
+    };
+    let listener = tokio::net::TcpListener::bind(ctx.config.listen)
+        .await
+        .with_context(|| format!("listening on {}", ctx.config.listen))?;
+    let addr = listener.local_addr()?;
+    let tokens = if addr.ip().is_loopback() {
+        demo_tokens(&ctx)
+    } else {
+        Vec::new()
+    };
+
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let app = http::router(ctx.clone());
+    let mut tasks = vec![tokio::spawn(async move {
+        let server = axum::serve(listener, app).with_graceful_shutdown(async {
+            let _ = stopped.await;
+        });
+        if let Err(e) = server.await {
+            tracing::error!(error = %e, "the HTTP server stopped");
+        }
+    })];
+    for _ in 0..ctx.config.workers {
+        tasks.push(tokio::spawn(worker::run(ctx.clone())));
+    }
+    tasks.push(tokio::spawn(scheduler::run(ctx.clone(), Duration::from_secs(5))));
+    tasks.push(tokio::spawn(worker::janitor(ctx.clone(), Duration::from_secs(10))));
+    Ok(Service {
+        addr,
+        ctx,
+        tokens,
+        tasks,
+        stop: Some(stop),
+    })
+}
+
+/// `payroll serve`: start, say where and how to call, serve until Ctrl-C or SIGTERM.
+pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
+    let service = start(config).await?;
+    let base = format!("http://{}", service.addr);
+    println!("payroll serve: listening on {base} (OpenAPI at {base}/openapi.json)");
+    match &*service.ctx.source {
+        InputSource::Folder(dir) => println!("inputs: {}", dir.display()),
+        InputSource::State { url, .. } => println!("inputs: the stream state at {url}"),
+    }
+    if !service.tokens.is_empty() {
+        println!("\nTokens (valid 12 h), one per role:");
+        for (role, token) in &service.tokens {
+            println!("  {role:<11} {token}");
+        }
+        let hr = service
+            .tokens
+            .iter()
+            .find_map(|(role, token)| (role == "hr_admin").then_some(token.as_str()))
+            .unwrap_or("TOKEN");
+        println!(
+            "\nTry:\n  curl -s -X POST {base}/v1/orgs/ORG/runs -H 'Authorization: Bearer {hr}' \\\n    -H 'Idempotency-Key: first' -H 'Content-Type: application/json' -d '{{\"period\": \"2026-10\", \"kind\": \"provisional\"}}'"
+        );
+    }
+    shutdown_signal().await;
+    println!("payroll serve: stopping");
+    service.shutdown().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+fn load_rulesets(config: &ServeConfig) -> anyhow::Result<Rulesets> {
+    let load = |path: &Path| -> anyhow::Result<Arc<Ruleset>> { Ok(Arc::new(Ruleset::load(path)?)) };
+    let default = match &config.rules {
+        Some(path) => load(path)?,
+        None => Arc::new(Ruleset::parse(
+            payroll_rules::EXAMPLE_RULESET,
+            Path::new("india-contract.toml"),
+        )?),
+    };
+    let mut by_org = BTreeMap::new();
+    for (org, settings) in &config.orgs {
+        if let Some(path) = &settings.rules {
+            by_org.insert(org.clone(), load(path).with_context(|| format!("orgs.{org}.rules"))?);
+        }
+    }
+    Ok(Rulesets { default, by_org })
+}
+
+fn input_source(config: &ServeConfig) -> anyhow::Result<InputSource> {
+    if config.brokers.is_some() {
+        bail!(
+            "brokers: consuming the topics inside `payroll serve` is not built yet; run `payroll stream --state URL` \
+             beside it and set `state` and `sites` here, so runs read the stream's checkpoints"
+        );
+    }
+    match (&config.inputs, &config.state, &config.sites) {
+        (Some(_), Some(_), _) => bail!("set `inputs` (files mode) or `state` (stream mode), not both"),
+        (Some(dir), None, _) => Ok(InputSource::Folder(dir.clone())),
+        (None, Some(url), Some(sites)) => Ok(InputSource::State {
+            url: url.clone(),
+            sites: sites.clone(),
+        }),
+        (None, Some(_), None) => bail!("`state` needs `sites`: the sites file the stream runs with"),
+        (None, None, _) => demo_inputs(&config.data),
+    }
+}
+
+/// The embedded default's inputs: a generated month, once, under the data directory.
+fn demo_inputs(data: &Path) -> anyhow::Result<InputSource> {
+    let dir = data.join("demo-inputs");
+    if !dir.join("workers.csv").exists() {
+        let config = payroll_synth::SynthConfig {
+            workers: DEMO_WORKERS,
+            year: 2026,
+            month: 10,
+            seed: 42,
+            bad_lines: 5,
+        };
+        payroll_synth::generate(&config, &dir).context("generating the demo month")?;
+    }
+    Ok(InputSource::Folder(dir))
+}
+
+/// The configured key, or a secret generated once and kept under the data directory (so the
+/// printed tokens survive a restart).
+pub fn signing_keys(config: &ServeConfig) -> anyhow::Result<Keys> {
+    if let Some(path) = &config.auth.rs256_public_key {
+        let pem = std::fs::read(path).with_context(|| format!("auth.rs256_public_key {}", path.display()))?;
+        return Keys::rs256(&pem).map_err(|e| anyhow::anyhow!("auth.rs256_public_key {}: {e}", path.display()));
+    }
+    if let Some(secret) = &config.auth.hs256_secret {
+        if secret.reveal().len() < 32 {
+            bail!("auth.hs256_secret: at least 32 characters (generate one with `openssl rand -hex 32`)");
+        }
+        return Ok(Keys::hs256(secret.reveal().as_bytes()));
+    }
+    std::fs::create_dir_all(&config.data).with_context(|| format!("creating {}", config.data.display()))?;
+    let path: PathBuf = config.data.join("jwt-secret");
+    let secret = match std::fs::read_to_string(&path) {
+        Ok(secret) => secret,
+        Err(_) => {
+            let secret = hex::encode(rand::random::<[u8; 32]>());
+            write_private(&path, &secret)?;
+            secret
+        }
+    };
+    Ok(Keys::hs256(secret.trim().as_bytes()))
+}
+
+fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    file.write_all(text.as_bytes())?;
+    Ok(())
+}
+
+/// A token per role for the first org of the inputs (a worker's for one of its workers).
+fn demo_tokens(ctx: &ApiContext) -> Vec<(String, String)> {
+    let InputSource::Folder(dir) = &*ctx.source else {
+        return Vec::new();
+    };
+    let Some((org, worker)) = first_org_and_worker(&dir.join("workers.csv")) else {
+        return Vec::new();
+    };
+    let org = ctx.config.orgs.keys().next().cloned().unwrap_or(org);
+    ctx.roles
+        .names()
+        .filter_map(|role| {
+            let sub = if role == "worker" {
+                worker.clone()
+            } else {
+                format!("demo-{role}")
+            };
+            let claims = auth::claims(&sub, &org, &[role.to_string()], PRINTED_TOKEN_TTL);
+            Some((role.to_string(), ctx.keys.mint(&claims)?))
+        })
+        .collect()
+}
+
+fn first_org_and_worker(workers_csv: &Path) -> Option<(String, String)> {
+    let mut reader = csv::Reader::from_path(workers_csv).ok()?;
+    let headers = reader.headers().ok()?.clone();
+    let column = |name: &str| headers.iter().position(|h| h == name);
+    let (worker, org) = (column("worker_id")?, column("org_id")?);
+    let row = reader.records().next()?.ok()?;
+    Some((row.get(org)?.to_string(), row.get(worker)?.to_string()))
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "payroll".to_string())
+}

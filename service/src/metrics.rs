@@ -1,0 +1,143 @@
+//! `/metrics` in Prometheus' text format: requests by route and status with latency
+//! histograms, runs by kind and status, run durations and payslip throughput.
+
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
+
+use payroll_engine::lifecycle::{RunKind, RunStatus};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    route: String,
+    method: String,
+    status: u16,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    route: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RunLabels {
+    kind: String,
+    status: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StageLabels {
+    kind: String,
+    stage: String,
+}
+
+type Histograms<L> = Family<L, Histogram, fn() -> Histogram>;
+
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    latency: Histograms<RouteLabels>,
+    runs: Family<RunLabels, Counter>,
+    run_seconds: Histograms<StageLabels>,
+    payslips_per_second: Gauge<f64, AtomicU64>,
+}
+
+fn latency_buckets() -> Histogram {
+    // 0.25 ms to about 8 s.
+    Histogram::new(exponential_buckets(0.000_25, 2.0, 16))
+}
+
+fn run_buckets() -> Histogram {
+    // 0.1 s to about 55 min.
+    Histogram::new(exponential_buckets(0.1, 2.0, 16))
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("payroll");
+        let requests = Family::<RequestLabels, Counter>::default();
+        let latency: Histograms<RouteLabels> = Family::new_with_constructor(latency_buckets);
+        let runs = Family::<RunLabels, Counter>::default();
+        let run_seconds: Histograms<StageLabels> = Family::new_with_constructor(run_buckets);
+        let payslips_per_second = Gauge::<f64, AtomicU64>::default();
+        registry.register(
+            "http_requests",
+            "HTTP requests by route, method and status",
+            requests.clone(),
+        );
+        registry.register("http_request_seconds", "HTTP request latency by route", latency.clone());
+        registry.register("runs", "Runs entering each status, by kind", runs.clone());
+        registry.register(
+            "run_stage_seconds",
+            "Time of each stage of a run (calculate, finalize)",
+            run_seconds.clone(),
+        );
+        registry.register(
+            "payslips_per_second",
+            "Payslips rendered per second by the latest finalized run",
+            payslips_per_second.clone(),
+        );
+        Metrics {
+            registry,
+            requests,
+            latency,
+            runs,
+            run_seconds,
+            payslips_per_second,
+        }
+    }
+}
+
+impl Metrics {
+    pub fn observe_request(&self, route: &str, method: &str, status: u16, took: Duration) {
+        self.requests
+            .get_or_create(&RequestLabels {
+                route: route.to_string(),
+                method: method.to_string(),
+                status,
+            })
+            .inc();
+        self.latency
+            .get_or_create(&RouteLabels {
+                route: route.to_string(),
+            })
+            .observe(took.as_secs_f64());
+    }
+
+    pub fn run_queued(&self, kind: RunKind) {
+        self.run_entered(kind, RunStatus::Queued);
+    }
+
+    pub fn run_entered(&self, kind: RunKind, status: RunStatus) {
+        self.runs
+            .get_or_create(&RunLabels {
+                kind: kind.as_str().to_string(),
+                status: status.as_str().to_string(),
+            })
+            .inc();
+    }
+
+    pub fn run_stage(&self, kind: RunKind, stage: &str, took: Duration) {
+        self.run_seconds
+            .get_or_create(&StageLabels {
+                kind: kind.as_str().to_string(),
+                stage: stage.to_string(),
+            })
+            .observe(took.as_secs_f64());
+    }
+
+    pub fn payslips_rendered(&self, per_second: f64) {
+        self.payslips_per_second.set(per_second);
+    }
+
+    pub fn render(&self) -> String {
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &self.registry).expect("writing to a String cannot fail");
+        text
+    }
+}

@@ -1,0 +1,280 @@
+//! Who may call what: every endpoint with a token of every role, with another org's token, and
+//! with no, expired, badly signed or malformed tokens. Each cell is the status expected.
+//! Responses never carry a bank account or PAN in clear.
+
+mod common;
+
+use common::*;
+use payroll_service::auth::{Keys, claims};
+use serde_json::{Value, json};
+
+const ROLES: [&str; 5] = ["hr_admin", "approver", "ops_viewer", "analyst", "worker"];
+/// The worker token's worker: the paths below name them.
+const WORKER: &str = "W000000";
+
+/// (method, path, body, expected status per role in `ROLES` order). `{run}` is a finalized
+/// final run of org0; approving, rejecting or cancelling it is allowed to those roles but
+/// refused by its state (409).
+const MATRIX: &[(&str, &str, Option<&str>, [u16; 5])] = &[
+    (
+        "POST",
+        "/v1/orgs/{org}/runs",
+        Some(r#"{"period": "2026-09", "kind": "provisional"}"#),
+        [202, 403, 403, 403, 403],
+    ),
+    ("GET", "/v1/orgs/{org}/runs", None, [200, 200, 200, 200, 403]),
+    ("GET", "/v1/orgs/{org}/runs/{run}", None, [200, 200, 200, 200, 403]),
+    (
+        "POST",
+        "/v1/orgs/{org}/runs/{run}/approve",
+        Some("{}"),
+        [403, 409, 403, 403, 403],
+    ),
+    (
+        "POST",
+        "/v1/orgs/{org}/runs/{run}/reject",
+        Some(r#"{"reason": "wrong rates"}"#),
+        [403, 409, 403, 403, 403],
+    ),
+    (
+        "POST",
+        "/v1/orgs/{org}/runs/{run}/cancel",
+        Some("{}"),
+        [409, 403, 403, 403, 403],
+    ),
+    (
+        "GET",
+        "/v1/orgs/{org}/runs/{run}/events",
+        None,
+        [200, 200, 200, 200, 403],
+    ),
+    (
+        "GET",
+        "/v1/orgs/{org}/runs/{run}/results",
+        None,
+        [200, 200, 403, 200, 403],
+    ),
+    (
+        "GET",
+        "/v1/orgs/{org}/runs/{run}/results.csv",
+        None,
+        [200, 200, 403, 200, 403],
+    ),
+    (
+        "GET",
+        "/v1/orgs/{org}/runs/{run}/results.parquet",
+        None,
+        [200, 200, 403, 200, 403],
+    ),
+    (
+        "GET",
+        "/v1/orgs/{org}/runs/{run}/workers/W000000/explain",
+        None,
+        [200, 200, 403, 403, 200],
+    ),
+    (
+        "GET",
+        "/v1/orgs/{org}/runs/{run}/payslips/W000000.pdf",
+        None,
+        [200, 200, 403, 403, 200],
+    ),
+    (
+        "GET",
+        "/v1/orgs/{org}/runs/{run}/payslips/W000000.xlsx",
+        None,
+        [200, 200, 403, 403, 200],
+    ),
+    (
+        "GET",
+        "/v1/orgs/{org}/runs/{run}/register.xlsx",
+        None,
+        [200, 403, 403, 403, 403],
+    ),
+    (
+        "GET",
+        "/v1/orgs/{org}/workers/W000000/pay?period=2026-10",
+        None,
+        [200, 200, 403, 403, 200],
+    ),
+    ("GET", "/v1/orgs/{org}/periods/2026-10", None, [200, 200, 200, 200, 403]),
+    ("GET", "/v1/orgs/{org}/schedule", None, [200, 200, 200, 200, 403]),
+    (
+        "PUT",
+        "/v1/orgs/{org}/schedule",
+        Some(r#"{"cron": "30 1 * * *", "timezone": "Asia/Kolkata"}"#),
+        [200, 403, 403, 403, 403],
+    ),
+];
+
+fn sub(role: &str) -> String {
+    if role == "worker" {
+        WORKER.to_string()
+    } else {
+        format!("{role}-1")
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_endpoint_by_every_role_and_org() {
+    let schedule = "[orgs.org0]\nname = \"Acme Logistics Pvt Ltd\"\nschedule = { cron = \"0 2 * * *\", timezone = \"Asia/Kolkata\" }";
+    let h = Harness::start(Backend::Sqlite, schedule).await;
+    let hr = h.token("hr1", "org0", "hr_admin");
+    let run = h.trigger("org0", &hr, "2026-10", "final", "final").await;
+    h.wait("org0", &run, &hr, "calculated").await;
+    let approver = h.token("appr1", "org0", "approver");
+    assert_eq!(
+        h.post(&format!("/v1/orgs/org0/runs/{run}/approve"), &approver, &json!({}))
+            .await
+            .status,
+        200
+    );
+    h.wait("org0", &run, &hr, "finalized").await;
+
+    let mut bodies = Vec::new();
+    let mut failures = Vec::new();
+    let mut key = 0;
+    for (method, template, body, expected) in MATRIX {
+        let body: Option<Value> = body.map(|b| serde_json::from_str(b).unwrap());
+        for (role, want) in ROLES.iter().zip(expected) {
+            // Own org: the table's status.
+            let path = template.replace("{org}", "org0").replace("{run}", &run);
+            let token = h.token(&sub(role), "org0", role);
+            key += 1;
+            let reply = h
+                .call(method, &path, Some(&token), body.as_ref(), Some(&format!("k{key}")))
+                .await;
+            if reply.status != *want {
+                failures.push(format!(
+                    "{role} {method} {path}: {} (expected {want}): {}",
+                    reply.status,
+                    reply.text()
+                ));
+            }
+            bodies.push(reply);
+            // Another org's token, any role: 403, naming the org.
+            let foreign = h.token(&sub(role), "org1", role);
+            let reply = h
+                .call(method, &path, Some(&foreign), body.as_ref(), Some(&format!("k{key}")))
+                .await;
+            if reply.status != 403 || !reply.text().contains("not `org0`") {
+                failures.push(format!(
+                    "org1 {role} {method} {path}: {} (expected 403): {}",
+                    reply.status,
+                    reply.text()
+                ));
+            }
+        }
+        // No token, an expired one, one signed with another key, and garbage: 401.
+        let path = template.replace("{org}", "org0").replace("{run}", &run);
+        let expired = {
+            let mut c = claims("hr1", "org0", &["hr_admin".into()], std::time::Duration::ZERO);
+            c.exp -= 60;
+            Keys::hs256(SECRET.as_bytes()).mint(&c).unwrap()
+        };
+        let forged = Keys::hs256(b"another secret entirely, also long enough")
+            .mint(&claims(
+                "hr1",
+                "org0",
+                &["hr_admin".into()],
+                std::time::Duration::from_secs(60),
+            ))
+            .unwrap();
+        for (what, token, reason) in [
+            ("no token", None, "no bearer token"),
+            ("expired", Some(expired.as_str()), "expired"),
+            ("forged", Some(forged.as_str()), "signature"),
+            ("malformed", Some("not-a-jwt"), "malformed"),
+        ] {
+            let reply = h.call(method, &path, token, body.as_ref(), Some("k-401")).await;
+            if reply.status != 401 || !reply.text().contains(reason) {
+                failures.push(format!(
+                    "{what} {method} {path}: {} (expected 401 {reason}): {}",
+                    reply.status,
+                    reply.text()
+                ));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} cells wrong:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+
+    // A worker sees only their own pay and payslips.
+    let worker = h.token(WORKER, "org0", "worker");
+    for path in [
+        "/v1/orgs/org0/workers/W000002/pay?period=2026-10".to_string(),
+        format!("/v1/orgs/org0/runs/{run}/payslips/W000002.pdf"),
+    ] {
+        let reply = h.get(&path, &worker).await;
+        assert_eq!(reply.status, 403, "{path}: {}", reply.text());
+        assert!(reply.text().contains("only their own pay"));
+    }
+
+    // Amounts and personal columns by role.
+    let ops = h.token("ops1", "org0", "ops_viewer");
+    let as_ops = h.get(&format!("/v1/orgs/org0/runs/{run}"), &ops).await.json();
+    assert!(as_ops.get("totals").is_none(), "ops sees no amounts: {as_ops:#}");
+    let as_hr = h.get(&format!("/v1/orgs/org0/runs/{run}"), &hr).await.json();
+    assert!(as_hr["totals"]["net_pay"].is_string(), "{as_hr:#}");
+    let analyst = h.token("an1", "org0", "analyst");
+    let rows = h
+        .get(&format!("/v1/orgs/org0/runs/{run}/results"), &analyst)
+        .await
+        .json();
+    let row = &rows["rows"][0];
+    assert!(
+        row.get("net_pay").is_some() && row.get("name").is_none() && row.get("pan_masked").is_none(),
+        "{row:#}"
+    );
+    let csv = h
+        .get(&format!("/v1/orgs/org0/runs/{run}/results.csv"), &analyst)
+        .await
+        .text();
+    assert!(
+        !csv.lines()
+            .next()
+            .unwrap()
+            .split(',')
+            .any(|c| c == "name" || c == "uan"),
+        "{csv}"
+    );
+
+    // No bank account or PAN of the sample in clear in any text body.
+    let secrets = bank_accounts_and_pans();
+    for reply in &bodies {
+        let text = reply.text();
+        if let Some(leak) = secrets.iter().find(|s| text.contains(s.as_str())) {
+            panic!("a response carries {leak} in clear: {text}");
+        }
+    }
+
+    // Operations endpoints need no token and carry no pay.
+    for path in ["/healthz", "/readyz", "/metrics", "/openapi.json"] {
+        let reply = h.call("GET", path, None, None, None).await;
+        assert_eq!(reply.status, 200, "{path}: {}", reply.text());
+    }
+    let metrics = h.call("GET", "/metrics", None, None, None).await.text();
+    assert!(
+        metrics.contains("payroll_http_requests_total{route=\"/v1/orgs/{org}/runs\",method=\"POST\",status=\"202\"}"),
+        "{metrics}"
+    );
+    h.stop().await;
+}
+
+fn bank_accounts_and_pans() -> Vec<String> {
+    let mut reader = csv::Reader::from_path(sample().join("workers.csv")).unwrap();
+    let headers = reader.headers().unwrap().clone();
+    let bank = headers.iter().position(|h| h == "bank_account").unwrap();
+    let pan = headers.iter().position(|h| h == "pan").unwrap();
+    reader
+        .records()
+        .flat_map(|r| {
+            let r = r.unwrap();
+            [r[bank].to_string(), r[pan].to_string()]
+        })
+        .filter(|v| v.len() > 4)
+        .collect()
+}

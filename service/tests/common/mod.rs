@@ -1,0 +1,196 @@
+//! A real service on a free loopback port, over SQLite in a temporary directory or a fresh
+//! PostgreSQL database, and an HTTP client that speaks to it.
+
+#![allow(dead_code)] // each test binary uses part of this
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use payroll_service::auth::{Keys, claims};
+use payroll_service::{ServeConfig, Service};
+use serde_json::Value;
+
+pub const SECRET: &str = "test-secret-of-at-least-thirty-two-characters";
+
+/// The reference month (the same files as `../shared/reference/sample`).
+pub fn sample() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../cli/tests/data/sample")
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// SQLite always; PostgreSQL when `PAYROLL_TEST_DATABASE_URL` names a server (scripts/test
+/// starts one). With `PAYROLL_REQUIRE_POSTGRES=1` (CI) a missing server fails the test
+/// instead of skipping PostgreSQL.
+pub fn backends() -> Vec<Backend> {
+    match std::env::var("PAYROLL_TEST_DATABASE_URL") {
+        Ok(_) => vec![Backend::Sqlite, Backend::Postgres],
+        Err(_) => {
+            assert!(
+                std::env::var("PAYROLL_REQUIRE_POSTGRES").as_deref() != Ok("1"),
+                "PAYROLL_REQUIRE_POSTGRES=1 but PAYROLL_TEST_DATABASE_URL is not set: scripts/test starts PostgreSQL and sets it"
+            );
+            eprintln!("PAYROLL_TEST_DATABASE_URL not set: PostgreSQL cases not run here");
+            vec![Backend::Sqlite]
+        }
+    }
+}
+
+/// A fresh database on the test server: each test its own.
+async fn postgres_database() -> String {
+    use sqlx::Connection;
+    let admin = std::env::var("PAYROLL_TEST_DATABASE_URL").expect("checked by backends()");
+    sqlx::any::install_default_drivers();
+    let name = format!("payroll_test_{}", uuid::Uuid::now_v7().simple());
+    let mut conn = sqlx::AnyConnection::connect(&admin)
+        .await
+        .expect("connecting to PostgreSQL");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .expect("creating a test database");
+    let (base, _) = admin.rsplit_once('/').expect("a database URL ends with /<database>");
+    format!("{base}/{name}")
+}
+
+pub struct Harness {
+    pub service: Service,
+    pub base: String,
+    pub dir: tempfile::TempDir,
+    pub database: String,
+    client: reqwest::Client,
+    keys: Keys,
+}
+
+pub struct Reply {
+    pub status: u16,
+    pub bytes: Vec<u8>,
+}
+
+impl Reply {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.bytes)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.bytes)))
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.bytes).into_owned()
+    }
+}
+
+impl Harness {
+    /// A service over the sample month, with `extra` TOML appended to its config.
+    pub async fn start(backend: Backend, extra: &str) -> Harness {
+        let dir = tempfile::tempdir().unwrap();
+        let database = match backend {
+            Backend::Sqlite => format!("sqlite://{}?mode=rwc", dir.path().join("payroll.db").display()),
+            Backend::Postgres => postgres_database().await,
+        };
+        Harness::start_on(dir, database, extra).await
+    }
+
+    /// Another service over the same directory and database (a restart, or a second instance).
+    pub async fn start_on(dir: tempfile::TempDir, database: String, extra: &str) -> Harness {
+        let text = format!(
+            "listen = \"127.0.0.1:0\"\ndata = {data:?}\ndatabase = {database:?}\ninputs = {inputs:?}\n{extra}\n[auth]\nhs256_secret = {SECRET:?}\n",
+            data = dir.path().join("data"),
+            inputs = sample(),
+        );
+        let config: ServeConfig = toml::from_str(&text).expect("a valid test config");
+        let service = payroll_service::start(config).await.expect("the service starts");
+        Harness {
+            base: format!("http://{}", service.addr),
+            service,
+            dir,
+            database,
+            client: reqwest::Client::new(),
+            keys: Keys::hs256(SECRET.as_bytes()),
+        }
+    }
+
+    /// Stops the service, keeping its directory and database for the next start.
+    pub async fn stop(self) -> (tempfile::TempDir, String) {
+        self.service.shutdown().await;
+        (self.dir, self.database)
+    }
+
+    pub fn token(&self, sub: &str, org: &str, role: &str) -> String {
+        self.keys
+            .mint(&claims(sub, org, &[role.to_string()], Duration::from_secs(600)))
+            .unwrap()
+    }
+
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+        key: Option<&str>,
+    ) -> Reply {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut request = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(token) = token {
+            request = request.header("Authorization", format!("Bearer {token}"));
+        }
+        if let Some(key) = key {
+            request = request.header("Idempotency-Key", key);
+        }
+        if let Some(body) = body {
+            request = request
+                .header("Content-Type", "application/json")
+                .body(serde_json::to_vec(body).unwrap());
+        }
+        let response = request.send().await.expect("the service answers");
+        let status = response.status().as_u16();
+        Reply {
+            status,
+            bytes: response.bytes().await.unwrap().to_vec(),
+        }
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Reply {
+        self.call("GET", path, Some(token), None, None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: &Value) -> Reply {
+        self.call("POST", path, Some(token), Some(body), None).await
+    }
+
+    /// Triggers a run and returns its id.
+    pub async fn trigger(&self, org: &str, token: &str, period: &str, kind: &str, key: &str) -> String {
+        let body = serde_json::json!({"period": period, "kind": kind});
+        let reply = self
+            .call(
+                "POST",
+                &format!("/v1/orgs/{org}/runs"),
+                Some(token),
+                Some(&body),
+                Some(key),
+            )
+            .await;
+        assert_eq!(reply.status, 202, "{}", reply.text());
+        reply.json()["id"].as_str().unwrap().to_string()
+    }
+
+    /// Polls a run until its status is one of `want`; fails on another settled status.
+    pub async fn wait(&self, org: &str, id: &str, token: &str, want: &str) -> Value {
+        for _ in 0..1200 {
+            let run = self.get(&format!("/v1/orgs/{org}/runs/{id}"), token).await.json();
+            let status = run["status"].as_str().unwrap().to_string();
+            if status == want {
+                return run;
+            }
+            assert!(
+                !matches!(status.as_str(), "failed" | "rejected" | "cancelled"),
+                "run {id} is {status}, waiting for {want}: {run:#}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("run {id} did not become {want} within 120 s");
+    }
+}

@@ -1,0 +1,213 @@
+//! A month end over HTTP with two people, on SQLite and on PostgreSQL: a provisional run that
+//! reproduces the reference month to the paisa, a final run the maker cannot approve, approval
+//! by a second person, payslips and register, and a locked period that refuses every new run.
+
+mod common;
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+
+use calamine::{Data, Reader, Xlsx, open_workbook_from_rs};
+use common::*;
+use rust_decimal::Decimal;
+use serde_json::{Value, json};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_month_end_over_http_with_two_people() {
+    for backend in backends() {
+        month_end(backend).await;
+    }
+}
+
+async fn month_end(backend: Backend) {
+    let h = Harness::start(backend, "").await;
+    let hr = h.token("hr1", "org0", "hr_admin");
+    let approver = h.token("appr1", "org0", "approver");
+
+    let provisional = h
+        .trigger("org0", &hr, "2026-10", "provisional", "oct-provisional")
+        .await;
+    let run = h.wait("org0", &provisional, &hr, "calculated").await;
+    assert_eq!(run["transitions"].as_array().unwrap().len(), 3, "{run:#}");
+    assert_eq!(run["transitions"][0]["actor"], "hr1");
+    assert_eq!(run["progress"]["workers_total"], run["rows"]);
+    let rows = results(&h, &provisional, &hr).await;
+    let differences = differences(&rows, "org0");
+    assert!(differences.is_empty(), "{backend:?}: {}", differences.join("\n"));
+
+    let final_run = h.trigger("org0", &hr, "2026-10", "final", "oct-final").await;
+    h.wait("org0", &final_run, &hr, "calculated").await;
+    // The maker holds the approver role too, and is still refused.
+    let maker_as_approver = h.token("hr1", "org0", "approver");
+    let refused = h
+        .post(
+            &format!("/v1/orgs/org0/runs/{final_run}/approve"),
+            &maker_as_approver,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(refused.status, 403, "{}", refused.text());
+    assert!(
+        refused.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("four eyes")
+    );
+
+    let approved = h
+        .post(
+            &format!("/v1/orgs/org0/runs/{final_run}/approve"),
+            &approver,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(approved.status, 200, "{}", approved.text());
+    let run = h.wait("org0", &final_run, &hr, "finalized").await;
+    let who: Vec<(&str, &str)> = run["transitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["status"].as_str().unwrap(), t["actor"].as_str().unwrap()))
+        .collect();
+    assert_eq!(who[0], ("queued", "hr1"));
+    assert!(who.contains(&("finalizing", "appr1")), "{who:?}");
+    assert_eq!(who.last().unwrap().0, "finalized");
+
+    let period = h.get("/v1/orgs/org0/periods/2026-10", &hr).await.json();
+    assert_eq!(period["status"], "locked");
+    assert_eq!(period["locked_by"], final_run.as_str());
+
+    // Payslips and the register match the results.
+    let final_rows = results(&h, &final_run, &hr).await;
+    assert!(
+        final_rows == rows,
+        "the final run computes what the provisional one did"
+    );
+    let w0 = &final_rows["W000000"];
+    let pdf = h
+        .get(
+            &format!("/v1/orgs/org0/runs/{final_run}/payslips/W000000.pdf"),
+            &approver,
+        )
+        .await;
+    assert_eq!(pdf.status, 200);
+    let net: Decimal = w0["net_pay"].as_str().unwrap().parse().unwrap();
+    let text = pdf_text(&pdf.bytes);
+    assert!(
+        text.contains(&payroll_payslips::format_inr(net)),
+        "net pay {net} not in:\n{text}"
+    );
+    let xlsx = h
+        .get(&format!("/v1/orgs/org0/runs/{final_run}/payslips/W000000.xlsx"), &hr)
+        .await;
+    assert_eq!((xlsx.status, &xlsx.bytes[..2]), (200, &b"PK"[..]));
+    let register = h
+        .get(&format!("/v1/orgs/org0/runs/{final_run}/register.xlsx"), &hr)
+        .await;
+    assert_eq!(register.status, 200, "{}", register.text());
+    let mut workbook: Xlsx<_> = open_workbook_from_rs(std::io::Cursor::new(register.bytes.clone())).unwrap();
+    let sheet = workbook.worksheet_range("Register").unwrap();
+    let listed: std::collections::BTreeSet<String> = sheet
+        .rows()
+        .filter_map(|r| match r.first() {
+            Some(Data::String(id)) if final_rows.contains_key(id) => Some(id.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(listed.len(), final_rows.len(), "one register row per worker of the run");
+
+    // The lock holds: no second final, no run of any kind for the period.
+    for (kind, key) in [("final", "oct-final-2"), ("provisional", "oct-late")] {
+        let reply = h
+            .call(
+                "POST",
+                "/v1/orgs/org0/runs",
+                Some(&hr),
+                Some(&json!({"period": "2026-10", "kind": kind})),
+                Some(key),
+            )
+            .await;
+        assert_eq!(reply.status, 409, "{}", reply.text());
+        assert_eq!(
+            reply.json()["error"]["message"],
+            format!("period 2026-10 locked by run {final_run}")
+        );
+    }
+    assert!(
+        results(&h, &final_run, &hr).await == final_rows,
+        "a locked run's results never change"
+    );
+    h.stop().await;
+}
+
+/// Every result row of a run, by worker id, read page by page (without the run id column, so
+/// two runs' rows compare).
+async fn results(h: &Harness, run: &str, token: &str) -> HashMap<String, Value> {
+    let mut rows = HashMap::new();
+    let mut path = format!("/v1/orgs/org0/runs/{run}/results?page_size=7");
+    loop {
+        let page = h.get(&path, token).await;
+        assert_eq!(page.status, 200, "{}", page.text());
+        let page = page.json();
+        for row in page["rows"].as_array().unwrap() {
+            let mut row = row.clone();
+            assert_eq!(row.as_object_mut().unwrap().remove("run_id").unwrap(), run);
+            rows.insert(row["worker_id"].as_str().unwrap().to_string(), row);
+        }
+        match page["next_page_token"].as_str() {
+            Some(token) => path = format!("/v1/orgs/org0/runs/{run}/results?page_size=7&page_token={token}"),
+            None => return rows,
+        }
+    }
+}
+
+/// Every column of `expected.csv` for `org`'s workers against the API's rows: decimals by value.
+fn differences(rows: &HashMap<String, Value>, org: &str) -> Vec<String> {
+    let mut reader = csv::Reader::from_path(sample().join("expected.csv")).unwrap();
+    let headers = reader.headers().unwrap().clone();
+    let mut differences = Vec::new();
+    let mut expected = 0;
+    for record in reader.records() {
+        let record = record.unwrap();
+        if &record[1] != org {
+            continue;
+        }
+        expected += 1;
+        let Some(row) = rows.get(&record[0]) else {
+            differences.push(format!("{}: no result row", &record[0]));
+            continue;
+        };
+        for (column, want) in headers.iter().zip(record.iter()) {
+            let got = match &row[column] {
+                Value::String(s) => s.clone(),
+                Value::Null => String::new(),
+                other => other.to_string(),
+            };
+            let same = match (got.parse::<Decimal>(), want.parse::<Decimal>()) {
+                (Ok(g), Ok(w)) => g == w,
+                _ => got == want,
+            };
+            if !same {
+                differences.push(format!("{} {column}: got {got}, expected {want}", &record[0]));
+            }
+        }
+    }
+    if rows.len() != expected {
+        differences.push(format!("{} result rows for {expected} expected", rows.len()));
+    }
+    differences
+}
+
+fn pdf_text(pdf: &[u8]) -> String {
+    let mut child = std::process::Command::new("pdftotext")
+        .args(["-layout", "-", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("pdftotext (poppler-utils; scripts/test installs it)");
+    child.stdin.take().unwrap().write_all(pdf).unwrap();
+    let mut text = String::new();
+    child.stdout.take().unwrap().read_to_string(&mut text).unwrap();
+    assert!(child.wait().unwrap().success());
+    text
+}
