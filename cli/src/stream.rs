@@ -136,6 +136,7 @@ pub async fn stream(args: StreamArgs) -> Result<ExitCode> {
         }),
         until_caught_up: args.until_caught_up,
         report_every: args.report_every,
+        status: Default::default(),
     };
 
     let stop = Arc::new(AtomicBool::new(false));

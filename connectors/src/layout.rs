@@ -74,8 +74,13 @@ pub fn parse_checkpoint(path: &Path) -> Option<(u32, u64)> {
 
 pub const LIVE: &str = "live";
 
+/// Every shard's live results of a period.
+pub fn live_dir(period: &str) -> Path {
+    Path::from(format!("{LIVE}/period={period}"))
+}
+
 pub fn live_part(period: &str, shard: u32) -> Path {
-    Path::from(format!("{LIVE}/period={period}/shard-{shard:04}.parquet"))
+    live_dir(period).join(format!("shard-{shard:04}.parquet"))
 }
 
 #[cfg(test)]

@@ -91,6 +91,7 @@ fn config(brokers: &str, group: &str, state: Store) -> StreamConfig {
         live: None,
         until_caught_up: true,
         report_every: Duration::from_secs(60),
+        status: Default::default(),
     }
 }
 

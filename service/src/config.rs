@@ -5,15 +5,16 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 
 use crate::auth::Permissions;
 
 /// The keys a `PAYROLL_` variable may set: others (`PAYROLL_LOG`, ...) belong to the CLI.
-const KEYS: [&str; 13] = [
-    "listen", "data", "database", "out", "rules", "inputs", "brokers", "sites", "state", "auth", "orgs", "roles",
-    "workers",
+const KEYS: [&str; 14] = [
+    "listen", "data", "database", "out", "rules", "inputs", "brokers", "sites", "state", "stream", "auth", "orgs",
+    "roles", "workers",
 ];
 
 #[derive(Debug, Clone, Deserialize)]
@@ -33,10 +34,14 @@ pub struct ServeConfig {
     pub rules: Option<PathBuf>,
     /// Files mode: one folder in the input format, all orgs.
     pub inputs: Option<PathBuf>,
-    /// Stream mode: Kafka brokers, the sites file and the stream's state store.
+    /// Stream mode: Kafka brokers (the service consumes the topics itself), the sites file and
+    /// the stream's state store (`<data>/state` by default). `state` and `sites` without
+    /// `brokers`: runs read the checkpoints another `payroll stream` process writes.
     pub brokers: Option<String>,
     pub sites: Option<PathBuf>,
     pub state: Option<String>,
+    #[serde(default)]
+    pub stream: StreamSettings,
     #[serde(default)]
     pub auth: AuthConfig,
     #[serde(default)]
@@ -47,6 +52,62 @@ pub struct ServeConfig {
     /// Runs this instance executes at once; 0 for an instance that only serves the API.
     #[serde(default = "default_workers")]
     pub workers: usize,
+}
+
+/// How the service consumes the topics, with `brokers`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StreamSettings {
+    /// The consumer group: instances with the same group and state split the partitions.
+    #[serde(default = "default_group")]
+    pub group: String,
+    /// How often live pay is recalculated for the workers whose events arrived (`10s`).
+    #[serde(default = "default_live_every", with = "duration")]
+    pub live_every: Duration,
+    #[serde(default = "default_checkpoint_every", with = "duration")]
+    pub checkpoint_every: Duration,
+    /// The open period live pay is kept for: the current month by default.
+    pub period: Option<String>,
+    /// librdkafka properties (security, timeouts), set over the engine's own.
+    #[serde(default)]
+    pub options: BTreeMap<String, String>,
+}
+
+impl Default for StreamSettings {
+    fn default() -> Self {
+        StreamSettings {
+            group: default_group(),
+            live_every: default_live_every(),
+            checkpoint_every: default_checkpoint_every(),
+            period: None,
+            options: BTreeMap::new(),
+        }
+    }
+}
+
+fn default_group() -> String {
+    "payroll".to_string()
+}
+
+fn default_live_every() -> Duration {
+    Duration::from_secs(10)
+}
+
+fn default_checkpoint_every() -> Duration {
+    Duration::from_secs(5)
+}
+
+/// Durations as people write them: `10s`, `500ms`, `1m`.
+mod duration {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer};
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        humantime::parse_duration(&text)
+            .map_err(|e| serde::de::Error::custom(format!("`{text}`: {e}; expected a duration like 10s or 500ms")))
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

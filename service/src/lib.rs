@@ -13,6 +13,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod http;
+pub mod live;
 pub mod metrics;
 pub mod scheduler;
 pub mod worker;
@@ -46,9 +47,10 @@ pub struct Service {
     pub addr: SocketAddr,
     pub ctx: ApiContext,
     /// A ready token per role, printed when bound to loopback with a key that can sign.
-    pub tokens: Vec<(String, String)>,
+    pub tokens: Option<DemoTokens>,
     tasks: Vec<JoinHandle<()>>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
+    stream: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Service {
@@ -61,6 +63,11 @@ impl Service {
         for task in self.tasks.drain(..) {
             task.abort();
             let _ = task.await;
+        }
+        if let (Some(live), Some(thread)) = (&self.ctx.live, self.stream.take()) {
+            // The stream checkpoints what it holds before it returns.
+            live.stop();
+            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
         }
     }
 }
@@ -93,6 +100,14 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Service> {
                 .map_err(|e| anyhow::anyhow!("seeding the schedule of {org}: {e}"))?;
         }
     }
+    let compute = worker::Compute::new().context("starting the run runtime")?;
+    let (live, stream) = match &config.brokers {
+        Some(brokers) => {
+            let (live, thread) = start_stream(&config, brokers, &source, &rulesets.default, &compute)?;
+            (Some(live), Some(thread))
+        }
+        None => (None, None),
+    };
     let ctx = ApiContext {
         roles: Arc::new(Roles::with_overrides(&config.roles)),
         config: Arc::new(config),
@@ -104,9 +119,10 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Service> {
         work: Arc::new(Notify::new()),
         // Unique per start, even for two services in one process (tests).
         instance: Arc::from(format!("{}-{}-{:04x}", hostname(), std::process::id(), rand::random::<u16>()).as_str()),
-        compute: worker::Compute::new().context("starting the run runtime")?,
+        compute,
         metrics: Arc::default(),
         results: Arc::default(),
+        live,
     };
     let listener = tokio::net::TcpListener::bind(ctx.config.listen)
         .await
@@ -115,7 +131,7 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Service> {
     let tokens = if addr.ip().is_loopback() {
         demo_tokens(&ctx)
     } else {
-        Vec::new()
+        None
     };
 
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -139,6 +155,7 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Service> {
         tokens,
         tasks,
         stop: Some(stop),
+        stream,
     })
 }
 
@@ -151,18 +168,22 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         InputSource::Folder(dir) => println!("inputs: {}", dir.display()),
         InputSource::State { url, .. } => println!("inputs: the stream state at {url}"),
     }
-    if !service.tokens.is_empty() {
-        println!("\nTokens (valid 12 h), one per role:");
-        for (role, token) in &service.tokens {
+    if let Some(demo) = &service.tokens {
+        let org = &demo.org;
+        println!(
+            "\nTokens for org {org} (valid 12 h), one per role (the worker's is worker {}):",
+            demo.worker
+        );
+        for (role, token) in &demo.tokens {
             println!("  {role:<11} {token}");
         }
-        let hr = service
+        let hr = demo
             .tokens
             .iter()
             .find_map(|(role, token)| (role == "hr_admin").then_some(token.as_str()))
             .unwrap_or("TOKEN");
         println!(
-            "\nTry:\n  curl -s -X POST {base}/v1/orgs/ORG/runs -H 'Authorization: Bearer {hr}' \\\n    -H 'Idempotency-Key: first' -H 'Content-Type: application/json' -d '{{\"period\": \"2026-10\", \"kind\": \"provisional\"}}'"
+            "\nTry:\n  curl -s -X POST {base}/v1/orgs/{org}/runs -H 'Authorization: Bearer {hr}' \\\n    -H 'Idempotency-Key: first' -H 'Content-Type: application/json' -d '{{\"period\": \"2026-10\", \"kind\": \"provisional\"}}'"
         );
     }
     shutdown_signal().await;
@@ -206,10 +227,20 @@ fn load_rulesets(config: &ServeConfig) -> anyhow::Result<Rulesets> {
 
 fn input_source(config: &ServeConfig) -> anyhow::Result<InputSource> {
     if config.brokers.is_some() {
-        bail!(
-            "brokers: consuming the topics inside `payroll serve` is not built yet; run `payroll stream --state URL` \
-             beside it and set `state` and `sites` here, so runs read the stream's checkpoints"
-        );
+        let Some(sites) = &config.sites else {
+            bail!("`brokers` needs `sites`: the sites file (sites.csv format) the stream folds workers against");
+        };
+        if config.inputs.is_some() {
+            bail!("set `inputs` (files mode) or `brokers` (stream mode), not both");
+        }
+        let state = config
+            .state
+            .clone()
+            .unwrap_or_else(|| config.data.join("state").display().to_string());
+        return Ok(InputSource::State {
+            url: state,
+            sites: sites.clone(),
+        });
     }
     match (&config.inputs, &config.state, &config.sites) {
         (Some(_), Some(_), _) => bail!("set `inputs` (files mode) or `state` (stream mode), not both"),
@@ -221,6 +252,60 @@ fn input_source(config: &ServeConfig) -> anyhow::Result<InputSource> {
         (None, Some(_), None) => bail!("`state` needs `sites`: the sites file the stream runs with"),
         (None, None, _) => demo_inputs(&config.data),
     }
+}
+
+/// Consumes the topics on a thread of its own, checkpointing into the state store and keeping
+/// the open period's live pay current; its async work runs on the run runtime.
+fn start_stream(
+    config: &ServeConfig,
+    brokers: &str,
+    source: &InputSource,
+    ruleset: &Arc<Ruleset>,
+    compute: &worker::Compute,
+) -> anyhow::Result<(Arc<live::LiveStream>, std::thread::JoinHandle<()>)> {
+    use payroll_connectors::kafka::{self, KafkaConfig, Live, StreamConfig, Topics};
+    let InputSource::State { url, sites } = source else {
+        unreachable!("stream mode reads the stream's state");
+    };
+    let settings = &config.stream;
+    let period = match &settings.period {
+        Some(p) => p.parse().map_err(|e: String| anyhow::anyhow!("stream.period: {e}"))?,
+        None => payroll_rules::vocabulary::PayPeriod::of(chrono::Utc::now().date_naive()),
+    };
+    ruleset
+        .version_on(period.first_day())
+        .with_context(|| format!("live pay for {period}"))?;
+    let state = Store::open(url).with_context(|| format!("opening the stream state {url}"))?;
+    let status = Arc::new(kafka::StreamStatus::default());
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stream_config = StreamConfig {
+        kafka: KafkaConfig {
+            brokers: brokers.to_string(),
+            group: settings.group.clone(),
+            options: settings.options.clone().into_iter().collect(),
+        },
+        topics: Topics::default(),
+        sites: payroll_engine::Ledger::new(payroll_connectors::files::read_sites(sites)?),
+        state: payroll_connectors::checkpoints::Checkpoints::new(state.clone()),
+        checkpoint_every: settings.checkpoint_every,
+        live: Some(Live {
+            period,
+            ruleset: Arc::clone(ruleset),
+            every: settings.live_every,
+        }),
+        until_caught_up: false,
+        // Keeps /metrics and /readyz current.
+        report_every: Duration::from_secs(1),
+        status: Arc::clone(&status),
+    };
+    let (stopping, runtime) = (Arc::clone(&stop), compute.handle());
+    let thread = std::thread::Builder::new()
+        .name("payroll-stream".into())
+        .spawn(move || match kafka::stream(stream_config, stopping, runtime) {
+            Ok(report) => tracing::info!(folded = report.counters.folded, "stream stopped"),
+            Err(e) => tracing::error!(error = %e, "the stream stopped"),
+        })?;
+    Ok((Arc::new(live::LiveStream::new(status, period, state, stop)), thread))
 }
 
 /// The embedded default's inputs: a generated month, once, under the data directory.
@@ -278,16 +363,23 @@ fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A token per role for the first org of the inputs (a worker's for one of its workers).
-fn demo_tokens(ctx: &ApiContext) -> Vec<(String, String)> {
+/// Tokens printed at start, for one org of the inputs.
+pub struct DemoTokens {
+    pub org: String,
+    /// The worker the `worker` role's token is for.
+    pub worker: String,
+    /// Role, token.
+    pub tokens: Vec<(String, String)>,
+}
+
+/// A token per role for the org of the inputs' first worker (the worker's for that worker).
+fn demo_tokens(ctx: &ApiContext) -> Option<DemoTokens> {
     let InputSource::Folder(dir) = &*ctx.source else {
-        return Vec::new();
+        return None;
     };
-    let Some((org, worker)) = first_org_and_worker(&dir.join("workers.csv")) else {
-        return Vec::new();
-    };
-    let org = ctx.config.orgs.keys().next().cloned().unwrap_or(org);
-    ctx.roles
+    let (org, worker) = first_org_and_worker(&dir.join("workers.csv"))?;
+    let tokens = ctx
+        .roles
         .names()
         .filter_map(|role| {
             let sub = if role == "worker" {
@@ -298,7 +390,8 @@ fn demo_tokens(ctx: &ApiContext) -> Vec<(String, String)> {
             let claims = auth::claims(&sub, &org, &[role.to_string()], PRINTED_TOKEN_TTL);
             Some((role.to_string(), ctx.keys.mint(&claims)?))
         })
-        .collect()
+        .collect();
+    Some(DemoTokens { org, worker, tokens })
 }
 
 fn first_org_and_worker(workers_csv: &Path) -> Option<(String, String)> {

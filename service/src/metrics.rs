@@ -1,9 +1,11 @@
 //! `/metrics` in Prometheus' text format: requests by route and status with latency
-//! histograms, runs by kind and status, run durations and payslip throughput.
+//! histograms, runs by kind and status, run durations, payslip throughput, and in stream mode
+//! the stream's rate, lag, dead letters and checkpoint age.
 
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use payroll_connectors::kafka::StreamStatus;
 use payroll_engine::lifecycle::{RunKind, RunStatus};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -45,6 +47,19 @@ pub struct Metrics {
     runs: Family<RunLabels, Counter>,
     run_seconds: Histograms<StageLabels>,
     payslips_per_second: Gauge<f64, AtomicU64>,
+    stream: StreamGauges,
+}
+
+/// The stream's figures, copied from its `StreamStatus` when `/metrics` is read.
+#[derive(Default)]
+struct StreamGauges {
+    folded: Gauge,
+    rate: Gauge,
+    lag: Gauge,
+    dead_letters: Gauge,
+    checkpoints: Gauge,
+    failed_checkpoints: Gauge,
+    checkpoint_age: Gauge<f64, AtomicU64>,
 }
 
 fn latency_buckets() -> Histogram {
@@ -82,8 +97,45 @@ impl Default for Metrics {
             "Payslips rendered per second by the latest finalized run",
             payslips_per_second.clone(),
         );
+        let stream = StreamGauges::default();
+        for (name, help, gauge) in [
+            (
+                "stream_messages_folded",
+                "Messages folded by this instance's stream",
+                &stream.folded,
+            ),
+            (
+                "stream_messages_per_second",
+                "Messages folded per second, last interval",
+                &stream.rate,
+            ),
+            (
+                "stream_lag",
+                "Messages not yet read, partitions this instance owns",
+                &stream.lag,
+            ),
+            (
+                "stream_dead_letters",
+                "Messages refused to the dead-letter topics",
+                &stream.dead_letters,
+            ),
+            ("stream_checkpoints", "Shard checkpoints written", &stream.checkpoints),
+            (
+                "stream_failed_checkpoints",
+                "Shard checkpoints that failed (retried)",
+                &stream.failed_checkpoints,
+            ),
+        ] {
+            registry.register(name, help, gauge.clone());
+        }
+        registry.register(
+            "stream_checkpoint_age_seconds",
+            "Seconds since the latest checkpoint",
+            stream.checkpoint_age.clone(),
+        );
         Metrics {
             registry,
+            stream,
             requests,
             latency,
             runs,
@@ -133,6 +185,24 @@ impl Metrics {
 
     pub fn payslips_rendered(&self, per_second: f64) {
         self.payslips_per_second.set(per_second);
+    }
+
+    pub fn observe_stream(&self, status: &StreamStatus) {
+        let load = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed) as i64;
+        let g = &self.stream;
+        g.folded.set(load(&status.folded));
+        g.rate.set(load(&status.rate));
+        g.lag.set(status.lag.load(Ordering::Relaxed));
+        g.dead_letters.set(load(&status.dead_letters));
+        g.checkpoints.set(load(&status.checkpoints));
+        g.failed_checkpoints.set(load(&status.failed_checkpoints));
+        let last = status.last_checkpoint_ms.load(Ordering::Relaxed);
+        if last > 0 {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64);
+            g.checkpoint_age.set(now.saturating_sub(last) as f64 / 1000.0);
+        }
     }
 
     pub fn render(&self) -> String {

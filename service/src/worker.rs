@@ -51,6 +51,10 @@ impl Compute {
         })
     }
 
+    pub fn handle(&self) -> tokio::runtime::Handle {
+        self.handle.clone()
+    }
+
     pub async fn run<F>(&self, work: F) -> Result<F::Output>
     where
         F: Future + Send + 'static,

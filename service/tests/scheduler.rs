@@ -52,7 +52,7 @@ async fn catch_up_after_downtime(backend: Backend) {
         .unwrap();
     let (dir, database) = h.stop().await;
 
-    let h = Harness::start_on(dir, database, "workers = 0").await;
+    let h = Harness::start_on(dir, database, &files(), "workers = 0").await;
     let mut runs = Vec::new();
     for _ in 0..100 {
         runs = scheduled_runs(&h).await;
@@ -88,7 +88,7 @@ async fn two_instances_run_a_slot_once(backend: Backend) {
     // A second instance on the same database (and data directory).
     let b_dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(b_dir.path().join("data")).unwrap();
-    let b = Harness::start_on(b_dir, a.database.clone(), "workers = 0").await;
+    let b = Harness::start_on(b_dir, a.database.clone(), &files(), "workers = 0").await;
     let now = Utc::now();
     let (ra, rb) = tokio::join!(
         scheduler::tick(&a.service.ctx, now),
@@ -131,7 +131,7 @@ async fn janitor_retries_a_dead_instances_run(backend: Backend) {
 
     // An instance with a worker picks it up and calculates it.
     let (dir, database) = h.stop().await;
-    let h = Harness::start_on(dir, database, "").await;
+    let h = Harness::start_on(dir, database, &files(), "").await;
     let run = h.wait("org0", &id, &hr, "calculated").await;
     assert_eq!(run["attempts"], 2);
     h.stop().await;

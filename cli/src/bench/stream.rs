@@ -163,6 +163,7 @@ pub async fn ingest(
             live: None,
             until_caught_up: true,
             report_every: Duration::from_secs(3600),
+            status: Default::default(),
         };
         let report = {
             let (stop, runtime) = (Arc::clone(&stop), runtime.clone());
@@ -206,6 +207,7 @@ pub async fn ingest(
         }),
         until_caught_up: false,
         report_every: Duration::from_secs(3600),
+        status: Default::default(),
     };
     let streaming = {
         let (stop, runtime) = (Arc::clone(&stop), runtime.clone());

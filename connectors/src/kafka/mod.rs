@@ -21,6 +21,7 @@ pub use admin::{ensure_topics, partition_counts};
 pub use config::{KafkaConfig, Role, Topics};
 pub use produce::{Published, publish_folder};
 pub use source::{Live, StreamConfig, StreamReport, stream};
+pub use telemetry::StreamStatus;
 
 /// Queues a record, waiting while the producer's queue is full (the broker away, or a burst):
 /// a message is never dropped for want of room.

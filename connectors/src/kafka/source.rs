@@ -31,7 +31,7 @@ use rdkafka::types::RDKafkaRespErr;
 use tokio::runtime::Handle;
 
 use super::dead_letter::DeadLetterTopics;
-use super::telemetry::{Counters, Telemetry};
+use super::telemetry::{Counters, StreamStatus, Telemetry};
 use crate::checkpoints::Checkpoints;
 use crate::error::{Error, Result};
 use crate::kafka::{KafkaConfig, Role, Topics, admin};
@@ -57,8 +57,10 @@ pub struct StreamConfig {
     pub live: Option<Live>,
     /// Stop once every assigned partition has been read to its end.
     pub until_caught_up: bool,
-    /// How often rates and lag are logged.
+    /// How often rates and lag are logged (and `status` updated).
     pub report_every: Duration,
+    /// Where another thread reads the stream's figures.
+    pub status: Arc<StreamStatus>,
 }
 
 /// Live results: the period kept current, the ruleset that computes it, and how often.
@@ -102,7 +104,7 @@ pub fn stream(config: StreamConfig, stop: Arc<AtomicBool>, runtime: Handle) -> R
     let consumer: BaseConsumer<StreamContext> = config.kafka.consumer().create_with_context(context)?;
     consumer.subscribe(&config.topics.names())?;
 
-    let mut telemetry = Telemetry::new(config.report_every);
+    let mut telemetry = Telemetry::new(config.report_every, Arc::clone(&config.status));
     let context = consumer.context();
     let live_every = context.lock().live.as_ref().map(|l| l.live.every);
     std::thread::scope(|scope| {
@@ -151,7 +153,10 @@ pub fn stream(config: StreamConfig, stop: Arc<AtomicBool>, runtime: Handle) -> R
             }
             if last_checkpoint.elapsed() >= config.checkpoint_every {
                 context.pipeline.drain();
-                context.lock().checkpoint_all(&consumer, CommitMode::Async);
+                let mut shards = context.lock();
+                shards.checkpoint_all(&consumer, CommitMode::Async);
+                telemetry.checkpointed(&shards.counters);
+                drop(shards);
                 last_checkpoint = Instant::now();
             }
             if live_every.is_some_and(|every| last_live.elapsed() >= every) {

@@ -1,7 +1,9 @@
 //! What the stream reports, in one place: counters it keeps and the lines it logs.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 #[derive(Debug, Clone, Default)]
 pub struct Counters {
@@ -23,20 +25,61 @@ impl Counters {
     }
 }
 
-/// Logs rates and lag every `every`.
+/// The stream's figures as another thread reads them (the service's `/metrics` and
+/// `/readyz`), updated at every report and checkpoint.
+#[derive(Debug, Default)]
+pub struct StreamStatus {
+    /// Set once the stream polls: topics found, assigned shards restored.
+    pub running: AtomicBool,
+    pub folded: AtomicU64,
+    pub dead_letters: AtomicU64,
+    /// Messages behind the partition ends, all assigned partitions (-1: unknown).
+    pub lag: AtomicI64,
+    pub checkpoints: AtomicU64,
+    pub failed_checkpoints: AtomicU64,
+    /// When the latest checkpoint was written, milliseconds since the Unix epoch (0: never).
+    pub last_checkpoint_ms: AtomicU64,
+    /// Messages per second over the last report interval.
+    pub rate: AtomicU64,
+}
+
+impl StreamStatus {
+    fn record(&self, counters: &Counters) {
+        if counters.checkpoints > self.checkpoints.load(Ordering::Relaxed) {
+            let now = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64);
+            self.last_checkpoint_ms.store(now, Ordering::Relaxed);
+        }
+        self.folded.store(counters.folded, Ordering::Relaxed);
+        self.dead_letters.store(counters.dead_letter_total(), Ordering::Relaxed);
+        self.checkpoints.store(counters.checkpoints, Ordering::Relaxed);
+        self.failed_checkpoints
+            .store(counters.failed_checkpoints, Ordering::Relaxed);
+    }
+}
+
+/// Logs rates and lag every `every`, and keeps [`StreamStatus`] current.
 pub struct Telemetry {
     every: Duration,
     last: Instant,
     last_folded: u64,
+    status: Arc<StreamStatus>,
 }
 
 impl Telemetry {
-    pub fn new(every: Duration) -> Self {
+    pub fn new(every: Duration, status: Arc<StreamStatus>) -> Self {
         Telemetry {
             every,
             last: Instant::now(),
             last_folded: 0,
+            status,
         }
+    }
+
+    /// After a checkpoint pass: its counts and time, without waiting for the next report.
+    pub fn checkpointed(&self, counters: &Counters) {
+        self.status.record(counters);
     }
 
     pub fn due(&self) -> bool {
@@ -56,6 +99,10 @@ impl Telemetry {
             checkpoints = counters.checkpoints,
             "stream"
         );
+        self.status.record(counters);
+        self.status.lag.store(lag, Ordering::Relaxed);
+        self.status.rate.store(rate.round() as u64, Ordering::Relaxed);
+        self.status.running.store(true, Ordering::Relaxed);
         self.last = Instant::now();
         self.last_folded = counters.folded;
     }

@@ -32,7 +32,7 @@ use crate::worker::Compute;
 
 pub use extractor::AuthUser;
 pub use ops::openapi;
-pub use results::ResultsCache;
+pub use results::{ResultsCache, worker_row};
 
 /// Everything a handler, the run worker and the scheduler share.
 #[derive(Clone)]
@@ -52,6 +52,8 @@ pub struct ApiContext {
     pub compute: Compute,
     pub metrics: Arc<Metrics>,
     pub results: Arc<ResultsCache>,
+    /// Stream mode: the stream this service consumes, and its live pay.
+    pub live: Option<Arc<crate::live::LiveStream>>,
 }
 
 /// The default ruleset and the orgs that have their own.

@@ -69,9 +69,12 @@ pub struct Readiness {
     pub ready: bool,
     pub database: String,
     pub object_store: String,
+    /// Stream mode: `ok` once the brokers answered and the assigned shards are restored.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stream: Option<String>,
 }
 
-/// The database and the object store answer.
+/// The database and the object store answer (and, in stream mode, the stream runs).
 #[utoipa::path(get, path = "/readyz", tag = "operations", responses((status = 200, body = Readiness), (status = 503, body = Readiness)))]
 async fn readyz(State(ctx): State<ApiContext>) -> impl IntoResponse {
     let database = match ctx.db.ping().await {
@@ -82,7 +85,15 @@ async fn readyz(State(ctx): State<ApiContext>) -> impl IntoResponse {
         Ok(_) => "ok".to_string(),
         Err(e) => e.to_string(),
     };
-    let ready = database == "ok" && object_store == "ok";
+    let stream = ctx.live.as_ref().map(|live| {
+        if live.running() {
+            "ok"
+        } else {
+            "starting: waiting for the brokers and the topics"
+        }
+        .to_string()
+    });
+    let ready = database == "ok" && object_store == "ok" && stream.as_deref().is_none_or(|s| s == "ok");
     let status = if ready {
         StatusCode::OK
     } else {
@@ -94,6 +105,7 @@ async fn readyz(State(ctx): State<ApiContext>) -> impl IntoResponse {
             ready,
             database,
             object_store,
+            stream,
         }),
     )
 }
@@ -101,6 +113,9 @@ async fn readyz(State(ctx): State<ApiContext>) -> impl IntoResponse {
 /// Prometheus metrics.
 #[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, content_type = "text/plain", body = String)))]
 async fn metrics(State(ctx): State<ApiContext>) -> impl IntoResponse {
+    if let Some(live) = &ctx.live {
+        ctx.metrics.observe_stream(&live.status);
+    }
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
         ctx.metrics.render(),

@@ -1,5 +1,7 @@
 //! A worker's pay-to-date, and whether a period is open or locked.
 
+use std::sync::atomic::Ordering;
+
 use axum::extract::{Path, Query, State};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -37,17 +39,25 @@ pub struct PayBody {
     pub period: String,
     /// `false` only when the figures are those of the period's approved final run.
     pub provisional: bool,
-    /// The run the figures come from, its kind and when it was calculated.
-    pub run_id: String,
-    pub run_kind: String,
+    /// The run the figures come from and its kind; absent for live pay from the stream.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run_kind: Option<String>,
+    /// When the figures were computed.
     pub as_of: String,
-    /// What the figures reflect: input files by content, or a stream's offsets.
+    /// What a run's figures reflect: input files by content, or a stream's offsets.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub source: Option<SourceBody>,
+    /// Live pay (stream mode, the open period): how far the stream has read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub live: Option<LiveBody>,
     /// Every input and component of the worker, amounts as decimal strings.
     pub pay: Map<String, Value>,
 }
 
-/// A worker's pay-to-date for a period, from the latest calculated run of it.
+/// A worker's pay-to-date for a period: the stream's live pay for its open period (stream
+/// mode), else the latest calculated run of the period.
 #[utoipa::path(get, path = "/v1/orgs/{org}/workers/{worker}/pay", tag = "pay",
     params(("org" = String, Path), ("worker" = String, Path), PayQuery),
     responses((status = 200, body = PayBody), (status = 401, body = super::error::ErrorBody),
@@ -65,6 +75,28 @@ pub(super) async fn pay(
         Some(p) => p.parse().map_err(|e: String| Error::invalid("period", e))?,
         None => PayPeriod::of(Utc::now().date_naive()),
     };
+    if let Some(live) = ctx.live.as_ref().filter(|live| live.period == period) {
+        let found = live
+            .pay(&worker)
+            .await?
+            .filter(|found| found.pay.get("org_id").and_then(Value::as_str) == Some(org.as_str()))
+            .ok_or_else(|| Error::NotFound(format!("worker `{worker}` in the live pay of {period}")))?;
+        return Ok(Json(PayBody {
+            worker_id: worker,
+            org_id: org,
+            period: period.to_string(),
+            provisional: true,
+            run_id: None,
+            run_kind: None,
+            as_of: crate::db::timestamp(found.as_of),
+            source: None,
+            live: Some(LiveBody {
+                messages_folded: live.status.folded.load(Ordering::Relaxed),
+                lag: live.status.lag.load(Ordering::Relaxed),
+            }),
+            pay: found.pay,
+        }));
+    }
     let run = runs::latest_calculated(&ctx.db, &org, period)
         .await?
         .ok_or_else(|| Error::NotFound(format!("a calculated run of {period} for org `{org}`")))?;
@@ -78,12 +110,21 @@ pub(super) async fn pay(
         period: period.to_string(),
         provisional: !(run.kind == RunKind::Final
             && matches!(run.status, RunStatus::Finalizing | RunStatus::Finalized)),
-        run_id: run.id,
-        run_kind: run.kind.as_str().to_string(),
+        run_id: Some(run.id),
+        run_kind: Some(run.kind.as_str().to_string()),
         as_of: body.updated_at,
         source: body.source,
+        live: None,
         pay,
     }))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LiveBody {
+    /// Messages folded by this instance's stream since it started.
+    pub messages_folded: u64,
+    /// Messages not yet read, all partitions it owns (-1: not known yet).
+    pub lag: i64,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

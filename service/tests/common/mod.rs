@@ -17,6 +17,11 @@ pub fn sample() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../cli/tests/data/sample")
 }
 
+/// Files mode over the sample month.
+pub fn files() -> String {
+    format!("inputs = {:?}", sample())
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,
@@ -83,22 +88,26 @@ impl Reply {
 }
 
 impl Harness {
-    /// A service over the sample month, with `extra` TOML appended to its config.
+    /// A service over the sample month's files, with `extra` TOML appended to its config.
     pub async fn start(backend: Backend, extra: &str) -> Harness {
+        Harness::start_with(backend, &format!("inputs = {:?}", sample()), extra).await
+    }
+
+    /// A service reading `source` (top-level keys: `inputs`, or `brokers` and `sites`).
+    pub async fn start_with(backend: Backend, source: &str, extra: &str) -> Harness {
         let dir = tempfile::tempdir().unwrap();
         let database = match backend {
             Backend::Sqlite => format!("sqlite://{}?mode=rwc", dir.path().join("payroll.db").display()),
             Backend::Postgres => postgres_database().await,
         };
-        Harness::start_on(dir, database, extra).await
+        Harness::start_on(dir, database, source, extra).await
     }
 
     /// Another service over the same directory and database (a restart, or a second instance).
-    pub async fn start_on(dir: tempfile::TempDir, database: String, extra: &str) -> Harness {
+    pub async fn start_on(dir: tempfile::TempDir, database: String, source: &str, extra: &str) -> Harness {
         let text = format!(
-            "listen = \"127.0.0.1:0\"\ndata = {data:?}\ndatabase = {database:?}\ninputs = {inputs:?}\n{extra}\n[auth]\nhs256_secret = {SECRET:?}\n",
+            "listen = \"127.0.0.1:0\"\ndata = {data:?}\ndatabase = {database:?}\n{source}\n{extra}\n[auth]\nhs256_secret = {SECRET:?}\n",
             data = dir.path().join("data"),
-            inputs = sample(),
         );
         let config: ServeConfig = toml::from_str(&text).expect("a valid test config");
         let service = payroll_service::start(config).await.expect("the service starts");

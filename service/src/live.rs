@@ -1,0 +1,115 @@
+//! Stream mode: the service consumes the Kafka topics itself (the same `kafka::stream` as
+//! `payroll stream`, on a thread of its own) and answers pay-to-date of the open period from
+//! the live results the stream keeps current in its state store.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use datafusion::arrow::array::RecordBatch;
+use object_store::path::Path;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use payroll_connectors::kafka::StreamStatus;
+use payroll_connectors::{Store, layout};
+use payroll_rules::vocabulary::PayPeriod;
+use serde_json::{Map, Value};
+
+use crate::error::{Error, Result};
+
+/// Live results are re-listed at most this often: a punch shows in pay-to-date within the
+/// stream's `live_every` plus this.
+const FRESH_FOR: Duration = Duration::from_millis(200);
+
+/// The stream the service runs, and what it has computed.
+pub struct LiveStream {
+    pub status: Arc<StreamStatus>,
+    /// The open period whose pay the stream keeps current.
+    pub period: PayPeriod,
+    pub state: Store,
+    stop: Arc<AtomicBool>,
+    cache: tokio::sync::Mutex<Shards>,
+}
+
+/// Each shard's live results file, decoded, with the version it was read at.
+#[derive(Default)]
+struct Shards {
+    read_at: Option<Instant>,
+    files: HashMap<Path, Shard>,
+}
+
+struct Shard {
+    modified: DateTime<Utc>,
+    batches: Arc<Vec<RecordBatch>>,
+}
+
+/// A worker's live pay and when its shard's results were written.
+pub struct LivePay {
+    pub pay: Map<String, Value>,
+    pub as_of: DateTime<Utc>,
+}
+
+impl LiveStream {
+    pub fn new(status: Arc<StreamStatus>, period: PayPeriod, state: Store, stop: Arc<AtomicBool>) -> LiveStream {
+        LiveStream {
+            status,
+            period,
+            state,
+            stop,
+            cache: tokio::sync::Mutex::default(),
+        }
+    }
+
+    /// Asks the stream to checkpoint what it holds and return.
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+
+    pub fn running(&self) -> bool {
+        self.status.running.load(Ordering::Relaxed)
+    }
+
+    /// The worker's row in the live results, re-reading shards whose file changed.
+    pub async fn pay(&self, worker: &str) -> Result<Option<LivePay>> {
+        let mut shards = self.cache.lock().await;
+        if shards.read_at.is_none_or(|at| at.elapsed() >= FRESH_FOR) {
+            self.refresh(&mut shards).await?;
+        }
+        Ok(shards.files.values().find_map(|shard| {
+            crate::http::worker_row(&shard.batches, worker, None).map(|pay| LivePay {
+                pay,
+                as_of: shard.modified,
+            })
+        }))
+    }
+
+    async fn refresh(&self, shards: &mut Shards) -> Result<()> {
+        let listed = self.state.list(&layout::live_dir(&self.period.to_string())).await?;
+        let mut files = HashMap::new();
+        for meta in listed.into_iter().filter(|m| m.location.extension() == Some("parquet")) {
+            let unchanged = shards
+                .files
+                .remove(&meta.location)
+                .filter(|s| s.modified == meta.last_modified);
+            let shard = match unchanged {
+                Some(shard) => shard,
+                None => {
+                    let bytes = self.state.get(&meta.location).await?;
+                    let batches = ParquetRecordBatchReaderBuilder::try_new(bytes)
+                        .and_then(|b| b.build())
+                        .and_then(|reader| reader.collect::<std::result::Result<Vec<_>, _>>().map_err(Into::into))
+                        .map_err(|e| Error::Internal(format!("live results {}: {e}", meta.location)))?;
+                    Shard {
+                        modified: meta.last_modified,
+                        batches: Arc::new(batches),
+                    }
+                }
+            };
+            files.insert(meta.location, shard);
+        }
+        shards.files = files;
+        shards.read_at = Some(Instant::now());
+        Ok(())
+    }
+}
