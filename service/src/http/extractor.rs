@@ -1,8 +1,9 @@
 //! Extractors: [`AuthUser`] (a handler that takes it cannot run without a verified, unexpired
-//! token) and [`ApiJson`] (a body that does not parse is the API's 422, not plain text).
+//! token), and [`ApiJson`], [`ApiQuery`] and [`ApiPath`]: a body, query string or path that does
+//! not parse is the API's JSON 422, not axum's plain-text rejection.
 
 use axum::body::Bytes;
-use axum::extract::{FromRef, FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRef, FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
@@ -110,5 +111,40 @@ where
                 let field = if path == "." { "body".to_string() } else { path };
                 Error::invalid(&field, e.into_inner().to_string())
             })
+    }
+}
+
+/// A query string; one that does not parse is a 422 saying which parameter and why.
+pub struct ApiQuery<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for ApiQuery<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self> {
+        Query::try_from_uri(&parts.uri)
+            .map(|Query(query)| ApiQuery(query))
+            .map_err(|rejection| Error::invalid("query", rejection.body_text()))
+    }
+}
+
+/// Path parameters; ones that do not decode (invalid percent-encoding) are a 422.
+pub struct ApiPath<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for ApiPath<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self> {
+        Path::from_request_parts(parts, state)
+            .await
+            .map(|Path(path)| ApiPath(path))
+            .map_err(|rejection| Error::invalid("path", rejection.body_text()))
     }
 }

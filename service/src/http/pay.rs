@@ -2,7 +2,7 @@
 
 use std::sync::atomic::Ordering;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use chrono::Utc;
@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
 
 use super::ApiContext;
-use super::extractor::AuthUser;
+use super::extractor::{ApiPath, ApiQuery, AuthUser};
 use super::runs::SourceBody;
 use crate::auth::Permission;
 use crate::db::runs;
@@ -29,6 +29,7 @@ pub fn router() -> Router<ApiContext> {
 #[into_params(parameter_in = Query)]
 pub struct PayQuery {
     /// `YYYY-MM`; the current month by default.
+    #[param(pattern = "^[0-9]{4}-(0[1-9]|1[0-2])$")]
     pub period: Option<String>,
 }
 
@@ -67,8 +68,8 @@ pub struct PayBody {
 pub(super) async fn pay(
     State(ctx): State<ApiContext>,
     user: AuthUser,
-    Path((org, worker)): Path<(String, String)>,
-    Query(query): Query<PayQuery>,
+    ApiPath((org, worker)): ApiPath<(String, String)>,
+    ApiQuery(query): ApiQuery<PayQuery>,
 ) -> Result<Json<PayBody>> {
     user.may_see_pay_of(&org, &worker, Permission::ViewPay)?;
     let period = match query.period {
@@ -150,7 +151,7 @@ pub struct PeriodBody {
 pub(super) async fn period(
     State(ctx): State<ApiContext>,
     user: AuthUser,
-    Path((org, period)): Path<(String, String)>,
+    ApiPath((org, period)): ApiPath<(String, String)>,
 ) -> Result<Json<PeriodBody>> {
     user.may(&org, Permission::ViewRuns)?;
     let period: PayPeriod = period.parse().map_err(|e: String| Error::invalid("period", e))?;

@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -22,7 +22,7 @@ use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
 
 use super::ApiContext;
-use super::extractor::AuthUser;
+use super::extractor::{ApiPath, ApiQuery, AuthUser};
 use crate::auth::Permission;
 use crate::db::runs::{self, Run};
 use crate::error::{Error, Result};
@@ -151,8 +151,10 @@ pub fn worker_row(batches: &[RecordBatch], worker: &str, columns: Option<&[usize
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// 1 to 1000; 100 by default.
+    #[param(minimum = 1, maximum = 1000)]
     pub page_size: Option<usize>,
     /// The `next_page_token` of the page before.
+    #[param(pattern = "^[0-9]+$")]
     pub page_token: Option<String>,
 }
 
@@ -175,8 +177,8 @@ pub struct ResultsPage {
 pub(super) async fn results_json(
     State(ctx): State<ApiContext>,
     user: AuthUser,
-    Path((org, id)): Path<(String, String)>,
-    Query(page): Query<PageQuery>,
+    ApiPath((org, id)): ApiPath<(String, String)>,
+    ApiQuery(page): ApiQuery<PageQuery>,
 ) -> Result<Json<ResultsPage>> {
     readable_columns(&user, &org, None)?;
     let size = page.page_size.unwrap_or(100);
@@ -220,7 +222,7 @@ pub(super) async fn results_json(
 pub(super) async fn results_csv(
     State(ctx): State<ApiContext>,
     user: AuthUser,
-    Path((org, id)): Path<(String, String)>,
+    ApiPath((org, id)): ApiPath<(String, String)>,
 ) -> Result<Response> {
     readable_columns(&user, &org, None)?;
     let run = calculated(&ctx, &org, &id).await?;
@@ -261,7 +263,7 @@ pub(super) async fn results_csv(
 pub(super) async fn results_parquet(
     State(ctx): State<ApiContext>,
     user: AuthUser,
-    Path((org, id)): Path<(String, String)>,
+    ApiPath((org, id)): ApiPath<(String, String)>,
 ) -> Result<Response> {
     readable_columns(&user, &org, None)?;
     let run = calculated(&ctx, &org, &id).await?;
@@ -292,7 +294,7 @@ pub(super) async fn results_parquet(
 pub(super) async fn explain(
     State(ctx): State<ApiContext>,
     user: AuthUser,
-    Path((org, id, worker)): Path<(String, String, String)>,
+    ApiPath((org, id, worker)): ApiPath<(String, String, String)>,
 ) -> Result<Json<payroll_pipeline::explain::Explanation>> {
     user.may_see_pay_of(&org, &worker, Permission::ViewPay)?;
     let run = calculated(&ctx, &org, &id).await?;
@@ -316,7 +318,7 @@ pub(super) async fn explain(
 pub(super) async fn payslip(
     State(ctx): State<ApiContext>,
     user: AuthUser,
-    Path((org, id, file)): Path<(String, String, String)>,
+    ApiPath((org, id, file)): ApiPath<(String, String, String)>,
 ) -> Result<Response> {
     let (worker, content_type) = match file.rsplit_once('.') {
         Some((worker, "pdf")) => (worker, "application/pdf"),
@@ -354,7 +356,7 @@ pub(super) async fn payslip(
 pub(super) async fn register(
     State(ctx): State<ApiContext>,
     user: AuthUser,
-    Path((org, id)): Path<(String, String)>,
+    ApiPath((org, id)): ApiPath<(String, String)>,
 ) -> Result<Response> {
     user.may(&org, Permission::DownloadRegister)?;
     let run = finalized(&ctx, &org, &id).await?;

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::time::Duration;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::routing::{get, post};
@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
 
 use super::ApiContext;
-use super::extractor::{ApiJson, AuthUser};
+use super::extractor::{ApiJson, ApiPath, ApiQuery, AuthUser};
 use crate::auth::Permission;
 use crate::db::runs::{self, Changes, Filter, NewRun, Run};
 use crate::error::{Error, Result};
@@ -53,7 +53,7 @@ impl From<Kind> for RunKind {
 #[serde(deny_unknown_fields)]
 pub struct TriggerRun {
     /// The pay period, `YYYY-MM`.
-    #[schema(example = "2026-10")]
+    #[schema(example = "2026-10", pattern = "^[0-9]{4}-(0[1-9]|1[0-2])$")]
     pub period: String,
     pub kind: Kind,
 }
@@ -225,7 +225,7 @@ impl RunBody {
 pub(super) async fn trigger(
     State(ctx): State<ApiContext>,
     user: AuthUser,
-    Path(org): Path<String>,
+    ApiPath(org): ApiPath<String>,
     headers: HeaderMap,
     ApiJson(body): ApiJson<TriggerRun>,
 ) -> Result<(StatusCode, Json<RunBody>)> {
@@ -266,12 +266,16 @@ pub(super) async fn trigger(
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// Only runs of this period, `YYYY-MM`.
+    #[param(pattern = "^[0-9]{4}-(0[1-9]|1[0-2])$")]
     pub period: Option<String>,
     /// `provisional` or `final`.
+    #[param(pattern = "^(provisional|final)$")]
     pub kind: Option<String>,
     /// `queued`, `calculating`, `calculated`, `finalizing`, `finalized`, `rejected`, `cancelled` or `failed`.
+    #[param(pattern = "^(queued|calculating|calculated|finalizing|finalized|rejected|cancelled|failed)$")]
     pub status: Option<String>,
     /// 1 to 100; 20 by default.
+    #[param(minimum = 1, maximum = 100)]
     pub page_size: Option<u32>,
     /// The `next_page_token` of the page before.
     pub page_token: Option<String>,
@@ -285,8 +289,8 @@ pub struct ListQuery {
 pub(super) async fn list(
     State(ctx): State<ApiContext>,
     user: AuthUser,
-    Path(org): Path<String>,
-    Query(query): Query<ListQuery>,
+    ApiPath(org): ApiPath<String>,
+    ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<RunPage>> {
     user.may(&org, Permission::ViewRuns)?;
     let mut invalid = Vec::new();
@@ -328,7 +332,7 @@ pub(super) async fn list(
 pub(super) async fn read(
     State(ctx): State<ApiContext>,
     user: AuthUser,
-    Path((org, id)): Path<(String, String)>,
+    ApiPath((org, id)): ApiPath<(String, String)>,
 ) -> Result<Json<RunBody>> {
     user.may(&org, Permission::ViewRuns)?;
     let run = runs::get(&ctx.db, &org, &id).await?;
@@ -346,7 +350,7 @@ pub(super) async fn read(
 pub(super) async fn approve(
     State(ctx): State<ApiContext>,
     user: AuthUser,
-    Path((org, id)): Path<(String, String)>,
+    ApiPath((org, id)): ApiPath<(String, String)>,
 ) -> Result<Json<RunBody>> {
     user.may(&org, Permission::ApproveRuns)?;
     let run = runs::apply(
@@ -374,7 +378,7 @@ pub(super) async fn approve(
 pub(super) async fn reject(
     State(ctx): State<ApiContext>,
     user: AuthUser,
-    Path((org, id)): Path<(String, String)>,
+    ApiPath((org, id)): ApiPath<(String, String)>,
     ApiJson(body): ApiJson<RejectRun>,
 ) -> Result<Json<RunBody>> {
     user.may(&org, Permission::ApproveRuns)?;
@@ -400,7 +404,7 @@ pub(super) async fn reject(
 pub(super) async fn cancel(
     State(ctx): State<ApiContext>,
     user: AuthUser,
-    Path((org, id)): Path<(String, String)>,
+    ApiPath((org, id)): ApiPath<(String, String)>,
 ) -> Result<Json<RunBody>> {
     user.may(&org, Permission::TriggerRuns)?;
     let run = runs::apply(&ctx.db, &org, &id, Move::Cancel, &user.sub, Changes::default(), |_| {
@@ -428,7 +432,7 @@ pub struct RunEvent {
 pub(super) async fn events(
     State(ctx): State<ApiContext>,
     user: AuthUser,
-    Path((org, id)): Path<(String, String)>,
+    ApiPath((org, id)): ApiPath<(String, String)>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
     user.may(&org, Permission::ViewRuns)?;
     let first = runs::get(&ctx.db, &org, &id).await?;

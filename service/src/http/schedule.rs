@@ -1,6 +1,6 @@
 //! An org's nightly provisional run: when (cron) and in which time zone.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use chrono::Utc;
@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::ApiContext;
-use super::extractor::{ApiJson, AuthUser};
+use super::extractor::{ApiJson, ApiPath, AuthUser};
 use crate::auth::Permission;
 use crate::db;
 use crate::error::{Error, Result};
@@ -73,7 +73,7 @@ impl From<Schedule> for ScheduleBody {
 pub(super) async fn read(
     State(ctx): State<ApiContext>,
     user: AuthUser,
-    Path(org): Path<String>,
+    ApiPath(org): ApiPath<String>,
 ) -> Result<Json<ScheduleBody>> {
     user.may(&org, Permission::ViewRuns)?;
     let schedule = db::schedules::get(&ctx.db, &org)
@@ -91,7 +91,7 @@ pub(super) async fn read(
 pub(super) async fn write(
     State(ctx): State<ApiContext>,
     user: AuthUser,
-    Path(org): Path<String>,
+    ApiPath(org): ApiPath<String>,
     ApiJson(body): ApiJson<ScheduleRequest>,
 ) -> Result<Json<ScheduleBody>> {
     user.may(&org, Permission::EditSchedule)?;
