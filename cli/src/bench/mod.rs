@@ -18,6 +18,7 @@ use payroll_rules::vocabulary::PayPeriod;
 
 use crate::{EXAMPLE_RULESET, run, ui};
 
+mod serve;
 mod stream;
 
 #[derive(Subcommand)]
@@ -86,6 +87,22 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 0.01)]
         changed: f64,
     },
+    /// The service under load: a final run of an org through the API (trigger to finalized,
+    /// payslips included), then concurrent clients on pay-to-date
+    Serve {
+        /// Workers of the org whose final run is timed (a month of about twice as many is
+        /// generated: the org is one of three)
+        #[arg(long, default_value_t = 100_000)]
+        org_workers: usize,
+        /// Concurrent clients reading pay-to-date
+        #[arg(long, default_value_t = 200)]
+        clients: usize,
+        /// How long the clients read
+        #[arg(long, default_value_t = 30)]
+        seconds: u64,
+        #[arg(long, default_value = "2026-10")]
+        period: PayPeriod,
+    },
     /// A whole run from raw punch files: generate a month, then run it
     Run {
         #[arg(long, default_value_t = 100_000)]
@@ -108,6 +125,14 @@ pub async fn bench(command: BenchCommand) -> Result<ExitCode> {
             repeat,
         } => calc(workers, &sample, period, &duckdb, repeat).await,
         BenchCommand::Run { workers, period, dir } => end_to_end(workers, period, dir).await,
+        BenchCommand::Serve {
+            org_workers,
+            clients,
+            seconds,
+            period,
+        } => serve::serve(org_workers, clients, seconds, period)
+            .await
+            .map(|()| ExitCode::SUCCESS),
         BenchCommand::Ingest {
             brokers,
             workers,

@@ -1,0 +1,214 @@
+//! `payroll bench serve`: the service under load, on this machine. A generated month (an org
+//! of about `--org-workers` workers) goes through the API as HR does it: a final run from
+//! trigger to finalized (payslips included), each stage timed; then `--clients` concurrent
+//! clients read pay-to-date for `--seconds`, and latency percentiles, throughput and errors
+//! are printed. The load generator and the service share the machine's cores.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use payroll_rules::vocabulary::PayPeriod;
+use payroll_service::ServeConfig;
+use payroll_service::auth::{Keys, claims};
+use serde_json::Value;
+
+/// org0's share of a generated month's workers (synth's site headcount weights: 45 of 100).
+const ORG0_SHARE: f64 = 0.45;
+const SECRET: &str = "bench-secret-bench-secret-bench-secret";
+
+pub async fn serve(org_workers: usize, clients: usize, seconds: u64, period: PayPeriod) -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let inputs = dir.path().join("inputs");
+    let generated = (org_workers as f64 / ORG0_SHARE).ceil() as usize;
+    let started = Instant::now();
+    super::generate(generated, period, &inputs)?;
+    println!(
+        "generated {generated} workers (org0 about {org_workers}) in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    let config = format!(
+        "listen = \"127.0.0.1:0\"\ndata = {data:?}\ninputs = {inputs:?}\n[auth]\nhs256_secret = {SECRET:?}\n",
+        data = dir.path().join("data"),
+    );
+    let config: ServeConfig = toml::from_str(&config)?;
+    let service = payroll_service::start(config).await?;
+    let base = format!("http://{}", service.addr);
+    let keys = Keys::hs256(SECRET.as_bytes());
+    let token = |sub: &str, role: &str| {
+        keys.mint(&claims(sub, "org0", &[role.to_string()], Duration::from_secs(3600)))
+            .expect("HS256 keys sign")
+    };
+    let (hr, approver) = (token("hr1", "hr_admin"), token("appr1", "approver"));
+    let client = reqwest::Client::new();
+    let api = Api {
+        client: &client,
+        base: &base,
+    };
+
+    // A final run from trigger to finalized.
+    let t0 = Instant::now();
+    let run = api
+        .send(
+            reqwest::Method::POST,
+            "/v1/orgs/org0/runs",
+            &hr,
+            Some(serde_json::json!({"period": period.to_string(), "kind": "final"})),
+        )
+        .await?;
+    let id = run["id"].as_str().context("the run's id")?.to_string();
+    let calculated = api.wait(&id, &hr, "calculated").await?;
+    let t_calculated = t0.elapsed();
+    api.send(
+        reqwest::Method::POST,
+        &format!("/v1/orgs/org0/runs/{id}/approve"),
+        &approver,
+        Some(serde_json::json!({})),
+    )
+    .await?;
+    let t_approved = t0.elapsed();
+    let finalized = api.wait(&id, &hr, "finalized").await?;
+    let t_finalized = t0.elapsed();
+    let rows = calculated["rows"].as_u64().unwrap_or(0);
+    println!(
+        "final run of org0 through the API, {rows} workers, {} cores:",
+        payroll_engine::parallel::cores()
+    );
+    for (from, to) in stages(&finalized) {
+        println!("  {from:<12} -> {to:<12} {}", to_seconds(&finalized, from, to));
+    }
+    println!(
+        "  trigger to calculated {:.2} s, approval answered at {:.2} s, trigger to finalized {:.2} s ({:.0} payslips/s incl. PDF + XLSX)",
+        t_calculated.as_secs_f64(),
+        t_approved.as_secs_f64(),
+        t_finalized.as_secs_f64(),
+        rows as f64 / (t_finalized - t_approved).as_secs_f64().max(1e-9),
+    );
+
+    // Pay-to-date under concurrent load.
+    let worker_ids = worker_ids(&inputs.join("workers.csv"), "org0")?;
+    if worker_ids.is_empty() {
+        bail!("no worker of org0 in the generated month");
+    }
+    let worker_ids = Arc::new(worker_ids);
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let tasks: Vec<_> = (0..clients)
+        .map(|c| {
+            let (client, base, hr, ids) = (client.clone(), base.clone(), hr.clone(), Arc::clone(&worker_ids));
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                let mut errors = 0u64;
+                let mut i = c;
+                while Instant::now() < deadline {
+                    let worker = &ids[i % ids.len()];
+                    i += clients;
+                    let url = format!("{base}/v1/orgs/org0/workers/{worker}/pay?period={period}");
+                    let sent = Instant::now();
+                    let ok = match client.get(&url).bearer_auth(&hr).send().await {
+                        Ok(r) => r.status().is_success() && r.bytes().await.is_ok(),
+                        Err(_) => false,
+                    };
+                    latencies.push(sent.elapsed());
+                    errors += u64::from(!ok);
+                }
+                (latencies, errors)
+            })
+        })
+        .collect();
+    let mut latencies = Vec::new();
+    let mut errors = 0;
+    for task in tasks {
+        let (l, e) = task.await?;
+        latencies.extend(l);
+        errors += e;
+    }
+    latencies.sort_unstable();
+    let pct = |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)].as_secs_f64() * 1e3;
+    println!(
+        "GET /pay, {clients} concurrent clients for {seconds} s: {} requests, {:.0} requests/s, p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms, {errors} errors",
+        latencies.len(),
+        latencies.len() as f64 / seconds as f64,
+        pct(0.50),
+        pct(0.99),
+        latencies.last().map_or(0.0, |d| d.as_secs_f64() * 1e3),
+    );
+    service.shutdown().await;
+    Ok(())
+}
+
+struct Api<'a> {
+    client: &'a reqwest::Client,
+    base: &'a str,
+}
+
+impl Api<'_> {
+    async fn send(&self, method: reqwest::Method, path: &str, token: &str, body: Option<Value>) -> Result<Value> {
+        let mut request = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .header("Idempotency-Key", uuid::Uuid::now_v7().to_string());
+        if let Some(body) = body {
+            request = request
+                .header("Content-Type", "application/json")
+                .body(serde_json::to_vec(&body)?);
+        }
+        let response = request.send().await?;
+        let status = response.status();
+        let bytes = response.bytes().await?;
+        if !status.is_success() {
+            bail!("{path}: {status}: {}", String::from_utf8_lossy(&bytes));
+        }
+        Ok(serde_json::from_slice(&bytes)?)
+    }
+
+    async fn wait(&self, id: &str, token: &str, status: &str) -> Result<Value> {
+        loop {
+            let run = self
+                .send(reqwest::Method::GET, &format!("/v1/orgs/org0/runs/{id}"), token, None)
+                .await?;
+            match run["status"].as_str() {
+                Some(s) if s == status => return Ok(run),
+                Some("failed" | "rejected" | "cancelled") => bail!("run {id}: {run:#}"),
+                _ => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+    }
+}
+
+/// Consecutive transitions of a run, as (from, to) statuses.
+fn stages(run: &Value) -> Vec<(&str, &str)> {
+    let statuses: Vec<&str> = run["transitions"]
+        .as_array()
+        .map(|ts| ts.iter().filter_map(|t| t["status"].as_str()).collect())
+        .unwrap_or_default();
+    statuses.windows(2).map(|w| (w[0], w[1])).collect()
+}
+
+/// The time between two transitions of a run, from their recorded times.
+fn to_seconds(run: &Value, from: &str, to: &str) -> String {
+    let at = |status: &str| {
+        run["transitions"]
+            .as_array()?
+            .iter()
+            .find(|t| t["status"] == status)
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t["at"].as_str()?).ok())
+    };
+    match (at(from), at(to)) {
+        (Some(a), Some(b)) => format!("{:.2} s", (b - a).num_milliseconds() as f64 / 1e3),
+        _ => "?".to_string(),
+    }
+}
+
+fn worker_ids(workers_csv: &Path, org: &str) -> Result<Vec<String>> {
+    let mut reader = csv::Reader::from_path(workers_csv)?;
+    let mut ids = Vec::new();
+    for record in reader.records() {
+        let record = record?;
+        if record.get(1) == Some(org) {
+            ids.push(record.get(0).unwrap_or_default().to_string());
+        }
+    }
+    Ok(ids)
+}
