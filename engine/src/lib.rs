@@ -7,6 +7,7 @@
 pub mod attendance;
 pub mod calc;
 pub mod checkpoint;
+pub mod commit;
 pub mod error;
 pub mod event;
 pub mod inputs;

@@ -11,7 +11,8 @@
 //! Exactly once, by construction: a checkpoint holds a shard's state and the offsets that
 //! state was folded up to; a restarted or newly assigned shard is restored from it and the
 //! consumer is positioned at its offsets. Offsets are committed to Kafka after the checkpoint is
-//! durable, for lag monitoring only; the checkpoint is the truth.
+//! durable, for lag monitoring only; the checkpoint is the truth. The order of a checkpoint's
+//! steps is decided by `payroll_engine::commit` (pure, table-tested); this file executes them.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -19,6 +20,7 @@ use std::sync::mpsc::{self, SyncSender};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use payroll_engine::commit::{self, Backoff, Outcome, Step};
 use payroll_engine::live::LiveResults;
 use payroll_engine::{Calculator, Invalid, Ledger, Record, Shard, Worker, inputs_batches};
 use payroll_rules::Ruleset;
@@ -196,14 +198,14 @@ pub fn stream(config: StreamConfig, stop: Arc<AtomicBool>, runtime: Handle) -> R
 /// Waits for the broker and the source topics, which must exist with one partition count.
 fn wait_for_topics(config: &StreamConfig, stop: &AtomicBool, runtime: &Handle) -> Result<()> {
     let names = config.topics.names();
-    let mut backoff = Duration::from_millis(500);
+    let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(30));
     let counts = loop {
         match admin::partition_counts(&config.kafka, &names) {
             Ok(counts) => break counts,
             Err(e) if !stop.load(Ordering::Relaxed) => {
-                tracing::warn!(error = %e, brokers = config.kafka.brokers, "broker unreachable; retrying in {backoff:?}");
-                std::thread::sleep(backoff);
-                backoff = (backoff * 2).min(Duration::from_secs(30));
+                let delay = backoff.delay();
+                tracing::warn!(error = %e, brokers = config.kafka.brokers, "broker unreachable; retrying in {delay:?}");
+                std::thread::sleep(delay);
             }
             Err(e) => return Err(e),
         }
@@ -429,7 +431,7 @@ impl Shards {
     /// A shard from its latest checkpoint (or the one retired here if still current); the
     /// store is retried until it answers, as the shard cannot be consumed without its state.
     fn restore(&mut self, number: u32) -> Owned {
-        let mut backoff = Duration::from_millis(200);
+        let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(10));
         loop {
             // One listing finds the latest checkpoint; a retired shard that is still it is reused.
             let outcome = match self.runtime.block_on(self.state.latest_seq(number)) {
@@ -458,9 +460,9 @@ impl Shards {
                     };
                 }
                 Err(e) => {
-                    tracing::warn!(shard = number, error = %e, "cannot restore the shard's checkpoint; retrying in {backoff:?}");
-                    std::thread::sleep(backoff);
-                    backoff = (backoff * 2).min(Duration::from_secs(10));
+                    let delay = backoff.delay();
+                    tracing::warn!(shard = number, error = %e, "cannot restore the shard's checkpoint; retrying in {delay:?}");
+                    std::thread::sleep(delay);
                 }
             }
         }
@@ -520,41 +522,61 @@ impl Shards {
         }
     }
 
-    /// Writes the shard's next checkpoint and then commits its offsets. Returns false only if
-    /// another instance wrote that checkpoint first; a failed write leaves the previous
-    /// checkpoint current and the offsets uncommitted, and is retried at the next interval.
+    /// Executes a checkpoint pass (`engine::commit`): delivers dead letters, writes the
+    /// shard's next checkpoint, then commits its offsets. Returns false only if another
+    /// instance wrote that checkpoint first; a failed pass leaves the previous checkpoint
+    /// current and the offsets uncommitted, and is retried at the next interval.
     fn checkpoint(&mut self, consumer: &BaseConsumer<StreamContext>, shard: &mut Shard, mode: CommitMode) -> bool {
-        if !shard.has_unsaved() {
-            return true;
-        }
-        if let Err(e) = self.dead_letters.flush(DEAD_LETTER_FLUSH) {
-            self.counters.failed_checkpoints += 1;
-            Telemetry::checkpoint_failed(shard.id, &format!("dead letters not yet delivered: {e}"));
-            return true;
-        }
-        let (seq, offsets, bytes) = shard.next_checkpoint();
-        match self.runtime.block_on(self.state.save(shard.id, seq, bytes)) {
-            Ok(true) => {
-                shard.saved(seq, &offsets);
-                self.counters.checkpoints += 1;
-                let mut commit = TopicPartitionList::new();
-                for (topic, offset) in &offsets {
-                    commit
-                        .add_partition_offset(topic, shard.id as i32, Offset::Offset(*offset))
-                        .expect("a valid offset");
+        let mut pass = commit::Pass::new(shard.has_unsaved());
+        let mut outcome = None;
+        let mut offsets = BTreeMap::new();
+        loop {
+            outcome = Some(match pass.next(outcome) {
+                Step::FlushDeadLetters => match self.dead_letters.flush(DEAD_LETTER_FLUSH) {
+                    Ok(()) => Outcome::Flushed,
+                    Err(e) => {
+                        Telemetry::checkpoint_failed(shard.id, &format!("dead letters not yet delivered: {e}"));
+                        Outcome::FlushFailed
+                    }
+                },
+                Step::Write => {
+                    let (seq, next_offsets, bytes) = shard.next_checkpoint();
+                    match self.runtime.block_on(self.state.save(shard.id, seq, bytes)) {
+                        Ok(true) => {
+                            shard.saved(seq, &next_offsets);
+                            offsets = next_offsets;
+                            self.counters.checkpoints += 1;
+                            Outcome::Written
+                        }
+                        Ok(false) => Outcome::AlreadyWritten,
+                        Err(e) => {
+                            Telemetry::checkpoint_failed(shard.id, &e);
+                            Outcome::WriteFailed
+                        }
+                    }
                 }
-                if let Err(e) = consumer.commit(&commit, mode) {
-                    // Only lag monitoring reads committed offsets; the checkpoint is the truth.
-                    tracing::debug!(error = %e, "offset commit failed");
+                Step::Commit => {
+                    let mut commit = TopicPartitionList::new();
+                    for (topic, offset) in &offsets {
+                        commit
+                            .add_partition_offset(topic, shard.id as i32, Offset::Offset(*offset))
+                            .expect("a valid offset");
+                    }
+                    match consumer.commit(&commit, mode) {
+                        Ok(()) => Outcome::Committed,
+                        Err(e) => {
+                            tracing::debug!(error = %e, "offset commit failed");
+                            Outcome::CommitFailed
+                        }
+                    }
                 }
-                true
-            }
-            Ok(false) => false,
-            Err(e) => {
-                self.counters.failed_checkpoints += 1;
-                Telemetry::checkpoint_failed(shard.id, &e);
-                true
-            }
+                Step::Done => return true,
+                Step::Reload => return false,
+                Step::RetryLater(_) => {
+                    self.counters.failed_checkpoints += 1;
+                    return true;
+                }
+            });
         }
     }
 
