@@ -107,6 +107,17 @@ pub struct RunArgs {
     /// Payslip documents per worker, with --payslips
     #[arg(long, default_value = "pdf,xlsx")]
     format: payroll_pipeline::payslips::Formats,
+    /// Record the run in the service's database (its `database` URL, e.g.
+    /// sqlite://payroll-data/payroll.db): the service lists it, a final one waits there for
+    /// approval, and a period the service has locked is refused. Needs --org
+    #[arg(long, requires = "org", conflicts_with = "payslips")]
+    database: Option<String>,
+    /// With --database: the org whose run this is (the service runs one org at a time)
+    #[arg(long, requires = "database")]
+    org: Option<String>,
+    /// With --database: provisional or final
+    #[arg(long, default_value = "provisional", requires = "database")]
+    kind: payroll_engine::lifecycle::RunKind,
 }
 
 #[derive(clap::Args)]
@@ -166,6 +177,16 @@ async fn dispatch(command: Command) -> Result<ExitCode> {
                 _ => unreachable!("clap requires --inputs or --state with --sites"),
             };
             let bar = ui::Bar::new();
+            if let (Some(database), Some(org)) = (&args.database, &args.org) {
+                let target = run::Recorded {
+                    database,
+                    org,
+                    kind: args.kind,
+                };
+                let (report, out) = run::run_recorded(args.period, source, &ruleset, &args.out, target, &bar).await?;
+                println!("{}", run::summary(&report, &out, &ruleset));
+                return Ok(ExitCode::SUCCESS);
+            }
             let (report, out) = run::run(args.period, source, &ruleset, &args.out, &bar).await?;
             println!("{}", run::summary(&report, &out, &ruleset));
             if !args.payslips {

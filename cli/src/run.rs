@@ -3,9 +3,11 @@
 
 use anyhow::{Context, Result};
 use payroll_connectors::Store;
+use payroll_engine::lifecycle::{Move, RunKind};
 use payroll_pipeline::{RunReport, RunRequest, Source};
 use payroll_rules::vocabulary::PayPeriod;
 use payroll_rules::{Category, Ruleset};
+use payroll_service::db::{self, Db, runs::Changes, runs::NewRun};
 
 use crate::ui::{self, Bar};
 
@@ -28,6 +30,64 @@ pub async fn run(
     };
     let report = payroll_pipeline::run(request, bar).await?;
     bar.finish();
+    Ok((report, store))
+}
+
+/// Where `payroll run --database` records its run.
+pub struct Recorded<'a> {
+    pub database: &'a str,
+    pub org: &'a str,
+    pub kind: RunKind,
+}
+
+/// Runs `period` for one org as a run of the service's database: created there (a locked period
+/// or a second live final is refused as the API refuses it), calculated here, recorded there
+/// with its summary, so the service and the CLI see the same runs and locks.
+pub async fn run_recorded(
+    period: PayPeriod,
+    source: Source,
+    ruleset: &Ruleset,
+    out: &str,
+    target: Recorded<'_>,
+    bar: &Bar,
+) -> Result<(RunReport, Store)> {
+    let store = Store::open(out).with_context(|| format!("opening output {out}"))?;
+    let db = Db::connect(target.database).await?;
+    let actor = format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "unknown".into()));
+    let new = NewRun {
+        org_id: target.org,
+        period,
+        kind: target.kind,
+        requested_by: &actor,
+        idempotency: None,
+    };
+    let (created, _) = db::runs::create(&db, new).await?;
+    let claim = Changes {
+        claimed_by: Some(actor.clone()),
+        ..Changes::default()
+    };
+    let run = db::runs::apply(&db, target.org, &created.id, Move::Start, &actor, claim, |_| Ok(())).await?;
+    let request = RunRequest {
+        run_id: run.id.clone(),
+        period,
+        source,
+        ruleset,
+        out: &store,
+        org: Some(target.org),
+    };
+    let report = match payroll_pipeline::run(request, bar).await {
+        Ok(report) => report,
+        Err(e) => {
+            let failed = Changes {
+                error: Some(e.to_string()),
+                ..Changes::default()
+            };
+            db::runs::apply(&db, target.org, &run.id, Move::Fail, &actor, failed, |_| Ok(())).await?;
+            return Err(e.into());
+        }
+    };
+    bar.finish();
+    payroll_service::worker::calculated(&db, &run, &report, &actor).await?;
     Ok((report, store))
 }
 

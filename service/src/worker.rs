@@ -9,8 +9,9 @@ use chrono::Utc;
 use payroll_connectors::{Progress as Report, Unit};
 use payroll_engine::lifecycle::{Move, RunStatus};
 use payroll_pipeline::payslips::Formats;
-use payroll_pipeline::{RunRequest, run as pipeline_run};
+use payroll_pipeline::{RunReport, RunRequest, run as pipeline_run};
 
+use crate::db::Db;
 use crate::db::runs::{self, Changes, Progress, Run, Summary};
 use crate::error::{Error, Result};
 use crate::http::ApiContext;
@@ -205,29 +206,7 @@ async fn calculate(ctx: &ApiContext, run: &Run, tracker: &Arc<Tracker>) -> Resul
         p.workers_done = report.record.rows;
     }
     runs::heartbeat(&ctx.db, &run.id, &ctx.instance, &tracker.snapshot()).await?;
-    let summary = Summary {
-        ruleset: report.record.ruleset.clone(),
-        rows: report.record.rows,
-        totals: report.record.totals.clone(),
-        dead_letters: report.record.dead_letters.clone(),
-        inputs: report.inputs,
-        offsets: report.offsets,
-    };
-    let changes = Changes {
-        summary: Some(summary),
-        ..Changes::default()
-    };
-    match runs::apply(
-        &ctx.db,
-        &run.org_id,
-        &run.id,
-        Move::Calculate,
-        "system:worker",
-        changes,
-        |_| Ok(()),
-    )
-    .await
-    {
+    match calculated(&ctx.db, run, &report, "system:worker").await {
         Ok(_) => {
             ctx.metrics.run_entered(run.kind, RunStatus::Calculated);
             tracing::info!(
@@ -243,6 +222,23 @@ async fn calculate(ctx: &ApiContext, run: &Run, tracker: &Arc<Tracker>) -> Resul
         }
         Err(e) => Err(e),
     }
+}
+
+/// Records a run's results: the Calculate move with what the pipeline reported.
+pub async fn calculated(db: &Db, run: &Run, report: &RunReport, actor: &str) -> Result<Run> {
+    let summary = Summary {
+        ruleset: report.record.ruleset.clone(),
+        rows: report.record.rows,
+        totals: report.record.totals.clone(),
+        dead_letters: report.record.dead_letters.clone(),
+        inputs: report.inputs.clone(),
+        offsets: report.offsets.clone(),
+    };
+    let changes = Changes {
+        summary: Some(summary),
+        ..Changes::default()
+    };
+    runs::apply(db, &run.org_id, &run.id, Move::Calculate, actor, changes, |_| Ok(())).await
 }
 
 async fn finalize(ctx: &ApiContext, run: &Run, tracker: &Arc<Tracker>) -> Result<()> {
