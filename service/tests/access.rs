@@ -6,7 +6,7 @@ mod common;
 
 use common::*;
 use payroll_service::auth::{Keys, claims};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 const ROLES: [&str; 5] = ["hr_admin", "approver", "ops_viewer", "analyst", "worker"];
 /// The worker token's worker: the paths below name them.
@@ -118,17 +118,8 @@ fn sub(role: &str) -> String {
 async fn every_endpoint_by_every_role_and_org() {
     let schedule = "[orgs.org0]\nname = \"Acme Logistics Pvt Ltd\"\nschedule = { cron = \"0 2 * * *\", timezone = \"Asia/Kolkata\" }";
     let h = Harness::start(Backend::Sqlite, schedule).await;
+    let run = h.finalized_run().await;
     let hr = h.token("hr1", "org0", "hr_admin");
-    let run = h.trigger("org0", &hr, "2026-10", "final", "final").await;
-    h.wait("org0", &run, &hr, "calculated").await;
-    let approver = h.token("appr1", "org0", "approver");
-    assert_eq!(
-        h.post(&format!("/v1/orgs/org0/runs/{run}/approve"), &approver, &json!({}))
-            .await
-            .status,
-        200
-    );
-    h.wait("org0", &run, &hr, "finalized").await;
 
     let mut bodies = Vec::new();
     let mut failures = Vec::new();

@@ -20,7 +20,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::ApiContext;
 use super::extractor::{ApiJson, ApiPath, ApiQuery, AuthUser};
 use crate::auth::Permission;
-use crate::db::runs::{self, Changes, Filter, NewRun, Run};
+use crate::db::runs::{self, Changes, Filter, NewRun, Progress, Run};
 use crate::error::{Error, Result};
 
 pub fn router() -> Router<ApiContext> {
@@ -84,7 +84,7 @@ pub struct RunBody {
     /// Who moved the run to each status, and when (only on a single run).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub transitions: Option<Vec<TransitionBody>>,
-    pub progress: ProgressBody,
+    pub progress: Progress,
     /// Refused input rows and events, per source.
     pub dead_letters: BTreeMap<String, u64>,
     pub dead_letter_count: u64,
@@ -109,16 +109,6 @@ pub struct TransitionBody {
     pub at: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
-}
-
-#[derive(Debug, Default, Serialize, ToSchema)]
-pub struct ProgressBody {
-    pub stage: String,
-    pub done: u64,
-    pub total: u64,
-    pub unit: String,
-    pub workers_done: u64,
-    pub workers_total: u64,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -154,7 +144,6 @@ pub struct RunPage {
 impl RunBody {
     pub fn new(run: Run, transitions: Option<Vec<runs::Transition>>, user: &AuthUser) -> RunBody {
         let sees_amounts = user.can(Permission::ViewPay) || user.can(Permission::ReadAnonymizedResults);
-        let progress = run.progress.clone().unwrap_or_default();
         let summary = run.summary;
         RunBody {
             period: run.period.to_string(),
@@ -172,14 +161,7 @@ impl RunBody {
                     })
                     .collect()
             }),
-            progress: ProgressBody {
-                stage: progress.stage,
-                done: progress.done,
-                total: progress.total,
-                unit: progress.unit,
-                workers_done: progress.workers_done,
-                workers_total: progress.workers_total,
-            },
+            progress: run.progress.unwrap_or_default(),
             dead_letter_count: summary.as_ref().map_or(0, |s| s.dead_letters.values().sum()),
             dead_letters: summary.as_ref().map(|s| s.dead_letters.clone()).unwrap_or_default(),
             ruleset: summary.as_ref().map(|s| RulesetBody {
@@ -419,7 +401,7 @@ pub(super) async fn cancel(
 #[derive(Debug, Serialize, PartialEq, ToSchema)]
 pub struct RunEvent {
     pub status: String,
-    pub progress: Option<crate::db::runs::Progress>,
+    pub progress: Option<Progress>,
     pub error: Option<String>,
 }
 

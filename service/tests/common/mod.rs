@@ -186,6 +186,19 @@ impl Harness {
         reply.json()["id"].as_str().unwrap().to_string()
     }
 
+    /// A final run of org0's October, triggered by hr1, approved by appr1 and finalized.
+    pub async fn finalized_run(&self) -> String {
+        let hr = self.token("hr1", "org0", "hr_admin");
+        let run = self.trigger("org0", &hr, "2026-10", "final", "final").await;
+        self.wait("org0", &run, &hr, "calculated").await;
+        let approver = self.token("appr1", "org0", "approver");
+        let path = format!("/v1/orgs/org0/runs/{run}/approve");
+        let approved = self.post(&path, &approver, &serde_json::json!({})).await;
+        assert_eq!(approved.status, 200, "{}", approved.text());
+        self.wait("org0", &run, &hr, "finalized").await;
+        run
+    }
+
     /// Polls a run until its status is one of `want`; fails on another settled status.
     pub async fn wait(&self, org: &str, id: &str, token: &str, want: &str) -> Value {
         for _ in 0..1200 {
