@@ -208,6 +208,10 @@ async fn every_endpoint_by_every_role_and_org() {
     let ops = h.token("ops1", "org0", "ops_viewer");
     let as_ops = h.get(&format!("/v1/orgs/org0/runs/{run}"), &ops).await.json();
     assert!(as_ops.get("totals").is_none(), "ops sees no amounts: {as_ops:#}");
+    assert!(as_ops["dead_letters"].is_object(), "ops sees dead letters: {as_ops:#}");
+    let approver = h.token("appr1", "org0", "approver");
+    let as_approver = h.get(&format!("/v1/orgs/org0/runs/{run}"), &approver).await.json();
+    assert!(as_approver.get("dead_letters").is_none(), "{as_approver:#}");
     let as_hr = h.get(&format!("/v1/orgs/org0/runs/{run}"), &hr).await.json();
     assert!(as_hr["totals"]["net_pay"].is_string(), "{as_hr:#}");
     let analyst = h.token("an1", "org0", "analyst");

@@ -66,7 +66,7 @@ pub struct RejectRun {
 }
 
 /// A run as the API shows it. Amounts (`totals`) are left out for callers without `pay:view`
-/// or `results:anonymized`.
+/// or `results:anonymized`, dead-letter counts for callers without `dead_letters:view`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RunBody {
     pub id: String,
@@ -85,9 +85,11 @@ pub struct RunBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub transitions: Option<Vec<TransitionBody>>,
     pub progress: Progress,
-    /// Refused input rows and events, per source.
-    pub dead_letters: BTreeMap<String, u64>,
-    pub dead_letter_count: u64,
+    /// Refused input rows and events, per source (for callers with `dead_letters:view`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dead_letters: Option<BTreeMap<String, u64>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dead_letter_count: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ruleset: Option<RulesetBody>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -144,6 +146,7 @@ pub struct RunPage {
 impl RunBody {
     pub fn new(run: Run, transitions: Option<Vec<runs::Transition>>, user: &AuthUser) -> RunBody {
         let sees_amounts = user.can(Permission::ViewPay) || user.can(Permission::ReadAnonymizedResults);
+        let sees_dead_letters = user.can(Permission::ViewDeadLetters);
         let summary = run.summary;
         RunBody {
             period: run.period.to_string(),
@@ -162,8 +165,14 @@ impl RunBody {
                     .collect()
             }),
             progress: run.progress.unwrap_or_default(),
-            dead_letter_count: summary.as_ref().map_or(0, |s| s.dead_letters.values().sum()),
-            dead_letters: summary.as_ref().map(|s| s.dead_letters.clone()).unwrap_or_default(),
+            dead_letter_count: summary
+                .as_ref()
+                .filter(|_| sees_dead_letters)
+                .map(|s| s.dead_letters.values().sum()),
+            dead_letters: summary
+                .as_ref()
+                .filter(|_| sees_dead_letters)
+                .map(|s| s.dead_letters.clone()),
             ruleset: summary.as_ref().map(|s| RulesetBody {
                 name: s.ruleset.name.clone(),
                 version: s.ruleset.version.clone(),
