@@ -8,7 +8,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use datafusion::arrow::array::RecordBatch;
 use object_store::path::Path;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use payroll_connectors::kafka::StreamStatus;
@@ -17,6 +16,7 @@ use payroll_rules::vocabulary::PayPeriod;
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
+use crate::http::Rows;
 
 /// Live results are re-listed at most this often: a punch shows in pay-to-date within the
 /// stream's `live_every` plus this.
@@ -41,7 +41,7 @@ struct Shards {
 
 struct Shard {
     modified: DateTime<Utc>,
-    batches: Arc<Vec<RecordBatch>>,
+    rows: Arc<Rows>,
 }
 
 /// A worker's live pay and when its shard's results were written.
@@ -77,7 +77,7 @@ impl LiveStream {
             self.refresh(&mut shards).await?;
         }
         Ok(shards.files.values().find_map(|shard| {
-            crate::http::worker_row(&shard.batches, worker, None).map(|pay| LivePay {
+            shard.rows.worker(worker).map(|pay| LivePay {
                 pay,
                 as_of: shard.modified,
             })
@@ -102,7 +102,7 @@ impl LiveStream {
                         .map_err(|e| Error::Internal(format!("live results {}: {e}", meta.location)))?;
                     Shard {
                         modified: meta.last_modified,
-                        batches: Arc::new(batches),
+                        rows: Arc::new(Rows::new(batches)),
                     }
                 }
             };

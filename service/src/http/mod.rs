@@ -32,7 +32,7 @@ use crate::worker::Compute;
 
 pub use extractor::AuthUser;
 pub use ops::openapi;
-pub use results::{ResultsCache, worker_row};
+pub use results::{ResultsCache, Rows};
 
 /// Everything a handler, the run worker and the scheduler share.
 #[derive(Clone)]

@@ -101,8 +101,11 @@ pub(super) async fn pay(
     let run = runs::latest_calculated(&ctx.db, &org, period)
         .await?
         .ok_or_else(|| Error::NotFound(format!("a calculated run of {period} for org `{org}`")))?;
-    let batches = ctx.results.get(&ctx, &run).await?;
-    let pay = super::results::worker_row(&batches, &worker, None)
+    let pay = ctx
+        .results
+        .get(&ctx, &run)
+        .await?
+        .worker(&worker)
         .ok_or_else(|| Error::NotFound(format!("worker `{worker}` in run {} ({period})", run.id)))?;
     let body = super::runs::RunBody::new(run.clone(), None, &user);
     Ok(Json(PayBody {

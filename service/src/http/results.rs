@@ -1,7 +1,7 @@
 //! A run's results (JSON pages, CSV, Parquet), one worker's explain trace, payslips and the
 //! register, read from the object store the run wrote them to.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use axum::body::Body;
@@ -40,19 +40,48 @@ pub fn router() -> Router<ApiContext> {
 /// Columns that name a person; an analyst's results leave them out.
 const PERSONAL: [&str; 5] = ["name", "uan", "esic_no", "bank_account_masked", "pan_masked"];
 
+/// Result rows (a run's, or a live shard's) with an index by worker id, so pay-to-date is a
+/// lookup, not a scan.
+pub struct Rows {
+    pub batches: Vec<RecordBatch>,
+    index: HashMap<String, (usize, usize)>,
+}
+
+impl Rows {
+    pub fn new(batches: Vec<RecordBatch>) -> Rows {
+        let mut index = HashMap::new();
+        for (b, batch) in batches.iter().enumerate() {
+            if let Some(ids) = batch.column_by_name("worker_id") {
+                for (row, id) in ids.as_string::<i32>().iter().enumerate() {
+                    index.insert(id.unwrap_or_default().to_string(), (b, row));
+                }
+            }
+        }
+        Rows { batches, index }
+    }
+
+    /// The worker's row, every column, as JSON.
+    pub fn worker(&self, worker: &str) -> Option<Map<String, Value>> {
+        let &(b, row) = self.index.get(worker)?;
+        let batch = &self.batches[b];
+        let all: Vec<usize> = (0..batch.num_columns()).collect();
+        Some(row_json(batch, row, &all))
+    }
+}
+
 /// The last few runs' results of one org, decoded: pay-to-date and result pages read them
 /// without going to the store each time. A run's results never change once written.
 #[derive(Default)]
 pub struct ResultsCache {
-    runs: Mutex<VecDeque<(String, Arc<Vec<RecordBatch>>)>>,
+    runs: Mutex<VecDeque<(String, Arc<Rows>)>>,
 }
 
 const CACHED_RUNS: usize = 8;
 
 impl ResultsCache {
-    pub async fn get(&self, ctx: &ApiContext, run: &Run) -> Result<Arc<Vec<RecordBatch>>> {
-        if let Some((_, batches)) = self.lock().iter().find(|(id, _)| *id == run.id) {
-            return Ok(Arc::clone(batches));
+    pub async fn get(&self, ctx: &ApiContext, run: &Run) -> Result<Arc<Rows>> {
+        if let Some((_, rows)) = self.lock().iter().find(|(id, _)| *id == run.id) {
+            return Ok(Arc::clone(rows));
         }
         let path = layout::results_part(&run.org_id, &run.period.to_string(), &run.id, 0);
         let bytes = ctx.store.get(&path).await?;
@@ -61,14 +90,14 @@ impl ResultsCache {
             .map_err(|e| Error::Internal(format!("results of run {}: {e}", run.id)))?
             .collect::<std::result::Result<_, _>>()
             .map_err(|e| Error::Internal(format!("results of run {}: {e}", run.id)))?;
-        let batches = Arc::new(batches);
+        let rows = Arc::new(Rows::new(batches));
         let mut runs = self.lock();
-        runs.push_front((run.id.clone(), Arc::clone(&batches)));
+        runs.push_front((run.id.clone(), Arc::clone(&rows)));
         runs.truncate(CACHED_RUNS);
-        Ok(batches)
+        Ok(rows)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<(String, Arc<Vec<RecordBatch>>)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<(String, Arc<Rows>)>> {
         // A panic while holding the lock leaves a cache that is still valid to read.
         self.runs.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -137,16 +166,6 @@ fn row_json(batch: &RecordBatch, row: usize, columns: &[usize]) -> Map<String, V
         .collect()
 }
 
-/// The row of `worker` in `batches`, as JSON with the given columns.
-pub fn worker_row(batches: &[RecordBatch], worker: &str, columns: Option<&[usize]>) -> Option<Map<String, Value>> {
-    batches.iter().find_map(|b| {
-        let ids = b.column_by_name("worker_id")?.as_string::<i32>();
-        let row = (0..ids.len()).find(|&i| ids.value(i) == worker)?;
-        let all: Vec<usize> = (0..b.num_columns()).collect();
-        Some(row_json(b, row, columns.unwrap_or(&all)))
-    })
-}
-
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
@@ -192,11 +211,11 @@ pub(super) async fn results_json(
             .map_err(|_| Error::invalid("page_token", "not a token this API gave"))?,
     };
     let run = calculated(&ctx, &org, &id).await?;
-    let batches = ctx.results.get(&ctx, &run).await?;
-    let columns = readable_columns(&user, &org, batches.first())?;
+    let results = ctx.results.get(&ctx, &run).await?;
+    let columns = readable_columns(&user, &org, results.batches.first())?;
     let mut rows = Vec::with_capacity(size);
     let mut seen = 0;
-    for batch in batches.iter() {
+    for batch in &results.batches {
         for row in 0..batch.num_rows() {
             if seen >= start && rows.len() < size {
                 rows.push(row_json(batch, row, &columns));
@@ -226,7 +245,8 @@ pub(super) async fn results_csv(
 ) -> Result<Response> {
     readable_columns(&user, &org, None)?;
     let run = calculated(&ctx, &org, &id).await?;
-    let batches = ctx.results.get(&ctx, &run).await?;
+    let results = ctx.results.get(&ctx, &run).await?;
+    let batches = &results.batches;
     let columns = readable_columns(&user, &org, batches.first())?;
     let mut out = csv::Writer::from_writer(Vec::new());
     let csv_error = |e: csv::Error| Error::Internal(format!("writing CSV: {e}"));
@@ -273,9 +293,10 @@ pub(super) async fn results_parquet(
         let bytes = ctx.store.get(&path).await?;
         return Ok(download(bytes, "application/vnd.apache.parquet", &name));
     }
-    let batches = ctx.results.get(&ctx, &run).await?;
-    let columns = readable_columns(&user, &org, batches.first())?;
-    let projected: Vec<RecordBatch> = batches
+    let results = ctx.results.get(&ctx, &run).await?;
+    let columns = readable_columns(&user, &org, results.batches.first())?;
+    let projected: Vec<RecordBatch> = results
+        .batches
         .iter()
         .map(|b| b.project(&columns))
         .collect::<std::result::Result<_, _>>()
