@@ -56,6 +56,18 @@ pub struct ApiContext {
     pub live: Option<Arc<crate::live::LiveStream>>,
 }
 
+impl ApiContext {
+    /// A request id unique across instances: this instance's name and a counter.
+    fn next_request_id(&self) -> String {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        format!(
+            "{}-{:x}",
+            self.instance,
+            NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        )
+    }
+}
+
 /// The default ruleset and the orgs that have their own.
 pub struct Rulesets {
     pub default: Arc<Ruleset>,
@@ -114,7 +126,7 @@ async fn observe(State(ctx): State<ApiContext>, request: Request, next: Next) ->
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
         .filter(|v| v.len() <= 64 && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
-        .map_or_else(|| uuid::Uuid::now_v7().to_string(), str::to_string);
+        .map_or_else(|| ctx.next_request_id(), str::to_string);
     let method = request.method().clone();
     let span = tracing::info_span!("request", id = %request_id, %method, %route);
     let mut response = next.run(request).instrument(span.clone()).await;

@@ -98,7 +98,9 @@ pub(super) async fn pay(
             pay: found.pay,
         }));
     }
-    let run = runs::latest_calculated(&ctx.db, &org, period)
+    let run = ctx
+        .results
+        .latest(&ctx, &org, period)
         .await?
         .ok_or_else(|| Error::NotFound(format!("a calculated run of {period} for org `{org}`")))?;
     let pay = ctx
@@ -107,17 +109,16 @@ pub(super) async fn pay(
         .await?
         .worker(&worker)
         .ok_or_else(|| Error::NotFound(format!("worker `{worker}` in run {} ({period})", run.id)))?;
-    let body = super::runs::RunBody::new(run.clone(), None, &user);
     Ok(Json(PayBody {
         worker_id: worker,
         org_id: org,
         period: period.to_string(),
         provisional: !(run.kind == RunKind::Final
             && matches!(run.status, RunStatus::Finalizing | RunStatus::Finalized)),
-        run_id: Some(run.id),
+        run_id: Some(run.id.clone()),
         run_kind: Some(run.kind.as_str().to_string()),
-        as_of: body.updated_at,
-        source: body.source,
+        as_of: crate::db::timestamp(run.updated_at),
+        source: run.summary.as_ref().map(SourceBody::of),
         live: None,
         pay,
     }))

@@ -3,6 +3,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::extract::State;
@@ -16,6 +17,7 @@ use datafusion::arrow::util::display::array_value_to_string;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use payroll_connectors::{layout, results::read_run};
 use payroll_engine::lifecycle::RunStatus;
+use payroll_rules::vocabulary::PayPeriod;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -74,13 +76,44 @@ impl Rows {
 #[derive(Default)]
 pub struct ResultsCache {
     runs: Mutex<VecDeque<(String, Arc<Rows>)>>,
+    /// The latest calculated run of an org's period, as read at a time: pay-to-date asks for it
+    /// on every request.
+    latest: Mutex<HashMap<(String, PayPeriod), (Instant, Option<Arc<Run>>)>>,
+    /// Held while one request reads the latest run again, so the others wait for its answer
+    /// instead of all asking the database at once.
+    refreshing: tokio::sync::Mutex<()>,
 }
 
 const CACHED_RUNS: usize = 8;
+/// How stale "the latest calculated run" may be: a run calculated now (by this instance or
+/// another sharing the database) shows in pay-to-date within this.
+const LATEST_FOR: Duration = Duration::from_secs(1);
 
 impl ResultsCache {
+    /// The newest calculated run of an org's period (`db::runs::latest_calculated`), read from
+    /// the database at most once a second.
+    pub async fn latest(&self, ctx: &ApiContext, org: &str, period: PayPeriod) -> Result<Option<Arc<Run>>> {
+        let key = (org.to_string(), period);
+        let fresh = || {
+            lock(&self.latest)
+                .get(&key)
+                .filter(|(read, _)| read.elapsed() < LATEST_FOR)
+                .map(|(_, run)| run.clone())
+        };
+        if let Some(run) = fresh() {
+            return Ok(run);
+        }
+        let _refreshing = self.refreshing.lock().await;
+        if let Some(run) = fresh() {
+            return Ok(run);
+        }
+        let run = runs::latest_calculated(&ctx.db, org, period).await?.map(Arc::new);
+        lock(&self.latest).insert(key, (Instant::now(), run.clone()));
+        Ok(run)
+    }
+
     pub async fn get(&self, ctx: &ApiContext, run: &Run) -> Result<Arc<Rows>> {
-        if let Some((_, rows)) = self.lock().iter().find(|(id, _)| *id == run.id) {
+        if let Some((_, rows)) = lock(&self.runs).iter().find(|(id, _)| *id == run.id) {
             return Ok(Arc::clone(rows));
         }
         let path = layout::results_part(&run.org_id, &run.period.to_string(), &run.id, 0);
@@ -91,16 +124,16 @@ impl ResultsCache {
             .collect::<std::result::Result<_, _>>()
             .map_err(|e| Error::Internal(format!("results of run {}: {e}", run.id)))?;
         let rows = Arc::new(Rows::new(batches));
-        let mut runs = self.lock();
+        let mut runs = lock(&self.runs);
         runs.push_front((run.id.clone(), Arc::clone(&rows)));
         runs.truncate(CACHED_RUNS);
         Ok(rows)
     }
+}
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<(String, Arc<Rows>)>> {
-        // A panic while holding the lock leaves a cache that is still valid to read.
-        self.runs.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic while holding the lock leaves a cache that is still valid to read.
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// The run, if its results are written.

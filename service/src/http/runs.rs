@@ -128,6 +128,23 @@ pub struct SourceBody {
     pub offsets: BTreeMap<String, i64>,
 }
 
+impl SourceBody {
+    pub fn of(summary: &crate::db::runs::Summary) -> SourceBody {
+        SourceBody {
+            inputs: summary
+                .inputs
+                .iter()
+                .map(|i| InputBody {
+                    name: i.name.clone(),
+                    bytes: i.bytes,
+                    blake3: i.blake3.clone(),
+                })
+                .collect(),
+            offsets: summary.offsets.clone(),
+        }
+    }
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct InputBody {
     pub name: String,
@@ -179,18 +196,7 @@ impl RunBody {
                 effective_from: s.ruleset.effective_from.clone(),
                 sha256: s.ruleset.sha256.clone(),
             }),
-            source: summary.as_ref().map(|s| SourceBody {
-                inputs: s
-                    .inputs
-                    .iter()
-                    .map(|i| InputBody {
-                        name: i.name.clone(),
-                        bytes: i.bytes,
-                        blake3: i.blake3.clone(),
-                    })
-                    .collect(),
-                offsets: s.offsets.clone(),
-            }),
+            source: summary.as_ref().map(SourceBody::of),
             rows: summary.as_ref().map(|s| s.rows),
             totals: summary.filter(|_| sees_amounts).map(|s| s.totals),
             id: run.id,
