@@ -78,11 +78,16 @@ pub struct ResultsCache {
     runs: Mutex<VecDeque<(String, Arc<Rows>)>>,
     /// The latest calculated run of an org's period, as read at a time: pay-to-date asks for it
     /// on every request.
-    latest: Mutex<HashMap<(String, PayPeriod), (Instant, Option<Arc<Run>>)>>,
+    latest: Mutex<HashMap<(String, PayPeriod), ReadAt>>,
     /// Held while one request reads the latest run again, so the others wait for its answer
     /// instead of all asking the database at once.
     refreshing: tokio::sync::Mutex<()>,
+    /// Likewise while one request reads a run's results from the store.
+    loading: tokio::sync::Mutex<()>,
 }
+
+/// A latest run (or none) and when it was read.
+type ReadAt = (Instant, Option<Arc<Run>>);
 
 const CACHED_RUNS: usize = 8;
 /// How stale "the latest calculated run" may be: a run calculated now (by this instance or
@@ -113,8 +118,19 @@ impl ResultsCache {
     }
 
     pub async fn get(&self, ctx: &ApiContext, run: &Run) -> Result<Arc<Rows>> {
-        if let Some((_, rows)) = lock(&self.runs).iter().find(|(id, _)| *id == run.id) {
-            return Ok(Arc::clone(rows));
+        let cached = || {
+            lock(&self.runs)
+                .iter()
+                .find(|(id, _)| *id == run.id)
+                .map(|(_, rows)| Arc::clone(rows))
+        };
+        if let Some(rows) = cached() {
+            return Ok(rows);
+        }
+        // One request reads a run's results; the others wait for them.
+        let _loading = self.loading.lock().await;
+        if let Some(rows) = cached() {
+            return Ok(rows);
         }
         let path = layout::results_part(&run.org_id, &run.period.to_string(), &run.id, 0);
         let bytes = ctx.store.get(&path).await?;
