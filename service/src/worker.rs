@@ -202,8 +202,12 @@ async fn calculate(ctx: &ApiContext, run: &Run, tracker: &Arc<Tracker>) -> Resul
         .await??;
     {
         let mut p = tracker.lock();
-        p.workers_total = report.record.rows;
-        p.workers_done = report.record.rows;
+        *p = Progress {
+            stage: "calculated".to_string(),
+            workers_done: report.record.rows,
+            workers_total: report.record.rows,
+            ..Progress::default()
+        };
     }
     runs::heartbeat(&ctx.db, &run.id, &ctx.instance, &tracker.snapshot()).await?;
     match calculated(&ctx.db, run, &report, "system:worker").await {
@@ -271,6 +275,13 @@ async fn finalize(ctx: &ApiContext, run: &Run, tracker: &Arc<Tracker>) -> Result
     }
     ctx.metrics
         .payslips_rendered(report.payslips as f64 / started.elapsed().as_secs_f64().max(1e-9));
+    let done = Progress {
+        stage: "payslips written".to_string(),
+        workers_done: report.payslips,
+        workers_total: report.payslips,
+        ..Progress::default()
+    };
+    runs::heartbeat(&ctx.db, &run.id, &ctx.instance, &done).await?;
     runs::apply(
         &ctx.db,
         &run.org_id,

@@ -31,6 +31,7 @@ async fn month_end(backend: Backend) {
     assert_eq!(run["transitions"].as_array().unwrap().len(), 3, "{run:#}");
     assert_eq!(run["transitions"][0]["actor"], "hr1");
     assert_eq!(run["progress"]["workers_total"], run["rows"]);
+    assert_eq!(run["progress"]["stage"], "calculated");
     let rows = results(&h, &provisional, &hr).await;
     let differences = differences(&rows, "org0");
     assert!(differences.is_empty(), "{backend:?}: {}", differences.join("\n"));
@@ -72,6 +73,8 @@ async fn month_end(backend: Backend) {
     assert_eq!(who[0], ("queued", "hr1"));
     assert!(who.contains(&("finalizing", "appr1")), "{who:?}");
     assert_eq!(who.last().unwrap().0, "finalized");
+    assert_eq!(run["progress"]["stage"], "payslips written", "{run:#}");
+    assert_eq!(run["progress"]["workers_done"], run["rows"]);
 
     let period = h.get("/v1/orgs/org0/periods/2026-10", &hr).await.json();
     assert_eq!(period["status"], "locked");
