@@ -1,4 +1,5 @@
-//! Results Parquet is readable, unchanged, by other engines: pyarrow and DuckDB read the files
+//! Results Parquet is readable, unchanged, by other engines: pyarrow and DuckDB read the whole
+//! results tree as one hive-partitioned dataset (side files start with `_`, so they skip them)
 //! and find the same totals. CI installs both (PAYROLL_REQUIRE_PYTHON_READERS=1 makes their
 //! absence a failure); elsewhere the test says it skipped.
 
@@ -25,16 +26,18 @@ fn pyarrow_and_duckdb_read_the_results() {
     let out = tempfile::tempdir().unwrap();
     assert!(run(&sample(), out.path()).status.success());
     let script = r#"
-import sys, glob, decimal, csv
-import pyarrow.parquet as pq, duckdb
-files = sorted(glob.glob(sys.argv[1] + "/results/*/*/*/*.parquet"))
-table = pq.read_table(files[0])
+import sys, decimal, csv
+import pyarrow.dataset as ds, duckdb
+results = sys.argv[1] + "/results"
+table = ds.dataset(results, format="parquet", partitioning="hive").to_table()
 assert str(table.schema.field("net_pay").type).startswith("decimal128"), table.schema
-rows = sum(pq.read_table(f).num_rows for f in files)
-net = duckdb.connect().execute(f"SELECT sum(net_pay) FROM read_parquet({files!r})").fetchall()[0][0]
+net_pyarrow = sum(v.as_py() for v in table.column("net_pay"))
+rows, net = duckdb.connect().execute(
+    f"SELECT count(*), sum(net_pay) FROM read_parquet('{results}/**/*.parquet', hive_partitioning = true)"
+).fetchall()[0]
 expected = sum(decimal.Decimal(r["net_pay"]) for r in csv.DictReader(open(sys.argv[2])))
-assert rows == 80, rows
-assert decimal.Decimal(net) == expected, (net, expected)
+assert table.num_rows == rows == 80, (table.num_rows, rows)
+assert decimal.Decimal(net) == net_pyarrow == expected, (net, net_pyarrow, expected)
 print("ok", rows, net)
 "#;
     let output = Command::new("python3")

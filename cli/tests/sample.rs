@@ -136,7 +136,7 @@ async fn bad_input_goes_to_dead_letters_with_reasons_and_the_run_goes_on() {
                 .unwrap()
                 .unwrap()
                 .path()
-                .join("manifest.json"),
+                .join("_manifest.json"),
         )
         .unwrap(),
     )

@@ -128,7 +128,7 @@ async fn assert_state_pays_expected(state: &Path) {
         .unwrap()
         .unwrap()
         .path()
-        .join("manifest.json");
+        .join("_manifest.json");
     let manifest = std::fs::read_to_string(manifest).unwrap();
     assert!(
         manifest.contains("\"attendance/0\""),

@@ -1,9 +1,10 @@
 //! Where everything lives in the output store, in one place. Results are hive-partitioned so
-//! any engine can prune by org, period and run:
+//! any engine can prune by org, period and run; side files in the results tree start with `_`,
+//! which pyarrow, Spark and Hive skip when they read the tree as a dataset:
 //!
 //! ```text
 //! results/org_id=<org>/period=<YYYY-MM>/run_id=<id>/part-00000.parquet
-//! results/org_id=<org>/period=<YYYY-MM>/run_id=<id>/manifest.json
+//! results/org_id=<org>/period=<YYYY-MM>/run_id=<id>/_manifest.json
 //! payslips/org_id=<org>/period=<YYYY-MM>/run_id=<id>/<worker_id>.pdf|.xlsx
 //! payslips/org_id=<org>/period=<YYYY-MM>/run_id=<id>/register.xlsx, manifest.json
 //! runs/<id>.json               the run: period, orgs, ruleset, totals
@@ -33,7 +34,7 @@ pub fn results_part(org: &str, period: &str, run_id: &str, part: usize) -> Path 
 }
 
 pub fn manifest(org: &str, period: &str, run_id: &str) -> Path {
-    results_dir(org, period, run_id).join("manifest.json")
+    results_dir(org, period, run_id).join("_manifest.json")
 }
 
 pub fn payslips_dir(org: &str, period: &str, run_id: &str) -> Path {
