@@ -70,7 +70,7 @@ pub async fn write_run(store: &Store, run: &RunOutput<'_>) -> Result<RunRecord> 
             offsets: run.offsets.clone(),
             rows: rows as u64,
             dead_letters: run.dead_letters.clone(),
-            totals: text(totals(run.version, &batches)),
+            totals: text(totals(run.version, &batches)?),
             files: vec![part.filename().unwrap_or_default().to_string()],
         };
         store
@@ -89,7 +89,7 @@ pub async fn write_run(store: &Store, run: &RunOutput<'_>) -> Result<RunRecord> 
         orgs,
         rows: run.results.iter().map(|b| b.num_rows() as u64).sum(),
         dead_letters: run.dead_letters.clone(),
-        totals: text(totals(run.version, run.results)),
+        totals: text(totals(run.version, run.results)?),
     };
     store
         .put(&layout::run_ruleset(run.run_id), run.ruleset_text.to_string())

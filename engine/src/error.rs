@@ -14,6 +14,11 @@ pub enum Error {
     Arrow(#[from] datafusion::arrow::error::ArrowError),
     #[error("{0}")]
     Calculation(String),
+    /// A sum of amounts does not fit: an input far out of range, never a wrapped number.
+    #[error(
+        "the total of `{column}` over the run's workers does not fit an exact decimal (28 digits): check the inputs that feed it"
+    )]
+    TotalOverflow { column: String },
 }
 
 /// Why an event or a row was refused: the field at fault (when one is) and what was expected.

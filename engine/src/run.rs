@@ -64,12 +64,12 @@ pub struct Manifest {
     pub files: Vec<String>,
 }
 
-/// Totals of a run's (or an org's) results: every decimal column summed exactly, every flag
-/// counted.
-pub fn totals(version: &CompiledVersion, results: &[RecordBatch]) -> BTreeMap<String, Decimal> {
+/// Totals of a run's (or an org's) results: every decimal column summed exactly (checked: a sum
+/// that does not fit is an error naming the column), every flag counted.
+pub fn totals(version: &CompiledVersion, results: &[RecordBatch]) -> crate::Result<BTreeMap<String, Decimal>> {
     let mut totals = BTreeMap::new();
     let Some(schema) = results.first().map(|b| b.schema()) else {
-        return totals;
+        return Ok(totals);
     };
     for (index, field) in schema.fields().iter().enumerate() {
         let is_flag = version
@@ -77,11 +77,16 @@ pub fn totals(version: &CompiledVersion, results: &[RecordBatch]) -> BTreeMap<St
             .is_some_and(|c| c.category == Category::Flag);
         let sum = match field.data_type() {
             DataType::Decimal128(_, scale) => {
-                let unscaled: i128 = results
+                let overflow = || crate::Error::TotalOverflow {
+                    column: field.name().clone(),
+                };
+                let unscaled = results
                     .iter()
                     .flat_map(|b| b.column(index).as_primitive::<Decimal128Type>().iter().flatten())
-                    .sum();
-                Decimal::from_i128_with_scale(unscaled, *scale as u32)
+                    .try_fold(0i128, i128::checked_add)
+                    .ok_or_else(overflow)?;
+                let scale = u32::try_from(*scale).map_err(|_| overflow())?;
+                Decimal::try_from_i128_with_scale(unscaled, scale).map_err(|_| overflow())?
             }
             DataType::Boolean if is_flag => Decimal::from(
                 results
@@ -93,7 +98,7 @@ pub fn totals(version: &CompiledVersion, results: &[RecordBatch]) -> BTreeMap<St
         };
         totals.insert(field.name().clone(), sum);
     }
-    totals
+    Ok(totals)
 }
 
 /// Rows of `results` whose `org_id` is `org`, as batches.
@@ -130,4 +135,48 @@ pub fn orgs(results: &[RecordBatch]) -> Vec<String> {
     orgs.sort_unstable();
     orgs.dedup();
     orgs
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use datafusion::arrow::array::Decimal128Array;
+    use datafusion::arrow::datatypes::{Field, Schema};
+
+    use super::*;
+
+    fn ruleset() -> Ruleset {
+        Ruleset::parse(
+            payroll_rules::EXAMPLE_RULESET,
+            std::path::Path::new("india-contract.toml"),
+        )
+        .unwrap()
+    }
+
+    fn batch(values: &[i128], scale: i8) -> RecordBatch {
+        let array = Decimal128Array::from(values.to_vec())
+            .with_precision_and_scale(38, scale)
+            .unwrap();
+        let schema = Schema::new(vec![Field::new("net_pay", DataType::Decimal128(38, scale), true)]);
+        RecordBatch::try_new(Arc::new(schema), vec![Arc::new(array)]).unwrap()
+    }
+
+    #[test]
+    fn totals_are_exact_and_overflow_is_an_error_naming_the_column() {
+        let ruleset = ruleset();
+        let version = ruleset
+            .version_on(chrono::NaiveDate::from_ymd_opt(2026, 10, 1).unwrap())
+            .unwrap();
+        let sums = totals(version, &[batch(&[1_831_405, 1], 2)]).unwrap();
+        assert_eq!(sums["net_pay"].to_string(), "18314.06");
+
+        // Two values whose sum wraps i128 (it used to wrap in release and panic in debug).
+        let huge = [i128::MAX / 2 + 1, i128::MAX / 2 + 1];
+        let err = totals(version, &[batch(&huge, 2)]).unwrap_err().to_string();
+        assert!(err.contains("`net_pay`"), "{err}");
+        // A sum that fits i128 but not a decimal (96 bits) is refused the same way.
+        let err = totals(version, &[batch(&[i128::MAX / 4], 2)]).unwrap_err().to_string();
+        assert!(err.contains("does not fit"), "{err}");
+    }
 }

@@ -59,8 +59,9 @@ impl std::str::FromStr for Rounding {
             "1" => 0,
             _ => {
                 let digits = step.strip_prefix("0.").ok_or_else(expected)?;
-                let (zeros, one) = digits.split_at(digits.len().saturating_sub(1));
-                if one != "1" || zeros.chars().any(|c| c != '0') {
+                // By characters, not bytes: `0.é` must be refused, not split inside a character.
+                let zeros = digits.strip_suffix('1').ok_or_else(expected)?;
+                if zeros.chars().any(|c| c != '0') || digits.len() > usize::from(MAX_PLACES) {
                     return Err(expected());
                 }
                 digits.len() as u8

@@ -118,11 +118,37 @@ pub fn get(name: &str) -> Option<&'static Input> {
     INPUTS.iter().find(|i| i.name == name)
 }
 
-/// A pay period: one calendar month.
+/// A pay period: one calendar month. Deserialized through [`PeriodParts`], so a stored period
+/// (a checkpoint, a run record) with month 13 is refused, not carried until a date panics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "PeriodParts")]
 pub struct PayPeriod {
     pub year: i32,
     pub month: u32,
+}
+
+/// A period's fields as stored, before they are checked.
+#[derive(serde::Deserialize)]
+pub struct PeriodParts {
+    year: i32,
+    month: u32,
+}
+
+impl TryFrom<PeriodParts> for PayPeriod {
+    type Error = String;
+
+    fn try_from(parts: PeriodParts) -> Result<Self, String> {
+        if !(1..=12).contains(&parts.month) || !(1..=9999).contains(&parts.year) {
+            return Err(format!(
+                "period year {} month {}: expected a year from 1 to 9999 and a month from 1 to 12",
+                parts.year, parts.month
+            ));
+        }
+        Ok(PayPeriod {
+            year: parts.year,
+            month: parts.month,
+        })
+    }
 }
 
 impl PayPeriod {
@@ -179,15 +205,29 @@ impl std::str::FromStr for PayPeriod {
         }
         let year = y.parse().map_err(|_| bad())?;
         let month = m.parse().map_err(|_| bad())?;
-        if !(1..=12).contains(&month) {
-            return Err(bad());
-        }
-        Ok(PayPeriod { year, month })
+        PayPeriod::try_from(PeriodParts { year, month }).map_err(|_| bad())
     }
 }
 
 impl std::fmt::Display for PayPeriod {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{:04}-{:02}", self.year, self.month)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn periods_are_checked_however_they_arrive() {
+        assert_eq!("2026-10".parse::<PayPeriod>(), Ok(PayPeriod { year: 2026, month: 10 }));
+        for text in ["2026-13", "2026-00", "0000-01", "-202-01", "2026-1"] {
+            assert!(text.parse::<PayPeriod>().is_err(), "{text}");
+        }
+        let stored: Result<PayPeriod, _> = toml::from_str::<PayPeriod>("year = 2026\nmonth = 13");
+        assert!(stored.unwrap_err().to_string().contains("a month from 1 to 12"));
+        let stored: PayPeriod = toml::from_str("year = 2026\nmonth = 10").unwrap();
+        assert_eq!(stored.to_string(), "2026-10");
     }
 }
