@@ -70,7 +70,9 @@ impl Attendance {
             let d: Decimal = v
                 .parse()
                 .map_err(|_| Invalid::field(name, format!("`{v}`: expected a number like 20.5")))?;
-            let doubled = d * Decimal::TWO;
+            // Checked: a day count near the decimal's limit once overflowed here and panicked.
+            let too_many = || Invalid::field(name, format!("`{v}`: expected at most {max}"));
+            let doubled = d.checked_mul(Decimal::TWO).ok_or_else(too_many)?;
             if doubled.fract() != Decimal::ZERO || d.is_sign_negative() {
                 return Err(Invalid::field(
                     name,
@@ -79,7 +81,7 @@ impl Attendance {
             }
             let n = doubled.to_i64().unwrap_or(i64::MAX);
             if n > max * 2 {
-                return Err(Invalid::field(name, format!("`{v}`: expected at most {max}")));
+                return Err(too_many());
             }
             Ok(n)
         };
@@ -414,6 +416,38 @@ mod tests {
     use crate::event::{Direction, Event, EventId, LeaveType, LeaveVersion, Punch};
 
     const OCTOBER: PayPeriod = PayPeriod { year: 2026, month: 10 };
+
+    #[test]
+    fn a_summary_day_count_at_the_decimals_limit_is_refused_not_a_panic() {
+        let row = |present: &'static str| {
+            HashMap::from([
+                ("worker_id", "W1"),
+                ("period", "2026-10"),
+                ("employment_days", "31"),
+                ("working_days", "27"),
+                ("present_days", present),
+                ("paid_leave_days", "0"),
+                ("unpaid_leave_days", "0"),
+                ("lop_days", "0"),
+                ("worked_minutes", "0"),
+                ("ot_hours", "0"),
+                ("missed_punch_days", "0"),
+            ])
+        };
+        for present in ["79228162514264337593543950335", "40000000000000000000", "31.5"] {
+            let cells = row(present);
+            let refused = Attendance::decode(|name| cells.get(name).copied()).unwrap_err();
+            assert_eq!(refused.field.as_deref(), Some("present_days"));
+            assert!(
+                refused.reason.contains("expected at most 31"),
+                "{present}: {}",
+                refused.reason
+            );
+        }
+        let cells = row("20.5");
+        let (_, _, summary) = Attendance::decode(|name| cells.get(name).copied()).unwrap();
+        assert_eq!(summary.present_halves, 41);
+    }
 
     fn site() -> Site {
         let cells = HashMap::from([
