@@ -8,6 +8,7 @@ use std::sync::Arc;
 use datafusion::arrow::array::{Array, ArrayRef, AsArray};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Decimal128Type};
+use datafusion::arrow::error::ArrowError;
 use datafusion::common::{Result, exec_err, plan_err};
 use datafusion::logical_expr::{
     ColumnarValue, Expr, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
@@ -112,26 +113,28 @@ impl Rounding {
     }
 
     /// Rounds the unscaled decimal `value` of scale `scale` to this rounding's places, giving the
-    /// unscaled value at the new scale.
-    pub fn round_unscaled(self, value: i128, scale: i8) -> i128 {
+    /// unscaled value at the new scale; `None` when that does not fit an `i128`.
+    pub fn round_unscaled(self, value: i128, scale: i8) -> Option<i128> {
         let Some(places) = self.places() else {
-            return value;
+            return Some(value);
         };
         let shift = scale as i32 - places as i32;
         if shift <= 0 {
-            return value * 10i128.pow((-shift) as u32);
+            return 10i128.checked_pow((-shift) as u32)?.checked_mul(value);
         }
-        let factor = 10i128.pow(shift as u32);
+        let factor = 10i128.checked_pow(shift as u32)?;
         let (quotient, remainder) = (value / factor, value % factor);
         if remainder == 0 {
-            return quotient;
+            return Some(quotient);
         }
-        match self {
-            Rounding::HalfUp { .. } if remainder.abs() * 2 >= factor => quotient + value.signum(),
+        // `remainder * 2 >= factor`, without the doubling that can overflow.
+        let at_least_half = remainder.abs() >= factor - remainder.abs();
+        Some(match self {
+            Rounding::HalfUp { .. } if at_least_half => quotient + value.signum(),
             Rounding::Ceil { .. } if remainder > 0 => quotient + 1,
             Rounding::Floor { .. } if remainder < 0 => quotient - 1,
             _ => quotient,
-        }
+        })
     }
 }
 
@@ -199,7 +202,13 @@ impl ScalarUDFImpl for RoundUdf {
         let rounding = self.rounding;
         let rounded = input
             .as_primitive::<Decimal128Type>()
-            .unary::<_, Decimal128Type>(|v| rounding.round_unscaled(v, scale))
+            .try_unary::<_, Decimal128Type, _>(|v| {
+                rounding.round_unscaled(v, scale).ok_or_else(|| {
+                    ArrowError::ComputeError(format!(
+                        "rounding {v} (scale {scale}) with {rounding} overflows 38 digits"
+                    ))
+                })
+            })?
             .with_precision_and_scale(precision, places)?;
         Ok(ColumnarValue::Array(Arc::new(rounded) as ArrayRef))
     }
@@ -212,12 +221,23 @@ mod tests {
     fn round(text: &str, rounding: &str) -> String {
         let d: rust_decimal::Decimal = text.parse().unwrap();
         let rounding: Rounding = rounding.parse().unwrap();
-        let unscaled = rounding.round_unscaled(d.mantissa(), d.scale() as i8);
+        let unscaled = rounding.round_unscaled(d.mantissa(), d.scale() as i8).unwrap();
         let places = match rounding {
             Rounding::None => d.scale(),
             _ => rounding.places().unwrap() as u32,
         };
         rust_decimal::Decimal::from_i128_with_scale(unscaled, places).to_string()
+    }
+
+    #[test]
+    fn overflow_is_none_never_a_wrapped_or_panicking_number() {
+        let half_up: Rounding = "half_up(0.01)".parse().unwrap();
+        // Scaling up past i128: once a panic in debug and a wrapped value in release.
+        assert_eq!(half_up.round_unscaled(i128::MAX / 10, 0), None);
+        // The half test at a 38-digit scale used to double a remainder past i128.
+        let near_half = 10i128.pow(37) * 9;
+        assert_eq!(half_up.round_unscaled(near_half, 40), Some(1));
+        assert_eq!(half_up.round_unscaled(12_345, 4), Some(123));
     }
 
     #[test]

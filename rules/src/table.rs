@@ -9,7 +9,7 @@ use std::sync::Arc;
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, Decimal128Builder, StringArray};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Decimal128Type, Int64Type};
-use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
+use datafusion::common::{DataFusionError, Result, ScalarValue, exec_err, plan_err};
 use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
 use rust_decimal::Decimal;
 
@@ -307,7 +307,16 @@ impl ScalarUDFImpl for TableFn {
             row_keys.extend(keys.iter().map(|k| k.get(i)));
             let range = ranges.as_ref().and_then(|r| r.get(i));
             match table.lookup(&row_keys, range) {
-                Some(v) => out.append_value(v.mantissa() * 10i128.pow(table.scale - v.scale())),
+                Some(v) => {
+                    let Some(rescaled) = rescale(v, table.scale) else {
+                        return exec_err!(
+                            "{}: the value {v} does not fit 38 digits at the table's scale {}",
+                            table.signature_text(),
+                            table.scale
+                        );
+                    };
+                    out.append_value(rescaled)
+                }
                 None => {
                     let mut given: Vec<String> = table
                         .match_columns
@@ -379,15 +388,31 @@ impl Ranges {
     }
 }
 
+/// `value` as an unscaled integer at `scale` (never below its own); `None` past 38 digits.
+fn rescale(value: Decimal, scale: u32) -> Option<i128> {
+    10i128
+        .checked_pow(scale.checked_sub(value.scale())?)?
+        .checked_mul(value.mantissa())
+}
+
 fn range_values(array: &ArrayRef) -> Result<Vec<Option<Decimal>>> {
     match array.data_type() {
         DataType::Decimal128(_, scale) => {
             let scale = *scale as u32;
-            Ok(array
+            array
                 .as_primitive::<Decimal128Type>()
                 .iter()
-                .map(|v| v.map(|v| Decimal::from_i128_with_scale(v, scale)))
-                .collect())
+                .map(|v| {
+                    v.map(|v| {
+                        Decimal::try_from_i128_with_scale(v, scale).map_err(|_| {
+                            DataFusionError::Execution(format!(
+                                "a table's range argument {v} (scale {scale}) is beyond an exact decimal's 28 digits"
+                            ))
+                        })
+                    })
+                    .transpose()
+                })
+                .collect()
         }
         t if t.is_integer() => Ok(cast(array, &DataType::Int64)?
             .as_primitive::<Int64Type>()
@@ -395,5 +420,35 @@ fn range_values(array: &ArrayRef) -> Result<Vec<Option<Decimal>>> {
             .map(|v| v.map(Decimal::from))
             .collect()),
         t => exec_err!("a table's range argument must be a number, not {t}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use datafusion::arrow::array::Decimal128Array;
+
+    use super::*;
+
+    #[test]
+    fn values_and_ranges_past_an_exact_decimal_are_errors_not_panics() {
+        let big: Decimal = "79228162514264337593543950335".parse().unwrap();
+        assert_eq!(rescale(big, 28), None, "29 digits at scale 28 is past 38 digits");
+        assert_eq!(rescale("12.5".parse().unwrap(), 2), Some(1250));
+
+        let ranges: ArrayRef = Arc::new(
+            Decimal128Array::from(vec![Some(i128::MAX), Some(1_050)])
+                .with_precision_and_scale(38, 2)
+                .unwrap(),
+        );
+        let err = range_values(&ranges).unwrap_err().to_string();
+        assert!(err.contains("beyond an exact decimal"), "{err}");
+        let fits: ArrayRef = Arc::new(
+            Decimal128Array::from(vec![Some(1_050)])
+                .with_precision_and_scale(38, 2)
+                .unwrap(),
+        );
+        assert_eq!(range_values(&fits).unwrap(), vec![Some("10.50".parse().unwrap())]);
     }
 }
