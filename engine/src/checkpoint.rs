@@ -17,6 +17,8 @@ use crate::state::Ledger;
 
 // Version 2: punch event ids that are UUIDs are kept as their bits.
 const MAGIC: &[u8; 8] = b"PAYCKPT2";
+/// Checkpoints are written in one block per core of the writer.
+const MAX_BLOCKS: usize = 1024;
 
 /// A shard's state at a point in its source partitions: the ledger folded from every message
 /// before `offsets` (topic name to the next offset to read).
@@ -85,19 +87,98 @@ impl Checkpoint {
                 .ok_or_else(|| corrupt(&"truncated block"))?;
             let length = usize::try_from(u64::from_le_bytes(*length)).map_err(|e| corrupt(&e))?;
             let block = tail.get(..length).ok_or_else(|| corrupt(&"truncated block"))?;
+            // A block a core: each is decompressed on a thread of its own, so a count no writer
+            // has cores for is refused before it spawns them.
+            if blocks.len() == MAX_BLOCKS {
+                return Err(corrupt(&format!("more than {MAX_BLOCKS} blocks")));
+            }
             blocks.push(block);
             rest = &tail[length..];
         }
         let decompressed = map_in_order(blocks, |block| {
+            // The size a block declares is allocated before it is checked: refuse one LZ4 could
+            // never have produced (it compresses at most 255 to 1) rather than allocate it.
+            let (declared, data) = block.split_first_chunk::<4>().ok_or_else(|| corrupt(&"empty block"))?;
+            if u64::from(u32::from_le_bytes(*declared)) > (data.len() as u64 + 16) * 255 {
+                return Err(corrupt(&"a block declares more than it can hold"));
+            }
             lz4_flex::decompress_size_prepended(block).map_err(|e| corrupt(&e))
         });
         let body = decompressed.into_iter().collect::<Result<Vec<_>, _>>()?.concat();
         let checkpoint: Checkpoint =
             postcard::from_bytes(&body).map_err(|e| Invalid::record(format!("corrupt checkpoint: {e}")))?;
+        if let Some((topic, offset)) = checkpoint.offsets.iter().find(|(_, offset)| **offset < 0) {
+            return Err(corrupt(&format!(
+                "topic {topic} at offset {offset}: offsets are never negative"
+            )));
+        }
+        checkpoint.ledger.check_punch_times().map_err(|e| corrupt(&e.reason))?;
         let ledger = checkpoint
             .ledger
             .with_sites_of(sites)
             .map_err(|e| Invalid::record(format!("checkpoint does not fit the sites file: {e}")))?;
         Ok(Checkpoint { ledger, ..checkpoint })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Direction, Event, EventId, Punch};
+
+    fn with_punch_at(at_ms: i64, offset: i64) -> Vec<u8> {
+        let mut ledger = Ledger::new([]);
+        ledger.apply(Event::Punch(Punch {
+            event_id: EventId::new("p1"),
+            worker_id: "W1".into(),
+            at_ms,
+            direction: Direction::In,
+        }));
+        let offsets = BTreeMap::from([("attendance".to_string(), offset)]);
+        Checkpoint::encode_parts(3, 7, &offsets, &ledger)
+    }
+
+    #[test]
+    fn corrupt_checkpoints_are_refused_by_reason_never_a_panic() {
+        let framed = |blocks: &[&[u8]]| {
+            let mut out = MAGIC.to_vec();
+            for block in blocks {
+                out.extend_from_slice(&(block.len() as u64).to_le_bytes());
+                out.extend_from_slice(block);
+            }
+            out
+        };
+        let mut many_empty = MAGIC.to_vec();
+        for _ in 0..100_000 {
+            many_empty.extend_from_slice(&0u64.to_le_bytes());
+        }
+        let mut huge_length = MAGIC.to_vec();
+        huge_length.extend_from_slice(&u64::MAX.to_le_bytes());
+        let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+            (
+                "another engine's",
+                b"PAYCKPT1xxxx".to_vec(),
+                "not a checkpoint of this engine version",
+            ),
+            ("many empty blocks", many_empty, "more than 1024 blocks"),
+            ("an empty block", framed(&[&[]]), "empty block"),
+            ("a block longer than the file", huge_length, "truncated block"),
+            (
+                "a block declaring 4 GB",
+                framed(&[&[0xff, 0xff, 0xff, 0xff, 0, 0]]),
+                "declares more",
+            ),
+            (
+                "a negative offset",
+                with_punch_at(1_790_707_200_000, -5),
+                "offsets are never negative",
+            ),
+            ("a punch past any date", with_punch_at(i64::MAX, 10), "no instant"),
+        ];
+        for (case, bytes, reason) in cases {
+            let refused = Checkpoint::decode(&bytes, &Ledger::new([])).unwrap_err();
+            assert!(refused.reason.contains(reason), "{case}: {}", refused.reason);
+        }
+        assert!(Checkpoint::decode(&with_punch_at(1_790_707_200_000, 10), &Ledger::new([])).is_ok());
     }
 }

@@ -203,6 +203,24 @@ impl Ledger {
         }
     }
 
+    /// Every punch's instant is one a date can be taken of: what a stored ledger (a checkpoint)
+    /// is checked for, since punches decoded from feeds always are.
+    pub(crate) fn check_punch_times(&self) -> Result<(), Invalid> {
+        for (worker, state) in &self.states {
+            if let Some(punch) = state
+                .punches
+                .values()
+                .find(|p| chrono::DateTime::from_timestamp_millis(p.at_ms).is_none())
+            {
+                return Err(Invalid::record(format!(
+                    "worker {worker}: a punch at {} ms since 1970 is no instant a date can be taken of",
+                    punch.at_ms
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// Every worker with a master record or events.
     pub fn worker_ids(&self) -> impl Iterator<Item = &str> {
         let waiting = self.states.keys().filter(|id| !self.workers.contains_key(&***id));
