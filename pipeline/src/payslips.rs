@@ -102,6 +102,13 @@ impl BatchReport {
 
 #[derive(Debug, thiserror::Error)]
 pub enum BatchError {
+    #[error("worker {worker}: `{column}` = {value} (scale {scale}) does not fit an exact decimal (28 digits)")]
+    AmountOutOfRange {
+        worker: String,
+        column: String,
+        value: i128,
+        scale: i8,
+    },
     #[error("ruleset version {0} has no [payslip] section naming its gross, deductions and net components")]
     NoPayslipTotals(String),
     #[error(transparent)]
@@ -132,6 +139,7 @@ impl Batch<'_> {
             .payslip
             .as_ref()
             .ok_or_else(|| BatchError::NoPayslipTotals(self.version.version.clone()))?;
+        check_amounts(self.results)?;
         let generated_on = self.generated_on();
         let renderer = Renderer::new()?;
         let workers: usize = self.results.iter().map(RecordBatch::num_rows).sum();
@@ -414,6 +422,34 @@ fn text(batch: &RecordBatch, row: usize, name: &str) -> String {
         .map_or_else(String::new, |c| array_value_to_string(c, row).unwrap_or_default())
 }
 
+/// Every decimal cell of the results fits a `Decimal`: checked once before a batch, so a
+/// payslip never panics on one that does not.
+fn check_amounts(results: &[RecordBatch]) -> Result<(), BatchError> {
+    for batch in results {
+        let schema = batch.schema();
+        for (index, field) in schema.fields().iter().enumerate() {
+            let DataType::Decimal128(_, scale) = *field.data_type() else {
+                continue;
+            };
+            let values = batch.column(index).as_primitive::<Decimal128Type>();
+            let bad = values.iter().enumerate().find_map(|(row, v)| {
+                let v = v?;
+                let fits = u32::try_from(scale).is_ok_and(|s| Decimal::try_from_i128_with_scale(v, s).is_ok());
+                (!fits).then_some((row, v))
+            });
+            if let Some((row, value)) = bad {
+                return Err(BatchError::AmountOutOfRange {
+                    worker: text(batch, row, "worker_id"),
+                    column: field.name().clone(),
+                    value,
+                    scale,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
 /// An amount column's value as a decimal, whatever its scale.
 fn amount(batch: &RecordBatch, row: usize, name: &str) -> Decimal {
     let Some(column) = batch.column_by_name(name) else {
@@ -424,7 +460,8 @@ fn amount(batch: &RecordBatch, row: usize, name: &str) -> Decimal {
     }
     match column.data_type() {
         DataType::Decimal128(_, scale) => {
-            Decimal::from_i128_with_scale(column.as_primitive::<Decimal128Type>().value(row), *scale as u32)
+            Decimal::try_from_i128_with_scale(column.as_primitive::<Decimal128Type>().value(row), *scale as u32)
+                .expect("check_amounts ran before any payslip of the batch")
         }
         DataType::Int64 => Decimal::from(column.as_primitive::<Int64Type>().value(row)),
         _ => Decimal::ZERO,
@@ -454,4 +491,35 @@ pub async fn render(
         org_names,
     };
     Ok(batch.write(progress).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use datafusion::arrow::array::{Decimal128Array, StringArray};
+    use datafusion::arrow::datatypes::{Field, Schema};
+
+    use super::*;
+
+    #[test]
+    fn an_amount_past_an_exact_decimal_stops_the_batch_naming_worker_and_column() {
+        let schema = Schema::new(vec![
+            Field::new("worker_id", DataType::Utf8, false),
+            Field::new("net_pay", DataType::Decimal128(38, 2), true),
+        ]);
+        let batch = |net: i128| {
+            let net = Decimal128Array::from(vec![Some(1_000), Some(net)])
+                .with_precision_and_scale(38, 2)
+                .unwrap();
+            RecordBatch::try_new(
+                Arc::new(schema.clone()),
+                vec![Arc::new(StringArray::from(vec!["W1", "W2"])), Arc::new(net)],
+            )
+            .unwrap()
+        };
+        assert!(check_amounts(&[batch(2_000)]).is_ok());
+        let err = check_amounts(&[batch(i128::MAX)]).unwrap_err().to_string();
+        assert!(err.starts_with("worker W2: `net_pay`"), "{err}");
+    }
 }
