@@ -46,9 +46,11 @@ impl Sensitive {
         &self.0
     }
 
-    /// All but the last four characters replaced by `X`.
+    /// All but the last four characters replaced by `X`; a value of four characters or fewer
+    /// entirely, since its last four would be all of it.
     pub fn masked(&self) -> String {
-        let keep = self.0.chars().count().saturating_sub(4);
+        let count = self.0.chars().count();
+        let keep = if count <= 4 { count } else { count - 4 };
         self.0
             .chars()
             .enumerate()
@@ -259,6 +261,10 @@ mod tests {
         let account = Sensitive::new("494833411340".into());
         assert_eq!(account.masked(), "XXXXXXXX1340");
         assert_eq!(format!("{account:?}"), "\"XXXXXXXX1340\"");
+        // A short value would be shown whole by "the last four": it is hidden whole.
+        for (short, masked) in [("1340", "XXXX"), ("12", "XX"), ("", ""), ("12345", "X2345")] {
+            assert_eq!(Sensitive::new(short.into()).masked(), masked, "{short}");
+        }
     }
 
     const WORKER: &str = r#"{"worker_id": "W1", "org_id": "ORG1", "site_id": "S1", "name": "Asha", "gender": "F",
