@@ -1,7 +1,7 @@
 //! Results Parquet is readable, unchanged, by other engines: pyarrow and DuckDB read the whole
 //! results tree as one hive-partitioned dataset (side files start with `_`, so they skip them)
-//! and find the same totals. CI installs both (PAYROLL_REQUIRE_PYTHON_READERS=1 makes their
-//! absence a failure); elsewhere the test says it skipped.
+//! and find the same totals. scripts/test installs both; without them the test fails, it never
+//! passes by skipping.
 
 mod common;
 
@@ -15,14 +15,10 @@ fn pyarrow_and_duckdb_read_the_results() {
         .args(["-c", "import pyarrow, duckdb"])
         .status()
         .is_ok_and(|s| s.success());
-    if !have {
-        assert!(
-            std::env::var_os("PAYROLL_REQUIRE_PYTHON_READERS").is_none(),
-            "pyarrow and duckdb are required here"
-        );
-        eprintln!("skipped: pip install pyarrow duckdb to run this test");
-        return;
-    }
+    assert!(
+        have,
+        "pyarrow and duckdb are needed: python3 -m pip install pyarrow duckdb (scripts/test installs them)"
+    );
     let out = tempfile::tempdir().unwrap();
     assert!(run(&sample(), out.path()).status.success());
     let script = r#"
