@@ -53,7 +53,7 @@ pub async fn demo(args: DemoArgs) -> Result<ExitCode> {
     print!("{}", payslips::summary(&batch, &store, started.elapsed().as_secs_f64()));
     let some_worker = "W0000001";
     println!(
-        "Next:\n  payroll explain --out {out} --period {p} --worker {some_worker}\n  payroll query --out {out} \"SELECT org_id, count(*) AS workers, sum(net_pay) AS net FROM results GROUP BY org_id\"",
+        "Next:\n  payroll explain --out {out} --period {p} --worker {some_worker}\n  payroll query --out {out} \"SELECT org_id, count(*) AS workers, sum(net_pay) AS net FROM latest GROUP BY org_id\"",
         out = out.display(),
         p = args.period,
     );

@@ -43,7 +43,7 @@ pub use payroll_rules::EXAMPLE_RULESET;
         payroll run --period 2026-10 --state ./state --sites sites.csv --rules india-contract.toml\n  \
         payroll explain --worker W000001 --period 2026-10\n  \
         payroll payslips --latest --period 2026-10 --out s3://bucket/payroll\n  \
-        payroll query \"SELECT org_id, sum(net_pay) FROM results GROUP BY org_id\""
+        payroll query \"SELECT org_id, sum(net_pay) FROM latest GROUP BY org_id\""
 )]
 struct Cli {
     #[command(subcommand)]
@@ -67,7 +67,7 @@ enum Command {
     /// Check a ruleset, run its inline tests, or list the inputs formulas can use
     #[command(subcommand)]
     Rules(rules::RulesCommand),
-    /// Query run results with SQL (table `results`)
+    /// Query run results with SQL (tables `results` and `latest`)
     Query(query::QueryArgs),
     /// Generate a synthetic month of inputs with real-world feed noise
     Gen(GenArgs),

@@ -1,5 +1,6 @@
-//! `payroll query`: DataFusion SQL over every run's results (table `results`), or over a
-//! stream's live results (table `live`).
+//! `payroll query`: DataFusion SQL over every complete run's results (table `results`) and the
+//! newest complete run of each org and period (table `latest`), or over a stream's live results
+//! (table `live`).
 
 use std::process::ExitCode;
 
@@ -11,8 +12,9 @@ use payroll_connectors::results::{register_live, register_results};
 
 #[derive(clap::Args)]
 #[command(
-    after_help = "Each row carries run_id, org_id and period; filter on run_id for one run, e.g.\n  \
-    payroll query \"SELECT org_id, count(*), sum(net_pay) FROM results WHERE period = '2026-10' GROUP BY org_id\""
+    after_help = "Tables: results (every complete run: re-runs repeat workers), latest (the newest complete \
+    run of each org and period). Each row carries run_id, org_id and period, e.g.\n  \
+    payroll query \"SELECT org_id, count(*), sum(net_pay) FROM latest WHERE period = '2026-10' GROUP BY org_id\""
 )]
 pub struct QueryArgs {
     /// The SQL query

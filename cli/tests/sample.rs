@@ -190,4 +190,31 @@ async fn query_reads_results_with_sql() {
     let values: Vec<&str> = text.lines().nth(1).unwrap().split(',').collect();
     assert_eq!(values[0], "80");
     assert_eq!(values[1].parse::<rust_decimal::Decimal>().unwrap(), expected_net);
+
+    // A re-run: `results` holds both runs, `latest` the newest of each org and period once.
+    assert!(run(&sample(), out.path()).status.success());
+    // And a run that crashed before its record was written (the record is written last): its
+    // results are never read, and `latest` is the run before it.
+    assert!(run(&sample(), out.path()).status.success());
+    let newest = std::fs::read_dir(out.path().join("runs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .max()
+        .unwrap();
+    std::fs::remove_file(newest).unwrap();
+    let count = |table: &str| {
+        let sql = format!("SELECT count(*) AS workers, sum(net_pay) AS net FROM {table}");
+        let output = payroll(&["query", "--out", &o, "--csv", &sql]);
+        assert!(output.status.success());
+        let text = String::from_utf8_lossy(&output.stdout).into_owned();
+        let line = text.lines().nth(1).unwrap().to_string();
+        let (workers, net) = line.split_once(',').unwrap();
+        (workers.to_string(), net.parse::<rust_decimal::Decimal>().unwrap())
+    };
+    assert_eq!(
+        count("results"),
+        ("160".into(), expected_net * rust_decimal::Decimal::TWO)
+    );
+    assert_eq!(count("latest"), ("80".into(), expected_net));
 }

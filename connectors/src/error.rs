@@ -16,6 +16,9 @@ pub enum Error {
     Parquet(#[from] parquet::errors::ParquetError),
     #[error(transparent)]
     Arrow(#[from] datafusion::arrow::error::ArrowError),
+    /// Registering results for SQL.
+    #[error(transparent)]
+    DataFusion(#[from] datafusion::error::DataFusionError),
     #[error(transparent)]
     Json(#[from] serde_json::Error),
     #[error(transparent)]

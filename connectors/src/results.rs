@@ -216,9 +216,33 @@ pub async fn read_results(store: &Store, run: &RunRecord) -> Result<Vec<RecordBa
     Ok(batches)
 }
 
-/// Registers every run's results in the store as the table `results`.
-pub async fn register_results(ctx: &SessionContext, store: &Store) -> datafusion::error::Result<()> {
-    register_parquet(ctx, store, layout::RESULTS, "results").await
+/// Registers the results of every complete run in the store as the table `results`, and the
+/// newest complete run of each org and period as `latest` (what `sum(net_pay)` should read:
+/// re-runs are counted once). A run is complete once its run record is written, last; results
+/// files of a run without one (a crash mid-write) are never read.
+pub async fn register_results(ctx: &SessionContext, store: &Store) -> Result<()> {
+    register_parquet(ctx, store, layout::RESULTS, "results_files").await?;
+    let complete: Vec<String> = store
+        .list(&object_store::path::Path::from(layout::RUNS))
+        .await?
+        .into_iter()
+        .filter_map(|meta| meta.location.filename()?.strip_suffix(".json").map(str::to_string))
+        .collect();
+    let complete = RecordBatch::try_new(
+        Arc::new(Schema::new(vec![Field::new("run_id", DataType::Utf8, false)])),
+        vec![Arc::new(StringArray::from(complete)) as ArrayRef],
+    )?;
+    ctx.register_batch("complete_runs", complete)?;
+    for view in [
+        "CREATE VIEW results AS SELECT * FROM results_files WHERE run_id IN (SELECT run_id FROM complete_runs)",
+        // Run ids are UUIDv7: the greatest is the newest.
+        "CREATE VIEW latest AS SELECT r.* FROM results r JOIN \
+         (SELECT org_id, period, max(run_id) AS newest FROM results GROUP BY org_id, period) l \
+         ON r.org_id = l.org_id AND r.period = l.period AND r.run_id = l.newest",
+    ] {
+        ctx.sql(view).await?;
+    }
+    Ok(())
 }
 
 /// Registers a stream's live results in its state store as the table `live`.
