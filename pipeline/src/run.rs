@@ -20,6 +20,7 @@ use payroll_rules::vocabulary::PayPeriod;
 use crate::error::{Error, Result};
 
 /// Where a run's inputs come from.
+#[derive(Debug, Clone)]
 pub enum Source {
     /// An input folder (POLICY.md's format).
     Folder(PathBuf),

@@ -26,6 +26,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use payroll_connectors::Store;
+use payroll_pipeline::Source;
 use payroll_rules::Ruleset;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
@@ -35,7 +36,7 @@ pub use error::{Error, Result};
 pub use http::ApiContext;
 
 use crate::auth::{Keys, Roles};
-use crate::http::{InputSource, Rulesets};
+use crate::http::Rulesets;
 
 /// How long the tokens printed at start are valid.
 const PRINTED_TOKEN_TTL: Duration = Duration::from_secs(12 * 3600);
@@ -165,8 +166,8 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     let base = format!("http://{}", service.addr);
     println!("payroll serve: listening on {base} (OpenAPI at {base}/openapi.json)");
     match &*service.ctx.source {
-        InputSource::Folder(dir) => println!("inputs: {}", dir.display()),
-        InputSource::State { url, .. } => println!("inputs: the stream state at {url}"),
+        Source::Folder(dir) => println!("inputs: {}", dir.display()),
+        Source::State { url, .. } => println!("inputs: the stream state at {url}"),
     }
     if let Some(demo) = &service.tokens {
         let org = &demo.org;
@@ -225,7 +226,7 @@ fn load_rulesets(config: &ServeConfig) -> anyhow::Result<Rulesets> {
     Ok(Rulesets { default, by_org })
 }
 
-fn input_source(config: &ServeConfig) -> anyhow::Result<InputSource> {
+fn input_source(config: &ServeConfig) -> anyhow::Result<Source> {
     if config.brokers.is_some() {
         let Some(sites) = &config.sites else {
             bail!("`brokers` needs `sites`: the sites file (sites.csv format) the stream folds workers against");
@@ -237,15 +238,15 @@ fn input_source(config: &ServeConfig) -> anyhow::Result<InputSource> {
             .state
             .clone()
             .unwrap_or_else(|| config.data.join("state").display().to_string());
-        return Ok(InputSource::State {
+        return Ok(Source::State {
             url: state,
             sites: sites.clone(),
         });
     }
     match (&config.inputs, &config.state, &config.sites) {
         (Some(_), Some(_), _) => bail!("set `inputs` (files mode) or `state` (stream mode), not both"),
-        (Some(dir), None, _) => Ok(InputSource::Folder(dir.clone())),
-        (None, Some(url), Some(sites)) => Ok(InputSource::State {
+        (Some(dir), None, _) => Ok(Source::Folder(dir.clone())),
+        (None, Some(url), Some(sites)) => Ok(Source::State {
             url: url.clone(),
             sites: sites.clone(),
         }),
@@ -259,12 +260,12 @@ fn input_source(config: &ServeConfig) -> anyhow::Result<InputSource> {
 fn start_stream(
     config: &ServeConfig,
     brokers: &str,
-    source: &InputSource,
+    source: &Source,
     ruleset: &Arc<Ruleset>,
     compute: &worker::Compute,
 ) -> anyhow::Result<(Arc<live::LiveStream>, std::thread::JoinHandle<()>)> {
     use payroll_connectors::kafka::{self, KafkaConfig, Live, StreamConfig, Topics};
-    let InputSource::State { url, sites } = source else {
+    let Source::State { url, sites } = source else {
         unreachable!("stream mode reads the stream's state");
     };
     let settings = &config.stream;
@@ -309,7 +310,7 @@ fn start_stream(
 }
 
 /// The embedded default's inputs: a generated month, once, under the data directory.
-fn demo_inputs(data: &Path) -> anyhow::Result<InputSource> {
+fn demo_inputs(data: &Path) -> anyhow::Result<Source> {
     let dir = data.join("demo-inputs");
     if !dir.join("workers.csv").exists() {
         let config = payroll_synth::SynthConfig {
@@ -321,7 +322,7 @@ fn demo_inputs(data: &Path) -> anyhow::Result<InputSource> {
         };
         payroll_synth::generate(&config, &dir).context("generating the demo month")?;
     }
-    Ok(InputSource::Folder(dir))
+    Ok(Source::Folder(dir))
 }
 
 /// The configured key, or a secret generated once and kept under the data directory (so the
@@ -374,7 +375,7 @@ pub struct DemoTokens {
 
 /// A token per role for the org of the inputs' first worker (the worker's for that worker).
 fn demo_tokens(ctx: &ApiContext) -> Option<DemoTokens> {
-    let InputSource::Folder(dir) = &*ctx.source else {
+    let Source::Folder(dir) = &*ctx.source else {
         return None;
     };
     let (org, worker) = first_org_and_worker(&dir.join("workers.csv"))?;

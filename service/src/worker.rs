@@ -9,7 +9,7 @@ use chrono::Utc;
 use payroll_connectors::{Progress as Report, Unit};
 use payroll_engine::lifecycle::{Move, RunStatus};
 use payroll_pipeline::payslips::Formats;
-use payroll_pipeline::{RunReport, RunRequest, run as pipeline_run};
+use payroll_pipeline::{RunReport, RunRequest, Source, run as pipeline_run};
 
 use crate::db::Db;
 use crate::db::runs::{self, Changes, Progress, Run, Summary};
@@ -184,7 +184,7 @@ async fn execute(ctx: &ApiContext, run: Run) {
 
 async fn calculate(ctx: &ApiContext, run: &Run, tracker: &Arc<Tracker>) -> Result<()> {
     let ruleset = ctx.rulesets.of(&run.org_id);
-    let (store, source, tracker2) = (ctx.store.clone(), ctx.source.pipeline_source(), Arc::clone(tracker));
+    let (store, source, tracker2) = (ctx.store.clone(), Source::clone(&ctx.source), Arc::clone(tracker));
     let (id, org, period) = (run.id.clone(), run.org_id.clone(), run.period);
     let report = ctx
         .compute

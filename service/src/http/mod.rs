@@ -20,6 +20,7 @@ use axum::http::HeaderValue;
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use payroll_connectors::Store;
+use payroll_pipeline::Source;
 use payroll_rules::Ruleset;
 use tokio::sync::Notify;
 use tracing::Instrument;
@@ -44,7 +45,8 @@ pub struct ApiContext {
     pub keys: Arc<Keys>,
     pub roles: Arc<Roles>,
     pub rulesets: Arc<Rulesets>,
-    pub source: Arc<InputSource>,
+    /// Where runs read their inputs: files mode's folder, or a stream's state.
+    pub source: Arc<Source>,
     /// Wakes the run worker when a run is queued or approved.
     pub work: Arc<Notify>,
     /// This process, as it names itself on the runs it claims.
@@ -77,27 +79,6 @@ pub struct Rulesets {
 impl Rulesets {
     pub fn of(&self, org: &str) -> Arc<Ruleset> {
         Arc::clone(self.by_org.get(org).unwrap_or(&self.default))
-    }
-}
-
-/// Where runs read their inputs.
-#[derive(Debug, Clone)]
-pub enum InputSource {
-    /// Files mode: one folder in the input format, all orgs.
-    Folder(std::path::PathBuf),
-    /// A stream's state store and the sites file the stream runs with.
-    State { url: String, sites: std::path::PathBuf },
-}
-
-impl InputSource {
-    pub fn pipeline_source(&self) -> payroll_pipeline::Source {
-        match self {
-            InputSource::Folder(dir) => payroll_pipeline::Source::Folder(dir.clone()),
-            InputSource::State { url, sites } => payroll_pipeline::Source::State {
-                url: url.clone(),
-                sites: sites.clone(),
-            },
-        }
     }
 }
 
