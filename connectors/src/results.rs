@@ -141,13 +141,13 @@ pub fn parquet(batches: &[RecordBatch]) -> Result<Vec<u8>> {
 
 pub async fn read_run(store: &Store, run_id: &str) -> Result<RunRecord> {
     let path = layout::run_record(run_id);
-    if store.head(&path).await?.is_none() {
+    let Some(bytes) = store.get_opt(&path).await? else {
         return Err(Error::input(
             store.url_of(&path),
             format!("no run `{run_id}` in this output"),
         ));
-    }
-    Ok(serde_json::from_slice(&store.get(&path).await?)?)
+    };
+    Ok(serde_json::from_slice(&bytes)?)
 }
 
 /// The latest run of `period` (run ids sort by time).

@@ -137,6 +137,15 @@ impl Store {
         result.bytes().await.map_err(|e| self.error(e))
     }
 
+    /// `Ok(None)` when the object does not exist: one request, where `head` then `get` is two.
+    pub async fn get_opt(&self, path: &Path) -> Result<Option<Bytes>> {
+        match self.inner.get(&self.full(path)).await {
+            Ok(result) => Ok(Some(result.bytes().await.map_err(|e| self.error(e))?)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(self.error(e)),
+        }
+    }
+
     /// `Ok(None)` when the object does not exist.
     pub async fn head(&self, path: &Path) -> Result<Option<ObjectMeta>> {
         match self.inner.head(&self.full(path)).await {

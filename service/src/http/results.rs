@@ -409,10 +409,11 @@ pub(super) async fn payslip(
     user.may_see_pay_of(&org, worker, Permission::DownloadPayslips)?;
     let run = finalized(&ctx, &org, &id).await?;
     let path = layout::payslips_dir(&org, &run.period.to_string(), &id).join(file.as_str());
-    let bytes = match ctx.store.head(&path).await? {
-        Some(_) => ctx.store.get(&path).await?,
-        None => return Err(Error::NotFound(format!("payslip `{file}` in run {id}"))),
-    };
+    let bytes = ctx
+        .store
+        .get_opt(&path)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("payslip `{file}` in run {id}")))?;
     Ok(download(bytes, content_type, &file))
 }
 
