@@ -321,7 +321,7 @@ impl InputsBatch {
         self.uan.append_value(&w.uan);
         self.esic_no.append_value(&w.esic_no);
         self.bank_account_masked.append_value(w.bank_account.masked());
-        self.pan_masked.append_value(w.pan.masked());
+        self.pan_masked.append_value(crate::masking::mask_pan(w.pan.reveal()));
         self.gender.append_value(&w.gender);
         self.state.append_value(&w.state);
         self.skill.append_value(&w.skill);

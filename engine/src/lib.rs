@@ -13,6 +13,7 @@ pub mod event;
 pub mod inputs;
 pub mod lifecycle;
 pub mod live;
+pub mod masking;
 pub mod master;
 pub mod money;
 pub mod parallel;

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Invalid;
 use crate::event::date;
+use crate::masking::mask_account;
 use crate::money::parse_amount;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -46,16 +47,10 @@ impl Sensitive {
         &self.0
     }
 
-    /// All but the last four characters replaced by `X`; a value of four characters or fewer
-    /// entirely, since its last four would be all of it.
+    /// The value as it may be shown, by the account policy of [`crate::masking`]; a PAN is
+    /// shown by [`crate::masking::mask_pan`].
     pub fn masked(&self) -> String {
-        let count = self.0.chars().count();
-        let keep = if count <= 4 { count } else { count - 4 };
-        self.0
-            .chars()
-            .enumerate()
-            .map(|(i, c)| if i < keep { 'X' } else { c })
-            .collect()
+        mask_account(&self.0)
     }
 }
 
@@ -182,9 +177,15 @@ impl Worker {
                 value,
                 serde_json::Value::String(_) | serde_json::Value::Bool(_) | serde_json::Value::Null
             ) {
+                // The value is not echoed: it may be a bank account or PAN sent as a number.
+                let kind = match value {
+                    serde_json::Value::Number(_) => "a number",
+                    serde_json::Value::Array(_) => "a list",
+                    _ => "an object",
+                };
                 return Err(Invalid::field(
                     name.as_str(),
-                    format!("{value}: expected a string (amounts as decimal strings, like \"650.00\")"),
+                    format!("{kind}: expected a string (amounts as decimal strings, like \"650.00\")"),
                 ));
             }
         }
@@ -285,5 +286,15 @@ mod tests {
         let invalid = Worker::decode_json(json.as_bytes()).unwrap_err();
         assert_eq!(invalid.field.as_deref(), Some("rate"));
         assert!(invalid.reason.contains("expected a string"), "{invalid}");
+    }
+
+    #[test]
+    fn a_reason_never_echoes_a_bank_account_or_pan() {
+        for (field, value) in [("bank_account", "494833411340"), ("pan", "1234567890")] {
+            let json = WORKER.replace(&format!(r#""{field}": "#), &format!(r#""{field}": {value}, "x": "#));
+            let invalid = Worker::decode_json(json.as_bytes()).unwrap_err();
+            assert_eq!(invalid.field.as_deref(), Some(field));
+            assert!(!invalid.to_string().contains(value), "{invalid}");
+        }
     }
 }

@@ -1,5 +1,4 @@
-//! Amounts in Indian digit grouping, and masking of identifiers that must not
-//! be printed in full.
+//! Amounts in Indian digit grouping.
 
 use rust_decimal::{Decimal, RoundingStrategy};
 
@@ -58,38 +57,6 @@ pub(crate) fn or_dash(s: &str) -> &str {
     if s.trim().is_empty() { "—" } else { s }
 }
 
-/// Bank account with only its last four characters visible: `XXXXXXXX1340`.
-/// Spaces and dashes are dropped first so the masked form does not reveal the
-/// grouping; an account of four characters or fewer is masked entirely.
-pub fn mask_account(s: &str) -> String {
-    let chars: Vec<char> = s.chars().filter(|c| !c.is_whitespace() && *c != '-').collect();
-    let visible_from = if chars.len() > 4 { chars.len() - 4 } else { chars.len() };
-    chars
-        .iter()
-        .enumerate()
-        .map(|(i, &c)| if i < visible_from { 'X' } else { c })
-        .collect()
-}
-
-/// PAN (`ABCDE1234F`) as `XXXXX1234X`: the letters carry the holder's
-/// category and surname initial, so only the serial digits stay visible.
-/// Anything not shaped like a PAN is masked like an account number.
-pub fn mask_pan(s: &str) -> String {
-    let pan = s.trim().as_bytes();
-    let well_formed = pan.len() == 10
-        && pan[..5].iter().all(u8::is_ascii_alphabetic)
-        && pan[5..9].iter().all(u8::is_ascii_digit)
-        && pan[9].is_ascii_alphabetic();
-    if !well_formed {
-        return mask_account(s);
-    }
-    let mut out = String::with_capacity(10);
-    out.push_str("XXXXX");
-    out.extend(pan[5..9].iter().map(|&b| char::from(b)));
-    out.push('X');
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -135,19 +102,5 @@ mod tests {
         assert_eq!(inr("-0.001"), "0.00");
         assert_eq!(format_rupees("-1234".parse().unwrap()), "-₹1,234.00");
         assert_eq!(format_rupees("123456.5".parse().unwrap()), "₹1,23,456.50");
-    }
-
-    #[test]
-    fn account_shows_last_four_only() {
-        assert_eq!(mask_account("123456781340"), "XXXXXXXX1340");
-        assert_eq!(mask_account("1234 5678 1340"), "XXXXXXXX1340");
-        assert_eq!(mask_account("1340"), "XXXX");
-        assert_eq!(mask_account(""), "");
-    }
-
-    #[test]
-    fn pan_shows_serial_digits_only() {
-        assert_eq!(mask_pan("ABCDE1234F"), "XXXXX1234X");
-        assert_eq!(mask_pan("ABC123"), "XXC123");
     }
 }

@@ -13,7 +13,7 @@ mod register;
 mod words;
 mod xlsx;
 
-pub use format::{format_inr, mask_account, mask_pan};
+pub use format::format_inr;
 pub use model::{Item, Line, Payslip, Register, RegisterColumn, RegisterRow, WorkerBlock};
 pub use register::render_register;
 pub use words::amount_in_words;

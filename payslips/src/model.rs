@@ -29,7 +29,7 @@ pub struct Payslip {
 }
 
 /// Identity of the worker. `bank_account` and `pan` are the full values; the
-/// renderers mask them (see [`crate::mask_account`], [`crate::mask_pan`]).
+/// renderers mask them by the engine's one policy ([`payroll_engine::masking`]).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct WorkerBlock {
     pub worker_id: String,

@@ -9,12 +9,13 @@ use std::borrow::Cow;
 
 use chrono::Datelike;
 use flate2::Compression;
+use payroll_engine::masking::{mask_account, mask_pan};
 use pdf_writer::{Content, Date, Filter, Finish, Name, Pdf, Rect, Ref, Str, TextStr};
 use rust_decimal::Decimal;
 
 use crate::Error;
 use crate::font::{Extras, Face, OBJECTS_PER_FACE, deflate};
-use crate::format::{format_rupees, mask_account, mask_pan, or_dash};
+use crate::format::{format_rupees, or_dash};
 use crate::model::{Item, Line, Payslip};
 use crate::words::amount_in_words;
 

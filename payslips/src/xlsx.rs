@@ -1,11 +1,12 @@
 //! Per-worker payslip workbook: the PDF's content on one sheet, with amounts
 //! as real numbers in an Indian-grouped rupee format.
 
+use payroll_engine::masking::{mask_account, mask_pan};
 use rust_decimal::Decimal;
 use rust_xlsxwriter::{Color, Format, FormatAlign, FormatBorder, Workbook, Worksheet, XlsxError};
 
 use crate::Error;
-use crate::format::{mask_account, mask_pan, or_dash};
+use crate::format::or_dash;
 use crate::model::{Line, Payslip};
 use crate::words::amount_in_words;
 

@@ -1,9 +1,11 @@
-//! CSV files with a header row: each record as named cells, with its line and original text.
+//! CSV files with a header row: each record as named cells, with its line and original text
+//! (its bank account and PAN cells masked, as everything outside the worker master shows them).
 
 use std::collections::HashMap;
 use std::path::Path;
 
 use payroll_engine::Invalid;
+use payroll_engine::masking::{SENSITIVE_FIELDS, mask_field};
 
 use crate::error::{Error, Result};
 
@@ -36,6 +38,7 @@ pub fn records<'a>(path: &Path, bytes: &'a [u8], required: &[&str]) -> Result<im
             format!("line 1: missing column `{absent}`; expected {}", required.join(",")),
         ));
     }
+    let sensitive = headers.iter().any(|h| SENSITIVE_FIELDS.contains(&h.as_str()));
     let mut record = ::csv::StringRecord::new();
     let mut start = reader.position().byte() as usize;
     // Lines are counted here: the reader's own positions point at the previous line's end.
@@ -53,11 +56,14 @@ pub fn records<'a>(path: &Path, bytes: &'a [u8], required: &[&str]) -> Result<im
                 .count() as u64;
             let line = newlines_before + leading + 1;
             newlines_before += text.iter().filter(|&&b| b == b'\n').count() as u64;
-            let original = String::from_utf8_lossy(text).trim().to_string();
+            let mut original = String::from_utf8_lossy(text).trim().to_string();
             match read {
                 Ok(false) => return None,
                 Ok(true) if original.is_empty() => continue,
                 Ok(true) => {
+                    if sensitive {
+                        original = masked_line(&headers, &record);
+                    }
                     let cells = headers.iter().cloned().zip(record.iter().map(str::to_string)).collect();
                     return Some(Record {
                         line,
@@ -75,4 +81,17 @@ pub fn records<'a>(path: &Path, bytes: &'a [u8], required: &[&str]) -> Result<im
             }
         }
     }))
+}
+
+/// `record` written back as a CSV line with its sensitive cells masked.
+fn masked_line(headers: &[String], record: &::csv::StringRecord) -> String {
+    let cells = record
+        .iter()
+        .enumerate()
+        .map(|(i, cell)| headers.get(i).map_or(cell.into(), |h| mask_field(h, cell)).into_owned());
+    let mut writer = ::csv::WriterBuilder::new().flexible(true).from_writer(Vec::new());
+    // Writing to a Vec cannot fail; the scan in `DeadLetters::push` stays the net under it.
+    let _ = writer.write_record(cells);
+    let bytes = writer.into_inner().unwrap_or_default();
+    String::from_utf8_lossy(&bytes).trim_end().to_string()
 }
