@@ -128,7 +128,10 @@ pub fn summary(report: &RunReport, out: &Store, ruleset: &Ruleset) -> String {
     }
     let mut text = ui::table(&rows);
     if report.dead_letters.total() > 0 {
-        text.push_str("\n\nRefused (see dead-letter/ in the output):\n");
+        text.push_str(&format!(
+            "\n\nRefused (see dead-letter/run_id={}/ in the output):\n",
+            report.record.run_id
+        ));
         for letter in report.dead_letters.iter().take(5) {
             text.push_str(&format!("  {letter}\n"));
         }

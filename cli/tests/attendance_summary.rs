@@ -101,7 +101,7 @@ fn a_bad_summary_row_is_reported_by_row_and_column() {
         let inputs = folder_with_summary(format, &rows);
         let out = tempfile::tempdir().unwrap();
         assert!(run(inputs.path(), out.path()).status.success(), "{format}");
-        let text = std::fs::read_to_string(out.path().join("dead-letter/attendance_summary.ndjson")).unwrap();
+        let text = std::fs::read_to_string(dead_letter_file(out.path(), "attendance_summary.ndjson")).unwrap();
         let letter: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
         assert_eq!(letter[position.0], position.1, "{format}: {letter}");
         assert_eq!(letter["field"], "present_days", "{format}");

@@ -70,7 +70,7 @@ async fn bad_input_goes_to_dead_letters_with_reasons_and_the_run_goes_on() {
     assert!(stdout.contains("Dead letters"), "{stdout}");
 
     let letters = |name: &str| -> Vec<serde_json::Value> {
-        std::fs::read_to_string(out.path().join("dead-letter").join(name))
+        std::fs::read_to_string(dead_letter_file(out.path(), name))
             .unwrap_or_else(|_| panic!("dead-letter/{name}"))
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())
@@ -120,6 +120,16 @@ async fn bad_input_goes_to_dead_letters_with_reasons_and_the_run_goes_on() {
     assert_eq!(
         (workers[0]["line"].as_u64(), workers[0]["field"].as_str()),
         (Some(82), Some("pay_basis"))
+    );
+    // The refused row's bank account and PAN are masked in its original.
+    let original = workers[0]["original"].as_str().unwrap();
+    assert!(
+        original.contains(",XXXXXX7890,") && original.contains(",XXXXX1234X,"),
+        "{original}"
+    );
+    assert!(
+        !original.contains("1234567890") && !original.contains("ABCDE1234F"),
+        "{original}"
     );
 
     // Nobody's pay moved.

@@ -1,9 +1,11 @@
 //! Dead letters: every refused event or row, with where it was, the field at fault and why,
-//! and the original text, so nothing is lost and HR can fix and resend it.
+//! and the original text, so nothing is lost and HR can fix and resend it. The original has its
+//! bank account and PAN masked ([`payroll_engine::masking::mask_record`]): a dead-letter file is
+//! read by people who must not see them.
 
 use std::collections::BTreeMap;
 
-use payroll_engine::Invalid;
+use payroll_engine::{Invalid, masking};
 use serde::Serialize;
 
 use crate::error::Result;
@@ -50,13 +52,13 @@ pub struct DeadLetters {
 }
 
 impl DeadLetters {
-    pub fn push(&mut self, source: &str, position: Position, invalid: Invalid, original: impl Into<String>) {
+    pub fn push(&mut self, source: &str, position: Position, invalid: Invalid, original: &str) {
         let letter = DeadLetter {
             source: source.to_string(),
             position,
             field: invalid.field,
             reason: invalid.reason,
-            original: original.into(),
+            original: masking::mask_record_text(original).into_owned(),
         };
         tracing::debug!(%letter, "dead letter");
         self.by_source.entry(source.to_string()).or_default().push(letter);
@@ -77,8 +79,9 @@ impl DeadLetters {
         self.by_source.values().flatten()
     }
 
-    /// Writes `dead-letter/<source>.ndjson` for each source with refusals, in input order.
-    pub async fn write(&self, store: &Store) -> Result<()> {
+    /// Writes `dead-letter/run_id=<run_id>/<source>.ndjson` for each source with refusals, in
+    /// input order.
+    pub async fn write(&self, store: &Store, run_id: &str) -> Result<()> {
         for (source, letters) in &self.by_source {
             let mut sorted: Vec<&DeadLetter> = letters.iter().collect();
             sorted.sort_by_key(|l| match l.position {
@@ -89,7 +92,7 @@ impl DeadLetters {
                 serde_json::to_writer(&mut out, letter)?;
                 out.push(b'\n');
             }
-            store.put(&layout::dead_letter(source), out).await?;
+            store.put(&layout::dead_letter(run_id, source), out).await?;
         }
         Ok(())
     }

@@ -27,6 +27,11 @@ pub enum Error {
     Engine(#[from] payroll_engine::Error),
     #[error("kafka: {0}")]
     Kafka(#[from] rdkafka::error::KafkaError),
+    #[error("{count} dead letter(s) not delivered (sent again; the checkpoint waits): {error}")]
+    DeadLettersUndelivered {
+        count: usize,
+        error: rdkafka::error::KafkaError,
+    },
 }
 
 impl Error {

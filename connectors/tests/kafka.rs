@@ -1,6 +1,7 @@
 //! The stream against a real broker (tansu) and, for faults a real broker cannot easily give,
-//! librdkafka's mock cluster: dead letters with their headers, events waiting for a master
-//! that comes later, a checkpoint write that fails, a broker that goes away.
+//! librdkafka's mock cluster: dead letters with their headers (masked), events waiting for a
+//! master that comes later, a checkpoint write that fails, dead letters the broker refuses, a
+//! broker that goes away.
 
 mod common;
 
@@ -29,6 +30,7 @@ use rdkafka::message::{Headers, Message};
 use rdkafka::mocking::MockCluster;
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
 
 const PARTITIONS: usize = 2;
 
@@ -86,7 +88,7 @@ fn config(brokers: &str, group: &str, state: Store) -> StreamConfig {
         kafka: kafka(brokers, group),
         topics: Topics::default(),
         sites: sites(),
-        state: Checkpoints::new(state),
+        state: Checkpoints::new(state, None),
         checkpoint_every: Duration::from_millis(200),
         live: None,
         until_caught_up: true,
@@ -112,7 +114,9 @@ fn create_topics(runtime: &tokio::runtime::Runtime, brokers: &str) {
 fn punches_of(state: &Store, worker: &str) -> usize {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     // No checkpoint yet counts as nothing folded.
-    let merged = runtime.block_on(Checkpoints::new(state.clone()).merged(&sites())).ok();
+    let merged = runtime
+        .block_on(Checkpoints::new(state.clone(), None).merged(&sites()))
+        .ok();
     merged
         .and_then(|m| m.ledger.state(worker).map(|s| s.punch_count()))
         .unwrap_or(0)
@@ -151,6 +155,68 @@ fn refused_messages_go_to_dead_letter_topics_and_events_wait_for_their_worker() 
     let letter = read_one(&broker.address, "workers.dlq");
     assert_eq!(letter.header("field"), "site_id");
     assert!(letter.header("reason").contains("unknown site `S99`"));
+    // The refused master record's bank account and PAN are masked; the rest is as sent.
+    let payload: serde_json::Value = serde_json::from_slice(&letter.payload).unwrap();
+    assert_eq!(payload["bank_account"], "XXXXXXXX1340");
+    assert_eq!(payload["pan"], "XXXXX1234X");
+    assert_eq!(
+        (&payload["worker_id"], &payload["site_id"]),
+        (&"W2".into(), &"S99".into())
+    );
+    let text = String::from_utf8_lossy(&letter.payload);
+    assert!(!text.contains("494833411340") && !text.contains("ABCDE1234F"), "{text}");
+}
+
+/// The broker refuses the dead letters (librdkafka's mock cluster answers every produce request
+/// with an error): the shard's checkpoint never moves past the refused message, the stream
+/// says so, and once the broker takes them again the dead letter arrives and the shard moves on.
+#[test]
+fn a_checkpoint_waits_for_its_dead_letters_to_be_delivered() {
+    let cluster = MockCluster::new(1).unwrap();
+    for topic in Topics::default().names() {
+        cluster.create_topic(topic, PARTITIONS as i32, 1).unwrap();
+        cluster
+            .create_topic(&Topics::dead_letter(topic), PARTITIONS as i32, 1)
+            .unwrap();
+    }
+    let brokers = cluster.bootstrap_servers();
+    let producer = Producing::new(&brokers);
+    producer.send("workers", "W1", &worker("W1"));
+    for n in 0..10 {
+        producer.send("attendance", "W1", &punch("W1", n));
+    }
+    producer.send(
+        "attendance",
+        "W1",
+        r#"{"event_id": "bad-1", "worker_id": "W1", "direction": "in"}"#,
+    );
+    producer.flush();
+
+    let refused = [RDKafkaRespErr::RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED; 100_000];
+    cluster.request_errors(RDKafkaApiKey::Produce, &refused);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let state = Store::new(Arc::new(InMemory::new()), "memory:///".parse().unwrap());
+    let report = run_until_caught_up(&runtime, config(&brokers, "undelivered", state.clone()));
+    assert_eq!(report.counters.dead_letters.get("attendance"), Some(&1));
+    assert!(report.counters.undelivered_dead_letters > 0, "{:?}", report.counters);
+    assert!(report.counters.failed_checkpoints > 0, "{:?}", report.counters);
+    assert_eq!(
+        report.counters.checkpoints, 0,
+        "no checkpoint past an undelivered dead letter"
+    );
+    assert_eq!(punches_of(&state, "W1"), 0);
+
+    cluster.clear_request_errors(RDKafkaApiKey::Produce);
+    let report = run_until_caught_up(&runtime, config(&brokers, "undelivered", state.clone()));
+    assert_eq!(
+        report.counters.dead_letters.get("attendance"),
+        Some(&1),
+        "refused again, sent"
+    );
+    assert_eq!(report.counters.undelivered_dead_letters, 0);
+    assert_eq!(punches_of(&state, "W1"), 10);
+    let letter = read_one(&brokers, "attendance.dlq");
+    assert_eq!(letter.header("field"), "ts");
 }
 
 struct Letter {
@@ -289,10 +355,10 @@ fn a_failed_checkpoint_keeps_the_previous_one_and_the_offsets_uncommitted() {
         failing: Arc::clone(&failing),
     };
     let state = Store::new(Arc::new(flaky), "memory:///".parse().unwrap());
-    let checkpoints = Checkpoints::new(state.clone());
+    let checkpoints = Checkpoints::new(state.clone(), None);
 
     run_until_caught_up(&runtime, config(&broker.address, "flaky", state.clone()));
-    let before = runtime.block_on(checkpoints.latest_seqs()).unwrap();
+    let before = runtime.block_on(checkpoints.names()).unwrap();
     let committed_before = committed(&broker.address, "flaky");
     assert!(
         committed_before
@@ -308,7 +374,7 @@ fn a_failed_checkpoint_keeps_the_previous_one_and_the_offsets_uncommitted() {
     let report = run_until_caught_up(&runtime, config(&broker.address, "flaky", state.clone()));
     assert!(report.counters.failed_checkpoints > 0);
     assert_eq!(
-        runtime.block_on(checkpoints.latest_seqs()).unwrap(),
+        runtime.block_on(checkpoints.names()).unwrap(),
         before,
         "the previous checkpoints stay current"
     );

@@ -59,6 +59,8 @@ struct StreamGauges {
     dead_letters: Gauge,
     checkpoints: Gauge,
     failed_checkpoints: Gauge,
+    undelivered_dead_letters: Gauge,
+    checkpoint_fallbacks: Gauge,
     checkpoint_age: Gauge<f64, AtomicU64>,
 }
 
@@ -124,6 +126,16 @@ impl Default for Metrics {
                 "stream_failed_checkpoints",
                 "Shard checkpoints that failed (retried)",
                 &stream.failed_checkpoints,
+            ),
+            (
+                "stream_undelivered_dead_letters",
+                "Dead letters the broker refused; each is sent again and its shard's checkpoint waits",
+                &stream.undelivered_dead_letters,
+            ),
+            (
+                "stream_checkpoint_fallbacks",
+                "Restores that found the latest checkpoint unreadable and used the one before",
+                &stream.checkpoint_fallbacks,
             ),
         ] {
             registry.register(name, help, gauge.clone());
@@ -196,6 +208,8 @@ impl Metrics {
         g.dead_letters.set(load(&status.dead_letters));
         g.checkpoints.set(load(&status.checkpoints));
         g.failed_checkpoints.set(load(&status.failed_checkpoints));
+        g.undelivered_dead_letters.set(load(&status.undelivered_dead_letters));
+        g.checkpoint_fallbacks.set(load(&status.checkpoint_fallbacks));
         let last = status.last_checkpoint_ms.load(Ordering::Relaxed);
         if last > 0 {
             let now = std::time::SystemTime::now()

@@ -15,6 +15,17 @@ use rust_decimal::Decimal;
 
 pub const PERIOD: &str = "2026-10";
 
+/// The dead letters a run wrote to `out` of input `source`; `out` must hold one run.
+pub fn dead_letter_file(out: &Path, source: &str) -> PathBuf {
+    let runs: Vec<PathBuf> = std::fs::read_dir(out.join("dead-letter"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(runs.len(), 1, "dead letters of one run: {runs:?}");
+    assert!(runs[0].file_name().unwrap().to_string_lossy().starts_with("run_id="));
+    runs[0].join(source)
+}
+
 pub fn sample() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/sample")
 }

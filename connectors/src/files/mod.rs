@@ -9,6 +9,7 @@ pub(crate) mod ndjson;
 mod summary;
 
 pub use summary::COLUMNS as SUMMARY_COLUMNS;
+pub use summary::fold as fold_summary;
 
 use std::path::{Path, PathBuf};
 
@@ -55,7 +56,7 @@ pub fn read_folder(dir: &Path, dead_letters: &mut DeadLetters, progress: &dyn Pr
             |r| match r.cells().and_then(|c| Site::decode(|f| c.get(f).map(String::as_str))) {
                 Ok(site) => Some(site),
                 Err(invalid) => {
-                    dead_letters.push("sites.csv", Position::Line(r.line), invalid, r.original);
+                    dead_letters.push("sites.csv", Position::Line(r.line), invalid, &r.original);
                     None
                 }
             },
@@ -64,15 +65,7 @@ pub fn read_folder(dir: &Path, dead_letters: &mut DeadLetters, progress: &dyn Pr
     let mut ledger = Ledger::new(sites);
 
     let (workers_path, workers_csv) = read("workers.csv")?.ok_or_else(|| missing(dir, "workers.csv"))?;
-    for r in csv::records(&workers_path, &workers_csv, &WORKER_COLUMNS)? {
-        if let Err(invalid) = r
-            .cells()
-            .and_then(|c| Worker::decode(|f| c.get(f).map(String::as_str)))
-            .and_then(|w| ledger.upsert_worker(w))
-        {
-            dead_letters.push("workers.csv", Position::Line(r.line), invalid, r.original);
-        }
-    }
+    fold_workers(&workers_path, &workers_csv, &mut ledger, dead_letters)?;
 
     let mut events = 0;
     let mut has_attendance = false;
@@ -98,6 +91,21 @@ pub fn read_folder(dir: &Path, dead_letters: &mut DeadLetters, progress: &dyn Pr
         ));
     }
     Ok(Folder { ledger, inputs, events })
+}
+
+/// Adds the workers of a `workers.csv` (read from `path`) to `ledger`; a bad row becomes a dead
+/// letter, a missing column fails the file.
+pub fn fold_workers(path: &Path, bytes: &[u8], ledger: &mut Ledger, dead_letters: &mut DeadLetters) -> Result<()> {
+    for r in csv::records(path, bytes, &WORKER_COLUMNS)? {
+        if let Err(invalid) = r
+            .cells()
+            .and_then(|c| Worker::decode(|f| c.get(f).map(String::as_str)))
+            .and_then(|w| ledger.upsert_worker(w))
+        {
+            dead_letters.push("workers.csv", Position::Line(r.line), invalid, &r.original);
+        }
+    }
+    Ok(())
 }
 
 /// A sites file (the `sites.csv` format) given as configuration: any bad row fails it,

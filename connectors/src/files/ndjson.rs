@@ -36,7 +36,7 @@ pub fn fold(
     let mut folded = 0;
     for chunk in chunks {
         for (line, invalid, original) in chunk.refused {
-            dead_letters.push(source, Position::Line(first_line + line), invalid, original);
+            dead_letters.push(source, Position::Line(first_line + line), invalid, &original);
         }
         for event in chunk.events {
             ledger.apply(event);

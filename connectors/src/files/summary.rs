@@ -67,7 +67,7 @@ pub fn fold(name: &str, path: &Path, bytes: &[u8], ledger: &mut Ledger, dead_let
         });
         match applied {
             Ok(()) => folded += 1,
-            Err(invalid) => dead_letters.push(name, row.position, invalid, row.original),
+            Err(invalid) => dead_letters.push(name, row.position, invalid, &row.original),
         }
     }
     Ok(folded)

@@ -11,6 +11,9 @@ use crate::error::{Error, Result};
 use crate::kafka::KafkaConfig;
 
 const METADATA_TIMEOUT: Duration = Duration::from_secs(10);
+/// A replication factor of -1 asks the broker for its `default.replication.factor` (KIP-464):
+/// a `.dlq` topic is as safe as the cluster's others, not a single copy.
+const CLUSTER_DEFAULT: i32 = -1;
 
 /// The partition count of each of `topics` that exists.
 pub fn partition_counts(config: &KafkaConfig, topics: &[&str]) -> Result<BTreeMap<String, usize>> {
@@ -24,14 +27,15 @@ pub fn partition_counts(config: &KafkaConfig, topics: &[&str]) -> Result<BTreeMa
         .collect())
 }
 
-/// Creates those of `topics` that do not exist, with `partitions` partitions each (brokers
-/// that create topics on first use are not relied on: some, like tansu, do not).
+/// Creates those of `topics` that do not exist, with `partitions` partitions each and the
+/// cluster's default replication factor (brokers that create topics on first use are not
+/// relied on: some, like tansu, do not).
 pub async fn ensure_topics(config: &KafkaConfig, topics: &[&str], partitions: usize) -> Result<()> {
     let existing = partition_counts(config, topics)?;
     let missing: Vec<NewTopic> = topics
         .iter()
         .filter(|t| !existing.contains_key(**t))
-        .map(|t| NewTopic::new(t, partitions as i32, TopicReplication::Fixed(1)))
+        .map(|t| NewTopic::new(t, partitions as i32, TopicReplication::Fixed(CLUSTER_DEFAULT)))
         .collect();
     if missing.is_empty() {
         return Ok(());

@@ -8,7 +8,7 @@
 //! all four together, and shard `p` (their folded state) has one owner.
 
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::producer::{BaseRecord, DefaultProducerContext, ThreadedProducer};
+use rdkafka::producer::{BaseRecord, ProducerContext, ThreadedProducer};
 
 mod admin;
 mod config;
@@ -23,21 +23,24 @@ pub use produce::{Published, publish_folder};
 pub use source::{Live, StreamConfig, StreamReport, stream};
 pub use telemetry::StreamStatus;
 
+/// A record the producer would not queue, and why.
+type Refused<'a> = (KafkaError, BaseRecord<'a, [u8], [u8]>);
+
 /// Queues a record, waiting while the producer's queue is full (the broker away, or a burst):
-/// a message is never dropped for want of room.
-fn send(producer: &ThreadedProducer<DefaultProducerContext>, mut record: BaseRecord<'_, [u8], [u8]>) {
+/// a message is never dropped for want of room. A record that cannot be queued at all (too
+/// large, say) is given back with the reason.
+fn send<'a, C: ProducerContext<DeliveryOpaque = ()>>(
+    producer: &ThreadedProducer<C>,
+    mut record: BaseRecord<'a, [u8], [u8]>,
+) -> Result<(), Box<Refused<'a>>> {
     loop {
         match producer.send(record) {
-            Ok(()) => return,
+            Ok(()) => return Ok(()),
             Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
                 record = back;
                 std::thread::sleep(std::time::Duration::from_millis(5));
             }
-            Err((e, back)) => {
-                // Only a malformed record gets here (the queue is unbounded in time).
-                tracing::error!(topic = back.topic, error = %e, "message could not be queued");
-                return;
-            }
+            Err(refused) => return Err(Box::new(refused)),
         }
     }
 }

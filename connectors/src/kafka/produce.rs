@@ -46,7 +46,7 @@ pub async fn publish_folder(
                 &topics.workers,
                 cells.get("worker_id").map(String::as_bytes),
                 &json,
-            );
+            )?;
             count += 1;
         }
         published.insert(topics.workers.clone(), count);
@@ -66,7 +66,7 @@ pub async fn publish_folder(
             let Some(line) = ndjson::event_text(line) else {
                 continue;
             };
-            send(&producer, topic, worker_id(line).as_deref().map(str::as_bytes), line);
+            send(&producer, topic, worker_id(line).as_deref().map(str::as_bytes), line)?;
             count += 1;
         }
         published.insert(topic.to_string(), count);
@@ -87,10 +87,21 @@ fn worker_id(line: &[u8]) -> Option<String> {
         .map(|k| k.worker_id.into_owned())
 }
 
-fn send(producer: &ThreadedProducer<DefaultProducerContext>, topic: &str, key: Option<&[u8]>, payload: &[u8]) {
+/// Queues one event; one the producer cannot take at all stops the publish, naming it.
+fn send(
+    producer: &ThreadedProducer<DefaultProducerContext>,
+    topic: &str,
+    key: Option<&[u8]>,
+    payload: &[u8],
+) -> Result<()> {
     let mut record: BaseRecord<[u8], [u8]> = BaseRecord::to(topic).payload(payload);
     if let Some(key) = key {
         record = record.key(key);
     }
-    super::send(producer, record);
+    super::send(producer, record).map_err(|refused| {
+        Error::input(
+            format!("topic {topic}"),
+            format!("a message could not be queued: {}", refused.0),
+        )
+    })
 }

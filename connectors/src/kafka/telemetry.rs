@@ -15,6 +15,10 @@ pub struct Counters {
     pub dead_letters: BTreeMap<String, u64>,
     pub checkpoints: u64,
     pub failed_checkpoints: u64,
+    /// Dead letters the broker refused (each sent again; the shard's checkpoint waits).
+    pub undelivered_dead_letters: u64,
+    /// Restores that found the latest checkpoint unreadable and used the one before.
+    pub checkpoint_fallbacks: u64,
     pub live_updates: u64,
     pub recalculated: u64,
 }
@@ -37,6 +41,8 @@ pub struct StreamStatus {
     pub lag: AtomicI64,
     pub checkpoints: AtomicU64,
     pub failed_checkpoints: AtomicU64,
+    pub undelivered_dead_letters: AtomicU64,
+    pub checkpoint_fallbacks: AtomicU64,
     /// When the latest checkpoint was written, milliseconds since the Unix epoch (0: never).
     pub last_checkpoint_ms: AtomicU64,
     /// Messages per second over the last report interval.
@@ -56,6 +62,10 @@ impl StreamStatus {
         self.checkpoints.store(counters.checkpoints, Ordering::Relaxed);
         self.failed_checkpoints
             .store(counters.failed_checkpoints, Ordering::Relaxed);
+        self.undelivered_dead_letters
+            .store(counters.undelivered_dead_letters, Ordering::Relaxed);
+        self.checkpoint_fallbacks
+            .store(counters.checkpoint_fallbacks, Ordering::Relaxed);
     }
 }
 
@@ -109,6 +119,17 @@ impl Telemetry {
 
     pub fn checkpoint_failed(shard: u32, error: &dyn std::fmt::Display) {
         tracing::warn!(shard, %error, "checkpoint failed: the previous one stays, offsets stay uncommitted; retrying");
+    }
+
+    pub fn dead_letters_undelivered(shard: u32, error: &dyn std::fmt::Display) {
+        tracing::error!(shard, %error, "dead letters undelivered: this shard's checkpoint waits until they are");
+    }
+
+    pub fn shard_fenced(shard: u32) {
+        tracing::error!(
+            shard,
+            "a newer owner claimed this shard (this instance missed a rebalance): dropping it"
+        );
     }
 
     pub fn checkpoint_superseded(shard: u32) {
