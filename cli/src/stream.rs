@@ -127,7 +127,7 @@ pub async fn stream(args: StreamArgs) -> Result<ExitCode> {
         kafka: args.kafka.config(&args.group),
         topics: args.kafka.topics(),
         sites,
-        state: Checkpoints::new(state),
+        state: Checkpoints::open(state)?,
         checkpoint_every: args.checkpoint_every,
         live: Some(Live {
             period,

@@ -100,7 +100,7 @@ fn spawn_stream(brokers: &str, state: &Path, extra: &[&str]) -> Child {
 /// Messages the state's checkpoints hold, all shards.
 fn checkpointed(state: &Path) -> i64 {
     let sites = Ledger::new(read_sites(&sample().join("sites.csv")).unwrap());
-    let checkpoints = Checkpoints::new(Store::open(&state.display().to_string()).unwrap());
+    let checkpoints = Checkpoints::new(Store::open(&state.display().to_string()).unwrap(), None);
     block_on(checkpoints.merged(&sites)).map_or(0, |m| m.offsets.values().sum())
 }
 

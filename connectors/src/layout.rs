@@ -9,14 +9,17 @@
 //! payslips/org_id=<org>/period=<YYYY-MM>/run_id=<id>/register.xlsx, manifest.json
 //! runs/<id>.json               the run: period, orgs, ruleset, totals
 //! runs/<id>.ruleset.toml       the ruleset text the run applied (for `explain`)
-//! dead-letter/<source>.ndjson  refused events and rows of the latest run, with reasons
-//!                              (`<source>` is the input's name without extension: `attendance`)
+//! dead-letter/run_id=<id>/<source>.ndjson
+//!                              the run's refused events and rows, with reasons (`<source>` is
+//!                              the input's name without extension: `attendance`)
 //! ```
 //!
 //! A stream's state store (`--state`) holds its checkpoints and live results:
 //!
 //! ```text
-//! checkpoints/shard-<NNNN>/<seq>.ckpt          a shard's state and offsets; the highest seq is current
+//! checkpoints/partitions-<NNNN>/shard-<NNNN>/<epoch>-<seq>.ckpt
+//!                                              a shard's state and offsets; the highest
+//!                                              (epoch, seq) is current
 //! live/period=<YYYY-MM>/shard-<NNNN>.parquet   the open period's pay, kept current
 //! ```
 
@@ -49,28 +52,47 @@ pub fn run_ruleset(run_id: &str) -> Path {
     Path::from(format!("{RUNS}/{run_id}.ruleset.toml"))
 }
 
-pub fn dead_letter(source: &str) -> Path {
+pub fn dead_letter(run_id: &str, source: &str) -> Path {
     let stem = source.split_once('.').map_or(source, |(stem, _)| stem);
-    Path::from(format!("dead-letter/{stem}.ndjson"))
+    Path::from(format!("dead-letter/run_id={run_id}/{stem}.ndjson"))
 }
 
 pub const CHECKPOINTS: &str = "checkpoints";
 
-pub fn checkpoint_dir(shard: u32) -> Path {
-    Path::from(format!("{CHECKPOINTS}/shard-{shard:04}"))
+/// A checkpoint's place: the partition count of the topics it was folded from (shards of
+/// another count hold other workers), its shard, the epoch of the instance that wrote it and
+/// its sequence number. An instance that takes a shard over claims the next epoch, so a zombie
+/// that lost the shard can only write checkpoints that sort below the new owner's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct CheckpointName {
+    pub partitions: u32,
+    pub shard: u32,
+    pub epoch: u32,
+    pub seq: u64,
 }
 
-/// Sequence numbers are zero-padded, so names sort in checkpoint order.
-pub fn checkpoint(shard: u32, seq: u64) -> Path {
-    checkpoint_dir(shard).join(format!("{seq:012}.ckpt"))
+impl CheckpointName {
+    pub fn path(&self) -> Path {
+        checkpoint_dir(self.partitions, self.shard).join(format!("{:06}-{:012}.ckpt", self.epoch, self.seq))
+    }
+
+    pub fn parse(path: &Path) -> Option<CheckpointName> {
+        let mut parts = path.parts().skip_while(|p| p.as_ref() != CHECKPOINTS).skip(1);
+        let partitions = parts.next()?.as_ref().strip_prefix("partitions-")?.parse().ok()?;
+        let shard = parts.next()?.as_ref().strip_prefix("shard-")?.parse().ok()?;
+        let file = parts.next()?;
+        let (epoch, seq) = file.as_ref().strip_suffix(".ckpt")?.split_once('-')?;
+        Some(CheckpointName {
+            partitions,
+            shard,
+            epoch: epoch.parse().ok()?,
+            seq: seq.parse().ok()?,
+        })
+    }
 }
 
-/// The shard and sequence number of a checkpoint's path.
-pub fn parse_checkpoint(path: &Path) -> Option<(u32, u64)> {
-    let mut parts = path.parts().skip_while(|p| p.as_ref() != CHECKPOINTS).skip(1);
-    let shard = parts.next()?.as_ref().strip_prefix("shard-")?.parse().ok()?;
-    let seq = parts.next()?.as_ref().strip_suffix(".ckpt")?.parse().ok()?;
-    Some((shard, seq))
+pub fn checkpoint_dir(partitions: u32, shard: u32) -> Path {
+    Path::from(format!("{CHECKPOINTS}/partitions-{partitions:04}/shard-{shard:04}"))
 }
 
 pub const LIVE: &str = "live";
@@ -89,9 +111,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn checkpoint_paths_round_trip() {
-        assert_eq!(checkpoint(3, 12).as_ref(), "checkpoints/shard-0003/000000000012.ckpt");
-        assert_eq!(parse_checkpoint(&checkpoint(3, 12)), Some((3, 12)));
-        assert_eq!(parse_checkpoint(&Path::from("checkpoints/shard-0003/x.tmp")), None);
+    fn checkpoint_paths_round_trip_and_sort_in_checkpoint_order() {
+        let name = CheckpointName {
+            partitions: 16,
+            shard: 3,
+            epoch: 2,
+            seq: 12,
+        };
+        assert_eq!(
+            name.path().as_ref(),
+            "checkpoints/partitions-0016/shard-0003/000002-000000000012.ckpt"
+        );
+        assert_eq!(CheckpointName::parse(&name.path()), Some(name));
+        let later = CheckpointName {
+            epoch: 3,
+            seq: 1,
+            ..name
+        };
+        assert!(later > name && later.path().as_ref() > name.path().as_ref());
+        for other in [
+            "checkpoints/partitions-0016/shard-0003/x.tmp",
+            "checkpoints/shard-0003/000000000012.ckpt",
+        ] {
+            assert_eq!(CheckpointName::parse(&Path::from(other)), None, "{other}");
+        }
     }
 }

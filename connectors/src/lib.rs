@@ -10,6 +10,7 @@ pub mod kafka;
 pub mod layout;
 pub mod progress;
 pub mod results;
+pub mod seal;
 pub mod store;
 
 pub use dead_letter::{DeadLetter, DeadLetters, Position};

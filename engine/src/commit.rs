@@ -1,7 +1,8 @@
 //! The order of a shard's checkpoint, as pure logic: "nothing lost, nothing counted twice" is an
 //! ordering rule. Dead letters are delivered before a checkpoint moves past them; the
 //! checkpoint is written create-only under the next sequence number; offsets are committed only
-//! once it is durable; an instance that lost the race for that number reloads. The stream
+//! once it is durable; an instance that lost the race for that number reloads, and one fenced
+//! out by a newer owner's epoch lets the shard go. The stream
 //! (`connectors/src/kafka/source.rs`) asks [`Pass::next`] for each step, executes it against
 //! the broker and the store, and reports the [`Outcome`]; nothing here does I/O.
 
@@ -21,6 +22,9 @@ pub enum Step {
     /// Another instance wrote this sequence number first: reload the shard from its
     /// checkpoint and seek to its offsets (or, when giving the shard up, drop it).
     Reload,
+    /// A newer owner claimed the shard (this instance is a zombie of an old assignment): drop
+    /// it, consume none of it, and leave it to the next rebalance.
+    Release,
     /// This pass failed; the previous checkpoint stays current and the offsets uncommitted.
     /// The next interval tries again.
     RetryLater(Failure),
@@ -40,6 +44,8 @@ pub enum Outcome {
     Written,
     /// The create-only write found the sequence number taken.
     AlreadyWritten,
+    /// The write found a newer epoch's checkpoint: another instance owns the shard now.
+    Fenced,
     WriteFailed,
     Committed,
     CommitFailed,
@@ -68,6 +74,7 @@ impl Pass {
             Some(Outcome::FlushFailed) => Step::RetryLater(Failure::DeadLettersUndelivered),
             Some(Outcome::Written) => Step::Commit,
             Some(Outcome::AlreadyWritten) => Step::Reload,
+            Some(Outcome::Fenced) => Step::Release,
             Some(Outcome::WriteFailed) => Step::RetryLater(Failure::WriteFailed),
             // The checkpoint is the truth; committed offsets only feed lag monitoring.
             Some(Outcome::Committed | Outcome::CommitFailed) => Step::Done,
@@ -138,6 +145,12 @@ mod tests {
             true,
             &[Outcome::Flushed, Outcome::AlreadyWritten],
             &[Step::FlushDeadLetters, Step::Write, Step::Reload],
+        ),
+        (
+            "fenced by a newer owner's epoch: let the shard go, commit nothing",
+            true,
+            &[Outcome::Flushed, Outcome::Fenced],
+            &[Step::FlushDeadLetters, Step::Write, Step::Release],
         ),
         (
             "a failed commit: the checkpoint is durable all the same",

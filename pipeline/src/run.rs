@@ -79,7 +79,7 @@ pub async fn run(request: RunRequest<'_>, progress: &dyn Progress) -> Result<Run
             progress.stage("loading checkpoints");
             let sites = Ledger::new(files::read_sites(&sites)?);
             let state = Store::open(&url)?;
-            let merged = Checkpoints::new(state).merged(&sites).await?;
+            let merged = Checkpoints::open(state)?.merged(&sites).await?;
             Folded {
                 ledger: merged.ledger,
                 inputs: Vec::new(),
@@ -121,8 +121,9 @@ pub async fn run(request: RunRequest<'_>, progress: &dyn Progress) -> Result<Run
         dead_letters: dead_letters.counts(),
         results: &results,
     };
+    // Everything of the run before its record: a run is visible only once complete.
+    dead_letters.write(out, &run_id).await?;
     let record = write_run(out, &output).await?;
-    dead_letters.write(out).await?;
     let elapsed = started.elapsed();
     Ok(RunReport {
         record,

@@ -287,7 +287,7 @@ fn start_stream(
         },
         topics: Topics::default(),
         sites: payroll_engine::Ledger::new(payroll_connectors::files::read_sites(sites)?),
-        state: payroll_connectors::checkpoints::Checkpoints::new(state.clone()),
+        state: payroll_connectors::checkpoints::Checkpoints::open(state.clone())?,
         checkpoint_every: settings.checkpoint_every,
         live: Some(Live {
             period,

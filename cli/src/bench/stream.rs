@@ -13,6 +13,7 @@ use datafusion::arrow::util::display::array_value_to_string;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use payroll_connectors::checkpoints::Checkpoints;
 use payroll_connectors::kafka::{self, KafkaConfig, Live, StreamConfig, Topics};
+use payroll_connectors::layout::CheckpointName;
 use payroll_connectors::{DeadLetters, Quiet, Store, files, layout};
 use payroll_engine::parallel::cores;
 use payroll_engine::{Calculator, Checkpoint, Ledger, inputs_batches};
@@ -45,20 +46,30 @@ pub async fn checkpoint(workers: usize, period: PayPeriod) -> Result<()> {
     let dir = tempfile::tempdir()?;
     let folder = folded(workers, period, dir.path())?;
     let store = Store::open(&dir.path().join("state").display().to_string())?;
-    let checkpoints = Checkpoints::new(store);
+    let checkpoints = Checkpoints::open(store)?;
     let offsets = [("attendance".to_string(), folder.events as i64)].into();
 
     let started = Instant::now();
     let bytes = Checkpoint::encode_parts(0, 1, &offsets, &folder.ledger);
     let encode = started.elapsed().as_secs_f64();
     let size = bytes.len();
-    checkpoints.save(0, 1, bytes).await?;
+    let name = CheckpointName {
+        partitions: 1,
+        shard: 0,
+        epoch: 0,
+        seq: 1,
+    };
+    checkpoints.save(name, bytes).await?;
     let save = started.elapsed().as_secs_f64();
 
     let sites = folder.ledger.empty_like();
     drop(folder.ledger);
     let started = Instant::now();
-    let restored = checkpoints.latest(0, &sites).await?.expect("just written");
+    let restored = checkpoints
+        .restore(1, 0, &sites)
+        .await?
+        .checkpoint
+        .ok_or_else(|| anyhow::anyhow!("the checkpoint just written is not there"))?;
     let restore = started.elapsed().as_secs_f64();
     println!(
         "checkpoint of {workers} workers' month ({} events), {} cores:\n  \
@@ -146,7 +157,7 @@ pub async fn ingest(
 
     let state_of = |round: usize| -> Result<Checkpoints> {
         let path = dir.path().join(format!("state{round}"));
-        Ok(Checkpoints::new(Store::open(&path.display().to_string())?))
+        Ok(Checkpoints::open(Store::open(&path.display().to_string())?)?)
     };
     let runtime = tokio::runtime::Handle::current();
     let stop = Arc::new(AtomicBool::new(false));

@@ -34,10 +34,10 @@ use tokio::runtime::Handle;
 
 use super::dead_letter::DeadLetterTopics;
 use super::telemetry::{Counters, StreamStatus, Telemetry};
-use crate::checkpoints::Checkpoints;
+use crate::checkpoints::{Checkpoints, Saved};
 use crate::error::{Error, Result};
 use crate::kafka::{KafkaConfig, Role, Topics, admin};
-use crate::layout;
+use crate::layout::{self, CheckpointName};
 use crate::results::parquet;
 
 /// The most messages taken from the consumer at once; fewer when its queue runs dry, so a quiet
@@ -84,12 +84,13 @@ pub struct StreamReport {
 /// the object store and calculator work.
 pub fn stream(config: StreamConfig, stop: Arc<AtomicBool>, runtime: Handle) -> Result<StreamReport> {
     let started = Instant::now();
-    wait_for_topics(&config, &stop, &runtime)?;
+    let partitions = wait_for_topics(&config, &stop, &runtime)?;
     let dead_letters = DeadLetterTopics::new(&config.kafka)?;
     let context = StreamContext {
         shards: Mutex::new(Shards {
             owned: BTreeMap::new(),
             retired: BTreeMap::new(),
+            partitions,
             sites: config.sites,
             state: config.state,
             topics: config.topics.clone(),
@@ -195,8 +196,9 @@ pub fn stream(config: StreamConfig, stop: Arc<AtomicBool>, runtime: Handle) -> R
     Ok(report)
 }
 
-/// Waits for the broker and the source topics, which must exist with one partition count.
-fn wait_for_topics(config: &StreamConfig, stop: &AtomicBool, runtime: &Handle) -> Result<()> {
+/// Waits for the broker and the source topics, which must exist with one partition count;
+/// returns that count.
+fn wait_for_topics(config: &StreamConfig, stop: &AtomicBool, runtime: &Handle) -> Result<u32> {
     let names = config.topics.names();
     let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(30));
     let counts = loop {
@@ -231,7 +233,8 @@ fn wait_for_topics(config: &StreamConfig, stop: &AtomicBool, runtime: &Handle) -
     let partitions = counts.values().next().copied().unwrap_or(1);
     let dead_letter_topics: Vec<String> = names.iter().map(|n| Topics::dead_letter(n)).collect();
     let dead_letter_topics: Vec<&str> = dead_letter_topics.iter().map(String::as_str).collect();
-    runtime.block_on(admin::ensure_topics(&config.kafka, &dead_letter_topics, partitions))
+    runtime.block_on(admin::ensure_topics(&config.kafka, &dead_letter_topics, partitions))?;
+    u32::try_from(partitions).map_err(|_| Error::input(location, format!("{partitions} partitions: too many")))
 }
 
 struct StreamContext {
@@ -369,6 +372,21 @@ impl Batch<'_> {
 struct Owned {
     shard: Shard,
     live: LiveResults,
+    /// The epoch this instance writes the shard's checkpoints under (`checkpoints`).
+    epoch: u32,
+    /// The shard's current checkpoint as this instance knows it.
+    current: Option<CheckpointName>,
+}
+
+/// How a checkpoint pass left the shard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kept {
+    /// Still this instance's: saved, nothing to save, or to be retried.
+    Yes,
+    /// Another instance of the same epoch wrote its next checkpoint first: reload it.
+    Reload,
+    /// A newer owner fenced this instance out: drop the shard.
+    Released,
 }
 
 struct LiveState {
@@ -381,6 +399,8 @@ struct Shards {
     /// Shards checkpointed and revoked at a rebalance, kept in case they come straight back
     /// (an eager rebalance revokes everything): reused if no one checkpointed them since.
     retired: BTreeMap<u32, Owned>,
+    /// The source topics' partition count: checkpoints of another count are other workers'.
+    partitions: u32,
     sites: Ledger,
     state: Checkpoints,
     topics: Topics,
@@ -428,37 +448,14 @@ impl Shards {
         assignment
     }
 
-    /// A shard from its latest checkpoint (or the one retired here if still current); the
-    /// store is retried until it answers, as the shard cannot be consumed without its state.
+    /// A shard from its latest readable checkpoint (or the one retired here if still current),
+    /// under a new epoch; the store is retried until it answers, as the shard cannot be
+    /// consumed without its state.
     fn restore(&mut self, number: u32) -> Owned {
         let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(10));
         loop {
-            // One listing finds the latest checkpoint; a retired shard that is still it is reused.
-            let outcome = match self.runtime.block_on(self.state.latest_seq(number)) {
-                Ok(seq) => {
-                    if let Some(retired) = self.retired.remove(&number)
-                        && seq.unwrap_or(0) == retired.shard.seq()
-                    {
-                        return retired;
-                    }
-                    match seq {
-                        Some(seq) => self
-                            .runtime
-                            .block_on(self.state.read(number, seq, &self.sites))
-                            .map(Some),
-                        None => Ok(None),
-                    }
-                }
-                Err(e) => Err(e),
-            };
-            match outcome {
-                Ok(checkpoint) => {
-                    let shard = checkpoint.map_or_else(|| Shard::new(number, &self.sites), Shard::restore);
-                    return Owned {
-                        shard,
-                        live: LiveResults::default(),
-                    };
-                }
+            match self.try_restore(number) {
+                Ok(owned) => return owned,
                 Err(e) => {
                     let delay = backoff.delay();
                     tracing::warn!(shard = number, error = %e, "cannot restore the shard's checkpoint; retrying in {delay:?}");
@@ -468,11 +465,34 @@ impl Shards {
         }
     }
 
+    fn try_restore(&mut self, number: u32) -> Result<Owned> {
+        let names = self.runtime.block_on(self.state.names_of(self.partitions, number))?;
+        // A shard retired here at a rebalance that nobody checkpointed since is reused.
+        if let Some(retired) = self.retired.remove(&number)
+            && names.last() == retired.current.as_ref()
+        {
+            return Ok(retired);
+        }
+        let restored = self
+            .runtime
+            .block_on(self.state.restore(self.partitions, number, &self.sites))?;
+        self.counters.checkpoint_fallbacks += restored.skipped.len() as u64;
+        let shard = restored
+            .checkpoint
+            .map_or_else(|| Shard::new(number, &self.sites), Shard::restore);
+        Ok(Owned {
+            shard,
+            live: LiveResults::default(),
+            epoch: restored.epoch,
+            current: restored.name,
+        })
+    }
+
     fn revoke(&mut self, consumer: &BaseConsumer<StreamContext>, tpl: &TopicPartitionList) {
         let numbers: BTreeSet<u32> = tpl.elements().iter().map(|e| e.partition() as u32).collect();
         for number in numbers {
             if let Some(mut owned) = self.owned.remove(&number)
-                && self.checkpoint(consumer, &mut owned.shard, CommitMode::Sync)
+                && self.checkpoint(consumer, &mut owned, CommitMode::Sync) == Kept::Yes
             {
                 self.retired.insert(number, owned);
             }
@@ -504,29 +524,35 @@ impl Shards {
             .map(|(n, _)| *n)
             .collect();
         for number in numbers {
-            let mut owned = self.owned.remove(&number).expect("listed above");
-            if self.checkpoint(consumer, &mut owned.shard, commit) {
-                self.owned.insert(number, owned);
-            } else {
-                // Someone else wrote our next checkpoint: take their state and position.
-                Telemetry::checkpoint_superseded(number);
-                let owned = self.restore(number);
-                for (topic, _) in self.topics.all() {
-                    let offset = owned.shard.offset(topic).map_or(Offset::Beginning, Offset::Offset);
-                    if let Err(e) = consumer.seek(topic, number as i32, offset, Duration::from_secs(10)) {
-                        tracing::warn!(topic, shard = number, error = %e, "seek after reload failed");
-                    }
+            let Some(mut owned) = self.owned.remove(&number) else {
+                continue;
+            };
+            match self.checkpoint(consumer, &mut owned, commit) {
+                Kept::Yes => {
+                    self.owned.insert(number, owned);
                 }
-                self.owned.insert(number, owned);
+                Kept::Released => Telemetry::shard_fenced(number),
+                Kept::Reload => {
+                    // Someone else wrote our next checkpoint: take their state and position.
+                    Telemetry::checkpoint_superseded(number);
+                    let owned = self.restore(number);
+                    for (topic, _) in self.topics.all() {
+                        let offset = owned.shard.offset(topic).map_or(Offset::Beginning, Offset::Offset);
+                        if let Err(e) = consumer.seek(topic, number as i32, offset, Duration::from_secs(10)) {
+                            tracing::warn!(topic, shard = number, error = %e, "seek after reload failed");
+                        }
+                    }
+                    self.owned.insert(number, owned);
+                }
             }
         }
     }
 
     /// Executes a checkpoint pass (`engine::commit`): delivers dead letters, writes the
-    /// shard's next checkpoint, then commits its offsets. Returns false only if another
-    /// instance wrote that checkpoint first; a failed pass leaves the previous checkpoint
-    /// current and the offsets uncommitted, and is retried at the next interval.
-    fn checkpoint(&mut self, consumer: &BaseConsumer<StreamContext>, shard: &mut Shard, mode: CommitMode) -> bool {
+    /// shard's next checkpoint, then commits its offsets. A failed pass leaves the previous
+    /// checkpoint current and the offsets uncommitted, and is retried at the next interval.
+    fn checkpoint(&mut self, consumer: &BaseConsumer<StreamContext>, owned: &mut Owned, mode: CommitMode) -> Kept {
+        let shard = &mut owned.shard;
         let mut pass = commit::Pass::new(shard.has_unsaved());
         let mut outcome = None;
         let mut offsets = BTreeMap::new();
@@ -534,6 +560,11 @@ impl Shards {
             outcome = Some(match pass.next(outcome) {
                 Step::FlushDeadLetters => match self.dead_letters.flush(DEAD_LETTER_FLUSH) {
                     Ok(()) => Outcome::Flushed,
+                    Err(Error::DeadLettersUndelivered { count, error }) => {
+                        self.counters.undelivered_dead_letters += count as u64;
+                        Telemetry::dead_letters_undelivered(shard.id, &format!("{count}: {error}"));
+                        Outcome::FlushFailed
+                    }
                     Err(e) => {
                         Telemetry::checkpoint_failed(shard.id, &format!("dead letters not yet delivered: {e}"));
                         Outcome::FlushFailed
@@ -541,14 +572,22 @@ impl Shards {
                 },
                 Step::Write => {
                     let (seq, next_offsets, bytes) = shard.next_checkpoint();
-                    match self.runtime.block_on(self.state.save(shard.id, seq, bytes)) {
-                        Ok(true) => {
+                    let name = CheckpointName {
+                        partitions: self.partitions,
+                        shard: shard.id,
+                        epoch: owned.epoch,
+                        seq,
+                    };
+                    match self.runtime.block_on(self.state.save(name, bytes)) {
+                        Ok(Saved::Written) => {
                             shard.saved(seq, &next_offsets);
+                            owned.current = Some(name);
                             offsets = next_offsets;
                             self.counters.checkpoints += 1;
                             Outcome::Written
                         }
-                        Ok(false) => Outcome::AlreadyWritten,
+                        Ok(Saved::Taken) => Outcome::AlreadyWritten,
+                        Ok(Saved::Fenced) => Outcome::Fenced,
                         Err(e) => {
                             Telemetry::checkpoint_failed(shard.id, &e);
                             Outcome::WriteFailed
@@ -570,11 +609,12 @@ impl Shards {
                         }
                     }
                 }
-                Step::Done => return true,
-                Step::Reload => return false,
+                Step::Done => return Kept::Yes,
+                Step::Reload => return Kept::Reload,
+                Step::Release => return Kept::Released,
                 Step::RetryLater(_) => {
                     self.counters.failed_checkpoints += 1;
-                    return true;
+                    return Kept::Yes;
                 }
             });
         }
