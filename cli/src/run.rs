@@ -122,6 +122,8 @@ pub fn summary(report: &RunReport, out: &Store, ruleset: &Ruleset) -> String {
         }
     }
     rows.push(("Dead letters".to_string(), report.dead_letters.total().to_string()));
+    let errors = &r.worker_errors;
+    rows.push(("Worker errors".to_string(), errors.len().to_string()));
     rows.push(("Time".to_string(), format!("{:.2} s", report.elapsed.as_secs_f64())));
     if let Some(mib) = ui::peak_rss_mib() {
         rows.push(("Peak memory".to_string(), format!("{mib:.0} MiB")));
@@ -137,6 +139,21 @@ pub fn summary(report: &RunReport, out: &Store, ruleset: &Ruleset) -> String {
         }
         if report.dead_letters.total() > 5 {
             text.push_str(&format!("  ... and {} more\n", report.dead_letters.total() - 5));
+        }
+    }
+    // The run succeeded for every other worker: its results are written and the command exits
+    // 0. These workers are in no result, payslip or total until the rules or inputs are fixed
+    // (or, for a final run in the service, they are excluded).
+    if !errors.is_empty() {
+        text.push_str(&format!(
+            "\n\nNot computed, left out of the results and totals (see worker_errors in {}):\n",
+            out.url_of(&payroll_connectors::layout::run_record(&r.run_id))
+        ));
+        for error in errors.iter().take(5) {
+            text.push_str(&format!("  {error}\n"));
+        }
+        if errors.len() > 5 {
+            text.push_str(&format!("  ... and {} more\n", errors.len() - 5));
         }
     }
     text.push_str(&format!(

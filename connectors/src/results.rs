@@ -13,6 +13,7 @@ use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
+use payroll_engine::WorkerError;
 use payroll_engine::run::{InputDigest, Manifest, RulesetRef, orgs, rows_of_org, totals};
 use payroll_rules::{CompiledVersion, Ruleset};
 use rust_decimal::Decimal;
@@ -34,6 +35,9 @@ pub struct RunRecord {
     pub rows: u64,
     pub dead_letters: BTreeMap<String, u64>,
     pub totals: BTreeMap<String, String>,
+    /// Workers of every org the run could not compute: in no results file and no total.
+    #[serde(default)]
+    pub worker_errors: Vec<WorkerError>,
 }
 
 /// A computed run, ready to be written.
@@ -47,7 +51,9 @@ pub struct RunOutput<'a> {
     pub inputs: Vec<InputDigest>,
     pub offsets: BTreeMap<String, i64>,
     pub dead_letters: BTreeMap<String, u64>,
+    /// Computed workers only (`Calculation::results`).
     pub results: &'a [RecordBatch],
+    pub worker_errors: &'a [WorkerError],
 }
 
 /// Writes every org's results and manifest, then the run record (last, so a run that is listed
@@ -72,6 +78,9 @@ pub async fn write_run(store: &Store, run: &RunOutput<'_>) -> Result<RunRecord> 
             dead_letters: run.dead_letters.clone(),
             totals: text(totals(run.version, &batches)?),
             files: vec![part.filename().unwrap_or_default().to_string()],
+            // An org none of whose workers computed has no results and so no manifest: its
+            // errors are in the run record.
+            worker_errors: run.worker_errors.iter().filter(|e| e.org_id == *org).cloned().collect(),
         };
         store
             .put(
@@ -90,6 +99,7 @@ pub async fn write_run(store: &Store, run: &RunOutput<'_>) -> Result<RunRecord> 
         rows: run.results.iter().map(|b| b.num_rows() as u64).sum(),
         dead_letters: run.dead_letters.clone(),
         totals: text(totals(run.version, run.results)?),
+        worker_errors: run.worker_errors.to_vec(),
     };
     store
         .put(&layout::run_ruleset(run.run_id), run.ruleset_text.to_string())

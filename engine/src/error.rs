@@ -12,8 +12,6 @@ pub enum Error {
     DataFusion(#[from] datafusion::error::DataFusionError),
     #[error(transparent)]
     Arrow(#[from] datafusion::arrow::error::ArrowError),
-    #[error("{0}")]
-    Calculation(String),
     /// A sum of amounts does not fit: an input far out of range, never a wrapped number.
     #[error(
         "the total of `{column}` over the run's workers does not fit an exact decimal (28 digits): check the inputs that feed it"

@@ -21,7 +21,7 @@ pub mod run;
 pub mod shard;
 pub mod state;
 
-pub use calc::Calculator;
+pub use calc::{Calculation, Calculator, WorkerError};
 pub use checkpoint::Checkpoint;
 pub use error::{Error, Invalid, Result};
 pub use event::{Event, Feed};

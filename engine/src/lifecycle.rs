@@ -64,6 +64,11 @@ pub enum Refused {
     NotFinal,
     #[error("four eyes: the user who triggered a run ({0}) cannot approve it")]
     SameApprover(String),
+    /// Workers the run could not compute, neither fixed (by a new run) nor excluded.
+    #[error(
+        "{workers} worker(s) of this run have errors and are not excluded: fix the ruleset or the inputs and run again, or exclude them (POST .../exclusions) before approving"
+    )]
+    WorkerErrors { workers: u64 },
 }
 
 impl Move {
@@ -146,6 +151,17 @@ impl RunStatus {
 pub fn check_approver(requested_by: &str, approver: &str) -> Result<(), Refused> {
     if requested_by == approver {
         return Err(Refused::SameApprover(requested_by.to_string()));
+    }
+    Ok(())
+}
+
+/// A final run is approved only when every worker it could not compute has been excluded by
+/// someone who said why: approval must never silently leave a worker unpaid.
+pub fn check_worker_errors(unexcluded_workers: u64) -> Result<(), Refused> {
+    if unexcluded_workers > 0 {
+        return Err(Refused::WorkerErrors {
+            workers: unexcluded_workers,
+        });
     }
     Ok(())
 }
@@ -267,6 +283,20 @@ mod tests {
         assert_eq!(
             check_approver("hr1", "hr1").unwrap_err().to_string(),
             "four eyes: the user who triggered a run (hr1) cannot approve it"
+        );
+    }
+
+    #[test]
+    fn worker_errors_block_approval_until_each_is_excluded() {
+        for (unexcluded, allowed) in [(0, true), (1, false), (250, false)] {
+            assert_eq!(check_worker_errors(unexcluded).is_ok(), allowed, "{unexcluded}");
+        }
+        let refused = check_worker_errors(3).unwrap_err();
+        assert_eq!(refused, Refused::WorkerErrors { workers: 3 });
+        assert!(
+            refused
+                .to_string()
+                .starts_with("3 worker(s) of this run have errors and are not excluded")
         );
     }
 

@@ -9,6 +9,8 @@ use payroll_rules::{Category, CompiledVersion, Ruleset};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+use crate::calc::WorkerError;
+
 pub const ENGINE_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// A UUIDv7: unique across instances without coordination, and sortable by creation time, so
@@ -59,9 +61,14 @@ pub struct Manifest {
     pub rows: u64,
     /// Refused events and rows per source, for the whole run.
     pub dead_letters: BTreeMap<String, u64>,
-    /// Sum of each amount component and input; count of `true` for each flag.
+    /// Sum of each amount component and input; count of `true` for each flag. Over the
+    /// computed workers only: a worker with an error is in no total.
     pub totals: BTreeMap<String, String>,
     pub files: Vec<String>,
+    /// This org's workers the run could not compute (not in `rows`, the results or the
+    /// totals), each with the component and what was missing.
+    #[serde(default)]
+    pub worker_errors: Vec<WorkerError>,
 }
 
 /// Totals of a run's (or an org's) results: every decimal column summed exactly (checked: a sum

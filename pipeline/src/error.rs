@@ -23,6 +23,24 @@ pub enum Error {
         run: String,
         period: String,
     },
+    /// Every worker of the run has a worker error: nothing to write or pay.
+    #[error(
+        "no worker could be computed: {workers} worker(s) have errors, the first {first}; fix the ruleset's tables or formulas, or the inputs they read"
+    )]
+    NoWorkerComputed {
+        workers: usize,
+        first: payroll_engine::WorkerError,
+    },
+    /// The worker is in the run, but their pay could not be computed (a worker error).
+    #[error(
+        "worker {worker} has no result in run {run}: {}",
+        .errors.iter().map(|e| format!("component `{}`: {}", e.component, e.reason)).collect::<Vec<_>>().join("; ")
+    )]
+    WorkerNotComputed {
+        worker: String,
+        run: String,
+        errors: Vec<payroll_engine::WorkerError>,
+    },
     /// A run for one org found no worker of it employed in the period.
     #[error("org `{org}` has no worker employed in {period}")]
     NoWorkers { org: String, period: String },

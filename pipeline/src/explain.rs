@@ -43,6 +43,19 @@ pub async fn explain(store: &Store, record: &RunRecord, worker: &str) -> Result<
     let version = ruleset
         .version(&record.ruleset.version)
         .expect("applied_ruleset checks the version");
+    let errors: Vec<_> = record
+        .worker_errors
+        .iter()
+        .filter(|e| e.worker_id == worker)
+        .cloned()
+        .collect();
+    if !errors.is_empty() {
+        return Err(Error::WorkerNotComputed {
+            worker: worker.to_string(),
+            run: record.run_id.clone(),
+            errors,
+        });
+    }
     let batches = read_results(store, record).await?;
     let (batch, row) = find_worker(&batches, worker).ok_or_else(|| Error::WorkerNotInRun {
         worker: worker.to_string(),

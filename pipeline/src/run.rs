@@ -13,7 +13,7 @@ use payroll_connectors::files;
 use payroll_connectors::results::{RunOutput, RunRecord, write_run};
 use payroll_connectors::{DeadLetters, Progress, Store};
 use payroll_engine::run::{InputDigest, RulesetRef};
-use payroll_engine::{Calculator, Ledger, inputs_batches};
+use payroll_engine::{Calculation, Calculator, Ledger, inputs_batches};
 use payroll_rules::Ruleset;
 use payroll_rules::vocabulary::PayPeriod;
 
@@ -103,7 +103,21 @@ pub async fn run(request: RunRequest<'_>, progress: &dyn Progress) -> Result<Run
     }
     let batches = inputs_batches(period, &rows);
     drop(rows);
-    let results = Calculator::default().calculate(version, batches).await?;
+    // Workers the ruleset gives no value for are worker errors, left out of the results and
+    // recorded with them; the run goes on for the others. A run none of whose workers computed
+    // has nothing to write or pay: it fails, naming the first error.
+    let Calculation { results, errors } = Calculator::default().compute(version, batches).await?;
+    if results.is_empty()
+        && let Some(first) = errors.first()
+    {
+        let mut workers: Vec<&str> = errors.iter().map(|e| e.worker_id.as_str()).collect();
+        workers.sort_unstable();
+        workers.dedup();
+        return Err(Error::NoWorkerComputed {
+            workers: workers.len(),
+            first: first.clone(),
+        });
+    }
     let computed = started.elapsed();
 
     progress.stage("writing results");
@@ -120,6 +134,7 @@ pub async fn run(request: RunRequest<'_>, progress: &dyn Progress) -> Result<Run
         offsets: folded.offsets.clone(),
         dead_letters: dead_letters.counts(),
         results: &results,
+        worker_errors: &errors,
     };
     // Everything of the run before its record: a run is visible only once complete.
     dead_letters.write(out, &run_id).await?;

@@ -99,9 +99,10 @@ async fn run_sample(store: &Store, ruleset: &Ruleset) -> (RunRecord, Vec<datafus
     }
     let version = ruleset.version_on(PERIOD.first_day()).unwrap();
     let results = Calculator::new(2)
-        .calculate(version, vec![inputs.finish()])
+        .compute(version, vec![inputs.finish()])
         .await
-        .unwrap();
+        .unwrap()
+        .results;
     let output = RunOutput {
         run_id: "20261101T000000Z-0001",
         period: "2026-10",
@@ -113,6 +114,7 @@ async fn run_sample(store: &Store, ruleset: &Ruleset) -> (RunRecord, Vec<datafus
         offsets: Default::default(),
         dead_letters: Default::default(),
         results: &results,
+        worker_errors: &[],
     };
     (write_run(store, &output).await.unwrap(), results)
 }

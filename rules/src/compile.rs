@@ -11,12 +11,13 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
-use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
+use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::common::{DFSchema, ScalarValue};
 use datafusion::dataframe::DataFrame;
 use datafusion::execution::FunctionRegistry;
 use datafusion::execution::context::{SessionConfig, SessionContext, SessionState};
-use datafusion::logical_expr::{Expr, ExprSchemable};
+use datafusion::functions::core::expr_fn::nullif;
+use datafusion::logical_expr::{BinaryExpr, Expr, ExprSchemable, Operator};
 use datafusion::optimizer::analyzer::type_coercion::TypeCoercionRewriter;
 use datafusion::sql::sqlparser::ast::{self, visit_expressions};
 use toml::Spanned;
@@ -57,6 +58,17 @@ pub struct CompiledVersion {
     pub tables: Vec<Arc<Table>>,
     layers: Vec<Vec<Expr>>,
     output: Vec<String>,
+    /// Each computed component's plan, by name: what `why_no_value` walks.
+    pub(crate) plans: HashMap<String, Plan>,
+}
+
+/// A computed component as planned: the expression computed, and its formula and condition
+/// (type-coerced, divisions guarded) that `why_no_value` walks to say why there is no value.
+#[derive(Debug, Clone)]
+pub(crate) struct Plan {
+    pub expr: Expr,
+    pub formula: Expr,
+    pub condition: Option<Expr>,
 }
 
 impl CompiledVersion {
@@ -281,7 +293,7 @@ pub(crate) fn compile(
         .map(|f| f.as_ref().clone())
         .collect();
     let mut level = vec![0usize; parsed.len()];
-    let mut planned: Vec<Option<(Expr, DataType)>> = vec![None; parsed.len()];
+    let mut planned: Vec<Option<(Plan, DataType)>> = vec![None; parsed.len()];
     for &i in &order {
         let def = version.components[i].get_ref();
         let name = def.name.get_ref().as_str();
@@ -302,12 +314,18 @@ pub(crate) fn compile(
         };
         let result = if def.input {
             let input = vocabulary::get(name).expect("checked above");
-            Ok((Expr::Column(name.into()), input.data_type.clone()))
+            let column = Expr::Column(name.into());
+            let plan = Plan {
+                expr: column.clone(),
+                formula: column,
+                condition: None,
+            };
+            Ok((plan, input.data_type.clone()))
         } else {
             plan_component(&state, &schema, def, &parsed[i])
         };
         match result {
-            Ok((expr, data_type)) => {
+            Ok((plan, data_type)) => {
                 if !def.input {
                     fields.push(Field::new(name, data_type.clone(), true));
                 }
@@ -318,7 +336,7 @@ pub(crate) fn compile(
                     .map(|&d| level[d] + 1)
                     .max()
                     .unwrap_or(0);
-                planned[i] = Some((expr, data_type));
+                planned[i] = Some((plan, data_type));
             }
             Err(message) => {
                 diagnostics.push(Diagnostic { location: at, message });
@@ -332,13 +350,15 @@ pub(crate) fn compile(
 
     let mut layers: Vec<Vec<Expr>> = vec![Vec::new(); level.iter().max().map_or(0, |m| m + 1)];
     let mut components = Vec::with_capacity(parsed.len());
+    let mut plans = HashMap::new();
     let mut output: Vec<String> = vocabulary::INPUTS.iter().map(|i| i.name.to_string()).collect();
     for (i, def) in version.components.iter().enumerate() {
         let c = def.get_ref();
-        let (expr, data_type) = planned[i].take().expect("every component planned");
+        let (plan, data_type) = planned[i].take().expect("every component planned");
         let name = c.name.get_ref().clone();
         if !c.input {
-            layers[level[i]].push(expr.alias(&name));
+            layers[level[i]].push(plan.expr.clone().alias(&name));
+            plans.insert(name.clone(), plan);
             output.push(name.clone());
         }
         components.push(Component {
@@ -383,6 +403,7 @@ pub(crate) fn compile(
         tables,
         layers,
         output,
+        plans,
     })
 }
 
@@ -456,7 +477,7 @@ fn plan_component(
     schema: &DFSchema,
     def: &ComponentDef,
     (formula, condition): &(Option<Parsed>, Option<Parsed>),
-) -> std::result::Result<(Expr, DataType), String> {
+) -> std::result::Result<(Plan, DataType), String> {
     let to_expr = |p: &Parsed| -> std::result::Result<Expr, String> {
         let sql = ast::ExprWithAlias {
             expr: p.ast.clone(),
@@ -467,10 +488,11 @@ fn plan_component(
             .map_err(|e| strip_prefix(&e.to_string()))?;
         let expr = coerce(expr, schema)?;
         reject_floats(&expr, schema)?;
-        Ok(expr)
+        no_value_on_zero_divisor(expr, schema)
     };
     let formula = formula.as_ref().expect("a computed component has a formula");
-    let mut expr = to_expr(formula)?;
+    let formula = to_expr(formula)?;
+    let mut expr = formula.clone();
     let data_type = expr.get_type(schema).map_err(|e| strip_prefix(&e.to_string()))?;
     let numeric = data_type.is_integer() || matches!(data_type, DataType::Decimal128(..));
     match def.category {
@@ -488,6 +510,7 @@ fn plan_component(
         }
         _ => {}
     }
+    let mut planned_condition = None;
     if let Some(condition) = condition {
         let when = to_expr(condition)?;
         let when_type = when.get_type(schema).map_err(|e| strip_prefix(&e.to_string()))?;
@@ -504,13 +527,26 @@ fn plan_component(
             Category::Flag => ScalarValue::Boolean(Some(false)),
             _ => otherwise,
         };
-        expr = datafusion::prelude::when(when, expr)
+        let mut case = datafusion::prelude::when(when.clone(), expr);
+        // A condition that divides by zero has no answer: the component has no value (a
+        // worker error) rather than the `otherwise` a false condition gives.
+        if let Some(zero_divisor) = any_zero_divisor(&when, schema)? {
+            let no_value = ScalarValue::try_from(&data_type).map_err(|e| strip_prefix(&e.to_string()))?;
+            case = case.when(zero_divisor, datafusion::prelude::lit(no_value));
+        }
+        expr = case
             .otherwise(datafusion::prelude::lit(otherwise))
             .map_err(|e| strip_prefix(&e.to_string()))?;
+        planned_condition = Some(when);
     }
     let expr = def.round.apply(expr);
     let data_type = expr.get_type(schema).map_err(|e| strip_prefix(&e.to_string()))?;
-    Ok((expr, data_type))
+    let plan = Plan {
+        expr,
+        formula,
+        condition: planned_condition,
+    };
+    Ok((plan, data_type))
 }
 
 /// Applies DataFusion's type coercion now rather than at run time, so types are known (and
@@ -519,6 +555,61 @@ fn coerce(expr: Expr, schema: &DFSchema) -> std::result::Result<Expr, String> {
     expr.rewrite(&mut TypeCoercionRewriter::new(schema))
         .map(|t| t.data)
         .map_err(|e| strip_prefix(&e.to_string()))
+}
+
+/// A division (or remainder) by zero gives no value instead of failing the whole calculation:
+/// `a / b` becomes `a / nullif(b, 0)`, so only the workers whose divisor is zero are left
+/// without a value, each reported as a worker error (`why_no_value` names the divisor).
+fn no_value_on_zero_divisor(expr: Expr, schema: &DFSchema) -> std::result::Result<Expr, String> {
+    expr.transform_up(|e| match e {
+        Expr::BinaryExpr(BinaryExpr { left, op, right }) if matches!(op, Operator::Divide | Operator::Modulo) => {
+            let zero = ScalarValue::new_zero(&right.get_type(schema)?)?;
+            let divisor = nullif(*right, datafusion::prelude::lit(zero));
+            Ok(Transformed::yes(Expr::BinaryExpr(BinaryExpr::new(
+                left,
+                op,
+                Box::new(divisor),
+            ))))
+        }
+        other => Ok(Transformed::no(other)),
+    })
+    .map(|t| t.data)
+    .map_err(|e| strip_prefix(&e.to_string()))
+}
+
+/// `d1 = 0 OR d2 = 0 ...` over the divisors in `expr`, if it divides.
+fn any_zero_divisor(expr: &Expr, schema: &DFSchema) -> std::result::Result<Option<Expr>, String> {
+    let mut divisors = Vec::new();
+    expr.apply(|e| {
+        if let Some(divisor) = zero_guarded_divisor(e) {
+            divisors.push(divisor.clone());
+        }
+        Ok(TreeNodeRecursion::Continue)
+    })
+    .map_err(|e| strip_prefix(&e.to_string()))?;
+    divisors
+        .into_iter()
+        .map(|d| {
+            let zero = ScalarValue::new_zero(&d.get_type(schema)?)?;
+            Ok(d.eq(datafusion::prelude::lit(zero)))
+        })
+        .reduce(|a: datafusion::error::Result<Expr>, b| Ok(a?.or(b?)))
+        .transpose()
+        .map_err(|e| strip_prefix(&e.to_string()))
+}
+
+/// Whether `expr` is the divisor `no_value_on_zero_divisor` wrote, and what it divides by.
+pub(crate) fn zero_guarded_divisor(expr: &Expr) -> Option<&Expr> {
+    match expr {
+        Expr::ScalarFunction(f) if f.name() == "nullif" && f.args.len() == 2 => {
+            matches!(&f.args[1], Expr::Literal(zero, _) if is_zero(zero)).then(|| &f.args[0])
+        }
+        _ => None,
+    }
+}
+
+pub(crate) fn is_zero(value: &ScalarValue) -> bool {
+    ScalarValue::new_zero(&value.data_type()).is_ok_and(|zero| zero == *value)
 }
 
 /// Money never touches a float: any floating-point value inside a formula is an error.

@@ -11,6 +11,7 @@
 //! period inputs as Arrow batches.
 
 mod compile;
+mod diagnose;
 mod error;
 mod file;
 mod rounding;

@@ -204,6 +204,44 @@ impl Table {
         format!("{}({})", self.name, args.join(", "))
     }
 
+    /// Why a call with these arguments (as the formula passed them, one array per argument)
+    /// has no value at `row`: `no row of table `min_wage` for skill=`x`, state=`y``; `None` if
+    /// a row matches.
+    pub(crate) fn miss_reason(&self, args: &[ArrayRef], row: usize) -> Result<Option<String>> {
+        if args.len() != self.arity() {
+            return exec_err!("{} takes {} arguments", self.signature_text(), self.arity());
+        }
+        let (key_args, range_arg) = args.split_at(self.match_columns.len());
+        let keys = key_args
+            .iter()
+            .map(|a| Keys::new(&ColumnarValue::Array(Arc::clone(a))))
+            .collect::<Result<Vec<_>>>()?;
+        let ranges = range_arg
+            .first()
+            .map(|a| Ranges::new(&ColumnarValue::Array(Arc::clone(a))))
+            .transpose()?;
+        let row_keys: Vec<Option<&str>> = keys.iter().map(|k| k.get(row)).collect();
+        let range = ranges.as_ref().and_then(|r| r.get(row));
+        if self.lookup(&row_keys, range).is_some() {
+            return Ok(None);
+        }
+        let quoted = |v: Option<String>| v.map_or_else(|| "NULL".to_string(), |v| format!("`{v}`"));
+        let mut given: Vec<String> = self
+            .match_columns
+            .iter()
+            .zip(&row_keys)
+            .map(|(c, k)| format!("{c}={}", quoted(k.map(str::to_string))))
+            .collect();
+        if let Some(r) = &self.range {
+            given.push(format!("{r}={}", quoted(range.map(|v| v.to_string()))));
+        }
+        Ok(Some(format!(
+            "no row of table `{}` for {}",
+            self.name,
+            given.join(", ")
+        )))
+    }
+
     fn lookup(&self, keys: &[Option<&str>], range: Option<Decimal>) -> Option<Decimal> {
         self.rows.iter().find_map(|row| {
             let cells_match = row
@@ -317,22 +355,9 @@ impl ScalarUDFImpl for TableFn {
                     };
                     out.append_value(rescaled)
                 }
-                None => {
-                    let mut given: Vec<String> = table
-                        .match_columns
-                        .iter()
-                        .zip(&row_keys)
-                        .map(|(c, k)| format!("{c}={}", k.unwrap_or("NULL")))
-                        .collect();
-                    if let Some(r) = &table.range {
-                        given.push(format!("{r}={}", range.map_or("NULL".into(), |v| v.to_string())));
-                    }
-                    return exec_err!(
-                        "table `{}` has no row for {}; add a row (a last row with no cells matches everything)",
-                        table.name,
-                        given.join(", ")
-                    );
-                }
+                // No row for this worker: no value, so the calculator records a worker error
+                // (with `miss_reason`) and computes every other worker.
+                None => out.append_null(),
             }
         }
         let values = out.finish().with_precision_and_scale(18, table.scale as i8)?;

@@ -102,37 +102,8 @@ impl TestCase {
         })
     }
 
-    /// A one-row batch of period inputs: the case's values, the period's own fields, and
-    /// neutral defaults (empty text, zero, false) for the rest.
     fn inputs_batch(&self) -> Result<RecordBatch> {
-        let p = self.period;
-        let derived = |name: &str| -> Option<String> {
-            Some(match name {
-                "period" => p.to_string(),
-                "year" => p.year.to_string(),
-                "month" => p.month.to_string(),
-                "period_start" => p.first_day().to_string(),
-                "period_end" => p.last_day().to_string(),
-                "days_in_period" => p.days().to_string(),
-                "joined_on" => "2000-01-01".into(),
-                _ => return None,
-            })
-        };
-        let columns = vocabulary::INPUTS
-            .iter()
-            .map(|input| {
-                let text = self.inputs.get(input.name).cloned().or_else(|| derived(input.name));
-                let value = match (text, &input.data_type) {
-                    (None, _) if input.nullable => ScalarValue::try_from(&input.data_type)?,
-                    (None, DataType::Utf8) => ScalarValue::from(""),
-                    (None, DataType::Boolean) => ScalarValue::from(false),
-                    (None, t) => ScalarValue::try_from_string("0".into(), t)?,
-                    (Some(text), t) => ScalarValue::try_from_string(text, t)?,
-                };
-                Ok(value.to_array()?)
-            })
-            .collect::<Result<Vec<ArrayRef>>>()?;
-        Ok(RecordBatch::try_new(vocabulary::schema(), columns)?)
+        inputs_row(self.period, &self.inputs)
     }
 
     async fn run(&self, version: &CompiledVersion) -> Result<TestOutcome> {
@@ -152,6 +123,38 @@ impl TestCase {
             failures,
         })
     }
+}
+
+/// A one-row batch of period inputs: `inputs` (as text), the period's own fields, and neutral
+/// defaults (empty text, zero, false) for the rest.
+pub(crate) fn inputs_row(p: PayPeriod, inputs: &BTreeMap<String, String>) -> Result<RecordBatch> {
+    let derived = |name: &str| -> Option<String> {
+        Some(match name {
+            "period" => p.to_string(),
+            "year" => p.year.to_string(),
+            "month" => p.month.to_string(),
+            "period_start" => p.first_day().to_string(),
+            "period_end" => p.last_day().to_string(),
+            "days_in_period" => p.days().to_string(),
+            "joined_on" => "2000-01-01".into(),
+            _ => return None,
+        })
+    };
+    let columns = vocabulary::INPUTS
+        .iter()
+        .map(|input| {
+            let text = inputs.get(input.name).cloned().or_else(|| derived(input.name));
+            let value = match (text, &input.data_type) {
+                (None, _) if input.nullable => ScalarValue::try_from(&input.data_type)?,
+                (None, DataType::Utf8) => ScalarValue::from(""),
+                (None, DataType::Boolean) => ScalarValue::from(false),
+                (None, t) => ScalarValue::try_from_string("0".into(), t)?,
+                (Some(text), t) => ScalarValue::try_from_string(text, t)?,
+            };
+            Ok(value.to_array()?)
+        })
+        .collect::<Result<Vec<ArrayRef>>>()?;
+    Ok(RecordBatch::try_new(vocabulary::schema(), columns)?)
 }
 
 fn display(array: &ArrayRef) -> String {

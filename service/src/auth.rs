@@ -19,6 +19,9 @@ pub enum Permission {
     /// Approve or reject final runs.
     #[serde(rename = "runs:approve")]
     ApproveRuns,
+    /// Exclude workers a final run could not compute, so it can be approved without them.
+    #[serde(rename = "runs:exclude")]
+    ExcludeWorkers,
     /// Salary data: totals, results, pay-to-date, explain.
     #[serde(rename = "pay:view")]
     ViewPay,
@@ -57,6 +60,7 @@ impl Roles {
                 &[
                     TriggerRuns,
                     ViewRuns,
+                    ExcludeWorkers,
                     ViewPay,
                     DownloadPayslips,
                     DownloadRegister,
@@ -64,7 +68,10 @@ impl Roles {
                     EditSchedule,
                 ][..],
             ),
-            ("approver", &[ViewRuns, ApproveRuns, ViewPay, DownloadPayslips][..]),
+            (
+                "approver",
+                &[ViewRuns, ApproveRuns, ExcludeWorkers, ViewPay, DownloadPayslips][..],
+            ),
             ("ops_viewer", &[ViewRuns, ViewDeadLetters][..]),
             ("analyst", &[ViewRuns, ReadAnonymizedResults][..]),
             ("worker", &[ViewOwnPay][..]),

@@ -62,7 +62,9 @@ impl From<payroll_engine::lifecycle::Refused> for Error {
         use payroll_engine::lifecycle::Refused;
         match refused {
             Refused::SameApprover(_) => Error::Forbidden(refused.to_string()),
-            Refused::NotAllowed { .. } | Refused::NotFinal => Error::Conflict(refused.to_string()),
+            Refused::NotAllowed { .. } | Refused::NotFinal | Refused::WorkerErrors { .. } => {
+                Error::Conflict(refused.to_string())
+            }
         }
     }
 }

@@ -8,10 +8,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use datafusion::arrow::array::Array;
 use object_store::path::Path;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use payroll_connectors::kafka::StreamStatus;
 use payroll_connectors::{Store, layout};
+use payroll_engine::calc::WORKER_ERROR_COLUMN;
 use payroll_rules::vocabulary::PayPeriod;
 use serde_json::{Map, Value};
 
@@ -42,6 +44,8 @@ struct Shards {
 struct Shard {
     modified: DateTime<Utc>,
     rows: Arc<Rows>,
+    /// Workers of the shard whose pay the stream could not compute (their row says why).
+    worker_errors: u64,
 }
 
 /// A worker's live pay and when its shard's results were written.
@@ -72,16 +76,27 @@ impl LiveStream {
 
     /// The worker's row in the live results, re-reading shards whose file changed.
     pub async fn pay(&self, worker: &str) -> Result<Option<LivePay>> {
-        let mut shards = self.cache.lock().await;
-        if shards.read_at.is_none_or(|at| at.elapsed() >= FRESH_FOR) {
-            self.refresh(&mut shards).await?;
-        }
+        let shards = self.fresh().await?;
         Ok(shards.files.values().find_map(|shard| {
             shard.rows.worker(worker).map(|pay| LivePay {
                 pay,
                 as_of: shard.modified,
             })
         }))
+    }
+
+    /// Workers in the live results whose pay could not be computed (a component without a
+    /// value): the stream goes on for every other worker, and this says how many are left out.
+    pub async fn worker_errors(&self) -> Result<u64> {
+        Ok(self.fresh().await?.files.values().map(|s| s.worker_errors).sum())
+    }
+
+    async fn fresh(&self) -> Result<tokio::sync::MutexGuard<'_, Shards>> {
+        let mut shards = self.cache.lock().await;
+        if shards.read_at.is_none_or(|at| at.elapsed() >= FRESH_FOR) {
+            self.refresh(&mut shards).await?;
+        }
+        Ok(shards)
     }
 
     async fn refresh(&self, shards: &mut Shards) -> Result<()> {
@@ -100,9 +115,15 @@ impl LiveStream {
                         .and_then(|b| b.build())
                         .and_then(|reader| reader.collect::<std::result::Result<Vec<_>, _>>().map_err(Into::into))
                         .map_err(|e| Error::Internal(format!("live results {}: {e}", meta.location)))?;
+                    let worker_errors = batches
+                        .iter()
+                        .filter_map(|b| b.column_by_name(WORKER_ERROR_COLUMN))
+                        .map(|c| (c.len() - c.null_count()) as u64)
+                        .sum();
                     Shard {
                         modified: meta.last_modified,
                         rows: Arc::new(Rows::new(batches)),
+                        worker_errors,
                     }
                 }
             };

@@ -48,6 +48,8 @@ pub struct Metrics {
     run_seconds: Histograms<StageLabels>,
     payslips_per_second: Gauge<f64, AtomicU64>,
     stream: StreamGauges,
+    /// Workers in the stream's live results whose pay could not be computed.
+    live_worker_errors: Gauge,
 }
 
 /// The stream's figures, copied from its `StreamStatus` when `/metrics` is read.
@@ -145,9 +147,16 @@ impl Default for Metrics {
             "Seconds since the latest checkpoint",
             stream.checkpoint_age.clone(),
         );
+        let live_worker_errors = Gauge::default();
+        registry.register(
+            "stream_worker_errors",
+            "Workers in the live results whose pay could not be computed (a component without a value); the others stay current",
+            live_worker_errors.clone(),
+        );
         Metrics {
             registry,
             stream,
+            live_worker_errors,
             requests,
             latency,
             runs,
@@ -217,6 +226,10 @@ impl Metrics {
                 .map_or(0, |d| d.as_millis() as u64);
             g.checkpoint_age.set(now.saturating_sub(last) as f64 / 1000.0);
         }
+    }
+
+    pub fn live_worker_errors(&self, workers: u64) {
+        self.live_worker_errors.set(i64::try_from(workers).unwrap_or(i64::MAX));
     }
 
     pub fn render(&self) -> String {

@@ -215,6 +215,7 @@ async fn calculate(ctx: &ApiContext, run: &Run, tracker: &Arc<Tracker>) -> Resul
             ctx.metrics.run_entered(run.kind, RunStatus::Calculated);
             tracing::info!(
                 workers = report.record.rows,
+                worker_errors = report.record.worker_errors.len(),
                 seconds = report.elapsed.as_secs_f64(),
                 "calculated"
             );
@@ -228,8 +229,13 @@ async fn calculate(ctx: &ApiContext, run: &Run, tracker: &Arc<Tracker>) -> Resul
     }
 }
 
-/// Records a run's results: the Calculate move with what the pipeline reported.
+/// Records a run's results: the Calculate move with what the pipeline reported, the workers it
+/// could not compute included.
 pub async fn calculated(db: &Db, run: &Run, report: &RunReport, actor: &str) -> Result<Run> {
+    let errors = &report.record.worker_errors;
+    let mut workers: Vec<&str> = errors.iter().map(|e| e.worker_id.as_str()).collect();
+    workers.sort_unstable();
+    workers.dedup();
     let summary = Summary {
         ruleset: report.record.ruleset.clone(),
         rows: report.record.rows,
@@ -237,9 +243,11 @@ pub async fn calculated(db: &Db, run: &Run, report: &RunReport, actor: &str) -> 
         dead_letters: report.record.dead_letters.clone(),
         inputs: report.inputs.clone(),
         offsets: report.offsets.clone(),
+        worker_errors: workers.len() as u64,
     };
     let changes = Changes {
         summary: Some(summary),
+        worker_errors: errors.clone(),
         ..Changes::default()
     };
     runs::apply(db, &run.org_id, &run.id, Move::Calculate, actor, changes, |_| Ok(())).await

@@ -13,8 +13,8 @@ const ROLES: [&str; 5] = ["hr_admin", "approver", "ops_viewer", "analyst", "work
 const WORKER: &str = "W000000";
 
 /// (method, path, body, expected status per role in `ROLES` order). `{run}` is a finalized
-/// final run of org0; approving, rejecting or cancelling it is allowed to those roles but
-/// refused by its state (409).
+/// final run of org0; approving, rejecting, cancelling it or excluding workers from it is
+/// allowed to those roles but refused by its state (409).
 const MATRIX: &[(&str, &str, Option<&str>, [u16; 5])] = &[
     (
         "POST",
@@ -41,6 +41,18 @@ const MATRIX: &[(&str, &str, Option<&str>, [u16; 5])] = &[
         "/v1/orgs/{org}/runs/{run}/cancel",
         Some("{}"),
         [409, 403, 403, 403, 403],
+    ),
+    (
+        "GET",
+        "/v1/orgs/{org}/runs/{run}/worker-errors",
+        None,
+        [200, 200, 403, 200, 403],
+    ),
+    (
+        "POST",
+        "/v1/orgs/{org}/runs/{run}/exclusions",
+        Some(r#"{"worker_ids": ["W000000"], "reason": "paid off-cycle"}"#),
+        [409, 409, 403, 403, 403],
     ),
     (
         "GET",

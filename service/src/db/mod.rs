@@ -5,6 +5,7 @@
 
 pub mod runs;
 pub mod schedules;
+pub mod worker_errors;
 
 use std::sync::Once;
 

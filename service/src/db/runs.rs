@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
+use payroll_engine::WorkerError;
 use payroll_engine::lifecycle::{Move, RunKind, RunStatus};
 use payroll_engine::run::{InputDigest, RulesetRef};
 use payroll_rules::vocabulary::PayPeriod;
@@ -54,6 +55,9 @@ pub struct Summary {
     pub inputs: Vec<InputDigest>,
     #[serde(default)]
     pub offsets: BTreeMap<String, i64>,
+    /// Workers the run could not compute (each error is a row of `run_worker_errors`).
+    #[serde(default)]
+    pub worker_errors: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -330,6 +334,8 @@ pub struct Changes {
     pub note: Option<String>,
     /// The instance that starts working on the run (with `Move::Start`).
     pub claimed_by: Option<String>,
+    /// Workers the run could not compute (with `Move::Calculate`), written with the move.
+    pub worker_errors: Vec<WorkerError>,
 }
 
 /// Moves a run of `org` by `step`, as `actor`, after `check` accepts the run as it is now.
@@ -383,6 +389,9 @@ pub async fn apply(
             "run {id} changed while it was being {}; read it again",
             next.as_str()
         )));
+    }
+    if step == Move::Calculate {
+        super::worker_errors::record(&mut tx, id, &changes.worker_errors).await?;
     }
     if step == Move::Start {
         sqlx::query("UPDATE runs SET attempts = attempts + 1 WHERE id = $1")

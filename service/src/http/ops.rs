@@ -22,10 +22,10 @@ pub fn router() -> Router<ApiContext> {
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "payroll", description = "Exact, fast payroll for contract and blue-collar workforces: runs, approvals, locked periods, results, payslips and schedules."),
+    info(title = "payroll", description = "Exact, fast payroll for contract and blue-collar workforces: runs, approvals, worker errors and exclusions, locked periods, results, payslips and schedules."),
     paths(
         super::runs::trigger, super::runs::list, super::runs::read, super::runs::approve, super::runs::reject,
-        super::runs::cancel, super::runs::events,
+        super::runs::cancel, super::runs::events, super::runs::worker_errors, super::runs::exclude,
         super::results::results_json, super::results::results_csv, super::results::results_parquet,
         super::results::explain, super::results::payslip, super::results::register,
         super::pay::pay, super::pay::period,
@@ -115,6 +115,10 @@ async fn readyz(State(ctx): State<ApiContext>) -> impl IntoResponse {
 async fn metrics(State(ctx): State<ApiContext>) -> impl IntoResponse {
     if let Some(live) = &ctx.live {
         ctx.metrics.observe_stream(&live.status);
+        match live.worker_errors().await {
+            Ok(workers) => ctx.metrics.live_worker_errors(workers),
+            Err(e) => tracing::warn!(error = %e, "reading the live results for their worker errors"),
+        }
     }
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],

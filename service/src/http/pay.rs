@@ -6,6 +6,7 @@ use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use chrono::Utc;
+use payroll_engine::calc::WORKER_ERROR_COLUMN;
 use payroll_engine::lifecycle::{RunKind, RunStatus};
 use payroll_rules::vocabulary::PayPeriod;
 use serde::{Deserialize, Serialize};
@@ -53,6 +54,11 @@ pub struct PayBody {
     /// Live pay (stream mode, the open period): how far the stream has read.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub live: Option<LiveBody>,
+    /// Live pay only: why the stream could not compute the worker's pay (a component without
+    /// a value: `component `x`: no row of table ...`); the components in `pay` are then null.
+    /// Fixing the ruleset or the worker's inputs computes it again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub worker_error: Option<String>,
     /// Every input and component of the worker, amounts as decimal strings.
     pub pay: Map<String, Value>,
 }
@@ -77,11 +83,15 @@ pub(super) async fn pay(
         None => PayPeriod::of(Utc::now().date_naive()),
     };
     if let Some(live) = ctx.live.as_ref().filter(|live| live.period == period) {
-        let found = live
+        let mut found = live
             .pay(&worker)
             .await?
             .filter(|found| found.pay.get("org_id").and_then(Value::as_str) == Some(org.as_str()))
             .ok_or_else(|| Error::NotFound(format!("worker `{worker}` in the live pay of {period}")))?;
+        let worker_error = match found.pay.remove(WORKER_ERROR_COLUMN) {
+            Some(Value::String(why)) => Some(why),
+            _ => None,
+        };
         return Ok(Json(PayBody {
             worker_id: worker,
             org_id: org,
@@ -95,6 +105,7 @@ pub(super) async fn pay(
                 messages_folded: live.status.folded.load(Ordering::Relaxed),
                 lag: live.status.lag.load(Ordering::Relaxed),
             }),
+            worker_error,
             pay: found.pay,
         }));
     }
@@ -103,12 +114,25 @@ pub(super) async fn pay(
         .latest(&ctx, &org, period)
         .await?
         .ok_or_else(|| Error::NotFound(format!("a calculated run of {period} for org `{org}`")))?;
-    let pay = ctx
-        .results
-        .get(&ctx, &run)
-        .await?
-        .worker(&worker)
-        .ok_or_else(|| Error::NotFound(format!("worker `{worker}` in run {} ({period})", run.id)))?;
+    let Some(pay) = ctx.results.get(&ctx, &run).await?.worker(&worker) else {
+        // A worker the run could not compute is in no result: say why.
+        let errors = crate::db::worker_errors::of_worker(&ctx.db, &org, &run.id, &worker).await?;
+        if errors.is_empty() {
+            return Err(Error::NotFound(format!(
+                "worker `{worker}` in run {} ({period})",
+                run.id
+            )));
+        }
+        let why: Vec<String> = errors
+            .iter()
+            .map(|e| format!("component `{}`: {}", e.component, e.reason))
+            .collect();
+        return Err(Error::NotFound(format!(
+            "pay of worker `{worker}` in run {} ({period}: the run could not compute it: {})",
+            run.id,
+            why.join("; ")
+        )));
+    };
     Ok(Json(PayBody {
         worker_id: worker,
         org_id: org,
@@ -120,6 +144,7 @@ pub(super) async fn pay(
         as_of: crate::db::timestamp(run.updated_at),
         source: run.summary.as_ref().map(SourceBody::of),
         live: None,
+        worker_error: None,
         pay,
     }))
 }

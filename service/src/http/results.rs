@@ -374,6 +374,16 @@ pub(super) async fn explain(
         Err(payroll_pipeline::Error::WorkerNotInRun { .. }) => {
             Err(Error::NotFound(format!("worker `{worker}` in run {id}")))
         }
+        Err(payroll_pipeline::Error::WorkerNotComputed { errors, .. }) => {
+            let why: Vec<String> = errors
+                .iter()
+                .map(|e| format!("component `{}`: {}", e.component, e.reason))
+                .collect();
+            Err(Error::NotFound(format!(
+                "a result of worker `{worker}` in run {id} (the run could not compute it: {})",
+                why.join("; ")
+            )))
+        }
         Err(e) => Err(e.into()),
     }
 }

@@ -11,7 +11,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use futures::Stream;
-use payroll_engine::lifecycle::{Move, RunKind, RunStatus, check_approver};
+use payroll_engine::lifecycle::{Move, RunKind, RunStatus, check_approver, check_worker_errors};
 use payroll_rules::vocabulary::PayPeriod;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -21,6 +21,7 @@ use super::ApiContext;
 use super::extractor::{ApiJson, ApiPath, ApiQuery, AuthUser};
 use crate::auth::Permission;
 use crate::db::runs::{self, Changes, Filter, NewRun, Progress, Run};
+use crate::db::worker_errors::{self, Exclusion, RecordedError};
 use crate::error::{Error, Result};
 
 pub fn router() -> Router<ApiContext> {
@@ -30,6 +31,8 @@ pub fn router() -> Router<ApiContext> {
         .route("/v1/orgs/{org}/runs/{id}/approve", post(approve))
         .route("/v1/orgs/{org}/runs/{id}/reject", post(reject))
         .route("/v1/orgs/{org}/runs/{id}/cancel", post(cancel))
+        .route("/v1/orgs/{org}/runs/{id}/worker-errors", get(worker_errors))
+        .route("/v1/orgs/{org}/runs/{id}/exclusions", post(exclude))
         .route("/v1/orgs/{org}/runs/{id}/events", get(events))
 }
 
@@ -100,9 +103,104 @@ pub struct RunBody {
     /// Per component: the sum over workers as a decimal string; flags: how many are true.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub totals: Option<BTreeMap<String, String>>,
+    /// Workers the run could not compute: in no result, payslip or total. Once calculated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub worker_errors: Option<WorkerErrorsBody>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
+
+/// How many workers a run could not compute and, on a single run, how many are still to be
+/// excluded, the first errors and every exclusion. The lists (which name workers and may show
+/// the values a table was looked up with) need `pay:view` or `results:anonymized`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WorkerErrorsBody {
+    /// Workers with at least one error.
+    pub workers: u64,
+    /// Of them, those not excluded: a final run is approved only when this is 0 (single run).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unexcluded: Option<u64>,
+    /// The first errors by worker id, each with its exclusion if any; every one is at
+    /// `GET .../runs/{id}/worker-errors`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first: Option<Vec<WorkerErrorBody>>,
+    /// Every worker excluded from the run: who, when and why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub excluded: Option<Vec<ExclusionBody>>,
+}
+
+/// A worker the run could not compute: the first component without a value, and what was
+/// missing.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WorkerErrorBody {
+    #[schema(example = "W000123")]
+    pub worker_id: String,
+    #[schema(example = "minimum_wage")]
+    pub component: String,
+    #[schema(example = "no row of table `minimum_wage` for skill=`semi_skilled`, state=`GA`")]
+    pub reason: String,
+    /// Present once the worker is excluded from the run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub excluded: Option<ExclusionBody>,
+}
+
+/// A worker left out of a final run on purpose.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ExclusionBody {
+    pub worker_id: String,
+    pub reason: String,
+    pub excluded_by: String,
+    pub excluded_at: String,
+}
+
+impl From<Exclusion> for ExclusionBody {
+    fn from(x: Exclusion) -> ExclusionBody {
+        ExclusionBody {
+            worker_id: x.worker_id,
+            reason: x.reason,
+            excluded_by: x.excluded_by,
+            excluded_at: x.excluded_at,
+        }
+    }
+}
+
+impl From<RecordedError> for WorkerErrorBody {
+    fn from(e: RecordedError) -> WorkerErrorBody {
+        WorkerErrorBody {
+            worker_id: e.error.worker_id,
+            component: e.error.component,
+            reason: e.error.reason,
+            excluded: e.exclusion.map(ExclusionBody::from),
+        }
+    }
+}
+
+/// Workers to leave out of a calculated final run because it could not compute them.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExcludeWorkers {
+    /// Workers with an error in this run.
+    #[schema(min_items = 1, max_items = 1000, example = json!(["W000123"]))]
+    pub worker_ids: Vec<String>,
+    /// Why they are left out (say how they will be paid): recorded with who and when.
+    #[schema(min_length = 1, example = "skill missing from the master; paid by an off-cycle run")]
+    pub reason: String,
+}
+
+/// A page of a run's worker errors.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WorkerErrorPage {
+    pub run_id: String,
+    pub worker_errors: Vec<WorkerErrorBody>,
+    /// Pass as `page_token` for the next page; absent on the last.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_page_token: Option<String>,
+}
+
+/// Worker errors a single run's body lists; the rest are a page away.
+const FIRST_ERRORS: u32 = 20;
+/// Workers one exclusion request may name.
+const MAX_EXCLUDED_AT_ONCE: usize = 1000;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TransitionBody {
@@ -160,6 +258,30 @@ pub struct RunPage {
     pub next_page_token: Option<String>,
 }
 
+/// A single run as the API shows it: with its transitions and, once calculated with worker
+/// errors, how many are still to be excluded and (for callers who see pay) the first errors and
+/// every exclusion.
+pub async fn single(ctx: &ApiContext, run: Run, user: &AuthUser) -> Result<RunBody> {
+    let transitions = runs::transitions(&ctx.db, &run.id).await?;
+    let (org, id) = (run.org_id.clone(), run.id.clone());
+    let mut body = RunBody::new(run, Some(transitions), user);
+    if let Some(errors) = body.worker_errors.as_mut().filter(|e| e.workers > 0) {
+        errors.unexcluded = Some(worker_errors::unexcluded(&ctx.db, &org, &id).await?);
+        if sees_worker_errors(user) {
+            let (first, _) = worker_errors::page(&ctx.db, &org, &id, 0, FIRST_ERRORS).await?;
+            errors.first = Some(first.into_iter().map(WorkerErrorBody::from).collect());
+            let excluded = worker_errors::exclusions(&ctx.db, &org, &id).await?;
+            errors.excluded = Some(excluded.into_iter().map(ExclusionBody::from).collect());
+        }
+    }
+    Ok(body)
+}
+
+/// Who may read which workers a run could not compute and why: whoever reads its results.
+fn sees_worker_errors(user: &AuthUser) -> bool {
+    user.can(Permission::ViewPay) || user.can(Permission::ReadAnonymizedResults)
+}
+
 impl RunBody {
     pub fn new(run: Run, transitions: Option<Vec<runs::Transition>>, user: &AuthUser) -> RunBody {
         let sees_amounts = user.can(Permission::ViewPay) || user.can(Permission::ReadAnonymizedResults);
@@ -198,6 +320,12 @@ impl RunBody {
             }),
             source: summary.as_ref().map(SourceBody::of),
             rows: summary.as_ref().map(|s| s.rows),
+            worker_errors: summary.as_ref().map(|s| WorkerErrorsBody {
+                workers: s.worker_errors,
+                unexcluded: None,
+                first: None,
+                excluded: None,
+            }),
             totals: summary.filter(|_| sees_amounts).map(|s| s.totals),
             id: run.id,
             org_id: run.org_id,
@@ -255,8 +383,7 @@ pub(super) async fn trigger(
         ctx.metrics.run_queued(run.kind);
         ctx.work.notify_one();
     }
-    let transitions = runs::transitions(&ctx.db, &run.id).await?;
-    Ok((StatusCode::ACCEPTED, Json(RunBody::new(run, Some(transitions), &user))))
+    Ok((StatusCode::ACCEPTED, Json(single(&ctx, run, &user).await?)))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -333,11 +460,11 @@ pub(super) async fn read(
 ) -> Result<Json<RunBody>> {
     user.may(&org, Permission::ViewRuns)?;
     let run = runs::get(&ctx.db, &org, &id).await?;
-    let transitions = runs::transitions(&ctx.db, &id).await?;
-    Ok(Json(RunBody::new(run, Some(transitions), &user)))
+    Ok(Json(single(&ctx, run, &user).await?))
 }
 
-/// Approve a calculated final run: by someone other than who triggered it. Locks the period;
+/// Approve a calculated final run: by someone other than who triggered it, once every worker
+/// it could not compute is excluded (else 409 naming how many are not). Locks the period;
 /// payslips are rendered next.
 #[utoipa::path(post, path = "/v1/orgs/{org}/runs/{id}/approve", tag = "runs", params(("org" = String, Path), ("id" = String, Path)),
     responses((status = 200, body = RunBody), (status = 401, body = super::error::ErrorBody),
@@ -350,6 +477,9 @@ pub(super) async fn approve(
     ApiPath((org, id)): ApiPath<(String, String)>,
 ) -> Result<Json<RunBody>> {
     user.may(&org, Permission::ApproveRuns)?;
+    // Errors are written with the Calculate move and exclusions only remove from this count,
+    // so reading it before the move cannot let a worker through.
+    let unexcluded = worker_errors::unexcluded(&ctx.db, &org, &id).await?;
     let run = runs::apply(
         &ctx.db,
         &org,
@@ -357,12 +487,17 @@ pub(super) async fn approve(
         Move::Approve,
         &user.sub,
         Changes::default(),
-        |run| Ok(check_approver(&run.requested_by, &user.sub)?),
+        |run| {
+            check_approver(&run.requested_by, &user.sub)?;
+            if run.kind == RunKind::Final && run.status == RunStatus::Calculated {
+                check_worker_errors(unexcluded)?;
+            }
+            Ok(())
+        },
     )
     .await?;
     ctx.work.notify_one();
-    let transitions = runs::transitions(&ctx.db, &id).await?;
-    Ok(Json(RunBody::new(run, Some(transitions), &user)))
+    Ok(Json(single(&ctx, run, &user).await?))
 }
 
 /// Reject a calculated final run, with the reason.
@@ -388,8 +523,7 @@ pub(super) async fn reject(
         ..Changes::default()
     };
     let run = runs::apply(&ctx.db, &org, &id, Move::Reject, &user.sub, changes, |_| Ok(())).await?;
-    let transitions = runs::transitions(&ctx.db, &id).await?;
-    Ok(Json(RunBody::new(run, Some(transitions), &user)))
+    Ok(Json(single(&ctx, run, &user).await?))
 }
 
 /// Cancel a run that is queued or calculating.
@@ -408,8 +542,110 @@ pub(super) async fn cancel(
         Ok(())
     })
     .await?;
-    let transitions = runs::transitions(&ctx.db, &id).await?;
-    Ok(Json(RunBody::new(run, Some(transitions), &user)))
+    Ok(Json(single(&ctx, run, &user).await?))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ErrorPageQuery {
+    /// 1 to 1000; 100 by default.
+    #[param(minimum = 1, maximum = 1000)]
+    pub page_size: Option<u32>,
+    /// The `next_page_token` of the page before.
+    #[param(pattern = "^[0-9]+$")]
+    pub page_token: Option<String>,
+}
+
+/// The workers a run could not compute, by worker id: the component without a value, what was
+/// missing, and the worker's exclusion if any.
+#[utoipa::path(get, path = "/v1/orgs/{org}/runs/{id}/worker-errors", tag = "runs",
+    params(("org" = String, Path), ("id" = String, Path), ErrorPageQuery),
+    responses((status = 200, body = WorkerErrorPage), (status = 401, body = super::error::ErrorBody),
+        (status = 403, body = super::error::ErrorBody), (status = 404, body = super::error::ErrorBody),
+        (status = 422, body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub(super) async fn worker_errors(
+    State(ctx): State<ApiContext>,
+    user: AuthUser,
+    ApiPath((org, id)): ApiPath<(String, String)>,
+    ApiQuery(query): ApiQuery<ErrorPageQuery>,
+) -> Result<Json<WorkerErrorPage>> {
+    user.may(&org, Permission::ViewRuns)?;
+    if !sees_worker_errors(&user) {
+        return Err(Error::Missing(Permission::ViewPay));
+    }
+    let size = query.page_size.unwrap_or(100);
+    if !(1..=1000).contains(&size) {
+        return Err(Error::invalid("page_size", format!("{size}: expected 1 to 1000")));
+    }
+    let start: u64 = match &query.page_token {
+        None => 0,
+        Some(t) => t
+            .parse()
+            .map_err(|_| Error::invalid("page_token", "not a token this API gave"))?,
+    };
+    let run = runs::get(&ctx.db, &org, &id).await?;
+    let (errors, more) = worker_errors::page(&ctx.db, &org, &run.id, start, size).await?;
+    let next = more.then(|| (start + errors.len() as u64).to_string());
+    Ok(Json(WorkerErrorPage {
+        run_id: run.id,
+        worker_errors: errors.into_iter().map(WorkerErrorBody::from).collect(),
+        next_page_token: next,
+    }))
+}
+
+/// Exclude workers a calculated final run could not compute, saying why: recorded with who
+/// and when, listed on the run; once none is left unexcluded the run can be approved. The
+/// excluded workers are in no result, payslip or total of this run.
+#[utoipa::path(post, path = "/v1/orgs/{org}/runs/{id}/exclusions", tag = "runs",
+    params(("org" = String, Path), ("id" = String, Path)),
+    request_body = ExcludeWorkers,
+    responses((status = 200, body = RunBody), (status = 401, body = super::error::ErrorBody),
+        (status = 403, body = super::error::ErrorBody), (status = 404, body = super::error::ErrorBody),
+        (status = 409, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub(super) async fn exclude(
+    State(ctx): State<ApiContext>,
+    user: AuthUser,
+    ApiPath((org, id)): ApiPath<(String, String)>,
+    ApiJson(body): ApiJson<ExcludeWorkers>,
+) -> Result<Json<RunBody>> {
+    user.may(&org, Permission::ExcludeWorkers)?;
+    let mut invalid = Vec::new();
+    let reason = body.reason.trim();
+    if reason.is_empty() {
+        invalid.push((
+            "reason".to_string(),
+            "say why these workers are left out of the run".to_string(),
+        ));
+    }
+    let mut workers: Vec<String> = body.worker_ids.iter().map(|w| w.trim().to_string()).collect();
+    workers.sort_unstable();
+    workers.dedup();
+    if workers.is_empty() || workers.len() > MAX_EXCLUDED_AT_ONCE || workers.iter().any(String::is_empty) {
+        invalid.push((
+            "worker_ids".to_string(),
+            format!("expected 1 to {MAX_EXCLUDED_AT_ONCE} worker ids, none empty"),
+        ));
+    }
+    if !invalid.is_empty() {
+        return Err(Error::Invalid(invalid));
+    }
+    let run = runs::get(&ctx.db, &org, &id).await?;
+    if run.kind != RunKind::Final {
+        return Err(Error::Conflict(format!(
+            "run {id} is provisional: workers are excluded from a final run, before its approval"
+        )));
+    }
+    if run.status != RunStatus::Calculated {
+        return Err(Error::Conflict(format!(
+            "run {id} is {}: workers are excluded from a calculated final run, before its approval",
+            run.status
+        )));
+    }
+    worker_errors::exclude(&ctx.db, &org, &id, &workers, reason, &user.sub).await?;
+    let run = runs::get(&ctx.db, &org, &id).await?;
+    Ok(Json(single(&ctx, run, &user).await?))
 }
 
 /// What an event carries: status and progress, never amounts.
