@@ -12,11 +12,28 @@ use crate::event::Direction;
 const DOUBLE_TAP_MS: i64 = 120 * 1000;
 const LONGEST_SHIFT_MS: i64 = 16 * 3600 * 1000;
 
-/// A punch as a worker's state keeps it (the event id is the key it is kept under).
+/// A punch as a worker's state keeps it (the event id is the key it is kept under): its instant
+/// and direction in one integer, `at_ms * 2 + direction`, which sorts as the pair does. A
+/// million workers' month keeps 49 million of these.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
-pub struct StoredPunch {
-    pub at_ms: i64,
-    pub direction: Direction,
+pub struct StoredPunch(i64);
+
+impl StoredPunch {
+    /// `at_ms` is a decoded timestamp's, far inside the 62 bits it keeps.
+    pub fn new(at_ms: i64, direction: Direction) -> StoredPunch {
+        StoredPunch((at_ms << 1) | i64::from(direction == Direction::Out))
+    }
+
+    pub fn at_ms(self) -> i64 {
+        self.0 >> 1
+    }
+
+    pub fn direction(self) -> Direction {
+        match self.0 & 1 {
+            0 => Direction::In,
+            _ => Direction::Out,
+        }
+    }
 }
 
 /// What a local date saw of one worker's shifts.
@@ -66,26 +83,28 @@ pub fn worker_days(punches: impl IntoIterator<Item = StoredPunch>, tz: Tz) -> BT
     let mut previous_kept: Option<StoredPunch> = None;
     let mut open_in: Option<i64> = None;
     for punch in sorted {
-        if previous_kept.is_some_and(|p| p.direction == punch.direction && punch.at_ms - p.at_ms <= DOUBLE_TAP_MS) {
+        if previous_kept
+            .is_some_and(|p| p.direction() == punch.direction() && punch.at_ms() - p.at_ms() <= DOUBLE_TAP_MS)
+        {
             continue;
         }
         previous_kept = Some(punch);
-        match (punch.direction, open_in) {
+        match (punch.direction(), open_in) {
             (Direction::In, Some(earlier)) => {
                 mark_unpaired(&mut days, earlier);
-                open_in = Some(punch.at_ms);
+                open_in = Some(punch.at_ms());
             }
-            (Direction::In, None) => open_in = Some(punch.at_ms),
-            (Direction::Out, Some(start)) if punch.at_ms - start <= LONGEST_SHIFT_MS => {
-                days.entry(local_date(start)).or_default().minutes += (punch.at_ms - start) / 60_000;
+            (Direction::In, None) => open_in = Some(punch.at_ms()),
+            (Direction::Out, Some(start)) if punch.at_ms() - start <= LONGEST_SHIFT_MS => {
+                days.entry(local_date(start)).or_default().minutes += (punch.at_ms() - start) / 60_000;
                 open_in = None;
             }
             (Direction::Out, Some(start)) => {
                 mark_unpaired(&mut days, start);
-                mark_unpaired(&mut days, punch.at_ms);
+                mark_unpaired(&mut days, punch.at_ms());
                 open_in = None;
             }
-            (Direction::Out, None) => mark_unpaired(&mut days, punch.at_ms),
+            (Direction::Out, None) => mark_unpaired(&mut days, punch.at_ms()),
         }
     }
     if let Some(start) = open_in {
@@ -100,10 +119,7 @@ mod tests {
     use chrono::{DateTime, NaiveDate};
 
     fn punch(ts: &str, direction: Direction) -> StoredPunch {
-        StoredPunch {
-            at_ms: DateTime::parse_from_rfc3339(ts).unwrap().timestamp_millis(),
-            direction,
-        }
+        StoredPunch::new(DateTime::parse_from_rfc3339(ts).unwrap().timestamp_millis(), direction)
     }
 
     fn day(s: &str) -> NaiveDate {

@@ -15,8 +15,9 @@ use crate::error::Invalid;
 use crate::parallel::{cores, map_in_order};
 use crate::state::Ledger;
 
-// Version 2: punch event ids that are UUIDs are kept as their bits.
-const MAGIC: &[u8; 8] = b"PAYCKPT2";
+// Version 2: punch event ids that are UUIDs are kept as their bits. Version 3: every event id
+// is 128 bits (other ids hashed), and a punch one integer.
+const MAGIC: &[u8; 8] = b"PAYCKPT3";
 /// Checkpoints are written in one block per core of the writer.
 const MAX_BLOCKS: usize = 1024;
 
@@ -173,7 +174,8 @@ mod tests {
                 with_punch_at(1_790_707_200_000, -5),
                 "offsets are never negative",
             ),
-            ("a punch past any date", with_punch_at(i64::MAX, 10), "no instant"),
+            // The most a stored punch can hold: 62 bits of milliseconds.
+            ("a punch past any date", with_punch_at(i64::MAX >> 1, 10), "no instant"),
         ];
         for (case, bytes, reason) in cases {
             let refused = Checkpoint::decode(&bytes, &Ledger::new([])).unwrap_err();

@@ -20,6 +20,7 @@ pub mod parallel;
 pub mod run;
 pub mod shard;
 pub mod state;
+pub mod vec_map;
 
 pub use calc::{Calculation, Calculator, WorkerError};
 pub use checkpoint::Checkpoint;

@@ -2,7 +2,7 @@
 //! of events in any order, with any repeats, gives the same state: punches are a set keyed by
 //! event id, and of each leave or adjustment only the highest version is kept.
 
-use std::collections::{BTreeMap, HashMap, btree_map, hash_map};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use payroll_rules::vocabulary::PayPeriod;
@@ -13,14 +13,15 @@ use crate::error::Invalid;
 use crate::event::{AdjustmentVersion, Event, EventId, LeaveVersion};
 use crate::inputs::{Attendance, PeriodInputs, period_inputs};
 use crate::master::{Site, Worker};
+use crate::vec_map::VecMap;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WorkerState {
-    /// Hashed, not ordered: a worker's state is rarely in cache when a punch arrives, and
-    /// a B-tree's walk missed the cache several times per punch. Days sort them anyway.
-    pub(crate) punches: ById<EventId, StoredPunch>,
-    pub(crate) leaves: BTreeMap<Box<str>, LeaveVersion>,
-    pub(crate) adjustments: BTreeMap<Box<str>, AdjustmentVersion>,
+    /// A set by event id; of two different punches under one id (which should not happen) the
+    /// smaller is kept, so the outcome does not depend on arrival order all the same.
+    pub(crate) punches: VecMap<EventId, StoredPunch>,
+    pub(crate) leaves: VecMap<Box<str>, LeaveVersion>,
+    pub(crate) adjustments: VecMap<Box<str>, AdjustmentVersion>,
     /// Periods whose attendance came aggregated (an upload), standing in for punches and leave.
     pub(crate) summaries: BTreeMap<PayPeriod, Attendance>,
 }
@@ -30,27 +31,30 @@ impl WorkerState {
     pub fn apply(&mut self, event: Event) -> bool {
         match event {
             Event::Punch(p) => {
-                let punch = StoredPunch {
-                    at_ms: p.at_ms,
-                    direction: p.direction,
-                };
-                keep_punch(&mut self.punches, p.event_id, punch)
+                let punch = StoredPunch::new(p.at_ms, p.direction);
+                self.punches.keep(p.event_id, punch, smaller)
             }
-            Event::Leave(l) => keep_latest(&mut self.leaves, l.leave_id.clone(), *l, |l| l.version),
-            Event::Adjustment(a) => keep_latest(&mut self.adjustments, a.adjustment_id.clone(), *a, |a| a.version),
+            Event::Leave(l) => self.leaves.keep(l.leave_id.clone(), *l, |new, old| {
+                later((new.version, new), (old.version, old))
+            }),
+            Event::Adjustment(a) => self.adjustments.keep(a.adjustment_id.clone(), *a, |new, old| {
+                later((new.version, new), (old.version, old))
+            }),
         }
     }
 
     /// Folds in everything `other` has seen: the state of the union of both event sets.
     pub fn merge(&mut self, other: WorkerState) {
         for (id, punch) in other.punches {
-            keep_punch(&mut self.punches, id, punch);
+            self.punches.keep(id, punch, smaller);
         }
         for (id, leave) in other.leaves {
-            keep_latest(&mut self.leaves, id, leave, |l| l.version);
+            self.leaves
+                .keep(id, leave, |new, old| later((new.version, new), (old.version, old)));
         }
         for (id, adjustment) in other.adjustments {
-            keep_latest(&mut self.adjustments, id, adjustment, |a| a.version);
+            self.adjustments
+                .keep(id, adjustment, |new, old| later((new.version, new), (old.version, old)));
         }
         // Uploads are keyed by period and come from files, never from two shards.
         self.summaries.extend(other.summaries);
@@ -61,36 +65,14 @@ impl WorkerState {
     }
 }
 
-/// Two different punches under one event id should not happen; keeping the smaller makes the
-/// outcome independent of arrival order all the same.
-fn keep_punch(punches: &mut ById<EventId, StoredPunch>, id: EventId, punch: StoredPunch) -> bool {
-    match punches.entry(id) {
-        hash_map::Entry::Vacant(v) => {
-            v.insert(punch);
-            true
-        }
-        hash_map::Entry::Occupied(mut o) if punch < *o.get() => {
-            o.insert(punch);
-            true
-        }
-        hash_map::Entry::Occupied(_) => false,
-    }
+fn smaller<T: Ord>(new: &T, old: &T) -> bool {
+    new < old
 }
 
-/// Keeps the highest version. Two events claiming the same version (a producer's fault) are
+/// The highest version wins. Two events claiming the same version (a producer's fault) are
 /// ranked by their whole content, so the outcome does not depend on which came first.
-fn keep_latest<T: Ord>(map: &mut BTreeMap<Box<str>, T>, id: Box<str>, new: T, version: impl Fn(&T) -> u64) -> bool {
-    match map.entry(id) {
-        btree_map::Entry::Vacant(v) => {
-            v.insert(new);
-            true
-        }
-        btree_map::Entry::Occupied(mut o) if (version(&new), &new) > (version(o.get()), o.get()) => {
-            o.insert(new);
-            true
-        }
-        btree_map::Entry::Occupied(_) => false,
-    }
+fn later<T: Ord>(new: (u64, &T), old: (u64, &T)) -> bool {
+    new > old
 }
 
 /// Hash maps keyed by worker or event id: looked up once per event, so a fast hash pays (ids
@@ -203,6 +185,18 @@ impl Ledger {
         }
     }
 
+    /// Gives back the room kept for events still to come: for a ledger that is complete, like
+    /// a run's over its input files (a million workers' spare room is a gigabyte).
+    pub fn shrink_to_fit(&mut self) {
+        for state in self.states.values_mut() {
+            state.punches.shrink_to_fit();
+            state.leaves.shrink_to_fit();
+            state.adjustments.shrink_to_fit();
+        }
+        self.states.shrink_to_fit();
+        self.workers.shrink_to_fit();
+    }
+
     /// Every punch's instant is one a date can be taken of: what a stored ledger (a checkpoint)
     /// is checked for, since punches decoded from feeds always are.
     pub(crate) fn check_punch_times(&self) -> Result<(), Invalid> {
@@ -210,11 +204,11 @@ impl Ledger {
             if let Some(punch) = state
                 .punches
                 .values()
-                .find(|p| chrono::DateTime::from_timestamp_millis(p.at_ms).is_none())
+                .find(|p| chrono::DateTime::from_timestamp_millis(p.at_ms()).is_none())
             {
                 return Err(Invalid::record(format!(
                     "worker {worker}: a punch at {} ms since 1970 is no instant a date can be taken of",
-                    punch.at_ms
+                    punch.at_ms()
                 )));
             }
         }

@@ -13,7 +13,7 @@ pub use summary::fold as fold_summary;
 
 use std::path::{Path, PathBuf};
 
-use memmap2::Mmap;
+use memmap2::{Mmap, UncheckedAdvice};
 use payroll_engine::run::InputDigest;
 use payroll_engine::{Feed, Ledger, Site, Worker};
 
@@ -40,14 +40,14 @@ pub fn read_folder(dir: &Path, dead_letters: &mut DeadLetters, progress: &dyn Pr
         ));
     }
     let mut inputs = Vec::new();
-    let mut read = |name: &str| -> Result<Option<(PathBuf, Mmap)>> {
+    let mut read = |name: &str| -> Result<Option<(PathBuf, Input)>> {
         let path = dir.join(name);
         if !path.exists() {
             return Ok(None);
         }
-        let bytes = map(&path)?;
-        inputs.push(digest(name, &bytes));
-        Ok(Some((path, bytes)))
+        let input = Input::map(&path)?;
+        inputs.push(digest(name, &input));
+        Ok(Some((path, input)))
     };
 
     let (sites_path, sites_csv) = read("sites.csv")?.ok_or_else(|| missing(dir, "sites.csv"))?;
@@ -81,7 +81,9 @@ pub fn read_folder(dir: &Path, dead_letters: &mut DeadLetters, progress: &dyn Pr
         if let Some((_, bytes)) = read(&name)? {
             has_attendance |= feed == Feed::Attendance;
             progress.start(&format!("reading {name}"), bytes.len() as u64, Unit::Bytes);
-            events += ndjson::fold(feed, &name, &bytes, &mut ledger, dead_letters, progress);
+            events += ndjson::fold(feed, &name, &bytes, &mut ledger, dead_letters, progress, &|range| {
+                bytes.release(range)
+            });
         }
     }
     if !has_attendance {
@@ -90,6 +92,7 @@ pub fn read_folder(dir: &Path, dead_letters: &mut DeadLetters, progress: &dyn Pr
             "attendance.ndjson (or attendance_summary.csv, .xlsx or .parquet)",
         ));
     }
+    ledger.shrink_to_fit();
     Ok(Folder { ledger, inputs, events })
 }
 
@@ -145,13 +148,41 @@ pub const WORKER_COLUMNS: [&str; 19] = [
     "exited_on",
 ];
 
-/// Inputs run to gigabytes: mapped, they are read straight from the page cache, with no copy
-/// and no fresh memory to clear.
-fn map(path: &Path) -> Result<Mmap> {
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path.display(), e))?;
-    // SAFETY: the map is read-only and lives only while the folder is read; an input file
-    // changed by someone else meanwhile could give wrong bytes, as a copy taken mid-write would.
-    unsafe { Mmap::map(&file) }.map_err(|e| Error::io(path.display(), e))
+/// An input file, mapped. Inputs run to gigabytes: mapped, they are read straight from the page
+/// cache, with no copy and no fresh memory to clear; and a part read is given back
+/// ([`Input::release`]), so the process's resident memory does not grow with the files (a
+/// 1M-worker month's attendance is 7 GB).
+struct Input(Mmap);
+
+impl Input {
+    fn map(path: &Path) -> Result<Input> {
+        let file = std::fs::File::open(path).map_err(|e| Error::io(path.display(), e))?;
+        // SAFETY: the map is read-only and lives only while the folder is read; an input file
+        // changed by someone else meanwhile could give wrong bytes, as a copy taken mid-write
+        // would.
+        unsafe { Mmap::map(&file) }
+            .map(Input)
+            .map_err(|e| Error::io(path.display(), e))
+    }
+
+    /// Drops the pages of `range` from this process: read again, they come back from the
+    /// page cache (or the file). Advice only: if the kernel refuses, the pages just stay.
+    fn release(&self, range: std::ops::Range<usize>) {
+        // SAFETY: the map is a read-only, file-backed one: dropping its pages changes no byte
+        // any slice of it reads, only where the next read finds them.
+        let _ = unsafe {
+            self.0
+                .unchecked_advise_range(UncheckedAdvice::DontNeed, range.start, range.len())
+        };
+    }
+}
+
+impl std::ops::Deref for Input {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        &self.0
+    }
 }
 
 fn missing(dir: &Path, name: &str) -> Error {
@@ -160,10 +191,18 @@ fn missing(dir: &Path, name: &str) -> Error {
 
 /// BLAKE3, not SHA-256: inputs run to gigabytes, and on cores without SHA extensions SHA-256
 /// alone took a quarter of a 100k-worker run.
-fn digest(name: &str, bytes: &[u8]) -> InputDigest {
+/// Read a piece at a time, each given back once hashed.
+fn digest(name: &str, input: &Input) -> InputDigest {
+    const PIECE: usize = 64 << 20;
+    let mut hasher = blake3::Hasher::new();
+    for start in (0..input.len()).step_by(PIECE) {
+        let end = (start + PIECE).min(input.len());
+        hasher.update(&input[start..end]);
+        input.release(start..end);
+    }
     InputDigest {
         name: name.to_string(),
-        bytes: bytes.len() as u64,
-        blake3: blake3::hash(bytes).to_hex().to_string(),
+        bytes: input.len() as u64,
+        blake3: hasher.finalize().to_hex().to_string(),
     }
 }

@@ -17,6 +17,10 @@ struct Chunk {
     refused: Vec<(u64, Invalid, String)>,
 }
 
+/// At most this much of a file is decoded at once: its events are folded and its pages given
+/// back (`release`) before the next wave, so memory holds a wave's events, never a file's.
+const WAVE: usize = 64 << 20;
+
 /// Decodes and folds every event of `bytes`; returns how many were folded.
 pub fn fold(
     feed: Feed,
@@ -25,24 +29,30 @@ pub fn fold(
     ledger: &mut Ledger,
     dead_letters: &mut DeadLetters,
     progress: &dyn Progress,
+    release: &dyn Fn(std::ops::Range<usize>),
 ) -> u64 {
-    let shared = &*ledger;
-    let chunks = map_in_order(split_at_lines(bytes, cores() * 4), |chunk| {
-        let decoded = decode(feed, chunk, shared);
-        progress.advance(chunk.len() as u64);
-        decoded
-    });
     let mut first_line = 1;
     let mut folded = 0;
-    for chunk in chunks {
-        for (line, invalid, original) in chunk.refused {
-            dead_letters.push(source, Position::Line(first_line + line), invalid, &original);
+    let mut offset = 0;
+    for wave in split_at_lines(bytes, bytes.len().div_ceil(WAVE)) {
+        let shared = &*ledger;
+        let chunks = map_in_order(split_at_lines(wave, cores() * 4), |chunk| {
+            let decoded = decode(feed, chunk, shared);
+            progress.advance(chunk.len() as u64);
+            decoded
+        });
+        for chunk in chunks {
+            for (line, invalid, original) in chunk.refused {
+                dead_letters.push(source, Position::Line(first_line + line), invalid, &original);
+            }
+            for event in chunk.events {
+                ledger.apply(event);
+                folded += 1;
+            }
+            first_line += chunk.lines;
         }
-        for event in chunk.events {
-            ledger.apply(event);
-            folded += 1;
-        }
-        first_line += chunk.lines;
+        release(offset..offset + wave.len());
+        offset += wave.len();
     }
     folded
 }
