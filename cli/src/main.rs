@@ -139,6 +139,10 @@ pub struct GenArgs {
     bad_lines: usize,
 }
 
+#[allow(
+    clippy::expect_used,
+    reason = "without its runtime nothing can run: stopping at start with the reason is all there is to do"
+)]
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // A stream runs for days: its rates, lag and rebalances are what its operators watch.

@@ -21,6 +21,7 @@ impl Bar {
 }
 
 impl Progress for Bar {
+    #[allow(clippy::expect_used, reason = "the templates are literals known to parse")]
     fn start(&self, stage: &str, total: u64, unit: Unit) {
         let template = match unit {
             Unit::Bytes => "{msg:28} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}",
@@ -42,6 +43,7 @@ impl Progress for Bar {
     }
 
     /// A spinner for a stage whose size is unknown (computing, writing).
+    #[allow(clippy::expect_used, reason = "the templates are literals known to parse")]
     fn stage(&self, message: &str) {
         self.0.reset();
         self.0.set_length(0);

@@ -1,6 +1,8 @@
 //! Sites whose time system already aggregates upload one row per worker and period instead of
 //! punches: CSV, XLSX or Parquet give the same pay, and a bad row is reported by row and column.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // A test fails by panicking, with the message.
+
 mod common;
 
 use std::sync::Arc;

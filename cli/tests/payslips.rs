@@ -2,6 +2,8 @@
 //! totals are the sums, the manifest's hashes verify, and a batch written to a real S3 server
 //! (s3s-fs on loopback) resumes after losing files.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // A test fails by panicking, with the message.
+
 mod common;
 
 use std::collections::HashMap;

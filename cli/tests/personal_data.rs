@@ -2,6 +2,8 @@
 //! refused worker row and logs at their most talkative, then every file the run wrote read as
 //! its reader shows it (PDF text, spreadsheet cells, Parquet values, JSON text) and its log.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // A test fails by panicking, with the message.
+
 mod common;
 
 use std::io::Write;

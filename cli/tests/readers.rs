@@ -3,6 +3,8 @@
 //! and find the same totals. scripts/test installs both; without them the test fails, it never
 //! passes by skipping.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // A test fails by panicking, with the message.
+
 mod common;
 
 use std::process::Command;

@@ -1,6 +1,8 @@
 //! The reference month through the CLI: results equal `expected.csv` to the paisa, and bad
 //! input lands in dead letters without changing anyone's pay.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // A test fails by panicking, with the message.
+
 mod common;
 
 use std::io::Write;

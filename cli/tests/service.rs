@@ -1,6 +1,8 @@
 //! `payroll run --database` and `payroll serve` over one database and store: the CLI's run is
 //! the service's run (listed, approved there), and a period the service locked refuses the CLI.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // A test fails by panicking, with the message.
+
 mod common;
 
 use std::time::Duration;

@@ -2,6 +2,8 @@
 //! `payroll stream` killed with SIGKILL again and again mid-ingest, or by two instances of which
 //! one dies; `payroll run --state` must then give `expected.csv` to the paisa.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // A test fails by panicking, with the message.
+
 #[path = "../../connectors/tests/common/broker.rs"]
 mod broker;
 mod common;

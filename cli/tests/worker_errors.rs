@@ -2,6 +2,8 @@
 //! others (exit 0), the summary counts the workers left out and names the first, the manifest
 //! lists them, and `explain` says why one of them has nothing to explain.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // A test fails by panicking, with the message.
+
 mod common;
 
 use common::*;

@@ -1,6 +1,8 @@
 //! The state store's checkpoints without a broker: fall back past an unreadable latest one,
 //! fence a zombie by epoch, refuse shards of another partition count, seal at rest.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // A test fails by panicking, with the message.
+
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;

@@ -3,6 +3,8 @@
 //! master that comes later, a checkpoint write that fails, dead letters the broker refuses, a
 //! broker that goes away.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // A test fails by panicking, with the message.
+
 mod common;
 
 use std::path::Path;

@@ -67,6 +67,7 @@ impl WorkerDay {
 }
 
 /// The worker's days from all their punches, in any order.
+#[allow(clippy::expect_used, reason = "UTC instants map to one local time")]
 pub fn worker_days(punches: impl IntoIterator<Item = StoredPunch>, tz: Tz) -> BTreeMap<NaiveDate, WorkerDay> {
     let mut sorted: Vec<StoredPunch> = punches.into_iter().collect();
     sorted.sort_unstable();

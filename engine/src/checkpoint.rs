@@ -47,6 +47,7 @@ impl Checkpoint {
         Checkpoint::encode_parts(self.shard, self.seq, &self.offsets, &self.ledger)
     }
 
+    #[allow(clippy::expect_used, reason = "a ledger serializes into memory")]
     pub fn encode_parts(shard: u32, seq: u64, offsets: &BTreeMap<String, i64>, ledger: &Ledger) -> Vec<u8> {
         let parts = CheckpointRef {
             shard,

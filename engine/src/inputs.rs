@@ -256,6 +256,7 @@ pub struct InputsBatch {
 }
 
 impl InputsBatch {
+    #[allow(clippy::expect_used, reason = "valid decimal type")]
     pub fn new(period: PayPeriod, capacity: usize) -> Self {
         let text = || StringBuilder::with_capacity(capacity, capacity * 8);
         let int = || Int64Builder::with_capacity(capacity);
@@ -352,6 +353,7 @@ impl InputsBatch {
     }
 
     /// The batch, its columns in `vocabulary::INPUTS` order.
+    #[allow(clippy::expect_used, reason = "columns follow vocabulary::INPUTS")]
     pub fn finish(mut self) -> RecordBatch {
         let rows = self.len();
         let p = self.period;

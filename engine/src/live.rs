@@ -22,6 +22,7 @@ pub struct LiveResults {
 impl LiveResults {
     /// Takes in a recalculation of `recalculated` workers; `results` has a row for each of
     /// them still employed in the period (those without one are removed).
+    #[allow(clippy::expect_used, reason = "results carry worker_id; worker_id is never null")]
     pub fn update(&mut self, recalculated: &[Box<str>], results: Vec<RecordBatch>) -> Result<()> {
         for id in recalculated {
             self.index.remove(id);

@@ -109,6 +109,7 @@ pub fn totals(version: &CompiledVersion, results: &[RecordBatch]) -> crate::Resu
 }
 
 /// Rows of `results` whose `org_id` is `org`, as batches.
+#[allow(clippy::expect_used, reason = "results carry org_id")]
 pub fn rows_of_org(results: &[RecordBatch], org: &str) -> datafusion::arrow::error::Result<Vec<RecordBatch>> {
     results
         .iter()
@@ -128,6 +129,7 @@ pub fn rows_of_org(results: &[RecordBatch], org: &str) -> datafusion::arrow::err
 }
 
 /// The distinct `org_id`s of `results`, sorted.
+#[allow(clippy::expect_used, reason = "results carry org_id")]
 pub fn orgs(results: &[RecordBatch]) -> Vec<String> {
     let mut orgs: Vec<String> = results
         .iter()

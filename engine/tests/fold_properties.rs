@@ -1,6 +1,8 @@
 //! The fold is order-free and idempotent: any permutation of the events, with any repeats,
 //! gives the same state and the same period inputs.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // A test fails by panicking, with the message.
+
 use std::collections::HashMap;
 
 use payroll_engine::event::{

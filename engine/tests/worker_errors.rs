@@ -2,6 +2,8 @@
 //! the worker, a division by zero, a `CASE` with no branch) is that worker's error, named with
 //! the component and what was missing; every other worker is computed.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // A test fails by panicking, with the message.
+
 use std::collections::BTreeMap;
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch};

@@ -1,5 +1,7 @@
 //! PDF payslips checked through their extracted text, as a reader would see them.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // A test fails by panicking, with the message.
+
 mod common;
 
 use std::process::Command;

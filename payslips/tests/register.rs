@@ -1,5 +1,7 @@
 //! The register workbook read back with calamine.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // A test fails by panicking, with the message.
+
 mod common;
 
 use std::io::Cursor;

@@ -2,6 +2,8 @@
 //! `cargo test --release -p payroll-payslips --test timing -- --ignored --nocapture`.
 //! Also leaves a sample PDF and XLSX in the temp directory to look at.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // A test fails by panicking, with the message.
+
 mod common;
 
 use std::time::{Duration, Instant};

@@ -1,6 +1,8 @@
 //! Amounts in words against golden values made with Python's num2words
 //! (en_IN); see data/words.py for how they were produced.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // A test fails by panicking, with the message.
+
 use payroll_payslips::amount_in_words;
 use rust_decimal::Decimal;
 

@@ -1,6 +1,8 @@
 //! XLSX payslips read back with calamine: every amount must come back as a
 //! number equal to the Decimal it was written from.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // A test fails by panicking, with the message.
+
 mod common;
 
 use std::io::{Cursor, Read};

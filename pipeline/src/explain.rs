@@ -38,6 +38,7 @@ pub struct Step {
     pub uses: Vec<(String, String)>,
 }
 
+#[allow(clippy::expect_used, reason = "applied_ruleset checks the version")]
 pub async fn explain(store: &Store, record: &RunRecord, worker: &str) -> Result<Explanation> {
     let ruleset = applied_ruleset(store, record).await?;
     let version = ruleset

@@ -451,6 +451,7 @@ fn check_amounts(results: &[RecordBatch]) -> Result<(), BatchError> {
 }
 
 /// An amount column's value as a decimal, whatever its scale.
+#[allow(clippy::expect_used, reason = "check_amounts ran before any payslip of the batch")]
 fn amount(batch: &RecordBatch, row: usize, name: &str) -> Decimal {
     let Some(column) = batch.column_by_name(name) else {
         return Decimal::ZERO;
@@ -470,6 +471,7 @@ fn amount(batch: &RecordBatch, row: usize, name: &str) -> Decimal {
 
 /// Renders and writes a written run's payslips and registers, with the ruleset the run applied
 /// (the copy saved beside its record, not whatever file is current).
+#[allow(clippy::expect_used, reason = "applied_ruleset checks the version")]
 pub async fn render(
     store: &Store,
     record: &RunRecord,

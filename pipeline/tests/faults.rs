@@ -2,6 +2,8 @@
 //! first `n`, as if the process were killed there. No partial run is ever visible to `query`,
 //! `latest` or the run record readers, and the run done again afterwards is counted once.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // A test fails by panicking, with the message.
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 

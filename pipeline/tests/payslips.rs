@@ -2,6 +2,8 @@
 //! in the manifest and the others still land; a batch run again after losing files writes only
 //! what is missing or wrong.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // A test fails by panicking, with the message.
+
 use std::sync::Arc;
 
 use async_trait::async_trait;

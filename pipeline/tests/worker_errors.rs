@@ -3,6 +3,8 @@
 //! reference says; the others are worker errors in the run record and their org's manifest, in
 //! no results file and no total.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // A test fails by panicking, with the message.
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 

@@ -142,6 +142,10 @@ struct Parsed {
     calls: Vec<String>,
 }
 
+#[allow(
+    clippy::expect_used,
+    reason = "inputs are checked to be in the vocabulary above; every component is planned before this loop"
+)]
 pub(crate) fn compile(
     source: &Source<'_>,
     version: VersionSource<'_>,
@@ -472,6 +476,7 @@ fn parse(
 }
 
 /// Plans a component's formula, condition and rounding; the error is the message to show.
+#[allow(clippy::expect_used, reason = "a computed component has a formula")]
 fn plan_component(
     state: &SessionState,
     schema: &DFSchema,
@@ -638,6 +643,7 @@ fn dependency_order(n: usize, deps: impl Fn(usize) -> Vec<usize>) -> std::result
         Open,
         Done,
     }
+    #[allow(clippy::expect_used, reason = "open nodes are on the path")]
     fn visit(
         i: usize,
         deps: &dyn Fn(usize) -> Vec<usize>,

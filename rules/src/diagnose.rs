@@ -87,6 +87,7 @@ impl<'a> Walker<'a> {
     }
 
     /// Says why `expr` has no value at each of `rows` (it has none there).
+    #[allow(clippy::expect_used, reason = "matched by the guard")]
     fn explain(&self, expr: &Expr, rows: &[usize], out: &mut [Option<String>]) {
         if rows.is_empty() {
             return;

@@ -319,6 +319,7 @@ impl ScalarUDFImpl for TableFn {
         &self.signature
     }
 
+    #[allow(clippy::expect_used, reason = "arity includes the range")]
     fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
         if let Some(range) = &self.table.range {
             let t = arg_types.last().expect("arity includes the range");

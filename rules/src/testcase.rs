@@ -106,6 +106,7 @@ impl TestCase {
         inputs_row(self.period, &self.inputs)
     }
 
+    #[allow(clippy::expect_used, reason = "names checked on load")]
     async fn run(&self, version: &CompiledVersion) -> Result<TestOutcome> {
         let batches = version.evaluate(self.inputs_batch()?).await?;
         let row = &batches[0];

@@ -152,10 +152,12 @@ impl TryFrom<PeriodParts> for PayPeriod {
 }
 
 impl PayPeriod {
+    #[allow(clippy::expect_used, reason = "month checked on parse")]
     pub fn first_day(self) -> chrono::NaiveDate {
         chrono::NaiveDate::from_ymd_opt(self.year, self.month, 1).expect("month checked on parse")
     }
 
+    #[allow(clippy::expect_used, reason = "a month has a day before the next")]
     pub fn last_day(self) -> chrono::NaiveDate {
         self.next()
             .first_day()

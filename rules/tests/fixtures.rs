@@ -2,6 +2,8 @@
 //! inline tests, and every invalid one under `tests/invalid` reports exactly the faults in its
 //! `.err` file (set UPDATE_GOLDEN=1 to rewrite them after a deliberate change).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // A test fails by panicking, with the message.
+
 use std::path::{Path, PathBuf};
 
 use payroll_rules::Ruleset;

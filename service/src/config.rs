@@ -241,6 +241,7 @@ impl ServeConfig {
 
 /// Sets `PAYROLL_A__B=value` as `a.b = value` in `table`. The value is read as TOML when it
 /// parses as a TOML value (`8`, `true`, `{ cron = "..." }`), as a string otherwise.
+#[allow(clippy::expect_used, reason = "split yields at least one part")]
 fn overlay_env(table: &mut toml::Table, vars: impl Iterator<Item = (String, String)>) -> Result<(), ConfigError> {
     for (name, value) in vars {
         let Some(key) = name.strip_prefix("PAYROLL_") else {

@@ -232,6 +232,7 @@ impl Metrics {
         self.live_worker_errors.set(i64::try_from(workers).unwrap_or(i64::MAX));
     }
 
+    #[allow(clippy::expect_used, reason = "writing to a String cannot fail")]
     pub fn render(&self) -> String {
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &self.registry).expect("writing to a String cannot fail");

@@ -2,6 +2,8 @@
 //! with no, expired, badly signed or malformed tokens. Each cell is the status expected.
 //! Responses never carry a bank account or PAN in clear.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // A test fails by panicking, with the message.
+
 mod common;
 
 use common::*;

@@ -1,6 +1,8 @@
 //! Retried and concurrent requests: one idempotency key makes one run, whatever the timing; two
 //! finals racing for a period leave one. On SQLite and PostgreSQL.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // A test fails by panicking, with the message.
+
 mod common;
 
 use common::*;

@@ -2,6 +2,8 @@
 //! reproduces the reference month to the paisa, a final run the maker cannot approve, approval
 //! by a second person, payslips and register, and a locked period that refuses every new run.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // A test fails by panicking, with the message.
+
 mod common;
 
 use std::collections::HashMap;

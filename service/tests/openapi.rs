@@ -2,6 +2,8 @@
 //! operation is called with the document's examples, boundary values and fuzzed data; no answer
 //! may be a 5xx, and every status, content type, header and body must match the document.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // A test fails by panicking, with the message.
+
 mod common;
 
 use common::*;

@@ -3,6 +3,8 @@
 //! calculating by a dead instance is failed, queued again and calculated by another. On SQLite
 //! and PostgreSQL.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // A test fails by panicking, with the message.
+
 mod common;
 
 use std::time::Duration;

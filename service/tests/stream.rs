@@ -1,6 +1,8 @@
 //! Stream mode on a real broker (tansu): the service consumes the topics itself, a produced
 //! punch shows in pay-to-date within `live_every` + 1 s, and a run reads the stream's state.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // A test fails by panicking, with the message.
+
 #[path = "../../connectors/tests/common/broker.rs"]
 mod broker;
 mod common;

@@ -3,6 +3,8 @@
 //! approval is refused while any is not excluded; exclusions record who, when and why; once
 //! every one is excluded the run is approved and finalized without them.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // A test fails by panicking, with the message.
+
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -1,6 +1,8 @@
 //! Generates one month and reports how long it took, for timing the generator on its own:
 //! `cargo run --release -p payroll-synth --example month -- WORKERS OUT_DIR [SEED] [BAD_LINES]`
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // An example stops at its first failure, saying which.
+
 use std::path::PathBuf;
 use std::time::Instant;
 

@@ -49,6 +49,7 @@ impl Period {
     }
 
     /// Unix time of local (IST) midnight at the start of `day`.
+    #[allow(clippy::expect_used, reason = "midnight exists")]
     pub fn local_midnight_utc(&self, day: i32) -> i64 {
         let midnight = self.first.and_hms_opt(0, 0, 0).expect("midnight exists");
         midnight.and_utc().timestamp() + i64::from(day) * 86_400 - IST_OFFSET_SECS
@@ -67,6 +68,7 @@ impl Period {
 
     /// A date that cannot exist (the day after the last of its month, e.g. `2026-09-31`), for
     /// "bad date" lines that still look like a plausible typo.
+    #[allow(clippy::expect_used, reason = "every month has a day one")]
     pub fn put_impossible_date(&self, buf: &mut Vec<u8>, day: i32) {
         let date = self.date(day);
         put_padded(buf, date.year() as u64, 4);
@@ -77,6 +79,7 @@ impl Period {
     }
 }
 
+#[allow(clippy::expect_used, reason = "the month after a valid month exists")]
 fn days_in_month(first: NaiveDate) -> u64 {
     let next = first
         .checked_add_months(chrono::Months::new(1))

@@ -51,6 +51,7 @@ pub fn put_date(buf: &mut Vec<u8>, date: NaiveDate) {
 }
 
 /// RFC 3339 in UTC with a `Z`, the way the biometric devices in the sample stamp punches.
+#[allow(clippy::expect_used, reason = "punch times stay within a few days of the period")]
 pub fn put_utc(buf: &mut Vec<u8>, unix_secs: i64) {
     let at = DateTime::from_timestamp(unix_secs, 0)
         .expect("punch times stay within a few days of the period")

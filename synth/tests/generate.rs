@@ -1,5 +1,7 @@
 //! End-to-end checks of a generated month against the data contract of the reference sample.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // A test fails by panicking, with the message.
+
 use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::path::{Path, PathBuf};

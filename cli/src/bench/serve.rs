@@ -18,6 +18,7 @@ use serde_json::Value;
 const ORG0_SHARE: f64 = 0.45;
 const SECRET: &str = "bench-secret-bench-secret-bench-secret";
 
+#[allow(clippy::expect_used, reason = "HS256 keys made from a secret always sign")]
 pub async fn serve(org_workers: usize, clients: usize, seconds: u64, period: PayPeriod) -> Result<()> {
     let dir = tempfile::tempdir()?;
     let inputs = dir.path().join("inputs");

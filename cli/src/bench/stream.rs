@@ -317,6 +317,7 @@ async fn live_row(store: &Store, period: PayPeriod, worker: &str) -> Result<Opti
     Ok(None)
 }
 
+#[allow(clippy::expect_used, reason = "results carry worker_id")]
 fn find(batch: &RecordBatch, worker: &str) -> Result<Option<String>> {
     let ids = batch
         .column_by_name("worker_id")

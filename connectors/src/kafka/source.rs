@@ -269,6 +269,7 @@ impl Pipeline {
 
     /// Waits until every batch sent is folded: before a checkpoint or a rebalance, the shards
     /// hold everything polled.
+    #[allow(clippy::expect_used, reason = "the counter is never poisoned")]
     fn drain(&self) {
         let mut in_flight = self.lock();
         while *in_flight > 0 {
@@ -285,12 +286,14 @@ impl Pipeline {
         self.generation.load(Ordering::Acquire)
     }
 
+    #[allow(clippy::expect_used, reason = "the counter is never poisoned")]
     fn lock(&self) -> MutexGuard<'_, usize> {
         self.in_flight.lock().expect("the counter is never poisoned")
     }
 }
 
 impl StreamContext {
+    #[allow(clippy::expect_used, reason = "the stream thread never panics holding its shards")]
     fn lock(&self) -> MutexGuard<'_, Shards> {
         self.shards
             .lock()
@@ -428,6 +431,10 @@ impl Shards {
         }
     }
 
+    #[allow(
+        clippy::expect_used,
+        reason = "an offset of a partition just assigned is a valid one"
+    )]
     fn assign(&mut self, tpl: &TopicPartitionList) -> TopicPartitionList {
         let numbers: BTreeSet<u32> = tpl.elements().iter().map(|e| e.partition() as u32).collect();
         for number in numbers {
@@ -551,6 +558,10 @@ impl Shards {
     /// Executes a checkpoint pass (`engine::commit`): delivers dead letters, writes the
     /// shard's next checkpoint, then commits its offsets. A failed pass leaves the previous
     /// checkpoint current and the offsets uncommitted, and is retried at the next interval.
+    #[allow(
+        clippy::expect_used,
+        reason = "an offset of a partition just assigned is a valid one"
+    )]
     fn checkpoint(&mut self, consumer: &BaseConsumer<StreamContext>, owned: &mut Owned, mode: CommitMode) -> Kept {
         let shard = &mut owned.shard;
         let mut pass = commit::Pass::new(shard.has_unsaved());

@@ -131,6 +131,7 @@ pub struct NewRun<'a> {
 
 /// Creates a queued run, or returns the run an earlier request with the same idempotency key
 /// created (`false`: not created now). Refuses a locked period and a second live final.
+#[allow(clippy::expect_used, reason = "only keyed requests insert keys")]
 pub async fn create(db: &Db, new: NewRun<'_>) -> Result<(Run, bool)> {
     if let Some((key, sha)) = &new.idempotency
         && let Some(run) = replayed(db, new.org_id, key, sha).await?

@@ -51,6 +51,7 @@ pub async fn all(db: &Db) -> Result<Vec<Schedule>> {
 }
 
 /// Sets an org's schedule; slots before now are not owed by the new one.
+#[allow(clippy::expect_used, reason = "the row was just written")]
 pub async fn put(db: &Db, org: &str, cron: &str, timezone: &str, by: &str, now: DateTime<Utc>) -> Result<Schedule> {
     sqlx::query(
         "INSERT INTO schedules (org_id, cron, timezone, updated_by, updated_at, last_slot) VALUES ($1, $2, $3, $4, $5, NULL) \
