@@ -106,8 +106,9 @@ fn checkpointed(state: &Path) -> i64 {
     block_on(checkpoints.merged(&sites)).map_or(0, |m| m.offsets.values().sum())
 }
 
-/// `payroll run --state` of the reference period, compared with `expected.csv`.
-async fn assert_state_pays_expected(state: &Path) {
+/// `payroll run --state` of the reference period, compared with `expected.csv`; returns the
+/// run's output.
+async fn assert_state_pays_expected(state: &Path) -> tempfile::TempDir {
     let out = tempfile::tempdir().unwrap();
     let output = payroll(&[
         "run",
@@ -136,6 +137,7 @@ async fn assert_state_pays_expected(state: &Path) {
         manifest.contains("\"attendance/0\""),
         "the manifest records the offsets: {manifest}"
     );
+    out
 }
 
 fn block_on<F: std::future::Future>(future: F) -> F::Output {
@@ -195,18 +197,28 @@ fn killed_with_sigkill_again_and_again_the_stream_still_pays_exactly() {
     let output = payroll(&stream_args(&broker.address, state.path(), &["--until-caught-up"]));
     assert!(output.status.success());
     assert_eq!(checkpointed(state.path()), messages as i64);
-    block_on(assert_state_pays_expected(state.path()));
+    let run = block_on(assert_state_pays_expected(state.path()));
 
     // The live results of the open period agree with the run, worker for worker.
-    let query = |sql: &str| {
-        let output = payroll(&["query", "--state", &state.path().display().to_string(), "--csv", sql]);
+    let query = |source: &str, dir: &Path, sql: &str| {
+        let output = payroll(&["query", source, &dir.display().to_string(), "--csv", sql]);
         assert!(output.status.success());
         String::from_utf8(output.stdout).unwrap()
     };
-    let live = query("SELECT count(*) AS workers, sum(net_pay) AS net FROM live");
+    let columns = "worker_id, org_id, gross, total_deductions, net_pay, employer_cost";
+    let live = query(
+        "--state",
+        state.path(),
+        &format!("SELECT {columns} FROM live ORDER BY worker_id"),
+    );
+    let paid = query(
+        "--out",
+        run.path(),
+        &format!("SELECT {columns} FROM latest ORDER BY worker_id"),
+    );
     let expected = std::fs::read_to_string(sample().join("expected.csv")).unwrap();
-    let workers = expected.lines().count() - 1;
-    assert!(live.contains(&format!("\n{workers},")), "{live}");
+    assert_eq!(live.lines().count(), expected.lines().count(), "{live}");
+    assert_eq!(live, paid, "live results against the run");
 }
 
 /// SIGTERM: the instance checkpoints what it holds and leaves the group.
