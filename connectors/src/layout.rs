@@ -3,7 +3,7 @@
 //! which pyarrow, Spark and Hive skip when they read the tree as a dataset:
 //!
 //! ```text
-//! results/org_id=<org>/period=<YYYY-MM>/run_id=<id>/part-00000.parquet
+//! results/org_id=<org>/period=<YYYY-MM>/run_id=<id>/part-<NNNNN>.parquet   one a chunk of workers
 //! results/org_id=<org>/period=<YYYY-MM>/run_id=<id>/_manifest.json
 //! payslips/org_id=<org>/period=<YYYY-MM>/run_id=<id>/<worker_id>.pdf|.xlsx
 //! payslips/org_id=<org>/period=<YYYY-MM>/run_id=<id>/register.xlsx, manifest.json

@@ -1,4 +1,4 @@
-//! Run results to the store and back: one Parquet file per org of a run (decimal columns, as
+//! Run results to the store and back: Parquet part files per org of a run (decimal columns, as
 //! any engine reads them), a manifest beside it, and a run record with the ruleset it applied.
 
 use std::collections::BTreeMap;
@@ -40,7 +40,7 @@ pub struct RunRecord {
     pub worker_errors: Vec<WorkerError>,
 }
 
-/// A computed run, ready to be written.
+/// What a run records besides its results.
 pub struct RunOutput<'a> {
     pub run_id: &'a str,
     pub period: &'a str,
@@ -51,63 +51,130 @@ pub struct RunOutput<'a> {
     pub inputs: Vec<InputDigest>,
     pub offsets: BTreeMap<String, i64>,
     pub dead_letters: BTreeMap<String, u64>,
-    /// Computed workers only (`Calculation::results`).
-    pub results: &'a [RecordBatch],
-    pub worker_errors: &'a [WorkerError],
 }
 
-/// Writes every org's results and manifest, then the run record (last, so a run that is listed
-/// is whole).
-pub async fn write_run(store: &Store, run: &RunOutput<'_>) -> Result<RunRecord> {
-    let orgs = orgs(run.results);
-    for org in &orgs {
-        let batches = rows_of_org(run.results, org)?;
-        let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
-        let part = layout::results_part(org, run.period, run.run_id, 0);
-        store.put(&part, parquet_bytes(&batches, run.run_id)?).await?;
-        let manifest = Manifest {
+/// A run's results, written as they are computed: each chunk of workers adds its rows of each
+/// org as that org's next part file, so a run is never whole in memory (a million workers'
+/// results are gigabytes of Arrow). [`ResultsWriter::finish`] then writes every org's manifest
+/// and, last, the run record: a run that is listed is whole.
+pub struct ResultsWriter<'a> {
+    store: &'a Store,
+    run: RunOutput<'a>,
+    orgs: BTreeMap<String, OrgResults>,
+    worker_errors: Vec<WorkerError>,
+}
+
+/// An org's results so far: its part files, rows and totals.
+#[derive(Default)]
+struct OrgResults {
+    files: Vec<String>,
+    rows: u64,
+    totals: BTreeMap<String, Decimal>,
+}
+
+impl<'a> ResultsWriter<'a> {
+    pub fn new(store: &'a Store, run: RunOutput<'a>) -> Self {
+        ResultsWriter {
+            store,
+            run,
+            orgs: BTreeMap::new(),
+            worker_errors: Vec::new(),
+        }
+    }
+
+    /// Writes a chunk's computed workers (`Calculation::results`) and keeps its worker errors.
+    pub async fn write(&mut self, results: &[RecordBatch], worker_errors: Vec<WorkerError>) -> Result<()> {
+        for org in orgs(results) {
+            let batches = rows_of_org(results, &org)?;
+            let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+            let chunk_totals = totals(self.run.version, &batches)?;
+            let written = self.orgs.entry(org.clone()).or_default();
+            let part = layout::results_part(&org, self.run.period, self.run.run_id, written.files.len());
+            self.store.put(&part, parquet_bytes(&batches, self.run.run_id)?).await?;
+            written.files.push(part.filename().unwrap_or_default().to_string());
+            written.rows += rows as u64;
+            add(&mut written.totals, chunk_totals)?;
+        }
+        self.worker_errors.extend(worker_errors);
+        Ok(())
+    }
+
+    /// Workers written so far.
+    pub fn rows(&self) -> u64 {
+        self.orgs.values().map(|o| o.rows).sum()
+    }
+
+    pub fn worker_errors(&self) -> &[WorkerError] {
+        &self.worker_errors
+    }
+
+    /// Every org's manifest, the ruleset the run applied, then the run record.
+    pub async fn finish(self) -> Result<RunRecord> {
+        let run = &self.run;
+        let mut all_totals = BTreeMap::new();
+        for (org, written) in &self.orgs {
+            let manifest = Manifest {
+                run_id: run.run_id.to_string(),
+                period: run.period.to_string(),
+                org_id: org.clone(),
+                created_at: run.created_at.to_string(),
+                engine_version: payroll_engine::run::ENGINE_VERSION.to_string(),
+                ruleset: run.ruleset.clone(),
+                inputs: run.inputs.clone(),
+                offsets: run.offsets.clone(),
+                rows: written.rows,
+                dead_letters: run.dead_letters.clone(),
+                totals: text(written.totals.clone()),
+                files: written.files.clone(),
+                // An org none of whose workers computed has no results and so no manifest: its
+                // errors are in the run record.
+                worker_errors: self
+                    .worker_errors
+                    .iter()
+                    .filter(|e| e.org_id == *org)
+                    .cloned()
+                    .collect(),
+            };
+            self.store
+                .put(
+                    &layout::manifest(org, run.period, run.run_id),
+                    serde_json::to_vec_pretty(&manifest)?,
+                )
+                .await?;
+            add(&mut all_totals, written.totals.clone())?;
+        }
+        let record = RunRecord {
             run_id: run.run_id.to_string(),
             period: run.period.to_string(),
-            org_id: org.clone(),
             created_at: run.created_at.to_string(),
             engine_version: payroll_engine::run::ENGINE_VERSION.to_string(),
             ruleset: run.ruleset.clone(),
-            inputs: run.inputs.clone(),
-            offsets: run.offsets.clone(),
-            rows: rows as u64,
+            orgs: self.orgs.keys().cloned().collect(),
+            rows: self.rows(),
             dead_letters: run.dead_letters.clone(),
-            totals: text(totals(run.version, &batches)?),
-            files: vec![part.filename().unwrap_or_default().to_string()],
-            // An org none of whose workers computed has no results and so no manifest: its
-            // errors are in the run record.
-            worker_errors: run.worker_errors.iter().filter(|e| e.org_id == *org).cloned().collect(),
+            totals: text(all_totals),
+            worker_errors: self.worker_errors,
         };
-        store
-            .put(
-                &layout::manifest(org, run.period, run.run_id),
-                serde_json::to_vec_pretty(&manifest)?,
-            )
+        self.store
+            .put(&layout::run_ruleset(run.run_id), run.ruleset_text.to_string())
             .await?;
+        self.store
+            .put(&layout::run_record(run.run_id), serde_json::to_vec_pretty(&record)?)
+            .await?;
+        Ok(record)
     }
-    let record = RunRecord {
-        run_id: run.run_id.to_string(),
-        period: run.period.to_string(),
-        created_at: run.created_at.to_string(),
-        engine_version: payroll_engine::run::ENGINE_VERSION.to_string(),
-        ruleset: run.ruleset.clone(),
-        orgs,
-        rows: run.results.iter().map(|b| b.num_rows() as u64).sum(),
-        dead_letters: run.dead_letters.clone(),
-        totals: text(totals(run.version, run.results)?),
-        worker_errors: run.worker_errors.to_vec(),
-    };
-    store
-        .put(&layout::run_ruleset(run.run_id), run.ruleset_text.to_string())
-        .await?;
-    store
-        .put(&layout::run_record(run.run_id), serde_json::to_vec_pretty(&record)?)
-        .await?;
-    Ok(record)
+}
+
+/// Adds `more` into `totals`, component by component; a sum past an exact decimal is an error
+/// naming the component, never a wrapped figure.
+fn add(totals: &mut BTreeMap<String, Decimal>, more: BTreeMap<String, Decimal>) -> Result<()> {
+    for (column, amount) in more {
+        let total = totals.entry(column.clone()).or_default();
+        *total = total
+            .checked_add(amount)
+            .ok_or(payroll_engine::Error::TotalOverflow { column })?;
+    }
+    Ok(())
 }
 
 fn text(totals: BTreeMap<String, Decimal>) -> BTreeMap<String, String> {
@@ -216,10 +283,37 @@ pub async fn applied_ruleset(store: &Store, run: &RunRecord) -> Result<Ruleset> 
 pub async fn read_results(store: &Store, run: &RunRecord) -> Result<Vec<RecordBatch>> {
     let mut batches = Vec::new();
     for org in &run.orgs {
-        let bytes = store
-            .get(&layout::results_part(org, &run.period, &run.run_id, 0))
-            .await?;
-        for batch in ParquetRecordBatchReaderBuilder::try_new(bytes)?.build()? {
+        batches.extend(read_org_results(store, org, &run.period, &run.run_id).await?);
+    }
+    Ok(batches)
+}
+
+/// The part files of one org's results of a run, in order.
+pub async fn results_parts(
+    store: &Store,
+    org: &str,
+    period: &str,
+    run_id: &str,
+) -> Result<Vec<object_store::path::Path>> {
+    let mut parts: Vec<object_store::path::Path> = store
+        .list(&layout::results_dir(org, period, run_id))
+        .await?
+        .into_iter()
+        .map(|meta| meta.location)
+        .filter(|path| {
+            path.filename()
+                .is_some_and(|name| name.starts_with("part-") && name.ends_with(".parquet"))
+        })
+        .collect();
+    parts.sort();
+    Ok(parts)
+}
+
+/// One org's result rows of a run, every part in order.
+pub async fn read_org_results(store: &Store, org: &str, period: &str, run_id: &str) -> Result<Vec<RecordBatch>> {
+    let mut batches = Vec::new();
+    for part in results_parts(store, org, period, run_id).await? {
+        for batch in ParquetRecordBatchReaderBuilder::try_new(store.get(&part).await?)?.build()? {
             batches.push(batch?);
         }
     }

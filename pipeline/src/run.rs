@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use payroll_connectors::checkpoints::Checkpoints;
 use payroll_connectors::files;
-use payroll_connectors::results::{RunOutput, RunRecord, write_run};
+use payroll_connectors::results::{ResultsWriter, RunOutput, RunRecord};
 use payroll_connectors::{DeadLetters, Progress, Store};
 use payroll_engine::run::{InputDigest, RulesetRef};
 use payroll_engine::{Calculation, Calculator, Ledger, inputs_batches};
@@ -18,6 +18,10 @@ use payroll_rules::Ruleset;
 use payroll_rules::vocabulary::PayPeriod;
 
 use crate::error::{Error, Result};
+
+/// Workers computed and written at a time: a run holds one chunk's Arrow inputs and results in
+/// memory, never the whole run's (a million workers' results are gigabytes).
+const CHUNK: usize = 1 << 18;
 
 /// Where a run's inputs come from.
 #[derive(Debug, Clone)]
@@ -101,16 +105,41 @@ pub async fn run(request: RunRequest<'_>, progress: &dyn Progress) -> Result<Run
             });
         }
     }
-    let batches = inputs_batches(period, &rows);
-    drop(rows);
+    let period_text = period.to_string();
+    let created_at = Utc::now().to_rfc3339();
+    let mut writer = ResultsWriter::new(
+        out,
+        RunOutput {
+            run_id: &run_id,
+            period: &period_text,
+            created_at: &created_at,
+            ruleset_text: &ruleset.text,
+            ruleset: RulesetRef::new(ruleset, version),
+            version,
+            inputs: folded.inputs.clone(),
+            offsets: folded.offsets.clone(),
+            dead_letters: dead_letters.counts(),
+        },
+    );
     // Workers the ruleset gives no value for are worker errors, left out of the results and
-    // recorded with them; the run goes on for the others. A run none of whose workers computed
-    // has nothing to write or pay: it fails, naming the first error.
-    let Calculation { results, errors } = Calculator::default().compute(version, batches).await?;
-    if results.is_empty()
-        && let Some(first) = errors.first()
+    // recorded with them; the run goes on for the others.
+    let calculator = Calculator::default();
+    let (mut computing, mut writing) = (Duration::ZERO, Duration::ZERO);
+    for chunk in rows.chunks(CHUNK) {
+        let at = Instant::now();
+        let Calculation { results, errors } = calculator.compute(version, inputs_batches(period, chunk)).await?;
+        computing += at.elapsed();
+        let at = Instant::now();
+        writer.write(&results, errors).await?;
+        writing += at.elapsed();
+    }
+    drop(rows);
+    // A run none of whose workers computed has nothing to write or pay (and wrote nothing): it
+    // fails, naming the first error.
+    if writer.rows() == 0
+        && let Some(first) = writer.worker_errors().first()
     {
-        let mut workers: Vec<&str> = errors.iter().map(|e| e.worker_id.as_str()).collect();
+        let mut workers: Vec<&str> = writer.worker_errors().iter().map(|e| e.worker_id.as_str()).collect();
         workers.sort_unstable();
         workers.dedup();
         return Err(Error::NoWorkerComputed {
@@ -118,27 +147,13 @@ pub async fn run(request: RunRequest<'_>, progress: &dyn Progress) -> Result<Run
             first: first.clone(),
         });
     }
-    let computed = started.elapsed();
 
     progress.stage("writing results");
-    let period_text = period.to_string();
-    let created_at = Utc::now().to_rfc3339();
-    let output = RunOutput {
-        run_id: &run_id,
-        period: &period_text,
-        created_at: &created_at,
-        ruleset_text: &ruleset.text,
-        ruleset: RulesetRef::new(ruleset, version),
-        version,
-        inputs: folded.inputs.clone(),
-        offsets: folded.offsets.clone(),
-        dead_letters: dead_letters.counts(),
-        results: &results,
-        worker_errors: &errors,
-    };
+    let at = Instant::now();
     // Everything of the run before its record: a run is visible only once complete.
     dead_letters.write(out, &run_id).await?;
-    let record = write_run(out, &output).await?;
+    let record = writer.finish().await?;
+    writing += at.elapsed();
     let elapsed = started.elapsed();
     Ok(RunReport {
         record,
@@ -147,7 +162,7 @@ pub async fn run(request: RunRequest<'_>, progress: &dyn Progress) -> Result<Run
         dead_letters,
         events: folded.events,
         elapsed,
-        stages: [read, computed - read, elapsed - computed],
+        stages: [read, computing, writing],
     })
 }
 

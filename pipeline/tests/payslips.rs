@@ -14,7 +14,7 @@ use object_store::{
     CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore, ObjectStoreExt,
     PutMultipartOptions, PutOptions, PutPayload, PutResult,
 };
-use payroll_connectors::results::{RunOutput, RunRecord, write_run};
+use payroll_connectors::results::{ResultsWriter, RunOutput, RunRecord};
 use payroll_connectors::{DeadLetters, Quiet, Store, files};
 use payroll_engine::run::RulesetRef;
 use payroll_engine::{Calculator, InputsBatch};
@@ -115,10 +115,10 @@ async fn run_sample(store: &Store, ruleset: &Ruleset) -> (RunRecord, Vec<datafus
         inputs: folder.inputs,
         offsets: Default::default(),
         dead_letters: Default::default(),
-        results: &results,
-        worker_errors: &[],
     };
-    (write_run(store, &output).await.unwrap(), results)
+    let mut writer = ResultsWriter::new(store, output);
+    writer.write(&results, Vec::new()).await.unwrap();
+    (writer.finish().await.unwrap(), results)
 }
 
 /// The reference sample, run into a store, ready for its payslips.

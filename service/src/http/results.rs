@@ -14,8 +14,8 @@ use axum::{Json, Router};
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::datatypes::{DataType, Decimal128Type, Int64Type};
 use datafusion::arrow::util::display::array_value_to_string;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use payroll_connectors::{layout, results::read_run};
+use payroll_connectors::layout;
+use payroll_connectors::results::{read_org_results, read_run, results_parts};
 use payroll_engine::lifecycle::RunStatus;
 use payroll_rules::vocabulary::PayPeriod;
 use rust_decimal::Decimal;
@@ -132,13 +132,7 @@ impl ResultsCache {
         if let Some(rows) = cached() {
             return Ok(rows);
         }
-        let path = layout::results_part(&run.org_id, &run.period.to_string(), &run.id, 0);
-        let bytes = ctx.store.get(&path).await?;
-        let batches: Vec<RecordBatch> = ParquetRecordBatchReaderBuilder::try_new(bytes)
-            .and_then(|b| b.build())
-            .map_err(|e| Error::Internal(format!("results of run {}: {e}", run.id)))?
-            .collect::<std::result::Result<_, _>>()
-            .map_err(|e| Error::Internal(format!("results of run {}: {e}", run.id)))?;
+        let batches = read_org_results(&ctx.store, &run.org_id, &run.period.to_string(), &run.id).await?;
         let rows = Arc::new(Rows::new(batches));
         let mut runs = lock(&self.runs);
         runs.push_front((run.id.clone(), Arc::clone(&rows)));
@@ -337,9 +331,12 @@ pub(super) async fn results_parquet(
     readable_columns(&user, &org, None)?;
     let run = calculated(&ctx, &org, &id).await?;
     let name = format!("results-{org}-{}-{id}.parquet", run.period);
-    if user.can(Permission::ViewPay) {
-        let path = layout::results_part(&org, &run.period.to_string(), &id, 0);
-        let bytes = ctx.store.get(&path).await?;
+    // A run written in one part is served as written; one of several parts is read whole.
+    let parts = results_parts(&ctx.store, &org, &run.period.to_string(), &id).await?;
+    if user.can(Permission::ViewPay)
+        && let [part] = parts.as_slice()
+    {
+        let bytes = ctx.store.get(part).await?;
         return Ok(download(bytes, "application/vnd.apache.parquet", &name));
     }
     let results = ctx.results.get(&ctx, &run).await?;

@@ -1,0 +1,119 @@
+//! A run's results written in parts, a chunk of workers at a time, read back as one: the same
+//! rows, the same totals, the same payslips as written whole.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // A test fails by panicking, with the message.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use datafusion::arrow::array::RecordBatch;
+use object_store::memory::InMemory;
+use payroll_connectors::results::{ResultsWriter, RunOutput, RunRecord, read_results, results_parts};
+use payroll_connectors::{DeadLetters, Quiet, Store, files, layout};
+use payroll_engine::run::{Manifest, RulesetRef};
+use payroll_engine::{Calculator, InputsBatch};
+use payroll_pipeline::payslips::{Formats, render};
+use payroll_rules::Ruleset;
+use payroll_rules::vocabulary::PayPeriod;
+
+const PERIOD: PayPeriod = PayPeriod { year: 2026, month: 10 };
+
+/// The reference sample's results, in batches of `rows` workers.
+async fn sample_results(ruleset: &Ruleset, rows: usize) -> Vec<RecordBatch> {
+    let sample = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../cli/tests/data/sample");
+    let folder = files::read_folder(&sample, &mut DeadLetters::default(), &Quiet).unwrap();
+    let all = folder.ledger.period_inputs(PERIOD);
+    let version = ruleset.version_on(PERIOD.first_day()).unwrap();
+    let mut results = Vec::new();
+    for chunk in all.chunks(rows) {
+        let mut inputs = InputsBatch::new(PERIOD, chunk.len());
+        for (worker, site, period_inputs) in chunk {
+            inputs.push(worker, site, period_inputs);
+        }
+        let calculation = Calculator::new(2)
+            .compute(version, vec![inputs.finish()])
+            .await
+            .unwrap();
+        results.extend(calculation.results);
+    }
+    results
+}
+
+/// Writes `chunks` (one `ResultsWriter::write` each) as one run.
+async fn write(store: &Store, ruleset: &Ruleset, chunks: &[RecordBatch]) -> RunRecord {
+    let version = ruleset.version_on(PERIOD.first_day()).unwrap();
+    let mut writer = ResultsWriter::new(
+        store,
+        RunOutput {
+            run_id: "0193f0a0-0000-7000-8000-000000000001",
+            period: "2026-10",
+            created_at: "2026-11-01T00:00:00+00:00",
+            ruleset_text: &ruleset.text,
+            ruleset: RulesetRef::new(ruleset, version),
+            version,
+            inputs: Vec::new(),
+            offsets: BTreeMap::new(),
+            dead_letters: BTreeMap::new(),
+        },
+    );
+    for chunk in chunks {
+        writer.write(std::slice::from_ref(chunk), Vec::new()).await.unwrap();
+    }
+    writer.finish().await.unwrap()
+}
+
+fn memory() -> Store {
+    Store::new(Arc::new(InMemory::new()), "memory:///".parse().unwrap())
+}
+
+#[tokio::test]
+async fn results_written_in_parts_read_back_as_when_written_whole() {
+    let rules = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../rules/examples/india-contract.toml");
+    let ruleset = Ruleset::load(&rules).unwrap();
+
+    let whole = memory();
+    let whole_record = write(&whole, &ruleset, &sample_results(&ruleset, usize::MAX).await).await;
+    let parted = memory();
+    let chunks = sample_results(&ruleset, 25).await;
+    assert_eq!(chunks.len(), 4, "80 workers in chunks of 25");
+    let parted_record = write(&parted, &ruleset, &chunks).await;
+
+    assert_eq!(parted_record.rows, 80);
+    assert_eq!(parted_record.totals, whole_record.totals);
+    assert_eq!(parted_record.orgs, whole_record.orgs);
+    let rows = |batches: Vec<RecordBatch>| -> usize { batches.iter().map(RecordBatch::num_rows).sum() };
+    assert_eq!(rows(read_results(&parted, &parted_record).await.unwrap()), 80);
+    for org in &parted_record.orgs {
+        let parts = results_parts(&parted, org, "2026-10", &parted_record.run_id)
+            .await
+            .unwrap();
+        assert!(parts.len() > 1, "{org}: {parts:?}");
+        let manifest: Manifest = serde_json::from_slice(
+            &parted
+                .get(&layout::manifest(org, "2026-10", &parted_record.run_id))
+                .await
+                .unwrap(),
+        )
+        .unwrap();
+        let names: Vec<&str> = parts.iter().filter_map(|p| p.filename()).collect();
+        assert_eq!(manifest.files, names, "{org}");
+        let whole_manifest: Manifest = serde_json::from_slice(
+            &whole
+                .get(&layout::manifest(org, "2026-10", &whole_record.run_id))
+                .await
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            (manifest.rows, &manifest.totals),
+            (whole_manifest.rows, &whole_manifest.totals)
+        );
+    }
+
+    // Payslips of a run in parts: one a worker, as ever.
+    let formats = Formats { pdf: true, xlsx: false };
+    let report = render(&parted, &parted_record, formats, &BTreeMap::new(), &Quiet)
+        .await
+        .unwrap();
+    assert_eq!(report.payslips, 80);
+}
