@@ -16,6 +16,12 @@ use crate::event::Event;
 use crate::master::Worker;
 use crate::state::Ledger;
 
+/// Workers a shard keeps events for before their master record arrives. The feeds are
+/// independent, so a worker's punches may come first; but ids that never get a master (a
+/// device's typo, a worker of another company) would otherwise be kept for ever. Beyond this,
+/// an event for yet another unknown worker is refused to the dead letters, naming the limit.
+pub const MAX_WAITING: usize = 50_000;
+
 /// A decoded message of a source topic.
 #[derive(Debug)]
 pub enum Record {
@@ -36,6 +42,8 @@ pub struct Shard {
     dirty: HashSet<Box<str>, RandomState>,
     /// Whether anything was consumed since the latest durable checkpoint.
     unsaved: bool,
+    /// Workers with events and no master record yet (at most [`MAX_WAITING`]).
+    waiting: usize,
 }
 
 impl Shard {
@@ -48,6 +56,7 @@ impl Shard {
             ledger: sites.empty_like(),
             dirty: HashSet::default(),
             unsaved: false,
+            waiting: 0,
         }
     }
 
@@ -55,6 +64,7 @@ impl Shard {
     /// a restarted engine has no live results of its own yet.
     pub fn restore(checkpoint: Checkpoint) -> Shard {
         let dirty = checkpoint.ledger.worker_ids().map(Into::into).collect();
+        let waiting = checkpoint.ledger.waiting_count();
         Shard {
             id: checkpoint.shard,
             seq: checkpoint.seq,
@@ -62,6 +72,7 @@ impl Shard {
             ledger: checkpoint.ledger,
             dirty,
             unsaved: false,
+            waiting,
         }
     }
 
@@ -85,6 +96,18 @@ impl Shard {
         self.unsaved = true;
         match record? {
             Record::Event(event) => {
+                let worker_id = event.worker_id();
+                if !self.ledger.knows(worker_id) {
+                    if self.waiting >= MAX_WAITING {
+                        return Err(Invalid::field(
+                            "worker_id",
+                            format!(
+                                "unknown worker `{worker_id}`: {MAX_WAITING} workers already wait for their master record in this shard (the limit); send the master record first"
+                            ),
+                        ));
+                    }
+                    self.waiting += 1;
+                }
                 // Allocate the id only for a worker not yet marked: most events are not the first.
                 let unmarked = (!self.dirty.contains(event.worker_id())).then(|| Box::from(event.worker_id()));
                 if self.ledger.apply(event) {
@@ -93,7 +116,11 @@ impl Shard {
             }
             Record::Worker(worker) => {
                 let worker_id: Box<str> = worker.worker_id.as_str().into();
+                let was_waiting = self.ledger.is_waiting(&worker_id);
                 self.ledger.upsert_worker(*worker)?;
+                if was_waiting {
+                    self.waiting -= 1;
+                }
                 self.dirty.insert(worker_id);
             }
         }
@@ -102,6 +129,11 @@ impl Shard {
 
     pub fn seq(&self) -> u64 {
         self.seq
+    }
+
+    /// Workers with events and no master record yet.
+    pub fn waiting(&self) -> usize {
+        self.waiting
     }
 
     pub fn ledger(&self) -> &Ledger {
@@ -176,6 +208,52 @@ mod tests {
         assert_eq!(shard.offset("attendance"), Some(2));
         assert_eq!(shard.take_dirty(), vec![Box::from("W1")]);
         assert!(!shard.has_dirty());
+    }
+
+    fn punch_of(worker: &str) -> Result<Record, Invalid> {
+        let json = format!(
+            r#"{{"event_id": "{worker}-1", "worker_id": "{worker}", "ts": "2026-10-01T03:30:00Z", "direction": "in"}}"#
+        );
+        Feed::Attendance.decode(json.as_bytes()).map(Record::Event)
+    }
+
+    fn master(worker: &str) -> Result<Record, Invalid> {
+        let json = format!(
+            r#"{{"worker_id": "{worker}", "org_id": "ORG1", "site_id": "S1", "name": "A", "gender": "F", "state": "MH",
+            "skill": "skilled", "pay_basis": "daily", "rate": "700.00", "pf_applicable": "true",
+            "esi_applicable": "true", "joined_on": "2025-01-01"}}"#
+        );
+        Worker::decode_json(json.as_bytes()).map(|w| Record::Worker(Box::new(w)))
+    }
+
+    #[test]
+    fn workers_waiting_for_their_master_are_bounded() {
+        let mut shard = Shard::new(0, &sites());
+        let mut offset = 0;
+        let mut fold = |shard: &mut Shard, record| {
+            offset += 1;
+            shard.fold("attendance", offset, record)
+        };
+        for n in 0..MAX_WAITING {
+            fold(&mut shard, punch_of(&format!("U{n}"))).unwrap();
+        }
+        // More events of a waiting worker are kept; a new unknown worker is refused.
+        fold(&mut shard, punch_of("U0")).unwrap();
+        let refused = fold(&mut shard, punch_of("X1")).unwrap_err();
+        assert!(refused.reason.contains("50000 workers already wait"), "{refused}");
+        assert_eq!(shard.waiting(), MAX_WAITING);
+        // A master record that arrives makes room, and is counted once.
+        fold(&mut shard, master("U0")).unwrap();
+        fold(&mut shard, master("U0")).unwrap();
+        assert_eq!(shard.waiting(), MAX_WAITING - 1);
+        fold(&mut shard, punch_of("X1")).unwrap();
+        // A known worker's events never count.
+        fold(&mut shard, master("K1")).unwrap();
+        fold(&mut shard, punch_of("K1")).unwrap();
+        assert_eq!(shard.waiting(), MAX_WAITING);
+        let (_, _, bytes) = shard.next_checkpoint();
+        let restored = Shard::restore(Checkpoint::decode(&bytes, &sites()).unwrap());
+        assert_eq!(restored.waiting(), MAX_WAITING);
     }
 
     #[test]

@@ -226,6 +226,16 @@ impl Ledger {
     }
 
     /// Workers with events but no master record yet: their events wait for it.
+    /// Whether the ledger has the worker's master record or any event of theirs.
+    pub fn knows(&self, worker_id: &str) -> bool {
+        self.workers.contains_key(worker_id) || self.states.contains_key(worker_id)
+    }
+
+    /// Whether the worker has events and no master record yet.
+    pub fn is_waiting(&self, worker_id: &str) -> bool {
+        !self.workers.contains_key(worker_id) && self.states.contains_key(worker_id)
+    }
+
     pub fn waiting_count(&self) -> usize {
         self.states
             .keys()

@@ -62,6 +62,7 @@ struct StreamGauges {
     checkpoints: Gauge,
     failed_checkpoints: Gauge,
     undelivered_dead_letters: Gauge,
+    waiting: Gauge,
     checkpoint_fallbacks: Gauge,
     checkpoint_age: Gauge<f64, AtomicU64>,
 }
@@ -133,6 +134,11 @@ impl Default for Metrics {
                 "stream_undelivered_dead_letters",
                 "Dead letters the broker refused; each is sent again and its shard's checkpoint waits",
                 &stream.undelivered_dead_letters,
+            ),
+            (
+                "stream_waiting_workers",
+                "Workers with events but no master record yet (each shard keeps at most 50,000; beyond, such events are dead letters)",
+                &stream.waiting,
             ),
             (
                 "stream_checkpoint_fallbacks",
@@ -219,6 +225,7 @@ impl Metrics {
         g.failed_checkpoints.set(load(&status.failed_checkpoints));
         g.undelivered_dead_letters.set(load(&status.undelivered_dead_letters));
         g.checkpoint_fallbacks.set(load(&status.checkpoint_fallbacks));
+        g.waiting.set(load(&status.waiting));
         let last = status.last_checkpoint_ms.load(Ordering::Relaxed);
         if last > 0 {
             let now = std::time::SystemTime::now()

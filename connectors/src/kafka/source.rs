@@ -169,7 +169,7 @@ pub fn stream(config: StreamConfig, stop: Arc<AtomicBool>, runtime: Handle) -> R
             if telemetry.due() {
                 let shards = context.lock();
                 let lag = shards.lag(&consumer).unwrap_or(-1);
-                let waiting = shards.owned.values().map(|o| o.shard.ledger().waiting_count()).sum();
+                let waiting = shards.owned.values().map(|o| o.shard.waiting()).sum();
                 telemetry.report(&shards.counters, lag, shards.owned.len(), waiting);
             }
             // Asking the broker for partition ends takes a round trip per partition: only worth

@@ -47,6 +47,9 @@ pub struct StreamStatus {
     pub last_checkpoint_ms: AtomicU64,
     /// Messages per second over the last report interval.
     pub rate: AtomicU64,
+    /// Workers with events and no master record yet, all shards (each bounded by
+    /// `engine::shard::MAX_WAITING`).
+    pub waiting: AtomicU64,
 }
 
 impl StreamStatus {
@@ -112,6 +115,7 @@ impl Telemetry {
         self.status.record(counters);
         self.status.lag.store(lag, Ordering::Relaxed);
         self.status.rate.store(rate.round() as u64, Ordering::Relaxed);
+        self.status.waiting.store(waiting as u64, Ordering::Relaxed);
         self.status.running.store(true, Ordering::Relaxed);
         self.last = Instant::now();
         self.last_folded = counters.folded;
