@@ -15,7 +15,7 @@ use datafusion::arrow::datatypes::{DataType, Decimal128Type, Int64Type};
 use datafusion::arrow::util::display::array_value_to_string;
 use futures::StreamExt;
 use object_store::path::Path;
-use payroll_connectors::results::{RunRecord, applied_ruleset, read_results};
+use payroll_connectors::results::{RunRecord, applied_ruleset, read_org_results};
 use payroll_connectors::{Progress, Store, Unit, layout};
 use payroll_engine::parallel::{cores, map_in_order};
 use payroll_engine::run::{orgs, rows_of_org};
@@ -97,6 +97,14 @@ pub struct BatchReport {
 impl BatchReport {
     pub fn failures(&self) -> impl Iterator<Item = &Failure> {
         self.manifests.iter().flat_map(|m| &m.failures)
+    }
+
+    fn absorb(&mut self, other: BatchReport) {
+        self.manifests.extend(other.manifests);
+        self.written += other.written;
+        self.kept += other.kept;
+        self.bytes += other.bytes;
+        self.payslips += other.payslips;
     }
 }
 
@@ -483,16 +491,21 @@ pub async fn render(
     let version = ruleset
         .version(&record.ruleset.version)
         .expect("applied_ruleset checks the version");
-    let results = read_results(store, record).await?;
-    let batch = Batch {
-        store,
-        run: record,
-        version,
-        results: &results,
-        formats,
-        org_names,
-    };
-    Ok(batch.write(progress).await?)
+    // An org at a time: a run's results are read whole only one org's at once.
+    let mut report = BatchReport::default();
+    for org in &record.orgs {
+        let results = read_org_results(store, org, &record.period, &record.run_id).await?;
+        let batch = Batch {
+            store,
+            run: record,
+            version,
+            results: &results,
+            formats,
+            org_names,
+        };
+        report.absorb(batch.write(progress).await?);
+    }
+    Ok(report)
 }
 
 #[cfg(test)]
