@@ -185,6 +185,20 @@ impl Ledger {
         }
     }
 
+    /// The ledger split into `parts` by `part_of` a worker id: what the shards of a stream over
+    /// `parts` partitions hold (for benchmarks and tools; the stream folds its shards itself).
+    pub fn split(self, parts: usize, part_of: impl Fn(&str) -> usize) -> Vec<Ledger> {
+        let mut split: Vec<Ledger> = (0..parts.max(1)).map(|_| self.empty_like()).collect();
+        let last = split.len() - 1;
+        for (id, worker) in self.workers {
+            split[part_of(&id).min(last)].workers.insert(id, worker);
+        }
+        for (id, state) in self.states {
+            split[part_of(&id).min(last)].states.insert(id, state);
+        }
+        split
+    }
+
     /// Gives back the room kept for events still to come: for a ledger that is complete, like
     /// a run's over its input files (a million workers' spare room is a gigabyte).
     pub fn shrink_to_fit(&mut self) {

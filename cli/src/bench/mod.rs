@@ -70,12 +70,16 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 5)]
         rounds: usize,
     },
-    /// Checkpoint and restore of one shard holding every worker's month
+    /// Checkpoint and restore of every worker's month, over as many shards as a stream has
+    /// partitions, in clear and sealed (AES-256-GCM)
     Checkpoint {
         #[arg(long, default_value_t = 100_000)]
         workers: usize,
         #[arg(long, default_value = "2026-10")]
         period: PayPeriod,
+        /// Shards the workers are spread over (the source topics' partitions)
+        #[arg(long, default_value_t = 1)]
+        shards: u32,
     },
     /// Recalculating the changed workers against recalculating everyone
     Live {
@@ -142,9 +146,13 @@ pub async fn bench(command: BenchCommand) -> Result<ExitCode> {
         } => stream::ingest(&brokers, workers, period, live_every, rounds)
             .await
             .map(|()| ExitCode::SUCCESS),
-        BenchCommand::Checkpoint { workers, period } => {
-            stream::checkpoint(workers, period).await.map(|()| ExitCode::SUCCESS)
-        }
+        BenchCommand::Checkpoint {
+            workers,
+            period,
+            shards,
+        } => stream::checkpoint(workers, period, shards)
+            .await
+            .map(|()| ExitCode::SUCCESS),
         BenchCommand::Live {
             workers,
             period,

@@ -14,6 +14,7 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use payroll_connectors::checkpoints::Checkpoints;
 use payroll_connectors::kafka::{self, KafkaConfig, Live, StreamConfig, Topics};
 use payroll_connectors::layout::CheckpointName;
+use payroll_connectors::seal::Seal;
 use payroll_connectors::{DeadLetters, Quiet, Store, files, layout};
 use payroll_engine::parallel::cores;
 use payroll_engine::{Calculator, Checkpoint, Ledger, inputs_batches};
@@ -42,46 +43,62 @@ fn folded(workers: usize, period: PayPeriod, dir: &Path) -> Result<files::Folder
     Ok(files::read_folder(&inputs, &mut DeadLetters::default(), &Quiet)?)
 }
 
-pub async fn checkpoint(workers: usize, period: PayPeriod) -> Result<()> {
+pub async fn checkpoint(workers: usize, period: PayPeriod, shards: u32) -> Result<()> {
     let dir = tempfile::tempdir()?;
     let folder = folded(workers, period, dir.path())?;
-    let store = Store::open(&dir.path().join("state").display().to_string())?;
-    let checkpoints = Checkpoints::open(store)?;
-    let offsets = [("attendance".to_string(), folder.events as i64)].into();
-
-    let started = Instant::now();
-    let bytes = Checkpoint::encode_parts(0, 1, &offsets, &folder.ledger);
-    let encode = started.elapsed().as_secs_f64();
-    let size = bytes.len();
-    let name = CheckpointName {
-        partitions: 1,
-        shard: 0,
-        epoch: 0,
-        seq: 1,
-    };
-    checkpoints.save(name, bytes).await?;
-    let save = started.elapsed().as_secs_f64();
-
+    let events = folder.events;
     let sites = folder.ledger.empty_like();
-    drop(folder.ledger);
-    let started = Instant::now();
-    let restored = checkpoints
-        .restore(1, 0, &sites)
-        .await?
-        .checkpoint
-        .ok_or_else(|| anyhow::anyhow!("the checkpoint just written is not there"))?;
-    let restore = started.elapsed().as_secs_f64();
+    // Workers spread over the shards as a partitioner spreads its keys.
+    let ledgers = folder.ledger.split(shards as usize, |id| {
+        (std::hash::BuildHasher::hash_one(
+            &std::hash::BuildHasherDefault::<std::hash::DefaultHasher>::default(),
+            id,
+        ) % u64::from(shards.max(1))) as usize
+    });
+    let offsets = [("attendance".to_string(), 0)].into();
     println!(
-        "checkpoint of {workers} workers' month ({} events), {} cores:\n  \
-         write {save:.2} s (encode {encode:.2} s, put {:.2} s), restore {restore:.2} s (get and decode)\n  \
-         {:.1} MB, {:.0} bytes per worker-month; {} workers restored",
-        folder.events,
-        cores(),
-        save - encode,
-        size as f64 / 1e6,
-        size as f64 / workers as f64,
-        restored.ledger.worker_count()
+        "checkpoint of {workers} workers' month ({events} events) over {shards} shard(s), {} cores:",
+        cores()
     );
+    for sealed in [false, true] {
+        let store = Store::open(&dir.path().join(format!("state-{sealed}")).display().to_string())?;
+        let checkpoints = Checkpoints::new(store, sealed.then(|| Seal::new(&[7; 32])));
+        let started = Instant::now();
+        let mut size = 0;
+        let mut encode = 0.0;
+        for (shard, ledger) in (0..shards).zip(&ledgers) {
+            let at = Instant::now();
+            let bytes = Checkpoint::encode_parts(shard, 1, &offsets, ledger);
+            encode += at.elapsed().as_secs_f64();
+            size += bytes.len();
+            let name = CheckpointName {
+                partitions: shards,
+                shard,
+                epoch: 0,
+                seq: 1,
+            };
+            checkpoints.save(name, bytes).await?;
+        }
+        let write = started.elapsed().as_secs_f64();
+        let started = Instant::now();
+        let mut restored = 0;
+        for shard in 0..shards {
+            let checkpoint = checkpoints
+                .restore(shards, shard, &sites)
+                .await?
+                .checkpoint
+                .ok_or_else(|| anyhow::anyhow!("shard {shard}: the checkpoint just written is not there"))?;
+            restored += checkpoint.ledger.worker_count();
+        }
+        let restore = started.elapsed().as_secs_f64();
+        println!(
+            "  {}: write {write:.2} s (encode {encode:.2} s), restore {restore:.2} s (get, open and decode); \
+             {:.1} MB, {:.0} bytes per worker-month; {restored} workers restored",
+            if sealed { "sealed" } else { "clear " },
+            size as f64 / 1e6,
+            size as f64 / workers as f64,
+        );
+    }
     Ok(())
 }
 
