@@ -99,6 +99,19 @@ fn config(brokers: &str, group: &str, state: Store) -> StreamConfig {
     }
 }
 
+/// librdkafka's mock cluster with the source and dead-letter topics, and its address.
+fn mock_cluster() -> (MockCluster<'static, DefaultProducerContext>, String) {
+    let cluster = MockCluster::new(1).unwrap();
+    for topic in Topics::default().names() {
+        cluster.create_topic(topic, PARTITIONS as i32, 1).unwrap();
+        cluster
+            .create_topic(&Topics::dead_letter(topic), PARTITIONS as i32, 1)
+            .unwrap();
+    }
+    let brokers = cluster.bootstrap_servers();
+    (cluster, brokers)
+}
+
 fn run_until_caught_up(runtime: &tokio::runtime::Runtime, config: StreamConfig) -> StreamReport {
     stream(config, Arc::new(AtomicBool::new(false)), runtime.handle().clone()).unwrap()
 }
@@ -174,14 +187,7 @@ fn refused_messages_go_to_dead_letter_topics_and_events_wait_for_their_worker() 
 /// says so, and once the broker takes them again the dead letter arrives and the shard moves on.
 #[test]
 fn a_checkpoint_waits_for_its_dead_letters_to_be_delivered() {
-    let cluster = MockCluster::new(1).unwrap();
-    for topic in Topics::default().names() {
-        cluster.create_topic(topic, PARTITIONS as i32, 1).unwrap();
-        cluster
-            .create_topic(&Topics::dead_letter(topic), PARTITIONS as i32, 1)
-            .unwrap();
-    }
-    let brokers = cluster.bootstrap_servers();
+    let (cluster, brokers) = mock_cluster();
     let producer = Producing::new(&brokers);
     producer.send("workers", "W1", &worker("W1"));
     for n in 0..10 {
@@ -408,14 +414,7 @@ fn the_stream_rides_out_a_broker_outage() {
             .and_then(|s| s.parse().ok())
             .unwrap_or(5),
     );
-    let cluster = MockCluster::new(1).unwrap();
-    for topic in Topics::default().names() {
-        cluster.create_topic(topic, PARTITIONS as i32, 1).unwrap();
-        cluster
-            .create_topic(&Topics::dead_letter(topic), PARTITIONS as i32, 1)
-            .unwrap();
-    }
-    let brokers = cluster.bootstrap_servers();
+    let (cluster, brokers) = mock_cluster();
     let producer = Producing::new(&brokers);
     producer.send("workers", "W1", &worker("W1"));
     for n in 0..20 {

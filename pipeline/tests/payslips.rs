@@ -4,16 +4,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // A test fails by panicking, with the message.
 
-use std::sync::Arc;
+mod common;
 
-use async_trait::async_trait;
-use futures::stream::BoxStream;
-use object_store::memory::InMemory;
+use common::FaultyStore;
+use object_store::ObjectStoreExt;
 use object_store::path::Path;
-use object_store::{
-    CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore, ObjectStoreExt,
-    PutMultipartOptions, PutOptions, PutPayload, PutResult,
-};
 use payroll_connectors::results::{ResultsWriter, RunOutput, RunRecord};
 use payroll_connectors::{DeadLetters, Quiet, Store, files};
 use payroll_engine::run::RulesetRef;
@@ -27,68 +22,9 @@ const PERIOD: PayPeriod = PayPeriod { year: 2026, month: 10 };
 /// Payslips print org ids.
 static NO_NAMES: std::collections::BTreeMap<String, String> = std::collections::BTreeMap::new();
 
-/// Fails every write whose path ends with `fail_suffix`.
-#[derive(Debug)]
-struct FailingStore {
-    inner: InMemory,
-    fail_suffix: &'static str,
-}
-
-impl std::fmt::Display for FailingStore {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "FailingStore")
-    }
-}
-
-#[async_trait]
-impl ObjectStore for FailingStore {
-    async fn put_opts(
-        &self,
-        location: &Path,
-        payload: PutPayload,
-        opts: PutOptions,
-    ) -> object_store::Result<PutResult> {
-        if location.as_ref().ends_with(self.fail_suffix) {
-            return Err(object_store::Error::Generic {
-                store: "FailingStore",
-                source: "injected write failure".into(),
-            });
-        }
-        self.inner.put_opts(location, payload, opts).await
-    }
-    async fn put_multipart_opts(
-        &self,
-        location: &Path,
-        opts: PutMultipartOptions,
-    ) -> object_store::Result<Box<dyn MultipartUpload>> {
-        self.inner.put_multipart_opts(location, opts).await
-    }
-    async fn get_opts(&self, location: &Path, options: GetOptions) -> object_store::Result<GetResult> {
-        self.inner.get_opts(location, options).await
-    }
-    fn delete_stream(
-        &self,
-        locations: BoxStream<'static, object_store::Result<Path>>,
-    ) -> BoxStream<'static, object_store::Result<Path>> {
-        self.inner.delete_stream(locations)
-    }
-    fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
-        self.inner.list(prefix)
-    }
-    async fn list_with_delimiter(&self, prefix: Option<&Path>) -> object_store::Result<ListResult> {
-        self.inner.list_with_delimiter(prefix).await
-    }
-    async fn copy_opts(&self, from: &Path, to: &Path, options: CopyOptions) -> object_store::Result<()> {
-        self.inner.copy_opts(from, to, options).await
-    }
-}
-
+/// A store whose writes to paths ending with `fail_suffix` fail.
 fn store(fail_suffix: &'static str) -> Store {
-    let inner = Arc::new(FailingStore {
-        inner: InMemory::new(),
-        fail_suffix,
-    });
-    Store::new(inner, "memory:///".parse().unwrap())
+    FaultyStore::new(move |path: &Path| path.as_ref().ends_with(fail_suffix)).store()
 }
 
 /// Runs the reference sample into `store`, as `payroll run` does.
