@@ -540,9 +540,13 @@ impl Shards {
                 }
                 Kept::Released => Telemetry::shard_fenced(number),
                 Kept::Reload => {
-                    // Someone else wrote our next checkpoint: take their state and position.
+                    // Someone else of our epoch wrote our next checkpoint: take their state and
+                    // position, and stay in their epoch. Claiming a newer one would fence them
+                    // out, and if they are the one Kafka assigned the shard to now, nobody
+                    // would consume it until the next rebalance.
                     Telemetry::checkpoint_superseded(number);
-                    let owned = self.restore(number);
+                    let mut owned = self.restore(number);
+                    owned.epoch = owned.current.map_or(owned.epoch, |current| current.epoch);
                     for (topic, _) in self.topics.all() {
                         let offset = owned.shard.offset(topic).map_or(Offset::Beginning, Offset::Offset);
                         if let Err(e) = consumer.seek(topic, number as i32, offset, Duration::from_secs(10)) {
