@@ -123,8 +123,13 @@ impl Checkpoints {
     /// to write under.
     pub async fn restore(&self, partitions: u32, shard: u32, sites: &Ledger) -> Result<Restored> {
         let names = self.names_of(partitions, shard).await?;
+        self.restore_listed(&names, sites).await
+    }
+
+    /// [`Checkpoints::restore`] of a shard whose checkpoints' names were just listed.
+    pub async fn restore_listed(&self, names: &[CheckpointName], sites: &Ledger) -> Result<Restored> {
         let epoch = names.iter().map(|n| n.epoch).max().map_or(0, |e| e + 1);
-        let (checkpoint, skipped) = self.newest_readable(&names, sites).await?;
+        let (checkpoint, skipped) = self.newest_readable(names, sites).await?;
         Ok(Restored {
             name: checkpoint.as_ref().map(|(name, _)| *name),
             checkpoint: checkpoint.map(|(_, c)| c),

@@ -480,9 +480,7 @@ impl Shards {
         {
             return Ok(retired);
         }
-        let restored = self
-            .runtime
-            .block_on(self.state.restore(self.partitions, number, &self.sites))?;
+        let restored = self.runtime.block_on(self.state.restore_listed(&names, &self.sites))?;
         self.counters.checkpoint_fallbacks += restored.skipped.len() as u64;
         let shard = restored
             .checkpoint
