@@ -3,14 +3,20 @@
 //! becomes a dead letter naming its row (or line), column and reason.
 
 use std::collections::BTreeMap;
-use std::io::Cursor;
+use std::io::{Cursor, Read};
 use std::path::Path;
 
-use calamine::{Data, Reader, Xlsx, open_workbook_from_rs};
+use bytes::Bytes;
+use calamine::{Data, DataRef, Reader, Xlsx, open_workbook_from_rs};
 use datafusion::arrow::array::AsArray;
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::basic::Type as PhysicalType;
+use parquet::column::page::Page;
+use parquet::errors::ParquetError;
+use parquet::file::reader::{ChunkReader, FileReader, Length};
+use parquet::file::serialized_reader::SerializedFileReader;
 use payroll_engine::{Attendance, Invalid, Ledger};
 
 use super::csv;
@@ -50,8 +56,8 @@ pub fn fold(name: &str, path: &Path, bytes: &[u8], ledger: &mut Ledger, dead_let
                 original: r.original,
             })
             .collect(),
-        Some("xlsx") => xlsx_rows(path, bytes)?,
-        Some("parquet") => parquet_rows(path, bytes)?,
+        Some("xlsx") => unpanicked(path, "XLSX", || xlsx_rows(path, bytes))?,
+        Some("parquet") => unpanicked(path, "Parquet", || parquet_rows(path, bytes))?,
         _ => {
             return Err(Error::input(
                 path.display(),
@@ -87,36 +93,57 @@ fn json_original(cells: &BTreeMap<String, String>) -> String {
     serde_json::to_string(cells).unwrap_or_default()
 }
 
+/// Runs a third-party reader (calamine, parquet), which may panic on a malformed file where it
+/// should return an error: calamine 0.38 overflows on a cell reference of seven letters
+/// (tafia/calamine#709), parquet 59 meets `unimplemented!` in a corrupt embedded Arrow schema.
+/// The panic becomes the file's error; the ledger is not touched until the rows are read.
+fn unpanicked(path: &Path, format: &str, read: impl FnOnce() -> Result<Vec<Row>>) -> Result<Vec<Row>> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(read)).unwrap_or_else(|panic| {
+        let reason = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        Err(Error::input(
+            path.display(),
+            format!("not a readable {format} file: its reader failed ({reason})"),
+        ))
+    })
+}
+
 /// The first sheet; the first non-empty row is the header. Rows are numbered as Excel shows them.
+/// Cells are kept by position as they are read, never as the sheet's bounding box: a cell at A1
+/// and one at XFD1048576 made that box 17 billion cells (a 5 KB file asked for 512 GiB).
 fn xlsx_rows(path: &Path, bytes: &[u8]) -> Result<Vec<Row>> {
     let bad = |e: calamine::XlsxError| Error::input(path.display(), e.to_string());
     let mut workbook: Xlsx<_> = open_workbook_from_rs(Cursor::new(bytes)).map_err(bad)?;
-    let range = workbook
-        .worksheet_range_at(0)
-        .ok_or_else(|| Error::input(path.display(), "the workbook has no sheet"))?
-        .map_err(bad)?;
-    let first_row = range.start().map_or(0, |(row, _)| row) as u64;
-    let mut rows = range.rows();
-    let headers: Vec<String> = rows
+    let first = workbook
+        .sheet_names()
+        .into_iter()
         .next()
-        .unwrap_or_default()
-        .iter()
-        .map(|c| c.to_string().trim().to_string())
-        .collect();
-    check_columns(path, &headers)?;
+        .ok_or_else(|| Error::input(path.display(), "the workbook has no sheet"))?;
+    let mut sheet: BTreeMap<u32, BTreeMap<u32, String>> = BTreeMap::new();
+    let mut reader = workbook.worksheet_cells_reader(&first).map_err(bad)?;
+    while let Some(cell) = reader.next_cell().map_err(bad)? {
+        if *cell.get_value() != DataRef::Empty {
+            let (row, column) = cell.get_position();
+            let text = Data::from(cell.get_value().clone()).to_string().trim().to_string();
+            sheet.entry(row).or_default().insert(column, text);
+        }
+    }
+    let mut rows = sheet.into_iter();
+    let headers = rows.next().map(|(_, cells)| cells).unwrap_or_default();
+    check_columns(path, &headers.values().cloned().collect::<Vec<_>>())?;
     Ok(rows
-        .enumerate()
-        .filter(|(_, cells)| cells.iter().any(|c| *c != Data::Empty))
-        .map(|(i, cells)| {
+        .map(|(row, cells)| {
             // Spreadsheet numbers are floats; day counts like 20.5 print back exactly and are
             // validated as decimals by the engine, so no float reaches a computation.
             let cells: BTreeMap<String, String> = headers
                 .iter()
-                .cloned()
-                .zip(cells.iter().map(|c| c.to_string().trim().to_string()))
+                .map(|(column, name)| (name.clone(), cells.get(column).cloned().unwrap_or_default()))
                 .collect();
             Row {
-                position: Position::Row(first_row + i as u64 + 2),
+                position: Position::Row(u64::from(row) + 1),
                 original: json_original(&cells),
                 cells: Ok(cells),
             }
@@ -125,7 +152,9 @@ fn xlsx_rows(path: &Path, bytes: &[u8]) -> Result<Vec<Row>> {
 }
 
 fn parquet_rows(path: &Path, bytes: &[u8]) -> Result<Vec<Row>> {
-    let reader = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::copy_from_slice(bytes))?.build()?;
+    let file = Bytes::copy_from_slice(bytes);
+    check_file(&file)?;
+    let reader = ParquetRecordBatchReaderBuilder::try_new(EndIsAnError(file))?.build()?;
     let mut rows = Vec::new();
     for batch in reader {
         let batch = batch?;
@@ -151,4 +180,209 @@ fn parquet_rows(path: &Path, bytes: &[u8]) -> Result<Vec<Row>> {
         }
     }
     Ok(rows)
+}
+
+/// The file as parquet's reader reads it, but reading past its end is an error, not an empty
+/// read: parquet 59 skips the bytes of a page header's unknown Thrift field by copying until it
+/// has them or the input ends, and does not check which, so a header declaring a list of 2^31
+/// doubles at the end of a 3 KB file spun for 19 s.
+struct EndIsAnError(Bytes);
+
+impl Length for EndIsAnError {
+    fn len(&self) -> u64 {
+        self.0.len() as u64
+    }
+}
+
+impl ChunkReader for EndIsAnError {
+    type T = EndIsAnErrorRead<<Bytes as ChunkReader>::T>;
+
+    fn get_read(&self, start: u64) -> parquet::errors::Result<Self::T> {
+        self.0.get_read(start).map(EndIsAnErrorRead)
+    }
+
+    fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<Bytes> {
+        self.0.get_bytes(start, length)
+    }
+}
+
+struct EndIsAnErrorRead<R>(R);
+
+impl<R: Read> Read for EndIsAnErrorRead<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self.0.read(buf)? {
+            0 if !buf.is_empty() => Err(std::io::ErrorKind::UnexpectedEof.into()),
+            read => Ok(read),
+        }
+    }
+}
+
+/// Checks what parquet 59 would trust before it reads a value. Its skipping of an unknown Thrift
+/// field passes a list of booleans without reading a byte per element, so a list declaring 2^31
+/// of them (8 bytes of file) in a page header spun for 23 s: the footer and every page header
+/// are first walked with [`Thrift`], which does read them. And it sizes a column's dictionary
+/// by the count its page header declares (a 3.5 KB file took 8.6 GB): a dictionary page is
+/// refused when that count cannot fit in its bytes (a value takes at least its type's width).
+fn check_file(file: &Bytes) -> parquet::errors::Result<()> {
+    let corrupt = |what: String| ParquetError::General(format!("corrupt file: {what}"));
+    let footer = file
+        .len()
+        .checked_sub(8)
+        .filter(|&end| file[end + 4..] == *b"PAR1")
+        .and_then(|end| {
+            let length = u32::from_le_bytes([file[end], file[end + 1], file[end + 2], file[end + 3]]);
+            file.get(end.checked_sub(usize::try_from(length).ok()?)?..end)
+        });
+    if let Some(footer) = footer {
+        Thrift::new(footer)
+            .fields()
+            .ok_or_else(|| corrupt("its footer".into()))?;
+    }
+    let reader = SerializedFileReader::new(EndIsAnError(file.clone()))?;
+    for group in 0..reader.num_row_groups() {
+        let group = reader.get_row_group(group)?;
+        for (index, column) in group.metadata().columns().iter().enumerate() {
+            let (start, length) = column.byte_range();
+            let mut at = start;
+            while at < start.saturating_add(length) {
+                let mut header = Thrift::new(
+                    usize::try_from(at)
+                        .ok()
+                        .and_then(|at| file.get(at..))
+                        .unwrap_or_default(),
+                );
+                let size = header.fields().flatten().and_then(|size| u64::try_from(size).ok());
+                let size = size.ok_or_else(|| corrupt(format!("a page header of column {}", column.column_path())))?;
+                at = at.saturating_add(header.at as u64).saturating_add(size);
+            }
+            let bits = match column.column_type() {
+                PhysicalType::BOOLEAN => 1,
+                PhysicalType::INT32 | PhysicalType::FLOAT | PhysicalType::BYTE_ARRAY => 32,
+                PhysicalType::INT64 | PhysicalType::DOUBLE => 64,
+                PhysicalType::INT96 => 96,
+                PhysicalType::FIXED_LEN_BYTE_ARRAY => {
+                    8 * u64::try_from(column.column_descr().type_length()).unwrap_or(0).max(1)
+                }
+            };
+            let mut pages = group.get_column_page_reader(index)?;
+            while let Some(page) = pages.get_next_page()? {
+                if let Page::DictionaryPage { buf, num_values, .. } = page
+                    && u64::from(num_values).saturating_mul(bits) > 8 * buf.len() as u64
+                {
+                    return Err(corrupt(format!(
+                        "column {}: a dictionary page of {} bytes declares {num_values} values",
+                        column.column_path(),
+                        buf.len()
+                    )));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A walk over Thrift compact-protocol bytes that reads every byte it passes: a list, set or map
+/// cannot declare more elements than bytes follow it (each element, a boolean too, takes one).
+struct Thrift<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Thrift<'a> {
+    /// Nesting deeper than this is refused, as parquet refuses it.
+    const DEPTH: u8 = 64;
+
+    fn new(bytes: &'a [u8]) -> Self {
+        Thrift { bytes, at: 0 }
+    }
+
+    fn byte(&mut self) -> Option<u8> {
+        let byte = *self.bytes.get(self.at)?;
+        self.at += 1;
+        Some(byte)
+    }
+
+    fn varint(&mut self) -> Option<u64> {
+        let mut value = 0;
+        for shift in (0..64).step_by(7) {
+            let byte = self.byte()?;
+            value |= u64::from(byte & 0x7f) << shift;
+            if byte & 0x80 == 0 {
+                return Some(value);
+            }
+        }
+        None
+    }
+
+    fn skip(&mut self, bytes: u64) -> Option<()> {
+        self.at = self
+            .at
+            .checked_add(usize::try_from(bytes).ok()?)
+            .filter(|&at| at <= self.bytes.len())?;
+        Some(())
+    }
+
+    /// A struct's fields up to its stop; the value of its field 3 if that is an i32 (a page
+    /// header's compressed size).
+    fn fields(&mut self) -> Option<Option<i64>> {
+        self.struct_at(Self::DEPTH)
+    }
+
+    fn struct_at(&mut self, depth: u8) -> Option<Option<i64>> {
+        let depth = depth.checked_sub(1)?;
+        let (mut id, mut field_3) = (0i64, None);
+        loop {
+            let header = self.byte()?;
+            if header == 0 {
+                return Some(field_3);
+            }
+            id = match header >> 4 {
+                0 => zigzag(self.varint()?),
+                delta => id + i64::from(delta),
+            };
+            match header & 0x0f {
+                5 if id == 3 => field_3 = Some(zigzag(self.varint()?)),
+                kind => self.value(kind, false, depth)?,
+            }
+        }
+    }
+
+    /// A value of compact type `kind`; a boolean takes a byte as an element, none as a field.
+    fn value(&mut self, kind: u8, element: bool, depth: u8) -> Option<()> {
+        match kind {
+            1 | 2 if !element => Some(()),
+            1..=3 => self.skip(1),
+            4..=6 => self.varint().map(drop),
+            7 => self.skip(8),
+            8 => {
+                let length = self.varint()?;
+                self.skip(length)
+            }
+            9 | 10 => {
+                let depth = depth.checked_sub(1)?;
+                let header = self.byte()?;
+                let size = match header >> 4 {
+                    15 => self.varint()?,
+                    size => u64::from(size),
+                };
+                (0..size).try_for_each(|_| self.value(header & 0x0f, true, depth))
+            }
+            11 => {
+                let depth = depth.checked_sub(1)?;
+                let size = self.varint()?;
+                let kinds = if size > 0 { self.byte()? } else { 0 };
+                (0..size).try_for_each(|_| {
+                    self.value(kinds >> 4, true, depth)?;
+                    self.value(kinds & 0x0f, true, depth)
+                })
+            }
+            12 => self.struct_at(depth).map(drop),
+            13 => self.skip(16),
+            _ => None,
+        }
+    }
+}
+
+fn zigzag(value: u64) -> i64 {
+    (value >> 1) as i64 ^ -((value & 1) as i64)
 }
