@@ -75,6 +75,8 @@ fn key_value(text: &str) -> Result<(String, String), String> {
     Run more instances with the same --group and --state to split the partitions between them. The four \
     topics must have the same partition count and be keyed by worker_id.\n\
     Refused messages go to <topic>.dlq with headers reason, field, source_topic, source_partition, source_offset.\n\
+    Periods the service locks (markers under locks/ in --state) leave the state for archive/ (Parquet), except \
+    the live --period; a late event of one loads its worker's archived events back.\n\
     Compute a period from the state with `payroll run --state URL --sites FILE`; query the live results with \
     `payroll query --state URL \"SELECT ... FROM live\"`.")]
 pub struct StreamArgs {
@@ -157,6 +159,13 @@ pub async fn stream(args: StreamArgs) -> Result<ExitCode> {
         rows.push((format!("Dead letters to {}", Topics::dead_letter(topic)), n.to_string()));
     }
     rows.extend([
+        (
+            "Locked periods archived".to_string(),
+            format!(
+                "{} (shard, period) closes, {} events to archive/; {} workers' periods loaded back for late events",
+                c.closed_periods, c.archived_events, c.reopened
+            ),
+        ),
         ("Checkpoints written".to_string(), c.checkpoints.to_string()),
         (
             "Checkpoints failed (retried)".to_string(),

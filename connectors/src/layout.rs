@@ -21,6 +21,11 @@
 //!                                              a shard's state and offsets; the highest
 //!                                              (epoch, seq) is current
 //! live/period=<YYYY-MM>/shard-<NNNN>.parquet   the open period's pay, kept current
+//! locks/org_id=<org>/period=<YYYY-MM>.json      a period the service locked (its run, when):
+//!                                              the stream archives its events
+//! archive/<kind>/org_id=<org>/period=<YYYY-MM>/partitions-<NNNN>-shard-<NNNN>.parquet
+//!                                              a closed period's raw events (`kind`: punches,
+//!                                              leaves, adjustments), one file a shard
 //! ```
 
 use object_store::path::Path;
@@ -106,6 +111,55 @@ pub fn live_part(period: &str, shard: u32) -> Path {
     live_dir(period).join(format!("shard-{shard:04}.parquet"))
 }
 
+pub const LOCKS: &str = "locks";
+
+pub fn lock(org: &str, period: &str) -> Path {
+    Path::from(format!("{LOCKS}/org_id={org}/period={period}.json"))
+}
+
+/// The org and period a lock marker's path names.
+pub fn parse_lock(path: &Path) -> Option<(String, String)> {
+    let mut parts = path.parts().skip_while(|p| p.as_ref() != LOCKS).skip(1);
+    let org = parts.next()?.as_ref().strip_prefix("org_id=")?.to_string();
+    let period = parts
+        .next()?
+        .as_ref()
+        .strip_prefix("period=")?
+        .strip_suffix(".json")?
+        .to_string();
+    Some((org, period))
+}
+
+pub const ARCHIVE: &str = "archive";
+
+/// The kinds of raw event a closed period's archive keeps, each a dataset of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArchiveKind {
+    Punches,
+    Leaves,
+    Adjustments,
+}
+
+impl ArchiveKind {
+    pub const ALL: [ArchiveKind; 3] = [ArchiveKind::Punches, ArchiveKind::Leaves, ArchiveKind::Adjustments];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ArchiveKind::Punches => "punches",
+            ArchiveKind::Leaves => "leaves",
+            ArchiveKind::Adjustments => "adjustments",
+        }
+    }
+}
+
+pub fn archive_dir(kind: ArchiveKind, org: &str, period: &str) -> Path {
+    Path::from(format!("{ARCHIVE}/{}/org_id={org}/period={period}", kind.name()))
+}
+
+pub fn archive_file(kind: ArchiveKind, org: &str, period: &str, partitions: u32, shard: u32) -> Path {
+    archive_dir(kind, org, period).join(format!("partitions-{partitions:04}-shard-{shard:04}.parquet"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -135,5 +189,13 @@ mod tests {
         ] {
             assert_eq!(CheckpointName::parse(&Path::from(other)), None, "{other}");
         }
+    }
+
+    #[test]
+    fn lock_markers_name_their_org_and_period() {
+        let path = lock("ORG1", "2026-10");
+        assert_eq!(path.as_ref(), "locks/org_id=ORG1/period=2026-10.json");
+        assert_eq!(parse_lock(&path), Some(("ORG1".into(), "2026-10".into())));
+        assert_eq!(parse_lock(&Path::from("locks/ORG1/2026-10.json")), None);
     }
 }

@@ -9,8 +9,8 @@ use chrono_tz::Tz;
 
 use crate::event::Direction;
 
-const DOUBLE_TAP_MS: i64 = 120 * 1000;
-const LONGEST_SHIFT_MS: i64 = 16 * 3600 * 1000;
+pub(crate) const DOUBLE_TAP_MS: i64 = 120 * 1000;
+pub(crate) const LONGEST_SHIFT_MS: i64 = 16 * 3600 * 1000;
 
 /// A punch as a worker's state keeps it (the event id is the key it is kept under): its instant
 /// and direction in one integer, `at_ms * 2 + direction`, which sorts as the pair does. A

@@ -16,8 +16,9 @@ use crate::parallel::{cores, map_in_order};
 use crate::state::Ledger;
 
 // Version 2: punch event ids that are UUIDs are kept as their bits. Version 3: every event id
-// is 128 bits (other ids hashed), and a punch one integer.
-const MAGIC: &[u8; 8] = b"PAYCKPT3";
+// is 128 bits (other ids hashed), and a punch one integer. Version 4: the ledger records the
+// periods closed to the archive and the workers' periods reopened from it.
+const MAGIC: &[u8; 8] = b"PAYCKPT4";
 /// Checkpoints are written in one block per core of the writer.
 const MAX_BLOCKS: usize = 1024;
 

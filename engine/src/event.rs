@@ -113,6 +113,15 @@ impl EventId {
         bits.copy_from_slice(&hash.as_bytes()[..16]);
         EventId(bits)
     }
+
+    /// The id from its 128 bits, as [`EventId::bits`] gives them (an archive keeps them).
+    pub fn from_bits(bits: [u8; 16]) -> EventId {
+        EventId(bits)
+    }
+
+    pub fn bits(&self) -> [u8; 16] {
+        self.0
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]

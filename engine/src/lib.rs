@@ -4,6 +4,7 @@
 //! Nothing here reads a file or a topic: `payroll-connectors` turns the outside world into the
 //! events and records defined here, so the same code runs from files, Kafka or a test.
 
+pub mod archive;
 pub mod attendance;
 pub mod calc;
 pub mod checkpoint;
@@ -22,6 +23,7 @@ pub mod shard;
 pub mod state;
 pub mod vec_map;
 
+pub use archive::{ArchivedPunch, PeriodEvents, WorkerPeriod};
 pub use calc::{Calculation, Calculator, WorkerError};
 pub use checkpoint::Checkpoint;
 pub use error::{Error, Invalid, Result};

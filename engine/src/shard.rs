@@ -9,7 +9,9 @@
 use std::collections::{BTreeMap, HashSet};
 
 use foldhash::fast::RandomState;
+use payroll_rules::vocabulary::PayPeriod;
 
+use crate::archive::{PeriodEvents, WorkerPeriod};
 use crate::checkpoint::Checkpoint;
 use crate::error::Invalid;
 use crate::event::Event;
@@ -125,6 +127,19 @@ impl Shard {
             }
         }
         Ok(())
+    }
+
+    /// Closes `org`'s locked `period` once the events [`Ledger::closing`] gave are archived;
+    /// returns how many events left the state.
+    pub fn close(&mut self, org: &str, period: PayPeriod) -> usize {
+        self.unsaved = true;
+        self.ledger.close(org, period)
+    }
+
+    /// Loads a worker's archived events of a closed period back, as a late event asked.
+    pub fn reopen(&mut self, worker_period: &WorkerPeriod, events: PeriodEvents) {
+        self.unsaved = true;
+        self.ledger.reopen(worker_period, events);
     }
 
     pub fn seq(&self) -> u64 {

@@ -2,12 +2,13 @@
 //! of events in any order, with any repeats, gives the same state: punches are a set keyed by
 //! event id, and of each leave or adjustment only the highest version is kept.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use payroll_rules::vocabulary::PayPeriod;
 use serde::{Deserialize, Serialize};
 
+use crate::archive::{Closing, PeriodEvents, WorkerPeriod, closed_periods_of};
 use crate::attendance::StoredPunch;
 use crate::error::Invalid;
 use crate::event::{AdjustmentVersion, Event, EventId, LeaveVersion};
@@ -89,6 +90,14 @@ pub struct Ledger {
     sites: Arc<ById<String, Site>>,
     workers: ById<String, Worker>,
     states: ById<Box<str>, WorkerState>,
+    /// Orgs' locked periods whose raw events went to the archive (`archive`): a stream's state
+    /// keeps only what the open periods need.
+    closed: BTreeSet<WorkerPeriod>,
+    /// Workers' closed periods a late event fell in, whose archived events are to be loaded
+    /// back into the state.
+    to_reopen: BTreeSet<WorkerPeriod>,
+    /// Workers' closed periods loaded back: complete in the state again, to be recomputed.
+    reopened: BTreeSet<WorkerPeriod>,
 }
 
 impl Ledger {
@@ -150,14 +159,100 @@ impl Ledger {
         }
     }
 
-    /// Folds an event into its worker's state; returns whether the state changed.
+    /// Folds an event into its worker's state; returns whether the state changed. An event
+    /// of a closed period asks for its worker's archived events of it ([`Ledger::to_reopen`]).
     pub fn apply(&mut self, event: Event) -> bool {
+        if !self.closed.is_empty() {
+            self.note_late(&event);
+        }
+        self.fold(event)
+    }
+
+    fn fold(&mut self, event: Event) -> bool {
         let worker_id = event.worker_id();
         let state = match self.states.get_mut(worker_id) {
             Some(state) => state,
             None => self.states.entry(worker_id.into()).or_default(),
         };
         state.apply(event)
+    }
+
+    /// A worker whose master is not known yet has no org, so nothing of theirs is closed.
+    fn note_late(&mut self, event: &Event) {
+        let Some(worker) = self.workers.get(event.worker_id()) else {
+            return;
+        };
+        let tz = self.sites[&worker.site_id].timezone;
+        for period in closed_periods_of(event, &worker.org_id, tz, &self.closed) {
+            let key: WorkerPeriod = (event.worker_id().into(), period);
+            if !self.reopened.contains(&key) {
+                self.to_reopen.insert(key);
+            }
+        }
+    }
+
+    pub fn is_closed(&self, org: &str, period: PayPeriod) -> bool {
+        self.closed.contains(&(org.into(), period))
+    }
+
+    /// Every org's closed periods.
+    pub fn closed(&self) -> impl Iterator<Item = &WorkerPeriod> {
+        self.closed.iter()
+    }
+
+    /// A copy of the events closing `org`'s `period` takes out of the state: what goes to the
+    /// archive before [`Ledger::close`] drops them.
+    pub fn closing(&self, org: &str, period: PayPeriod) -> PeriodEvents {
+        let mut events = PeriodEvents::default();
+        let mut workers: Vec<&Worker> = self.workers.values().filter(|w| w.org_id == org).collect();
+        workers.sort_unstable_by(|a, b| a.worker_id.cmp(&b.worker_id));
+        for worker in workers {
+            if let Some(state) = self.states.get(worker.worker_id.as_str()) {
+                let closing = Closing::new(period, self.sites[&worker.site_id].timezone);
+                closing.copy(&worker.worker_id, state, &mut events);
+            }
+        }
+        events
+    }
+
+    /// Drops the events [`Ledger::closing`] gives and records the period closed; returns how
+    /// many events were dropped.
+    pub fn close(&mut self, org: &str, period: PayPeriod) -> usize {
+        let mut dropped = 0;
+        for worker in self.workers.values().filter(|w| w.org_id == org) {
+            if let Some(state) = self.states.get_mut(worker.worker_id.as_str()) {
+                let closing = Closing::new(period, self.sites[&worker.site_id].timezone);
+                dropped += closing.drop_from(state);
+            }
+        }
+        self.closed.insert((org.into(), period));
+        dropped
+    }
+
+    /// Workers' closed periods a late event fell in, waiting for their archived events.
+    pub fn to_reopen(&self) -> &BTreeSet<WorkerPeriod> {
+        &self.to_reopen
+    }
+
+    /// Workers' closed periods loaded back from the archive.
+    pub fn reopened(&self) -> impl Iterator<Item = &WorkerPeriod> {
+        self.reopened.iter()
+    }
+
+    /// Loads a worker's archived events of a closed period back: `events` are theirs, read
+    /// from the archive.
+    pub fn reopen(&mut self, worker_period: &WorkerPeriod, events: PeriodEvents) {
+        self.to_reopen.remove(worker_period);
+        self.reopened.insert(worker_period.clone());
+        self.fold_archived(events);
+    }
+
+    /// Folds archived events in as they were before their period closed, without asking for
+    /// them again (a run over the state reads a closed period's events back this way).
+    pub fn fold_archived(&mut self, events: PeriodEvents) {
+        for event in events.into_events() {
+            self.fold(event);
+        }
     }
 
     /// Records a worker's aggregated attendance for a period; the latest upload wins.
@@ -174,6 +269,9 @@ impl Ledger {
     /// Takes in another ledger's workers and states (another shard's): master records replace,
     /// states are merged.
     pub fn merge(&mut self, other: Ledger) {
+        self.closed.extend(other.closed);
+        self.to_reopen.extend(other.to_reopen);
+        self.reopened.extend(other.reopened);
         self.workers.extend(other.workers);
         for (worker_id, state) in other.states {
             match self.states.get_mut(&worker_id) {
@@ -195,6 +293,15 @@ impl Ledger {
         }
         for (id, state) in self.states {
             split[part_of(&id).min(last)].states.insert(id, state);
+        }
+        for part in &mut split {
+            part.closed.clone_from(&self.closed);
+        }
+        for key in self.to_reopen {
+            split[part_of(&key.0).min(last)].to_reopen.insert(key);
+        }
+        for key in self.reopened {
+            split[part_of(&key.0).min(last)].reopened.insert(key);
         }
         split
     }
@@ -233,6 +340,15 @@ impl Ledger {
     pub fn worker_ids(&self) -> impl Iterator<Item = &str> {
         let waiting = self.states.keys().filter(|id| !self.workers.contains_key(&***id));
         self.workers.keys().map(String::as_str).chain(waiting.map(|id| &**id))
+    }
+
+    /// Every master record, in no order.
+    pub fn workers(&self) -> impl Iterator<Item = &Worker> {
+        self.workers.values()
+    }
+
+    pub fn worker(&self, worker_id: &str) -> Option<&Worker> {
+        self.workers.get(worker_id)
     }
 
     pub fn worker_count(&self) -> usize {

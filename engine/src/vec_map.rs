@@ -49,6 +49,15 @@ impl<K: Ord, V> VecMap<K, V> {
         self.0.iter().map(|(_, value)| value)
     }
 
+    pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
+        self.0.iter().map(|(key, value)| (key, value))
+    }
+
+    /// Keeps only the entries `keep` says yes to.
+    pub fn retain(&mut self, mut keep: impl FnMut(&K, &V) -> bool) {
+        self.0.retain(|(key, value)| keep(key, value));
+    }
+
     /// Gives back the room kept for more entries.
     pub fn shrink_to_fit(&mut self) {
         self.0.shrink_to_fit();

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
+use payroll_connectors::archive;
 use payroll_connectors::checkpoints::Checkpoints;
 use payroll_connectors::files;
 use payroll_connectors::results::{ResultsWriter, RunOutput, RunRecord};
@@ -83,9 +84,19 @@ pub async fn run(request: RunRequest<'_>, progress: &dyn Progress) -> Result<Run
             progress.stage("loading checkpoints");
             let sites = Ledger::new(files::read_sites(&sites)?);
             let state = Store::open(&url)?;
-            let merged = Checkpoints::open(state)?.merged(&sites).await?;
+            let merged = Checkpoints::open(state.clone())?.merged(&sites).await?;
+            let mut ledger = merged.ledger;
+            // A locked period's events went to the archive: a run of it reads them back.
+            let closed: Vec<String> = ledger
+                .closed()
+                .filter(|(_, closed)| *closed == period)
+                .map(|(org, _)| org.to_string())
+                .collect();
+            for org in closed {
+                ledger.fold_archived(archive::read(&state, &org, period, None).await?);
+            }
             Folded {
-                ledger: merged.ledger,
+                ledger,
                 inputs: Vec::new(),
                 offsets: merged.offsets,
                 events: 0,

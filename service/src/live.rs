@@ -2,7 +2,7 @@
 //! `payroll stream`, on a thread of its own) and answers pay-to-date of the open period from
 //! the live results the stream keeps current in its state store.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -12,11 +12,13 @@ use datafusion::arrow::array::Array;
 use object_store::path::Path;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use payroll_connectors::kafka::StreamStatus;
+use payroll_connectors::locks::{self, Lock};
 use payroll_connectors::{Store, layout};
 use payroll_engine::calc::WORKER_ERROR_COLUMN;
 use payroll_rules::vocabulary::PayPeriod;
 use serde_json::{Map, Value};
 
+use crate::db::{Db, runs};
 use crate::error::{Error, Result};
 use crate::http::Rows;
 
@@ -32,6 +34,8 @@ pub struct LiveStream {
     pub state: Store,
     stop: Arc<AtomicBool>,
     cache: tokio::sync::Mutex<Shards>,
+    /// Locks already published to the state store by this instance.
+    published: tokio::sync::Mutex<BTreeSet<(String, PayPeriod)>>,
 }
 
 /// Each shard's live results file, decoded, with the version it was read at.
@@ -62,7 +66,26 @@ impl LiveStream {
             state,
             stop,
             cache: tokio::sync::Mutex::default(),
+            published: tokio::sync::Mutex::default(),
         }
+    }
+
+    /// Publishes every period lock in the database to the stream's state store, where the
+    /// stream reads them and archives the locked periods' events (`connectors::locks`). Called
+    /// after each approval and by the janitor, so a lock committed just before a crash is
+    /// published all the same.
+    pub async fn publish_locks(&self, db: &Db) -> Result<()> {
+        let mut published = self.published.lock().await;
+        for (org, period, run_id, locked_at) in runs::locked_periods(db).await? {
+            let key = (org, period);
+            if published.contains(&key) {
+                continue;
+            }
+            locks::publish(&self.state, &key.0, period, &Lock { run_id, locked_at }).await?;
+            tracing::info!(org = key.0, %period, "period lock published to the stream");
+            published.insert(key);
+        }
+        Ok(())
     }
 
     /// Asks the stream to checkpoint what it holds and return.

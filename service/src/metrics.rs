@@ -64,6 +64,8 @@ struct StreamGauges {
     undelivered_dead_letters: Gauge,
     waiting: Gauge,
     checkpoint_fallbacks: Gauge,
+    archived_events: Gauge,
+    reopened: Gauge,
     checkpoint_age: Gauge<f64, AtomicU64>,
 }
 
@@ -144,6 +146,16 @@ impl Default for Metrics {
                 "stream_checkpoint_fallbacks",
                 "Restores that found the latest checkpoint unreadable and used the one before",
                 &stream.checkpoint_fallbacks,
+            ),
+            (
+                "stream_archived_events",
+                "Events of locked periods moved from the stream's state to its archive",
+                &stream.archived_events,
+            ),
+            (
+                "stream_reopened_worker_periods",
+                "Workers' locked periods loaded back from the archive for a late event",
+                &stream.reopened,
             ),
         ] {
             registry.register(name, help, gauge.clone());
@@ -226,6 +238,8 @@ impl Metrics {
         g.undelivered_dead_letters.set(load(&status.undelivered_dead_letters));
         g.checkpoint_fallbacks.set(load(&status.checkpoint_fallbacks));
         g.waiting.set(load(&status.waiting));
+        g.archived_events.set(load(&status.archived_events));
+        g.reopened.set(load(&status.reopened));
         let last = status.last_checkpoint_ms.load(Ordering::Relaxed);
         if last > 0 {
             let now = std::time::SystemTime::now()

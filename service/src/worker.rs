@@ -314,6 +314,11 @@ pub async fn janitor(ctx: ApiContext, every: Duration) {
         if let Err(e) = sweep(&ctx, ABANDONED_AFTER).await {
             tracing::warn!(error = %e, "janitor sweep failed; retrying at the next one");
         }
+        if let Some(live) = &ctx.live
+            && let Err(e) = live.publish_locks(&ctx.db).await
+        {
+            tracing::warn!(error = %e, "period locks not published to the stream; retrying at the next sweep");
+        }
     }
 }
 

@@ -280,3 +280,155 @@ async fn workers_without_pay_never_hold_back_their_shard_live_pay() {
     );
     h.stop().await;
 }
+
+/// The merged state of every shard's latest checkpoint, once there is one.
+async fn merged(state: &std::path::Path) -> Option<payroll_connectors::checkpoints::Merged> {
+    let sites =
+        payroll_engine::Ledger::new(payroll_connectors::files::read_sites(&sample().join("sites.csv")).unwrap());
+    let store = payroll_connectors::Store::open(&state.display().to_string()).unwrap();
+    payroll_connectors::checkpoints::Checkpoints::new(store, None)
+        .merged(&sites)
+        .await
+        .ok()
+}
+
+/// Punches the state holds for the workers of `org`.
+fn punches_of(merged: &payroll_connectors::checkpoints::Merged, org: &str) -> usize {
+    let ledger = &merged.ledger;
+    ledger
+        .worker_ids()
+        .filter(|id| ledger.worker(id).is_some_and(|w| w.org_id == org))
+        .filter_map(|id| ledger.state(id))
+        .map(|s| s.punch_count())
+        .sum()
+}
+
+/// Polls the state's checkpoints until `done` holds of them.
+async fn wait_for_state(
+    state: &std::path::Path,
+    what: &str,
+    done: impl Fn(&payroll_connectors::checkpoints::Merged) -> bool,
+) -> payroll_connectors::checkpoints::Merged {
+    for _ in 0..600 {
+        if let Some(merged) = merged(state).await.filter(|m| done(m)) {
+            return merged;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the stream's state did not show {what} within 60 s");
+}
+
+/// Approving org0's October locks it: the service publishes the lock to the stream, which
+/// moves org0's October events out of its state into the archive (org1's stay). A run of
+/// October over the state reads them back and pays what the locked run paid; a late punch for
+/// October loads that worker's archived events back, and only theirs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_locked_period_leaves_the_streams_state_for_the_archive_and_a_late_punch_brings_its_worker_back() {
+    let broker = broker::Broker::start();
+    let producer = KafkaConfig {
+        brokers: broker.address.clone(),
+        group: "producer".into(),
+        options: Vec::new(),
+    };
+    let published: u64 = publish_folder(&producer, &Topics::default(), &sample(), 8, &Quiet)
+        .await
+        .unwrap()
+        .values()
+        .sum();
+    let source = format!(
+        "brokers = {:?}\nsites = {:?}",
+        broker.address,
+        sample().join("sites.csv")
+    );
+    // November is the open period the stream keeps live; October is the one to lock.
+    let extra = "[stream]\nperiod = \"2026-11\"\nlive_every = \"1s\"\ncheckpoint_every = \"1s\"";
+    let h = Harness::start_with(Backend::Sqlite, &source, extra).await;
+    let state = h.dir.path().join("data/state");
+    let folded = wait_for_state(&state, "every message folded", |m| {
+        m.offsets.values().sum::<i64>() == published as i64
+    })
+    .await;
+    let (org0_before, org1_before) = (punches_of(&folded, "org0"), punches_of(&folded, "org1"));
+    let w14_before = folded.ledger.state("W000014").unwrap().punch_count();
+
+    let run = h.finalized_run().await;
+    let hr = h.token("hr1", "org0", "hr_admin");
+    let locked = h.get(&format!("/v1/orgs/org0/runs/{run}"), &hr).await.json();
+    let october: payroll_rules::vocabulary::PayPeriod = "2026-10".parse().unwrap();
+    let closed = wait_for_state(&state, "org0's October closed", |m| m.ledger.is_closed("org0", october)).await;
+    assert!(!closed.ledger.is_closed("org1", october));
+    let org0_after = punches_of(&closed, "org0");
+    assert!(
+        org0_after * 5 < org0_before,
+        "org0 kept {org0_after} of {org0_before} punches: only those near the month's edges stay"
+    );
+    assert_eq!(punches_of(&closed, "org1"), org1_before, "org1's October is not locked");
+    let archived = std::fs::read_dir(state.join("archive/punches/org_id=org0/period=2026-10"))
+        .unwrap()
+        .count();
+    assert!(archived > 0, "one punches file a shard that holds org0 workers");
+    eprintln!(
+        "org0's punches in the state: {org0_before} before the lock, {org0_after} after; {archived} archive files"
+    );
+
+    // A run of October over the state reads the archive: the locked run's totals, exactly.
+    let out = tempfile::tempdir().unwrap();
+    let out_store = payroll_connectors::Store::open(&out.path().display().to_string()).unwrap();
+    let ruleset = payroll_rules::Ruleset::parse(
+        payroll_rules::EXAMPLE_RULESET,
+        std::path::Path::new("india-contract.toml"),
+    )
+    .unwrap();
+    let again = payroll_pipeline::run(
+        payroll_pipeline::RunRequest {
+            run_id: payroll_engine::run::new_run_id(),
+            period: october,
+            source: payroll_pipeline::Source::State {
+                url: state.display().to_string(),
+                sites: sample().join("sites.csv"),
+            },
+            ruleset: &ruleset,
+            out: &out_store,
+            org: Some("org0"),
+        },
+        &payroll_connectors::Quiet,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        serde_json::to_value(&again.record.totals).unwrap(),
+        locked["totals"],
+        "October from the state and its archive pays what the locked run paid"
+    );
+    assert_eq!(serde_json::json!(again.record.rows), locked["rows"]);
+
+    // A punch for 7 October arrives after the lock: W000014's October comes back, whole.
+    let late = tempfile::tempdir().unwrap();
+    std::fs::write(
+        late.path().join("attendance.ndjson"),
+        concat!(
+            r#"{"event_id": "after-lock-in", "worker_id": "W000014", "ts": "2026-10-07T03:30:00Z", "direction": "in", "device_id": "BIO-S03"}"#,
+            "\n",
+        ),
+    )
+    .unwrap();
+    publish_folder(&producer, &Topics::default(), late.path(), 8, &Quiet)
+        .await
+        .unwrap();
+    let w14_october = ("W000014".into(), october);
+    let reopened = wait_for_state(&state, "W000014's October reopened", |m| {
+        m.ledger.reopened().any(|r| *r == w14_october)
+    })
+    .await;
+    assert!(reopened.ledger.to_reopen().is_empty());
+    assert_eq!(
+        reopened.ledger.reopened().count(),
+        1,
+        "only the late punch's worker comes back"
+    );
+    assert_eq!(reopened.ledger.state("W000014").unwrap().punch_count(), w14_before + 1);
+
+    let metrics = h.call("GET", "/metrics", None, None, None).await.text();
+    assert!(metrics.contains("payroll_stream_archived_events "), "{metrics}");
+    h.stop().await;
+}

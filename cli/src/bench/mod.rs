@@ -18,6 +18,7 @@ use payroll_rules::vocabulary::PayPeriod;
 
 use crate::{EXAMPLE_RULESET, run, ui};
 
+mod archive;
 mod serve;
 mod stream;
 
@@ -79,6 +80,35 @@ pub enum BenchCommand {
         period: PayPeriod,
         /// Shards the workers are spread over (the source topics' partitions)
         #[arg(long, default_value_t = 1)]
+        shards: u32,
+    },
+    /// The stream's state over months: the last --months months folded into shards as the
+    /// stream folds them, each locked (archived and dropped) once the next is folded, against
+    /// the last month alone; state size and RSS of each
+    Archive {
+        #[arg(long, default_value_t = 100_000)]
+        workers: usize,
+        /// The last (open) month
+        #[arg(long, default_value = "2026-10")]
+        period: PayPeriod,
+        #[arg(long, default_value_t = 3)]
+        months: u32,
+        /// Shards the workers are spread over (the source topics' partitions)
+        #[arg(long, default_value_t = 32)]
+        shards: u32,
+    },
+    /// One measurement of `bench archive`, in a process of its own
+    #[command(hide = true)]
+    StreamMonths {
+        /// Where each month is generated (and removed once streamed) and archived
+        #[arg(long)]
+        dir: PathBuf,
+        #[arg(long)]
+        workers: usize,
+        /// The months to stream, in order; all but the last are locked
+        #[arg(long = "period")]
+        periods: Vec<PayPeriod>,
+        #[arg(long)]
         shards: u32,
     },
     /// Recalculating the changed workers against recalculating everyone
@@ -151,6 +181,22 @@ pub async fn bench(command: BenchCommand) -> Result<ExitCode> {
             period,
             shards,
         } => stream::checkpoint(workers, period, shards)
+            .await
+            .map(|()| ExitCode::SUCCESS),
+        BenchCommand::Archive {
+            workers,
+            period,
+            months,
+            shards,
+        } => archive::months(workers, period, months, shards)
+            .await
+            .map(|()| ExitCode::SUCCESS),
+        BenchCommand::StreamMonths {
+            dir,
+            workers,
+            periods,
+            shards,
+        } => archive::stream_months(&dir, workers, &periods, shards)
             .await
             .map(|()| ExitCode::SUCCESS),
         BenchCommand::Live {

@@ -39,6 +39,7 @@ use crate::error::{Error, Result};
 use crate::kafka::{KafkaConfig, Role, Topics, admin};
 use crate::layout::{self, CheckpointName};
 use crate::results::parquet;
+use crate::{archive, locks};
 
 /// The most messages taken from the consumer at once; fewer when its queue runs dry, so a quiet
 /// stream is not held back.
@@ -157,6 +158,7 @@ pub fn stream(config: StreamConfig, stop: Arc<AtomicBool>, runtime: Handle) -> R
             if last_checkpoint.elapsed() >= config.checkpoint_every {
                 context.pipeline.drain();
                 let mut shards = context.lock();
+                shards.archive_all();
                 shards.checkpoint_all(&consumer, CommitMode::Async);
                 telemetry.checkpointed(&shards.counters);
                 drop(shards);
@@ -185,6 +187,7 @@ pub fn stream(config: StreamConfig, stop: Arc<AtomicBool>, runtime: Handle) -> R
         folding.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
     });
     let mut shards = context.lock();
+    shards.archive_all();
     shards.checkpoint_all(&consumer, CommitMode::Sync);
     shards.update_live();
     let report = StreamReport {
@@ -516,6 +519,34 @@ impl Shards {
                 Telemetry::dead_letter(topic, message.partition(), message.offset(), &invalid);
                 self.dead_letters.send(message, &invalid);
                 *self.counters.dead_letters.entry(topic.to_string()).or_default() += 1;
+            }
+        }
+    }
+
+    /// Closes the periods the service locked in every shard, archiving their events, and
+    /// loads back the workers' periods late events asked for (`archive::pass`); the next
+    /// checkpoint records it. A failure leaves the state as it was, retried next time.
+    fn archive_all(&mut self) {
+        let locked = match self.runtime.block_on(locks::list(self.state.store())) {
+            Ok(locked) => locked,
+            Err(e) => return Telemetry::archive_failed(None, &e),
+        };
+        let live = self.live.as_ref().map(|l| l.live.period);
+        for (&number, owned) in &mut self.owned {
+            let shard = &mut owned.shard;
+            let store = self.state.store();
+            match self
+                .runtime
+                .block_on(archive::pass(store, self.partitions, shard, &locked, live))
+            {
+                Ok(pass) if pass == archive::Pass::default() => {}
+                Ok(pass) => {
+                    Telemetry::archived(number, &pass);
+                    self.counters.closed_periods += pass.closed as u64;
+                    self.counters.archived_events += pass.archived as u64;
+                    self.counters.reopened += pass.reopened as u64;
+                }
+                Err(e) => Telemetry::archive_failed(Some(number), &e),
             }
         }
     }

@@ -19,6 +19,11 @@ pub struct Counters {
     pub undelivered_dead_letters: u64,
     /// Restores that found the latest checkpoint unreadable and used the one before.
     pub checkpoint_fallbacks: u64,
+    /// Locked periods closed in a shard's state, the events that took to the archive, and
+    /// workers' closed periods loaded back for late events.
+    pub closed_periods: u64,
+    pub archived_events: u64,
+    pub reopened: u64,
     pub live_updates: u64,
     pub recalculated: u64,
 }
@@ -43,6 +48,8 @@ pub struct StreamStatus {
     pub failed_checkpoints: AtomicU64,
     pub undelivered_dead_letters: AtomicU64,
     pub checkpoint_fallbacks: AtomicU64,
+    pub archived_events: AtomicU64,
+    pub reopened: AtomicU64,
     /// When the latest checkpoint was written, milliseconds since the Unix epoch (0: never).
     pub last_checkpoint_ms: AtomicU64,
     /// Messages per second over the last report interval.
@@ -69,6 +76,8 @@ impl StreamStatus {
             .store(counters.undelivered_dead_letters, Ordering::Relaxed);
         self.checkpoint_fallbacks
             .store(counters.checkpoint_fallbacks, Ordering::Relaxed);
+        self.archived_events.store(counters.archived_events, Ordering::Relaxed);
+        self.reopened.store(counters.reopened, Ordering::Relaxed);
     }
 }
 
@@ -141,6 +150,20 @@ impl Telemetry {
             shard,
             "another instance wrote this shard's next checkpoint: reloading it"
         );
+    }
+
+    pub fn archived(shard: u32, pass: &crate::archive::Pass) {
+        tracing::info!(
+            shard,
+            closed_periods = pass.closed,
+            archived_events = pass.archived,
+            reopened = pass.reopened,
+            "locked periods archived and dropped from the state; late events' periods loaded back"
+        );
+    }
+
+    pub fn archive_failed(shard: Option<u32>, error: &dyn std::fmt::Display) {
+        tracing::error!(?shard, %error, "archiving locked periods failed: their events stay in the state; retrying at the next checkpoint");
     }
 
     pub fn dead_letter(topic: &str, partition: i32, offset: i64, reason: &dyn std::fmt::Display) {

@@ -461,6 +461,23 @@ pub async fn period_lock(db: &Db, org: &str, period: PayPeriod) -> Result<Option
     Ok(row.and_then(|(run, at)| Some((run?, at?))))
 }
 
+/// Every locked period of every org: (org, period, the run that locked it, when).
+pub async fn locked_periods(db: &Db) -> Result<Vec<(String, PayPeriod, String, String)>> {
+    let rows: Vec<(String, String, String, String)> = sqlx::query_as(
+        "SELECT org_id, period, locked_by, locked_at FROM periods WHERE locked_by IS NOT NULL ORDER BY org_id, period",
+    )
+    .fetch_all(db.pool())
+    .await?;
+    rows.into_iter()
+        .map(|(org, period, run, at)| {
+            let period = period
+                .parse()
+                .map_err(|e: String| Error::Internal(format!("period lock of {org}: {e}")))?;
+            Ok((org, period, run, at))
+        })
+        .collect()
+}
+
 /// Work for `instance`: the oldest queued run (to calculate) or an unclaimed finalizing one (to
 /// render payslips), claimed so no other instance takes it.
 pub async fn claim_next(db: &Db, instance: &str) -> Result<Option<Run>> {

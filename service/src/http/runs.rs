@@ -497,6 +497,12 @@ pub(super) async fn approve(
     )
     .await?;
     ctx.work.notify_one();
+    // The stream archives the locked period's events; the janitor publishes it if this fails.
+    if let Some(live) = &ctx.live
+        && let Err(e) = live.publish_locks(&ctx.db).await
+    {
+        tracing::warn!(error = %e, "period lock not published to the stream yet; the janitor retries");
+    }
     Ok(Json(single(&ctx, run, &user).await?))
 }
 
