@@ -15,7 +15,7 @@ mod xlsx;
 
 pub use format::format_inr;
 pub use model::{Item, Line, Payslip, Register, RegisterColumn, RegisterRow, WorkerBlock};
-pub use register::render_register;
+pub use register::{RegisterWriter, render_register};
 pub use words::amount_in_words;
 
 /// Everything that can stop a payslip or register from being written.

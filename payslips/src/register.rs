@@ -22,71 +22,148 @@ struct Formats {
     title: Format,
 }
 
-/// The register workbook (XLSX bytes): sheet "Register" with a frozen header,
-/// an autofilter and a totals row, and sheet "Summary" by org and site.
+/// The register workbook (XLSX bytes) of rows in memory: see [`RegisterWriter`].
 pub fn render_register(r: &Register) -> Result<Vec<u8>, Error> {
-    let want = r.columns.len();
-    if let Some(row) = r.rows.iter().find(|row| row.amounts.len() != want) {
-        return Err(Error::RegisterShape {
-            worker_id: row.worker_id.clone(),
-            got: row.amounts.len(),
-            want,
-        });
+    let mut writer = RegisterWriter::new(r)?;
+    for row in &r.rows {
+        writer.add(row)?;
     }
-    let f = Formats {
-        head: Format::new()
-            .set_bold()
-            .set_text_wrap()
-            .set_font_color(Color::RGB(0x1C3660))
-            .set_background_color(Color::RGB(0xE2E9F4))
-            .set_border_bottom(FormatBorder::Thin),
-        text: Format::new(),
-        amount: Format::new().set_num_format(RUPEES),
-        total: Format::new().set_bold().set_border_top(FormatBorder::Thin),
-        total_amount: Format::new()
-            .set_bold()
-            .set_border_top(FormatBorder::Thin)
-            .set_num_format(RUPEES),
-        title: Format::new().set_bold().set_font_size(13),
-    };
-    let mut wb = Workbook::new();
-    crate::xlsx::fix_creation_date(&mut wb, r.generated_on)?;
-    register_sheet(wb.add_worksheet(), r, &f)?;
-    summary_sheet(wb.add_worksheet(), r, &f)?;
-    Ok(wb.save_to_buffer()?)
+    writer.finish()
 }
 
-fn register_sheet(ws: &mut Worksheet, r: &Register, f: &Formats) -> Result<(), XlsxError> {
-    ws.set_name("Register")?;
-    let labels = KEY_COLUMNS
-        .iter()
-        .copied()
-        .chain(r.columns.iter().map(|c| c.label.as_str()));
-    for (col, label) in labels.enumerate() {
-        ws.write_string_with_format(0, col as u16, label, &f.head)?;
+/// The register workbook, written as rows come: sheet "Register" with a frozen header, an
+/// autofilter and a totals row, and sheet "Summary" by org and site. The register sheet is kept
+/// in constant memory (rust_xlsxwriter spills its rows to a temporary file) and the summary is
+/// running totals, so a million workers' register never holds their rows at once.
+pub struct RegisterWriter {
+    workbook: Workbook,
+    formats: Formats,
+    head: Register,
+    /// Rows written so far.
+    rows: u32,
+    totals: Vec<Decimal>,
+    /// Per (org, site): workers and component totals.
+    groups: BTreeMap<(String, String), (u64, Vec<Decimal>)>,
+}
+
+impl RegisterWriter {
+    /// A register with the title and columns of `head` (its rows are not read).
+    pub fn new(head: &Register) -> Result<RegisterWriter, Error> {
+        let mut workbook = Workbook::new();
+        crate::xlsx::fix_creation_date(&mut workbook, head.generated_on)?;
+        let formats = Formats::new();
+        let ws = workbook.add_worksheet_with_constant_memory()?;
+        ws.set_name("Register")?;
+        // Row formatting first: a constant-memory sheet writes a row out once it moves past it.
+        ws.set_row_height(0, 30)?;
+        let labels = KEY_COLUMNS
+            .iter()
+            .copied()
+            .chain(head.columns.iter().map(|c| c.label.as_str()));
+        for (col, label) in labels.enumerate() {
+            ws.write_string_with_format(0, col as u16, label, &formats.head)?;
+        }
+        Ok(RegisterWriter {
+            workbook,
+            formats,
+            head: Register {
+                period_label: head.period_label.clone(),
+                run_id: head.run_id.clone(),
+                generated_on: head.generated_on,
+                columns: head.columns.clone(),
+                rows: Vec::new(),
+            },
+            rows: 0,
+            totals: vec![Decimal::ZERO; head.columns.len()],
+            groups: BTreeMap::new(),
+        })
     }
-    let first_amount = KEY_COLUMNS.len() as u16;
-    for (i, row) in r.rows.iter().enumerate() {
-        let n = i as u32 + 1;
+
+    pub fn add(&mut self, row: &RegisterRow) -> Result<(), Error> {
+        let want = self.head.columns.len();
+        if row.amounts.len() != want {
+            return Err(Error::RegisterShape {
+                worker_id: row.worker_id.clone(),
+                got: row.amounts.len(),
+                want,
+            });
+        }
+        let ws = self.workbook.worksheet_from_index(0)?;
+        let n = self.rows + 1;
         let keys = [&row.worker_id, &row.name, &row.org_id, &row.site];
         for (col, key) in keys.into_iter().enumerate() {
             ws.write_string(n, col as u16, key)?;
         }
+        let first_amount = KEY_COLUMNS.len() as u16;
         for (j, amount) in row.amounts.iter().enumerate() {
-            ws.write_number_with_format(n, first_amount + j as u16, excel_number(*amount), &f.amount)?;
+            ws.write_number_with_format(n, first_amount + j as u16, excel_number(*amount), &self.formats.amount)?;
         }
+        self.rows += 1;
+        add_to(&mut self.totals, &row.amounts);
+        let group = self
+            .groups
+            .entry((row.org_id.clone(), row.site.clone()))
+            .or_insert_with(|| (0, vec![Decimal::ZERO; want]));
+        group.0 += 1;
+        add_to(&mut group.1, &row.amounts);
+        Ok(())
     }
 
+    pub fn finish(mut self) -> Result<Vec<u8>, Error> {
+        let ws = self.workbook.worksheet_from_index(0)?;
+        finish_register_sheet(ws, &self.head, self.rows, &self.totals, &self.formats)?;
+        let ws = self.workbook.add_worksheet();
+        summary_sheet(ws, &self.head, &self.groups, &self.formats)?;
+        Ok(self.workbook.save_to_buffer()?)
+    }
+}
+
+impl Formats {
+    fn new() -> Formats {
+        Formats {
+            head: Format::new()
+                .set_bold()
+                .set_text_wrap()
+                .set_font_color(Color::RGB(0x1C3660))
+                .set_background_color(Color::RGB(0xE2E9F4))
+                .set_border_bottom(FormatBorder::Thin),
+            text: Format::new(),
+            amount: Format::new().set_num_format(RUPEES),
+            total: Format::new().set_bold().set_border_top(FormatBorder::Thin),
+            total_amount: Format::new()
+                .set_bold()
+                .set_border_top(FormatBorder::Thin)
+                .set_num_format(RUPEES),
+            title: Format::new().set_bold().set_font_size(13),
+        }
+    }
+}
+
+fn add_to(totals: &mut [Decimal], amounts: &[Decimal]) {
+    for (t, a) in totals.iter_mut().zip(amounts) {
+        *t += a;
+    }
+}
+
+/// The totals row under the `rows` written, the frozen header, the filter and the widths.
+fn finish_register_sheet(
+    ws: &mut Worksheet,
+    r: &Register,
+    rows: u32,
+    totals: &[Decimal],
+    f: &Formats,
+) -> Result<(), XlsxError> {
+    let first_amount = KEY_COLUMNS.len() as u16;
     // SUBTOTAL(9, ...) so the totals follow the autofilter when a user narrows
     // the rows; the cached result is the exact Decimal sum, which is what a
     // reader that does not recalculate (or a test) sees.
-    let last = r.rows.len() as u32;
+    let last = rows;
     let total_row = last + 1;
     ws.write_string_with_format(total_row, 0, "Total", &f.total)?;
     for col in 1..first_amount {
         ws.write_blank(total_row, col, &f.total)?;
     }
-    for (j, total) in column_totals(r.rows.iter(), r.columns.len()).into_iter().enumerate() {
+    for (j, total) in totals.iter().enumerate() {
         let col = first_amount + j as u16;
         let letter = column_number_to_name(col);
         let formula =
@@ -97,7 +174,6 @@ fn register_sheet(ws: &mut Worksheet, r: &Register, f: &Formats) -> Result<(), X
     let last_col = first_amount + r.columns.len() as u16 - 1;
     ws.set_freeze_panes(1, 2)?;
     ws.autofilter(0, 0, last.max(1), last_col)?;
-    ws.set_row_height(0, 30)?;
     for (col, width) in [12.0, 24.0, 10.0, 16.0].into_iter().enumerate() {
         ws.set_column_width(col as u16, width)?;
     }
@@ -109,15 +185,15 @@ fn register_sheet(ws: &mut Worksheet, r: &Register, f: &Formats) -> Result<(), X
 
 /// One row per (org, site) with headcount and component totals, a subtotal
 /// per org and a grand total; orgs and sites in sorted order.
-fn summary_sheet(ws: &mut Worksheet, r: &Register, f: &Formats) -> Result<(), XlsxError> {
+fn summary_sheet(
+    ws: &mut Worksheet,
+    r: &Register,
+    groups: &BTreeMap<(String, String), (u64, Vec<Decimal>)>,
+    f: &Formats,
+) -> Result<(), XlsxError> {
     ws.set_name("Summary")?;
     let title = format!("Payroll register, {} (run {})", r.period_label, r.run_id);
     ws.write_string_with_format(0, 0, title, &f.title)?;
-
-    let mut groups: BTreeMap<(&str, &str), Vec<&RegisterRow>> = BTreeMap::new();
-    for row in &r.rows {
-        groups.entry((&row.org_id, &row.site)).or_default().push(row);
-    }
 
     let header = ["Org", "Site", "Workers"]
         .into_iter()
@@ -127,21 +203,24 @@ fn summary_sheet(ws: &mut Worksheet, r: &Register, f: &Formats) -> Result<(), Xl
     }
     let width = r.columns.len();
     let totals = (&f.total, &f.total_amount);
+    let mut all = (0, vec![Decimal::ZERO; width]);
     let mut n = 3;
     let mut orgs = groups.iter().peekable();
     while let Some(((org, _), _)) = orgs.peek() {
-        let org = *org;
-        let mut org_rows = Vec::new();
-        while let Some(((_, site), rows)) = orgs.next_if(|((o, _), _)| *o == org) {
-            write_summary_row(ws, n, (org, site), rows, width, (&f.text, &f.amount))?;
-            org_rows.extend(rows.iter().copied());
+        let org = org.clone();
+        let mut org_total = (0, vec![Decimal::ZERO; width]);
+        while let Some(((_, site), group)) = orgs.next_if(|((o, _), _)| *o == org) {
+            write_summary_row(ws, n, (&org, site), group, (&f.text, &f.amount))?;
+            org_total.0 += group.0;
+            add_to(&mut org_total.1, &group.1);
             n += 1;
         }
-        write_summary_row(ws, n, (org, "All sites"), &org_rows, width, totals)?;
+        write_summary_row(ws, n, (&org, "All sites"), &org_total, totals)?;
+        all.0 += org_total.0;
+        add_to(&mut all.1, &org_total.1);
         n += 2;
     }
-    let all: Vec<&RegisterRow> = r.rows.iter().collect();
-    write_summary_row(ws, n, ("All orgs", "All sites"), &all, width, totals)?;
+    write_summary_row(ws, n, ("All orgs", "All sites"), &all, totals)?;
 
     ws.set_freeze_panes(3, 0)?;
     ws.set_row_height(2, 30)?;
@@ -159,25 +238,14 @@ fn write_summary_row(
     ws: &mut Worksheet,
     n: u32,
     (org, site): (&str, &str),
-    rows: &[&RegisterRow],
-    width: usize,
+    (workers, totals): &(u64, Vec<Decimal>),
     (text, amount): (&Format, &Format),
 ) -> Result<(), XlsxError> {
     ws.write_string_with_format(n, 0, org, text)?;
     ws.write_string_with_format(n, 1, site, text)?;
-    ws.write_number_with_format(n, 2, rows.len() as f64, text)?;
-    for (j, total) in column_totals(rows.iter().copied(), width).into_iter().enumerate() {
-        ws.write_number_with_format(n, 3 + j as u16, excel_number(total), amount)?;
+    ws.write_number_with_format(n, 2, *workers as f64, text)?;
+    for (j, total) in totals.iter().enumerate() {
+        ws.write_number_with_format(n, 3 + j as u16, excel_number(*total), amount)?;
     }
     Ok(())
-}
-
-fn column_totals<'a>(rows: impl Iterator<Item = &'a RegisterRow>, width: usize) -> Vec<Decimal> {
-    let mut totals = vec![Decimal::ZERO; width];
-    for row in rows {
-        for (t, a) in totals.iter_mut().zip(&row.amounts) {
-            *t += a;
-        }
-    }
-    totals
 }

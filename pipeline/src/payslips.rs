@@ -15,7 +15,8 @@ use datafusion::arrow::datatypes::{DataType, Decimal128Type, Int64Type};
 use datafusion::arrow::util::display::array_value_to_string;
 use futures::StreamExt;
 use object_store::path::Path;
-use payroll_connectors::results::{RunRecord, applied_ruleset, read_org_results};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use payroll_connectors::results::{RunRecord, applied_ruleset, results_parts};
 use payroll_connectors::{Progress, Store, Unit, layout};
 use payroll_engine::parallel::{cores, map_in_order};
 use payroll_engine::run::{orgs, rows_of_org};
@@ -26,7 +27,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use payroll_payslips::{
-    Item, Line, Payslip, Register, RegisterColumn, RegisterRow, Renderer, WorkerBlock, render_register,
+    Item, Line, Payslip, Register, RegisterColumn, RegisterRow, RegisterWriter, Renderer, WorkerBlock,
 };
 
 /// Writes in flight at once: enough to hide an object store's latency, few enough not to
@@ -129,73 +130,69 @@ pub enum BatchError {
     Json(#[from] serde_json::Error),
 }
 
-/// A run's results and what the ruleset says about presenting them.
+/// A run and what the ruleset says about presenting its results.
 pub struct Batch<'a> {
     pub store: &'a Store,
     pub run: &'a RunRecord,
     pub version: &'a CompiledVersion,
-    pub results: &'a [RecordBatch],
     pub formats: Formats,
     /// Org id to the name printed on payslips; an org not named here prints its id.
     pub org_names: &'a BTreeMap<String, String>,
 }
 
 impl Batch<'_> {
-    pub async fn write(&self, progress: &dyn Progress) -> Result<BatchReport, BatchError> {
+    /// Every org's payslips and register from results in memory (a run just computed).
+    pub async fn write(&self, results: &[RecordBatch], progress: &dyn Progress) -> Result<BatchReport, BatchError> {
+        check_amounts(results)?;
+        self.start(
+            results.iter().map(RecordBatch::num_rows).sum::<usize>() as u64,
+            progress,
+        );
+        let mut report = BatchReport::default();
+        for org in orgs(results) {
+            report.absorb(self.write_org(&org, rows_of_org(results, &org)?, progress).await?);
+        }
+        Ok(report)
+    }
+
+    fn start(&self, workers: u64, progress: &dyn Progress) {
+        let per_worker = u64::from(self.formats.pdf) + u64::from(self.formats.xlsx);
+        progress.start("writing payslips", workers * per_worker, Unit::Files);
+    }
+
+    /// Starts one org's payslips and register.
+    async fn org(&self, org: &str) -> Result<OrgPayslips<'_>, BatchError> {
         let totals = self
             .version
             .payslip
             .as_ref()
             .ok_or_else(|| BatchError::NoPayslipTotals(self.version.version.clone()))?;
-        check_amounts(self.results)?;
         let generated_on = self.generated_on();
-        let renderer = Renderer::new()?;
-        let workers: usize = self.results.iter().map(RecordBatch::num_rows).sum();
-        let per_worker = u64::from(self.formats.pdf) + u64::from(self.formats.xlsx);
-        progress.start("writing payslips", workers as u64 * per_worker, Unit::Files);
-        let mut report = BatchReport::default();
-        for org in orgs(self.results) {
-            let dir = layout::payslips_dir(&org, &self.run.period, &self.run.run_id);
-            let mut writer = Writer::new(self.store, &dir).await?;
-            let mut register = self.register(generated_on);
-            for batch in rows_of_org(self.results, &org)? {
-                let payslips: Vec<Payslip> = (0..batch.num_rows())
-                    .map(|row| self.payslip(&batch, row, totals, generated_on))
-                    .collect();
-                register
-                    .rows
-                    .extend((0..batch.num_rows()).map(|row| self.register_row(&batch, row)));
-                let rendered = render_all(&renderer, &payslips, self.formats);
-                writer.write_all(rendered, progress).await;
-                report.payslips += payslips.len() as u64;
-            }
-            let register = render_register(&register).map_err(|e| e.to_string());
-            writer
-                .write_all(
-                    vec![("register.xlsx".into(), String::new(), register)],
-                    &payroll_connectors::Quiet,
-                )
-                .await;
-            let manifest = BatchManifest {
-                run_id: self.run.run_id.clone(),
-                period: self.run.period.clone(),
-                org_id: org.clone(),
-                generated_on: generated_on.to_string(),
-                files: writer.files,
-                failures: writer.failures,
-            };
-            self.store
-                .put(
-                    &dir.clone().join("manifest.json"),
-                    serde_json::to_vec_pretty(&manifest)?,
-                )
-                .await?;
-            report.written += writer.written;
-            report.kept += writer.kept;
-            report.bytes += manifest.files.iter().map(|f| f.bytes).sum::<u64>();
-            report.manifests.push(manifest);
+        let dir = layout::payslips_dir(org, &self.run.period, &self.run.run_id);
+        Ok(OrgPayslips {
+            batch: self,
+            org: org.to_string(),
+            totals,
+            generated_on,
+            renderer: Renderer::new()?,
+            writer: Writer::new(self.store, dir).await?,
+            register: RegisterWriter::new(&self.register(generated_on)).map_err(|e| e.to_string()),
+            payslips: 0,
+        })
+    }
+
+    /// One org's payslips from `rows`, a batch at a time, then its register and manifest.
+    async fn write_org(
+        &self,
+        org: &str,
+        rows: impl IntoIterator<Item = RecordBatch>,
+        progress: &dyn Progress,
+    ) -> Result<BatchReport, BatchError> {
+        let mut out = self.org(org).await?;
+        for batch in rows {
+            out.add(&batch, progress).await?;
         }
-        Ok(report)
+        out.finish().await
     }
 
     /// The run's own date: payslips of a run are the same documents whenever they are rendered.
@@ -292,6 +289,85 @@ impl Batch<'_> {
     }
 }
 
+/// One org's payslips and register as they are written: memory holds one batch of rows'
+/// documents at a time.
+struct OrgPayslips<'b> {
+    batch: &'b Batch<'b>,
+    org: String,
+    totals: &'b PayslipDef,
+    generated_on: NaiveDate,
+    renderer: Renderer,
+    writer: Writer<'b>,
+    /// The register so far, or why it failed (recorded in the manifest; payslips go on).
+    register: Result<RegisterWriter, String>,
+    payslips: u64,
+}
+
+impl OrgPayslips<'_> {
+    async fn add(&mut self, rows: &RecordBatch, progress: &dyn Progress) -> Result<(), BatchError> {
+        check_amounts(std::slice::from_ref(rows))?;
+        let batch = self.batch;
+        let payslips: Vec<Payslip> = (0..rows.num_rows())
+            .map(|row| batch.payslip(rows, row, self.totals, self.generated_on))
+            .collect();
+        add_rows(
+            &mut self.register,
+            (0..rows.num_rows()).map(|row| batch.register_row(rows, row)),
+        );
+        let rendered = render_all(&self.renderer, &payslips, batch.formats);
+        self.writer.write_all(rendered, progress).await;
+        self.payslips += payslips.len() as u64;
+        Ok(())
+    }
+
+    async fn finish(mut self) -> Result<BatchReport, BatchError> {
+        let register = self.register.and_then(|r| r.finish().map_err(|e| e.to_string()));
+        self.writer
+            .write_all(
+                vec![("register.xlsx".into(), String::new(), register)],
+                &payroll_connectors::Quiet,
+            )
+            .await;
+        self.writer.files.sort_by(|a, b| a.name.cmp(&b.name));
+        self.writer.failures.sort_by(|a, b| a.file.cmp(&b.file));
+        let manifest = BatchManifest {
+            run_id: self.batch.run.run_id.clone(),
+            period: self.batch.run.period.clone(),
+            org_id: self.org,
+            generated_on: self.generated_on.to_string(),
+            files: self.writer.files,
+            failures: self.writer.failures,
+        };
+        self.batch
+            .store
+            .put(
+                &self.writer.dir.clone().join("manifest.json"),
+                serde_json::to_vec_pretty(&manifest)?,
+            )
+            .await?;
+        Ok(BatchReport {
+            written: self.writer.written,
+            kept: self.writer.kept,
+            bytes: manifest.files.iter().map(|f| f.bytes).sum::<u64>(),
+            payslips: self.payslips,
+            manifests: vec![manifest],
+        })
+    }
+}
+
+/// Adds rows to the register being written; the first failure becomes the register's, recorded
+/// in the manifest like a payslip's, and the payslips go on.
+fn add_rows(register: &mut Result<RegisterWriter, String>, rows: impl Iterator<Item = RegisterRow>) {
+    if let Ok(writer) = register {
+        for row in rows {
+            if let Err(e) = writer.add(&row) {
+                *register = Err(e.to_string());
+                return;
+            }
+        }
+    }
+}
+
 /// A rendered file: its name, the worker it belongs to, its bytes or why it failed.
 type Rendered = (String, String, Result<Vec<u8>, String>);
 
@@ -325,7 +401,7 @@ fn render_all(renderer: &Renderer, payslips: &[Payslip], formats: Formats) -> Ve
 /// Writes one org's files, keeping those already present with the right content.
 struct Writer<'a> {
     store: &'a Store,
-    dir: &'a Path,
+    dir: Path,
     /// Sizes of the files already in the folder (a resumed batch).
     existing: HashMap<String, u64>,
     files: Vec<FileEntry>,
@@ -341,9 +417,9 @@ enum Outcome {
 }
 
 impl<'a> Writer<'a> {
-    async fn new(store: &'a Store, dir: &'a Path) -> Result<Writer<'a>, BatchError> {
+    async fn new(store: &'a Store, dir: Path) -> Result<Writer<'a>, BatchError> {
         let existing = store
-            .list(dir)
+            .list(&dir)
             .await?
             .into_iter()
             .filter_map(|meta| Some((meta.location.filename()?.to_string(), meta.size)))
@@ -379,8 +455,6 @@ impl<'a> Writer<'a> {
                 Outcome::Failed(f) => self.failures.push(f),
             }
         }
-        self.files.sort_by(|a, b| a.name.cmp(&b.name));
-        self.failures.sort_by(|a, b| a.file.cmp(&b.file));
     }
 
     async fn write_one(&self, name: String, worker_id: String, bytes: Result<Vec<u8>, String>) -> Outcome {
@@ -478,7 +552,8 @@ fn amount(batch: &RecordBatch, row: usize, name: &str) -> Decimal {
 }
 
 /// Renders and writes a written run's payslips and registers, with the ruleset the run applied
-/// (the copy saved beside its record, not whatever file is current).
+/// (the copy saved beside its record, not whatever file is current). Results are read a part
+/// and a row group at a time: a million workers' results are never in memory at once.
 #[allow(clippy::expect_used, reason = "applied_ruleset checks the version")]
 pub async fn render(
     store: &Store,
@@ -491,19 +566,27 @@ pub async fn render(
     let version = ruleset
         .version(&record.ruleset.version)
         .expect("applied_ruleset checks the version");
-    // An org at a time: a run's results are read whole only one org's at once.
+    let batch = Batch {
+        store,
+        run: record,
+        version,
+        formats,
+        org_names,
+    };
+    batch.start(record.rows, progress);
     let mut report = BatchReport::default();
     for org in &record.orgs {
-        let results = read_org_results(store, org, &record.period, &record.run_id).await?;
-        let batch = Batch {
-            store,
-            run: record,
-            version,
-            results: &results,
-            formats,
-            org_names,
-        };
-        report.absorb(batch.write(progress).await?);
+        let mut out = batch.org(org).await?;
+        for part in results_parts(store, org, &record.period, &record.run_id).await? {
+            let bytes = store.get(&part).await?;
+            let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)
+                .and_then(|builder| builder.build())
+                .map_err(payroll_connectors::Error::from)?;
+            for rows in reader {
+                out.add(&rows.map_err(BatchError::from)?, progress).await?;
+            }
+        }
+        report.absorb(out.finish().await?);
     }
     Ok(report)
 }

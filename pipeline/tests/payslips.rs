@@ -83,7 +83,6 @@ impl Sample {
             store: &self.store,
             run: &self.run,
             version: self.ruleset.version_on(PERIOD.first_day()).unwrap(),
-            results: &self.results,
             formats: Formats { pdf: true, xlsx: true },
             org_names: &NO_NAMES,
         }
@@ -93,7 +92,7 @@ impl Sample {
 #[tokio::test]
 async fn a_failed_write_is_recorded_and_the_rest_of_the_batch_lands() {
     let sample = Sample::run(store("W000001.pdf")).await;
-    let report = sample.batch().write(&Quiet).await.unwrap();
+    let report = sample.batch().write(&sample.results, &Quiet).await.unwrap();
 
     let failures: Vec<_> = report.failures().collect();
     assert_eq!(failures.len(), 1);
@@ -117,7 +116,7 @@ async fn a_failed_write_is_recorded_and_the_rest_of_the_batch_lands() {
 async fn a_batch_run_again_writes_only_what_is_missing_or_wrong() {
     let sample = Sample::run(store("never")).await;
     let (store, batch) = (&sample.store, sample.batch());
-    let first = batch.write(&Quiet).await.unwrap();
+    let first = batch.write(&sample.results, &Quiet).await.unwrap();
     assert_eq!((first.written, first.kept), (162, 0));
 
     let dir = Path::from("payslips/org_id=org0/period=2026-10/run_id=20261101T000000Z-0001");
@@ -136,7 +135,7 @@ async fn a_batch_run_again_writes_only_what_is_missing_or_wrong() {
         .await
         .unwrap();
 
-    let second = batch.write(&Quiet).await.unwrap();
+    let second = batch.write(&sample.results, &Quiet).await.unwrap();
     assert_eq!((second.written, second.kept), (4, 158));
     assert_eq!(second.manifests, first.manifests, "the same files, byte for byte");
     let inner = store.object_store();
