@@ -96,9 +96,8 @@ impl Table {
             }
             (None, Some(file)) => {
                 let line = line_of(text, file.span().start);
-                let path = dir.join(file.get_ref());
-                let bytes =
-                    std::fs::read(&path).map_err(|e| fault(line, format!("cannot read {}: {e}", path.display())))?;
+                let path = table_path(dir, file.get_ref()).map_err(|m| fault(line, m))?;
+                let bytes = read_limited(&path).map_err(|m| fault(line, m))?;
                 (
                     read_csv(&bytes, &path).map_err(|m| fault(line, m))?,
                     Some(bytes),
@@ -256,6 +255,43 @@ impl Table {
             (cells_match && bound_holds).then_some(row.value)
         })
     }
+}
+
+/// A table file is read from beside the ruleset: a ruleset names files of its own, not any
+/// file the process can read (`/etc/passwd`, `../secrets.csv`, `/dev/zero`).
+fn table_path(dir: &Path, file: &str) -> Result<std::path::PathBuf, String> {
+    let relative = Path::new(file);
+    let inside = relative
+        .components()
+        .all(|c| matches!(c, std::path::Component::Normal(_) | std::path::Component::CurDir));
+    if !inside || file.is_empty() {
+        return Err(format!(
+            "`{file}`: expected a file beside the ruleset or in a folder under it (a relative path without ..)"
+        ));
+    }
+    Ok(dir.join(relative))
+}
+
+/// Tables are small: a slab or rate table is kilobytes. More than this is not one.
+const MAX_TABLE_BYTES: u64 = 16 << 20;
+
+fn read_limited(path: &Path) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let cannot = |e: std::io::Error| format!("cannot read {}: {e}", path.display());
+    let file = std::fs::File::open(path).map_err(cannot)?;
+    if !file.metadata().map_err(cannot)?.is_file() {
+        return Err(format!("{}: not a regular file", path.display()));
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_TABLE_BYTES + 1).read_to_end(&mut bytes).map_err(cannot)?;
+    if bytes.len() as u64 > MAX_TABLE_BYTES {
+        return Err(format!(
+            "{}: more than {} MB; a table file holds a table's rows",
+            path.display(),
+            MAX_TABLE_BYTES >> 20
+        ));
+    }
+    Ok(bytes)
 }
 
 fn parse_amount(text: &str) -> Result<Decimal, String> {
