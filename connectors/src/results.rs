@@ -325,13 +325,19 @@ pub async fn read_org_results(store: &Store, org: &str, period: &str, run_id: &s
 /// re-runs are counted once). A run is complete once its run record is written, last; results
 /// files of a run without one (a crash mid-write) are never read.
 pub async fn register_results(ctx: &SessionContext, store: &Store) -> Result<()> {
-    register_parquet(ctx, store, layout::RESULTS, "results_files").await?;
     let complete: Vec<String> = store
         .list(&object_store::path::Path::from(layout::RUNS))
         .await?
         .into_iter()
         .filter_map(|meta| meta.location.filename()?.strip_suffix(".json").map(str::to_string))
         .collect();
+    if complete.is_empty() {
+        return Err(Error::input(
+            store.url_of(&object_store::path::Path::from(layout::RUNS)),
+            "no complete run here yet: `payroll run` writes one (the results of a run cut short, without its run record, are never read)",
+        ));
+    }
+    register_parquet(ctx, store, layout::RESULTS, "results_files").await?;
     let complete = RecordBatch::try_new(
         Arc::new(Schema::new(vec![Field::new("run_id", DataType::Utf8, false)])),
         vec![Arc::new(StringArray::from(complete)) as ArrayRef],
