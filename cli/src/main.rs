@@ -1,5 +1,6 @@
 //! `payroll`: exact, fast payroll for contract and blue-collar workforces.
 
+mod audit;
 mod bench;
 mod demo;
 mod explain;
@@ -78,6 +79,9 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Mint a bearer token signed with the service's HS256 secret
     Token(serve::TokenArgs),
+    /// The service's audit log: check that no entry was edited or deleted
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
 }
 
 #[derive(clap::Args)]
@@ -215,6 +219,7 @@ async fn dispatch(command: Command) -> Result<ExitCode> {
         Command::Bench(command) => bench::bench(command).await,
         Command::Serve(args) => serve::serve(args).await,
         Command::Token(args) => serve::token(args),
+        Command::Audit(command) => audit::audit(command).await,
     }
 }
 

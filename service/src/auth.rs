@@ -42,6 +42,15 @@ pub enum Permission {
     /// The caller's own pay-to-date and payslips (`sub` is their worker id).
     #[serde(rename = "pay:own")]
     ViewOwnPay,
+    /// The org's audit log.
+    #[serde(rename = "audit:view")]
+    ViewAudit,
+    /// Request a manual adjustment (it waits for a second person).
+    #[serde(rename = "adjustments:request")]
+    RequestAdjustments,
+    /// Approve or reject another user's adjustment.
+    #[serde(rename = "adjustments:approve")]
+    ApproveAdjustments,
 }
 
 pub type Permissions = BTreeSet<Permission>;
@@ -66,11 +75,21 @@ impl Roles {
                     DownloadRegister,
                     ViewDeadLetters,
                     EditSchedule,
+                    ViewAudit,
+                    RequestAdjustments,
                 ][..],
             ),
             (
                 "approver",
-                &[ViewRuns, ApproveRuns, ExcludeWorkers, ViewPay, DownloadPayslips][..],
+                &[
+                    ViewRuns,
+                    ApproveRuns,
+                    ExcludeWorkers,
+                    ViewPay,
+                    DownloadPayslips,
+                    ViewAudit,
+                    ApproveAdjustments,
+                ][..],
             ),
             ("ops_viewer", &[ViewRuns, ViewDeadLetters][..]),
             ("analyst", &[ViewRuns, ReadAnonymizedResults][..]),

@@ -43,6 +43,8 @@ pub struct ServeConfig {
     #[serde(default)]
     pub stream: StreamSettings,
     #[serde(default)]
+    pub adjustments: AdjustmentSettings,
+    #[serde(default)]
     pub auth: AuthConfig,
     #[serde(default)]
     pub orgs: BTreeMap<String, OrgConfig>,
@@ -52,6 +54,27 @@ pub struct ServeConfig {
     /// Runs this instance executes at once; 0 for an instance that only serves the API.
     #[serde(default = "default_workers")]
     pub workers: usize,
+}
+
+/// Limits on adjustments requested through the API.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdjustmentSettings {
+    /// The largest amount one adjustment may carry, a decimal string (`"200000.00"`).
+    #[serde(default = "default_max_amount")]
+    pub max_amount: rust_decimal::Decimal,
+}
+
+impl Default for AdjustmentSettings {
+    fn default() -> Self {
+        AdjustmentSettings {
+            max_amount: default_max_amount(),
+        }
+    }
+}
+
+fn default_max_amount() -> rust_decimal::Decimal {
+    rust_decimal::Decimal::new(20_000_000, 2)
 }
 
 /// How the service consumes the topics, with `brokers`.

@@ -8,6 +8,7 @@
 //!                  scheduler.rs, janitor
 //! ```
 
+pub mod adjustments;
 pub mod auth;
 pub mod config;
 pub mod db;

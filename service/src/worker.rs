@@ -319,6 +319,9 @@ pub async fn janitor(ctx: ApiContext, every: Duration) {
         {
             tracing::warn!(error = %e, "period locks not published to the stream; retrying at the next sweep");
         }
+        if let Err(e) = crate::adjustments::publish_pending(&ctx).await {
+            tracing::warn!(error = %e, "adjustment versions not published; retrying at the next sweep");
+        }
     }
 }
 

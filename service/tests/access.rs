@@ -118,6 +118,35 @@ const MATRIX: &[(&str, &str, Option<&str>, [u16; 5])] = &[
         Some(r#"{"cron": "30 1 * * *", "timezone": "Asia/Kolkata"}"#),
         [200, 403, 403, 403, 403],
     ),
+    ("GET", "/v1/orgs/{org}/audit", None, [200, 200, 403, 403, 403]),
+    (
+        "POST",
+        "/v1/orgs/{org}/adjustments",
+        Some(
+            r#"{"worker_id": "W000001", "period": "2026-10", "kind": "earning", "code": "bonus", "amount": "10.00", "reason": "r"}"#,
+        ),
+        [201, 403, 403, 403, 403],
+    ),
+    ("GET", "/v1/orgs/{org}/adjustments", None, [200, 200, 403, 403, 403]),
+    (
+        "GET",
+        "/v1/orgs/{org}/adjustments/{adj}",
+        None,
+        [200, 200, 403, 403, 403],
+    ),
+    // `{adj}` was requested by hr1: the approver approves it, and then it is decided (409).
+    (
+        "POST",
+        "/v1/orgs/{org}/adjustments/{adj}/approve",
+        Some("{}"),
+        [403, 200, 403, 403, 403],
+    ),
+    (
+        "POST",
+        "/v1/orgs/{org}/adjustments/{adj}/reject",
+        Some(r#"{"reason": "not owed"}"#),
+        [403, 409, 403, 403, 403],
+    ),
 ];
 
 fn sub(role: &str) -> String {
@@ -134,6 +163,12 @@ async fn every_endpoint_by_every_role_and_org() {
     let h = Harness::start(Backend::Sqlite, schedule).await;
     let run = h.finalized_run().await;
     let hr = h.token("hr1", "org0", "hr_admin");
+    let adjustment = serde_json::json!({"worker_id": "W000002", "period": "2026-10", "kind": "deduction",
+        "code": "canteen", "amount": "50.00", "reason": "canteen dues"});
+    let adj = h.post("/v1/orgs/org0/adjustments", &hr, &adjustment).await.json()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
 
     let mut bodies = Vec::new();
     let mut failures = Vec::new();
@@ -142,7 +177,10 @@ async fn every_endpoint_by_every_role_and_org() {
         let body: Option<Value> = body.map(|b| serde_json::from_str(b).unwrap());
         for (role, want) in ROLES.iter().zip(expected) {
             // Own org: the table's status.
-            let path = template.replace("{org}", "org0").replace("{run}", &run);
+            let path = template
+                .replace("{org}", "org0")
+                .replace("{run}", &run)
+                .replace("{adj}", &adj);
             let token = h.token(&sub(role), "org0", role);
             key += 1;
             let reply = h
@@ -170,7 +208,10 @@ async fn every_endpoint_by_every_role_and_org() {
             }
         }
         // No token, an expired one, one signed with another key, and garbage: 401.
-        let path = template.replace("{org}", "org0").replace("{run}", &run);
+        let path = template
+            .replace("{org}", "org0")
+            .replace("{run}", &run)
+            .replace("{adj}", &adj);
         let expired = {
             let mut c = claims("hr1", "org0", &["hr_admin".into()], std::time::Duration::ZERO);
             c.exp -= 60;

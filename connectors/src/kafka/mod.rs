@@ -19,7 +19,7 @@ pub mod telemetry;
 
 pub use admin::{ensure_topics, partition_counts};
 pub use config::{KafkaConfig, Role, Topics};
-pub use produce::{Published, publish_folder};
+pub use produce::{Published, publish_events, publish_folder};
 pub use source::{Live, StreamConfig, StreamReport, stream};
 pub use telemetry::StreamStatus;
 

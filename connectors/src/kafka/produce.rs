@@ -75,6 +75,17 @@ pub async fn publish_folder(
     Ok(published)
 }
 
+/// Publishes events of one feed, keyed by `worker_id`, and waits up to `wait` for the broker to
+/// take them all (an error if it has not: publish them again, the fold is idempotent).
+pub fn publish_events(config: &KafkaConfig, topic: &str, events: &[Vec<u8>], wait: Duration) -> Result<()> {
+    let producer: ThreadedProducer<DefaultProducerContext> = config.producer().create()?;
+    for event in events {
+        send(&producer, topic, worker_id(event).as_deref().map(str::as_bytes), event)?;
+    }
+    producer.flush(wait)?;
+    Ok(())
+}
+
 /// The `worker_id` of a JSON event, to key it by; a line too broken to have one goes unkeyed.
 fn worker_id(line: &[u8]) -> Option<String> {
     #[derive(Deserialize)]

@@ -3,6 +3,8 @@
 //! embedded and applied at start. Every query that reads or changes an org's records takes the
 //! token's org first.
 
+pub mod adjustments;
+pub mod audit;
 pub mod runs;
 pub mod schedules;
 pub mod worker_errors;

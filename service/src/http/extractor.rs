@@ -8,8 +8,9 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
-use super::ApiContext;
+use super::{ApiContext, RequestId};
 use crate::auth::{Permission, Permissions, TokenError};
+use crate::db::audit::Actor;
 use crate::error::{Error, Result};
 
 /// The caller, from a verified bearer token: who, for which org, allowed to do what.
@@ -19,6 +20,8 @@ pub struct AuthUser {
     pub org: String,
     pub roles: Vec<String>,
     pub permissions: Permissions,
+    /// The request this token came with (its `X-Request-Id`), for the audit log.
+    pub request_id: String,
 }
 
 impl AuthUser {
@@ -31,6 +34,15 @@ impl AuthUser {
             });
         }
         Ok(())
+    }
+
+    /// The caller as the audit log records them.
+    pub fn actor(&self) -> Actor<'_> {
+        Actor {
+            sub: &self.sub,
+            roles: &self.roles,
+            request_id: &self.request_id,
+        }
     }
 
     pub fn can(&self, permission: Permission) -> bool {
@@ -80,7 +92,12 @@ where
             .strip_prefix("Bearer ")
             .ok_or_else(|| TokenError::Malformed("expected `Authorization: Bearer <token>`".into()))?;
         let claims = ctx.keys.verify(token.trim())?;
+        let request_id = parts
+            .extensions
+            .get::<RequestId>()
+            .map_or_else(String::new, |id| id.0.clone());
         Ok(AuthUser {
+            request_id,
             permissions: ctx.roles.grants(&claims.roles),
             sub: claims.sub,
             org: claims.org,

@@ -2,6 +2,8 @@
 //! on every `/v1` route. Each resource module owns its wire structs and its `router()`; this
 //! module merges them and adds request ids, tracing and metrics once.
 
+mod adjustments;
+mod audit;
 mod error;
 mod extractor;
 mod ops;
@@ -70,6 +72,10 @@ impl ApiContext {
     }
 }
 
+/// The id of the request being answered, for the audit log.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
 /// The default ruleset and the orgs that have their own.
 pub struct Rulesets {
     pub default: Arc<Ruleset>,
@@ -88,6 +94,8 @@ pub fn router(ctx: ApiContext) -> Router {
         .merge(results::router())
         .merge(pay::router())
         .merge(schedule::router())
+        .merge(audit::router())
+        .merge(adjustments::router())
         .merge(ops::router())
         .layer(middleware::from_fn_with_state(ctx.clone(), observe))
         .with_state(ctx)
@@ -96,7 +104,7 @@ pub fn router(ctx: ApiContext) -> Router {
 /// Gives each request an id (the client's `X-Request-Id` or a new one), a span that carries it
 /// and the matched route, and its latency in the metrics. The `Authorization` header is never
 /// logged.
-async fn observe(State(ctx): State<ApiContext>, request: Request, next: Next) -> Response {
+async fn observe(State(ctx): State<ApiContext>, mut request: Request, next: Next) -> Response {
     let started = Instant::now();
     let route = request
         .extensions()
@@ -108,6 +116,7 @@ async fn observe(State(ctx): State<ApiContext>, request: Request, next: Next) ->
         .and_then(|v| v.to_str().ok())
         .filter(|v| v.len() <= 64 && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
         .map_or_else(|| ctx.next_request_id(), str::to_string);
+    request.extensions_mut().insert(RequestId(request_id.clone()));
     let method = request.method().clone();
     let span = tracing::info_span!("request", id = %request_id, %method, %route);
     let mut response = next.run(request).instrument(span.clone()).await;

@@ -23,9 +23,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
 
-use super::ApiContext;
 use super::extractor::{ApiPath, ApiQuery, AuthUser};
+use super::{ApiContext, audit};
 use crate::auth::Permission;
+use crate::db::audit::Action;
 use crate::db::runs::{self, Run};
 use crate::error::{Error, Result};
 
@@ -309,6 +310,7 @@ pub(super) async fn results_csv(
         }
     }
     let bytes = out.into_inner().map_err(|e| Error::Internal(e.to_string()))?;
+    audit::downloaded(&ctx, &user, Action::ResultsDownload, &format!("runs/{id}/results.csv")).await?;
     Ok(download(
         bytes,
         "text/csv; charset=utf-8",
@@ -331,6 +333,13 @@ pub(super) async fn results_parquet(
     readable_columns(&user, &org, None)?;
     let run = calculated(&ctx, &org, &id).await?;
     let name = format!("results-{org}-{}-{id}.parquet", run.period);
+    audit::downloaded(
+        &ctx,
+        &user,
+        Action::ResultsDownload,
+        &format!("runs/{id}/results.parquet"),
+    )
+    .await?;
     // A run written in one part is served as written; one of several parts is read whole.
     let parts = results_parts(&ctx.store, &org, &run.period.to_string(), &id).await?;
     if user.can(Permission::ViewPay)
@@ -416,6 +425,13 @@ pub(super) async fn payslip(
     user.may_see_pay_of(&org, worker, Permission::DownloadPayslips)?;
     let run = finalized(&ctx, &org, &id).await?;
     let path = layout::payslips_dir(&org, &run.period.to_string(), &id).join(file.as_str());
+    audit::downloaded(
+        &ctx,
+        &user,
+        Action::PayslipDownload,
+        &format!("runs/{id}/payslips/{file}"),
+    )
+    .await?;
     let bytes = ctx
         .store
         .get_opt(&path)
@@ -439,6 +455,13 @@ pub(super) async fn register(
     user.may(&org, Permission::DownloadRegister)?;
     let run = finalized(&ctx, &org, &id).await?;
     let path = layout::payslips_dir(&org, &run.period.to_string(), &id).join("register.xlsx");
+    audit::downloaded(
+        &ctx,
+        &user,
+        Action::RegisterDownload,
+        &format!("runs/{id}/register.xlsx"),
+    )
+    .await?;
     let bytes = ctx.store.get(&path).await?;
     Ok(download(
         bytes,

@@ -14,12 +14,14 @@ use futures::Stream;
 use payroll_engine::lifecycle::{Move, RunKind, RunStatus, check_approver, check_worker_errors};
 use payroll_rules::vocabulary::PayPeriod;
 use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
 
-use super::ApiContext;
 use super::extractor::{ApiJson, ApiPath, ApiQuery, AuthUser};
+use super::{ApiContext, audit};
 use crate::auth::Permission;
+use crate::db::audit::Action;
 use crate::db::runs::{self, Changes, Filter, NewRun, Progress, Run};
 use crate::db::worker_errors::{self, Exclusion, RecordedError};
 use crate::error::{Error, Result};
@@ -382,6 +384,16 @@ pub(super) async fn trigger(
     if created {
         ctx.metrics.run_queued(run.kind);
         ctx.work.notify_one();
+        let after = json!({"period": run.period.to_string(), "kind": run.kind.as_str(), "status": run.status.as_str()});
+        audit::changed(
+            &ctx,
+            &user,
+            Action::RunTrigger,
+            &format!("runs/{}", run.id),
+            None,
+            Some(after),
+        )
+        .await;
     }
     Ok((StatusCode::ACCEPTED, Json(single(&ctx, run, &user).await?)))
 }
@@ -480,6 +492,7 @@ pub(super) async fn approve(
     // Errors are written with the Calculate move and exclusions only remove from this count,
     // so reading it before the move cannot let a worker through.
     let unexcluded = worker_errors::unexcluded(&ctx.db, &org, &id).await?;
+    let before = runs::get(&ctx.db, &org, &id).await?.status;
     let run = runs::apply(
         &ctx.db,
         &org,
@@ -497,6 +510,7 @@ pub(super) async fn approve(
     )
     .await?;
     ctx.work.notify_one();
+    audit_move(&ctx, &user, Action::RunApprove, before, &run, None).await;
     // The stream archives the locked period's events; the janitor publishes it if this fails.
     if let Some(live) = &ctx.live
         && let Err(e) = live.publish_locks(&ctx.db).await
@@ -528,7 +542,17 @@ pub(super) async fn reject(
         note: Some(reason.to_string()),
         ..Changes::default()
     };
+    let before = runs::get(&ctx.db, &org, &id).await?.status;
     let run = runs::apply(&ctx.db, &org, &id, Move::Reject, &user.sub, changes, |_| Ok(())).await?;
+    audit_move(
+        &ctx,
+        &user,
+        Action::RunReject,
+        before,
+        &run,
+        Some(json!({"reason": reason})),
+    )
+    .await;
     Ok(Json(single(&ctx, run, &user).await?))
 }
 
@@ -544,10 +568,12 @@ pub(super) async fn cancel(
     ApiPath((org, id)): ApiPath<(String, String)>,
 ) -> Result<Json<RunBody>> {
     user.may(&org, Permission::TriggerRuns)?;
+    let before = runs::get(&ctx.db, &org, &id).await?.status;
     let run = runs::apply(&ctx.db, &org, &id, Move::Cancel, &user.sub, Changes::default(), |_| {
         Ok(())
     })
     .await?;
+    audit_move(&ctx, &user, Action::RunCancel, before, &run, None).await;
     Ok(Json(single(&ctx, run, &user).await?))
 }
 
@@ -650,8 +676,43 @@ pub(super) async fn exclude(
         )));
     }
     worker_errors::exclude(&ctx.db, &org, &id, &workers, reason, &user.sub).await?;
+    let after = json!({"excluded": workers, "reason": reason});
+    audit::changed(
+        &ctx,
+        &user,
+        Action::RunExclude,
+        &format!("runs/{id}"),
+        None,
+        Some(after),
+    )
+    .await;
     let run = runs::get(&ctx.db, &org, &id).await?;
     Ok(Json(single(&ctx, run, &user).await?))
+}
+
+/// Records a run's move in the audit log: its status before and after, and what the mover said.
+async fn audit_move(
+    ctx: &ApiContext,
+    user: &AuthUser,
+    action: Action,
+    before: RunStatus,
+    run: &Run,
+    said: Option<Value>,
+) {
+    let mut after = json!({"status": run.status.as_str(), "period": run.period.to_string(), "kind": run.kind.as_str()});
+    if let (Some(Value::Object(said)), Some(after)) = (said, after.as_object_mut()) {
+        after.extend(said);
+    }
+    let before = json!({"status": before.as_str()});
+    audit::changed(
+        ctx,
+        user,
+        action,
+        &format!("runs/{}", run.id),
+        Some(before),
+        Some(after),
+    )
+    .await;
 }
 
 /// What an event carries: status and progress, never amounts.

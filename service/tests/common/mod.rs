@@ -56,6 +56,13 @@ async fn postgres_database() -> String {
     format!("{base}/{name}")
 }
 
+async fn database(backend: Backend, dir: &Path) -> String {
+    match backend {
+        Backend::Sqlite => format!("sqlite://{}?mode=rwc", dir.join("payroll.db").display()),
+        Backend::Postgres => postgres_database().await,
+    }
+}
+
 pub struct Harness {
     pub service: Service,
     pub base: String,
@@ -82,18 +89,24 @@ impl Reply {
 }
 
 impl Harness {
-    /// A service over the sample month's files, with `extra` TOML appended to its config.
+    /// A service over a copy of the sample month's files (`<dir>/inputs`: the service appends
+    /// adjustments there), with `extra` TOML appended to its config.
     pub async fn start(backend: Backend, extra: &str) -> Harness {
-        Harness::start_with(backend, &format!("inputs = {:?}", sample()), extra).await
+        let dir = tempfile::tempdir().unwrap();
+        let inputs = dir.path().join("inputs");
+        std::fs::create_dir(&inputs).unwrap();
+        for entry in std::fs::read_dir(sample()).unwrap() {
+            let path = entry.unwrap().path();
+            std::fs::copy(&path, inputs.join(path.file_name().unwrap())).unwrap();
+        }
+        let database = database(backend, dir.path()).await;
+        Harness::start_on(dir, database, &format!("inputs = {inputs:?}"), extra).await
     }
 
     /// A service reading `source` (top-level keys: `inputs`, or `brokers` and `sites`).
     pub async fn start_with(backend: Backend, source: &str, extra: &str) -> Harness {
         let dir = tempfile::tempdir().unwrap();
-        let database = match backend {
-            Backend::Sqlite => format!("sqlite://{}?mode=rwc", dir.path().join("payroll.db").display()),
-            Backend::Postgres => postgres_database().await,
-        };
+        let database = database(backend, dir.path()).await;
         Harness::start_on(dir, database, source, extra).await
     }
 

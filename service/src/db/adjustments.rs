@@ -1,0 +1,339 @@
+//! Adjustments under maker-checker: a request is `pending` until a second person approves or
+//! rejects it. Each transition is the next version of the adjustment event; the service
+//! publishes it to the org's input (`crate::adjustments`), and `published_version` records how
+//! far that got.
+
+use chrono::Utc;
+use payroll_engine::event::{AdjustmentKind, Status};
+use payroll_rules::vocabulary::PayPeriod;
+use rust_decimal::Decimal;
+use serde_json::{Value, json};
+
+use super::{Db, timestamp};
+use crate::error::{Error, Result};
+
+/// An adjustment as the service keeps it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Adjustment {
+    pub id: String,
+    pub org_id: String,
+    pub worker_id: String,
+    pub period: PayPeriod,
+    pub kind: AdjustmentKind,
+    pub code: String,
+    pub amount: Decimal,
+    pub reason: String,
+    /// `pending`, `approved` or `rejected`.
+    pub status: Status,
+    pub version: i64,
+    pub requested_by: String,
+    pub requested_at: String,
+    pub decided_by: Option<String>,
+    pub decided_at: Option<String>,
+    pub decision_note: Option<String>,
+}
+
+impl Adjustment {
+    /// This version as an adjustment event, the `adjustments.ndjson` contract (POLICY.md).
+    pub fn event(&self) -> Value {
+        json!({
+            "event_id": format!("{}-v{}", self.id, self.version),
+            "adjustment_id": self.id,
+            "worker_id": self.worker_id,
+            "period": self.period.to_string(),
+            "kind": name(&self.kind),
+            "code": self.code,
+            "amount": self.amount.to_string(),
+            "reason": self.reason,
+            "status": name(&self.status),
+            "version": self.version,
+            "requested_by": self.requested_by,
+            "approved_by": if self.status == Status::Approved { self.decided_by.clone().unwrap_or_default() } else { String::new() },
+        })
+    }
+}
+
+/// An enum's wire name (`earning`, `approved`).
+pub fn name(value: &impl serde::Serialize) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+fn parse<T: serde::de::DeserializeOwned>(what: &str, text: &str) -> Result<T> {
+    serde_json::from_value(Value::from(text)).map_err(|_| Error::Internal(format!("stored {what} `{text}`")))
+}
+
+/// A request, validated by the caller.
+pub struct NewAdjustment<'a> {
+    pub org_id: &'a str,
+    pub worker_id: &'a str,
+    pub period: PayPeriod,
+    pub kind: AdjustmentKind,
+    pub code: &'a str,
+    pub amount: Decimal,
+    pub reason: &'a str,
+    pub requested_by: &'a str,
+    /// The Idempotency-Key and a hash of the request body, if the caller sent a key.
+    pub idempotency: Option<(&'a str, String)>,
+}
+
+const COLUMNS: &str = "id, org_id, worker_id, period, kind, code, amount, reason, status, version, requested_by, \
+                       requested_at, decided_by, decided_at, decision_note";
+
+type Row = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    i64,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+fn adjustment(row: Row) -> Result<Adjustment> {
+    let (
+        id,
+        org_id,
+        worker_id,
+        period,
+        kind,
+        code,
+        amount,
+        reason,
+        status,
+        version,
+        requested_by,
+        requested_at,
+        decided_by,
+        decided_at,
+        decision_note,
+    ) = row;
+    Ok(Adjustment {
+        period: period
+            .parse()
+            .map_err(|e: String| Error::Internal(format!("adjustment {id}: {e}")))?,
+        kind: parse("kind", &kind)?,
+        amount: amount
+            .parse()
+            .map_err(|_| Error::Internal(format!("adjustment {id}: amount `{amount}`")))?,
+        status: parse("status", &status)?,
+        id,
+        org_id,
+        worker_id,
+        code,
+        reason,
+        version,
+        requested_by,
+        requested_at,
+        decided_by,
+        decided_at,
+        decision_note,
+    })
+}
+
+/// Records a request as `pending` (version 1); `Ok((adjustment, false))` for a retry of a
+/// request already recorded under the same key. The same key with another body is refused.
+pub async fn create(db: &Db, new: NewAdjustment<'_>) -> Result<(Adjustment, bool)> {
+    if let Some((key, hash)) = &new.idempotency
+        && let Some(existing) = by_key(db, new.org_id, key, hash).await?
+    {
+        return Ok((existing, false));
+    }
+    let id = uuid::Uuid::now_v7().to_string();
+    let inserted = sqlx::query(
+        "INSERT INTO adjustments (id, org_id, worker_id, period, kind, code, amount, reason, status, version, \
+         requested_by, requested_at, idempotency_key, request_hash) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', 1, $9, $10, $11, $12)",
+    )
+    .bind(&id)
+    .bind(new.org_id)
+    .bind(new.worker_id)
+    .bind(new.period.to_string())
+    .bind(name(&new.kind))
+    .bind(new.code)
+    .bind(new.amount.to_string())
+    .bind(new.reason)
+    .bind(new.requested_by)
+    .bind(timestamp(Utc::now()))
+    .bind(new.idempotency.as_ref().map(|(key, _)| key.to_string()))
+    .bind(new.idempotency.as_ref().map(|(_, hash)| hash.clone()))
+    .execute(db.pool())
+    .await;
+    match inserted {
+        Ok(_) => Ok((get(db, new.org_id, &id).await?, true)),
+        // Two retries racing: the other one recorded it.
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+            let (key, hash) = new
+                .idempotency
+                .as_ref()
+                .ok_or_else(|| Error::Internal("an adjustment id was drawn twice".into()))?;
+            let existing = by_key(db, new.org_id, key, hash)
+                .await?
+                .ok_or_else(|| Error::Internal("a duplicate idempotency key with no adjustment".into()))?;
+            Ok((existing, false))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn by_key(db: &Db, org: &str, key: &str, hash: &str) -> Result<Option<Adjustment>> {
+    let found: Option<(String, Option<String>)> =
+        sqlx::query_as("SELECT id, request_hash FROM adjustments WHERE org_id = $1 AND idempotency_key = $2")
+            .bind(org)
+            .bind(key)
+            .fetch_optional(db.pool())
+            .await?;
+    match found {
+        None => Ok(None),
+        Some((id, Some(recorded))) if recorded == hash => Ok(Some(get(db, org, &id).await?)),
+        Some(_) => Err(Error::invalid(
+            "Idempotency-Key",
+            "already used for another request: use a new key for a new adjustment",
+        )),
+    }
+}
+
+pub async fn get(db: &Db, org: &str, id: &str) -> Result<Adjustment> {
+    let row: Option<Row> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM adjustments WHERE org_id = $1 AND id = $2"
+    ))
+    .bind(org)
+    .bind(id)
+    .fetch_optional(db.pool())
+    .await?;
+    row.map(adjustment)
+        .transpose()?
+        .ok_or_else(|| Error::NotFound(format!("adjustment {id}")))
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub status: Option<Status>,
+    pub worker_id: Option<String>,
+    pub period: Option<PayPeriod>,
+}
+
+/// A page of an org's adjustments, newest first, and the cursor of the next page.
+pub async fn list(
+    db: &Db,
+    org: &str,
+    filter: &Filter,
+    after: Option<&str>,
+    size: u32,
+) -> Result<(Vec<Adjustment>, Option<String>)> {
+    let mut sql = format!("SELECT {COLUMNS} FROM adjustments WHERE org_id = $1");
+    let mut binds: Vec<String> = vec![org.to_string()];
+    let mut condition = |column: &str, value: Option<String>| {
+        if let Some(value) = value {
+            binds.push(value);
+            sql.push_str(&format!(" AND {column} ${}", binds.len()));
+        }
+    };
+    condition("status =", filter.status.as_ref().map(name));
+    condition("worker_id =", filter.worker_id.clone());
+    condition("period =", filter.period.map(|p| p.to_string()));
+    condition("id <", after.map(str::to_string));
+    sql.push_str(&format!(" ORDER BY id DESC LIMIT {}", size + 1));
+    let mut query = sqlx::query_as::<_, Row>(&sql);
+    for bind in &binds {
+        query = query.bind(bind);
+    }
+    let mut found = query
+        .fetch_all(db.pool())
+        .await?
+        .into_iter()
+        .map(adjustment)
+        .collect::<Result<Vec<_>>>()?;
+    let next = (found.len() > size as usize).then(|| {
+        found.truncate(size as usize);
+        found.last().map(|a| a.id.clone())
+    });
+    Ok((found, next.flatten()))
+}
+
+/// A checker's decision on a pending adjustment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Approve,
+    Reject,
+}
+
+/// Approves or rejects a pending adjustment as `checker`, making it the next version. The
+/// requester can never decide their own request (four eyes); a decided one is not decided again.
+pub async fn decide(
+    db: &Db,
+    org: &str,
+    id: &str,
+    decision: Decision,
+    checker: &str,
+    note: Option<&str>,
+) -> Result<Adjustment> {
+    let current = get(db, org, id).await?;
+    if current.requested_by == checker {
+        return Err(Error::Forbidden(format!(
+            "four eyes: {checker} requested adjustment {id} and cannot also {} it; another user with adjustments:approve must",
+            match decision {
+                Decision::Approve => "approve",
+                Decision::Reject => "reject",
+            }
+        )));
+    }
+    if current.status != Status::Pending {
+        return Err(Error::Conflict(format!(
+            "adjustment {id} is {}: only a pending adjustment is approved or rejected",
+            name(&current.status)
+        )));
+    }
+    let status = match decision {
+        Decision::Approve => Status::Approved,
+        Decision::Reject => Status::Rejected,
+    };
+    let moved = sqlx::query(
+        "UPDATE adjustments SET status = $1, version = version + 1, decided_by = $2, decided_at = $3, decision_note = $4 \
+         WHERE org_id = $5 AND id = $6 AND status = 'pending'",
+    )
+    .bind(name(&status))
+    .bind(checker)
+    .bind(timestamp(Utc::now()))
+    .bind(note)
+    .bind(org)
+    .bind(id)
+    .execute(db.pool())
+    .await?
+    .rows_affected();
+    if moved == 0 {
+        return Err(Error::Conflict(format!(
+            "adjustment {id} was decided by someone else meanwhile; read it again"
+        )));
+    }
+    get(db, org, id).await
+}
+
+/// Versions not yet published, oldest first.
+pub async fn unpublished(db: &Db, limit: u32) -> Result<Vec<Adjustment>> {
+    let rows: Vec<Row> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM adjustments WHERE published_version < version ORDER BY id LIMIT {limit}"
+    ))
+    .fetch_all(db.pool())
+    .await?;
+    rows.into_iter().map(adjustment).collect()
+}
+
+pub async fn mark_published(db: &Db, id: &str, version: i64) -> Result<()> {
+    sqlx::query("UPDATE adjustments SET published_version = $1 WHERE id = $2 AND published_version < $1")
+        .bind(version)
+        .bind(id)
+        .execute(db.pool())
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,395 @@
+//! Adjustments under maker-checker: one user requests (`adjustments:request`), another approves
+//! or rejects (`adjustments:approve`, never their own request). Each transition is published as
+//! the next version of the adjustment event to the org's input, and audited.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use payroll_engine::event::{AdjustmentKind, Status};
+use payroll_engine::money::parse_amount;
+use payroll_rules::vocabulary::PayPeriod;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use utoipa::{IntoParams, ToSchema};
+
+use super::extractor::{ApiJson, ApiPath, ApiQuery, AuthUser};
+use super::{ApiContext, audit};
+use crate::auth::Permission;
+use crate::db::adjustments::{self, Adjustment, Decision, Filter, NewAdjustment, name};
+use crate::db::audit::Action;
+use crate::error::{Error, Result};
+
+pub fn router() -> Router<ApiContext> {
+    Router::new()
+        .route("/v1/orgs/{org}/adjustments", post(request).get(list))
+        .route("/v1/orgs/{org}/adjustments/{id}", get(read))
+        .route("/v1/orgs/{org}/adjustments/{id}/approve", post(approve))
+        .route("/v1/orgs/{org}/adjustments/{id}/reject", post(reject))
+}
+
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RequestAdjustment {
+    pub worker_id: String,
+    /// `YYYY-MM`
+    #[schema(example = "2026-10")]
+    pub period: String,
+    /// `earning` or `deduction`
+    #[schema(example = "earning")]
+    pub kind: String,
+    /// What it is for, e.g. `bonus`, `advance_recovery`: letters, digits and `_`.
+    #[schema(example = "bonus")]
+    pub code: String,
+    /// A positive decimal string with at most 2 decimals, at most the configured cap.
+    #[schema(example = "1500.00")]
+    pub amount: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RejectAdjustment {
+    pub reason: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AdjustmentBody {
+    pub id: String,
+    pub worker_id: String,
+    pub period: String,
+    pub kind: String,
+    pub code: String,
+    /// A decimal string.
+    pub amount: String,
+    pub reason: String,
+    /// `pending`, `approved` or `rejected`.
+    pub status: String,
+    /// The adjustment event's version: 1 when requested, 2 once decided.
+    pub version: i64,
+    pub requested_by: String,
+    pub requested_at: String,
+    pub decided_by: Option<String>,
+    pub decided_at: Option<String>,
+    /// The checker's reason for a rejection.
+    pub decision_note: Option<String>,
+}
+
+impl From<Adjustment> for AdjustmentBody {
+    fn from(a: Adjustment) -> Self {
+        AdjustmentBody {
+            period: a.period.to_string(),
+            kind: name(&a.kind),
+            amount: a.amount.to_string(),
+            status: name(&a.status),
+            id: a.id,
+            worker_id: a.worker_id,
+            code: a.code,
+            reason: a.reason,
+            version: a.version,
+            requested_by: a.requested_by,
+            requested_at: a.requested_at,
+            decided_by: a.decided_by,
+            decided_at: a.decided_at,
+            decision_note: a.decision_note,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AdjustmentPage {
+    pub adjustments: Vec<AdjustmentBody>,
+    pub next_page_token: Option<String>,
+}
+
+/// What a request says, checked field by field; every fault is named at once.
+fn validate<'a>(body: &'a RequestAdjustment, cap: rust_decimal::Decimal) -> Result<Validated<'a>> {
+    let mut invalid = Vec::new();
+    let mut fault = |field: &str, why: String| invalid.push((field.to_string(), why));
+    let worker_id = body.worker_id.trim();
+    if worker_id.is_empty() || worker_id.len() > 64 {
+        fault("worker_id", "expected a worker id of 1 to 64 characters".into());
+    }
+    let period = body.period.parse::<PayPeriod>().map_err(|e| fault("period", e)).ok();
+    let kind = match body.kind.as_str() {
+        "earning" => Some(AdjustmentKind::Earning),
+        "deduction" => Some(AdjustmentKind::Deduction),
+        other => {
+            fault("kind", format!("`{other}`: expected earning or deduction"));
+            None
+        }
+    };
+    let code = body.code.trim();
+    if code.is_empty() || code.len() > 40 || !code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        fault(
+            "code",
+            format!("`{code}`: expected 1 to 40 letters, digits or _ (e.g. bonus)"),
+        );
+    }
+    let amount = match parse_amount(body.amount.trim()) {
+        Ok(a) if a.is_zero() => {
+            fault("amount", "0: an adjustment moves money; expected more than 0".into());
+            None
+        }
+        Ok(a) if a > cap => {
+            fault(
+                "amount",
+                format!("{a} is more than the cap of {cap} an adjustment may carry"),
+            );
+            None
+        }
+        Ok(a) => Some(a),
+        Err(e) => {
+            fault("amount", e);
+            None
+        }
+    };
+    let reason = body.reason.trim();
+    if reason.is_empty() || reason.len() > 500 {
+        fault("reason", "say why, in 1 to 500 characters".into());
+    }
+    match (period, kind, amount) {
+        (Some(period), Some(kind), Some(amount)) if invalid.is_empty() => Ok(Validated {
+            worker_id,
+            period,
+            kind,
+            code,
+            amount,
+            reason,
+        }),
+        _ => Err(Error::Invalid(invalid)),
+    }
+}
+
+struct Validated<'a> {
+    worker_id: &'a str,
+    period: PayPeriod,
+    kind: AdjustmentKind,
+    code: &'a str,
+    amount: rust_decimal::Decimal,
+    reason: &'a str,
+}
+
+/// Request an adjustment: `pending` until another user approves it. An `Idempotency-Key`
+/// makes retries safe: the same key and body return the adjustment the first request made.
+#[utoipa::path(post, path = "/v1/orgs/{org}/adjustments", tag = "adjustments",
+    params(("org" = String, Path), ("Idempotency-Key" = Option<String>, Header, description = "Unique per intended adjustment")),
+    request_body = RequestAdjustment,
+    responses((status = 201, body = AdjustmentBody), (status = 200, description = "A retry: the adjustment already requested", body = AdjustmentBody),
+        (status = 401, body = super::error::ErrorBody), (status = 403, body = super::error::ErrorBody),
+        (status = 422, body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub(super) async fn request(
+    State(ctx): State<ApiContext>,
+    user: AuthUser,
+    ApiPath(org): ApiPath<String>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<RequestAdjustment>,
+) -> Result<(StatusCode, Json<AdjustmentBody>)> {
+    user.may(&org, Permission::RequestAdjustments)?;
+    let valid = validate(&body, ctx.config.adjustments.max_amount)?;
+    let key = match headers.get("idempotency-key") {
+        None => None,
+        Some(value) => Some(
+            value
+                .to_str()
+                .ok()
+                .filter(|k| !k.is_empty() && k.len() <= 200)
+                .ok_or_else(|| Error::invalid("Idempotency-Key", "expected 1 to 200 visible ASCII characters"))?,
+        ),
+    };
+    let hash = hex::encode(Sha256::digest(
+        serde_json::to_vec(&body).map_err(|e| Error::Internal(e.to_string()))?,
+    ));
+    let (adjustment, created) = adjustments::create(
+        &ctx.db,
+        NewAdjustment {
+            org_id: &org,
+            worker_id: valid.worker_id,
+            period: valid.period,
+            kind: valid.kind,
+            code: valid.code,
+            amount: valid.amount,
+            reason: valid.reason,
+            requested_by: &user.sub,
+            idempotency: key.map(|k| (k, hash)),
+        },
+    )
+    .await?;
+    if !created {
+        return Ok((StatusCode::OK, Json(adjustment.into())));
+    }
+    let target = format!("adjustments/{}", adjustment.id);
+    audit::changed(
+        &ctx,
+        &user,
+        Action::AdjustmentRequest,
+        &target,
+        None,
+        Some(adjustment.event()),
+    )
+    .await;
+    publish(&ctx).await;
+    Ok((StatusCode::CREATED, Json(adjustment.into())))
+}
+
+/// Publishes what the transition made; the janitor retries what cannot be published now.
+async fn publish(ctx: &ApiContext) {
+    if let Err(e) = crate::adjustments::publish_pending(ctx).await {
+        tracing::warn!(error = %e, "adjustment not published yet; the janitor retries");
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AdjustmentQuery {
+    /// `pending`, `approved` or `rejected`.
+    #[param(pattern = "^(pending|approved|rejected)$")]
+    pub status: Option<String>,
+    pub worker_id: Option<String>,
+    /// `YYYY-MM`
+    pub period: Option<String>,
+    /// 1 to 100; 20 by default.
+    #[param(minimum = 1, maximum = 100)]
+    pub page_size: Option<u32>,
+    /// The `next_page_token` of the page before.
+    pub page_token: Option<String>,
+}
+
+/// An org's adjustments, newest first: the checker's inbox with `status=pending`.
+#[utoipa::path(get, path = "/v1/orgs/{org}/adjustments", tag = "adjustments", params(("org" = String, Path), AdjustmentQuery),
+    responses((status = 200, body = AdjustmentPage), (status = 401, body = super::error::ErrorBody),
+        (status = 403, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub(super) async fn list(
+    State(ctx): State<ApiContext>,
+    user: AuthUser,
+    ApiPath(org): ApiPath<String>,
+    ApiQuery(query): ApiQuery<AdjustmentQuery>,
+) -> Result<Json<AdjustmentPage>> {
+    may_see(&user, &org)?;
+    let mut invalid = Vec::new();
+    let status = match query.status.as_deref() {
+        None => None,
+        Some("pending") => Some(Status::Pending),
+        Some("approved") => Some(Status::Approved),
+        Some("rejected") => Some(Status::Rejected),
+        Some(other) => {
+            invalid.push((
+                "status".to_string(),
+                format!("`{other}`: expected pending, approved or rejected"),
+            ));
+            None
+        }
+    };
+    let period = match query.period.as_deref().map(str::parse::<PayPeriod>).transpose() {
+        Ok(period) => period,
+        Err(e) => {
+            invalid.push(("period".to_string(), e));
+            None
+        }
+    };
+    let size = query.page_size.unwrap_or(20);
+    if !(1..=100).contains(&size) {
+        invalid.push(("page_size".to_string(), format!("{size}: expected 1 to 100")));
+    }
+    if !invalid.is_empty() {
+        return Err(Error::Invalid(invalid));
+    }
+    let filter = Filter {
+        status,
+        worker_id: query.worker_id,
+        period,
+    };
+    let (found, next) = adjustments::list(&ctx.db, &org, &filter, query.page_token.as_deref(), size).await?;
+    Ok(Json(AdjustmentPage {
+        adjustments: found.into_iter().map(AdjustmentBody::from).collect(),
+        next_page_token: next,
+    }))
+}
+
+/// Makers and checkers see the org's adjustments; amounts are pay data.
+fn may_see(user: &AuthUser, org: &str) -> Result<()> {
+    user.org(org)?;
+    if user.can(Permission::RequestAdjustments) || user.can(Permission::ApproveAdjustments) {
+        return Ok(());
+    }
+    Err(Error::Missing(Permission::RequestAdjustments))
+}
+
+#[utoipa::path(get, path = "/v1/orgs/{org}/adjustments/{id}", tag = "adjustments",
+    params(("org" = String, Path), ("id" = String, Path)),
+    responses((status = 200, body = AdjustmentBody), (status = 401, body = super::error::ErrorBody),
+        (status = 403, body = super::error::ErrorBody), (status = 404, body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub(super) async fn read(
+    State(ctx): State<ApiContext>,
+    user: AuthUser,
+    ApiPath((org, id)): ApiPath<(String, String)>,
+) -> Result<Json<AdjustmentBody>> {
+    may_see(&user, &org)?;
+    Ok(Json(adjustments::get(&ctx.db, &org, &id).await?.into()))
+}
+
+/// Approve a pending adjustment someone else requested: its approved version is published and
+/// the next run of its period pays it.
+#[utoipa::path(post, path = "/v1/orgs/{org}/adjustments/{id}/approve", tag = "adjustments",
+    params(("org" = String, Path), ("id" = String, Path)),
+    responses((status = 200, body = AdjustmentBody), (status = 401, body = super::error::ErrorBody),
+        (status = 403, body = super::error::ErrorBody), (status = 404, body = super::error::ErrorBody),
+        (status = 409, body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub(super) async fn approve(
+    State(ctx): State<ApiContext>,
+    user: AuthUser,
+    ApiPath((org, id)): ApiPath<(String, String)>,
+) -> Result<Json<AdjustmentBody>> {
+    user.may(&org, Permission::ApproveAdjustments)?;
+    decide(&ctx, &user, &org, &id, Decision::Approve, None).await
+}
+
+/// Reject a pending adjustment someone else requested, saying why.
+#[utoipa::path(post, path = "/v1/orgs/{org}/adjustments/{id}/reject", tag = "adjustments",
+    params(("org" = String, Path), ("id" = String, Path)),
+    request_body = RejectAdjustment,
+    responses((status = 200, body = AdjustmentBody), (status = 401, body = super::error::ErrorBody),
+        (status = 403, body = super::error::ErrorBody), (status = 404, body = super::error::ErrorBody),
+        (status = 409, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub(super) async fn reject(
+    State(ctx): State<ApiContext>,
+    user: AuthUser,
+    ApiPath((org, id)): ApiPath<(String, String)>,
+    ApiJson(body): ApiJson<RejectAdjustment>,
+) -> Result<Json<AdjustmentBody>> {
+    user.may(&org, Permission::ApproveAdjustments)?;
+    let reason = body.reason.trim();
+    if reason.is_empty() || reason.len() > 500 {
+        return Err(Error::invalid(
+            "reason",
+            "say why the adjustment is rejected, in 1 to 500 characters",
+        ));
+    }
+    decide(&ctx, &user, &org, &id, Decision::Reject, Some(reason)).await
+}
+
+async fn decide(
+    ctx: &ApiContext,
+    user: &AuthUser,
+    org: &str,
+    id: &str,
+    decision: Decision,
+    note: Option<&str>,
+) -> Result<Json<AdjustmentBody>> {
+    let decided = adjustments::decide(&ctx.db, org, id, decision, &user.sub, note).await?;
+    let action = match decision {
+        Decision::Approve => Action::AdjustmentApprove,
+        Decision::Reject => Action::AdjustmentReject,
+    };
+    let before = json!({"status": "pending", "version": decided.version - 1});
+    let target = format!("adjustments/{id}");
+    audit::changed(ctx, user, action, &target, Some(before), Some(decided.event())).await;
+    publish(ctx).await;
+    Ok(Json(decided.into()))
+}

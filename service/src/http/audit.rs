@@ -1,0 +1,161 @@
+//! The audit log as the API shows it, and the one way handlers write to it.
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+
+use super::ApiContext;
+use super::extractor::{ApiPath, ApiQuery, AuthUser};
+use crate::auth::Permission;
+use crate::db::audit::{self, Action, Entry, Filter};
+use crate::error::{Error, Result};
+
+pub fn router() -> Router<ApiContext> {
+    Router::new().route("/v1/orgs/{org}/audit", get(list))
+}
+
+/// Appends what `user` did to `target` to the org's audit log. A change is recorded after it
+/// is committed: if the log cannot be written the change stands, and the failure is logged as
+/// an error for the operator (the client is not told to retry what already happened).
+pub(super) async fn changed(
+    ctx: &ApiContext,
+    user: &AuthUser,
+    action: Action,
+    target: &str,
+    before: Option<Value>,
+    after: Option<Value>,
+) {
+    if let Err(e) = audit::append(&ctx.db, &user.org, &user.actor(), action, target, before, after).await {
+        tracing::error!(org = user.org, %action, target, error = %e, "audit entry not written");
+    }
+}
+
+/// Records a download before it is served: a file is handed out only once its audit entry is
+/// written.
+pub(super) async fn downloaded(ctx: &ApiContext, user: &AuthUser, action: Action, target: &str) -> Result<()> {
+    audit::append(&ctx.db, &user.org, &user.actor(), action, target, None, None).await
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AuditQuery {
+    /// Only entries of this action, e.g. `run.approve`.
+    pub action: Option<String>,
+    /// Only entries of this user (the token's `sub`).
+    pub actor: Option<String>,
+    /// Only entries at or after this time (RFC 3339, UTC).
+    pub from: Option<String>,
+    /// Only entries before this time (RFC 3339, UTC).
+    pub until: Option<String>,
+    /// 1 to 500; 100 by default.
+    #[param(minimum = 1, maximum = 500)]
+    pub page_size: Option<u32>,
+    /// The `next_page_token` of the page before.
+    #[param(pattern = "^[0-9]+$")]
+    pub page_token: Option<String>,
+}
+
+/// One entry: who did what to which target, when, and the target before and after.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditEntryBody {
+    pub seq: i64,
+    pub at: String,
+    pub actor: String,
+    pub roles: Vec<String>,
+    pub action: String,
+    pub target: String,
+    pub request_id: String,
+    #[schema(value_type = Option<Object>)]
+    pub before: Option<Value>,
+    #[schema(value_type = Option<Object>)]
+    pub after: Option<Value>,
+    /// The hash of the entry before (all zeros for the first) and of this one.
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+impl From<Entry> for AuditEntryBody {
+    fn from(e: Entry) -> Self {
+        AuditEntryBody {
+            seq: e.seq,
+            at: e.at,
+            actor: e.actor,
+            roles: e.roles,
+            action: e.action,
+            target: e.target,
+            request_id: e.request_id,
+            before: e.before,
+            after: e.after,
+            prev_hash: e.prev_hash,
+            hash: e.hash,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditPage {
+    pub entries: Vec<AuditEntryBody>,
+    pub next_page_token: Option<String>,
+}
+
+/// The org's audit log, oldest first, with filters.
+#[utoipa::path(get, path = "/v1/orgs/{org}/audit", tag = "audit", params(("org" = String, Path), AuditQuery),
+    responses((status = 200, body = AuditPage), (status = 401, body = super::error::ErrorBody),
+        (status = 403, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub(super) async fn list(
+    State(ctx): State<ApiContext>,
+    user: AuthUser,
+    ApiPath(org): ApiPath<String>,
+    ApiQuery(query): ApiQuery<AuditQuery>,
+) -> Result<Json<AuditPage>> {
+    user.may(&org, Permission::ViewAudit)?;
+    let mut invalid = Vec::new();
+    let size = query.page_size.unwrap_or(100);
+    if !(1..=500).contains(&size) {
+        invalid.push(("page_size".to_string(), format!("{size}: expected 1 to 500")));
+    }
+    let action = match query.action.as_deref().map(str::parse::<Action>).transpose() {
+        Ok(action) => action,
+        Err(e) => {
+            invalid.push(("action".to_string(), e));
+            None
+        }
+    };
+    let mut time = |name: &str, value: Option<String>| match value {
+        Some(text) => match chrono::DateTime::parse_from_rfc3339(&text) {
+            Ok(t) => Some(crate::db::timestamp(t.with_timezone(&chrono::Utc))),
+            Err(_) => {
+                invalid.push((name.to_string(), format!("`{text}`: expected an RFC 3339 time")));
+                None
+            }
+        },
+        None => None,
+    };
+    let (from, until) = (time("from", query.from), time("until", query.until));
+    let after_seq = match query.page_token.as_deref().map(str::parse::<i64>).transpose() {
+        Ok(seq) => seq,
+        Err(_) => {
+            invalid.push(("page_token".to_string(), "not a token this API gave".to_string()));
+            None
+        }
+    };
+    if !invalid.is_empty() {
+        return Err(Error::Invalid(invalid));
+    }
+    let filter = Filter {
+        action,
+        actor: query.actor,
+        from,
+        until,
+        after_seq,
+    };
+    let (entries, next) = audit::list(&ctx.db, &org, &filter, size).await?;
+    Ok(Json(AuditPage {
+        entries: entries.into_iter().map(AuditEntryBody::from).collect(),
+        next_page_token: next.map(|seq| seq.to_string()),
+    }))
+}
