@@ -174,11 +174,29 @@ pub(crate) fn closed_periods_of(event: &Event, org: &str, tz: Tz, closed: &BTree
     let of_org = closed.iter().filter(|(o, _)| &**o == org).map(|(_, p)| *p);
     match event {
         Event::Punch(p) => {
+            // Nearly every punch is of an open period: compared with each closed one's UTC
+            // bounds, widened by a day for any time zone, before a local date is taken.
+            const DAY_MS: i64 = 24 * 3600 * 1000;
+            let near = |period: &PayPeriod| {
+                let from = period.first_day().and_time(NaiveTime::MIN).and_utc().timestamp_millis() - DAY_MS;
+                let until = period
+                    .next()
+                    .first_day()
+                    .and_time(NaiveTime::MIN)
+                    .and_utc()
+                    .timestamp_millis()
+                    + DAY_MS;
+                (from..until).contains(&p.at_ms)
+            };
+            let mut near = of_org.filter(near).peekable();
+            if near.peek().is_none() {
+                return Vec::new();
+            }
             let Some(at) = chrono::DateTime::from_timestamp_millis(p.at_ms) else {
                 return Vec::new();
             };
             let local = PayPeriod::of(at.with_timezone(&tz).date_naive());
-            of_org.filter(|period| *period == local).collect()
+            near.filter(|period| *period == local).collect()
         }
         Event::Leave(l) => of_org
             .filter(|period| l.from <= period.last_day() && period.first_day() <= l.to)

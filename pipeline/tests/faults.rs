@@ -47,11 +47,11 @@ async fn run_sample(out: &Store, ruleset: &Ruleset) -> payroll_pipeline::Result<
     run(request, &Quiet).await.map(|_| ())
 }
 
-/// Rows of `table` as `payroll query` reads it; a store with no results files has none.
+/// Rows of `table` as `payroll query` reads it; a store with no complete run has none.
 async fn count(store: &Store, table: &str) -> i64 {
     let ctx = SessionContext::new();
     if let Err(e) = register_results(&ctx, store).await {
-        assert!(e.to_string().contains("No files found"), "{e}");
+        assert!(e.to_string().contains("no complete run here yet"), "{e}");
         return 0;
     }
     let batches: Vec<RecordBatch> = ctx

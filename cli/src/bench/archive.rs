@@ -1,8 +1,9 @@
 //! The stream's state over months: months of events folded into shards as the stream folds
 //! them (message by message, `Shard::fold`), each month locked once the next begins, so its
 //! events go to the archive and leave the state (`connectors::archive::pass`, as the stream
-//! runs it). Three months with the first two locked are measured against one month alone,
-//! each in a process of its own so one's memory does not count in the other's.
+//! runs it). Three months with the first two locked are measured against one month alone and
+//! against three months kept whole (the stream before it archived), each in a process of its
+//! own so one's memory does not count in another's.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -34,10 +35,14 @@ pub async fn months(workers: usize, last: PayPeriod, months: u32, shards: u32) -
         periods[0],
         cores()
     );
-    for streamed in [&periods[periods.len() - 1..], &periods[..]] {
+    let last_only = &periods[periods.len() - 1..];
+    for (streamed, lock) in [(last_only, true), (&periods[..], false), (&periods[..], true)] {
         let mut child = Command::new(std::env::current_exe()?);
         child.args(["bench", "stream-months", "--dir"]).arg(dir.path());
         child.args(["--workers", &workers.to_string(), "--shards", &shards.to_string()]);
+        if !lock {
+            child.arg("--keep-all");
+        }
         for period in streamed {
             child.args(["--period", &period.to_string()]);
         }
@@ -61,12 +66,18 @@ fn previous(period: PayPeriod) -> PayPeriod {
 
 /// One measurement, in this process: `periods` generated and streamed in order (a month's
 /// files are removed once streamed: a million workers' month is 7.6 GB), every one but the
-/// last locked once the next is streamed.
-pub async fn stream_months(dir: &Path, workers: usize, periods: &[PayPeriod], shards: u32) -> Result<()> {
+/// last locked once the next is streamed, unless `keep_all`.
+pub async fn stream_months(
+    dir: &Path,
+    workers: usize,
+    periods: &[PayPeriod],
+    shards: u32,
+    keep_all: bool,
+) -> Result<()> {
     let Some(&live) = periods.last() else {
         bail!("no --period to stream");
     };
-    let archive_dir = dir.join(format!("archive-{}", periods.len()));
+    let archive_dir = dir.join(format!("archive-{}-{keep_all}", periods.len()));
     let store = Store::open(&archive_dir.display().to_string())?;
     let mut state: Option<(Vec<Shard>, Vec<String>)> = None;
     let (mut folding, mut archiving, mut archived) = (0.0, 0.0, 0);
@@ -85,7 +96,7 @@ pub async fn stream_months(dir: &Path, workers: usize, periods: &[PayPeriod], sh
         }
         folding += started.elapsed().as_secs_f64();
         std::fs::remove_dir_all(&inputs)?;
-        if n + 1 < periods.len() {
+        if n + 1 < periods.len() && !keep_all {
             let started = Instant::now();
             let locked: Vec<(String, PayPeriod)> = orgs.iter().map(|org| (org.clone(), *period)).collect();
             for shard in shards_state.iter_mut() {
@@ -121,7 +132,7 @@ pub async fn stream_months(dir: &Path, workers: usize, periods: &[PayPeriod], sh
         "  {} month(s), {} locked: {punches} punches in the state, {:.0} MB as checkpoints; RSS {rss:.0} MiB after, peak {peak:.0} MiB; \
          fold {folding:.1} s, archive {archiving:.1} s ({archived} events, {:.0} MB of Parquet)",
         periods.len(),
-        periods.len() - 1,
+        if keep_all { 0 } else { periods.len() - 1 },
         checkpoint_bytes as f64 / 1e6,
         dir_bytes(&archive_dir) as f64 / 1e6,
     );

@@ -84,7 +84,7 @@ pub enum BenchCommand {
     },
     /// The stream's state over months: the last --months months folded into shards as the
     /// stream folds them, each locked (archived and dropped) once the next is folded, against
-    /// the last month alone; state size and RSS of each
+    /// the last month alone and against every month kept; state size and RSS of each
     Archive {
         #[arg(long, default_value_t = 100_000)]
         workers: usize,
@@ -110,6 +110,9 @@ pub enum BenchCommand {
         periods: Vec<PayPeriod>,
         #[arg(long)]
         shards: u32,
+        /// Lock nothing: every month stays in the state (the stream before it archived)
+        #[arg(long)]
+        keep_all: bool,
     },
     /// Recalculating the changed workers against recalculating everyone
     Live {
@@ -196,7 +199,8 @@ pub async fn bench(command: BenchCommand) -> Result<ExitCode> {
             workers,
             periods,
             shards,
-        } => archive::stream_months(&dir, workers, &periods, shards)
+            keep_all,
+        } => archive::stream_months(&dir, workers, &periods, shards, keep_all)
             .await
             .map(|()| ExitCode::SUCCESS),
         BenchCommand::Live {

@@ -158,7 +158,7 @@ pub fn stream(config: StreamConfig, stop: Arc<AtomicBool>, runtime: Handle) -> R
             if last_checkpoint.elapsed() >= config.checkpoint_every {
                 context.pipeline.drain();
                 let mut shards = context.lock();
-                shards.archive_all();
+                shards.archive(Closing::OneShard);
                 shards.checkpoint_all(&consumer, CommitMode::Async);
                 telemetry.checkpointed(&shards.counters);
                 drop(shards);
@@ -187,7 +187,8 @@ pub fn stream(config: StreamConfig, stop: Arc<AtomicBool>, runtime: Handle) -> R
         folding.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
     });
     let mut shards = context.lock();
-    shards.archive_all();
+    // Stopping: nothing is waiting for the shards any more.
+    shards.archive(Closing::EveryShard);
     shards.checkpoint_all(&consumer, CommitMode::Sync);
     shards.update_live();
     let report = StreamReport {
@@ -395,6 +396,13 @@ enum Kept {
     Released,
 }
 
+/// How many shards an archive pass closes locked periods in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Closing {
+    OneShard,
+    EveryShard,
+}
+
 struct LiveState {
     live: Live,
     calculator: Calculator,
@@ -523,24 +531,30 @@ impl Shards {
         }
     }
 
-    /// Closes the periods the service locked in every shard, archiving their events, and
-    /// loads back the workers' periods late events asked for (`archive::pass`); the next
-    /// checkpoint records it. A failure leaves the state as it was, retried next time.
-    fn archive_all(&mut self) {
+    /// Closes the periods the service locked, archiving their events, and loads back the
+    /// workers' periods late events asked for (`archive::pass`); the next checkpoint records
+    /// it. A failure leaves the state as it was, retried next time.
+    fn archive(&mut self, how: Closing) {
         let locked = match self.runtime.block_on(locks::list(self.state.store())) {
             Ok(locked) => locked,
             Err(e) => return Telemetry::archive_failed(None, &e),
         };
         let live = self.live.as_ref().map(|l| l.live.period);
+        // One shard closes its locked periods a pass: a million workers' month takes seconds a
+        // shard to archive, and the stream waits meanwhile. The others close at the next ones.
+        let mut closing = locked.as_slice();
         for (&number, owned) in &mut self.owned {
             let shard = &mut owned.shard;
             let store = self.state.store();
             match self
                 .runtime
-                .block_on(archive::pass(store, self.partitions, shard, &locked, live))
+                .block_on(archive::pass(store, self.partitions, shard, closing, live))
             {
                 Ok(pass) if pass == archive::Pass::default() => {}
                 Ok(pass) => {
+                    if pass.closed > 0 && how == Closing::OneShard {
+                        closing = &[];
+                    }
                     Telemetry::archived(number, &pass);
                     self.counters.closed_periods += pass.closed as u64;
                     self.counters.archived_events += pass.archived as u64;
