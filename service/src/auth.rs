@@ -51,12 +51,15 @@ pub enum Permission {
     /// Approve or reject another user's adjustment.
     #[serde(rename = "adjustments:approve")]
     ApproveAdjustments,
+    /// Read and change what each role of the org may do.
+    #[serde(rename = "roles:manage")]
+    ManageRoles,
 }
 
 pub type Permissions = BTreeSet<Permission>;
 
-/// Role name to what it may do: the defaults of the table, overridden per role by the
-/// config's `[roles]`.
+/// Role name to what it may do: the defaults, overridden per role by the config's `[roles]`.
+/// These seed each org's roles in the database (`db::roles`), where `org_admin` edits them.
 #[derive(Debug, Clone)]
 pub struct Roles(BTreeMap<String, Permissions>);
 
@@ -94,6 +97,24 @@ impl Roles {
             ("ops_viewer", &[ViewRuns, ViewDeadLetters][..]),
             ("analyst", &[ViewRuns, ReadAnonymizedResults][..]),
             ("worker", &[ViewOwnPay][..]),
+            (
+                "org_admin",
+                &[
+                    TriggerRuns,
+                    ViewRuns,
+                    ApproveRuns,
+                    ExcludeWorkers,
+                    ViewPay,
+                    DownloadPayslips,
+                    DownloadRegister,
+                    ViewDeadLetters,
+                    EditSchedule,
+                    ViewAudit,
+                    RequestAdjustments,
+                    ApproveAdjustments,
+                    ManageRoles,
+                ][..],
+            ),
         ]
         .into_iter()
         .map(|(role, permissions)| (role.to_string(), permissions.iter().copied().collect()))
@@ -109,6 +130,10 @@ impl Roles {
 
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.0.keys().map(String::as_str)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Permissions)> {
+        self.0.iter().map(|(role, permissions)| (role.as_str(), permissions))
     }
 }
 

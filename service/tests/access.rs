@@ -10,142 +10,165 @@ use common::*;
 use payroll_service::auth::{Keys, claims};
 use serde_json::Value;
 
-const ROLES: [&str; 5] = ["hr_admin", "approver", "ops_viewer", "analyst", "worker"];
+const ROLES: [&str; 6] = ["hr_admin", "approver", "ops_viewer", "analyst", "worker", "org_admin"];
 /// The worker token's worker: the paths below name them.
 const WORKER: &str = "W000000";
 
 /// (method, path, body, expected status per role in `ROLES` order). `{run}` is a finalized
 /// final run of org0; approving, rejecting, cancelling it or excluding workers from it is
 /// allowed to those roles but refused by its state (409).
-const MATRIX: &[(&str, &str, Option<&str>, [u16; 5])] = &[
+const MATRIX: &[(&str, &str, Option<&str>, [u16; 6])] = &[
     (
         "POST",
         "/v1/orgs/{org}/runs",
         Some(r#"{"period": "2026-09", "kind": "provisional"}"#),
-        [202, 403, 403, 403, 403],
+        [202, 403, 403, 403, 403, 202],
     ),
-    ("GET", "/v1/orgs/{org}/runs", None, [200, 200, 200, 200, 403]),
-    ("GET", "/v1/orgs/{org}/runs/{run}", None, [200, 200, 200, 200, 403]),
+    ("GET", "/v1/orgs/{org}/runs", None, [200, 200, 200, 200, 403, 200]),
+    ("GET", "/v1/orgs/{org}/runs/{run}", None, [200, 200, 200, 200, 403, 200]),
     (
         "POST",
         "/v1/orgs/{org}/runs/{run}/approve",
         Some("{}"),
-        [403, 409, 403, 403, 403],
+        [403, 409, 403, 403, 403, 409],
     ),
     (
         "POST",
         "/v1/orgs/{org}/runs/{run}/reject",
         Some(r#"{"reason": "wrong rates"}"#),
-        [403, 409, 403, 403, 403],
+        [403, 409, 403, 403, 403, 409],
     ),
     (
         "POST",
         "/v1/orgs/{org}/runs/{run}/cancel",
         Some("{}"),
-        [409, 403, 403, 403, 403],
+        [409, 403, 403, 403, 403, 409],
     ),
     (
         "GET",
         "/v1/orgs/{org}/runs/{run}/worker-errors",
         None,
-        [200, 200, 403, 200, 403],
+        [200, 200, 403, 200, 403, 200],
     ),
     (
         "POST",
         "/v1/orgs/{org}/runs/{run}/exclusions",
         Some(r#"{"worker_ids": ["W000000"], "reason": "paid off-cycle"}"#),
-        [409, 409, 403, 403, 403],
+        [409, 409, 403, 403, 403, 409],
     ),
     (
         "GET",
         "/v1/orgs/{org}/runs/{run}/events",
         None,
-        [200, 200, 200, 200, 403],
+        [200, 200, 200, 200, 403, 200],
     ),
     (
         "GET",
         "/v1/orgs/{org}/runs/{run}/results",
         None,
-        [200, 200, 403, 200, 403],
+        [200, 200, 403, 200, 403, 200],
     ),
     (
         "GET",
         "/v1/orgs/{org}/runs/{run}/results.csv",
         None,
-        [200, 200, 403, 200, 403],
+        [200, 200, 403, 200, 403, 200],
     ),
     (
         "GET",
         "/v1/orgs/{org}/runs/{run}/results.parquet",
         None,
-        [200, 200, 403, 200, 403],
+        [200, 200, 403, 200, 403, 200],
     ),
     (
         "GET",
         "/v1/orgs/{org}/runs/{run}/workers/W000000/explain",
         None,
-        [200, 200, 403, 403, 200],
+        [200, 200, 403, 403, 200, 200],
     ),
     (
         "GET",
         "/v1/orgs/{org}/runs/{run}/payslips/W000000.pdf",
         None,
-        [200, 200, 403, 403, 200],
+        [200, 200, 403, 403, 200, 200],
     ),
     (
         "GET",
         "/v1/orgs/{org}/runs/{run}/payslips/W000000.xlsx",
         None,
-        [200, 200, 403, 403, 200],
+        [200, 200, 403, 403, 200, 200],
     ),
     (
         "GET",
         "/v1/orgs/{org}/runs/{run}/register.xlsx",
         None,
-        [200, 403, 403, 403, 403],
+        [200, 403, 403, 403, 403, 200],
     ),
     (
         "GET",
         "/v1/orgs/{org}/workers/W000000/pay?period=2026-10",
         None,
-        [200, 200, 403, 403, 200],
+        [200, 200, 403, 403, 200, 200],
     ),
-    ("GET", "/v1/orgs/{org}/periods/2026-10", None, [200, 200, 200, 200, 403]),
-    ("GET", "/v1/orgs/{org}/schedule", None, [200, 200, 200, 200, 403]),
+    (
+        "GET",
+        "/v1/orgs/{org}/periods/2026-10",
+        None,
+        [200, 200, 200, 200, 403, 200],
+    ),
+    ("GET", "/v1/orgs/{org}/schedule", None, [200, 200, 200, 200, 403, 200]),
     (
         "PUT",
         "/v1/orgs/{org}/schedule",
         Some(r#"{"cron": "30 1 * * *", "timezone": "Asia/Kolkata"}"#),
-        [200, 403, 403, 403, 403],
+        [200, 403, 403, 403, 403, 200],
     ),
-    ("GET", "/v1/orgs/{org}/audit", None, [200, 200, 403, 403, 403]),
+    ("GET", "/v1/orgs/{org}/audit", None, [200, 200, 403, 403, 403, 200]),
     (
         "POST",
         "/v1/orgs/{org}/adjustments",
         Some(
             r#"{"worker_id": "W000001", "period": "2026-10", "kind": "earning", "code": "bonus", "amount": "10.00", "reason": "r"}"#,
         ),
-        [201, 403, 403, 403, 403],
+        [201, 403, 403, 403, 403, 201],
     ),
-    ("GET", "/v1/orgs/{org}/adjustments", None, [200, 200, 403, 403, 403]),
+    (
+        "GET",
+        "/v1/orgs/{org}/adjustments",
+        None,
+        [200, 200, 403, 403, 403, 200],
+    ),
     (
         "GET",
         "/v1/orgs/{org}/adjustments/{adj}",
         None,
-        [200, 200, 403, 403, 403],
+        [200, 200, 403, 403, 403, 200],
     ),
     // `{adj}` was requested by hr1: the approver approves it, and then it is decided (409).
     (
         "POST",
         "/v1/orgs/{org}/adjustments/{adj}/approve",
         Some("{}"),
-        [403, 200, 403, 403, 403],
+        [403, 200, 403, 403, 403, 409],
     ),
     (
         "POST",
         "/v1/orgs/{org}/adjustments/{adj}/reject",
         Some(r#"{"reason": "not owed"}"#),
-        [403, 409, 403, 403, 403],
+        [403, 409, 403, 403, 403, 409],
+    ),
+    ("GET", "/v1/orgs/{org}/roles", None, [403, 403, 403, 403, 403, 200]),
+    (
+        "GET",
+        "/v1/orgs/{org}/roles/hr_admin",
+        None,
+        [403, 403, 403, 403, 403, 200],
+    ),
+    (
+        "PUT",
+        "/v1/orgs/{org}/roles/analyst",
+        Some(r#"{"permissions": ["runs:view", "results:anonymized"]}"#),
+        [403, 403, 403, 403, 403, 200],
     ),
 ];
 

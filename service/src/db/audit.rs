@@ -32,10 +32,11 @@ pub enum Action {
     AdjustmentRequest,
     AdjustmentApprove,
     AdjustmentReject,
+    RolesChange,
 }
 
 impl Action {
-    pub const ALL: [Action; 12] = [
+    pub const ALL: [Action; 13] = [
         Action::RunTrigger,
         Action::RunApprove,
         Action::RunReject,
@@ -48,6 +49,7 @@ impl Action {
         Action::AdjustmentRequest,
         Action::AdjustmentApprove,
         Action::AdjustmentReject,
+        Action::RolesChange,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -64,6 +66,7 @@ impl Action {
             Action::AdjustmentRequest => "adjustment.request",
             Action::AdjustmentApprove => "adjustment.approve",
             Action::AdjustmentReject => "adjustment.reject",
+            Action::RolesChange => "roles.change",
         }
     }
 }

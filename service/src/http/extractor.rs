@@ -96,9 +96,11 @@ where
             .extensions
             .get::<RequestId>()
             .map_or_else(String::new, |id| id.0.clone());
+        // What the roles grant is the org's table now, not when the token was minted.
+        let permissions = crate::db::roles::grants(&ctx.db, &claims.org, &claims.roles, &ctx.roles).await?;
         Ok(AuthUser {
             request_id,
-            permissions: ctx.roles.grants(&claims.roles),
+            permissions,
             sub: claims.sub,
             org: claims.org,
             roles: claims.roles,

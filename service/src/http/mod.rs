@@ -9,6 +9,7 @@ mod extractor;
 mod ops;
 mod pay;
 mod results;
+mod roles;
 mod runs;
 mod schedule;
 
@@ -45,6 +46,7 @@ pub struct ApiContext {
     /// Results and payslips.
     pub store: Store,
     pub keys: Arc<Keys>,
+    /// The config's roles: what each org's roles in the database start from.
     pub roles: Arc<Roles>,
     pub rulesets: Arc<Rulesets>,
     /// Where runs read their inputs: files mode's folder, or a stream's state.
@@ -96,6 +98,7 @@ pub fn router(ctx: ApiContext) -> Router {
         .merge(schedule::router())
         .merge(audit::router())
         .merge(adjustments::router())
+        .merge(roles::router())
         .merge(ops::router())
         .layer(middleware::from_fn_with_state(ctx.clone(), observe))
         .with_state(ctx)

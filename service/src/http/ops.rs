@@ -33,6 +33,7 @@ pub fn router() -> Router<ApiContext> {
         super::audit::list,
         super::adjustments::request, super::adjustments::list, super::adjustments::read,
         super::adjustments::approve, super::adjustments::reject,
+        super::roles::list, super::roles::read, super::roles::write,
         healthz, readyz, metrics,
     ),
     modifiers(&Bearer),

@@ -1,0 +1,123 @@
+//! Each org's roles and what they grant. A token names its bearer's roles; what a role may do
+//! is read from here on every request, so a change is in force on the very next one, with no
+//! restart and no new token. An org's table is seeded from the config's roles the first time
+//! the org is seen.
+
+use std::collections::BTreeMap;
+
+use chrono::Utc;
+
+use super::{Db, timestamp};
+use crate::auth::{Permission, Permissions, Roles};
+use crate::error::{Error, Result};
+
+/// Every role of `org` and what it grants, seeding the org from `seeds` if it has none yet.
+pub async fn all(db: &Db, org: &str, seeds: &Roles) -> Result<BTreeMap<String, Permissions>> {
+    let roles = read(db, org).await?;
+    if !roles.is_empty() {
+        return Ok(roles);
+    }
+    seed(db, org, seeds).await?;
+    read(db, org).await
+}
+
+/// What the named roles grant together in `org`; roles the org does not have grant nothing.
+pub async fn grants(db: &Db, org: &str, roles: &[String], seeds: &Roles) -> Result<Permissions> {
+    let table = all(db, org, seeds).await?;
+    Ok(roles.iter().filter_map(|r| table.get(r)).flatten().copied().collect())
+}
+
+async fn read(db: &Db, org: &str) -> Result<BTreeMap<String, Permissions>> {
+    let rows: Vec<(String, String)> = sqlx::query_as("SELECT role, permissions FROM org_roles WHERE org_id = $1")
+        .bind(org)
+        .fetch_all(db.pool())
+        .await?;
+    rows.into_iter()
+        .map(|(role, permissions)| {
+            let permissions: Permissions = serde_json::from_str(&permissions)
+                .map_err(|e| Error::Internal(format!("the permissions of role {role} of {org}: {e}")))?;
+            Ok((role, permissions))
+        })
+        .collect()
+}
+
+/// Two requests seeding one org at once: the second's rows are already there and are kept.
+async fn seed(db: &Db, org: &str, seeds: &Roles) -> Result<()> {
+    let now = timestamp(Utc::now());
+    for (role, permissions) in seeds.iter() {
+        sqlx::query(
+            "INSERT INTO org_roles (org_id, role, permissions, updated_by, updated_at) VALUES ($1, $2, $3, 'system:config', $4) \
+             ON CONFLICT (org_id, role) DO NOTHING",
+        )
+        .bind(org)
+        .bind(role)
+        .bind(encode(permissions)?)
+        .bind(&now)
+        .execute(db.pool())
+        .await?;
+    }
+    Ok(())
+}
+
+fn encode(permissions: &Permissions) -> Result<String> {
+    serde_json::to_string(permissions).map_err(|e| Error::Internal(e.to_string()))
+}
+
+/// Sets what `role` grants in `org` (adding the role if new); returns what it granted before.
+/// Refused (409) when no role of the org would be left to manage roles: an org never locks
+/// itself out of its own roles.
+pub async fn put(
+    db: &Db,
+    org: &str,
+    role: &str,
+    permissions: &Permissions,
+    by: &str,
+    seeds: &Roles,
+) -> Result<Option<Permissions>> {
+    all(db, org, seeds).await?;
+    let mut tx = db.pool().begin().await?;
+    // Touching the org's rows first serializes two changes of its roles: two admins each
+    // removing the other's last roles:manage at once must not both succeed.
+    sqlx::query("UPDATE org_roles SET updated_at = updated_at WHERE org_id = $1")
+        .bind(org)
+        .execute(&mut *tx)
+        .await?;
+    let before: Option<(String,)> = sqlx::query_as("SELECT permissions FROM org_roles WHERE org_id = $1 AND role = $2")
+        .bind(org)
+        .bind(role)
+        .fetch_optional(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM org_roles WHERE org_id = $1 AND role = $2")
+        .bind(org)
+        .bind(role)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "INSERT INTO org_roles (org_id, role, permissions, updated_by, updated_at) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(org)
+    .bind(role)
+    .bind(encode(permissions)?)
+    .bind(by)
+    .bind(timestamp(Utc::now()))
+    .execute(&mut *tx)
+    .await?;
+    let all: Vec<(String,)> = sqlx::query_as("SELECT permissions FROM org_roles WHERE org_id = $1")
+        .bind(org)
+        .fetch_all(&mut *tx)
+        .await?;
+    let manages = all
+        .iter()
+        .any(|(p,)| serde_json::from_str::<Permissions>(p).is_ok_and(|p| p.contains(&Permission::ManageRoles)));
+    if !manages {
+        // Dropped without a commit: rolled back.
+        drop(tx);
+        return Err(Error::Conflict(format!(
+            "no role of {org} would keep roles:manage: give it to another role first, so someone can still manage roles"
+        )));
+    }
+    tx.commit().await?;
+    before
+        .map(|(p,)| serde_json::from_str(&p).map_err(|e| Error::Internal(format!("role {role} of {org}: {e}"))))
+        .transpose()
+}
