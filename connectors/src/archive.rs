@@ -18,11 +18,10 @@ use datafusion::arrow::datatypes::{
     DataType, Date32Type, Field, Schema, TimeUnit, TimestampMillisecondType, UInt64Type,
 };
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use payroll_engine::event::{AdjustmentVersion, Direction, EventId, LeaveVersion};
+use payroll_engine::event::{AdjustmentVersion, Direction, EventId, LeaveVersion, wire_name};
 use payroll_engine::{ArchivedPunch, PeriodEvents, Shard, WorkerPeriod};
 use payroll_rules::vocabulary::PayPeriod;
 use rust_decimal::Decimal;
-use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::error::{Error, Result};
@@ -153,7 +152,7 @@ fn punches_batch(punches: &[ArchivedPunch]) -> Result<RecordBatch> {
         )?),
         Arc::new(TimestampMillisecondArray::from_iter_values(punches.iter().map(|p| p.at_ms)).with_timezone("UTC")),
         Arc::new(StringArray::from_iter_values(
-            punches.iter().map(|p| text(&p.direction)),
+            punches.iter().map(|p| wire_name(&p.direction)),
         )),
     ];
     Ok(RecordBatch::try_new(Arc::new(schema), columns)?)
@@ -178,7 +177,7 @@ fn leaves_batch(leaves: &[LeaveVersion]) -> Result<RecordBatch> {
         strings(&|l| l.worker_id.to_string()),
         strings(&|l| l.leave_id.to_string()),
         strings(&|l| l.event_id.to_string()),
-        strings(&|l| text(&l.leave_type)),
+        strings(&|l| wire_name(&l.leave_type)),
         Arc::new(Date32Array::from_iter_values(
             leaves.iter().map(|l| Date32Type::from_naive_date(l.from)),
         )),
@@ -186,7 +185,7 @@ fn leaves_batch(leaves: &[LeaveVersion]) -> Result<RecordBatch> {
             leaves.iter().map(|l| Date32Type::from_naive_date(l.to)),
         )),
         Arc::new(BooleanArray::from_iter(leaves.iter().map(|l| Some(l.half_day)))),
-        strings(&|l| text(&l.status)),
+        strings(&|l| wire_name(&l.status)),
         Arc::new(UInt64Array::from_iter_values(leaves.iter().map(|l| l.version))),
     ];
     Ok(RecordBatch::try_new(Arc::new(schema), columns)?)
@@ -213,21 +212,13 @@ fn adjustments_batch(adjustments: &[AdjustmentVersion]) -> Result<RecordBatch> {
         strings(&|a| a.adjustment_id.to_string()),
         strings(&|a| a.event_id.to_string()),
         strings(&|a| a.period.to_string()),
-        strings(&|a| text(&a.kind)),
+        strings(&|a| wire_name(&a.kind)),
         strings(&|a| a.code.to_string()),
         strings(&|a| a.amount.to_string()),
-        strings(&|a| text(&a.status)),
+        strings(&|a| wire_name(&a.status)),
         Arc::new(UInt64Array::from_iter_values(adjustments.iter().map(|a| a.version))),
     ];
     Ok(RecordBatch::try_new(Arc::new(schema), columns)?)
-}
-
-/// An enum's name as the event feeds spell it (`in`, `approved`, `earning`).
-fn text(value: &impl Serialize) -> String {
-    serde_json::to_value(value)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
 }
 
 /// A batch read back, with the file it came from: an archive is outside bytes like any other,

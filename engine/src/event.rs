@@ -124,6 +124,15 @@ impl EventId {
     }
 }
 
+/// An event enum's name as the feeds spell it (`in`, `approved`, `earning`): what archives and
+/// published events write.
+pub fn wire_name(value: &impl Serialize) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LeaveType {

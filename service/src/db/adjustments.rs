@@ -4,12 +4,12 @@
 //! far that got.
 
 use chrono::Utc;
-use payroll_engine::event::{AdjustmentKind, Status};
+use payroll_engine::event::{AdjustmentKind, Status, wire_name};
 use payroll_rules::vocabulary::PayPeriod;
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
-use super::{Db, timestamp};
+use super::{Db, Listing, timestamp};
 use crate::error::{Error, Result};
 
 /// An adjustment as the service keeps it.
@@ -41,24 +41,16 @@ impl Adjustment {
             "adjustment_id": self.id,
             "worker_id": self.worker_id,
             "period": self.period.to_string(),
-            "kind": name(&self.kind),
+            "kind": wire_name(&self.kind),
             "code": self.code,
             "amount": self.amount.to_string(),
             "reason": self.reason,
-            "status": name(&self.status),
+            "status": wire_name(&self.status),
             "version": self.version,
             "requested_by": self.requested_by,
             "approved_by": if self.status == Status::Approved { self.decided_by.clone().unwrap_or_default() } else { String::new() },
         })
     }
-}
-
-/// An enum's wire name (`earning`, `approved`).
-pub fn name(value: &impl serde::Serialize) -> String {
-    serde_json::to_value(value)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
 }
 
 fn parse<T: serde::de::DeserializeOwned>(what: &str, text: &str) -> Result<T> {
@@ -159,7 +151,7 @@ pub async fn create(db: &Db, new: NewAdjustment<'_>) -> Result<(Adjustment, bool
     .bind(new.org_id)
     .bind(new.worker_id)
     .bind(new.period.to_string())
-    .bind(name(&new.kind))
+    .bind(wire_name(&new.kind))
     .bind(new.code)
     .bind(new.amount.to_string())
     .bind(new.reason)
@@ -231,34 +223,13 @@ pub async fn list(
     after: Option<&str>,
     size: u32,
 ) -> Result<(Vec<Adjustment>, Option<String>)> {
-    let mut sql = format!("SELECT {COLUMNS} FROM adjustments WHERE org_id = $1");
-    let mut binds: Vec<String> = vec![org.to_string()];
-    let mut condition = |column: &str, value: Option<String>| {
-        if let Some(value) = value {
-            binds.push(value);
-            sql.push_str(&format!(" AND {column} ${}", binds.len()));
-        }
-    };
-    condition("status =", filter.status.as_ref().map(name));
-    condition("worker_id =", filter.worker_id.clone());
-    condition("period =", filter.period.map(|p| p.to_string()));
-    condition("id <", after.map(str::to_string));
-    sql.push_str(&format!(" ORDER BY id DESC LIMIT {}", size + 1));
-    let mut query = sqlx::query_as::<_, Row>(&sql);
-    for bind in &binds {
-        query = query.bind(bind);
-    }
-    let mut found = query
-        .fetch_all(db.pool())
-        .await?
-        .into_iter()
-        .map(adjustment)
-        .collect::<Result<Vec<_>>>()?;
-    let next = (found.len() > size as usize).then(|| {
-        found.truncate(size as usize);
-        found.last().map(|a| a.id.clone())
-    });
-    Ok((found, next.flatten()))
+    Listing::of_org(COLUMNS, "adjustments", org)
+        .and("status =", filter.status.as_ref().map(wire_name))
+        .and("worker_id =", filter.worker_id.clone())
+        .and("period =", filter.period.map(|p| p.to_string()))
+        .and("id <", after.map(str::to_string))
+        .page(db, "id DESC", size, adjustment, |a| a.id.clone())
+        .await
 }
 
 /// A checker's decision on a pending adjustment.
@@ -291,7 +262,7 @@ pub async fn decide(
     if current.status != Status::Pending {
         return Err(Error::Conflict(format!(
             "adjustment {id} is {}: only a pending adjustment is approved or rejected",
-            name(&current.status)
+            wire_name(&current.status)
         )));
     }
     let status = match decision {
@@ -302,7 +273,7 @@ pub async fn decide(
         "UPDATE adjustments SET status = $1, version = version + 1, decided_by = $2, decided_at = $3, decision_note = $4 \
          WHERE org_id = $5 AND id = $6 AND status = 'pending'",
     )
-    .bind(name(&status))
+    .bind(wire_name(&status))
     .bind(checker)
     .bind(timestamp(Utc::now()))
     .bind(note)

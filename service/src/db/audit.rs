@@ -11,7 +11,7 @@ use serde::Serialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::{Db, timestamp};
+use super::{Db, Listing, timestamp};
 use crate::error::{Error, Result};
 
 /// The hash an org's first entry records as the one before it.
@@ -265,35 +265,14 @@ fn entry(row: Row) -> Result<Entry> {
 /// A page of `org`'s entries in chain order, at most `size`, and the cursor of the next page
 /// (the last entry's sequence number) if there is one.
 pub async fn list(db: &Db, org: &str, filter: &Filter, size: u32) -> Result<(Vec<Entry>, Option<i64>)> {
-    let mut sql = format!("SELECT {COLUMNS} FROM audit_log WHERE org_id = $1");
-    let mut binds: Vec<String> = vec![org.to_string()];
-    let mut condition = |column: &str, value: Option<String>| {
-        if let Some(value) = value {
-            binds.push(value);
-            sql.push_str(&format!(" AND {column} ${}", binds.len()));
-        }
-    };
-    condition("action =", filter.action.map(|a| a.as_str().to_string()));
-    condition("actor =", filter.actor.clone());
-    condition("at >=", filter.from.clone());
-    condition("at <", filter.until.clone());
-    let after = filter.after_seq.unwrap_or(0);
-    sql.push_str(&format!(" AND seq > {after} ORDER BY seq LIMIT {}", size + 1));
-    let mut query = sqlx::query_as::<_, Row>(&sql);
-    for bind in &binds {
-        query = query.bind(bind);
-    }
-    let mut entries = query
-        .fetch_all(db.pool())
-        .await?
-        .into_iter()
-        .map(entry)
-        .collect::<Result<Vec<_>>>()?;
-    let next = (entries.len() > size as usize).then(|| {
-        entries.truncate(size as usize);
-        entries.last().map(|e| e.seq)
-    });
-    Ok((entries, next.flatten()))
+    Listing::of_org(COLUMNS, "audit_log", org)
+        .and("action =", filter.action.map(|a| a.as_str().to_string()))
+        .and("actor =", filter.actor.clone())
+        .and("at >=", filter.from.clone())
+        .and("at <", filter.until.clone())
+        .and_number("seq >", filter.after_seq)
+        .page(db, "seq", size, entry, |e| e.seq)
+        .await
 }
 
 /// What [`verify`] found.

@@ -87,6 +87,84 @@ impl Db {
     }
 }
 
+/// A list query: a `SELECT ... WHERE` with the org's condition, narrowed by optional filters
+/// and paged by a key. Each list endpoint builds its SQL this one way; values are always bound,
+/// never spliced in.
+pub struct Listing {
+    sql: String,
+    binds: Vec<Bind>,
+}
+
+/// A value bound to a listing, as the column it is compared with is typed.
+enum Bind {
+    Text(String),
+    Number(i64),
+}
+
+impl Listing {
+    /// `SELECT {columns} FROM {table} WHERE org_id = $1`.
+    pub fn of_org(columns: &str, table: &str, org: &str) -> Listing {
+        Listing {
+            sql: format!("SELECT {columns} FROM {table} WHERE org_id = $1"),
+            binds: vec![Bind::Text(org.to_string())],
+        }
+    }
+
+    /// Adds `AND {column_op} $n` (e.g. `"period ="`) if there is a value to compare with.
+    pub fn and(mut self, column_op: &str, value: Option<String>) -> Listing {
+        if let Some(value) = value {
+            self.push(column_op, Bind::Text(value));
+        }
+        self
+    }
+
+    pub fn and_number(mut self, column_op: &str, value: Option<i64>) -> Listing {
+        if let Some(value) = value {
+            self.push(column_op, Bind::Number(value));
+        }
+        self
+    }
+
+    fn push(&mut self, column_op: &str, bind: Bind) {
+        self.binds.push(bind);
+        self.sql.push_str(&format!(" AND {column_op} ${}", self.binds.len()));
+    }
+
+    /// At most `size` rows in `order`, each made a `T` by `parse`, and the cursor of the next
+    /// page (`cursor` of the last row) if there is one: one more row than asked is read to know.
+    pub async fn page<R, T, C>(
+        mut self,
+        db: &Db,
+        order: &str,
+        size: u32,
+        parse: impl Fn(R) -> Result<T>,
+        cursor: impl Fn(&T) -> C,
+    ) -> Result<(Vec<T>, Option<C>)>
+    where
+        R: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
+    {
+        self.sql.push_str(&format!(" ORDER BY {order} LIMIT {}", size + 1));
+        let mut query = sqlx::query_as::<_, R>(&self.sql);
+        for bind in self.binds {
+            query = match bind {
+                Bind::Text(text) => query.bind(text),
+                Bind::Number(n) => query.bind(n),
+            };
+        }
+        let mut rows = query
+            .fetch_all(db.pool())
+            .await?
+            .into_iter()
+            .map(parse)
+            .collect::<Result<Vec<T>>>()?;
+        let next = (rows.len() > size as usize).then(|| {
+            rows.truncate(size as usize);
+            rows.last().map(&cursor)
+        });
+        Ok((rows, next.flatten()))
+    }
+}
+
 /// A time as the database keeps it: UTC, milliseconds, sortable as text.
 pub fn timestamp(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Millis, true)

@@ -13,7 +13,7 @@ use payroll_rules::vocabulary::PayPeriod;
 use serde::{Deserialize, Serialize};
 use sqlx::{Any, Transaction};
 
-use super::{Constraint, Db, parse_timestamp, timestamp, violated};
+use super::{Constraint, Db, Listing, parse_timestamp, timestamp, violated};
 use crate::error::{Error, Result};
 
 /// A run as the service knows it.
@@ -279,34 +279,19 @@ pub async fn list(
     after: Option<&str>,
     size: u32,
 ) -> Result<(Vec<Run>, Option<String>)> {
-    let mut sql = format!("SELECT {COLUMNS} FROM runs WHERE org_id = $1");
-    let mut binds: Vec<String> = vec![org.to_string()];
-    let mut condition = |column: &str, value: Option<String>| {
-        if let Some(value) = value {
-            binds.push(value);
-            sql.push_str(&format!(" AND {column} ${}", binds.len()));
-        }
-    };
-    condition("period =", filter.period.map(|p| p.to_string()));
-    condition("kind =", filter.kind.map(|k| k.as_str().to_string()));
-    condition("status =", filter.status.map(|s| s.as_str().to_string()));
-    condition("id <", after.map(str::to_string));
-    sql.push_str(&format!(" ORDER BY id DESC LIMIT {}", size + 1));
-    let mut query = sqlx::query_as::<_, RunRow>(&sql);
-    for bind in &binds {
-        query = query.bind(bind);
-    }
-    let mut runs = query
-        .fetch_all(db.pool())
-        .await?
-        .into_iter()
-        .map(Run::try_from)
-        .collect::<Result<Vec<_>>>()?;
-    let next = (runs.len() > size as usize).then(|| {
-        runs.truncate(size as usize);
-        runs.last().map(|r| r.id.clone())
-    });
-    Ok((runs, next.flatten()))
+    Listing::of_org(COLUMNS, "runs", org)
+        .and("period =", filter.period.map(|p| p.to_string()))
+        .and("kind =", filter.kind.map(|k| k.as_str().to_string()))
+        .and("status =", filter.status.map(|s| s.as_str().to_string()))
+        .and("id <", after.map(str::to_string))
+        .page(
+            db,
+            "id DESC",
+            size,
+            |row: RunRow| Run::try_from(row),
+            |run| run.id.clone(),
+        )
+        .await
 }
 
 pub async fn transitions(db: &Db, run_id: &str) -> Result<Vec<Transition>> {

@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use payroll_engine::event::{AdjustmentKind, Status};
+use payroll_engine::event::{AdjustmentKind, Status, wire_name};
 use payroll_engine::money::parse_amount;
 use payroll_rules::vocabulary::PayPeriod;
 use serde::{Deserialize, Serialize};
@@ -17,7 +17,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::extractor::{ApiJson, ApiPath, ApiQuery, AuthUser};
 use super::{ApiContext, audit};
 use crate::auth::Permission;
-use crate::db::adjustments::{self, Adjustment, Decision, Filter, NewAdjustment, name};
+use crate::db::adjustments::{self, Adjustment, Decision, Filter, NewAdjustment};
 use crate::db::audit::Action;
 use crate::error::{Error, Result};
 
@@ -80,9 +80,9 @@ impl From<Adjustment> for AdjustmentBody {
     fn from(a: Adjustment) -> Self {
         AdjustmentBody {
             period: a.period.to_string(),
-            kind: name(&a.kind),
+            kind: wire_name(&a.kind),
             amount: a.amount.to_string(),
-            status: name(&a.status),
+            status: wire_name(&a.status),
             id: a.id,
             worker_id: a.worker_id,
             code: a.code,
