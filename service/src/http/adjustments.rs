@@ -19,6 +19,7 @@ use super::{ApiContext, audit};
 use crate::auth::Permission;
 use crate::db::adjustments::{self, Adjustment, Decision, Filter, NewAdjustment};
 use crate::db::audit::Action;
+use crate::db::runs;
 use crate::error::{Error, Result};
 
 pub fn router() -> Router<ApiContext> {
@@ -189,6 +190,7 @@ pub(super) async fn request(
 ) -> Result<(StatusCode, Json<AdjustmentBody>)> {
     user.may(&org, Permission::RequestAdjustments)?;
     let valid = validate(&body, ctx.config.adjustments.max_amount)?;
+    refuse_locked(&ctx, &org, valid.period).await?;
     let key = match headers.get("idempotency-key") {
         None => None,
         Some(value) => Some(
@@ -232,6 +234,17 @@ pub(super) async fn request(
     .await;
     publish(&ctx).await;
     Ok((StatusCode::CREATED, Json(adjustment.into())))
+}
+
+/// A paid (locked) period takes no new adjustment: it would be paid as arrears of a later
+/// period, which this version does not compute yet, so it is refused rather than left unpaid.
+async fn refuse_locked(ctx: &ApiContext, org: &str, period: PayPeriod) -> Result<()> {
+    match runs::period_lock(&ctx.db, org, period).await? {
+        Some((run, _)) => Err(Error::Conflict(format!(
+            "period {period} of {org} is locked by run {run}: an adjustment to a paid period is paid as arrears, which this version does not compute yet; request it for an open period"
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// Publishes what the transition made; the janitor retries what cannot be published now.
@@ -382,6 +395,9 @@ async fn decide(
     decision: Decision,
     note: Option<&str>,
 ) -> Result<Json<AdjustmentBody>> {
+    if decision == Decision::Approve {
+        refuse_locked(ctx, org, adjustments::get(&ctx.db, org, id).await?.period).await?;
+    }
     let decided = adjustments::decide(&ctx.db, org, id, decision, &user.sub, note).await?;
     let action = match decision {
         Decision::Approve => Action::AdjustmentApprove,
