@@ -71,31 +71,7 @@ async fn a_produced_punch_shows_in_pay_within_live_every_plus_one_second() {
     }
     assert_eq!(ready["stream"], "ok", "{ready:#}");
 
-    // A day W000014 was absent (a Wednesday, no leave): a punch in and out.
-    let late = tempfile::tempdir().unwrap();
-    std::fs::write(
-        late.path().join("attendance.ndjson"),
-        concat!(
-            r#"{"event_id": "late-in-1", "worker_id": "W000014", "ts": "2026-10-07T03:30:00Z", "direction": "in", "device_id": "BIO-S03"}"#,
-            "\n",
-            r#"{"event_id": "late-out-1", "worker_id": "W000014", "ts": "2026-10-07T11:30:00Z", "direction": "out", "device_id": "BIO-S03"}"#,
-            "\n",
-        ),
-    )
-    .unwrap();
-    publish_folder(&producer, &Topics::default(), late.path(), 8, &Quiet)
-        .await
-        .unwrap();
-    let produced = Instant::now();
-    let mut seen = None;
-    while produced.elapsed() < Duration::from_secs(30) {
-        if present(&h.get(pay, &hr).await).as_deref() == Some("21.0") {
-            seen = Some(produced.elapsed());
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let seen = seen.expect("the punch shows in pay-to-date");
+    let seen = publish_absent_day_and_wait(&h, &producer, "1", pay, &hr).await;
     assert!(
         seen <= LIVE_EVERY + Duration::from_secs(1),
         "the punch showed after {seen:?}, more than live_every + 1 s"
@@ -150,6 +126,52 @@ async fn a_produced_punch_shows_in_pay_within_live_every_plus_one_second() {
     assert!(metrics.contains("payroll_stream_messages_folded "), "{metrics}");
     eprintln!("a produced punch showed in /pay after {seen:?} (live_every {LIVE_EVERY:?})");
     h.stop().await;
+}
+
+/// Publishes punches of W000014 (event id, UTC time, direction) to the attendance topic.
+async fn publish_punches(producer: &KafkaConfig, punches: &[(&str, &str, &str)]) {
+    let late = tempfile::tempdir().unwrap();
+    let lines: Vec<String> = punches
+        .iter()
+        .map(|(id, ts, direction)| {
+            format!(
+                r#"{{"event_id": "{id}", "worker_id": "W000014", "ts": "{ts}", "direction": "{direction}", "device_id": "BIO-S03"}}"#
+            )
+        })
+        .collect();
+    std::fs::write(late.path().join("attendance.ndjson"), lines.join("\n") + "\n").unwrap();
+    publish_folder(producer, &Topics::default(), late.path(), 8, &Quiet)
+        .await
+        .unwrap();
+}
+
+/// A day W000014 was absent (a Wednesday, no leave): a punch in and out, published; returns
+/// how long until `path` (their pay) shows 21.0 days present, within 30 s.
+async fn publish_absent_day_and_wait(
+    h: &Harness,
+    producer: &KafkaConfig,
+    tag: &str,
+    path: &str,
+    token: &str,
+) -> Duration {
+    let (in_id, out_id) = (format!("late-in-{tag}"), format!("late-out-{tag}"));
+    publish_punches(
+        producer,
+        &[
+            (&in_id, "2026-10-07T03:30:00Z", "in"),
+            (&out_id, "2026-10-07T11:30:00Z", "out"),
+        ],
+    )
+    .await;
+    let produced = Instant::now();
+    while produced.elapsed() < Duration::from_secs(30) {
+        let reply = h.get(path, token).await;
+        if reply.status == 200 && reply.json()["pay"]["present_days"] == "21.0" {
+            return produced.elapsed();
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("the punch did not show in pay-to-date within 30 s");
 }
 
 /// Every shard's live results: each row's worker id and worker error.
@@ -267,30 +289,7 @@ async fn workers_without_pay_never_hold_back_their_shard_live_pay() {
         shard.iter().any(|(_, e)| e.is_some()),
         "the check needs a worker error in W000014's shard: {shard:?}"
     );
-    let late = tempfile::tempdir().unwrap();
-    std::fs::write(
-        late.path().join("attendance.ndjson"),
-        concat!(
-            r#"{"event_id": "late-in-2", "worker_id": "W000014", "ts": "2026-10-07T03:30:00Z", "direction": "in", "device_id": "BIO-S03"}"#,
-            "\n",
-            r#"{"event_id": "late-out-2", "worker_id": "W000014", "ts": "2026-10-07T11:30:00Z", "direction": "out", "device_id": "BIO-S03"}"#,
-            "\n",
-        ),
-    )
-    .unwrap();
-    publish_folder(&producer, &Topics::default(), late.path(), 8, &Quiet)
-        .await
-        .unwrap();
-    let produced = Instant::now();
-    let mut seen = None;
-    while produced.elapsed() < Duration::from_secs(30) {
-        if present(&h.get(&pay("W000014"), &hr).await).as_deref() == Some("21.0") {
-            seen = Some(produced.elapsed());
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let seen = seen.expect("the punch shows in pay-to-date");
+    let seen = publish_absent_day_and_wait(&h, &producer, "2", &pay("W000014"), &hr).await;
     assert!(seen <= LIVE_EVERY + Duration::from_secs(1), "after {seen:?}");
 
     // Operators see how many workers the stream leaves without pay.
@@ -434,18 +433,7 @@ async fn a_locked_period_leaves_the_streams_state_for_the_archive_and_a_late_pun
     assert_eq!(serde_json::json!(again.record.rows), locked["rows"]);
 
     // A punch for 7 October arrives after the lock: W000014's October comes back, whole.
-    let late = tempfile::tempdir().unwrap();
-    std::fs::write(
-        late.path().join("attendance.ndjson"),
-        concat!(
-            r#"{"event_id": "after-lock-in", "worker_id": "W000014", "ts": "2026-10-07T03:30:00Z", "direction": "in", "device_id": "BIO-S03"}"#,
-            "\n",
-        ),
-    )
-    .unwrap();
-    publish_folder(&producer, &Topics::default(), late.path(), 8, &Quiet)
-        .await
-        .unwrap();
+    publish_punches(&producer, &[("after-lock-in", "2026-10-07T03:30:00Z", "in")]).await;
     let w14_october = ("W000014".into(), october);
     let reopened = wait_for_state(&state, "W000014's October reopened", |m| {
         m.ledger.reopened().any(|r| *r == w14_october)
