@@ -112,6 +112,7 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Service> {
     };
     let ctx = ApiContext {
         roles: Arc::new(Roles::with_overrides(&config.roles)),
+        role_tables: Arc::default(),
         config: Arc::new(config),
         db,
         store,

@@ -128,7 +128,7 @@ const MATRIX: &[(&str, &str, Option<&str>, [u16; 6])] = &[
         "POST",
         "/v1/orgs/{org}/adjustments",
         Some(
-            r#"{"worker_id": "W000001", "period": "2026-10", "kind": "earning", "code": "bonus", "amount": "10.00", "reason": "r"}"#,
+            r#"{"worker_id": "W000001", "period": "2026-11", "kind": "earning", "code": "bonus", "amount": "10.00", "reason": "r"}"#,
         ),
         [201, 403, 403, 403, 403, 201],
     ),
@@ -186,7 +186,7 @@ async fn every_endpoint_by_every_role_and_org() {
     let h = Harness::start(Backend::Sqlite, schedule).await;
     let run = h.finalized_run().await;
     let hr = h.token("hr1", "org0", "hr_admin");
-    let adjustment = serde_json::json!({"worker_id": "W000002", "period": "2026-10", "kind": "deduction",
+    let adjustment = serde_json::json!({"worker_id": "W000002", "period": "2026-11", "kind": "deduction",
         "code": "canteen", "amount": "50.00", "reason": "canteen dues"});
     let adj = h.post("/v1/orgs/org0/adjustments", &hr, &adjustment).await.json()["id"]
         .as_str()

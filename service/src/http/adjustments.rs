@@ -179,6 +179,7 @@ struct Validated<'a> {
     request_body = RequestAdjustment,
     responses((status = 201, body = AdjustmentBody), (status = 200, description = "A retry: the adjustment already requested", body = AdjustmentBody),
         (status = 401, body = super::error::ErrorBody), (status = 403, body = super::error::ErrorBody),
+        (status = 409, description = "The period is locked (paid)", body = super::error::ErrorBody),
         (status = 422, body = super::error::ErrorBody)),
     security(("bearer" = [])))]
 pub(super) async fn request(

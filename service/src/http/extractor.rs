@@ -97,7 +97,10 @@ where
             .get::<RequestId>()
             .map_or_else(String::new, |id| id.0.clone());
         // What the roles grant is the org's table now, not when the token was minted.
-        let permissions = crate::db::roles::grants(&ctx.db, &claims.org, &claims.roles, &ctx.roles).await?;
+        let permissions = ctx
+            .role_tables
+            .grants(&ctx.db, &claims.org, &claims.roles, &ctx.roles)
+            .await?;
         Ok(AuthUser {
             request_id,
             permissions,

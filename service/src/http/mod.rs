@@ -48,6 +48,8 @@ pub struct ApiContext {
     pub keys: Arc<Keys>,
     /// The config's roles: what each org's roles in the database start from.
     pub roles: Arc<Roles>,
+    /// Each org's roles as this instance last read them from the database.
+    pub role_tables: Arc<crate::db::roles::RoleTables>,
     pub rulesets: Arc<Rulesets>,
     /// Where runs read their inputs: files mode's folder, or a stream's state.
     pub source: Arc<Source>,

@@ -1,8 +1,6 @@
 //! What each role of an org may do, read and changed by `roles:manage` (the `org_admin` role by
 //! default); a change is audited and in force on the very next request.
 
-use std::collections::BTreeMap;
-
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -50,7 +48,7 @@ pub(super) async fn list(
     ApiPath(org): ApiPath<String>,
 ) -> Result<Json<Vec<RoleBody>>> {
     user.may(&org, Permission::ManageRoles)?;
-    let table: BTreeMap<String, Permissions> = roles::all(&ctx.db, &org, &ctx.roles).await?;
+    let table = roles::all(&ctx.db, &org, &ctx.roles).await?;
     Ok(Json(
         table
             .into_iter()
@@ -103,6 +101,7 @@ pub(super) async fn write(
         ));
     }
     let before = roles::put(&ctx.db, &org, &role, &body.permissions, &user.sub, &ctx.roles).await?;
+    ctx.role_tables.changed(&org).await;
     audit::changed(
         &ctx,
         &user,
