@@ -123,11 +123,6 @@ impl Roles {
         Roles(roles)
     }
 
-    /// Everything the named roles grant together; unknown roles grant nothing.
-    pub fn grants(&self, roles: &[String]) -> Permissions {
-        roles.iter().filter_map(|r| self.0.get(r)).flatten().copied().collect()
-    }
-
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.0.keys().map(String::as_str)
     }
@@ -250,19 +245,21 @@ mod tests {
         assert!(matches!(keys.verify("not.a.token"), Err(TokenError::Malformed(_))));
     }
 
+    fn of(roles: &Roles, role: &str) -> Option<Permissions> {
+        roles.iter().find(|(name, _)| *name == role).map(|(_, p)| p.clone())
+    }
+
     #[test]
     fn roles_grant_the_default_table_and_config_overrides() {
         let roles = Roles::with_overrides(&BTreeMap::new());
-        let ops = roles.grants(&["ops_viewer".into()]);
+        let ops = of(&roles, "ops_viewer").unwrap();
         assert!(ops.contains(&Permission::ViewRuns) && !ops.contains(&Permission::ViewPay));
-        assert!(roles.grants(&["nobody".into()]).is_empty());
+        assert!(of(&roles, "org_admin").unwrap().contains(&Permission::ManageRoles));
+        assert_eq!(of(&roles, "nobody"), None);
 
         let overrides = BTreeMap::from([("ops_viewer".to_string(), Permissions::from([Permission::ViewPay]))]);
         let roles = Roles::with_overrides(&overrides);
-        assert_eq!(
-            roles.grants(&["ops_viewer".into()]),
-            Permissions::from([Permission::ViewPay])
-        );
+        assert_eq!(of(&roles, "ops_viewer"), Some(Permissions::from([Permission::ViewPay])));
     }
 
     #[test]
