@@ -14,7 +14,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
 
-use super::extractor::{ApiJson, ApiPath, ApiQuery, AuthUser};
+use super::extractor::{ApiJson, ApiPath, ApiQuery, AuthUser, page_size};
 use super::{ApiContext, audit};
 use crate::auth::Permission;
 use crate::db::adjustments::{self, Adjustment, Decision, Filter, NewAdjustment};
@@ -304,10 +304,10 @@ pub(super) async fn list(
             None
         }
     };
-    let size = query.page_size.unwrap_or(20);
-    if !(1..=100).contains(&size) {
-        invalid.push(("page_size".to_string(), format!("{size}: expected 1 to 100")));
-    }
+    let size = page_size(query.page_size, 20, 100).unwrap_or_else(|fault| {
+        invalid.push(fault);
+        0
+    });
     if !invalid.is_empty() {
         return Err(Error::Invalid(invalid));
     }

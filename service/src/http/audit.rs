@@ -8,7 +8,7 @@ use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
 use super::ApiContext;
-use super::extractor::{ApiPath, ApiQuery, AuthUser};
+use super::extractor::{ApiPath, ApiQuery, AuthUser, page_size};
 use crate::auth::Permission;
 use crate::db::audit::{self, Action, Entry, Filter};
 use crate::error::{Error, Result};
@@ -114,10 +114,10 @@ pub(super) async fn list(
 ) -> Result<Json<AuditPage>> {
     user.may(&org, Permission::ViewAudit)?;
     let mut invalid = Vec::new();
-    let size = query.page_size.unwrap_or(100);
-    if !(1..=500).contains(&size) {
-        invalid.push(("page_size".to_string(), format!("{size}: expected 1 to 500")));
-    }
+    let size = page_size(query.page_size, 100, 500).unwrap_or_else(|fault| {
+        invalid.push(fault);
+        0
+    });
     let action = match query.action.as_deref().map(str::parse::<Action>).transpose() {
         Ok(action) => action,
         Err(e) => {

@@ -136,6 +136,15 @@ where
     }
 }
 
+/// A list's `page_size`: `default` when absent, else 1 to `max`; the fault names the parameter.
+pub fn page_size(given: Option<u32>, default: u32, max: u32) -> std::result::Result<u32, (String, String)> {
+    let size = given.unwrap_or(default);
+    match (1..=max).contains(&size) {
+        true => Ok(size),
+        false => Err(("page_size".to_string(), format!("{size}: expected 1 to {max}"))),
+    }
+}
+
 /// A query string; one that does not parse is a 422 saying which parameter and why.
 pub struct ApiQuery<T>(pub T);
 

@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
 
-use super::extractor::{ApiPath, ApiQuery, AuthUser};
+use super::extractor::{ApiPath, ApiQuery, AuthUser, page_size};
 use super::{ApiContext, audit};
 use crate::auth::Permission;
 use crate::db::audit::Action;
@@ -215,7 +215,7 @@ fn row_json(batch: &RecordBatch, row: usize, columns: &[usize]) -> Map<String, V
 pub struct PageQuery {
     /// 1 to 1000; 100 by default.
     #[param(minimum = 1, maximum = 1000)]
-    pub page_size: Option<usize>,
+    pub page_size: Option<u32>,
     /// The `next_page_token` of the page before.
     #[param(pattern = "^[0-9]+$")]
     pub page_token: Option<String>,
@@ -244,10 +244,7 @@ pub(super) async fn results_json(
     ApiQuery(page): ApiQuery<PageQuery>,
 ) -> Result<Json<ResultsPage>> {
     readable_columns(&user, &org, None)?;
-    let size = page.page_size.unwrap_or(100);
-    if !(1..=1000).contains(&size) {
-        return Err(Error::invalid("page_size", format!("{size}: expected 1 to 1000")));
-    }
+    let size = page_size(page.page_size, 100, 1000).map_err(|fault| Error::Invalid(vec![fault]))? as usize;
     let start: usize = match &page.page_token {
         None => 0,
         Some(t) => t

@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
 
-use super::extractor::{ApiJson, ApiPath, ApiQuery, AuthUser};
+use super::extractor::{ApiJson, ApiPath, ApiQuery, AuthUser, page_size};
 use super::{ApiContext, audit};
 use crate::auth::Permission;
 use crate::db::audit::Action;
@@ -445,10 +445,10 @@ pub(super) async fn list(
             .as_deref()
             .and_then(|s| s.parse().map_err(|e| field("status", e)).ok()),
     };
-    let size = query.page_size.unwrap_or(20);
-    if !(1..=100).contains(&size) {
-        field("page_size", format!("{size}: expected 1 to 100"));
-    }
+    let size = page_size(query.page_size, 20, 100).unwrap_or_else(|fault| {
+        invalid.push(fault);
+        0
+    });
     if !invalid.is_empty() {
         return Err(Error::Invalid(invalid));
     }
@@ -606,10 +606,7 @@ pub(super) async fn worker_errors(
     if !sees_worker_errors(&user) {
         return Err(Error::Missing(Permission::ViewPay));
     }
-    let size = query.page_size.unwrap_or(100);
-    if !(1..=1000).contains(&size) {
-        return Err(Error::invalid("page_size", format!("{size}: expected 1 to 1000")));
-    }
+    let size = page_size(query.page_size, 100, 1000).map_err(|fault| Error::Invalid(vec![fault]))?;
     let start: u64 = match &query.page_token {
         None => 0,
         Some(t) => t
