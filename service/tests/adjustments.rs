@@ -20,6 +20,18 @@ fn published(inputs: &std::path::Path, id: &str) -> Vec<Value> {
         .collect()
 }
 
+/// A request of a bonus for W000000, sent with an Idempotency-Key.
+async fn request_with_key(h: &Harness, token: &str, amount: &str, key: &str) -> Reply {
+    h.call(
+        "POST",
+        "/v1/orgs/org0/adjustments",
+        Some(token),
+        Some(&bonus(amount)),
+        Some(key),
+    )
+    .await
+}
+
 fn bonus(amount: &str) -> Value {
     json!({"worker_id": "W000000", "period": "2026-10", "kind": "earning", "code": "bonus",
            "amount": amount, "reason": "festival bonus"})
@@ -34,15 +46,7 @@ async fn money_moves_only_with_two_people_and_the_approved_version_is_paid() {
     let approver = h.token("appr1", "org0", "approver");
 
     // Requested: pending, version 1 in the input folder.
-    let reply = h
-        .call(
-            "POST",
-            "/v1/orgs/org0/adjustments",
-            Some(&hr),
-            Some(&bonus("1500.00")),
-            Some("bonus-1"),
-        )
-        .await;
+    let reply = request_with_key(&h, &hr, "1500.00", "bonus-1").await;
     assert_eq!(reply.status, 201, "{}", reply.text());
     let requested = reply.json();
     let id = requested["id"].as_str().unwrap().to_string();
@@ -58,25 +62,9 @@ async fn money_moves_only_with_two_people_and_the_approved_version_is_paid() {
     );
     assert_eq!(versions[0]["amount"], "1500.00");
     // A retry with the same key is the same adjustment; the same key for another body is refused.
-    let retry = h
-        .call(
-            "POST",
-            "/v1/orgs/org0/adjustments",
-            Some(&hr),
-            Some(&bonus("1500.00")),
-            Some("bonus-1"),
-        )
-        .await;
+    let retry = request_with_key(&h, &hr, "1500.00", "bonus-1").await;
     assert_eq!((retry.status, retry.json()["id"].as_str()), (200, Some(id.as_str())));
-    let reused = h
-        .call(
-            "POST",
-            "/v1/orgs/org0/adjustments",
-            Some(&hr),
-            Some(&bonus("900.00")),
-            Some("bonus-1"),
-        )
-        .await;
+    let reused = request_with_key(&h, &hr, "900.00", "bonus-1").await;
     assert_eq!(reused.status, 422, "{}", reused.text());
     assert_eq!(published(&inputs, &id).len(), 1);
 

@@ -239,17 +239,17 @@ pub enum Decision {
     Reject,
 }
 
-/// Approves or rejects a pending adjustment as `checker`, making it the next version. The
-/// requester can never decide their own request (four eyes); a decided one is not decided again.
+/// Approves or rejects `current`, a pending adjustment as last read, as `checker`, making it the
+/// next version. The requester can never decide their own request (four eyes); a decided one is
+/// not decided again, even if it was decided since it was read.
 pub async fn decide(
     db: &Db,
-    org: &str,
-    id: &str,
+    current: &Adjustment,
     decision: Decision,
     checker: &str,
     note: Option<&str>,
 ) -> Result<Adjustment> {
-    let current = get(db, org, id).await?;
+    let (org, id) = (current.org_id.as_str(), current.id.as_str());
     if current.requested_by == checker {
         return Err(Error::Forbidden(format!(
             "four eyes: {checker} requested adjustment {id} and cannot also {} it; another user with adjustments:approve must",

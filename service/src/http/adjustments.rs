@@ -396,10 +396,11 @@ async fn decide(
     decision: Decision,
     note: Option<&str>,
 ) -> Result<Json<AdjustmentBody>> {
+    let current = adjustments::get(&ctx.db, org, id).await?;
     if decision == Decision::Approve {
-        refuse_locked(ctx, org, adjustments::get(&ctx.db, org, id).await?.period).await?;
+        refuse_locked(ctx, org, current.period).await?;
     }
-    let decided = adjustments::decide(&ctx.db, org, id, decision, &user.sub, note).await?;
+    let decided = adjustments::decide(&ctx.db, &current, decision, &user.sub, note).await?;
     let action = match decision {
         Decision::Approve => Action::AdjustmentApprove,
         Decision::Reject => Action::AdjustmentReject,

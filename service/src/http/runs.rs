@@ -492,7 +492,7 @@ pub(super) async fn approve(
     // Errors are written with the Calculate move and exclusions only remove from this count,
     // so reading it before the move cannot let a worker through.
     let unexcluded = worker_errors::unexcluded(&ctx.db, &org, &id).await?;
-    let before = runs::get(&ctx.db, &org, &id).await?.status;
+    let mut before = None;
     let run = runs::apply(
         &ctx.db,
         &org,
@@ -501,6 +501,7 @@ pub(super) async fn approve(
         &user.sub,
         Changes::default(),
         |run| {
+            before = Some(run.status);
             check_approver(&run.requested_by, &user.sub)?;
             if run.kind == RunKind::Final && run.status == RunStatus::Calculated {
                 check_worker_errors(unexcluded)?;
@@ -542,8 +543,12 @@ pub(super) async fn reject(
         note: Some(reason.to_string()),
         ..Changes::default()
     };
-    let before = runs::get(&ctx.db, &org, &id).await?.status;
-    let run = runs::apply(&ctx.db, &org, &id, Move::Reject, &user.sub, changes, |_| Ok(())).await?;
+    let mut before = None;
+    let run = runs::apply(&ctx.db, &org, &id, Move::Reject, &user.sub, changes, |run| {
+        before = Some(run.status);
+        Ok(())
+    })
+    .await?;
     audit_move(
         &ctx,
         &user,
@@ -568,8 +573,9 @@ pub(super) async fn cancel(
     ApiPath((org, id)): ApiPath<(String, String)>,
 ) -> Result<Json<RunBody>> {
     user.may(&org, Permission::TriggerRuns)?;
-    let before = runs::get(&ctx.db, &org, &id).await?.status;
-    let run = runs::apply(&ctx.db, &org, &id, Move::Cancel, &user.sub, Changes::default(), |_| {
+    let mut before = None;
+    let run = runs::apply(&ctx.db, &org, &id, Move::Cancel, &user.sub, Changes::default(), |run| {
+        before = Some(run.status);
         Ok(())
     })
     .await?;
@@ -687,12 +693,13 @@ pub(super) async fn exclude(
     Ok(Json(single(&ctx, run, &user).await?))
 }
 
-/// Records a run's move in the audit log: its status before and after, and what the mover said.
+/// Records a run's move in the audit log: its status before (as the move's check saw it, always
+/// there once the move succeeded) and after, and what the mover said.
 async fn audit_move(
     ctx: &ApiContext,
     user: &AuthUser,
     action: Action,
-    before: RunStatus,
+    before: Option<RunStatus>,
     run: &Run,
     said: Option<Value>,
 ) {
@@ -700,16 +707,8 @@ async fn audit_move(
     if let (Some(Value::Object(said)), Some(after)) = (said, after.as_object_mut()) {
         after.extend(said);
     }
-    let before = json!({"status": before.as_str()});
-    audit::changed(
-        ctx,
-        user,
-        action,
-        &format!("runs/{}", run.id),
-        Some(before),
-        Some(after),
-    )
-    .await;
+    let before = before.map(|status| json!({"status": status.as_str()}));
+    audit::changed(ctx, user, action, &format!("runs/{}", run.id), before, Some(after)).await;
 }
 
 /// What an event carries: status and progress, never amounts.
