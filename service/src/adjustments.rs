@@ -8,7 +8,11 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::time::Duration;
 
 use payroll_connectors::kafka::{self, KafkaConfig, Topics};
+use payroll_engine::event::AdjustmentKind;
+use payroll_engine::money::parse_amount;
 use payroll_pipeline::Source;
+use payroll_rules::vocabulary::PayPeriod;
+use rust_decimal::Decimal;
 
 use crate::db::adjustments::{self, Adjustment};
 use crate::error::{Error, Result};
@@ -16,6 +20,88 @@ use crate::http::ApiContext;
 
 /// Versions published at a time.
 const BATCH: u32 = 500;
+
+/// An adjustment as a person writes it (a request body, or a row of an upload), not yet checked.
+#[derive(Debug, Clone, Copy)]
+pub struct Fields<'a> {
+    pub worker_id: &'a str,
+    pub period: &'a str,
+    pub kind: &'a str,
+    pub code: &'a str,
+    pub amount: &'a str,
+    pub reason: &'a str,
+}
+
+/// An adjustment that passed [`validate`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Validated<'a> {
+    pub worker_id: &'a str,
+    pub period: PayPeriod,
+    pub kind: AdjustmentKind,
+    pub code: &'a str,
+    pub amount: Decimal,
+    pub reason: &'a str,
+}
+
+/// What an adjustment says, checked field by field, the same for a request and an uploaded row;
+/// every fault is named at once, as (field, what was expected).
+pub fn validate(fields: Fields<'_>, cap: Decimal) -> std::result::Result<Validated<'_>, Vec<(String, String)>> {
+    let mut invalid = Vec::new();
+    let mut fault = |field: &str, why: String| invalid.push((field.to_string(), why));
+    let worker_id = fields.worker_id.trim();
+    if worker_id.is_empty() || worker_id.len() > 64 {
+        fault("worker_id", "expected a worker id of 1 to 64 characters".into());
+    }
+    let period = fields.period.parse::<PayPeriod>().map_err(|e| fault("period", e)).ok();
+    let kind = match fields.kind {
+        "earning" => Some(AdjustmentKind::Earning),
+        "deduction" => Some(AdjustmentKind::Deduction),
+        other => {
+            fault("kind", format!("`{other}`: expected earning or deduction"));
+            None
+        }
+    };
+    let code = fields.code.trim();
+    if code.is_empty() || code.len() > 40 || !code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        fault(
+            "code",
+            format!("`{code}`: expected 1 to 40 letters, digits or _ (e.g. bonus)"),
+        );
+    }
+    let amount = match parse_amount(fields.amount.trim()) {
+        Ok(a) if a.is_zero() => {
+            fault("amount", "0: an adjustment moves money; expected more than 0".into());
+            None
+        }
+        Ok(a) if a > cap => {
+            fault(
+                "amount",
+                format!("{a} is more than the cap of {cap} an adjustment may carry"),
+            );
+            None
+        }
+        Ok(a) => Some(a),
+        Err(e) => {
+            fault("amount", e);
+            None
+        }
+    };
+    let reason = fields.reason.trim();
+    if reason.is_empty() || reason.len() > 500 {
+        fault("reason", "say why, in 1 to 500 characters".into());
+    }
+    match (period, kind, amount) {
+        (Some(period), Some(kind), Some(amount)) if invalid.is_empty() => Ok(Validated {
+            worker_id,
+            period,
+            kind,
+            code,
+            amount,
+            reason,
+        }),
+        _ => Err(invalid),
+    }
+}
 
 /// Publishes every version not yet published; returns how many were.
 pub async fn publish_pending(ctx: &ApiContext) -> Result<usize> {

@@ -6,8 +6,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use payroll_engine::event::{AdjustmentKind, Status, wire_name};
-use payroll_engine::money::parse_amount;
+use payroll_engine::event::{Status, wire_name};
 use payroll_rules::vocabulary::PayPeriod;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -16,6 +15,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::extractor::{ApiJson, ApiPath, ApiQuery, AuthUser, page_size};
 use super::{ApiContext, audit};
+use crate::adjustments::{Fields, validate};
 use crate::auth::Permission;
 use crate::db::adjustments::{self, Adjustment, Decision, Filter, NewAdjustment};
 use crate::db::audit::Action;
@@ -47,6 +47,19 @@ pub struct RequestAdjustment {
     #[schema(example = "1500.00")]
     pub amount: String,
     pub reason: String,
+}
+
+impl RequestAdjustment {
+    fn fields(&self) -> Fields<'_> {
+        Fields {
+            worker_id: &self.worker_id,
+            period: &self.period,
+            kind: &self.kind,
+            code: &self.code,
+            amount: &self.amount,
+            reason: &self.reason,
+        }
+    }
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -104,74 +117,6 @@ pub struct AdjustmentPage {
     pub next_page_token: Option<String>,
 }
 
-/// What a request says, checked field by field; every fault is named at once.
-fn validate<'a>(body: &'a RequestAdjustment, cap: rust_decimal::Decimal) -> Result<Validated<'a>> {
-    let mut invalid = Vec::new();
-    let mut fault = |field: &str, why: String| invalid.push((field.to_string(), why));
-    let worker_id = body.worker_id.trim();
-    if worker_id.is_empty() || worker_id.len() > 64 {
-        fault("worker_id", "expected a worker id of 1 to 64 characters".into());
-    }
-    let period = body.period.parse::<PayPeriod>().map_err(|e| fault("period", e)).ok();
-    let kind = match body.kind.as_str() {
-        "earning" => Some(AdjustmentKind::Earning),
-        "deduction" => Some(AdjustmentKind::Deduction),
-        other => {
-            fault("kind", format!("`{other}`: expected earning or deduction"));
-            None
-        }
-    };
-    let code = body.code.trim();
-    if code.is_empty() || code.len() > 40 || !code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-        fault(
-            "code",
-            format!("`{code}`: expected 1 to 40 letters, digits or _ (e.g. bonus)"),
-        );
-    }
-    let amount = match parse_amount(body.amount.trim()) {
-        Ok(a) if a.is_zero() => {
-            fault("amount", "0: an adjustment moves money; expected more than 0".into());
-            None
-        }
-        Ok(a) if a > cap => {
-            fault(
-                "amount",
-                format!("{a} is more than the cap of {cap} an adjustment may carry"),
-            );
-            None
-        }
-        Ok(a) => Some(a),
-        Err(e) => {
-            fault("amount", e);
-            None
-        }
-    };
-    let reason = body.reason.trim();
-    if reason.is_empty() || reason.len() > 500 {
-        fault("reason", "say why, in 1 to 500 characters".into());
-    }
-    match (period, kind, amount) {
-        (Some(period), Some(kind), Some(amount)) if invalid.is_empty() => Ok(Validated {
-            worker_id,
-            period,
-            kind,
-            code,
-            amount,
-            reason,
-        }),
-        _ => Err(Error::Invalid(invalid)),
-    }
-}
-
-struct Validated<'a> {
-    worker_id: &'a str,
-    period: PayPeriod,
-    kind: AdjustmentKind,
-    code: &'a str,
-    amount: rust_decimal::Decimal,
-    reason: &'a str,
-}
-
 /// Request an adjustment: `pending` until another user approves it. An `Idempotency-Key`
 /// makes retries safe: the same key and body return the adjustment the first request made.
 #[utoipa::path(post, path = "/v1/orgs/{org}/adjustments", tag = "adjustments",
@@ -190,7 +135,7 @@ pub(super) async fn request(
     ApiJson(body): ApiJson<RequestAdjustment>,
 ) -> Result<(StatusCode, Json<AdjustmentBody>)> {
     user.may(&org, Permission::RequestAdjustments)?;
-    let valid = validate(&body, ctx.config.adjustments.max_amount)?;
+    let valid = validate(body.fields(), ctx.config.adjustments.max_amount).map_err(Error::Invalid)?;
     refuse_locked(&ctx, &org, valid.period).await?;
     let key = match headers.get("idempotency-key") {
         None => None,
