@@ -14,7 +14,7 @@ use payroll_pipeline::Source;
 use payroll_rules::vocabulary::PayPeriod;
 use rust_decimal::Decimal;
 
-use crate::db::adjustments::{self, Adjustment};
+use crate::db::adjustments;
 use crate::error::{Error, Result};
 use crate::http::ApiContext;
 
@@ -141,14 +141,22 @@ pub async fn publish_pending(ctx: &ApiContext) -> Result<usize> {
             ));
         }
     }
-    for adjustment in &pending {
-        mark(ctx, adjustment).await?;
-    }
+    let published: Vec<(String, i64)> = pending.iter().map(|a| (a.id.clone(), a.version)).collect();
+    adjustments::mark_all_published(&ctx.db, &published).await?;
     Ok(pending.len())
 }
 
-async fn mark(ctx: &ApiContext, adjustment: &Adjustment) -> Result<()> {
-    adjustments::mark_published(&ctx.db, &adjustment.id, adjustment.version).await
+/// Publishes every version not yet published, a batch at a time, until none is left (an
+/// upload requests thousands at once); returns how many were.
+pub async fn publish_all(ctx: &ApiContext) -> Result<usize> {
+    let mut total = 0;
+    loop {
+        let published = publish_pending(ctx).await?;
+        total += published;
+        if published < BATCH as usize {
+            return Ok(total);
+        }
+    }
 }
 
 /// Appends lines to an event file, starting a line of its own if the file does not end with one.

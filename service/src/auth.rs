@@ -54,6 +54,10 @@ pub enum Permission {
     /// Read and change what each role of the org may do.
     #[serde(rename = "roles:manage")]
     ManageRoles,
+    /// Upload a file of attendance summaries, adjustments (each pending a second person) or
+    /// workers, and read its progress and error report.
+    #[serde(rename = "upload")]
+    Upload,
 }
 
 pub type Permissions = BTreeSet<Permission>;
@@ -80,6 +84,7 @@ impl Roles {
                     EditSchedule,
                     ViewAudit,
                     RequestAdjustments,
+                    Upload,
                 ][..],
             ),
             (
@@ -113,6 +118,7 @@ impl Roles {
                     RequestAdjustments,
                     ApproveAdjustments,
                     ManageRoles,
+                    Upload,
                 ][..],
             ),
         ]

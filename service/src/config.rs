@@ -12,9 +12,23 @@ use serde::Deserialize;
 use crate::auth::Permissions;
 
 /// The keys a `PAYROLL_` variable may set: others (`PAYROLL_LOG`, ...) belong to the CLI.
-const KEYS: [&str; 14] = [
-    "listen", "data", "database", "out", "rules", "inputs", "brokers", "sites", "state", "stream", "auth", "orgs",
-    "roles", "workers",
+const KEYS: [&str; 16] = [
+    "listen",
+    "data",
+    "database",
+    "out",
+    "rules",
+    "inputs",
+    "brokers",
+    "sites",
+    "state",
+    "stream",
+    "auth",
+    "orgs",
+    "roles",
+    "workers",
+    "adjustments",
+    "uploads",
 ];
 
 #[derive(Debug, Clone, Deserialize)]
@@ -45,6 +59,8 @@ pub struct ServeConfig {
     #[serde(default)]
     pub adjustments: AdjustmentSettings,
     #[serde(default)]
+    pub uploads: UploadSettings,
+    #[serde(default)]
     pub auth: AuthConfig,
     #[serde(default)]
     pub orgs: BTreeMap<String, OrgConfig>,
@@ -71,6 +87,28 @@ impl Default for AdjustmentSettings {
             max_amount: default_max_amount(),
         }
     }
+}
+
+/// Limits on bulk uploads.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UploadSettings {
+    /// The largest file accepted, in bytes (32 MiB by default: 100,000 rows of workers as CSV
+    /// take about 20 MB).
+    #[serde(default = "default_max_upload_bytes")]
+    pub max_bytes: usize,
+}
+
+impl Default for UploadSettings {
+    fn default() -> Self {
+        UploadSettings {
+            max_bytes: default_max_upload_bytes(),
+        }
+    }
+}
+
+fn default_max_upload_bytes() -> usize {
+    32 << 20
 }
 
 fn default_max_amount() -> rust_decimal::Decimal {

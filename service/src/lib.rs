@@ -17,6 +17,7 @@ pub mod http;
 pub mod live;
 pub mod metrics;
 pub mod scheduler;
+pub mod uploads;
 pub mod worker;
 
 use std::collections::BTreeMap;

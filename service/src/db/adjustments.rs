@@ -308,3 +308,85 @@ pub async fn mark_published(db: &Db, id: &str, version: i64) -> Result<()> {
         .await?;
     Ok(())
 }
+
+/// Marks versions published, in one transaction: an upload publishes thousands at once.
+pub async fn mark_all_published(db: &Db, published: &[(String, i64)]) -> Result<()> {
+    let mut tx = db.pool().begin().await?;
+    for (id, version) in published {
+        sqlx::query("UPDATE adjustments SET published_version = $1 WHERE id = $2 AND published_version < $1")
+            .bind(version)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// A request read back from an upload's staged rows, validated when it was read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Requested {
+    pub worker_id: String,
+    pub period: PayPeriod,
+    pub kind: AdjustmentKind,
+    pub code: String,
+    pub amount: Decimal,
+    pub reason: String,
+}
+
+/// Requests from one upload, all recorded `pending` (version 1) by `requested_by` in one
+/// transaction, or none: as [`create`] records one, without an Idempotency-Key (the upload has
+/// its own). `rows` is drawn a hundred at a time, so the upload's rows are never all in memory.
+/// Returns how many were recorded.
+pub async fn create_many(
+    db: &Db,
+    org: &str,
+    requested_by: &str,
+    upload_id: &str,
+    rows: &mut (dyn Iterator<Item = Result<Requested>> + Send),
+) -> Result<usize> {
+    /// Rows bound per INSERT: well under SQLite's and PostgreSQL's limits on parameters.
+    const ROWS: usize = 100;
+    let now = timestamp(Utc::now());
+    let mut tx = db.pool().begin().await?;
+    let mut count = 0;
+    loop {
+        let chunk: Vec<Requested> = (&mut *rows).take(ROWS).collect::<Result<_>>()?;
+        if chunk.is_empty() {
+            break;
+        }
+        let values: Vec<String> = (0..chunk.len())
+            .map(|i| {
+                let p: Vec<String> = (1..=11).map(|n| format!("${}", 11 * i + n)).collect();
+                format!(
+                    "({}, {}, {}, {}, {}, {}, {}, {}, 'pending', 1, {}, {}, {})",
+                    p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[10]
+                )
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO adjustments (id, org_id, worker_id, period, kind, code, amount, reason, status, version, \
+             requested_by, requested_at, upload_id) VALUES {}",
+            values.join(", ")
+        );
+        let mut query = sqlx::query(&sql);
+        for a in &chunk {
+            query = query
+                .bind(uuid::Uuid::now_v7().to_string())
+                .bind(org)
+                .bind(a.worker_id.as_str())
+                .bind(a.period.to_string())
+                .bind(wire_name(&a.kind))
+                .bind(a.code.as_str())
+                .bind(a.amount.to_string())
+                .bind(a.reason.as_str())
+                .bind(requested_by)
+                .bind(now.clone())
+                .bind(upload_id);
+        }
+        query.execute(&mut *tx).await?;
+        count += chunk.len();
+    }
+    tx.commit().await?;
+    Ok(count)
+}

@@ -33,10 +33,12 @@ pub enum Action {
     AdjustmentApprove,
     AdjustmentReject,
     RolesChange,
+    Upload,
+    UploadErrorsDownload,
 }
 
 impl Action {
-    pub const ALL: [Action; 13] = [
+    pub const ALL: [Action; 15] = [
         Action::RunTrigger,
         Action::RunApprove,
         Action::RunReject,
@@ -50,6 +52,8 @@ impl Action {
         Action::AdjustmentApprove,
         Action::AdjustmentReject,
         Action::RolesChange,
+        Action::Upload,
+        Action::UploadErrorsDownload,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -67,6 +71,8 @@ impl Action {
             Action::AdjustmentApprove => "adjustment.approve",
             Action::AdjustmentReject => "adjustment.reject",
             Action::RolesChange => "roles.change",
+            Action::Upload => "upload.create",
+            Action::UploadErrorsDownload => "upload.errors_download",
         }
     }
 }

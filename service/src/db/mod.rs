@@ -8,6 +8,7 @@ pub mod audit;
 pub mod roles;
 pub mod runs;
 pub mod schedules;
+pub mod uploads;
 pub mod worker_errors;
 
 use std::sync::Once;

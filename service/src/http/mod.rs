@@ -12,6 +12,7 @@ mod results;
 mod roles;
 mod runs;
 mod schedule;
+mod uploads;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -101,6 +102,7 @@ pub fn router(ctx: ApiContext) -> Router {
         .merge(audit::router())
         .merge(adjustments::router())
         .merge(roles::router())
+        .merge(uploads::router())
         .merge(ops::router())
         .layer(middleware::from_fn_with_state(ctx.clone(), observe))
         .with_state(ctx)

@@ -34,6 +34,8 @@ pub fn router() -> Router<ApiContext> {
         super::adjustments::request, super::adjustments::list, super::adjustments::read,
         super::adjustments::approve, super::adjustments::reject,
         super::roles::list, super::roles::read, super::roles::write,
+        super::uploads::create, super::uploads::list, super::uploads::read,
+        super::uploads::errors_xlsx, super::uploads::errors_csv,
         healthz, readyz, metrics,
     ),
     modifiers(&Bearer),

@@ -1,0 +1,648 @@
+//! Bulk uploads: a file of attendance summaries, adjustments or workers (XLSX or CSV, up to
+//! [`MAX_ROWS`] rows) checked row by row as the engine checks each input, its accepted rows
+//! applied through the path the API's single changes take, its rejected rows kept for the
+//! error report.
+//!
+//! ```text
+//! POST .../uploads ─▶ file in the object store, upload `queued` ─▶ process (a blocking thread):
+//!   read a row ─▶ check (check.rs) ─▶ accepted: staged line in <data>/uploads/<id>.staged
+//!                                  └▶ rejected: cells (masked) and faults ─▶ upload_rejections
+//!   end of file ─▶ all_or_nothing with a rejection: nothing applied, `failed`
+//!               └▶ apply the staged lines at once: adjustments `pending` in the database (then
+//!                  published as a single request's are), summary rows appended to the input
+//!                  folder's attendance_summary.csv, workers to workers.csv or the workers topic
+//! ```
+//!
+//! Memory holds one row, the digests of the rows' keys (duplicates) and a batch of rejections;
+//! the staged lines are on disk until they are applied in one step, so an upload is applied
+//! whole or not at all.
+
+pub mod check;
+pub mod report;
+pub mod sheet;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::io::{BufRead, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use payroll_connectors::kafka::{self, KafkaConfig, Topics};
+use payroll_pipeline::Source;
+use payroll_rules::vocabulary::PayPeriod;
+use serde::{Deserialize, Serialize};
+use tokio::runtime::Handle;
+use utoipa::ToSchema;
+
+use crate::db::adjustments::{self, Requested};
+use crate::db::uploads::{self, Counts, Rejection, Upload};
+use crate::db::{Db, runs};
+use crate::error::{Error, Result};
+use crate::http::ApiContext;
+use check::{Checker, Master, shown};
+
+/// The most rows an upload may have: split a bigger file.
+pub const MAX_ROWS: u64 = 100_000;
+
+macro_rules! wire_enum {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $wire:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+        pub enum $name {
+            $($(#[$vmeta])* #[serde(rename = $wire)] $variant),+
+        }
+
+        impl $name {
+            pub const ALL: &[$name] = &[$($name::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $wire),+
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = String;
+
+            fn from_str(s: &str) -> std::result::Result<Self, String> {
+                $name::ALL.iter().copied().find(|v| v.as_str() == s).ok_or_else(|| {
+                    let all: Vec<&str> = $name::ALL.iter().map(|v| v.as_str()).collect();
+                    format!("`{s}`: expected {}", all.join(", "))
+                })
+            }
+        }
+    };
+}
+
+wire_enum! {
+    /// What an upload's rows are.
+    UploadKind {
+        /// One row per worker and period: the attendance part of the period inputs.
+        AttendanceSummary = "attendance_summary",
+        /// `worker_id, period, kind, code, amount, reason`: each a pending adjustment.
+        Adjustments = "adjustments",
+        /// Worker master records, in the columns of workers.csv.
+        Workers = "workers",
+    }
+}
+
+wire_enum! {
+    /// What happens to the good rows of a file with bad ones.
+    UploadMode {
+        /// The good rows are applied, the bad ones reported.
+        AcceptValid = "accept_valid",
+        /// One bad row and nothing is applied (the upload is `failed`); all rows are reported.
+        AllOrNothing = "all_or_nothing",
+    }
+}
+
+wire_enum! {
+    /// Where an upload is.
+    UploadStatus {
+        Queued = "queued",
+        Processing = "processing",
+        /// Read to the end; its accepted rows are applied.
+        Done = "done",
+        /// Nothing applied: the file could not be read, or (all_or_nothing) a row was rejected.
+        Failed = "failed",
+    }
+}
+
+wire_enum! {
+    /// The file's format.
+    Format {
+        Csv = "csv",
+        Xlsx = "xlsx",
+    }
+}
+
+/// Where an uploaded file is kept, by its content (SHA-256): for processing, and after as the
+/// record of what was uploaded.
+pub fn file_path(org: &str, sha256: &str, format: Format) -> object_store::path::Path {
+    object_store::path::Path::from(format!("uploads/org_id={org}/{sha256}.{format}"))
+}
+
+/// Where an upload's accepted rows go in this service's mode, or why they cannot.
+#[derive(Debug, Clone)]
+enum Target {
+    /// The adjustments table, then the publisher.
+    Adjustments,
+    /// Appended to a file of the input folder, with these columns.
+    Folder { path: PathBuf, columns: Vec<String> },
+    /// Published to the workers topic.
+    WorkersTopic { config: KafkaConfig, topic: String },
+}
+
+/// Why a kind cannot be uploaded in this service's mode (a 409 at upload time), if it cannot.
+pub fn refusal(ctx: &ApiContext, kind: UploadKind) -> Option<String> {
+    match (kind, &*ctx.source, &ctx.config.brokers) {
+        (UploadKind::Adjustments, ..) | (_, Source::Folder(_), None) => None,
+        (UploadKind::AttendanceSummary, ..) => Some(
+            "attendance summaries are read from the input folder's attendance_summary file; in stream mode no topic \
+             carries them: send punches and leave to the attendance and leave topics instead"
+                .into(),
+        ),
+        (UploadKind::Workers, _, Some(_)) => None,
+        (UploadKind::Workers, ..) => {
+            Some("workers are published to the workers topic in stream mode: configure `brokers`".into())
+        }
+    }
+}
+
+fn target(ctx: &ApiContext, kind: UploadKind) -> Result<Target> {
+    if let Some(why) = refusal(ctx, kind) {
+        return Err(Error::Conflict(why));
+    }
+    match (kind, &*ctx.source, &ctx.config.brokers) {
+        (UploadKind::Adjustments, ..) => Ok(Target::Adjustments),
+        (UploadKind::Workers, _, Some(brokers)) => Ok(Target::WorkersTopic {
+            config: KafkaConfig {
+                brokers: brokers.clone(),
+                group: ctx.config.stream.group.clone(),
+                options: ctx.config.stream.options.clone().into_iter().collect(),
+            },
+            topic: Topics::default().workers,
+        }),
+        (kind, Source::Folder(dir), _) => {
+            let (name, default): (&str, &[&str]) = match kind {
+                UploadKind::AttendanceSummary => {
+                    ("attendance_summary.csv", &payroll_connectors::files::SUMMARY_COLUMNS)
+                }
+                _ => ("workers.csv", &payroll_connectors::files::WORKER_COLUMNS),
+            };
+            let path = dir.join(name);
+            let columns = match header_of(&path)? {
+                Some(columns) => columns,
+                None => default.iter().map(|c| c.to_string()).collect(),
+            };
+            Ok(Target::Folder { path, columns })
+        }
+        _ => Err(Error::Internal(format!("no target for {kind} uploads"))),
+    }
+}
+
+/// The header of a CSV file, if the file exists.
+fn header_of(path: &Path) -> Result<Option<Vec<String>>> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    let mut reader =
+        ::csv::Reader::from_path(path).map_err(|e| Error::Unavailable(format!("{}: {e}", path.display())))?;
+    let headers = reader
+        .headers()
+        .map_err(|e| Error::Unavailable(format!("{}: {e}", path.display())))?;
+    Ok(Some(headers.iter().map(|h| h.trim().to_string()).collect()))
+}
+
+/// The input folder's master as far as an upload of `org` needs it: which worker ids are the
+/// org's and each site's org. Stream mode has none to read (the stream's state holds it).
+fn master(source: &Source, org: &str) -> Result<Option<Master>> {
+    let Source::Folder(dir) = source else {
+        return Ok(None);
+    };
+    let pairs = |name: &str, key: &str| -> Result<Vec<(String, String)>> {
+        let path = dir.join(name);
+        if !path.exists() {
+            return Ok(Vec::new());
+        }
+        let unavailable = |e: ::csv::Error| Error::Unavailable(format!("{}: {e}", path.display()));
+        let mut reader = ::csv::ReaderBuilder::new()
+            .flexible(true)
+            .from_path(&path)
+            .map_err(unavailable)?;
+        let headers = reader.headers().map_err(unavailable)?.clone();
+        let (Some(k), Some(o)) = (
+            headers.iter().position(|h| h.trim() == key),
+            headers.iter().position(|h| h.trim() == "org_id"),
+        ) else {
+            return Ok(Vec::new());
+        };
+        let mut pairs = Vec::new();
+        let mut record = ::csv::StringRecord::new();
+        // A line the fold would refuse is skipped here too.
+        while reader.read_record(&mut record).unwrap_or(false) {
+            if let (Some(k), Some(o)) = (record.get(k), record.get(o)) {
+                pairs.push((k.trim().to_string(), o.trim().to_string()));
+            }
+        }
+        Ok(pairs)
+    };
+    Ok(Some(Master {
+        workers: pairs("workers.csv", "worker_id")?
+            .into_iter()
+            .map(|(worker, of)| (worker, of == org))
+            .collect(),
+        sites: pairs("sites.csv", "site_id")?.into_iter().collect(),
+    }))
+}
+
+/// Sites and their orgs from the configured sites file (stream mode's workers).
+fn configured_sites(ctx: &ApiContext) -> Result<Option<HashMap<String, String>>> {
+    match &ctx.config.sites {
+        Some(path) => Ok(Some(
+            payroll_connectors::files::read_sites(path)?
+                .into_iter()
+                .map(|s| (s.site_id, s.org_id))
+                .collect(),
+        )),
+        None => Ok(None),
+    }
+}
+
+/// Processes a queued upload to its end, in the background: every failure is recorded on the
+/// upload, none is lost in a task's return value.
+pub async fn process(ctx: ApiContext, org: String, id: String) {
+    match uploads::start(&ctx.db, &org, &id).await {
+        Ok(true) => {}
+        Ok(false) => return,
+        Err(e) => {
+            tracing::error!(upload = id, error = %e, "upload not started");
+            return;
+        }
+    }
+    let upload = match uploads::get(&ctx.db, &org, &id).await {
+        Ok(upload) => upload,
+        Err(e) => {
+            tracing::error!(upload = id, error = %e, "upload not read");
+            return;
+        }
+    };
+    let kind = upload.kind;
+    if let Err(e) = run(&ctx, upload).await {
+        tracing::error!(upload = id, error = %e, "upload failed");
+        let message = match e.status().is_server_error() {
+            true => "the service failed while processing it; it is logged: upload the file again".to_string(),
+            false => e.to_string(),
+        };
+        let counts = uploads::get(&ctx.db, &org, &id)
+            .await
+            .map(|u| Counts {
+                rows: u.rows,
+                rejected: u.rejected,
+                ..Counts::default()
+            })
+            .unwrap_or_default();
+        if let Err(e) = uploads::finish(&ctx.db, &id, UploadStatus::Failed, counts, Some(&message)).await {
+            tracing::error!(upload = id, error = %e, "upload failure not recorded");
+        }
+    }
+    if kind == UploadKind::Adjustments
+        && let Err(e) = crate::adjustments::publish_all(&ctx).await
+    {
+        tracing::warn!(error = %e, "uploaded adjustments not published yet; the janitor retries");
+    }
+}
+
+async fn run(ctx: &ApiContext, upload: Upload) -> Result<()> {
+    let bytes = ctx
+        .store
+        .get(&file_path(&upload.org_id, &upload.sha256, upload.format))
+        .await?;
+    let target = target(ctx, upload.kind)?;
+    let staging = ctx.config.data.join("uploads");
+    std::fs::create_dir_all(&staging).map_err(|e| Error::Unavailable(format!("{}: {e}", staging.display())))?;
+    let staged = staging.join(format!("{}.staged", upload.id));
+    let (source, config) = (ctx.source.clone(), ctx.config.clone());
+    let sites = match (&target, upload.kind) {
+        (Target::WorkersTopic { .. }, UploadKind::Workers) => configured_sites(ctx)?,
+        _ => None,
+    };
+    let (db, handle) = (ctx.db.clone(), Handle::current());
+    tokio::task::spawn_blocking(move || {
+        let result = (|| {
+            let master = master(&source, &upload.org_id)?;
+            let columns = match &target {
+                Target::Folder { columns, .. } => columns.clone(),
+                Target::WorkersTopic { .. } => payroll_connectors::files::WORKER_COLUMNS
+                    .iter()
+                    .map(|c| c.to_string())
+                    .collect(),
+                Target::Adjustments => Vec::new(),
+            };
+            let checker = Checker::new(
+                upload.kind,
+                &upload.org_id,
+                config.adjustments.max_amount,
+                master,
+                sites,
+                columns,
+                matches!(target, Target::WorkersTopic { .. }),
+            );
+            validate_and_apply(&db, &handle, &upload, &bytes, checker, &target, &staged)
+        })();
+        let _ = std::fs::remove_file(&staged);
+        result
+    })
+    .await
+    .map_err(|e| Error::Internal(format!("the upload's thread: {e}")))?
+}
+
+/// Reads, checks and applies one upload, recording its progress, rejections and end on the
+/// way. Runs on a blocking thread; `handle` runs the database calls.
+fn validate_and_apply(
+    db: &Db,
+    handle: &Handle,
+    upload: &Upload,
+    bytes: &[u8],
+    checker: Checker,
+    target: &Target,
+    staged: &Path,
+) -> Result<()> {
+    let file = std::fs::File::create(staged).map_err(|e| Error::Unavailable(format!("{}: {e}", staged.display())))?;
+    let mut pass = Pass {
+        db,
+        handle,
+        upload,
+        checker,
+        columns: Vec::new(),
+        counts: Counts::default(),
+        rejections: Vec::new(),
+        staged: BufWriter::new(file),
+        locks: HashMap::new(),
+        reported: Instant::now(),
+        error: None,
+    };
+    let read = sheet::read(upload.format, bytes, &mut pass);
+    if let Some(e) = pass.error.take() {
+        return Err(e);
+    }
+    pass.flush_rejections()?;
+    let mut counts = pass.counts;
+    pass.staged
+        .flush()
+        .map_err(|e| Error::Unavailable(format!("{}: {e}", staged.display())))?;
+    drop(pass);
+    let failed = |counts: Counts, message: String| -> Result<()> {
+        let counts = Counts {
+            accepted: 0,
+            applied: 0,
+            ..counts
+        };
+        handle.block_on(uploads::finish(
+            db,
+            &upload.id,
+            UploadStatus::Failed,
+            counts,
+            Some(&message),
+        ))
+    };
+    if let Err(unreadable) = read {
+        return failed(counts, unreadable.0);
+    }
+    if counts.rows == 0 {
+        return failed(counts, "no rows under the header".into());
+    }
+    if upload.mode == UploadMode::AllOrNothing && counts.rejected > 0 {
+        return failed(
+            counts,
+            format!(
+                "{} of {} rows rejected, so nothing was applied (mode all_or_nothing): fix them (see the error report) and upload the file again",
+                counts.rejected, counts.rows
+            ),
+        );
+    }
+    counts.progress = 80;
+    handle.block_on(uploads::progress(db, &upload.id, counts))?;
+    counts.applied = apply(db, handle, upload, target, staged)? as i64;
+    handle.block_on(uploads::finish(db, &upload.id, UploadStatus::Done, counts, None))
+}
+
+/// One pass over the rows: each checked, staged or rejected.
+struct Pass<'a> {
+    db: &'a Db,
+    handle: &'a Handle,
+    upload: &'a Upload,
+    checker: Checker,
+    columns: Vec<String>,
+    counts: Counts,
+    rejections: Vec<Rejection>,
+    staged: BufWriter<std::fs::File>,
+    /// Each period's lock as read once: the locking run, if locked.
+    locks: HashMap<PayPeriod, Option<String>>,
+    reported: Instant,
+    /// A database or disk failure met while reading: it ends the upload.
+    error: Option<Error>,
+}
+
+/// Rejections written at a time.
+const REJECTIONS: usize = 500;
+/// How often progress is written while rows are read.
+const REPORT_EVERY: Duration = Duration::from_millis(250);
+
+impl Pass<'_> {
+    fn flush_rejections(&mut self) -> Result<()> {
+        if !self.rejections.is_empty() {
+            self.handle
+                .block_on(uploads::reject(self.db, &self.upload.id, &self.rejections))?;
+            self.rejections.clear();
+        }
+        Ok(())
+    }
+
+    fn fail(&mut self, e: Error) -> ControlFlow<String> {
+        self.error = Some(e);
+        ControlFlow::Break("stopped".into())
+    }
+}
+
+impl sheet::Rows for Pass<'_> {
+    fn header(&mut self, columns: &[String]) -> std::result::Result<(), String> {
+        let required = check::required(self.upload.kind);
+        if let Some(absent) = required.iter().find(|c| !columns.iter().any(|h| h == *c)) {
+            return Err(format!(
+                "the header has no column `{absent}`: a {} file has the columns {}",
+                self.upload.kind,
+                required.join(", ")
+            ));
+        }
+        self.columns = columns.to_vec();
+        let masked: Vec<String> = columns.iter().map(|c| shown("", c)).collect();
+        if let Err(e) = self
+            .handle
+            .block_on(uploads::set_columns(self.db, &self.upload.id, &masked))
+        {
+            self.error = Some(e);
+            return Err("stopped".into());
+        }
+        Ok(())
+    }
+
+    fn row(&mut self, number: u64, cells: &[String], done: u64, of: u64) -> ControlFlow<String> {
+        self.counts.rows += 1;
+        if self.counts.rows as u64 > MAX_ROWS {
+            return ControlFlow::Break(format!(
+                "more than {MAX_ROWS} rows (row {number} is one too many): split the file and upload each part"
+            ));
+        }
+        let Pass {
+            db,
+            handle,
+            upload,
+            checker,
+            columns,
+            locks,
+            error,
+            ..
+        } = self;
+        let mut locked = |period: PayPeriod| -> Option<String> {
+            if let Some(lock) = locks.get(&period) {
+                return lock.clone();
+            }
+            let lock = match handle.block_on(runs::period_lock(db, &upload.org_id, period)) {
+                Ok(lock) => lock.map(|(run, _)| run),
+                Err(e) => {
+                    *error = Some(e);
+                    None
+                }
+            };
+            locks.insert(period, lock.clone());
+            lock
+        };
+        let checked = checker.check(number, columns, cells, &mut locked);
+        if let Some(e) = self.error.take() {
+            return self.fail(e);
+        }
+        match checked {
+            Ok(staged) => {
+                self.counts.accepted += 1;
+                if let Err(e) = writeln!(self.staged, "{}", staged.0) {
+                    return self.fail(Error::Unavailable(format!("staging the upload's rows: {e}")));
+                }
+            }
+            Err(faults) => {
+                self.counts.rejected += 1;
+                let cells = self
+                    .columns
+                    .iter()
+                    .zip(cells)
+                    .map(|(column, value)| shown(column, value))
+                    .collect();
+                self.rejections.push(Rejection {
+                    row: number as i64,
+                    cells,
+                    faults,
+                });
+                if self.rejections.len() >= REJECTIONS
+                    && let Err(e) = self.flush_rejections()
+                {
+                    return self.fail(e);
+                }
+            }
+        }
+        if self.reported.elapsed() >= REPORT_EVERY {
+            self.reported = Instant::now();
+            self.counts.progress = (80 * done / of.max(1)).min(79) as i64;
+            if let Err(e) = self
+                .handle
+                .block_on(uploads::progress(self.db, &self.upload.id, self.counts))
+            {
+                return self.fail(e);
+            }
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+/// Applies the staged rows at once; returns how many.
+fn apply(db: &Db, handle: &Handle, upload: &Upload, target: &Target, staged: &Path) -> Result<usize> {
+    let unavailable = |e: std::io::Error| Error::Unavailable(format!("{}: {e}", staged.display()));
+    let lines = BufReader::new(std::fs::File::open(staged).map_err(unavailable)?).lines();
+    match target {
+        Target::Adjustments => {
+            let mut rows = lines.map(|line| {
+                let line = line.map_err(unavailable)?;
+                let [worker_id, period, kind, code, amount, reason]: [String; 6] =
+                    serde_json::from_str(&line).map_err(|e| Error::Internal(format!("a staged adjustment: {e}")))?;
+                let bad = |what: &str| Error::Internal(format!("a staged adjustment's {what}"));
+                Ok(Requested {
+                    period: period.parse().map_err(|_| bad("period"))?,
+                    kind: serde_json::from_value(serde_json::Value::from(kind)).map_err(|_| bad("kind"))?,
+                    amount: amount.parse().map_err(|_| bad("amount"))?,
+                    worker_id,
+                    code,
+                    reason,
+                })
+            });
+            handle.block_on(adjustments::create_many(
+                db,
+                &upload.org_id,
+                &upload.uploaded_by,
+                &upload.id,
+                &mut rows,
+            ))
+        }
+        Target::Folder { path, columns } => append(path, columns, staged),
+        Target::WorkersTopic { config, topic } => {
+            let mut count = 0;
+            let mut batch = Vec::new();
+            for line in lines {
+                batch.push(line.map_err(unavailable)?.into_bytes());
+                if batch.len() == 1000 {
+                    count += publish(config, topic, &mut batch)?;
+                }
+            }
+            count += publish(config, topic, &mut batch)?;
+            Ok(count)
+        }
+    }
+}
+
+fn publish(config: &KafkaConfig, topic: &str, batch: &mut Vec<Vec<u8>>) -> Result<usize> {
+    if batch.is_empty() {
+        return Ok(0);
+    }
+    kafka::publish_events(config, topic, batch, Duration::from_secs(30))
+        .map_err(|e| Error::Unavailable(format!("publishing workers to topic {topic}: {e}")))?;
+    let count = batch.len();
+    batch.clear();
+    Ok(count)
+}
+
+/// Appends the staged CSV lines to an input file (with `columns` as its header if it is new),
+/// in one write: a run reading the folder sees all of them or none.
+fn append(path: &Path, columns: &[String], staged: &Path) -> Result<usize> {
+    // One writer at a time in this process, as the adjustments publisher appends.
+    static APPENDING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = APPENDING.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let io = |e: std::io::Error| Error::Unavailable(format!("{}: {e}", path.display()));
+    let mut text = Vec::new();
+    std::fs::File::open(staged)
+        .and_then(|mut f| f.read_to_end(&mut text))
+        .map_err(|e| Error::Unavailable(format!("{}: {e}", staged.display())))?;
+    let count = text.iter().filter(|&&b| b == b'\n').count();
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .read(true)
+        .open(path)
+        .map_err(io)?;
+    let length = file.metadata().map_err(io)?.len();
+    let mut out = Vec::with_capacity(text.len() + 256);
+    if length == 0 {
+        let mut header = ::csv::WriterBuilder::new().from_writer(Vec::new());
+        header
+            .write_record(columns)
+            .map_err(|e| Error::Internal(e.to_string()))?;
+        out.extend(header.into_inner().map_err(|e| Error::Internal(e.to_string()))?);
+    } else {
+        let mut last = [b'\n'];
+        file.seek(SeekFrom::Start(length - 1)).map_err(io)?;
+        file.read_exact(&mut last).map_err(io)?;
+        if last[0] != b'\n' {
+            out.push(b'\n');
+        }
+    }
+    out.extend_from_slice(&text);
+    file.write_all(&out).map_err(io)?;
+    file.sync_data().map_err(io)?;
+    Ok(count)
+}
