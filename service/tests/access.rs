@@ -157,6 +157,32 @@ const MATRIX: &[(&str, &str, Option<&str>, [u16; 6])] = &[
         Some(r#"{"reason": "not owed"}"#),
         [403, 409, 403, 403, 403, 409],
     ),
+    // A JSON body where the form belongs: past the permission check, refused (422).
+    (
+        "POST",
+        "/v1/orgs/{org}/uploads?kind=adjustments",
+        Some("{}"),
+        [422, 403, 403, 403, 403, 422],
+    ),
+    ("GET", "/v1/orgs/{org}/uploads", None, [200, 403, 403, 403, 403, 200]),
+    (
+        "GET",
+        "/v1/orgs/{org}/uploads/{upl}",
+        None,
+        [200, 403, 403, 403, 403, 200],
+    ),
+    (
+        "GET",
+        "/v1/orgs/{org}/uploads/{upl}/errors.xlsx",
+        None,
+        [200, 403, 403, 403, 403, 200],
+    ),
+    (
+        "GET",
+        "/v1/orgs/{org}/uploads/{upl}/errors.csv",
+        None,
+        [200, 403, 403, 403, 403, 200],
+    ),
     ("GET", "/v1/orgs/{org}/roles", None, [403, 403, 403, 403, 403, 200]),
     (
         "GET",
@@ -192,6 +218,7 @@ async fn every_endpoint_by_every_role_and_org() {
         .as_str()
         .unwrap()
         .to_string();
+    let upl = uploaded(&h, &hr).await;
 
     let mut bodies = Vec::new();
     let mut failures = Vec::new();
@@ -203,7 +230,8 @@ async fn every_endpoint_by_every_role_and_org() {
             let path = template
                 .replace("{org}", "org0")
                 .replace("{run}", &run)
-                .replace("{adj}", &adj);
+                .replace("{adj}", &adj)
+                .replace("{upl}", &upl);
             let token = h.token(&sub(role), "org0", role);
             key += 1;
             let reply = h
@@ -234,7 +262,8 @@ async fn every_endpoint_by_every_role_and_org() {
         let path = template
             .replace("{org}", "org0")
             .replace("{run}", &run)
-            .replace("{adj}", &adj);
+            .replace("{adj}", &adj)
+            .replace("{upl}", &upl);
         let expired = {
             let mut c = claims("hr1", "org0", &["hr_admin".into()], std::time::Duration::ZERO);
             c.exp -= 60;
@@ -335,6 +364,37 @@ async fn every_endpoint_by_every_role_and_org() {
         "{metrics}"
     );
     h.stop().await;
+}
+
+/// An adjustments upload by hr1 with one bad row, processed: its id.
+async fn uploaded(h: &Harness, token: &str) -> String {
+    let boundary = "access-matrix-boundary";
+    let file =
+        "worker_id,period,kind,code,amount,reason\nW000002,2026-11,earning,bonus,10.00,r\nW000002,2026-11,gift,x,1,r\n";
+    let body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.csv\"\r\n\r\n{file}\r\n--{boundary}--\r\n"
+    );
+    let reply = reqwest::Client::new()
+        .post(format!("{}/v1/orgs/org0/uploads?kind=adjustments", h.base))
+        .bearer_auth(token)
+        .header("Content-Type", format!("multipart/form-data; boundary={boundary}"))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 202);
+    let id = serde_json::from_slice::<Value>(&reply.bytes().await.unwrap()).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for _ in 0..600 {
+        let upload = h.get(&format!("/v1/orgs/org0/uploads/{id}"), token).await.json();
+        if upload["status"] == "done" {
+            return id;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("upload {id} not done");
 }
 
 fn bank_accounts_and_pans() -> Vec<String> {
