@@ -11,6 +11,7 @@ mod run;
 mod serve;
 mod stream;
 mod ui;
+mod upload;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -82,6 +83,9 @@ enum Command {
     /// The service's audit log: check that no entry was edited or deleted
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// Upload an XLSX or CSV of attendance summaries, adjustments or workers to the service,
+    /// follow it, and write the error report of the rows it rejected
+    Upload(upload::UploadArgs),
 }
 
 #[derive(clap::Args)]
@@ -220,6 +224,7 @@ async fn dispatch(command: Command) -> Result<ExitCode> {
         Command::Serve(args) => serve::serve(args).await,
         Command::Token(args) => serve::token(args),
         Command::Audit(command) => audit::audit(command).await,
+        Command::Upload(args) => upload::upload(args).await,
     }
 }
 

@@ -21,6 +21,7 @@ use crate::{EXAMPLE_RULESET, run, ui};
 mod archive;
 mod serve;
 mod stream;
+mod upload;
 
 #[derive(Subcommand)]
 pub enum BenchCommand {
@@ -140,6 +141,18 @@ pub enum BenchCommand {
         #[arg(long, default_value = "2026-10")]
         period: PayPeriod,
     },
+    /// A bulk upload through the service: an XLSX of --rows rows uploaded to a service in
+    /// this process (embedded SQLite, a generated month as its input folder), timed from the
+    /// POST to done (read, checked and applied)
+    Upload {
+        #[arg(long, default_value_t = 50_000)]
+        rows: usize,
+        /// adjustments or attendance_summary
+        #[arg(long, default_value = "adjustments")]
+        kind: String,
+        #[arg(long, default_value = "2026-10")]
+        period: PayPeriod,
+    },
     /// A whole run from raw punch files: generate a month, then run it
     Run {
         #[arg(long, default_value_t = 100_000)]
@@ -162,6 +175,9 @@ pub async fn bench(command: BenchCommand) -> Result<ExitCode> {
             repeat,
         } => calc(workers, &sample, period, &duckdb, repeat).await,
         BenchCommand::Run { workers, period, dir } => end_to_end(workers, period, dir).await,
+        BenchCommand::Upload { rows, kind, period } => upload::upload(rows, &kind, period)
+            .await
+            .map(|()| ExitCode::SUCCESS),
         BenchCommand::Serve {
             org_workers,
             clients,
