@@ -175,9 +175,9 @@ pub async fn bench(command: BenchCommand) -> Result<ExitCode> {
             repeat,
         } => calc(workers, &sample, period, &duckdb, repeat).await,
         BenchCommand::Run { workers, period, dir } => end_to_end(workers, period, dir).await,
-        BenchCommand::Upload { rows, kind, period } => upload::upload(rows, &kind, period)
-            .await
-            .map(|()| ExitCode::SUCCESS),
+        BenchCommand::Upload { rows, kind, period } => {
+            upload::upload(rows, &kind, period).await.map(|()| ExitCode::SUCCESS)
+        }
         BenchCommand::Serve {
             org_workers,
             clients,
