@@ -27,6 +27,7 @@ pub async fn run(
         ruleset,
         out: &store,
         org: None,
+        locked: &[],
     };
     let report = payroll_pipeline::run(request, bar).await?;
     bar.finish();
@@ -67,6 +68,7 @@ pub async fn run_recorded(
         ..Changes::default()
     };
     let run = db::runs::apply(&db, target.org, &created.id, Move::Start, &actor, claim, |_| Ok(())).await?;
+    let locked = db::runs::locked_runs(&db, target.org).await?;
     let request = RunRequest {
         run_id: run.id.clone(),
         period,
@@ -74,6 +76,7 @@ pub async fn run_recorded(
         ruleset,
         out: &store,
         org: Some(target.org),
+        locked: &locked,
     };
     let report = match payroll_pipeline::run(request, bar).await {
         Ok(report) => report,

@@ -5,6 +5,9 @@
 //! ```text
 //! results/org_id=<org>/period=<YYYY-MM>/run_id=<id>/part-<NNNNN>.parquet   one a chunk of workers
 //! results/org_id=<org>/period=<YYYY-MM>/run_id=<id>/_manifest.json
+//! arrears/org_id=<org>/period=<YYYY-MM>/run_id=<id>/part-00000.parquet
+//!                              what the run carries for earlier, locked periods: one row per
+//!                              worker, original period and component
 //! payslips/org_id=<org>/period=<YYYY-MM>/run_id=<id>/<worker_id>.pdf|.xlsx
 //! payslips/org_id=<org>/period=<YYYY-MM>/run_id=<id>/register.xlsx, manifest.json
 //! runs/<id>.json               the run: period, orgs, ruleset, totals
@@ -39,6 +42,14 @@ pub fn results_dir(org: &str, period: &str, run_id: &str) -> Path {
 
 pub fn results_part(org: &str, period: &str, run_id: &str, part: usize) -> Path {
     results_dir(org, period, run_id).join(format!("part-{part:05}.parquet"))
+}
+
+pub const ARREARS: &str = "arrears";
+
+pub fn arrears_part(org: &str, period: &str, run_id: &str) -> Path {
+    Path::from(format!(
+        "{ARREARS}/org_id={org}/period={period}/run_id={run_id}/part-00000.parquet"
+    ))
 }
 
 pub fn manifest(org: &str, period: &str, run_id: &str) -> Path {

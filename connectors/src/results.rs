@@ -13,8 +13,9 @@ use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
-use payroll_engine::WorkerError;
 use payroll_engine::run::{InputDigest, Manifest, RulesetRef, orgs, rows_of_org, totals};
+use payroll_engine::{Arrear, WorkerError};
+use payroll_rules::vocabulary::PayPeriod;
 use payroll_rules::{CompiledVersion, Ruleset};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -97,6 +98,35 @@ impl<'a> ResultsWriter<'a> {
         }
         self.worker_errors.extend(worker_errors);
         Ok(())
+    }
+
+    /// Writes the arrears the run carries, each org's beside its results (before
+    /// [`ResultsWriter::finish`]: a run's arrears are read only once its record is written).
+    pub async fn write_arrears(&self, arrears: &[Arrear]) -> Result<()> {
+        let period: PayPeriod = self
+            .run
+            .period
+            .parse()
+            .map_err(|e: String| Error::input(self.run.run_id, e))?;
+        let mut by_org: BTreeMap<&str, Vec<Arrear>> = BTreeMap::new();
+        for arrear in arrears {
+            by_org.entry(&arrear.org_id).or_default().push(arrear.clone());
+        }
+        for (org, arrears) in by_org {
+            let batch = payroll_engine::arrears::to_batch(period, &arrears)?;
+            self.store
+                .put(
+                    &layout::arrears_part(org, self.run.period, self.run.run_id),
+                    parquet_bytes(&[batch], self.run.run_id)?,
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Keeps worker errors found besides a chunk's (recomputing a locked period for arrears).
+    pub fn note_errors(&mut self, errors: impl IntoIterator<Item = WorkerError>) {
+        self.worker_errors.extend(errors);
     }
 
     /// Workers written so far.
@@ -288,6 +318,18 @@ pub async fn read_results(store: &Store, run: &RunRecord) -> Result<Vec<RecordBa
     Ok(batches)
 }
 
+/// The arrears a run carries for one org (none when it carries none).
+pub async fn read_arrears(store: &Store, org: &str, period: &str, run_id: &str) -> Result<Vec<Arrear>> {
+    let Some(bytes) = store.get_opt(&layout::arrears_part(org, period, run_id)).await? else {
+        return Ok(Vec::new());
+    };
+    let mut arrears = Vec::new();
+    for batch in ParquetRecordBatchReaderBuilder::try_new(bytes)?.build()? {
+        arrears.extend(payroll_engine::arrears::from_batch(&batch?)?);
+    }
+    Ok(arrears)
+}
+
 /// The part files of one org's results of a run, in order.
 pub async fn results_parts(
     store: &Store,
@@ -322,7 +364,7 @@ pub async fn read_org_results(store: &Store, org: &str, period: &str, run_id: &s
 
 /// Registers the results of every complete run in the store as the table `results`, and the
 /// newest complete run of each org and period as `latest` (what `sum(net_pay)` should read:
-/// re-runs are counted once). A run is complete once its run record is written, last; results
+/// re-runs are counted once), and the arrears complete runs carry as `arrears`. A run is complete once its run record is written, last; results
 /// files of a run without one (a crash mid-write) are never read.
 pub async fn register_results(ctx: &SessionContext, store: &Store) -> Result<()> {
     let complete: Vec<String> = store
@@ -351,6 +393,18 @@ pub async fn register_results(ctx: &SessionContext, store: &Store) -> Result<()>
          ON r.org_id = l.org_id AND r.period = l.period AND r.run_id = l.newest",
     ] {
         ctx.sql(view).await?;
+    }
+    if store
+        .list(&object_store::path::Path::from(layout::ARREARS))
+        .await?
+        .iter()
+        .any(|meta| meta.location.extension() == Some("parquet"))
+    {
+        register_parquet(ctx, store, layout::ARREARS, "arrears_files").await?;
+        ctx.sql(
+            "CREATE VIEW arrears AS SELECT * FROM arrears_files WHERE run_id IN (SELECT run_id FROM complete_runs)",
+        )
+        .await?;
     }
     Ok(())
 }

@@ -5,6 +5,7 @@
 //! events and records defined here, so the same code runs from files, Kafka or a test.
 
 pub mod archive;
+pub mod arrears;
 pub mod attendance;
 pub mod calc;
 pub mod checkpoint;
@@ -24,6 +25,7 @@ pub mod state;
 pub mod vec_map;
 
 pub use archive::{ArchivedPunch, PeriodEvents, WorkerPeriod};
+pub use arrears::Arrear;
 pub use calc::{Calculation, Calculator, WorkerError};
 pub use checkpoint::Checkpoint;
 pub use error::{Error, Invalid, Result};

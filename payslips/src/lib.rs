@@ -14,7 +14,7 @@ mod words;
 mod xlsx;
 
 pub use format::format_inr;
-pub use model::{Item, Line, Payslip, Register, RegisterColumn, RegisterRow, WorkerBlock};
+pub use model::{Item, Line, Payslip, PeriodArrears, Register, RegisterColumn, RegisterRow, WorkerBlock};
 pub use register::{RegisterWriter, render_register};
 pub use words::amount_in_words;
 

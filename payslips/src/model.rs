@@ -26,6 +26,21 @@ pub struct Payslip {
     pub gross: Decimal,
     pub total_deductions: Decimal,
     pub net_pay: Decimal,
+    /// Differences carried for earlier, locked periods, a block per period, oldest first
+    /// (empty when the run carries none for the worker).
+    pub arrears: Vec<PeriodArrears>,
+    /// What the worker is paid: net pay plus the arrears' nets.
+    pub net_payable: Decimal,
+}
+
+/// What late events changed in one earlier (paid) period: each component's difference, and the
+/// difference in net pay, which is what it adds to this payslip (negative: a recovery).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeriodArrears {
+    /// Human form of the original period, e.g. "October 2026".
+    pub period_label: String,
+    pub lines: Vec<Line>,
+    pub net: Decimal,
 }
 
 /// Identity of the worker. `bank_account` and `pan` are the full values; the

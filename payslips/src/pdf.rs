@@ -150,7 +150,12 @@ impl Canvas<'_> {
         if !p.employer_contributions.is_empty() {
             y = self.employer_contributions(&p.employer_contributions, y + 14.0);
         }
-        y = self.net_pay(p.net_pay, y + 14.0);
+        if p.arrears.is_empty() {
+            y = self.net_pay("Net Pay", p.net_pay, y + 14.0);
+        } else {
+            y = self.arrears(p, y + 14.0);
+            y = self.net_pay("Net Payable (net pay and arrears)", p.net_payable, y + 14.0);
+        }
         if y > CONTENT_BOTTOM {
             return Err(Error::PageOverflow {
                 worker_id: p.worker.worker_id.clone(),
@@ -287,20 +292,48 @@ impl Canvas<'_> {
         y + h
     }
 
-    /// The box a worker looks for first: net pay in figures and in words.
-    fn net_pay(&mut self, net: Decimal, top: f32) -> f32 {
+    /// Arrears, a block per earlier period: each component's difference, then what the period
+    /// adds to this payslip; the last row is this period's net pay, so the box below adds up.
+    fn arrears(&mut self, p: &Payslip, top: f32) -> f32 {
+        let mut y = self.section_title(
+            top,
+            "Arrears for earlier periods (late attendance, leave or adjustments)",
+        );
+        let rows: usize = p.arrears.iter().map(|a| a.lines.len() + 2).sum::<usize>() + 1;
+        self.stroke_rect(MARGIN, y, CONTENT_W, ROW_H * rows as f32, RULE);
+        for period in &p.arrears {
+            self.fill(MARGIN, y, CONTENT_W, ROW_H, BRAND_TINT);
+            self.amount_row(MARGIN, CONTENT_W, y, HEAD, &period.period_label, "Difference");
+            y += ROW_H;
+            for line in &period.lines {
+                self.amount_row(MARGIN, CONTENT_W, y, BODY, &line.label, &format_rupees(line.amount));
+                y += ROW_H;
+            }
+            let total = format!("Arrears net for {}", period.period_label);
+            self.amount_row(MARGIN, CONTENT_W, y, STRONG, &total, &format_rupees(period.net));
+            self.hline(MARGIN, y + ROW_H, CONTENT_W, RULE);
+            y += ROW_H;
+        }
+        self.amount_row(
+            MARGIN,
+            CONTENT_W,
+            y,
+            STRONG,
+            "Net pay of this period",
+            &format_rupees(p.net_pay),
+        );
+        y + ROW_H
+    }
+
+    /// The box a worker looks for first: what they are paid, in figures and in words.
+    fn net_pay(&mut self, title: &str, net: Decimal, top: f32) -> f32 {
         let inner = CONTENT_W - 2.0 * PAD - 2.0;
         let words = format!("In words: {}", amount_in_words(net));
         let lines = self.wrap(BODY, &words, inner);
         let h = 34.0 + 12.0 * lines.len() as f32;
         self.fill(MARGIN, top, CONTENT_W, h, BRAND_TINT);
         self.fill(MARGIN, top, 4.0, h, BRAND);
-        self.text(
-            MARGIN + PAD + 2.0,
-            top + 21.0,
-            Style(Weight::Bold, 12.0, BRAND),
-            "Net Pay",
-        );
+        self.text(MARGIN + PAD + 2.0, top + 21.0, Style(Weight::Bold, 12.0, BRAND), title);
         let figure = format_rupees(net);
         let figure_style = Style(Weight::Bold, 15.0, BRAND);
         self.text_at(PAGE_W - MARGIN - PAD, top + 22.0, figure_style, &figure, Align::Right);

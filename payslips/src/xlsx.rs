@@ -169,11 +169,33 @@ impl XlsxRenderer {
             row += p.employer_contributions.len() as u32;
         }
 
+        let (title, paid) = if p.arrears.is_empty() {
+            ("Net Pay", p.net_pay)
+        } else {
+            row += 1;
+            ws.write_string_with_format(row, 0, "Arrears for earlier periods", &self.head)?;
+            ws.write_string_with_format(row, 1, "Difference", &self.head_amount)?;
+            row += 1;
+            for period in &p.arrears {
+                ws.write_string_with_format(row, 0, &period.period_label, &self.total)?;
+                row += 1;
+                self.lines(ws, row, 0, &period.lines)?;
+                row += period.lines.len() as u32;
+                let net = format!("Arrears net for {}", period.period_label);
+                ws.write_string_with_format(row, 0, &net, &self.total)?;
+                ws.write_number_with_format(row, 1, excel_number(period.net), &self.total_amount)?;
+                row += 1;
+            }
+            ws.write_string_with_format(row, 0, "Net pay of this period", &self.total)?;
+            ws.write_number_with_format(row, 1, excel_number(p.net_pay), &self.total_amount)?;
+            row += 1;
+            ("Net Payable", p.net_payable)
+        };
         row += 1;
-        ws.write_string_with_format(row, 0, "Net Pay", &self.net)?;
-        ws.write_number_with_format(row, 1, excel_number(p.net_pay), &self.net_amount)?;
+        ws.write_string_with_format(row, 0, title, &self.net)?;
+        ws.write_number_with_format(row, 1, excel_number(paid), &self.net_amount)?;
         row += 1;
-        ws.merge_range(row, 0, row, 3, &amount_in_words(p.net_pay), &self.words)?;
+        ws.merge_range(row, 0, row, 3, &amount_in_words(paid), &self.words)?;
         ws.set_row_height(row, 30)?;
         Ok(())
     }

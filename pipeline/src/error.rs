@@ -41,6 +41,8 @@ pub enum Error {
         run: String,
         errors: Vec<payroll_engine::WorkerError>,
     },
+    #[error("ruleset version {0} has no [payslip] section naming its net component: arrears are differences in it")]
+    NoNetComponent(String),
     /// A run for one org found no worker of it employed in the period.
     #[error("org `{org}` has no worker employed in {period}")]
     NoWorkers { org: String, period: String },

@@ -10,11 +10,13 @@
 //! run's payslips and registers. Both report progress through [`Progress`] and return this
 //! crate's [`Error`]; neither knows who called it.
 
+pub mod arrears;
 pub mod error;
 pub mod explain;
 pub mod payslips;
 pub mod run;
 
+pub use arrears::LockedRun;
 pub use error::{Error, Result};
 pub use payroll_connectors::Progress;
 pub use run::{RunReport, RunRequest, Source, run};

@@ -16,8 +16,9 @@ use datafusion::arrow::util::display::array_value_to_string;
 use futures::StreamExt;
 use object_store::path::Path;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use payroll_connectors::results::{RunRecord, applied_ruleset, results_parts};
+use payroll_connectors::results::{RunRecord, applied_ruleset, read_arrears, results_parts};
 use payroll_connectors::{Progress, Store, Unit, layout};
+use payroll_engine::arrears::{ARREARS_NET, NET_PAYABLE};
 use payroll_engine::parallel::{cores, map_in_order};
 use payroll_engine::run::{orgs, rows_of_org};
 use payroll_rules::vocabulary::PayPeriod;
@@ -27,7 +28,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use payroll_payslips::{
-    Item, Line, Payslip, Register, RegisterColumn, RegisterRow, RegisterWriter, Renderer, WorkerBlock,
+    Item, Line, Payslip, PeriodArrears, Register, RegisterColumn, RegisterRow, RegisterWriter, Renderer, WorkerBlock,
 };
 
 /// Writes in flight at once: enough to hide an object store's latency, few enough not to
@@ -177,6 +178,8 @@ impl Batch<'_> {
             renderer: Renderer::new()?,
             writer: Writer::new(self.store, dir).await?,
             register: RegisterWriter::new(&self.register(generated_on)).map_err(|e| e.to_string()),
+            arrears: self.arrears(org).await?,
+            register_columns: self.register_columns(),
             payslips: 0,
         })
     }
@@ -195,13 +198,58 @@ impl Batch<'_> {
         out.finish().await
     }
 
+    /// The arrears the run carries for an org's workers, a block per original period, with the
+    /// ruleset's labels (a component the version no longer has shows its identifier).
+    async fn arrears(&self, org: &str) -> Result<HashMap<String, Vec<PeriodArrears>>, BatchError> {
+        let carried = read_arrears(self.store, org, &self.run.period, &self.run.run_id).await?;
+        let net = self.version.payslip.as_ref().map(|p| p.net.as_str());
+        let label = |name: &str| {
+            self.version
+                .component(name)
+                .map_or_else(|| name.to_string(), |c| c.label.clone())
+        };
+        let shown = |name: &str| {
+            self.version
+                .component(name)
+                .is_none_or(|c| c.category != Category::Total)
+        };
+        let mut by_worker: HashMap<String, BTreeMap<PayPeriod, PeriodArrears>> = HashMap::new();
+        for arrear in carried {
+            let block = by_worker
+                .entry(arrear.worker_id.clone())
+                .or_default()
+                .entry(arrear.original_period)
+                .or_insert_with(|| PeriodArrears {
+                    period_label: period_label(&arrear.original_period.to_string()),
+                    lines: Vec::new(),
+                    net: Decimal::ZERO,
+                });
+            if Some(arrear.component.as_str()) == net {
+                block.net = arrear.arrear;
+            } else if shown(&arrear.component) {
+                block.lines.push(Line::new(label(&arrear.component), arrear.arrear));
+            }
+        }
+        Ok(by_worker
+            .into_iter()
+            .map(|(worker, periods)| (worker, periods.into_values().collect()))
+            .collect())
+    }
+
     /// The run's own date: payslips of a run are the same documents whenever they are rendered.
     fn generated_on(&self) -> NaiveDate {
         chrono::DateTime::parse_from_rfc3339(&self.run.created_at)
             .map_or_else(|_| chrono::Utc::now().date_naive(), |t| t.date_naive())
     }
 
-    fn payslip(&self, batch: &RecordBatch, row: usize, totals: &PayslipDef, generated_on: NaiveDate) -> Payslip {
+    fn payslip(
+        &self,
+        batch: &RecordBatch,
+        row: usize,
+        totals: &PayslipDef,
+        generated_on: NaiveDate,
+        arrears: &HashMap<String, Vec<PeriodArrears>>,
+    ) -> Payslip {
         let text = |name: &str| text(batch, row, name);
         let amount = |name: &str| amount(batch, row, name);
         let lines = |category: Category| -> Vec<Line> {
@@ -252,14 +300,33 @@ impl Batch<'_> {
             gross: amount(&totals.gross),
             total_deductions: amount(&totals.deductions),
             net_pay: amount(&totals.net),
+            arrears: arrears.get(&text("worker_id")).cloned().unwrap_or_default(),
+            net_payable: amount(NET_PAYABLE),
         }
     }
 
-    fn register_columns(&self) -> impl Iterator<Item = &payroll_rules::Component> {
+    /// The register's amount columns: the ruleset's components, then what the run pays beside
+    /// them (arrears net and net payable).
+    fn register_columns(&self) -> Vec<RegisterColumn> {
         self.version
             .components
             .iter()
             .filter(|c| !matches!(c.category, Category::Flag | Category::Intermediate))
+            .map(|c| RegisterColumn {
+                name: c.name.clone(),
+                label: c.label.clone(),
+            })
+            .chain([
+                RegisterColumn {
+                    name: ARREARS_NET.into(),
+                    label: "Arrears net".into(),
+                },
+                RegisterColumn {
+                    name: NET_PAYABLE.into(),
+                    label: "Net payable".into(),
+                },
+            ])
+            .collect()
     }
 
     fn register(&self, generated_on: NaiveDate) -> Register {
@@ -267,24 +334,18 @@ impl Batch<'_> {
             period_label: period_label(&self.run.period),
             run_id: self.run.run_id.clone(),
             generated_on,
-            columns: self
-                .register_columns()
-                .map(|c| RegisterColumn {
-                    name: c.name.clone(),
-                    label: c.label.clone(),
-                })
-                .collect(),
+            columns: self.register_columns(),
             rows: Vec::new(),
         }
     }
 
-    fn register_row(&self, batch: &RecordBatch, row: usize) -> RegisterRow {
+    fn register_row(batch: &RecordBatch, row: usize, columns: &[RegisterColumn]) -> RegisterRow {
         RegisterRow {
             worker_id: text(batch, row, "worker_id"),
             name: text(batch, row, "name"),
             org_id: text(batch, row, "org_id"),
             site: text(batch, row, "site_name"),
-            amounts: self.register_columns().map(|c| amount(batch, row, &c.name)).collect(),
+            amounts: columns.iter().map(|c| amount(batch, row, &c.name)).collect(),
         }
     }
 }
@@ -300,6 +361,9 @@ struct OrgPayslips<'b> {
     writer: Writer<'b>,
     /// The register so far, or why it failed (recorded in the manifest; payslips go on).
     register: Result<RegisterWriter, String>,
+    /// Worker to the arrears the run carries for them.
+    arrears: HashMap<String, Vec<PeriodArrears>>,
+    register_columns: Vec<RegisterColumn>,
     payslips: u64,
 }
 
@@ -308,11 +372,11 @@ impl OrgPayslips<'_> {
         check_amounts(std::slice::from_ref(rows))?;
         let batch = self.batch;
         let payslips: Vec<Payslip> = (0..rows.num_rows())
-            .map(|row| batch.payslip(rows, row, self.totals, self.generated_on))
+            .map(|row| batch.payslip(rows, row, self.totals, self.generated_on, &self.arrears))
             .collect();
         add_rows(
             &mut self.register,
-            (0..rows.num_rows()).map(|row| batch.register_row(rows, row)),
+            (0..rows.num_rows()).map(|row| Batch::register_row(rows, row, &self.register_columns)),
         );
         let rendered = render_all(&self.renderer, &payslips, batch.formats);
         self.writer.write_all(rendered, progress).await;

@@ -3,21 +3,24 @@
 //! ruleset in force, write results, manifests and dead letters to the output store, the run
 //! record last.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
+use datafusion::arrow::array::{AsArray, RecordBatch};
 use payroll_connectors::archive;
 use payroll_connectors::checkpoints::Checkpoints;
 use payroll_connectors::files;
 use payroll_connectors::results::{ResultsWriter, RunOutput, RunRecord};
 use payroll_connectors::{DeadLetters, Progress, Store};
+use payroll_engine::arrears::with_payable;
 use payroll_engine::run::{InputDigest, RulesetRef};
-use payroll_engine::{Calculation, Calculator, Ledger, inputs_batches};
+use payroll_engine::{Arrear, Calculation, Calculator, Ledger, WorkerError, inputs_batches};
 use payroll_rules::Ruleset;
 use payroll_rules::vocabulary::PayPeriod;
 
+use crate::arrears::{self, Carried, LockedRun};
 use crate::error::{Error, Result};
 
 /// Workers computed and written at a time: a run holds one chunk's Arrow inputs and results in
@@ -43,6 +46,8 @@ pub struct RunRequest<'a> {
     pub out: &'a Store,
     /// Only this org's workers; every org of the inputs when `None`.
     pub org: Option<&'a str>,
+    /// The org's locked periods: the run carries the arrears late events give them.
+    pub locked: &'a [LockedRun],
 }
 
 pub struct RunReport {
@@ -66,6 +71,7 @@ pub async fn run(request: RunRequest<'_>, progress: &dyn Progress) -> Result<Run
         ruleset,
         out,
         org,
+        locked,
     } = request;
     let version = ruleset.version_on(period.first_day())?;
 
@@ -75,6 +81,7 @@ pub async fn run(request: RunRequest<'_>, progress: &dyn Progress) -> Result<Run
             let folder = files::read_folder(&dir, &mut dead_letters, progress)?;
             Folded {
                 ledger: folder.ledger,
+                state: None,
                 inputs: folder.inputs,
                 offsets: BTreeMap::new(),
                 events: folder.events,
@@ -97,11 +104,34 @@ pub async fn run(request: RunRequest<'_>, progress: &dyn Progress) -> Result<Run
             }
             Folded {
                 ledger,
+                state: Some(state),
                 inputs: Vec::new(),
                 offsets: merged.offsets,
                 events: 0,
             }
         }
+    };
+    let mut folded = folded;
+    let carried = match org {
+        Some(org) => {
+            arrears::carried(
+                &mut folded.ledger,
+                folded.state.as_ref(),
+                out,
+                org,
+                period,
+                locked,
+                progress,
+            )
+            .await?
+        }
+        None => Carried::default(),
+    };
+    let net = version.payslip.as_ref().map(|p| p.net.as_str());
+    let nets = match net {
+        Some(net) => payroll_engine::arrears::nets(&carried.arrears, net)?,
+        None if carried.arrears.is_empty() => BTreeMap::new(),
+        None => return Err(Error::NoNetComponent(version.version.clone())),
     };
     let read = started.elapsed();
 
@@ -136,9 +166,25 @@ pub async fn run(request: RunRequest<'_>, progress: &dyn Progress) -> Result<Run
     // recorded with them; the run goes on for the others.
     let calculator = Calculator::default();
     let (mut computing, mut writing) = (Duration::ZERO, Duration::ZERO);
+    // Arrears are carried by the worker's row of this run: a worker it does not pay has them
+    // carried by a later run.
+    let owed: BTreeSet<&str> = carried.arrears.iter().map(|a| a.worker_id.as_str()).collect();
+    let mut paid_here: BTreeSet<String> = BTreeSet::new();
     for chunk in rows.chunks(CHUNK) {
         let at = Instant::now();
         let Calculation { results, errors } = calculator.compute(version, inputs_batches(period, chunk)).await?;
+        let results = match net {
+            Some(net) => with_payable(&results, net, &nets)?,
+            None => results,
+        };
+        if !owed.is_empty() {
+            paid_here.extend(
+                results
+                    .iter()
+                    .flat_map(worker_ids)
+                    .filter(|w| owed.contains(w.as_str())),
+            );
+        }
         computing += at.elapsed();
         let at = Instant::now();
         writer.write(&results, errors).await?;
@@ -161,6 +207,12 @@ pub async fn run(request: RunRequest<'_>, progress: &dyn Progress) -> Result<Run
 
     progress.stage("writing results");
     let at = Instant::now();
+    let (arrears, unpaid): (Vec<_>, Vec<_>) = carried
+        .arrears
+        .into_iter()
+        .partition(|a| paid_here.contains(&a.worker_id));
+    writer.write_arrears(&arrears).await?;
+    writer.note_errors(carried.errors.into_iter().chain(not_carried(unpaid)));
     // Everything of the run before its record: a run is visible only once complete.
     dead_letters.write(out, &run_id).await?;
     let record = writer.finish().await?;
@@ -180,7 +232,37 @@ pub async fn run(request: RunRequest<'_>, progress: &dyn Progress) -> Result<Run
 /// What a run computes from: the folded ledger and what it was folded from.
 struct Folded {
     ledger: Ledger,
+    /// The stream's state store, for a run over one.
+    state: Option<Store>,
     inputs: Vec<InputDigest>,
     offsets: BTreeMap<String, i64>,
     events: u64,
+}
+
+/// The worker ids of a batch of results.
+#[allow(clippy::expect_used, reason = "results carry worker_id")]
+fn worker_ids(batch: &RecordBatch) -> impl Iterator<Item = String> + '_ {
+    let ids = batch
+        .column_by_name("worker_id")
+        .expect("results carry worker_id")
+        .as_string::<i32>();
+    ids.iter().flatten().map(str::to_string)
+}
+
+/// Arrears of workers the run does not pay (not employed in its period, or a worker error):
+/// recorded with its errors, and left for a later run to carry.
+fn not_carried(arrears: Vec<Arrear>) -> impl Iterator<Item = WorkerError> {
+    let mut seen = BTreeSet::new();
+    arrears
+        .into_iter()
+        .filter(move |a| seen.insert((a.worker_id.clone(), a.original_period)))
+        .map(|a| WorkerError {
+            worker_id: a.worker_id,
+            org_id: a.org_id,
+            component: payroll_engine::arrears::ARREARS_NET.to_string(),
+            reason: format!(
+                "arrears for locked period {} not carried: the worker is not paid in this run; a later run carries them",
+                a.original_period
+            ),
+        })
 }

@@ -43,6 +43,7 @@ async fn run_sample(out: &Store, ruleset: &Ruleset) -> payroll_pipeline::Result<
         ruleset,
         out,
         org: None,
+        locked: &[],
     };
     run(request, &Quiet).await.map(|_| ())
 }

@@ -68,6 +68,7 @@ async fn a_run_computes_every_worker_it_can_and_records_the_others() {
         ruleset: &ruleset,
         out: &out,
         org: None,
+        locked: &[],
     };
     let report = payroll_pipeline::run(request, &Quiet).await.unwrap();
     let record = &report.record;
@@ -165,6 +166,7 @@ async fn a_run_none_of_whose_workers_computes_fails_naming_the_first() {
         ruleset: &ruleset,
         out: &out,
         org: Some("org0"),
+        locked: &[],
     };
     let Err(err) = payroll_pipeline::run(request, &Quiet).await else {
         panic!("a run with no worker computed succeeded");

@@ -184,6 +184,7 @@ async fn execute(ctx: &ApiContext, run: Run) {
 
 async fn calculate(ctx: &ApiContext, run: &Run, tracker: &Arc<Tracker>) -> Result<()> {
     let ruleset = ctx.rulesets.of(&run.org_id);
+    let locked = runs::locked_runs(&ctx.db, &run.org_id).await?;
     let (store, source, tracker2) = (ctx.store.clone(), Source::clone(&ctx.source), Arc::clone(tracker));
     let (id, org, period) = (run.id.clone(), run.org_id.clone(), run.period);
     let report = ctx
@@ -196,6 +197,7 @@ async fn calculate(ctx: &ApiContext, run: &Run, tracker: &Arc<Tracker>) -> Resul
                 ruleset: &ruleset,
                 out: &store,
                 org: Some(&org),
+                locked: &locked,
             };
             pipeline_run(request, tracker2.as_ref()).await
         })

@@ -420,6 +420,7 @@ async fn a_locked_period_leaves_the_streams_state_for_the_archive_and_a_late_pun
             ruleset: &ruleset,
             out: &out_store,
             org: Some("org0"),
+            locked: &[],
         },
         &payroll_connectors::Quiet,
     )
@@ -432,8 +433,15 @@ async fn a_locked_period_leaves_the_streams_state_for_the_archive_and_a_late_pun
     );
     assert_eq!(serde_json::json!(again.record.rows), locked["rows"]);
 
-    // A punch for 7 October arrives after the lock: W000014's October comes back, whole.
-    publish_punches(&producer, &[("after-lock-in", "2026-10-07T03:30:00Z", "in")]).await;
+    // A day's punches for 7 October arrive after the lock: W000014's October comes back, whole.
+    publish_punches(
+        &producer,
+        &[
+            ("after-lock-in", "2026-10-07T03:30:00Z", "in"),
+            ("after-lock-out", "2026-10-07T12:30:00Z", "out"),
+        ],
+    )
+    .await;
     let w14_october = ("W000014".into(), october);
     let reopened = wait_for_state(&state, "W000014's October reopened", |m| {
         m.ledger.reopened().any(|r| *r == w14_october)
@@ -445,7 +453,48 @@ async fn a_locked_period_leaves_the_streams_state_for_the_archive_and_a_late_pun
         1,
         "only the late punch's worker comes back"
     );
-    assert_eq!(reopened.ledger.state("W000014").unwrap().punch_count(), w14_before + 1);
+    assert_eq!(reopened.ledger.state("W000014").unwrap().punch_count(), w14_before + 2);
+
+    // November carries W000014's October arrears, and only theirs: October computed afresh over
+    // the state and its archive, less what the locked run paid, component by component.
+    let november = h.trigger("org0", &hr, "2026-11", "provisional", "november").await;
+    h.wait("org0", &november, &hr, "calculated").await;
+    let store = payroll_connectors::Store::open(&h.dir.path().join("data/store").display().to_string()).unwrap();
+    let carried = payroll_connectors::results::read_arrears(&store, "org0", "2026-11", &november)
+        .await
+        .unwrap();
+    let fresh = payroll_pipeline::run(
+        payroll_pipeline::RunRequest {
+            run_id: payroll_engine::run::new_run_id(),
+            period: october,
+            source: payroll_pipeline::Source::State {
+                url: state.display().to_string(),
+                sites: sample().join("sites.csv"),
+            },
+            ruleset: &ruleset,
+            out: &out_store,
+            org: Some("org0"),
+            locked: &[],
+        },
+        &payroll_connectors::Quiet,
+    )
+    .await
+    .unwrap();
+    let read = |store, run: String| async move {
+        let results = payroll_connectors::results::read_org_results(store, "org0", "2026-10", &run)
+            .await
+            .unwrap();
+        pay::amounts(store, &run, &results).await
+    };
+    let expected = pay::differences(
+        &read(&out_store, fresh.record.run_id.clone()).await,
+        &read(&store, run.clone()).await,
+    );
+    assert!(
+        !expected.is_empty() && expected.keys().all(|(worker, _)| worker == "W000014"),
+        "{expected:?}"
+    );
+    assert_eq!(pay::by_component(&carried), expected);
 
     let metrics = h.call("GET", "/metrics", None, None, None).await.text();
     assert!(metrics.contains("payroll_stream_archived_events "), "{metrics}");

@@ -67,6 +67,8 @@ pub fn supervisor() -> Payslip {
         gross: dec("145000.00"),
         total_deductions: dec("21543.50"),
         net_pay: dec("123456.50"),
+        arrears: Vec::new(),
+        net_payable: dec("123456.50"),
     }
 }
 

@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use payroll_engine::WorkerError;
 use payroll_engine::lifecycle::{Move, RunKind, RunStatus};
 use payroll_engine::run::{InputDigest, RulesetRef};
+use payroll_pipeline::LockedRun;
 use payroll_rules::vocabulary::PayPeriod;
 use serde::{Deserialize, Serialize};
 use sqlx::{Any, Transaction};
@@ -459,6 +460,25 @@ pub async fn locked_periods(db: &Db) -> Result<Vec<(String, PayPeriod, String, S
                 .parse()
                 .map_err(|e: String| Error::Internal(format!("period lock of {org}: {e}")))?;
             Ok((org, period, run, at))
+        })
+        .collect()
+}
+
+/// An org's locked periods with the runs that locked them, oldest first: what a run of a
+/// later period carries arrears for (and, once locked itself, settles).
+pub async fn locked_runs(db: &Db, org: &str) -> Result<Vec<LockedRun>> {
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "SELECT period, locked_by FROM periods WHERE org_id = $1 AND locked_by IS NOT NULL ORDER BY period",
+    )
+    .bind(org)
+    .fetch_all(db.pool())
+    .await?;
+    rows.into_iter()
+        .map(|(period, run_id)| {
+            let period = period
+                .parse()
+                .map_err(|e: String| Error::Internal(format!("period lock of {org}: {e}")))?;
+            Ok(LockedRun { period, run_id })
         })
         .collect()
 }

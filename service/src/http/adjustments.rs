@@ -19,7 +19,6 @@ use crate::adjustments::{Fields, validate};
 use crate::auth::Permission;
 use crate::db::adjustments::{self, Adjustment, Decision, Filter, NewAdjustment};
 use crate::db::audit::Action;
-use crate::db::runs;
 use crate::error::{Error, Result};
 
 pub fn router() -> Router<ApiContext> {
@@ -117,14 +116,14 @@ pub struct AdjustmentPage {
     pub next_page_token: Option<String>,
 }
 
-/// Request an adjustment: `pending` until another user approves it. An `Idempotency-Key`
-/// makes retries safe: the same key and body return the adjustment the first request made.
+/// Request an adjustment: `pending` until another user approves it. One for a paid (locked)
+/// period is paid as arrears by the next run of an open period. An `Idempotency-Key` makes
+/// retries safe: the same key and body return the adjustment the first request made.
 #[utoipa::path(post, path = "/v1/orgs/{org}/adjustments", tag = "adjustments",
     params(("org" = String, Path), ("Idempotency-Key" = Option<String>, Header, description = "Unique per intended adjustment")),
     request_body = RequestAdjustment,
     responses((status = 201, body = AdjustmentBody), (status = 200, description = "A retry: the adjustment already requested", body = AdjustmentBody),
         (status = 401, body = super::error::ErrorBody), (status = 403, body = super::error::ErrorBody),
-        (status = 409, description = "The period is locked (paid)", body = super::error::ErrorBody),
         (status = 422, body = super::error::ErrorBody)),
     security(("bearer" = [])))]
 pub(super) async fn request(
@@ -136,7 +135,6 @@ pub(super) async fn request(
 ) -> Result<(StatusCode, Json<AdjustmentBody>)> {
     user.may(&org, Permission::RequestAdjustments)?;
     let valid = validate(body.fields(), ctx.config.adjustments.max_amount).map_err(Error::Invalid)?;
-    refuse_locked(&ctx, &org, valid.period).await?;
     let key = match headers.get("idempotency-key") {
         None => None,
         Some(value) => Some(
@@ -180,17 +178,6 @@ pub(super) async fn request(
     .await;
     publish(&ctx).await;
     Ok((StatusCode::CREATED, Json(adjustment.into())))
-}
-
-/// A paid (locked) period takes no new adjustment: it would be paid as arrears of a later
-/// period, which this version does not compute yet, so it is refused rather than left unpaid.
-async fn refuse_locked(ctx: &ApiContext, org: &str, period: PayPeriod) -> Result<()> {
-    match runs::period_lock(&ctx.db, org, period).await? {
-        Some((run, _)) => Err(Error::Conflict(format!(
-            "period {period} of {org} is locked by run {run}: an adjustment to a paid period is paid as arrears, which this version does not compute yet; request it for an open period"
-        ))),
-        None => Ok(()),
-    }
 }
 
 /// Publishes what the transition made; the janitor retries what cannot be published now.
@@ -342,9 +329,6 @@ async fn decide(
     note: Option<&str>,
 ) -> Result<Json<AdjustmentBody>> {
     let current = adjustments::get(&ctx.db, org, id).await?;
-    if decision == Decision::Approve {
-        refuse_locked(ctx, org, current.period).await?;
-    }
     let decided = adjustments::decide(&ctx.db, &current, decision, &user.sub, note).await?;
     let action = match decision {
         Decision::Approve => Action::AdjustmentApprove,

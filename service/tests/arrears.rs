@@ -1,0 +1,286 @@
+//! Arrears end to end in files mode. October is paid and locked; then a late punch, a late
+//! approved leave that turns loss of pay into paid leave, a leave cancelled after the lock (a
+//! recovery) and an adjustment approved late all reach it. November's run carries, component
+//! by component, exactly what a fresh run of October with those events pays more (or less)
+//! than the locked run; October's results never change. Once November is finalized its
+//! arrears are settled: a second late punch gives December only the new difference.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // A test fails by panicking, with the message.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::io::{Read, Write};
+use std::path::Path;
+
+use common::pay::{Amounts, amounts, by_component, differences};
+use common::{Backend, Harness, backends};
+use payroll_connectors::results::{applied_ruleset, read_arrears, read_org_results, read_run};
+use payroll_connectors::{Quiet, Store};
+use payroll_engine::run::new_run_id;
+use payroll_pipeline::{RunRequest, Source};
+use rust_decimal::Decimal;
+use serde_json::{Value, json};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn late_events_for_a_paid_month_are_paid_exactly_once_as_arrears_of_the_next() {
+    for backend in backends() {
+        check(backend).await;
+    }
+}
+
+async fn check(backend: Backend) {
+    let h = Harness::start(backend, "").await;
+    let hr = h.token("hr1", "org0", "hr_admin");
+    let approver = h.token("appr1", "org0", "approver");
+    let store = Store::open(&h.dir.path().join("data/store").display().to_string()).unwrap();
+    let inputs = h.dir.path().join("inputs");
+    let october = h.finalized_run().await;
+    let locked_totals = h.get(&format!("/v1/orgs/org0/runs/{october}"), &hr).await.json()["totals"].clone();
+
+    // W000014 (daily) worked the 7th after all; W000049 (monthly) had the 22nd approved as
+    // casual leave; W000015's approved earned leave of the 3rd is cancelled; W000060 is owed a
+    // bonus, approved by a second person after the lock.
+    append(
+        &inputs.join("attendance.ndjson"),
+        &[
+            punch("W000014", "2026-10-07T03:30:00Z", "in"),
+            punch("W000014", "2026-10-07T12:30:00Z", "out"),
+        ],
+    );
+    append(
+        &inputs.join("leave.ndjson"),
+        &[
+            leave("L-W000049-LATE", "W000049", "casual", "2026-10-22", "approved", 1),
+            leave(
+                "L-W000015-2026-10-03",
+                "W000015",
+                "earned",
+                "2026-10-03",
+                "cancelled",
+                3,
+            ),
+        ],
+    );
+    let bonus = json!({"worker_id": "W000060", "period": "2026-10", "kind": "earning", "code": "bonus",
+                       "amount": "750.00", "reason": "overtime claim found after payday"});
+    let requested = h.post("/v1/orgs/org0/adjustments", &hr, &bonus).await;
+    assert_eq!(
+        requested.status,
+        201,
+        "an adjustment for a paid month is taken: {}",
+        requested.text()
+    );
+    let id = requested.json()["id"].as_str().unwrap().to_string();
+    let approved = h
+        .post(
+            &format!("/v1/orgs/org0/adjustments/{id}/approve"),
+            &approver,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(approved.status, 200, "{}", approved.text());
+    wait_for_line(&inputs.join("adjustments.ndjson"), &id, "\"approved\"").await;
+
+    // November carries the differences.
+    let november = h.trigger("org0", &hr, "2026-11", "final", "november").await;
+    h.wait("org0", &november, &hr, "calculated").await;
+    let carried = read_arrears(&store, "org0", "2026-11", &november).await.unwrap();
+    assert!(
+        carried.iter().all(|a| a.original_period.to_string() == "2026-10"),
+        "{carried:?}"
+    );
+    let fresh = fresh_october(&store, &october, &inputs).await;
+    let locked = amounts(
+        &store,
+        &october,
+        &read_org_results(&store, "org0", "2026-10", &october).await.unwrap(),
+    )
+    .await;
+    let expected = differences(&fresh, &locked);
+    assert_eq!(
+        by_component(&carried),
+        expected,
+        "arrears = fresh October - locked October"
+    );
+    let workers: BTreeSet<&str> = expected.keys().map(|(w, _)| w.as_str()).collect();
+    assert_eq!(workers, BTreeSet::from(["W000014", "W000015", "W000049", "W000060"]));
+    let net = |worker: &str| expected[&(worker.to_string(), "net_pay".to_string())];
+    assert!(net("W000014") > Decimal::ZERO && net("W000049") > Decimal::ZERO);
+    assert!(net("W000015") < Decimal::ZERO, "the cancelled leave is recovered");
+    assert_eq!(
+        expected[&("W000060".to_string(), "adjustment_earnings".to_string())],
+        Decimal::new(75000, 2)
+    );
+
+    // The arrears are a table beside the results, for any SQL over the store.
+    let ctx = datafusion::prelude::SessionContext::new();
+    payroll_connectors::results::register_results(&ctx, &store)
+        .await
+        .unwrap();
+    let sql = format!(
+        "SELECT worker_id, CAST(sum(arrear) AS VARCHAR) FROM arrears WHERE run_id = '{november}' \
+         AND component = 'net_pay' AND original_period = '2026-10' GROUP BY worker_id ORDER BY worker_id"
+    );
+    let batches = ctx.sql(&sql).await.unwrap().collect().await.unwrap();
+    let queried = datafusion::arrow::util::pretty::pretty_format_batches(&batches)
+        .unwrap()
+        .to_string();
+    for worker in &workers {
+        let net = format!("{}", net(worker));
+        assert!(
+            queried.contains(worker) && queried.contains(&net),
+            "{worker} {net}: {queried}"
+        );
+    }
+
+    // What November pays: net pay plus the arrears net; October is untouched.
+    let rows = h
+        .get(&format!("/v1/orgs/org0/runs/{november}/results?page_size=1000"), &hr)
+        .await
+        .json();
+    for row in rows["rows"].as_array().unwrap() {
+        let worker = row["worker_id"].as_str().unwrap();
+        let arrears_net = decimal(&row["arrears_net"]);
+        let want = expected
+            .get(&(worker.to_string(), "net_pay".to_string()))
+            .copied()
+            .unwrap_or_default();
+        assert_eq!(arrears_net, want, "{worker}");
+        assert_eq!(
+            decimal(&row["net_payable"]),
+            decimal(&row["net_pay"]) + arrears_net,
+            "{worker}"
+        );
+    }
+    let october_now = h.get(&format!("/v1/orgs/org0/runs/{october}"), &hr).await.json();
+    assert_eq!(october_now["totals"], locked_totals);
+
+    // Finalized, November's payslips show the arrears; the register has their columns.
+    let approved = h
+        .post(&format!("/v1/orgs/org0/runs/{november}/approve"), &approver, &json!({}))
+        .await;
+    assert_eq!(approved.status, 200, "{}", approved.text());
+    h.wait("org0", &november, &hr, "finalized").await;
+    let pdf = h
+        .get(&format!("/v1/orgs/org0/runs/{november}/payslips/W000015.pdf"), &hr)
+        .await;
+    assert_eq!(pdf.status, 200);
+    let text = pdf_text(&pdf.bytes);
+    assert!(text.contains("Arrears net for October 2026"), "{text}");
+    assert!(text.contains("Net Payable"), "{text}");
+    let register = h
+        .get(&format!("/v1/orgs/org0/runs/{november}/register.xlsx"), &hr)
+        .await;
+    assert_eq!(register.status, 200);
+    let headings = register_headings(&register.bytes);
+    assert!(
+        headings.iter().any(|h| h == "Arrears net") && headings.iter().any(|h| h == "Net payable"),
+        "{headings:?}"
+    );
+
+    // Settled: a second late punch for W000014 gives December only the new difference.
+    append(
+        &inputs.join("attendance.ndjson"),
+        &[
+            punch("W000014", "2026-10-16T03:30:00Z", "in"),
+            punch("W000014", "2026-10-16T12:30:00Z", "out"),
+        ],
+    );
+    let december = h.trigger("org0", &hr, "2026-12", "provisional", "december").await;
+    h.wait("org0", &december, &hr, "calculated").await;
+    let again = read_arrears(&store, "org0", "2026-12", &december).await.unwrap();
+    let fresh_again = fresh_october(&store, &october, &inputs).await;
+    let expected_again = differences(&fresh_again, &fresh);
+    assert!(
+        !expected_again.is_empty() && expected_again.keys().all(|(w, _)| w == "W000014"),
+        "{expected_again:?}"
+    );
+    assert_eq!(by_component(&again), expected_again, "only the new difference");
+    h.stop().await;
+}
+
+/// October computed afresh from the input folder as it is now, with the locked run's ruleset.
+async fn fresh_october(store: &Store, october: &str, inputs: &Path) -> Amounts {
+    let record = read_run(store, october).await.unwrap();
+    let ruleset = applied_ruleset(store, &record).await.unwrap();
+    let out_dir = tempfile::tempdir().unwrap();
+    let out = Store::open(&out_dir.path().display().to_string()).unwrap();
+    let request = RunRequest {
+        run_id: new_run_id(),
+        period: "2026-10".parse().unwrap(),
+        source: Source::Folder(inputs.to_path_buf()),
+        ruleset: &ruleset,
+        out: &out,
+        org: Some("org0"),
+        locked: &[],
+    };
+    let report = payroll_pipeline::run(request, &Quiet).await.unwrap();
+    let results = read_org_results(&out, "org0", "2026-10", &report.record.run_id)
+        .await
+        .unwrap();
+    amounts(store, october, &results).await
+}
+
+fn decimal(value: &Value) -> Decimal {
+    value
+        .as_str()
+        .unwrap_or_else(|| panic!("an amount as a string: {value}"))
+        .parse()
+        .unwrap()
+}
+
+fn punch(worker: &str, ts: &str, direction: &str) -> Value {
+    json!({"event_id": uuid::Uuid::now_v7().to_string(), "worker_id": worker, "ts": ts,
+           "direction": direction, "device_id": "BIO-LATE"})
+}
+
+fn leave(id: &str, worker: &str, kind: &str, day: &str, status: &str, version: u32) -> Value {
+    json!({"leave_id": id, "worker_id": worker, "leave_type": kind, "from": day, "to": day,
+           "half_day": false, "event_id": uuid::Uuid::now_v7().to_string(), "status": status,
+           "version": version})
+}
+
+fn append(path: &Path, events: &[Value]) {
+    let mut file = std::fs::OpenOptions::new().append(true).open(path).unwrap();
+    for event in events {
+        writeln!(file, "{event}").unwrap();
+    }
+}
+
+async fn wait_for_line(path: &Path, id: &str, status: &str) {
+    for _ in 0..100 {
+        let text = std::fs::read_to_string(path).unwrap();
+        if text.lines().any(|l| l.contains(id) && l.contains(status)) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{id} was not published {status} to {}", path.display());
+}
+
+fn pdf_text(pdf: &[u8]) -> String {
+    let mut child = std::process::Command::new("pdftotext")
+        .args(["-layout", "-", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("pdftotext (poppler-utils; scripts/test installs it)");
+    child.stdin.take().unwrap().write_all(pdf).unwrap();
+    let mut text = String::new();
+    child.stdout.take().unwrap().read_to_string(&mut text).unwrap();
+    assert!(child.wait().unwrap().success());
+    text
+}
+
+/// The register sheet's column headings.
+fn register_headings(xlsx: &[u8]) -> Vec<String> {
+    use calamine::{Reader, Xlsx};
+    let mut book: Xlsx<_> = calamine::open_workbook_from_rs(std::io::Cursor::new(xlsx.to_vec())).unwrap();
+    let sheet = book.sheet_names()[0].clone();
+    let range = book.worksheet_range(&sheet).unwrap();
+    range
+        .rows()
+        .flat_map(|row| row.iter().map(|cell| cell.to_string()))
+        .collect()
+}
