@@ -27,8 +27,37 @@ pub trait Rows {
 pub fn read(format: Format, bytes: &[u8], rows: &mut dyn Rows) -> Result<(), Unreadable> {
     match format {
         Format::Csv => csv(bytes, rows),
-        Format::Xlsx => unpanicked(|| xlsx(bytes, rows)),
+        Format::Xlsx => unpanicked(|| {
+            measure(bytes, UNZIPPED)?;
+            xlsx(bytes, rows)
+        }),
     }
+}
+
+/// The most an XLSX may hold unzipped: 100,000 rows of workers take about 60 MB.
+const UNZIPPED: u64 = 512 << 20;
+
+/// Unzips every part of an XLSX, counting, before calamine reads it: calamine keeps the shared
+/// strings whole, and a few MB of zip can unzip to gigabytes (the sizes a zip declares may lie,
+/// so the bytes themselves are counted).
+fn measure(bytes: &[u8], limit: u64) -> Result<(), Unreadable> {
+    let bad = |e: &dyn std::fmt::Display| Unreadable(format!("not a readable XLSX file: {e}"));
+    let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| bad(&e))?;
+    let mut total: u64 = 0;
+    for i in 0..archive.len() {
+        let part = archive.by_index(i).map_err(|e| bad(&e))?;
+        let left = limit.saturating_sub(total);
+        let read =
+            std::io::copy(&mut std::io::Read::take(part, left + 1), &mut std::io::sink()).map_err(|e| bad(&e))?;
+        total += read;
+        if total > limit {
+            return Err(Unreadable(format!(
+                "the XLSX unzips to more than {} MiB: save the sheet again, or split it",
+                limit >> 20
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn csv(bytes: &[u8], rows: &mut dyn Rows) -> Result<(), Unreadable> {
@@ -245,6 +274,20 @@ mod tests {
                 (5, vec![String::new(), "late".into()]),
             ]
         );
+    }
+
+    #[test]
+    fn a_zip_that_unzips_to_too_much_is_refused() {
+        let mut book = rust_xlsxwriter::Workbook::new();
+        let sheet = book.add_worksheet();
+        sheet.write_string(0, 0, "a").unwrap();
+        for row in 1..2000 {
+            sheet.write_string(row, 0, format!("{row}{}", "x".repeat(1000))).unwrap();
+        }
+        let bytes = book.save_to_buffer().unwrap();
+        assert!(measure(&bytes, 64 << 20).is_ok());
+        let refused = measure(&bytes, 1 << 20).unwrap_err();
+        assert!(refused.0.contains("unzips to more than 1 MiB"), "{refused:?}");
     }
 
     #[test]
