@@ -282,7 +282,9 @@ mod tests {
         let sheet = book.add_worksheet();
         sheet.write_string(0, 0, "a").unwrap();
         for row in 1..2000 {
-            sheet.write_string(row, 0, format!("{row}{}", "x".repeat(1000))).unwrap();
+            sheet
+                .write_string(row, 0, format!("{row}{}", "x".repeat(1000)))
+                .unwrap();
         }
         let bytes = book.save_to_buffer().unwrap();
         assert!(measure(&bytes, 64 << 20).is_ok());
