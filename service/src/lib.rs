@@ -153,6 +153,7 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Service> {
     }
     tasks.push(tokio::spawn(scheduler::run(ctx.clone(), Duration::from_secs(5))));
     tasks.push(tokio::spawn(worker::janitor(ctx.clone(), Duration::from_secs(10))));
+    tasks.push(tokio::spawn(uploads::janitor(ctx.clone(), Duration::from_secs(30))));
     Ok(Service {
         addr,
         ctx,

@@ -442,3 +442,48 @@ async fn limits_and_other_files_are_refused_with_reasons() {
     );
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_a_stopped_instance_left_are_taken_up_or_failed_by_the_next() {
+    let h = Harness::start(Backend::Sqlite, "").await;
+    let hr = h.token("hr1", "org0", "hr_admin");
+    let csv = b"worker_id,period,kind,code,amount,reason\nW000002,2026-10,earning,bonus,100.00,r\n";
+    let done = settled(&h, &hr, "kind=adjustments", "a.csv", csv).await;
+    let id = done["id"].as_str().unwrap().to_string();
+    let (dir, database) = h.stop().await;
+
+    // As if the instance had stopped: one upload never started, one stopped mid-way.
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&database).await.unwrap();
+    sqlx::query("UPDATE uploads SET status = 'queued', updated_at = '2000-01-01T00:00:00.000Z' WHERE id = $1")
+        .bind(&id)
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO uploads (id, org_id, kind, mode, status, file_name, format, bytes, sha256, uploaded_by, created_at, \
+         updated_at) SELECT 'stuck', org_id, kind, mode, 'processing', file_name, format, bytes, sha256, uploaded_by, \
+         created_at, '2000-01-01T00:00:00.000Z' FROM uploads WHERE id = $1",
+    )
+    .bind(&id)
+    .execute(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+
+    let inputs = dir.path().join("inputs");
+    let h = Harness::start_on(dir, database, &format!("inputs = {inputs:?}"), "").await;
+    let again = wait(&h, &hr, &id).await;
+    assert_eq!(
+        (&again["status"], &again["applied"]),
+        (&Value::from("done"), &Value::from(1)),
+        "{again:#}"
+    );
+    let stuck = wait(&h, &hr, "stuck").await;
+    assert_eq!(stuck["status"], "failed", "{stuck:#}");
+    assert!(
+        stuck["message"].as_str().unwrap().contains("stopped while processing"),
+        "{stuck:#}"
+    );
+    h.stop().await;
+}

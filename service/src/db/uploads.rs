@@ -232,6 +232,13 @@ pub async fn start(db: &Db, org: &str, id: &str) -> Result<bool> {
             .execute(db.pool())
             .await?
             .rows_affected();
+    if moved == 1 {
+        // Taken up again after its instance stopped: what it had rejected is rejected anew.
+        sqlx::query("DELETE FROM upload_rejections WHERE upload_id = $1")
+            .bind(id)
+            .execute(db.pool())
+            .await?;
+    }
     Ok(moved == 1)
 }
 
@@ -343,4 +350,35 @@ pub async fn rejections(db: &Db, id: &str, after: i64, limit: u32) -> Result<Vec
             })
         })
         .collect()
+}
+
+/// Uploads of every org in `status` not updated since `before`: for the janitor.
+pub async fn stale(db: &Db, status: UploadStatus, before: &str) -> Result<Vec<(String, String)>> {
+    Ok(
+        sqlx::query_as("SELECT org_id, id FROM uploads WHERE status = $1 AND updated_at < $2 ORDER BY id LIMIT 100")
+            .bind(status.as_str())
+            .bind(before)
+            .fetch_all(db.pool())
+            .await?,
+    )
+}
+
+/// Fails a `processing` upload that has not moved since `before` (its instance stopped); false
+/// if it moved meanwhile.
+pub async fn abandon(db: &Db, id: &str, before: &str, message: &str) -> Result<bool> {
+    let now = timestamp(Utc::now());
+    let moved = sqlx::query(
+        "UPDATE uploads SET status = $1, message = $2, updated_at = $3, finished_at = $3, progress = 100 \
+         WHERE id = $4 AND status = $5 AND updated_at < $6",
+    )
+    .bind(UploadStatus::Failed.as_str())
+    .bind(message)
+    .bind(now)
+    .bind(id)
+    .bind(UploadStatus::Processing.as_str())
+    .bind(before)
+    .execute(db.pool())
+    .await?
+    .rows_affected();
+    Ok(moved == 1)
 }

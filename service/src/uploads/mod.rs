@@ -302,6 +302,40 @@ pub async fn process(ctx: ApiContext, org: String, id: String) {
     }
 }
 
+/// How long an upload may go without progress before the janitor takes it for abandoned: its
+/// instance writes progress every quarter second while reading, and applies in seconds.
+const ABANDONED_AFTER: Duration = Duration::from_secs(600);
+/// How long a queued upload waits for the instance that took it before another processes it.
+const UNCLAIMED_AFTER: Duration = Duration::from_secs(60);
+
+/// Every `every`: processes uploads left `queued` (their instance stopped before starting
+/// them) and fails those left `processing` by an instance that stopped, saying so.
+pub async fn janitor(ctx: ApiContext, every: Duration) {
+    loop {
+        if let Err(e) = sweep(&ctx).await {
+            tracing::warn!(error = %e, "upload janitor");
+        }
+        tokio::time::sleep(every).await;
+    }
+}
+
+async fn sweep(ctx: &ApiContext) -> Result<()> {
+    let ago =
+        |d: Duration| crate::db::timestamp(chrono::Utc::now() - chrono::Duration::from_std(d).unwrap_or_default());
+    for (org, id) in uploads::stale(&ctx.db, UploadStatus::Queued, &ago(UNCLAIMED_AFTER)).await? {
+        tokio::spawn(process(ctx.clone(), org, id));
+    }
+    let before = ago(ABANDONED_AFTER);
+    for (_, id) in uploads::stale(&ctx.db, UploadStatus::Processing, &before).await? {
+        let message = "the service stopped while processing this upload: see whether its rows were applied \
+                       (adjustments are listed with the upload's time) before uploading the file again";
+        if uploads::abandon(&ctx.db, &id, &before, message).await? {
+            tracing::warn!(upload = id, "an abandoned upload failed");
+        }
+    }
+    Ok(())
+}
+
 async fn run(ctx: &ApiContext, upload: Upload) -> Result<()> {
     let bytes = ctx
         .store
