@@ -1,8 +1,7 @@
 //! Each kind's rows checked as the engine checks them: an attendance summary row by
 //! [`Attendance::decode`], a worker by [`Worker::decode`] and the site check the fold makes, an
 //! adjustment by the API's own [`crate::adjustments::validate`]; then against the org (a
-//! worker of another org is unknown here), locked periods (summaries), and the rows before it
-//! in the file.
+//! worker of another org is unknown here) and the rows before it in the file.
 //! A row that passes is staged as the line it will be written as; one that does not gets its
 //! faults, each naming the column, the value (masked if it is a bank account or PAN) and why.
 
@@ -10,7 +9,6 @@ use std::collections::HashMap;
 
 use payroll_engine::masking::{mask_field, mask_record_text};
 use payroll_engine::{Attendance, Invalid, Worker};
-use payroll_rules::vocabulary::PayPeriod;
 use rust_decimal::Decimal;
 use sha2::{Digest, Sha256};
 
@@ -39,9 +37,6 @@ pub struct Master {
     /// Site id to its org.
     pub sites: HashMap<String, String>,
 }
-
-/// What a period's lock is, as the database says: the locking run, if locked.
-pub type Locks<'a> = dyn FnMut(PayPeriod) -> Option<String> + 'a;
 
 /// A checker for one upload's rows.
 pub struct Checker {
@@ -86,13 +81,7 @@ impl Checker {
     }
 
     /// Checks one row (`cells` in the order of `columns`).
-    pub fn check(
-        &mut self,
-        number: u64,
-        columns: &[String],
-        cells: &[String],
-        locked: &mut Locks<'_>,
-    ) -> Result<Staged, Vec<Fault>> {
+    pub fn check(&mut self, number: u64, columns: &[String], cells: &[String]) -> Result<Staged, Vec<Fault>> {
         let cell = |name: &str| -> Option<&str> {
             columns
                 .iter()
@@ -135,7 +124,8 @@ impl Checker {
             UploadKind::AttendanceSummary => {
                 let (worker_id, period, _) = Attendance::decode(cell).map_err(from_engine)?;
                 self.of_org(&worker_id).map_err(|why| vec![fault("worker_id", &why)])?;
-                open(period, locked).map_err(|why| vec![fault("period", &why)])?;
+                // A paid (locked) period is not refused: its new attendance is paid as arrears
+                // by the next run of an open period.
                 let key = format!("{worker_id}\u{1f}{period}");
                 (key, "worker_id,period", self.csv_line(&cell))
             }
@@ -243,17 +233,6 @@ impl Checker {
             .map(|c| (c.clone(), serde_json::Value::from(cell(c).unwrap_or_default())))
             .collect();
         serde_json::Value::Object(object).to_string()
-    }
-}
-
-/// A summary row only for an open period: a paid (locked) period's attendance is not replaced
-/// by a file (punches and leave arriving late for it are carried as arrears).
-fn open(period: PayPeriod, locked: &mut Locks<'_>) -> Result<(), String> {
-    match locked(period) {
-        Some(run) => Err(format!(
-            "period {period} is locked by run {run}: it is paid; put this row in an open period"
-        )),
-        None => Ok(()),
     }
 }
 

@@ -31,14 +31,13 @@ use std::time::{Duration, Instant};
 
 use payroll_connectors::kafka::{self, KafkaConfig, Topics};
 use payroll_pipeline::Source;
-use payroll_rules::vocabulary::PayPeriod;
 use serde::{Deserialize, Serialize};
 use tokio::runtime::Handle;
 use utoipa::ToSchema;
 
+use crate::db::Db;
 use crate::db::adjustments::{self, Requested};
 use crate::db::uploads::{self, Counts, Rejection, Upload};
-use crate::db::{Db, runs};
 use crate::error::{Error, Result};
 use crate::http::ApiContext;
 use check::{Checker, Master, shown};
@@ -401,7 +400,6 @@ fn validate_and_apply(
         counts: Counts::default(),
         rejections: Vec::new(),
         staged: BufWriter::new(file),
-        locks: HashMap::new(),
         reported: Instant::now(),
         error: None,
     };
@@ -460,8 +458,6 @@ struct Pass<'a> {
     counts: Counts,
     rejections: Vec<Rejection>,
     staged: BufWriter<std::fs::File>,
-    /// Each period's lock as read once: the locking run, if locked.
-    locks: HashMap<PayPeriod, Option<String>>,
     reported: Instant,
     /// A database or disk failure met while reading: it ends the upload.
     error: Option<Error>,
@@ -517,31 +513,7 @@ impl sheet::Rows for Pass<'_> {
                 "more than {MAX_ROWS} rows (row {number} is one too many): split the file and upload each part"
             ));
         }
-        let Pass {
-            db,
-            handle,
-            upload,
-            checker,
-            columns,
-            locks,
-            error,
-            ..
-        } = self;
-        let mut locked = |period: PayPeriod| -> Option<String> {
-            if let Some(lock) = locks.get(&period) {
-                return lock.clone();
-            }
-            let lock = match handle.block_on(runs::period_lock(db, &upload.org_id, period)) {
-                Ok(lock) => lock.map(|(run, _)| run),
-                Err(e) => {
-                    *error = Some(e);
-                    None
-                }
-            };
-            locks.insert(period, lock.clone());
-            lock
-        };
-        let checked = checker.check(number, columns, cells, &mut locked);
+        let checked = self.checker.check(number, &self.columns, cells);
         if let Some(e) = self.error.take() {
             return self.fail(e);
         }
