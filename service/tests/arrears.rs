@@ -10,11 +10,11 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::Path;
 
 use common::pay::{Amounts, amounts, by_component, differences};
-use common::{Backend, Harness, backends};
+use common::{Backend, Harness, backends, pdf_text};
 use payroll_connectors::results::{applied_ruleset, read_arrears, read_org_results, read_run};
 use payroll_connectors::{Quiet, Store};
 use payroll_engine::run::new_run_id;
@@ -257,20 +257,6 @@ async fn wait_for_line(path: &Path, id: &str, status: &str) {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     panic!("{id} was not published {status} to {}", path.display());
-}
-
-fn pdf_text(pdf: &[u8]) -> String {
-    let mut child = std::process::Command::new("pdftotext")
-        .args(["-layout", "-", "-"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("pdftotext (poppler-utils; scripts/test installs it)");
-    child.stdin.take().unwrap().write_all(pdf).unwrap();
-    let mut text = String::new();
-    child.stdout.take().unwrap().read_to_string(&mut text).unwrap();
-    assert!(child.wait().unwrap().success());
-    text
 }
 
 /// The register sheet's column headings.

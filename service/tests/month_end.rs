@@ -7,7 +7,6 @@
 mod common;
 
 use std::collections::HashMap;
-use std::io::{Read, Write};
 
 use calamine::{Data, Reader, Xlsx, open_workbook_from_rs};
 use common::*;
@@ -201,18 +200,4 @@ fn differences(rows: &HashMap<String, Value>, org: &str) -> Vec<String> {
         differences.push(format!("{} result rows for {expected} expected", rows.len()));
     }
     differences
-}
-
-fn pdf_text(pdf: &[u8]) -> String {
-    let mut child = std::process::Command::new("pdftotext")
-        .args(["-layout", "-", "-"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("pdftotext (poppler-utils; scripts/test installs it)");
-    child.stdin.take().unwrap().write_all(pdf).unwrap();
-    let mut text = String::new();
-    child.stdout.take().unwrap().read_to_string(&mut text).unwrap();
-    assert!(child.wait().unwrap().success());
-    text
 }

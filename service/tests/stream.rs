@@ -409,23 +409,7 @@ async fn a_locked_period_leaves_the_streams_state_for_the_archive_and_a_late_pun
         std::path::Path::new("india-contract.toml"),
     )
     .unwrap();
-    let again = payroll_pipeline::run(
-        payroll_pipeline::RunRequest {
-            run_id: payroll_engine::run::new_run_id(),
-            period: october,
-            source: payroll_pipeline::Source::State {
-                url: state.display().to_string(),
-                sites: sample().join("sites.csv"),
-            },
-            ruleset: &ruleset,
-            out: &out_store,
-            org: Some("org0"),
-            locked: &[],
-        },
-        &payroll_connectors::Quiet,
-    )
-    .await
-    .unwrap();
+    let again = october_over_state(&state, &ruleset, &out_store).await;
     assert_eq!(
         serde_json::to_value(&again.record.totals).unwrap(),
         locked["totals"],
@@ -463,23 +447,7 @@ async fn a_locked_period_leaves_the_streams_state_for_the_archive_and_a_late_pun
     let carried = payroll_connectors::results::read_arrears(&store, "org0", "2026-11", &november)
         .await
         .unwrap();
-    let fresh = payroll_pipeline::run(
-        payroll_pipeline::RunRequest {
-            run_id: payroll_engine::run::new_run_id(),
-            period: october,
-            source: payroll_pipeline::Source::State {
-                url: state.display().to_string(),
-                sites: sample().join("sites.csv"),
-            },
-            ruleset: &ruleset,
-            out: &out_store,
-            org: Some("org0"),
-            locked: &[],
-        },
-        &payroll_connectors::Quiet,
-    )
-    .await
-    .unwrap();
+    let fresh = october_over_state(&state, &ruleset, &out_store).await;
     let read = |store, run: String| async move {
         let results = payroll_connectors::results::read_org_results(store, "org0", "2026-10", &run)
             .await
@@ -499,4 +467,29 @@ async fn a_locked_period_leaves_the_streams_state_for_the_archive_and_a_late_pun
     let metrics = h.call("GET", "/metrics", None, None, None).await.text();
     assert!(metrics.contains("payroll_stream_archived_events "), "{metrics}");
     h.stop().await;
+}
+
+/// org0's October computed over the stream's state (and its archive), written to `out`.
+async fn october_over_state(
+    state: &std::path::Path,
+    ruleset: &payroll_rules::Ruleset,
+    out: &payroll_connectors::Store,
+) -> payroll_pipeline::RunReport {
+    payroll_pipeline::run(
+        payroll_pipeline::RunRequest {
+            run_id: payroll_engine::run::new_run_id(),
+            period: "2026-10".parse().unwrap(),
+            source: payroll_pipeline::Source::State {
+                url: state.display().to_string(),
+                sites: sample().join("sites.csv"),
+            },
+            ruleset,
+            out,
+            org: Some("org0"),
+            locked: &[],
+        },
+        &payroll_connectors::Quiet,
+    )
+    .await
+    .unwrap()
 }

@@ -225,3 +225,19 @@ impl Harness {
         panic!("run {id} did not become {want} within 120 s");
     }
 }
+
+/// A PDF's text as `pdftotext -layout` lays it out.
+pub fn pdf_text(pdf: &[u8]) -> String {
+    use std::io::{Read, Write};
+    let mut child = std::process::Command::new("pdftotext")
+        .args(["-layout", "-", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("pdftotext (poppler-utils; scripts/test installs it)");
+    child.stdin.take().unwrap().write_all(pdf).unwrap();
+    let mut text = String::new();
+    child.stdout.take().unwrap().read_to_string(&mut text).unwrap();
+    assert!(child.wait().unwrap().success());
+    text
+}
