@@ -168,6 +168,8 @@ pub struct Keys {
     decoding: DecodingKey,
     encoding: Option<EncodingKey>,
     validation: Validation,
+    /// The OpenID Connect provider whose RS256/ES256 tokens are accepted beside these keys'.
+    oidc: Option<std::sync::Arc<crate::oidc::Provider>>,
 }
 
 impl Keys {
@@ -176,6 +178,7 @@ impl Keys {
             decoding: DecodingKey::from_secret(secret),
             encoding: Some(EncodingKey::from_secret(secret)),
             validation: validation(Algorithm::HS256),
+            oidc: None,
         }
     }
 
@@ -185,7 +188,32 @@ impl Keys {
             decoding: DecodingKey::from_rsa_pem(public_key_pem).map_err(|e| TokenError::Malformed(e.to_string()))?,
             encoding: None,
             validation: validation(Algorithm::RS256),
+            oidc: None,
         })
+    }
+
+    /// These keys, and also the tokens of an OpenID Connect provider (by its published keys).
+    pub fn with_oidc(self, provider: crate::oidc::Provider) -> Keys {
+        Keys {
+            oidc: Some(std::sync::Arc::new(provider)),
+            ..self
+        }
+    }
+
+    pub fn oidc(&self) -> Option<&crate::oidc::Provider> {
+        self.oidc.as_deref()
+    }
+
+    /// A token of these keys, or of the OpenID Connect provider when one is configured and the
+    /// token is signed as providers sign (RS256/ES256 with a key id).
+    pub async fn check(&self, token: &str) -> Result<Claims, TokenError> {
+        if let Some(provider) = &self.oidc {
+            let header = jsonwebtoken::decode_header(token).map_err(|e| TokenError::Malformed(e.to_string()))?;
+            if header.kid.is_some() && matches!(header.alg, Algorithm::RS256 | Algorithm::ES256) {
+                return provider.verify(token).await;
+            }
+        }
+        self.verify(token)
     }
 
     pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {

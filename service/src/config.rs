@@ -178,6 +178,43 @@ pub struct AuthConfig {
     pub hs256_secret: Option<Secret>,
     /// Checks tokens signed by an identity provider (RS256), a PEM file.
     pub rs256_public_key: Option<PathBuf>,
+    /// The company's OpenID Connect provider: the console signs in through it, and the API
+    /// checks its tokens by the keys it publishes.
+    pub oidc: Option<OidcConfig>,
+}
+
+/// An OpenID Connect provider the console signs in with (authorization code flow with PKCE,
+/// as a public client: no secret) and whose tokens the API accepts.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OidcConfig {
+    /// The issuer URL; its `/.well-known/openid-configuration` names the keys.
+    pub issuer: String,
+    /// The console's client id at the provider.
+    pub client_id: String,
+    /// The `aud` the API requires of a token: the client id (ID tokens) by default.
+    pub audience: Option<String>,
+    /// The scopes the console asks for.
+    #[serde(default = "default_scopes")]
+    pub scopes: String,
+    /// The claim that names the user's org.
+    #[serde(default = "default_org_claim")]
+    pub org_claim: String,
+    /// The claim that lists the user's roles (an array, or one space-separated string).
+    #[serde(default = "default_roles_claim")]
+    pub roles_claim: String,
+}
+
+fn default_scopes() -> String {
+    "openid profile".to_string()
+}
+
+fn default_org_claim() -> String {
+    "org".to_string()
+}
+
+fn default_roles_claim() -> String {
+    "roles".to_string()
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -16,6 +16,7 @@ pub mod error;
 pub mod http;
 pub mod live;
 pub mod metrics;
+pub mod oidc;
 pub mod scheduler;
 pub mod uploads;
 pub mod worker;
@@ -332,6 +333,14 @@ fn demo_inputs(data: &Path) -> anyhow::Result<Source> {
 /// The configured key, or a secret generated once and kept under the data directory (so the
 /// printed tokens survive a restart).
 pub fn signing_keys(config: &ServeConfig) -> anyhow::Result<Keys> {
+    let keys = own_keys(config)?;
+    Ok(match &config.auth.oidc {
+        Some(oidc) => keys.with_oidc(oidc::Provider::new(oidc.clone())),
+        None => keys,
+    })
+}
+
+fn own_keys(config: &ServeConfig) -> anyhow::Result<Keys> {
     if let Some(path) = &config.auth.rs256_public_key {
         let pem = std::fs::read(path).with_context(|| format!("auth.rs256_public_key {}", path.display()))?;
         return Keys::rs256(&pem).map_err(|e| anyhow::anyhow!("auth.rs256_public_key {}: {e}", path.display()));
@@ -378,7 +387,7 @@ pub struct DemoTokens {
 }
 
 /// A token per role for the org of the inputs' first worker (the worker's for that worker).
-fn demo_tokens(ctx: &ApiContext) -> Option<DemoTokens> {
+pub(crate) fn demo_tokens(ctx: &ApiContext) -> Option<DemoTokens> {
     let Source::Folder(dir) = &*ctx.source else {
         return None;
     };

@@ -411,3 +411,22 @@ fn bank_accounts_and_pans() -> Vec<String> {
         .filter(|v| v.len() > 4)
         .collect()
 }
+
+/// `GET /v1/me`: every role reads its own token's user, org, roles and permissions; no token is
+/// 401. It names no org, so it has no cross-org cell.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn me_is_the_callers_own() {
+    let h = Harness::start(Backend::Sqlite, "").await;
+    for role in ROLES {
+        let me = h.get("/v1/me", &h.token(&sub(role), "org0", role)).await;
+        assert_eq!(me.status, 200, "{role}: {}", me.text());
+        let me = me.json();
+        assert_eq!((me["sub"].as_str(), me["org"].as_str()), (Some(sub(role).as_str()), Some("org0")));
+        let permissions: Vec<&str> = me["permissions"].as_array().unwrap().iter().map(|p| p.as_str().unwrap()).collect();
+        assert_eq!(permissions.contains(&"pay:view"), ["hr_admin", "approver", "org_admin"].contains(&role), "{role}: {permissions:?}");
+        assert_eq!(permissions.contains(&"roles:manage"), role == "org_admin", "{role}: {permissions:?}");
+    }
+    let anonymous = h.call("GET", "/v1/me", None, None, None).await;
+    assert_eq!(anonymous.status, 401);
+    h.stop().await;
+}

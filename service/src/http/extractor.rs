@@ -91,7 +91,7 @@ where
         let token = header
             .strip_prefix("Bearer ")
             .ok_or_else(|| TokenError::Malformed("expected `Authorization: Bearer <token>`".into()))?;
-        let claims = ctx.keys.verify(token.trim())?;
+        let claims = ctx.keys.check(token.trim()).await?;
         let request_id = parts
             .extensions
             .get::<RequestId>()

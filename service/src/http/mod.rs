@@ -4,8 +4,10 @@
 
 mod adjustments;
 mod audit;
+mod console;
 mod error;
 mod extractor;
+mod me;
 mod ops;
 mod pay;
 mod results;
@@ -104,6 +106,8 @@ pub fn router(ctx: ApiContext) -> Router {
         .merge(roles::router())
         .merge(uploads::router())
         .merge(ops::router())
+        .merge(me::router())
+        .merge(console::router(&ctx.config))
         .layer(middleware::from_fn_with_state(ctx.clone(), observe))
         .with_state(ctx)
 }

@@ -1,0 +1,246 @@
+// One run: status timeline (who, when), totals, dead letters and worker errors with reasons,
+// approve or reject (a final run's maker is told why they cannot: four-eyes), downloads, a
+// searchable paginated table of workers and a drawer with a worker's explain trace and payslip.
+
+import { api, download, events, fetchBlob } from '../api.js';
+import { count, isMoneyCategory, rupees, when } from '../format.js';
+import { ask, attempt, badge, clear, drawer, h, kv, money, table, toast } from '../ui.js';
+import { progressCell } from './runs.js';
+
+const PAGE = 50;
+/** Result columns shown in the workers table; amounts only where the caller may see them. */
+const AMOUNTS = [['gross', 'Gross'], ['total_deductions', 'Deductions'], ['net_pay', 'Net pay']];
+/** Totals that count workers (flags) rather than sum money. */
+const isFlag = (name) => /^(below_|is_)|_applicable$|_flag$/.test(name);
+
+export async function render(main, { me, can, params, signal }) {
+  const id = params[0];
+  const base = `/v1/orgs/${me.org}/runs/${id}`;
+  const seesPay = can('pay:view') || can('results:anonymized');
+
+  const draw = async () => {
+    const started = performance.now();
+    const run = await api(base, { signal });
+    const sections = [
+      h('h1', {}, `Run of ${run.period} `, h('span', { class: 'muted' }, `(${run.kind})`), ' ', badge(run.status)),
+      kv([
+        ['Run', run.id],
+        ['Requested by', run.requested_by],
+        ['Progress', h('span', { id: 'run-progress' }, progressCell(run))],
+        run.rows !== undefined && ['Workers', count(run.rows)],
+        run.ruleset && ['Ruleset', `${run.ruleset.name} ${run.ruleset.version}`],
+        run.error && ['Error', h('span', { class: 'error' }, run.error)],
+      ]),
+      actions(run),
+      h('h2', {}, 'Timeline'),
+      h('ol', { class: 'timeline' }, (run.transitions ?? []).map((t) =>
+        h('li', {}, badge(t.status), ` ${when(t.at)} · ${t.actor}`, t.note ? h('div', { class: 'muted' }, `“${t.note}”`) : null))),
+    ];
+    if (run.totals) {
+      sections.push(h('h2', {}, 'Totals'), h('div', { class: 'cards' }, Object.entries(run.totals).map(([k, v]) =>
+        h('div', { class: 'card' }, h('div', { class: 'label' }, k.replaceAll('_', ' ')),
+          h('div', { class: 'value' }, isFlag(k) ? `${count(v)} workers` : rupees(v))))));
+    }
+    if (run.dead_letters) {
+      sections.push(h('h2', {}, `Dead letters (${count(run.dead_letter_count ?? 0)})`),
+        Object.keys(run.dead_letters).length
+          ? table([{ title: 'Source', get: ([s]) => s }, { title: 'Refused lines', num: true, get: ([, n]) => count(n) }], Object.entries(run.dead_letters))
+          : h('p', { class: 'muted' }, 'None: every input line was accepted.'));
+    }
+    if (run.worker_errors) {
+      const we = run.worker_errors;
+      sections.push(h('h2', {}, `Workers not computed (${count(we.workers)})`));
+      if (we.unexcluded) sections.push(h('p', { class: 'why' }, `${count(we.unexcluded)} not yet excluded: a final run is approved only once each is excluded.`));
+      if (we.first?.length) {
+        sections.push(table([
+          { title: 'Worker', get: (e) => e.worker_id },
+          { title: 'Component', get: (e) => e.component },
+          { title: 'Reason', get: (e) => e.reason },
+          { title: 'Excluded', get: (e) => e.excluded ? `by ${e.excluded.excluded_by}: ${e.excluded.reason}` : 'no' },
+        ], we.first));
+      }
+    }
+    if (['calculated', 'finalizing', 'finalized'].includes(run.status)) {
+      sections.push(h('h2', {}, 'Downloads'), downloads(run));
+      if (seesPay) sections.push(h('h2', {}, 'Workers'), workers(run));
+    }
+    if (run.status === 'finalized' && can('pay:view')) {
+      sections.push(payoutsAndNotices(run));
+    }
+    clear(main, sections);
+    main.dataset.renderedMs = String(Math.round(performance.now() - started));
+    if (['queued', 'calculating', 'finalizing'].includes(run.status)) live(run);
+  };
+
+  const live = (run) => {
+    (async () => {
+      try {
+        for await (const { data } of events(`${base}/events`, signal)) {
+          const cell = document.getElementById('run-progress');
+          if (cell) clear(cell, progressCell({ ...run, ...data, progress: data.progress ?? run.progress }));
+        }
+      } catch (e) {
+        if (e.name === 'AbortError') return;
+      }
+      // The stream ends once the run settles: show what it settled to.
+      if (!signal.aborted) await attempt(draw);
+    })();
+  };
+
+  const actions = (run) => {
+    const box = h('div', { class: 'row', id: 'run-actions' });
+    if (run.kind === 'final' && run.status === 'calculated') {
+      if (can('runs:approve')) {
+        const own = run.requested_by === me.sub;
+        const blocked = own
+          ? 'You triggered this run, so another person must approve or reject it (four-eyes).'
+          : run.worker_errors?.unexcluded
+            ? `${count(run.worker_errors.unexcluded)} workers could not be computed; exclude them before approving.`
+            : null;
+        box.append(
+          h('button', { class: 'primary', disabled: Boolean(blocked), onclick: () => decide(run, 'approve') }, 'Approve'),
+          h('button', { class: 'danger', disabled: own, onclick: () => decide(run, 'reject') }, 'Reject…'));
+        if (blocked) box.append(h('p', { class: 'why', id: 'cannot-approve' }, blocked));
+      } else if (can('runs:trigger')) {
+        box.append(h('p', { class: 'why', id: 'cannot-approve' },
+          run.requested_by === me.sub
+            ? 'Waiting for an approver: you triggered this run, so another person with the approver role approves it (four-eyes).'
+            : 'Waiting for an approver: your roles may not approve runs.'));
+      }
+    }
+    if (can('runs:trigger') && ['queued', 'calculating', 'calculated'].includes(run.status)) {
+      box.append(h('button', { onclick: async () => {
+        if (!await ask('Cancel this run?', `Cancels the ${run.kind} run of ${me.org} for ${run.period}.`, { confirm: 'Cancel run', danger: true })) return;
+        if (await attempt(() => api(`${base}/cancel`, { method: 'POST', body: {} }))) await attempt(draw);
+      } }, 'Cancel run'));
+    }
+    return box;
+  };
+
+  const decide = async (run, what) => {
+    const answer = what === 'approve'
+      ? await ask('Approve this final run?', `Approving the final run of org ${me.org} for ${run.period} locks the period and issues payslips.`, { confirm: 'Approve' })
+      : await ask('Reject this final run?', `Rejects the final run of org ${me.org} for ${run.period}.`, { confirm: 'Reject', danger: true, fields: [{ name: 'reason', label: 'Reason' }] });
+    if (!answer) return;
+    const body = what === 'approve' ? {} : { reason: answer.reason };
+    if (await attempt(() => api(`${base}/${what}`, { method: 'POST', body }))) {
+      toast(what === 'approve' ? 'Approved: payslips are being issued' : 'Rejected');
+      await attempt(draw);
+    }
+  };
+
+  const downloads = (run) => {
+    const finalized = run.status === 'finalized';
+    const button = (label, path) => h('button', { onclick: () => attempt(() => download(path)) }, label);
+    return h('div', { class: 'row' },
+      seesPay ? button('Results CSV', `${base}/results.csv`) : null,
+      seesPay ? button('Results Parquet', `${base}/results.parquet`) : null,
+      finalized && can('register:download') ? button('Payroll register (XLSX)', `${base}/register.xlsx`) : null,
+      !seesPay && !(finalized && can('register:download')) ? h('p', { class: 'muted' }, 'Your roles download no files of this run.') : null);
+  };
+
+  const workers = (run) => {
+    const box = h('div', {});
+    const tokens = [undefined];
+    let at = 0;
+    let rows = [];
+    const search = h('input', { type: 'search', name: 'q', placeholder: 'Worker id or name', 'aria-label': 'Search workers' });
+    const body = h('div', {});
+    const pager = h('div', { class: 'pager' });
+    const showPage = () => {
+      const q = search.value.trim().toLowerCase();
+      const shown = q ? rows.filter((r) => `${r.worker_id} ${r.name ?? ''} ${r.site_name ?? ''}`.toLowerCase().includes(q)) : rows;
+      const columns = [
+        { title: 'Worker', get: (r) => r.worker_id },
+        { title: 'Name', get: (r) => r.name ?? '—' },
+        { title: 'Site', narrow: true, get: (r) => r.site_name ?? r.site_id },
+        { title: 'Days', num: true, narrow: true, get: (r) => r.present_days ?? '—' },
+        ...(can('pay:view') || can('results:anonymized') ? AMOUNTS.map(([k, t]) => ({ title: t, num: true, get: (r) => money(r[k]) })) : []),
+      ];
+      clear(body, shown.length ? table(columns, shown, { onRow: (r) => openWorker(run, r), rowLabel: (r) => `Worker ${r.worker_id}` })
+        : h('p', { class: 'muted' }, q ? 'No worker on this page matches; press Find to look the id up.' : 'No workers.'));
+    };
+    const load = async () => {
+      const q = new URLSearchParams({ page_size: String(PAGE) });
+      if (tokens[at]) q.set('page_token', tokens[at]);
+      const started = performance.now();
+      const page = await api(`${base}/results?${q}`, { signal });
+      rows = page.rows;
+      tokens[at + 1] = page.next_page_token;
+      showPage();
+      box.dataset.renderedMs = String(Math.round(performance.now() - started));
+      clear(pager,
+        h('button', { disabled: at === 0, onclick: () => { at -= 1; attempt(load); } }, 'Previous'),
+        h('span', {}, `Workers ${count(at * PAGE + 1)}–${count(at * PAGE + rows.length)}${run.rows ? ` of ${count(run.rows)}` : ''}`),
+        h('button', { disabled: !page.next_page_token, onclick: () => { at += 1; attempt(load); } }, 'Next'));
+    };
+    search.addEventListener('input', showPage);
+    const find = h('button', { onclick: () => {
+      const wanted = search.value.trim();
+      if (wanted) openWorker(run, { worker_id: wanted });
+    } }, 'Find');
+    box.append(h('div', { class: 'row' }, search, find), body, pager);
+    attempt(load);
+    return box;
+  };
+
+  const openWorker = async (run, row) => {
+    const panel = drawer(`Worker ${row.worker_id}`, h('p', { class: 'muted' }, 'Loading…'));
+    const content = [];
+    if (can('pay:view')) {
+      const explanation = await attempt(() => api(`${base}/workers/${encodeURIComponent(row.worker_id)}/explain`));
+      if (explanation) content.push(explainView(explanation));
+    } else {
+      content.push(kv(Object.entries(row).filter(([, v]) => typeof v !== 'object').map(([k, v]) => [k, String(v)])));
+    }
+    if (run.status === 'finalized' && can('payslips:download')) {
+      content.push(await payslip(base, row.worker_id));
+    }
+    clear(panel, panel.querySelector('.close'), h('h2', {}, `Worker ${row.worker_id}`), content);
+  };
+
+  const payoutsAndNotices = (run) => {
+    const box = h('section', { 'aria-label': 'Payouts and notices' }, h('h2', {}, 'Payouts and notices'));
+    attempt(async () => {
+      const parts = [];
+      const payouts = await api(`${base}/payouts`, { signal }).catch((e) => (e.status === 404 ? null : Promise.reject(e)));
+      if (payouts) parts.push(h('pre', { class: 'formula' }, JSON.stringify(payouts, null, 2)));
+      const notices = await api(`${base}/notices`, { signal }).catch((e) => (e.status === 404 ? null : Promise.reject(e)));
+      if (notices) parts.push(h('pre', { class: 'formula' }, JSON.stringify(notices, null, 2)));
+      box.append(parts.length ? parts : h('p', { class: 'muted' }, 'This service records no payouts or notices for the run.'));
+    });
+    return box;
+  };
+
+  await draw();
+}
+
+/** A worker's explain trace: each component with its formula, the values it used, its result. */
+export function explainView(e) {
+  return h('section', { 'aria-label': 'Explain trace' },
+    kv([['Name', e.name], ['Site', e.site_id], ['Period', e.period], ['Ruleset', `${e.ruleset} ${e.ruleset_version}`]]),
+    h('h3', {}, 'How each component was computed'),
+    table([
+      { title: 'Component', get: (c) => h('span', {}, h('strong', {}, c.label ?? c.name), h('div', { class: 'muted' }, c.category ?? '')) },
+      { title: 'Value', num: true, get: (c) => (isMoneyCategory(c.category) ? money(c.value) : String(c.value ?? '—')) },
+      { title: 'Formula and inputs', get: (c) => h('div', {},
+        h('div', { class: 'formula' }, c.formula ?? ''),
+        c.condition ? h('div', { class: 'formula' }, `when ${c.condition}`) : null,
+        h('div', { class: 'formula' }, (c.uses ?? []).map(([k, v]) => `${k} = ${v}`).join(', '))) },
+    ], e.components, { caption: `Explain trace of ${e.worker_id}` }));
+}
+
+/** The payslip previewed inline (a blob URL in an iframe) with its downloads. */
+export async function payslip(base, worker) {
+  const box = h('section', { 'aria-label': 'Payslip' }, h('h3', {}, 'Payslip'));
+  const file = await attempt(() => fetchBlob(`${base}/payslips/${encodeURIComponent(worker)}.pdf`));
+  if (file) {
+    const url = URL.createObjectURL(new Blob([file.blob], { type: 'application/pdf' }));
+    box.append(h('iframe', { class: 'pdf', src: url, title: `Payslip of ${worker} (PDF)` }));
+  }
+  box.append(h('div', { class: 'row' },
+    h('button', { onclick: () => attempt(() => download(`${base}/payslips/${encodeURIComponent(worker)}.pdf`)) }, 'Download payslip (PDF)'),
+    h('button', { onclick: () => attempt(() => download(`${base}/payslips/${encodeURIComponent(worker)}.xlsx`)) }, 'Download payslip (XLSX)')));
+  return box;
+}
+
