@@ -210,6 +210,58 @@ pub fn with_payable(
         .collect()
 }
 
+/// The worker master's terms of pay, as the period inputs carry them. The master is not dated:
+/// a change to it (a raise) takes effect from the next open period, so a locked period is
+/// computed again with the terms its locked run paid on, and only late events make arrears.
+pub const TERMS: [&str; 7] = [
+    "gender",
+    "state",
+    "skill",
+    "pay_basis",
+    "rate",
+    "pf_applicable",
+    "esi_applicable",
+];
+
+/// `inputs` (a locked period's inputs as the ledger gives them now) with each worker's
+/// [`TERMS`] taken from their row of `locked` (the locked run's results); a worker the locked
+/// run did not pay keeps the master's current terms.
+pub fn with_locked_terms(inputs: &[RecordBatch], locked: &[RecordBatch]) -> Result<Vec<RecordBatch>> {
+    let mut at: std::collections::HashMap<&str, (usize, usize)> = std::collections::HashMap::new();
+    for (index, batch) in locked.iter().enumerate() {
+        let workers = string_column(batch, "worker_id")?;
+        for row in 0..batch.num_rows() {
+            at.insert(workers.value(row), (index + 1, row));
+        }
+    }
+    inputs
+        .iter()
+        .map(|batch| {
+            let workers = string_column(batch, "worker_id")?;
+            // Source 0 is the batch itself, source i + 1 the locked run's batch i.
+            let picks: Vec<(usize, usize)> = (0..batch.num_rows())
+                .map(|row| at.get(workers.value(row)).copied().unwrap_or((0, row)))
+                .collect();
+            let schema = batch.schema();
+            let mut columns = batch.columns().to_vec();
+            for term in TERMS {
+                let Ok(index) = schema.index_of(term) else {
+                    continue;
+                };
+                let current = batch.column(index);
+                let mut sources = vec![Arc::clone(current)];
+                for locked_batch in locked {
+                    let column = locked_batch.column_by_name(term).ok_or_else(|| missing(term))?;
+                    sources.push(datafusion::arrow::compute::cast(column, current.data_type())?);
+                }
+                let sources: Vec<&dyn Array> = sources.iter().map(AsRef::as_ref).collect();
+                columns[index] = datafusion::arrow::compute::interleave(&sources, &picks)?;
+            }
+            Ok(RecordBatch::try_new(schema, columns)?)
+        })
+        .collect()
+}
+
 /// The columns of the `arrears` table, after the run id the results writer puts first.
 pub fn schema(scale: i8) -> Schema {
     let text = |name: &str| Field::new(name, DataType::Utf8, false);
@@ -446,6 +498,47 @@ mod tests {
         };
         let batch = to_batch("2026-11".parse().unwrap(), std::slice::from_ref(&arrear)).unwrap();
         assert_eq!(from_batch(&batch).unwrap(), [arrear]);
+    }
+
+    #[test]
+    fn a_locked_period_is_computed_again_on_the_terms_its_locked_run_paid() {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("worker_id", DataType::Utf8, false),
+            Field::new("rate", DataType::Decimal128(38, 2), false),
+            Field::new("present_days", DataType::Utf8, false),
+        ]));
+        let batch = |rows: &[(&str, i128, &str)]| {
+            RecordBatch::try_new(
+                Arc::clone(&schema),
+                vec![
+                    Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.0))),
+                    Arc::new(
+                        Decimal128Array::from(rows.iter().map(|r| r.1).collect::<Vec<_>>())
+                            .with_precision_and_scale(38, 2)
+                            .unwrap(),
+                    ),
+                    Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.2))),
+                ],
+            )
+            .unwrap()
+        };
+        // W1 got a raise after October was paid; W2 was not in the locked run.
+        let now = batch(&[("W1", 90000, "21"), ("W2", 50000, "3")]);
+        let locked = [batch(&[("W0", 1, "x")]), batch(&[("W1", 78300, "20")])];
+        let pinned = with_locked_terms(&[now], &locked).unwrap();
+        let rate = pinned[0].column_by_name("rate").unwrap();
+        assert_eq!(
+            decimal_at(rate, 0, "rate").unwrap(),
+            d("783.00"),
+            "the locked run's rate"
+        );
+        assert_eq!(
+            decimal_at(rate, 1, "rate").unwrap(),
+            d("500.00"),
+            "the master's, unpaid before"
+        );
+        let days = pinned[0].column_by_name("present_days").unwrap().as_string::<i32>();
+        assert_eq!(days.value(0), "21", "attendance is today's: late events count");
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! The arrears a run of an open period carries: each locked period of its org computed again
 //! for the workers late events touched, with the ruleset version its locked run applied, less
-//! what was paid for it (the locked run and the arrears settled since).
+//! what was paid for it (the locked run and the arrears settled since). The worker master is
+//! not dated, so the terms of pay (rate, basis, skill...) are the locked run's: a raise recorded
+//! after the lock is paid from the next open period, not as arrears.
 //!
 //! Which workers a locked period is computed for: in a stream's state a closed period holds
 //! only the workers late events brought back ([`Ledger::reopened`], and those still waiting
@@ -74,12 +76,11 @@ pub async fn carried(
         let version = ruleset
             .version(&record.ruleset.version)
             .expect("applied_ruleset checks the version");
-        let Calculation { results, errors } = calculator.compute(version, inputs_batches(run.period, &rows)).await?;
+        let locked_results = read_org_results(out, org, &record.period, &record.run_id).await?;
+        let inputs = arrears::with_locked_terms(&inputs_batches(run.period, &rows), &locked_results)?;
+        let Calculation { results, errors } = calculator.compute(version, inputs).await?;
         let mut paid = Paid::default();
-        paid.add_results(
-            version,
-            &read_org_results(out, org, &record.period, &record.run_id).await?,
-        )?;
+        paid.add_results(version, &locked_results)?;
         paid.add_arrears(settled.iter().filter(|a| a.original_period == run.period))?;
         carried
             .arrears

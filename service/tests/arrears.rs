@@ -82,6 +82,13 @@ async fn check(backend: Backend) {
     assert_eq!(approved.status, 200, "{}", approved.text());
     wait_for_line(&inputs.join("adjustments.ndjson"), &id, "\"approved\"").await;
 
+    // W000002 gets a raise after October was paid: the master is not dated, so it counts from
+    // November and makes no arrears for October.
+    let master = inputs.join("workers.csv");
+    let before_raise = std::fs::read_to_string(&master).unwrap();
+    std::fs::write(&master, before_raise.replacen(",daily,1526.40,", ",daily,1600.00,", 1)).unwrap();
+    assert_ne!(std::fs::read_to_string(&master).unwrap(), before_raise);
+
     // November carries the differences.
     let november = h.trigger("org0", &hr, "2026-11", "final", "november").await;
     h.wait("org0", &november, &hr, "calculated").await;
@@ -90,6 +97,7 @@ async fn check(backend: Backend) {
         carried.iter().all(|a| a.original_period.to_string() == "2026-10"),
         "{carried:?}"
     );
+    std::fs::write(&master, &before_raise).unwrap();
     let fresh = fresh_october(&store, &october, &inputs).await;
     let locked = amounts(
         &store,
