@@ -10,6 +10,10 @@
 //!                              worker, original period and component
 //! payslips/org_id=<org>/period=<YYYY-MM>/run_id=<id>/<worker_id>.pdf|.xlsx
 //! payslips/org_id=<org>/period=<YYYY-MM>/run_id=<id>/register.xlsx, manifest.json
+//! payouts/org_id=<org>/period=<YYYY-MM>/run_id=<id>/payout_id=<pid>/pain.001.xml, neft.csv,
+//!                              exceptions.csv
+//!                              a payout of a finalized run: the bank files carry full account
+//!                              numbers and are written nowhere else
 //! runs/<id>.json               the run: period, orgs, ruleset, totals
 //! runs/<id>.ruleset.toml       the ruleset text the run applied (for `explain`)
 //! dead-letter/run_id=<id>/<source>.ndjson
@@ -58,6 +62,15 @@ pub fn manifest(org: &str, period: &str, run_id: &str) -> Path {
 
 pub fn payslips_dir(org: &str, period: &str, run_id: &str) -> Path {
     Path::from(format!("payslips/org_id={org}/period={period}/run_id={run_id}"))
+}
+
+pub const PAYOUTS: &str = "payouts";
+
+/// A file of a payout of a run: `pain.001.xml`, `neft.csv` or `exceptions.csv`.
+pub fn payout_file(org: &str, period: &str, run_id: &str, payout_id: &str, name: &str) -> Path {
+    Path::from(format!(
+        "{PAYOUTS}/org_id={org}/period={period}/run_id={run_id}/payout_id={payout_id}/{name}"
+    ))
 }
 
 pub fn run_record(run_id: &str) -> Path {

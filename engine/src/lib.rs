@@ -7,6 +7,7 @@
 pub mod archive;
 pub mod arrears;
 pub mod attendance;
+pub mod bank;
 pub mod calc;
 pub mod checkpoint;
 pub mod commit;

@@ -11,9 +11,13 @@
 //! crate's [`Error`]; neither knows who called it.
 
 pub mod arrears;
+pub mod columns;
 pub mod error;
 pub mod explain;
+pub mod master;
+pub mod payout;
 pub mod payslips;
+pub mod returns;
 pub mod run;
 
 pub use arrears::LockedRun;

@@ -23,7 +23,7 @@ use datafusion::sql::sqlparser::ast::{self, visit_expressions};
 use toml::Spanned;
 
 use crate::error::{Diagnostic, Location, Result};
-use crate::file::{Category, ComponentDef, PayslipDef, TableDef, line_of};
+use crate::file::{Category, ComponentDef, PayslipDef, ReturnsDef, TableDef, line_of};
 use crate::rounding::Rounding;
 use crate::table::Table;
 use crate::vocabulary;
@@ -53,6 +53,8 @@ pub struct CompiledVersion {
     pub description: String,
     /// The components a payslip prints as its totals, when the ruleset names them.
     pub payslip: Option<PayslipDef>,
+    /// What feeds the statutory returns, when the ruleset says.
+    pub returns: Option<ReturnsDef>,
     /// In the order the file lists them (the payslip order).
     pub components: Vec<Component>,
     pub tables: Vec<Arc<Table>>,
@@ -106,6 +108,7 @@ pub(crate) struct VersionSource<'a> {
     pub effective_from: NaiveDate,
     pub description: String,
     pub payslip: Option<&'a Spanned<PayslipDef>>,
+    pub returns: Option<&'a Spanned<ReturnsDef>>,
     pub components: Vec<&'a Spanned<ComponentDef>>,
     pub tables: BTreeMap<String, &'a Spanned<TableDef>>,
 }
@@ -395,11 +398,20 @@ pub(crate) fn compile(
             }
         }
     }
+    if let Some(returns) = version.returns {
+        check_returns(returns.get_ref(), &components, &version.version, &mut |message| {
+            diagnostics.push(Diagnostic {
+                location: source.at(returns.span().start, None),
+                message,
+            })
+        });
+    }
     if diagnostics.len() > before {
         return None;
     }
     Some(CompiledVersion {
         payslip: version.payslip.map(|p| p.get_ref().clone()),
+        returns: version.returns.map(|r| r.get_ref().clone()),
         version: version.version,
         effective_from: version.effective_from,
         description: version.description,
@@ -409,6 +421,48 @@ pub(crate) fn compile(
         output,
         plans,
     })
+}
+
+/// Every name `[returns]` gives is a column the results carry: an amount or count for the
+/// return's columns (a component that is not a flag, or a numeric input), a boolean for who is a
+/// member (an input or a flag).
+fn check_returns(returns: &ReturnsDef, components: &[Component], version: &str, fault: &mut dyn FnMut(String)) {
+    let column_type = |name: &str| {
+        components
+            .iter()
+            .find(|c| c.name == name)
+            .map(|c| (c.category == Category::Flag, c.data_type.clone()))
+            .or_else(|| vocabulary::get(name).map(|i| (false, i.data_type.clone())))
+    };
+    let mut check = |section: &str, member: &str, columns: Vec<(&str, &crate::file::Names)>| {
+        match column_type(member) {
+            Some((_, DataType::Boolean)) => {}
+            _ => fault(format!(
+                "[returns.{section}] member names `{member}`, which is not a flag or a true/false input of version {version}"
+            )),
+        }
+        for (column, names) in columns {
+            if names.names().is_empty() {
+                fault(format!(
+                    "[returns.{section}] {column} names nothing: give a component or input"
+                ));
+            }
+            for name in names.names() {
+                match column_type(name) {
+                    Some((false, DataType::Decimal128(..) | DataType::Int64)) => {}
+                    _ => fault(format!(
+                        "[returns.{section}] {column} names `{name}`, which is not an amount component or a numeric input of version {version}"
+                    )),
+                }
+            }
+        }
+    };
+    if let Some(ecr) = &returns.ecr {
+        check("ecr", &ecr.member, ecr.columns());
+    }
+    if let Some(esic) = &returns.esic {
+        check("esic", &esic.member, esic.columns());
+    }
 }
 
 fn parse(

@@ -25,6 +25,9 @@ pub struct RulesetFile {
     /// Which totals a payslip prints as gross, total deductions and net pay.
     #[serde(default)]
     pub payslip: Option<Spanned<PayslipDef>>,
+    /// Which components feed which column of the statutory returns (EPFO ECR, ESIC).
+    #[serde(default)]
+    pub returns: Option<Spanned<ReturnsDef>>,
     /// Inputs every test case starts from, before its own `inputs`.
     #[serde(default)]
     pub test_defaults: BTreeMap<String, toml::Value>,
@@ -117,6 +120,105 @@ pub struct PayslipDef {
     pub gross: String,
     pub deductions: String,
     pub net: String,
+}
+
+/// `[returns]`: for each column of a statutory return, the component or input (or several,
+/// summed) that fills it. Each return is optional; a ruleset without one cannot produce it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReturnsDef {
+    pub ecr: Option<EcrDef>,
+    pub esic: Option<EsicDef>,
+}
+
+/// The EPFO ECR 2.0 columns a ruleset fills (UAN and name come from the worker master).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EcrDef {
+    /// A boolean input or flag: who is a member (`pf_applicable` by default).
+    #[serde(default = "pf_applicable")]
+    pub member: String,
+    pub gross_wages: Names,
+    pub epf_wages: Names,
+    pub eps_wages: Names,
+    pub edli_wages: Names,
+    /// The employee's share (EPF contribution remitted).
+    pub epf_contribution: Names,
+    /// The employer's pension share (EPS contribution remitted).
+    pub eps_contribution: Names,
+    /// The employer's EPF share (EPF - EPS difference remitted).
+    pub epf_eps_difference: Names,
+    /// Non-contributing days (loss of pay).
+    pub ncp_days: Names,
+    /// Refund of advances; zero when not named.
+    #[serde(default)]
+    pub refund_of_advances: Option<Names>,
+}
+
+/// The ESIC monthly contribution columns a ruleset fills (IP number and name come from the
+/// worker master; the reason code for zero days and the last working day from the employment
+/// dates and leave).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EsicDef {
+    /// A boolean input or flag: who is an insured person (`esi_applicable` by default).
+    #[serde(default = "esi_applicable")]
+    pub member: String,
+    /// Days for which wages were paid or are payable.
+    pub days_paid: Names,
+    /// Total monthly wages.
+    pub wages: Names,
+}
+
+fn pf_applicable() -> String {
+    "pf_applicable".to_string()
+}
+
+fn esi_applicable() -> String {
+    "esi_applicable".to_string()
+}
+
+/// A component or input, or a list of them summed: `"pf_wage"`, `["present_days", "paid_leave_days"]`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum Names {
+    One(String),
+    Sum(Vec<String>),
+}
+
+impl Names {
+    pub fn names(&self) -> &[String] {
+        match self {
+            Names::One(name) => std::slice::from_ref(name),
+            Names::Sum(names) => names,
+        }
+    }
+}
+
+impl EcrDef {
+    /// Each amount column's name in the file and what fills it.
+    pub fn columns(&self) -> Vec<(&'static str, &Names)> {
+        let mut columns = vec![
+            ("gross_wages", &self.gross_wages),
+            ("epf_wages", &self.epf_wages),
+            ("eps_wages", &self.eps_wages),
+            ("edli_wages", &self.edli_wages),
+            ("epf_contribution", &self.epf_contribution),
+            ("eps_contribution", &self.eps_contribution),
+            ("epf_eps_difference", &self.epf_eps_difference),
+            ("ncp_days", &self.ncp_days),
+        ];
+        if let Some(refund) = &self.refund_of_advances {
+            columns.push(("refund_of_advances", refund));
+        }
+        columns
+    }
+}
+
+impl EsicDef {
+    pub fn columns(&self) -> Vec<(&'static str, &Names)> {
+        vec![("days_paid", &self.days_paid), ("wages", &self.wages)]
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

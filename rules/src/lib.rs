@@ -22,7 +22,7 @@ pub mod vocabulary;
 
 pub use compile::{CompiledVersion, Component};
 pub use error::{Diagnostic, Error, Location, Result};
-pub use file::{Category, PayslipDef};
+pub use file::{Category, EcrDef, EsicDef, Names, PayslipDef, ReturnsDef};
 pub use rounding::Rounding;
 pub use ruleset::Ruleset;
 pub use testcase::{TestCase, TestOutcome};

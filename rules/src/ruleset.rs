@@ -133,6 +133,7 @@ fn version_sources<'a>(
         effective_from: base_from,
         description: raw.description.clone(),
         payslip: raw.payslip.as_ref(),
+        returns: raw.returns.as_ref(),
         components: components.clone(),
         tables: tables.clone(),
     }];
@@ -190,6 +191,7 @@ fn version_sources<'a>(
             effective_from: from,
             description: r.description.clone(),
             payslip: raw.payslip.as_ref(),
+            returns: raw.returns.as_ref(),
             components: components.clone(),
             tables: tables.clone(),
         });

@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 
+use payroll_engine::bank;
 use payroll_engine::masking::{mask_field, mask_record_text};
 use payroll_engine::{Attendance, Invalid, Worker};
 use rust_decimal::Decimal;
@@ -162,19 +163,23 @@ impl Checker {
                 // Stricter than the fold, which takes any text: a wrong PAN or account number
                 // would reach a bank file.
                 let pan = worker.pan.reveal();
-                if !pan.is_empty() && !is_pan(pan) {
+                if !pan.is_empty() && !bank::is_pan(pan) {
                     faults.push(fault(
                         "pan",
                         "expected a PAN: 5 capital letters, 4 digits and a capital letter (like ABCDE1234F)",
                     ));
                 }
                 let account = worker.bank_account.reveal();
-                if !account.is_empty()
-                    && (!(9..=18).contains(&account.len()) || !account.bytes().all(|b| b.is_ascii_digit()))
-                {
+                if !account.is_empty() && !bank::is_account(account) {
                     faults.push(fault(
                         "bank_account",
                         "expected a bank account number of 9 to 18 digits",
+                    ));
+                }
+                if !worker.ifsc.is_empty() && !bank::is_ifsc(&worker.ifsc) {
+                    faults.push(fault(
+                        "ifsc",
+                        "expected an IFSC: 4 capital letters, a 0 and 6 capital letters or digits (like SBIN0001234)",
                     ));
                 }
                 if !faults.is_empty() {
@@ -243,12 +248,4 @@ pub fn shown(column: &str, value: &str) -> String {
         std::borrow::Cow::Owned(masked) => masked,
         std::borrow::Cow::Borrowed(v) => mask_record_text(v).into_owned(),
     }
-}
-
-fn is_pan(pan: &str) -> bool {
-    let b = pan.as_bytes();
-    b.len() == 10
-        && b[..5].iter().all(u8::is_ascii_uppercase)
-        && b[5..9].iter().all(u8::is_ascii_digit)
-        && b[9].is_ascii_uppercase()
 }
