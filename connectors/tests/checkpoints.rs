@@ -66,7 +66,7 @@ fn an_unreadable_latest_checkpoint_falls_back_to_the_one_before() {
         assert_eq!(checkpoints.save(name(0, 1), state(10)).await.unwrap(), Saved::Written);
         assert_eq!(checkpoints.save(name(0, 2), state(20)).await.unwrap(), Saved::Written);
         // Damaged in place: a checkpoint is only ever damaged by something outside the engine.
-        store.put(&name(0, 2).path(), b"PAYCKPT4 torn".to_vec()).await.unwrap();
+        store.put(&name(0, 2).path(), b"PAYCKPT5 torn".to_vec()).await.unwrap();
 
         let restored = checkpoints.restore(2, 0, &sites()).await.unwrap();
         assert_eq!(restored.name, Some(name(0, 1)));
@@ -193,7 +193,7 @@ fn lz4_blocks_contain(bytes: &[u8], needle: &[u8]) -> bool {
     if found(bytes) {
         return true;
     }
-    let Some(mut rest) = bytes.strip_prefix(b"PAYCKPT4") else {
+    let Some(mut rest) = bytes.strip_prefix(b"PAYCKPT5") else {
         return false;
     };
     while let Some((length, tail)) = rest.split_first_chunk::<8>() {

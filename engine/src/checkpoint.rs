@@ -17,8 +17,9 @@ use crate::state::Ledger;
 
 // Version 2: punch event ids that are UUIDs are kept as their bits. Version 3: every event id
 // is 128 bits (other ids hashed), and a punch one integer. Version 4: the ledger records the
-// periods closed to the archive and the workers' periods reopened from it.
-const MAGIC: &[u8; 8] = b"PAYCKPT4";
+// periods closed to the archive and the workers' periods reopened from it. Version 5: workers
+// carry their contact (phone, email, language).
+const MAGIC: &[u8; 8] = b"PAYCKPT5";
 /// Checkpoints are written in one block per core of the writer.
 const MAX_BLOCKS: usize = 1024;
 

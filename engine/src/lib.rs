@@ -11,6 +11,7 @@ pub mod bank;
 pub mod calc;
 pub mod checkpoint;
 pub mod commit;
+pub mod contact;
 pub mod error;
 pub mod event;
 pub mod inputs;

@@ -4,8 +4,9 @@
 
 use std::borrow::Cow;
 
-/// The fields of a worker record that hold a bank account number or a PAN.
-pub const SENSITIVE_FIELDS: [&str; 2] = ["bank_account", "pan"];
+/// The fields of a worker record that hold a bank account number or a PAN, or a contact (phone,
+/// email): personal data masked alike.
+pub const SENSITIVE_FIELDS: [&str; 4] = ["bank_account", "pan", "phone", "email"];
 
 /// A bank account with only its last four characters visible: `XXXXXXXX1340`. Spaces and
 /// dashes are dropped first so the masked form does not reveal the grouping; an account of four
@@ -31,11 +32,29 @@ pub fn mask_pan(pan: &str) -> String {
     format!("XXXXX{}X", &trimmed[5..9])
 }
 
+/// A phone number as an account is masked: only its last four digits visible.
+pub fn mask_phone(phone: &str) -> String {
+    mask_account(phone.trim().trim_start_matches('+'))
+}
+
+/// An email as `a***@example.in`: the domain says which provider, not who.
+pub fn mask_email(email: &str) -> String {
+    match email.trim().rsplit_once('@') {
+        Some((local, domain)) => {
+            let first: String = local.chars().take(1).collect();
+            format!("{first}***@{domain}")
+        }
+        None => "***".to_string(),
+    }
+}
+
 /// The value of field `name` as it may be shown: masked if the field is sensitive.
 pub fn mask_field<'a>(name: &str, value: &'a str) -> Cow<'a, str> {
     match name {
         "bank_account" => Cow::Owned(mask_account(value)),
         "pan" => Cow::Owned(mask_pan(value)),
+        "phone" => Cow::Owned(mask_phone(value)),
+        "email" => Cow::Owned(mask_email(value)),
         _ => Cow::Borrowed(value),
     }
 }

@@ -8,6 +8,7 @@ use chrono_tz::Tz;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+use crate::contact::{Email, Language, Phone};
 use crate::error::Invalid;
 use crate::event::date;
 use crate::masking::mask_account;
@@ -81,6 +82,10 @@ pub struct Worker {
     pub pan: Sensitive,
     pub joined_on: NaiveDate,
     pub exited_on: Option<NaiveDate>,
+    /// Where payslip notices go, and in which language; all optional.
+    pub phone: Option<Phone>,
+    pub email: Option<Email>,
+    pub language: Option<Language>,
 }
 
 pub const SKILLS: [&str; 4] = ["unskilled", "semi_skilled", "skilled", "highly_skilled"];
@@ -144,6 +149,10 @@ impl Worker {
         if exited_on.is_some_and(|e| e < joined_on) {
             return Err(Invalid::field("exited_on", format!("before joined_on ({joined_on})")));
         }
+        let optional = |name: &str| field(name).map(str::trim).filter(|v| !v.is_empty());
+        let phone = optional("phone").map(Phone::parse).transpose()?;
+        let email = optional("email").map(Email::parse).transpose()?;
+        let language = optional("language").map(Language::parse).transpose()?;
         Ok(Worker {
             worker_id: key("worker_id")?,
             org_id: key("org_id")?,
@@ -164,6 +173,9 @@ impl Worker {
             pan: Sensitive::new(field("pan").unwrap_or_default().trim().to_string()),
             joined_on,
             exited_on,
+            phone,
+            email,
+            language,
         })
     }
 
@@ -278,6 +290,24 @@ mod tests {
         let worker = Worker::decode_json(WORKER.as_bytes()).unwrap();
         assert!(worker.pf_applicable && !worker.esi_applicable);
         assert_eq!((worker.rate, worker.exited_on), (Decimal::new(65000, 2), None));
+    }
+
+    #[test]
+    fn contact_columns_are_optional_validated_and_never_echoed() {
+        let worker = Worker::decode_json(WORKER.as_bytes()).unwrap();
+        assert_eq!((worker.phone, worker.email, worker.language), (None, None, None));
+        let json = WORKER.replace(
+            r#""exited_on": null"#,
+            r#""exited_on": null, "phone": "+91 98123 45678", "email": "asha@example.in", "language": "hi""#,
+        );
+        let worker = Worker::decode_json(json.as_bytes()).unwrap();
+        assert_eq!(worker.phone.as_ref().map(|p| p.reveal()), Some("+919812345678"));
+        assert_eq!(worker.language.as_ref().map(|l| l.as_str()), Some("hi"));
+        assert!(!format!("{worker:?}").contains("98123") && !format!("{worker:?}").contains("asha@"));
+        let json = WORKER.replace(r#""exited_on": null"#, r#""exited_on": null, "phone": "98123 45678""#);
+        let invalid = Worker::decode_json(json.as_bytes()).unwrap_err();
+        assert_eq!(invalid.field.as_deref(), Some("phone"));
+        assert!(!invalid.to_string().contains("45678"), "{invalid}");
     }
 
     #[test]

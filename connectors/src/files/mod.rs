@@ -148,6 +148,9 @@ pub const WORKER_COLUMNS: [&str; 19] = [
     "exited_on",
 ];
 
+/// Optional columns of `workers.csv`: where payslip notices go, and in which language.
+pub const WORKER_CONTACT_COLUMNS: [&str; 3] = ["phone", "email", "language"];
+
 /// An input file, mapped. Inputs run to gigabytes: mapped, they are read straight from the page
 /// cache, with no copy and no fresh memory to clear; and a part read is given back
 /// ([`Input::release`]), so the process's resident memory does not grow with the files (a

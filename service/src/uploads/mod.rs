@@ -355,8 +355,11 @@ async fn run(ctx: &ApiContext, upload: Upload) -> Result<()> {
             let master = master(&source, &upload.org_id)?;
             let columns = match &target {
                 Target::Folder { columns, .. } => columns.clone(),
+                // The topic's records carry the contact columns too (the folder's take those
+                // its workers.csv has).
                 Target::WorkersTopic { .. } => payroll_connectors::files::WORKER_COLUMNS
                     .iter()
+                    .chain(&payroll_connectors::files::WORKER_CONTACT_COLUMNS)
                     .map(|c| c.to_string())
                     .collect(),
                 Target::Adjustments => Vec::new(),
