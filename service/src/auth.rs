@@ -58,6 +58,12 @@ pub enum Permission {
     /// workers, and read its progress and error report.
     #[serde(rename = "upload")]
     Upload,
+    /// The delivery status of a run's payslip notices (recipients masked).
+    #[serde(rename = "notices:view")]
+    ViewNotices,
+    /// Send a dead-lettered payslip notice again.
+    #[serde(rename = "notices:retry")]
+    RetryNotices,
 }
 
 pub type Permissions = BTreeSet<Permission>;
@@ -85,6 +91,8 @@ impl Roles {
                     ViewAudit,
                     RequestAdjustments,
                     Upload,
+                    ViewNotices,
+                    RetryNotices,
                 ][..],
             ),
             (
@@ -99,7 +107,7 @@ impl Roles {
                     ApproveAdjustments,
                 ][..],
             ),
-            ("ops_viewer", &[ViewRuns, ViewDeadLetters][..]),
+            ("ops_viewer", &[ViewRuns, ViewDeadLetters, ViewNotices][..]),
             ("analyst", &[ViewRuns, ReadAnonymizedResults][..]),
             ("worker", &[ViewOwnPay][..]),
             (
@@ -119,6 +127,8 @@ impl Roles {
                     ApproveAdjustments,
                     ManageRoles,
                     Upload,
+                    ViewNotices,
+                    RetryNotices,
                 ][..],
             ),
         ]

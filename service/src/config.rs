@@ -12,7 +12,7 @@ use serde::Deserialize;
 use crate::auth::Permissions;
 
 /// The keys a `PAYROLL_` variable may set: others (`PAYROLL_LOG`, ...) belong to the CLI.
-const KEYS: [&str; 16] = [
+const KEYS: [&str; 17] = [
     "listen",
     "data",
     "database",
@@ -29,6 +29,7 @@ const KEYS: [&str; 16] = [
     "workers",
     "adjustments",
     "uploads",
+    "notices",
 ];
 
 #[derive(Debug, Clone, Deserialize)]
@@ -60,6 +61,9 @@ pub struct ServeConfig {
     pub adjustments: AdjustmentSettings,
     #[serde(default)]
     pub uploads: UploadSettings,
+    /// Payslip notices after a final run is finalized: channels, vendors, retries, links.
+    #[serde(default)]
+    pub notices: crate::notices::NoticeSettings,
     #[serde(default)]
     pub auth: AuthConfig,
     #[serde(default)]

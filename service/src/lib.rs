@@ -16,6 +16,7 @@ pub mod error;
 pub mod http;
 pub mod live;
 pub mod metrics;
+pub mod notices;
 pub mod oidc;
 pub mod scheduler;
 pub mod uploads;
@@ -104,6 +105,10 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Service> {
                 .map_err(|e| anyhow::anyhow!("seeding the schedule of {org}: {e}"))?;
         }
     }
+    config.notices.check().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let link_key = notices::link::LinkKey::load(config.notices.link_secret.as_ref().map(|s| s.reveal()), &config.data)
+        .context("the payslip link secret")?;
+    let channels = notices::channel::Channels::new(&config.notices).map_err(|e| anyhow::anyhow!("{e}"))?;
     let compute = worker::Compute::new().context("starting the run runtime")?;
     let (live, stream) = match &config.brokers {
         Some(brokers) => {
@@ -128,6 +133,7 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Service> {
         metrics: Arc::default(),
         results: Arc::default(),
         live,
+        link_key,
     };
     let listener = tokio::net::TcpListener::bind(ctx.config.listen)
         .await
@@ -155,6 +161,22 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Service> {
     tasks.push(tokio::spawn(scheduler::run(ctx.clone(), Duration::from_secs(5))));
     tasks.push(tokio::spawn(worker::janitor(ctx.clone(), Duration::from_secs(10))));
     tasks.push(tokio::spawn(uploads::janitor(ctx.clone(), Duration::from_secs(30))));
+    if ctx.config.notices.enabled && ctx.config.workers > 0 {
+        let dispatcher = notices::dispatch::Dispatcher {
+            db: ctx.db.clone(),
+            settings: Arc::new(ctx.config.notices.clone()),
+            channels: Arc::new(channels),
+            key: ctx.link_key.clone(),
+            base_url: ctx
+                .config
+                .notices
+                .public_url
+                .clone()
+                .unwrap_or_else(|| format!("http://{addr}")),
+            metrics: Arc::clone(&ctx.metrics),
+        };
+        tasks.push(tokio::spawn(dispatcher.run()));
+    }
     Ok(Service {
         addr,
         ctx,

@@ -38,6 +38,17 @@ struct StageLabels {
     stage: String,
 }
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ChannelLabels {
+    channel: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct NoticeLabels {
+    status: String,
+    channel: String,
+}
+
 type Histograms<L> = Family<L, Histogram, fn() -> Histogram>;
 
 pub struct Metrics {
@@ -50,6 +61,10 @@ pub struct Metrics {
     stream: StreamGauges,
     /// Workers in the stream's live results whose pay could not be computed.
     live_worker_errors: Gauge,
+    notices_sent: Family<ChannelLabels, Counter>,
+    notices_failed: Family<ChannelLabels, Counter>,
+    notices_dead: Family<ChannelLabels, Counter>,
+    notices_outbox: Family<NoticeLabels, Gauge>,
 }
 
 /// The stream's figures, copied from its `StreamStatus` when `/metrics` is read.
@@ -171,7 +186,33 @@ impl Default for Metrics {
             "Workers in the live results whose pay could not be computed (a component without a value); the others stay current",
             live_worker_errors.clone(),
         );
+        let (notices_sent, notices_failed, notices_dead) = (Family::default(), Family::default(), Family::default());
+        let notices_outbox = Family::<NoticeLabels, Gauge>::default();
+        registry.register(
+            "notices_sent",
+            "Payslip notices a vendor accepted, by channel",
+            notices_sent.clone(),
+        );
+        registry.register(
+            "notices_failed",
+            "Attempts at a payslip notice that failed (retried, fallen back or dead), by channel",
+            notices_failed.clone(),
+        );
+        registry.register(
+            "notices_dead",
+            "Payslip notices dead-lettered after every channel failed, by the last channel",
+            notices_dead.clone(),
+        );
+        registry.register(
+            "notices_outbox",
+            "Payslip notices in the outbox by status and current channel (pending and sending: the queue)",
+            notices_outbox.clone(),
+        );
         Metrics {
+            notices_sent,
+            notices_failed,
+            notices_dead,
+            notices_outbox,
             registry,
             stream,
             live_worker_errors,
@@ -246,6 +287,48 @@ impl Metrics {
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_millis() as u64);
             g.checkpoint_age.set(now.saturating_sub(last) as f64 / 1000.0);
+        }
+    }
+
+    pub fn notice_sent(&self, channel: crate::notices::Channel) {
+        self.notices_sent
+            .get_or_create(&ChannelLabels {
+                channel: channel.to_string(),
+            })
+            .inc();
+    }
+
+    pub fn notice_failed(&self, channel: crate::notices::Channel) {
+        self.notices_failed
+            .get_or_create(&ChannelLabels {
+                channel: channel.to_string(),
+            })
+            .inc();
+    }
+
+    pub fn notice_dead(&self, channel: crate::notices::Channel) {
+        self.notices_dead
+            .get_or_create(&ChannelLabels {
+                channel: channel.to_string(),
+            })
+            .inc();
+    }
+
+    /// The outbox's rows by (status, channel, count), as counted now.
+    pub fn notices_queue(&self, counts: &[(String, String, i64)]) {
+        for status in crate::notices::NoticeStatus::ALL {
+            for channel in crate::notices::Channel::ALL {
+                let n = counts
+                    .iter()
+                    .find(|(s, c, _)| s == status.as_str() && c == channel.as_str())
+                    .map_or(0, |(_, _, n)| *n);
+                self.notices_outbox
+                    .get_or_create(&NoticeLabels {
+                        status: status.to_string(),
+                        channel: channel.to_string(),
+                    })
+                    .set(n);
+            }
         }
     }
 

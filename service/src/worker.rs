@@ -292,18 +292,24 @@ async fn finalize(ctx: &ApiContext, run: &Run, tracker: &Arc<Tracker>) -> Result
         ..Progress::default()
     };
     runs::heartbeat(&ctx.db, &run.id, &ctx.instance, &done).await?;
+    // The notices go to the outbox in the transaction that finalizes the run.
+    let notices = crate::notices::for_run(ctx, run).await?;
+    let count = notices.len();
     runs::apply(
         &ctx.db,
         &run.org_id,
         &run.id,
         Move::Finalize,
         "system:worker",
-        Changes::default(),
+        Changes {
+            notices,
+            ..Changes::default()
+        },
         |_| Ok(()),
     )
     .await?;
     ctx.metrics.run_entered(run.kind, RunStatus::Finalized);
-    tracing::info!(payslips = report.payslips, "finalized");
+    tracing::info!(payslips = report.payslips, notices = count, "finalized");
     Ok(())
 }
 

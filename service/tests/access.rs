@@ -196,6 +196,20 @@ const MATRIX: &[(&str, &str, Option<&str>, [u16; 6])] = &[
         Some(r#"{"permissions": ["runs:view", "results:anonymized"]}"#),
         [403, 403, 403, 403, 403, 200],
     ),
+    // Payslip notices: the run has none (no vendor is configured), so a retry is past the
+    // permission check and finds nothing (404).
+    (
+        "GET",
+        "/v1/orgs/{org}/runs/{run}/notices",
+        None,
+        [200, 403, 200, 403, 403, 200],
+    ),
+    (
+        "POST",
+        "/v1/orgs/{org}/runs/{run}/notices/none/retry",
+        Some("{}"),
+        [404, 403, 403, 403, 403, 404],
+    ),
 ];
 
 fn sub(role: &str) -> String {

@@ -19,6 +19,7 @@ use payroll_rules::vocabulary::PayPeriod;
 use crate::{EXAMPLE_RULESET, run, ui};
 
 mod archive;
+mod notices;
 mod serve;
 mod stream;
 mod upload;
@@ -153,6 +154,18 @@ pub enum BenchCommand {
         #[arg(long, default_value = "2026-10")]
         period: PayPeriod,
     },
+    /// Payslip notices through the outbox to a vendor server on loopback in this process:
+    /// notices per second and the time to drain
+    Notices {
+        #[arg(long, default_value_t = 100_000)]
+        notices: usize,
+        /// Notices a dispatcher claims at once
+        #[arg(long, default_value_t = 256)]
+        batch: u32,
+        /// Notices sent at once
+        #[arg(long, default_value_t = 64)]
+        concurrency: usize,
+    },
     /// A whole run from raw punch files: generate a month, then run it
     Run {
         #[arg(long, default_value_t = 100_000)]
@@ -175,6 +188,13 @@ pub async fn bench(command: BenchCommand) -> Result<ExitCode> {
             repeat,
         } => calc(workers, &sample, period, &duckdb, repeat).await,
         BenchCommand::Run { workers, period, dir } => end_to_end(workers, period, dir).await,
+        BenchCommand::Notices {
+            notices,
+            batch,
+            concurrency,
+        } => notices::notices(notices, batch, concurrency)
+            .await
+            .map(|()| ExitCode::SUCCESS),
         BenchCommand::Upload { rows, kind, period } => {
             upload::upload(rows, &kind, period).await.map(|()| ExitCode::SUCCESS)
         }

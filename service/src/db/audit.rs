@@ -35,10 +35,11 @@ pub enum Action {
     RolesChange,
     Upload,
     UploadErrorsDownload,
+    NoticeRetry,
 }
 
 impl Action {
-    pub const ALL: [Action; 15] = [
+    pub const ALL: [Action; 16] = [
         Action::RunTrigger,
         Action::RunApprove,
         Action::RunReject,
@@ -54,6 +55,7 @@ impl Action {
         Action::RolesChange,
         Action::Upload,
         Action::UploadErrorsDownload,
+        Action::NoticeRetry,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -73,6 +75,7 @@ impl Action {
             Action::RolesChange => "roles.change",
             Action::Upload => "upload.create",
             Action::UploadErrorsDownload => "upload.errors_download",
+            Action::NoticeRetry => "notice.retry",
         }
     }
 }

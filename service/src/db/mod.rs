@@ -5,6 +5,7 @@
 
 pub mod adjustments;
 pub mod audit;
+pub mod notices;
 pub mod roles;
 pub mod runs;
 pub mod schedules;

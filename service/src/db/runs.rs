@@ -323,6 +323,9 @@ pub struct Changes {
     pub claimed_by: Option<String>,
     /// Workers the run could not compute (with `Move::Calculate`), written with the move.
     pub worker_errors: Vec<WorkerError>,
+    /// Payslip notices (with `Move::Finalize`), written to the outbox with the move: none
+    /// exists before the run is finalized, none is lost once it is.
+    pub notices: Vec<crate::notices::NewNotice>,
 }
 
 /// Moves a run of `org` by `step`, as `actor`, after `check` accepts the run as it is now.
@@ -379,6 +382,9 @@ pub async fn apply(
     }
     if step == Move::Calculate {
         super::worker_errors::record(&mut tx, id, &changes.worker_errors).await?;
+    }
+    if step == Move::Finalize {
+        super::notices::insert(&mut tx, org, id, &run.period.to_string(), &changes.notices).await?;
     }
     if step == Move::Start {
         sqlx::query("UPDATE runs SET attempts = attempts + 1 WHERE id = $1")

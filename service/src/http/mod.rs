@@ -8,6 +8,7 @@ mod console;
 mod error;
 mod extractor;
 mod me;
+mod notices;
 mod ops;
 mod pay;
 mod results;
@@ -65,6 +66,8 @@ pub struct ApiContext {
     pub results: Arc<ResultsCache>,
     /// Stream mode: the stream this service consumes, and its live pay.
     pub live: Option<Arc<crate::live::LiveStream>>,
+    /// Signs and checks the payslip links notices carry.
+    pub link_key: crate::notices::link::LinkKey,
 }
 
 impl ApiContext {
@@ -105,6 +108,7 @@ pub fn router(ctx: ApiContext) -> Router {
         .merge(adjustments::router())
         .merge(roles::router())
         .merge(uploads::router())
+        .merge(notices::router())
         .merge(ops::router())
         .merge(me::router())
         .merge(console::router(&ctx.config))

@@ -36,6 +36,7 @@ pub fn router() -> Router<ApiContext> {
         super::roles::list, super::roles::read, super::roles::write,
         super::uploads::create, super::uploads::list, super::uploads::read,
         super::uploads::errors_xlsx, super::uploads::errors_csv,
+        super::notices::list, super::notices::retry, super::notices::signed_payslip,
         super::me::me,
         healthz, readyz, metrics,
     ),

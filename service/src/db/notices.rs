@@ -1,0 +1,304 @@
+//! The notices outbox. Rows are inserted by [`insert`] inside the transaction that finalizes
+//! their run; the dispatcher [`claim`]s due rows under a lease (a claim token and a time), and
+//! records each attempt's result only while it still holds the claim.
+
+use chrono::{DateTime, Utc};
+use sqlx::{Any, Transaction};
+
+use super::{Db, Listing, timestamp};
+use crate::error::{Error, Result};
+use crate::notices::{Channel, NewNotice, NoticeStatus, Step};
+
+/// A notice as stored.
+#[derive(Debug, Clone)]
+pub struct Notice {
+    pub id: String,
+    pub org_id: String,
+    pub run_id: String,
+    pub worker_id: String,
+    pub worker_name: String,
+    pub period: String,
+    pub net_payable: String,
+    pub language: String,
+    /// The channels still to try, the current first.
+    pub plan: Vec<Step>,
+    pub channel: Channel,
+    pub status: NoticeStatus,
+    pub attempts: i64,
+    pub total_attempts: i64,
+    pub next_at: String,
+    pub last_error: Option<String>,
+    /// Channels given up on, with why.
+    pub fallbacks: Vec<serde_json::Value>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub sent_at: Option<String>,
+}
+
+#[derive(sqlx::FromRow)]
+struct NoticeRow {
+    id: String,
+    org_id: String,
+    run_id: String,
+    worker_id: String,
+    worker_name: String,
+    period: String,
+    net_payable: String,
+    language: String,
+    plan: String,
+    channel: String,
+    status: String,
+    attempts: i64,
+    total_attempts: i64,
+    next_at: String,
+    last_error: Option<String>,
+    fallbacks: String,
+    created_at: String,
+    updated_at: String,
+    sent_at: Option<String>,
+}
+
+const COLUMNS: &str = "id, org_id, run_id, worker_id, worker_name, period, net_payable, language, plan, channel, \
+     status, attempts, total_attempts, next_at, last_error, fallbacks, created_at, updated_at, sent_at";
+
+impl TryFrom<NoticeRow> for Notice {
+    type Error = Error;
+
+    fn try_from(row: NoticeRow) -> Result<Notice> {
+        let corrupt = |what: &str, e: String| Error::Internal(format!("notice {}: stored {what}: {e}", row.id));
+        Ok(Notice {
+            plan: serde_json::from_str(&row.plan).map_err(|e| corrupt("plan", e.to_string()))?,
+            channel: row.channel.parse().map_err(|e| corrupt("channel", e))?,
+            status: row.status.parse().map_err(|e| corrupt("status", e))?,
+            fallbacks: serde_json::from_str(&row.fallbacks).map_err(|e| corrupt("fallbacks", e.to_string()))?,
+            id: row.id,
+            org_id: row.org_id,
+            run_id: row.run_id,
+            worker_id: row.worker_id,
+            worker_name: row.worker_name,
+            period: row.period,
+            net_payable: row.net_payable,
+            language: row.language,
+            attempts: row.attempts,
+            total_attempts: row.total_attempts,
+            next_at: row.next_at,
+            last_error: row.last_error,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            sent_at: row.sent_at,
+        })
+    }
+}
+
+/// Writes a run's notices, pending, inside the transaction that finalizes it. A notice already
+/// there for a worker (a finalization tried twice) is kept as it is.
+pub async fn insert(
+    tx: &mut Transaction<'_, Any>,
+    org: &str,
+    run_id: &str,
+    period: &str,
+    notices: &[NewNotice],
+) -> Result<(), sqlx::Error> {
+    let now = timestamp(Utc::now());
+    for notice in notices {
+        let Some(first) = notice.plan.first() else {
+            continue;
+        };
+        let plan = serde_json::to_string(&notice.plan).unwrap_or_else(|_| "[]".to_string());
+        sqlx::query(&format!(
+            "INSERT INTO notices ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'pending', 0, 0, $11, NULL, '[]', $11, $11, NULL) \
+             ON CONFLICT DO NOTHING"
+        ))
+        .bind(uuid::Uuid::now_v7().to_string())
+        .bind(org)
+        .bind(run_id)
+        .bind(&notice.worker_id)
+        .bind(&notice.worker_name)
+        .bind(period)
+        .bind(notice.net_payable.to_string())
+        .bind(&notice.language)
+        .bind(plan)
+        .bind(first.channel.as_str())
+        .bind(&now)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Claims up to `limit` notices due at `now` (pending and due, or sending under a lease that
+/// ran out: its dispatcher died) for `lease`, under the token `claim`.
+pub async fn claim(
+    db: &Db,
+    claim: &str,
+    now: DateTime<Utc>,
+    lease: std::time::Duration,
+    limit: u32,
+) -> Result<Vec<Notice>> {
+    let at = timestamp(now);
+    let until = timestamp(now + chrono::Duration::from_std(lease).unwrap_or_default());
+    let due = "(status = 'pending' AND next_at <= $3) OR (status = 'sending' AND lease_until < $3)";
+    sqlx::query(&format!(
+        "UPDATE notices SET status = 'sending', claim = $1, lease_until = $2 \
+         WHERE id IN (SELECT id FROM notices WHERE {due} ORDER BY next_at LIMIT {limit}) AND ({due})"
+    ))
+    .bind(claim)
+    .bind(&until)
+    .bind(&at)
+    .execute(db.pool())
+    .await?;
+    sqlx::query_as::<_, NoticeRow>(&format!(
+        "SELECT {COLUMNS} FROM notices WHERE claim = $1 AND status = 'sending'"
+    ))
+    .bind(claim)
+    .fetch_all(db.pool())
+    .await?
+    .into_iter()
+    .map(Notice::try_from)
+    .collect()
+}
+
+/// The vendor accepted it: sent, if this claim still holds it.
+pub async fn sent(db: &Db, id: &str, claim: &str, attempts: i64) -> Result<bool> {
+    let now = timestamp(Utc::now());
+    Ok(sqlx::query(
+        "UPDATE notices SET status = 'sent', attempts = $1, total_attempts = total_attempts + 1, sent_at = $2, \
+         updated_at = $2, last_error = NULL, claim = NULL, lease_until = NULL WHERE id = $3 AND claim = $4",
+    )
+    .bind(attempts)
+    .bind(&now)
+    .bind(id)
+    .bind(claim)
+    .execute(db.pool())
+    .await?
+    .rows_affected()
+        == 1)
+}
+
+/// A temporary failure: pending again at `next_at`.
+pub async fn retry_later(
+    db: &Db,
+    id: &str,
+    claim: &str,
+    attempts: i64,
+    next_at: DateTime<Utc>,
+    reason: &str,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE notices SET status = 'pending', attempts = $1, total_attempts = total_attempts + 1, next_at = $2, \
+         last_error = $3, updated_at = $4, claim = NULL, lease_until = NULL WHERE id = $5 AND claim = $6",
+    )
+    .bind(attempts)
+    .bind(timestamp(next_at))
+    .bind(reason)
+    .bind(timestamp(Utc::now()))
+    .bind(id)
+    .bind(claim)
+    .execute(db.pool())
+    .await?;
+    Ok(())
+}
+
+/// The current channel is given up: the next of the plan is due now, or, with none left, the
+/// notice is dead with the reason.
+pub async fn give_up_channel(db: &Db, notice: &Notice, claim: &str, reason: &str) -> Result<()> {
+    let now = timestamp(Utc::now());
+    let mut fallbacks = notice.fallbacks.clone();
+    fallbacks.push(serde_json::json!({"channel": notice.channel.as_str(), "reason": reason}));
+    let fallbacks = serde_json::to_string(&fallbacks).map_err(|e| Error::Internal(e.to_string()))?;
+    let rest = notice.plan.get(1..).unwrap_or_default();
+    let (status, channel, plan) = match rest.first() {
+        Some(next) => (NoticeStatus::Pending, next.channel, rest.to_vec()),
+        None => (NoticeStatus::Dead, notice.channel, notice.plan.clone()),
+    };
+    let plan = serde_json::to_string(&plan).map_err(|e| Error::Internal(e.to_string()))?;
+    sqlx::query(
+        "UPDATE notices SET status = $1, channel = $2, plan = $3, attempts = 0, total_attempts = total_attempts + 1, \
+         next_at = $4, last_error = $5, fallbacks = $6, updated_at = $4, claim = NULL, lease_until = NULL \
+         WHERE id = $7 AND claim = $8",
+    )
+    .bind(status.as_str())
+    .bind(channel.as_str())
+    .bind(plan)
+    .bind(&now)
+    .bind(reason)
+    .bind(fallbacks)
+    .bind(&notice.id)
+    .bind(claim)
+    .execute(db.pool())
+    .await?;
+    Ok(())
+}
+
+/// Filters of a run's notices.
+#[derive(Debug, Default)]
+pub struct Filter {
+    pub status: Option<NoticeStatus>,
+    pub channel: Option<Channel>,
+    pub worker: Option<String>,
+}
+
+/// A page of a run's notices by id, and the cursor of the next.
+pub async fn list(
+    db: &Db,
+    org: &str,
+    run_id: &str,
+    filter: &Filter,
+    after: Option<&str>,
+    size: u32,
+) -> Result<(Vec<Notice>, Option<String>)> {
+    Listing::of_org(COLUMNS, "notices", org)
+        .and("run_id =", Some(run_id.to_string()))
+        .and("status =", filter.status.map(|s| s.as_str().to_string()))
+        .and("channel =", filter.channel.map(|c| c.as_str().to_string()))
+        .and("worker_id =", filter.worker.clone())
+        .and("id >", after.map(str::to_string))
+        .page(db, "id", size, |row: NoticeRow| Notice::try_from(row), |n| n.id.clone())
+        .await
+}
+
+pub async fn get(db: &Db, org: &str, run_id: &str, id: &str) -> Result<Notice> {
+    sqlx::query_as::<_, NoticeRow>(&format!(
+        "SELECT {COLUMNS} FROM notices WHERE org_id = $1 AND run_id = $2 AND id = $3"
+    ))
+    .bind(org)
+    .bind(run_id)
+    .bind(id)
+    .fetch_optional(db.pool())
+    .await?
+    .ok_or_else(|| Error::NotFound(format!("notice `{id}` of run `{run_id}`")))?
+    .try_into()
+}
+
+/// A dead notice back to pending on its last channel, attempts reset; refused unless dead.
+pub async fn retry(db: &Db, org: &str, run_id: &str, id: &str) -> Result<Notice> {
+    let now = timestamp(Utc::now());
+    let moved = sqlx::query(
+        "UPDATE notices SET status = 'pending', attempts = 0, next_at = $1, updated_at = $1 \
+         WHERE org_id = $2 AND run_id = $3 AND id = $4 AND status = 'dead'",
+    )
+    .bind(&now)
+    .bind(org)
+    .bind(run_id)
+    .bind(id)
+    .execute(db.pool())
+    .await?
+    .rows_affected();
+    let notice = get(db, org, run_id, id).await?;
+    if moved == 0 {
+        return Err(Error::Conflict(format!(
+            "notice {id} is {}: only a dead notice is retried",
+            notice.status
+        )));
+    }
+    Ok(notice)
+}
+
+/// Notices by status and channel, every org: for `/metrics`.
+pub async fn counts(db: &Db) -> Result<Vec<(String, String, i64)>> {
+    Ok(
+        sqlx::query_as("SELECT status, channel, COUNT(*) FROM notices GROUP BY status, channel")
+            .fetch_all(db.pool())
+            .await?,
+    )
+}

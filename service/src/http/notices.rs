@@ -1,0 +1,269 @@
+//! A finalized run's payslip notices: their delivery status, filtered and paged; a retry for a
+//! dead one; and the signed payslip link a notice carries, which serves one worker's payslip
+//! to whoever holds it until it expires.
+
+use axum::extract::{Extension, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use payroll_connectors::layout;
+use payroll_engine::lifecycle::RunStatus;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::extractor::{ApiPath, ApiQuery, AuthUser, page_size};
+use super::{ApiContext, RequestId, audit};
+use crate::auth::Permission;
+use crate::db::audit::{Action, Actor};
+use crate::db::notices::{self, Filter, Notice};
+use crate::db::runs;
+use crate::error::{Error, Result};
+use crate::notices::link::Grant;
+use crate::notices::{Channel, NoticeStatus};
+
+pub fn router() -> Router<ApiContext> {
+    Router::new()
+        .route("/v1/orgs/{org}/runs/{id}/notices", get(list))
+        .route("/v1/orgs/{org}/runs/{id}/notices/{nid}/retry", post(retry))
+        .route("/v1/signed/orgs/{org}/runs/{id}/payslips/{worker}", get(signed_payslip))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct NoticeQuery {
+    #[param(value_type = Option<NoticeStatus>)]
+    pub status: Option<String>,
+    /// The channel being tried now, or the one that delivered.
+    #[param(value_type = Option<Channel>)]
+    pub channel: Option<String>,
+    /// One worker's notice.
+    pub worker: Option<String>,
+    /// 1 to 1000; 100 by default.
+    #[param(minimum = 1, maximum = 1000)]
+    pub page_size: Option<u32>,
+    /// The `next_page_token` of the page before.
+    pub page_token: Option<String>,
+}
+
+/// A channel given up on, and why.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Fallback {
+    pub channel: String,
+    pub reason: String,
+}
+
+/// A notice: where it is in delivery. The recipient is masked; the amount is not shown (it is
+/// pay data: see the run's results).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NoticeBody {
+    pub id: String,
+    pub run_id: String,
+    pub worker_id: String,
+    pub status: NoticeStatus,
+    /// The channel being tried, or the one that delivered.
+    pub channel: Channel,
+    /// The recipient on that channel, masked (`XXXXXXXX5678`, `a***@example.in`).
+    pub recipient: String,
+    /// The channels still to try after this one.
+    pub then: Vec<Channel>,
+    pub language: String,
+    /// Attempts on the current channel, and on every channel.
+    pub attempts: i64,
+    pub total_attempts: i64,
+    /// When it is tried next (pending).
+    pub next_at: String,
+    /// Why the last attempt failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    pub fallbacks: Vec<Fallback>,
+    pub created_at: String,
+    pub updated_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sent_at: Option<String>,
+}
+
+impl From<Notice> for NoticeBody {
+    fn from(n: Notice) -> NoticeBody {
+        NoticeBody {
+            recipient: n.plan.first().map(|s| s.masked_to()).unwrap_or_default(),
+            then: n.plan.iter().skip(1).map(|s| s.channel).collect(),
+            fallbacks: n
+                .fallbacks
+                .iter()
+                .map(|f| Fallback {
+                    channel: f["channel"].as_str().unwrap_or_default().to_string(),
+                    reason: f["reason"].as_str().unwrap_or_default().to_string(),
+                })
+                .collect(),
+            id: n.id,
+            run_id: n.run_id,
+            worker_id: n.worker_id,
+            status: n.status,
+            channel: n.channel,
+            language: n.language,
+            attempts: n.attempts,
+            total_attempts: n.total_attempts,
+            next_at: n.next_at,
+            last_error: n.last_error,
+            created_at: n.created_at,
+            updated_at: n.updated_at,
+            sent_at: n.sent_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NoticePage {
+    pub notices: Vec<NoticeBody>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_page_token: Option<String>,
+}
+
+/// A run's payslip notices: written when it is finalized, then sent, retried, fallen back or
+/// dead-lettered.
+#[utoipa::path(get, path = "/v1/orgs/{org}/runs/{id}/notices", tag = "notices",
+    params(("org" = String, Path), ("id" = String, Path), NoticeQuery),
+    responses((status = 200, body = NoticePage), (status = 401, body = super::error::ErrorBody),
+        (status = 403, body = super::error::ErrorBody), (status = 404, body = super::error::ErrorBody),
+        (status = 422, body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub(super) async fn list(
+    State(ctx): State<ApiContext>,
+    user: AuthUser,
+    ApiPath((org, id)): ApiPath<(String, String)>,
+    ApiQuery(query): ApiQuery<NoticeQuery>,
+) -> Result<Json<NoticePage>> {
+    user.may(&org, Permission::ViewNotices)?;
+    let mut invalid = Vec::new();
+    let status = query
+        .status
+        .as_deref()
+        .map(str::parse::<NoticeStatus>)
+        .transpose()
+        .unwrap_or_else(|e| {
+            invalid.push(("status".to_string(), e));
+            None
+        });
+    let channel = query
+        .channel
+        .as_deref()
+        .map(str::parse::<Channel>)
+        .transpose()
+        .unwrap_or_else(|e| {
+            invalid.push(("channel".to_string(), e));
+            None
+        });
+    let size = page_size(query.page_size, 100, 1000).unwrap_or_else(|fault| {
+        invalid.push(fault);
+        0
+    });
+    if !invalid.is_empty() {
+        return Err(Error::Invalid(invalid));
+    }
+    runs::get(&ctx.db, &org, &id).await?;
+    let filter = Filter {
+        status,
+        channel,
+        worker: query.worker,
+    };
+    let (found, next) = notices::list(&ctx.db, &org, &id, &filter, query.page_token.as_deref(), size).await?;
+    Ok(Json(NoticePage {
+        notices: found.into_iter().map(NoticeBody::from).collect(),
+        next_page_token: next,
+    }))
+}
+
+/// Sends a dead notice again, from its last channel with fresh attempts.
+#[utoipa::path(post, path = "/v1/orgs/{org}/runs/{id}/notices/{nid}/retry", tag = "notices",
+    params(("org" = String, Path), ("id" = String, Path), ("nid" = String, Path)),
+    responses((status = 200, body = NoticeBody), (status = 401, body = super::error::ErrorBody),
+        (status = 403, body = super::error::ErrorBody), (status = 404, body = super::error::ErrorBody),
+        (status = 409, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub(super) async fn retry(
+    State(ctx): State<ApiContext>,
+    user: AuthUser,
+    ApiPath((org, id, nid)): ApiPath<(String, String, String)>,
+) -> Result<Json<NoticeBody>> {
+    user.may(&org, Permission::RetryNotices)?;
+    let notice = notices::retry(&ctx.db, &org, &id, &nid).await?;
+    audit::changed(
+        &ctx,
+        &user,
+        Action::NoticeRetry,
+        &format!("runs/{id}/notices/{nid}"),
+        Some(serde_json::json!({"status": "dead", "worker_id": notice.worker_id})),
+        Some(serde_json::json!({"status": notice.status.as_str(), "channel": notice.channel.as_str()})),
+    )
+    .await;
+    Ok(Json(NoticeBody::from(notice)))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LinkQuery {
+    /// Until when the link is valid, seconds since the Unix epoch.
+    pub expires: u64,
+    /// HMAC-SHA256 of the org, run, worker and expiry, in hex.
+    pub signature: String,
+}
+
+/// A worker's payslip PDF through the link their notice carried: authenticated by the link's
+/// signature, not a token; valid until it expires, for that worker's payslip of that run only.
+#[utoipa::path(get, path = "/v1/signed/orgs/{org}/runs/{id}/payslips/{worker}", tag = "notices",
+    params(("org" = String, Path), ("id" = String, Path), ("worker" = String, Path), LinkQuery),
+    responses((status = 200, content_type = "application/pdf", body = Vec<u8>),
+        (status = 403, body = super::error::ErrorBody), (status = 404, body = super::error::ErrorBody),
+        (status = 422, body = super::error::ErrorBody)))]
+pub(super) async fn signed_payslip(
+    State(ctx): State<ApiContext>,
+    Extension(request): Extension<RequestId>,
+    ApiPath((org, id, worker)): ApiPath<(String, String, String)>,
+    ApiQuery(query): ApiQuery<LinkQuery>,
+) -> Result<Response> {
+    let grant = Grant {
+        org: &org,
+        run: &id,
+        worker: &worker,
+        expires: query.expires,
+    };
+    ctx.link_key.check(&grant, &query.signature, crate::auth::now_epoch())?;
+    let run = runs::get(&ctx.db, &org, &id).await?;
+    if run.status != RunStatus::Finalized {
+        return Err(Error::NotFound(format!("payslip of worker `{worker}` in run {id}")));
+    }
+    let file = format!("{worker}.pdf");
+    let path = layout::payslips_dir(&org, &run.period.to_string(), &id).join(file.as_str());
+    let bytes = ctx
+        .store
+        .get_opt(&path)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("payslip of worker `{worker}` in run {id}")))?;
+    // Audited before it is served, as every payslip download is: by the worker, through a link.
+    let sub = format!("link:{worker}");
+    let actor = Actor {
+        sub: &sub,
+        roles: &[],
+        request_id: &request.0,
+    };
+    crate::db::audit::append(
+        &ctx.db,
+        &org,
+        &actor,
+        Action::PayslipDownload,
+        &format!("runs/{id}/payslips/{file}"),
+        None,
+        None,
+    )
+    .await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/pdf".to_string()),
+            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{file}\"")),
+            (header::CACHE_CONTROL, "private, no-store".to_string()),
+        ],
+        bytes,
+    )
+        .into_response())
+}

@@ -1,0 +1,318 @@
+//! The channels' vendors: an SMTP server for email (lettre), an HTTP webhook for SMS and one for
+//! WhatsApp. Each attempt's result is an [`Outcome`]: accepted, worth trying again, or not.
+
+use std::time::Duration;
+
+use lettre::message::Mailbox;
+use lettre::message::header::ContentType;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+
+use super::Channel;
+use super::config::{EmailVendor, NoticeSettings, Template, WebhookVendor};
+use super::policy::{Outcome, TokenBucket};
+
+/// A notice as a vendor is given it.
+#[derive(Debug, Clone)]
+pub struct Message {
+    /// Sent to the vendor, which must deliver a key once.
+    pub key: String,
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+    pub worker_id: String,
+    pub run_id: String,
+    pub language: String,
+}
+
+/// The words of a notice, filled in.
+pub struct Words<'a> {
+    pub name: &'a str,
+    pub period: &'a str,
+    pub amount: &'a str,
+    pub link: &'a str,
+    pub expires: &'a str,
+}
+
+/// The template for `language`: the config's, else the built-in one, else English.
+pub fn render(settings: &NoticeSettings, language: &str, words: &Words<'_>) -> (String, String) {
+    let builtin = |language: &str| -> Option<Template> {
+        let (subject, text) = match language {
+            "en" => (
+                "Your payslip for {period}",
+                "Hello {name}, your pay for {period} is ready. Net payable: Rs. {amount}. \
+                 Download your payslip (link valid until {expires}): {link}",
+            ),
+            "hi" => (
+                "{period} की आपकी वेतन पर्ची",
+                "नमस्ते {name}, {period} का आपका वेतन तैयार है। देय राशि: रु. {amount}। \
+                 अपनी वेतन पर्ची डाउनलोड करें (लिंक {expires} तक मान्य): {link}",
+            ),
+            _ => return None,
+        };
+        Some(Template {
+            subject: subject.into(),
+            text: text.into(),
+        })
+    };
+    let template = settings
+        .templates
+        .get(language)
+        .cloned()
+        .or_else(|| builtin(language))
+        .or_else(|| settings.templates.get("en").cloned())
+        .or_else(|| builtin("en"))
+        .unwrap_or(Template {
+            subject: String::new(),
+            text: String::new(),
+        });
+    let fill = |text: &str| {
+        text.replace("{name}", words.name)
+            .replace("{period}", words.period)
+            .replace("{amount}", words.amount)
+            .replace("{expires}", words.expires)
+            .replace("{link}", words.link)
+    };
+    (fill(&template.subject), fill(&template.text))
+}
+
+/// The vendors configured, each with its rate limit.
+pub struct Channels {
+    email: Option<(Email, TokenBucket)>,
+    sms: Option<(Webhook, TokenBucket)>,
+    whatsapp: Option<(Webhook, TokenBucket)>,
+}
+
+impl Channels {
+    pub fn new(settings: &NoticeSettings) -> Result<Channels, String> {
+        let webhook = |name: &str, v: &Option<WebhookVendor>| -> Result<Option<(Webhook, TokenBucket)>, String> {
+            v.as_ref()
+                .map(|v| {
+                    let bucket = TokenBucket::new(v.rate_per_second, v.burst);
+                    Webhook::new(v.clone())
+                        .map(|w| (w, bucket))
+                        .map_err(|e| format!("notices.{name}: {e}"))
+                })
+                .transpose()
+        };
+        Ok(Channels {
+            email: settings
+                .email
+                .as_ref()
+                .map(|v| {
+                    let bucket = TokenBucket::new(v.rate_per_second, v.burst);
+                    Email::new(v).map(|e| (e, bucket))
+                })
+                .transpose()?,
+            sms: webhook("sms", &settings.sms)?,
+            whatsapp: webhook("whatsapp", &settings.whatsapp)?,
+        })
+    }
+
+    /// One attempt, after the vendor's rate limit allows it.
+    pub async fn send(&self, channel: Channel, message: &Message) -> Outcome {
+        let not_configured = || Outcome::Permanent {
+            reason: format!("no {channel} vendor is configured"),
+        };
+        match channel {
+            Channel::Email => match &self.email {
+                Some((email, bucket)) => {
+                    bucket.acquire().await;
+                    email.send(message).await
+                }
+                None => not_configured(),
+            },
+            Channel::Sms | Channel::Whatsapp => {
+                let vendor = if channel == Channel::Sms {
+                    &self.sms
+                } else {
+                    &self.whatsapp
+                };
+                match vendor {
+                    Some((webhook, bucket)) => {
+                        bucket.acquire().await;
+                        webhook.send(message).await
+                    }
+                    None => not_configured(),
+                }
+            }
+        }
+    }
+}
+
+struct Email {
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    from: Mailbox,
+}
+
+impl Email {
+    fn new(vendor: &EmailVendor) -> Result<Email, String> {
+        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(vendor.smtp_url.reveal())
+            .map_err(|e| format!("notices.email.smtp_url: {e}"))?
+            .timeout(Some(vendor.timeout))
+            .build();
+        let from = vendor.from.parse().map_err(|e| format!("notices.email.from: {e}"))?;
+        Ok(Email { transport, from })
+    }
+
+    async fn send(&self, message: &Message) -> Outcome {
+        let to: Mailbox = match message.to.parse() {
+            Ok(to) => to,
+            Err(_) => {
+                return Outcome::Permanent {
+                    reason: "the worker's email is not an address the SMTP server can take".into(),
+                };
+            }
+        };
+        // The idempotency key is the Message-ID: a mail system that sees the same message twice
+        // (a dispatcher that died between the server's 250 and marking it sent) can drop one.
+        let email = lettre::Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(message.subject.clone())
+            .message_id(Some(format!("<{}@payroll>", message.key)))
+            .header(ContentType::TEXT_PLAIN)
+            .body(message.text.clone());
+        let email = match email {
+            Ok(email) => email,
+            Err(e) => {
+                return Outcome::Permanent {
+                    reason: format!("building the email: {e}"),
+                };
+            }
+        };
+        match self.transport.send(email).await {
+            Ok(_) => Outcome::Accepted,
+            Err(e) if e.is_permanent() => Outcome::Permanent {
+                reason: format!(
+                    "SMTP: {}",
+                    e.status().map_or_else(|| "refused".to_string(), |c| c.to_string())
+                ),
+            },
+            Err(e) => Outcome::Temporary {
+                reason: match e.status() {
+                    Some(code) => format!("SMTP {code}"),
+                    None if e.is_timeout() => "SMTP: timed out".to_string(),
+                    None => "SMTP: the server could not be reached".to_string(),
+                },
+                retry_after: None,
+            },
+        }
+    }
+}
+
+struct Webhook {
+    vendor: WebhookVendor,
+    client: reqwest::Client,
+}
+
+impl Webhook {
+    fn new(vendor: WebhookVendor) -> Result<Webhook, String> {
+        let client = reqwest::Client::builder()
+            .timeout(vendor.timeout)
+            .build()
+            .map_err(|e| e.to_string())?;
+        Ok(Webhook { vendor, client })
+    }
+
+    fn body(&self, message: &Message) -> String {
+        let json = |text: &str| serde_json::Value::String(text.to_string()).to_string();
+        self.vendor
+            .body
+            .replace("{to}", &json(&message.to))
+            .replace("{text}", &json(&message.text))
+            .replace("{key}", &json(&message.key))
+            .replace("{worker_id}", &json(&message.worker_id))
+            .replace("{run_id}", &json(&message.run_id))
+            .replace("{language}", &json(&message.language))
+    }
+
+    async fn send(&self, message: &Message) -> Outcome {
+        let mut request = self
+            .client
+            .post(&self.vendor.url)
+            .header("Content-Type", &self.vendor.content_type)
+            .header("Idempotency-Key", &message.key)
+            .body(self.body(message));
+        if let (Some(header), Some(value)) = (&self.vendor.auth_header, &self.vendor.auth_value) {
+            request = request.header(header.as_str(), value.reveal());
+        }
+        match request.send().await {
+            Ok(response) => classify(response.status().as_u16(), response.headers().get("retry-after")),
+            Err(e) => Outcome::Temporary {
+                // Without the URL: a vendor's may carry a key in its query.
+                reason: if e.is_timeout() {
+                    "timed out".to_string()
+                } else if e.is_connect() {
+                    "the vendor could not be reached".to_string()
+                } else {
+                    "the request failed before an answer".to_string()
+                },
+                retry_after: None,
+            },
+        }
+    }
+}
+
+/// A vendor's HTTP status as an outcome.
+fn classify(status: u16, retry_after: Option<&reqwest::header::HeaderValue>) -> Outcome {
+    match status {
+        200..=299 => Outcome::Accepted,
+        429 => Outcome::Temporary {
+            reason: "HTTP 429: throttled".into(),
+            retry_after: retry_after
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(Duration::from_secs),
+        },
+        408 | 500..=599 => Outcome::Temporary {
+            reason: format!("HTTP {status}"),
+            retry_after: retry_after
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(Duration::from_secs),
+        },
+        _ => Outcome::Permanent {
+            reason: format!("HTTP {status}: refused"),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_are_classified() {
+        let after = reqwest::header::HeaderValue::from_static("7");
+        assert_eq!(classify(202, None), Outcome::Accepted);
+        assert_eq!(
+            classify(429, Some(&after)),
+            Outcome::Temporary {
+                reason: "HTTP 429: throttled".into(),
+                retry_after: Some(Duration::from_secs(7))
+            }
+        );
+        assert!(matches!(
+            classify(503, None),
+            Outcome::Temporary { retry_after: None, .. }
+        ));
+        assert!(matches!(classify(400, None), Outcome::Permanent { .. }));
+    }
+
+    #[test]
+    fn templates_fall_back_to_english() {
+        let settings = NoticeSettings::default();
+        let words = Words {
+            name: "Asha",
+            period: "2026-10",
+            amount: "18314.05",
+            link: "http://x/l",
+            expires: "2026-11-07",
+        };
+        let (_, hindi) = render(&settings, "hi", &words);
+        assert!(hindi.starts_with("नमस्ते Asha") && hindi.contains("18314.05") && hindi.contains("http://x/l"));
+        let (subject, tamil) = render(&settings, "ta", &words);
+        assert_eq!(subject, "Your payslip for 2026-10");
+        assert!(tamil.starts_with("Hello Asha"));
+    }
+}

@@ -1,0 +1,261 @@
+//! `[notices]` in the config: where payslip links point, how long they are valid, the channels
+//! in their fallback order (for all orgs, or one), how retries back off, and each channel's
+//! vendor: an SMTP server for email, an HTTP webhook for SMS and WhatsApp.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::Channel;
+use crate::config::Secret;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoticeSettings {
+    /// Off: no notice is written when a run is finalized (and none is sent).
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// The service's address as workers reach it: the base of payslip links
+    /// (`https://payroll.example.com`). The listen address when unset.
+    pub public_url: Option<String>,
+    /// How long a payslip link is valid after its notice is sent (`7d`).
+    #[serde(default = "default_link_ttl", with = "duration")]
+    pub link_ttl: Duration,
+    /// Signs payslip links (HMAC-SHA256), at least 32 characters; every instance must share
+    /// it. Generated once under the data directory when unset.
+    pub link_secret: Option<Secret>,
+    /// The channels in the order they are tried: a worker gets a notice on the first one they
+    /// have a contact for and that delivers; when one fails for good the next is tried.
+    #[serde(default = "default_channels")]
+    pub channels: Vec<Channel>,
+    /// Attempts on one channel before it is given up (the notice falls back to the next
+    /// channel, or is dead-lettered after the last).
+    #[serde(default = "default_max_attempts")]
+    pub max_attempts: u32,
+    /// The wait before the first retry; doubled each attempt, up to `max_backoff`, with up to
+    /// half of it added at random so retries of a batch spread out.
+    #[serde(default = "default_backoff", with = "duration")]
+    pub backoff: Duration,
+    #[serde(default = "default_max_backoff", with = "duration")]
+    pub max_backoff: Duration,
+    /// How long a claimed notice is held by the dispatcher that claimed it: a dispatcher that
+    /// dies leaves its notices to be claimed again after this.
+    #[serde(default = "default_lease", with = "duration")]
+    pub lease: Duration,
+    /// Notices claimed at once, and sent at once.
+    #[serde(default = "default_batch")]
+    pub batch: u32,
+    #[serde(default = "default_concurrency")]
+    pub concurrency: usize,
+    /// How often the outbox is read when it had nothing due.
+    #[serde(default = "default_poll", with = "duration")]
+    pub poll: Duration,
+    /// Per org: its own fallback order.
+    #[serde(default)]
+    pub orgs: BTreeMap<String, OrgNotices>,
+    pub email: Option<EmailVendor>,
+    pub sms: Option<WebhookVendor>,
+    pub whatsapp: Option<WebhookVendor>,
+    /// Templates by language code, over the built-in `en` and `hi`.
+    #[serde(default)]
+    pub templates: BTreeMap<String, Template>,
+}
+
+impl Default for NoticeSettings {
+    fn default() -> Self {
+        NoticeSettings {
+            enabled: true,
+            public_url: None,
+            link_ttl: default_link_ttl(),
+            link_secret: None,
+            channels: default_channels(),
+            max_attempts: default_max_attempts(),
+            backoff: default_backoff(),
+            max_backoff: default_max_backoff(),
+            lease: default_lease(),
+            batch: default_batch(),
+            concurrency: default_concurrency(),
+            poll: default_poll(),
+            orgs: BTreeMap::new(),
+            email: None,
+            sms: None,
+            whatsapp: None,
+            templates: BTreeMap::new(),
+        }
+    }
+}
+
+impl NoticeSettings {
+    /// The org's channels in fallback order, those with a vendor configured.
+    pub fn channels_of(&self, org: &str) -> Vec<Channel> {
+        let order = self
+            .orgs
+            .get(org)
+            .and_then(|o| o.channels.as_ref())
+            .unwrap_or(&self.channels);
+        order.iter().copied().filter(|c| self.configured(*c)).collect()
+    }
+
+    pub fn configured(&self, channel: Channel) -> bool {
+        match channel {
+            Channel::Email => self.email.is_some(),
+            Channel::Sms => self.sms.is_some(),
+            Channel::Whatsapp => self.whatsapp.is_some(),
+        }
+    }
+
+    /// Every configuration fault at once, named by key.
+    pub fn check(&self) -> Result<(), String> {
+        let mut faults = Vec::new();
+        if let Some(secret) = &self.link_secret
+            && secret.reveal().len() < 32
+        {
+            faults.push(
+                "notices.link_secret: at least 32 characters (generate one with `openssl rand -hex 32`)".to_string(),
+            );
+        }
+        if self.max_attempts == 0 {
+            faults.push("notices.max_attempts: at least 1".to_string());
+        }
+        if self.batch == 0 || self.concurrency == 0 {
+            faults.push("notices.batch and notices.concurrency: at least 1".to_string());
+        }
+        for (name, vendor) in [("sms", &self.sms), ("whatsapp", &self.whatsapp)] {
+            if let Some(v) = vendor {
+                if !(v.url.starts_with("http://") || v.url.starts_with("https://")) {
+                    faults.push(format!("notices.{name}.url: expected an http:// or https:// URL"));
+                }
+                if v.auth_value.is_some() != v.auth_header.is_some() {
+                    faults.push(format!("notices.{name}: auth_header and auth_value go together"));
+                }
+            }
+        }
+        if let Some(email) = &self.email
+            && email.from.parse::<lettre::message::Mailbox>().is_err()
+        {
+            faults.push("notices.email.from: expected a mailbox like `Payroll <payroll@example.com>`".to_string());
+        }
+        match faults.is_empty() {
+            true => Ok(()),
+            false => Err(faults.join("; ")),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrgNotices {
+    pub channels: Option<Vec<Channel>>,
+}
+
+/// An SMTP server: `smtp://host:25` (plain, for a relay on loopback), `smtp://host:587?tls=required`
+/// (STARTTLS) or `smtps://user:password@host:465`, as lettre reads them.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailVendor {
+    pub smtp_url: Secret,
+    /// The sender, `Payroll <payroll@example.com>`.
+    pub from: String,
+    #[serde(default = "default_timeout", with = "duration")]
+    pub timeout: Duration,
+    /// The vendor's rate limit, a token bucket: this many a second on average, bursts of
+    /// `burst`.
+    #[serde(default = "default_per_second")]
+    pub rate_per_second: f64,
+    #[serde(default = "default_burst")]
+    pub burst: u32,
+}
+
+/// An SMS or WhatsApp vendor's HTTP API: each notice is a POST of `body` to `url`, with the
+/// `Idempotency-Key` header (the vendor must deliver a key once) and an auth header.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookVendor {
+    pub url: String,
+    /// The header that carries the credential (`Authorization`, `X-API-Key`).
+    pub auth_header: Option<String>,
+    pub auth_value: Option<Secret>,
+    /// The body, with `{to}`, `{text}`, `{key}`, `{worker_id}`, `{run_id}` and `{language}`
+    /// replaced by JSON strings (quoted and escaped).
+    #[serde(default = "default_body")]
+    pub body: String,
+    #[serde(default = "default_content_type")]
+    pub content_type: String,
+    #[serde(default = "default_timeout", with = "duration")]
+    pub timeout: Duration,
+    /// The vendor's rate limit, a token bucket: this many a second on average, bursts of
+    /// `burst`.
+    #[serde(default = "default_per_second")]
+    pub rate_per_second: f64,
+    #[serde(default = "default_burst")]
+    pub burst: u32,
+}
+
+/// A notice's words in one language: `{name}`, `{period}`, `{amount}`, `{link}` and
+/// `{expires}` are filled in.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Template {
+    pub subject: String,
+    pub text: String,
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_link_ttl() -> Duration {
+    Duration::from_secs(7 * 24 * 3600)
+}
+fn default_channels() -> Vec<Channel> {
+    vec![Channel::Whatsapp, Channel::Sms, Channel::Email]
+}
+fn default_max_attempts() -> u32 {
+    5
+}
+fn default_backoff() -> Duration {
+    Duration::from_secs(2)
+}
+fn default_max_backoff() -> Duration {
+    Duration::from_secs(300)
+}
+fn default_lease() -> Duration {
+    Duration::from_secs(60)
+}
+fn default_batch() -> u32 {
+    64
+}
+fn default_concurrency() -> usize {
+    16
+}
+fn default_poll() -> Duration {
+    Duration::from_secs(1)
+}
+fn default_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+fn default_body() -> String {
+    r#"{"to": {to}, "text": {text}}"#.to_string()
+}
+fn default_content_type() -> String {
+    "application/json".to_string()
+}
+fn default_per_second() -> f64 {
+    50.0
+}
+fn default_burst() -> u32 {
+    50
+}
+
+/// Durations as people write them: `10s`, `500ms`, `7d`.
+mod duration {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer};
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        humantime::parse_duration(&text)
+            .map_err(|e| serde::de::Error::custom(format!("`{text}`: {e}; expected a duration like 10s or 7d")))
+    }
+}

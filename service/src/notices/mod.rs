@@ -1,0 +1,295 @@
+//! Payslip notices: when a final run is finalized, and only then, every worker of it with a
+//! contact is told their net payable and given a link to their payslip, valid for a while.
+//!
+//! ```text
+//! worker::finalize ──▶ db::runs::apply(Finalize) ─┬─ run → finalized      (one transaction:
+//!   (payslips rendered; notices built            └─ notices: pending      the outbox)
+//!    from the results and the master)
+//! dispatch::run ──▶ claim due notices under a lease ──▶ channel (SMTP, webhook) ──▶ sent
+//!                      ▲                                   │ temporary failure: retry later
+//!                      └───────────── pending ◀────────────┤ given up: next channel, or dead
+//! ```
+//!
+//! A notice goes out once per (run, worker, channel): the vendor is sent an idempotency key
+//! derived from the three and must deliver a key once; the outbox marks a notice `sent` only
+//! after the vendor accepted it, so a dispatcher that dies mid-batch leaves its notices to be
+//! claimed again, and sent again under the same key.
+
+pub mod channel;
+pub mod config;
+pub mod dispatch;
+pub mod link;
+pub mod policy;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::Path;
+use std::str::FromStr;
+
+use datafusion::arrow::array::{Array, AsArray, RecordBatch};
+use datafusion::arrow::datatypes::{DataType, Decimal128Type};
+use payroll_engine::Worker;
+use payroll_pipeline::Source;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+pub use config::NoticeSettings;
+
+use crate::db::runs::Run;
+use crate::error::{Error, Result};
+
+/// How a notice reaches a worker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Channel {
+    Email,
+    Sms,
+    Whatsapp,
+}
+
+impl Channel {
+    pub const ALL: [Channel; 3] = [Channel::Email, Channel::Sms, Channel::Whatsapp];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Email => "email",
+            Channel::Sms => "sms",
+            Channel::Whatsapp => "whatsapp",
+        }
+    }
+}
+
+impl fmt::Display for Channel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Channel {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Channel, String> {
+        Channel::ALL
+            .into_iter()
+            .find(|c| c.as_str() == s)
+            .ok_or_else(|| format!("`{s}`: expected email, sms or whatsapp"))
+    }
+}
+
+/// Where a notice is in the outbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum NoticeStatus {
+    /// Waiting to be sent (first time, or again after a temporary failure).
+    Pending,
+    /// Claimed by a dispatcher, under a lease.
+    Sending,
+    /// Accepted by the vendor.
+    Sent,
+    /// Every channel failed: kept with the reasons, retryable through the API.
+    Dead,
+}
+
+impl NoticeStatus {
+    pub const ALL: [NoticeStatus; 4] = [
+        NoticeStatus::Pending,
+        NoticeStatus::Sending,
+        NoticeStatus::Sent,
+        NoticeStatus::Dead,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NoticeStatus::Pending => "pending",
+            NoticeStatus::Sending => "sending",
+            NoticeStatus::Sent => "sent",
+            NoticeStatus::Dead => "dead",
+        }
+    }
+}
+
+impl fmt::Display for NoticeStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for NoticeStatus {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<NoticeStatus, String> {
+        NoticeStatus::ALL
+            .into_iter()
+            .find(|c| c.as_str() == s)
+            .ok_or_else(|| format!("`{s}`: expected pending, sending, sent or dead"))
+    }
+}
+
+/// One channel of a notice's plan and the recipient on it (a phone number or an email, in
+/// clear: only the vendor is given it; the API shows it masked).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Step {
+    pub channel: Channel,
+    pub to: String,
+}
+
+impl Step {
+    pub fn masked_to(&self) -> String {
+        match self.channel {
+            Channel::Email => payroll_engine::masking::mask_email(&self.to),
+            Channel::Sms | Channel::Whatsapp => payroll_engine::masking::mask_phone(&self.to),
+        }
+    }
+}
+
+/// A notice as the outbox gets it when its run is finalized.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewNotice {
+    pub worker_id: String,
+    pub worker_name: String,
+    pub net_payable: Decimal,
+    pub language: String,
+    pub plan: Vec<Step>,
+}
+
+/// The channels `worker` can be reached on, in `order`: WhatsApp and SMS need a phone, email
+/// an email.
+pub fn plan(worker: &Worker, order: &[Channel]) -> Vec<Step> {
+    order
+        .iter()
+        .filter_map(|&channel| {
+            let to = match channel {
+                Channel::Email => worker.email.as_ref()?.reveal().to_string(),
+                Channel::Sms | Channel::Whatsapp => worker.phone.as_ref()?.reveal().to_string(),
+            };
+            Some(Step { channel, to })
+        })
+        .collect()
+}
+
+/// The idempotency key of a notice on a channel: the same for every attempt, every dispatcher
+/// and every restart, so a vendor that delivers a key once delivers the notice once.
+pub fn idempotency_key(run_id: &str, worker_id: &str, channel: Channel) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("{run_id}\n{worker_id}\n{channel}").as_bytes());
+    format!("payslip-{}", hex::encode(&digest[..16]))
+}
+
+/// The notices of a run being finalized: one per worker in its results who has a contact on a
+/// configured channel, with their net payable. Contacts are read from the master the run read
+/// (the input folder's `workers.csv`, or the stream's state).
+pub async fn for_run(ctx: &crate::http::ApiContext, run: &Run) -> Result<Vec<NewNotice>> {
+    let settings = &ctx.config.notices;
+    let order = settings.channels_of(&run.org_id);
+    if !settings.enabled || order.is_empty() {
+        return Ok(Vec::new());
+    }
+    let source = Source::clone(&ctx.source);
+    let org = run.org_id.clone();
+    let workers = ctx.compute.run(async move { contacts(&source, &org).await }).await??;
+    if workers.is_empty() {
+        return Ok(Vec::new());
+    }
+    let batches =
+        payroll_connectors::results::read_org_results(&ctx.store, &run.org_id, &run.period.to_string(), &run.id)
+            .await?;
+    let mut notices = Vec::new();
+    for batch in &batches {
+        for (worker_id, name, net_payable) in payable(batch)? {
+            let Some(worker) = workers.get(&worker_id) else {
+                continue;
+            };
+            let plan = plan(worker, &order);
+            if plan.is_empty() {
+                continue;
+            }
+            notices.push(NewNotice {
+                worker_id,
+                worker_name: name,
+                net_payable,
+                language: worker
+                    .language
+                    .as_ref()
+                    .map_or_else(|| "en".to_string(), |l| l.as_str().to_string()),
+                plan,
+            });
+        }
+    }
+    Ok(notices)
+}
+
+/// Each result row's worker id, name and net payable.
+fn payable(batch: &RecordBatch) -> Result<Vec<(String, String, Decimal)>> {
+    let column = |name: &str| {
+        batch
+            .column_by_name(name)
+            .ok_or_else(|| Error::Internal(format!("results have no `{name}` column")))
+    };
+    let ids = column("worker_id")?;
+    let names = column("name")?;
+    let net = column(payroll_engine::arrears::NET_PAYABLE)?;
+    let (Some(ids), Some(names)) = (ids.as_string_opt::<i32>(), names.as_string_opt::<i32>()) else {
+        return Err(Error::Internal("results: worker_id and name are not text".into()));
+    };
+    let DataType::Decimal128(_, scale) = net.data_type() else {
+        return Err(Error::Internal("results: net_payable is not a decimal".into()));
+    };
+    let scale = u32::try_from(*scale).map_err(|e| Error::Internal(e.to_string()))?;
+    let net = net.as_primitive::<Decimal128Type>();
+    (0..batch.num_rows())
+        .filter(|&row| !ids.is_null(row) && !net.is_null(row))
+        .map(|row| {
+            let amount = Decimal::try_from_i128_with_scale(net.value(row), scale)
+                .map_err(|e| Error::Internal(format!("results: net_payable: {e}")))?;
+            Ok((ids.value(row).to_string(), names.value(row).to_string(), amount))
+        })
+        .collect()
+}
+
+/// The org's workers with a contact, from the master the runs read.
+async fn contacts(source: &Source, org: &str) -> Result<HashMap<String, Worker>> {
+    let has_contact = |w: &Worker| w.org_id == org && (w.phone.is_some() || w.email.is_some());
+    match source {
+        Source::Folder(dir) => folder_contacts(dir, &has_contact),
+        Source::State { url, sites } => {
+            let sites = payroll_engine::Ledger::new(payroll_connectors::files::read_sites(sites)?);
+            let state = payroll_connectors::Store::open(url)?;
+            let merged = payroll_connectors::checkpoints::Checkpoints::open(state)?
+                .merged(&sites)
+                .await?;
+            Ok(merged
+                .ledger
+                .workers()
+                .filter(|w| has_contact(w))
+                .map(|w| (w.worker_id.clone(), w.clone()))
+                .collect())
+        }
+    }
+}
+
+/// A folder's `workers.csv`: rows that do not decode were dead letters of the run already.
+fn folder_contacts(dir: &Path, keep: &dyn Fn(&Worker) -> bool) -> Result<HashMap<String, Worker>> {
+    let path = dir.join("workers.csv");
+    let unreadable = |e: &dyn fmt::Display| Error::Unavailable(format!("{}: {e}", path.display()));
+    let mut reader = ::csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_path(&path)
+        .map_err(|e| unreadable(&e))?;
+    let headers: Vec<String> = reader
+        .headers()
+        .map_err(|e| unreadable(&e))?
+        .iter()
+        .map(|h| h.trim().to_string())
+        .collect();
+    let mut workers = HashMap::new();
+    for record in reader.records() {
+        let Ok(record) = record else { continue };
+        let cell = |name: &str| headers.iter().position(|h| h == name).and_then(|i| record.get(i));
+        if let Ok(worker) = Worker::decode(cell)
+            && keep(&worker)
+        {
+            workers.insert(worker.worker_id.clone(), worker);
+        }
+    }
+    Ok(workers)
+}
