@@ -58,6 +58,15 @@ pub enum Permission {
     /// workers, and read its progress and error report.
     #[serde(rename = "upload")]
     Upload,
+    /// Make a bank payout of a finalized run, and upload the bank's return file for it.
+    #[serde(rename = "payouts:create")]
+    CreatePayouts,
+    /// Read a payout and download its files (full account numbers: every download is audited).
+    #[serde(rename = "payouts:view")]
+    ViewPayouts,
+    /// The statutory returns of a finalized run (EPFO ECR, ESIC sheet) and their exceptions.
+    #[serde(rename = "returns:download")]
+    DownloadReturns,
     /// The delivery status of a run's payslip notices (recipients masked).
     #[serde(rename = "notices:view")]
     ViewNotices,
@@ -86,6 +95,7 @@ impl Roles {
                     ViewPay,
                     DownloadPayslips,
                     DownloadRegister,
+                    DownloadReturns,
                     ViewDeadLetters,
                     EditSchedule,
                     ViewAudit,
@@ -105,6 +115,8 @@ impl Roles {
                     DownloadPayslips,
                     ViewAudit,
                     ApproveAdjustments,
+                    CreatePayouts,
+                    ViewPayouts,
                 ][..],
             ),
             ("ops_viewer", &[ViewRuns, ViewDeadLetters, ViewNotices][..]),
@@ -120,12 +132,15 @@ impl Roles {
                     ViewPay,
                     DownloadPayslips,
                     DownloadRegister,
+                    DownloadReturns,
                     ViewDeadLetters,
                     EditSchedule,
                     ViewAudit,
                     RequestAdjustments,
                     ApproveAdjustments,
                     ManageRoles,
+                    CreatePayouts,
+                    ViewPayouts,
                     Upload,
                     ViewNotices,
                     RetryNotices,

@@ -230,6 +230,13 @@ pub struct OrgConfig {
     pub rules: Option<PathBuf>,
     /// A nightly provisional run of the open period.
     pub schedule: Option<ScheduleConfig>,
+    /// The account salaries are paid from, for payout files: its number (never logged), the
+    /// branch's IFSC, the bank's BIC if it wants one, and the account holder's name (`name`, or
+    /// the org id, when not given).
+    pub debit_account: Option<Secret>,
+    pub debit_ifsc: Option<String>,
+    pub debit_bic: Option<String>,
+    pub debit_name: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]

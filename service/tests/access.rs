@@ -196,6 +196,62 @@ const MATRIX: &[(&str, &str, Option<&str>, [u16; 6])] = &[
         Some(r#"{"permissions": ["runs:view", "results:anonymized"]}"#),
         [403, 403, 403, 403, 403, 200],
     ),
+    // Payouts: `{pay}` is the run's first payout, which paid everyone, so another is refused
+    // by the run's state (409); a JSON body where the bank's CSV belongs is refused (422).
+    (
+        "POST",
+        "/v1/orgs/{org}/runs/{run}/payouts",
+        None,
+        [403, 409, 403, 403, 403, 409],
+    ),
+    (
+        "GET",
+        "/v1/orgs/{org}/runs/{run}/payouts/{pay}",
+        None,
+        [403, 200, 403, 403, 403, 200],
+    ),
+    (
+        "GET",
+        "/v1/orgs/{org}/runs/{run}/payouts/{pay}/pain.001.xml",
+        None,
+        [403, 200, 403, 403, 403, 200],
+    ),
+    (
+        "GET",
+        "/v1/orgs/{org}/runs/{run}/payouts/{pay}/neft.csv",
+        None,
+        [403, 200, 403, 403, 403, 200],
+    ),
+    (
+        "GET",
+        "/v1/orgs/{org}/runs/{run}/payouts/{pay}/exceptions.csv",
+        None,
+        [403, 200, 403, 403, 403, 200],
+    ),
+    (
+        "POST",
+        "/v1/orgs/{org}/runs/{run}/payouts/{pay}/returns",
+        Some("{}"),
+        [403, 422, 403, 403, 403, 422],
+    ),
+    (
+        "GET",
+        "/v1/orgs/{org}/runs/{run}/returns/ecr.txt",
+        None,
+        [200, 403, 403, 403, 403, 200],
+    ),
+    (
+        "GET",
+        "/v1/orgs/{org}/runs/{run}/returns/esic.xlsx",
+        None,
+        [200, 403, 403, 403, 403, 200],
+    ),
+    (
+        "GET",
+        "/v1/orgs/{org}/runs/{run}/returns/exceptions.csv",
+        None,
+        [200, 403, 403, 403, 403, 200],
+    ),
     // Payslip notices: the run has none (no vendor is configured), so a retry is past the
     // permission check and finds nothing (404).
     (
@@ -222,7 +278,8 @@ fn sub(role: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_endpoint_by_every_role_and_org() {
-    let schedule = "[orgs.org0]\nname = \"Acme Logistics Pvt Ltd\"\nschedule = { cron = \"0 2 * * *\", timezone = \"Asia/Kolkata\" }";
+    let schedule = "[orgs.org0]\nname = \"Acme Logistics Pvt Ltd\"\nschedule = { cron = \"0 2 * * *\", timezone = \"Asia/Kolkata\" }\n\
+                    debit_account = \"000111222333\"\ndebit_ifsc = \"ICIC0000001\"";
     let h = Harness::start(Backend::Sqlite, schedule).await;
     let run = h.finalized_run().await;
     let hr = h.token("hr1", "org0", "hr_admin");
@@ -233,6 +290,18 @@ async fn every_endpoint_by_every_role_and_org() {
         .unwrap()
         .to_string();
     let upl = uploaded(&h, &hr).await;
+    let approver = h.token("appr1", "org0", "approver");
+    let payout = h
+        .call(
+            "POST",
+            &format!("/v1/orgs/org0/runs/{run}/payouts"),
+            Some(&approver),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(payout.status, 201, "{}", payout.text());
+    let pay = payout.json()["id"].as_str().unwrap().to_string();
 
     let mut bodies = Vec::new();
     let mut failures = Vec::new();
@@ -245,7 +314,8 @@ async fn every_endpoint_by_every_role_and_org() {
                 .replace("{org}", "org0")
                 .replace("{run}", &run)
                 .replace("{adj}", &adj)
-                .replace("{upl}", &upl);
+                .replace("{upl}", &upl)
+                .replace("{pay}", &pay);
             let token = h.token(&sub(role), "org0", role);
             key += 1;
             let reply = h
@@ -258,7 +328,10 @@ async fn every_endpoint_by_every_role_and_org() {
                     reply.text()
                 ));
             }
-            bodies.push(reply);
+            // The bank files carry full account numbers by design; every other body must not.
+            if !path.ends_with("/pain.001.xml") && !path.ends_with("/neft.csv") {
+                bodies.push(reply);
+            }
             // Another org's token, any role: 403, naming the org.
             let foreign = h.token(&sub(role), "org1", role);
             let reply = h
@@ -277,7 +350,8 @@ async fn every_endpoint_by_every_role_and_org() {
             .replace("{org}", "org0")
             .replace("{run}", &run)
             .replace("{adj}", &adj)
-            .replace("{upl}", &upl);
+            .replace("{upl}", &upl)
+            .replace("{pay}", &pay);
         let expired = {
             let mut c = claims("hr1", "org0", &["hr_admin".into()], std::time::Duration::ZERO);
             c.exp -= 60;
@@ -435,10 +509,26 @@ async fn me_is_the_callers_own() {
         let me = h.get("/v1/me", &h.token(&sub(role), "org0", role)).await;
         assert_eq!(me.status, 200, "{role}: {}", me.text());
         let me = me.json();
-        assert_eq!((me["sub"].as_str(), me["org"].as_str()), (Some(sub(role).as_str()), Some("org0")));
-        let permissions: Vec<&str> = me["permissions"].as_array().unwrap().iter().map(|p| p.as_str().unwrap()).collect();
-        assert_eq!(permissions.contains(&"pay:view"), ["hr_admin", "approver", "org_admin"].contains(&role), "{role}: {permissions:?}");
-        assert_eq!(permissions.contains(&"roles:manage"), role == "org_admin", "{role}: {permissions:?}");
+        assert_eq!(
+            (me["sub"].as_str(), me["org"].as_str()),
+            (Some(sub(role).as_str()), Some("org0"))
+        );
+        let permissions: Vec<&str> = me["permissions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p.as_str().unwrap())
+            .collect();
+        assert_eq!(
+            permissions.contains(&"pay:view"),
+            ["hr_admin", "approver", "org_admin"].contains(&role),
+            "{role}: {permissions:?}"
+        );
+        assert_eq!(
+            permissions.contains(&"roles:manage"),
+            role == "org_admin",
+            "{role}: {permissions:?}"
+        );
     }
     let anonymous = h.call("GET", "/v1/me", None, None, None).await;
     assert_eq!(anonymous.status, 401);

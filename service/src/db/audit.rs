@@ -35,11 +35,15 @@ pub enum Action {
     RolesChange,
     Upload,
     UploadErrorsDownload,
+    PayoutCreate,
+    PayoutDownload,
+    PayoutReturn,
+    ReturnsDownload,
     NoticeRetry,
 }
 
 impl Action {
-    pub const ALL: [Action; 16] = [
+    pub const ALL: [Action; 20] = [
         Action::RunTrigger,
         Action::RunApprove,
         Action::RunReject,
@@ -55,6 +59,10 @@ impl Action {
         Action::RolesChange,
         Action::Upload,
         Action::UploadErrorsDownload,
+        Action::PayoutCreate,
+        Action::PayoutDownload,
+        Action::PayoutReturn,
+        Action::ReturnsDownload,
         Action::NoticeRetry,
     ];
 
@@ -75,6 +83,10 @@ impl Action {
             Action::RolesChange => "roles.change",
             Action::Upload => "upload.create",
             Action::UploadErrorsDownload => "upload.errors_download",
+            Action::PayoutCreate => "payout.create",
+            Action::PayoutDownload => "payout.download",
+            Action::PayoutReturn => "payout.return",
+            Action::ReturnsDownload => "returns.download",
             Action::NoticeRetry => "notice.retry",
         }
     }

@@ -6,6 +6,7 @@
 pub mod adjustments;
 pub mod audit;
 pub mod notices;
+pub mod payouts;
 pub mod roles;
 pub mod runs;
 pub mod schedules;

@@ -11,7 +11,9 @@ mod me;
 mod notices;
 mod ops;
 mod pay;
+mod payouts;
 mod results;
+mod returns;
 mod roles;
 mod runs;
 mod schedule;
@@ -108,6 +110,8 @@ pub fn router(ctx: ApiContext) -> Router {
         .merge(adjustments::router())
         .merge(roles::router())
         .merge(uploads::router())
+        .merge(payouts::router())
+        .merge(returns::router())
         .merge(notices::router())
         .merge(ops::router())
         .merge(me::router())
