@@ -262,6 +262,66 @@ pub fn with_locked_terms(inputs: &[RecordBatch], locked: &[RecordBatch]) -> Resu
         .collect()
 }
 
+/// The rows of `inputs` (a locked period's inputs now, on the locked run's terms) whose worker
+/// the late events touched: whose inputs differ from what the locked run computed from (its
+/// results carry every input), or whom the locked run did not pay. Only these need computing
+/// again; the others' pay is what was paid.
+pub fn touched(inputs: &[RecordBatch], locked: &[RecordBatch]) -> Result<Vec<RecordBatch>> {
+    use datafusion::arrow::compute::{cast, filter_record_batch};
+    use datafusion::arrow::row::{RowConverter, SortField};
+
+    let Some(first) = inputs.first() else {
+        return Ok(Vec::new());
+    };
+    // Every input column the locked results have, compared in the inputs' types.
+    let schema = first.schema();
+    let compared: Vec<(usize, DataType)> = schema
+        .fields()
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| locked.iter().all(|b| b.column_by_name(f.name()).is_some()))
+        .map(|(i, f)| (i, f.data_type().clone()))
+        .collect();
+    let converter = RowConverter::new(compared.iter().map(|(_, t)| SortField::new(t.clone())).collect())?;
+    let mut before = Vec::with_capacity(locked.len());
+    let mut at: std::collections::HashMap<String, (usize, usize)> = std::collections::HashMap::new();
+    for (index, batch) in locked.iter().enumerate() {
+        let columns = compared
+            .iter()
+            .map(|(i, t)| {
+                let column = batch
+                    .column_by_name(schema.field(*i).name())
+                    .ok_or_else(|| missing("input"))?;
+                Ok(cast(column, t)?)
+            })
+            .collect::<Result<Vec<ArrayRef>>>()?;
+        before.push(converter.convert_columns(&columns)?);
+        let workers = string_column(batch, "worker_id")?;
+        for row in 0..batch.num_rows() {
+            at.insert(workers.value(row).to_string(), (index, row));
+        }
+    }
+    let mut out = Vec::new();
+    for batch in inputs {
+        let columns: Vec<ArrayRef> = compared.iter().map(|(i, _)| Arc::clone(batch.column(*i))).collect();
+        let now = converter.convert_columns(&columns)?;
+        let workers = string_column(batch, "worker_id")?;
+        let mask: datafusion::arrow::array::BooleanArray = (0..batch.num_rows())
+            .map(|row| {
+                Some(match at.get(workers.value(row)) {
+                    Some(&(index, locked_row)) => now.row(row) != before[index].row(locked_row),
+                    None => true,
+                })
+            })
+            .collect();
+        let kept = filter_record_batch(batch, &mask)?;
+        if kept.num_rows() > 0 {
+            out.push(kept);
+        }
+    }
+    Ok(out)
+}
+
 /// The columns of the `arrears` table, after the run id the results writer puts first.
 pub fn schema(scale: i8) -> Schema {
     let text = |name: &str| Field::new(name, DataType::Utf8, false);
@@ -539,6 +599,43 @@ mod tests {
         );
         let days = pinned[0].column_by_name("present_days").unwrap().as_string::<i32>();
         assert_eq!(days.value(0), "21", "attendance is today's: late events count");
+    }
+
+    #[test]
+    fn only_workers_whose_inputs_changed_or_who_were_not_paid_are_touched() {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("worker_id", DataType::Utf8, false),
+            Field::new("present_days", DataType::Int64, false),
+            Field::new("not_in_results", DataType::Int64, false),
+        ]));
+        let inputs = RecordBatch::try_new(
+            Arc::clone(&schema),
+            vec![
+                Arc::new(StringArray::from(vec!["W1", "W2", "W3"])),
+                Arc::new(datafusion::arrow::array::Int64Array::from(vec![20, 21, 5])),
+                Arc::new(datafusion::arrow::array::Int64Array::from(vec![1, 2, 3])),
+            ],
+        )
+        .unwrap();
+        let locked_schema = Arc::new(Schema::new(vec![
+            Field::new("worker_id", DataType::Utf8, false),
+            Field::new("present_days", DataType::Int64, false),
+        ]));
+        let locked = RecordBatch::try_new(
+            locked_schema,
+            vec![
+                Arc::new(StringArray::from(vec!["W2", "W1"])),
+                Arc::new(datafusion::arrow::array::Int64Array::from(vec![20, 20])),
+            ],
+        )
+        .unwrap();
+        let touched = touched(&[inputs], &[locked]).unwrap();
+        let workers: Vec<&str> = touched
+            .iter()
+            .flat_map(|b| string_column(b, "worker_id").unwrap().iter().flatten())
+            .collect();
+        // W1 is as paid; W2 worked a day more; W3 was never paid.
+        assert_eq!(workers, ["W2", "W3"]);
     }
 
     #[test]

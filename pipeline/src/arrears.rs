@@ -7,8 +7,9 @@
 //! Which workers a locked period is computed for: in a stream's state a closed period holds
 //! only the workers late events brought back ([`Ledger::reopened`], and those still waiting
 //! for their archived events, read here); a period not closed (an input folder, or a lock the
-//! stream has not acted on yet) holds every event, so every worker of the org is computed and
-//! those whose pay did not change give no arrear.
+//! stream has not acted on yet) holds every event, so every worker of the org is a candidate.
+//! Of the candidates, only those whose period inputs now differ from those the locked run
+//! computed from (its results carry them), or whom it did not pay, are computed again.
 
 use std::collections::BTreeSet;
 
@@ -78,6 +79,10 @@ pub async fn carried(
             .expect("applied_ruleset checks the version");
         let locked_results = read_org_results(out, org, &record.period, &record.run_id).await?;
         let inputs = arrears::with_locked_terms(&inputs_batches(run.period, &rows), &locked_results)?;
+        let inputs = arrears::touched(&inputs, &locked_results)?;
+        if inputs.is_empty() {
+            continue;
+        }
         let Calculation { results, errors } = calculator.compute(version, inputs).await?;
         let mut paid = Paid::default();
         paid.add_results(version, &locked_results)?;
@@ -85,7 +90,11 @@ pub async fn carried(
         carried
             .arrears
             .extend(arrears::differences(version, run.period, &results, &paid)?);
-        carried.errors.extend(errors.into_iter().map(|e| WorkerError {
+        // A worker the locked run could not compute either was left unpaid for a known reason
+        // (excluded before approval): saying so again on every later run tells HR nothing.
+        let known: BTreeSet<&str> = record.worker_errors.iter().map(|e| e.worker_id.as_str()).collect();
+        let errors = errors.into_iter().filter(|e| !known.contains(e.worker_id.as_str()));
+        carried.errors.extend(errors.map(|e| WorkerError {
             reason: format!("recomputing locked period {} for arrears: {}", run.period, e.reason),
             ..e
         }));
