@@ -20,6 +20,7 @@ use crate::{EXAMPLE_RULESET, run, ui};
 
 mod archive;
 mod notices;
+mod payout;
 mod serve;
 mod stream;
 mod upload;
@@ -166,6 +167,14 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 64)]
         concurrency: usize,
     },
+    /// A bank payout of a generated month's final results: pain.001, NEFT CSV and exceptions
+    /// for every worker, timed by stage, with the files' sizes
+    Payout {
+        #[arg(long, default_value_t = 100_000)]
+        workers: usize,
+        #[arg(long, default_value = "2026-10")]
+        period: PayPeriod,
+    },
     /// A whole run from raw punch files: generate a month, then run it
     Run {
         #[arg(long, default_value_t = 100_000)]
@@ -188,6 +197,7 @@ pub async fn bench(command: BenchCommand) -> Result<ExitCode> {
             repeat,
         } => calc(workers, &sample, period, &duckdb, repeat).await,
         BenchCommand::Run { workers, period, dir } => end_to_end(workers, period, dir).await,
+        BenchCommand::Payout { workers, period } => payout::payout(workers, period).await.map(|()| ExitCode::SUCCESS),
         BenchCommand::Notices {
             notices,
             batch,
