@@ -53,7 +53,7 @@ async function signInPage(main) {
       h('button', { class: 'primary', onclick: () => attempt(() => startOidc(config)) }, 'Sign in with your company account'));
   } else if (config.auth === 'demo') {
     box.append(h('p', { class: 'muted' }, `Demo of org ${config.org}: choose a role (the worker is ${config.worker}).`),
-      config.roles.map((role) => h('button', {
+      ...config.roles.map((role) => h('button', {
         'data-role': role,
         onclick: () => attempt(async () => { await demoSignIn(role); await enter(); }),
       }, `Sign in as ${role.replace('_', ' ')}`)));
@@ -101,7 +101,8 @@ async function route() {
     clear(main, h('p', { class: 'error' }, `Your roles (${me.roles.join(', ')}) do not include this page.`));
     return;
   }
-  const module = await import(page.module);
+  // #/runs/<id> is one run; #/runs the list.
+  const module = await import(page.path === 'runs' && parts[1] ? './pages/run.js' : page.module);
   clear(main, h('p', { class: 'muted' }, 'Loading…'));
   await attempt(() => module.render(main, { me, can, params: parts.slice(1), signal: current.signal }));
   document.title = `${page.title} · Payroll`;

@@ -22,7 +22,7 @@ export function rupees(value) {
   if (!m) return String(value);
   const [, sign, whole, frac = ''] = m;
   const decimals = frac.length >= 2 ? frac : (frac + '00').slice(0, 2);
-  return `${sign === '-' ? '−' : ''}₹${groupIndian(whole)}.${decimals}`;
+  return `${sign}₹${groupIndian(whole)}.${decimals}`;
 }
 
 /** A count with Indian grouping: 100000 → 1,00,000. */

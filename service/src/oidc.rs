@@ -147,12 +147,7 @@ impl Provider {
     }
 
     async fn get_json<T: serde::de::DeserializeOwned>(&self, url: &str) -> Result<T, String> {
-        let response = self
-            .client
-            .get(url)
-            .send()
-            .await
-            .map_err(|e| format!("{url}: {e}"))?;
+        let response = self.client.get(url).send().await.map_err(|e| format!("{url}: {e}"))?;
         if !response.status().is_success() {
             return Err(format!("{url}: {}", response.status()));
         }
@@ -164,7 +159,12 @@ impl Provider {
 /// A published signing key this service accepts: RSA (RS256) or P-256 (ES256), with a key id.
 fn usable(jwk: &Jwk) -> Option<(String, (DecodingKey, Algorithm))> {
     use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, PublicKeyUse};
-    if jwk.common.public_key_use.as_ref().is_some_and(|u| *u != PublicKeyUse::Signature) {
+    if jwk
+        .common
+        .public_key_use
+        .as_ref()
+        .is_some_and(|u| *u != PublicKeyUse::Signature)
+    {
         return None;
     }
     let alg = match &jwk.algorithm {
@@ -270,7 +270,11 @@ cA+TMTyz7kbOpm9KsuXl89o0mfuhRANCAATOtpC2W53neXpR6CZNG2PN5NRFcH+8
 
         for (why, claims, want) in [
             ("another audience", json!({"aud": "other"}), "InvalidAudience"),
-            ("another issuer", json!({"iss": "https://evil.example"}), "InvalidIssuer"),
+            (
+                "another issuer",
+                json!({"iss": "https://evil.example"}),
+                "InvalidIssuer",
+            ),
             ("no org", json!({"org": null}), "no `org` claim"),
         ] {
             let err = p.verify(&token(&issuer, "k1", claims)).await.unwrap_err().to_string();

@@ -46,7 +46,10 @@ async fn files_are_served_with_their_types_cache_headers_and_a_strict_policy() {
     let html = index.text().await.unwrap();
     // No inline script: every <script> names its file.
     for tag in html.split("<script").skip(1) {
-        assert!(tag.trim_start().contains("src=\"/console/"), "an inline script: <script{tag}");
+        assert!(
+            tag.trim_start().contains("src=\"/console/"),
+            "an inline script: <script{tag}"
+        );
     }
 
     let js = raw(&h, "/console/app.js", &[]).await;
@@ -57,16 +60,28 @@ async fn files_are_served_with_their_types_cache_headers_and_a_strict_policy() {
     assert!(etag.starts_with('"'), "{etag}");
     let again = raw(&h, "/console/app.js", &[("if-none-match", &etag)]).await;
     assert_eq!(again.status(), 304);
-    assert_eq!(header(&raw(&h, "/console/app.css", &[]).await, "content-type"), "text/css; charset=utf-8");
+    assert_eq!(
+        header(&raw(&h, "/console/app.css", &[]).await, "content-type"),
+        "text/css; charset=utf-8"
+    );
     let page = raw(&h, "/console/pages/run.js", &[]).await;
     assert_eq!(page.status(), 200);
     assert_eq!(raw(&h, "/console/../Cargo.toml", &[]).await.status(), 404);
     assert_eq!(raw(&h, "/console/nothing.js", &[]).await.status(), 404);
 
     // Files mode, no provider: the console asks for a token; no demo tokens for anyone.
-    let config: Value = serde_json::from_str(&raw(&h, "/console/config.json", &[]).await.text().await.unwrap()).unwrap();
+    let config: Value =
+        serde_json::from_str(&raw(&h, "/console/config.json", &[]).await.text().await.unwrap()).unwrap();
     assert_eq!(config, json!({"auth": "token"}));
-    let demo = h.call("POST", "/console/demo-token", None, Some(&json!({"role": "hr_admin"})), None).await;
+    let demo = h
+        .call(
+            "POST",
+            "/console/demo-token",
+            None,
+            Some(&json!({"role": "hr_admin"})),
+            None,
+        )
+        .await;
     assert!(matches!(demo.status, 404 | 405), "{}", demo.status);
     h.stop().await;
 }
@@ -87,7 +102,15 @@ async fn an_oidc_provider_is_named_to_the_console_and_in_the_policy_and_turns_th
         json!({"auth": "oidc", "issuer": "https://idp.example.com/realms/acme", "client_id": "payroll-console",
             "scopes": "openid profile", "org_claim": "org", "roles_claim": "payroll_roles"})
     );
-    let demo = h.call("POST", "/console/demo-token", None, Some(&json!({"role": "hr_admin"})), None).await;
+    let demo = h
+        .call(
+            "POST",
+            "/console/demo-token",
+            None,
+            Some(&json!({"role": "hr_admin"})),
+            None,
+        )
+        .await;
     assert!(matches!(demo.status, 404 | 405), "{}", demo.status);
     h.stop().await;
 }
@@ -95,12 +118,26 @@ async fn an_oidc_provider_is_named_to_the_console_and_in_the_policy_and_turns_th
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_embedded_demo_gives_a_token_per_role() {
     let h = Harness::start_with(Backend::Sqlite, "", "").await;
-    let config: Value = serde_json::from_str(&raw(&h, "/console/config.json", &[]).await.text().await.unwrap()).unwrap();
+    let config: Value =
+        serde_json::from_str(&raw(&h, "/console/config.json", &[]).await.text().await.unwrap()).unwrap();
     assert_eq!(config["auth"], "demo");
-    let roles: Vec<&str> = config["roles"].as_array().unwrap().iter().map(|r| r.as_str().unwrap()).collect();
+    let roles: Vec<&str> = config["roles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap())
+        .collect();
     assert!(roles.contains(&"hr_admin") && roles.contains(&"worker"), "{roles:?}");
 
-    let reply = h.call("POST", "/console/demo-token", None, Some(&json!({"role": "worker"})), None).await;
+    let reply = h
+        .call(
+            "POST",
+            "/console/demo-token",
+            None,
+            Some(&json!({"role": "worker"})),
+            None,
+        )
+        .await;
     assert_eq!(reply.status, 200, "{}", reply.text());
     let token = reply.json()["token"].as_str().unwrap().to_string();
     let me = h.get("/v1/me", &token).await.json();
@@ -108,7 +145,15 @@ async fn the_embedded_demo_gives_a_token_per_role() {
     assert_eq!(me["roles"], json!(["worker"]));
     assert_eq!(me["permissions"], json!(["pay:own"]));
 
-    let unknown = h.call("POST", "/console/demo-token", None, Some(&json!({"role": "root"})), None).await;
+    let unknown = h
+        .call(
+            "POST",
+            "/console/demo-token",
+            None,
+            Some(&json!({"role": "root"})),
+            None,
+        )
+        .await;
     assert_eq!(unknown.status, 422, "{}", unknown.text());
     h.stop().await;
 }

@@ -12,6 +12,8 @@ const PAGE = 50;
 const AMOUNTS = [['gross', 'Gross'], ['total_deductions', 'Deductions'], ['net_pay', 'Net pay']];
 /** Totals that count workers (flags) rather than sum money. */
 const isFlag = (name) => /^(below_|is_)|_applicable$|_flag$/.test(name);
+/** Totals of inputs that are days, hours or rates rather than money paid. */
+const isQuantity = (name) => /(_days|_hours|_minutes)$|^days_|^rate$/.test(name);
 
 export async function render(main, { me, can, params, signal }) {
   const id = params[0];
@@ -28,7 +30,7 @@ export async function render(main, { me, can, params, signal }) {
         ['Requested by', run.requested_by],
         ['Progress', h('span', { id: 'run-progress' }, progressCell(run))],
         run.rows !== undefined && ['Workers', count(run.rows)],
-        run.ruleset && ['Ruleset', `${run.ruleset.name} ${run.ruleset.version}`],
+        run.ruleset && ['Ruleset', `${run.ruleset.name} v${run.ruleset.version}`],
         run.error && ['Error', h('span', { class: 'error' }, run.error)],
       ]),
       actions(run),
@@ -37,9 +39,9 @@ export async function render(main, { me, can, params, signal }) {
         h('li', {}, badge(t.status), ` ${when(t.at)} · ${t.actor}`, t.note ? h('div', { class: 'muted' }, `“${t.note}”`) : null))),
     ];
     if (run.totals) {
-      sections.push(h('h2', {}, 'Totals'), h('div', { class: 'cards' }, Object.entries(run.totals).map(([k, v]) =>
+      sections.push(h('h2', {}, 'Totals'), h('div', { class: 'cards' }, Object.entries(run.totals).filter(([k]) => k !== 'rate').map(([k, v]) =>
         h('div', { class: 'card' }, h('div', { class: 'label' }, k.replaceAll('_', ' ')),
-          h('div', { class: 'value' }, isFlag(k) ? `${count(v)} workers` : rupees(v))))));
+          h('div', { class: 'value' }, isFlag(k) ? `${count(v)} workers` : isQuantity(k) ? v : rupees(v))))));
     }
     if (run.dead_letters) {
       sections.push(h('h2', {}, `Dead letters (${count(run.dead_letter_count ?? 0)})`),
@@ -108,7 +110,7 @@ export async function render(main, { me, can, params, signal }) {
             : 'Waiting for an approver: your roles may not approve runs.'));
       }
     }
-    if (can('runs:trigger') && ['queued', 'calculating', 'calculated'].includes(run.status)) {
+    if (can('runs:trigger') && ['queued', 'calculating'].includes(run.status)) {
       box.append(h('button', { onclick: async () => {
         if (!await ask('Cancel this run?', `Cancels the ${run.kind} run of ${me.org} for ${run.period}.`, { confirm: 'Cancel run', danger: true })) return;
         if (await attempt(() => api(`${base}/cancel`, { method: 'POST', body: {} }))) await attempt(draw);
@@ -207,7 +209,7 @@ export async function render(main, { me, can, params, signal }) {
       if (payouts) parts.push(h('pre', { class: 'formula' }, JSON.stringify(payouts, null, 2)));
       const notices = await api(`${base}/notices`, { signal }).catch((e) => (e.status === 404 ? null : Promise.reject(e)));
       if (notices) parts.push(h('pre', { class: 'formula' }, JSON.stringify(notices, null, 2)));
-      box.append(parts.length ? parts : h('p', { class: 'muted' }, 'This service records no payouts or notices for the run.'));
+      box.append(...(parts.length ? parts : [h('p', { class: 'muted' }, 'This service records no payouts or notices for the run.')]));
     });
     return box;
   };
@@ -218,7 +220,7 @@ export async function render(main, { me, can, params, signal }) {
 /** A worker's explain trace: each component with its formula, the values it used, its result. */
 export function explainView(e) {
   return h('section', { 'aria-label': 'Explain trace' },
-    kv([['Name', e.name], ['Site', e.site_id], ['Period', e.period], ['Ruleset', `${e.ruleset} ${e.ruleset_version}`]]),
+    kv([['Name', e.name], ['Site', e.site_id], ['Period', e.period], ['Ruleset', `${e.ruleset} v${e.ruleset_version}`]]),
     h('h3', {}, 'How each component was computed'),
     table([
       { title: 'Component', get: (c) => h('span', {}, h('strong', {}, c.label ?? c.name), h('div', { class: 'muted' }, c.category ?? '')) },

@@ -37,10 +37,18 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
     ("pages/runs.js", JS, include_bytes!("../../console/pages/runs.js")),
     ("pages/run.js", JS, include_bytes!("../../console/pages/run.js")),
     ("pages/periods.js", JS, include_bytes!("../../console/pages/periods.js")),
-    ("pages/adjustments.js", JS, include_bytes!("../../console/pages/adjustments.js")),
+    (
+        "pages/adjustments.js",
+        JS,
+        include_bytes!("../../console/pages/adjustments.js"),
+    ),
     ("pages/uploads.js", JS, include_bytes!("../../console/pages/uploads.js")),
     ("pages/audit.js", JS, include_bytes!("../../console/pages/audit.js")),
-    ("pages/schedule.js", JS, include_bytes!("../../console/pages/schedule.js")),
+    (
+        "pages/schedule.js",
+        JS,
+        include_bytes!("../../console/pages/schedule.js"),
+    ),
     ("pages/roles.js", JS, include_bytes!("../../console/pages/roles.js")),
     ("pages/mypay.js", JS, include_bytes!("../../console/pages/mypay.js")),
     ("icon.svg", "image/svg+xml", include_bytes!("../../console/icon.svg")),
@@ -236,7 +244,10 @@ mod tests {
             origin("https://idp.example.com/realms/acme").as_deref(),
             Some("https://idp.example.com")
         );
-        assert_eq!(origin("http://127.0.0.1:4000").as_deref(), Some("http://127.0.0.1:4000"));
+        assert_eq!(
+            origin("http://127.0.0.1:4000").as_deref(),
+            Some("http://127.0.0.1:4000")
+        );
         assert_eq!(origin("javascript:alert(1)"), None);
         assert_eq!(origin("https://a.example; script-src *"), None);
     }

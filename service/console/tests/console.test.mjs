@@ -1,0 +1,334 @@
+// The console in a real browser, each role doing its job, signed in through a real OpenID
+// Connect provider. Every page is screenshotted (target/console-screenshots/) and checked with
+// axe-core; the phone layout is checked at 360 px. Render times are printed, never asserted.
+
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+
+import { axe, context, repo, serve, shot, signIn, start, tokenOf } from './harness.mjs';
+
+let env;
+const figures = [];
+const a11y = [];
+let provisionalRun;
+let finalRun;
+
+before(async () => {
+  env = await start();
+});
+
+after(async () => {
+  await env?.stop();
+  for (const f of figures) console.log(`figure: ${f}`);
+});
+
+/** Screenshot and accessibility check of the page as it is now. */
+async function page_done(page, name) {
+  await shot(page, name);
+  const violations = await axe(page);
+  a11y.push(...violations.map((v) => `${name}: ${v}`));
+  assert.deepEqual(violations, [], `${name}: serious or critical accessibility violations`);
+}
+
+/** Triggers a run from the runs page, checking the confirmation names org, period and kind. */
+async function trigger(page, kind) {
+  await page.goto(`${env.base}/#/runs`);
+  const form = page.getByRole('form', { name: 'Trigger a run' });
+  await form.locator('input[name=period]').fill('2026-10');
+  await form.locator('select[name=kind]').selectOption(kind);
+  await form.getByRole('button', { name: 'Trigger run…' }).click();
+  const dialog = page.locator('dialog[open]');
+  await dialog.waitFor();
+  const text = await dialog.innerText();
+  assert.match(text, /org0/);
+  assert.match(text, /2026-10/);
+  assert.match(text, new RegExp(kind.toUpperCase()));
+  const [response] = await Promise.all([
+    page.waitForResponse((r) => r.request().method() === 'POST' && r.url().endsWith('/v1/orgs/org0/runs')),
+    dialog.getByRole('button', { name: `Trigger ${kind} run` }).click(),
+  ]);
+  assert.equal(response.status(), 202, await response.text());
+  const { id } = await response.json();
+  const row = page.locator(`tr[data-run="${id}"]`);
+  await row.waitFor();
+  // Live: the row's status moves to calculated without a reload.
+  await row.locator('.badge.calculated').waitFor({ timeout: 120_000 });
+  return id;
+}
+
+test('HR triggers a provisional run, watches it finish, opens a worker and the explain trace', async () => {
+  const ctx = await context(env);
+  const page = await ctx.newPage();
+  await signIn(env, page, 'hr1');
+  provisionalRun = await trigger(page, 'provisional');
+  await page_done(page, 'runs-hr');
+
+  const started = Date.now();
+  await page.goto(`${env.base}/#/runs`);
+  await page.locator('tr[data-run]').first().waitFor();
+  figures.push(`runs list rendered in ${Date.now() - started} ms (sample month, debug build, loopback)`);
+
+  await page.goto(`${env.base}/#/runs/${provisionalRun}`);
+  await page.getByRole('heading', { name: /Run of 2026-10/ }).waitFor();
+  await page.getByRole('heading', { name: 'Totals' }).waitFor();
+  const firstRow = page.getByRole('row', { name: /^Worker W/ }).first();
+  await firstRow.waitFor();
+  assert.match(await page.locator('main').innerText(), /₹\d/);
+  await page_done(page, 'run-provisional');
+
+  // The search narrows the page of workers.
+  await page.getByRole('searchbox', { name: 'Search workers' }).fill('W000000');
+  assert.equal(await page.getByRole('row', { name: /^Worker W/ }).count(), 1);
+  await page.getByRole('row', { name: 'Worker W000000' }).click();
+  const drawer = page.locator('aside.drawer');
+  await drawer.getByRole('table', { name: 'Explain trace of W000000' }).waitFor();
+  assert.match(await drawer.innerText(), /Basic wage/);
+  await page_done(page, 'worker-explain');
+  // The provider's own pages may reach for web fonts; the console reaches nothing off loopback.
+  assert.deepEqual(ctx.offLoopback.filter((r) => r.from.startsWith(env.base)), []);
+  await ctx.close();
+});
+
+test('an org admin who triggered a run sees Approve disabled with the four-eyes reason', async () => {
+  const ctx = await context(env);
+  const page = await ctx.newPage();
+  await signIn(env, page, 'admin1');
+  const own = await trigger(page, 'final');
+  await page.goto(`${env.base}/#/runs/${own}`);
+  await page.locator('#cannot-approve').getByText('four-eyes').waitFor();
+  assert.equal(await page.getByRole('button', { name: 'Approve' }).isDisabled(), true);
+  // An approver rejects it with a reason, so HR's final run below is the period's.
+  const checker = await context(env);
+  const p2 = await checker.newPage();
+  await signIn(env, p2, 'appr1');
+  await p2.goto(`${env.base}/#/runs/${own}`);
+  await p2.getByRole('button', { name: 'Reject…' }).click();
+  await p2.locator('dialog[open] input[name=reason]').fill('rates not yet revised');
+  await p2.locator('dialog[open]').getByRole('button', { name: 'Reject' }).click();
+  await p2.locator('h1 .badge.rejected').waitFor();
+  assert.match(await p2.locator('.timeline').innerText(), /rates not yet revised/);
+  await page_done(p2, 'run-rejected');
+  await checker.close();
+  await page.goto(`${env.base}/#/roles`);
+  await page.getByRole('checkbox', { name: 'ops_viewer: See runs' }).waitFor();
+  await page_done(page, 'roles');
+  await page.goto(`${env.base}/#/schedule`);
+  await page.getByRole('form', { name: 'Edit the schedule' }).getByRole('button', { name: 'Save schedule' }).click();
+  await page.getByText('Asia/Kolkata').first().waitFor();
+  await page_done(page, 'schedule');
+  await page.goto(`${env.base}/#/audit`);
+  await page.getByRole('cell', { name: 'run.trigger' }).first().waitFor();
+  await page_done(page, 'audit');
+  await ctx.close();
+});
+
+test('HR triggers a final run; the maker is told why they cannot approve', async () => {
+  const ctx = await context(env);
+  const page = await ctx.newPage();
+  await signIn(env, page, 'hr1');
+  finalRun = await trigger(page, 'final');
+  await page.goto(`${env.base}/#/runs/${finalRun}`);
+  const why = page.locator('#cannot-approve');
+  await why.waitFor();
+  assert.match(await why.innerText(), /you triggered this run, so another person/);
+  assert.equal(await page.getByRole('button', { name: 'Approve' }).count(), 0);
+  await page_done(page, 'run-final-maker');
+  await ctx.close();
+});
+
+test('an approver approves; the payslip previews inline and downloads with the net pay of the results', async () => {
+  const ctx = await context(env);
+  const page = await ctx.newPage();
+  await signIn(env, page, 'appr1');
+  await page.goto(`${env.base}/#/runs/${finalRun}`);
+  await page.getByRole('button', { name: 'Approve' }).click();
+  const dialog = page.locator('dialog[open]');
+  assert.match(await dialog.innerText(), /org0.*2026-10/s);
+  await dialog.getByRole('button', { name: 'Approve' }).click();
+  // Live through finalizing to finalized.
+  await page.locator('h1 .badge.finalized').waitFor({ timeout: 120_000 });
+  await page.getByRole('row', { name: 'Worker W000000' }).waitFor();
+  await page_done(page, 'run-finalized');
+
+  const token = await tokenOf(page);
+  const results = await (await fetch(`${env.base}/v1/orgs/org0/runs/${finalRun}/results?page_size=1000`, {
+    headers: { Authorization: `Bearer ${token}` },
+  })).json();
+  const w = results.rows.find((r) => r.worker_id === 'W000000');
+
+  await page.getByRole('row', { name: 'Worker W000000' }).click();
+  const drawer = page.locator('aside.drawer');
+  const frame = drawer.locator('iframe.pdf');
+  await frame.waitFor();
+  assert.match(await frame.getAttribute('src'), /^blob:/);
+  const [download] = await Promise.all([
+    page.waitForEvent('download'),
+    drawer.getByRole('button', { name: 'Download payslip (PDF)' }).click(),
+  ]);
+  const dir = mkdtempSync(join(tmpdir(), 'payslip-'));
+  const pdf = join(dir, 'payslip.pdf');
+  await download.saveAs(pdf);
+  const text = execFileSync('pdftotext', ['-layout', pdf, '-'], { encoding: 'utf8' });
+  const shown = await page.evaluate(async (net) => (await import('/console/format.js')).rupees(net), w.net_pay);
+  assert.ok(text.includes(shown), `the payslip shows the results' net pay ${shown}:\n${text}`);
+  rmSync(dir, { recursive: true });
+  await page_done(page, 'payslip-drawer');
+
+  await page.goto(`${env.base}/#/periods`);
+  await page.getByRole('cell', { name: 'locked' }).first().waitFor();
+  await page_done(page, 'periods');
+  await ctx.close();
+});
+
+test('an upload with bad rows yields the error report; adjustments are requested and decided', async () => {
+  const ctx = await context(env);
+  const page = await ctx.newPage();
+  await signIn(env, page, 'hr1');
+  await page.goto(`${env.base}/#/uploads`);
+  await page.locator('#drop').waitFor();
+  await page.locator('select[name=kind]').selectOption('adjustments');
+  const csv = 'worker_id,period,kind,code,amount,reason\nW000002,2026-11,earning,bonus,10.00,r\nW000002,2026-11,gift,x,1,r\n';
+  await page.locator('input[type=file]').setInputFiles({ name: 'bad.csv', mimeType: 'text/csv', buffer: Buffer.from(csv) });
+  const result = page.locator('#upload-result');
+  await result.waitFor({ timeout: 60_000 });
+  assert.match(await result.innerText(), /2 rows, 1 accepted, 1 rejected/);
+  const [download] = await Promise.all([
+    page.waitForEvent('download'),
+    result.getByRole('button', { name: 'Error report (CSV)' }).click(),
+  ]);
+  const report = readFileSync(await download.path(), 'utf8');
+  assert.match(report, /gift/);
+  await page_done(page, 'uploads');
+
+  await page.goto(`${env.base}/#/adjustments`);
+  const form = page.getByRole('form', { name: 'Request an adjustment' });
+  await form.waitFor();
+  await form.locator('input[name=worker_id]').fill('W000003');
+  await form.locator('input[name=period]').fill('2026-11');
+  await form.locator('input[name=code]').fill('bonus');
+  await form.locator('input[name=amount]').fill('1500.00');
+  await form.locator('input[name=reason]').fill('festival bonus');
+  await form.getByRole('button', { name: 'Request' }).click();
+  await page.getByRole('cell', { name: 'W000003' }).first().waitFor();
+  await page_done(page, 'adjustments-hr');
+  await ctx.close();
+
+  const checker = await context(env);
+  const p2 = await checker.newPage();
+  await signIn(env, p2, 'appr1');
+  await p2.goto(`${env.base}/#/adjustments`);
+  const row = p2.getByRole('row').filter({ hasText: 'W000003' }).first();
+  await row.getByRole('button', { name: 'Reject…' }).click();
+  await p2.locator('dialog[open] input[name=reason]').fill('no festival this month');
+  await p2.locator('dialog[open]').getByRole('button', { name: 'Reject' }).click();
+  await p2.getByText('Adjustment rejected').waitFor();
+  await page_done(p2, 'adjustments-approver');
+  await checker.close();
+});
+
+/** Amounts as the console shows them (₹) or as the API sends them (a decimal with two places);
+ * a version like `v2026.04` is not an amount. */
+const AMOUNT = /₹|(?<![v\d.])\d[\d,]*\.\d{2}\b/;
+
+test('ops_viewer sees runs and dead letters but no amount on any page', async () => {
+  const ctx = await context(env);
+  const page = await ctx.newPage();
+  await signIn(env, page, 'ops1');
+  const pages = [
+    ['runs', '#/runs', 'tr[data-run]'],
+    ['run-ops', `#/runs/${finalRun}`, 'text=Dead letters'],
+    ['periods-ops', '#/periods', 'text=locked'],
+    ['schedule-ops', '#/schedule', 'h1'],
+  ];
+  for (const [name, hash, ready] of pages) {
+    await page.goto(`${env.base}/${hash}`);
+    await page.locator(ready).first().waitFor();
+    const text = await page.locator('body').innerText();
+    assert.doesNotMatch(text, AMOUNT, `${name} shows an amount:\n${text}`);
+    await page_done(page, name);
+  }
+  const nav = await page.locator('#nav').innerText();
+  assert.doesNotMatch(nav, /Adjustments|Uploads|Audit|Roles|My pay/);
+  await ctx.close();
+});
+
+test('a worker sees only their own pay and payslip, on a 360 px phone without horizontal scroll', async () => {
+  const ctx = await context(env, { viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true });
+  const page = await ctx.newPage();
+  await signIn(env, page, 'W000000');
+  await page.goto(`${env.base}/#/mypay`);
+  await page.locator('#net-pay').waitFor();
+  const token = await tokenOf(page);
+  const own = await (await fetch(`${env.base}/v1/orgs/org0/workers/W000000/pay?period=2026-10`, {
+    headers: { Authorization: `Bearer ${token}` },
+  })).json();
+  const shown = await page.locator('#net-pay').innerText();
+  const expected = await page.evaluate(async (net) => (await import('/console/format.js')).rupees(net), own.pay.net_pay);
+  assert.equal(shown, expected);
+  await page.getByRole('heading', { name: 'Breakdown' }).waitFor();
+  await page.locator('iframe.pdf').waitFor();
+  const other = await fetch(`${env.base}/v1/orgs/org0/workers/W000002/pay?period=2026-10`, {
+    headers: { Authorization: `Bearer ${token}` },
+  });
+  assert.equal(other.status, 403);
+  const nav = await page.locator('#nav').innerText();
+  assert.equal(nav.trim(), 'My pay');
+  const widths = await page.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
+  assert.ok(widths[0] <= widths[1], `horizontal scroll at 360 px: ${widths}`);
+  await page_done(page, 'mypay-phone');
+  await page.goto(`${env.base}/#/runs`);
+  await page.getByText('do not include this page').waitFor();
+  await ctx.close();
+});
+
+test('HR pages fit a 360 px phone too', async () => {
+  const ctx = await context(env, { viewport: { width: 360, height: 740 }, isMobile: true });
+  const page = await ctx.newPage();
+  await signIn(env, page, 'hr1');
+  for (const [name, hash, ready] of [
+    ['runs-phone', '#/runs', 'tr[data-run]'],
+    ['run-phone', `#/runs/${finalRun}`, 'text=Timeline'],
+    ['uploads-phone', '#/uploads', '#drop'],
+  ]) {
+    await page.goto(`${env.base}/${hash}`);
+    await page.locator(ready).first().waitFor();
+    const [scroll, inner] = await page.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
+    assert.ok(scroll <= inner, `${name}: horizontal scroll at 360 px (${scroll} > ${inner})`);
+    await shot(page, name);
+  }
+  await ctx.close();
+});
+
+test('the embedded demo signs in with one button per role', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'payroll-demo-'));
+  const demo = await serve(`listen = "127.0.0.1:0"\ndata = ${JSON.stringify(join(dir, 'data'))}\n`, dir);
+  try {
+    const ctx = await context(env);
+    const page = await ctx.newPage();
+    await page.goto(`${demo.base}/`);
+    await page.getByRole('button', { name: 'Sign in as hr admin' }).waitFor();
+    await page_done(page, 'signin-demo');
+    await page.getByRole('button', { name: 'Sign in as hr admin' }).click();
+    await page.getByRole('heading', { name: 'Runs' }).waitFor();
+    assert.match(await page.locator('#who').innerText(), /demo-hr_admin/);
+    await ctx.close();
+  } finally {
+    demo.child.kill('SIGTERM');
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the sign-in page of a provider-configured service', async () => {
+  const ctx = await context(env);
+  const page = await ctx.newPage();
+  await page.goto(`${env.base}/`);
+  await page.getByRole('button', { name: 'Sign in with your company account' }).waitFor();
+  await page_done(page, 'signin-oidc');
+  await ctx.close();
+  writeFileSync(join(repo, 'target/console-screenshots/README.txt'),
+    `Screenshots of the console from service/console/tests (${new Date().toISOString()}).\n${figures.join('\n')}\n`);
+});

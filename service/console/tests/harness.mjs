@@ -1,0 +1,184 @@
+// What the browser tests run against, all on loopback: an OpenID Connect provider
+// (oidc-provider, configured here: a public client with PKCE, accounts whose claims carry org
+// and roles), `payroll serve` (the debug binary) over a copy of the sample month with that
+// provider configured, and Debian's chromium driven by playwright-core.
+
+import { spawn } from 'node:child_process';
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { cpSync, mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import Provider from 'oidc-provider';
+import { chromium } from 'playwright-core';
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const repo = resolve(here, '../../..');
+export const SCREENSHOTS = join(repo, 'target/console-screenshots');
+export const CLIENT_ID = 'payroll-console';
+
+/** The people of the test: login name → roles (the worker's login is their worker id). */
+export const ACCOUNTS = {
+  hr1: ['hr_admin'],
+  appr1: ['approver'],
+  ops1: ['ops_viewer'],
+  admin1: ['org_admin'],
+  W000000: ['worker'],
+};
+
+function binary() {
+  return process.env.PAYROLL_BIN ?? join(repo, 'target/debug/payroll');
+}
+
+/** A server on a free loopback port whose handler is set later (the provider needs its own
+ * URL, and its client the console's). */
+async function listenLater() {
+  let handler = (req, res) => { res.statusCode = 503; res.end(); };
+  const server = createServer((req, res) => handler(req, res));
+  await new Promise((ok) => server.listen(0, '127.0.0.1', ok));
+  return { server, url: `http://127.0.0.1:${server.address().port}`, set: (h) => { handler = h; } };
+}
+
+/** The OpenID Connect provider: devInteractions login (any password), claims org and roles
+ * in the ID token, RS256 keys made for this run. */
+function provider(issuer, consoleUrl) {
+  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const jwk = { ...privateKey.export({ format: 'jwk' }), kid: `test-${randomUUID()}`, alg: 'RS256', use: 'sig' };
+  const oidc = new Provider(issuer, {
+    clients: [{
+      client_id: CLIENT_ID,
+      token_endpoint_auth_method: 'none',
+      redirect_uris: [`${consoleUrl}/`],
+      grant_types: ['authorization_code'],
+      response_types: ['code'],
+    }],
+    jwks: { keys: [jwk] },
+    scopes: ['openid', 'payroll'],
+    claims: { openid: ['sub'], payroll: ['org', 'roles'] },
+    // The console sends the ID token as its bearer: it must carry the claims.
+    conformIdTokenClaims: false,
+    pkce: { required: () => true },
+    clientBasedCORS: () => true,
+    features: { devInteractions: { enabled: true } },
+    async findAccount(ctx, id) {
+      const roles = ACCOUNTS[id];
+      if (!roles) return undefined;
+      return { accountId: id, claims: () => ({ sub: id, org: 'org0', roles }) };
+    },
+  });
+  oidc.proxy = false;
+  return oidc;
+}
+
+/** Starts `payroll serve` with `config` (TOML) and resolves its base URL from what it prints. */
+export async function serve(config, dir) {
+  const file = join(dir, 'payroll.toml');
+  writeFileSync(file, config);
+  const child = spawn(binary(), ['serve', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  const base = await new Promise((ok, fail) => {
+    const timer = setTimeout(() => fail(new Error(`payroll serve did not start:\n${out}`)), 120_000);
+    const read = (chunk) => {
+      out += chunk;
+      const m = /listening on (http:\/\/[0-9.:]+)/.exec(out);
+      if (m) { clearTimeout(timer); ok(m[1]); }
+    };
+    child.stdout.on('data', read);
+    child.stderr.on('data', read);
+    child.on('exit', (code) => fail(new Error(`payroll serve exited ${code}:\n${out}`)));
+  });
+  return { base, child, output: () => out };
+}
+
+/** The whole setup: provider, service over the sample month, browser. */
+export async function start() {
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  const dir = mkdtempSync(join(tmpdir(), 'payroll-console-'));
+  const inputs = join(dir, 'inputs');
+  cpSync(join(repo, 'cli/tests/data/sample'), inputs, { recursive: true });
+  const idp = await listenLater();
+  // The service's port is known once it listens; its config names the issuer first.
+  const service = await serve([
+    'listen = "127.0.0.1:0"',
+    `data = ${JSON.stringify(join(dir, 'data'))}`,
+    `inputs = ${JSON.stringify(inputs)}`,
+    '[auth.oidc]',
+    `issuer = ${JSON.stringify(idp.url)}`,
+    `client_id = "${CLIENT_ID}"`,
+    'scopes = "openid payroll"',
+    '',
+  ].join('\n'), dir);
+  const oidc = provider(idp.url, service.base);
+  idp.set(oidc.callback());
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    headless: true,
+    args: ['--no-sandbox', '--disable-dev-shm-usage'],
+  });
+  return {
+    dir,
+    base: service.base,
+    issuer: idp.url,
+    browser,
+    service,
+    async stop() {
+      await browser.close();
+      service.child.kill('SIGTERM');
+      idp.server.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A fresh browser context (its own cookies and sessionStorage) that refuses every request
+ * off loopback and records them: the console must work offline. */
+export async function context(env, options = {}) {
+  const ctx = await env.browser.newContext({ acceptDownloads: true, ...options });
+  ctx.offLoopback = [];
+  await ctx.route(/^https?:\/\/(?!127\.0\.0\.1[:/])/, (route) => {
+    let from = '';
+    try { from = route.request().frame().url(); } catch { /* a worker's request */ }
+    ctx.offLoopback.push({ url: route.request().url(), from });
+    return route.abort();
+  });
+  return ctx;
+}
+
+/** Signs in through the provider's login and consent pages as `login`. */
+export async function signIn(env, page, login) {
+  await page.goto(`${env.base}/`);
+  await page.getByRole('button', { name: 'Sign in with your company account' }).click();
+  await page.waitForURL(`${env.issuer}/**`);
+  await page.fill('input[name=login]', login);
+  await page.fill('input[name=password]', 'any password');
+  await page.click('button[type=submit]');
+  const consent = page.getByRole('button', { name: 'Continue' });
+  await Promise.race([
+    consent.waitFor({ timeout: 10_000 }).then(() => consent.click()),
+    page.waitForURL(`${env.base}/**`, { timeout: 10_000 }),
+  ]).catch(() => {});
+  await page.waitForURL(`${env.base}/**`);
+  await page.locator('#who').getByText(login).waitFor();
+}
+
+/** The bearer the console holds, for checking the API directly. */
+export function tokenOf(page) {
+  return page.evaluate(() => JSON.parse(sessionStorage.getItem('payroll.session')).token);
+}
+
+export async function shot(page, name) {
+  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
+}
+
+/** axe-core injected into the page (by the driver: the console's CSP allows no inline script);
+ * the serious and critical violations. */
+const AXE = readFileSync(join(here, 'node_modules/axe-core/axe.min.js'), 'utf8');
+export async function axe(page) {
+  await page.evaluate(AXE);
+  const result = await page.evaluate(() => globalThis.axe.run(document, { resultTypes: ['violations'] }));
+  return result.violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.map((n) => n.target.join(' ')).slice(0, 3).join('; ')}`);
+}
