@@ -264,9 +264,14 @@ pub fn with_locked_terms(inputs: &[RecordBatch], locked: &[RecordBatch]) -> Resu
 
 /// The rows of `inputs` (a locked period's inputs now, on the locked run's terms) whose worker
 /// the late events touched: whose inputs differ from what the locked run computed from (its
-/// results carry every input), or whom the locked run did not pay. Only these need computing
-/// again; the others' pay is what was paid.
-pub fn touched(inputs: &[RecordBatch], locked: &[RecordBatch]) -> Result<Vec<RecordBatch>> {
+/// results carry every input), or whom the locked run did not pay, and those in `settled`
+/// (arrears were paid to them since: inputs back as they were locked must recover those). Only
+/// these need computing again; the others' pay is what was paid.
+pub fn touched(
+    inputs: &[RecordBatch],
+    locked: &[RecordBatch],
+    settled: &std::collections::HashSet<&str>,
+) -> Result<Vec<RecordBatch>> {
     use datafusion::arrow::compute::{cast, filter_record_batch};
     use datafusion::arrow::row::{RowConverter, SortField};
 
@@ -308,8 +313,11 @@ pub fn touched(inputs: &[RecordBatch], locked: &[RecordBatch]) -> Result<Vec<Rec
         let workers = string_column(batch, "worker_id")?;
         let mask: datafusion::arrow::array::BooleanArray = (0..batch.num_rows())
             .map(|row| {
-                Some(match at.get(workers.value(row)) {
-                    Some(&(index, locked_row)) => now.row(row) != before[index].row(locked_row),
+                let worker = workers.value(row);
+                Some(match at.get(worker) {
+                    Some(&(index, locked_row)) => {
+                        settled.contains(worker) || now.row(row) != before[index].row(locked_row)
+                    }
                     None => true,
                 })
             })
@@ -629,13 +637,21 @@ mod tests {
             ],
         )
         .unwrap();
-        let touched = touched(&[inputs], &[locked]).unwrap();
-        let workers: Vec<&str> = touched
-            .iter()
-            .flat_map(|b| string_column(b, "worker_id").unwrap().iter().flatten())
-            .collect();
+        let workers = |settled: &[&str]| -> Vec<String> {
+            let settled = settled.iter().copied().collect();
+            touched(std::slice::from_ref(&inputs), std::slice::from_ref(&locked), &settled)
+                .unwrap()
+                .iter()
+                .flat_map(|b| {
+                    let ids = string_column(b, "worker_id").unwrap();
+                    ids.iter().flatten().map(str::to_string).collect::<Vec<_>>()
+                })
+                .collect()
+        };
         // W1 is as paid; W2 worked a day more; W3 was never paid.
-        assert_eq!(workers, ["W2", "W3"]);
+        assert_eq!(workers(&[]), ["W2", "W3"]);
+        // Arrears were paid to W1 since: inputs back as locked must recover them.
+        assert_eq!(workers(&["W1"]), ["W1", "W2", "W3"]);
     }
 
     #[test]

@@ -79,7 +79,12 @@ pub async fn carried(
             .expect("applied_ruleset checks the version");
         let locked_results = read_org_results(out, org, &record.period, &record.run_id).await?;
         let inputs = arrears::with_locked_terms(&inputs_batches(run.period, &rows), &locked_results)?;
-        let inputs = arrears::touched(&inputs, &locked_results)?;
+        let settled_here: std::collections::HashSet<&str> = settled
+            .iter()
+            .filter(|a| a.original_period == run.period)
+            .map(|a| a.worker_id.as_str())
+            .collect();
+        let inputs = arrears::touched(&inputs, &locked_results, &settled_here)?;
         if inputs.is_empty() {
             continue;
         }
