@@ -114,3 +114,10 @@ export function upload(path, file, key, onProgress) {
     xhr.send(form);
   });
 }
+
+/** A file as the request body (e.g. a bank's return file as text/csv). */
+export async function postFile(path, file, contentType) {
+  const r = await fetch(path, { method: 'POST', headers: headers({ 'Content-Type': contentType }), body: file });
+  if (!r.ok) await fail(r);
+  return r.json();
+}

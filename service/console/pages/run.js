@@ -5,6 +5,7 @@
 import { api, download, events, fetchBlob } from '../api.js';
 import { count, isMoneyCategory, rupees, when } from '../format.js';
 import { ask, attempt, badge, clear, drawer, h, kv, money, table, toast } from '../ui.js';
+import { payoutsAndNotices } from './payouts.js';
 import { progressCell } from './runs.js';
 
 const PAGE = 50;
@@ -66,8 +67,8 @@ export async function render(main, { me, can, params, signal }) {
       sections.push(h('h2', {}, 'Downloads'), downloads(run));
       if (seesPay) sections.push(h('h2', {}, 'Workers'), workers(run));
     }
-    if (run.status === 'finalized' && can('pay:view')) {
-      sections.push(payoutsAndNotices(run));
+    if (run.status === 'finalized' && run.kind === 'final') {
+      sections.push(payoutsAndNotices(me, can, base, run, signal));
     }
     clear(main, sections);
     main.dataset.renderedMs = String(Math.round(performance.now() - started));
@@ -199,19 +200,6 @@ export async function render(main, { me, can, params, signal }) {
       content.push(await payslip(base, row.worker_id));
     }
     clear(panel, panel.querySelector('.close'), h('h2', {}, `Worker ${row.worker_id}`), content);
-  };
-
-  const payoutsAndNotices = (run) => {
-    const box = h('section', { 'aria-label': 'Payouts and notices' }, h('h2', {}, 'Payouts and notices'));
-    attempt(async () => {
-      const parts = [];
-      const payouts = await api(`${base}/payouts`, { signal }).catch((e) => (e.status === 404 ? null : Promise.reject(e)));
-      if (payouts) parts.push(h('pre', { class: 'formula' }, JSON.stringify(payouts, null, 2)));
-      const notices = await api(`${base}/notices`, { signal }).catch((e) => (e.status === 404 ? null : Promise.reject(e)));
-      if (notices) parts.push(h('pre', { class: 'formula' }, JSON.stringify(notices, null, 2)));
-      box.append(...(parts.length ? parts : [h('p', { class: 'muted' }, 'This service records no payouts or notices for the run.')]));
-    });
-    return box;
   };
 
   await draw();

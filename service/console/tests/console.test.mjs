@@ -178,6 +178,22 @@ test('an approver approves; the payslip previews inline and downloads with the n
   rmSync(dir, { recursive: true });
   await page_done(page, 'payslip-drawer');
 
+  // The approver pays the run: a payout of every worker's net pay, its NEFT file downloaded.
+  await page.keyboard.press('Escape');
+  await page.getByRole('button', { name: 'Make payout…' }).click();
+  const confirm = page.locator('dialog[open]');
+  assert.match(await confirm.innerText(), /org0.*2026-10/s);
+  await confirm.getByRole('button', { name: 'Make payout' }).click();
+  const card = page.locator('#payout');
+  await card.getByText('Payout 1').waitFor();
+  assert.match(await card.innerText(), /Total\s*₹[\d,]+\.\d{2}/);
+  const [neft] = await Promise.all([
+    page.waitForEvent('download'),
+    card.getByRole('button', { name: 'NEFT file (CSV)' }).click(),
+  ]);
+  assert.ok(readFileSync(await neft.path(), 'utf8').trim().split('\n').length >= 2, 'the NEFT file has payments');
+  await page_done(page, 'payout');
+
   await page.goto(`${env.base}/#/periods`);
   await page.getByRole('cell', { name: 'locked' }).first().waitFor();
   await page_done(page, 'periods');
@@ -300,6 +316,14 @@ test('HR pages fit a 360 px phone too', async () => {
     assert.ok(scroll <= inner, `${name}: horizontal scroll at 360 px (${scroll} > ${inner})`);
     await shot(page, name);
   }
+  // HR downloads the statutory returns of the finalized run.
+  await page.goto(`${env.base}/#/runs/${finalRun}`);
+  await page.getByRole('button', { name: 'EPFO ECR (text)' }).waitFor();
+  const [ecr] = await Promise.all([
+    page.waitForEvent('download'),
+    page.getByRole('button', { name: 'EPFO ECR (text)' }).click(),
+  ]);
+  assert.ok(readFileSync(await ecr.path(), 'utf8').includes('#~#'), 'an ECR file');
   await ctx.close();
 });
 

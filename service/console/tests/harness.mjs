@@ -104,6 +104,10 @@ export async function start() {
     'listen = "127.0.0.1:0"',
     `data = ${JSON.stringify(join(dir, 'data'))}`,
     `inputs = ${JSON.stringify(inputs)}`,
+    // Payouts are made from this account.
+    '[orgs.org0]',
+    'debit_account = "000111222333"',
+    'debit_ifsc = "ICIC0000001"',
     '[auth.oidc]',
     `issuer = ${JSON.stringify(idp.url)}`,
     `client_id = "${CLIENT_ID}"`,

@@ -51,6 +51,7 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
     ),
     ("pages/roles.js", JS, include_bytes!("../../console/pages/roles.js")),
     ("pages/mypay.js", JS, include_bytes!("../../console/pages/mypay.js")),
+    ("pages/payouts.js", JS, include_bytes!("../../console/pages/payouts.js")),
     ("icon.svg", "image/svg+xml", include_bytes!("../../console/icon.svg")),
 ];
 
