@@ -82,6 +82,12 @@ const MATRIX: &[(&str, &str, Option<&str>, [u16; 6])] = &[
     ),
     (
         "GET",
+        "/v1/orgs/{org}/runs/{run}/arrears",
+        None,
+        [200, 200, 403, 200, 403, 200],
+    ),
+    (
+        "GET",
         "/v1/orgs/{org}/runs/{run}/workers/W000000/explain",
         None,
         [200, 200, 403, 403, 200, 200],

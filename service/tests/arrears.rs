@@ -121,6 +121,28 @@ async fn check(backend: Backend) {
         Decimal::new(75000, 2)
     );
 
+    // The API lists them, a worker at a time if asked.
+    let listed = h
+        .get(&format!("/v1/orgs/org0/runs/{november}/arrears?worker_id=W000015"), &hr)
+        .await
+        .json();
+    let listed: Amounts = listed["arrears"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            assert_eq!(a["original_period"], "2026-10");
+            let key = ("W000015".to_string(), a["component"].as_str().unwrap().to_string());
+            (key, decimal(&a["arrear"]))
+        })
+        .collect();
+    let w15: Amounts = expected
+        .iter()
+        .filter(|((w, _), _)| w == "W000015")
+        .map(|(k, v)| (k.clone(), *v))
+        .collect();
+    assert_eq!(listed, w15);
+
     // The arrears are a table beside the results, for any SQL over the store.
     let ctx = datafusion::prelude::SessionContext::new();
     payroll_connectors::results::register_results(&ctx, &store)

@@ -15,7 +15,7 @@ use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::datatypes::{DataType, Decimal128Type, Int64Type};
 use datafusion::arrow::util::display::array_value_to_string;
 use payroll_connectors::layout;
-use payroll_connectors::results::{read_org_results, read_run, results_parts};
+use payroll_connectors::results::{read_arrears, read_org_results, read_run, results_parts};
 use payroll_engine::lifecycle::RunStatus;
 use payroll_rules::vocabulary::PayPeriod;
 use rust_decimal::Decimal;
@@ -35,6 +35,7 @@ pub fn router() -> Router<ApiContext> {
         .route("/v1/orgs/{org}/runs/{id}/results", get(results_json))
         .route("/v1/orgs/{org}/runs/{id}/results.csv", get(results_csv))
         .route("/v1/orgs/{org}/runs/{id}/results.parquet", get(results_parquet))
+        .route("/v1/orgs/{org}/runs/{id}/arrears", get(arrears))
         .route("/v1/orgs/{org}/runs/{id}/workers/{worker}/explain", get(explain))
         .route("/v1/orgs/{org}/runs/{id}/payslips/{file}", get(payslip))
         .route("/v1/orgs/{org}/runs/{id}/register.xlsx", get(register))
@@ -268,6 +269,90 @@ pub(super) async fn results_json(
     Ok(Json(ResultsPage {
         run_id: run.id,
         rows,
+        next_page_token: next,
+    }))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ArrearsQuery {
+    /// Only this worker's arrears.
+    pub worker_id: Option<String>,
+    /// 1 to 1000; 100 by default.
+    #[param(minimum = 1, maximum = 1000)]
+    pub page_size: Option<u32>,
+    /// The `next_page_token` of the page before.
+    #[param(pattern = "^[0-9]+$")]
+    pub page_token: Option<String>,
+}
+
+/// One component's difference for a worker and an earlier, locked period.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ArrearBody {
+    pub worker_id: String,
+    /// The locked period the difference is for, `YYYY-MM`.
+    pub original_period: String,
+    pub component: String,
+    /// What was paid for it: the locked run and arrears settled since (a decimal string).
+    pub paid: String,
+    /// What the period gives now, with the late events.
+    pub recomputed: String,
+    /// `recomputed - paid`: negative for a recovery.
+    pub arrear: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ArrearsPage {
+    pub run_id: String,
+    pub arrears: Vec<ArrearBody>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_page_token: Option<String>,
+}
+
+/// The arrears a run carries for earlier, locked periods, by worker, original period and
+/// component; their net per worker is its results' `arrears_net`.
+#[utoipa::path(get, path = "/v1/orgs/{org}/runs/{id}/arrears", tag = "results",
+    params(("org" = String, Path), ("id" = String, Path), ArrearsQuery),
+    responses((status = 200, body = ArrearsPage), (status = 401, body = super::error::ErrorBody),
+        (status = 403, body = super::error::ErrorBody), (status = 404, body = super::error::ErrorBody),
+        (status = 409, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub(super) async fn arrears(
+    State(ctx): State<ApiContext>,
+    user: AuthUser,
+    ApiPath((org, id)): ApiPath<(String, String)>,
+    ApiQuery(query): ApiQuery<ArrearsQuery>,
+) -> Result<Json<ArrearsPage>> {
+    readable_columns(&user, &org, None)?;
+    let size = page_size(query.page_size, 100, 1000).map_err(|fault| Error::Invalid(vec![fault]))? as usize;
+    let start: usize = match &query.page_token {
+        None => 0,
+        Some(t) => t
+            .parse()
+            .map_err(|_| Error::invalid("page_token", "not a token this API gave"))?,
+    };
+    let run = calculated(&ctx, &org, &id).await?;
+    let carried = read_arrears(&ctx.store, &org, &run.period.to_string(), &run.id).await?;
+    let mut matching = carried
+        .into_iter()
+        .filter(|a| query.worker_id.as_ref().is_none_or(|w| *w == a.worker_id));
+    let arrears: Vec<ArrearBody> = matching
+        .by_ref()
+        .skip(start)
+        .take(size)
+        .map(|a| ArrearBody {
+            worker_id: a.worker_id,
+            original_period: a.original_period.to_string(),
+            component: a.component,
+            paid: a.paid.to_string(),
+            recomputed: a.recomputed.to_string(),
+            arrear: a.arrear.to_string(),
+        })
+        .collect();
+    let next = matching.next().map(|_| (start + arrears.len()).to_string());
+    Ok(Json(ArrearsPage {
+        run_id: run.id,
+        arrears,
         next_page_token: next,
     }))
 }
