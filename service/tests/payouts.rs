@@ -381,3 +381,29 @@ async fn a_payout_needs_a_finalized_run_and_a_debit_account() {
     assert!(reply.text().contains("provisional"), "{}", reply.text());
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_payouts_made_at_once_never_pay_a_worker_twice() {
+    for backend in backends() {
+        let h = Harness::start(backend, DEBIT).await;
+        let run = h.finalized_run().await;
+        let hr = h.token("hr1", "org0", "hr_admin");
+        let approver = h.token("appr1", "org0", "approver");
+        let payable = payable(&h, &run, &hr)
+            .await
+            .values()
+            .filter(|n| **n > Decimal::ZERO)
+            .count();
+        let path = format!("/v1/orgs/org0/runs/{run}/payouts");
+        let (a, b) = tokio::join!(
+            h.call("POST", &path, Some(&approver), None, Some("at-once-a")),
+            h.call("POST", &path, Some(&approver), None, Some("at-once-b")),
+        );
+        let mut statuses = [a.status, b.status];
+        statuses.sort_unstable();
+        assert_eq!(statuses, [201, 409], "{backend:?}: {} / {}", a.text(), b.text());
+        let made = if a.status == 201 { a.json() } else { b.json() };
+        assert_eq!(made["payments"], payable, "{made:#}");
+        h.stop().await;
+    }
+}

@@ -248,7 +248,7 @@ pub async fn mark_returned(db: &Db, org: &str, payout: &str, rows: &[(usize, Str
     Ok(done)
 }
 
-/// The returned payments of a payout: worker and reason, for the payout's body.
+/// How many payments of a payout a bank return file has marked returned.
 pub async fn returned_count(db: &Db, org: &str, payout: &str) -> Result<i64> {
     let (n,): (i64,) = sqlx::query_as(
         "SELECT COUNT(*) FROM payout_payments WHERE org_id = $1 AND payout_id = $2 AND status = 'returned'",
