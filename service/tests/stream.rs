@@ -367,7 +367,8 @@ async fn a_locked_period_leaves_the_streams_state_for_the_archive_and_a_late_pun
         sample().join("sites.csv")
     );
     // November is the open period the stream keeps live; October is the one to lock.
-    let extra = "[stream]\nperiod = \"2026-11\"\nlive_every = \"1s\"\ncheckpoint_every = \"1s\"";
+    let extra = "[stream]\nperiod = \"2026-11\"\nlive_every = \"1s\"\ncheckpoint_every = \"1s\"\n\
+                 [orgs.org0]\ndebit_account = \"000111222333\"\ndebit_ifsc = \"ICIC0000001\"";
     let h = Harness::start_with(Backend::Sqlite, &source, extra).await;
     let state = h.dir.path().join("data/state");
     let folded = wait_for_state(&state, "every message folded", |m| {
@@ -379,6 +380,40 @@ async fn a_locked_period_leaves_the_streams_state_for_the_archive_and_a_late_pun
 
     let run = h.finalized_run().await;
     let hr = h.token("hr1", "org0", "hr_admin");
+    // A payout in stream mode pays to the master the `workers` topic folded into the state:
+    // every worker of the run is found there, paid or an exception for its amount alone.
+    let approver = h.token("appr1", "org0", "approver");
+    let payout = h
+        .call(
+            "POST",
+            &format!("/v1/orgs/org0/runs/{run}/payouts"),
+            Some(&approver),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(payout.status, 201, "{}", payout.text());
+    let payout = payout.json();
+    let rows = h
+        .get(&format!("/v1/orgs/org0/runs/{run}/results.csv"), &hr)
+        .await
+        .text();
+    assert_eq!(
+        payout["payments"].as_u64().unwrap() + payout["exceptions"].as_u64().unwrap(),
+        rows.lines().count() as u64 - 1,
+        "{payout:#}"
+    );
+    let exceptions = h
+        .get(payout["links"]["exceptions"].as_str().unwrap(), &approver)
+        .await
+        .text();
+    assert!(
+        exceptions
+            .lines()
+            .skip(1)
+            .all(|l| l.contains("net_payable") && !l.contains("not_in_master")),
+        "only workers with nothing to pay: {exceptions}"
+    );
     let locked = h.get(&format!("/v1/orgs/org0/runs/{run}"), &hr).await.json();
     let october: payroll_rules::vocabulary::PayPeriod = "2026-10".parse().unwrap();
     // The stream closes one shard a checkpoint pass (a shard's archive takes seconds at scale).
