@@ -146,6 +146,20 @@ pub async fn run(request: RunRequest<'_>, progress: &dyn Progress) -> Result<Run
             });
         }
     }
+    // Bank details are checked again where money leaves (a payout lists these workers as
+    // exceptions, and pays them once the master is corrected); counted here, where the master
+    // enters a run, so they can be corrected before. The count names no account.
+    let bank_faults = rows
+        .iter()
+        .filter(|(worker, ..)| !payroll_engine::bank::faults(worker).is_empty())
+        .count();
+    if bank_faults > 0 {
+        tracing::warn!(
+            run = %run_id,
+            workers = bank_faults,
+            "workers with a bank account or IFSC out of format: paid in the results, payout exceptions until the master is corrected"
+        );
+    }
     let period_text = period.to_string();
     let created_at = Utc::now().to_rfc3339();
     let mut writer = ResultsWriter::new(
