@@ -157,3 +157,46 @@ async fn the_embedded_demo_gives_a_token_per_role() {
     assert_eq!(unknown.status, 422, "{}", unknown.text());
     h.stop().await;
 }
+
+/// The console's worker search: `q` over every worker of a run, by id or name; a caller who may
+/// not read names (anonymized results) finds by id only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn results_are_searched_by_id_or_name_within_what_the_caller_may_read() {
+    let h = Harness::start(Backend::Sqlite, "").await;
+    let hr = h.token("hr1", "org0", "hr_admin");
+    let run = h.trigger("org0", &hr, "2026-10", "provisional", "search").await;
+    h.wait("org0", &run, &hr, "calculated").await;
+    let ids = |reply: Reply| -> Vec<String> {
+        assert_eq!(reply.status, 200, "{}", reply.text());
+        reply.json()["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["worker_id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let path = |q: &str| format!("/v1/orgs/org0/runs/{run}/results?page_size=1000&q={q}");
+    assert_eq!(ids(h.get(&path("w000000"), &hr).await), ["W000000"]);
+    let by_name = ids(h.get(&path("WORKER%202"), &hr).await);
+    assert!(
+        by_name.contains(&"W000002".to_string()) && by_name.iter().all(|id| id.starts_with("W0000")),
+        "{by_name:?}"
+    );
+    // Pages count matching workers only.
+    let first = h
+        .get(
+            &format!("/v1/orgs/org0/runs/{run}/results?page_size=1&q=worker%202"),
+            &hr,
+        )
+        .await
+        .json();
+    assert_eq!(first["rows"].as_array().unwrap().len(), 1);
+    assert!(first["next_page_token"].is_string(), "{first}");
+
+    let analyst = h.token("an1", "org0", "analyst");
+    assert_eq!(ids(h.get(&path("W000002"), &analyst).await), ["W000002"]);
+    assert!(ids(h.get(&path("worker%202"), &analyst).await).is_empty());
+    let long = h.get(&path(&"x".repeat(101)), &hr).await;
+    assert_eq!(long.status, 422, "{}", long.text());
+    h.stop().await;
+}

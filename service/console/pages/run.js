@@ -144,45 +144,47 @@ export async function render(main, { me, can, params, signal }) {
 
   const workers = (run) => {
     const box = h('div', {});
-    const tokens = [undefined];
+    let tokens = [undefined];
     let at = 0;
-    let rows = [];
-    const search = h('input', { type: 'search', name: 'q', placeholder: 'Worker id or name', 'aria-label': 'Search workers' });
+    let q = '';
     const body = h('div', {});
     const pager = h('div', { class: 'pager' });
-    const showPage = () => {
-      const q = search.value.trim().toLowerCase();
-      const shown = q ? rows.filter((r) => `${r.worker_id} ${r.name ?? ''} ${r.site_name ?? ''}`.toLowerCase().includes(q)) : rows;
-      const columns = [
-        { title: 'Worker', get: (r) => r.worker_id },
-        { title: 'Name', get: (r) => r.name ?? '—' },
-        { title: 'Site', narrow: true, get: (r) => r.site_name ?? r.site_id },
-        { title: 'Days', num: true, narrow: true, get: (r) => r.present_days ?? '—' },
-        ...(can('pay:view') || can('results:anonymized') ? AMOUNTS.map(([k, t]) => ({ title: t, num: true, get: (r) => money(r[k]) })) : []),
-      ];
-      clear(body, shown.length ? table(columns, shown, { onRow: (r) => openWorker(run, r), rowLabel: (r) => `Worker ${r.worker_id}` })
-        : h('p', { class: 'muted' }, q ? 'No worker on this page matches; press Find to look the id up.' : 'No workers.'));
-    };
+    const columns = [
+      { title: 'Worker', get: (r) => r.worker_id },
+      { title: 'Name', get: (r) => r.name ?? '—' },
+      { title: 'Site', narrow: true, get: (r) => r.site_name ?? r.site_id },
+      { title: 'Days', num: true, narrow: true, get: (r) => r.present_days ?? '—' },
+      ...AMOUNTS.map(([k, t]) => ({ title: t, num: true, get: (r) => money(r[k]) })),
+    ];
     const load = async () => {
-      const q = new URLSearchParams({ page_size: String(PAGE) });
-      if (tokens[at]) q.set('page_token', tokens[at]);
+      const params = new URLSearchParams({ page_size: String(PAGE) });
+      if (tokens[at]) params.set('page_token', tokens[at]);
+      if (q) params.set('q', q);
       const started = performance.now();
-      const page = await api(`${base}/results?${q}`, { signal });
-      rows = page.rows;
+      const page = await api(`${base}/results?${params}`, { signal });
       tokens[at + 1] = page.next_page_token;
-      showPage();
+      clear(body, page.rows.length
+        ? table(columns, page.rows, { onRow: (r) => openWorker(run, r), rowLabel: (r) => `Worker ${r.worker_id}` })
+        : h('p', { class: 'muted' }, q ? `No worker matches “${q}”.` : 'No workers.'));
       box.dataset.renderedMs = String(Math.round(performance.now() - started));
       clear(pager,
         h('button', { disabled: at === 0, onclick: () => { at -= 1; attempt(load); } }, 'Previous'),
-        h('span', {}, `Workers ${count(at * PAGE + 1)}–${count(at * PAGE + rows.length)}${run.rows ? ` of ${count(run.rows)}` : ''}`),
+        h('span', {}, page.rows.length
+          ? `Workers ${count(at * PAGE + 1)}–${count(at * PAGE + page.rows.length)}${!q && run.rows ? ` of ${count(run.rows)}` : ''}`
+          : ''),
         h('button', { disabled: !page.next_page_token, onclick: () => { at += 1; attempt(load); } }, 'Next'));
     };
-    search.addEventListener('input', showPage);
-    const find = h('button', { onclick: () => {
-      const wanted = search.value.trim();
-      if (wanted) openWorker(run, { worker_id: wanted });
-    } }, 'Find');
-    box.append(h('div', { class: 'row' }, search, find), body, pager);
+    // Searched by the API over every worker of the run, by id or name.
+    const search = h('form', { class: 'row', role: 'search', 'aria-label': 'Search workers', onsubmit: (e) => {
+      e.preventDefault();
+      q = new FormData(e.target).get('q').trim();
+      tokens = [undefined];
+      at = 0;
+      attempt(load);
+    } },
+    h('input', { type: 'search', name: 'q', placeholder: 'Worker id or name', 'aria-label': 'Worker id or name', maxlength: 100 }),
+    h('button', { type: 'submit' }, 'Search'));
+    box.append(search, body, pager);
     attempt(load);
     return box;
   };

@@ -89,6 +89,7 @@ export async function render(main, { me, can, signal }) {
       const run = await attempt(() => api(`/v1/orgs/${me.org}/runs`, { method: 'POST', body: { period, kind }, key: crypto.randomUUID() }));
       if (run) {
         toast(`${kind} run of ${period} queued`);
+        watch(run);
         await attempt(load);
       }
     } },

@@ -47,6 +47,8 @@ async function trigger(page, kind) {
   assert.match(text, /org0/);
   assert.match(text, /2026-10/);
   assert.match(text, new RegExp(kind.toUpperCase()));
+  // The list follows the new run over its Server-Sent Events.
+  const live = page.waitForRequest((r) => /\/v1\/orgs\/org0\/runs\/[^/]+\/events$/.test(r.url()));
   const [response] = await Promise.all([
     page.waitForResponse((r) => r.request().method() === 'POST' && r.url().endsWith('/v1/orgs/org0/runs')),
     dialog.getByRole('button', { name: `Trigger ${kind} run` }).click(),
@@ -55,6 +57,7 @@ async function trigger(page, kind) {
   const { id } = await response.json();
   const row = page.locator(`tr[data-run="${id}"]`);
   await row.waitFor();
+  assert.match((await live).url(), new RegExp(`/runs/${id}/events$`));
   // Live: the row's status moves to calculated without a reload.
   await row.locator('.badge.calculated').waitFor({ timeout: 120_000 });
   return id;
@@ -80,8 +83,15 @@ test('HR triggers a provisional run, watches it finish, opens a worker and the e
   assert.match(await page.locator('main').innerText(), /₹\d/);
   await page_done(page, 'run-provisional');
 
-  // The search narrows the page of workers.
-  await page.getByRole('searchbox', { name: 'Search workers' }).fill('W000000');
+  // The search finds workers over the whole run, by id or name.
+  await page.getByRole('searchbox', { name: 'Worker id or name' }).fill('worker 1');
+  await page.getByRole('button', { name: 'Search' }).click();
+  await page.getByRole('row', { name: 'Worker W000000' }).waitFor({ state: 'detached' });
+  const names = await page.locator('tbody tr td:nth-child(2)').allInnerTexts();
+  assert.ok(names.length > 0 && names.every((n) => n.toLowerCase().includes('worker 1')), `${names}`);
+  await page.getByRole('searchbox', { name: 'Worker id or name' }).fill('W000000');
+  await page.getByRole('button', { name: 'Search' }).click();
+  await page.getByRole('row', { name: 'Worker W000000' }).waitFor();
   assert.equal(await page.getByRole('row', { name: /^Worker W/ }).count(), 1);
   await page.getByRole('row', { name: 'Worker W000000' }).click();
   const drawer = page.locator('aside.drawer');

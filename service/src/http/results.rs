@@ -220,6 +220,10 @@ pub struct PageQuery {
     /// The `next_page_token` of the page before.
     #[param(pattern = "^[0-9]+$")]
     pub page_token: Option<String>,
+    /// Only workers whose id, or name (for callers who may read names), contains this, any
+    /// case; pages and their tokens then count matching workers only.
+    #[param(max_length = 100)]
+    pub q: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -252,13 +256,35 @@ pub(super) async fn results_json(
             .parse()
             .map_err(|_| Error::invalid("page_token", "not a token this API gave"))?,
     };
+    let needle = match page.q.as_deref().map(str::trim) {
+        Some(q) if q.chars().count() > 100 => return Err(Error::invalid("q", "at most 100 characters")),
+        Some(q) if !q.is_empty() => Some(q.to_lowercase()),
+        _ => None,
+    };
     let run = calculated(&ctx, &org, &id).await?;
     let results = ctx.results.get(&ctx, &run).await?;
     let columns = readable_columns(&user, &org, results.batches.first())?;
     let mut rows = Vec::with_capacity(size);
     let mut seen = 0;
     for batch in &results.batches {
+        // Searched only in what the caller may read: an anonymized caller cannot find a worker
+        // by name.
+        let schema = batch.schema();
+        let searched: Vec<usize> = ["worker_id", "name"]
+            .iter()
+            .filter_map(|name| schema.index_of(name).ok())
+            .filter(|i| columns.contains(i))
+            .collect();
         for row in 0..batch.num_rows() {
+            if let Some(needle) = &needle {
+                let found = searched.iter().any(|&i| {
+                    array_value_to_string(batch.column(i), row)
+                        .is_ok_and(|v| v.to_lowercase().contains(needle.as_str()))
+                });
+                if !found {
+                    continue;
+                }
+            }
             if seen >= start && rows.len() < size {
                 rows.push(row_json(batch, row, &columns));
             }
