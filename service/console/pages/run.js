@@ -59,7 +59,11 @@ export async function render(main, { me, can, params, signal }) {
           { title: 'Worker', get: (e) => e.worker_id },
           { title: 'Component', get: (e) => e.component },
           { title: 'Reason', get: (e) => e.reason },
-          { title: 'Excluded', get: (e) => e.excluded ? `by ${e.excluded.excluded_by}: ${e.excluded.reason}` : 'no' },
+          { title: 'Excluded', get: (e) => {
+            if (e.excluded) return `by ${e.excluded.excluded_by}: ${e.excluded.reason}`;
+            if (!(can('runs:exclude') && run.kind === 'final' && run.status === 'calculated')) return 'no';
+            return h('button', { onclick: () => exclude(run, e.worker_id) }, 'Exclude…');
+          } },
         ], we.first));
       }
     }
@@ -118,6 +122,19 @@ export async function render(main, { me, can, params, signal }) {
       } }, 'Cancel run'));
     }
     return box;
+  };
+
+  /** Leaves a worker the run could not compute out of it, saying how they will be paid. */
+  const exclude = async (run, worker) => {
+    const answer = await ask(`Exclude ${worker} from this run?`,
+      `${worker} gets no pay or payslip from the final run of ${me.org} for ${run.period}; say how they will be paid.`,
+      { confirm: 'Exclude', fields: [{ name: 'reason', label: 'Reason' }] });
+    if (!answer) return;
+    const body = { worker_ids: [worker], reason: answer.reason };
+    if (await attempt(() => api(`${base}/exclusions`, { method: 'POST', body }))) {
+      toast(`${worker} excluded`);
+      await attempt(draw);
+    }
   };
 
   const decide = async (run, what) => {

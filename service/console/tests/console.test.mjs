@@ -125,7 +125,18 @@ test('an org admin who triggered a run sees Approve disabled with the four-eyes 
   await checker.close();
   await page.goto(`${env.base}/#/roles`);
   await page.getByRole('checkbox', { name: 'ops_viewer: See runs' }).waitFor();
+  // Saved as it is: the table round-trips through the API.
+  await page.getByRole('row', { name: /^ops_viewer/ }).getByRole('button', { name: 'Save' }).click();
+  await page.getByText('Role ops_viewer saved').waitFor();
   await page_done(page, 'roles');
+  await page.goto(`${env.base}/#/audit`);
+  await page.getByRole('form', { name: 'Filter the audit log' }).locator('input[name=action]').fill('run.trigger');
+  await page.getByRole('form', { name: 'Filter the audit log' }).getByRole('button', { name: 'Filter' }).click();
+  // The filtered page replaces the whole log: only run.trigger entries remain.
+  await page.waitForFunction(() => {
+    const cells = [...document.querySelectorAll('main tbody tr td:nth-child(4)')].map((c) => c.textContent);
+    return cells.length > 0 && cells.every((c) => c === 'run.trigger');
+  });
   await page.goto(`${env.base}/#/schedule`);
   await page.getByRole('form', { name: 'Edit the schedule' }).getByRole('button', { name: 'Save schedule' }).click();
   await page.getByText('Asia/Kolkata').first().waitFor();
