@@ -12,7 +12,7 @@ use crate::sites::SITES;
 use crate::{pick, pick_weighted};
 
 const HEADER: &str = "worker_id,org_id,site_id,name,gender,state,skill,designation,pay_basis,\
-rate,pf_applicable,esi_applicable,uan,esic_no,bank_account,ifsc,pan,joined_on,exited_on";
+rate,pf_applicable,esi_applicable,uan,esic_no,bank_account,ifsc,pan,joined_on,exited_on,phone,email,language";
 
 /// Central-sphere minimum wage per day in rupees, in skill order.
 const SKILLS: [(&str, u64); 4] = [
@@ -164,6 +164,7 @@ fn hire_one(number: u32, period: &Period, ids: WorkerIds, rng: &mut StdRng, row:
     if let Some(exit) = exited {
         period.put_date(row, exit);
     }
+    put_contact(row, number, SITES[site].state);
     row.push(b'\n');
 
     Employee {
@@ -225,6 +226,30 @@ fn put_statutory_numbers(row: &mut Vec<u8>, number: u32) {
 
 /// Account numbers are 9 to 16 digits depending on the bank; the IFSC is the bank's four
 /// letters, a zero and a six-character branch code.
+/// A contact for payslip notices, from the worker's number alone (no draw from `rng`, so the
+/// rest of the month is the same as without it): nine in ten have a phone, one in three an
+/// email, and the language is the site's state's.
+fn put_contact(row: &mut Vec<u8>, number: u32, state: &str) {
+    row.push(b',');
+    if number % 10 != 0 {
+        row.extend_from_slice(format!("+919{:09}", number % 1_000_000_000).as_bytes());
+    }
+    row.push(b',');
+    if number % 3 == 0 {
+        row.extend_from_slice(format!("worker{number}@example.in").as_bytes());
+    }
+    row.push(b',');
+    let language = match state {
+        "UP" | "BR" | "MP" | "RJ" | "DL" | "HR" | "GJ" => "hi",
+        "TN" => "ta",
+        "KA" => "kn",
+        "MH" => "mr",
+        "WB" => "bn",
+        _ => "en",
+    };
+    row.extend_from_slice(language.as_bytes());
+}
+
 fn put_bank_account(row: &mut Vec<u8>, rng: &mut StdRng) {
     let len = rng.random_range(9..=16);
     row.push(b'0' + rng.random_range(1..10));

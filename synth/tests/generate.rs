@@ -11,7 +11,7 @@ use payroll_synth::{SynthConfig, SynthSummary, generate};
 use serde_json::{Map, Value};
 
 const WORKERS_HEADER: &str = "worker_id,org_id,site_id,name,gender,state,skill,designation,\
-pay_basis,rate,pf_applicable,esi_applicable,uan,esic_no,bank_account,ifsc,pan,joined_on,exited_on";
+pay_basis,rate,pf_applicable,esi_applicable,uan,esic_no,bank_account,ifsc,pan,joined_on,exited_on,phone,email,language";
 const SITES_HEADER: &str = "site_id,org_id,name,state,timezone,weekly_off";
 
 /// Field order as in the reference sample's lines.
@@ -186,7 +186,13 @@ fn files_have_the_shape_of_the_reference_sample() {
     assert_eq!(summary.workers, 400);
     for row in &workers[1..] {
         let f: Vec<&str> = row.split(',').collect();
-        assert_eq!(f.len(), 19, "{row}");
+        assert_eq!(f.len(), 22, "{row}");
+        assert!(
+            f[19].is_empty() || (f[19].starts_with("+919") && is_digits(&f[19][1..], 12..=12)),
+            "{row}"
+        );
+        assert!(f[20].is_empty() || f[20].ends_with("@example.in"), "{row}");
+        assert!(f[21].len() == 2, "{row}");
         assert!(f[0].starts_with('W') && is_digits(&f[0][1..], 7..=7), "{row}");
         assert_eq!(site_states[f[2]], (f[1].to_owned(), f[5].to_owned()), "{row}");
         assert!(["M", "F"].contains(&f[4]), "{row}");

@@ -127,7 +127,9 @@ pub async fn insert(
 }
 
 /// Claims up to `limit` notices due at `now` (pending and due, or sending under a lease that
-/// ran out: its dispatcher died) for `lease`, under the token `claim`.
+/// ran out: its dispatcher died) for `lease`, under the token `claim`. Each candidate is read by
+/// the `(status, next_at)` index, then taken only if it is still due (another dispatcher may
+/// have taken it meanwhile).
 pub async fn claim(
     db: &Db,
     claim: &str,
@@ -137,97 +139,137 @@ pub async fn claim(
 ) -> Result<Vec<Notice>> {
     let at = timestamp(now);
     let until = timestamp(now + chrono::Duration::from_std(lease).unwrap_or_default());
-    let due = "(status = 'pending' AND next_at <= $3) OR (status = 'sending' AND lease_until < $3)";
-    sqlx::query(&format!(
-        "UPDATE notices SET status = 'sending', claim = $1, lease_until = $2 \
-         WHERE id IN (SELECT id FROM notices WHERE {due} ORDER BY next_at LIMIT {limit}) AND ({due})"
+    let mut ids: Vec<String> = sqlx::query_scalar(&format!(
+        "SELECT id FROM notices WHERE status = 'pending' AND next_at <= $1 ORDER BY next_at LIMIT {limit}"
     ))
-    .bind(claim)
-    .bind(&until)
     .bind(&at)
-    .execute(db.pool())
-    .await?;
-    sqlx::query_as::<_, NoticeRow>(&format!(
-        "SELECT {COLUMNS} FROM notices WHERE claim = $1 AND status = 'sending'"
-    ))
-    .bind(claim)
     .fetch_all(db.pool())
-    .await?
-    .into_iter()
-    .map(Notice::try_from)
-    .collect()
-}
-
-/// The vendor accepted it: sent, if this claim still holds it.
-pub async fn sent(db: &Db, id: &str, claim: &str, attempts: i64) -> Result<bool> {
-    let now = timestamp(Utc::now());
-    Ok(sqlx::query(
-        "UPDATE notices SET status = 'sent', attempts = $1, total_attempts = total_attempts + 1, sent_at = $2, \
-         updated_at = $2, last_error = NULL, claim = NULL, lease_until = NULL WHERE id = $3 AND claim = $4",
-    )
-    .bind(attempts)
-    .bind(&now)
-    .bind(id)
-    .bind(claim)
-    .execute(db.pool())
-    .await?
-    .rows_affected()
-        == 1)
-}
-
-/// A temporary failure: pending again at `next_at`.
-pub async fn retry_later(
-    db: &Db,
-    id: &str,
-    claim: &str,
-    attempts: i64,
-    next_at: DateTime<Utc>,
-    reason: &str,
-) -> Result<()> {
-    sqlx::query(
-        "UPDATE notices SET status = 'pending', attempts = $1, total_attempts = total_attempts + 1, next_at = $2, \
-         last_error = $3, updated_at = $4, claim = NULL, lease_until = NULL WHERE id = $5 AND claim = $6",
-    )
-    .bind(attempts)
-    .bind(timestamp(next_at))
-    .bind(reason)
-    .bind(timestamp(Utc::now()))
-    .bind(id)
-    .bind(claim)
-    .execute(db.pool())
     .await?;
+    let abandoned: Vec<String> = sqlx::query_scalar(&format!(
+        "SELECT id FROM notices WHERE status = 'sending' AND lease_until < $1 LIMIT {limit}"
+    ))
+    .bind(&at)
+    .fetch_all(db.pool())
+    .await?;
+    ids.extend(abandoned);
+    ids.truncate(limit as usize);
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list = (0..ids.len())
+        .map(|i| format!("${}", i + 4))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "UPDATE notices SET status = 'sending', claim = $1, lease_until = $2 WHERE id IN ({list}) \
+         AND ((status = 'pending' AND next_at <= $3) OR (status = 'sending' AND lease_until < $3))"
+    );
+    let mut take = sqlx::query(&sql).bind(claim).bind(&until).bind(&at);
+    for id in &ids {
+        take = take.bind(id);
+    }
+    take.execute(db.pool()).await?;
+    let list = (0..ids.len())
+        .map(|i| format!("${}", i + 2))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!("SELECT {COLUMNS} FROM notices WHERE claim = $1 AND status = 'sending' AND id IN ({list})");
+    let mut read = sqlx::query_as::<_, NoticeRow>(&sql).bind(claim);
+    for id in &ids {
+        read = read.bind(id);
+    }
+    read.fetch_all(db.pool())
+        .await?
+        .into_iter()
+        .map(Notice::try_from)
+        .collect()
+}
+
+/// What an attempt at a claimed notice comes to.
+#[derive(Debug, Clone)]
+pub enum Attempted {
+    /// The vendor accepted it: sent, after this many attempts on its channel.
+    Sent { attempts: i64 },
+    /// A temporary failure: pending again at `next_at`.
+    Retry {
+        attempts: i64,
+        next_at: DateTime<Utc>,
+        reason: String,
+    },
+    /// The current channel is given up: the next of the plan is due now, or, with none left,
+    /// the notice is dead with the reason.
+    GiveUp { reason: String },
+}
+
+/// Records a batch's attempts in one transaction, each only where `claim` still holds its
+/// notice. A crash before it commits loses the records, never a delivery: the notices are
+/// claimed again when the lease runs out and sent again under the same idempotency key.
+pub async fn record(db: &Db, claim: &str, attempts: &[(Notice, Attempted)]) -> Result<()> {
+    let now = timestamp(Utc::now());
+    let mut tx = db.pool().begin().await?;
+    for (notice, attempted) in attempts {
+        let query = match attempted {
+            Attempted::Sent { attempts } => sqlx::query(
+                "UPDATE notices SET status = 'sent', attempts = $1, total_attempts = total_attempts + 1, sent_at = $2, \
+                 updated_at = $2, last_error = NULL, claim = NULL, lease_until = NULL WHERE id = $3 AND claim = $4",
+            )
+            .bind(*attempts)
+            .bind(&now)
+            .bind(&notice.id)
+            .bind(claim),
+            Attempted::Retry {
+                attempts,
+                next_at,
+                reason,
+            } => sqlx::query(
+                "UPDATE notices SET status = 'pending', attempts = $1, total_attempts = total_attempts + 1, next_at = $2, \
+                 last_error = $3, updated_at = $4, claim = NULL, lease_until = NULL WHERE id = $5 AND claim = $6",
+            )
+            .bind(*attempts)
+            .bind(timestamp(*next_at))
+            .bind(reason.clone())
+            .bind(&now)
+            .bind(&notice.id)
+            .bind(claim),
+            Attempted::GiveUp { reason } => {
+                let mut fallbacks = notice.fallbacks.clone();
+                fallbacks.push(serde_json::json!({"channel": notice.channel.as_str(), "reason": reason}));
+                let fallbacks = serde_json::to_string(&fallbacks).map_err(|e| Error::Internal(e.to_string()))?;
+                let rest = notice.plan.get(1..).unwrap_or_default();
+                let (status, channel, plan) = match rest.first() {
+                    Some(next) => (NoticeStatus::Pending, next.channel, rest.to_vec()),
+                    None => (NoticeStatus::Dead, notice.channel, notice.plan.clone()),
+                };
+                let plan = serde_json::to_string(&plan).map_err(|e| Error::Internal(e.to_string()))?;
+                sqlx::query(
+                    "UPDATE notices SET status = $1, channel = $2, plan = $3, attempts = 0, \
+                     total_attempts = total_attempts + 1, next_at = $4, last_error = $5, fallbacks = $6, \
+                     updated_at = $4, claim = NULL, lease_until = NULL WHERE id = $7 AND claim = $8",
+                )
+                .bind(status.as_str())
+                .bind(channel.as_str())
+                .bind(plan)
+                .bind(&now)
+                .bind(reason.clone())
+                .bind(fallbacks)
+                .bind(&notice.id)
+                .bind(claim)
+            }
+        };
+        query.execute(&mut *tx).await?;
+    }
+    tx.commit().await?;
     Ok(())
 }
 
-/// The current channel is given up: the next of the plan is due now, or, with none left, the
-/// notice is dead with the reason.
-pub async fn give_up_channel(db: &Db, notice: &Notice, claim: &str, reason: &str) -> Result<()> {
-    let now = timestamp(Utc::now());
-    let mut fallbacks = notice.fallbacks.clone();
-    fallbacks.push(serde_json::json!({"channel": notice.channel.as_str(), "reason": reason}));
-    let fallbacks = serde_json::to_string(&fallbacks).map_err(|e| Error::Internal(e.to_string()))?;
-    let rest = notice.plan.get(1..).unwrap_or_default();
-    let (status, channel, plan) = match rest.first() {
-        Some(next) => (NoticeStatus::Pending, next.channel, rest.to_vec()),
-        None => (NoticeStatus::Dead, notice.channel, notice.plan.clone()),
-    };
-    let plan = serde_json::to_string(&plan).map_err(|e| Error::Internal(e.to_string()))?;
-    sqlx::query(
-        "UPDATE notices SET status = $1, channel = $2, plan = $3, attempts = 0, total_attempts = total_attempts + 1, \
-         next_at = $4, last_error = $5, fallbacks = $6, updated_at = $4, claim = NULL, lease_until = NULL \
-         WHERE id = $7 AND claim = $8",
+/// Notices waiting to be sent (pending or sending), every org: read by the `(status, next_at)`
+/// index.
+pub async fn queued(db: &Db) -> Result<i64> {
+    Ok(
+        sqlx::query_scalar("SELECT COUNT(*) FROM notices WHERE status IN ('pending', 'sending')")
+            .fetch_one(db.pool())
+            .await?,
     )
-    .bind(status.as_str())
-    .bind(channel.as_str())
-    .bind(plan)
-    .bind(&now)
-    .bind(reason)
-    .bind(fallbacks)
-    .bind(&notice.id)
-    .bind(claim)
-    .execute(db.pool())
-    .await?;
-    Ok(())
 }
 
 /// Filters of a run's notices.

@@ -259,3 +259,64 @@ mod duration {
             .map_err(|e| serde::de::Error::custom(format!("`{text}`: {e}; expected a duration like 10s or 7d")))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn channels_follow_the_org_order_among_configured_vendors_and_faults_are_named() {
+        let settings: NoticeSettings = toml::from_str(
+            r#"
+            channels = ["whatsapp", "sms", "email"]
+            link_ttl = "2d"
+            [orgs.org1]
+            channels = ["email", "sms"]
+            [sms]
+            url = "https://sms.example/send"
+            auth_header = "X-API-Key"
+            auth_value = "k"
+            [email]
+            smtp_url = "smtp://127.0.0.1:2525"
+            from = "Payroll <payroll@example.com>"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(settings.channels_of("org0"), vec![Channel::Sms, Channel::Email]);
+        assert_eq!(settings.channels_of("org1"), vec![Channel::Email, Channel::Sms]);
+        assert_eq!(settings.link_ttl, Duration::from_secs(2 * 24 * 3600));
+        assert!(settings.check().is_ok());
+        assert!(
+            !format!("{settings:?}").contains("2525"),
+            "the SMTP URL may carry a password"
+        );
+
+        let bad: NoticeSettings = toml::from_str(
+            r#"
+            link_secret = "short"
+            max_attempts = 0
+            [whatsapp]
+            url = "ftp://x"
+            auth_value = "k"
+            [email]
+            smtp_url = "smtp://h"
+            from = "not a mailbox"
+            "#,
+        )
+        .unwrap();
+        let faults = bad.check().unwrap_err();
+        for key in [
+            "notices.link_secret",
+            "notices.max_attempts",
+            "notices.whatsapp.url",
+            "notices.whatsapp: auth_header",
+            "notices.email.from",
+        ] {
+            assert!(faults.contains(key), "{key}: {faults}");
+        }
+        let unknown = toml::from_str::<NoticeSettings>("chanels = []")
+            .unwrap_err()
+            .to_string();
+        assert!(unknown.contains("unknown field `chanels`"), "{unknown}");
+    }
+}

@@ -14,7 +14,7 @@ use super::link::{Grant, LinkKey};
 use super::policy::{Backoff, Next, next};
 use super::{NoticeSettings, idempotency_key};
 use crate::db::Db;
-use crate::db::notices::{self, Notice};
+use crate::db::notices::{self, Attempted, Notice};
 use crate::error::Result;
 use crate::metrics::Metrics;
 
@@ -33,12 +33,12 @@ pub struct Dispatcher {
 impl Dispatcher {
     /// Claims and sends until the task is aborted.
     pub async fn run(self) {
-        let mut counted = std::time::Instant::now() - Duration::from_secs(60);
+        let mut counted: Option<std::time::Instant> = None;
         loop {
             let claimed = self.tick().await;
-            // The queue's depth for /metrics, at most once a second: it counts the outbox.
-            if counted.elapsed() >= Duration::from_secs(1) {
-                counted = std::time::Instant::now();
+            // The outbox's counts for /metrics, at most every 5 s: they read the whole table.
+            if counted.is_none_or(|at| at.elapsed() >= Duration::from_secs(5)) {
+                counted = Some(std::time::Instant::now());
                 if let Ok(counts) = notices::counts(&self.db).await {
                     self.metrics.notices_queue(&counts);
                 }
@@ -54,21 +54,21 @@ impl Dispatcher {
         }
     }
 
-    /// One batch: claims what is due and sends it; returns how many were claimed.
+    /// One batch: claims what is due, sends it, and records the attempts in one transaction;
+    /// returns how many were claimed.
     pub async fn tick(&self) -> Result<usize> {
         let claim = uuid::Uuid::now_v7().to_string();
         let batch = notices::claim(&self.db, &claim, Utc::now(), self.settings.lease, self.settings.batch).await?;
         let claimed = batch.len();
-        futures::stream::iter(batch)
-            .for_each_concurrent(self.settings.concurrency, |notice| {
-                let claim = claim.as_str();
-                async move {
-                    if let Err(e) = self.deliver(&notice, claim).await {
-                        tracing::warn!(notice = %notice.id, error = %e, "notices: recording an attempt failed; the lease will free it");
-                    }
-                }
+        let attempted: Vec<(Notice, Attempted)> = futures::stream::iter(batch)
+            .map(|notice| async move {
+                let attempted = self.attempt(&notice).await;
+                (notice, attempted)
             })
+            .buffer_unordered(self.settings.concurrency)
+            .collect()
             .await;
+        notices::record(&self.db, &claim, &attempted).await?;
         Ok(claimed)
     }
 
@@ -110,10 +110,13 @@ impl Dispatcher {
         })
     }
 
-    async fn deliver(&self, notice: &Notice, claim: &str) -> Result<()> {
+    /// One attempt at a claimed notice on its current channel, and what it comes to.
+    async fn attempt(&self, notice: &Notice) -> Attempted {
         let channel = notice.channel;
         let Some(message) = self.message(notice) else {
-            return notices::give_up_channel(&self.db, notice, claim, "no channel left to try").await;
+            return Attempted::GiveUp {
+                reason: "no channel left to try".into(),
+            };
         };
         let outcome = self.channels.send(channel, &message).await;
         let backoff = Backoff {
@@ -125,8 +128,10 @@ impl Dispatcher {
         let channels_left = notice.plan.len().saturating_sub(1);
         match next(outcome, attempts, channels_left, backoff, rand::random::<f64>()) {
             Next::Sent => {
-                notices::sent(&self.db, &notice.id, claim, i64::from(attempts) + 1).await?;
                 self.metrics.notice_sent(channel);
+                Attempted::Sent {
+                    attempts: i64::from(attempts) + 1,
+                }
             }
             Next::Retry {
                 after,
@@ -134,22 +139,24 @@ impl Dispatcher {
                 reason,
             } => {
                 self.metrics.notice_failed(channel);
-                let at = Utc::now() + chrono::Duration::from_std(after).unwrap_or_default();
-                notices::retry_later(&self.db, &notice.id, claim, i64::from(attempts), at, &reason).await?;
+                Attempted::Retry {
+                    attempts: i64::from(attempts),
+                    next_at: Utc::now() + chrono::Duration::from_std(after).unwrap_or_default(),
+                    reason,
+                }
             }
             Next::FallBack { reason } => {
                 self.metrics.notice_failed(channel);
                 tracing::info!(notice = %notice.id, %channel, %reason, "notices: channel given up, falling back");
-                notices::give_up_channel(&self.db, notice, claim, &reason).await?;
+                Attempted::GiveUp { reason }
             }
             Next::Dead { reason } => {
                 self.metrics.notice_failed(channel);
                 self.metrics.notice_dead(channel);
                 tracing::warn!(notice = %notice.id, %channel, %reason, "notices: dead-lettered");
-                notices::give_up_channel(&self.db, notice, claim, &reason).await?;
+                Attempted::GiveUp { reason }
             }
         }
-        Ok(())
     }
 }
 
@@ -157,14 +164,10 @@ impl Dispatcher {
 pub async fn drained(db: &Db, limit: Duration) -> Result<bool> {
     let started = std::time::Instant::now();
     while started.elapsed() < limit {
-        let counts = notices::counts(db).await?;
-        if !counts
-            .iter()
-            .any(|(status, _, n)| *n > 0 && (status == "pending" || status == "sending"))
-        {
+        if notices::queued(db).await? == 0 {
             return Ok(true);
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
     Ok(false)
 }
