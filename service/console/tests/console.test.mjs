@@ -197,6 +197,12 @@ test('an approver approves; the payslip previews inline and downloads with the n
   const shown = await page.evaluate(async (net) => (await import('/console/format.js')).rupees(net), w.net_pay);
   assert.ok(text.includes(shown), `the payslip shows the results' net pay ${shown}:\n${text}`);
   rmSync(dir, { recursive: true });
+  // Chromium's PDF viewer renders it inside the iframe, under the console's CSP.
+  for (let i = 0; i < 50 && !page.frames().some((f) => f.url().startsWith('chrome-extension://')); i += 1) {
+    await page.waitForTimeout(200);
+  }
+  assert.ok(page.frames().some((f) => f.url().startsWith('chrome-extension://')), 'the PDF viewer loaded in the iframe');
+  await page.waitForTimeout(1500);
   await page_done(page, 'payslip-drawer');
 
   // The approver pays the run: a payout of every worker's net pay, its NEFT file downloaded.
