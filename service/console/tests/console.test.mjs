@@ -125,9 +125,15 @@ test('an org admin who triggered a run sees Approve disabled with the four-eyes 
   await checker.close();
   await page.goto(`${env.base}/#/roles`);
   await page.getByRole('checkbox', { name: 'ops_viewer: See runs' }).waitFor();
-  // Saved as it is: the table round-trips through the API.
+  // Saved as it is: the table round-trips through the API, every permission kept.
+  const admin = await tokenOf(page);
+  const role = async () => (await (await fetch(`${env.base}/v1/orgs/org0/roles/ops_viewer`, {
+    headers: { Authorization: `Bearer ${admin}` },
+  })).json()).permissions;
+  const before = await role();
   await page.getByRole('row', { name: /^ops_viewer/ }).getByRole('button', { name: 'Save' }).click();
   await page.getByText('Role ops_viewer saved').waitFor();
+  assert.deepEqual(await role(), before);
   await page_done(page, 'roles');
   await page.goto(`${env.base}/#/audit`);
   await page.getByRole('form', { name: 'Filter the audit log' }).locator('input[name=action]').fill('run.trigger');
@@ -283,7 +289,7 @@ test('ops_viewer sees runs and dead letters but no amount on any page', async ()
   await signIn(env, page, 'ops1');
   const pages = [
     ['runs', '#/runs', 'tr[data-run]'],
-    ['run-ops', `#/runs/${finalRun}`, 'text=Dead letters'],
+    ['run-ops', `#/runs/${finalRun}`, 'text=Payslip notices'],
     ['periods-ops', '#/periods', 'text=locked'],
     ['schedule-ops', '#/schedule', 'h1'],
   ];
