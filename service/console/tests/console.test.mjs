@@ -357,6 +357,19 @@ test('HR pages fit a 360 px phone too', async () => {
     page.getByRole('button', { name: 'EPFO ECR (text)' }).click(),
   ]);
   assert.ok(readFileSync(await ecr.path(), 'utf8').includes('#~#'), 'an ECR file');
+  // And the register and the results, from the same page.
+  const [register] = await Promise.all([
+    page.waitForEvent('download'),
+    page.getByRole('button', { name: 'Payroll register (XLSX)' }).click(),
+  ]);
+  assert.equal(readFileSync(await register.path()).subarray(0, 2).toString(), 'PK', 'an XLSX (zip) file');
+  const [csv] = await Promise.all([
+    page.waitForEvent('download'),
+    page.getByRole('button', { name: 'Results CSV' }).click(),
+  ]);
+  const header = readFileSync(await csv.path(), 'utf8').split('\n')[0];
+  assert.match(header, /worker_id/);
+  assert.match(header, /net_pay/);
   await ctx.close();
 });
 
