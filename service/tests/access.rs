@@ -212,6 +212,12 @@ const MATRIX: &[(&str, &str, Option<&str>, [u16; 6])] = &[
     ),
     (
         "GET",
+        "/v1/orgs/{org}/runs/{run}/payouts",
+        None,
+        [403, 200, 403, 403, 403, 200],
+    ),
+    (
+        "GET",
         "/v1/orgs/{org}/runs/{run}/payouts/{pay}",
         None,
         [403, 200, 403, 403, 403, 200],

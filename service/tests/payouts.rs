@@ -326,6 +326,22 @@ async fn payouts_pay_each_worker_once_to_the_paisa() {
             )
         );
 
+        // The run's payouts, first made first, with what the bank returned of each.
+        let listed = h.get(&path, &approver).await.json();
+        let summary: Vec<(u64, u64, u64)> = listed["payouts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                (
+                    p["seq"].as_u64().unwrap(),
+                    p["payments"].as_u64().unwrap(),
+                    p["returned"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(summary, [(1, paid_expected.len() as u64, 2), (2, 2, 0)], "{listed:#}");
+
         // Nobody is left to pay: the victim is still an exception, everyone else is paid.
         let third = h.call("POST", &path, Some(&approver), None, Some("payout-3")).await;
         assert_eq!(third.status, 409, "{}", third.text());

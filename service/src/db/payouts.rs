@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use chrono::Utc;
 use rust_decimal::Decimal;
 
-use super::{Db, timestamp};
+use super::{Db, Listing, timestamp};
 use crate::error::{Error, Result};
 
 /// A payout as the service keeps it.
@@ -68,6 +68,21 @@ pub async fn get(db: &Db, org: &str, run_id: &str, id: &str) -> Result<Payout> {
     row.map(payout)
         .transpose()?
         .ok_or_else(|| Error::NotFound(format!("payout {id} of run {run_id}")))
+}
+
+/// A page of a run's payouts, first made first, and the cursor (a `seq`) of the next page.
+pub async fn list(
+    db: &Db,
+    org: &str,
+    run_id: &str,
+    after_seq: Option<i64>,
+    size: u32,
+) -> Result<(Vec<Payout>, Option<i64>)> {
+    Listing::of_org(COLUMNS, "payouts", org)
+        .and("run_id =", Some(run_id.to_string()))
+        .and_number("seq >", after_seq)
+        .page(db, "seq", size, payout, |p| p.seq)
+        .await
 }
 
 /// The payout an earlier request with this Idempotency-Key made, if any; the same key for

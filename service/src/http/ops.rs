@@ -37,7 +37,7 @@ pub fn router() -> Router<ApiContext> {
         super::roles::list, super::roles::read, super::roles::write,
         super::uploads::create, super::uploads::list, super::uploads::read,
         super::uploads::errors_xlsx, super::uploads::errors_csv,
-        super::payouts::create, super::payouts::read, super::payouts::pain001, super::payouts::neft,
+        super::payouts::create, super::payouts::list, super::payouts::read, super::payouts::pain001, super::payouts::neft,
         super::payouts::exceptions, super::payouts::returns,
         super::returns::ecr, super::returns::esic, super::returns::exceptions,
         super::notices::list, super::notices::retry, super::notices::signed_payslip,

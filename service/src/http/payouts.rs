@@ -16,11 +16,11 @@ use chrono::Utc;
 use payroll_connectors::layout;
 use payroll_engine::lifecycle::{RunKind, RunStatus};
 use payroll_pipeline::payout::{self, Debtor, Header};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
-use super::extractor::{ApiPath, AuthUser};
+use super::extractor::{ApiPath, ApiQuery, AuthUser, page_size};
 use super::{ApiContext, audit};
 use crate::auth::Permission;
 use crate::db::audit::Action;
@@ -30,7 +30,7 @@ use crate::error::{Error, Result};
 
 pub fn router() -> Router<ApiContext> {
     Router::new()
-        .route("/v1/orgs/{org}/runs/{id}/payouts", post(create))
+        .route("/v1/orgs/{org}/runs/{id}/payouts", post(create).get(list))
         .route("/v1/orgs/{org}/runs/{id}/payouts/{pid}", get(read))
         .route("/v1/orgs/{org}/runs/{id}/payouts/{pid}/pain.001.xml", get(pain001))
         .route("/v1/orgs/{org}/runs/{id}/payouts/{pid}/neft.csv", get(neft))
@@ -335,6 +335,66 @@ pub(super) async fn create(
         response.headers_mut().insert(header::LOCATION, value);
     }
     Ok(response)
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// 1 to 100; 20 by default.
+    #[param(minimum = 1, maximum = 100)]
+    pub page_size: Option<u32>,
+    /// The `next_page_token` of the page before.
+    #[param(pattern = "^[0-9]+$")]
+    pub page_token: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PayoutPage {
+    pub payouts: Vec<PayoutBody>,
+    pub next_page_token: Option<String>,
+}
+
+/// The run's payouts, first made first: each with its counts, total, payments returned and
+/// file links.
+#[utoipa::path(get, path = "/v1/orgs/{org}/runs/{id}/payouts", tag = "payouts",
+    params(("org" = String, Path), ("id" = String, Path), ListQuery),
+    responses((status = 200, body = PayoutPage), (status = 401, body = super::error::ErrorBody),
+        (status = 403, body = super::error::ErrorBody), (status = 404, body = super::error::ErrorBody),
+        (status = 422, body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub(super) async fn list(
+    State(ctx): State<ApiContext>,
+    user: AuthUser,
+    ApiPath((org, id)): ApiPath<(String, String)>,
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> Result<Json<PayoutPage>> {
+    user.may(&org, Permission::ViewPayouts)?;
+    let mut invalid = Vec::new();
+    let size = page_size(query.page_size, 20, 100).unwrap_or_else(|fault| {
+        invalid.push(fault);
+        0
+    });
+    let after = match query.page_token.as_deref().map(str::parse::<i64>).transpose() {
+        Ok(after) => after,
+        Err(_) => {
+            invalid.push(("page_token".to_string(), "not a token this API gave".to_string()));
+            None
+        }
+    };
+    if !invalid.is_empty() {
+        return Err(Error::Invalid(invalid));
+    }
+    runs::get(&ctx.db, &org, &id).await?;
+    let (found, next) = payouts::list(&ctx.db, &org, &id, after, size).await?;
+    let mut bodies = Vec::with_capacity(found.len());
+    for payout in found {
+        let returned = payouts::returned_count(&ctx.db, &org, &payout.id).await?;
+        bodies.push(body(payout, returned));
+    }
+    Ok(Json(PayoutPage {
+        payouts: bodies,
+        next_page_token: next.map(|seq| seq.to_string()),
+    }))
 }
 
 /// A payout: its counts, total and file links.
