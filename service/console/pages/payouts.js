@@ -36,14 +36,19 @@ export function payoutsAndNotices(me, can, base, run, signal) {
           show(answer.payout);
         }
       } })) : null));
-    const open = h('form', { class: 'row', 'aria-label': 'Open a payout', onsubmit: async (e) => {
-      e.preventDefault();
-      const pid = new FormData(e.target).get('pid').trim();
-      const p = await attempt(() => api(`${base}/payouts/${encodeURIComponent(pid)}`, { signal }));
-      if (p) show(p);
-    } },
-    h('label', {}, 'Payout id', h('input', { name: 'pid', required: true, autocomplete: 'off' })),
-    h('button', { type: 'submit' }, 'Open'));
+    // The run's payouts, first made first; choosing one shows its files.
+    const listed = h('div', {});
+    const loadPayouts = async () => {
+      const page = await api(`${base}/payouts?page_size=100`, { signal });
+      clear(listed, page.payouts.length ? table([
+        { title: 'Payout', get: (p) => `Payout ${p.seq}` },
+        { title: 'Payments', num: true, get: (p) => count(p.payments) },
+        { title: 'Total', num: true, get: (p) => money(p.total) },
+        { title: 'Returned', num: true, narrow: true, get: (p) => count(p.returned) },
+        { title: 'Made', narrow: true, get: (p) => when(p.created_at) },
+      ], page.payouts, { onRow: show, rowLabel: (p) => `Show payout ${p.seq}` })
+        : h('p', { class: 'muted' }, 'No payout of this run yet.'));
+    };
     const make = can('payouts:create') ? h('button', { class: 'primary', onclick: async () => {
       const ok = await ask('Make a payout?',
         `Pays every worker of org ${me.org} whose net pay for ${run.period} is not paid yet, to the account the worker master has now.`,
@@ -53,9 +58,14 @@ export function payoutsAndNotices(me, can, base, run, signal) {
       if (p) {
         toast(`Payout ${p.seq}: ${count(p.payments)} payments`);
         show(p);
+        if (can('payouts:view')) await attempt(loadPayouts);
       }
     } }, 'Make payout…') : null;
-    parts.push(h('h3', {}, 'Payouts'), h('div', { class: 'row' }, make, can('payouts:view') ? open : null), card);
+    parts.push(h('h3', {}, 'Payouts'));
+    if (make) parts.push(h('div', { class: 'row' }, make));
+    if (can('payouts:view')) parts.push(listed);
+    parts.push(card);
+    if (can('payouts:view')) attempt(loadPayouts);
   }
 
   if (can('returns:download')) {

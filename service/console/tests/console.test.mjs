@@ -225,6 +225,9 @@ test('an approver approves; the payslip previews inline and downloads with the n
     card.getByRole('button', { name: 'NEFT file (CSV)' }).click(),
   ]);
   assert.ok(readFileSync(await neft.path(), 'utf8').trim().split('\n').length >= 2, 'the NEFT file has payments');
+  // The run's payouts are listed; choosing one shows it.
+  await page.getByRole('row', { name: 'Show payout 1' }).click();
+  await card.getByText('Payout 1').waitFor();
   await page_done(page, 'payout');
 
   await page.goto(`${env.base}/#/periods`);
