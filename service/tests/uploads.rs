@@ -487,3 +487,45 @@ async fn uploads_a_stopped_instance_left_are_taken_up_or_failed_by_the_next() {
     );
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workers_carry_their_contact_and_a_bad_one_is_refused_masked() {
+    let h = Harness::start(Backend::Sqlite, "").await;
+    let hr = h.token("hr1", "org0", "hr_admin");
+    // The folder's workers.csv takes contact columns once its header has them.
+    let path = h.dir.path().join("inputs").join("workers.csv");
+    let master = std::fs::read_to_string(&path).unwrap();
+    let mut lines = master.lines();
+    let header = format!("{},phone,email,language", lines.next().unwrap());
+    let rows: Vec<String> = lines.map(|l| format!("{l},,,")).collect();
+    std::fs::write(&path, format!("{header}\n{}\n", rows.join("\n"))).unwrap();
+
+    let good = "W900011,org0,S00,Asha K,F,MH,skilled,Fitter,daily,800.00,true,true,,,123456789012,SBIN0001234,ABCDE9999F,2026-10-01,,+91 98123 45678,asha@example.in,hi";
+    let bad_phone = "W900012,org0,S00,Ravi S,M,MH,skilled,Fitter,daily,800.00,true,true,,,123456789013,SBIN0001234,ABCDE9998F,2026-10-01,,98123 45679,,en";
+    let bad_email = "W900013,org0,S00,Meena R,F,MH,skilled,Fitter,daily,800.00,true,true,,,123456789014,SBIN0001234,ABCDE9997F,2026-10-01,,,meena.example.in,hindi";
+    let file = format!("{header}\n{good}\n{bad_phone}\n{bad_email}\n");
+    let done = settled(&h, &hr, "kind=workers", "workers.csv", file.as_bytes()).await;
+    assert_eq!(
+        (&done["status"], &done["accepted"], &done["rejected"]),
+        (&Value::from("done"), &Value::from(1), &Value::from(2)),
+        "{done:#}"
+    );
+    let id = done["id"].as_str().unwrap();
+    let text = h
+        .get(&format!("/v1/orgs/org0/uploads/{id}/errors.csv"), &hr)
+        .await
+        .text();
+    for secret in ["98123 45679", "9812345679", "meena.example.in"] {
+        assert!(!text.contains(secret), "{secret} in clear: {text}");
+    }
+    let report = report_csv(&text);
+    assert!(report.iter().any(|l| l[0] == "3" && l[1] == "phone"), "{report:#?}");
+    assert!(report.iter().any(|l| l[0] == "4" && l[1] == "email"), "{report:#?}");
+    let master = std::fs::read_to_string(&path).unwrap();
+    let row = master
+        .lines()
+        .find(|l| l.starts_with("W900011,"))
+        .expect("the good worker is appended");
+    assert!(row.ends_with("+91 98123 45678,asha@example.in,hi"), "{row}");
+    h.stop().await;
+}
