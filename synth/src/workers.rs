@@ -231,11 +231,11 @@ fn put_statutory_numbers(row: &mut Vec<u8>, number: u32) {
 /// email, and the language is the site's state's.
 fn put_contact(row: &mut Vec<u8>, number: u32, state: &str) {
     row.push(b',');
-    if number % 10 != 0 {
+    if !number.is_multiple_of(10) {
         row.extend_from_slice(format!("+919{:09}", number % 1_000_000_000).as_bytes());
     }
     row.push(b',');
-    if number % 3 == 0 {
+    if number.is_multiple_of(3) {
         row.extend_from_slice(format!("worker{number}@example.in").as_bytes());
     }
     row.push(b',');
