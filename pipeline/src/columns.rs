@@ -10,7 +10,7 @@ use payroll_connectors::Store;
 use payroll_connectors::results::results_parts;
 use rust_decimal::Decimal;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// Calls `each` with every batch of `columns` (those the results have; a missing one is simply
 /// absent from the batch) of the org's results of the run, in order.
@@ -48,22 +48,28 @@ pub fn text<'a>(batch: &'a RecordBatch, name: &str, row: usize) -> &'a str {
 }
 
 /// An amount or count cell as a decimal; zero when null (a component whose condition is false
-/// is zero) or absent.
-pub fn number(batch: &RecordBatch, name: &str, row: usize) -> Decimal {
+/// is zero) or absent. One past an exact decimal (28 digits) is an error naming the worker and
+/// column: a payout or a return never carries a figure quietly turned into zero.
+pub fn number(batch: &RecordBatch, name: &str, row: usize) -> Result<Decimal> {
     let Some(column) = batch.column_by_name(name) else {
-        return Decimal::ZERO;
+        return Ok(Decimal::ZERO);
     };
     if column.is_null(row) {
-        return Decimal::ZERO;
+        return Ok(Decimal::ZERO);
     }
-    match column.data_type() {
-        DataType::Decimal128(_, scale) => {
-            Decimal::try_from_i128_with_scale(column.as_primitive::<Decimal128Type>().value(row), *scale as u32)
-                .unwrap_or_default()
-        }
+    Ok(match column.data_type() {
+        DataType::Decimal128(_, scale) => u32::try_from(*scale)
+            .ok()
+            .and_then(|scale| {
+                Decimal::try_from_i128_with_scale(column.as_primitive::<Decimal128Type>().value(row), scale).ok()
+            })
+            .ok_or_else(|| Error::AmountOutOfRange {
+                worker: text(batch, "worker_id", row).to_string(),
+                column: name.to_string(),
+            })?,
         DataType::Int64 => Decimal::from(column.as_primitive::<Int64Type>().value(row)),
         _ => Decimal::ZERO,
-    }
+    })
 }
 
 /// A true/false cell; false when null or absent.

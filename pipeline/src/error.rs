@@ -43,6 +43,9 @@ pub enum Error {
     },
     #[error("ruleset version {0} has no [payslip] section naming its net component: arrears are differences in it")]
     NoNetComponent(String),
+    /// A results cell no exact decimal holds: the inputs that fed it are far out of range.
+    #[error("worker {worker}: `{column}` does not fit an exact decimal (28 digits); check the inputs that feed it")]
+    AmountOutOfRange { worker: String, column: String },
     /// A run for one org found no worker of it employed in the period.
     #[error("org `{org}` has no worker employed in {period}")]
     NoWorkers { org: String, period: String },

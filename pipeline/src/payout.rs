@@ -50,7 +50,7 @@ pub async fn dues(store: &payroll_connectors::Store, org: &str, period: &str, ru
                     worker_id: columns::text(batch, "worker_id", row).to_string(),
                     name: columns::text(batch, "name", row).to_string(),
                     account_masked: columns::text(batch, "bank_account_masked", row).to_string(),
-                    net_payable: columns::number(batch, "net_payable", row),
+                    net_payable: columns::number(batch, "net_payable", row)?,
                 });
             }
             Ok(())

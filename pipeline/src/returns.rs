@@ -16,7 +16,7 @@ use rust_decimal::{Decimal, RoundingStrategy};
 use rust_xlsxwriter::Workbook;
 
 use crate::columns;
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// ECR 2.0's field separator.
 pub const SEPARATOR: &str = "#~#";
@@ -47,8 +47,15 @@ pub fn whole(value: Decimal) -> Decimal {
     value.round_dp_with_strategy(0, RoundingStrategy::MidpointAwayFromZero)
 }
 
-fn sum(batch: &RecordBatch, names: &Names, row: usize) -> Decimal {
-    names.names().iter().map(|n| columns::number(batch, n, row)).sum()
+fn sum(batch: &RecordBatch, names: &Names, row: usize) -> Result<Decimal> {
+    names.names().iter().try_fold(Decimal::ZERO, |total, name| {
+        total
+            .checked_add(columns::number(batch, name, row)?)
+            .ok_or_else(|| Error::AmountOutOfRange {
+                worker: columns::text(batch, "worker_id", row).to_string(),
+                column: name.to_string(),
+            })
+    })
 }
 
 fn mapped<'a>(fixed: &[&'a str], member: &'a str, columns: &[(&'static str, &'a Names)]) -> Vec<&'a str> {
@@ -84,8 +91,8 @@ pub async fn ecr(
             }
             let amounts: BTreeMap<&'static str, Decimal> = mapping
                 .iter()
-                .map(|(column, names)| (*column, whole(sum(batch, names, row))))
-                .collect();
+                .map(|(column, names)| Ok((*column, whole(sum(batch, names, row)?))))
+                .collect::<Result<_>>()?;
             let uan = columns::text(batch, "uan", row).trim();
             let name = columns::text(batch, "name", row);
             let fault = if uan.is_empty() {
@@ -177,8 +184,8 @@ pub async fn esic(
             if !columns::flag(batch, &def.member, row) {
                 continue;
             }
-            let days = whole(sum(batch, &def.days_paid, row));
-            let wages = whole(sum(batch, &def.wages, row));
+            let days = whole(sum(batch, &def.days_paid, row)?);
+            let wages = whole(sum(batch, &def.wages, row)?);
             let ip = columns::text(batch, "esic_no", row).trim();
             let name = columns::text(batch, "name", row);
             let fault = if ip.is_empty() {
@@ -201,7 +208,7 @@ pub async fn esic(
             let exited = columns::date(batch, "exited_on", row).filter(|d| *d <= period.last_day());
             let reason = match (exited, days.is_zero()) {
                 (Some(_), _) => reason::LEFT_SERVICE,
-                (None, true) if !columns::number(batch, "unpaid_leave_days", row).is_zero() => reason::ON_LEAVE,
+                (None, true) if !columns::number(batch, "unpaid_leave_days", row)?.is_zero() => reason::ON_LEAVE,
                 (None, true) => reason::NO_WORK,
                 (None, false) => reason::NONE,
             };
