@@ -436,10 +436,7 @@ fn decimal_at(column: &ArrayRef, row: usize, name: &str) -> Result<Decimal> {
     if column.is_null(row) {
         return Ok(Decimal::ZERO);
     }
-    let value = column.as_primitive::<Decimal128Type>().value(row);
-    u32::try_from(scale)
-        .ok()
-        .and_then(|scale| Decimal::try_from_i128_with_scale(value, scale).ok())
+    crate::money::decimal(column.as_primitive::<Decimal128Type>().value(row), scale)
         .ok_or_else(|| Error::TotalOverflow { column: name.into() })
 }
 

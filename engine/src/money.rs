@@ -23,6 +23,13 @@ pub fn parse_amount(text: &str) -> Result<Decimal, String> {
     text.parse().map_err(|_| format!("`{text}` is not {expected}"))
 }
 
+/// An Arrow `Decimal128` value of `scale` as a [`Decimal`]; `None` when no exact decimal holds
+/// it (28 digits, scale 0 to 28): a caller says which cell, never reads it as zero.
+pub fn decimal(value: i128, scale: i8) -> Option<Decimal> {
+    let scale = u32::try_from(scale).ok()?;
+    Decimal::try_from_i128_with_scale(value, scale).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -32,6 +39,13 @@ mod tests {
         assert_eq!(parse_amount("500.00").unwrap().to_string(), "500.00");
         assert_eq!(parse_amount("0").unwrap().to_string(), "0");
         assert_eq!(parse_amount("97.8").unwrap().to_string(), "97.8");
+    }
+
+    #[test]
+    fn arrow_decimals_convert_exactly_or_not_at_all() {
+        assert_eq!(decimal(1_831_405, 2).unwrap().to_string(), "18314.05");
+        assert_eq!(decimal(5, -1), None);
+        assert_eq!(decimal(i128::MAX, 2), None);
     }
 
     #[test]

@@ -8,6 +8,7 @@ use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use payroll_connectors::Store;
 use payroll_connectors::results::results_parts;
+use payroll_engine::money::decimal;
 use rust_decimal::Decimal;
 
 use crate::error::{Error, Result};
@@ -58,11 +59,7 @@ pub fn number(batch: &RecordBatch, name: &str, row: usize) -> Result<Decimal> {
         return Ok(Decimal::ZERO);
     }
     Ok(match column.data_type() {
-        DataType::Decimal128(_, scale) => u32::try_from(*scale)
-            .ok()
-            .and_then(|scale| {
-                Decimal::try_from_i128_with_scale(column.as_primitive::<Decimal128Type>().value(row), scale).ok()
-            })
+        DataType::Decimal128(_, scale) => decimal(column.as_primitive::<Decimal128Type>().value(row), *scale)
             .ok_or_else(|| Error::AmountOutOfRange {
                 worker: text(batch, "worker_id", row).to_string(),
                 column: name.to_string(),

@@ -19,6 +19,7 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use payroll_connectors::results::{RunRecord, applied_ruleset, read_arrears, results_parts};
 use payroll_connectors::{Progress, Store, Unit, layout};
 use payroll_engine::arrears::{ARREARS_NET, NET_PAYABLE};
+use payroll_engine::money::decimal;
 use payroll_engine::parallel::{cores, map_in_order};
 use payroll_engine::run::{orgs, rows_of_org};
 use payroll_rules::vocabulary::PayPeriod;
@@ -580,8 +581,7 @@ fn check_amounts(results: &[RecordBatch]) -> Result<(), BatchError> {
             let values = batch.column(index).as_primitive::<Decimal128Type>();
             let bad = values.iter().enumerate().find_map(|(row, v)| {
                 let v = v?;
-                let fits = u32::try_from(scale).is_ok_and(|s| Decimal::try_from_i128_with_scale(v, s).is_ok());
-                (!fits).then_some((row, v))
+                decimal(v, scale).is_none().then_some((row, v))
             });
             if let Some((row, value)) = bad {
                 return Err(BatchError::AmountOutOfRange {
@@ -606,10 +606,8 @@ fn amount(batch: &RecordBatch, row: usize, name: &str) -> Decimal {
         return Decimal::ZERO;
     }
     match column.data_type() {
-        DataType::Decimal128(_, scale) => {
-            Decimal::try_from_i128_with_scale(column.as_primitive::<Decimal128Type>().value(row), *scale as u32)
-                .expect("check_amounts ran before any payslip of the batch")
-        }
+        DataType::Decimal128(_, scale) => decimal(column.as_primitive::<Decimal128Type>().value(row), *scale)
+            .expect("check_amounts ran before any payslip of the batch"),
         DataType::Int64 => Decimal::from(column.as_primitive::<Int64Type>().value(row)),
         _ => Decimal::ZERO,
     }

@@ -18,7 +18,6 @@ use payroll_connectors::layout;
 use payroll_connectors::results::{read_arrears, read_org_results, read_run, results_parts};
 use payroll_engine::lifecycle::RunStatus;
 use payroll_rules::vocabulary::PayPeriod;
-use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
@@ -191,11 +190,10 @@ fn cell(array: &dyn Array, row: usize) -> Value {
     }
     match array.data_type() {
         DataType::Decimal128(_, scale) => Value::String(
-            Decimal::try_from_i128_with_scale(array.as_primitive::<Decimal128Type>().value(row), *scale as u32)
-                .map_or_else(
-                    |_| array_value_to_string(array, row).unwrap_or_default(),
-                    |d| d.to_string(),
-                ),
+            payroll_engine::money::decimal(array.as_primitive::<Decimal128Type>().value(row), *scale).map_or_else(
+                || array_value_to_string(array, row).unwrap_or_default(),
+                |d| d.to_string(),
+            ),
         ),
         DataType::Boolean => Value::Bool(array.as_boolean().value(row)),
         DataType::Int64 => Value::from(array.as_primitive::<Int64Type>().value(row)),

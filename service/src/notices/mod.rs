@@ -234,13 +234,17 @@ fn payable(batch: &RecordBatch) -> Result<Vec<(String, String, Decimal)>> {
     let DataType::Decimal128(_, scale) = net.data_type() else {
         return Err(Error::Internal("results: net_payable is not a decimal".into()));
     };
-    let scale = u32::try_from(*scale).map_err(|e| Error::Internal(e.to_string()))?;
+    let scale = *scale;
     let net = net.as_primitive::<Decimal128Type>();
     (0..batch.num_rows())
         .filter(|&row| !ids.is_null(row) && !net.is_null(row))
         .map(|row| {
-            let amount = Decimal::try_from_i128_with_scale(net.value(row), scale)
-                .map_err(|e| Error::Internal(format!("results: net_payable: {e}")))?;
+            let amount = payroll_engine::money::decimal(net.value(row), scale).ok_or_else(|| {
+                Error::Internal(format!(
+                    "results: net_payable of {} does not fit an exact decimal",
+                    ids.value(row)
+                ))
+            })?;
             Ok((ids.value(row).to_string(), names.value(row).to_string(), amount))
         })
         .collect()
