@@ -26,8 +26,6 @@ use std::fmt;
 use std::path::Path;
 use std::str::FromStr;
 
-use datafusion::arrow::array::{Array, AsArray, RecordBatch};
-use datafusion::arrow::datatypes::{DataType, Decimal128Type};
 use payroll_engine::Worker;
 use payroll_pipeline::Source;
 use rust_decimal::Decimal;
@@ -190,64 +188,29 @@ pub async fn for_run(ctx: &crate::http::ApiContext, run: &Run) -> Result<Vec<New
     if workers.is_empty() {
         return Ok(Vec::new());
     }
-    let batches =
-        payroll_connectors::results::read_org_results(&ctx.store, &run.org_id, &run.period.to_string(), &run.id)
-            .await?;
+    // Only the columns a notice needs, as the payout reads them: the same net payable.
+    let dues = payroll_pipeline::payout::dues(&ctx.store, &run.org_id, &run.period.to_string(), &run.id).await?;
     let mut notices = Vec::new();
-    for batch in &batches {
-        for (worker_id, name, net_payable) in payable(batch)? {
-            let Some(worker) = workers.get(&worker_id) else {
-                continue;
-            };
-            let plan = plan(worker, &order);
-            if plan.is_empty() {
-                continue;
-            }
-            notices.push(NewNotice {
-                worker_id,
-                worker_name: name,
-                net_payable,
-                language: worker
-                    .language
-                    .as_ref()
-                    .map_or_else(|| "en".to_string(), |l| l.as_str().to_string()),
-                plan,
-            });
+    for due in dues {
+        let Some(worker) = workers.get(&due.worker_id) else {
+            continue;
+        };
+        let plan = plan(worker, &order);
+        if plan.is_empty() {
+            continue;
         }
+        notices.push(NewNotice {
+            worker_id: due.worker_id,
+            worker_name: due.name,
+            net_payable: due.net_payable,
+            language: worker
+                .language
+                .as_ref()
+                .map_or_else(|| "en".to_string(), |l| l.as_str().to_string()),
+            plan,
+        });
     }
     Ok(notices)
-}
-
-/// Each result row's worker id, name and net payable.
-fn payable(batch: &RecordBatch) -> Result<Vec<(String, String, Decimal)>> {
-    let column = |name: &str| {
-        batch
-            .column_by_name(name)
-            .ok_or_else(|| Error::Internal(format!("results have no `{name}` column")))
-    };
-    let ids = column("worker_id")?;
-    let names = column("name")?;
-    let net = column(payroll_engine::arrears::NET_PAYABLE)?;
-    let (Some(ids), Some(names)) = (ids.as_string_opt::<i32>(), names.as_string_opt::<i32>()) else {
-        return Err(Error::Internal("results: worker_id and name are not text".into()));
-    };
-    let DataType::Decimal128(_, scale) = net.data_type() else {
-        return Err(Error::Internal("results: net_payable is not a decimal".into()));
-    };
-    let scale = *scale;
-    let net = net.as_primitive::<Decimal128Type>();
-    (0..batch.num_rows())
-        .filter(|&row| !ids.is_null(row) && !net.is_null(row))
-        .map(|row| {
-            let amount = payroll_engine::money::decimal(net.value(row), scale).ok_or_else(|| {
-                Error::Internal(format!(
-                    "results: net_payable of {} does not fit an exact decimal",
-                    ids.value(row)
-                ))
-            })?;
-            Ok((ids.value(row).to_string(), names.value(row).to_string(), amount))
-        })
-        .collect()
 }
 
 /// The org's workers with a contact, from the master the runs read.
