@@ -82,8 +82,19 @@ pub fn run_ruleset(run_id: &str) -> Path {
 }
 
 pub fn dead_letter(run_id: &str, source: &str) -> Path {
-    let stem = source.split_once('.').map_or(source, |(stem, _)| stem);
-    Path::from(format!("dead-letter/run_id={run_id}/{stem}.ndjson"))
+    Path::from(format!("dead-letter/run_id={run_id}/{}.ndjson", stem(source)))
+}
+
+/// Letters a run of one org set aside: they name no org or worker of the master.
+pub fn unattributed_dead_letter(run_id: &str, source: &str) -> Path {
+    Path::from(format!(
+        "dead-letter/run_id={run_id}/unattributed/{}.ndjson",
+        stem(source)
+    ))
+}
+
+fn stem(source: &str) -> &str {
+    source.split_once('.').map_or(source, |(stem, _)| stem)
 }
 
 pub const CHECKPOINTS: &str = "checkpoints";

@@ -34,7 +34,11 @@ pub struct RunRecord {
     pub ruleset: RulesetRef,
     pub orgs: Vec<String>,
     pub rows: u64,
+    /// Refused rows of the run's orgs, per source: those under `dead-letter/run_id=<id>/`.
     pub dead_letters: BTreeMap<String, u64>,
+    /// Refused rows a run of one org set aside: they name no org or worker of the master.
+    #[serde(default)]
+    pub unattributed_dead_letters: u64,
     pub totals: BTreeMap<String, String>,
     /// Workers of every org the run could not compute: in no results file and no total.
     #[serde(default)]
@@ -52,6 +56,7 @@ pub struct RunOutput<'a> {
     pub inputs: Vec<InputDigest>,
     pub offsets: BTreeMap<String, i64>,
     pub dead_letters: BTreeMap<String, u64>,
+    pub unattributed_dead_letters: u64,
 }
 
 /// A run's results, written as they are computed: each chunk of workers adds its rows of each
@@ -182,6 +187,7 @@ impl<'a> ResultsWriter<'a> {
             orgs: self.orgs.keys().cloned().collect(),
             rows: self.rows(),
             dead_letters: run.dead_letters.clone(),
+            unattributed_dead_letters: run.unattributed_dead_letters,
             totals: text(all_totals),
             worker_errors: self.worker_errors,
         };

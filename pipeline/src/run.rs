@@ -111,6 +111,12 @@ pub async fn run(request: RunRequest<'_>, progress: &dyn Progress) -> Result<Run
             }
         }
     };
+    // A run of one org keeps that org's refused rows; rows naming no org or worker of the
+    // master are set aside for the operator, counted but shown to no org.
+    let (dead_letters, unattributed) = match org {
+        Some(org) => dead_letters.split_for(org),
+        None => (dead_letters, DeadLetters::default()),
+    };
     let mut folded = folded;
     let carried = match org {
         Some(org) => {
@@ -174,6 +180,7 @@ pub async fn run(request: RunRequest<'_>, progress: &dyn Progress) -> Result<Run
             inputs: folded.inputs.clone(),
             offsets: folded.offsets.clone(),
             dead_letters: dead_letters.counts(),
+            unattributed_dead_letters: unattributed.total(),
         },
     );
     // Workers the ruleset gives no value for are worker errors, left out of the results and
@@ -229,6 +236,14 @@ pub async fn run(request: RunRequest<'_>, progress: &dyn Progress) -> Result<Run
     writer.note_errors(carried.errors.into_iter().chain(not_carried(unpaid)));
     // Everything of the run before its record: a run is visible only once complete.
     dead_letters.write(out, &run_id).await?;
+    unattributed.write_unattributed(out, &run_id).await?;
+    if unattributed.total() > 0 {
+        tracing::warn!(
+            run = %run_id,
+            letters = unattributed.total(),
+            "refused rows naming no org or worker of the master, set aside under dead-letter/run_id={run_id}/unattributed/"
+        );
+    }
     let record = writer.finish().await?;
     writing += at.elapsed();
     let elapsed = started.elapsed();

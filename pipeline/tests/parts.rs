@@ -54,6 +54,7 @@ async fn write(store: &Store, ruleset: &Ruleset, chunks: &[RecordBatch]) -> RunR
             inputs: Vec::new(),
             offsets: BTreeMap::new(),
             dead_letters: BTreeMap::new(),
+            unattributed_dead_letters: 0,
         },
     );
     for chunk in chunks {

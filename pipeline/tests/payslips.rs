@@ -51,6 +51,7 @@ async fn run_sample(store: &Store, ruleset: &Ruleset) -> (RunRecord, Vec<datafus
         inputs: folder.inputs,
         offsets: Default::default(),
         dead_letters: Default::default(),
+        unattributed_dead_letters: 0,
     };
     let mut writer = ResultsWriter::new(store, output);
     writer.write(&results, Vec::new()).await.unwrap();

@@ -243,6 +243,7 @@ pub async fn calculated(db: &Db, run: &Run, report: &RunReport, actor: &str) -> 
         rows: report.record.rows,
         totals: report.record.totals.clone(),
         dead_letters: report.record.dead_letters.clone(),
+        unattributed_dead_letters: report.record.unattributed_dead_letters,
         inputs: report.inputs.clone(),
         offsets: report.offsets.clone(),
         worker_errors: workers.len() as u64,

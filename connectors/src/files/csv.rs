@@ -21,6 +21,12 @@ impl Record {
     pub fn cells(&self) -> Result<&HashMap<String, String>, Invalid> {
         self.cells.as_ref().map_err(|reason| Invalid::record(reason.clone()))
     }
+
+    /// The org a master row (a site or a worker) says it belongs to, if it says.
+    pub fn org_id(&self) -> Option<&str> {
+        let org = self.cells.as_ref().ok()?.get("org_id")?.as_str();
+        (!org.is_empty()).then_some(org)
+    }
 }
 
 /// The records of `bytes`; a missing required column fails the whole file, naming it.

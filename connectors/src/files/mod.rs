@@ -56,7 +56,7 @@ pub fn read_folder(dir: &Path, dead_letters: &mut DeadLetters, progress: &dyn Pr
             |r| match r.cells().and_then(|c| Site::decode(|f| c.get(f).map(String::as_str))) {
                 Ok(site) => Some(site),
                 Err(invalid) => {
-                    dead_letters.push("sites.csv", Position::Line(r.line), invalid, &r.original);
+                    dead_letters.push("sites.csv", Position::Line(r.line), invalid, &r.original, r.org_id());
                     None
                 }
             },
@@ -105,7 +105,7 @@ pub fn fold_workers(path: &Path, bytes: &[u8], ledger: &mut Ledger, dead_letters
             .and_then(|c| Worker::decode(|f| c.get(f).map(String::as_str)))
             .and_then(|w| ledger.upsert_worker(w))
         {
-            dead_letters.push("workers.csv", Position::Line(r.line), invalid, &r.original);
+            dead_letters.push("workers.csv", Position::Line(r.line), invalid, &r.original, r.org_id());
         }
     }
     Ok(())

@@ -14,7 +14,8 @@ use crate::progress::Progress;
 struct Chunk {
     lines: u64,
     events: Vec<Event>,
-    refused: Vec<(u64, Invalid, String)>,
+    /// Line within the chunk, why, the line, and the org of the worker it names.
+    refused: Vec<(u64, Invalid, String, Option<String>)>,
 }
 
 /// At most this much of a file is decoded at once: its events are folded and its pages given
@@ -42,8 +43,14 @@ pub fn fold(
             decoded
         });
         for chunk in chunks {
-            for (line, invalid, original) in chunk.refused {
-                dead_letters.push(source, Position::Line(first_line + line), invalid, &original);
+            for (line, invalid, original, org_id) in chunk.refused {
+                dead_letters.push(
+                    source,
+                    Position::Line(first_line + line),
+                    invalid,
+                    &original,
+                    org_id.as_deref(),
+                );
             }
             for event in chunk.events {
                 ledger.apply(event);
@@ -69,12 +76,26 @@ fn decode(feed: Feed, chunk: &[u8], ledger: &Ledger) -> Chunk {
             .and_then(|event| ledger.check_worker(event.worker_id()).map(|()| event));
         match decoded {
             Ok(event) => out.events.push(event),
-            Err(invalid) => out
-                .refused
-                .push((index as u64, invalid, String::from_utf8_lossy(line).into_owned())),
+            Err(invalid) => out.refused.push((
+                index as u64,
+                invalid,
+                String::from_utf8_lossy(line).into_owned(),
+                org_of(line, ledger),
+            )),
         }
     }
     out
+}
+
+/// The org of the worker a refused line names, when it is JSON naming a worker of the master.
+fn org_of(line: &[u8], ledger: &Ledger) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Named<'a> {
+        #[serde(borrow)]
+        worker_id: std::borrow::Cow<'a, str>,
+    }
+    let named: Named = serde_json::from_slice(line).ok()?;
+    ledger.worker(&named.worker_id).map(|worker| worker.org_id.clone())
 }
 
 /// The lines of an event file, without their `\n`.

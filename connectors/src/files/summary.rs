@@ -67,13 +67,19 @@ pub fn fold(name: &str, path: &Path, bytes: &[u8], ledger: &mut Ledger, dead_let
     };
     let mut folded = 0;
     for row in rows {
+        let org_id = row
+            .cells
+            .as_ref()
+            .ok()
+            .and_then(|cells| ledger.worker(cells.get("worker_id")?))
+            .map(|worker| worker.org_id.clone());
         let applied = row.cells.and_then(|cells| {
             let (worker_id, period, summary) = Attendance::decode(|c| cells.get(c).map(String::as_str))?;
             ledger.apply_summary(&worker_id, period, summary)
         });
         match applied {
             Ok(()) => folded += 1,
-            Err(invalid) => dead_letters.push(name, row.position, invalid, &row.original),
+            Err(invalid) => dead_letters.push(name, row.position, invalid, &row.original, org_id.as_deref()),
         }
     }
     Ok(folded)

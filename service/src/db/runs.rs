@@ -53,6 +53,9 @@ pub struct Summary {
     pub rows: u64,
     pub totals: BTreeMap<String, String>,
     pub dead_letters: BTreeMap<String, u64>,
+    /// Refused rows the run set aside as no org's (they name no worker of the master).
+    #[serde(default)]
+    pub unattributed_dead_letters: u64,
     pub inputs: Vec<InputDigest>,
     #[serde(default)]
     pub offsets: BTreeMap<String, i64>,

@@ -5,6 +5,7 @@
 mod adjustments;
 mod audit;
 mod console;
+mod dead_letters;
 mod error;
 mod extractor;
 mod me;
@@ -104,6 +105,7 @@ pub fn router(ctx: ApiContext) -> Router {
     Router::new()
         .merge(runs::router())
         .merge(results::router())
+        .merge(dead_letters::router())
         .merge(pay::router())
         .merge(schedule::router())
         .merge(audit::router())

@@ -90,11 +90,16 @@ pub struct RunBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub transitions: Option<Vec<TransitionBody>>,
     pub progress: Progress,
-    /// Refused input rows and events, per source (for callers with `dead_letters:view`).
+    /// The org's refused input rows and events, per source (for callers with
+    /// `dead_letters:view`); each with its reason at `GET .../runs/{id}/dead-letters`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dead_letters: Option<BTreeMap<String, u64>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dead_letter_count: Option<u64>,
+    /// Refused rows of the run's input that name no org or worker of the master: set aside for
+    /// the operator, shown to no org.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unattributed_dead_letters: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ruleset: Option<RulesetBody>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -314,6 +319,10 @@ impl RunBody {
                 .as_ref()
                 .filter(|_| sees_dead_letters)
                 .map(|s| s.dead_letters.clone()),
+            unattributed_dead_letters: summary
+                .as_ref()
+                .filter(|_| sees_dead_letters)
+                .map(|s| s.unattributed_dead_letters),
             ruleset: summary.as_ref().map(|s| RulesetBody {
                 name: s.ruleset.name.clone(),
                 version: s.ruleset.version.clone(),

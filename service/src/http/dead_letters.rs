@@ -1,0 +1,142 @@
+//! A run's dead letters: the org's refused input rows and events, each with where it was, the
+//! field at fault and why, so HR can correct and resend them.
+//!
+//! Only letters the run attributed to the org are served (a run of one org writes no other
+//! org's, and a letter without an org is never served): one org never reads another's rows.
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use payroll_connectors::{DeadLetter, Position, dead_letter};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::ApiContext;
+use super::extractor::{ApiPath, ApiQuery, AuthUser, page_size};
+use super::results::calculated;
+use crate::auth::Permission;
+use crate::error::{Error, Result};
+
+pub fn router() -> Router<ApiContext> {
+    Router::new().route("/v1/orgs/{org}/runs/{id}/dead-letters", get(list))
+}
+
+/// Fields whose refused value is money: their reason quotes it, so callers who may not see
+/// amounts get the field without the reason.
+const MONEY_FIELDS: [&str; 2] = ["amount", "rate"];
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DeadLetterQuery {
+    /// Only this source, as the run's `dead_letters` name it (`attendance.ndjson`).
+    pub source: Option<String>,
+    /// 1 to 1000; 100 by default.
+    #[param(minimum = 1, maximum = 1000)]
+    pub page_size: Option<u32>,
+    /// The `next_page_token` of the page before.
+    #[param(pattern = "^[0-9]+$")]
+    pub page_token: Option<String>,
+}
+
+/// A refused row or event.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeadLetterBody {
+    #[schema(example = "attendance.ndjson")]
+    pub source: String,
+    /// The line of a text file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u64>,
+    /// The row of a spreadsheet.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub row: Option<u64>,
+    /// The field at fault, when one is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "direction")]
+    pub field: Option<String>,
+    /// Why it was refused; withheld from callers without `pay:view` when the field is money.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "unknown variant `sideways`, expected `in` or `out`")]
+    pub reason: Option<String>,
+    /// The row or event as given, bank account and PAN masked (for callers with `pay:view`:
+    /// it may hold amounts).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub original: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeadLetterPage {
+    pub run_id: String,
+    pub dead_letters: Vec<DeadLetterBody>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_page_token: Option<String>,
+}
+
+/// The org's refused rows and events of a run, by source and then line or row.
+#[utoipa::path(get, path = "/v1/orgs/{org}/runs/{id}/dead-letters", tag = "runs",
+    params(("org" = String, Path), ("id" = String, Path), DeadLetterQuery),
+    responses((status = 200, body = DeadLetterPage), (status = 401, body = super::error::ErrorBody),
+        (status = 403, body = super::error::ErrorBody), (status = 404, body = super::error::ErrorBody),
+        (status = 409, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub(super) async fn list(
+    State(ctx): State<ApiContext>,
+    user: AuthUser,
+    ApiPath((org, id)): ApiPath<(String, String)>,
+    ApiQuery(query): ApiQuery<DeadLetterQuery>,
+) -> Result<Json<DeadLetterPage>> {
+    user.may(&org, Permission::ViewDeadLetters)?;
+    let size = page_size(query.page_size, 100, 1000).map_err(|fault| Error::Invalid(vec![fault]))? as usize;
+    let start: usize = match &query.page_token {
+        None => 0,
+        Some(t) => t
+            .parse()
+            .map_err(|_| Error::invalid("page_token", "not a token this API gave"))?,
+    };
+    let run = calculated(&ctx, &org, &id).await?;
+    // The sources the run counted: a name from the query is only ever matched against them,
+    // never made into a path.
+    let sources: Vec<&String> = run
+        .summary
+        .as_ref()
+        .map(|s| s.dead_letters.keys().collect())
+        .unwrap_or_default();
+    let sees_pay = user.can(Permission::ViewPay);
+    let mut letters = Vec::new();
+    for source in sources {
+        if query.source.as_ref().is_some_and(|s| s != source) {
+            continue;
+        }
+        let read = dead_letter::read(&ctx.store, &run.id, source).await?;
+        letters.extend(read.into_iter().filter(|l| l.org_id.as_deref() == Some(org.as_str())));
+    }
+    let mut matching = letters.into_iter().skip(start);
+    let page: Vec<DeadLetterBody> = matching
+        .by_ref()
+        .take(size)
+        .map(|letter| DeadLetterBody::of(letter, sees_pay))
+        .collect();
+    let next = matching.next().map(|_| (start + page.len()).to_string());
+    Ok(Json(DeadLetterPage {
+        run_id: run.id,
+        dead_letters: page,
+        next_page_token: next,
+    }))
+}
+
+impl DeadLetterBody {
+    fn of(letter: DeadLetter, sees_pay: bool) -> DeadLetterBody {
+        let (line, row) = match letter.position {
+            Position::Line(n) => (Some(n), None),
+            Position::Row(n) => (None, Some(n)),
+        };
+        let money = letter.field.as_deref().is_some_and(|f| MONEY_FIELDS.contains(&f));
+        DeadLetterBody {
+            source: letter.source,
+            line,
+            row,
+            reason: (sees_pay || !money).then_some(letter.reason),
+            field: letter.field,
+            original: sees_pay.then_some(letter.original),
+        }
+    }
+}
