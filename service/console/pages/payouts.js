@@ -75,7 +75,7 @@ export function payoutsAndNotices(me, can, base, run, signal) {
   }
 
   if (can('notices:view')) {
-    const list = h('div', {}, h('p', { class: 'muted' }, 'Loading…'));
+    const list = h('div', { id: 'notices' }, h('p', { class: 'muted' }, 'Loading…'));
     const load = async () => {
       const page = await api(`${base}/notices?page_size=100`, { signal });
       clear(list, page.notices.length ? table([

@@ -47,8 +47,13 @@ export async function render(main, { me, can, params, signal }) {
     if (run.dead_letters) {
       sections.push(h('h2', {}, `Dead letters (${count(run.dead_letter_count ?? 0)})`),
         Object.keys(run.dead_letters).length
-          ? table([{ title: 'Source', get: ([s]) => s }, { title: 'Refused lines', num: true, get: ([, n]) => count(n) }], Object.entries(run.dead_letters))
-          : h('p', { class: 'muted' }, 'None: every input line was accepted.'));
+          ? [table([{ title: 'Source', get: ([s]) => s }, { title: 'Refused lines', num: true, get: ([, n]) => count(n) }], Object.entries(run.dead_letters)),
+              deadLetters()]
+          : h('p', { class: 'muted' }, 'None: every input line of this org was accepted.'));
+      if (run.unattributed_dead_letters) {
+        sections.push(h('p', { class: 'muted', id: 'unattributed' },
+          `Refused lines naming no worker of the master: ${count(run.unattributed_dead_letters)}, set aside for the operator and shown to no org.`));
+      }
     }
     if (run.worker_errors) {
       const we = run.worker_errors;
@@ -149,6 +154,32 @@ export async function render(main, { me, can, params, signal }) {
     }
   };
 
+  /** Each refused line with where it was and why, a page at a time. */
+  const deadLetters = () => {
+    const box = h('div', { id: 'dead-letters' });
+    const more = async (token) => {
+      const params = new URLSearchParams({ page_size: String(PAGE) });
+      if (token) params.set('page_token', token);
+      const page = await api(`${base}/dead-letters?${params}`, { signal });
+      box.querySelector('.more')?.remove();
+      const shown = table([
+        { title: 'Source', get: (l) => l.source },
+        { title: 'Where', get: (l) => (l.line !== undefined ? `line ${l.line}` : `row ${l.row}`) },
+        { title: 'Field', get: (l) => l.field ?? '—' },
+        { title: 'Reason', get: (l) => l.reason ?? 'withheld: the value is an amount' },
+      ], page.dead_letters, { caption: 'Refused lines and why' });
+      // Later pages add their rows to the first page's table.
+      const rows = box.querySelector('tbody');
+      if (rows) rows.append(...shown.querySelectorAll('tbody tr'));
+      else box.append(shown);
+      if (page.next_page_token) {
+        box.append(h('button', { class: 'more', onclick: () => attempt(() => more(page.next_page_token)) }, 'More dead letters'));
+      }
+    };
+    attempt(() => more());
+    return box;
+  };
+
   const downloads = (run) => {
     const finalized = run.status === 'finalized';
     const button = (label, path) => h('button', { onclick: () => attempt(() => download(path)) }, label);
@@ -160,7 +191,7 @@ export async function render(main, { me, can, params, signal }) {
   };
 
   const workers = (run) => {
-    const box = h('div', {});
+    const box = h('div', { id: 'workers' });
     let tokens = [undefined];
     let at = 0;
     let q = '';
@@ -239,13 +270,21 @@ export function explainView(e) {
     ], e.components, { caption: `Explain trace of ${e.worker_id}` }));
 }
 
-/** The payslip previewed inline (a blob URL in an iframe) with its downloads. */
+/** Below this width an inline PDF is unreadable (and phone browsers show none in a frame). */
+const NARROW = '(max-width: 40rem)';
+
+/** The payslip previewed inline (a blob URL in an iframe) with its downloads. On a phone, or a
+ * browser without a PDF viewer, it opens in the browser's own viewer instead. */
 export async function payslip(base, worker) {
   const box = h('section', { 'aria-label': 'Payslip' }, h('h3', {}, 'Payslip'));
   const file = await attempt(() => fetchBlob(`${base}/payslips/${encodeURIComponent(worker)}.pdf`));
   if (file) {
     const url = URL.createObjectURL(new Blob([file.blob], { type: 'application/pdf' }));
-    box.append(h('iframe', { class: 'pdf', src: url, title: `Payslip of ${worker} (PDF)` }));
+    if (navigator.pdfViewerEnabled && !matchMedia(NARROW).matches) {
+      box.append(h('iframe', { class: 'pdf', src: url, title: `Payslip of ${worker} (PDF)` }));
+    } else {
+      box.append(h('p', {}, h('a', { class: 'button primary', href: url, target: '_blank', rel: 'noopener', id: 'open-payslip' }, 'Open payslip (PDF)')));
+    }
   }
   box.append(h('div', { class: 'row' },
     h('button', { onclick: () => attempt(() => download(`${base}/payslips/${encodeURIComponent(worker)}.pdf`)) }, 'Download payslip (PDF)'),

@@ -81,13 +81,23 @@ test('HR triggers a provisional run, watches it finish, opens a worker and the e
   const firstRow = page.getByRole('row', { name: /^Worker W/ }).first();
   await firstRow.waitFor();
   assert.match(await page.locator('main').innerText(), /₹\d/);
+  // The org's refused lines with where and why; org1's and nobody's are not shown.
+  const letters = page.locator('#dead-letters');
+  await letters.getByRole('cell', { name: `line ${env.refused.org0}`, exact: true }).waitFor();
+  const refused = await letters.innerText();
+  assert.match(refused, /direction\s+unknown variant `sideways`/);
+  assert.match(refused, /amount\s+`-731.25` is negative/);
+  assert.doesNotMatch(refused, new RegExp(`line ${env.refused.org1}\\b`));
+  assert.equal(await letters.locator('tbody tr').count(), 2);
+  assert.match(await page.locator('#unattributed').innerText(), /no worker of the master: 1,/);
+  assert.match(await page.locator('main').innerText(), /Workers not computed \(1\)/);
   await page_done(page, 'run-provisional');
 
   // The search finds workers over the whole run, by id or name.
   await page.getByRole('searchbox', { name: 'Worker id or name' }).fill('worker 1');
   await page.getByRole('button', { name: 'Search' }).click();
   await page.getByRole('row', { name: 'Worker W000000' }).waitFor({ state: 'detached' });
-  const names = await page.locator('tbody tr td:nth-child(2)').allInnerTexts();
+  const names = await page.locator('#workers tbody tr td:nth-child(2)').allInnerTexts();
   assert.ok(names.length > 0 && names.every((n) => n.toLowerCase().includes('worker 1')), `${names}`);
   await page.getByRole('searchbox', { name: 'Worker id or name' }).fill('W000000');
   await page.getByRole('button', { name: 'Search' }).click();
@@ -172,6 +182,16 @@ test('an approver approves; the payslip previews inline and downloads with the n
   const page = await ctx.newPage();
   await signIn(env, page, 'appr1');
   await page.goto(`${env.base}/#/runs/${finalRun}`);
+  // W000002 could not be computed: the approver excludes them, saying why, before approving.
+  await page.locator('#cannot-approve').getByText('exclude them before approving').waitFor();
+  assert.equal(await page.getByRole('button', { name: 'Approve' }).isDisabled(), true);
+  await page.getByRole('row').filter({ hasText: 'W000002' }).getByRole('button', { name: 'Exclude…' }).click();
+  const exclusion = page.locator('dialog[open]');
+  assert.match(await exclusion.innerText(), /W000002.*org0.*2026-10/s);
+  await exclusion.locator('input[name=reason]').fill('paid off-cycle by cheque');
+  await exclusion.getByRole('button', { name: 'Exclude' }).click();
+  await page.getByText('W000002 excluded').waitFor();
+  await page.getByRole('row').filter({ hasText: 'W000002' }).getByText('by appr1: paid off-cycle by cheque').waitFor();
   await page.getByRole('button', { name: 'Approve' }).click();
   const dialog = page.locator('dialog[open]');
   assert.match(await dialog.innerText(), /org0.*2026-10/s);
@@ -224,15 +244,63 @@ test('an approver approves; the payslip previews inline and downloads with the n
     page.waitForEvent('download'),
     card.getByRole('button', { name: 'NEFT file (CSV)' }).click(),
   ]);
-  assert.ok(readFileSync(await neft.path(), 'utf8').trim().split('\n').length >= 2, 'the NEFT file has payments');
+  const payments = readFileSync(await neft.path(), 'utf8').trim().split('\n').slice(1);
+  assert.ok(payments.length >= 1, 'the NEFT file has payments');
+  assert.ok(payments.every((p) => !p.includes('W000002')), 'the excluded worker is not paid');
   // The run's payouts are listed; choosing one shows it.
   await page.getByRole('row', { name: 'Show payout 1' }).click();
   await card.getByText('Payout 1').waitFor();
   await page_done(page, 'payout');
 
+  // The bank returns W000000's payment; the next payout pays exactly that one again.
+  const reference = payments.map((p) => p.split(',')[5]).find((r) => r.endsWith('-W000000'));
+  assert.ok(reference, `W000000 is paid:\n${payments.join('\n')}`);
+  await card.getByLabel('Bank return file (CSV)').setInputFiles({
+    name: 'returns.csv', mimeType: 'text/csv', buffer: Buffer.from(`reference,reason\n${reference},Account closed\n`),
+  });
+  await page.getByText('1 payments returned (0 already known)').waitFor();
+  assert.match(await card.innerText(), /Returned by the bank\s*1/);
+  await page.getByRole('button', { name: 'Make payout…' }).click();
+  await page.locator('dialog[open]').getByRole('button', { name: 'Make payout' }).click();
+  await card.getByText('Payout 2').waitFor();
+  assert.match(await card.innerText(), /Payments\s*1\b/);
+
   await page.goto(`${env.base}/#/periods`);
   await page.getByRole('cell', { name: 'locked' }).first().waitFor();
   await page_done(page, 'periods');
+  await ctx.close();
+});
+
+test('HR sends a dead payslip notice again once the SMS vendor is back', async () => {
+  const ctx = await context(env);
+  const page = await ctx.newPage();
+  await signIn(env, page, 'hr1');
+  // The vendor was down when the run was finalized: one attempt each, so the notices are dead.
+  const notices = page.locator('#notices table');
+  const row = notices.getByRole('row').filter({ hasText: 'W000000' });
+  // Until every notice has had its attempt: none is left to reach the vendor once it is up.
+  for (let i = 0; i < 60; i += 1) {
+    await page.goto(`${env.base}/#/runs/${finalRun}`);
+    await page.getByRole('heading', { name: 'Payslip notices' }).waitFor();
+    await notices.waitFor();
+    const settled = !/\b(pending|sending)\b/.test(await notices.innerText());
+    if (settled && await row.getByRole('button', { name: 'Send again' }).count()) break;
+    await page.waitForTimeout(500);
+  }
+  assert.match(await row.innerText(), /dead/);
+  assert.match(await row.innerText(), /503/);
+  await page_done(page, 'notices-dead');
+  env.sms.up = true;
+  await row.getByRole('button', { name: 'Send again' }).click();
+  await page.getByText('Notice to W000000 queued again').waitFor();
+  for (let i = 0; i < 60 && !/\bsent\b/.test(await row.innerText()); i += 1) {
+    await page.waitForTimeout(500);
+    await page.reload();
+    await row.waitFor();
+  }
+  assert.match(await row.innerText(), /\bsent\b/);
+  const to = env.sms.sent.map((m) => m.to);
+  assert.deepEqual(to, ['+919876500000'], 'W000000 (the first worker of the master) got one SMS');
   await ctx.close();
 });
 
@@ -301,6 +369,14 @@ test('ops_viewer sees runs and dead letters but no amount on any page', async ()
     await page.locator(ready).first().waitFor();
     const text = await page.locator('body').innerText();
     assert.doesNotMatch(text, AMOUNT, `${name} shows an amount:\n${text}`);
+    if (name === 'run-ops') {
+      // Where and why of each refused line, but not the refused amount itself.
+      await page.locator('#dead-letters tbody tr').first().waitFor();
+      const letters = await page.locator('#dead-letters').innerText();
+      assert.match(letters, /sideways/);
+      assert.match(letters, /amount\s+withheld: the value is an amount/);
+      assert.doesNotMatch(letters, /731/);
+    }
     await page_done(page, name);
   }
   const nav = await page.locator('#nav').innerText();
@@ -322,7 +398,13 @@ test('a worker sees only their own pay and payslip, on a 360 px phone without ho
   const expected = await page.evaluate(async (net) => (await import('/console/format.js')).rupees(net), own.pay.net_pay);
   assert.equal(shown, expected);
   await page.getByRole('heading', { name: 'Breakdown' }).waitFor();
-  await page.locator('iframe.pdf').waitFor();
+  // On a phone the payslip opens in the browser's own viewer: no unreadable inline frame.
+  const open = page.getByRole('link', { name: 'Open payslip (PDF)' });
+  await open.waitFor();
+  assert.equal(await page.locator('iframe.pdf').count(), 0);
+  const [viewer] = await Promise.all([page.waitForEvent('popup'), open.click()]);
+  assert.match(viewer.url(), /^blob:/);
+  await viewer.close();
   const other = await fetch(`${env.base}/v1/orgs/org0/workers/W000002/pay?period=2026-10`, {
     headers: { Authorization: `Bearer ${token}` },
   });

@@ -1,11 +1,12 @@
 // What the browser tests run against, all on loopback: an OpenID Connect provider
 // (oidc-provider, configured here: a public client with PKCE, accounts whose claims carry org
 // and roles), `payroll serve` (the debug binary) over a copy of the sample month with that
-// provider configured, and Debian's chromium driven by playwright-core.
+// provider configured, and Debian's chromium driven by playwright-core. The month gets some
+// refused lines, a ruleset gap for one worker and phones, so every page has something to show.
 
 import { spawn } from 'node:child_process';
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
-import { cpSync, mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, cpSync, mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -92,22 +93,94 @@ export async function serve(config, dir) {
   return { base, child, output: () => out };
 }
 
+/** Refused lines the console must show to their org only: a punch and an amount of org0's
+ * W000000, a punch of org1's W000001 and one of a worker nobody has. Returns the lines of
+ * attendance.ndjson that are org0's and org1's. */
+function refusedLines(inputs) {
+  const attendance = join(inputs, 'attendance.ndjson');
+  const before = readFileSync(attendance, 'utf8').trimEnd().split('\n').length;
+  const punch = (id, worker, direction) =>
+    JSON.stringify({ event_id: id, worker_id: worker, ts: '2026-10-05T03:30:00Z', direction });
+  appendFileSync(attendance, [
+    punch('bad-0', 'W000000', 'sideways'),
+    punch('bad-1', 'W000001', 'sideways'),
+    punch('bad-2', 'W999999', 'in'),
+  ].map((l) => `${l}\n`).join(''));
+  appendFileSync(join(inputs, 'adjustments.ndjson'), `${JSON.stringify({
+    adjustment_id: 'ADJ-bad', worker_id: 'W000000', period: '2026-10', kind: 'earning', code: 'bonus',
+    amount: '-731.25', reason: 'x', requested_by: 'a', event_id: 'bad-3', status: 'approved', version: 1, approved_by: 'b',
+  })}\n`);
+  return { org0: before + 1, org1: before + 2 };
+}
+
+/** Every worker gets a phone, so a finalized run sends each a payslip notice by SMS. */
+function withPhones(inputs) {
+  const file = join(inputs, 'workers.csv');
+  // The sample's lines end in CRLF.
+  const [header, ...rows] = readFileSync(file, 'utf8').trimEnd().split(/\r?\n/);
+  writeFileSync(file, [`${header},phone`, ...rows.map((r, i) => `${r},+91987650${String(i).padStart(4, '0')}`)].join('\r\n') + '\r\n');
+}
+
+/** The reference ruleset with a gap: a site allowance whose `CASE` has no branch for W000002,
+ * so a final run has one worker to exclude before it can be approved. */
+function gappedRuleset() {
+  const marker = '# ---------------------------------------------------------------- payslips';
+  const text = readFileSync(join(repo, 'rules/examples/india-contract.toml'), 'utf8');
+  if (!text.includes(marker)) throw new Error('the example ruleset lost its payslips marker');
+  return text.replace(marker, [
+    '[[component]]', 'name = "site_allowance"', 'category = "earning"',
+    'expr = "CASE WHEN worker_id <> \'W000002\' THEN 0.00 END"', '', marker,
+  ].join('\n'));
+}
+
+/** An SMS vendor on loopback that fails until `up` is set, then accepts every message. */
+async function smsVendor() {
+  const vendor = { up: false, sent: [] };
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => { body += c; });
+    req.on('end', () => {
+      if (!vendor.up) { res.statusCode = 503; res.end('vendor down'); return; }
+      vendor.sent.push(JSON.parse(body));
+      res.setHeader('content-type', 'application/json');
+      res.end('{"status": "queued"}');
+    });
+  });
+  await new Promise((ok) => server.listen(0, '127.0.0.1', ok));
+  return Object.assign(vendor, { server, url: `http://127.0.0.1:${server.address().port}/messages` });
+}
+
 /** The whole setup: provider, service over the sample month, browser. */
 export async function start() {
   mkdirSync(SCREENSHOTS, { recursive: true });
   const dir = mkdtempSync(join(tmpdir(), 'payroll-console-'));
   const inputs = join(dir, 'inputs');
   cpSync(join(repo, 'cli/tests/data/sample'), inputs, { recursive: true });
+  const refused = refusedLines(inputs);
+  withPhones(inputs);
+  const rules = join(dir, 'rules.toml');
+  writeFileSync(rules, gappedRuleset());
+  const sms = await smsVendor();
   const idp = await listenLater();
   // The service's port is known once it listens; its config names the issuer first.
   const service = await serve([
     'listen = "127.0.0.1:0"',
     `data = ${JSON.stringify(join(dir, 'data'))}`,
     `inputs = ${JSON.stringify(inputs)}`,
+    `rules = ${JSON.stringify(rules)}`,
     // Payouts are made from this account.
     '[orgs.org0]',
     'debit_account = "000111222333"',
     'debit_ifsc = "ICIC0000001"',
+    // Notices go by SMS to the vendor above: one attempt each, so a notice is dead while the
+    // vendor is down.
+    '[notices]',
+    'channels = ["sms"]',
+    'max_attempts = 1',
+    'backoff = "100ms"',
+    'poll = "200ms"',
+    '[notices.sms]',
+    `url = ${JSON.stringify(sms.url)}`,
     '[auth.oidc]',
     `issuer = ${JSON.stringify(idp.url)}`,
     `client_id = "${CLIENT_ID}"`,
@@ -127,10 +200,13 @@ export async function start() {
     issuer: idp.url,
     browser,
     service,
+    refused,
+    sms,
     async stop() {
       await browser.close();
       service.child.kill('SIGTERM');
       idp.server.close();
+      sms.server.close();
       rmSync(dir, { recursive: true, force: true });
     },
   };
