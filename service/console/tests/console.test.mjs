@@ -384,6 +384,30 @@ test('ops_viewer sees runs and dead letters but no amount on any page', async ()
   await ctx.close();
 });
 
+test('an analyst reads the workers and results of a run without personal data', async () => {
+  const ctx = await context(env);
+  const page = await ctx.newPage();
+  await signIn(env, page, 'an1');
+  await page.goto(`${env.base}/#/runs/${finalRun}`);
+  await page.getByRole('row', { name: 'Worker W000000' }).waitFor();
+  const text = await page.locator('main').innerText();
+  assert.match(text, /₹\d/, 'amounts, anonymized');
+  assert.doesNotMatch(text, /Worker 0\b|Dead letters|Payouts and notices/);
+  const [csv] = await Promise.all([
+    page.waitForEvent('download'),
+    page.getByRole('button', { name: 'Results CSV' }).click(),
+  ]);
+  const header = readFileSync(await csv.path(), 'utf8').split('\n')[0].split(',');
+  assert.ok(header.includes('net_pay'), `${header}`);
+  for (const personal of ['name', 'uan', 'esic_no', 'bank_account_masked', 'pan_masked']) {
+    assert.ok(!header.includes(personal), `the analyst's results carry ${personal}`);
+  }
+  await page_done(page, 'run-analyst');
+  const nav = await page.locator('#nav').innerText();
+  assert.doesNotMatch(nav, /Adjustments|Uploads|Audit|Roles|My pay/);
+  await ctx.close();
+});
+
 test('a worker sees only their own pay and payslip, on a 360 px phone without horizontal scroll', async () => {
   const ctx = await context(env, { viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true });
   const page = await ctx.newPage();

@@ -25,6 +25,7 @@ export const ACCOUNTS = {
   hr1: ['hr_admin'],
   appr1: ['approver'],
   ops1: ['ops_viewer'],
+  an1: ['analyst'],
   admin1: ['org_admin'],
   W000000: ['worker'],
 };
