@@ -79,7 +79,7 @@ struct ErrorRow {
 
 /// A page of the run's errors by worker id and component, from `offset`, and whether more
 /// follow. A calculated run's errors never change, so an offset is a stable cursor.
-pub async fn page(db: &Db, org: &str, run_id: &str, offset: u64, size: u32) -> Result<(Vec<RecordedError>, bool)> {
+pub async fn page(db: &Db, org: &str, run_id: &str, offset: usize, size: usize) -> Result<(Vec<RecordedError>, bool)> {
     let offset = i64::try_from(offset).map_err(|_| Error::invalid("page_token", "not a token this API gave"))?;
     let rows: Vec<ErrorRow> = sqlx::query_as(&format!(
         "SELECT e.worker_id, r.org_id, e.component, e.reason, x.reason AS excluded_reason, x.excluded_by, x.excluded_at \
@@ -93,10 +93,10 @@ pub async fn page(db: &Db, org: &str, run_id: &str, offset: u64, size: u32) -> R
     .bind(offset)
     .fetch_all(db.pool())
     .await?;
-    let more = rows.len() > size as usize;
+    let more = rows.len() > size;
     let errors = rows
         .into_iter()
-        .take(size as usize)
+        .take(size)
         .map(|row| RecordedError {
             exclusion: match (row.excluded_reason, row.excluded_by, row.excluded_at) {
                 (Some(reason), Some(excluded_by), Some(excluded_at)) => Some(Exclusion {

@@ -12,10 +12,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::ApiContext;
-use super::extractor::{ApiPath, ApiQuery, AuthUser, page_size};
+use super::extractor::{ApiPath, ApiQuery, AuthUser, Offset};
 use super::results::calculated;
 use crate::auth::Permission;
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 pub fn router() -> Router<ApiContext> {
     Router::new().route("/v1/orgs/{org}/runs/{id}/dead-letters", get(list))
@@ -85,13 +85,7 @@ pub(super) async fn list(
     ApiQuery(query): ApiQuery<DeadLetterQuery>,
 ) -> Result<Json<DeadLetterPage>> {
     user.may(&org, Permission::ViewDeadLetters)?;
-    let size = page_size(query.page_size, 100, 1000).map_err(|fault| Error::Invalid(vec![fault]))? as usize;
-    let start: usize = match &query.page_token {
-        None => 0,
-        Some(t) => t
-            .parse()
-            .map_err(|_| Error::invalid("page_token", "not a token this API gave"))?,
-    };
+    let offset = Offset::of(query.page_size, query.page_token.as_deref())?;
     let run = calculated(&ctx, &org, &id).await?;
     // The sources the run counted: a name from the query is only ever matched against them,
     // never made into a path.
@@ -109,13 +103,13 @@ pub(super) async fn list(
         let read = dead_letter::read(&ctx.store, &run.id, source).await?;
         letters.extend(read.into_iter().filter(|l| l.org_id.as_deref() == Some(org.as_str())));
     }
-    let mut matching = letters.into_iter().skip(start);
+    let mut matching = letters.into_iter().skip(offset.start);
     let page: Vec<DeadLetterBody> = matching
         .by_ref()
-        .take(size)
+        .take(offset.size)
         .map(|letter| DeadLetterBody::of(letter, sees_pay))
         .collect();
-    let next = matching.next().map(|_| (start + page.len()).to_string());
+    let next = offset.next(page.len(), matching.next().is_some());
     Ok(Json(DeadLetterPage {
         run_id: run.id,
         dead_letters: page,

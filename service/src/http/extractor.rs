@@ -145,6 +145,32 @@ pub fn page_size(given: Option<u32>, default: u32, max: u32) -> std::result::Res
     }
 }
 
+/// A page of a list read by position (a run's results, arrears, worker errors, dead letters):
+/// 100 items by default, at most 1000; its token is where the page before ended.
+#[derive(Debug, Clone, Copy)]
+pub struct Offset {
+    pub start: usize,
+    pub size: usize,
+}
+
+impl Offset {
+    pub fn of(given_size: Option<u32>, token: Option<&str>) -> Result<Offset> {
+        let size = page_size(given_size, 100, 1000).map_err(|fault| Error::Invalid(vec![fault]))? as usize;
+        let start = match token {
+            None => 0,
+            Some(t) => t
+                .parse()
+                .map_err(|_| Error::invalid("page_token", "not a token this API gave"))?,
+        };
+        Ok(Offset { start, size })
+    }
+
+    /// The token of the next page, after a page of `shown` items, when `more` follow.
+    pub fn next(&self, shown: usize, more: bool) -> Option<String> {
+        more.then(|| (self.start + shown).to_string())
+    }
+}
+
 /// A query string; one that does not parse is a 422 saying which parameter and why.
 pub struct ApiQuery<T>(pub T);
 

@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
 
-use super::extractor::{ApiPath, ApiQuery, AuthUser, page_size};
+use super::extractor::{ApiPath, ApiQuery, AuthUser, Offset};
 use super::{ApiContext, audit};
 use crate::auth::Permission;
 use crate::db::audit::Action;
@@ -247,13 +247,7 @@ pub(super) async fn results_json(
     ApiQuery(page): ApiQuery<PageQuery>,
 ) -> Result<Json<ResultsPage>> {
     readable_columns(&user, &org, None)?;
-    let size = page_size(page.page_size, 100, 1000).map_err(|fault| Error::Invalid(vec![fault]))? as usize;
-    let start: usize = match &page.page_token {
-        None => 0,
-        Some(t) => t
-            .parse()
-            .map_err(|_| Error::invalid("page_token", "not a token this API gave"))?,
-    };
+    let offset = Offset::of(page.page_size, page.page_token.as_deref())?;
     let needle = match page.q.as_deref().map(str::trim) {
         Some(q) if q.chars().count() > 100 => return Err(Error::invalid("q", "at most 100 characters")),
         Some(q) if !q.is_empty() => Some(q.to_lowercase()),
@@ -262,7 +256,7 @@ pub(super) async fn results_json(
     let run = calculated(&ctx, &org, &id).await?;
     let results = ctx.results.get(&ctx, &run).await?;
     let columns = readable_columns(&user, &org, results.batches.first())?;
-    let mut rows = Vec::with_capacity(size);
+    let mut rows = Vec::with_capacity(offset.size);
     let mut seen = 0;
     for batch in &results.batches {
         // Searched only in what the caller may read: an anonymized caller cannot find a worker
@@ -283,13 +277,13 @@ pub(super) async fn results_json(
                     continue;
                 }
             }
-            if seen >= start && rows.len() < size {
+            if seen >= offset.start && rows.len() < offset.size {
                 rows.push(row_json(batch, row, &columns));
             }
             seen += 1;
         }
     }
-    let next = (start + rows.len() < seen).then(|| (start + rows.len()).to_string());
+    let next = offset.next(rows.len(), offset.start + rows.len() < seen);
     Ok(Json(ResultsPage {
         run_id: run.id,
         rows,
@@ -348,13 +342,7 @@ pub(super) async fn arrears(
     ApiQuery(query): ApiQuery<ArrearsQuery>,
 ) -> Result<Json<ArrearsPage>> {
     readable_columns(&user, &org, None)?;
-    let size = page_size(query.page_size, 100, 1000).map_err(|fault| Error::Invalid(vec![fault]))? as usize;
-    let start: usize = match &query.page_token {
-        None => 0,
-        Some(t) => t
-            .parse()
-            .map_err(|_| Error::invalid("page_token", "not a token this API gave"))?,
-    };
+    let offset = Offset::of(query.page_size, query.page_token.as_deref())?;
     let run = calculated(&ctx, &org, &id).await?;
     let carried = read_arrears(&ctx.store, &org, &run.period.to_string(), &run.id).await?;
     let mut matching = carried
@@ -362,8 +350,8 @@ pub(super) async fn arrears(
         .filter(|a| query.worker_id.as_ref().is_none_or(|w| *w == a.worker_id));
     let arrears: Vec<ArrearBody> = matching
         .by_ref()
-        .skip(start)
-        .take(size)
+        .skip(offset.start)
+        .take(offset.size)
         .map(|a| ArrearBody {
             worker_id: a.worker_id,
             original_period: a.original_period.to_string(),
@@ -373,7 +361,7 @@ pub(super) async fn arrears(
             arrear: a.arrear.to_string(),
         })
         .collect();
-    let next = matching.next().map(|_| (start + arrears.len()).to_string());
+    let next = offset.next(arrears.len(), matching.next().is_some());
     Ok(Json(ArrearsPage {
         run_id: run.id,
         arrears,

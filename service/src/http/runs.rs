@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
 
-use super::extractor::{ApiJson, ApiPath, ApiQuery, AuthUser, page_size};
+use super::extractor::{ApiJson, ApiPath, ApiQuery, AuthUser, Offset, page_size};
 use super::{ApiContext, audit};
 use crate::auth::Permission;
 use crate::db::audit::Action;
@@ -205,7 +205,7 @@ pub struct WorkerErrorPage {
 }
 
 /// Worker errors a single run's body lists; the rest are a page away.
-const FIRST_ERRORS: u32 = 20;
+const FIRST_ERRORS: usize = 20;
 /// Workers one exclusion request may name.
 const MAX_EXCLUDED_AT_ONCE: usize = 1000;
 
@@ -621,16 +621,10 @@ pub(super) async fn worker_errors(
     if !sees_worker_errors(&user) {
         return Err(Error::Missing(Permission::ViewPay));
     }
-    let size = page_size(query.page_size, 100, 1000).map_err(|fault| Error::Invalid(vec![fault]))?;
-    let start: u64 = match &query.page_token {
-        None => 0,
-        Some(t) => t
-            .parse()
-            .map_err(|_| Error::invalid("page_token", "not a token this API gave"))?,
-    };
+    let offset = Offset::of(query.page_size, query.page_token.as_deref())?;
     let run = runs::get(&ctx.db, &org, &id).await?;
-    let (errors, more) = worker_errors::page(&ctx.db, &org, &run.id, start, size).await?;
-    let next = more.then(|| (start + errors.len() as u64).to_string());
+    let (errors, more) = worker_errors::page(&ctx.db, &org, &run.id, offset.start, offset.size).await?;
+    let next = offset.next(errors.len(), more);
     Ok(Json(WorkerErrorPage {
         run_id: run.id,
         worker_errors: errors.into_iter().map(WorkerErrorBody::from).collect(),
