@@ -198,6 +198,20 @@ impl Client {
         json(self.send_get(path).await?).await
     }
 
+    /// POSTs a JSON body (deciding an upload's adjustments); the answer.
+    pub async fn post(&self, path: &str, body: &Value) -> Result<Value> {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .header("Content-Type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .with_context(|| format!("calling {}", self.base))?;
+        json(response).await
+    }
+
     pub async fn bytes(&self, path: &str) -> Result<Vec<u8>> {
         let response = self.send_get(path).await?;
         if !response.status().is_success() {

@@ -195,6 +195,19 @@ const MATRIX: &[(&str, &str, Option<&str>, [u16; 6])] = &[
         None,
         [200, 403, 403, 403, 403, 200],
     ),
+    // `{upl}` was uploaded by hr1: the approver approves its requests, and then none is pending.
+    (
+        "POST",
+        "/v1/orgs/{org}/uploads/{upl}/approve",
+        None,
+        [403, 200, 403, 403, 403, 409],
+    ),
+    (
+        "POST",
+        "/v1/orgs/{org}/uploads/{upl}/reject",
+        Some(r#"{"reason": "sent twice"}"#),
+        [403, 409, 403, 403, 403, 409],
+    ),
     ("GET", "/v1/orgs/{org}/roles", None, [403, 403, 403, 403, 403, 200]),
     (
         "GET",

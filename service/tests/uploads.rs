@@ -11,7 +11,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 const BOUNDARY: &str = "upload-test-boundary-7MA4YWxkTrZu0gW";
 
@@ -251,6 +251,101 @@ async fn an_adjustments_sheet_with_bad_rows_is_reported_and_its_good_rows_wait_f
         assert_eq!(again.json()["id"], first.json()["id"]);
         let other = upload(&h, &hr, "kind=adjustments", "b.csv", b"worker_id\n", Some("k1")).await;
         assert_eq!(other.status, 422, "{}", other.text());
+        h.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_uploads_requests_are_approved_or_rejected_together_by_another_user() {
+    for backend in backends() {
+        let h = Harness::start(backend, "").await;
+        let hr = h.token("hr1", "org0", "hr_admin");
+        let approver = h.token("appr1", "org0", "approver");
+        let csv = b"worker_id,period,kind,code,amount,reason\n\
+            W000002,2026-10,earning,bonus,100.00,festival\n\
+            W000004,2026-10,deduction,canteen,50.00,canteen dues\n\
+            W000000,2026-10,earning,bonus,25.00,festival\n";
+        let done = settled(&h, &hr, "kind=adjustments", "october.csv", csv).await;
+        assert_eq!(done["accepted"], 3, "{done:#}");
+        let id = done["id"].as_str().unwrap().to_string();
+        let of_upload = |status: &str| format!("/v1/orgs/org0/adjustments?status={status}&upload_id={id}");
+        let pending = h.get(&of_upload("pending"), &approver).await.json();
+        let pending = pending["adjustments"].as_array().unwrap().clone();
+        assert_eq!(pending.len(), 3, "{pending:#?}");
+        assert!(pending.iter().all(|a| a["upload_id"] == id.as_str()));
+
+        // The uploader cannot decide their own upload, even as an org admin.
+        let own = h.token("hr1", "org0", "org_admin");
+        let refused = h
+            .post(&format!("/v1/orgs/org0/uploads/{id}/approve"), &own, &json!({}))
+            .await;
+        assert_eq!(refused.status, 403, "{}", refused.text());
+        assert!(refused.text().contains("four eyes"), "{}", refused.text());
+
+        // One is rejected alone; approving the upload approves the two still pending.
+        let canteen = pending.iter().find(|a| a["worker_id"] == "W000004").unwrap();
+        let rejected = h
+            .post(
+                &format!("/v1/orgs/org0/adjustments/{}/reject", canteen["id"].as_str().unwrap()),
+                &approver,
+                &json!({"reason": "already recovered"}),
+            )
+            .await;
+        assert_eq!(rejected.status, 200, "{}", rejected.text());
+        let approved = h
+            .post(&format!("/v1/orgs/org0/uploads/{id}/approve"), &approver, &json!({}))
+            .await;
+        assert_eq!(approved.status, 200, "{}", approved.text());
+        assert_eq!(
+            approved.json(),
+            json!({"upload_id": id, "status": "approved", "decided": 2})
+        );
+        let again = h
+            .post(&format!("/v1/orgs/org0/uploads/{id}/approve"), &approver, &json!({}))
+            .await;
+        assert_eq!(again.status, 409, "{}", again.text());
+        let approved = h.get(&of_upload("approved"), &approver).await.json();
+        let approved = approved["adjustments"].as_array().unwrap();
+        assert_eq!(approved.len(), 2, "{approved:#?}");
+        assert!(approved.iter().all(|a| a["decided_by"] == "appr1" && a["version"] == 2));
+
+        // Published as approved: the next run pays exactly those two.
+        let run = h.trigger("org0", &hr, "2026-10", "provisional", "after").await;
+        h.wait("org0", &run, &hr, "calculated").await;
+        let results = h
+            .get(&format!("/v1/orgs/org0/runs/{run}/results?page_size=1000"), &hr)
+            .await
+            .json();
+        assert_eq!(results_row(&results, "W000002")["adjustment_earnings"], "100.00");
+        assert_eq!(results_row(&results, "W000000")["adjustment_earnings"], "25.00");
+        assert_eq!(results_row(&results, "W000004")["adjustment_deductions"], "0.00");
+
+        // Another upload is rejected whole, with a reason.
+        let second = b"worker_id,period,kind,code,amount,reason\nW000002,2026-10,earning,ot_bonus,10.00,r\n";
+        let second = settled(&h, &hr, "kind=adjustments", "again.csv", second).await;
+        let second = second["id"].as_str().unwrap();
+        let path = format!("/v1/orgs/org0/uploads/{second}/reject");
+        let no_reason = h.post(&path, &approver, &json!({"reason": " "})).await;
+        assert_eq!(no_reason.status, 422, "{}", no_reason.text());
+        let whole = h.post(&path, &approver, &json!({"reason": "sent twice"})).await;
+        assert_eq!(whole.status, 200, "{}", whole.text());
+        assert_eq!(whole.json()["decided"], 1);
+        let rejected = h
+            .get(&format!("/v1/orgs/org0/adjustments?upload_id={second}"), &approver)
+            .await
+            .json();
+        assert_eq!(rejected["adjustments"][0]["status"], "rejected");
+        assert_eq!(rejected["adjustments"][0]["decision_note"], "sent twice");
+
+        let actions: Vec<String> = h.get("/v1/orgs/org0/audit", &hr).await.json()["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["action"].as_str().unwrap().to_string())
+            .collect();
+        for action in ["adjustment.approve_upload", "adjustment.reject_upload"] {
+            assert!(actions.iter().any(|a| a == action), "{action}: {actions:?}");
+        }
         h.stop().await;
     }
 }

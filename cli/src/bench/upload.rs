@@ -3,7 +3,8 @@
 //! summaries over several months) is uploaded to a service in this process (embedded SQLite,
 //! the month as its input folder) and timed from the POST to `done`: the file kept, every row
 //! read and checked, the accepted ones applied (adjustments recorded pending in one
-//! transaction, summary rows appended to the input folder).
+//! transaction, summary rows appended to the input folder). Adjustments are then approved
+//! by another user in one request, the whole upload, until every one is published.
 
 use std::time::{Duration, Instant};
 
@@ -41,15 +42,13 @@ pub async fn upload(rows: usize, kind: &str, period: PayPeriod) -> Result<()> {
         data = dir.path().join("data"),
     );
     let service = payroll_service::start(toml::from_str::<ServeConfig>(&config)?).await?;
-    let token = Keys::hs256(SECRET.as_bytes())
-        .mint(&claims(
-            "bench-hr",
-            "org0",
-            &["hr_admin".to_string()],
-            Duration::from_secs(3600),
-        ))
-        .expect("HS256 keys sign");
-    let client = Client::new(&format!("http://{}", service.addr), &token);
+    let keys = Keys::hs256(SECRET.as_bytes());
+    let token = |sub: &str, role: &str| {
+        keys.mint(&claims(sub, "org0", &[role.to_string()], Duration::from_secs(3600)))
+            .expect("HS256 keys sign")
+    };
+    let base = format!("http://{}", service.addr);
+    let client = Client::new(&base, &token("bench-hr", "hr_admin"));
     let bytes = sheet.len();
 
     let started = Instant::now();
@@ -63,14 +62,31 @@ pub async fn upload(rows: usize, kind: &str, period: PayPeriod) -> Result<()> {
         done = client.get(&format!("/v1/orgs/org0/uploads/{id}")).await?;
     }
     let seconds = started.elapsed().as_secs_f64();
-    service.shutdown().await;
     if done["status"] != "done" || done["accepted"].as_u64() != Some(rows as u64) {
+        service.shutdown().await;
         bail!("the upload did not accept every row: {done:#}");
     }
+    let approved = match kind {
+        "adjustments" => {
+            let checker = Client::new(&base, &token("bench-approver", "approver"));
+            let started = Instant::now();
+            let decision = checker
+                .post(&format!("/v1/orgs/org0/uploads/{id}/approve"), &serde_json::json!({}))
+                .await?;
+            let seconds = started.elapsed().as_secs_f64();
+            if decision["decided"].as_u64() != Some(rows as u64) {
+                service.shutdown().await;
+                bail!("the approval did not decide every row: {decision:#}");
+            }
+            format!("\n  the whole upload approved by another user and published in {seconds:.2} s")
+        }
+        _ => String::new(),
+    };
+    service.shutdown().await;
     println!(
         "upload, {rows} {kind} rows as XLSX ({:.1} MB, made in {made:.2} s), {} cores:\n  \
          POST to done {seconds:.2} s, {:.0} rows/s (read, checked and applied: {} accepted, {} applied); \
-         peak RSS {:.0} MiB",
+         peak RSS {:.0} MiB{approved}",
         bytes as f64 / 1e6,
         payroll_engine::parallel::cores(),
         rows as f64 / seconds,

@@ -31,6 +31,8 @@ pub struct Adjustment {
     pub decided_by: Option<String>,
     pub decided_at: Option<String>,
     pub decision_note: Option<String>,
+    /// The upload that requested it, if one did.
+    pub upload_id: Option<String>,
 }
 
 impl Adjustment {
@@ -72,7 +74,7 @@ pub struct NewAdjustment<'a> {
 }
 
 const COLUMNS: &str = "id, org_id, worker_id, period, kind, code, amount, reason, status, version, requested_by, \
-                       requested_at, decided_by, decided_at, decision_note";
+                       requested_at, decided_by, decided_at, decision_note, upload_id";
 
 type Row = (
     String,
@@ -87,6 +89,7 @@ type Row = (
     i64,
     String,
     String,
+    Option<String>,
     Option<String>,
     Option<String>,
     Option<String>,
@@ -109,6 +112,7 @@ fn adjustment(row: Row) -> Result<Adjustment> {
         decided_by,
         decided_at,
         decision_note,
+        upload_id,
     ) = row;
     Ok(Adjustment {
         period: period
@@ -130,6 +134,7 @@ fn adjustment(row: Row) -> Result<Adjustment> {
         decided_by,
         decided_at,
         decision_note,
+        upload_id,
     })
 }
 
@@ -213,6 +218,7 @@ pub struct Filter {
     pub status: Option<Status>,
     pub worker_id: Option<String>,
     pub period: Option<PayPeriod>,
+    pub upload_id: Option<String>,
 }
 
 /// A page of an org's adjustments, newest first, and the cursor of the next page.
@@ -227,6 +233,7 @@ pub async fn list(
         .and("status =", filter.status.as_ref().map(wire_name))
         .and("worker_id =", filter.worker_id.clone())
         .and("period =", filter.period.map(|p| p.to_string()))
+        .and("upload_id =", filter.upload_id.clone())
         .and("id <", after.map(str::to_string))
         .page(db, "id DESC", size, adjustment, |a| a.id.clone())
         .await
@@ -288,6 +295,38 @@ pub async fn decide(
         )));
     }
     get(db, org, id).await
+}
+
+/// Approves or rejects every pending request of an upload at once, as `checker`: each becomes
+/// its next version, as [`decide`] makes it. The uploader can never decide their own upload
+/// (four eyes; the caller checks who uploaded it, the statement skips their requests anyway).
+/// Returns how many were decided: 0 when none is pending any more.
+pub async fn decide_upload(
+    db: &Db,
+    org: &str,
+    upload_id: &str,
+    decision: Decision,
+    checker: &str,
+    note: Option<&str>,
+) -> Result<u64> {
+    let status = match decision {
+        Decision::Approve => Status::Approved,
+        Decision::Reject => Status::Rejected,
+    };
+    let moved = sqlx::query(
+        "UPDATE adjustments SET status = $1, version = version + 1, decided_by = $2, decided_at = $3, decision_note = $4 \
+         WHERE org_id = $5 AND upload_id = $6 AND status = 'pending' AND requested_by <> $2",
+    )
+    .bind(wire_name(&status))
+    .bind(checker)
+    .bind(timestamp(Utc::now()))
+    .bind(note)
+    .bind(org)
+    .bind(upload_id)
+    .execute(db.pool())
+    .await?
+    .rows_affected();
+    Ok(moved)
 }
 
 /// Versions not yet published, oldest first.

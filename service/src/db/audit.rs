@@ -32,6 +32,8 @@ pub enum Action {
     AdjustmentRequest,
     AdjustmentApprove,
     AdjustmentReject,
+    AdjustmentApproveUpload,
+    AdjustmentRejectUpload,
     RolesChange,
     Upload,
     UploadErrorsDownload,
@@ -43,7 +45,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 20] = [
+    pub const ALL: [Action; 22] = [
         Action::RunTrigger,
         Action::RunApprove,
         Action::RunReject,
@@ -56,6 +58,8 @@ impl Action {
         Action::AdjustmentRequest,
         Action::AdjustmentApprove,
         Action::AdjustmentReject,
+        Action::AdjustmentApproveUpload,
+        Action::AdjustmentRejectUpload,
         Action::RolesChange,
         Action::Upload,
         Action::UploadErrorsDownload,
@@ -80,6 +84,8 @@ impl Action {
             Action::AdjustmentRequest => "adjustment.request",
             Action::AdjustmentApprove => "adjustment.approve",
             Action::AdjustmentReject => "adjustment.reject",
+            Action::AdjustmentApproveUpload => "adjustment.approve_upload",
+            Action::AdjustmentRejectUpload => "adjustment.reject_upload",
             Action::RolesChange => "roles.change",
             Action::Upload => "upload.create",
             Action::UploadErrorsDownload => "upload.errors_download",

@@ -1,6 +1,8 @@
 //! Adjustments under maker-checker: one user requests (`adjustments:request`), another approves
 //! or rejects (`adjustments:approve`, never their own request). Each transition is published as
-//! the next version of the adjustment event to the org's input, and audited.
+//! the next version of the adjustment event to the org's input, and audited. The requests of an
+//! adjustments upload are decided together (`POST .../uploads/{id}/approve|reject`): thousands
+//! of them are not approved one by one.
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -20,6 +22,7 @@ use crate::auth::Permission;
 use crate::db::adjustments::{self, Adjustment, Decision, Filter, NewAdjustment};
 use crate::db::audit::Action;
 use crate::error::{Error, Result};
+use crate::uploads::UploadKind;
 
 pub fn router() -> Router<ApiContext> {
     Router::new()
@@ -27,6 +30,8 @@ pub fn router() -> Router<ApiContext> {
         .route("/v1/orgs/{org}/adjustments/{id}", get(read))
         .route("/v1/orgs/{org}/adjustments/{id}/approve", post(approve))
         .route("/v1/orgs/{org}/adjustments/{id}/reject", post(reject))
+        .route("/v1/orgs/{org}/uploads/{id}/approve", post(approve_upload))
+        .route("/v1/orgs/{org}/uploads/{id}/reject", post(reject_upload))
 }
 
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
@@ -87,6 +92,9 @@ pub struct AdjustmentBody {
     pub decided_at: Option<String>,
     /// The checker's reason for a rejection.
     pub decision_note: Option<String>,
+    /// The upload that requested it: its pending requests are decided together.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upload_id: Option<String>,
 }
 
 impl From<Adjustment> for AdjustmentBody {
@@ -106,6 +114,7 @@ impl From<Adjustment> for AdjustmentBody {
             decided_by: a.decided_by,
             decided_at: a.decided_at,
             decision_note: a.decision_note,
+            upload_id: a.upload_id,
         }
     }
 }
@@ -181,6 +190,96 @@ pub(super) async fn request(
 }
 
 /// Publishes what the transition made; the janitor retries what cannot be published now.
+/// What deciding an upload's requests did.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UploadDecision {
+    pub upload_id: String,
+    /// `approved` or `rejected`.
+    pub status: String,
+    /// Requests decided now: every one still pending.
+    pub decided: u64,
+}
+
+/// Approve every pending adjustment an upload requested, when someone other than the uploader
+/// decides: each is published as approved, and the next run of its period pays it. 409 once
+/// none is pending.
+#[utoipa::path(post, path = "/v1/orgs/{org}/uploads/{id}/approve", tag = "adjustments",
+    params(("org" = String, Path), ("id" = String, Path)),
+    responses((status = 200, body = UploadDecision), (status = 401, body = super::error::ErrorBody),
+        (status = 403, body = super::error::ErrorBody), (status = 404, body = super::error::ErrorBody),
+        (status = 409, body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub(super) async fn approve_upload(
+    State(ctx): State<ApiContext>,
+    user: AuthUser,
+    ApiPath((org, id)): ApiPath<(String, String)>,
+) -> Result<Json<UploadDecision>> {
+    user.may(&org, Permission::ApproveAdjustments)?;
+    decide_upload(&ctx, &user, &org, &id, Decision::Approve, None).await
+}
+
+/// Reject every pending adjustment an upload requested, saying why.
+#[utoipa::path(post, path = "/v1/orgs/{org}/uploads/{id}/reject", tag = "adjustments",
+    params(("org" = String, Path), ("id" = String, Path)),
+    request_body = RejectAdjustment,
+    responses((status = 200, body = UploadDecision), (status = 401, body = super::error::ErrorBody),
+        (status = 403, body = super::error::ErrorBody), (status = 404, body = super::error::ErrorBody),
+        (status = 409, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub(super) async fn reject_upload(
+    State(ctx): State<ApiContext>,
+    user: AuthUser,
+    ApiPath((org, id)): ApiPath<(String, String)>,
+    ApiJson(body): ApiJson<RejectAdjustment>,
+) -> Result<Json<UploadDecision>> {
+    user.may(&org, Permission::ApproveAdjustments)?;
+    let reason = rejection_reason(&body)?;
+    decide_upload(&ctx, &user, &org, &id, Decision::Reject, Some(reason)).await
+}
+
+async fn decide_upload(
+    ctx: &ApiContext,
+    user: &AuthUser,
+    org: &str,
+    id: &str,
+    decision: Decision,
+    note: Option<&str>,
+) -> Result<Json<UploadDecision>> {
+    let upload = crate::db::uploads::get(&ctx.db, org, id).await?;
+    if upload.kind != UploadKind::Adjustments {
+        return Err(Error::Conflict(format!(
+            "upload {id} is of {}: only an adjustments upload's requests are approved or rejected",
+            upload.kind.as_str()
+        )));
+    }
+    if upload.uploaded_by == user.sub {
+        return Err(Error::Forbidden(format!(
+            "four eyes: {} uploaded {id} and cannot also decide its adjustments; another user with adjustments:approve must",
+            user.sub
+        )));
+    }
+    let decided = adjustments::decide_upload(&ctx.db, org, id, decision, &user.sub, note).await?;
+    if decided == 0 {
+        return Err(Error::Conflict(format!(
+            "upload {id} has no pending adjustment: each is decided already (or the upload is not applied yet)"
+        )));
+    }
+    let (action, status) = match decision {
+        Decision::Approve => (Action::AdjustmentApproveUpload, "approved"),
+        Decision::Reject => (Action::AdjustmentRejectUpload, "rejected"),
+    };
+    let after = json!({"status": status, "decided": decided, "note": note});
+    audit::changed(ctx, user, action, &format!("uploads/{id}"), None, Some(after)).await;
+    if let Err(e) = crate::adjustments::publish_all(ctx).await {
+        tracing::warn!(error = %e, "adjustments not published yet; the janitor retries");
+    }
+    Ok(Json(UploadDecision {
+        upload_id: id.to_string(),
+        status: status.to_string(),
+        decided,
+    }))
+}
+
 async fn publish(ctx: &ApiContext) {
     if let Err(e) = crate::adjustments::publish_pending(ctx).await {
         tracing::warn!(error = %e, "adjustment not published yet; the janitor retries");
@@ -196,6 +295,8 @@ pub struct AdjustmentQuery {
     pub worker_id: Option<String>,
     /// `YYYY-MM`
     pub period: Option<String>,
+    /// Only the requests of this upload.
+    pub upload_id: Option<String>,
     /// 1 to 100; 20 by default.
     #[param(minimum = 1, maximum = 100)]
     pub page_size: Option<u32>,
@@ -247,6 +348,7 @@ pub(super) async fn list(
         status,
         worker_id: query.worker_id,
         period,
+        upload_id: query.upload_id,
     };
     let (found, next) = adjustments::list(&ctx.db, &org, &filter, query.page_token.as_deref(), size).await?;
     Ok(Json(AdjustmentPage {
@@ -310,6 +412,11 @@ pub(super) async fn reject(
     ApiJson(body): ApiJson<RejectAdjustment>,
 ) -> Result<Json<AdjustmentBody>> {
     user.may(&org, Permission::ApproveAdjustments)?;
+    let reason = rejection_reason(&body)?;
+    decide(&ctx, &user, &org, &id, Decision::Reject, Some(reason)).await
+}
+
+fn rejection_reason(body: &RejectAdjustment) -> Result<&str> {
     let reason = body.reason.trim();
     if reason.is_empty() || reason.len() > 500 {
         return Err(Error::invalid(
@@ -317,7 +424,7 @@ pub(super) async fn reject(
             "say why the adjustment is rejected, in 1 to 500 characters",
         ));
     }
-    decide(&ctx, &user, &org, &id, Decision::Reject, Some(reason)).await
+    Ok(reason)
 }
 
 async fn decide(

@@ -35,6 +35,7 @@ pub fn router() -> Router<ApiContext> {
         super::audit::list,
         super::adjustments::request, super::adjustments::list, super::adjustments::read,
         super::adjustments::approve, super::adjustments::reject,
+        super::adjustments::approve_upload, super::adjustments::reject_upload,
         super::roles::list, super::roles::read, super::roles::write,
         super::uploads::create, super::uploads::list, super::uploads::read,
         super::uploads::errors_xlsx, super::uploads::errors_csv,
