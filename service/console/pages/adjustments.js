@@ -1,8 +1,9 @@
 // Adjustments inbox: request one (maker), approve or reject another person's with a reason
-// (checker). Amounts are typed and sent as decimal strings.
+// (checker), or every pending request of someone else's upload at once. Amounts are typed and
+// sent as decimal strings.
 
 import { api } from '../api.js';
-import { lastPeriod, when } from '../format.js';
+import { count, lastPeriod, when } from '../format.js';
 import { ask, attempt, badge, clear, h, money, table, toast } from '../ui.js';
 
 export async function render(main, { me, can, signal }) {
@@ -21,18 +22,49 @@ export async function render(main, { me, can, signal }) {
     }
   };
 
+  /** Decides every pending request of an upload: thousands are not approved one by one. */
+  const decideUpload = async (upload, by, what) => {
+    const text = `Every pending adjustment of upload ${upload}, uploaded by ${by}, for org ${me.org}.`;
+    const answer = what === 'approve'
+      ? await ask('Approve the whole upload?', text, { confirm: 'Approve all' })
+      : await ask('Reject the whole upload?', text, { confirm: 'Reject all', danger: true, fields: [{ name: 'reason', label: 'Reason' }] });
+    if (!answer) return;
+    const body = what === 'approve' ? {} : { reason: answer.reason };
+    const done = await attempt(() => api(`/v1/orgs/${me.org}/uploads/${upload}/${what}`, { method: 'POST', body }));
+    if (done) {
+      toast(`${count(done.decided)} adjustments ${done.status}`);
+      await attempt(load);
+    }
+  };
+
+  /** The uploads whose pending requests this page shows and the checker may decide. */
+  const uploads = (adjustments) => {
+    const found = new Map();
+    if (!can('adjustments:approve')) return null;
+    for (const a of adjustments) {
+      if (a.status === 'pending' && a.upload_id && a.requested_by !== me.sub) found.set(a.upload_id, a.requested_by);
+    }
+    return found.size ? h('div', { class: 'panel', id: 'uploaded' }, h('h3', {}, 'Uploaded requests'), table([
+      { title: 'Upload', get: ([id]) => id },
+      { title: 'Uploaded by', get: ([, by]) => by },
+      { title: '', get: ([id, by]) => h('span', { class: 'row' },
+        h('button', { class: 'primary', onclick: () => decideUpload(id, by, 'approve') }, 'Approve all'),
+        h('button', { class: 'danger', onclick: () => decideUpload(id, by, 'reject') }, 'Reject all…')) },
+    ], [...found], { caption: 'Decide every pending request of an upload at once' })) : null;
+  };
+
   const load = async () => {
     const q = new URLSearchParams({ page_size: '50' });
     if (status) q.set('status', status);
     const page = await api(`/v1/orgs/${me.org}/adjustments?${q}`, { signal });
-    clear(list, page.adjustments.length ? table([
+    clear(list, uploads(page.adjustments), page.adjustments.length ? table([
       { title: 'Worker', get: (a) => a.worker_id },
       { title: 'Period', get: (a) => a.period },
       { title: 'What', get: (a) => `${a.kind} · ${a.code}` },
       { title: 'Amount', num: true, get: (a) => money(a.amount) },
       { title: 'Reason', narrow: true, get: (a) => a.reason },
       { title: 'Status', get: (a) => h('span', {}, badge(a.status), a.decision_note ? h('div', { class: 'muted' }, a.decision_note) : null) },
-      { title: 'Requested', narrow: true, get: (a) => `${a.requested_by}, ${when(a.requested_at)}` },
+      { title: 'Requested', narrow: true, get: (a) => `${a.requested_by}, ${when(a.requested_at)}${a.upload_id ? ' (upload)' : ''}` },
       { title: '', get: (a) => {
         if (a.status !== 'pending' || !can('adjustments:approve')) return '';
         if (a.requested_by === me.sub) return h('span', { class: 'muted' }, 'Your request: another person decides it');

@@ -346,7 +346,16 @@ test('an upload with bad rows yields the error report; adjustments are requested
   await p2.locator('dialog[open] input[name=reason]').fill('no festival this month');
   await p2.locator('dialog[open]').getByRole('button', { name: 'Reject' }).click();
   await p2.getByText('Adjustment rejected').waitFor();
+  // The upload's accepted row is approved with the whole upload, in one step.
+  const uploaded = p2.locator('#uploaded');
+  await uploaded.getByRole('cell', { name: 'hr1' }).waitFor();
   await page_done(p2, 'adjustments-approver');
+  await uploaded.getByRole('button', { name: 'Approve all' }).click();
+  const whole = p2.locator('dialog[open]');
+  assert.match(await whole.innerText(), /Every pending adjustment of upload .*hr1.*org0/s);
+  await whole.getByRole('button', { name: 'Approve all' }).click();
+  await p2.getByText('1 adjustments approved').waitFor();
+  await uploaded.waitFor({ state: 'detached' });
   await checker.close();
 });
 
