@@ -348,15 +348,29 @@ pub async fn mark_published(db: &Db, id: &str, version: i64) -> Result<()> {
     Ok(())
 }
 
-/// Marks versions published, in one transaction: an upload publishes thousands at once.
+/// Marks versions published, in one transaction: an upload publishes thousands at once, so
+/// ids of the same version are marked a few hundred to a statement.
 pub async fn mark_all_published(db: &Db, published: &[(String, i64)]) -> Result<()> {
-    let mut tx = db.pool().begin().await?;
+    /// Ids bound per UPDATE: well under SQLite's and PostgreSQL's limits on parameters.
+    const IDS: usize = 500;
+    let mut by_version: std::collections::BTreeMap<i64, Vec<&str>> = std::collections::BTreeMap::new();
     for (id, version) in published {
-        sqlx::query("UPDATE adjustments SET published_version = $1 WHERE id = $2 AND published_version < $1")
-            .bind(version)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        by_version.entry(*version).or_default().push(id);
+    }
+    let mut tx = db.pool().begin().await?;
+    for (version, ids) in by_version {
+        for chunk in ids.chunks(IDS) {
+            let list: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+            let sql = format!(
+                "UPDATE adjustments SET published_version = $1 WHERE published_version < $1 AND id IN ({})",
+                list.join(", ")
+            );
+            let mut query = sqlx::query(&sql).bind(version);
+            for id in chunk {
+                query = query.bind(*id);
+            }
+            query.execute(&mut *tx).await?;
+        }
     }
     tx.commit().await?;
     Ok(())
