@@ -106,6 +106,11 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Service> {
         }
     }
     config.notices.check().map_err(|e| anyhow::anyhow!("{e}"))?;
+    if config.notices.enabled
+        && let Some(warning) = config.notices.lease_warning()
+    {
+        tracing::warn!("{warning}");
+    }
     let link_key = notices::link::LinkKey::load(config.notices.link_secret.as_ref().map(|s| s.reveal()), &config.data)
         .context("the payslip link secret")?;
     let channels = notices::channel::Channels::new(&config.notices).map_err(|e| anyhow::anyhow!("{e}"))?;

@@ -141,6 +141,41 @@ impl NoticeSettings {
             false => Err(faults.join("; ")),
         }
     }
+
+    /// The longest a claimed batch can take to send with the configured vendors: its waves of
+    /// `concurrency` sends, each up to the slowest vendor's timeout, or the slowest vendor's rate
+    /// limit letting the batch through after its burst.
+    pub fn batch_time(&self) -> Duration {
+        let waves = self.batch.div_ceil(self.concurrency.max(1) as u32);
+        let vendors = [
+            self.sms.as_ref().map(|v| (v.timeout, v.rate_per_second, v.burst)),
+            self.whatsapp.as_ref().map(|v| (v.timeout, v.rate_per_second, v.burst)),
+            self.email.as_ref().map(|v| (v.timeout, v.rate_per_second, v.burst)),
+        ];
+        vendors
+            .into_iter()
+            .flatten()
+            .map(|(timeout, rate, burst)| {
+                let throttled = f64::from(self.batch.saturating_sub(burst)) / rate.max(f64::MIN_POSITIVE);
+                (timeout * waves).max(Duration::try_from_secs_f64(throttled).unwrap_or(Duration::MAX))
+            })
+            .max()
+            .unwrap_or_default()
+    }
+
+    /// Why the lease is too short, if it is: a lease that runs out while its batch is still
+    /// being sent lets another dispatcher claim and send the same notices again (under the
+    /// same idempotency key, which a vendor dedupes and SMTP cannot).
+    pub fn lease_warning(&self) -> Option<String> {
+        let needed = self.batch_time();
+        (self.lease < needed).then(|| {
+            format!(
+                "notices.lease {:?} is shorter than a batch can take to send ({needed:?}: batch {}, concurrency {}, \
+                 the vendors' timeouts and rates): raise the lease or lower the batch, or a slow vendor may get a notice twice",
+                self.lease, self.batch, self.concurrency
+            )
+        })
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -286,6 +321,25 @@ mod tests {
         assert_eq!(settings.channels_of("org1"), vec![Channel::Email, Channel::Sms]);
         assert_eq!(settings.link_ttl, Duration::from_secs(2 * 24 * 3600));
         assert!(settings.check().is_ok());
+        // 64 notices, 16 at once, each up to 10 s: 40 s; the 60 s default lease covers it.
+        assert_eq!(settings.batch_time(), Duration::from_secs(40));
+        assert_eq!(settings.lease_warning(), None);
+        let slow = NoticeSettings {
+            lease: Duration::from_secs(30),
+            ..settings.clone()
+        };
+        assert!(
+            slow.lease_warning()
+                .unwrap()
+                .contains("shorter than a batch can take to send (40s")
+        );
+        let throttled = NoticeSettings {
+            batch: 1024,
+            concurrency: 1024,
+            ..settings.clone()
+        };
+        // At the vendors' 50 a second, 974 of them wait for the rate after a burst of 50.
+        assert_eq!(throttled.batch_time(), Duration::from_secs_f64(19.48));
         assert!(
             !format!("{settings:?}").contains("2525"),
             "the SMTP URL may carry a password"
