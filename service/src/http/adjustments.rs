@@ -15,7 +15,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
 
-use super::extractor::{ApiJson, ApiPath, ApiQuery, AuthUser, page_size};
+use super::extractor::{ApiJson, ApiPath, ApiQuery, AuthUser, QueryFaults};
 use super::{ApiContext, audit};
 use crate::adjustments::{Fields, validate};
 use crate::auth::Permission;
@@ -316,34 +316,20 @@ pub(super) async fn list(
     ApiQuery(query): ApiQuery<AdjustmentQuery>,
 ) -> Result<Json<AdjustmentPage>> {
     may_see(&user, &org)?;
-    let mut invalid = Vec::new();
+    let mut faults = QueryFaults::default();
     let status = match query.status.as_deref() {
         None => None,
         Some("pending") => Some(Status::Pending),
         Some("approved") => Some(Status::Approved),
         Some("rejected") => Some(Status::Rejected),
         Some(other) => {
-            invalid.push((
-                "status".to_string(),
-                format!("`{other}`: expected pending, approved or rejected"),
-            ));
+            faults.note("status", format!("`{other}`: expected pending, approved or rejected"));
             None
         }
     };
-    let period = match query.period.as_deref().map(str::parse::<PayPeriod>).transpose() {
-        Ok(period) => period,
-        Err(e) => {
-            invalid.push(("period".to_string(), e));
-            None
-        }
-    };
-    let size = page_size(query.page_size, 20, 100).unwrap_or_else(|fault| {
-        invalid.push(fault);
-        0
-    });
-    if !invalid.is_empty() {
-        return Err(Error::Invalid(invalid));
-    }
+    let period = faults.parse::<PayPeriod>("period", query.period.as_deref());
+    let size = faults.page_size(query.page_size, 20, 100);
+    faults.check()?;
     let filter = Filter {
         status,
         worker_id: query.worker_id,

@@ -8,10 +8,10 @@ use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
 use super::ApiContext;
-use super::extractor::{ApiPath, ApiQuery, AuthUser, page_size};
+use super::extractor::{ApiPath, ApiQuery, AuthUser, QueryFaults};
 use crate::auth::Permission;
 use crate::db::audit::{self, Action, Entry, Filter};
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 pub fn router() -> Router<ApiContext> {
     Router::new().route("/v1/orgs/{org}/audit", get(list))
@@ -113,39 +113,22 @@ pub(super) async fn list(
     ApiQuery(query): ApiQuery<AuditQuery>,
 ) -> Result<Json<AuditPage>> {
     user.may(&org, Permission::ViewAudit)?;
-    let mut invalid = Vec::new();
-    let size = page_size(query.page_size, 100, 500).unwrap_or_else(|fault| {
-        invalid.push(fault);
-        0
-    });
-    let action = match query.action.as_deref().map(str::parse::<Action>).transpose() {
-        Ok(action) => action,
-        Err(e) => {
-            invalid.push(("action".to_string(), e));
-            None
-        }
-    };
-    let mut time = |name: &str, value: Option<String>| match value {
-        Some(text) => match chrono::DateTime::parse_from_rfc3339(&text) {
+    let mut faults = QueryFaults::default();
+    let size = faults.page_size(query.page_size, 100, 500);
+    let action = faults.parse::<Action>("action", query.action.as_deref());
+    let mut time = |name: &str, value: Option<String>| {
+        let text = value?;
+        match chrono::DateTime::parse_from_rfc3339(&text) {
             Ok(t) => Some(crate::db::timestamp(t.with_timezone(&chrono::Utc))),
             Err(_) => {
-                invalid.push((name.to_string(), format!("`{text}`: expected an RFC 3339 time")));
+                faults.note(name, format!("`{text}`: expected an RFC 3339 time"));
                 None
             }
-        },
-        None => None,
-    };
-    let (from, until) = (time("from", query.from), time("until", query.until));
-    let after_seq = match query.page_token.as_deref().map(str::parse::<i64>).transpose() {
-        Ok(seq) => seq,
-        Err(_) => {
-            invalid.push(("page_token".to_string(), "not a token this API gave".to_string()));
-            None
         }
     };
-    if !invalid.is_empty() {
-        return Err(Error::Invalid(invalid));
-    }
+    let (from, until) = (time("from", query.from), time("until", query.until));
+    let after_seq = faults.token::<i64>(query.page_token.as_deref());
+    faults.check()?;
     let filter = Filter {
         action,
         actor: query.actor,

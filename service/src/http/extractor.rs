@@ -137,11 +137,63 @@ where
 }
 
 /// A list's `page_size`: `default` when absent, else 1 to `max`; the fault names the parameter.
-pub fn page_size(given: Option<u32>, default: u32, max: u32) -> std::result::Result<u32, (String, String)> {
+fn page_size(given: Option<u32>, default: u32, max: u32) -> std::result::Result<u32, (String, String)> {
     let size = given.unwrap_or(default);
     match (1..=max).contains(&size) {
         true => Ok(size),
         false => Err(("page_size".to_string(), format!("{size}: expected 1 to {max}"))),
+    }
+}
+
+/// A list's query faults, gathered so that every bad parameter is named at once (one 422).
+#[derive(Debug, Default)]
+pub struct QueryFaults(Vec<(String, String)>);
+
+impl QueryFaults {
+    /// `value` parsed, or `None` with the fault noted under `name`.
+    pub fn parse<T>(&mut self, name: &str, value: Option<&str>) -> Option<T>
+    where
+        T: std::str::FromStr,
+        T::Err: std::fmt::Display,
+    {
+        match value?.parse() {
+            Ok(parsed) => Some(parsed),
+            Err(e) => {
+                self.note(name, e.to_string());
+                None
+            }
+        }
+    }
+
+    /// A `page_token` this API gave: a number.
+    pub fn token<T: std::str::FromStr>(&mut self, value: Option<&str>) -> Option<T> {
+        match value?.parse() {
+            Ok(token) => Some(token),
+            Err(_) => {
+                self.note("page_token", "not a token this API gave");
+                None
+            }
+        }
+    }
+
+    /// The `page_size`: `default` when absent, else 1 to `max`.
+    pub fn page_size(&mut self, given: Option<u32>, default: u32, max: u32) -> u32 {
+        page_size(given, default, max).unwrap_or_else(|fault| {
+            self.0.push(fault);
+            0
+        })
+    }
+
+    pub fn note(&mut self, name: &str, why: impl Into<String>) {
+        self.0.push((name.to_string(), why.into()));
+    }
+
+    /// 422 naming every fault noted, if any was.
+    pub fn check(self) -> Result<()> {
+        match self.0.is_empty() {
+            true => Ok(()),
+            false => Err(Error::Invalid(self.0)),
+        }
     }
 }
 
@@ -155,13 +207,10 @@ pub struct Offset {
 
 impl Offset {
     pub fn of(given_size: Option<u32>, token: Option<&str>) -> Result<Offset> {
-        let size = page_size(given_size, 100, 1000).map_err(|fault| Error::Invalid(vec![fault]))? as usize;
-        let start = match token {
-            None => 0,
-            Some(t) => t
-                .parse()
-                .map_err(|_| Error::invalid("page_token", "not a token this API gave"))?,
-        };
+        let mut faults = QueryFaults::default();
+        let size = faults.page_size(given_size, 100, 1000) as usize;
+        let start = faults.token(token).unwrap_or(0);
+        faults.check()?;
         Ok(Offset { start, size })
     }
 

@@ -12,7 +12,7 @@ use payroll_engine::lifecycle::RunStatus;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::extractor::{ApiPath, ApiQuery, AuthUser, page_size};
+use super::extractor::{ApiPath, ApiQuery, AuthUser, QueryFaults};
 use super::{ApiContext, RequestId, audit};
 use crate::auth::Permission;
 use crate::db::audit::{Action, Actor};
@@ -135,32 +135,11 @@ pub(super) async fn list(
     ApiQuery(query): ApiQuery<NoticeQuery>,
 ) -> Result<Json<NoticePage>> {
     user.may(&org, Permission::ViewNotices)?;
-    let mut invalid = Vec::new();
-    let status = query
-        .status
-        .as_deref()
-        .map(str::parse::<NoticeStatus>)
-        .transpose()
-        .unwrap_or_else(|e| {
-            invalid.push(("status".to_string(), e));
-            None
-        });
-    let channel = query
-        .channel
-        .as_deref()
-        .map(str::parse::<Channel>)
-        .transpose()
-        .unwrap_or_else(|e| {
-            invalid.push(("channel".to_string(), e));
-            None
-        });
-    let size = page_size(query.page_size, 100, 1000).unwrap_or_else(|fault| {
-        invalid.push(fault);
-        0
-    });
-    if !invalid.is_empty() {
-        return Err(Error::Invalid(invalid));
-    }
+    let mut faults = QueryFaults::default();
+    let status = faults.parse::<NoticeStatus>("status", query.status.as_deref());
+    let channel = faults.parse::<Channel>("channel", query.channel.as_deref());
+    let size = faults.page_size(query.page_size, 100, 1000);
+    faults.check()?;
     runs::get(&ctx.db, &org, &id).await?;
     let filter = Filter {
         status,

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 
-use super::extractor::{ApiPath, ApiQuery, AuthUser, page_size};
+use super::extractor::{ApiPath, ApiQuery, AuthUser, QueryFaults};
 use super::{ApiContext, audit};
 use crate::auth::Permission;
 use crate::db::audit::Action;
@@ -369,21 +369,10 @@ pub(super) async fn list(
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<PayoutPage>> {
     user.may(&org, Permission::ViewPayouts)?;
-    let mut invalid = Vec::new();
-    let size = page_size(query.page_size, 20, 100).unwrap_or_else(|fault| {
-        invalid.push(fault);
-        0
-    });
-    let after = match query.page_token.as_deref().map(str::parse::<i64>).transpose() {
-        Ok(after) => after,
-        Err(_) => {
-            invalid.push(("page_token".to_string(), "not a token this API gave".to_string()));
-            None
-        }
-    };
-    if !invalid.is_empty() {
-        return Err(Error::Invalid(invalid));
-    }
+    let mut faults = QueryFaults::default();
+    let size = faults.page_size(query.page_size, 20, 100);
+    let after = faults.token::<i64>(query.page_token.as_deref());
+    faults.check()?;
     runs::get(&ctx.db, &org, &id).await?;
     let (found, next) = payouts::list(&ctx.db, &org, &id, after, size).await?;
     let mut bodies = Vec::with_capacity(found.len());

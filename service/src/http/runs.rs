@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
 
-use super::extractor::{ApiJson, ApiPath, ApiQuery, AuthUser, Offset, page_size};
+use super::extractor::{ApiJson, ApiPath, ApiQuery, AuthUser, Offset, QueryFaults};
 use super::{ApiContext, audit};
 use crate::auth::Permission;
 use crate::db::audit::Action;
@@ -438,29 +438,14 @@ pub(super) async fn list(
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<RunPage>> {
     user.may(&org, Permission::ViewRuns)?;
-    let mut invalid = Vec::new();
-    let mut field = |name: &str, e: String| invalid.push((name.to_string(), e));
+    let mut faults = QueryFaults::default();
     let filter = Filter {
-        period: query
-            .period
-            .as_deref()
-            .and_then(|p| p.parse().map_err(|e| field("period", e)).ok()),
-        kind: query
-            .kind
-            .as_deref()
-            .and_then(|k| k.parse().map_err(|e| field("kind", e)).ok()),
-        status: query
-            .status
-            .as_deref()
-            .and_then(|s| s.parse().map_err(|e| field("status", e)).ok()),
+        period: faults.parse("period", query.period.as_deref()),
+        kind: faults.parse("kind", query.kind.as_deref()),
+        status: faults.parse("status", query.status.as_deref()),
     };
-    let size = page_size(query.page_size, 20, 100).unwrap_or_else(|fault| {
-        invalid.push(fault);
-        0
-    });
-    if !invalid.is_empty() {
-        return Err(Error::Invalid(invalid));
-    }
+    let size = faults.page_size(query.page_size, 20, 100);
+    faults.check()?;
     let (runs, next) = runs::list(&ctx.db, &org, &filter, query.page_token.as_deref(), size).await?;
     Ok(Json(RunPage {
         runs: runs.into_iter().map(|r| RunBody::new(r, None, &user)).collect(),

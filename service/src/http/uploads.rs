@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use tokio::runtime::Handle;
 use utoipa::{IntoParams, ToSchema};
 
-use super::extractor::{ApiPath, ApiQuery, AuthUser, page_size};
+use super::extractor::{ApiPath, ApiQuery, AuthUser, QueryFaults};
 use super::{ApiContext, audit};
 use crate::auth::Permission;
 use crate::db::audit::Action;
@@ -402,28 +402,11 @@ pub(super) async fn list(
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<UploadPage>> {
     user.may(&org, Permission::Upload)?;
-    let mut invalid = Vec::new();
-    let status = match query.status.as_deref().map(str::parse::<UploadStatus>).transpose() {
-        Ok(status) => status,
-        Err(e) => {
-            invalid.push(("status".to_string(), e));
-            None
-        }
-    };
-    let kind = match query.kind.as_deref().map(str::parse::<UploadKind>).transpose() {
-        Ok(kind) => kind,
-        Err(e) => {
-            invalid.push(("kind".to_string(), e));
-            None
-        }
-    };
-    let size = page_size(query.page_size, 20, 100).unwrap_or_else(|fault| {
-        invalid.push(fault);
-        0
-    });
-    if !invalid.is_empty() {
-        return Err(Error::Invalid(invalid));
-    }
+    let mut faults = QueryFaults::default();
+    let status = faults.parse::<UploadStatus>("status", query.status.as_deref());
+    let kind = faults.parse::<UploadKind>("kind", query.kind.as_deref());
+    let size = faults.page_size(query.page_size, 20, 100);
+    faults.check()?;
     let filter = Filter { status, kind };
     let (found, next) = uploads::list(&ctx.db, &org, &filter, query.page_token.as_deref(), size).await?;
     Ok(Json(UploadPage {
