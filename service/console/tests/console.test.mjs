@@ -323,6 +323,16 @@ test('an upload with bad rows yields the error report; adjustments are requested
   const report = readFileSync(await download.path(), 'utf8');
   assert.match(report, /gift/);
   await page_done(page, 'uploads');
+  // A file dropped on the zone is uploaded the same way.
+  const dropped = await page.evaluateHandle(() => {
+    const transfer = new DataTransfer();
+    transfer.items.add(new File(['worker_id,period,kind,code,amount,reason\nW000002,2026-11,gift,x,1,r\n'], 'dropped.csv', { type: 'text/csv' }));
+    return transfer;
+  });
+  await page.dispatchEvent('#drop', 'dragover', { dataTransfer: dropped });
+  await page.dispatchEvent('#drop', 'drop', { dataTransfer: dropped });
+  await result.getByText('dropped.csv').waitFor({ timeout: 60_000 });
+  assert.match(await result.innerText(), /1 rows, 0 accepted, 1 rejected/);
 
   await page.goto(`${env.base}/#/adjustments`);
   const form = page.getByRole('form', { name: 'Request an adjustment' });
