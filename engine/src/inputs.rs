@@ -131,6 +131,22 @@ pub fn period_inputs(worker: &Worker, site: &Site, state: &WorkerState, period: 
     Some(inputs)
 }
 
+/// The inputs of a worker who left before `period`: nothing worked or taken in it, only its
+/// approved adjustments. A run gives them to a leaver it owes arrears, so the arrears are paid
+/// (with a final settlement, if one was approved as an adjustment) rather than held for a run
+/// that will never pay them. `None` for a worker still employed in or after `period`.
+pub fn leaver_inputs(worker: &Worker, state: &WorkerState, period: PayPeriod) -> Option<PeriodInputs> {
+    if worker.exited_on? >= period.first_day() {
+        return None;
+    }
+    let mut inputs = PeriodInputs {
+        days_in_period: i64::from(period.days()),
+        ..PeriodInputs::default()
+    };
+    add_adjustments(&mut inputs, state, period);
+    Some(inputs)
+}
+
 /// Attendance from the worker's punches and leave, over the days `first..=last`.
 fn folded_attendance(state: &WorkerState, site: &Site, first: NaiveDate, last: NaiveDate) -> Attendance {
     let is_working_day = |day: NaiveDate| day.weekday() != site.weekly_off;
@@ -415,7 +431,7 @@ mod tests {
     use std::collections::HashMap;
 
     use super::*;
-    use crate::event::{Direction, Event, EventId, LeaveType, LeaveVersion, Punch};
+    use crate::event::{AdjustmentVersion, Direction, Event, EventId, LeaveType, LeaveVersion, Punch};
 
     const OCTOBER: PayPeriod = PayPeriod { year: 2026, month: 10 };
 
@@ -532,6 +548,33 @@ mod tests {
         );
         assert_eq!(a.lop_halves, 16);
         assert!(period_inputs(&worker("2020-01-01", "2026-09-30"), &site(), &state, OCTOBER).is_none());
+    }
+
+    #[test]
+    fn a_leaver_paid_in_a_later_period_has_worked_nothing_in_it_but_its_adjustments_count() {
+        let november = PayPeriod { year: 2026, month: 11 };
+        let mut state = WorkerState::default();
+        shift(&mut state, 2, "09:00", "18:00");
+        state.apply(Event::Adjustment(Box::new(AdjustmentVersion {
+            event_id: "a-1".into(),
+            adjustment_id: "a".into(),
+            worker_id: "W1".into(),
+            period: november,
+            kind: AdjustmentKind::Earning,
+            code: "final_settlement".into(),
+            amount: Decimal::new(500000, 2),
+            status: Status::Approved,
+            version: 2,
+        })));
+        let left = leaver_inputs(&worker("2020-01-01", "2026-10-10"), &state, november).unwrap();
+        assert_eq!(left.attendance, Attendance::default());
+        assert_eq!(
+            (left.days_in_period, left.adjustment_earnings),
+            (30, Decimal::new(500000, 2))
+        );
+        // Employed in the period, or never left: computed as usual, not as a leaver.
+        assert!(leaver_inputs(&worker("2020-01-01", "2026-11-01"), &state, november).is_none());
+        assert!(leaver_inputs(&worker("2020-01-01", ""), &state, november).is_none());
     }
 
     #[test]

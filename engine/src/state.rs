@@ -12,7 +12,7 @@ use crate::archive::{Closing, PeriodEvents, WorkerPeriod, closed_periods_of};
 use crate::attendance::StoredPunch;
 use crate::error::Invalid;
 use crate::event::{AdjustmentVersion, Event, EventId, LeaveVersion};
-use crate::inputs::{Attendance, PeriodInputs, period_inputs};
+use crate::inputs::{Attendance, PeriodInputs, leaver_inputs, period_inputs};
 use crate::master::{Site, Worker};
 use crate::vec_map::VecMap;
 
@@ -391,6 +391,24 @@ impl Ledger {
         period: PayPeriod,
     ) -> Vec<(&Worker, &Site, PeriodInputs)> {
         self.inputs_of(worker_ids.into_iter().filter_map(|id| self.workers.get(id)), period)
+    }
+
+    /// The named workers who left before `period`, with [`leaver_inputs`]: nothing worked in
+    /// it. Unknown ids and workers employed in or after `period` are left out.
+    pub fn leaver_inputs_of<'a>(
+        &self,
+        worker_ids: impl IntoIterator<Item = &'a str>,
+        period: PayPeriod,
+    ) -> Vec<(&Worker, &Site, PeriodInputs)> {
+        let empty = WorkerState::default();
+        worker_ids
+            .into_iter()
+            .filter_map(|id| self.workers.get(id))
+            .filter_map(|w| {
+                let state = self.states.get(w.worker_id.as_str()).unwrap_or(&empty);
+                leaver_inputs(w, state, period).map(|inputs| (w, &self.sites[&w.site_id], inputs))
+            })
+            .collect()
     }
 
     fn inputs_of<'a>(

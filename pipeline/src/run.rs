@@ -142,9 +142,22 @@ pub async fn run(request: RunRequest<'_>, progress: &dyn Progress) -> Result<Run
     let read = started.elapsed();
 
     progress.stage("computing");
+    // Arrears are carried by the worker's row of this run: a worker it does not pay has them
+    // carried by a later run.
+    let owed: BTreeSet<&str> = carried.arrears.iter().map(|a| a.worker_id.as_str()).collect();
     let mut rows = folded.ledger.period_inputs(period);
     if let Some(org) = org {
         rows.retain(|(worker, ..)| worker.org_id == org);
+        // A leaver owed arrears gets a row of their own, with nothing worked in this period:
+        // no later run would ever pay them.
+        let employed: BTreeSet<&str> = rows.iter().map(|(w, ..)| w.worker_id.as_str()).collect();
+        let leavers = folded
+            .ledger
+            .leaver_inputs_of(owed.iter().copied().filter(|w| !employed.contains(w)), period);
+        if !leavers.is_empty() {
+            rows.extend(leavers);
+            rows.sort_unstable_by(|(a, ..), (b, ..)| (&a.org_id, &a.worker_id).cmp(&(&b.org_id, &b.worker_id)));
+        }
         if rows.is_empty() {
             return Err(Error::NoWorkers {
                 org: org.to_string(),
@@ -187,9 +200,6 @@ pub async fn run(request: RunRequest<'_>, progress: &dyn Progress) -> Result<Run
     // recorded with them; the run goes on for the others.
     let calculator = Calculator::default();
     let (mut computing, mut writing) = (Duration::ZERO, Duration::ZERO);
-    // Arrears are carried by the worker's row of this run: a worker it does not pay has them
-    // carried by a later run.
-    let owed: BTreeSet<&str> = carried.arrears.iter().map(|a| a.worker_id.as_str()).collect();
     let mut paid_here: BTreeSet<String> = BTreeSet::new();
     for chunk in rows.chunks(CHUNK) {
         let at = Instant::now();

@@ -40,7 +40,8 @@ async fn check(backend: Backend) {
 
     // W000014 (daily) worked the 7th after all; W000049 (monthly) had the 22nd approved as
     // casual leave; W000015's approved earned leave of the 3rd is cancelled; W000060 is owed a
-    // bonus, approved by a second person after the lock.
+    // bonus, approved by a second person after the lock, and so is W000012, who left on the
+    // 12th of October.
     append(
         &inputs.join("attendance.ndjson"),
         &[
@@ -62,25 +63,27 @@ async fn check(backend: Backend) {
             ),
         ],
     );
-    let bonus = json!({"worker_id": "W000060", "period": "2026-10", "kind": "earning", "code": "bonus",
-                       "amount": "750.00", "reason": "overtime claim found after payday"});
-    let requested = h.post("/v1/orgs/org0/adjustments", &hr, &bonus).await;
-    assert_eq!(
-        requested.status,
-        201,
-        "an adjustment for a paid month is taken: {}",
-        requested.text()
-    );
-    let id = requested.json()["id"].as_str().unwrap().to_string();
-    let approved = h
-        .post(
-            &format!("/v1/orgs/org0/adjustments/{id}/approve"),
-            &approver,
-            &json!({}),
-        )
-        .await;
-    assert_eq!(approved.status, 200, "{}", approved.text());
-    wait_for_line(&inputs.join("adjustments.ndjson"), &id, "\"approved\"").await;
+    for (worker, amount) in [("W000060", "750.00"), ("W000012", "1200.00")] {
+        let bonus = json!({"worker_id": worker, "period": "2026-10", "kind": "earning", "code": "bonus",
+                           "amount": amount, "reason": "overtime claim found after payday"});
+        let requested = h.post("/v1/orgs/org0/adjustments", &hr, &bonus).await;
+        assert_eq!(
+            requested.status,
+            201,
+            "an adjustment for a paid month is taken: {}",
+            requested.text()
+        );
+        let id = requested.json()["id"].as_str().unwrap().to_string();
+        let approved = h
+            .post(
+                &format!("/v1/orgs/org0/adjustments/{id}/approve"),
+                &approver,
+                &json!({}),
+            )
+            .await;
+        assert_eq!(approved.status, 200, "{}", approved.text());
+        wait_for_line(&inputs.join("adjustments.ndjson"), &id, "\"approved\"").await;
+    }
 
     // W000002 gets a raise after October was paid: the master is not dated, so it counts from
     // November and makes no arrears for October.
@@ -112,7 +115,10 @@ async fn check(backend: Backend) {
         "arrears = fresh October - locked October"
     );
     let workers: BTreeSet<&str> = expected.keys().map(|(w, _)| w.as_str()).collect();
-    assert_eq!(workers, BTreeSet::from(["W000014", "W000015", "W000049", "W000060"]));
+    assert_eq!(
+        workers,
+        BTreeSet::from(["W000012", "W000014", "W000015", "W000049", "W000060"])
+    );
     let net = |worker: &str| expected[&(worker.to_string(), "net_pay".to_string())];
     assert!(net("W000014") > Decimal::ZERO && net("W000049") > Decimal::ZERO);
     assert!(net("W000015") < Decimal::ZERO, "the cancelled leave is recovered");
@@ -183,6 +189,13 @@ async fn check(backend: Backend) {
             "{worker}"
         );
     }
+    // The leaver is paid their arrears in a row of their own: nothing worked in November.
+    let leaver = results_row(&rows, "W000012");
+    assert_eq!(
+        (&leaver["present_days"], &leaver["net_pay"], &leaver["net_payable"]),
+        (&json!("0.0"), &json!("0.00"), &json!("1200.00")),
+        "{leaver:#}"
+    );
     let october_now = h.get(&format!("/v1/orgs/org0/runs/{october}"), &hr).await.json();
     assert_eq!(october_now["totals"], locked_totals);
 
@@ -199,6 +212,12 @@ async fn check(backend: Backend) {
     let text = pdf_text(&pdf.bytes);
     assert!(text.contains("Arrears net for October 2026"), "{text}");
     assert!(text.contains("Net Payable"), "{text}");
+    let leaver_pdf = h
+        .get(&format!("/v1/orgs/org0/runs/{november}/payslips/W000012.pdf"), &hr)
+        .await;
+    assert_eq!(leaver_pdf.status, 200);
+    let text = pdf_text(&leaver_pdf.bytes);
+    assert!(text.contains("Arrears net for October 2026"), "{text}");
     let register = h
         .get(&format!("/v1/orgs/org0/runs/{november}/register.xlsx"), &hr)
         .await;
@@ -244,6 +263,15 @@ async fn check(backend: Backend) {
         }
     }
     h.stop().await;
+}
+
+fn results_row<'a>(page: &'a Value, worker: &str) -> &'a Value {
+    page["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["worker_id"] == worker)
+        .unwrap_or_else(|| panic!("{worker} is not in the results"))
 }
 
 /// October computed afresh from the input folder as it is now, with the locked run's ruleset.
