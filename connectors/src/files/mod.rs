@@ -6,6 +6,7 @@
 
 pub(crate) mod csv;
 pub(crate) mod ndjson;
+pub mod sheet;
 mod summary;
 
 pub use summary::COLUMNS as SUMMARY_COLUMNS;

@@ -3,11 +3,11 @@
 //! becomes a dead letter naming its row (or line), column and reason.
 
 use std::collections::BTreeMap;
-use std::io::{Cursor, Read};
+use std::io::Read;
+use std::ops::ControlFlow;
 use std::path::Path;
 
 use bytes::Bytes;
-use calamine::{Data, DataRef, Reader, Xlsx, open_workbook_from_rs};
 use datafusion::arrow::array::AsArray;
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
@@ -19,7 +19,7 @@ use parquet::file::reader::{ChunkReader, FileReader, Length};
 use parquet::file::serialized_reader::SerializedFileReader;
 use payroll_engine::{Attendance, Invalid, Ledger};
 
-use super::csv;
+use super::{csv, sheet};
 use crate::dead_letter::{DeadLetters, Position};
 use crate::error::{Error, Result};
 
@@ -56,7 +56,7 @@ pub fn fold(name: &str, path: &Path, bytes: &[u8], ledger: &mut Ledger, dead_let
                 original: r.original,
             })
             .collect(),
-        Some("xlsx") => unpanicked(path, "XLSX", || xlsx_rows(path, bytes))?,
+        Some("xlsx") => xlsx_rows(path, bytes)?,
         Some("parquet") => unpanicked(path, "Parquet", || parquet_rows(path, bytes))?,
         _ => {
             return Err(Error::input(
@@ -99,9 +99,9 @@ fn json_original(cells: &BTreeMap<String, String>) -> String {
     serde_json::to_string(cells).unwrap_or_default()
 }
 
-/// Runs a third-party reader (calamine, parquet), which may panic on a malformed file where it
-/// should return an error: calamine 0.38 overflows on a cell reference of seven letters
-/// (tafia/calamine#709), parquet 59 meets `unimplemented!` in a corrupt embedded Arrow schema.
+/// Runs the Parquet reader, which may panic on a malformed file where it should return an
+/// error: parquet 59 meets `unimplemented!` in a corrupt embedded Arrow schema (the XLSX reader
+/// guards itself, [`sheet::read`]).
 /// The panic becomes the file's error; the ledger is not touched until the rows are read.
 fn unpanicked(path: &Path, format: &str, read: impl FnOnce() -> Result<Vec<Row>>) -> Result<Vec<Row>> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(read)).unwrap_or_else(|panic| {
@@ -117,44 +117,42 @@ fn unpanicked(path: &Path, format: &str, read: impl FnOnce() -> Result<Vec<Row>>
     })
 }
 
-/// The first sheet; the first non-empty row is the header. Rows are numbered as Excel shows them.
-/// Cells are kept by position as they are read, never as the sheet's bounding box: a cell at A1
-/// and one at XFD1048576 made that box 17 billion cells (a 5 KB file asked for 512 GiB).
+/// The first sheet, through the reader uploads use (measured unzipped first, read a cell at a
+/// time): the first non-empty row is the header, rows are numbered as Excel shows them.
 fn xlsx_rows(path: &Path, bytes: &[u8]) -> Result<Vec<Row>> {
-    let bad = |e: calamine::XlsxError| Error::input(path.display(), e.to_string());
-    let mut workbook: Xlsx<_> = open_workbook_from_rs(Cursor::new(bytes)).map_err(bad)?;
-    let first = workbook
-        .sheet_names()
-        .into_iter()
-        .next()
-        .ok_or_else(|| Error::input(path.display(), "the workbook has no sheet"))?;
-    let mut sheet: BTreeMap<u32, BTreeMap<u32, String>> = BTreeMap::new();
-    let mut reader = workbook.worksheet_cells_reader(&first).map_err(bad)?;
-    while let Some(cell) = reader.next_cell().map_err(bad)? {
-        if *cell.get_value() != DataRef::Empty {
-            let (row, column) = cell.get_position();
-            let text = Data::from(cell.get_value().clone()).to_string().trim().to_string();
-            sheet.entry(row).or_default().insert(column, text);
-        }
+    struct Collect {
+        headers: Vec<String>,
+        rows: Vec<Row>,
     }
-    let mut rows = sheet.into_iter();
-    let headers = rows.next().map(|(_, cells)| cells).unwrap_or_default();
-    check_columns(path, &headers.values().cloned().collect::<Vec<_>>())?;
-    Ok(rows
-        .map(|(row, cells)| {
+    impl sheet::Rows for Collect {
+        fn header(&mut self, columns: &[String]) -> std::result::Result<(), String> {
+            match COLUMNS.iter().find(|c| !columns.iter().any(|h| h == *c)) {
+                Some(absent) => Err(format!("missing column `{absent}`; expected {}", COLUMNS.join(","))),
+                None => {
+                    self.headers = columns.to_vec();
+                    Ok(())
+                }
+            }
+        }
+
+        fn row(&mut self, number: u64, cells: &[String], _: u64, _: u64) -> ControlFlow<String> {
             // Spreadsheet numbers are floats; day counts like 20.5 print back exactly and are
             // validated as decimals by the engine, so no float reaches a computation.
-            let cells: BTreeMap<String, String> = headers
-                .iter()
-                .map(|(column, name)| (name.clone(), cells.get(column).cloned().unwrap_or_default()))
-                .collect();
-            Row {
-                position: Position::Row(u64::from(row) + 1),
+            let cells: BTreeMap<String, String> = self.headers.iter().cloned().zip(cells.iter().cloned()).collect();
+            self.rows.push(Row {
+                position: Position::Row(number),
                 original: json_original(&cells),
                 cells: Ok(cells),
-            }
-        })
-        .collect())
+            });
+            ControlFlow::Continue(())
+        }
+    }
+    let mut collect = Collect {
+        headers: Vec::new(),
+        rows: Vec::new(),
+    };
+    sheet::read(sheet::Format::Xlsx, bytes, &mut collect).map_err(|e| Error::input(path.display(), e.0))?;
+    Ok(collect.rows)
 }
 
 fn parquet_rows(path: &Path, bytes: &[u8]) -> Result<Vec<Row>> {

@@ -19,7 +19,6 @@
 
 pub mod check;
 pub mod report;
-pub mod sheet;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -29,6 +28,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
+use payroll_connectors::files::sheet;
 use payroll_connectors::kafka::{self, KafkaConfig, Topics};
 use payroll_pipeline::Source;
 use serde::{Deserialize, Serialize};
@@ -121,6 +121,15 @@ wire_enum! {
     Format {
         Csv = "csv",
         Xlsx = "xlsx",
+    }
+}
+
+impl From<Format> for sheet::Format {
+    fn from(format: Format) -> sheet::Format {
+        match format {
+            Format::Csv => sheet::Format::Csv,
+            Format::Xlsx => sheet::Format::Xlsx,
+        }
     }
 }
 
@@ -406,7 +415,7 @@ fn validate_and_apply(
         reported: Instant::now(),
         error: None,
     };
-    let read = sheet::read(upload.format, bytes, &mut pass);
+    let read = sheet::read(upload.format.into(), bytes, &mut pass);
     if let Some(e) = pass.error.take() {
         return Err(e);
     }

@@ -1,14 +1,22 @@
-//! An uploaded sheet, read a row at a time: the first non-empty row is the header, each row
-//! after it is handed over as text cells in the header's order and then forgotten, so memory
-//! holds one row, not the file's rows. Rows are numbered as the file shows them: a CSV's line,
-//! a spreadsheet's row as Excel numbers it.
+//! A sheet (an uploaded file, or an input folder's attendance summary), read a row at a time:
+//! the first non-empty row is the header, each row after it is handed over as text cells in the
+//! header's order and then forgotten, so memory holds one row, not the file's rows. Rows are
+//! numbered as the file shows them: a CSV's line, a spreadsheet's row as Excel numbers it. An
+//! XLSX is measured unzipped before it is read: a few MB of zip can unzip to gigabytes.
 
 use std::io::Cursor;
 use std::ops::ControlFlow;
 
 use calamine::{Data, DataRef, Reader, Xlsx, open_workbook_from_rs};
 
-use super::Format;
+/// How a sheet is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Comma-separated lines of UTF-8.
+    Csv,
+    /// An Excel workbook: its first sheet.
+    Xlsx,
+}
 
 /// Why a file could not be read as a whole: said in the upload's `message`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -203,8 +211,7 @@ fn xlsx(bytes: &[u8], rows: &mut dyn Rows) -> Result<(), Unreadable> {
 }
 
 /// calamine may panic on a malformed file where it should return an error (a cell reference of
-/// seven letters overflowed in 0.38, tafia/calamine#709): the panic becomes the file's error,
-/// as `connectors/src/files/summary.rs` does it.
+/// seven letters overflowed in 0.38, tafia/calamine#709): the panic becomes the file's error.
 fn unpanicked(read: impl FnOnce() -> Result<(), Unreadable>) -> Result<(), Unreadable> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(read)).unwrap_or_else(|panic| {
         let reason = panic
