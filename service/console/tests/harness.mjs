@@ -57,6 +57,7 @@ function provider(issuer, consoleUrl) {
       response_types: ['code'],
     }],
     jwks: { keys: [jwk] },
+    cookies: { keys: [randomUUID()] },
     scopes: ['openid', 'payroll'],
     claims: { openid: ['sub'], payroll: ['org', 'roles'] },
     // The console sends the ID token as its bearer: it must carry the claims.
