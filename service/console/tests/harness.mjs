@@ -30,8 +30,9 @@ export const ACCOUNTS = {
   W000000: ['worker'],
 };
 
-function binary() {
-  return process.env.PAYROLL_BIN ?? join(repo, 'target/debug/payroll');
+/** The `payroll` binary: `PAYROLL_BIN`, else the debug build where cargo puts it. */
+export function binary() {
+  return process.env.PAYROLL_BIN ?? join(process.env.CARGO_TARGET_DIR ?? join(repo, 'target'), 'debug/payroll');
 }
 
 /** A server on a free loopback port whose handler is set later (the provider needs its own
@@ -90,7 +91,8 @@ export async function serve(config, dir) {
     };
     child.stdout.on('data', read);
     child.stderr.on('data', read);
-    child.on('exit', (code) => fail(new Error(`payroll serve exited ${code}:\n${out}`)));
+    child.on('exit', (code) => { clearTimeout(timer); fail(new Error(`payroll serve exited ${code}:\n${out}`)); });
+    child.on('error', (e) => { clearTimeout(timer); fail(new Error(`could not start ${binary()}: ${e.message}`)); });
   });
   return { base, child, output: () => out };
 }

@@ -16,10 +16,10 @@ import { join } from 'node:path';
 
 import { chromium } from 'playwright-core';
 
-import { repo, serve } from './harness.mjs';
+import { binary, serve } from './harness.mjs';
 
 const workers = Number(process.argv[2] ?? 222_000);
-const bin = process.env.PAYROLL_BIN ?? join(repo, 'target/debug/payroll');
+const bin = binary();
 const secret = 'perf-secret-of-at-least-thirty-two-characters';
 
 function b64url(data) {
