@@ -137,24 +137,26 @@ async fn bad_input_goes_to_dead_letters_with_reasons_and_the_run_goes_on() {
     // Nobody's pay moved.
     assert_pays_expected(out.path(), "with bad input").await;
 
-    // The manifest counts them.
-    let manifest: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(
-            out.path()
-                .join("results/org_id=org0/period=2026-10")
-                .read_dir()
-                .unwrap()
-                .next()
-                .unwrap()
-                .unwrap()
-                .path()
-                .join("_manifest.json"),
-        )
-        .unwrap(),
-    )
-    .unwrap();
-    assert_eq!(manifest["dead_letters"]["attendance.ndjson"], 5);
-    assert_eq!(manifest["dead_letters"]["workers.csv"], 1);
+    // Each org's manifest counts its own (W000001 is org1's, the bad worker row org0's); the
+    // run record counts them all, the malformed line and the unknown worker's with them.
+    let manifest = |org: &str| -> serde_json::Value {
+        let dir = out.path().join(format!("results/org_id={org}/period=2026-10"));
+        let run = dir.read_dir().unwrap().next().unwrap().unwrap().path();
+        serde_json::from_slice(&std::fs::read(run.join("_manifest.json")).unwrap()).unwrap()
+    };
+    assert_eq!(manifest("org0")["dead_letters"], serde_json::json!({"workers.csv": 1}));
+    assert_eq!(
+        manifest("org1")["dead_letters"],
+        serde_json::json!({"adjustments.ndjson": 2, "attendance.ndjson": 3, "leave.ndjson": 1})
+    );
+    let runs: Vec<_> = std::fs::read_dir(out.path().join("runs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    let record: serde_json::Value = serde_json::from_slice(&std::fs::read(&runs[0]).unwrap()).unwrap();
+    assert_eq!(record["dead_letters"]["attendance.ndjson"], 5);
+    assert_eq!(record["dead_letters"]["workers.csv"], 1);
 }
 
 #[tokio::test]

@@ -86,6 +86,18 @@ impl DeadLetters {
             .collect()
     }
 
+    /// The counts per source of `org`'s letters: what its manifest says.
+    pub fn counts_of(&self, org: &str) -> BTreeMap<String, u64> {
+        self.by_source
+            .iter()
+            .map(|(source, letters)| {
+                let of_org = letters.iter().filter(|l| l.org_id.as_deref() == Some(org)).count();
+                (source.clone(), of_org as u64)
+            })
+            .filter(|(_, n)| *n > 0)
+            .collect()
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = &DeadLetter> {
         self.by_source.values().flatten()
     }
@@ -176,6 +188,16 @@ mod tests {
             ]
         );
         assert_eq!(lines(&of_none), [("attendance.ndjson".to_string(), Position::Line(2))]);
+        let all = letters();
+        assert_eq!(
+            all.counts_of("org0"),
+            BTreeMap::from([("attendance.ndjson".to_string(), 1), ("workers.csv".to_string(), 1)])
+        );
+        assert_eq!(
+            all.counts_of("org1"),
+            BTreeMap::from([("attendance.ndjson".to_string(), 1)])
+        );
+        assert_eq!(all.counts()["attendance.ndjson"], 3);
     }
 
     #[tokio::test]

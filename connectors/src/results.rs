@@ -20,6 +20,7 @@ use payroll_rules::{CompiledVersion, Ruleset};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+use crate::dead_letter::DeadLetters;
 use crate::error::{Error, Result};
 use crate::layout;
 use crate::store::Store;
@@ -55,7 +56,8 @@ pub struct RunOutput<'a> {
     pub version: &'a CompiledVersion,
     pub inputs: Vec<InputDigest>,
     pub offsets: BTreeMap<String, i64>,
-    pub dead_letters: BTreeMap<String, u64>,
+    /// The run's refused rows: each org's manifest counts its own, the run record all.
+    pub dead_letters: &'a DeadLetters,
     pub unattributed_dead_letters: u64,
 }
 
@@ -158,7 +160,7 @@ impl<'a> ResultsWriter<'a> {
                 inputs: run.inputs.clone(),
                 offsets: run.offsets.clone(),
                 rows: written.rows,
-                dead_letters: run.dead_letters.clone(),
+                dead_letters: run.dead_letters.counts_of(org),
                 totals: text(written.totals.clone()),
                 files: written.files.clone(),
                 // An org none of whose workers computed has no results and so no manifest: its
@@ -186,7 +188,7 @@ impl<'a> ResultsWriter<'a> {
             ruleset: run.ruleset.clone(),
             orgs: self.orgs.keys().cloned().collect(),
             rows: self.rows(),
-            dead_letters: run.dead_letters.clone(),
+            dead_letters: run.dead_letters.counts(),
             unattributed_dead_letters: run.unattributed_dead_letters,
             totals: text(all_totals),
             worker_errors: self.worker_errors,

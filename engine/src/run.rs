@@ -59,7 +59,8 @@ pub struct Manifest {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub offsets: BTreeMap<String, i64>,
     pub rows: u64,
-    /// Refused events and rows per source, for the whole run.
+    /// This org's refused events and rows per source (the run record counts the whole run's,
+    /// those of no org with them).
     pub dead_letters: BTreeMap<String, u64>,
     /// Sum of each amount component and input; count of `true` for each flag. Over the
     /// computed workers only: a worker with an error is in no total.

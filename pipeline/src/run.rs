@@ -192,7 +192,7 @@ pub async fn run(request: RunRequest<'_>, progress: &dyn Progress) -> Result<Run
             version,
             inputs: folded.inputs.clone(),
             offsets: folded.offsets.clone(),
-            dead_letters: dead_letters.counts(),
+            dead_letters: &dead_letters,
             unattributed_dead_letters: unattributed.total(),
         },
     );

@@ -42,6 +42,7 @@ async fn sample_results(ruleset: &Ruleset, rows: usize) -> Vec<RecordBatch> {
 /// Writes `chunks` (one `ResultsWriter::write` each) as one run.
 async fn write(store: &Store, ruleset: &Ruleset, chunks: &[RecordBatch]) -> RunRecord {
     let version = ruleset.version_on(PERIOD.first_day()).unwrap();
+    let no_dead_letters = DeadLetters::default();
     let mut writer = ResultsWriter::new(
         store,
         RunOutput {
@@ -53,7 +54,7 @@ async fn write(store: &Store, ruleset: &Ruleset, chunks: &[RecordBatch]) -> RunR
             version,
             inputs: Vec::new(),
             offsets: BTreeMap::new(),
-            dead_letters: BTreeMap::new(),
+            dead_letters: &no_dead_letters,
             unattributed_dead_letters: 0,
         },
     );

@@ -41,6 +41,7 @@ async fn run_sample(store: &Store, ruleset: &Ruleset) -> (RunRecord, Vec<datafus
         .await
         .unwrap()
         .results;
+    let no_dead_letters = DeadLetters::default();
     let output = RunOutput {
         run_id: "20261101T000000Z-0001",
         period: "2026-10",
@@ -50,7 +51,7 @@ async fn run_sample(store: &Store, ruleset: &Ruleset) -> (RunRecord, Vec<datafus
         version,
         inputs: folder.inputs,
         offsets: Default::default(),
-        dead_letters: Default::default(),
+        dead_letters: &no_dead_letters,
         unattributed_dead_letters: 0,
     };
     let mut writer = ResultsWriter::new(store, output);
