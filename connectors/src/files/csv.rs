@@ -29,6 +29,33 @@ impl Record {
     }
 }
 
+/// Which line of the file each record starts on, counted from the bytes each record spans: the
+/// CSV reader's own positions point at the previous line's end and pass over blank lines.
+pub(crate) struct Lines {
+    newlines_before: u64,
+}
+
+impl Lines {
+    /// Counting from the end of `before` (the header, or nothing).
+    pub(crate) fn after(before: &[u8]) -> Lines {
+        Lines {
+            newlines_before: before.iter().filter(|&&b| b == b'\n').count() as u64,
+        }
+    }
+
+    /// The line the record spanning `text` starts on, past the blank lines before it.
+    pub(crate) fn next(&mut self, text: &[u8]) -> u64 {
+        let leading = text
+            .iter()
+            .take_while(|b| b.is_ascii_whitespace())
+            .filter(|&&b| b == b'\n')
+            .count() as u64;
+        let line = self.newlines_before + leading + 1;
+        self.newlines_before += text.iter().filter(|&&b| b == b'\n').count() as u64;
+        line
+    }
+}
+
 /// The records of `bytes`; a missing required column fails the whole file, naming it.
 pub fn records<'a>(path: &Path, bytes: &'a [u8], required: &[&str]) -> Result<impl Iterator<Item = Record> + 'a> {
     let mut reader = ::csv::ReaderBuilder::new().flexible(true).from_reader(bytes);
@@ -47,21 +74,14 @@ pub fn records<'a>(path: &Path, bytes: &'a [u8], required: &[&str]) -> Result<im
     let sensitive = headers.iter().any(|h| SENSITIVE_FIELDS.contains(&h.as_str()));
     let mut record = ::csv::StringRecord::new();
     let mut start = reader.position().byte() as usize;
-    // Lines are counted here: the reader's own positions point at the previous line's end.
-    let mut newlines_before = bytes[..start].iter().filter(|&&b| b == b'\n').count() as u64;
+    let mut lines = Lines::after(&bytes[..start]);
     Ok(std::iter::from_fn(move || {
         loop {
             let read = reader.read_record(&mut record);
             let end = reader.position().byte() as usize;
             let text = &bytes[start..end];
             start = end;
-            let leading = text
-                .iter()
-                .take_while(|b| b.is_ascii_whitespace())
-                .filter(|&&b| b == b'\n')
-                .count() as u64;
-            let line = newlines_before + leading + 1;
-            newlines_before += text.iter().filter(|&&b| b == b'\n').count() as u64;
+            let line = lines.next(text);
             let mut original = String::from_utf8_lossy(text).trim().to_string();
             match read {
                 Ok(false) => return None,

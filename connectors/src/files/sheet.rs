@@ -9,6 +9,8 @@ use std::ops::ControlFlow;
 
 use calamine::{Data, DataRef, Reader, Xlsx, open_workbook_from_rs};
 
+use super::csv::Lines;
+
 /// How a sheet is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -76,21 +78,13 @@ fn csv(bytes: &[u8], rows: &mut dyn Rows) -> Result<(), Unreadable> {
     let mut record = ::csv::ByteRecord::new();
     let mut header: Option<usize> = None;
     let mut cells: Vec<String> = Vec::new();
-    // Lines are counted here, as connectors' CSV reader counts them: the reader's own positions
-    // are off by the blank lines it skips.
-    let (mut start, mut newlines_before) = (0usize, 0u64);
+    let (mut start, mut lines) = (0usize, Lines::after(&[]));
     loop {
         let read = reader.read_byte_record(&mut record);
         let end = reader.position().byte() as usize;
         let text = bytes.get(start..end).unwrap_or_default();
         start = end;
-        let leading = text
-            .iter()
-            .take_while(|b| b.is_ascii_whitespace())
-            .filter(|&&b| b == b'\n')
-            .count() as u64;
-        let line = newlines_before + leading + 1;
-        newlines_before += text.iter().filter(|&&b| b == b'\n').count() as u64;
+        let line = lines.next(text);
         match read {
             Ok(false) => break,
             Ok(true) => {}
@@ -213,15 +207,22 @@ fn xlsx(bytes: &[u8], rows: &mut dyn Rows) -> Result<(), Unreadable> {
 /// calamine may panic on a malformed file where it should return an error (a cell reference of
 /// seven letters overflowed in 0.38, tafia/calamine#709): the panic becomes the file's error.
 fn unpanicked(read: impl FnOnce() -> Result<(), Unreadable>) -> Result<(), Unreadable> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(read)).unwrap_or_else(|panic| {
-        let reason = panic
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| panic.downcast_ref::<String>().cloned())
-            .unwrap_or_default();
+    caught(read).unwrap_or_else(|reason| {
         Err(Unreadable(format!(
             "not a readable XLSX file: its reader failed ({reason})"
         )))
+    })
+}
+
+/// Runs a third-party reader that may panic on a malformed file: what it returned, or why it
+/// panicked.
+pub(crate) fn caught<T>(read: impl FnOnce() -> T) -> std::result::Result<T, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(read)).map_err(|panic| {
+        panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default()
     })
 }
 

@@ -104,12 +104,7 @@ fn json_original(cells: &BTreeMap<String, String>) -> String {
 /// guards itself, [`sheet::read`]).
 /// The panic becomes the file's error; the ledger is not touched until the rows are read.
 fn unpanicked(path: &Path, format: &str, read: impl FnOnce() -> Result<Vec<Row>>) -> Result<Vec<Row>> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(read)).unwrap_or_else(|panic| {
-        let reason = panic
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| panic.downcast_ref::<String>().cloned())
-            .unwrap_or_default();
+    sheet::caught(read).unwrap_or_else(|reason| {
         Err(Error::input(
             path.display(),
             format!("not a readable {format} file: its reader failed ({reason})"),
