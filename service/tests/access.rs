@@ -57,6 +57,12 @@ const MATRIX: &[(&str, &str, Option<&str>, [u16; 6])] = &[
         [200, 403, 200, 403, 403, 200],
     ),
     (
+        "GET",
+        "/v1/orgs/{org}/runs/{run}/dead-letters.csv",
+        None,
+        [200, 403, 200, 403, 403, 200],
+    ),
+    (
         "POST",
         "/v1/orgs/{org}/runs/{run}/exclusions",
         Some(r#"{"worker_ids": ["W000000"], "reason": "paid off-cycle"}"#),

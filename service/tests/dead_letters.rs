@@ -122,6 +122,38 @@ async fn dead_letters(backend: Backend) {
     assert!(letters[1]["reason"].as_str().unwrap().contains("sideways"));
     assert!(!as_ops.to_string().contains("731"), "{as_ops:#}");
 
+    // All of them as CSV, as each caller may see them; the download is audited.
+    let csv_path = format!("/v1/orgs/org0/runs/{run}/dead-letters.csv");
+    let rows = |text: String| -> Vec<Vec<String>> {
+        csv::Reader::from_reader(text.as_bytes())
+            .records()
+            .map(|r| r.unwrap().iter().map(str::to_string).collect())
+            .collect()
+    };
+    let file = h.get(&csv_path, &hr).await;
+    assert_eq!(file.status, 200, "{}", file.text());
+    assert!(file.text().starts_with("source,line,row,field,reason,original\n"));
+    let hr_rows = rows(file.text());
+    assert_eq!(hr_rows.len(), 2);
+    assert_eq!(
+        hr_rows[0][..4],
+        [
+            "adjustments.ndjson".to_string(),
+            (adjustments_before + 1).to_string(),
+            String::new(),
+            "amount".to_string()
+        ]
+    );
+    assert!(hr_rows[0][5].contains("bad-4"));
+    let ops_rows = rows(h.get(&csv_path, &ops).await.text());
+    assert_eq!((ops_rows[0][4].as_str(), ops_rows[0][5].as_str()), ("", ""));
+    assert!(ops_rows[1][4].contains("sideways"));
+    let audit = h
+        .get("/v1/orgs/org0/audit?action=dead_letters.download", &hr)
+        .await
+        .json();
+    assert_eq!(audit["entries"].as_array().unwrap().len(), 2, "{audit:#}");
+
     // Another org's token reads nothing of org0's run.
     let other = h.token("hr9", "org1", "hr_admin");
     assert_eq!(h.get(&path, &other).await.status, 403);

@@ -156,7 +156,8 @@ export async function render(main, { me, can, params, signal }) {
 
   /** Each refused line with where it was and why, a page at a time. */
   const deadLetters = () => {
-    const box = h('div', { id: 'dead-letters' });
+    const box = h('div', { id: 'dead-letters' },
+      h('div', { class: 'row' }, h('button', { onclick: () => attempt(() => download(`${base}/dead-letters.csv`)) }, 'Refused lines (CSV)')));
     const more = async (token) => {
       const params = new URLSearchParams({ page_size: String(PAGE) });
       if (token) params.set('page_token', token);

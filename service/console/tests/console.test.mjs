@@ -90,6 +90,14 @@ test('HR triggers a provisional run, watches it finish, opens a worker and the e
   assert.doesNotMatch(refused, new RegExp(`line ${env.refused.org1}\\b`));
   assert.equal(await letters.locator('tbody tr').count(), 2);
   assert.match(await page.locator('#unattributed').innerText(), /no worker of the master: 1,/);
+  const [refusedFile] = await Promise.all([
+    page.waitForEvent('download'),
+    letters.getByRole('button', { name: 'Refused lines (CSV)' }).click(),
+  ]);
+  const refusedCsv = readFileSync(await refusedFile.path(), 'utf8');
+  assert.match(refusedCsv, /^source,line,row,field,reason,original\n/);
+  assert.equal(refusedCsv.trim().split('\n').length, 3, refusedCsv);
+  assert.match(refusedCsv, /bad-0/);
   assert.match(await page.locator('main').innerText(), /Workers not computed \(1\)/);
   await page_done(page, 'run-provisional');
 

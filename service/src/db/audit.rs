@@ -29,6 +29,7 @@ pub enum Action {
     PayslipDownload,
     RegisterDownload,
     ResultsDownload,
+    DeadLettersDownload,
     AdjustmentRequest,
     AdjustmentApprove,
     AdjustmentReject,
@@ -45,7 +46,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 22] = [
+    pub const ALL: [Action; 23] = [
         Action::RunTrigger,
         Action::RunApprove,
         Action::RunReject,
@@ -55,6 +56,7 @@ impl Action {
         Action::PayslipDownload,
         Action::RegisterDownload,
         Action::ResultsDownload,
+        Action::DeadLettersDownload,
         Action::AdjustmentRequest,
         Action::AdjustmentApprove,
         Action::AdjustmentReject,
@@ -81,6 +83,7 @@ impl Action {
             Action::PayslipDownload => "payslip.download",
             Action::RegisterDownload => "register.download",
             Action::ResultsDownload => "results.download",
+            Action::DeadLettersDownload => "dead_letters.download",
             Action::AdjustmentRequest => "adjustment.request",
             Action::AdjustmentApprove => "adjustment.approve",
             Action::AdjustmentReject => "adjustment.reject",

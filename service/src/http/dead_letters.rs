@@ -1,24 +1,30 @@
 //! A run's dead letters: the org's refused input rows and events, each with where it was, the
-//! field at fault and why, so HR can correct and resend them.
+//! field at fault and why, so HR can correct and resend them: a page at a time, or all as a
+//! CSV (audited, as every download is).
 //!
 //! Only letters the run attributed to the org are served (a run of one org writes no other
 //! org's, and a letter without an org is never served): one org never reads another's rows.
 
 use axum::extract::State;
+use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
 use payroll_connectors::{DeadLetter, Position, dead_letter};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::ApiContext;
 use super::extractor::{ApiPath, ApiQuery, AuthUser, Offset};
-use super::results::calculated;
+use super::results::{calculated, download};
+use super::{ApiContext, audit};
 use crate::auth::Permission;
-use crate::error::Result;
+use crate::db::audit::Action;
+use crate::db::runs::Run;
+use crate::error::{Error, Result};
 
 pub fn router() -> Router<ApiContext> {
-    Router::new().route("/v1/orgs/{org}/runs/{id}/dead-letters", get(list))
+    Router::new()
+        .route("/v1/orgs/{org}/runs/{id}/dead-letters", get(list))
+        .route("/v1/orgs/{org}/runs/{id}/dead-letters.csv", get(csv_file))
 }
 
 /// Fields whose refused value is money: their reason quotes it, so callers who may not see
@@ -87,22 +93,8 @@ pub(super) async fn list(
     user.may(&org, Permission::ViewDeadLetters)?;
     let offset = Offset::of(query.page_size, query.page_token.as_deref())?;
     let run = calculated(&ctx, &org, &id).await?;
-    // The sources the run counted: a name from the query is only ever matched against them,
-    // never made into a path.
-    let sources: Vec<&String> = run
-        .summary
-        .as_ref()
-        .map(|s| s.dead_letters.keys().collect())
-        .unwrap_or_default();
     let sees_pay = user.can(Permission::ViewPay);
-    let mut letters = Vec::new();
-    for source in sources {
-        if query.source.as_ref().is_some_and(|s| s != source) {
-            continue;
-        }
-        let read = dead_letter::read(&ctx.store, &run.id, source).await?;
-        letters.extend(read.into_iter().filter(|l| l.org_id.as_deref() == Some(org.as_str())));
-    }
+    let letters = of_org(&ctx, &org, &run, query.source.as_deref()).await?;
     let mut matching = letters.into_iter().skip(offset.start);
     let page: Vec<DeadLetterBody> = matching
         .by_ref()
@@ -115,6 +107,74 @@ pub(super) async fn list(
         dead_letters: page,
         next_page_token: next,
     }))
+}
+
+/// Every refused row and event of the org in the run, as CSV: `source, line, row, field,
+/// reason, original`, with the same fields withheld as the JSON list withholds.
+#[utoipa::path(get, path = "/v1/orgs/{org}/runs/{id}/dead-letters.csv", tag = "runs",
+    params(("org" = String, Path), ("id" = String, Path)),
+    responses((status = 200, content_type = "text/csv", body = String), (status = 401, body = super::error::ErrorBody),
+        (status = 403, body = super::error::ErrorBody), (status = 404, body = super::error::ErrorBody),
+        (status = 409, body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub(super) async fn csv_file(
+    State(ctx): State<ApiContext>,
+    user: AuthUser,
+    ApiPath((org, id)): ApiPath<(String, String)>,
+) -> Result<Response> {
+    user.may(&org, Permission::ViewDeadLetters)?;
+    let run = calculated(&ctx, &org, &id).await?;
+    let sees_pay = user.can(Permission::ViewPay);
+    let mut out = csv::Writer::from_writer(Vec::new());
+    let csv_error = |e: csv::Error| Error::Internal(format!("writing CSV: {e}"));
+    out.write_record(["source", "line", "row", "field", "reason", "original"])
+        .map_err(csv_error)?;
+    for letter in of_org(&ctx, &org, &run, None).await? {
+        let body = DeadLetterBody::of(letter, sees_pay);
+        let number = |n: Option<u64>| n.map(|n| n.to_string()).unwrap_or_default();
+        out.write_record([
+            body.source,
+            number(body.line),
+            number(body.row),
+            body.field.unwrap_or_default(),
+            body.reason.unwrap_or_default(),
+            body.original.unwrap_or_default(),
+        ])
+        .map_err(csv_error)?;
+    }
+    let bytes = out.into_inner().map_err(|e| Error::Internal(e.to_string()))?;
+    audit::downloaded(
+        &ctx,
+        &user,
+        Action::DeadLettersDownload,
+        &format!("runs/{id}/dead-letters.csv"),
+    )
+    .await?;
+    Ok(download(
+        bytes,
+        "text/csv; charset=utf-8",
+        &format!("dead-letters-{org}-{}-{id}.csv", run.period),
+    ))
+}
+
+/// The org's letters of a run, by source (only `source` if given) and then line or row.
+async fn of_org(ctx: &ApiContext, org: &str, run: &Run, source: Option<&str>) -> Result<Vec<DeadLetter>> {
+    // The sources the run counted: a name from the query is only ever matched against them,
+    // never made into a path.
+    let sources = run
+        .summary
+        .as_ref()
+        .map(|s| s.dead_letters.keys().collect::<Vec<_>>())
+        .unwrap_or_default();
+    let mut letters = Vec::new();
+    for counted in sources {
+        if source.is_some_and(|s| s != counted) {
+            continue;
+        }
+        let read = dead_letter::read(&ctx.store, &run.id, counted).await?;
+        letters.extend(read.into_iter().filter(|l| l.org_id.as_deref() == Some(org)));
+    }
+    Ok(letters)
 }
 
 impl DeadLetterBody {

@@ -577,7 +577,7 @@ pub(super) async fn finalized(ctx: &ApiContext, org: &str, id: &str) -> Result<R
     Ok(run)
 }
 
-fn download(bytes: impl Into<Body>, content_type: &str, name: &str) -> Response {
+pub(super) fn download(bytes: impl Into<Body>, content_type: &str, name: &str) -> Response {
     (
         [
             (header::CONTENT_TYPE, content_type.to_string()),
