@@ -19,6 +19,7 @@ use payroll_rules::vocabulary::PayPeriod;
 use crate::{EXAMPLE_RULESET, run, ui};
 
 mod archive;
+mod arrears;
 mod notices;
 mod payout;
 mod serve;
@@ -175,6 +176,18 @@ pub enum BenchCommand {
         #[arg(long, default_value = "2026-10")]
         period: PayPeriod,
     },
+    /// What a locked period costs the next run in files mode: a generated month run and locked,
+    /// a late approved adjustment for --late of its workers, then the next month run with the
+    /// locked month (its arrears carried) and without it
+    Arrears {
+        #[arg(long, default_value_t = 100_000)]
+        workers: usize,
+        /// Workers of org0 given a late adjustment for the locked month
+        #[arg(long, default_value_t = 1_000)]
+        late: usize,
+        #[arg(long, default_value = "2026-10")]
+        period: PayPeriod,
+    },
     /// A whole run from raw punch files: generate a month, then run it
     Run {
         #[arg(long, default_value_t = 100_000)]
@@ -197,6 +210,9 @@ pub async fn bench(command: BenchCommand) -> Result<ExitCode> {
             repeat,
         } => calc(workers, &sample, period, &duckdb, repeat).await,
         BenchCommand::Run { workers, period, dir } => end_to_end(workers, period, dir).await,
+        BenchCommand::Arrears { workers, late, period } => arrears::arrears(workers, late, period)
+            .await
+            .map(|()| ExitCode::SUCCESS),
         BenchCommand::Payout { workers, period } => payout::payout(workers, period).await.map(|()| ExitCode::SUCCESS),
         BenchCommand::Notices {
             notices,
