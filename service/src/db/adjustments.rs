@@ -246,6 +246,16 @@ pub enum Decision {
     Reject,
 }
 
+impl Decision {
+    /// The status a decided adjustment has.
+    fn status(self) -> Status {
+        match self {
+            Decision::Approve => Status::Approved,
+            Decision::Reject => Status::Rejected,
+        }
+    }
+}
+
 /// Approves or rejects `current`, a pending adjustment as last read, as `checker`, making it the
 /// next version. The requester can never decide their own request (four eyes); a decided one is
 /// not decided again, even if it was decided since it was read.
@@ -272,15 +282,11 @@ pub async fn decide(
             wire_name(&current.status)
         )));
     }
-    let status = match decision {
-        Decision::Approve => Status::Approved,
-        Decision::Reject => Status::Rejected,
-    };
     let moved = sqlx::query(
         "UPDATE adjustments SET status = $1, version = version + 1, decided_by = $2, decided_at = $3, decision_note = $4 \
          WHERE org_id = $5 AND id = $6 AND status = 'pending'",
     )
-    .bind(wire_name(&status))
+    .bind(wire_name(&decision.status()))
     .bind(checker)
     .bind(timestamp(Utc::now()))
     .bind(note)
@@ -309,15 +315,11 @@ pub async fn decide_upload(
     checker: &str,
     note: Option<&str>,
 ) -> Result<u64> {
-    let status = match decision {
-        Decision::Approve => Status::Approved,
-        Decision::Reject => Status::Rejected,
-    };
     let moved = sqlx::query(
         "UPDATE adjustments SET status = $1, version = version + 1, decided_by = $2, decided_at = $3, decision_note = $4 \
          WHERE org_id = $5 AND upload_id = $6 AND status = 'pending' AND requested_by <> $2",
     )
-    .bind(wire_name(&status))
+    .bind(wire_name(&decision.status()))
     .bind(checker)
     .bind(timestamp(Utc::now()))
     .bind(note)
