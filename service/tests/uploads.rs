@@ -238,7 +238,7 @@ async fn an_adjustments_sheet_with_bad_rows_is_reported_and_its_good_rows_wait_f
             .iter()
             .map(|e| e["action"].as_str().unwrap().to_string())
             .collect();
-        for action in ["upload.create", "upload.errors_download"] {
+        for action in ["upload.create", "upload.finish", "upload.errors_download"] {
             assert!(actions.iter().any(|a| a == action), "{action}: {actions:?}");
         }
 

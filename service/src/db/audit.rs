@@ -37,6 +37,7 @@ pub enum Action {
     AdjustmentRejectUpload,
     RolesChange,
     Upload,
+    UploadFinish,
     UploadErrorsDownload,
     PayoutCreate,
     PayoutDownload,
@@ -46,7 +47,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 23] = [
+    pub const ALL: [Action; 24] = [
         Action::RunTrigger,
         Action::RunApprove,
         Action::RunReject,
@@ -64,6 +65,7 @@ impl Action {
         Action::AdjustmentRejectUpload,
         Action::RolesChange,
         Action::Upload,
+        Action::UploadFinish,
         Action::UploadErrorsDownload,
         Action::PayoutCreate,
         Action::PayoutDownload,
@@ -91,6 +93,7 @@ impl Action {
             Action::AdjustmentRejectUpload => "adjustment.reject_upload",
             Action::RolesChange => "roles.change",
             Action::Upload => "upload.create",
+            Action::UploadFinish => "upload.finish",
             Action::UploadErrorsDownload => "upload.errors_download",
             Action::PayoutCreate => "payout.create",
             Action::PayoutDownload => "payout.download",

@@ -37,6 +37,7 @@ use utoipa::ToSchema;
 
 use crate::db::Db;
 use crate::db::adjustments::{self, Requested};
+use crate::db::audit::{Action, Actor};
 use crate::db::uploads::{self, Counts, Rejection, Upload};
 use crate::error::{Error, Result};
 use crate::http::ApiContext;
@@ -308,6 +309,37 @@ pub async fn process(ctx: ApiContext, org: String, id: String) {
     {
         tracing::warn!(error = %e, "uploaded adjustments not published yet; the janitor retries");
     }
+    if let Err(e) = audit_finish(&ctx, &org, &id).await {
+        tracing::error!(upload = id, error = %e, "upload's end not audited");
+    }
+}
+
+/// The upload's end in the audit log, by the service: what it applied, or why it failed.
+async fn audit_finish(ctx: &ApiContext, org: &str, id: &str) -> Result<()> {
+    let upload = uploads::get(&ctx.db, org, id).await?;
+    let actor = Actor {
+        sub: "system:uploads",
+        roles: &[],
+        request_id: &format!("upload:{id}"),
+    };
+    let after = serde_json::json!({
+        "status": upload.status,
+        "rows": upload.rows,
+        "accepted": upload.accepted,
+        "rejected": upload.rejected,
+        "applied": upload.applied,
+        "message": upload.message,
+    });
+    crate::db::audit::append(
+        &ctx.db,
+        org,
+        &actor,
+        Action::UploadFinish,
+        &format!("uploads/{id}"),
+        None,
+        Some(after),
+    )
+    .await
 }
 
 /// How long an upload may go without progress before the janitor takes it for abandoned: its
