@@ -49,7 +49,10 @@ export async function render(main, { me, can, params, signal }) {
         Object.keys(run.dead_letters).length
           ? [table([{ title: 'Source', get: ([s]) => s }, { title: 'Refused lines', num: true, get: ([, n]) => count(n) }], Object.entries(run.dead_letters)),
               deadLetters()]
-          : h('p', { class: 'muted' }, 'None: every input line of this org was accepted.'));
+          : h('p', { class: 'muted' }, Object.keys(run.source?.offsets ?? {}).length
+            // A run over a stream's state: the stream refused events as they came.
+            ? 'None in the run: events the stream refused are on its <topic>.dlq topics, counted in /metrics.'
+            : 'None: every input line of this org was accepted.'));
       if (run.unattributed_dead_letters) {
         sections.push(h('p', { class: 'muted', id: 'unattributed' },
           `Refused lines naming no worker of the master: ${count(run.unattributed_dead_letters)}, set aside for the operator and shown to no org.`));
