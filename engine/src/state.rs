@@ -424,7 +424,12 @@ impl Ledger {
                 period_inputs(w, site, state, period).map(|inputs| (w, site, inputs))
             })
             .collect();
-        rows.sort_unstable_by(|(a, ..), (b, ..)| (&a.org_id, &a.worker_id).cmp(&(&b.org_id, &b.worker_id)));
+        sort_rows(&mut rows);
         rows
     }
+}
+
+/// Period inputs in the order runs compute and write them: by org, then worker.
+pub fn sort_rows(rows: &mut [(&Worker, &Site, PeriodInputs)]) {
+    rows.sort_unstable_by(|(a, ..), (b, ..)| (&a.org_id, &a.worker_id).cmp(&(&b.org_id, &b.worker_id)));
 }

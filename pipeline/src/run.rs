@@ -156,7 +156,7 @@ pub async fn run(request: RunRequest<'_>, progress: &dyn Progress) -> Result<Run
             .leaver_inputs_of(owed.iter().copied().filter(|w| !employed.contains(w)), period);
         if !leavers.is_empty() {
             rows.extend(leavers);
-            rows.sort_unstable_by(|(a, ..), (b, ..)| (&a.org_id, &a.worker_id).cmp(&(&b.org_id, &b.worker_id)));
+            payroll_engine::state::sort_rows(&mut rows);
         }
         if rows.is_empty() {
             return Err(Error::NoWorkers {
