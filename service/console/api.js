@@ -1,6 +1,7 @@
 // The only way the console reaches the service: the public /v1 API with the bearer token.
 
 import { session, signOut } from './auth.js';
+import { lastPeriod } from './format.js';
 
 export class ApiError extends Error {
   constructor(status, message, fields) {
@@ -45,6 +46,15 @@ export async function api(path, { method = 'GET', body, key, signal } = {}) {
   });
   if (!r.ok) await fail(r);
   return r.status === 204 ? null : r.json();
+}
+
+/** The period a page that asks for one starts on: the org's newest period with a calculated
+ * run, else (no run yet, or the caller may not see runs) the month before this one. */
+export async function defaultPeriod(org, signal) {
+  // Leaving the page aborts the request: that ends the page's render too.
+  const page = await api(`/v1/orgs/${org}/periods?page_size=1`, { signal })
+    .catch((e) => (e.name === 'AbortError' ? Promise.reject(e) : null));
+  return page?.periods?.[0]?.period ?? lastPeriod();
 }
 
 /** A file from the API as a Blob, with the name the service gave it. */

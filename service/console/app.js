@@ -103,8 +103,11 @@ async function route() {
   }
   // #/runs/<id> is one run; #/runs the list.
   const module = await import(page.path === 'runs' && parts[1] ? './pages/run.js' : page.module);
-  clear(main, h('p', { class: 'muted' }, 'Loading…'));
-  await attempt(() => module.render(main, { me, can, params: parts.slice(1), signal: current.signal }));
+  // Each visit renders into an element of its own: a page still finishing its render after
+  // the reader moved on writes into a detached element, never over the next page.
+  const view = h('div', {}, h('p', { class: 'muted' }, 'Loading…'));
+  clear(main, view);
+  await attempt(() => module.render(view, { me, can, params: parts.slice(1), signal: current.signal }));
   document.title = `${page.title} · Payroll`;
 }
 

@@ -40,7 +40,8 @@ export function when(ts) {
   return d.toLocaleString('en-IN', { dateStyle: 'medium', timeStyle: 'short' });
 }
 
-/** The period before this month's, `YYYY-MM`: what HR usually pays. */
+/** The period before this month's, `YYYY-MM`: what HR usually pays, when the org has no run to
+ * start from (`defaultPeriod` in api.js asks the service first). */
 export function lastPeriod(now = new Date()) {
   const d = new Date(now.getFullYear(), now.getMonth() - 1, 1);
   return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}`;

@@ -2,8 +2,8 @@
 // (checker), or every pending request of someone else's upload at once. Amounts are typed and
 // sent as decimal strings.
 
-import { api } from '../api.js';
-import { count, lastPeriod, when } from '../format.js';
+import { api, defaultPeriod } from '../api.js';
+import { count, when } from '../format.js';
 import { ask, attempt, badge, clear, h, money, table, toast } from '../ui.js';
 
 export async function render(main, { me, can, signal }) {
@@ -75,7 +75,8 @@ export async function render(main, { me, can, signal }) {
     ], page.adjustments) : h('p', { class: 'muted' }, 'No adjustments.'));
   };
 
-  const request = can('adjustments:request') ? h('form', { class: 'panel', 'aria-label': 'Request an adjustment', onsubmit: async (e) => {
+  const period = can('adjustments:request') ? await defaultPeriod(me.org, signal) : null;
+  const request = period ? h('form', { class: 'panel', 'aria-label': 'Request an adjustment', onsubmit: async (e) => {
     e.preventDefault();
     const body = Object.fromEntries(new FormData(e.target));
     const made = await attempt(() => api(`/v1/orgs/${me.org}/adjustments`, { method: 'POST', body, key: crypto.randomUUID() }));
@@ -88,7 +89,7 @@ export async function render(main, { me, can, signal }) {
   h('h2', {}, 'Request an adjustment'),
   h('div', { class: 'row' },
     h('label', {}, 'Worker id', h('input', { name: 'worker_id', required: true, autocomplete: 'off' })),
-    h('label', {}, 'Period', h('input', { name: 'period', type: 'month', value: lastPeriod(), required: true })),
+    h('label', {}, 'Period', h('input', { name: 'period', type: 'month', value: period, required: true })),
     h('label', {}, 'Kind', h('select', { name: 'kind' }, h('option', { value: 'earning' }, 'earning'), h('option', { value: 'deduction' }, 'deduction'))),
     h('label', {}, 'Code', h('input', { name: 'code', required: true, pattern: '[A-Za-z0-9_]+', placeholder: 'bonus' })),
     h('label', {}, 'Amount (₹)', h('input', { name: 'amount', required: true, inputmode: 'decimal', pattern: '[0-9]+(\\.[0-9]{1,2})?', placeholder: '1500.00' })),

@@ -1,8 +1,8 @@
 // Runs: the org's runs with live progress (Server-Sent Events per active run), filters, and
 // triggering a provisional or final run after a confirmation that states org, period and kind.
 
-import { api, events } from '../api.js';
-import { count, lastPeriod, when } from '../format.js';
+import { api, defaultPeriod, events } from '../api.js';
+import { count, when } from '../format.js';
 import { ask, attempt, badge, clear, h, table, toast } from '../ui.js';
 
 const ACTIVE = ['queued', 'calculating', 'finalizing'];
@@ -76,6 +76,7 @@ export async function render(main, { me, can, signal }) {
 
   let trigger = null;
   if (can('runs:trigger')) {
+    const suggested = await defaultPeriod(me.org, signal);
     trigger = h('form', { class: 'row panel', 'aria-label': 'Trigger a run', onsubmit: async (e) => {
       e.preventDefault();
       const f = new FormData(e.target);
@@ -93,7 +94,7 @@ export async function render(main, { me, can, signal }) {
         await attempt(load);
       }
     } },
-    h('label', {}, 'Period', h('input', { name: 'period', type: 'month', value: lastPeriod(), required: true })),
+    h('label', {}, 'Period', h('input', { name: 'period', type: 'month', value: suggested, required: true })),
     h('label', {}, 'Kind', h('select', { name: 'kind' }, h('option', { value: 'provisional' }, 'provisional'), h('option', { value: 'final' }, 'final'))),
     h('button', { type: 'submit', class: 'primary' }, 'Trigger run…'));
   }

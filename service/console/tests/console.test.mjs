@@ -7,9 +7,9 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { after, before, test as nodeTest } from 'node:test';
 
-import { axe, context, repo, serve, shot, signIn, start, tokenOf } from './harness.mjs';
+import { axe, context, explained, repo, serve, shot, signIn, start, tokenOf } from './harness.mjs';
 
 let env;
 const figures = [];
@@ -25,6 +25,18 @@ after(async () => {
   await env?.stop();
   for (const f of figures) console.log(`figure: ${f}`);
 });
+
+/** A test that, when it fails (most often a wait that timed out), prints what its open pages
+ * showed and the console errors they logged. */
+function test(name, body) {
+  return nodeTest(name, async () => {
+    try {
+      await body();
+    } catch (e) {
+      throw await explained(env, e);
+    }
+  });
+}
 
 /** Screenshot and accessibility check of the page as it is now. */
 async function page_done(page, name) {
@@ -273,8 +285,10 @@ test('an approver approves; the payslip previews inline and downloads with the n
   await card.getByText('Payout 2').waitFor();
   assert.match(await card.innerText(), /Payments\s*1\b/);
 
+  // The periods page lists the org's periods from the service, not from today's date.
   await page.goto(`${env.base}/#/periods`);
-  await page.getByRole('cell', { name: 'locked' }).first().waitFor();
+  await page.locator('tr[data-period="2026-10"] .badge.locked').waitFor();
+  assert.match(await page.locator('tr[data-period="2026-10"]').innerText(), new RegExp(finalRun));
   await page_done(page, 'periods');
   await ctx.close();
 });
@@ -388,7 +402,7 @@ test('ops_viewer sees runs and dead letters but no amount on any page', async ()
   const pages = [
     ['runs', '#/runs', 'tr[data-run]'],
     ['run-ops', `#/runs/${finalRun}`, 'text=Payslip notices'],
-    ['periods-ops', '#/periods', 'text=locked'],
+    ['periods-ops', '#/periods', 'tr[data-period="2026-10"] .badge.locked'],
     ['schedule-ops', '#/schedule', 'h1'],
   ];
   for (const [name, hash, ready] of pages) {
@@ -441,6 +455,12 @@ test('a worker sees only their own pay and payslip, on a 360 px phone without ho
   await signIn(env, page, 'W000000');
   await page.goto(`${env.base}/#/mypay`);
   await page.locator('#net-pay').waitFor();
+  // It opens on their newest pay, October's final run, whatever the date; their periods are
+  // listed newest first, with the payslip ready.
+  assert.equal(await page.locator('#pay-period').innerText(), 'Pay of 2026-10');
+  const periods = page.locator('#periods tbody tr');
+  assert.equal(await periods.count(), 1);
+  assert.deepEqual(await periods.first().locator('td').allInnerTexts(), ['2026-10', 'final', 'ready']);
   const token = await tokenOf(page);
   const own = await (await fetch(`${env.base}/v1/orgs/org0/workers/W000000/pay?period=2026-10`, {
     headers: { Authorization: `Bearer ${token}` },

@@ -19,6 +19,10 @@ const here = dirname(fileURLToPath(import.meta.url));
 export const repo = resolve(here, '../../..');
 export const SCREENSHOTS = join(repo, 'target/console-screenshots');
 export const CLIENT_ID = 'payroll-console';
+/** The pages' clock in every browser test: the end of the sample month, so nothing a page
+ * shows depends on the day the tests run (pages that default a period ask the service, and
+ * fall back to the month before this one). */
+export const FIXTURE_NOW = new Date('2026-10-31T12:00:00Z');
 
 /** The people of the test: login name → roles (the worker's login is their worker id). */
 export const ACCOUNTS = {
@@ -201,6 +205,8 @@ export async function start() {
   return {
     dir,
     base: service.base,
+    // The browser contexts not closed yet: what a failing test's pages showed is printed.
+    open: new Set(),
     issuer: idp.url,
     browser,
     service,
@@ -216,10 +222,19 @@ export async function start() {
   };
 }
 
-/** A fresh browser context (its own cookies and sessionStorage) that refuses every request
- * off loopback and records them: the console must work offline. */
+/** A fresh browser context (its own cookies and sessionStorage) whose clock starts at
+ * `FIXTURE_NOW` and flows from there, that refuses every request off loopback and records
+ * them (the console must work offline), and that keeps each page's console errors. */
 export async function context(env, options = {}) {
   const ctx = await env.browser.newContext({ acceptDownloads: true, ...options });
+  await ctx.clock.install({ time: FIXTURE_NOW });
+  env.open.add(ctx);
+  ctx.on('close', () => env.open.delete(ctx));
+  ctx.on('page', (page) => {
+    page.errors = [];
+    page.on('console', (m) => { if (m.type() === 'error') page.errors.push(m.text()); });
+    page.on('pageerror', (e) => page.errors.push(String(e)));
+  });
   ctx.offLoopback = [];
   await ctx.route(/^https?:\/\/(?!127\.0\.0\.1[:/])/, (route) => {
     let from = '';
@@ -228,6 +243,21 @@ export async function context(env, options = {}) {
     return route.abort();
   });
   return ctx;
+}
+
+/** `error` with what every open page showed: its address, visible text and console errors, so
+ * a wait that timed out says what was there instead. */
+export async function explained(env, error) {
+  const seen = [];
+  for (const ctx of env?.open ?? []) {
+    for (const page of ctx.pages()) {
+      const text = await page.locator('body').innerText({ timeout: 2_000 }).catch((e) => `(no text: ${e.message})`);
+      const errors = page.errors?.length ? page.errors.join('\n') : '(none)';
+      seen.push(`--- page ${page.url()}\nvisible text:\n${text.trim()}\nconsole errors:\n${errors}`);
+    }
+  }
+  if (seen.length) error.message = `${error.message}\n\nWhat the open pages showed:\n${seen.join('\n')}`;
+  return error;
 }
 
 /** Signs in through the provider's login and consent pages as `login`. */

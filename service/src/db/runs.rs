@@ -456,6 +456,23 @@ pub async fn period_lock(db: &Db, org: &str, period: PayPeriod) -> Result<Option
     Ok(row.and_then(|(run, at)| Some((run?, at?))))
 }
 
+/// An org's locked periods: the run that locked each and when.
+pub async fn period_locks(db: &Db, org: &str) -> Result<BTreeMap<PayPeriod, (String, String)>> {
+    let rows: Vec<(String, String, String)> =
+        sqlx::query_as("SELECT period, locked_by, locked_at FROM periods WHERE org_id = $1 AND locked_by IS NOT NULL")
+            .bind(org)
+            .fetch_all(db.pool())
+            .await?;
+    rows.into_iter()
+        .map(|(period, run, at)| {
+            let period = period
+                .parse()
+                .map_err(|e: String| Error::Internal(format!("period lock of {org}: {e}")))?;
+            Ok((period, (run, at)))
+        })
+        .collect()
+}
+
 /// Every locked period of every org: (org, period, the run that locked it, when).
 pub async fn locked_periods(db: &Db) -> Result<Vec<(String, PayPeriod, String, String)>> {
     let rows: Vec<(String, String, String, String)> = sqlx::query_as(
@@ -587,12 +604,19 @@ pub async fn release(db: &Db, id: &str, claimed_by_before: DateTime<Utc>) -> Res
     )
 }
 
-/// The newest calculated or finalized run of an org's period: what pay-to-date reflects in
+/// Statuses whose results are written.
+const CALCULATED: &str = "status IN ('calculated', 'finalizing', 'finalized')";
+
+/// Which of a period's calculated runs its pay shows, best first: a final run before a
+/// provisional one (the final run is what will be paid, even when a nightly run came after it),
+/// then the newest.
+const PAY_ORDER: &str = "CASE kind WHEN 'final' THEN 0 ELSE 1 END, id DESC";
+
+/// The run whose figures an org's period shows (`PAY_ORDER`): what pay-to-date reflects in
 /// files mode.
 pub async fn latest_calculated(db: &Db, org: &str, period: PayPeriod) -> Result<Option<Run>> {
     sqlx::query_as::<_, RunRow>(&format!(
-        "SELECT {COLUMNS} FROM runs WHERE org_id = $1 AND period = $2 \
-         AND status IN ('calculated', 'finalizing', 'finalized') ORDER BY id DESC LIMIT 1"
+        "SELECT {COLUMNS} FROM runs WHERE org_id = $1 AND period = $2 AND {CALCULATED} ORDER BY {PAY_ORDER} LIMIT 1"
     ))
     .bind(org)
     .bind(period.to_string())
@@ -600,4 +624,29 @@ pub async fn latest_calculated(db: &Db, org: &str, period: PayPeriod) -> Result<
     .await?
     .map(Run::try_from)
     .transpose()
+}
+
+/// A page of an org's periods that have a calculated run, newest first, each as the run its
+/// pay shows (`latest_calculated`), and the cursor of the next page: the page's last period.
+pub async fn calculated_periods(
+    db: &Db,
+    org: &str,
+    before: Option<PayPeriod>,
+    size: u32,
+) -> Result<(Vec<Run>, Option<PayPeriod>)> {
+    let best = format!(
+        "(SELECT {COLUMNS}, ROW_NUMBER() OVER (PARTITION BY org_id, period ORDER BY {PAY_ORDER}) AS pick \
+         FROM runs WHERE {CALCULATED}) AS best"
+    );
+    Listing::of_org(COLUMNS, &best, org)
+        .and_number("pick =", Some(1))
+        .and("period <", before.map(|p| p.to_string()))
+        .page(
+            db,
+            "period DESC",
+            size,
+            |row: RunRow| Run::try_from(row),
+            |run| run.period,
+        )
+        .await
 }

@@ -30,7 +30,7 @@ pub fn router() -> Router<ApiContext> {
         super::results::results_json, super::results::results_csv, super::results::results_parquet,
         super::results::arrears,
         super::results::explain, super::results::payslip, super::results::register,
-        super::pay::pay, super::pay::period,
+        super::pay::pay, super::pay::worker_periods, super::pay::periods, super::pay::period,
         super::schedule::read, super::schedule::write,
         super::audit::list,
         super::adjustments::request, super::adjustments::list, super::adjustments::read,

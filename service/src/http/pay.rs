@@ -1,11 +1,13 @@
-//! A worker's pay-to-date, and whether a period is open or locked.
+//! A worker's pay-to-date and the periods they were paid in, and an org's periods: whether
+//! each is open or locked.
 
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use payroll_engine::calc::WORKER_ERROR_COLUMN;
 use payroll_engine::lifecycle::{RunKind, RunStatus};
 use payroll_rules::vocabulary::PayPeriod;
@@ -14,22 +16,25 @@ use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
 
 use super::ApiContext;
-use super::extractor::{ApiPath, ApiQuery, AuthUser};
+use super::extractor::{ApiPath, ApiQuery, AuthUser, QueryFaults};
 use super::runs::SourceBody;
 use crate::auth::Permission;
-use crate::db::runs;
+use crate::db::runs::{self, Run};
 use crate::error::{Error, Result};
 
 pub fn router() -> Router<ApiContext> {
     Router::new()
         .route("/v1/orgs/{org}/workers/{worker}/pay", get(pay))
+        .route("/v1/orgs/{org}/workers/{worker}/periods", get(worker_periods))
+        .route("/v1/orgs/{org}/periods", get(periods))
         .route("/v1/orgs/{org}/periods/{period}", get(period))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct PayQuery {
-    /// `YYYY-MM`; the current month by default.
+    /// `YYYY-MM`; by default the newest period whose pay shows the worker (as
+    /// `GET .../workers/{worker}/periods` lists them).
     #[param(pattern = "^[0-9]{4}-(0[1-9]|1[0-2])$")]
     pub period: Option<String>,
 }
@@ -64,7 +69,8 @@ pub struct PayBody {
 }
 
 /// A worker's pay-to-date for a period: the stream's live pay for its open period (stream
-/// mode), else the latest calculated run of the period.
+/// mode), else the period's calculated run (a final run before a provisional one, then the
+/// newest). Without a period, the newest one that computed the worker.
 #[utoipa::path(get, path = "/v1/orgs/{org}/workers/{worker}/pay", tag = "pay",
     params(("org" = String, Path), ("worker" = String, Path), PayQuery),
     responses((status = 200, body = PayBody), (status = 401, body = super::error::ErrorBody),
@@ -80,7 +86,12 @@ pub(super) async fn pay(
     user.may_see_pay_of(&org, &worker, Permission::ViewPay)?;
     let period = match query.period {
         Some(p) => p.parse().map_err(|e: String| Error::invalid("period", e))?,
-        None => PayPeriod::of(Utc::now().date_naive()),
+        None => paid_periods(&ctx, &org, &worker, None, 1)
+            .await?
+            .0
+            .first()
+            .map(|paid| paid.period)
+            .ok_or_else(|| Error::NotFound(format!("a calculated pay of worker `{worker}` in org `{org}`")))?,
     };
     if let Some(live) = ctx.live.as_ref().filter(|live| live.period == period) {
         let mut found = live
@@ -137,8 +148,7 @@ pub(super) async fn pay(
         worker_id: worker,
         org_id: org,
         period: period.to_string(),
-        provisional: !(run.kind == RunKind::Final
-            && matches!(run.status, RunStatus::Finalizing | RunStatus::Finalized)),
+        provisional: !final_figures(&run),
         run_id: Some(run.id.clone()),
         run_kind: Some(run.kind.as_str().to_string()),
         as_of: crate::db::timestamp(run.updated_at),
@@ -147,6 +157,152 @@ pub(super) async fn pay(
         worker_error: None,
         pay,
     }))
+}
+
+/// A period whose pay shows a worker.
+struct PaidPeriod {
+    period: PayPeriod,
+    /// The run the pay comes from; `None` for the stream's live pay.
+    run: Option<Arc<Run>>,
+    as_of: DateTime<Utc>,
+}
+
+/// The periods whose pay shows `worker`, newest first: the stream's live period (stream mode,
+/// when the worker is in it), then each period whose calculated run computed the worker. At
+/// most `size`, before `before`; the cursor of the next page when more periods may follow.
+async fn paid_periods(
+    ctx: &ApiContext,
+    org: &str,
+    worker: &str,
+    before: Option<PayPeriod>,
+    size: usize,
+) -> Result<(Vec<PaidPeriod>, Option<PayPeriod>)> {
+    let mut found = Vec::new();
+    let live = ctx.live.as_ref().filter(|live| before.is_none_or(|b| live.period < b));
+    if let Some(live) = live
+        && let Some(pay) = live.pay(worker).await?
+        && pay.pay.get("org_id").and_then(Value::as_str) == Some(org)
+    {
+        found.push(PaidPeriod {
+            period: live.period,
+            run: None,
+            as_of: pay.as_of,
+        });
+    }
+    let mut cursor = before;
+    loop {
+        // Periods are few (twelve a year): a page of them at a time, each run's results read
+        // through the cache pay-to-date shares.
+        let (page, next) = runs::calculated_periods(&ctx.db, org, cursor, 12).await?;
+        for run in page {
+            if live.is_some_and(|live| live.period == run.period) {
+                continue;
+            }
+            if found.len() == size {
+                return Ok((found, Some(run.period.next())));
+            }
+            if ctx.results.get(ctx, &run).await?.contains(worker) {
+                let (period, as_of) = (run.period, run.updated_at);
+                found.push(PaidPeriod {
+                    period,
+                    run: Some(Arc::new(run)),
+                    as_of,
+                });
+            }
+        }
+        match next {
+            Some(next) => cursor = Some(next),
+            None => return Ok((found, None)),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PeriodsQuery {
+    /// 1 to 24; 12 by default.
+    #[param(minimum = 1, maximum = 24)]
+    pub page_size: Option<u32>,
+    /// The `next_page_token` of the page before.
+    #[param(pattern = "^[0-9]{4}-(0[1-9]|1[0-2])$")]
+    pub page_token: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WorkerPeriodBody {
+    #[schema(example = "2026-10")]
+    pub period: String,
+    /// `false` only when the figures are those of the period's approved final run.
+    pub provisional: bool,
+    /// The run the figures come from and its kind; absent for live pay from the stream.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run_kind: Option<String>,
+    /// When the figures were computed.
+    pub as_of: String,
+    /// Whether the run's payslips are written: `GET .../runs/{run_id}/payslips/{worker}.pdf`.
+    pub payslip: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WorkerPeriodPage {
+    pub worker_id: String,
+    pub org_id: String,
+    /// Newest first.
+    pub periods: Vec<WorkerPeriodBody>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_page_token: Option<String>,
+}
+
+/// The periods a worker has pay in, newest first: the live period (stream mode), then each
+/// period whose calculated run computed them, with its run and whether its payslip is out.
+#[utoipa::path(get, path = "/v1/orgs/{org}/workers/{worker}/periods", tag = "pay",
+    params(("org" = String, Path), ("worker" = String, Path), PeriodsQuery),
+    responses((status = 200, body = WorkerPeriodPage), (status = 401, body = super::error::ErrorBody),
+        (status = 403, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub(super) async fn worker_periods(
+    State(ctx): State<ApiContext>,
+    user: AuthUser,
+    ApiPath((org, worker)): ApiPath<(String, String)>,
+    ApiQuery(query): ApiQuery<PeriodsQuery>,
+) -> Result<Json<WorkerPeriodPage>> {
+    user.may_see_pay_of(&org, &worker, Permission::ViewPay)?;
+    let (size, before) = page_of_periods(&query)?;
+    let (paid, next) = paid_periods(&ctx, &org, &worker, before, size as usize).await?;
+    Ok(Json(WorkerPeriodPage {
+        periods: paid
+            .into_iter()
+            .map(|paid| WorkerPeriodBody {
+                period: paid.period.to_string(),
+                provisional: paid.run.as_deref().is_none_or(|run| !final_figures(run)),
+                run_id: paid.run.as_ref().map(|run| run.id.clone()),
+                run_kind: paid.run.as_ref().map(|run| run.kind.as_str().to_string()),
+                as_of: crate::db::timestamp(paid.as_of),
+                payslip: paid
+                    .run
+                    .is_some_and(|run| run.kind == RunKind::Final && run.status == RunStatus::Finalized),
+            })
+            .collect(),
+        next_page_token: next.map(|p| p.to_string()),
+        worker_id: worker,
+        org_id: org,
+    }))
+}
+
+/// A page of periods asked for: its size and the period it starts before.
+fn page_of_periods(query: &PeriodsQuery) -> Result<(u32, Option<PayPeriod>)> {
+    let mut faults = QueryFaults::default();
+    let size = faults.page_size(query.page_size, 12, 24);
+    let before = faults.token(query.page_token.as_deref());
+    faults.check()?;
+    Ok((size, before))
+}
+
+/// Whether a run's figures are final: those of an approved final run.
+fn final_figures(run: &Run) -> bool {
+    run.kind == RunKind::Final && matches!(run.status, RunStatus::Finalizing | RunStatus::Finalized)
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -169,6 +325,57 @@ pub struct PeriodBody {
     pub locked_by: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub locked_at: Option<String>,
+    /// In the org's list of periods: the run whose figures the period shows (its locking final
+    /// run, else a calculated final run, else the newest provisional one) and its kind.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run_kind: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PeriodPage {
+    /// Newest first.
+    pub periods: Vec<PeriodBody>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_page_token: Option<String>,
+}
+
+/// An org's periods that have a calculated run, newest first, each open or locked: where a
+/// page that asks for a period starts.
+#[utoipa::path(get, path = "/v1/orgs/{org}/periods", tag = "runs",
+    params(("org" = String, Path), PeriodsQuery),
+    responses((status = 200, body = PeriodPage), (status = 401, body = super::error::ErrorBody),
+        (status = 403, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub(super) async fn periods(
+    State(ctx): State<ApiContext>,
+    user: AuthUser,
+    ApiPath(org): ApiPath<String>,
+    ApiQuery(query): ApiQuery<PeriodsQuery>,
+) -> Result<Json<PeriodPage>> {
+    user.may(&org, Permission::ViewRuns)?;
+    let (size, before) = page_of_periods(&query)?;
+    let (page, next) = runs::calculated_periods(&ctx.db, &org, before, size).await?;
+    let mut locks = runs::period_locks(&ctx.db, &org).await?;
+    Ok(Json(PeriodPage {
+        periods: page
+            .into_iter()
+            .map(|run| {
+                let lock = locks.remove(&run.period);
+                PeriodBody {
+                    org_id: org.clone(),
+                    period: run.period.to_string(),
+                    status: if lock.is_some() { "locked" } else { "open" }.to_string(),
+                    locked_by: lock.as_ref().map(|(run, _)| run.clone()),
+                    locked_at: lock.map(|(_, at)| at),
+                    run_id: Some(run.id),
+                    run_kind: Some(run.kind.as_str().to_string()),
+                }
+            })
+            .collect(),
+        next_page_token: next.map(|p| p.to_string()),
+    }))
 }
 
 /// Whether a period is open or locked, and by which final run.
@@ -191,5 +398,7 @@ pub(super) async fn period(
         status: if lock.is_some() { "locked" } else { "open" }.to_string(),
         locked_by: lock.as_ref().map(|(run, _)| run.clone()),
         locked_at: lock.map(|(_, at)| at),
+        run_id: None,
+        run_kind: None,
     }))
 }

@@ -63,6 +63,10 @@ impl Rows {
         Rows { batches, index }
     }
 
+    pub fn contains(&self, worker: &str) -> bool {
+        self.index.contains_key(worker)
+    }
+
     /// The worker's row, every column, as JSON.
     pub fn worker(&self, worker: &str) -> Option<Map<String, Value>> {
         let &(b, row) = self.index.get(worker)?;
