@@ -383,6 +383,7 @@ impl Columns<'_> {
                 amount: amounts[row],
                 status: statuses[row],
                 version: versions[row],
+                org_id: None,
             })
             .collect())
     }
@@ -422,6 +423,7 @@ mod tests {
                 amount: "1234.505".parse().unwrap(),
                 status: Status::Approved,
                 version: 1,
+                org_id: None,
             }],
         }
     }

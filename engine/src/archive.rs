@@ -256,6 +256,7 @@ mod tests {
             amount: "100.00".parse().unwrap(),
             status: Status::Approved,
             version: 1,
+            org_id: None,
         }))
     }
 

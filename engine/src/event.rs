@@ -191,6 +191,11 @@ pub struct AdjustmentVersion {
     pub amount: Decimal,
     pub status: Status,
     pub version: u64,
+    /// The org the sender says the worker is of, checked against the worker's master when the
+    /// version is folded ([`crate::Ledger::check_org`]) and never kept in the state: a worker
+    /// belongs to one org, and another org's input for them is refused.
+    #[serde(skip)]
+    pub org_id: Option<Box<str>>,
 }
 
 #[derive(Deserialize)]
@@ -239,6 +244,12 @@ struct AdjustmentJson<'a> {
     amount: Cow<'a, str>,
     status: Status,
     version: u64,
+    #[serde(default, borrow)]
+    org_id: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    requested_by: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    approved_by: Option<Cow<'a, str>>,
 }
 
 pub fn decode_punch(json: &[u8]) -> Result<Punch, Invalid> {
@@ -288,7 +299,7 @@ pub fn decode_adjustment(json: &[u8]) -> Result<AdjustmentVersion, Invalid> {
     if !matches!(a.status, Status::Pending | Status::Approved | Status::Rejected) {
         return Err(Invalid::field("status", "expected pending, approved or rejected"));
     }
-    Ok(AdjustmentVersion {
+    let version = AdjustmentVersion {
         event_id: id("event_id", &a.event_id)?.into(),
         adjustment_id: id("adjustment_id", &a.adjustment_id)?.into(),
         worker_id: id("worker_id", &a.worker_id)?.into(),
@@ -298,7 +309,37 @@ pub fn decode_adjustment(json: &[u8]) -> Result<AdjustmentVersion, Invalid> {
         amount: parse_amount(&a.amount).map_err(|e| Invalid::field("amount", e))?,
         status: a.status,
         version: a.version,
-    })
+        org_id: a.org_id.map(|org| id("org_id", &org).map(Box::from)).transpose()?,
+    };
+    if a.status == Status::Approved {
+        four_eyes(a.requested_by.as_deref(), a.approved_by.as_deref())?;
+    }
+    Ok(version)
+}
+
+/// An approved version names who requested it and a second person who approved it, whatever
+/// path it came by (the service's API, a file, a topic): money moves with two people.
+fn four_eyes(requested_by: Option<&str>, approved_by: Option<&str>) -> Result<(), Invalid> {
+    fn named(who: Option<&str>) -> Option<&str> {
+        who.map(str::trim).filter(|who| !who.is_empty())
+    }
+    let Some(maker) = named(requested_by) else {
+        return Err(Invalid::field(
+            "requested_by",
+            "an approved adjustment names who requested it",
+        ));
+    };
+    match named(approved_by) {
+        None => Err(Invalid::field(
+            "approved_by",
+            "an approved adjustment names who approved it",
+        )),
+        Some(checker) if checker == maker => Err(Invalid::field(
+            "approved_by",
+            format!("`{checker}` requested it too: a second person approves an adjustment (four eyes)"),
+        )),
+        Some(_) => Ok(()),
+    }
 }
 
 fn from_json<'a, T: Deserialize<'a>>(json: &'a [u8]) -> Result<T, Invalid> {
@@ -445,5 +486,42 @@ mod tests {
             let got = reason(feed, json);
             assert!(got.starts_with(want), "{json}\n  got:  {got}\n  want: {want}");
         }
+    }
+
+    #[test]
+    fn an_approved_adjustment_names_a_maker_and_a_different_checker() {
+        let version = |status: &str, who: &str| {
+            format!(
+                r#"{{"event_id": "e", "adjustment_id": "A", "worker_id": "W1", "period": "2026-10", "kind": "earning", "code": "bonus", "amount": "5000.00", "status": "{status}", "version": 2{who}}}"#
+            )
+        };
+        let refused = [
+            (
+                "",
+                "field `requested_by`: an approved adjustment names who requested it",
+            ),
+            (
+                r#", "requested_by": "mallory""#,
+                "field `approved_by`: an approved adjustment names who approved it",
+            ),
+            (
+                r#", "requested_by": "mallory", "approved_by": " mallory ""#,
+                "field `approved_by`: `mallory` requested it too: a second person approves an adjustment (four eyes)",
+            ),
+        ];
+        for (who, want) in refused {
+            assert_eq!(reason(Feed::Adjustments, &version("approved", who)), want, "{who}");
+        }
+        let two = r#", "requested_by": "maker1", "approved_by": "checker1", "org_id": "org0""#;
+        let Event::Adjustment(a) = Feed::Adjustments.decode(version("approved", two).as_bytes()).unwrap() else {
+            panic!("an adjustment")
+        };
+        assert_eq!(a.org_id.as_deref(), Some("org0"));
+        // A request still pending names no checker yet.
+        assert!(
+            Feed::Adjustments
+                .decode(version("pending", r#", "requested_by": "maker1""#).as_bytes())
+                .is_ok()
+        );
     }
 }

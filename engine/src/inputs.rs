@@ -565,6 +565,7 @@ mod tests {
             amount: Decimal::new(500000, 2),
             status: Status::Approved,
             version: 2,
+            org_id: None,
         })));
         let left = leaver_inputs(&worker("2020-01-01", "2026-10-10"), &state, november).unwrap();
         assert_eq!(left.attendance, Attendance::default());

@@ -98,6 +98,7 @@ impl Shard {
         self.unsaved = true;
         match record? {
             Record::Event(event) => {
+                self.ledger.check_org(&event)?;
                 let worker_id = event.worker_id();
                 if !self.ledger.knows(worker_id) {
                     if self.waiting >= MAX_WAITING {
@@ -239,6 +240,55 @@ mod tests {
             "esi_applicable": "true", "joined_on": "2025-01-01"}}"#
         );
         Worker::decode_json(json.as_bytes()).map(|w| Record::Worker(Box::new(w)))
+    }
+
+    fn adjustment_from(org: &str) -> Result<Record, Invalid> {
+        let json = format!(
+            r#"{{"event_id": "a-{org}", "adjustment_id": "A-{org}", "worker_id": "W1", "org_id": "{org}", "period": "2026-10",
+            "kind": "earning", "code": "bonus", "amount": "50000.00", "status": "approved", "version": 2,
+            "requested_by": "maker", "approved_by": "checker"}}"#
+        );
+        Feed::Adjustments.decode(json.as_bytes()).map(Record::Event)
+    }
+
+    #[test]
+    fn a_worker_belongs_to_one_org() {
+        let mut shard = Shard::new(0, &sites());
+        shard.fold("workers", 0, master("W1")).unwrap();
+        // Another org's adjustment for the worker is refused; their own org's is folded.
+        let refused = shard.fold("adjustments", 0, adjustment_from("ORG2")).unwrap_err();
+        assert_eq!(
+            refused.to_string(),
+            "field `worker_id`: `W1` is not a worker of org `ORG2`"
+        );
+        assert!(shard.ledger.state("W1").is_none_or(|s| s.adjustments.is_empty()));
+        shard.fold("adjustments", 1, adjustment_from("ORG1")).unwrap();
+        assert_eq!(shard.ledger.state("W1").map(|s| s.adjustments.len()), Some(1));
+        // A master record moving the worker to another org (and its site) is refused.
+        let site = |id: &str, org: &str| {
+            let fields = [
+                ("site_id", id),
+                ("org_id", org),
+                ("name", "Pune"),
+                ("state", "MH"),
+                ("timezone", "Asia/Kolkata"),
+                ("weekly_off", "SUN"),
+            ];
+            Site::decode(|f| fields.iter().find(|(k, _)| *k == f).map(|(_, v)| *v)).unwrap()
+        };
+        let sites = Ledger::new([site("S1", "ORG1"), site("S2", "ORG2")]);
+        let mut shard2 = Shard::new(0, &sites);
+        shard2.fold("workers", 0, master("W1")).unwrap();
+        let json = r#"{"worker_id": "W1", "org_id": "ORG2", "site_id": "S2", "name": "A", "gender": "F", "state": "MH",
+            "skill": "skilled", "pay_basis": "daily", "rate": "700.00", "pf_applicable": "true",
+            "esi_applicable": "true", "joined_on": "2025-01-01", "bank_account": "999999999999"}"#;
+        let takeover = Worker::decode_json(json.as_bytes()).map(|w| Record::Worker(Box::new(w)));
+        let refused = shard2.fold("workers", 1, takeover).unwrap_err();
+        assert!(
+            refused.to_string().contains("`W1` is a worker of another org"),
+            "{refused}"
+        );
+        assert_eq!(shard2.ledger.worker("W1").map(|w| w.org_id.as_str()), Some("ORG1"));
     }
 
     #[test]

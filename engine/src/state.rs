@@ -38,9 +38,14 @@ impl WorkerState {
             Event::Leave(l) => self.leaves.keep(l.leave_id.clone(), *l, |new, old| {
                 later((new.version, new), (old.version, old))
             }),
-            Event::Adjustment(a) => self.adjustments.keep(a.adjustment_id.clone(), *a, |new, old| {
-                later((new.version, new), (old.version, old))
-            }),
+            Event::Adjustment(mut a) => {
+                // The sender's org was checked on the way in; the state is the same whoever
+                // sent it.
+                a.org_id = None;
+                self.adjustments.keep(a.adjustment_id.clone(), *a, |new, old| {
+                    later((new.version, new), (old.version, old))
+                })
+            }
         }
     }
 
@@ -144,11 +149,39 @@ impl Ledger {
         Ok(())
     }
 
-    /// Adds or replaces a worker's master record; its site must be known.
+    /// Adds or replaces a worker's master record; its site must be known, and a worker stays
+    /// in the org they belong to: a record moving them to another org is refused (one org
+    /// must not take over another's worker, bank account and all).
     pub fn upsert_worker(&mut self, worker: Worker) -> Result<(), Invalid> {
         self.check_site(&worker)?;
+        if let Some(known) = self.workers.get(&worker.worker_id)
+            && known.org_id != worker.org_id
+        {
+            return Err(Invalid::field(
+                "org_id",
+                format!(
+                    "`{}` is a worker of another org: a worker belongs to one org, and an org cannot take over another's worker",
+                    worker.worker_id
+                ),
+            ));
+        }
         self.workers.insert(worker.worker_id.clone(), worker);
         Ok(())
+    }
+
+    /// Refuses an event that names an org other than its worker's (an adjustment sent for
+    /// another org's worker). A worker whose master is not known yet cannot be checked here.
+    pub fn check_org(&self, event: &Event) -> Result<(), Invalid> {
+        let Event::Adjustment(a) = event else {
+            return Ok(());
+        };
+        match (&a.org_id, self.workers.get(&*a.worker_id)) {
+            (Some(org), Some(worker)) if **org != *worker.org_id => Err(Invalid::field(
+                "worker_id",
+                format!("`{}` is not a worker of org `{org}`", a.worker_id),
+            )),
+            _ => Ok(()),
+        }
     }
 
     /// Refuses a worker id not in the master (a folder's master is complete, unlike a topic's).

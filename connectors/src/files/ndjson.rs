@@ -73,7 +73,8 @@ fn decode(feed: Feed, chunk: &[u8], ledger: &Ledger) -> Chunk {
         };
         let decoded = feed
             .decode(line)
-            .and_then(|event| ledger.check_worker(event.worker_id()).map(|()| event));
+            .and_then(|event| ledger.check_worker(event.worker_id()).map(|()| event))
+            .and_then(|event| ledger.check_org(&event).map(|()| event));
         match decoded {
             Ok(event) => out.events.push(event),
             Err(invalid) => out.refused.push((

@@ -41,6 +41,8 @@ impl Adjustment {
         json!({
             "event_id": format!("{}-v{}", self.id, self.version),
             "adjustment_id": self.id,
+            // The fold refuses the version if the worker is not of this org.
+            "org_id": self.org_id,
             "worker_id": self.worker_id,
             "period": self.period.to_string(),
             "kind": wire_name(&self.kind),

@@ -144,6 +144,7 @@ pub(super) async fn request(
 ) -> Result<(StatusCode, Json<AdjustmentBody>)> {
     user.may(&org, Permission::RequestAdjustments)?;
     let valid = validate(body.fields(), ctx.config.adjustments.max_amount).map_err(Error::Invalid)?;
+    of_org(&ctx, &org, valid.worker_id).await?;
     let key = match headers.get("idempotency-key") {
         None => None,
         Some(value) => Some(
@@ -189,7 +190,31 @@ pub(super) async fn request(
     Ok((StatusCode::CREATED, Json(adjustment.into())))
 }
 
-/// Publishes what the transition made; the janitor retries what cannot be published now.
+/// Refuses a worker who is not the org's: a worker belongs to one org, and no org adjusts
+/// another's pay. Files mode reads the input folder's master (complete, so an unknown worker
+/// is refused too); stream mode knows the workers in the live pay, and the fold checks the
+/// version's org against the rest.
+async fn of_org(ctx: &ApiContext, org: &str, worker: &str) -> Result<()> {
+    let refused = |why: String| Err(Error::invalid("worker_id", why));
+    if let Some(live) = &ctx.live {
+        return match live.pay(worker).await? {
+            Some(found) if found.pay.get("org_id").and_then(|o| o.as_str()) != Some(org) => {
+                refused(format!("`{worker}` is not a worker of org `{org}`"))
+            }
+            _ => Ok(()),
+        };
+    }
+    let (source, owner) = (ctx.source.clone(), org.to_string());
+    let master = tokio::task::spawn_blocking(move || crate::uploads::master(&source, &owner))
+        .await
+        .map_err(|e| Error::Internal(format!("reading the master: {e}")))??;
+    match master.map(|m| m.workers.get(worker).copied()) {
+        Some(Some(false)) => refused(format!("`{worker}` is not a worker of org `{org}`")),
+        Some(None) => refused(format!("unknown worker `{worker}` in org `{org}`")),
+        _ => Ok(()),
+    }
+}
+
 /// What deciding an upload's requests did.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct UploadDecision {
@@ -280,6 +305,7 @@ async fn decide_upload(
     }))
 }
 
+/// Publishes what the transition made; the janitor retries what cannot be published now.
 async fn publish(ctx: &ApiContext) {
     if let Err(e) = crate::adjustments::publish_pending(ctx).await {
         tracing::warn!(error = %e, "adjustment not published yet; the janitor retries");

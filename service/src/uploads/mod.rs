@@ -214,7 +214,7 @@ fn header_of(path: &Path) -> Result<Option<Vec<String>>> {
 
 /// The input folder's master as far as an upload of `org` needs it: which worker ids are the
 /// org's and each site's org. Stream mode has none to read (the stream's state holds it).
-fn master(source: &Source, org: &str) -> Result<Option<Master>> {
+pub(crate) fn master(source: &Source, org: &str) -> Result<Option<Master>> {
     let Source::Folder(dir) = source else {
         return Ok(None);
     };
