@@ -230,7 +230,7 @@ impl Metrics {
         self.requests
             .get_or_create(&RequestLabels {
                 route: route.to_string(),
-                method: method.to_string(),
+                method: method_label(method).to_string(),
                 status,
             })
             .inc();
@@ -341,5 +341,34 @@ impl Metrics {
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &self.registry).expect("writing to a String cannot fail");
         text
+    }
+}
+
+/// A request method as a label: the methods this API answers, else `other`. A client may send
+/// any token as a method, and each new label value is a new series kept for ever: labels must
+/// come from a fixed set, as routes do (an unmatched path is `unmatched`).
+fn method_label(method: &str) -> &'static str {
+    const KNOWN: [&str; 7] = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
+    KNOWN.into_iter().find(|known| *known == method).unwrap_or("other")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_labels_come_from_a_fixed_set_whatever_the_client_sends() {
+        let metrics = Metrics::default();
+        for n in 0..100 {
+            metrics.observe_request("unmatched", &format!("BREW{n}"), 405, Duration::from_millis(1));
+        }
+        metrics.observe_request("/v1/me", "GET", 200, Duration::from_millis(1));
+        let text = metrics.render();
+        let series: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("payroll_http_requests_total"))
+            .collect();
+        assert!(!text.contains("BREW"), "{text}");
+        assert_eq!(series.len(), 2, "{series:#?}");
     }
 }
