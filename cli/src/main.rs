@@ -126,6 +126,14 @@ pub struct RunArgs {
     /// With --database: provisional or final
     #[arg(long, default_value = "provisional", requires = "database")]
     kind: payroll_engine::lifecycle::RunKind,
+    /// With --database: a token of the service with runs:trigger for --org; the run is
+    /// requested by its person, who cannot then approve it
+    #[arg(long, env = "PAYROLL_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// With --database: the service's config file, whose keys check --token (else the
+    /// PAYROLL_ variables and the default data directory, as `payroll serve` reads them)
+    #[arg(long, requires = "database")]
+    config: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -194,6 +202,8 @@ async fn dispatch(command: Command) -> Result<ExitCode> {
                     database,
                     org,
                     kind: args.kind,
+                    token: args.token.as_deref(),
+                    config: args.config.as_deref(),
                 };
                 let (report, out) = run::run_recorded(args.period, source, &ruleset, &args.out, target, &bar).await?;
                 println!("{}", run::summary(&report, &out, &ruleset));

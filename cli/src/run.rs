@@ -7,6 +7,9 @@ use payroll_engine::lifecycle::{Move, RunKind};
 use payroll_pipeline::{RunReport, RunRequest, Source};
 use payroll_rules::vocabulary::PayPeriod;
 use payroll_rules::{Category, Ruleset};
+use payroll_service::auth::Permission;
+use payroll_service::caller::Caller;
+use payroll_service::db::audit::Action;
 use payroll_service::db::{self, Db, runs::Changes, runs::NewRun};
 
 use crate::ui::{self, Bar};
@@ -34,11 +37,16 @@ pub async fn run(
     Ok((report, store))
 }
 
-/// Where `payroll run --database` records its run.
+/// Where `payroll run --database` records its run, and who asks for it.
 pub struct Recorded<'a> {
     pub database: &'a str,
     pub org: &'a str,
     pub kind: RunKind,
+    /// A token of the service (`--token`) with `runs:trigger` for `org`.
+    pub token: Option<&'a str>,
+    /// The service's config file, for the keys that check the token (as `payroll serve` reads
+    /// them: the file, then `PAYROLL_` variables).
+    pub config: Option<&'a std::path::Path>,
 }
 
 /// Runs `period` for one org as a run of the service's database: created there (a locked period
@@ -53,16 +61,38 @@ pub async fn run_recorded(
     bar: &Bar,
 ) -> Result<(RunReport, Store)> {
     let store = Store::open(out).with_context(|| format!("opening output {out}"))?;
+    // Four eyes hold by every path: the run is requested by the token's person, whom the
+    // service then refuses as its approver.
+    let token = target.token.with_context(|| {
+        format!(
+            "--database records a run of the service: it needs --token (or PAYROLL_TOKEN), a token of the service with runs:trigger for org {}",
+            target.org
+        )
+    })?;
+    let config = payroll_service::ServeConfig::load(target.config)?;
     let db = Db::connect(target.database).await?;
-    let actor = format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "unknown".into()));
+    let caller = Caller::from_token(&config, &db, token).await?;
+    caller.may(target.org, Permission::TriggerRuns)?;
+    let actor = format!("cli:{}", caller.sub);
     let new = NewRun {
         org_id: target.org,
         period,
         kind: target.kind,
-        requested_by: &actor,
+        requested_by: &caller.sub,
         idempotency: None,
     };
     let (created, _) = db::runs::create(&db, new).await?;
+    let after = serde_json::json!({"period": period.to_string(), "kind": target.kind.as_str(), "status": "queued", "via": "cli"});
+    db::audit::append(
+        &db,
+        target.org,
+        &caller.actor(),
+        Action::RunTrigger,
+        &format!("runs/{}", created.id),
+        None,
+        Some(after),
+    )
+    .await?;
     let claim = Changes {
         claimed_by: Some(actor.clone()),
         ..Changes::default()

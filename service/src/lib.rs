@@ -10,6 +10,7 @@
 
 pub mod adjustments;
 pub mod auth;
+pub mod caller;
 pub mod config;
 pub mod db;
 pub mod error;
