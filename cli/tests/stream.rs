@@ -8,8 +8,11 @@
 mod broker;
 mod common;
 
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use broker::Broker;
@@ -221,15 +224,88 @@ fn killed_with_sigkill_again_and_again_the_stream_still_pays_exactly() {
     assert_eq!(live, paid, "live results against the run");
 }
 
-/// SIGTERM: the instance checkpoints what it holds and leaves the group.
-fn terminate(child: Child) -> String {
-    // SIGTERM from the test itself: a fresh machine need not have a `kill` program.
-    let pid = libc::pid_t::try_from(child.id()).expect("a pid fits pid_t");
-    // SAFETY: kill(2) only sends a signal to our own child process.
-    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
-    let output = child.wait_with_output().unwrap();
-    assert!(output.status.success());
-    String::from_utf8_lossy(&output.stderr).into_owned()
+/// A running instance whose stderr is read as it is written, so the test can see what it is
+/// assigned while it runs.
+struct Watched {
+    child: Child,
+    log: Arc<Mutex<String>>,
+    reader: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Watched {
+    fn new(mut child: Child) -> Watched {
+        let stderr = child.stderr.take().expect("stderr is piped");
+        let log = Arc::new(Mutex::new(String::new()));
+        let reader = std::thread::spawn({
+            let log = Arc::clone(&log);
+            move || {
+                for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                    let mut log = log.lock().unwrap();
+                    log.push_str(&line);
+                    log.push('\n');
+                }
+            }
+        });
+        Watched {
+            child,
+            log,
+            reader: Some(reader),
+        }
+    }
+
+    /// What the instance has logged so far.
+    fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// Waits for the instance's end; returns whether it succeeded and its whole log.
+    fn wait(mut self) -> (bool, String) {
+        let status = self.child.wait().unwrap();
+        if let Some(reader) = self.reader.take() {
+            reader.join().unwrap();
+        }
+        (status.success(), self.log())
+    }
+
+    fn kill(mut self) -> String {
+        self.child.kill().unwrap();
+        self.wait().1
+    }
+
+    /// SIGTERM: the instance checkpoints what it holds and leaves the group.
+    fn terminate(self) -> String {
+        // SIGTERM from the test itself: a fresh machine need not have a `kill` program.
+        let pid = libc::pid_t::try_from(self.child.id()).expect("a pid fits pid_t");
+        // SAFETY: kill(2) only sends a signal to our own child process.
+        assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+        let (success, log) = self.wait();
+        assert!(success, "{log}");
+        log
+    }
+}
+
+/// A test that fails half-way leaves no instance running.
+impl Drop for Watched {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The shards of the latest assignment an instance logged (`assigned shards=[0, 1]`); `None`
+/// before its first.
+fn last_assignment(log: &str) -> Option<BTreeSet<u32>> {
+    log.lines().rev().filter(|l| l.contains("assigned")).find_map(|l| {
+        let (_, shards) = l.split_once("shards=[")?;
+        let (shards, _) = shards.split_once(']')?;
+        Some(
+            shards
+                .split(", ")
+                .filter(|s| !s.is_empty())
+                .map(|s| s.parse().expect("a shard number"))
+                .collect(),
+        )
+    })
 }
 
 fn wait_for(what: &str, timeout: Duration, done: impl Fn() -> bool) {
@@ -257,19 +333,35 @@ fn a_second_instance_takes_over_the_partitions_of_one_that_dies() {
     // With the 2 s session of the SIGKILL test the survivor did not take over on the mock
     // cluster within 90 s (not investigated further); 6 s, as in production setups, works.
     let session = ["-X", "session.timeout.ms=6000", "-X", "heartbeat.interval.ms=2000"];
-    let mut first = spawn_stream(&brokers, state.path(), &session);
-    let second = spawn_stream(&brokers, state.path(), &session);
+    let first = Watched::new(spawn_stream(&brokers, state.path(), &session));
+    let second = Watched::new(spawn_stream(&brokers, state.path(), &session));
     produce(&brokers, &dirs[1]);
-    std::thread::sleep(Duration::from_secs(4));
-    first.kill().unwrap();
-    let first_log = String::from_utf8_lossy(&first.wait_with_output().unwrap().stderr).into_owned();
+    let all: BTreeSet<u32> = (0..PARTITIONS.parse().unwrap()).collect();
+    wait_for("both instances to be assigned", Duration::from_secs(60), || {
+        match (last_assignment(&first.log()), last_assignment(&second.log())) {
+            (Some(one), Some(other)) => one.union(&other).eq(&all),
+            _ => false,
+        }
+    });
+    // Time for both to settle on the split and for the first to checkpoint some of its shards.
+    std::thread::sleep(Duration::from_secs(3));
+    let second_held = last_assignment(&second.log()).unwrap();
+    let first_log = first.kill();
+    // A takeover only if the dead instance held partitions the survivor did not: had the
+    // first held nothing, or the second everything already, the rest proves nothing.
+    let first_held = last_assignment(&first_log).unwrap();
+    assert!(
+        !first_held.is_empty() && first_held.is_disjoint(&second_held) && first_held.is_subset(&all),
+        "the killed instance held {first_held:?}, the survivor {second_held:?}: not a split of {all:?}"
+    );
+    assert_ne!(first_held, all, "the killed instance held every partition");
     for dir in &dirs[2..] {
         produce(&brokers, dir);
     }
     wait_for("the survivor to catch up", Duration::from_secs(90), || {
         checkpointed(state.path()) == messages as i64
     });
-    let second_log = terminate(second);
+    let second_log = second.terminate();
     let split = |log: &str| {
         log.lines()
             .filter(|l| l.contains("assigned"))
@@ -278,7 +370,7 @@ fn a_second_instance_takes_over_the_partitions_of_one_that_dies() {
     };
     eprintln!("first: {:?}\nsecond: {:?}", split(&first_log), split(&second_log));
     assert!(
-        split(&second_log).last().is_some_and(|l| l.contains("[0, 1, 2, 3]")),
+        last_assignment(&second_log).as_ref() == Some(&all),
         "the survivor ends with every shard"
     );
     block_on(assert_state_pays_expected(state.path()));

@@ -109,6 +109,8 @@ impl Backoff {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
 
     /// Outcomes reported in order, and the steps the pass asked for, the first before any
@@ -174,20 +176,89 @@ mod tests {
         }
     }
 
-    #[test]
-    fn offsets_are_committed_only_after_the_write() {
-        // Whatever happens, Commit is asked for only right after a successful write.
-        for (case, unsaved, outcomes, _) in CASES {
-            let mut pass = Pass::new(*unsaved);
-            let mut previous = None;
-            let mut step = pass.next(None);
-            for outcome in outcomes.iter().copied() {
-                if step == Step::Commit {
-                    assert_eq!(previous, Some(Outcome::Written), "{case}");
-                }
-                previous = Some(outcome);
-                step = pass.next(Some(outcome));
+    /// What executing `step` can give; nothing for a step that ends the pass.
+    fn possible(step: Step) -> &'static [Outcome] {
+        match step {
+            Step::FlushDeadLetters => &[Outcome::Flushed, Outcome::FlushFailed],
+            Step::Write => &[
+                Outcome::Written,
+                Outcome::AlreadyWritten,
+                Outcome::Fenced,
+                Outcome::WriteFailed,
+            ],
+            Step::Commit => &[Outcome::Committed, Outcome::CommitFailed],
+            Step::Done | Step::Reload | Step::Release | Step::RetryLater(_) => &[],
+        }
+    }
+
+    proptest! {
+        /// Whatever the dead-letter topic, the store and the broker answer (each answer one a
+        /// step can give, chosen by `choices`), the pass keeps the module's ordering rule.
+        #[test]
+        fn offsets_are_committed_only_after_the_write(
+            unsaved: bool,
+            choices in prop::collection::vec(any::<prop::sample::Index>(), 4),
+        ) {
+            let mut pass = Pass::new(unsaved);
+            let mut asked = vec![pass.next(None)];
+            let mut outcomes = Vec::new();
+            let mut choices = choices.iter();
+            // A pass is at most flush, write, commit, end: a fourth answer is never asked for.
+            while let [.., step] = asked[..]
+                && !possible(step).is_empty()
+            {
+                let choice = choices.next().expect("the pass ends within four steps");
+                let outcome = *choice.get(possible(step));
+                outcomes.push(outcome);
+                asked.push(pass.next(Some(outcome)));
             }
+            let trace = format!("unsaved {unsaved}, asked {asked:?} after {outcomes:?}");
+
+            if !unsaved {
+                prop_assert_eq!(&asked, &[Step::Done], "nothing to save touches nothing: {}", trace);
+            }
+            for (i, step) in asked.iter().enumerate() {
+                // `asked[i]` comes after `outcomes[i - 1]`.
+                let after = i.checked_sub(1).map(|i| outcomes[i]);
+                match step {
+                    Step::Write => prop_assert_eq!(
+                        after,
+                        Some(Outcome::Flushed),
+                        "a checkpoint moves past dead letters only once they are delivered: {}",
+                        trace
+                    ),
+                    Step::Commit => prop_assert_eq!(
+                        after,
+                        Some(Outcome::Written),
+                        "offsets are committed only once their checkpoint is durable: {}",
+                        trace
+                    ),
+                    _ => {}
+                }
+                prop_assert!(
+                    !asked[..i].contains(step),
+                    "{step:?} asked twice in one pass (written or committed twice): {}",
+                    trace
+                );
+            }
+            let written = outcomes.contains(&Outcome::Written);
+            prop_assert_eq!(pass.saved(), written, "saved only what was written: {}", trace);
+            let end = asked[asked.len() - 1];
+            let expected_end = match outcomes.last() {
+                None | Some(Outcome::Committed | Outcome::CommitFailed) => Step::Done,
+                Some(Outcome::FlushFailed) => Step::RetryLater(Failure::DeadLettersUndelivered),
+                Some(Outcome::WriteFailed) => Step::RetryLater(Failure::WriteFailed),
+                // The race's winner or the newer owner has the shard's state: this instance
+                // must not commit offsets of a checkpoint it did not write.
+                Some(Outcome::AlreadyWritten) => Step::Reload,
+                Some(Outcome::Fenced) => Step::Release,
+                Some(other) => {
+                    return Err(TestCaseError::fail(format!(
+                        "the pass ended right after {other:?}: {trace}"
+                    )));
+                }
+            };
+            prop_assert_eq!(end, expected_end, "{}", trace);
         }
     }
 

@@ -110,28 +110,70 @@ fn every_line_sits_beside_its_amount_in_the_given_order() {
     line_of(&layout, "Total deductions", "₹21,543.50");
     line_of(&layout, "Net Pay", "₹1,23,456.50");
 
-    let text = pdf_text(&pdf);
     for item in &p.attendance {
-        assert!(
-            text.contains(&item.label) && text.contains(&item.value),
-            "{}",
-            item.label
-        );
+        cell_of(&layout, &item.label, &item.value);
     }
-    for needle in [
-        "Sahyadri Facility Services Pvt. Ltd.",
-        "October 2026",
-        "run-2026-10-0007",
-        "02 Nov 2026",
-        "SFS-004512",
-        "Kavita Ramesh Kulkarni",
-        "Site Supervisor",
-        "Pune – Hinjewadi Phase 2",
-        "100987654321",
-        "3112345678",
+    let text = pdf_text(&pdf);
+    assert!(text.contains("Sahyadri Facility Services Pvt. Ltd."), "{text}");
+    for (label, value) in [
+        ("Payslip for", "October 2026"),
+        ("Run ID", "run-2026-10-0007"),
+        ("Generated", "02 Nov 2026"),
+        ("Period", "2026-10"),
+        ("Employee ID", "SFS-004512"),
+        ("Name", "Kavita Ramesh Kulkarni"),
+        ("Designation", "Site Supervisor"),
+        ("Site", "Pune – Hinjewadi Phase 2"),
+        ("UAN", "100987654321"),
+        ("ESIC No.", "3112345678"),
+        ("Bank A/c", "XXXXXXXXXX1340"),
+        ("PAN", "XXXXX1234X"),
     ] {
-        assert!(text.contains(needle), "{needle} missing in {text}");
+        beside(&layout, label, value);
     }
+}
+
+/// Checks that a line (pdftotext -layout) holds `label` followed, after blanks only, by `value`:
+/// a value printed beside another label would be found on the page all the same.
+fn beside(layout: &[&str], label: &str, value: &str) {
+    let found = layout.iter().any(|l| {
+        l.match_indices(label)
+            .any(|(at, _)| l[at + label.len()..].trim_start().starts_with(value))
+    });
+    assert!(found, "no line with {label} then {value}:\n{}", layout.join("\n"));
+}
+
+/// Checks an attendance cell: `value` is printed under `label`, on the next line (pdftotext
+/// -layout) and starting in the label's column (give or take one for rounding).
+fn cell_of(layout: &[&str], label: &str, value: &str) {
+    let found = layout.windows(2).any(|pair| {
+        let [labels, values] = pair else { return false };
+        labels.match_indices(label).any(|(at, _)| {
+            let column = labels[..at].chars().count();
+            words(values)
+                .into_iter()
+                .min_by_key(|(start, _)| start.abs_diff(column))
+                .is_some_and(|(start, word)| word == value && start.abs_diff(column) <= 1)
+        })
+    });
+    assert!(found, "no cell with {label} over {value}:\n{}", layout.join("\n"));
+}
+
+/// The words of a line, each with the column (in characters) it starts at.
+fn words(line: &str) -> Vec<(usize, &str)> {
+    let mut words = Vec::new();
+    let mut start = None;
+    for (column, (at, c)) in line.char_indices().chain([(line.len(), ' ')]).enumerate() {
+        match (c.is_whitespace(), start) {
+            (false, None) => start = Some((column, at)),
+            (true, Some((column, from))) => {
+                words.push((column, &line[from..at]));
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    words
 }
 
 #[test]
@@ -148,8 +190,8 @@ fn labels_come_from_the_data() {
 
 #[test]
 fn negative_net_pay_is_printed_as_minus() {
-    let (_, text) = render(&housekeeper());
-    assert!(text.contains("-₹982.38"), "{text}");
+    let (pdf, text) = render(&housekeeper());
+    line_of(&poppler_layout(&pdf).lines().collect::<Vec<_>>(), "Net Pay", "-₹982.38");
     assert!(
         text.contains("Minus Rupees Nine Hundred Eighty Two and Thirty Eight Paise Only"),
         "{text}"

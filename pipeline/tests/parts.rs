@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use object_store::memory::InMemory;
 use payroll_connectors::results::{ResultsWriter, RunOutput, RunRecord, read_results, results_parts};
 use payroll_connectors::{DeadLetters, Quiet, Store, files, layout};
@@ -64,6 +65,31 @@ async fn write(store: &Store, ruleset: &Ruleset, chunks: &[RecordBatch]) -> RunR
     writer.finish().await.unwrap()
 }
 
+/// Every row of `batches` as its `column=value` cells, sorted: rows compared whole, so a figure
+/// moved from one worker to another shows even where every total agrees.
+fn rows_of(batches: &[RecordBatch]) -> Vec<String> {
+    let mut rows = Vec::new();
+    for batch in batches {
+        let schema = batch.schema();
+        let cells: Vec<ArrayFormatter<'_>> = batch
+            .columns()
+            .iter()
+            .map(|column| ArrayFormatter::try_new(column.as_ref(), &FormatOptions::default()).unwrap())
+            .collect();
+        for row in 0..batch.num_rows() {
+            let row: Vec<String> = schema
+                .fields()
+                .iter()
+                .zip(&cells)
+                .map(|(field, cells)| format!("{}={}", field.name(), cells.value(row)))
+                .collect();
+            rows.push(row.join(", "));
+        }
+    }
+    rows.sort();
+    rows
+}
+
 fn memory() -> Store {
     Store::new(Arc::new(InMemory::new()), "memory:///".parse().unwrap())
 }
@@ -83,8 +109,18 @@ async fn results_written_in_parts_read_back_as_when_written_whole() {
     assert_eq!(parted_record.rows, 80);
     assert_eq!(parted_record.totals, whole_record.totals);
     assert_eq!(parted_record.orgs, whole_record.orgs);
-    let rows = |batches: Vec<RecordBatch>| -> usize { batches.iter().map(RecordBatch::num_rows).sum() };
-    assert_eq!(rows(read_results(&parted, &parted_record).await.unwrap()), 80);
+    let parted_rows = rows_of(&read_results(&parted, &parted_record).await.unwrap());
+    let whole_rows = rows_of(&read_results(&whole, &whole_record).await.unwrap());
+    assert_eq!(parted_rows.len(), 80);
+    let only_in = |these: &[String], those: &[String]| -> Vec<String> {
+        these.iter().filter(|r| !those.contains(r)).cloned().collect()
+    };
+    assert!(
+        parted_rows == whole_rows,
+        "rows only in parts: {:#?}\nrows only whole: {:#?}",
+        only_in(&parted_rows, &whole_rows),
+        only_in(&whole_rows, &parted_rows)
+    );
     for org in &parted_record.orgs {
         let parts = results_parts(&parted, org, "2026-10", &parted_record.run_id)
             .await
