@@ -126,6 +126,7 @@ fn adjustment() -> impl Strategy<Value = Event> {
                 amount: rust_decimal::Decimal::new(paise.into(), 2),
                 status: if approved { Status::Approved } else { Status::Pending },
                 version,
+                org_id: None,
             }))
         })
 }

@@ -2,6 +2,8 @@
 //! PostgreSQL: one org adjusting another org's worker through the API or its input files, and
 //! an adjustment approved by the person who requested it. Each is refused and nothing is paid.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // A test fails by panicking, with the message.
+
 mod common;
 
 use std::io::Write;

@@ -3,7 +3,9 @@
 //! whole batch, and a WhatsApp vendor that fails (500), throttles (429 with Retry-After) and
 //! times out at random, dedupes by idempotency key and records what it delivered. Nothing is
 //! sent before a final run is finalized; the service is stopped mid-batch and started again;
-//! every worker with a contact gets exactly one notice, on a channel that works.
+//! every worker with a contact gets exactly one notice, on a channel that works. Counted where
+//! the peers receive them, repeats included: no Message-ID twice at the SMTP server, and no
+//! webhook request beyond one per failure injected and one per notice.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // A test fails by panicking, with the message.
 
@@ -21,6 +23,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use common::*;
 use payroll_service::notices::link::{Grant, LinkKey};
+use payroll_service::notices::{Channel, idempotency_key};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::Value;
@@ -29,6 +32,9 @@ const LINK_SECRET: &str = "a payslip link secret of the test, 32+ chars";
 /// The phone number the WhatsApp vendor refuses (400): its worker has no email, and SMS is
 /// down, so their notice is dead-lettered.
 const REFUSED: &str = "+919800000005";
+/// Attempts per channel, and notices per claim, as configured.
+const MAX_ATTEMPTS: usize = 8;
+const BATCH: usize = 16;
 
 #[derive(Clone, Copy, PartialEq)]
 enum Mode {
@@ -47,22 +53,59 @@ struct Vendor {
     calls: AtomicUsize,
     /// Requests whose key was delivered already: accepted, not delivered again.
     deduped: AtomicUsize,
+    /// Every request received, repeats included, with what the vendor made of it.
+    requests: Mutex<Vec<Request>>,
+    /// Which service instance is calling: 0 before the stop, 1 after the restart.
+    life: AtomicUsize,
+}
+
+/// One request to a vendor.
+#[derive(Debug, Clone)]
+struct Request {
+    key: String,
+    life: usize,
+    answer: Answer,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Answer {
+    /// A failure the test injects (down, 500, 429, a timeout, a refused number): the service
+    /// may try again.
+    Injected(&'static str),
+    /// Accepted (2xx in time): the service has no reason to send it again.
+    Accepted,
+    /// Refused for the service's own fault (no idempotency key): no retry is owed.
+    Faulty,
+}
+
+impl Vendor {
+    fn answer(&self, key: &str, life: usize, answer: Answer) {
+        self.requests.lock().unwrap().push(Request {
+            key: key.to_string(),
+            life,
+            answer,
+        });
+    }
 }
 
 async fn send(State(vendor): State<Arc<Vendor>>, headers: HeaderMap, body: String) -> axum::response::Response {
     vendor.calls.fetch_add(1, Ordering::SeqCst);
+    let life = vendor.life.load(Ordering::SeqCst);
     let Some(key) = headers
         .get("idempotency-key")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string)
     else {
+        vendor.answer("", life, Answer::Faulty);
         return (StatusCode::BAD_REQUEST, "no Idempotency-Key").into_response();
     };
     let body: Value = serde_json::from_str(&body).unwrap();
     if vendor.mode == Mode::Down {
+        vendor.answer(&key, life, Answer::Injected("down"));
         return (StatusCode::SERVICE_UNAVAILABLE, "down").into_response();
     }
     if body["to"] == REFUSED {
+        vendor.answer(&key, life, Answer::Injected("refused"));
         return (StatusCode::BAD_REQUEST, "not a WhatsApp number").into_response();
     }
     let roll: f64 = vendor.rng.lock().unwrap().random();
@@ -75,20 +118,79 @@ async fn send(State(vendor): State<Arc<Vendor>>, headers: HeaderMap, body: Strin
         }
     };
     if roll < 0.1 {
+        vendor.answer(&key, life, Answer::Injected("500"));
         (StatusCode::INTERNAL_SERVER_ERROR, "oops").into_response()
     } else if roll < 0.2 {
+        vendor.answer(&key, life, Answer::Injected("429"));
         (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "1")], "slow down").into_response()
     } else if roll < 0.3 {
         // Slower than the client waits; half the time delivered all the same.
+        vendor.answer(&key, life, Answer::Injected("timeout"));
         if roll < 0.25 {
             deliver(&vendor);
         }
         tokio::time::sleep(Duration::from_secs(3)).await;
         (StatusCode::OK, "late").into_response()
     } else {
+        vendor.answer(&key, life, Answer::Accepted);
         deliver(&vendor);
         (StatusCode::ACCEPTED, "queued").into_response()
     }
+}
+
+/// Bounds a vendor's requests, every one it received (its dedupe by key hides repeats): one
+/// more attempt per failure the test injected, and one acceptance per notice in each life of
+/// the service. A notice accepted before the stop may be accepted once more after the restart:
+/// the stop aborts a batch before the outbox records it, and the next instance sends it again
+/// under the same key; at most one batch is cut. No notice is tried more than `max_attempts`
+/// times, plus once for an attempt the stop cut off. Returns a summary for the log.
+fn bounded_requests(name: &str, vendor: &Vendor, max_attempts: usize, batch: usize) -> String {
+    let requests = vendor.requests.lock().unwrap().clone();
+    let injected = requests
+        .iter()
+        .filter(|r| matches!(r.answer, Answer::Injected(_)))
+        .count();
+    let mut accepted: BTreeMap<&str, [usize; 2]> = BTreeMap::new();
+    let mut tried: BTreeMap<&str, [usize; 2]> = BTreeMap::new();
+    for r in &requests {
+        tried.entry(&r.key).or_default()[r.life] += 1;
+        if r.answer == Answer::Accepted {
+            accepted.entry(&r.key).or_default()[r.life] += 1;
+        }
+    }
+    let twice: Vec<_> = accepted
+        .iter()
+        .filter(|(_, lives)| lives.iter().any(|&n| n > 1))
+        .collect();
+    assert!(
+        twice.is_empty(),
+        "{name}: accepted, then sent again by the same instance: {twice:?}"
+    );
+    let across_the_stop = accepted.values().filter(|lives| lives.iter().all(|&n| n == 1)).count();
+    assert!(
+        across_the_stop <= batch,
+        "{name}: {across_the_stop} notices accepted before the stop and again after it, more than a batch ({batch})"
+    );
+    assert!(
+        requests.len() <= injected + accepted.len() + across_the_stop,
+        "{name}: {} requests, more than {injected} injected failures + {} notices + {across_the_stop} cut by the stop: {requests:#?}",
+        requests.len(),
+        accepted.len()
+    );
+    let too_often: Vec<_> = tried
+        .iter()
+        .filter(|(_, lives)| lives[0] + lives[1] > max_attempts + usize::from(lives[0] > 0 && lives[1] > 0))
+        .collect();
+    assert!(
+        too_often.is_empty(),
+        "{name}: tried more than {max_attempts} times: {too_often:?}"
+    );
+    format!(
+        "{name}: {} requests = {injected} injected failures + {} accepted for {} notices ({across_the_stop} again after the stop)",
+        requests.len(),
+        requests.len() - injected,
+        accepted.len()
+    )
 }
 
 async fn vendor(mode: Mode, seed: u64) -> (Arc<Vendor>, String) {
@@ -98,6 +200,8 @@ async fn vendor(mode: Mode, seed: u64) -> (Arc<Vendor>, String) {
         delivered: Mutex::default(),
         calls: AtomicUsize::new(0),
         deduped: AtomicUsize::new(0),
+        requests: Mutex::default(),
+        life: AtomicUsize::new(0),
     });
     let app = axum::Router::new()
         .route("/send", axum::routing::post(send))
@@ -109,7 +213,8 @@ async fn vendor(mode: Mode, seed: u64) -> (Arc<Vendor>, String) {
 }
 
 /// aiosmtpd on loopback, writing each message it accepts to `dir` by its Message-ID (a second
-/// message with the same id is listed in `dir/duplicates`, not stored again).
+/// message with the same id is not stored again) and the Message-ID of every message it
+/// accepts, repeats included, to `dir/received`.
 struct Smtp {
     child: std::process::Child,
     port: u16,
@@ -127,11 +232,10 @@ class Handler:
     async def handle_DATA(self, server, session, envelope):
         message = email.message_from_bytes(envelope.content, policy=policy.default)
         mid = message.get("Message-ID", "").strip("<>").replace("/", "_")
+        with open(os.path.join(out, "received"), "a") as f:
+            f.write(mid + "\n")
         path = os.path.join(out, mid + ".txt")
-        if os.path.exists(path):
-            with open(os.path.join(out, "duplicates"), "a") as f:
-                f.write(mid + "\n")
-        else:
+        if not os.path.exists(path):
             text = "To: %s\nSubject: %s\n\n%s" % (message["To"], message["Subject"], message.get_content())
             with open(path + ".tmp", "w", encoding="utf-8") as f:
                 f.write(text)
@@ -185,8 +289,15 @@ impl Smtp {
         found
     }
 
+    /// The Message-ID of every message the server accepted, in order, repeats included.
+    fn received(&self) -> Vec<String> {
+        std::fs::read_to_string(self.dir.join("received"))
+            .map_or_else(|_| Vec::new(), |t| t.lines().map(str::to_string).collect())
+    }
+
     fn duplicates(&self) -> usize {
-        std::fs::read_to_string(self.dir.join("duplicates")).map_or(0, |t| t.lines().count())
+        let received = self.received();
+        received.len() - received.iter().collect::<BTreeSet<_>>().len()
     }
 }
 
@@ -247,11 +358,11 @@ fn config(sms: &str, whatsapp: &str, smtp_port: u16) -> String {
 [notices]
 link_secret = {LINK_SECRET:?}
 channels = ["sms", "whatsapp", "email"]
-max_attempts = 8
+max_attempts = {MAX_ATTEMPTS}
 backoff = "50ms"
 max_backoff = "200ms"
 lease = "2s"
-batch = 16
+batch = {BATCH}
 concurrency = 8
 poll = "100ms"
 
@@ -386,6 +497,10 @@ async fn exactly_once(backend: Backend) {
         "the batch was done before the stop ({at_stop} of {phones})"
     );
     tokio::time::sleep(Duration::from_millis(300)).await;
+    // What the vendors get from here on is the next instance's (any request of the stopped one
+    // has arrived by the end of the pause).
+    sms.life.store(1, Ordering::SeqCst);
+    whatsapp.life.store(1, Ordering::SeqCst);
     let inputs = dir.path().join("inputs");
     let h = Harness::start_on(dir, database, &format!("inputs = {inputs:?}"), &extra).await;
     let hr = h.token("hr1", "org0", "hr_admin");
@@ -459,9 +574,32 @@ async fn exactly_once(backend: Backend) {
             assert_eq!(got, vec![notice["channel"].as_str().unwrap()], "{worker}: {notice:#}");
         }
     }
+    // The fakes' dedupe hides repeats: count what the peers received. The SMTP server: each
+    // message once, under its notice's key as Message-ID. Email notices are all sent in the
+    // first batches, well before the stop (phone notices reach email only after WhatsApp gives
+    // up), so a repeated Message-ID is a message sent again after it was accepted.
+    let received = smtp.received();
+    assert_eq!(
+        smtp.duplicates(),
+        0,
+        "the SMTP server received a Message-ID more than once: {received:#?}"
+    );
+    assert_eq!(received.len(), mail.len(), "{received:#?}");
+    for (to, text) in &mail {
+        let worker = email_of
+            .iter()
+            .find(|(email, _)| to.contains(email.as_str()))
+            .unwrap()
+            .1;
+        let id = format!("{}@payroll", idempotency_key(&run, worker, Channel::Email));
+        assert!(received.contains(&id), "{worker}'s mail is not under {id}: {text}");
+    }
+    // The webhooks: every request explained by a failure injected or a notice accepted.
+    let sms_requests = bounded_requests("SMS", &sms, MAX_ATTEMPTS, BATCH);
+    let whatsapp_requests = bounded_requests("WhatsApp", &whatsapp, MAX_ATTEMPTS, BATCH);
     eprintln!(
         "{backend:?}: {} notices; WhatsApp: {} calls, {} delivered ({at_stop} before the stop), {} deduped; \
-         SMS: {} calls; email: {} messages, {} duplicates dropped by Message-ID",
+         SMS: {} calls; email: {} messages, {} duplicates dropped by Message-ID; {sms_requests}; {whatsapp_requests}",
         notices.len(),
         whatsapp.calls.load(Ordering::SeqCst),
         whatsapp_sent.len(),

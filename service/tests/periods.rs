@@ -2,6 +2,8 @@
 //! calculated run, and a worker's periods with pay, newest first; the run each period shows is
 //! a final run before a provisional one, then the newest. On SQLite and PostgreSQL.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // A test fails by panicking, with the message.
+
 mod common;
 
 use common::{Backend, Harness, backends};

@@ -4,6 +4,7 @@
 #![allow(dead_code)] // each test binary uses part of this
 
 pub mod pay;
+pub mod readable;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
