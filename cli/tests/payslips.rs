@@ -172,37 +172,27 @@ async fn payslips_and_register_match_the_results_to_the_paisa() {
         "net pay"
     );
 
-    // The register: one row per worker, and a totals row equal to the column sums.
+    // The register: each worker's row, cell by cell, is `expected.csv`'s (org0's and org1's
+    // registers together hold every worker), and a totals row equals the column sums.
+    let register = register_batch(&[
+        dir.join("register.xlsx"),
+        payslip_dir(out.path(), "org0").join("register.xlsx"),
+    ]);
+    let columns: Vec<&str> = REGISTER_COLUMNS.iter().filter_map(|(_, c)| *c).collect();
+    let mismatches = differences_in(&[register], &sample().join("expected.csv"), Some(&columns));
+    assert!(mismatches.is_empty(), "register: {}", mismatches.join("\n"));
     let mut register: Xlsx<_> = open_workbook(dir.join("register.xlsx")).unwrap();
     let sheet = register.worksheet_range("Register").unwrap();
     let rows: Vec<&[Data]> = sheet.rows().collect();
-    let header = rows
-        .iter()
-        .position(|r| r.iter().any(|c| c == &Data::String("Basic wage".into())))
-        .unwrap();
-    let basic = rows[header]
-        .iter()
-        .position(|c| c == &Data::String("Basic wage".into()))
-        .unwrap();
-    let net = rows[header]
-        .iter()
-        .position(|c| c == &Data::String("Net pay".into()))
-        .unwrap();
-    let workers: Vec<&&[Data]> = rows[header + 1..]
+    let workers: Vec<&&[Data]> = rows[1..]
         .iter()
         .filter(|r| matches!(&r[0], Data::String(s) if s.starts_with('W')))
         .collect();
-    let org1_workers = results.iter().map(|b| {
-        use datafusion::arrow::array::AsArray;
-        let orgs = b.column_by_name("org_id").unwrap().as_string::<i32>();
-        (0..b.num_rows()).filter(|&i| orgs.value(i) == "org1").count()
-    });
-    assert_eq!(workers.len(), org1_workers.sum::<usize>());
-    let total_row = rows[header + 1..]
+    let total_row = rows[1..]
         .iter()
         .find(|r| r.iter().any(|c| matches!(c, Data::String(s) if s.contains("Total"))))
         .unwrap();
-    for column in [basic, net] {
+    for column in 4..rows[0].len() {
         let sum: Decimal = workers
             .iter()
             .map(|r| match &r[column] {
@@ -213,8 +203,86 @@ async fn payslips_and_register_match_the_results_to_the_paisa() {
         let Data::Float(total) = total_row[column] else {
             panic!("{:?}", total_row[column])
         };
-        assert_eq!(paise(total), sum);
+        assert_eq!(paise(total), sum, "total of {}", rows[0][column]);
     }
+}
+
+/// The register's headings after the key columns (worker, name, org, site), in order, with the
+/// `expected.csv` column each holds. The ruleset's labels repeat (EPF and ESI are both a
+/// deduction and an employer contribution), so the place tells which is which. The sample
+/// month carries no arrears: its "Arrears net" is zero and its "Net payable" the net pay.
+const REGISTER_COLUMNS: [(&str, Option<&str>); 19] = [
+    ("Basic wage", Some("basic")),
+    ("Overtime (2x)", Some("overtime")),
+    ("Other earnings", Some("adjustment_earnings")),
+    ("Gross earnings", Some("gross")),
+    ("Provident fund (EPF)", Some("pf_employee")),
+    ("ESI", Some("esi_employee")),
+    ("Professional tax", Some("professional_tax")),
+    ("Labour welfare fund", Some("lwf_employee")),
+    ("Other deductions", Some("adjustment_deductions")),
+    ("Pension (EPS)", Some("eps_employer")),
+    ("Provident fund (EPF)", Some("epf_employer")),
+    ("Insurance (EDLI)", Some("edli_employer")),
+    ("ESI", Some("esi_employer")),
+    ("Labour welfare fund", Some("lwf_employer")),
+    ("Total deductions", Some("total_deductions")),
+    ("Net pay", Some("net_pay")),
+    ("Cost to employer", Some("employer_cost")),
+    ("Arrears net", None),
+    ("Net payable", None),
+];
+
+/// The worker rows of the `registers` as one batch: `worker_id`, then each amount column under
+/// its `expected.csv` name, in paise. Checks the headings against [`REGISTER_COLUMNS`], and that
+/// each row's arrears net is zero and its net payable its net pay.
+fn register_batch(registers: &[PathBuf]) -> RecordBatch {
+    use datafusion::arrow::array::{ArrayRef, Decimal128Array, StringArray};
+    let mut ids = Vec::new();
+    let mut amounts: Vec<Vec<i128>> = vec![Vec::new(); REGISTER_COLUMNS.len()];
+    let net_pay = REGISTER_COLUMNS
+        .iter()
+        .position(|(_, c)| *c == Some("net_pay"))
+        .unwrap();
+    for path in registers {
+        let mut book: Xlsx<_> = open_workbook(path).unwrap();
+        let sheet = book.worksheet_range("Register").unwrap();
+        let mut rows = sheet.rows();
+        let headings: Vec<String> = rows.next().unwrap().iter().map(|c| c.to_string()).collect();
+        let want: Vec<&str> = ["Worker ID", "Name", "Org", "Site"]
+            .into_iter()
+            .chain(REGISTER_COLUMNS.iter().map(|(label, _)| *label))
+            .collect();
+        assert_eq!(headings, want, "the headings of {}", path.display());
+        for cells in rows.take_while(|r| r[0] != Data::String("Total".into())) {
+            let id = cells[0].to_string();
+            let row: Vec<Decimal> = cells[4..]
+                .iter()
+                .map(|c| match c {
+                    Data::Float(v) => paise(*v),
+                    other => panic!("{id}: an amount, not {other:?}"),
+                })
+                .collect();
+            assert_eq!(
+                row[row.len() - 2..],
+                [Decimal::ZERO, row[net_pay]],
+                "{id}: arrears net, net payable"
+            );
+            for (column, mut amount) in amounts.iter_mut().zip(row) {
+                amount.rescale(2);
+                column.push(amount.mantissa());
+            }
+            ids.push(id);
+        }
+    }
+    let mut columns: Vec<(&str, ArrayRef)> = vec![("worker_id", std::sync::Arc::new(StringArray::from(ids)))];
+    for ((_, name), values) in REGISTER_COLUMNS.iter().zip(amounts) {
+        if let Some(name) = name {
+            let array = Decimal128Array::from(values).with_precision_and_scale(38, 2).unwrap();
+            columns.push((name, std::sync::Arc::new(array)));
+        }
+    }
+    RecordBatch::try_from_iter(columns).unwrap()
 }
 
 /// An S3-compatible server on loopback for the length of a test: s3s-fs over a temp folder,

@@ -34,8 +34,8 @@ async fn month_end(backend: Backend) {
     assert_eq!(run["progress"]["workers_total"], run["rows"]);
     assert_eq!(run["progress"]["stage"], "calculated");
     let rows = results(&h, &provisional, &hr).await;
-    let differences = differences(&rows, "org0");
-    assert!(differences.is_empty(), "{backend:?}: {}", differences.join("\n"));
+    let mismatches = differences(&rows, "org0", None);
+    assert!(mismatches.is_empty(), "{backend:?}: {}", mismatches.join("\n"));
 
     let final_run = h.trigger("org0", &hr, "2026-10", "final", "oct-final").await;
     h.wait("org0", &final_run, &hr, "calculated").await;
@@ -109,16 +109,11 @@ async fn month_end(backend: Backend) {
         .get(&format!("/v1/orgs/org0/runs/{final_run}/register.xlsx"), &hr)
         .await;
     assert_eq!(register.status, 200, "{}", register.text());
-    let mut workbook: Xlsx<_> = open_workbook_from_rs(std::io::Cursor::new(register.bytes.clone())).unwrap();
-    let sheet = workbook.worksheet_range("Register").unwrap();
-    let listed: std::collections::BTreeSet<String> = sheet
-        .rows()
-        .filter_map(|r| match r.first() {
-            Some(Data::String(id)) if final_rows.contains_key(id) => Some(id.clone()),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(listed.len(), final_rows.len(), "one register row per worker of the run");
+    // Each worker's row of the register, cell by cell, is `expected.csv`'s.
+    let register = register_rows(&register.bytes);
+    let columns: Vec<&str> = REGISTER_COLUMNS.iter().filter_map(|(_, c)| *c).collect();
+    let mismatches = differences(&register, "org0", Some(&columns));
+    assert!(mismatches.is_empty(), "{backend:?} register: {}", mismatches.join("\n"));
 
     // The lock holds: no second final, no run of any kind for the period.
     for (kind, key) in [("final", "oct-final-2"), ("provisional", "oct-late")] {
@@ -165,8 +160,76 @@ async fn results(h: &Harness, run: &str, token: &str) -> HashMap<String, Value> 
     }
 }
 
-/// Every column of `expected.csv` for `org`'s workers against the API's rows: decimals by value.
-fn differences(rows: &HashMap<String, Value>, org: &str) -> Vec<String> {
+/// The register's headings after the key columns (worker, name, org, site), in order, with the
+/// `expected.csv` column each holds. The ruleset's labels repeat (EPF and ESI are both a
+/// deduction and an employer contribution), so the place tells which is which. The sample
+/// month carries no arrears: its "Arrears net" is zero and its "Net payable" the net pay.
+const REGISTER_COLUMNS: [(&str, Option<&str>); 19] = [
+    ("Basic wage", Some("basic")),
+    ("Overtime (2x)", Some("overtime")),
+    ("Other earnings", Some("adjustment_earnings")),
+    ("Gross earnings", Some("gross")),
+    ("Provident fund (EPF)", Some("pf_employee")),
+    ("ESI", Some("esi_employee")),
+    ("Professional tax", Some("professional_tax")),
+    ("Labour welfare fund", Some("lwf_employee")),
+    ("Other deductions", Some("adjustment_deductions")),
+    ("Pension (EPS)", Some("eps_employer")),
+    ("Provident fund (EPF)", Some("epf_employer")),
+    ("Insurance (EDLI)", Some("edli_employer")),
+    ("ESI", Some("esi_employer")),
+    ("Labour welfare fund", Some("lwf_employer")),
+    ("Total deductions", Some("total_deductions")),
+    ("Net pay", Some("net_pay")),
+    ("Cost to employer", Some("employer_cost")),
+    ("Arrears net", None),
+    ("Net payable", None),
+];
+
+/// The register sheet's worker rows, by worker id, as `expected.csv` column to amount (a
+/// decimal string). Checks the headings against [`REGISTER_COLUMNS`], and that each row's
+/// arrears net is zero and its net payable its net pay.
+fn register_rows(xlsx: &[u8]) -> HashMap<String, Value> {
+    let mut workbook: Xlsx<_> = open_workbook_from_rs(std::io::Cursor::new(xlsx.to_vec())).unwrap();
+    let sheet = workbook.worksheet_range("Register").unwrap();
+    let mut rows = sheet.rows();
+    let headings: Vec<String> = rows.next().unwrap().iter().map(|c| c.to_string()).collect();
+    let want: Vec<&str> = ["Worker ID", "Name", "Org", "Site"]
+        .into_iter()
+        .chain(REGISTER_COLUMNS.iter().map(|(label, _)| *label))
+        .collect();
+    assert_eq!(headings, want, "the register's headings");
+    // A spreadsheet number is an f64: back to paise.
+    let amount = |c: &Data| match c {
+        Data::Float(f) => Decimal::try_from(*f).unwrap().round_dp(2),
+        other => panic!("an amount: {other:?}"),
+    };
+    let mut by_worker = HashMap::new();
+    for cells in rows.take_while(|r| r[0] != Data::String("Total".into())) {
+        let amounts: Vec<Decimal> = cells[4..].iter().map(amount).collect();
+        let net = amounts[REGISTER_COLUMNS
+            .iter()
+            .position(|(_, c)| *c == Some("net_pay"))
+            .unwrap()];
+        let id = cells[0].to_string();
+        assert_eq!(
+            amounts[amounts.len() - 2..],
+            [Decimal::ZERO, net],
+            "{id}: arrears net, net payable"
+        );
+        let row: serde_json::Map<String, Value> = REGISTER_COLUMNS
+            .iter()
+            .zip(&amounts)
+            .filter_map(|((_, column), a)| column.map(|c| (c.to_string(), Value::String(a.to_string()))))
+            .collect();
+        assert!(by_worker.insert(id.clone(), Value::Object(row)).is_none(), "{id} twice");
+    }
+    by_worker
+}
+
+/// Every column of `expected.csv` (or only `columns`) for `org`'s workers against `rows` (a
+/// row of the API, or of the register): decimals by value.
+fn differences(rows: &HashMap<String, Value>, org: &str, columns: Option<&[&str]>) -> Vec<String> {
     let mut reader = csv::Reader::from_path(sample().join("expected.csv")).unwrap();
     let headers = reader.headers().unwrap().clone();
     let mut differences = Vec::new();
@@ -182,6 +245,9 @@ fn differences(rows: &HashMap<String, Value>, org: &str) -> Vec<String> {
             continue;
         };
         for (column, want) in headers.iter().zip(record.iter()) {
+            if columns.is_some_and(|only| !only.contains(&column)) {
+                continue;
+            }
             let got = match &row[column] {
                 Value::String(s) => s.clone(),
                 Value::Null => String::new(),

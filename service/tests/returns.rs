@@ -20,6 +20,11 @@ fn whole(d: Decimal) -> Decimal {
 /// Blanks `column` of `worker` in the input folder's master (before the run: returns read the
 /// run's UAN and IP numbers).
 fn blank(inputs: &std::path::Path, worker: &str, column: &str) {
+    set(inputs, worker, column, "");
+}
+
+/// Sets `column` of `worker` in the input folder's master to `value`.
+fn set(inputs: &std::path::Path, worker: &str, column: &str, value: &str) {
     let path = inputs.join("workers.csv");
     let text = std::fs::read_to_string(&path).unwrap();
     let mut reader = csv::Reader::from_reader(text.as_bytes());
@@ -30,7 +35,7 @@ fn blank(inputs: &std::path::Path, worker: &str, column: &str) {
     for record in reader.records() {
         let mut fields: Vec<String> = record.unwrap().iter().map(str::to_string).collect();
         if fields[0] == worker {
-            fields[at].clear();
+            fields[at] = value.to_string();
         }
         writer.write_record(&fields).unwrap();
     }
@@ -64,6 +69,9 @@ fn amount(row: &BTreeMap<String, String>, name: &str) -> Decimal {
     }
 }
 
+/// An insured org0 worker, still employed in the sample, whom the test makes leave.
+const LEAVER: &str = "W000019";
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ecr_and_esic_match_the_run_and_list_members_without_numbers() {
     for backend in backends() {
@@ -72,6 +80,9 @@ async fn ecr_and_esic_match_the_run_and_list_members_without_numbers() {
         // Two org0 members lose their numbers before the run: W000000's UAN, W000004's IP number.
         blank(&inputs, "W000000", "uan");
         blank(&inputs, "W000004", "esic_no");
+        // The sample's only leaver (W000012) is not insured: an insured member leaves on 20
+        // October, so the ESIC return's "left service" line is checked.
+        set(&inputs, LEAVER, "exited_on", "2026-10-20");
         let run = h.finalized_run().await;
         let hr = h.token("hr1", "org0", "hr_admin");
         let rows = results(&h, &run, &hr).await;
@@ -154,16 +165,17 @@ async fn ecr_and_esic_match_the_run_and_list_members_without_numbers() {
         let by_ip: BTreeMap<&str, &BTreeMap<String, String>> =
             esi_members.iter().map(|r| (r["esic_no"].as_str(), *r)).collect();
         let mut wages = Decimal::ZERO;
+        let mut leavers = Vec::new();
+        let number = |c: &Data| match c {
+            Data::Float(f) => Decimal::try_from(*f).unwrap(),
+            Data::Int(i) => Decimal::from(*i),
+            other => panic!("{other:?}"),
+        };
         for cells in &sheet[1..] {
             let Data::String(ip) = &cells[0] else {
                 panic!("IP number as text: {cells:?}")
             };
             let row = by_ip[ip.as_str()];
-            let number = |c: &Data| match c {
-                Data::Float(f) => Decimal::try_from(*f).unwrap(),
-                Data::Int(i) => Decimal::from(*i),
-                other => panic!("{other:?}"),
-            };
             let days = whole(amount(row, "present_days") + amount(row, "paid_leave_days"));
             assert_eq!(number(&cells[2]), days, "{ip}");
             assert_eq!(number(&cells[3]), whole(amount(row, "gross")), "{ip}");
@@ -171,7 +183,14 @@ async fn ecr_and_esic_match_the_run_and_list_members_without_numbers() {
             let left = !row["exited_on"].is_empty() && row["exited_on"].as_str() <= "2026-10-31";
             if left {
                 assert_eq!(reason, Decimal::from(2), "{ip} left service");
-                assert!(matches!(&cells[5], Data::String(d) if d.ends_with("/2026") || d.contains('/')));
+                // ESIC's last working day is dd/mm/yyyy.
+                let (y, m, d) = (&row["exited_on"][..4], &row["exited_on"][5..7], &row["exited_on"][8..]);
+                assert_eq!(
+                    cells[5],
+                    Data::String(format!("{d}/{m}/{y}")),
+                    "{ip}'s last working day"
+                );
+                leavers.push(row["worker_id"].clone());
             } else if days.is_zero() {
                 assert!(
                     reason == Decimal::from(1) || reason == Decimal::from(11),
@@ -182,6 +201,24 @@ async fn ecr_and_esic_match_the_run_and_list_members_without_numbers() {
             }
             wages += number(&cells[3]);
         }
+        assert_eq!(
+            leavers,
+            [LEAVER],
+            "the insured leaver's line, and no other, says left service"
+        );
+        let leaver = sheet
+            .iter()
+            .find(|c| {
+                by_ip
+                    .get(c[0].to_string().as_str())
+                    .is_some_and(|r| r["worker_id"] == LEAVER)
+            })
+            .unwrap();
+        assert_eq!(
+            (number(&leaver[4]), &leaver[5]),
+            (Decimal::from(2), &Data::String("20/10/2026".into())),
+            "{LEAVER}: reason 2 (left service), last working day 20/10/2026"
+        );
         let want: Decimal = esi_members
             .iter()
             .filter(|r| r["worker_id"] != "W000004")
