@@ -35,6 +35,8 @@ pub enum Backend {
 pub struct Db {
     pool: AnyPool,
     backend: Backend,
+    /// Who follows which run in this process: woken when this process changes it.
+    followers: std::sync::Arc<runs::Followers>,
 }
 
 impl Db {
@@ -72,7 +74,11 @@ impl Db {
             .run(&pool)
             .await
             .map_err(|e| Error::Internal(format!("database migrations: {e}")))?;
-        Ok(Db { pool, backend })
+        Ok(Db {
+            pool,
+            backend,
+            followers: std::sync::Arc::default(),
+        })
     }
 
     pub fn pool(&self) -> &AnyPool {
@@ -81,6 +87,12 @@ impl Db {
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// Changes of run `id` made through this process: a run's Server-Sent Events wait on this
+    /// instead of each client asking the database again and again.
+    pub fn follow(&self, id: &str) -> tokio::sync::watch::Receiver<()> {
+        self.followers.follow(id)
     }
 
     /// For `/readyz`.

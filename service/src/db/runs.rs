@@ -133,6 +133,31 @@ pub struct NewRun<'a> {
     pub idempotency: Option<(&'a str, String)>,
 }
 
+/// Who follows which run (its Server-Sent Events), woken when this process changes the run: its
+/// status (`apply`) or its progress (`heartbeat`). A change made by another process sharing the
+/// database (another instance, the CLI) is not seen here; followers also read the run now and
+/// then for those.
+#[derive(Default)]
+pub struct Followers(std::sync::Mutex<std::collections::HashMap<String, tokio::sync::watch::Sender<()>>>);
+
+impl Followers {
+    pub fn follow(&self, id: &str) -> tokio::sync::watch::Receiver<()> {
+        let mut runs = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        // Runs nobody follows any more are forgotten as others are followed.
+        runs.retain(|_, sender| sender.receiver_count() > 0);
+        runs.entry(id.to_string())
+            .or_insert_with(|| tokio::sync::watch::channel(()).0)
+            .subscribe()
+    }
+
+    fn changed(&self, id: &str) {
+        let runs = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(sender) = runs.get(id) {
+            sender.send_replace(());
+        }
+    }
+}
+
 /// Creates a queued run, or returns the run an earlier request with the same idempotency key
 /// created (`false`: not created now). Refuses a locked period and a second live final.
 #[allow(clippy::expect_used, reason = "only keyed requests insert keys")]
@@ -415,6 +440,7 @@ pub async fn apply(
     let note = changes.note.or(changes.error);
     record_transition(&mut tx, id, next, actor, note.as_deref()).await?;
     tx.commit().await?;
+    db.followers.changed(id);
     get(db, org, id).await
 }
 
@@ -573,6 +599,7 @@ pub async fn heartbeat(db: &Db, id: &str, instance: &str, progress: &Progress) -
         .bind(instance)
         .execute(db.pool())
         .await?;
+    db.followers.changed(id);
     Ok(())
 }
 
@@ -649,4 +676,25 @@ pub async fn calculated_periods(
             |run| run.period,
         )
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Followers;
+
+    #[test]
+    fn a_change_wakes_the_followers_of_that_run_only() {
+        let followers = Followers::default();
+        let (mut one, also_one, mut two) = (followers.follow("r1"), followers.follow("r1"), followers.follow("r2"));
+        followers.changed("r1");
+        assert!(one.has_changed().unwrap() && also_one.has_changed().unwrap());
+        assert!(!two.has_changed().unwrap());
+        one.mark_unchanged();
+        // A run no one follows is forgotten once another is followed; changing it wakes no one.
+        drop((one, also_one));
+        let _three = followers.follow("r3");
+        followers.changed("r1");
+        assert_eq!(followers.0.lock().unwrap().len(), 2, "r2 and r3");
+        two.mark_unchanged();
+    }
 }

@@ -719,15 +719,19 @@ pub(super) async fn events(
     ApiPath((org, id)): ApiPath<(String, String)>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
     user.may(&org, Permission::ViewRuns)?;
+    // Subscribed before the first read, so no change after it is missed.
+    let woken = ctx.db.follow(&id);
     let first = runs::get(&ctx.db, &org, &id).await?;
     let stream = futures::stream::unfold(
-        (ctx, org, id, Some(first), None::<RunEvent>),
-        |(ctx, org, id, mut next, last)| async move {
+        (ctx, org, id, woken, Some(first), None::<RunEvent>),
+        |(ctx, org, id, mut woken, mut next, last)| async move {
             loop {
                 let run = match next.take() {
                     Some(run) => run,
                     None => {
-                        tokio::time::sleep(Duration::from_millis(250)).await;
+                        // Woken by this process's change of the run; now and then read anyway,
+                        // for a change another instance (or the CLI) made.
+                        let _ = tokio::time::timeout(ANOTHER_PROCESS, woken.changed()).await;
                         runs::get(&ctx.db, &org, &id).await.ok()?
                     }
                 };
@@ -742,13 +746,17 @@ pub(super) async fn events(
                 };
                 if last.as_ref() != Some(&event) {
                     let sse = Event::default().event("status").json_data(&event).ok()?;
-                    return Some((Ok(sse), (ctx, org, id, None, Some(event))));
+                    return Some((Ok(sse), (ctx, org, id, woken, None, Some(event))));
                 }
             }
         },
     );
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
+
+/// How often a run's events read it without being woken: the longest a change made by another
+/// process sharing the database takes to show.
+const ANOTHER_PROCESS: Duration = Duration::from_secs(2);
 
 /// No more events will come without a person acting (approval starts a new stream).
 fn settled(status: &str) -> bool {
