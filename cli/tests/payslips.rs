@@ -178,7 +178,8 @@ async fn payslips_and_register_match_the_results_to_the_paisa() {
         dir.join("register.xlsx"),
         payslip_dir(out.path(), "org0").join("register.xlsx"),
     ]);
-    let columns: Vec<&str> = REGISTER_COLUMNS.iter().filter_map(|(_, c)| *c).collect();
+    let register_columns = register_columns();
+    let columns: Vec<&str> = register_columns.iter().filter_map(|(_, c)| c.as_deref()).collect();
     let mismatches = differences_in(&[register], &sample().join("expected.csv"), Some(&columns));
     assert!(mismatches.is_empty(), "register: {}", mismatches.join("\n"));
     let mut register: Xlsx<_> = open_workbook(dir.join("register.xlsx")).unwrap();
@@ -208,41 +209,33 @@ async fn payslips_and_register_match_the_results_to_the_paisa() {
 }
 
 /// The register's headings after the key columns (worker, name, org, site), in order, with the
-/// `expected.csv` column each holds. The ruleset's labels repeat (EPF and ESI are both a
-/// deduction and an employer contribution), so the place tells which is which. The sample
-/// month carries no arrears: its "Arrears net" is zero and its "Net payable" the net pay.
-const REGISTER_COLUMNS: [(&str, Option<&str>); 19] = [
-    ("Basic wage", Some("basic")),
-    ("Overtime (2x)", Some("overtime")),
-    ("Other earnings", Some("adjustment_earnings")),
-    ("Gross earnings", Some("gross")),
-    ("Provident fund (EPF)", Some("pf_employee")),
-    ("ESI", Some("esi_employee")),
-    ("Professional tax", Some("professional_tax")),
-    ("Labour welfare fund", Some("lwf_employee")),
-    ("Other deductions", Some("adjustment_deductions")),
-    ("Pension (EPS)", Some("eps_employer")),
-    ("Provident fund (EPF)", Some("epf_employer")),
-    ("Insurance (EDLI)", Some("edli_employer")),
-    ("ESI", Some("esi_employer")),
-    ("Labour welfare fund", Some("lwf_employer")),
-    ("Total deductions", Some("total_deductions")),
-    ("Net pay", Some("net_pay")),
-    ("Cost to employer", Some("employer_cost")),
-    ("Arrears net", None),
-    ("Net payable", None),
-];
+/// `expected.csv` column each holds (`tests/data/register_columns.csv`, shared with the
+/// service's month-end test). The ruleset's labels repeat (EPF and ESI are both a deduction and
+/// an employer contribution), so the place tells which is which. The sample month carries no
+/// arrears: its "Arrears net" is zero and its "Net payable" the net pay.
+fn register_columns() -> Vec<(String, Option<String>)> {
+    let mut reader =
+        csv::Reader::from_path(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/register_columns.csv")).unwrap();
+    reader
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            (r[0].to_string(), Some(r[1].to_string()).filter(|c| !c.is_empty()))
+        })
+        .collect()
+}
 
 /// The worker rows of the `registers` as one batch: `worker_id`, then each amount column under
-/// its `expected.csv` name, in paise. Checks the headings against [`REGISTER_COLUMNS`], and that
+/// its `expected.csv` name, in paise. Checks the headings against [`register_columns`], and that
 /// each row's arrears net is zero and its net payable its net pay.
 fn register_batch(registers: &[PathBuf]) -> RecordBatch {
     use datafusion::arrow::array::{ArrayRef, Decimal128Array, StringArray};
     let mut ids = Vec::new();
-    let mut amounts: Vec<Vec<i128>> = vec![Vec::new(); REGISTER_COLUMNS.len()];
-    let net_pay = REGISTER_COLUMNS
+    let register = register_columns();
+    let mut amounts: Vec<Vec<i128>> = vec![Vec::new(); register.len()];
+    let net_pay = register
         .iter()
-        .position(|(_, c)| *c == Some("net_pay"))
+        .position(|(_, c)| c.as_deref() == Some("net_pay"))
         .unwrap();
     for path in registers {
         let mut book: Xlsx<_> = open_workbook(path).unwrap();
@@ -251,7 +244,7 @@ fn register_batch(registers: &[PathBuf]) -> RecordBatch {
         let headings: Vec<String> = rows.next().unwrap().iter().map(|c| c.to_string()).collect();
         let want: Vec<&str> = ["Worker ID", "Name", "Org", "Site"]
             .into_iter()
-            .chain(REGISTER_COLUMNS.iter().map(|(label, _)| *label))
+            .chain(register.iter().map(|(label, _)| label.as_str()))
             .collect();
         assert_eq!(headings, want, "the headings of {}", path.display());
         for cells in rows.take_while(|r| r[0] != Data::String("Total".into())) {
@@ -276,8 +269,8 @@ fn register_batch(registers: &[PathBuf]) -> RecordBatch {
         }
     }
     let mut columns: Vec<(&str, ArrayRef)> = vec![("worker_id", std::sync::Arc::new(StringArray::from(ids)))];
-    for ((_, name), values) in REGISTER_COLUMNS.iter().zip(amounts) {
-        if let Some(name) = name {
+    for ((_, name), values) in register.iter().zip(amounts) {
+        if let Some(name) = name.as_deref() {
             let array = Decimal128Array::from(values).with_precision_and_scale(38, 2).unwrap();
             columns.push((name, std::sync::Arc::new(array)));
         }

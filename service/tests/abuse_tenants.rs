@@ -6,21 +6,8 @@
 
 mod common;
 
-use std::io::Write;
-use std::path::Path;
-
 use common::*;
 use serde_json::{Value, json};
-
-fn append(inputs: &Path, file: &str, lines: &[&str]) {
-    let mut f = std::fs::OpenOptions::new()
-        .append(true)
-        .open(inputs.join(file))
-        .unwrap();
-    for line in lines {
-        writeln!(f, "{line}").unwrap();
-    }
-}
 
 /// `worker_id` → `net_pay` of a run's results.
 async fn net_pay(h: &Harness, org: &str, run: &str, token: &str) -> Vec<(String, String)> {

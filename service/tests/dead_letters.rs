@@ -6,21 +6,10 @@
 
 mod common;
 
-use std::io::Write;
 use std::path::Path;
 
 use common::*;
 use serde_json::{Value, json};
-
-fn append(inputs: &Path, file: &str, lines: &[&str]) {
-    let mut f = std::fs::OpenOptions::new()
-        .append(true)
-        .open(inputs.join(file))
-        .unwrap();
-    for line in lines {
-        writeln!(f, "{line}").unwrap();
-    }
-}
 
 fn lines(inputs: &Path, file: &str) -> u64 {
     std::fs::read_to_string(inputs.join(file)).unwrap().lines().count() as u64

@@ -111,7 +111,8 @@ async fn month_end(backend: Backend) {
     assert_eq!(register.status, 200, "{}", register.text());
     // Each worker's row of the register, cell by cell, is `expected.csv`'s.
     let register = register_rows(&register.bytes);
-    let columns: Vec<&str> = REGISTER_COLUMNS.iter().filter_map(|(_, c)| *c).collect();
+    let register_columns = register_columns();
+    let columns: Vec<&str> = register_columns.iter().filter_map(|(_, c)| c.as_deref()).collect();
     let mismatches = differences(&register, "org0", Some(&columns));
     assert!(mismatches.is_empty(), "{backend:?} register: {}", mismatches.join("\n"));
 
@@ -161,42 +162,37 @@ async fn results(h: &Harness, run: &str, token: &str) -> HashMap<String, Value> 
 }
 
 /// The register's headings after the key columns (worker, name, org, site), in order, with the
-/// `expected.csv` column each holds. The ruleset's labels repeat (EPF and ESI are both a
-/// deduction and an employer contribution), so the place tells which is which. The sample
-/// month carries no arrears: its "Arrears net" is zero and its "Net payable" the net pay.
-const REGISTER_COLUMNS: [(&str, Option<&str>); 19] = [
-    ("Basic wage", Some("basic")),
-    ("Overtime (2x)", Some("overtime")),
-    ("Other earnings", Some("adjustment_earnings")),
-    ("Gross earnings", Some("gross")),
-    ("Provident fund (EPF)", Some("pf_employee")),
-    ("ESI", Some("esi_employee")),
-    ("Professional tax", Some("professional_tax")),
-    ("Labour welfare fund", Some("lwf_employee")),
-    ("Other deductions", Some("adjustment_deductions")),
-    ("Pension (EPS)", Some("eps_employer")),
-    ("Provident fund (EPF)", Some("epf_employer")),
-    ("Insurance (EDLI)", Some("edli_employer")),
-    ("ESI", Some("esi_employer")),
-    ("Labour welfare fund", Some("lwf_employer")),
-    ("Total deductions", Some("total_deductions")),
-    ("Net pay", Some("net_pay")),
-    ("Cost to employer", Some("employer_cost")),
-    ("Arrears net", None),
-    ("Net payable", None),
-];
+/// `expected.csv` column each holds (`tests/data/register_columns.csv`, shared with the
+/// service's month-end test). The ruleset's labels repeat (EPF and ESI are both a deduction and
+/// an employer contribution), so the place tells which is which. The sample month carries no
+/// arrears: its "Arrears net" is zero and its "Net payable" the net pay.
+fn register_columns() -> Vec<(String, Option<String>)> {
+    let mut reader = csv::Reader::from_path(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../cli/tests/data/register_columns.csv"
+    ))
+    .unwrap();
+    reader
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            (r[0].to_string(), Some(r[1].to_string()).filter(|c| !c.is_empty()))
+        })
+        .collect()
+}
 
 /// The register sheet's worker rows, by worker id, as `expected.csv` column to amount (a
-/// decimal string). Checks the headings against [`REGISTER_COLUMNS`], and that each row's
+/// decimal string). Checks the headings against [`register_columns`], and that each row's
 /// arrears net is zero and its net payable its net pay.
 fn register_rows(xlsx: &[u8]) -> HashMap<String, Value> {
     let mut workbook: Xlsx<_> = open_workbook_from_rs(std::io::Cursor::new(xlsx.to_vec())).unwrap();
     let sheet = workbook.worksheet_range("Register").unwrap();
     let mut rows = sheet.rows();
+    let register = register_columns();
     let headings: Vec<String> = rows.next().unwrap().iter().map(|c| c.to_string()).collect();
     let want: Vec<&str> = ["Worker ID", "Name", "Org", "Site"]
         .into_iter()
-        .chain(REGISTER_COLUMNS.iter().map(|(label, _)| *label))
+        .chain(register.iter().map(|(label, _)| label.as_str()))
         .collect();
     assert_eq!(headings, want, "the register's headings");
     // A spreadsheet number is an f64: back to paise.
@@ -207,9 +203,9 @@ fn register_rows(xlsx: &[u8]) -> HashMap<String, Value> {
     let mut by_worker = HashMap::new();
     for cells in rows.take_while(|r| r[0] != Data::String("Total".into())) {
         let amounts: Vec<Decimal> = cells[4..].iter().map(amount).collect();
-        let net = amounts[REGISTER_COLUMNS
+        let net = amounts[register
             .iter()
-            .position(|(_, c)| *c == Some("net_pay"))
+            .position(|(_, c)| c.as_deref() == Some("net_pay"))
             .unwrap()];
         let id = cells[0].to_string();
         assert_eq!(
@@ -217,10 +213,10 @@ fn register_rows(xlsx: &[u8]) -> HashMap<String, Value> {
             [Decimal::ZERO, net],
             "{id}: arrears net, net payable"
         );
-        let row: serde_json::Map<String, Value> = REGISTER_COLUMNS
+        let row: serde_json::Map<String, Value> = register
             .iter()
             .zip(&amounts)
-            .filter_map(|((_, column), a)| column.map(|c| (c.to_string(), Value::String(a.to_string()))))
+            .filter_map(|((_, column), a)| column.as_ref().map(|c| (c.clone(), Value::String(a.to_string()))))
             .collect();
         assert!(by_worker.insert(id.clone(), Value::Object(row)).is_none(), "{id} twice");
     }

@@ -20,6 +20,18 @@ pub fn sample() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../cli/tests/data/sample")
 }
 
+/// Appends `lines` to `file` of an input folder, as a feed or a person adds to it.
+pub fn append(inputs: &Path, file: &str, lines: &[&str]) {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(inputs.join(file))
+        .unwrap();
+    for line in lines {
+        writeln!(f, "{line}").unwrap();
+    }
+}
+
 /// Files mode over the sample month.
 pub fn files() -> String {
     format!("inputs = {:?}", sample())
