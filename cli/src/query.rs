@@ -3,12 +3,17 @@
 //! (table `live`).
 
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::Result;
+use datafusion::arrow::array::{ArrayRef, AsArray, RecordBatch, StringArray};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::arrow::util::pretty::pretty_format_batches;
 use datafusion::execution::context::{SessionConfig, SessionContext};
 use payroll_connectors::Store;
 use payroll_connectors::results::{register_live, register_results};
+use payroll_engine::spreadsheet::neutralise;
 
 #[derive(clap::Args)]
 #[command(
@@ -44,10 +49,68 @@ pub async fn query(args: QueryArgs) -> Result<ExitCode> {
             .with_header(true)
             .build(std::io::stdout());
         for batch in &batches {
-            writer.write(batch)?;
+            writer.write(&neutralised(batch)?)?;
         }
     } else {
         println!("{}", pretty_format_batches(&batches)?);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `batch` with its text columns [`neutralise`]d: CSV on stdout ends up in a spreadsheet as
+/// often as in a pipe, and a worker's name must not run there. Numbers are not text columns
+/// (and `neutralise` leaves a number in text as it is).
+fn neutralised(batch: &RecordBatch) -> Result<RecordBatch> {
+    let mut fields = Vec::with_capacity(batch.num_columns());
+    let mut columns: Vec<ArrayRef> = Vec::with_capacity(batch.num_columns());
+    for (field, column) in batch.schema().fields().iter().zip(batch.columns()) {
+        if !matches!(
+            field.data_type(),
+            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+        ) {
+            fields.push(field.as_ref().clone());
+            columns.push(column.clone());
+            continue;
+        }
+        let text = cast(column, &DataType::Utf8)?;
+        let safe: StringArray = text
+            .as_string::<i32>()
+            .iter()
+            .map(|cell| cell.map(neutralise))
+            .collect();
+        fields.push(Field::new(field.name(), DataType::Utf8, field.is_nullable()));
+        columns.push(Arc::new(safe) as ArrayRef);
+    }
+    Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_text_columns_are_neutralised_and_numbers_kept() {
+        use datafusion::arrow::array::{Decimal128Array, StringViewArray};
+        let names = StringViewArray::from(vec![Some(r#"=HYPERLINK("http://x","y")"#), None, Some("Worker 2")]);
+        let amounts = Decimal128Array::from(vec![-73125, 100, 0])
+            .with_precision_and_scale(18, 2)
+            .unwrap();
+        let texts = StringArray::from(vec!["-731.25", "@SUM(1)", "-"]);
+        let batch = RecordBatch::try_from_iter([
+            ("name", Arc::new(names) as ArrayRef),
+            ("net_pay", Arc::new(amounts) as ArrayRef),
+            ("note", Arc::new(texts) as ArrayRef),
+        ])
+        .unwrap();
+        let mut out = Vec::new();
+        datafusion::arrow::csv::WriterBuilder::new()
+            .with_header(true)
+            .build(&mut out)
+            .write(&neutralised(&batch).unwrap())
+            .unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "name,net_pay,note\n\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\",-731.25,-731.25\n,1.00,'@SUM(1)\nWorker 2,0.00,'-\n"
+        );
+    }
 }

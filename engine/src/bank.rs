@@ -7,6 +7,7 @@
 use std::fmt;
 
 use crate::master::Worker;
+use crate::spreadsheet::starts_formula;
 
 /// An IFSC: `^[A-Z]{4}0[A-Z0-9]{6}$`, the bank's four letters, a zero, the branch's six.
 pub fn is_ifsc(ifsc: &str) -> bool {
@@ -38,6 +39,10 @@ pub enum BankFault {
     BadAccount,
     NoIfsc,
     BadIfsc,
+    /// The beneficiary name starts with `=`, `+`, `-`, `@`, a tab or a carriage return. Bank
+    /// files carry the name exactly (no `'` can be added), and a NEFT CSV is often opened in a
+    /// spreadsheet before it is uploaded: no name a spreadsheet would run goes into one.
+    FormulaName,
 }
 
 impl BankFault {
@@ -48,6 +53,7 @@ impl BankFault {
             BankFault::BadAccount => "invalid_account",
             BankFault::NoIfsc => "no_ifsc",
             BankFault::BadIfsc => "invalid_ifsc",
+            BankFault::FormulaName => "invalid_name",
         }
     }
 }
@@ -59,12 +65,14 @@ impl fmt::Display for BankFault {
             BankFault::BadAccount => "bank account is not 9 to 18 digits",
             BankFault::NoIfsc => "no IFSC in the worker master",
             BankFault::BadIfsc => "IFSC is not 4 capital letters, a 0 and 6 capital letters or digits",
+            BankFault::FormulaName => "name starts with =, +, -, @, a tab or a carriage return",
         })
     }
 }
 
 /// What keeps `worker` out of a bank file: its account and IFSC, checked by format (a PAN is a
-/// tax id, not a payment detail; uploads check its format where it enters).
+/// tax id, not a payment detail; uploads check its format where it enters), and a name that
+/// would start a formula.
 pub fn faults(worker: &Worker) -> Vec<BankFault> {
     let mut faults = Vec::new();
     let account = worker.bank_account.reveal();
@@ -77,6 +85,9 @@ pub fn faults(worker: &Worker) -> Vec<BankFault> {
         faults.push(BankFault::NoIfsc);
     } else if !is_ifsc(&worker.ifsc) {
         faults.push(BankFault::BadIfsc);
+    }
+    if starts_formula(&worker.name) {
+        faults.push(BankFault::FormulaName);
     }
     faults
 }
@@ -155,6 +166,32 @@ mod tests {
         assert_eq!(faults(&worker), vec![BankFault::NoAccount, BankFault::NoIfsc]);
         for fault in [BankFault::BadAccount, BankFault::BadIfsc] {
             assert!(!fault.to_string().contains("12345"));
+        }
+    }
+
+    #[test]
+    fn a_name_a_spreadsheet_would_run_keeps_a_worker_out_of_bank_files() {
+        let mut worker = Worker::decode_json(
+            br#"{"worker_id": "W1", "org_id": "ORG1", "site_id": "S1", "name": "Asha", "gender": "F",
+            "state": "KA", "skill": "skilled", "pay_basis": "daily", "rate": "650.00", "pf_applicable": true,
+            "esi_applicable": false, "bank_account": "494833411340", "ifsc": "SBIN0001234", "pan": "ABCDE1234F",
+            "joined_on": "2026-01-01"}"#,
+        )
+        .unwrap();
+        for name in [
+            r#"=HYPERLINK("http://x","y")"#,
+            "+cmd",
+            "-5",
+            "@SUM(1)",
+            "\tAsha",
+            "\rAsha",
+        ] {
+            worker.name = name.into();
+            assert_eq!(faults(&worker), vec![BankFault::FormulaName], "{name:?}");
+        }
+        for name in ["Asha K", "A-sha", "D'Souza"] {
+            worker.name = name.into();
+            assert_eq!(faults(&worker), vec![], "{name:?}");
         }
     }
 }

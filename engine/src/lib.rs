@@ -23,6 +23,7 @@ pub mod money;
 pub mod parallel;
 pub mod run;
 pub mod shard;
+pub mod spreadsheet;
 pub mod state;
 pub mod vec_map;
 

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use payroll_engine::spreadsheet::neutralise;
 use rust_decimal::Decimal;
 use rust_xlsxwriter::{Color, Format, FormatBorder, Formula, Workbook, Worksheet, XlsxError, column_number_to_name};
 
@@ -61,7 +62,7 @@ impl RegisterWriter {
             .copied()
             .chain(head.columns.iter().map(|c| c.label.as_str()));
         for (col, label) in labels.enumerate() {
-            ws.write_string_with_format(0, col as u16, label, &formats.head)?;
+            ws.write_string_with_format(0, col as u16, neutralise(label), &formats.head)?;
         }
         Ok(RegisterWriter {
             workbook,
@@ -92,7 +93,9 @@ impl RegisterWriter {
         let n = self.rows + 1;
         let keys = [&row.worker_id, &row.name, &row.org_id, &row.site];
         for (col, key) in keys.into_iter().enumerate() {
-            ws.write_string(n, col as u16, key)?;
+            // `write_string` never makes a formula; neutralised all the same, so the sheet
+            // saved as CSV stays safe.
+            ws.write_string(n, col as u16, neutralise(key.as_str()))?;
         }
         let first_amount = KEY_COLUMNS.len() as u16;
         for (j, amount) in row.amounts.iter().enumerate() {
@@ -199,7 +202,7 @@ fn summary_sheet(
         .into_iter()
         .chain(r.columns.iter().map(|c| c.label.as_str()));
     for (col, label) in header.enumerate() {
-        ws.write_string_with_format(2, col as u16, label, &f.head)?;
+        ws.write_string_with_format(2, col as u16, neutralise(label), &f.head)?;
     }
     let width = r.columns.len();
     let totals = (&f.total, &f.total_amount);
@@ -241,8 +244,8 @@ fn write_summary_row(
     (workers, totals): &(u64, Vec<Decimal>),
     (text, amount): (&Format, &Format),
 ) -> Result<(), XlsxError> {
-    ws.write_string_with_format(n, 0, org, text)?;
-    ws.write_string_with_format(n, 1, site, text)?;
+    ws.write_string_with_format(n, 0, neutralise(org), text)?;
+    ws.write_string_with_format(n, 1, neutralise(site), text)?;
     ws.write_number_with_format(n, 2, *workers as f64, text)?;
     for (j, total) in totals.iter().enumerate() {
         ws.write_number_with_format(n, 3 + j as u16, excel_number(*total), amount)?;

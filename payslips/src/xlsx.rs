@@ -2,6 +2,7 @@
 //! as real numbers in an Indian-grouped rupee format.
 
 use payroll_engine::masking::{mask_account, mask_pan};
+use payroll_engine::spreadsheet::neutralise;
 use rust_decimal::Decimal;
 use rust_xlsxwriter::{Color, Format, FormatAlign, FormatBorder, Workbook, Worksheet, XlsxError};
 
@@ -95,7 +96,9 @@ impl XlsxRenderer {
             .set_portrait()
             .set_print_fit_to_pages(1, 1);
 
-        ws.write_string_with_format(0, 0, &p.org_name, &self.title)?;
+        // Text from the master, the ruleset or the run is neutralised: `write_string` never
+        // makes a formula, but the sheet saved as CSV would.
+        ws.write_string_with_format(0, 0, neutralise(p.org_name.as_str()), &self.title)?;
         let title = format!("Payslip for {}", p.period_label);
         ws.write_string_with_format(1, 0, title, &self.subtitle)?;
         let meta = format!(
@@ -122,9 +125,9 @@ impl XlsxRenderer {
         let mut row = 5;
         for (l1, v1, l2, v2) in pairs {
             ws.write_string_with_format(row, 0, l1, &self.label)?;
-            ws.write_string_with_format(row, 1, or_dash(&v1), &self.value)?;
+            ws.write_string_with_format(row, 1, neutralise(or_dash(&v1)), &self.value)?;
             ws.write_string_with_format(row, 2, l2, &self.label)?;
-            ws.write_string_with_format(row, 3, or_dash(&v2), &self.value)?;
+            ws.write_string_with_format(row, 3, neutralise(or_dash(&v2)), &self.value)?;
             row += 1;
         }
 
@@ -136,8 +139,8 @@ impl XlsxRenderer {
             for pair in p.attendance.chunks(2) {
                 for (i, item) in pair.iter().enumerate() {
                     let col = 2 * i as u16;
-                    ws.write_string_with_format(row, col, &item.label, &self.label)?;
-                    ws.write_string_with_format(row, col + 1, &item.value, &self.value)?;
+                    ws.write_string_with_format(row, col, neutralise(item.label.as_str()), &self.label)?;
+                    ws.write_string_with_format(row, col + 1, neutralise(item.value.as_str()), &self.value)?;
                 }
                 row += 1;
             }
@@ -177,7 +180,7 @@ impl XlsxRenderer {
             ws.write_string_with_format(row, 1, "Difference", &self.head_amount)?;
             row += 1;
             for period in &p.arrears {
-                ws.write_string_with_format(row, 0, &period.period_label, &self.total)?;
+                ws.write_string_with_format(row, 0, neutralise(period.period_label.as_str()), &self.total)?;
                 row += 1;
                 self.lines(ws, row, 0, &period.lines)?;
                 row += period.lines.len() as u32;
@@ -203,7 +206,7 @@ impl XlsxRenderer {
     fn lines(&self, ws: &mut Worksheet, first_row: u32, col: u16, lines: &[Line]) -> Result<(), XlsxError> {
         for (i, line) in lines.iter().enumerate() {
             let row = first_row + i as u32;
-            ws.write_string_with_format(row, col, &line.label, &self.text)?;
+            ws.write_string_with_format(row, col, neutralise(line.label.as_str()), &self.text)?;
             ws.write_number_with_format(row, col + 1, excel_number(line.amount), &self.amount)?;
         }
         Ok(())

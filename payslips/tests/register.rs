@@ -154,3 +154,24 @@ fn a_row_with_the_wrong_number_of_amounts_is_rejected() {
     let err = render_register(&r).unwrap_err();
     assert!(matches!(err, Error::RegisterShape { got: 3, want: 4, .. }), "{err}");
 }
+
+#[test]
+fn text_that_would_start_a_formula_is_neutralised_and_amounts_stay_numbers() {
+    let mut r = register();
+    r.rows[0].name = r#"=HYPERLINK("http://x","y")"#.into();
+    r.rows[0].site = "@SUM(1)".into();
+    let bytes = render_register(&r).unwrap();
+    let ws = sheet(&bytes, "Register");
+    assert_eq!(
+        ws.get((1, 1)),
+        Some(&Data::String(r#"'=HYPERLINK("http://x","y")"#.into()))
+    );
+    assert_eq!(ws.get((1, 3)), Some(&Data::String("'@SUM(1)".into())));
+    let net = ws.rows().find(|row| row[0] == Data::String("W4".into())).unwrap()[7].clone();
+    assert_eq!(money(&net), dec("-200.75"));
+    let summary = sheet(&bytes, "Summary");
+    assert!(
+        summary.cells().any(|(_, _, c)| *c == Data::String("'@SUM(1)".into())),
+        "{summary:?}"
+    );
+}

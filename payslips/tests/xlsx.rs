@@ -100,3 +100,17 @@ fn amounts_use_an_indian_rupee_number_format() {
         .unwrap();
     assert!(styles.contains("[$₹-4009] #,##,##0.00"), "{styles}");
 }
+
+#[test]
+fn text_that_would_start_a_formula_is_neutralised() {
+    let mut p = supervisor();
+    p.worker.name = r#"=HYPERLINK("http://x","y")"#.into();
+    p.org_name = "+cmd".into();
+    p.earnings[0].label = "@SUM(1)".into();
+    let bytes = Renderer::new().unwrap().render_xlsx(&p).unwrap();
+    let text = strings(&sheet(&bytes));
+    for want in [r#"'=HYPERLINK("http://x","y")"#, "'+cmd", "'@SUM(1)"] {
+        assert!(text.iter().any(|t| t == want), "{want} not in {text:?}");
+    }
+    assert!(!text.iter().any(|t| t.starts_with(['=', '+', '@'])), "{text:?}");
+}

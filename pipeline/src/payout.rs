@@ -15,6 +15,7 @@ use std::fmt::Write as _;
 
 use chrono::{DateTime, Utc};
 use payroll_engine::masking::mask_account;
+use payroll_engine::spreadsheet::neutralise;
 use payroll_engine::{Sensitive, Worker, bank};
 use payroll_rules::vocabulary::PayPeriod;
 use rust_decimal::Decimal;
@@ -303,7 +304,11 @@ pub fn pain001(header: &Header<'_>, payments: &[Payment]) -> Vec<u8> {
 }
 
 /// The bulk NEFT upload most Indian banks take: one line per payment with the beneficiary's
-/// name, account and IFSC, the amount, the narration and the reference.
+/// name, account and IFSC, the amount, the narration and the reference. The bank wants each
+/// value exactly, so nothing is neutralised here; instead no field can start a formula: [`plan`]
+/// pays no worker whose name would ([`bank::BankFault::FormulaName`]), account and IFSC are
+/// checked formats, the amount is positive, the narration and reference start with a letter or
+/// digit.
 pub fn neft_csv(header: &Header<'_>, payments: &[Payment]) -> Result<Vec<u8>> {
     let mut out = csv::Writer::from_writer(Vec::with_capacity(payments.len() * 96));
     out.write_record([
@@ -330,7 +335,8 @@ pub fn neft_csv(header: &Header<'_>, payments: &[Payment]) -> Result<Vec<u8>> {
     out.into_inner().map_err(|e| csv_error(e.into_error().into()))
 }
 
-/// The workers not paid: id, name, masked account, amount and why (codes and sentences).
+/// The workers not paid: id, name, masked account, amount and why (codes and sentences). A
+/// report for people, so its text is [`neutralise`]d; the amount stays a number.
 pub fn exceptions_csv(exceptions: &[Exception]) -> Result<Vec<u8>> {
     let mut out = csv::Writer::from_writer(Vec::new());
     out.write_record(["worker_id", "name", "account_masked", "net_payable", "codes", "reason"])
@@ -338,15 +344,16 @@ pub fn exceptions_csv(exceptions: &[Exception]) -> Result<Vec<u8>> {
     for e in exceptions {
         let codes: Vec<&str> = e.reasons.iter().map(|r| r.code()).collect();
         let reasons: Vec<String> = e.reasons.iter().map(|r| r.describe()).collect();
-        out.write_record([
-            e.worker_id.as_str(),
-            e.name.as_str(),
-            e.account_masked.as_str(),
-            &amount(e.amount),
-            &codes.join(" "),
-            &reasons.join("; "),
-        ])
-        .map_err(csv_error)?;
+        let cells = [
+            neutralise(e.worker_id.as_str()),
+            neutralise(e.name.as_str()),
+            neutralise(e.account_masked.as_str()),
+            neutralise(amount(e.amount)),
+            neutralise(codes.join(" ")),
+            neutralise(reasons.join("; ")),
+        ];
+        out.write_record(cells.iter().map(|cell| cell.as_bytes()))
+            .map_err(csv_error)?;
     }
     out.into_inner().map_err(|e| csv_error(e.into_error().into()))
 }
@@ -497,6 +504,28 @@ mod tests {
         let (payments, exceptions) = plan([due(&long, "1.00")], |_| master.first(), "run-0a1b2c3d", 2);
         assert!(payments.is_empty());
         assert_eq!(exceptions[0].reasons, vec![Reason::ReferenceTooLong]);
+    }
+
+    #[test]
+    fn a_name_that_would_start_a_formula_is_never_paid_and_shows_neutralised() {
+        let mut bad = worker("W1", "494833411340", "SBIN0001234");
+        bad.name = r#"=HYPERLINK("http://x","y")"#.into();
+        let master = [bad, worker("W2", "494833411341", "SBIN0001234")];
+        let find = |id: &str| master.iter().find(|w| w.worker_id == id);
+        let (payments, exceptions) = plan([due("W1", "100.00"), due("W2", "-731.25")], find, "r-12345678", 1);
+        assert!(payments.is_empty(), "{payments:?}");
+        assert_eq!(exceptions[0].reasons, vec![Reason::Bank(bank::BankFault::FormulaName)]);
+        let csv = String::from_utf8(exceptions_csv(&exceptions).unwrap()).unwrap();
+        let rows: Vec<Vec<String>> = csv::Reader::from_reader(csv.as_bytes())
+            .records()
+            .map(|r| r.unwrap().iter().map(str::to_string).collect())
+            .collect();
+        assert_eq!(rows[0][1], r#"'=HYPERLINK("http://x","y")"#, "{csv}");
+        assert_eq!(
+            (rows[1][1].as_str(), rows[1][3].as_str()),
+            ("Asha <& Co>", "-731.25"),
+            "{csv}"
+        );
     }
 
     #[test]

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 use datafusion::arrow::array::RecordBatch;
+use payroll_engine::spreadsheet::neutralise;
 use payroll_rules::vocabulary::PayPeriod;
 use payroll_rules::{EcrDef, EsicDef, Names};
 use rust_decimal::{Decimal, RoundingStrategy};
@@ -240,6 +241,8 @@ pub async fn esic(
         let at = i as u32 + 1;
         // The IP number is text: as a number a spreadsheet would drop leading zeros.
         sheet.write_string(at, 0, &r.ip).map_err(xlsx_error)?;
+        // The portal's template takes the name exactly as the master has it: not neutralised
+        // (`write_string` stores text, never a formula).
         sheet.write_string(at, 1, &r.name).map_err(xlsx_error)?;
         sheet.write_number(at, 2, to_f64(r.days)).map_err(xlsx_error)?;
         sheet.write_number(at, 3, to_f64(r.wages)).map_err(xlsx_error)?;
@@ -271,7 +274,8 @@ fn to_f64(whole: Decimal) -> f64 {
 }
 
 /// Both returns' exceptions as CSV: return, worker, name, reason, then the amounts it would
-/// have carried.
+/// have carried. A report for people (the returns themselves are the portals' formats, left as
+/// they are), so its text is [`neutralise`]d.
 pub fn exceptions_csv(exceptions: &[Exception]) -> Result<Vec<u8>> {
     let mut out = csv::Writer::from_writer(Vec::new());
     let error =
@@ -280,7 +284,14 @@ pub fn exceptions_csv(exceptions: &[Exception]) -> Result<Vec<u8>> {
         .map_err(error)?;
     for e in exceptions {
         let amounts: Vec<String> = e.amounts.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        out.write_record([e.return_name, &e.worker_id, &e.name, &e.reason, &amounts.join(" ")])
+        let cells = [
+            neutralise(e.return_name),
+            neutralise(e.worker_id.as_str()),
+            neutralise(e.name.as_str()),
+            neutralise(e.reason.as_str()),
+            neutralise(amounts.join(" ")),
+        ];
+        out.write_record(cells.iter().map(|cell| cell.as_bytes()))
             .map_err(error)?;
     }
     out.into_inner().map_err(|e| error(e.into_error().into()))
@@ -289,6 +300,19 @@ pub fn exceptions_csv(exceptions: &[Exception]) -> Result<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_exceptions_report_neutralises_text_and_keeps_amounts() {
+        let exception = Exception {
+            return_name: "esic",
+            worker_id: "W1".into(),
+            name: "@SUM(1)".into(),
+            reason: "-no IP number".into(),
+            amounts: [("wages", "-731".parse().unwrap())].into_iter().collect(),
+        };
+        let csv = String::from_utf8(exceptions_csv(&[exception]).unwrap()).unwrap();
+        assert_eq!(csv.lines().nth(1), Some("esic,W1,'@SUM(1),'-no IP number,wages=-731"));
+    }
 
     #[test]
     fn rounds_half_up_to_whole_rupees_and_days() {

@@ -176,7 +176,7 @@ pub async fn run(request: RunRequest<'_>, progress: &dyn Progress) -> Result<Run
         tracing::warn!(
             run = %run_id,
             workers = bank_faults,
-            "workers with a bank account or IFSC out of format: paid in the results, payout exceptions until the master is corrected"
+            "workers with bank details (account, IFSC or name) out of format: paid in the results, payout exceptions until the master is corrected"
         );
     }
     let period_text = period.to_string();

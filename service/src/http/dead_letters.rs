@@ -10,6 +10,7 @@ use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
 use payroll_connectors::{DeadLetter, Position, dead_letter};
+use payroll_engine::spreadsheet::neutralise;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -132,14 +133,18 @@ pub(super) async fn csv_file(
     for letter in of_org(&ctx, &org, &run, None).await? {
         let body = DeadLetterBody::of(letter, sees_pay);
         let number = |n: Option<u64>| n.map(|n| n.to_string()).unwrap_or_default();
-        out.write_record([
-            body.source,
-            number(body.line),
-            number(body.row),
-            body.field.unwrap_or_default(),
-            body.reason.unwrap_or_default(),
-            body.original.unwrap_or_default(),
-        ])
+        // `original` is the refused line as written: it may start with anything.
+        out.write_record(
+            [
+                body.source,
+                number(body.line),
+                number(body.row),
+                body.field.unwrap_or_default(),
+                body.reason.unwrap_or_default(),
+                body.original.unwrap_or_default(),
+            ]
+            .map(|cell| neutralise(cell).into_owned()),
+        )
         .map_err(csv_error)?;
     }
     let bytes = out.into_inner().map_err(|e| Error::Internal(e.to_string()))?;

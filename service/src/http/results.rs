@@ -17,6 +17,7 @@ use datafusion::arrow::util::display::array_value_to_string;
 use payroll_connectors::layout;
 use payroll_connectors::results::{read_arrears, read_org_results, read_run, results_parts};
 use payroll_engine::lifecycle::RunStatus;
+use payroll_engine::spreadsheet::neutralise;
 use payroll_rules::vocabulary::PayPeriod;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -394,15 +395,20 @@ pub(super) async fn results_csv(
     let csv_error = |e: csv::Error| Error::Internal(format!("writing CSV: {e}"));
     if let Some(first) = batches.first() {
         let schema = first.schema();
-        out.write_record(columns.iter().map(|&i| schema.field(i).name().as_str()))
-            .map_err(csv_error)?;
+        out.write_record(
+            columns
+                .iter()
+                .map(|&i| neutralise(schema.field(i).name().as_str()).into_owned()),
+        )
+        .map_err(csv_error)?;
     }
     for batch in batches.iter() {
         for row in 0..batch.num_rows() {
+            // A decimal is a string here too: `neutralise` leaves numbers as they are.
             out.write_record(columns.iter().map(|&i| match cell(batch.column(i).as_ref(), row) {
-                Value::String(s) => s,
+                Value::String(s) => neutralise(s).into_owned(),
                 Value::Null => String::new(),
-                other => other.to_string(),
+                other => neutralise(other.to_string()).into_owned(),
             }))
             .map_err(csv_error)?;
         }

@@ -3,6 +3,7 @@
 //! rejected row's original cells under the file's own header, so HR sees what they wrote beside
 //! what is wrong with it.
 
+use payroll_engine::spreadsheet::neutralise;
 use rust_xlsxwriter::{Format as CellFormat, Workbook, XlsxError};
 
 use super::Format;
@@ -24,11 +25,12 @@ pub fn render(
     }
 }
 
+/// The report's columns and then the file's own header, which is the uploader's text.
 fn header(columns: &[String]) -> Vec<String> {
     COLUMNS
         .iter()
         .map(|c| c.to_string())
-        .chain(columns.iter().cloned())
+        .chain(columns.iter().map(|c| neutralise(c.as_str()).into_owned()))
         .collect()
 }
 
@@ -40,10 +42,15 @@ fn csv(columns: &[String], next: &mut dyn FnMut() -> Result<Option<Vec<Rejection
         for rejection in &page {
             let row = rejection.row.to_string();
             for fault in &rejection.faults {
-                let fields = [&row, &fault.column, &fault.value, &fault.reason]
+                // Every cell but the row number is the uploader's text, or quotes it.
+                let fields: Vec<_> = [&row, &fault.column, &fault.value, &fault.reason]
                     .into_iter()
-                    .chain(&rejection.cells);
-                writer.write_record(fields).map_err(internal)?;
+                    .chain(&rejection.cells)
+                    .map(|cell| neutralise(cell.as_str()))
+                    .collect();
+                writer
+                    .write_record(fields.iter().map(|cell| cell.as_bytes()))
+                    .map_err(internal)?;
             }
         }
     }
@@ -71,12 +78,14 @@ fn xlsx(
             for fault in &rejection.faults {
                 // The row number as a number, so the sheet sorts and filters by it.
                 sheet.write_number(at, 0, rejection.row as f64)?;
-                sheet.write_string(at, 1, &fault.column)?;
-                sheet.write_string(at, 2, &fault.value)?;
-                sheet.write_string(at, 3, &fault.reason)?;
+                // `write_string` never makes a formula; neutralised all the same, so the sheet
+                // saved as CSV stays safe.
+                sheet.write_string(at, 1, neutralise(fault.column.as_str()))?;
+                sheet.write_string(at, 2, neutralise(fault.value.as_str()))?;
+                sheet.write_string(at, 3, neutralise(fault.reason.as_str()))?;
                 for (i, cell) in rejection.cells.iter().enumerate() {
                     // Text, as read: a PAN or a period stays what was typed.
-                    sheet.write_string(at, column(COLUMNS.len() + i)?, cell)?;
+                    sheet.write_string(at, column(COLUMNS.len() + i)?, neutralise(cell.as_str()))?;
                 }
                 at += 1;
             }
