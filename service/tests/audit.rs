@@ -137,3 +137,35 @@ async fn every_change_and_download_is_an_entry_and_an_edit_or_deletion_is_named(
         h.stop().await;
     }
 }
+
+/// A client cannot choose the request id its entries are recorded under: two downloads sent
+/// with the same forged `X-Request-Id` get ids of the service's own, each its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_ids_are_the_services_own() {
+    let h = Harness::start(Backend::Sqlite, "").await;
+    let run = h.finalized_run().await;
+    let hr = h.token("hr1", "org0", "hr_admin");
+    let client = reqwest::Client::new();
+    let mut answered = Vec::new();
+    for _ in 0..2 {
+        let reply = client
+            .get(format!("{}/v1/orgs/org0/runs/{run}/register.xlsx", h.base))
+            .bearer_auth(&hr)
+            .header("X-Request-Id", "forged-1")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(reply.status(), 200);
+        answered.push(reply.headers()["x-request-id"].to_str().unwrap().to_string());
+    }
+    assert!(answered.iter().all(|id| id != "forged-1") && answered[0] != answered[1], "{answered:?}");
+    let entries = h.get("/v1/orgs/org0/audit?action=register.download", &hr).await.json();
+    let recorded: Vec<&str> = entries["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["request_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(recorded, answered.iter().map(String::as_str).collect::<Vec<_>>());
+    h.service.shutdown().await;
+}

@@ -131,15 +131,18 @@ async fn observe(State(ctx): State<ApiContext>, mut request: Request, next: Next
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
-    let request_id = request
+    let request_id = ctx.next_request_id();
+    // The client's id, to find its request in our logs; only what cannot forge a log line.
+    let client_id = request
         .headers()
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
         .filter(|v| v.len() <= 64 && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
-        .map_or_else(|| ctx.next_request_id(), str::to_string);
+        .unwrap_or_default()
+        .to_string();
     request.extensions_mut().insert(RequestId(request_id.clone()));
     let method = request.method().clone();
-    let span = tracing::info_span!("request", id = %request_id, %method, %route);
+    let span = tracing::info_span!("request", id = %request_id, client_id, %method, %route);
     let mut response = next.run(request).instrument(span.clone()).await;
     let status = response.status();
     ctx.metrics
