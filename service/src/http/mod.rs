@@ -122,9 +122,10 @@ pub fn router(ctx: ApiContext) -> Router {
         .with_state(ctx)
 }
 
-/// Gives each request an id (the client's `X-Request-Id` or a new one), a span that carries it
-/// and the matched route, and its latency in the metrics. The `Authorization` header is never
-/// logged.
+/// Gives each request an id of the server's own (answered as `X-Request-Id`: a client cannot
+/// choose the id the audit log records, nor make two requests share one), a span that carries
+/// it, the client's own `X-Request-Id` beside it if it sent one, and the matched route, and its
+/// latency in the metrics. The `Authorization` header is never logged.
 async fn observe(State(ctx): State<ApiContext>, mut request: Request, next: Next) -> Response {
     let started = Instant::now();
     let route = request
