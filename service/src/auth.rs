@@ -58,12 +58,17 @@ pub enum Permission {
     /// workers, and read its progress and error report.
     #[serde(rename = "upload")]
     Upload,
-    /// Make a bank payout of a finalized run, and upload the bank's return file for it.
+    /// Make a bank payout of a finalized run, and record the bank's return file for it (a
+    /// return waits for a second person).
     #[serde(rename = "payouts:create")]
     CreatePayouts,
     /// Read a payout and download its files (full account numbers: every download is audited).
     #[serde(rename = "payouts:view")]
     ViewPayouts,
+    /// Approve or reject a bank return another user recorded: an approved one is paid again by
+    /// the run's next payout.
+    #[serde(rename = "payouts:approve")]
+    ApprovePayouts,
     /// The statutory returns of a finalized run (EPFO ECR, ESIC sheet) and their exceptions.
     #[serde(rename = "returns:download")]
     DownloadReturns,
@@ -117,6 +122,7 @@ impl Roles {
                     ApproveAdjustments,
                     CreatePayouts,
                     ViewPayouts,
+                    ApprovePayouts,
                 ][..],
             ),
             ("ops_viewer", &[ViewRuns, ViewDeadLetters, ViewNotices][..]),
@@ -141,6 +147,7 @@ impl Roles {
                     ManageRoles,
                     CreatePayouts,
                     ViewPayouts,
+                    ApprovePayouts,
                     Upload,
                     ViewNotices,
                     RetryNotices,

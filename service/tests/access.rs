@@ -283,6 +283,26 @@ const MATRIX: &[(&str, &str, Option<&str>, [u16; 6])] = &[
     ),
     (
         "GET",
+        "/v1/orgs/{org}/runs/{run}/payouts/{pay}/returns",
+        None,
+        [403, 200, 403, 403, 403, 200],
+    ),
+    // Deciding a return: the payout has none, so `payouts:approve` is past the permission
+    // check and finds nothing (404).
+    (
+        "POST",
+        "/v1/orgs/{org}/runs/{run}/payouts/{pay}/returns/none/approve",
+        Some("{}"),
+        [403, 404, 403, 403, 403, 404],
+    ),
+    (
+        "POST",
+        "/v1/orgs/{org}/runs/{run}/payouts/{pay}/returns/none/reject",
+        Some(r#"{"reason": "not on the bank's statement"}"#),
+        [403, 404, 403, 403, 403, 404],
+    ),
+    (
+        "GET",
         "/v1/orgs/{org}/runs/{run}/returns/ecr.txt",
         None,
         [200, 403, 403, 403, 403, 200],

@@ -1,7 +1,8 @@
 //! Bank payouts of a finalized run, on both databases: the pain.001 XML and the NEFT CSV are
 //! read back and compared with the run's results to the paisa; a worker whose IFSC is out of
 //! format in the master at payout time is an exception, not paid; a bank return file for two
-//! workers makes the next payout pay exactly those two, and the one after nobody.
+//! workers, once another person approves it, makes the next payout pay exactly those two, and
+//! the one after nobody.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // A test fails by panicking, with the message.
 
@@ -276,7 +277,9 @@ async fn payouts_pay_each_worker_once_to_the_paisa() {
             );
         }
 
-        // The bank returns two payments; the next payout pays exactly those two, again.
+        // The bank returns two payments: the approver records the return, pending until
+        // another person (the org admin) approves it; then the next payout pays exactly those
+        // two, again.
         let returned: Vec<&[String; 6]> = neft.iter().take(2).collect();
         let file = format!(
             "reference,reason\n{},Account closed\n{},Invalid account\n",
@@ -284,20 +287,24 @@ async fn payouts_pay_each_worker_once_to_the_paisa() {
         );
         let returns = links["returns"].as_str().unwrap();
         let (status, done) = post_returns(&h, returns, &approver, &file).await;
-        assert_eq!(status, 200, "{done:#}");
+        assert_eq!(status, 201, "{done:#}");
         assert_eq!(
-            (done["returned"].as_u64(), done["payout"]["returned"].as_u64()),
-            (Some(2), Some(2))
+            (done["status"].as_str(), done["payments"].as_u64()),
+            (Some("pending"), Some(2)),
+            "{done:#}"
         );
-        // The same file again changes nothing; a reference of no payment of it refuses the file.
+        // The same file again is refused (each payment is returned once), as is a reference of
+        // no payment of the payout.
         let (status, again) = post_returns(&h, returns, &approver, &file).await;
-        assert_eq!(
-            (status, again["already_returned"].as_u64()),
-            (200, Some(2)),
-            "{again:#}"
-        );
+        assert_eq!(status, 422, "{again:#}");
         let (status, wrong) = post_returns(&h, returns, &approver, "reference,reason\nnot-a-ref,x\n").await;
         assert_eq!(status, 422, "{wrong:#}");
+        let admin = h.token("admin1", "org0", "org_admin");
+        let approve = done["links"]["approve"].as_str().unwrap();
+        let approved = h.post(approve, &admin, &serde_json::json!({})).await;
+        assert_eq!(approved.status, 200, "{}", approved.text());
+        let payout = h.get(links["self"].as_str().unwrap(), &approver).await.json();
+        assert_eq!(payout["returned"], 2, "{payout:#}");
 
         let second = h.call("POST", &path, Some(&approver), None, Some("payout-2")).await;
         assert_eq!(second.status, 201, "{}", second.text());
@@ -355,7 +362,12 @@ async fn payouts_pay_each_worker_once_to_the_paisa() {
             .iter()
             .map(|e| e["action"].as_str().unwrap())
             .collect();
-        for (action, count) in [("payout.create", 2), ("payout.download", 4), ("payout.return", 2)] {
+        for (action, count) in [
+            ("payout.create", 2),
+            ("payout.download", 4),
+            ("payout.return", 1),
+            ("payout.return_approve", 1),
+        ] {
             assert_eq!(
                 actions.iter().filter(|a| **a == action).count(),
                 count,

@@ -10,7 +10,8 @@ const PERMISSIONS = [
   ['schedule:edit', 'Edit schedule'], ['pay:own', 'Own pay'], ['audit:view', 'Audit log'],
   ['adjustments:request', 'Request adjustments'], ['adjustments:approve', 'Approve adjustments'],
   ['roles:manage', 'Manage roles'], ['upload', 'Upload'],
-  ['payouts:create', 'Make payouts'], ['payouts:view', 'Payout files'], ['returns:download', 'Statutory returns'],
+  ['payouts:create', 'Make payouts'], ['payouts:view', 'Payout files'], ['payouts:approve', 'Approve bank returns'],
+  ['returns:download', 'Statutory returns'],
   ['notices:view', 'Notices'], ['notices:retry', 'Retry notices'],
 ];
 

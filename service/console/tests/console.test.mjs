@@ -272,18 +272,56 @@ test('an approver approves; the payslip previews inline and downloads with the n
   await card.getByText('Payout 1').waitFor();
   await page_done(page, 'payout');
 
-  // The bank returns W000000's payment; the next payout pays exactly that one again.
+  // The bank returns W000000's payment: the approver records the return, and it waits for
+  // another person's approval.
   const reference = payments.map((p) => p.split(',')[5]).find((r) => r.endsWith('-W000000'));
   assert.ok(reference, `W000000 is paid:\n${payments.join('\n')}`);
   await card.getByLabel('Bank return file (CSV)').setInputFiles({
     name: 'returns.csv', mimeType: 'text/csv', buffer: Buffer.from(`reference,reason\n${reference},Account closed\n`),
   });
-  await page.getByText('1 payments returned (0 already known)').waitFor();
-  assert.match(await card.innerText(), /Returned by the bank\s*1/);
+  await page.getByText('Return 1 recorded: 1 payments, waiting for another person’s approval').waitFor();
+  const recorded = card.locator('#returns').getByRole('row').filter({ hasText: 'Return 1' });
+  await recorded.getByText('Waiting for another person’s approval').waitFor();
+  assert.match(await recorded.innerText(), /W000000/);
+  assert.equal(await recorded.getByRole('button', { name: 'Approve' }).count(), 0, 'the maker cannot approve their own return');
+  // A payout made before the approval does not pay it: nobody is left to pay.
+  await page.getByRole('button', { name: 'Make payout…' }).click();
+  await page.locator('dialog[open]').getByRole('button', { name: 'Make payout' }).click();
+  await page.locator('.toast.bad').filter({ hasText: /every worker of run .* is paid|nobody to pay/ }).waitFor();
+  assert.equal(await page.getByRole('row', { name: 'Show payout 2' }).count(), 0, 'no second payout');
+  await page_done(page, 'return-pending');
+
+  // Another person, the org admin, approves it.
+  const adminCtx = await context(env);
+  const admin = await adminCtx.newPage();
+  await signIn(env, admin, 'admin1');
+  await admin.goto(`${env.base}/#/runs/${finalRun}`);
+  await admin.getByRole('row', { name: 'Show payout 1' }).click();
+  const toDecide = admin.locator('#returns').getByRole('row').filter({ hasText: 'Return 1' });
+  await toDecide.getByRole('button', { name: 'Approve' }).click();
+  const approval = admin.locator('dialog[open]');
+  assert.match(await approval.innerText(), /recorded by appr1/);
+  await approval.getByRole('button', { name: 'Approve' }).click();
+  await admin.getByText('Return 1 approved: the next payout pays its 1 payments again').waitFor();
+  await toDecide.locator('.badge.approved').waitFor();
+  assert.match(await admin.locator('#payout').innerText(), /Returned by the bank \(approved\)\s*1/);
+  await page_done(admin, 'return-approved');
+  await adminCtx.close();
+
+  // The next payout pays exactly that payment, to the same account, once.
   await page.getByRole('button', { name: 'Make payout…' }).click();
   await page.locator('dialog[open]').getByRole('button', { name: 'Make payout' }).click();
   await card.getByText('Payout 2').waitFor();
   assert.match(await card.innerText(), /Payments\s*1\b/);
+  const [neft2] = await Promise.all([
+    page.waitForEvent('download'),
+    card.getByRole('button', { name: 'NEFT file (CSV)' }).click(),
+  ]);
+  const repaid = readFileSync(await neft2.path(), 'utf8').trim().split('\n').slice(1).map((p) => p.split(','));
+  const first = payments.map((p) => p.split(',')).find((p) => p[5] === reference);
+  assert.equal(repaid.length, 1, `one payment:\n${repaid.join('\n')}`);
+  assert.deepEqual(repaid[0].slice(0, 4), first.slice(0, 4), 'W000000 again: same name, account, IFSC and amount');
+  assert.match(repaid[0][5], /-2-W000000$/);
 
   // The periods page lists the org's periods from the service, not from today's date.
   await page.goto(`${env.base}/#/periods`);
@@ -359,13 +397,13 @@ test('an upload with bad rows yields the error report; adjustments are requested
   await page.goto(`${env.base}/#/adjustments`);
   const form = page.getByRole('form', { name: 'Request an adjustment' });
   await form.waitFor();
-  await form.locator('input[name=worker_id]').fill('W000003');
+  await form.locator('input[name=worker_id]').fill('W000004');
   await form.locator('input[name=period]').fill('2026-11');
   await form.locator('input[name=code]').fill('bonus');
   await form.locator('input[name=amount]').fill('1500.00');
   await form.locator('input[name=reason]').fill('festival bonus');
   await form.getByRole('button', { name: 'Request' }).click();
-  await page.getByRole('cell', { name: 'W000003' }).first().waitFor();
+  await page.getByRole('cell', { name: 'W000004' }).first().waitFor();
   await page_done(page, 'adjustments-hr');
   await ctx.close();
 
@@ -373,7 +411,7 @@ test('an upload with bad rows yields the error report; adjustments are requested
   const p2 = await checker.newPage();
   await signIn(env, p2, 'appr1');
   await p2.goto(`${env.base}/#/adjustments`);
-  const row = p2.getByRole('row').filter({ hasText: 'W000003' }).first();
+  const row = p2.getByRole('row').filter({ hasText: 'W000004' }).first();
   await row.getByRole('button', { name: 'Reject…' }).click();
   await p2.locator('dialog[open] input[name=reason]').fill('no festival this month');
   await p2.locator('dialog[open]').getByRole('button', { name: 'Reject' }).click();

@@ -42,12 +42,14 @@ pub enum Action {
     PayoutCreate,
     PayoutDownload,
     PayoutReturn,
+    PayoutReturnApprove,
+    PayoutReturnReject,
     ReturnsDownload,
     NoticeRetry,
 }
 
 impl Action {
-    pub const ALL: [Action; 24] = [
+    pub const ALL: [Action; 26] = [
         Action::RunTrigger,
         Action::RunApprove,
         Action::RunReject,
@@ -70,6 +72,8 @@ impl Action {
         Action::PayoutCreate,
         Action::PayoutDownload,
         Action::PayoutReturn,
+        Action::PayoutReturnApprove,
+        Action::PayoutReturnReject,
         Action::ReturnsDownload,
         Action::NoticeRetry,
     ];
@@ -98,6 +102,8 @@ impl Action {
             Action::PayoutCreate => "payout.create",
             Action::PayoutDownload => "payout.download",
             Action::PayoutReturn => "payout.return",
+            Action::PayoutReturnApprove => "payout.return_approve",
+            Action::PayoutReturnReject => "payout.return_reject",
             Action::ReturnsDownload => "returns.download",
             Action::NoticeRetry => "notice.retry",
         }

@@ -1,8 +1,9 @@
 //! Payouts of finalized runs and each worker's payment state. A payment is `sent` when its
-//! payout is recorded and `returned` once a bank return file names it; at most one payment of a
-//! run to a worker is `sent` (a partial unique index), so a worker is never paid twice.
+//! payout is recorded and `returned` once a bank return naming it is approved by a second
+//! person; at most one payment of a run to a worker is `sent` (a partial unique index), so a
+//! worker is never paid twice.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::Utc;
 use rust_decimal::Decimal;
@@ -208,62 +209,375 @@ pub async fn record(db: &Db, new: NewPayout<'_>, payments: &[NewPayment<'_>]) ->
     get(db, new.org_id, new.run_id, new.id).await
 }
 
-/// What a bank return file did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Returned {
-    /// Payments marked returned now.
-    pub returned: Vec<String>,
-    /// References already returned by an earlier file (a file uploaded twice).
-    pub already: Vec<String>,
+/// A payment a return file names: its line, the payment's reference and the bank's reason.
+pub struct ReturnRow {
+    pub line: usize,
+    pub reference: String,
+    pub reason: String,
 }
 
-/// Marks the payments of `payout` with these references returned, with the bank's reason. A
-/// reference that is not a payment of the payout fails the whole file (422, naming the rows),
-/// so a file meant for another payout changes nothing.
-pub async fn mark_returned(db: &Db, org: &str, payout: &str, rows: &[(usize, String, String)]) -> Result<Returned> {
+/// A bank return of a payout: `pending` when recorded, then `approved` (its payments are marked
+/// returned and the next payout pays them again) or `rejected`, by someone other than its maker.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Return {
+    pub id: String,
+    pub org_id: String,
+    pub run_id: String,
+    pub payout_id: String,
+    pub seq: i64,
+    pub status: String,
+    pub payments: i64,
+    pub total: Decimal,
+    pub recorded_by: String,
+    pub recorded_at: String,
+    pub decided_by: Option<String>,
+    pub decided_at: Option<String>,
+    pub rejection: Option<String>,
+    pub items: Vec<ReturnItem>,
+}
+
+/// A payment a return names.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct ReturnItem {
+    pub reference: String,
+    pub worker_id: String,
+    pub amount: String,
+    pub reason: String,
+    pub line: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct ReturnRowDb {
+    id: String,
+    org_id: String,
+    run_id: String,
+    payout_id: String,
+    seq: i64,
+    status: String,
+    payments: i64,
+    total: String,
+    recorded_by: String,
+    recorded_at: String,
+    decided_by: Option<String>,
+    decided_at: Option<String>,
+    rejection: Option<String>,
+}
+
+const RETURN_COLUMNS: &str = "id, org_id, run_id, payout_id, seq, status, payments, total, recorded_by, recorded_at, \
+                              decided_by, decided_at, rejection";
+
+fn return_of(row: ReturnRowDb) -> Result<Return> {
+    Ok(Return {
+        total: row
+            .total
+            .parse()
+            .map_err(|e| Error::Internal(format!("return {}: total `{}`: {e}", row.id, row.total)))?,
+        id: row.id,
+        org_id: row.org_id,
+        run_id: row.run_id,
+        payout_id: row.payout_id,
+        seq: row.seq,
+        status: row.status,
+        payments: row.payments,
+        recorded_by: row.recorded_by,
+        recorded_at: row.recorded_at,
+        decided_by: row.decided_by,
+        decided_at: row.decided_at,
+        rejection: row.rejection,
+        items: Vec::new(),
+    })
+}
+
+async fn items<'e, E>(executor: E, org: &str, return_id: &str) -> Result<Vec<ReturnItem>>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    Ok(sqlx::query_as(
+        "SELECT reference, worker_id, amount, reason, line FROM payout_return_items \
+         WHERE org_id = $1 AND return_id = $2 ORDER BY line",
+    )
+    .bind(org)
+    .bind(return_id)
+    .fetch_all(executor)
+    .await?)
+}
+
+/// A return of the payout, with the payments it names.
+pub async fn get_return(db: &Db, org: &str, payout: &str, id: &str) -> Result<Return> {
+    let row: Option<ReturnRowDb> = sqlx::query_as(&format!(
+        "SELECT {RETURN_COLUMNS} FROM payout_returns WHERE org_id = $1 AND payout_id = $2 AND id = $3"
+    ))
+    .bind(org)
+    .bind(payout)
+    .bind(id)
+    .fetch_optional(db.pool())
+    .await?;
+    let mut found = row
+        .map(return_of)
+        .transpose()?
+        .ok_or_else(|| Error::NotFound(format!("return {id} of payout {payout}")))?;
+    found.items = items(db.pool(), org, id).await?;
+    Ok(found)
+}
+
+/// A page of a payout's returns, first recorded first, each with its payments, and the cursor
+/// (a `seq`) of the next page.
+pub async fn list_returns(
+    db: &Db,
+    org: &str,
+    payout: &str,
+    after_seq: Option<i64>,
+    size: u32,
+) -> Result<(Vec<Return>, Option<i64>)> {
+    let (mut found, next) = Listing::of_org(RETURN_COLUMNS, "payout_returns", org)
+        .and("payout_id =", Some(payout.to_string()))
+        .and_number("seq >", after_seq)
+        .page(db, "seq", size, return_of, |r| r.seq)
+        .await?;
+    for r in &mut found {
+        r.items = items(db.pool(), org, &r.id).await?;
+    }
+    Ok((found, next))
+}
+
+/// A return to record.
+pub struct NewReturn<'a> {
+    pub org_id: &'a str,
+    pub run_id: &'a str,
+    pub payout_id: &'a str,
+    pub id: &'a str,
+    pub recorded_by: &'a str,
+}
+
+/// Records a pending return naming these payments of the payout. The whole file is refused
+/// (422, naming each line) if a reference is not a payment of the payout, appears twice in the
+/// file, is in another return of the payout that was not rejected, or was marked returned
+/// before returns needed a second person: each payment is returned once. Nothing is paid until
+/// [`decide_return`] approves it.
+pub async fn record_return(db: &Db, new: NewReturn<'_>, rows: &[ReturnRow]) -> Result<Return> {
     let now = timestamp(Utc::now());
     let mut tx = db.pool().begin().await?;
-    let mut unknown = Vec::new();
-    let mut done = Returned::default();
-    for (line, reference, reason) in rows {
-        let found: Option<(String, String)> = sqlx::query_as(
-            "SELECT worker_id, status FROM payout_payments WHERE org_id = $1 AND payout_id = $2 AND reference = $3",
-        )
-        .bind(org)
-        .bind(payout)
-        .bind(reference)
-        .fetch_optional(&mut *tx)
-        .await?;
-        match found {
-            None => unknown.push((
-                format!("line {line}"),
-                format!("`{reference}` is not the reference of a payment of payout {payout}"),
+    // The payout's payments and the returns naming them, read once: a file names many.
+    let payments: Vec<(String, String, String, String)> = sqlx::query_as(
+        "SELECT reference, worker_id, amount, status FROM payout_payments WHERE org_id = $1 AND payout_id = $2",
+    )
+    .bind(new.org_id)
+    .bind(new.payout_id)
+    .fetch_all(&mut *tx)
+    .await?;
+    let payments: BTreeMap<String, (String, String, String)> =
+        payments.into_iter().map(|(r, w, a, s)| (r, (w, a, s))).collect();
+    let named: Vec<(String, i64, String)> = sqlx::query_as(
+        "SELECT i.reference, r.seq, r.status FROM payout_return_items i \
+         JOIN payout_returns r ON r.id = i.return_id \
+         WHERE i.org_id = $1 AND i.payout_id = $2 AND i.status <> 'rejected'",
+    )
+    .bind(new.org_id)
+    .bind(new.payout_id)
+    .fetch_all(&mut *tx)
+    .await?;
+    let named: BTreeMap<String, (i64, String)> = named.into_iter().map(|(r, seq, s)| (r, (seq, s))).collect();
+    let mut faults = Vec::new();
+    let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut chosen = Vec::with_capacity(rows.len());
+    for row in rows {
+        let at = format!("line {}", row.line);
+        let reference = row.reference.as_str();
+        if let Some(first) = seen.insert(reference, row.line) {
+            faults.push((at, format!("`{reference}` is named on line {first} already")));
+            continue;
+        }
+        match (payments.get(reference), named.get(reference)) {
+            (None, _) => faults.push((
+                at,
+                format!(
+                    "`{reference}` is not the reference of a payment of payout {}",
+                    new.payout_id
+                ),
             )),
-            Some((worker, status)) if status == "returned" => done.already.push(worker),
-            Some((worker, _)) => {
-                sqlx::query(
-                    "UPDATE payout_payments SET status = 'returned', return_reason = $1, returned_at = $2 \
-                     WHERE org_id = $3 AND payout_id = $4 AND reference = $5",
-                )
-                .bind(reason)
-                .bind(&now)
-                .bind(org)
-                .bind(payout)
-                .bind(reference)
-                .execute(&mut *tx)
-                .await?;
-                done.returned.push(worker);
-            }
+            (Some(_), Some((seq, status))) => faults.push((
+                at,
+                format!(
+                    "`{reference}` is in return {seq} of this payout already ({status}): a payment is returned once"
+                ),
+            )),
+            (Some((_, _, status)), None) if status != "sent" => faults.push((
+                at,
+                format!("`{reference}` was marked {status} already: a payment is returned once"),
+            )),
+            (Some((worker, amount, _)), None) => chosen.push((row, worker, amount)),
         }
     }
-    if !unknown.is_empty() {
-        return Err(Error::Invalid(unknown));
+    if !faults.is_empty() {
+        return Err(Error::Invalid(faults));
+    }
+    let mut total = Decimal::ZERO;
+    for (_, _, amount) in &chosen {
+        total += amount
+            .parse::<Decimal>()
+            .map_err(|e| Error::Internal(format!("payment amount `{amount}`: {e}")))?;
+    }
+    let (seq,): (i64,) =
+        sqlx::query_as("SELECT COALESCE(MAX(seq), 0) + 1 FROM payout_returns WHERE org_id = $1 AND payout_id = $2")
+            .bind(new.org_id)
+            .bind(new.payout_id)
+            .fetch_one(&mut *tx)
+            .await?;
+    let conflict = |e: sqlx::Error| match &e {
+        sqlx::Error::Database(d) if d.is_unique_violation() => Error::Conflict(format!(
+            "another return of payout {} was recorded at the same time: read the payout's returns, then record what is left",
+            new.payout_id
+        )),
+        _ => e.into(),
+    };
+    sqlx::query(
+        "INSERT INTO payout_returns (id, org_id, run_id, payout_id, seq, status, payments, total, recorded_by, recorded_at) \
+         VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $8, $9)",
+    )
+    .bind(new.id)
+    .bind(new.org_id)
+    .bind(new.run_id)
+    .bind(new.payout_id)
+    .bind(seq)
+    .bind(chosen.len() as i64)
+    .bind(total.to_string())
+    .bind(new.recorded_by)
+    .bind(&now)
+    .execute(&mut *tx)
+    .await
+    .map_err(conflict)?;
+    // 8 parameters a row: well under SQLite's and PostgreSQL's limits.
+    for chunk in chosen.chunks(INSERT_ROWS) {
+        let mut sql = String::from(
+            "INSERT INTO payout_return_items (return_id, org_id, payout_id, reference, worker_id, amount, reason, line, status) VALUES ",
+        );
+        for i in 0..chunk.len() {
+            let b = i * 8;
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!(
+                "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, 'pending')",
+                b + 1,
+                b + 2,
+                b + 3,
+                b + 4,
+                b + 5,
+                b + 6,
+                b + 7,
+                b + 8
+            ));
+        }
+        let mut query = sqlx::query(&sql);
+        for (row, worker, amount) in chunk {
+            query = query
+                .bind(new.id)
+                .bind(new.org_id)
+                .bind(new.payout_id)
+                .bind(row.reference.as_str())
+                .bind(worker.as_str())
+                .bind(amount.as_str())
+                .bind(row.reason.as_str())
+                .bind(row.line as i64);
+        }
+        query.execute(&mut *tx).await.map_err(conflict)?;
     }
     tx.commit().await?;
-    Ok(done)
+    get_return(db, new.org_id, new.payout_id, new.id).await
 }
 
-/// How many payments of a payout a bank return file has marked returned.
+/// Approve or reject.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReturnDecision {
+    Approve,
+    Reject,
+}
+
+impl ReturnDecision {
+    fn verb(self) -> &'static str {
+        match self {
+            ReturnDecision::Approve => "approve",
+            ReturnDecision::Reject => "reject",
+        }
+    }
+}
+
+/// Approves or rejects a pending return, by someone other than who recorded it (403, four
+/// eyes). Approving marks its payments returned in the same transaction, so the run's next
+/// payout pays them again; a return decided already is a conflict (409).
+pub async fn decide_return(
+    db: &Db,
+    org: &str,
+    payout: &str,
+    id: &str,
+    decision: ReturnDecision,
+    checker: &str,
+    rejection: Option<&str>,
+) -> Result<Return> {
+    let current = get_return(db, org, payout, id).await?;
+    if current.recorded_by == checker {
+        return Err(Error::Forbidden(format!(
+            "four eyes: {checker} recorded return {} of payout {payout} and cannot also {} it; another user with payouts:approve must",
+            current.seq,
+            decision.verb()
+        )));
+    }
+    let status = match decision {
+        ReturnDecision::Approve => "approved",
+        ReturnDecision::Reject => "rejected",
+    };
+    let now = timestamp(Utc::now());
+    let mut tx = db.pool().begin().await?;
+    // Only a pending return changes: of two decisions at once, one finds it decided.
+    let changed = sqlx::query(
+        "UPDATE payout_returns SET status = $1, decided_by = $2, decided_at = $3, rejection = $4 \
+         WHERE org_id = $5 AND payout_id = $6 AND id = $7 AND status = 'pending'",
+    )
+    .bind(status)
+    .bind(checker)
+    .bind(&now)
+    .bind(rejection)
+    .bind(org)
+    .bind(payout)
+    .bind(id)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if changed != 1 {
+        drop(tx);
+        let now = get_return(db, org, payout, id).await?;
+        return Err(Error::Conflict(format!(
+            "return {} of payout {payout} is {} already (by {}): only a pending return is approved or rejected",
+            now.seq,
+            now.status,
+            now.decided_by.as_deref().unwrap_or("someone")
+        )));
+    }
+    sqlx::query("UPDATE payout_return_items SET status = $1 WHERE org_id = $2 AND return_id = $3")
+        .bind(status)
+        .bind(org)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    if decision == ReturnDecision::Approve {
+        sqlx::query(
+            "UPDATE payout_payments SET status = 'returned', returned_at = $1, return_reason = \
+             (SELECT i.reason FROM payout_return_items i WHERE i.return_id = $2 AND i.reference = payout_payments.reference) \
+             WHERE org_id = $3 AND payout_id = $4 AND status = 'sent' \
+             AND reference IN (SELECT reference FROM payout_return_items WHERE return_id = $2)",
+        )
+        .bind(&now)
+        .bind(id)
+        .bind(org)
+        .bind(payout)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    get_return(db, org, payout, id).await
+}
+
+/// How many payments of a payout approved bank returns have marked returned.
 pub async fn returned_count(db: &Db, org: &str, payout: &str) -> Result<i64> {
     let (n,): (i64,) = sqlx::query_as(
         "SELECT COUNT(*) FROM payout_payments WHERE org_id = $1 AND payout_id = $2 AND status = 'returned'",

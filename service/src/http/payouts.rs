@@ -1,7 +1,8 @@
-//! Bank payouts of a finalized final run (`payouts:create` to make one or upload a bank return
-//! file, `payouts:view` to read one and download its files). A payout pays every worker of the
-//! run not paid yet, `net_payable` to the paisa, to the account and IFSC in the worker master at
-//! payout time; the workers it cannot pay are its exceptions. Its files (ISO 20022 pain.001, bulk
+//! Bank payouts of a finalized final run (`payouts:create` to make one or record a bank return
+//! file, `payouts:view` to read one and download its files, `payouts:approve` to approve or
+//! reject a return someone else recorded: only an approved return is paid again). A payout
+//! pays every worker of the run not paid yet, `net_payable` to the paisa, to the account and
+//! IFSC in the worker master at payout time; the workers it cannot pay are its exceptions. Its files (ISO 20022 pain.001, bulk
 //! NEFT CSV, exceptions CSV) are written under the run's payouts prefix in the object store and
 //! streamed to the caller: the bank files carry full account numbers, so each download is
 //! audited and nothing here logs their content.
@@ -20,11 +21,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 
-use super::extractor::{ApiPath, ApiQuery, AuthUser, QueryFaults};
+use super::extractor::{ApiJson, ApiPath, ApiQuery, AuthUser, QueryFaults};
 use super::{ApiContext, audit};
 use crate::auth::Permission;
 use crate::db::audit::Action;
-use crate::db::payouts::{self, NewPayment, NewPayout, Payout};
+use crate::db::payouts::{self, NewPayment, NewPayout, Payout, ReturnDecision, ReturnRow};
 use crate::db::runs::{self, Run};
 use crate::error::{Error, Result};
 
@@ -35,7 +36,18 @@ pub fn router() -> Router<ApiContext> {
         .route("/v1/orgs/{org}/runs/{id}/payouts/{pid}/pain.001.xml", get(pain001))
         .route("/v1/orgs/{org}/runs/{id}/payouts/{pid}/neft.csv", get(neft))
         .route("/v1/orgs/{org}/runs/{id}/payouts/{pid}/exceptions.csv", get(exceptions))
-        .route("/v1/orgs/{org}/runs/{id}/payouts/{pid}/returns", post(returns))
+        .route(
+            "/v1/orgs/{org}/runs/{id}/payouts/{pid}/returns",
+            post(returns).get(list_returns),
+        )
+        .route(
+            "/v1/orgs/{org}/runs/{id}/payouts/{pid}/returns/{rid}/approve",
+            post(approve_return),
+        )
+        .route(
+            "/v1/orgs/{org}/runs/{id}/payouts/{pid}/returns/{rid}/reject",
+            post(reject_return),
+        )
 }
 
 /// The files of a payout.
@@ -73,7 +85,7 @@ pub struct PayoutLinks {
     pub neft: String,
     /// Workers not paid, with the reason (accounts masked).
     pub exceptions: String,
-    /// POST a bank return file here.
+    /// POST a bank return file here (recorded pending a second person); GET the payout's returns.
     pub returns: String,
 }
 
@@ -89,7 +101,7 @@ pub struct PayoutBody {
     pub total: String,
     /// Workers of the run this payout could not pay (see `exceptions.csv`).
     pub exceptions: i64,
-    /// Payments a bank return file has marked returned (paid again by a later payout).
+    /// Payments an approved bank return has marked returned (paid again by a later payout).
     pub returned: i64,
     pub created_by: String,
     pub created_at: String,
@@ -178,9 +190,10 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>> {
 const NAMED: usize = 5;
 
 /// Make a payout of a finalized final run: a bulk payment of every worker's `net_payable` not
-/// paid yet (the first payout pays all; a later one the payments a bank returned and earlier
-/// exceptions since fixed in the master), to the account and IFSC the worker master has now.
-/// Workers with nothing to pay or bank details out of format are its exceptions, never paid.
+/// paid yet (the first payout pays all; a later one the payments of approved bank returns and
+/// earlier exceptions since fixed in the master), to the account and IFSC the worker master
+/// has now. Workers with nothing to pay or bank details out of format are its exceptions,
+/// never paid.
 /// An `Idempotency-Key` returns the payout the first request made.
 #[utoipa::path(post, path = "/v1/orgs/{org}/runs/{id}/payouts", tag = "payouts",
     params(("org" = String, Path), ("id" = String, Path),
@@ -214,7 +227,7 @@ pub(super) async fn create(
     let unpaid: Vec<_> = dues.into_iter().filter(|d| !paid.contains(&d.worker_id)).collect();
     if unpaid.is_empty() {
         return Err(Error::Conflict(format!(
-            "every worker of run {id} is paid ({} payment(s) outstanding): a later payout pays only payments a bank return file marked returned",
+            "every worker of run {id} is paid ({} payment(s) outstanding): a later payout pays only the payments of a bank return another person approved",
             paid.len()
         )));
     }
@@ -471,28 +484,107 @@ pub(super) async fn exceptions(
     download(&ctx, &user, &org, &id, &pid, File::Exceptions).await
 }
 
+/// A payment a bank return names.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct ReturnsBody {
-    /// Payments marked returned by this file.
-    pub returned: usize,
-    /// Payments an earlier file already returned.
-    pub already_returned: usize,
-    pub payout: PayoutBody,
+pub struct ReturnedPaymentBody {
+    /// The payment's end-to-end id, as the payout's files carry it.
+    pub reference: String,
+    pub worker_id: String,
+    /// The payment's amount, to the paisa.
+    pub amount: String,
+    /// The bank's reason, as the file says it.
+    pub reason: String,
+    /// The file's line that named it.
+    pub line: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReturnLinks {
+    /// POST here (`payouts:approve`, not the one who recorded it) to approve.
+    pub approve: String,
+    /// POST `{"reason"}` here to reject.
+    pub reject: String,
+}
+
+/// A bank return of a payout.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReturnBody {
+    pub id: String,
+    pub run_id: String,
+    pub payout_id: String,
+    /// 1 for the payout's first return, then 2, 3, ...
+    pub seq: i64,
+    /// `pending` until another user approves or rejects it; only an `approved` return makes
+    /// the run's next payout pay its payments again.
+    pub status: String,
+    /// How many payments it names.
+    pub payments: i64,
+    /// Their sum, to the paisa.
+    pub total: String,
+    pub references: Vec<ReturnedPaymentBody>,
+    pub recorded_by: String,
+    pub recorded_at: String,
+    pub decided_by: Option<String>,
+    pub decided_at: Option<String>,
+    /// Why it was rejected.
+    pub rejection: Option<String>,
+    pub links: ReturnLinks,
+}
+
+impl From<payouts::Return> for ReturnBody {
+    fn from(r: payouts::Return) -> ReturnBody {
+        let this = format!(
+            "/v1/orgs/{}/runs/{}/payouts/{}/returns/{}",
+            r.org_id, r.run_id, r.payout_id, r.id
+        );
+        ReturnBody {
+            links: ReturnLinks {
+                approve: format!("{this}/approve"),
+                reject: format!("{this}/reject"),
+            },
+            id: r.id,
+            run_id: r.run_id,
+            payout_id: r.payout_id,
+            seq: r.seq,
+            status: r.status,
+            payments: r.payments,
+            total: format!("{:.2}", r.total),
+            references: r
+                .items
+                .into_iter()
+                .map(|i| ReturnedPaymentBody {
+                    reference: i.reference,
+                    worker_id: i.worker_id,
+                    amount: i.amount,
+                    reason: i.reason,
+                    line: i.line,
+                })
+                .collect(),
+            recorded_by: r.recorded_by,
+            recorded_at: r.recorded_at,
+            decided_by: r.decided_by,
+            decided_at: r.decided_at,
+            rejection: r.rejection,
+        }
+    }
 }
 
 /// The largest return file taken: a line per returned payment.
 const MAX_RETURN_FILE: usize = 8 << 20;
 
-/// Upload a bank return file for the payout: CSV (UTF-8) with a header row and the columns
-/// `reference` (the payment's end-to-end id) and `reason`. The payments it names are marked
-/// returned; the next payout of the run pays them again. A reference that is not one of this
-/// payout's payments refuses the whole file (422, naming its lines). Uploading the same file
-/// again changes nothing.
+/// Record a bank return file for the payout: CSV (UTF-8) with a header row and the columns
+/// `reference` (the payment's end-to-end id) and `reason`. The return is `pending`: nothing is
+/// paid again until another user with `payouts:approve` approves it (one person could
+/// otherwise pay a worker twice). A reference that is not one of this payout's payments, named
+/// twice, or already in another return of the payout that was not rejected, refuses the whole
+/// file (422, naming its lines).
 #[utoipa::path(post, path = "/v1/orgs/{org}/runs/{id}/payouts/{pid}/returns", tag = "payouts",
     params(("org" = String, Path), ("id" = String, Path), ("pid" = String, Path)),
     request_body(content = String, content_type = "text/csv"),
-    responses((status = 200, body = ReturnsBody), (status = 401, body = super::error::ErrorBody),
+    responses((status = 201, description = "Recorded, pending a second person", body = ReturnBody),
+        (status = 401, body = super::error::ErrorBody),
         (status = 403, body = super::error::ErrorBody), (status = 404, body = super::error::ErrorBody),
+        (status = 409, description = "Another return of the payout was recorded at the same time", body = super::error::ErrorBody),
         (status = 422, body = super::error::ErrorBody)),
     security(("bearer" = [])))]
 pub(super) async fn returns(
@@ -500,34 +592,171 @@ pub(super) async fn returns(
     user: AuthUser,
     ApiPath((org, id, pid)): ApiPath<(String, String, String)>,
     body_bytes: Body,
-) -> Result<Json<ReturnsBody>> {
+) -> Result<Response> {
     user.may(&org, Permission::CreatePayouts)?;
     payouts::get(&ctx.db, &org, &id, &pid).await?;
     let bytes = axum::body::to_bytes(body_bytes, MAX_RETURN_FILE)
         .await
         .map_err(|_| Error::invalid("body", format!("larger than {MAX_RETURN_FILE} bytes")))?;
     let rows = parse_returns(&bytes)?;
-    let done = payouts::mark_returned(&ctx.db, &org, &pid, &rows).await?;
+    let rid = uuid::Uuid::now_v7().to_string();
+    let recorded = payouts::record_return(
+        &ctx.db,
+        payouts::NewReturn {
+            org_id: &org,
+            run_id: &id,
+            payout_id: &pid,
+            id: &rid,
+            recorded_by: &user.sub,
+        },
+        &rows,
+    )
+    .await?;
     audit::changed(
         &ctx,
         &user,
         Action::PayoutReturn,
-        &format!("runs/{id}/payouts/{pid}"),
+        &format!("runs/{id}/payouts/{pid}/returns/{rid}"),
         None,
-        Some(json!({"returned": done.returned, "already_returned": done.already.len()})),
+        Some(json!({
+            "seq": recorded.seq, "status": recorded.status, "payments": recorded.payments,
+            "total": format!("{:.2}", recorded.total),
+        })),
     )
     .await;
-    let payout = payouts::get(&ctx.db, &org, &id, &pid).await?;
-    let returned = payouts::returned_count(&ctx.db, &org, &pid).await?;
-    Ok(Json(ReturnsBody {
-        returned: done.returned.len(),
-        already_returned: done.already.len(),
-        payout: body(payout, returned),
+    Ok((StatusCode::CREATED, Json(ReturnBody::from(recorded))).into_response())
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReturnPage {
+    pub returns: Vec<ReturnBody>,
+    pub next_page_token: Option<String>,
+}
+
+/// The payout's bank returns, first recorded first: pending, approved and rejected, each with
+/// the payments it names.
+#[utoipa::path(get, path = "/v1/orgs/{org}/runs/{id}/payouts/{pid}/returns", tag = "payouts",
+    params(("org" = String, Path), ("id" = String, Path), ("pid" = String, Path), ListQuery),
+    responses((status = 200, body = ReturnPage), (status = 401, body = super::error::ErrorBody),
+        (status = 403, body = super::error::ErrorBody), (status = 404, body = super::error::ErrorBody),
+        (status = 422, body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub(super) async fn list_returns(
+    State(ctx): State<ApiContext>,
+    user: AuthUser,
+    ApiPath((org, id, pid)): ApiPath<(String, String, String)>,
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> Result<Json<ReturnPage>> {
+    // Whoever decides returns reads them; so does whoever reads payouts.
+    user.org(&org)?;
+    if !user.can(Permission::ApprovePayouts) && !user.can(Permission::ViewPayouts) {
+        return Err(Error::Missing(Permission::ViewPayouts));
+    }
+    let mut faults = QueryFaults::default();
+    let size = faults.page_size(query.page_size, 20, 100);
+    let after = faults.token::<i64>(query.page_token.as_deref());
+    faults.check()?;
+    payouts::get(&ctx.db, &org, &id, &pid).await?;
+    let (found, next) = payouts::list_returns(&ctx.db, &org, &pid, after, size).await?;
+    Ok(Json(ReturnPage {
+        returns: found.into_iter().map(ReturnBody::from).collect(),
+        next_page_token: next.map(|seq| seq.to_string()),
     }))
 }
 
+/// Approve a pending bank return someone else recorded: its payments are marked returned, and
+/// the run's next payout pays them again.
+#[utoipa::path(post, path = "/v1/orgs/{org}/runs/{id}/payouts/{pid}/returns/{rid}/approve", tag = "payouts",
+    params(("org" = String, Path), ("id" = String, Path), ("pid" = String, Path), ("rid" = String, Path)),
+    responses((status = 200, body = ReturnBody), (status = 401, body = super::error::ErrorBody),
+        (status = 403, description = "No payouts:approve, or the caller recorded it (four eyes)", body = super::error::ErrorBody),
+        (status = 404, body = super::error::ErrorBody),
+        (status = 409, description = "Approved or rejected already", body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub(super) async fn approve_return(
+    State(ctx): State<ApiContext>,
+    user: AuthUser,
+    ApiPath((org, id, pid, rid)): ApiPath<(String, String, String, String)>,
+) -> Result<Json<ReturnBody>> {
+    user.may(&org, Permission::ApprovePayouts)?;
+    decide_return(&ctx, &user, (&org, &id, &pid, &rid), ReturnDecision::Approve, None).await
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct RejectReturn {
+    /// Why the return is rejected (1 to 500 characters).
+    pub reason: String,
+}
+
+/// Reject a pending bank return someone else recorded, saying why: its payments stay paid, and
+/// a corrected return may name them again.
+#[utoipa::path(post, path = "/v1/orgs/{org}/runs/{id}/payouts/{pid}/returns/{rid}/reject", tag = "payouts",
+    params(("org" = String, Path), ("id" = String, Path), ("pid" = String, Path), ("rid" = String, Path)),
+    request_body = RejectReturn,
+    responses((status = 200, body = ReturnBody), (status = 401, body = super::error::ErrorBody),
+        (status = 403, description = "No payouts:approve, or the caller recorded it (four eyes)", body = super::error::ErrorBody),
+        (status = 404, body = super::error::ErrorBody),
+        (status = 409, description = "Approved or rejected already", body = super::error::ErrorBody),
+        (status = 422, body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub(super) async fn reject_return(
+    State(ctx): State<ApiContext>,
+    user: AuthUser,
+    ApiPath((org, id, pid, rid)): ApiPath<(String, String, String, String)>,
+    ApiJson(body): ApiJson<RejectReturn>,
+) -> Result<Json<ReturnBody>> {
+    user.may(&org, Permission::ApprovePayouts)?;
+    let reason = body.reason.trim();
+    if reason.is_empty() || reason.chars().count() > 500 {
+        return Err(Error::invalid(
+            "reason",
+            "say why the return is rejected, in 1 to 500 characters",
+        ));
+    }
+    decide_return(
+        &ctx,
+        &user,
+        (&org, &id, &pid, &rid),
+        ReturnDecision::Reject,
+        Some(reason),
+    )
+    .await
+}
+
+async fn decide_return(
+    ctx: &ApiContext,
+    user: &AuthUser,
+    (org, id, pid, rid): (&str, &str, &str, &str),
+    decision: ReturnDecision,
+    reason: Option<&str>,
+) -> Result<Json<ReturnBody>> {
+    payouts::get(&ctx.db, org, id, pid).await?;
+    let decided = payouts::decide_return(&ctx.db, org, pid, rid, decision, &user.sub, reason).await?;
+    let action = match decision {
+        ReturnDecision::Approve => Action::PayoutReturnApprove,
+        ReturnDecision::Reject => Action::PayoutReturnReject,
+    };
+    let mut after = json!({
+        "seq": decided.seq, "status": decided.status, "payments": decided.payments,
+        "total": format!("{:.2}", decided.total), "recorded_by": decided.recorded_by,
+    });
+    if let Some(reason) = reason {
+        after["reason"] = json!(reason);
+    }
+    audit::changed(
+        ctx,
+        user,
+        action,
+        &format!("runs/{id}/payouts/{pid}/returns/{rid}"),
+        Some(json!({"status": "pending"})),
+        Some(after),
+    )
+    .await;
+    Ok(Json(decided.into()))
+}
+
 /// The (line, reference, reason) rows of a return file.
-fn parse_returns(bytes: &[u8]) -> Result<Vec<(usize, String, String)>> {
+fn parse_returns(bytes: &[u8]) -> Result<Vec<ReturnRow>> {
     let text = std::str::from_utf8(bytes).map_err(|_| Error::invalid("body", "not UTF-8 CSV text"))?;
     let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(text.as_bytes());
     let header = reader
@@ -554,7 +783,11 @@ fn parse_returns(bytes: &[u8]) -> Result<Vec<(usize, String, String)>> {
                     continue;
                 }
                 let why = reason.and_then(|r| record.get(r)).unwrap_or_default().trim();
-                rows.push((line, value.to_string(), why.to_string()));
+                rows.push(ReturnRow {
+                    line,
+                    reference: value.to_string(),
+                    reason: why.to_string(),
+                });
             }
         }
     }
@@ -574,13 +807,11 @@ mod tests {
     #[test]
     fn a_return_file_needs_a_reference_per_line() {
         let rows = parse_returns(b"Reference,Reason\nabc-1-W1,Account closed\n abc-1-W2 ,\n").unwrap();
-        assert_eq!(
-            rows,
-            vec![
-                (2, "abc-1-W1".to_string(), "Account closed".to_string()),
-                (3, "abc-1-W2".to_string(), String::new())
-            ]
-        );
+        let rows: Vec<(usize, &str, &str)> = rows
+            .iter()
+            .map(|r| (r.line, r.reference.as_str(), r.reason.as_str()))
+            .collect();
+        assert_eq!(rows, [(2, "abc-1-W1", "Account closed"), (3, "abc-1-W2", "")]);
         assert!(parse_returns(b"ref,why\nx,y\n").is_err());
         assert!(parse_returns(b"reference,reason\n,closed\n").is_err());
         assert!(parse_returns(b"reference,reason\n").is_err());
