@@ -12,7 +12,8 @@ use payroll_service::ServeConfig;
 #[command(
     after_help = "With no config this is the embedded default: it listens on 127.0.0.1:8080, \
     keeps an SQLite database and the object store under ./payroll-data, generates a demo month \
-    (or reads --inputs), generates a signing secret and prints a token per role.\n\n\
+    (or reads --inputs) and generates a signing secret; for the demo month it prints a token per \
+    role.\n\n\
     Every config key can be set as a PAYROLL_ variable, nested keys joined by a double \
     underscore: PAYROLL_LISTEN=0.0.0.0:8080, PAYROLL_DATABASE=postgres://..., \
     PAYROLL_AUTH__HS256_SECRET=..."
@@ -76,6 +77,14 @@ pub fn token(args: TokenArgs) -> Result<ExitCode> {
         bail!(
             "--role {unknown}: not a role; expected one of {}",
             roles.names().collect::<Vec<_>>().join(", ")
+        );
+    }
+    let max = config.auth.max_token_lifetime;
+    if Duration::from(args.ttl) > max {
+        bail!(
+            "--ttl {}: the service refuses tokens living longer than {} ([auth] max_token_lifetime)",
+            args.ttl,
+            humantime::format_duration(max)
         );
     }
     let keys = payroll_service::signing_keys(&config)?;

@@ -155,3 +155,119 @@ async fn the_cli_and_the_service_see_the_same_runs_and_locks() {
     );
     service.shutdown().await;
 }
+
+/// What `payroll serve` prints and whether it still runs: `args` and `env` as given, any other
+/// `PAYROLL_` setting of the test's environment removed. Stops it once it has said how to call it
+/// (or at once if it exits).
+fn serve_output(args: &[&str], env: &[(&str, &str)]) -> (Option<std::process::ExitStatus>, String, String) {
+    use std::io::Read;
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_payroll"));
+    for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("PAYROLL_")) {
+        command.env_remove(name);
+    }
+    let mut child = command
+        .arg("serve")
+        .args(args)
+        .envs(env.iter().copied())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the payroll binary runs");
+    let reader = |mut pipe: Box<dyn Read + Send>| {
+        let text = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let sink = std::sync::Arc::clone(&text);
+        std::thread::spawn(move || {
+            let mut buffer = [0; 4096];
+            while let Ok(n @ 1..) = pipe.read(&mut buffer) {
+                sink.lock().unwrap().push_str(&String::from_utf8_lossy(&buffer[..n]));
+            }
+        });
+        text
+    };
+    let stdout = reader(Box::new(child.stdout.take().unwrap()));
+    let stderr = reader(Box::new(child.stderr.take().unwrap()));
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    let exited = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        // `inputs:` follows `listening on`; the tokens, if any, are printed right after it.
+        if stdout.lock().unwrap().contains("inputs:") {
+            std::thread::sleep(Duration::from_millis(500));
+            break None;
+        }
+        assert!(std::time::Instant::now() < deadline, "payroll serve did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    if exited.is_none() {
+        child.kill().unwrap();
+    }
+    child.wait().unwrap();
+    // The readers end with the pipes.
+    std::thread::sleep(Duration::from_millis(100));
+    let take = |text: std::sync::Arc<std::sync::Mutex<String>>| text.lock().unwrap().clone();
+    (exited, take(stdout), take(stderr))
+}
+
+/// Ready tokens end in journald or container logs: only the generated demo month prints them,
+/// never a service over an operator's inputs or config file, even on loopback.
+#[test]
+fn serve_prints_ready_tokens_for_the_generated_demo_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = |name: &str| dir.path().join(name).display().to_string();
+    let listen = ["--listen", "127.0.0.1:0"];
+
+    let demo = data("demo");
+    let (exited, stdout, stderr) = serve_output(&[&listen[..], &["--data", &demo]].concat(), &[]);
+    assert_eq!(exited, None, "{stdout}{stderr}");
+    assert!(
+        stdout.contains("Tokens for org"),
+        "the demo prints its tokens: {stdout}"
+    );
+
+    let inputs = sample().display().to_string();
+    let files = data("files");
+    let (exited, stdout, stderr) = serve_output(&[&listen[..], &["--data", &files, "--inputs", &inputs]].concat(), &[]);
+    assert_eq!(exited, None, "{stdout}{stderr}");
+    assert!(
+        !stdout.contains("Tokens for org") && !stdout.contains("eyJ"),
+        "configured inputs: {stdout}"
+    );
+
+    // A config file naming no inputs: an operator's setup all the same.
+    let file = dir.path().join("payroll.toml");
+    std::fs::write(
+        &file,
+        format!("listen = \"127.0.0.1:0\"\ndata = {:?}\n", data("configured")),
+    )
+    .unwrap();
+    let (exited, stdout, stderr) = serve_output(&["--config", &file.display().to_string()], &[]);
+    assert_eq!(exited, None, "{stdout}{stderr}");
+    assert!(
+        !stdout.contains("Tokens for org") && !stdout.contains("eyJ"),
+        "a config file: {stdout}"
+    );
+}
+
+/// Secrets set the way docker/compose.yaml sets them, from the environment: a weak one stops
+/// `payroll serve` before it listens, naming the key.
+#[test]
+fn serve_refuses_weak_secrets_from_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data").display().to_string();
+    let inputs = sample().display().to_string();
+    let args = ["--listen", "127.0.0.1:0", "--data", &data, "--inputs", &inputs];
+    let aaaa = "a".repeat(64);
+    for (name, value, named) in [
+        (
+            "PAYROLL_AUTH__HS256_SECRET",
+            "replace-with-the-output-of-openssl-rand-hex-32",
+            "auth.hs256_secret",
+        ),
+        ("PAYROLL_CHECKPOINT_KEY", aaaa.as_str(), "PAYROLL_CHECKPOINT_KEY"),
+    ] {
+        let (exited, stdout, stderr) = serve_output(&args, &[(name, value)]);
+        assert!(exited.is_some_and(|s| !s.success()), "{name}={value} started: {stdout}");
+        assert!(stderr.contains(named), "{name}: {stderr}");
+    }
+}

@@ -13,6 +13,7 @@ pub mod locks;
 pub mod progress;
 pub mod results;
 pub mod seal;
+pub mod secret;
 pub mod store;
 
 pub use dead_letter::{DeadLetter, DeadLetters, Position};

@@ -25,8 +25,8 @@ impl std::fmt::Debug for Seal {
 }
 
 impl Seal {
-    /// The seal of [`KEY_VAR`], if it is set; a key that is not 64 hex digits is an error, never
-    /// a silent fall back to writing in clear.
+    /// The seal of [`KEY_VAR`], if it is set; a key that is not 64 hex digits, or is weak
+    /// ([`crate::secret::weakness`]), is an error, never a silent fall back to writing in clear.
     pub fn from_env() -> Result<Option<Seal>> {
         match std::env::var(KEY_VAR) {
             Err(std::env::VarError::NotPresent) => Ok(None),
@@ -41,6 +41,10 @@ impl Seal {
             .ok()
             .and_then(|k| k.try_into().ok())
             .ok_or_else(bad_key)?;
+        // 64 hex digits are 256 bits, but `aaaa…` is no key.
+        if let Some(why) = crate::secret::weakness(text) {
+            return Err(Error::input(KEY_VAR, why));
+        }
         Ok(Seal::new(&key))
     }
 

@@ -74,6 +74,10 @@ pub struct ServeConfig {
     /// Runs this instance executes at once; 0 for an instance that only serves the API.
     #[serde(default = "default_workers")]
     pub workers: usize,
+    /// The file this was read from, if any: a service given one is an operator's, never the
+    /// embedded demo (no ready tokens).
+    #[serde(skip)]
+    pub file: Option<PathBuf>,
 }
 
 /// Limits on adjustments requested through the API.
@@ -175,16 +179,52 @@ mod duration {
     }
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuthConfig {
-    /// Signs and checks tokens (HS256). Generated at start when neither key is set.
+    /// Signs and checks tokens (HS256), a strong secret ([`Secret::strong`]). Generated at
+    /// start when neither key is set.
     pub hs256_secret: Option<Secret>,
     /// Checks tokens signed by an identity provider (RS256), a PEM file.
     pub rs256_public_key: Option<PathBuf>,
     /// The company's OpenID Connect provider: the console signs in through it, and the API
     /// checks its tokens by the keys it publishes.
     pub oidc: Option<OidcConfig>,
+    /// The `iss` and `aud` every HS256 or RS256 token must carry, and `payroll token` writes,
+    /// when set. The provider's tokens are held to `[auth.oidc]`'s issuer and audience.
+    pub issuer: Option<String>,
+    pub audience: Option<String>,
+    /// The longest a token of any kind may live (`exp` less `iat`): `12h` by default.
+    #[serde(default = "default_max_token_lifetime", with = "duration")]
+    pub max_token_lifetime: Duration,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            hs256_secret: None,
+            rs256_public_key: None,
+            oidc: None,
+            issuer: None,
+            audience: None,
+            max_token_lifetime: default_max_token_lifetime(),
+        }
+    }
+}
+
+impl AuthConfig {
+    /// What a token must say to be accepted, beyond its signature.
+    pub fn token_policy(&self) -> crate::auth::TokenPolicy {
+        crate::auth::TokenPolicy {
+            issuer: self.issuer.clone(),
+            audience: self.audience.clone(),
+            max_lifetime: self.max_token_lifetime,
+        }
+    }
+}
+
+fn default_max_token_lifetime() -> Duration {
+    crate::auth::DEFAULT_MAX_TOKEN_LIFETIME
 }
 
 /// An OpenID Connect provider the console signs in with (authorization code flow with PKCE,
@@ -259,6 +299,16 @@ impl Secret {
     pub fn reveal(&self) -> &str {
         &self.0
     }
+
+    /// This secret as the key `key` signs or seals with, refused when weak (under 256 bits, a
+    /// pattern or a documented placeholder) by the rule the checkpoint key is held to too
+    /// ([`payroll_connectors::secret::weakness`]); the refusal names `key`.
+    pub fn strong(&self, key: &str) -> Result<&str, String> {
+        match payroll_connectors::secret::weakness(&self.0) {
+            Some(why) => Err(format!("{key}: {why}")),
+            None => Ok(&self.0),
+        }
+    }
 }
 
 impl std::fmt::Debug for Secret {
@@ -315,6 +365,7 @@ impl ServeConfig {
         if let Some(dir) = file.and_then(Path::parent) {
             config.resolve_relative_to(dir);
         }
+        config.file = file.map(Path::to_path_buf);
         Ok(config)
     }
 
@@ -399,6 +450,10 @@ mod tests {
         assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(c.data, PathBuf::from("./payroll-data"));
         assert!(c.database.is_none() && c.brokers.is_none());
+        // With no [auth] section, and with one that does not say: tokens live 12 hours at most.
+        for c in [c, config("[auth]\nissuer = \"https://idp.example\"", &[]).unwrap()] {
+            assert_eq!(c.auth.max_token_lifetime, Duration::from_secs(12 * 3600));
+        }
     }
 
     #[test]

@@ -52,7 +52,7 @@ const DEMO_WORKERS: usize = 500;
 pub struct Service {
     pub addr: SocketAddr,
     pub ctx: ApiContext,
-    /// A ready token per role, printed when bound to loopback with a key that can sign.
+    /// A ready token per role, printed for the generated demo only (see `http::console::demo`).
     pub tokens: Option<DemoTokens>,
     tasks: Vec<JoinHandle<()>>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
@@ -85,6 +85,9 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Service> {
     let rulesets = load_rulesets(&config)?;
     let source = input_source(&config)?;
     let keys = signing_keys(&config)?;
+    // Read again wherever checkpoints are; checked here so that a weak key stops the start in
+    // every mode, not the first run that reads the state.
+    payroll_connectors::seal::Seal::from_env()?;
     let database_url = match &config.database {
         Some(url) => url.reveal().to_string(),
         None => format!("sqlite://{}?mode=rwc", config.data.join("payroll.db").display()),
@@ -145,14 +148,15 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Service> {
         .await
         .with_context(|| format!("listening on {}", ctx.config.listen))?;
     let addr = listener.local_addr()?;
-    let tokens = if addr.ip().is_loopback() {
+    // Printed tokens end in logs (journald, a container's): the generated demo's only.
+    let tokens = if http::console::demo(&ctx.config) && addr.ip().is_loopback() {
         demo_tokens(&ctx)
     } else {
         None
     };
 
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let app = http::router(ctx.clone());
+    let app = http::router(ctx.clone()).layer(axum::Extension(http::console::Listening(addr)));
     let mut tasks = vec![tokio::spawn(async move {
         let server = axum::serve(listener, app).with_graceful_shutdown(async {
             let _ = stopped.await;
@@ -361,7 +365,7 @@ fn demo_inputs(data: &Path) -> anyhow::Result<Source> {
 /// The configured key, or a secret generated once and kept under the data directory (so the
 /// printed tokens survive a restart).
 pub fn signing_keys(config: &ServeConfig) -> anyhow::Result<Keys> {
-    let keys = own_keys(config)?;
+    let keys = own_keys(config)?.with_policy(config.auth.token_policy());
     Ok(match &config.auth.oidc {
         Some(oidc) => keys.with_oidc(oidc::Provider::new(oidc.clone())),
         None => keys,
@@ -374,10 +378,8 @@ fn own_keys(config: &ServeConfig) -> anyhow::Result<Keys> {
         return Keys::rs256(&pem).map_err(|e| anyhow::anyhow!("auth.rs256_public_key {}: {e}", path.display()));
     }
     if let Some(secret) = &config.auth.hs256_secret {
-        if secret.reveal().len() < 32 {
-            bail!("auth.hs256_secret: at least 32 characters (generate one with `openssl rand -hex 32`)");
-        }
-        return Ok(Keys::hs256(secret.reveal().as_bytes()));
+        let secret = secret.strong("auth.hs256_secret").map_err(anyhow::Error::msg)?;
+        return Ok(Keys::hs256(secret.as_bytes()));
     }
     std::fs::create_dir_all(&config.data).with_context(|| format!("creating {}", config.data.display()))?;
     let path: PathBuf = config.data.join("jwt-secret");

@@ -1,15 +1,19 @@
 //! Tokens from the company's OpenID Connect provider: checked against the keys it publishes
 //! (discovery document → `jwks_uri`), the configured claims mapped to org and roles.
 //!
-//! Keys are fetched on first use and cached; a token naming a key id the cache does not hold
-//! refetches them (the provider rotated its keys), at most once per [`REFETCH_AFTER`] so a flood
-//! of tokens with made-up key ids cannot make this service hammer the provider.
+//! Keys are fetched on first use and cached for [`KEYS_TTL`], so a key the provider withdraws
+//! (rotated out, or revoked after a leak) stops verifying within it. A token naming a key id the
+//! cache does not hold refetches them (the provider rotated its keys), at most once per
+//! [`REFETCH_AFTER`] so a flood of tokens with made-up key ids cannot make this service hammer
+//! the provider. A fetch holds no lock the cache is read under: tokens of cached keys verify
+//! while it is under way, and its keys replace the cache when it answers.
 
 use std::collections::HashMap;
+use std::sync::PoisonError;
 use std::time::{Duration, Instant};
 
 use jsonwebtoken::jwk::{Jwk, JwkSet};
-use jsonwebtoken::{Algorithm, DecodingKey, Validation, errors::ErrorKind};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 use serde_json::Value;
 use tokio::sync::Mutex;
@@ -17,20 +21,43 @@ use tokio::sync::Mutex;
 use crate::auth::{Claims, TokenError};
 use crate::config::OidcConfig;
 
-/// The shortest time between two fetches of the provider's keys.
-const REFETCH_AFTER: Duration = Duration::from_secs(10);
+/// How long fetched keys are used before they are fetched again.
+const KEYS_TTL: Duration = Duration::from_secs(10 * 60);
+
+/// The shortest time between two fetches of the provider's keys (but the first).
+const REFETCH_AFTER: Duration = Duration::from_secs(60);
+
+type KeySet = HashMap<String, (DecodingKey, Algorithm)>;
 
 /// The provider, its keys as last fetched, and how its claims map to ours.
 pub struct Provider {
     config: OidcConfig,
     client: reqwest::Client,
-    keys: Mutex<KeyCache>,
+    /// Held only to read or replace, never across a fetch.
+    keys: std::sync::Mutex<KeyCache>,
+    /// Held by the one task fetching, so that tokens waiting for new keys share one fetch.
+    fetching: Mutex<()>,
 }
 
 #[derive(Default)]
 struct KeyCache {
-    by_kid: HashMap<String, (DecodingKey, Algorithm)>,
+    by_kid: KeySet,
+    /// When the keys were last fetched successfully.
     fetched: Option<Instant>,
+    /// When a fetch last started, answered or not.
+    tried: Option<Instant>,
+}
+
+impl KeyCache {
+    /// The key `kid` as cached, and whether the keys are to be fetched (again) first: they are
+    /// stale or `kid` is unknown, and the last try is long enough ago.
+    fn lookup(&self, kid: &str) -> (Option<(DecodingKey, Algorithm)>, bool) {
+        let found = self.by_kid.get(kid).cloned();
+        let stale = self.fetched.is_none_or(|at| at.elapsed() >= KEYS_TTL);
+        let may_try = self.tried.is_none_or(|at| at.elapsed() >= REFETCH_AFTER);
+        let due = (stale || found.is_none()) && may_try;
+        (found, due)
+    }
 }
 
 #[derive(Deserialize)]
@@ -48,7 +75,8 @@ impl Provider {
         Provider {
             config,
             client,
-            keys: Mutex::new(KeyCache::default()),
+            keys: std::sync::Mutex::new(KeyCache::default()),
+            fetching: Mutex::new(()),
         }
     }
 
@@ -80,12 +108,9 @@ impl Provider {
         validation.set_required_spec_claims(&["exp", "sub", "iss", "aud"]);
         validation.set_issuer(&[self.config.issuer.trim_end_matches('/'), &self.config.issuer]);
         validation.set_audience(&[self.config.audience.as_deref().unwrap_or(&self.config.client_id)]);
+        validation.validate_nbf = true;
         validation.leeway = 5;
-        let data = jsonwebtoken::decode::<Value>(token, &key, &validation).map_err(|e| match e.kind() {
-            ErrorKind::ExpiredSignature => TokenError::Expired,
-            ErrorKind::InvalidSignature => TokenError::BadSignature,
-            _ => TokenError::Malformed(e.to_string()),
-        })?;
+        let data = jsonwebtoken::decode::<Value>(token, &key, &validation).map_err(|e| crate::auth::refusal(&e))?;
         self.claims(&data.claims)
     }
 
@@ -105,32 +130,57 @@ impl Provider {
             Some(Value::String(roles)) => roles.split_whitespace().map(str::to_string).collect(),
             _ => Vec::new(),
         };
-        Ok(Claims { sub, org, roles, exp })
+        let iat = claims.get("iat").and_then(Value::as_u64);
+        Ok(Claims {
+            sub,
+            org,
+            roles,
+            exp,
+            iat,
+        })
     }
 
-    /// The key `kid`, refetching the provider's keys when it is unknown.
+    fn cache(&self) -> std::sync::MutexGuard<'_, KeyCache> {
+        // A panic while the cache was held left it whole: it is only ever replaced.
+        self.keys.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The key `kid`, refetching the provider's keys when they are stale or `kid` is unknown.
     async fn key(&self, kid: &str) -> Result<(DecodingKey, Algorithm), TokenError> {
-        let mut cache = self.keys.lock().await;
-        if let Some(found) = cache.by_kid.get(kid) {
-            return Ok(found.clone());
+        let unknown = || TokenError::Malformed(format!("the provider publishes no key `{kid}`"));
+        let (found, due) = self.cache().lookup(kid);
+        if !due {
+            return found.ok_or_else(unknown);
         }
-        if cache.fetched.is_none_or(|at| at.elapsed() >= REFETCH_AFTER) {
-            cache.fetched = Some(Instant::now());
-            match self.fetch().await {
-                Ok(keys) => cache.by_kid = keys,
-                Err(e) => {
-                    tracing::warn!(issuer = %self.config.issuer, error = %e, "fetching the provider's keys");
-                }
+        let fetching = match self.fetching.try_lock() {
+            Ok(fetching) => fetching,
+            // Stale, and another task is fetching: the key verifies until the new set is in.
+            Err(_) if found.is_some() => return found.ok_or_else(unknown),
+            // Unknown: the fetch under way may bring it.
+            Err(_) => self.fetching.lock().await,
+        };
+        // Another task may have fetched since the look above.
+        let (found, due) = self.cache().lookup(kid);
+        if !due {
+            return found.ok_or_else(unknown);
+        }
+        self.cache().tried = Some(Instant::now());
+        let fetched = self.fetch().await;
+        drop(fetching);
+        match fetched {
+            Ok(keys) => {
+                let mut cache = self.cache();
+                cache.by_kid = keys;
+                cache.fetched = Some(Instant::now());
             }
+            // The keys in hand stay in use: the provider being away is no reason to refuse
+            // everyone. It is asked again after REFETCH_AFTER.
+            Err(e) => tracing::warn!(issuer = %self.config.issuer, error = %e, "fetching the provider's keys"),
         }
-        cache
-            .by_kid
-            .get(kid)
-            .cloned()
-            .ok_or_else(|| TokenError::Malformed(format!("the provider publishes no key `{kid}`")))
+        self.cache().lookup(kid).0.ok_or_else(unknown)
     }
 
-    async fn fetch(&self) -> Result<HashMap<String, (DecodingKey, Algorithm)>, String> {
+    async fn fetch(&self) -> Result<KeySet, String> {
         let url = format!(
             "{}/.well-known/openid-configuration",
             self.config.issuer.trim_end_matches('/')
@@ -182,7 +232,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use std::sync::Arc;
-    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
     use axum::routing::get;
     use axum::{Json, Router};
@@ -205,6 +255,15 @@ cA+TMTyz7kbOpm9KsuXl89o0mfuhRANCAATOtpC2W53neXpR6CZNG2PN5NRFcH+8
     /// A provider on loopback publishing the key as `kid` (swapped by the test), counting
     /// fetches of its keys.
     async fn provider(kid: Arc<std::sync::Mutex<String>>, fetches: Arc<AtomicUsize>) -> String {
+        slow_provider(kid, fetches, Arc::default()).await
+    }
+
+    /// A provider as [`provider`] whose keys take five seconds to come while `slow` is set.
+    async fn slow_provider(
+        kid: Arc<std::sync::Mutex<String>>,
+        fetches: Arc<AtomicUsize>,
+        slow: Arc<AtomicBool>,
+    ) -> String {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let issuer = base.clone();
@@ -221,7 +280,11 @@ cA+TMTyz7kbOpm9KsuXl89o0mfuhRANCAATOtpC2W53neXpR6CZNG2PN5NRFcH+8
                 get(move || {
                     fetches.fetch_add(1, Ordering::SeqCst);
                     let kid = kid.lock().unwrap().clone();
+                    let slow = slow.load(Ordering::SeqCst);
                     async move {
+                        if slow {
+                            tokio::time::sleep(Duration::from_secs(5)).await;
+                        }
                         Json(json!({"keys": [{"kty": "EC", "crv": "P-256", "x": EC_X, "y": EC_Y,
                             "kid": kid, "use": "sig", "alg": "ES256"}]}))
                     }
@@ -269,11 +332,12 @@ cA+TMTyz7kbOpm9KsuXl89o0mfuhRANCAATOtpC2W53neXpR6CZNG2PN5NRFcH+8
         assert_eq!(p.verify(&spaced).await.unwrap().roles, ["worker", "ops_viewer"]);
 
         for (why, claims, want) in [
-            ("another audience", json!({"aud": "other"}), "InvalidAudience"),
+            ("another audience", json!({"aud": "other"}), "audience"),
+            ("another issuer", json!({"iss": "https://evil.example"}), "issuer"),
             (
-                "another issuer",
-                json!({"iss": "https://evil.example"}),
-                "InvalidIssuer",
+                "not valid yet",
+                json!({"nbf": crate::auth::now_epoch() + 3600}),
+                "not valid yet",
             ),
             ("no org", json!({"org": null}), "no `org` claim"),
         ] {
@@ -304,8 +368,68 @@ cA+TMTyz7kbOpm9KsuXl89o0mfuhRANCAATOtpC2W53neXpR6CZNG2PN5NRFcH+8
         assert_eq!(fetches.load(Ordering::SeqCst), 1);
 
         // Later, the unknown key id refetches and the rotated key verifies.
-        p.keys.lock().await.fetched = Some(Instant::now() - REFETCH_AFTER);
+        p.cache().tried = Some(Instant::now() - REFETCH_AFTER);
         p.verify(&token(&issuer, "k2", json!({}))).await.unwrap();
         assert_eq!(fetches.load(Ordering::SeqCst), 2);
+    }
+
+    /// The cache as if its last fetch was `ago`.
+    fn aged(p: &Provider, ago: Duration) {
+        let at = Instant::now().checked_sub(ago).unwrap();
+        let mut cache = p.cache();
+        (cache.fetched, cache.tried) = (Some(at), Some(at));
+    }
+
+    #[tokio::test]
+    async fn a_withdrawn_key_stops_verifying_after_the_ttl() {
+        let kid = Arc::new(std::sync::Mutex::new("k1".to_string()));
+        let fetches = Arc::new(AtomicUsize::new(0));
+        let issuer = provider(Arc::clone(&kid), Arc::clone(&fetches)).await;
+        let p = Provider::new(config(&issuer));
+        p.verify(&token(&issuer, "k1", json!({}))).await.unwrap();
+
+        // The provider withdraws k1 (it leaked) for k2. Within the TTL k1 still verifies, unasked.
+        *kid.lock().unwrap() = "k2".to_string();
+        p.verify(&token(&issuer, "k1", json!({}))).await.unwrap();
+        assert_eq!(fetches.load(Ordering::SeqCst), 1);
+
+        // After it, the keys are fetched again: k1 is refused, k2 verifies by that one fetch.
+        aged(&p, KEYS_TTL);
+        let err = p.verify(&token(&issuer, "k1", json!({}))).await.unwrap_err();
+        assert!(err.to_string().contains("no key `k1`"), "{err}");
+        p.verify(&token(&issuer, "k2", json!({}))).await.unwrap();
+        assert_eq!(fetches.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_slow_fetch_holds_up_no_token_of_a_cached_key() {
+        let kid = Arc::new(std::sync::Mutex::new("k1".to_string()));
+        let fetches = Arc::new(AtomicUsize::new(0));
+        let slow = Arc::new(AtomicBool::new(false));
+        let issuer = slow_provider(Arc::clone(&kid), Arc::clone(&fetches), Arc::clone(&slow)).await;
+        let p = Arc::new(Provider::new(config(&issuer)));
+        p.verify(&token(&issuer, "k1", json!({}))).await.unwrap();
+
+        // A token naming an unknown key starts a fetch that takes five seconds.
+        slow.store(true, Ordering::SeqCst);
+        aged(&p, REFETCH_AFTER);
+        let waiting = tokio::spawn({
+            let (p, token) = (Arc::clone(&p), token(&issuer, "k9", json!({})));
+            async move { p.verify(&token).await }
+        });
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(fetches.load(Ordering::SeqCst), 2, "the slow fetch is under way");
+
+        // Meanwhile a token of the cached key verifies at once, fresh or stale.
+        for age in [Duration::ZERO, KEYS_TTL] {
+            aged(&p, age);
+            let cached = token(&issuer, "k1", json!({}));
+            let quick = tokio::time::timeout(Duration::from_secs(1), p.verify(&cached));
+            let verified = quick
+                .await
+                .unwrap_or_else(|_| panic!("waited on the fetch (cache aged {age:?})"));
+            verified.unwrap();
+        }
+        waiting.abort();
     }
 }

@@ -4,7 +4,9 @@
 //! After downtime only the latest missed slot runs, once: slots before it are not owed (a
 //! provisional run of the same period supersedes them). Two instances sharing a database run
 //! a slot once: the run is created under the idempotency key `schedule:<slot>`, which the
-//! database holds unique.
+//! database holds unique per org. No caller can send that key first: callers' keys are stored
+//! as their own (`caller:<org>:<sub>:<key>`, see `AuthUser::idempotency_key`). One org's
+//! failing slot never keeps another org's run from being queued.
 
 use std::time::Duration;
 
@@ -80,44 +82,62 @@ pub async fn run(ctx: ApiContext, every: Duration) {
     loop {
         interval.tick().await;
         if let Err(e) = tick(&ctx, Utc::now()).await {
-            // Retryable: the database is away; the slot stays owed until it is back.
-            tracing::warn!(error = %e, "scheduler tick failed; retrying at the next one");
+            // Retryable: the slots not queued stay owed until the next tick.
+            tracing::warn!(error = %e, "scheduler tick incomplete; retrying at the next one");
         }
     }
 }
 
-/// One pass over the schedules at `now`.
+/// One pass over the schedules at `now`: every org's owed slot, though another org's fails.
+/// An error names each org whose slot stays owed.
 pub async fn tick(ctx: &ApiContext, now: DateTime<Utc>) -> crate::Result<()> {
+    let mut failed = Vec::new();
     for schedule in db::schedules::all(&ctx.db).await? {
-        let Some(slot) = due(&schedule, now) else {
-            continue;
-        };
-        let period = period_of(&schedule, slot);
-        let key = format!("schedule:{}", db::timestamp(slot));
-        let created = db::runs::create(
-            &ctx.db,
-            NewRun {
-                org_id: &schedule.org_id,
-                period,
-                kind: RunKind::Provisional,
-                requested_by: "system:scheduler",
-                idempotency: Some((&key, key.clone())),
-            },
-        )
-        .await;
-        match created {
-            Ok((run, true)) => {
-                tracing::info!(org = %schedule.org_id, %period, run = %run.id, %slot, "scheduled run queued");
-                ctx.work.notify_one();
-            }
-            Ok((_, false)) => {} // another instance queued this slot
-            Err(Error::Conflict(why)) => {
-                tracing::info!(org = %schedule.org_id, %period, %slot, "scheduled run skipped: {why}")
-            }
-            Err(e) => return Err(e),
+        if let Err(e) = queue(ctx, &schedule, now).await {
+            tracing::warn!(org = %schedule.org_id, error = %e, "scheduled run not queued");
+            failed.push(format!("org {}: {e}", schedule.org_id));
         }
-        db::schedules::mark_slot(&ctx.db, &schedule.org_id, slot).await?;
     }
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Internal(format!(
+            "scheduled runs not queued: {}",
+            failed.join("; ")
+        )))
+    }
+}
+
+/// Queues the slot `schedule` owes at `now`, if any, and marks it handled.
+async fn queue(ctx: &ApiContext, schedule: &Schedule, now: DateTime<Utc>) -> crate::Result<()> {
+    let Some(slot) = due(schedule, now) else {
+        return Ok(());
+    };
+    let period = period_of(schedule, slot);
+    let key = format!("schedule:{}", db::timestamp(slot));
+    let created = db::runs::create(
+        &ctx.db,
+        NewRun {
+            org_id: &schedule.org_id,
+            period,
+            kind: RunKind::Provisional,
+            requested_by: "system:scheduler",
+            idempotency: Some((&key, key.clone())),
+        },
+    )
+    .await;
+    match created {
+        Ok((run, true)) => {
+            tracing::info!(org = %schedule.org_id, %period, run = %run.id, %slot, "scheduled run queued");
+            ctx.work.notify_one();
+        }
+        Ok((_, false)) => {} // another instance queued this slot
+        Err(Error::Conflict(why)) => {
+            tracing::info!(org = %schedule.org_id, %period, %slot, "scheduled run skipped: {why}")
+        }
+        Err(e) => return Err(e),
+    }
+    db::schedules::mark_slot(&ctx.db, &schedule.org_id, slot).await?;
     Ok(())
 }
 

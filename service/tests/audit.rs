@@ -158,7 +158,10 @@ async fn request_ids_are_the_services_own() {
         assert_eq!(reply.status(), 200);
         answered.push(reply.headers()["x-request-id"].to_str().unwrap().to_string());
     }
-    assert!(answered.iter().all(|id| id != "forged-1") && answered[0] != answered[1], "{answered:?}");
+    assert!(
+        answered.iter().all(|id| id != "forged-1") && answered[0] != answered[1],
+        "{answered:?}"
+    );
     let entries = h.get("/v1/orgs/org0/audit?action=register.download", &hr).await.json();
     let recorded: Vec<&str> = entries["entries"]
         .as_array()

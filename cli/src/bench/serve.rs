@@ -16,7 +16,8 @@ use serde_json::Value;
 
 /// org0's share of a generated month's workers (synth's site headcount weights: 45 of 100).
 const ORG0_SHARE: f64 = 0.45;
-const SECRET: &str = "bench-secret-bench-secret-bench-secret";
+/// A random key: the service refuses a weak one (`payroll_connectors::secret`).
+const SECRET: &str = "4bca1dba740cbba693fd3978e7b44875b2b7da002eb48ebbaaef8c915e6609e1";
 
 #[allow(clippy::expect_used, reason = "HS256 keys made from a secret always sign")]
 pub async fn serve(org_workers: usize, clients: usize, seconds: u64, period: PayPeriod) -> Result<()> {

@@ -16,7 +16,8 @@ use rust_xlsxwriter::Workbook;
 
 use crate::upload::Client;
 
-const SECRET: &str = "bench-secret-bench-secret-bench-secret";
+/// A random key: the service refuses a weak one (`payroll_connectors::secret`).
+const SECRET: &str = "4bca1dba740cbba693fd3978e7b44875b2b7da002eb48ebbaaef8c915e6609e1";
 
 /// Workers of the generated month (org0 has about 45 % of them).
 const WORKERS: usize = 4_000;

@@ -80,11 +80,16 @@ function provider(issuer, consoleUrl) {
   return oidc;
 }
 
-/** Starts `payroll serve` with `config` (TOML) and resolves its base URL from what it prints. */
-export async function serve(config, dir) {
-  const file = join(dir, 'payroll.toml');
-  writeFileSync(file, config);
-  const child = spawn(binary(), ['serve', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+/** Starts `payroll serve` with `config` (TOML, or null for none: a config file is never the
+ * embedded demo) and `args`, and resolves its base URL from what it prints. */
+export async function serve(config, dir, args = []) {
+  const flags = [...args];
+  if (config !== null) {
+    const file = join(dir, 'payroll.toml');
+    writeFileSync(file, config);
+    flags.unshift('--config', file);
+  }
+  const child = spawn(binary(), ['serve', ...flags], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   const base = await new Promise((ok, fail) => {
     const timer = setTimeout(() => fail(new Error(`payroll serve did not start:\n${out}`)), 120_000);

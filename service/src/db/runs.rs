@@ -250,7 +250,7 @@ async fn replayed(db: &Db, org: &str, key: &str, sha: &str) -> Result<Option<Run
     if stored_sha != sha {
         return Err(Error::invalid(
             "Idempotency-Key",
-            format!("`{key}` was already used for another request (run {run_id}); use a new key for a new request"),
+            format!("already used for another request (run {run_id}); use a new key for a new request"),
         ));
     }
     Ok(Some(get(db, org, &run_id).await?))

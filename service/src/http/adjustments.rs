@@ -155,6 +155,7 @@ pub(super) async fn request(
                 .ok_or_else(|| Error::invalid("Idempotency-Key", "expected 1 to 200 visible ASCII characters"))?,
         ),
     };
+    let key = key.map(|key| user.idempotency_key(key));
     let hash = hex::encode(Sha256::digest(
         serde_json::to_vec(&body).map_err(|e| Error::Internal(e.to_string()))?,
     ));
@@ -169,7 +170,7 @@ pub(super) async fn request(
             amount: valid.amount,
             reason: valid.reason,
             requested_by: &user.sub,
-            idempotency: key.map(|k| (k, hash)),
+            idempotency: key.as_deref().map(|k| (k, hash)),
         },
     )
     .await?;

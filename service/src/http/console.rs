@@ -8,8 +8,10 @@
 //! `POST /console/demo-token`. That route exists only when the service runs its embedded demo
 //! month on loopback with a key that can sign, the same tokens `payroll serve` prints at start.
 
+use std::net::SocketAddr;
 use std::sync::OnceLock;
 
+use axum::Extension;
 use axum::Json;
 use axum::Router;
 use axum::extract::State;
@@ -70,10 +72,12 @@ pub fn router(config: &ServeConfig) -> axum::Router<ApiContext> {
     router
 }
 
-/// The embedded demo: no inputs, stream or provider configured (the service generated its demo
-/// month), bound to loopback. Only then may anyone who can reach the port have a token per role.
+/// The embedded demo: no config file, and no inputs, stream or provider configured (the service
+/// generated its demo month), bound to loopback. Only then may anyone who can reach the port
+/// have a token per role, and are tokens printed at start.
 pub fn demo(config: &ServeConfig) -> bool {
-    config.inputs.is_none()
+    config.file.is_none()
+        && config.inputs.is_none()
         && config.state.is_none()
         && config.brokers.is_none()
         && config.auth.oidc.is_none()
@@ -193,8 +197,39 @@ struct DemoRole {
     role: String,
 }
 
-/// A token for one of the demo's roles (embedded demo on loopback only; see [`demo`]).
-async fn demo_token(State(ctx): State<ApiContext>, ApiJson(body): ApiJson<DemoRole>) -> Result<Response> {
+/// The address the service listens on (known once bound), for [`loopback_host`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Listening(pub SocketAddr);
+
+/// A page of another site whose name its owner points at 127.0.0.1 (DNS rebinding) reaches the
+/// demo's port from the visitor's browser, same-origin to that page, but the browser sends the
+/// page's name as `Host`. Only this service's loopback names and port get a token.
+fn loopback_host(headers: &HeaderMap, port: u16) -> Result<()> {
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let (name, at) = match host.rsplit_once(':') {
+        Some((name, at)) if !at.contains(']') => (name, at.parse::<u16>().ok()),
+        // No port: a browser leaves out HTTP's 80.
+        _ => (host, Some(80)),
+    };
+    let loopback = name.eq_ignore_ascii_case("localhost") || name == "127.0.0.1" || name == "[::1]";
+    if loopback && at == Some(port) {
+        return Ok(());
+    }
+    Err(Error::Forbidden(format!(
+        "the demo's tokens are given only to requests whose Host is this service on loopback \
+         (127.0.0.1:{port}, localhost:{port} or [::1]:{port}), not `{host}`: open the console at one of those"
+    )))
+}
+
+/// A token for one of the demo's roles (embedded demo on loopback only; see [`demo`]), asked
+/// for by this service's own console ([`loopback_host`]).
+async fn demo_token(
+    State(ctx): State<ApiContext>,
+    Extension(Listening(addr)): Extension<Listening>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<DemoRole>,
+) -> Result<Response> {
+    loopback_host(&headers, addr.port())?;
     let demo = crate::demo_tokens(&ctx).ok_or_else(|| Error::NotFound("no demo tokens here".into()))?;
     let (role, token) = demo
         .tokens

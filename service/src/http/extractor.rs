@@ -45,6 +45,15 @@ impl AuthUser {
         }
     }
 
+    /// A client's `Idempotency-Key` as stored: the caller's own, so the same key from another
+    /// caller or org is another key, and no caller can send one the service's own work uses
+    /// (the scheduler's `schedule:<slot>`). The org and user id are escaped so that no pair of
+    /// them and a key reads as another pair's.
+    pub fn idempotency_key(&self, key: &str) -> String {
+        let escape = |part: &str| part.replace('%', "%25").replace(':', "%3A");
+        format!("caller:{}:{}:{key}", escape(&self.org), escape(&self.sub))
+    }
+
     pub fn can(&self, permission: Permission) -> bool {
         self.permissions.contains(&permission)
     }

@@ -4,7 +4,7 @@
 
 mod adjustments;
 mod audit;
-mod console;
+pub(crate) mod console;
 mod dead_letters;
 mod error;
 mod extractor;

@@ -212,7 +212,7 @@ pub(super) async fn create(
     headers: HeaderMap,
 ) -> Result<Response> {
     user.may(&org, Permission::CreatePayouts)?;
-    let key = idempotency_key(&headers)?;
+    let key = idempotency_key(&headers)?.map(|key| user.idempotency_key(&key));
     let run = finalized_final(&ctx, &org, &id, "payouts").await?;
     if let Some(key) = &key
         && let Some(existing) = payouts::by_key(&ctx.db, &org, &id, key).await?

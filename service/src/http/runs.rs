@@ -379,6 +379,7 @@ pub(super) async fn trigger(
         .ok_or_else(|| Error::invalid("Idempotency-Key", "expected 1 to 200 visible ASCII characters"))?;
     let period: PayPeriod = body.period.parse().map_err(|e: String| Error::invalid("period", e))?;
     let request = Sha256::digest(serde_json::to_vec(&body).map_err(|e| Error::Internal(e.to_string()))?);
+    let key = user.idempotency_key(key);
     let (run, created) = runs::create(
         &ctx.db,
         NewRun {
@@ -386,7 +387,7 @@ pub(super) async fn trigger(
             period,
             kind: body.kind.into(),
             requested_by: &user.sub,
-            idempotency: Some((key, hex::encode(request))),
+            idempotency: Some((&key, hex::encode(request))),
         },
     )
     .await?;

@@ -163,7 +163,7 @@ pub(super) async fn create(
     let key = match headers.get("idempotency-key") {
         None => None,
         Some(value) => match value.to_str().ok().filter(|k| !k.is_empty() && k.len() <= 200) {
-            Some(key) => Some(key.to_string()),
+            Some(key) => Some(user.idempotency_key(key)),
             None => {
                 invalid.push((
                     "Idempotency-Key".to_string(),

@@ -22,8 +22,8 @@ pub struct NoticeSettings {
     /// How long a payslip link is valid after its notice is sent (`7d`).
     #[serde(default = "default_link_ttl", with = "duration")]
     pub link_ttl: Duration,
-    /// Signs payslip links (HMAC-SHA256), at least 32 characters; every instance must share
-    /// it. Generated once under the data directory when unset.
+    /// Signs payslip links (HMAC-SHA256), a strong secret ([`Secret::strong`]); every instance
+    /// must share it. Generated once under the data directory when unset.
     pub link_secret: Option<Secret>,
     /// The channels in the order they are tried: a worker gets a notice on the first one they
     /// have a contact for and that delivers; when one fails for good the next is tried.
@@ -108,12 +108,8 @@ impl NoticeSettings {
     /// Every configuration fault at once, named by key.
     pub fn check(&self) -> Result<(), String> {
         let mut faults = Vec::new();
-        if let Some(secret) = &self.link_secret
-            && secret.reveal().len() < 32
-        {
-            faults.push(
-                "notices.link_secret: at least 32 characters (generate one with `openssl rand -hex 32`)".to_string(),
-            );
+        if let Some(Err(fault)) = self.link_secret.as_ref().map(|s| s.strong("notices.link_secret")) {
+            faults.push(fault);
         }
         if self.max_attempts == 0 {
             faults.push("notices.max_attempts: at least 1".to_string());
