@@ -30,6 +30,8 @@
 //! live/period=<YYYY-MM>/shard-<NNNN>.parquet   the open period's pay, kept current
 //! locks/org_id=<org>/period=<YYYY-MM>.json      a period the service locked (its run, when):
 //!                                              the stream archives its events
+//! audit-anchors/org_id=<org>/<seq>.json          an org's audit chain head (sequence number
+//!                                              and hash) as it was, signed; written once
 //! archive/<kind>/org_id=<org>/period=<YYYY-MM>/partitions-<NNNN>-shard-<NNNN>.parquet
 //!                                              a closed period's raw events (`kind`: punches,
 //!                                              leaves, adjustments), one file a shard
@@ -38,6 +40,16 @@
 use object_store::path::Path;
 
 pub const RESULTS: &str = "results";
+
+/// An org's audit anchors (the service's output store).
+pub fn audit_anchors(org: &str) -> Path {
+    Path::from(format!("audit-anchors/org_id={org}"))
+}
+
+/// The anchor of an org's audit entry `seq`: zero-padded, so they list in chain order.
+pub fn audit_anchor(org: &str, seq: i64) -> Path {
+    audit_anchors(org).join(format!("{seq:020}.json"))
+}
 pub const RUNS: &str = "runs";
 
 pub fn results_dir(org: &str, period: &str, run_id: &str) -> Path {

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use crate::auth::Permissions;
 
 /// The keys a `PAYROLL_` variable may set: others (`PAYROLL_LOG`, ...) belong to the CLI.
-const KEYS: [&str; 17] = [
+const KEYS: [&str; 18] = [
     "listen",
     "data",
     "database",
@@ -30,6 +30,7 @@ const KEYS: [&str; 17] = [
     "adjustments",
     "uploads",
     "notices",
+    "audit",
 ];
 
 #[derive(Debug, Clone, Deserialize)]
@@ -61,6 +62,8 @@ pub struct ServeConfig {
     pub adjustments: AdjustmentSettings,
     #[serde(default)]
     pub uploads: UploadSettings,
+    #[serde(default)]
+    pub audit: AuditSettings,
     /// Payslip notices after a final run is finalized: channels, vendors, retries, links.
     #[serde(default)]
     pub notices: crate::notices::NoticeSettings,
@@ -95,6 +98,31 @@ impl Default for AdjustmentSettings {
             max_amount: default_max_amount(),
         }
     }
+}
+
+/// The audit log's anchors (`crate::anchors`): its chain heads, signed, in the object store.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditSettings {
+    /// Signs the anchors (HMAC-SHA256), a strong secret shared by every instance and by
+    /// `payroll audit verify --config`; generated under `data` when unset.
+    pub anchor_key: Option<Secret>,
+    /// How often each org's chain head is anchored (`5m`).
+    #[serde(default = "default_anchor_every", with = "duration")]
+    pub anchor_every: Duration,
+}
+
+impl Default for AuditSettings {
+    fn default() -> Self {
+        AuditSettings {
+            anchor_key: None,
+            anchor_every: default_anchor_every(),
+        }
+    }
+}
+
+fn default_anchor_every() -> Duration {
+    Duration::from_secs(300)
 }
 
 /// Limits on bulk uploads.
@@ -340,6 +368,13 @@ pub enum ConfigError {
 }
 
 impl ServeConfig {
+    /// The output store: `out`, else `<data>/store`.
+    pub fn out(&self) -> String {
+        self.out
+            .clone()
+            .unwrap_or_else(|| self.data.join("store").display().to_string())
+    }
+
     /// The file (if any), then the environment over it.
     pub fn load(file: Option<&Path>) -> Result<ServeConfig, ConfigError> {
         let (mut table, origin) = match file {

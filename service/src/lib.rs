@@ -9,6 +9,7 @@
 //! ```
 
 pub mod adjustments;
+pub mod anchors;
 pub mod auth;
 pub mod caller;
 pub mod config;
@@ -95,10 +96,7 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Service> {
     let db = db::Db::connect(&database_url)
         .await
         .map_err(|e| anyhow::anyhow!("database: {e}"))?;
-    let out = config
-        .out
-        .clone()
-        .unwrap_or_else(|| config.data.join("store").display().to_string());
+    let out = config.out();
     let store = Store::open(&out).with_context(|| format!("opening the object store {out}"))?;
     let now = chrono::Utc::now();
     for (org, settings) in &config.orgs {
@@ -171,6 +169,12 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Service> {
     tasks.push(tokio::spawn(scheduler::run(ctx.clone(), Duration::from_secs(5))));
     tasks.push(tokio::spawn(worker::janitor(ctx.clone(), Duration::from_secs(10))));
     tasks.push(tokio::spawn(uploads::janitor(ctx.clone(), Duration::from_secs(30))));
+    tasks.push(tokio::spawn(anchors::run(
+        ctx.db.clone(),
+        ctx.store.clone(),
+        anchor_key(&ctx.config)?,
+        ctx.config.audit.anchor_every,
+    )));
     if ctx.config.notices.enabled && ctx.config.workers > 0 {
         let dispatcher = notices::dispatch::Dispatcher {
             db: ctx.db.clone(),
@@ -392,6 +396,26 @@ fn own_keys(config: &ServeConfig) -> anyhow::Result<Keys> {
         }
     };
     Ok(Keys::hs256(secret.trim().as_bytes()))
+}
+
+/// The key audit anchors are signed with: `[audit] anchor_key`, or a secret generated once and
+/// kept under the data directory (`payroll audit verify --config` reads the same).
+pub fn anchor_key(config: &ServeConfig) -> anyhow::Result<anchors::AnchorKey> {
+    if let Some(secret) = &config.audit.anchor_key {
+        let secret = secret.strong("audit.anchor_key").map_err(anyhow::Error::msg)?;
+        return Ok(anchors::AnchorKey::new(secret.as_bytes()));
+    }
+    std::fs::create_dir_all(&config.data).with_context(|| format!("creating {}", config.data.display()))?;
+    let path: PathBuf = config.data.join("audit-anchor-key");
+    let secret = match std::fs::read_to_string(&path) {
+        Ok(secret) => secret,
+        Err(_) => {
+            let secret = hex::encode(rand::random::<[u8; 32]>());
+            write_private(&path, &secret)?;
+            secret
+        }
+    };
+    Ok(anchors::AnchorKey::new(secret.trim().as_bytes()))
 }
 
 fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {

@@ -172,3 +172,30 @@ async fn request_ids_are_the_services_own() {
     assert_eq!(recorded, answered.iter().map(String::as_str).collect::<Vec<_>>());
     h.service.shutdown().await;
 }
+
+/// The service anchors each org's chain head as it runs: soon after a change, the head is in
+/// the object store, signed, and the chain holds its anchors.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_service_anchors_each_chain_head() {
+    use payroll_service::anchors;
+    for backend in backends() {
+        let h = Harness::start(backend, "[audit]\nanchor_every = \"200ms\"").await;
+        h.finalized_run().await;
+        let ctx = &h.service.ctx;
+        let key = payroll_service::anchor_key(&ctx.config).unwrap();
+        let mut anchored = false;
+        for _ in 0..100 {
+            let head = audit::heads(&ctx.db).await.unwrap();
+            let org0 = head.iter().find(|(org, ..)| org == "org0").map(|(_, seq, _)| *seq);
+            let anchors = anchors::read(&ctx.store, "org0").await.unwrap();
+            if org0.is_some() && anchors.last().map(|a| a.seq) == org0 {
+                anchored = true;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert!(anchored, "{backend:?}: org0's head is anchored within 10 s");
+        assert_eq!(anchors::verify(&ctx.db, &ctx.store, &key, None).await.unwrap(), None);
+        h.service.shutdown().await;
+    }
+}

@@ -154,7 +154,7 @@ pub struct Entry {
 
 impl Entry {
     /// The hash of everything the entry says, the previous entry's hash included.
-    fn computed_hash(&self) -> String {
+    pub fn computed_hash(&self) -> String {
         // A JSON array in a fixed order: the same entry always hashes the same.
         let canonical = serde_json::json!([
             self.org_id,
@@ -312,6 +312,26 @@ pub async fn list(db: &Db, org: &str, filter: &Filter, size: u32) -> Result<(Vec
         .and_number("seq >", filter.after_seq)
         .page(db, "seq", size, entry, |e| e.seq)
         .await
+}
+
+/// Each org's chain head: (org, sequence number, hash) of its last entry.
+pub async fn heads(db: &Db) -> Result<Vec<(String, i64, String)>> {
+    Ok(sqlx::query_as(
+        "SELECT org_id, seq, hash FROM audit_log a WHERE seq = (SELECT MAX(seq) FROM audit_log b WHERE b.org_id = a.org_id) ORDER BY org_id",
+    )
+    .fetch_all(db.pool())
+    .await?)
+}
+
+/// `org`'s chain as (sequence number, hash) of each entry, in order: what anchors are checked
+/// against.
+pub async fn chain(db: &Db, org: &str) -> Result<Vec<(i64, String)>> {
+    Ok(
+        sqlx::query_as("SELECT seq, hash FROM audit_log WHERE org_id = $1 ORDER BY seq")
+            .bind(org)
+            .fetch_all(db.pool())
+            .await?,
+    )
 }
 
 /// What [`verify`] found.
