@@ -43,7 +43,7 @@ export async function render(main, { me, signal }) {
   const more = h('div', {});
   let periods = [];
   const load = async (token) => {
-    const q = new URLSearchParams({ page_size: '12' });
+    const q = new URLSearchParams({ page_size: '6' });
     if (token) q.set('page_token', token);
     const page = await api(`${worker}/periods?${q}`, { signal });
     periods = periods.concat(page.periods);

@@ -220,7 +220,8 @@ async fn paid_periods(
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct PeriodsQuery {
-    /// 1 to 24; 12 by default.
+    /// 1 to 24; 12 by default (6 for a worker's periods, as many as the results cache holds, since
+    /// each is looked up in its run's results).
     #[param(minimum = 1, maximum = 24)]
     pub page_size: Option<u32>,
     /// The `next_page_token` of the page before.
@@ -269,7 +270,7 @@ pub(super) async fn worker_periods(
     ApiQuery(query): ApiQuery<PeriodsQuery>,
 ) -> Result<Json<WorkerPeriodPage>> {
     user.may_see_pay_of(&org, &worker, Permission::ViewPay)?;
-    let (size, before) = page_of_periods(&query)?;
+    let (size, before) = page_of_periods(&query, 6)?;
     let (paid, next) = paid_periods(&ctx, &org, &worker, before, size as usize).await?;
     Ok(Json(WorkerPeriodPage {
         periods: paid
@@ -292,9 +293,9 @@ pub(super) async fn worker_periods(
 }
 
 /// A page of periods asked for: its size and the period it starts before.
-fn page_of_periods(query: &PeriodsQuery) -> Result<(u32, Option<PayPeriod>)> {
+fn page_of_periods(query: &PeriodsQuery, default: u32) -> Result<(u32, Option<PayPeriod>)> {
     let mut faults = QueryFaults::default();
-    let size = faults.page_size(query.page_size, 12, 24);
+    let size = faults.page_size(query.page_size, default, 24);
     let before = faults.token(query.page_token.as_deref());
     faults.check()?;
     Ok((size, before))
@@ -355,7 +356,7 @@ pub(super) async fn periods(
     ApiQuery(query): ApiQuery<PeriodsQuery>,
 ) -> Result<Json<PeriodPage>> {
     user.may(&org, Permission::ViewRuns)?;
-    let (size, before) = page_of_periods(&query)?;
+    let (size, before) = page_of_periods(&query, 12)?;
     let (page, next) = runs::calculated_periods(&ctx.db, &org, before, size).await?;
     let mut locks = runs::period_locks(&ctx.db, &org).await?;
     Ok(Json(PeriodPage {
