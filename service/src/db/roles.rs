@@ -80,9 +80,12 @@ async fn read(db: &Db, org: &str) -> Result<RoleTable> {
         .collect()
 }
 
-/// Two requests seeding one org at once: the second's rows are already there and are kept.
+/// Two requests seeding one org at once: the second's rows are already there and are kept. One
+/// transaction, so a request reading the org's roles meanwhile sees all of them or none (a
+/// half-seeded table would refuse roles not written yet, and be trusted for `FRESH_FOR`).
 async fn seed(db: &Db, org: &str, seeds: &Roles) -> Result<()> {
     let now = timestamp(Utc::now());
+    let mut tx = db.pool().begin().await?;
     for (role, permissions) in seeds.iter() {
         sqlx::query(
             "INSERT INTO org_roles (org_id, role, permissions, updated_by, updated_at) VALUES ($1, $2, $3, 'system:config', $4) \
@@ -92,9 +95,10 @@ async fn seed(db: &Db, org: &str, seeds: &Roles) -> Result<()> {
         .bind(role)
         .bind(encode(permissions)?)
         .bind(&now)
-        .execute(db.pool())
+        .execute(&mut *tx)
         .await?;
     }
+    tx.commit().await?;
     Ok(())
 }
 
