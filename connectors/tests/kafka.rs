@@ -138,6 +138,33 @@ fn punches_of(state: &Store, worker: &str) -> usize {
 }
 
 #[test]
+fn a_master_record_moving_a_worker_to_another_org_is_a_dead_letter_with_its_reason() {
+    let broker = Broker::start();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    create_topics(&runtime, &broker.address);
+    let producer = Producing::new(&broker.address);
+    producer.send("workers", "W1", &worker("W1"));
+    // Another org's record for W1, at its own site and with its own account: a takeover.
+    let takeover = worker("W1")
+        .replace(r#""org0""#, r#""org1""#)
+        .replace("S00", "S12")
+        .replace("494833411340", "111122223333");
+    producer.send("workers", "W1", &takeover);
+    producer.flush();
+
+    let state = Store::new(Arc::new(InMemory::new()), "memory:///".parse().unwrap());
+    let report = run_until_caught_up(&runtime, config(&broker.address, "takeover", state));
+    assert_eq!(report.counters.dead_letters.get("workers"), Some(&1));
+    let letter = read_one(&broker.address, "workers.dlq");
+    assert_eq!(letter.header("field"), "org_id");
+    assert_eq!(
+        letter.header("reason"),
+        "`W1` is a worker of another org: a worker belongs to one org, and an org cannot take over another's worker"
+    );
+    assert_eq!(letter.header("source_offset"), "1");
+}
+
+#[test]
 fn refused_messages_go_to_dead_letter_topics_and_events_wait_for_their_worker() {
     let broker = Broker::start();
     let runtime = tokio::runtime::Runtime::new().unwrap();

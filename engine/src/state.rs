@@ -175,10 +175,19 @@ impl Ledger {
         let Event::Adjustment(a) = event else {
             return Ok(());
         };
-        match (&a.org_id, self.workers.get(&*a.worker_id)) {
-            (Some(org), Some(worker)) if **org != *worker.org_id => Err(Invalid::field(
+        match &a.org_id {
+            Some(org) => self.check_worker_org(&a.worker_id, org),
+            None => Ok(()),
+        }
+    }
+
+    /// Refuses input that `org` sent for a worker of another org (an adjustment, an attendance
+    /// summary row). A worker whose master is not known yet cannot be checked here.
+    pub fn check_worker_org(&self, worker_id: &str, org: &str) -> Result<(), Invalid> {
+        match self.workers.get(worker_id) {
+            Some(worker) if worker.org_id != org => Err(Invalid::field(
                 "worker_id",
-                format!("`{}` is not a worker of org `{org}`", a.worker_id),
+                format!("`{worker_id}` is not a worker of org `{org}`"),
             )),
             _ => Ok(()),
         }

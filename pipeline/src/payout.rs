@@ -95,6 +95,9 @@ pub enum Reason {
     Negative,
     /// Not in the worker master at payout time (no name, account or IFSC to pay to).
     NotInMaster,
+    /// The master has the worker in another org: a worker belongs to one org, and no org's
+    /// payout pays another's worker (or an account another org put in their record).
+    OtherOrg,
     Bank(bank::BankFault),
     /// The worker id makes the end-to-end id longer than a bank takes.
     ReferenceTooLong,
@@ -106,6 +109,7 @@ impl Reason {
             Reason::Zero => "zero_net_payable",
             Reason::Negative => "negative_net_payable",
             Reason::NotInMaster => "not_in_master",
+            Reason::OtherOrg => "other_org",
             Reason::Bank(fault) => fault.code(),
             Reason::ReferenceTooLong => "reference_too_long",
         }
@@ -116,6 +120,7 @@ impl Reason {
             Reason::Zero => "net payable is zero: nothing to pay".to_string(),
             Reason::Negative => "net payable is negative: recoveries exceed the pay, nothing is paid".to_string(),
             Reason::NotInMaster => "not in the worker master at payout time: no account to pay to".to_string(),
+            Reason::OtherOrg => "the worker master has this worker in another org: not paid by this org".to_string(),
             Reason::Bank(fault) => format!("{fault}: correct the worker master, then pay again"),
             Reason::ReferenceTooLong => {
                 format!("the worker id makes the payment reference longer than {MAX_REFERENCE} characters")
@@ -144,23 +149,33 @@ pub fn reference(run_id: &str, seq: u32, worker_id: &str) -> String {
     format!("{short}-{seq}-{worker_id}")
 }
 
-/// The payments and exceptions of `dues`: `master` gives each worker's current record.
+/// The payments and exceptions of `dues` of `org`'s run: `master` gives each worker's current
+/// record. A worker the master has in another org is an exception, with nothing of their record
+/// (name or account) shown to this org.
 pub fn plan<'m>(
     dues: impl IntoIterator<Item = Due>,
     master: impl Fn(&str) -> Option<&'m Worker>,
+    org: &str,
     run_id: &str,
     seq: u32,
 ) -> (Vec<Payment>, Vec<Exception>) {
     let (mut payments, mut exceptions) = (Vec::new(), Vec::new());
     for due in dues {
-        let worker = master(&due.worker_id);
         let mut reasons = Vec::new();
+        let worker = match master(&due.worker_id) {
+            Some(worker) if worker.org_id != org => {
+                reasons.push(Reason::OtherOrg);
+                None
+            }
+            worker => worker,
+        };
         if due.net_payable.is_zero() {
             reasons.push(Reason::Zero);
         } else if due.net_payable.is_sign_negative() {
             reasons.push(Reason::Negative);
         }
         match worker {
+            None if reasons.contains(&Reason::OtherOrg) => {}
             None => reasons.push(Reason::NotInMaster),
             Some(worker) => reasons.extend(bank::faults(worker).into_iter().map(Reason::Bank)),
         }
@@ -474,7 +489,7 @@ mod tests {
             due("W4", "-12.50"),
             due("W5", "10.00"),
         ];
-        let (payments, exceptions) = plan(dues, find, "0193b3a4-0000-7000-8000-00000a1b2c3d", 1);
+        let (payments, exceptions) = plan(dues, find, "org0", "0193b3a4-0000-7000-8000-00000a1b2c3d", 1);
         assert_eq!(payments.len(), 1);
         assert_eq!(payments[0].reference, "0a1b2c3d-1-W1");
         assert_eq!(total(&payments), "18314.05".parse::<Decimal>().unwrap());
@@ -498,10 +513,42 @@ mod tests {
     }
 
     #[test]
+    fn a_worker_the_master_has_in_another_org_is_never_paid() {
+        let mut theirs = worker("W1", "494833411340", "SBIN0001234");
+        theirs.org_id = "org1".into();
+        theirs.name = "Their Worker".into();
+        let master = [theirs, worker("W2", "494833411341", "SBIN0001234")];
+        let find = |id: &str| master.iter().find(|w| w.worker_id == id);
+        let (payments, exceptions) = plan(
+            [due("W1", "100.00"), due("W2", "200.00")],
+            find,
+            "org0",
+            "r-12345678",
+            1,
+        );
+        assert_eq!(
+            payments.iter().map(|p| p.worker_id.as_str()).collect::<Vec<_>>(),
+            ["W2"]
+        );
+        assert_eq!(exceptions.len(), 1, "{exceptions:?}");
+        let e = &exceptions[0];
+        assert_eq!(
+            (e.worker_id.as_str(), e.reasons.as_slice()),
+            ("W1", [Reason::OtherOrg].as_slice())
+        );
+        assert_eq!(e.reasons[0].code(), "other_org");
+        // The other org's record is not shown: the run's own name and masked account are.
+        assert_eq!(
+            (e.name.as_str(), e.account_masked.as_str()),
+            ("From results", "XXXXXXXX9999")
+        );
+    }
+
+    #[test]
     fn a_long_worker_id_is_an_exception_not_a_truncated_reference() {
         let long = "W".repeat(30);
         let master = [worker(&long, "494833411340", "SBIN0001234")];
-        let (payments, exceptions) = plan([due(&long, "1.00")], |_| master.first(), "run-0a1b2c3d", 2);
+        let (payments, exceptions) = plan([due(&long, "1.00")], |_| master.first(), "org0", "run-0a1b2c3d", 2);
         assert!(payments.is_empty());
         assert_eq!(exceptions[0].reasons, vec![Reason::ReferenceTooLong]);
     }
@@ -512,7 +559,13 @@ mod tests {
         bad.name = r#"=HYPERLINK("http://x","y")"#.into();
         let master = [bad, worker("W2", "494833411341", "SBIN0001234")];
         let find = |id: &str| master.iter().find(|w| w.worker_id == id);
-        let (payments, exceptions) = plan([due("W1", "100.00"), due("W2", "-731.25")], find, "r-12345678", 1);
+        let (payments, exceptions) = plan(
+            [due("W1", "100.00"), due("W2", "-731.25")],
+            find,
+            "org0",
+            "r-12345678",
+            1,
+        );
         assert!(payments.is_empty(), "{payments:?}");
         assert_eq!(exceptions[0].reasons, vec![Reason::Bank(bank::BankFault::FormulaName)]);
         let csv = String::from_utf8(exceptions_csv(&exceptions).unwrap()).unwrap();
@@ -535,7 +588,7 @@ mod tests {
             worker("W2", "494833411341", "HDFC0ABC123"),
         ];
         let find = |id: &str| master.iter().find(|w| w.worker_id == id);
-        let (payments, _) = plan([due("W1", "0.01"), due("W2", "1000.99")], find, "r-12345678", 1);
+        let (payments, _) = plan([due("W1", "0.01"), due("W2", "1000.99")], find, "org0", "r-12345678", 1);
         let debtor = Debtor {
             name: "Org & Sons".into(),
             account: "000111222333".into(),

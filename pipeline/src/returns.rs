@@ -59,6 +59,13 @@ fn sum(batch: &RecordBatch, names: &Names, row: usize) -> Result<Decimal> {
     })
 }
 
+/// Why the row is left out of `org`'s return if its worker is of another org. Results carry
+/// `org_id`; a row without one is not known to be this org's either.
+fn other_org(batch: &RecordBatch, org: &str, row: usize) -> Option<String> {
+    let of = columns::text(batch, "org_id", row);
+    (of != org).then(|| format!("a worker of org `{of}`, not of `{org}`: another org's worker is not in this return"))
+}
+
 fn mapped<'a>(fixed: &[&'a str], member: &'a str, columns: &[(&'static str, &'a Names)]) -> Vec<&'a str> {
     let mut all: Vec<&str> = fixed.to_vec();
     all.push(member);
@@ -82,7 +89,7 @@ pub async fn ecr(
     def: &EcrDef,
 ) -> Result<Return> {
     let mapping = def.columns();
-    let wanted = mapped(&["worker_id", "name", "uan"], &def.member, &mapping);
+    let wanted = mapped(&["worker_id", "org_id", "name", "uan"], &def.member, &mapping);
     let mut out = Return::default();
     let mut text = String::new();
     columns::each_batch(store, org, period, run_id, &wanted, |batch| {
@@ -96,10 +103,12 @@ pub async fn ecr(
                 .collect::<Result<_>>()?;
             let uan = columns::text(batch, "uan", row).trim();
             let name = columns::text(batch, "name", row);
-            let fault = if uan.is_empty() {
-                Some("no UAN in the worker master: EPFO needs the member's UAN")
+            let fault = if let Some(why) = other_org(batch, org, row) {
+                Some(why)
+            } else if uan.is_empty() {
+                Some("no UAN in the worker master: EPFO needs the member's UAN".to_string())
             } else if uan.len() != 12 || !uan.bytes().all(|b| b.is_ascii_digit()) {
-                Some("UAN is not 12 digits")
+                Some("UAN is not 12 digits".to_string())
             } else {
                 None
             };
@@ -108,7 +117,7 @@ pub async fn ecr(
                     return_name: "ecr",
                     worker_id: columns::text(batch, "worker_id", row).to_string(),
                     name: name.to_string(),
-                    reason: reason.to_string(),
+                    reason,
                     amounts,
                 });
                 continue;
@@ -166,7 +175,14 @@ pub async fn esic(
 ) -> Result<Return> {
     let mapping = def.columns();
     let wanted = mapped(
-        &["worker_id", "name", "esic_no", "exited_on", "unpaid_leave_days"],
+        &[
+            "worker_id",
+            "org_id",
+            "name",
+            "esic_no",
+            "exited_on",
+            "unpaid_leave_days",
+        ],
         &def.member,
         &mapping,
     );
@@ -189,10 +205,12 @@ pub async fn esic(
             let wages = whole(sum(batch, &def.wages, row)?);
             let ip = columns::text(batch, "esic_no", row).trim();
             let name = columns::text(batch, "name", row);
-            let fault = if ip.is_empty() {
-                Some("no ESIC IP number in the worker master")
+            let fault = if let Some(why) = other_org(batch, org, row) {
+                Some(why)
+            } else if ip.is_empty() {
+                Some("no ESIC IP number in the worker master".to_string())
             } else if ip.len() != 10 || !ip.bytes().all(|b| b.is_ascii_digit()) {
-                Some("ESIC IP number is not 10 digits")
+                Some("ESIC IP number is not 10 digits".to_string())
             } else {
                 None
             };
@@ -201,7 +219,7 @@ pub async fn esic(
                     return_name: "esic",
                     worker_id: columns::text(batch, "worker_id", row).to_string(),
                     name: name.to_string(),
-                    reason: reason.to_string(),
+                    reason,
                     amounts: [("days_paid", days), ("wages", wages)].into_iter().collect(),
                 });
                 continue;
@@ -312,6 +330,37 @@ mod tests {
         };
         let csv = String::from_utf8(exceptions_csv(&[exception]).unwrap()).unwrap();
         assert_eq!(csv.lines().nth(1), Some("esic,W1,'@SUM(1),'-no IP number,wages=-731"));
+    }
+
+    #[test]
+    fn a_row_of_another_orgs_worker_is_left_out() {
+        use std::sync::Arc;
+
+        use datafusion::arrow::array::StringArray;
+        use datafusion::arrow::datatypes::{DataType, Field, Schema};
+
+        let text = |name: &str, values: Vec<Option<&str>>| {
+            (
+                Field::new(name, DataType::Utf8, true),
+                Arc::new(StringArray::from(values)) as Arc<dyn datafusion::arrow::array::Array>,
+            )
+        };
+        let (fields, arrays): (Vec<_>, Vec<_>) = [
+            text("worker_id", vec![Some("W1"), Some("W2"), Some("W3")]),
+            text("org_id", vec![Some("org0"), Some("org1"), None]),
+        ]
+        .into_iter()
+        .unzip();
+        let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).unwrap();
+        let why: Vec<Option<String>> = (0..3).map(|row| other_org(&batch, "org0", row)).collect();
+        assert_eq!(
+            why,
+            [
+                None,
+                Some("a worker of org `org1`, not of `org0`: another org's worker is not in this return".into()),
+                Some("a worker of org ``, not of `org0`: another org's worker is not in this return".into()),
+            ]
+        );
     }
 
     #[test]

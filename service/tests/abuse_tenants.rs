@@ -4,9 +4,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // A test fails by panicking, with the message.
 
+#[path = "../../connectors/tests/common/broker.rs"]
+mod broker;
 mod common;
 
 use common::*;
+use payroll_connectors::Quiet;
+use payroll_connectors::kafka::{KafkaConfig, Topics, publish_folder};
 use serde_json::{Value, json};
 
 /// `worker_id` → `net_pay` of a run's results.
@@ -153,4 +157,236 @@ async fn through_a_file(backend: Backend) {
         "{letters:#}"
     );
     h.service.shutdown().await;
+}
+
+/// Uploads `bytes` as `org`'s file of `kind` and waits for it to settle.
+async fn upload(h: &Harness, org: &str, token: &str, kind: &str, csv: &str) -> Value {
+    const BOUNDARY: &str = "abuse-tenants-boundary";
+    let mut body = format!(
+        "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"summary.csv\"\r\n\
+         Content-Type: application/octet-stream\r\n\r\n"
+    );
+    body.push_str(csv);
+    body.push_str(&format!("\r\n--{BOUNDARY}--\r\n"));
+    let reply = reqwest::Client::new()
+        .post(format!("{}/v1/orgs/{org}/uploads?kind={kind}", h.base))
+        .bearer_auth(token)
+        .header("Content-Type", format!("multipart/form-data; boundary={BOUNDARY}"))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status().as_u16(), 202);
+    let reply: Value = serde_json::from_slice(&reply.bytes().await.unwrap()).unwrap();
+    let id = reply["id"].as_str().unwrap().to_string();
+    for _ in 0..600 {
+        let upload = h.get(&format!("/v1/orgs/{org}/uploads/{id}"), token).await.json();
+        if matches!(upload["status"].as_str(), Some("done" | "failed")) {
+            return upload;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("upload {id} did not settle within 60 s");
+}
+
+const SUMMARY_HEADER: &str = "worker_id,period,employment_days,working_days,present_days,paid_leave_days,\
+    unpaid_leave_days,lop_days,worked_minutes,ot_hours,missed_punch_days";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_attendance_summary_for_another_orgs_worker_moves_no_pay() {
+    for backend in backends() {
+        through_a_summary(backend).await;
+    }
+}
+
+async fn through_a_summary(backend: Backend) {
+    let h = Harness::start(backend, "").await;
+    let inputs = h.dir.path().join("inputs");
+    let (org0, org1) = (h.token("hr1", "org0", "hr_admin"), h.token("hr9", "org1", "hr_admin"));
+
+    // Org0 uploads a month of absence for org1's W000001: refused at upload.
+    let absent = format!("{SUMMARY_HEADER}\nW000001,2026-10,31,27,0,0,27,27,0,0,0\n");
+    let refused = upload(&h, "org0", &org0, "attendance_summary", &absent).await;
+    assert_eq!(
+        (&refused["accepted"], &refused["rejected"]),
+        (&json!(0), &json!(1)),
+        "{refused:#}"
+    );
+    // Org1's own upload for its W000003 is staged naming org1, whatever the file says.
+    let own = format!("{SUMMARY_HEADER},org_id\nW000003,2026-10,31,27,20,0,0,0,9600,0,0,org0\n");
+    let done = upload(&h, "org1", &org1, "attendance_summary", &own).await;
+    assert_eq!(
+        (&done["status"], &done["accepted"]),
+        (&json!("done"), &json!(1)),
+        "{done:#}"
+    );
+    let staged = std::fs::read_to_string(inputs.join("attendance_summary.csv")).unwrap();
+    assert_eq!(
+        staged.lines().collect::<Vec<_>>(),
+        [
+            format!("{SUMMARY_HEADER},org_id").as_str(),
+            "W000003,2026-10,31,27,20,0,0,0,9600,0,0,org1"
+        ],
+        "{staged}"
+    );
+
+    let before = h.trigger("org1", &org1, "2026-10", "provisional", "before").await;
+    h.wait("org1", &before, &org1, "calculated").await;
+    // The same absence written into the summary file by org0's feed: a dead letter in org1's
+    // run, naming the worker.
+    append(
+        &inputs,
+        "attendance_summary.csv",
+        &["W000001,2026-10,31,27,0,0,27,27,0,0,0,org0"],
+    );
+    let after = h.trigger("org1", &org1, "2026-10", "provisional", "after").await;
+    h.wait("org1", &after, &org1, "calculated").await;
+    assert_eq!(
+        net_pay(&h, "org1", &after, &org1).await,
+        net_pay(&h, "org1", &before, &org1).await,
+        "no one's pay moved"
+    );
+    let letters = h
+        .get(&format!("/v1/orgs/org1/runs/{after}/dead-letters"), &org1)
+        .await
+        .json();
+    let refused: Vec<(&str, u64, &str)> = letters["dead_letters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["source"].as_str().unwrap().starts_with("attendance_summary"))
+        .map(|l| {
+            (
+                l["field"].as_str().unwrap(),
+                l["line"].as_u64().unwrap(),
+                l["reason"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        refused,
+        [("worker_id", 3, "`W000001` is not a worker of org `org0`")],
+        "{letters:#}"
+    );
+    h.service.shutdown().await;
+}
+
+const DEBIT: &str =
+    "[orgs.org0]\nname = \"Org Zero\"\ndebit_account = \"000111222333\"\ndebit_ifsc = \"ICIC0000001\"\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_payout_never_pays_a_worker_the_master_has_in_another_org() {
+    for backend in backends() {
+        through_a_payout(backend).await;
+    }
+}
+
+async fn through_a_payout(backend: Backend) {
+    let h = Harness::start(backend, DEBIT).await;
+    let inputs = h.dir.path().join("inputs");
+    let run = h.finalized_run().await;
+    let hr = h.token("hr1", "org0", "hr_admin");
+    let victim = net_pay(&h, "org0", &run, &hr)
+        .await
+        .into_iter()
+        .find(|(_, net)| !net.starts_with('-') && net.as_str() != "0.00")
+        .unwrap()
+        .0;
+    // After the run the master has the victim in org1, with a new account: org0's payout must
+    // not pay it (org1 pays its workers, and no org pays another's).
+    let path = inputs.join("workers.csv");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let moved: Vec<String> = text
+        .lines()
+        .map(|line| {
+            let mut cells: Vec<&str> = line.split(',').collect();
+            if cells[0] == victim {
+                (cells[1], cells[2], cells[14]) = ("org1", "S12", "111122223333");
+            }
+            cells.join(",")
+        })
+        .collect();
+    std::fs::write(&path, moved.join("\n") + "\n").unwrap();
+
+    let approver = h.token("appr1", "org0", "approver");
+    let made = h
+        .call(
+            "POST",
+            &format!("/v1/orgs/org0/runs/{run}/payouts"),
+            Some(&approver),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(made.status, 201, "{}", made.text());
+    let links = made.json()["links"].clone();
+    let xml = h.get(links["pain001"].as_str().unwrap(), &approver).await.text();
+    assert!(!xml.contains("111122223333"), "the moved account is paid: {xml}");
+    assert!(!xml.contains(&format!("-{victim}<")), "{victim} is paid: {xml}");
+    let exceptions = h.get(links["exceptions"].as_str().unwrap(), &approver).await.text();
+    let codes: Vec<String> = csv::Reader::from_reader(exceptions.as_bytes())
+        .records()
+        .map(|r| r.unwrap())
+        .filter(|r| r[0] == *victim)
+        .map(|r| r[4].to_string())
+        .collect();
+    assert_eq!(codes, ["other_org"], "{exceptions}");
+    h.service.shutdown().await;
+}
+
+/// Stream mode on a real broker (tansu), SQLite alone: what is checked is the upload against
+/// the live pay, the same on either database.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_stream_mode_an_org_cannot_upload_another_orgs_worker_into_its_own() {
+    let broker = broker::Broker::start();
+    let producer = KafkaConfig {
+        brokers: broker.address.clone(),
+        group: "producer".into(),
+        options: Vec::new(),
+    };
+    publish_folder(&producer, &Topics::default(), &sample(), 8, &Quiet)
+        .await
+        .unwrap();
+    let source = format!(
+        "brokers = {:?}\nsites = {:?}",
+        broker.address,
+        sample().join("sites.csv")
+    );
+    let extra = "[stream]\nperiod = \"2026-10\"\nlive_every = \"1s\"\ncheckpoint_every = \"1s\"";
+    let h = Harness::start_with(Backend::Sqlite, &source, extra).await;
+    let (org0, org1) = (h.token("hr1", "org0", "hr_admin"), h.token("hr9", "org1", "hr_admin"));
+    let pay = "/v1/orgs/org1/workers/W000001/pay?period=2026-10";
+    let mut known = false;
+    for _ in 0..600 {
+        known = h.get(pay, &org1).await.status == 200;
+        if known {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(known, "the stream folded org1's W000001 within 60 s");
+
+    // Org0 uploads org1's W000001 as its own, at its own site and with a new account.
+    let header = std::fs::read_to_string(sample().join("workers.csv")).unwrap();
+    let header = header.lines().next().unwrap();
+    let taken = "W000001,org0,S00,Taken Over,M,MH,skilled,Fitter,daily,800.00,true,true,,,111122223333,SBIN0001234,,2026-10-01,";
+    let done = upload(&h, "org0", &org0, "workers", &format!("{header}\n{taken}\n")).await;
+    assert_eq!(
+        (&done["accepted"], &done["rejected"]),
+        (&json!(0), &json!(1)),
+        "{done:#}"
+    );
+    let errors = h
+        .get(
+            &format!("/v1/orgs/org0/uploads/{}/errors.csv", done["id"].as_str().unwrap()),
+            &org0,
+        )
+        .await
+        .text();
+    assert!(
+        errors.contains("`W000001` is the id of another org's worker"),
+        "{errors}"
+    );
+    assert_eq!(h.get(pay, &org1).await.json()["pay"]["org_id"], "org1");
+    h.stop().await;
 }

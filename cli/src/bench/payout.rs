@@ -42,7 +42,7 @@ pub async fn payout(workers: usize, period: PayPeriod) -> Result<()> {
         let dues = payout::dues(&store, org, &record.period, &record.run_id).await?;
         read += at.elapsed();
         let at = Instant::now();
-        let (payments, unpaid) = payout::plan(dues, |w| master.worker(w), &record.run_id, 1);
+        let (payments, unpaid) = payout::plan(dues, |w| master.worker(w), org, &record.run_id, 1);
         let id = uuid::Uuid::now_v7().simple().to_string();
         let header = Header {
             message_id: &id,

@@ -75,6 +75,11 @@ pub fn fold(name: &str, path: &Path, bytes: &[u8], ledger: &mut Ledger, dead_let
             .map(|worker| worker.org_id.clone());
         let applied = row.cells.and_then(|cells| {
             let (worker_id, period, summary) = Attendance::decode(|c| cells.get(c).map(String::as_str))?;
+            // A row naming its org (an upload stamps the uploader's) is refused for another
+            // org's worker; one without, as older files are, is the worker's.
+            if let Some(org) = cells.get("org_id").map(|o| o.trim()).filter(|o| !o.is_empty()) {
+                ledger.check_worker_org(&worker_id, org)?;
+            }
             ledger.apply_summary(&worker_id, period, summary)
         });
         match applied {
@@ -384,4 +389,56 @@ impl<'a> Thrift<'a> {
 
 fn zigzag(value: u64) -> i64 {
     (value >> 1) as i64 ^ -((value & 1) as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use payroll_engine::{Site, Worker};
+
+    use super::*;
+
+    fn ledger() -> Ledger {
+        let site = |id: &str, org: &str| {
+            let fields = [
+                ("site_id", id),
+                ("org_id", org),
+                ("name", "Pune"),
+                ("state", "MH"),
+                ("timezone", "Asia/Kolkata"),
+                ("weekly_off", "SUN"),
+            ];
+            Site::decode(|f| fields.iter().find(|(k, _)| *k == f).map(|(_, v)| *v)).unwrap()
+        };
+        let mut ledger = Ledger::new([site("S1", "ORG1"), site("S2", "ORG2")]);
+        let json = r#"{"worker_id": "W1", "org_id": "ORG1", "site_id": "S1", "name": "A", "gender": "F", "state": "MH",
+            "skill": "skilled", "pay_basis": "daily", "rate": "700.00", "pf_applicable": "true",
+            "esi_applicable": "true", "joined_on": "2025-01-01", "bank_account": "999999999999"}"#;
+        ledger
+            .upsert_worker(Worker::decode_json(json.as_bytes()).unwrap())
+            .unwrap();
+        ledger
+    }
+
+    #[test]
+    fn a_row_naming_another_org_than_its_workers_is_a_dead_letter() {
+        let csv = format!(
+            "{},org_id\n\
+             W1,2026-10,31,27,20,0,0,0,9600,0,0,ORG2\n\
+             W1,2026-11,30,26,20,0,0,0,9600,0,0,ORG1\n\
+             W1,2026-12,31,27,20,0,0,0,9600,0,0,\n",
+            COLUMNS.join(",")
+        );
+        let (mut ledger, mut letters) = (ledger(), DeadLetters::default());
+        let folded = fold("summary", Path::new("s.csv"), csv.as_bytes(), &mut ledger, &mut letters).unwrap();
+        assert_eq!(folded, 2, "its own org's row and one naming no org");
+        let refused: Vec<_> = letters
+            .iter()
+            .map(|l| (l.field.as_deref(), l.reason.as_str(), l.org_id.as_deref()))
+            .collect();
+        assert_eq!(
+            refused,
+            [(Some("worker_id"), "`W1` is not a worker of org `ORG2`", Some("ORG1"))],
+            "the worker's own org sees the refusal"
+        );
+    }
 }

@@ -235,7 +235,7 @@ pub(super) async fn create(
     // bank pays to.
     let master = payroll_pipeline::master::current(&ctx.source).await?;
     let seq_u32 = u32::try_from(seq).map_err(|_| Error::Internal(format!("payout number {seq}")))?;
-    let (payments, exceptions) = payout::plan(unpaid, |w| master.worker(w), &id, seq_u32);
+    let (payments, exceptions) = payout::plan(unpaid, |w| master.worker(w), &org, &id, seq_u32);
     drop(master);
     if payments.is_empty() {
         let named: Vec<String> = exceptions

@@ -54,7 +54,12 @@ pub struct Checker {
     target: Vec<String>,
     /// Stage workers as JSON objects (the `workers` topic) instead of CSV rows.
     json: bool,
+    /// Stream mode: the org of a worker the live pay knows (no master file to read there).
+    owner: Option<Owner>,
 }
+
+/// A worker's org as the stream's live pay knows it, if it does.
+pub type Owner = Box<dyn Fn(&str) -> Option<String> + Send>;
 
 /// A row that passed: the line to stage.
 pub struct Staged(pub String);
@@ -78,7 +83,15 @@ impl Checker {
             seen: HashMap::new(),
             target,
             json,
+            owner: None,
         }
+    }
+
+    /// Checks workers against the orgs the stream's live pay knows them by, where no master
+    /// file says whose they are.
+    pub fn with_owner(mut self, owner: Owner) -> Checker {
+        self.owner = Some(owner);
+        self
     }
 
     /// Checks one row (`cells` in the order of `columns`).
@@ -152,9 +165,12 @@ impl Checker {
                         Some(_) => {}
                     }
                 }
-                if let Some(master) = &self.master
-                    && master.workers.get(&worker.worker_id) == Some(&false)
-                {
+                let of_another = match (&self.master, &self.owner) {
+                    (Some(master), _) => master.workers.get(&worker.worker_id) == Some(&false),
+                    (None, Some(owner)) => owner(&worker.worker_id).is_some_and(|of| of != self.org),
+                    (None, None) => false,
+                };
+                if of_another {
                     faults.push(fault(
                         "worker_id",
                         &format!("`{}` is the id of another org's worker", worker.worker_id),
@@ -220,10 +236,18 @@ impl Checker {
         }
     }
 
-    /// The row as a CSV line of the target file's columns.
+    /// The row as a CSV line of the target file's columns. Its `org_id`, where the file has one,
+    /// is the uploading org's whatever the file said (a worker row naming another was refused).
     fn csv_line<'a>(&self, cell: &impl Fn(&str) -> Option<&'a str>) -> String {
         let mut writer = ::csv::WriterBuilder::new().has_headers(false).from_writer(Vec::new());
-        let record: Vec<&str> = self.target.iter().map(|c| cell(c).unwrap_or_default()).collect();
+        let record: Vec<&str> = self
+            .target
+            .iter()
+            .map(|c| match c.as_str() {
+                "org_id" => self.org.as_str(),
+                c => cell(c).unwrap_or_default(),
+            })
+            .collect();
         // Writing to memory cannot fail.
         let _ = writer.write_record(&record);
         let bytes = writer.into_inner().unwrap_or_default();
@@ -247,5 +271,45 @@ pub fn shown(column: &str, value: &str) -> String {
     match mask_field(column, value) {
         std::borrow::Cow::Owned(masked) => masked,
         std::borrow::Cow::Borrowed(v) => mask_record_text(v).into_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const COLUMNS: &str = "worker_id,org_id,site_id,name,gender,state,skill,designation,pay_basis,rate,\
+        pf_applicable,esi_applicable,uan,esic_no,bank_account,ifsc,pan,joined_on,exited_on";
+
+    fn row(worker: &str) -> Vec<String> {
+        format!(
+            "{worker},org0,S00,Taken,M,MH,skilled,Fitter,daily,800.00,true,true,,,998877665544,SBIN0001234,,2026-10-01,"
+        )
+        .split(',')
+        .map(str::to_string)
+        .collect()
+    }
+
+    #[test]
+    fn stream_mode_refuses_a_worker_the_live_pay_has_in_another_org() {
+        let columns: Vec<String> = COLUMNS.split(',').map(str::to_string).collect();
+        let sites = HashMap::from([("S00".to_string(), "org0".to_string())]);
+        let orgs = HashMap::from([("W1", "org1"), ("W2", "org0")]);
+        let mut checker = Checker::new(
+            UploadKind::Workers,
+            "org0",
+            Decimal::ZERO,
+            None,
+            Some(sites),
+            columns.clone(),
+            true,
+        )
+        .with_owner(Box::new(move |w| orgs.get(w).map(|o| o.to_string())));
+        let faults = checker.check(2, &columns, &row("W1")).err().expect("refused");
+        let faults: Vec<(&str, &str)> = faults.iter().map(|f| (f.column.as_str(), f.reason.as_str())).collect();
+        assert_eq!(faults, [("worker_id", "`W1` is the id of another org's worker")]);
+        // The org's own worker, and one the live pay does not know yet (the fold checks it).
+        assert!(checker.check(3, &columns, &row("W2")).is_ok());
+        assert!(checker.check(4, &columns, &row("W3")).is_ok());
     }
 }

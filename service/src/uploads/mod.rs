@@ -182,16 +182,20 @@ fn target(ctx: &ApiContext, kind: UploadKind) -> Result<Target> {
             topic: Topics::default().workers,
         }),
         (kind, Source::Folder(dir), _) => {
-            let (name, default): (&str, &[&str]) = match kind {
-                UploadKind::AttendanceSummary => {
-                    ("attendance_summary.csv", &payroll_connectors::files::SUMMARY_COLUMNS)
-                }
-                _ => ("workers.csv", &payroll_connectors::files::WORKER_COLUMNS),
+            let (name, default, extra): (&str, &[&str], &[&str]) = match kind {
+                // A new summary file names each row's org (the uploader's), so the fold can
+                // refuse a row for another org's worker; an existing file keeps its columns.
+                UploadKind::AttendanceSummary => (
+                    "attendance_summary.csv",
+                    &payroll_connectors::files::SUMMARY_COLUMNS,
+                    &["org_id"],
+                ),
+                _ => ("workers.csv", &payroll_connectors::files::WORKER_COLUMNS, &[]),
             };
             let path = dir.join(name);
             let columns = match header_of(&path)? {
                 Some(columns) => columns,
-                None => default.iter().map(|c| c.to_string()).collect(),
+                None => default.iter().chain(extra).map(|c| c.to_string()).collect(),
             };
             Ok(Target::Folder { path, columns })
         }
@@ -391,6 +395,18 @@ async fn run(ctx: &ApiContext, upload: Upload) -> Result<()> {
         _ => None,
     };
     let (db, handle) = (ctx.db.clone(), Handle::current());
+    // Stream mode has no master file: a worker the live pay knows is checked against its org
+    // there (one it does not know yet is left to the fold, which refuses an org change).
+    let owner: Option<check::Owner> = match (&ctx.live, upload.kind) {
+        (Some(live), UploadKind::Workers) => {
+            let (live, handle) = (std::sync::Arc::clone(live), handle.clone());
+            Some(Box::new(move |worker: &str| {
+                let found = handle.block_on(live.pay(worker)).ok().flatten()?;
+                found.pay.get("org_id")?.as_str().map(str::to_string)
+            }))
+        }
+        _ => None,
+    };
     tokio::task::spawn_blocking(move || {
         let result = (|| {
             let master = master(&source, &upload.org_id)?;
@@ -414,6 +430,10 @@ async fn run(ctx: &ApiContext, upload: Upload) -> Result<()> {
                 columns,
                 matches!(target, Target::WorkersTopic { .. }),
             );
+            let checker = match owner {
+                Some(owner) => checker.with_owner(owner),
+                None => checker,
+            };
             validate_and_apply(&db, &handle, &upload, &bytes, checker, &target, &staged)
         })();
         let _ = std::fs::remove_file(&staged);
