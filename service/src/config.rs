@@ -12,8 +12,9 @@ use serde::Deserialize;
 use crate::auth::Permissions;
 
 /// The keys a `PAYROLL_` variable may set: others (`PAYROLL_LOG`, ...) belong to the CLI.
-const KEYS: [&str; 18] = [
+const KEYS: [&str; 19] = [
     "listen",
+    "http",
     "data",
     "database",
     "out",
@@ -39,6 +40,9 @@ pub struct ServeConfig {
     /// Where the API listens.
     #[serde(default = "default_listen")]
     pub listen: SocketAddr,
+    /// The HTTP server's timeouts.
+    #[serde(default)]
+    pub http: HttpSettings,
     /// The SQLite database and the local object store, unless set below.
     #[serde(default = "default_data")]
     pub data: PathBuf,
@@ -133,14 +137,63 @@ pub struct UploadSettings {
     /// take about 20 MB).
     #[serde(default = "default_max_upload_bytes")]
     pub max_bytes: usize,
+    /// How long an uploaded file itself is kept (`90d`): it carries bank accounts and PANs. The
+    /// uploads janitor deletes older ones; the upload's record and rejected rows stay.
+    #[serde(default = "default_keep_raw", with = "duration")]
+    pub keep_raw: Duration,
+    /// Uploads one org may have in progress (being received, queued or processing); one more
+    /// is answered 429. Each upload being received is held in memory, up to `max_bytes`.
+    #[serde(default = "default_max_in_progress")]
+    pub max_in_progress: usize,
 }
 
 impl Default for UploadSettings {
     fn default() -> Self {
         UploadSettings {
             max_bytes: default_max_upload_bytes(),
+            keep_raw: default_keep_raw(),
+            max_in_progress: default_max_in_progress(),
         }
     }
+}
+
+fn default_max_in_progress() -> usize {
+    4
+}
+
+/// Timeouts of the HTTP server: a client that is slow on purpose holds a connection (and, for
+/// a request, a task) only this long.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSettings {
+    /// From a connection's opening (or its previous response) to a request's last header line.
+    #[serde(default = "default_header_timeout", with = "duration")]
+    pub header_timeout: Duration,
+    /// From a request's headers to its response's; not for uploads (their body may take long to
+    /// arrive) nor for server-sent events (their response streams for as long as the run does).
+    #[serde(default = "default_request_timeout", with = "duration")]
+    pub request_timeout: Duration,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        HttpSettings {
+            header_timeout: default_header_timeout(),
+            request_timeout: default_request_timeout(),
+        }
+    }
+}
+
+fn default_header_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+
+fn default_request_timeout() -> Duration {
+    Duration::from_secs(60)
+}
+
+fn default_keep_raw() -> Duration {
+    Duration::from_secs(90 * 24 * 3600)
 }
 
 fn default_max_upload_bytes() -> usize {

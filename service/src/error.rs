@@ -30,6 +30,9 @@ pub enum Error {
     /// 409: the request conflicts with the state of a run or a period.
     #[error("{0}")]
     Conflict(String),
+    /// 429: a limit on work in progress is reached; worth retrying after `retry_after` seconds.
+    #[error("{message}")]
+    TooMany { message: String, retry_after: u64 },
     /// 503: a dependency (database, object store) is not answering.
     #[error("unavailable: {0}")]
     Unavailable(String),

@@ -10,6 +10,7 @@
 
 pub mod adjustments;
 pub mod anchors;
+pub mod at_rest;
 pub mod auth;
 pub mod caller;
 pub mod config;
@@ -87,8 +88,9 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Service> {
     let source = input_source(&config)?;
     let keys = signing_keys(&config)?;
     // Read again wherever checkpoints are; checked here so that a weak key stops the start in
-    // every mode, not the first run that reads the state.
-    payroll_connectors::seal::Seal::from_env()?;
+    // every mode, not the first run that reads the state. The service seals its raw uploads
+    // and payout files with it too.
+    let seal = payroll_connectors::seal::Seal::from_env()?;
     let database_url = match &config.database {
         Some(url) => url.reveal().to_string(),
         None => format!("sqlite://{}?mode=rwc", config.data.join("payroll.db").display()),
@@ -139,8 +141,10 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Service> {
         compute,
         metrics: Arc::default(),
         results: Arc::default(),
+        receiving: Arc::default(),
         live,
         link_key,
+        at_rest: at_rest::AtRest::new(seal),
     };
     let listener = tokio::net::TcpListener::bind(ctx.config.listen)
         .await
@@ -155,13 +159,9 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Service> {
 
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let app = http::router(ctx.clone()).layer(axum::Extension(http::console::Listening(addr)));
+    let header_timeout = ctx.config.http.header_timeout;
     let mut tasks = vec![tokio::spawn(async move {
-        let server = axum::serve(listener, app).with_graceful_shutdown(async {
-            let _ = stopped.await;
-        });
-        if let Err(e) = server.await {
-            tracing::error!(error = %e, "the HTTP server stopped");
-        }
+        serve_http(listener, app, header_timeout, stopped).await;
     })];
     for _ in 0..ctx.config.workers {
         tasks.push(tokio::spawn(worker::run(ctx.clone())));
@@ -232,6 +232,54 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     println!("payroll serve: stopping");
     service.shutdown().await;
     Ok(())
+}
+
+/// Serves `app` over HTTP/1.1 until `stopped`, as `axum::serve` does, but with a header read
+/// timeout: a client sending its request line or headers slowly (slowloris) is disconnected
+/// after `header_timeout` instead of holding the connection for as long as it likes. Stopping
+/// (or dropping this future) lets each connection finish the request it is answering.
+async fn serve_http(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    header_timeout: Duration,
+    stopped: tokio::sync::oneshot::Receiver<()>,
+) {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    // Never sent: dropped when this future ends, which each connection sees as "closing".
+    let (_closing, closed) = tokio::sync::watch::channel(());
+    let mut stopped = stopped;
+    loop {
+        let stream = tokio::select! {
+            _ = &mut stopped => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Out of file descriptors, most likely: wait for some to be released.
+                    tracing::warn!(error = %e, "accepting a connection");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    continue;
+                }
+            },
+        };
+        let _ = stream.set_nodelay(true);
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        let mut closed = closed.clone();
+        tokio::spawn(async move {
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            builder.timer(TokioTimer::new()).header_read_timeout(header_timeout);
+            let mut conn = std::pin::pin!(builder.serve_connection(TokioIo::new(stream), service));
+            tokio::select! {
+                result = conn.as_mut() => {
+                    if let Err(e) = result {
+                        tracing::debug!(error = %e, "a connection ended");
+                    }
+                    return;
+                }
+                _ = closed.changed() => conn.as_mut().graceful_shutdown(),
+            }
+            let _ = conn.await;
+        });
+    }
 }
 
 async fn shutdown_signal() {

@@ -220,6 +220,17 @@ pub async fn list(
         .await
 }
 
+/// The org's uploads still to be done: `queued` or `processing`.
+pub async fn in_progress(db: &Db, org: &str) -> Result<usize> {
+    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM uploads WHERE org_id = $1 AND status IN ($2, $3)")
+        .bind(org)
+        .bind(UploadStatus::Queued.as_str())
+        .bind(UploadStatus::Processing.as_str())
+        .fetch_one(db.pool())
+        .await?;
+    Ok(usize::try_from(count).unwrap_or(0))
+}
+
 /// `queued` to `processing`; false if another task took it first.
 pub async fn start(db: &Db, org: &str, id: &str) -> Result<bool> {
     let moved =

@@ -35,6 +35,7 @@ impl Error {
             Error::BadRequest(_) => StatusCode::BAD_REQUEST,
             Error::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Error::Conflict(_) => StatusCode::CONFLICT,
+            Error::TooMany { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::Database(_) | Error::Pipeline(_) | Error::Connectors(_) | Error::Internal(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
@@ -51,6 +52,10 @@ impl IntoResponse for Error {
             "internal error; it is logged with this request's id".to_string()
         } else {
             self.to_string()
+        };
+        let retry_after = match &self {
+            Error::TooMany { retry_after, .. } => Some(*retry_after),
+            _ => None,
         };
         let mut fields: BTreeMap<String, Vec<String>> = BTreeMap::new();
         if let Error::Invalid(invalid) = &self {
@@ -69,6 +74,11 @@ impl IntoResponse for Error {
             }),
         )
             .into_response();
+        if let Some(seconds) = retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
         if status == StatusCode::UNAUTHORIZED {
             response
                 .headers_mut()

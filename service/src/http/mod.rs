@@ -67,10 +67,14 @@ pub struct ApiContext {
     pub compute: Compute,
     pub metrics: Arc<Metrics>,
     pub results: Arc<ResultsCache>,
+    /// Uploads this process is receiving, per org (`[uploads] max_in_progress`).
+    pub receiving: Arc<uploads::Receiving>,
     /// Stream mode: the stream this service consumes, and its live pay.
     pub live: Option<Arc<crate::live::LiveStream>>,
     /// Signs and checks the payslip links notices carry.
     pub link_key: crate::notices::link::LinkKey,
+    /// Seals raw uploads and payout files with the checkpoint key, if one is set.
+    pub at_rest: crate::at_rest::AtRest,
 }
 
 impl ApiContext {
@@ -118,8 +122,36 @@ pub fn router(ctx: ApiContext) -> Router {
         .merge(ops::router())
         .merge(me::router())
         .merge(console::router(&ctx.config))
+        .layer(middleware::from_fn_with_state(ctx.clone(), deadline))
         .layer(middleware::from_fn_with_state(ctx.clone(), observe))
         .with_state(ctx)
+}
+
+/// Answers 503 when a request takes longer than `[http] request_timeout` to answer, so a slow
+/// client or a stuck dependency holds no task for long. Not uploads, whose body arrives while
+/// the handler runs (`[uploads] max_in_progress` bounds them), nor server-sent events, whose
+/// response streams after the handler has returned.
+async fn deadline(State(ctx): State<ApiContext>, request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string());
+    let exempt = match route.as_deref() {
+        Some("/v1/orgs/{org}/uploads") => request.method() == axum::http::Method::POST,
+        Some(route) => route.ends_with("/events"),
+        None => false,
+    };
+    let limit = ctx.config.http.request_timeout;
+    if exempt {
+        return next.run(request).await;
+    }
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => axum::response::IntoResponse::into_response(crate::error::Error::Unavailable(format!(
+            "no answer within {} ([http] request_timeout): try again later",
+            humantime::format_duration(limit)
+        ))),
+    }
 }
 
 /// Gives each request an id of the server's own (answered as `X-Request-Id`: a client cannot

@@ -289,7 +289,7 @@ pub(super) async fn create(
         .map(|(file, _)| layout::payout_file(&org, &period, &id, &pid, file.name()))
         .collect();
     for ((_, bytes), path) in files.into_iter().zip(&paths) {
-        ctx.store.put(path, bytes).await?;
+        ctx.at_rest.put(&ctx.store, path, bytes).await?;
     }
     let new_payments: Vec<NewPayment> = payments
         .iter()
@@ -423,7 +423,7 @@ async fn download(ctx: &ApiContext, user: &AuthUser, org: &str, id: &str, pid: &
     let target = format!("runs/{id}/payouts/{pid}/{}", file.name());
     audit::downloaded(ctx, user, Action::PayoutDownload, &target).await?;
     let path = layout::payout_file(org, &run.period.to_string(), id, pid, file.name());
-    let bytes = ctx.store.get(&path).await?;
+    let bytes = ctx.at_rest.get(&ctx.store, &path).await?;
     Ok((
         [
             (header::CONTENT_TYPE, file.content_type().to_string()),

@@ -120,6 +120,52 @@ pub struct UploadPage {
     pub next_page_token: Option<String>,
 }
 
+/// Uploads this process is receiving, per org: each holds up to `max_bytes` in memory until its
+/// body is read and it is recorded (from then on the database counts it).
+#[derive(Debug, Default)]
+pub struct Receiving(std::sync::Mutex<std::collections::HashMap<String, usize>>);
+
+/// One upload being received: counted until dropped, so a body that fails to arrive (or a
+/// client that goes away) releases its place.
+pub struct Received<'a> {
+    receiving: &'a Receiving,
+    org: String,
+    /// This org's uploads being received, this one included, when it began.
+    pub count: usize,
+}
+
+impl Receiving {
+    pub fn begin(&self, org: &str) -> Received<'_> {
+        let mut orgs = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let count = orgs.entry(org.to_string()).or_default();
+        *count += 1;
+        Received {
+            count: *count,
+            receiving: self,
+            org: org.to_string(),
+        }
+    }
+}
+
+impl Drop for Received<'_> {
+    fn drop(&mut self) {
+        let mut orgs = self
+            .receiving
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(count) = orgs.get_mut(&self.org) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                orgs.remove(&self.org);
+            }
+        }
+    }
+}
+
+/// Seconds a client refused for too many uploads in progress is asked to wait.
+const RETRY_AFTER: u64 = 30;
+
 /// Multipart framing and headers a form adds around the file.
 const FORM_OVERHEAD: usize = 64 << 10;
 
@@ -136,7 +182,9 @@ const FORM_OVERHEAD: usize = 64 << 10;
         (status = 400, body = super::error::ErrorBody),
         (status = 401, body = super::error::ErrorBody), (status = 403, body = super::error::ErrorBody),
         (status = 409, description = "This kind cannot be uploaded in the service's mode", body = super::error::ErrorBody),
-        (status = 422, body = super::error::ErrorBody)),
+        (status = 422, body = super::error::ErrorBody),
+        (status = 429, description = "The org has `[uploads] max_in_progress` uploads in progress already; `Retry-After` says when to try again", body = super::error::ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait")))),
     security(("bearer" = [])))]
 pub(super) async fn create(
     State(ctx): State<ApiContext>,
@@ -179,6 +227,19 @@ pub(super) async fn create(
     if let Some(why) = crate::uploads::refusal(&ctx, kind) {
         return Err(Error::Conflict(why));
     }
+    // Counted before the body is read: many bodies read at once would fill the memory.
+    let receiving = ctx.receiving.begin(&org);
+    let limit = ctx.config.uploads.max_in_progress;
+    let in_progress = receiving.count - 1 + uploads::in_progress(&ctx.db, &org).await?;
+    if in_progress >= limit {
+        return Err(Error::TooMany {
+            message: format!(
+                "org {org} has {in_progress} uploads in progress, and [uploads] max_in_progress is {limit}: \
+                 retry once one is done"
+            ),
+            retry_after: RETRY_AFTER,
+        });
+    }
     let max = ctx.config.uploads.max_bytes;
     let content_type = headers
         .get(header::CONTENT_TYPE)
@@ -214,8 +275,8 @@ pub(super) async fn create(
         .unwrap_or_else(|| format!("upload.{format}"));
     let sha256 = hex::encode(Sha256::digest(bytes));
     // Kept by content, before the upload is recorded: a recorded upload always has its file.
-    ctx.store
-        .put(&file_path(&org, &sha256, format), bytes::Bytes::copy_from_slice(bytes))
+    ctx.at_rest
+        .put(&ctx.store, &file_path(&org, &sha256, format), bytes.to_vec())
         .await?;
     let (upload, created) = uploads::create(
         &ctx.db,
@@ -232,6 +293,8 @@ pub(super) async fn create(
         },
     )
     .await?;
+    // Recorded: the database counts it from now on.
+    drop(receiving);
     let location = format!("/v1/orgs/{org}/uploads/{}", upload.id);
     if !created {
         return Ok((StatusCode::OK, Json(UploadBody::from(upload))).into_response());

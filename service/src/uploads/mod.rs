@@ -134,10 +134,13 @@ impl From<Format> for sheet::Format {
     }
 }
 
+/// Where uploaded files are kept in the output store.
+const UPLOADS: &str = "uploads";
+
 /// Where an uploaded file is kept, by its content (SHA-256): for processing, and after as the
-/// record of what was uploaded.
+/// record of what was uploaded, until `[uploads] keep_raw`; sealed at rest ([`crate::at_rest`]).
 pub fn file_path(org: &str, sha256: &str, format: Format) -> object_store::path::Path {
-    object_store::path::Path::from(format!("uploads/org_id={org}/{sha256}.{format}"))
+    object_store::path::Path::from(format!("{UPLOADS}/org_id={org}/{sha256}.{format}"))
 }
 
 /// Where an upload's accepted rows go in this service's mode, or why they cannot.
@@ -353,14 +356,41 @@ const ABANDONED_AFTER: Duration = Duration::from_secs(600);
 const UNCLAIMED_AFTER: Duration = Duration::from_secs(60);
 
 /// Every `every`: processes uploads left `queued` (their instance stopped before starting
-/// them) and fails those left `processing` by an instance that stopped, saying so.
+/// them) and fails those left `processing` by an instance that stopped, saying so. At most
+/// hourly (and at start), deletes uploaded files older than `[uploads] keep_raw`.
 pub async fn janitor(ctx: ApiContext, every: Duration) {
+    let mut expired_at: Option<Instant> = None;
     loop {
         if let Err(e) = sweep(&ctx).await {
             tracing::warn!(error = %e, "upload janitor");
         }
+        let keep = ctx.config.uploads.keep_raw;
+        if expired_at.is_none_or(|at| at.elapsed() >= keep.min(Duration::from_secs(3600))) {
+            expired_at = Some(Instant::now());
+            if let Err(e) = expire(&ctx, keep).await {
+                tracing::warn!(error = %e, "upload janitor: deleting old uploaded files");
+            }
+        }
         tokio::time::sleep(every).await;
     }
+}
+
+/// Deletes the uploaded files last written more than `keep` ago. A file is kept by content, and
+/// uploading it again writes it again, so one an upload in progress reads is never this old.
+async fn expire(ctx: &ApiContext, keep: Duration) -> Result<()> {
+    let Some(before) = chrono::Duration::from_std(keep)
+        .ok()
+        .and_then(|keep| chrono::Utc::now().checked_sub_signed(keep))
+    else {
+        return Ok(()); // kept longer than time goes back
+    };
+    for meta in ctx.store.list(&object_store::path::Path::from(UPLOADS)).await? {
+        if meta.last_modified < before {
+            ctx.store.delete(&meta.location).await?;
+            tracing::info!(file = %meta.location, "deleted an uploaded file past [uploads] keep_raw");
+        }
+    }
+    Ok(())
 }
 
 async fn sweep(ctx: &ApiContext) -> Result<()> {
@@ -382,8 +412,8 @@ async fn sweep(ctx: &ApiContext) -> Result<()> {
 
 async fn run(ctx: &ApiContext, upload: Upload) -> Result<()> {
     let bytes = ctx
-        .store
-        .get(&file_path(&upload.org_id, &upload.sha256, upload.format))
+        .at_rest
+        .get(&ctx.store, &file_path(&upload.org_id, &upload.sha256, upload.format))
         .await?;
     let target = target(ctx, upload.kind)?;
     let staging = ctx.config.data.join("uploads");
