@@ -433,17 +433,7 @@ fn own_keys(config: &ServeConfig) -> anyhow::Result<Keys> {
         let secret = secret.strong("auth.hs256_secret").map_err(anyhow::Error::msg)?;
         return Ok(Keys::hs256(secret.as_bytes()));
     }
-    std::fs::create_dir_all(&config.data).with_context(|| format!("creating {}", config.data.display()))?;
-    let path: PathBuf = config.data.join("jwt-secret");
-    let secret = match std::fs::read_to_string(&path) {
-        Ok(secret) => secret,
-        Err(_) => {
-            let secret = hex::encode(rand::random::<[u8; 32]>());
-            write_private(&path, &secret)?;
-            secret
-        }
-    };
-    Ok(Keys::hs256(secret.trim().as_bytes()))
+    Ok(Keys::hs256(generated_secret(config, "jwt-secret")?.as_bytes()))
 }
 
 /// The key audit anchors are signed with: `[audit] anchor_key`, or a secret generated once and
@@ -453,8 +443,14 @@ pub fn anchor_key(config: &ServeConfig) -> anyhow::Result<anchors::AnchorKey> {
         let secret = secret.strong("audit.anchor_key").map_err(anyhow::Error::msg)?;
         return Ok(anchors::AnchorKey::new(secret.as_bytes()));
     }
+    Ok(anchors::AnchorKey::new(generated_secret(config, "audit-anchor-key")?.as_bytes()))
+}
+
+/// A secret made once (32 random bytes, hex) and kept in `<data>/<name>`, private to its user:
+/// what the service uses when the config names none, the same after every restart.
+fn generated_secret(config: &ServeConfig, name: &str) -> anyhow::Result<String> {
     std::fs::create_dir_all(&config.data).with_context(|| format!("creating {}", config.data.display()))?;
-    let path: PathBuf = config.data.join("audit-anchor-key");
+    let path: PathBuf = config.data.join(name);
     let secret = match std::fs::read_to_string(&path) {
         Ok(secret) => secret,
         Err(_) => {
@@ -463,7 +459,7 @@ pub fn anchor_key(config: &ServeConfig) -> anyhow::Result<anchors::AnchorKey> {
             secret
         }
     };
-    Ok(anchors::AnchorKey::new(secret.trim().as_bytes()))
+    Ok(secret.trim().to_string())
 }
 
 fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
