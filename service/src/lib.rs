@@ -443,7 +443,9 @@ pub fn anchor_key(config: &ServeConfig) -> anyhow::Result<anchors::AnchorKey> {
         let secret = secret.strong("audit.anchor_key").map_err(anyhow::Error::msg)?;
         return Ok(anchors::AnchorKey::new(secret.as_bytes()));
     }
-    Ok(anchors::AnchorKey::new(generated_secret(config, "audit-anchor-key")?.as_bytes()))
+    Ok(anchors::AnchorKey::new(
+        generated_secret(config, "audit-anchor-key")?.as_bytes(),
+    ))
 }
 
 /// A secret made once (32 random bytes, hex) and kept in `<data>/<name>`, private to its user:
