@@ -9,7 +9,6 @@ use payroll_rules::vocabulary::PayPeriod;
 use payroll_rules::{Category, Ruleset};
 use payroll_service::auth::Permission;
 use payroll_service::caller::Caller;
-use payroll_service::db::audit::Action;
 use payroll_service::db::{self, Db, runs::Changes, runs::NewRun};
 
 use crate::ui::{self, Bar};
@@ -81,18 +80,8 @@ pub async fn run_recorded(
         requested_by: &caller.sub,
         idempotency: None,
     };
-    let (created, _) = db::runs::create(&db, new).await?;
-    let after = serde_json::json!({"period": period.to_string(), "kind": target.kind.as_str(), "status": "queued", "via": "cli"});
-    db::audit::append(
-        &db,
-        target.org,
-        &caller.actor(),
-        Action::RunTrigger,
-        &format!("runs/{}", created.id),
-        None,
-        Some(after),
-    )
-    .await?;
+    // Created and audited as run.trigger in one transaction, as the API does.
+    let (created, _) = db::runs::create_audited(&db, new, Some(&caller.actor())).await?;
     let claim = Changes {
         claimed_by: Some(actor.clone()),
         ..Changes::default()

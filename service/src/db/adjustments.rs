@@ -9,6 +9,9 @@ use payroll_rules::vocabulary::PayPeriod;
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
+use sqlx::{Any, Transaction};
+
+use super::audit::{Action, Actor, Audited};
 use super::{Db, Listing, timestamp};
 use crate::error::{Error, Result};
 
@@ -140,15 +143,17 @@ fn adjustment(row: Row) -> Result<Adjustment> {
     })
 }
 
-/// Records a request as `pending` (version 1); `Ok((adjustment, false))` for a retry of a
-/// request already recorded under the same key. The same key with another body is refused.
-pub async fn create(db: &Db, new: NewAdjustment<'_>) -> Result<(Adjustment, bool)> {
+/// Records a request as `pending` (version 1), with its `adjustment.request` audit entry by `by`
+/// in the same transaction; `Ok((adjustment, false))` for a retry of a request already
+/// recorded under the same key. The same key with another body is refused.
+pub async fn create(db: &Db, new: NewAdjustment<'_>, by: &Actor<'_>) -> Result<(Adjustment, bool)> {
     if let Some((key, hash)) = &new.idempotency
         && let Some(existing) = by_key(db, new.org_id, key, hash).await?
     {
         return Ok((existing, false));
     }
     let id = uuid::Uuid::now_v7().to_string();
+    let mut tx = db.pool().begin().await?;
     let inserted = sqlx::query(
         "INSERT INTO adjustments (id, org_id, worker_id, period, kind, code, amount, reason, status, version, \
          requested_by, requested_at, idempotency_key, request_hash) \
@@ -166,12 +171,22 @@ pub async fn create(db: &Db, new: NewAdjustment<'_>) -> Result<(Adjustment, bool
     .bind(timestamp(Utc::now()))
     .bind(new.idempotency.as_ref().map(|(key, _)| key.to_string()))
     .bind(new.idempotency.as_ref().map(|(_, hash)| hash.clone()))
-    .execute(db.pool())
+    .execute(&mut *tx)
     .await;
     match inserted {
-        Ok(_) => Ok((get(db, new.org_id, &id).await?, true)),
+        Ok(_) => {
+            let created = get_in(&mut tx, new.org_id, &id).await?;
+            Audited::new(by.clone(), Action::AdjustmentRequest, format!("adjustments/{id}"))
+                .after(Some(created.event()))
+                .write(&mut tx, new.org_id)
+                .await?;
+            tx.commit().await?;
+            Ok((created, true))
+        }
         // Two retries racing: the other one recorded it.
         Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+            // Give the connection back first: SQLite's pool has only the one.
+            drop(tx);
             let (key, hash) = new
                 .idempotency
                 .as_ref()
@@ -209,6 +224,20 @@ pub async fn get(db: &Db, org: &str, id: &str) -> Result<Adjustment> {
     .bind(org)
     .bind(id)
     .fetch_optional(db.pool())
+    .await?;
+    row.map(adjustment)
+        .transpose()?
+        .ok_or_else(|| Error::NotFound(format!("adjustment {id}")))
+}
+
+/// An adjustment as `tx` sees it: the change it is making included.
+async fn get_in(tx: &mut Transaction<'_, Any>, org: &str, id: &str) -> Result<Adjustment> {
+    let row: Option<Row> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM adjustments WHERE org_id = $1 AND id = $2"
+    ))
+    .bind(org)
+    .bind(id)
+    .fetch_optional(&mut **tx)
     .await?;
     row.map(adjustment)
         .transpose()?
@@ -260,13 +289,15 @@ impl Decision {
 
 /// Approves or rejects `current`, a pending adjustment as last read, as `checker`, making it the
 /// next version. The requester can never decide their own request (four eyes); a decided one is
-/// not decided again, even if it was decided since it was read.
+/// not decided again, even if it was decided since it was read. The decision's audit entry by
+/// `by` is written in the same transaction.
 pub async fn decide(
     db: &Db,
     current: &Adjustment,
     decision: Decision,
     checker: &str,
     note: Option<&str>,
+    by: &Actor<'_>,
 ) -> Result<Adjustment> {
     let (org, id) = (current.org_id.as_str(), current.id.as_str());
     if current.requested_by == checker {
@@ -284,6 +315,7 @@ pub async fn decide(
             wire_name(&current.status)
         )));
     }
+    let mut tx = db.pool().begin().await?;
     let moved = sqlx::query(
         "UPDATE adjustments SET status = $1, version = version + 1, decided_by = $2, decided_at = $3, decision_note = $4 \
          WHERE org_id = $5 AND id = $6 AND status = 'pending'",
@@ -294,7 +326,7 @@ pub async fn decide(
     .bind(note)
     .bind(org)
     .bind(id)
-    .execute(db.pool())
+    .execute(&mut *tx)
     .await?
     .rows_affected();
     if moved == 0 {
@@ -302,13 +334,25 @@ pub async fn decide(
             "adjustment {id} was decided by someone else meanwhile; read it again"
         )));
     }
-    get(db, org, id).await
+    let decided = get_in(&mut tx, org, id).await?;
+    let action = match decision {
+        Decision::Approve => Action::AdjustmentApprove,
+        Decision::Reject => Action::AdjustmentReject,
+    };
+    Audited::new(by.clone(), action, format!("adjustments/{id}"))
+        .before(Some(json!({"status": "pending", "version": decided.version - 1})))
+        .after(Some(decided.event()))
+        .write(&mut tx, org)
+        .await?;
+    tx.commit().await?;
+    Ok(decided)
 }
 
 /// Approves or rejects every pending request of an upload at once, as `checker`: each becomes
 /// its next version, as [`decide`] makes it. The uploader can never decide their own upload
 /// (four eyes; the caller checks who uploaded it, the statement skips their requests anyway).
-/// Returns how many were decided: 0 when none is pending any more.
+/// Returns how many were decided: 0 when none is pending any more. The decision's audit entry
+/// by `by` (target the upload) is written in the same transaction.
 pub async fn decide_upload(
     db: &Db,
     org: &str,
@@ -316,7 +360,9 @@ pub async fn decide_upload(
     decision: Decision,
     checker: &str,
     note: Option<&str>,
+    by: &Actor<'_>,
 ) -> Result<u64> {
+    let mut tx = db.pool().begin().await?;
     let moved = sqlx::query(
         "UPDATE adjustments SET status = $1, version = version + 1, decided_by = $2, decided_at = $3, decision_note = $4 \
          WHERE org_id = $5 AND upload_id = $6 AND status = 'pending' AND requested_by <> $2",
@@ -327,9 +373,21 @@ pub async fn decide_upload(
     .bind(note)
     .bind(org)
     .bind(upload_id)
-    .execute(db.pool())
+    .execute(&mut *tx)
     .await?
     .rows_affected();
+    if moved == 0 {
+        return Ok(0);
+    }
+    let (action, status) = match decision {
+        Decision::Approve => (Action::AdjustmentApproveUpload, "approved"),
+        Decision::Reject => (Action::AdjustmentRejectUpload, "rejected"),
+    };
+    Audited::new(by.clone(), action, format!("uploads/{upload_id}"))
+        .after(Some(json!({"status": status, "decided": moved, "note": note})))
+        .write(&mut tx, org)
+        .await?;
+    tx.commit().await?;
     Ok(moved)
 }
 

@@ -10,6 +10,7 @@ use chrono::Utc;
 use serde::Serialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+use sqlx::{Any, Transaction};
 
 use super::{Db, Listing, timestamp};
 use crate::error::{Error, Result};
@@ -173,11 +174,79 @@ impl Entry {
     }
 }
 
-/// Appends an entry to `org`'s chain. `before` and `after` are masked (bank accounts, PANs) on
-/// the way in. Two appends racing for one sequence number: the loser reads the new end of the
-/// chain and tries again.
+/// A change's audit entry, handed to the function that makes the change so that both are
+/// written in one transaction: the change does not happen without its entry.
+#[derive(Debug, Clone)]
+pub struct Audited<'a> {
+    pub actor: Actor<'a>,
+    pub action: Action,
+    pub target: String,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+}
+
+impl<'a> Audited<'a> {
+    pub fn new(actor: Actor<'a>, action: Action, target: impl Into<String>) -> Self {
+        Audited {
+            actor,
+            action,
+            target: target.into(),
+            before: None,
+            after: None,
+        }
+    }
+
+    pub fn before(self, before: Option<Value>) -> Self {
+        Audited { before, ..self }
+    }
+
+    pub fn after(self, after: Option<Value>) -> Self {
+        Audited { after, ..self }
+    }
+
+    /// Writes this entry to `org`'s chain inside `tx` (see [`append_in`]).
+    pub async fn write(&self, tx: &mut Transaction<'_, Any>, org: &str) -> Result<()> {
+        append_in(
+            tx,
+            org,
+            &self.actor,
+            self.action,
+            &self.target,
+            self.before.clone(),
+            self.after.clone(),
+        )
+        .await
+    }
+}
+
+/// Appends an entry to `org`'s chain in its own transaction. Downloads use it: the file is
+/// served only once this returns.
 pub async fn append(
     db: &Db,
+    org: &str,
+    actor: &Actor<'_>,
+    action: Action,
+    target: &str,
+    before: Option<Value>,
+    after: Option<Value>,
+) -> Result<()> {
+    let mut tx = db.pool().begin().await?;
+    append_in(&mut tx, org, actor, action, target, before, after).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Appends an entry to `org`'s chain inside the caller's transaction: it stands or falls with
+/// the change the transaction makes. `before` and `after` are masked (bank accounts, PANs) on
+/// the way in.
+///
+/// Two transactions must not both take the chain's next sequence number: on PostgreSQL the
+/// entry first takes a per-org advisory lock held to the end of the transaction, so a second
+/// appender waits and then reads the new end of the chain (each statement of a READ COMMITTED
+/// transaction sees what committed before it). SQLite has one writer at a time anyway. Call it
+/// last in the transaction: the lock is then held only for the commit.
+pub async fn append_in(
+    tx: &mut Transaction<'_, Any>,
     org: &str,
     actor: &Actor<'_>,
     action: Action,
@@ -195,59 +264,53 @@ pub async fn append(
             .transpose()
     };
     let (before, after) = (mask(before)?, mask(after)?);
-    for _ in 0..8 {
-        let mut tx = db.pool().begin().await?;
-        let last: Option<(i64, String)> =
-            sqlx::query_as("SELECT seq, hash FROM audit_log WHERE org_id = $1 ORDER BY seq DESC LIMIT 1")
-                .bind(org)
-                .fetch_optional(&mut *tx)
-                .await?;
-        let (seq, prev_hash) = last.map_or((1, GENESIS.to_string()), |(seq, hash)| (seq + 1, hash));
-        let mut entry = Entry {
-            org_id: org.to_string(),
-            seq,
-            at: timestamp(Utc::now()),
-            actor: actor.sub.to_string(),
-            roles: actor.roles.to_vec(),
-            action: action.as_str().to_string(),
-            target: target.to_string(),
-            request_id: actor.request_id.to_string(),
-            before: before.clone(),
-            after: after.clone(),
-            prev_hash,
-            hash: String::new(),
-        };
-        entry.hash = entry.computed_hash();
-        let inserted = sqlx::query(
-            "INSERT INTO audit_log (org_id, seq, at, actor, roles, action, target, request_id, before, after, prev_hash, hash) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-        )
-        .bind(&entry.org_id)
-        .bind(entry.seq)
-        .bind(&entry.at)
-        .bind(&entry.actor)
-        .bind(serde_json::to_string(&entry.roles).map_err(|e| Error::Internal(e.to_string()))?)
-        .bind(&entry.action)
-        .bind(&entry.target)
-        .bind(&entry.request_id)
-        .bind(entry.before.as_ref().map(Value::to_string))
-        .bind(entry.after.as_ref().map(Value::to_string))
-        .bind(&entry.prev_hash)
-        .bind(&entry.hash)
-        .execute(&mut *tx)
-        .await;
-        match inserted {
-            Ok(_) => {
-                tx.commit().await?;
-                return Ok(());
-            }
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => continue,
-            Err(e) => return Err(e.into()),
-        }
+    if tx.backend_name().eq_ignore_ascii_case("postgresql") {
+        // A lock on the org's chain, not on a row: the first entry has no row to lock.
+        sqlx::query("SELECT 1 FROM (SELECT pg_advisory_xact_lock(hashtextextended('audit_log:' || $1, 0))) AS locked")
+            .bind(org)
+            .execute(&mut **tx)
+            .await?;
     }
-    Err(Error::Unavailable(format!(
-        "the audit log of {org} is busy: too many entries at once; retry"
-    )))
+    let last: Option<(i64, String)> =
+        sqlx::query_as("SELECT seq, hash FROM audit_log WHERE org_id = $1 ORDER BY seq DESC LIMIT 1")
+            .bind(org)
+            .fetch_optional(&mut **tx)
+            .await?;
+    let (seq, prev_hash) = last.map_or((1, GENESIS.to_string()), |(seq, hash)| (seq + 1, hash));
+    let mut entry = Entry {
+        org_id: org.to_string(),
+        seq,
+        at: timestamp(Utc::now()),
+        actor: actor.sub.to_string(),
+        roles: actor.roles.to_vec(),
+        action: action.as_str().to_string(),
+        target: target.to_string(),
+        request_id: actor.request_id.to_string(),
+        before,
+        after,
+        prev_hash,
+        hash: String::new(),
+    };
+    entry.hash = entry.computed_hash();
+    sqlx::query(
+        "INSERT INTO audit_log (org_id, seq, at, actor, roles, action, target, request_id, before, after, prev_hash, hash) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+    )
+    .bind(&entry.org_id)
+    .bind(entry.seq)
+    .bind(&entry.at)
+    .bind(&entry.actor)
+    .bind(serde_json::to_string(&entry.roles).map_err(|e| Error::Internal(e.to_string()))?)
+    .bind(&entry.action)
+    .bind(&entry.target)
+    .bind(&entry.request_id)
+    .bind(entry.before.as_ref().map(Value::to_string))
+    .bind(entry.after.as_ref().map(Value::to_string))
+    .bind(&entry.prev_hash)
+    .bind(&entry.hash)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 /// Which entries a listing wants.

@@ -8,6 +8,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::Utc;
 use rust_decimal::Decimal;
 
+use serde_json::json;
+use sqlx::{Any, Transaction};
+
+use super::audit::{Action, Actor, Audited};
 use super::{Db, Listing, timestamp};
 use crate::error::{Error, Result};
 
@@ -146,8 +150,9 @@ const INSERT_ROWS: usize = 500;
 
 /// Records a payout and its payments as `sent`, in one transaction. Another payout of the run
 /// recorded since `paid` was read (same sequence number, or a worker it pays) makes this one
-/// fail with a conflict: nothing of it is kept.
-pub async fn record(db: &Db, new: NewPayout<'_>, payments: &[NewPayment<'_>]) -> Result<Payout> {
+/// fail with a conflict: nothing of it is kept. Its `payout.create` audit entry, `audit`, is
+/// written in the same transaction: no payout is kept unaudited.
+pub async fn record(db: &Db, new: NewPayout<'_>, payments: &[NewPayment<'_>], audit: &Audited<'_>) -> Result<Payout> {
     let now = timestamp(Utc::now());
     let mut tx = db.pool().begin().await?;
     let conflict = |e: sqlx::Error| match &e {
@@ -205,6 +210,7 @@ pub async fn record(db: &Db, new: NewPayout<'_>, payments: &[NewPayment<'_>]) ->
         }
         query.execute(&mut *tx).await.map_err(conflict)?;
     }
+    audit.write(&mut tx, new.org_id).await?;
     tx.commit().await?;
     get(db, new.org_id, new.run_id, new.id).await
 }
@@ -302,6 +308,25 @@ where
     .await?)
 }
 
+/// A return as `tx` sees it (the change it makes included), without its payments.
+async fn return_in(tx: &mut Transaction<'_, Any>, org: &str, payout: &str, id: &str) -> Result<Return> {
+    let row: Option<ReturnRowDb> = sqlx::query_as(&format!(
+        "SELECT {RETURN_COLUMNS} FROM payout_returns WHERE org_id = $1 AND payout_id = $2 AND id = $3"
+    ))
+    .bind(org)
+    .bind(payout)
+    .bind(id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    row.map(return_of)
+        .transpose()?
+        .ok_or_else(|| Error::NotFound(format!("return {id} of payout {payout}")))
+}
+
+fn return_target(r: &Return) -> String {
+    format!("runs/{}/payouts/{}/returns/{}", r.run_id, r.payout_id, r.id)
+}
+
 /// A return of the payout, with the payments it names.
 pub async fn get_return(db: &Db, org: &str, payout: &str, id: &str) -> Result<Return> {
     let row: Option<ReturnRowDb> = sqlx::query_as(&format!(
@@ -353,8 +378,9 @@ pub struct NewReturn<'a> {
 /// (422, naming each line) if a reference is not a payment of the payout, appears twice in the
 /// file, is in another return of the payout that was not rejected, or was marked returned
 /// before returns needed a second person: each payment is returned once. Nothing is paid until
-/// [`decide_return`] approves it.
-pub async fn record_return(db: &Db, new: NewReturn<'_>, rows: &[ReturnRow]) -> Result<Return> {
+/// [`decide_return`] approves it. Its `payout.return` audit entry by `by` is written in the
+/// same transaction.
+pub async fn record_return(db: &Db, new: NewReturn<'_>, rows: &[ReturnRow], by: &Actor<'_>) -> Result<Return> {
     let now = timestamp(Utc::now());
     let mut tx = db.pool().begin().await?;
     // The payout's payments and the returns naming them, read once: a file names many.
@@ -482,6 +508,15 @@ pub async fn record_return(db: &Db, new: NewReturn<'_>, rows: &[ReturnRow]) -> R
         }
         query.execute(&mut *tx).await.map_err(conflict)?;
     }
+    let recorded = return_in(&mut tx, new.org_id, new.payout_id, new.id).await?;
+    let after = json!({
+        "seq": recorded.seq, "status": recorded.status, "payments": recorded.payments,
+        "total": format!("{:.2}", recorded.total),
+    });
+    Audited::new(by.clone(), Action::PayoutReturn, return_target(&recorded))
+        .after(Some(after))
+        .write(&mut tx, new.org_id)
+        .await?;
     tx.commit().await?;
     get_return(db, new.org_id, new.payout_id, new.id).await
 }
@@ -504,7 +539,12 @@ impl ReturnDecision {
 
 /// Approves or rejects a pending return, by someone other than who recorded it (403, four
 /// eyes). Approving marks its payments returned in the same transaction, so the run's next
-/// payout pays them again; a return decided already is a conflict (409).
+/// payout pays them again; a return decided already is a conflict (409). The decision's audit
+/// entry by `by` is written in the same transaction.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the decision, who makes it and its audit entry"
+)]
 pub async fn decide_return(
     db: &Db,
     org: &str,
@@ -513,6 +553,7 @@ pub async fn decide_return(
     decision: ReturnDecision,
     checker: &str,
     rejection: Option<&str>,
+    by: &Actor<'_>,
 ) -> Result<Return> {
     let current = get_return(db, org, payout, id).await?;
     if current.recorded_by == checker {
@@ -573,6 +614,23 @@ pub async fn decide_return(
         .execute(&mut *tx)
         .await?;
     }
+    let decided = return_in(&mut tx, org, payout, id).await?;
+    let mut after = json!({
+        "seq": decided.seq, "status": decided.status, "payments": decided.payments,
+        "total": format!("{:.2}", decided.total), "recorded_by": decided.recorded_by,
+    });
+    if let Some(reason) = rejection {
+        after["reason"] = json!(reason);
+    }
+    let action = match decision {
+        ReturnDecision::Approve => Action::PayoutReturnApprove,
+        ReturnDecision::Reject => Action::PayoutReturnReject,
+    };
+    Audited::new(by.clone(), action, return_target(&decided))
+        .before(Some(json!({"status": "pending"})))
+        .after(Some(after))
+        .write(&mut tx, org)
+        .await?;
     tx.commit().await?;
     get_return(db, org, payout, id).await
 }

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 
+use super::audit::{Action, Actor, Audited};
 use super::{Db, timestamp};
 use crate::auth::{Permission, Permissions, Roles};
 use crate::error::{Error, Result};
@@ -108,7 +109,8 @@ fn encode(permissions: &Permissions) -> Result<String> {
 
 /// Sets what `role` grants in `org` (adding the role if new); returns what it granted before.
 /// Refused (409) when no role of the org would be left to manage roles: an org never locks
-/// itself out of its own roles.
+/// itself out of its own roles. The `roles.change` audit entry of `actor` (what the role granted
+/// before and grants now) is written in the same transaction.
 pub async fn put(
     db: &Db,
     org: &str,
@@ -116,6 +118,7 @@ pub async fn put(
     permissions: &Permissions,
     by: &str,
     seeds: &Roles,
+    actor: &Actor<'_>,
 ) -> Result<Option<Permissions>> {
     all(db, org, seeds).await?;
     let mut tx = db.pool().begin().await?;
@@ -159,8 +162,14 @@ pub async fn put(
             "no role of {org} would keep roles:manage: give it to another role first, so someone can still manage roles"
         )));
     }
-    tx.commit().await?;
-    before
+    let before: Option<Permissions> = before
         .map(|(p,)| serde_json::from_str(&p).map_err(|e| Error::Internal(format!("role {role} of {org}: {e}"))))
-        .transpose()
+        .transpose()?;
+    Audited::new(actor.clone(), Action::RolesChange, format!("roles/{role}"))
+        .before(before.as_ref().map(|p| serde_json::json!({"permissions": p})))
+        .after(Some(serde_json::json!({"permissions": permissions})))
+        .write(&mut tx, org)
+        .await?;
+    tx.commit().await?;
+    Ok(before)
 }

@@ -14,6 +14,7 @@ use payroll_rules::vocabulary::PayPeriod;
 use serde::{Deserialize, Serialize};
 use sqlx::{Any, Transaction};
 
+use super::audit::{Action, Actor, Audited};
 use super::{Constraint, Db, Listing, parse_timestamp, timestamp, violated};
 use crate::error::{Error, Result};
 
@@ -160,8 +161,14 @@ impl Followers {
 
 /// Creates a queued run, or returns the run an earlier request with the same idempotency key
 /// created (`false`: not created now). Refuses a locked period and a second live final.
-#[allow(clippy::expect_used, reason = "only keyed requests insert keys")]
 pub async fn create(db: &Db, new: NewRun<'_>) -> Result<(Run, bool)> {
+    create_audited(db, new, None).await
+}
+
+/// [`create`], with the `run.trigger` audit entry of `by` (target `runs/{id}`) written in the
+/// same transaction: no run is queued unaudited.
+#[allow(clippy::expect_used, reason = "only keyed requests insert keys")]
+pub async fn create_audited(db: &Db, new: NewRun<'_>, by: Option<&Actor<'_>>) -> Result<(Run, bool)> {
     if let Some((key, sha)) = &new.idempotency
         && let Some(run) = replayed(db, new.org_id, key, sha).await?
     {
@@ -200,7 +207,7 @@ pub async fn create(db: &Db, new: NewRun<'_>) -> Result<(Run, bool)> {
                 .await?
                 .rows_affected();
         if open == 0 {
-            return Ok::<_, sqlx::Error>(Err(()));
+            return Ok::<_, sqlx::Error>(Err(None));
         }
         sqlx::query(&format!(
             "INSERT INTO runs ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $7, 0, NULL, NULL, NULL)"
@@ -215,13 +222,22 @@ pub async fn create(db: &Db, new: NewRun<'_>) -> Result<(Run, bool)> {
         .execute(&mut *tx)
         .await?;
         record_transition(&mut tx, &id, RunStatus::Queued, new.requested_by, None).await?;
+        if let Some(actor) = by {
+            let after =
+                serde_json::json!({"period": period, "kind": new.kind.as_str(), "status": RunStatus::Queued.as_str()});
+            let audited = Audited::new(actor.clone(), Action::RunTrigger, format!("runs/{id}")).after(Some(after));
+            if let Err(e) = audited.write(&mut tx, new.org_id).await {
+                return Ok(Err(Some(e)));
+            }
+        }
         tx.commit().await?;
         Ok(Ok(()))
     }
     .await;
     match attempt {
         Ok(Ok(())) => Ok((get(db, new.org_id, &id).await?, true)),
-        Ok(Err(())) => Err(locked(db, new.org_id, new.period).await?),
+        Ok(Err(Some(audit))) => Err(audit),
+        Ok(Err(None)) => Err(locked(db, new.org_id, new.period).await?),
         Err(e) => match violated(&e) {
             Some(Constraint::IdempotencyKey) => {
                 let (key, sha) = new.idempotency.as_ref().expect("only keyed requests insert keys");
@@ -367,6 +383,32 @@ pub async fn apply(
     changes: Changes,
     check: impl FnOnce(&Run) -> Result<()>,
 ) -> Result<Run> {
+    apply_audited(db, org, id, step, actor, changes, None, check).await
+}
+
+/// Who moves a run (a person, through the API) and what they said: the move's audit entry.
+#[derive(Debug, Clone)]
+pub struct MoveAudit<'a> {
+    pub actor: Actor<'a>,
+    pub action: Action,
+    /// Merged into the entry's `after`, e.g. a rejection's reason.
+    pub said: Option<serde_json::Value>,
+}
+
+/// [`apply`], with the move's audit entry written in the same transaction: its status before
+/// (as `check` saw it) and after, the run's period and kind, and what the mover said. The
+/// move does not happen unaudited.
+#[allow(clippy::too_many_arguments, reason = "apply's arguments and the audit entry")]
+pub async fn apply_audited(
+    db: &Db,
+    org: &str,
+    id: &str,
+    step: Move,
+    actor: &str,
+    changes: Changes,
+    audit: Option<MoveAudit<'_>>,
+    check: impl FnOnce(&Run) -> Result<()>,
+) -> Result<Run> {
     let run = get(db, org, id).await?;
     check(&run)?;
     let next = run.status.after(run.kind, step)?;
@@ -439,6 +481,18 @@ pub async fn apply(
     }
     let note = changes.note.or(changes.error);
     record_transition(&mut tx, id, next, actor, note.as_deref()).await?;
+    if let Some(audit) = audit {
+        let mut after =
+            serde_json::json!({"status": next.as_str(), "period": run.period.to_string(), "kind": run.kind.as_str()});
+        if let (Some(serde_json::Value::Object(said)), Some(after)) = (audit.said, after.as_object_mut()) {
+            after.extend(said);
+        }
+        Audited::new(audit.actor, audit.action, format!("runs/{id}"))
+            .before(Some(serde_json::json!({"status": run.status.as_str()})))
+            .after(Some(after))
+            .write(&mut tx, org)
+            .await?;
+    }
     tx.commit().await?;
     db.followers.changed(id);
     get(db, org, id).await

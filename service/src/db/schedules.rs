@@ -3,6 +3,9 @@
 
 use chrono::{DateTime, Utc};
 
+use serde_json::json;
+
+use super::audit::{Action, Actor, Audited};
 use super::{Db, parse_timestamp, timestamp};
 use crate::error::Result;
 use crate::scheduler::Schedule;
@@ -51,8 +54,31 @@ pub async fn all(db: &Db) -> Result<Vec<Schedule>> {
 }
 
 /// Sets an org's schedule; slots before now are not owed by the new one.
-#[allow(clippy::expect_used, reason = "the row was just written")]
 pub async fn put(db: &Db, org: &str, cron: &str, timezone: &str, by: &str, now: DateTime<Utc>) -> Result<Schedule> {
+    put_audited(db, org, cron, timezone, by, now, None).await
+}
+
+/// [`put`], with the `schedule.change` audit entry of `actor` (the schedule before and after)
+/// written in the same transaction: the schedule does not change unaudited.
+#[allow(clippy::expect_used, reason = "the row was just written")]
+pub async fn put_audited(
+    db: &Db,
+    org: &str,
+    cron: &str,
+    timezone: &str,
+    by: &str,
+    now: DateTime<Utc>,
+    actor: Option<&Actor<'_>>,
+) -> Result<Schedule> {
+    let mut tx = db.pool().begin().await?;
+    let read = |row: Option<ScheduleRow>| row.map(ScheduleRow::into_schedule).transpose();
+    let select = format!("SELECT {COLUMNS} FROM schedules WHERE org_id = $1");
+    let before = read(
+        sqlx::query_as::<_, ScheduleRow>(&select)
+            .bind(org)
+            .fetch_optional(&mut *tx)
+            .await?,
+    )?;
     sqlx::query(
         "INSERT INTO schedules (org_id, cron, timezone, updated_by, updated_at, last_slot) VALUES ($1, $2, $3, $4, $5, NULL) \
          ON CONFLICT (org_id) DO UPDATE SET cron = $2, timezone = $3, updated_by = $4, updated_at = $5",
@@ -62,9 +88,25 @@ pub async fn put(db: &Db, org: &str, cron: &str, timezone: &str, by: &str, now: 
     .bind(timezone)
     .bind(by)
     .bind(timestamp(now))
-    .execute(db.pool())
+    .execute(&mut *tx)
     .await?;
-    Ok(get(db, org).await?.expect("the row was just written"))
+    let after = read(
+        sqlx::query_as::<_, ScheduleRow>(&select)
+            .bind(org)
+            .fetch_optional(&mut *tx)
+            .await?,
+    )?
+    .expect("the row was just written");
+    if let Some(actor) = actor {
+        let spec = |s: &Schedule| json!({"cron": s.spec.text, "timezone": s.spec.timezone.name()});
+        Audited::new(actor.clone(), Action::ScheduleChange, "schedule")
+            .before(before.as_ref().map(spec))
+            .after(Some(spec(&after)))
+            .write(&mut tx, org)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(after)
 }
 
 /// Seeds an org's schedule from the config unless it has one.

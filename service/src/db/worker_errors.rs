@@ -165,7 +165,15 @@ pub async fn exclusions(db: &Db, org: &str, run_id: &str) -> Result<Vec<Exclusio
 /// must have an error in the run; a worker excluded before keeps its first exclusion. The run
 /// is touched in the same transaction under the condition that it is still calculated, so an
 /// exclusion never lands on a run approved meanwhile.
-pub async fn exclude(db: &Db, org: &str, run_id: &str, workers: &[String], reason: &str, actor: &str) -> Result<()> {
+pub async fn exclude(
+    db: &Db,
+    org: &str,
+    run_id: &str,
+    workers: &[String],
+    reason: &str,
+    actor: &str,
+    audit: &super::audit::Audited<'_>,
+) -> Result<()> {
     let mut unknown = Vec::new();
     for chunk in workers.chunks(CHUNK) {
         let placeholders: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
@@ -223,6 +231,7 @@ pub async fn exclude(db: &Db, org: &str, run_id: &str, workers: &[String], reaso
         }
         query.execute(&mut *tx).await?;
     }
+    audit.write(&mut tx, org).await?;
     tx.commit().await?;
     Ok(())
 }

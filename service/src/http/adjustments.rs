@@ -11,16 +11,14 @@ use axum::{Json, Router};
 use payroll_engine::event::{Status, wire_name};
 use payroll_rules::vocabulary::PayPeriod;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
 
+use super::ApiContext;
 use super::extractor::{ApiJson, ApiPath, ApiQuery, AuthUser, QueryFaults};
-use super::{ApiContext, audit};
 use crate::adjustments::{Fields, validate};
 use crate::auth::Permission;
 use crate::db::adjustments::{self, Adjustment, Decision, Filter, NewAdjustment};
-use crate::db::audit::Action;
 use crate::error::{Error, Result};
 use crate::uploads::UploadKind;
 
@@ -172,21 +170,12 @@ pub(super) async fn request(
             requested_by: &user.sub,
             idempotency: key.as_deref().map(|k| (k, hash)),
         },
+        &user.actor(),
     )
     .await?;
     if !created {
         return Ok((StatusCode::OK, Json(adjustment.into())));
     }
-    let target = format!("adjustments/{}", adjustment.id);
-    audit::changed(
-        &ctx,
-        &user,
-        Action::AdjustmentRequest,
-        &target,
-        None,
-        Some(adjustment.event()),
-    )
-    .await;
     publish(&ctx).await;
     Ok((StatusCode::CREATED, Json(adjustment.into())))
 }
@@ -284,21 +273,19 @@ async fn decide_upload(
             user.sub
         )));
     }
-    let decided = adjustments::decide_upload(&ctx.db, org, id, decision, &user.sub, note).await?;
+    let decided = adjustments::decide_upload(&ctx.db, org, id, decision, &user.sub, note, &user.actor()).await?;
     if decided == 0 {
         return Err(Error::Conflict(format!(
             "upload {id} has no pending adjustment: each is decided already (or the upload is not applied yet)"
         )));
     }
-    let (action, status) = match decision {
-        Decision::Approve => (Action::AdjustmentApproveUpload, "approved"),
-        Decision::Reject => (Action::AdjustmentRejectUpload, "rejected"),
-    };
-    let after = json!({"status": status, "decided": decided, "note": note});
-    audit::changed(ctx, user, action, &format!("uploads/{id}"), None, Some(after)).await;
     if let Err(e) = crate::adjustments::publish_all(ctx).await {
         tracing::warn!(error = %e, "adjustments not published yet; the janitor retries");
     }
+    let status = match decision {
+        Decision::Approve => "approved",
+        Decision::Reject => "rejected",
+    };
     Ok(Json(UploadDecision {
         upload_id: id.to_string(),
         status: status.to_string(),
@@ -449,14 +436,7 @@ async fn decide(
     note: Option<&str>,
 ) -> Result<Json<AdjustmentBody>> {
     let current = adjustments::get(&ctx.db, org, id).await?;
-    let decided = adjustments::decide(&ctx.db, &current, decision, &user.sub, note).await?;
-    let action = match decision {
-        Decision::Approve => Action::AdjustmentApprove,
-        Decision::Reject => Action::AdjustmentReject,
-    };
-    let before = json!({"status": "pending", "version": decided.version - 1});
-    let target = format!("adjustments/{id}");
-    audit::changed(ctx, user, action, &target, Some(before), Some(decided.event())).await;
+    let decided = adjustments::decide(&ctx.db, &current, decision, &user.sub, note, &user.actor()).await?;
     publish(ctx).await;
     Ok(Json(decided.into()))
 }

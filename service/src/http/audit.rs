@@ -17,9 +17,11 @@ pub fn router() -> Router<ApiContext> {
     Router::new().route("/v1/orgs/{org}/audit", get(list))
 }
 
-/// Appends what `user` did to `target` to the org's audit log. A change is recorded after it
-/// is committed: if the log cannot be written the change stands, and the failure is logged as
-/// an error for the operator (the client is not told to retry what already happened).
+/// Appends what `user` did to `target` to the org's audit log, after the change committed: if
+/// the log cannot be written the change stands, and the failure is logged as an error for the
+/// operator (the client is not told to retry what already happened). Only uploads and notice
+/// retries still use it; a change that moves money or rights hands its entry
+/// (`db::audit::Audited`) to the db function that makes it, which writes both in one transaction.
 pub(super) async fn changed(
     ctx: &ApiContext,
     user: &AuthUser,

@@ -24,7 +24,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::extractor::{ApiJson, ApiPath, ApiQuery, AuthUser, QueryFaults};
 use super::{ApiContext, audit};
 use crate::auth::Permission;
-use crate::db::audit::Action;
+use crate::db::audit::{Action, Audited};
 use crate::db::payouts::{self, NewPayment, NewPayout, Payout, ReturnDecision, ReturnRow};
 use crate::db::runs::{self, Run};
 use crate::error::{Error, Result};
@@ -299,6 +299,10 @@ pub(super) async fn create(
             amount: p.amount,
         })
         .collect();
+    let audit =
+        Audited::new(user.actor(), Action::PayoutCreate, format!("runs/{id}/payouts/{pid}")).after(Some(json!({
+            "seq": seq, "payments": new_payments.len(), "total": format!("{total:.2}"), "exceptions": exceptions_count,
+        })));
     let recorded = payouts::record(
         &ctx.db,
         NewPayout {
@@ -312,6 +316,7 @@ pub(super) async fn create(
             idempotency_key: key.as_deref(),
         },
         &new_payments,
+        &audit,
     )
     .await;
     let recorded = match recorded {
@@ -329,18 +334,6 @@ pub(super) async fn create(
             return Err(e);
         }
     };
-    audit::changed(
-        &ctx,
-        &user,
-        Action::PayoutCreate,
-        &format!("runs/{id}/payouts/{pid}"),
-        None,
-        Some(json!({
-            "seq": seq, "payments": recorded.payments, "total": format!("{:.2}", recorded.total),
-            "exceptions": recorded.exceptions,
-        })),
-    )
-    .await;
     let body = body(recorded, 0);
     let location = body.links.this.clone();
     let mut response = (StatusCode::CREATED, Json(body)).into_response();
@@ -610,20 +603,9 @@ pub(super) async fn returns(
             recorded_by: &user.sub,
         },
         &rows,
+        &user.actor(),
     )
     .await?;
-    audit::changed(
-        &ctx,
-        &user,
-        Action::PayoutReturn,
-        &format!("runs/{id}/payouts/{pid}/returns/{rid}"),
-        None,
-        Some(json!({
-            "seq": recorded.seq, "status": recorded.status, "payments": recorded.payments,
-            "total": format!("{:.2}", recorded.total),
-        })),
-    )
-    .await;
     Ok((StatusCode::CREATED, Json(ReturnBody::from(recorded))).into_response())
 }
 
@@ -731,27 +713,7 @@ async fn decide_return(
     reason: Option<&str>,
 ) -> Result<Json<ReturnBody>> {
     payouts::get(&ctx.db, org, id, pid).await?;
-    let decided = payouts::decide_return(&ctx.db, org, pid, rid, decision, &user.sub, reason).await?;
-    let action = match decision {
-        ReturnDecision::Approve => Action::PayoutReturnApprove,
-        ReturnDecision::Reject => Action::PayoutReturnReject,
-    };
-    let mut after = json!({
-        "seq": decided.seq, "status": decided.status, "payments": decided.payments,
-        "total": format!("{:.2}", decided.total), "recorded_by": decided.recorded_by,
-    });
-    if let Some(reason) = reason {
-        after["reason"] = json!(reason);
-    }
-    audit::changed(
-        ctx,
-        user,
-        action,
-        &format!("runs/{id}/payouts/{pid}/returns/{rid}"),
-        Some(json!({"status": "pending"})),
-        Some(after),
-    )
-    .await;
+    let decided = payouts::decide_return(&ctx.db, org, pid, rid, decision, &user.sub, reason, &user.actor()).await?;
     Ok(Json(decided.into()))
 }
 

@@ -5,13 +5,11 @@ use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use utoipa::ToSchema;
 
+use super::ApiContext;
 use super::extractor::{ApiJson, ApiPath, AuthUser};
-use super::{ApiContext, audit};
 use crate::auth::{Permission, Permissions};
-use crate::db::audit::Action;
 use crate::db::roles;
 use crate::error::{Error, Result};
 
@@ -100,17 +98,17 @@ pub(super) async fn write(
             format!("`{role}`: expected 1 to 40 lowercase letters, digits or _"),
         ));
     }
-    let before = roles::put(&ctx.db, &org, &role, &body.permissions, &user.sub, &ctx.roles).await?;
-    ctx.role_tables.changed(&org).await;
-    audit::changed(
-        &ctx,
-        &user,
-        Action::RolesChange,
-        &format!("roles/{role}"),
-        before.map(|p| json!({"permissions": p})),
-        Some(json!({"permissions": body.permissions})),
+    roles::put(
+        &ctx.db,
+        &org,
+        &role,
+        &body.permissions,
+        &user.sub,
+        &ctx.roles,
+        &user.actor(),
     )
-    .await;
+    .await?;
+    ctx.role_tables.changed(&org).await;
     Ok(Json(RoleBody {
         role,
         permissions: body.permissions,

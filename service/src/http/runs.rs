@@ -18,10 +18,10 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
 
+use super::ApiContext;
 use super::extractor::{ApiJson, ApiPath, ApiQuery, AuthUser, Offset, QueryFaults};
-use super::{ApiContext, audit};
 use crate::auth::Permission;
-use crate::db::audit::Action;
+use crate::db::audit::{Action, Audited};
 use crate::db::runs::{self, Changes, Filter, NewRun, Progress, Run};
 use crate::db::worker_errors::{self, Exclusion, RecordedError};
 use crate::error::{Error, Result};
@@ -380,7 +380,7 @@ pub(super) async fn trigger(
     let period: PayPeriod = body.period.parse().map_err(|e: String| Error::invalid("period", e))?;
     let request = Sha256::digest(serde_json::to_vec(&body).map_err(|e| Error::Internal(e.to_string()))?);
     let key = user.idempotency_key(key);
-    let (run, created) = runs::create(
+    let (run, created) = runs::create_audited(
         &ctx.db,
         NewRun {
             org_id: &org,
@@ -389,21 +389,12 @@ pub(super) async fn trigger(
             requested_by: &user.sub,
             idempotency: Some((&key, hex::encode(request))),
         },
+        Some(&user.actor()),
     )
     .await?;
     if created {
         ctx.metrics.run_queued(run.kind);
         ctx.work.notify_one();
-        let after = json!({"period": run.period.to_string(), "kind": run.kind.as_str(), "status": run.status.as_str()});
-        audit::changed(
-            &ctx,
-            &user,
-            Action::RunTrigger,
-            &format!("runs/{}", run.id),
-            None,
-            Some(after),
-        )
-        .await;
     }
     Ok((StatusCode::ACCEPTED, Json(single(&ctx, run, &user).await?)))
 }
@@ -487,16 +478,15 @@ pub(super) async fn approve(
     // Errors are written with the Calculate move and exclusions only remove from this count,
     // so reading it before the move cannot let a worker through.
     let unexcluded = worker_errors::unexcluded(&ctx.db, &org, &id).await?;
-    let mut before = None;
-    let run = runs::apply(
+    let run = runs::apply_audited(
         &ctx.db,
         &org,
         &id,
         Move::Approve,
         &user.sub,
         Changes::default(),
+        Some(move_audit(&user, Action::RunApprove, None)),
         |run| {
-            before = Some(run.status);
             check_approver(&run.requested_by, &user.sub)?;
             if run.kind == RunKind::Final && run.status == RunStatus::Calculated {
                 check_worker_errors(unexcluded)?;
@@ -506,7 +496,6 @@ pub(super) async fn approve(
     )
     .await?;
     ctx.work.notify_one();
-    audit_move(&ctx, &user, Action::RunApprove, before, &run, None).await;
     // The stream archives the locked period's events; the janitor publishes it if this fails.
     if let Some(live) = &ctx.live
         && let Err(e) = live.publish_locks(&ctx.db).await
@@ -538,21 +527,18 @@ pub(super) async fn reject(
         note: Some(reason.to_string()),
         ..Changes::default()
     };
-    let mut before = None;
-    let run = runs::apply(&ctx.db, &org, &id, Move::Reject, &user.sub, changes, |run| {
-        before = Some(run.status);
-        Ok(())
-    })
-    .await?;
-    audit_move(
-        &ctx,
-        &user,
-        Action::RunReject,
-        before,
-        &run,
-        Some(json!({"reason": reason})),
+    let audit = move_audit(&user, Action::RunReject, Some(json!({"reason": reason})));
+    let run = runs::apply_audited(
+        &ctx.db,
+        &org,
+        &id,
+        Move::Reject,
+        &user.sub,
+        changes,
+        Some(audit),
+        |_| Ok(()),
     )
-    .await;
+    .await?;
     Ok(Json(single(&ctx, run, &user).await?))
 }
 
@@ -568,13 +554,18 @@ pub(super) async fn cancel(
     ApiPath((org, id)): ApiPath<(String, String)>,
 ) -> Result<Json<RunBody>> {
     user.may(&org, Permission::TriggerRuns)?;
-    let mut before = None;
-    let run = runs::apply(&ctx.db, &org, &id, Move::Cancel, &user.sub, Changes::default(), |run| {
-        before = Some(run.status);
-        Ok(())
-    })
+    let audit = move_audit(&user, Action::RunCancel, None);
+    let run = runs::apply_audited(
+        &ctx.db,
+        &org,
+        &id,
+        Move::Cancel,
+        &user.sub,
+        Changes::default(),
+        Some(audit),
+        |_| Ok(()),
+    )
     .await?;
-    audit_move(&ctx, &user, Action::RunCancel, before, &run, None).await;
     Ok(Json(single(&ctx, run, &user).await?))
 }
 
@@ -667,37 +658,21 @@ pub(super) async fn exclude(
             run.status
         )));
     }
-    worker_errors::exclude(&ctx.db, &org, &id, &workers, reason, &user.sub).await?;
     let after = json!({"excluded": workers, "reason": reason});
-    audit::changed(
-        &ctx,
-        &user,
-        Action::RunExclude,
-        &format!("runs/{id}"),
-        None,
-        Some(after),
-    )
-    .await;
+    let audit = Audited::new(user.actor(), Action::RunExclude, format!("runs/{id}")).after(Some(after));
+    worker_errors::exclude(&ctx.db, &org, &id, &workers, reason, &user.sub, &audit).await?;
     let run = runs::get(&ctx.db, &org, &id).await?;
     Ok(Json(single(&ctx, run, &user).await?))
 }
 
-/// Records a run's move in the audit log: its status before (as the move's check saw it, always
-/// there once the move succeeded) and after, and what the mover said.
-async fn audit_move(
-    ctx: &ApiContext,
-    user: &AuthUser,
-    action: Action,
-    before: Option<RunStatus>,
-    run: &Run,
-    said: Option<Value>,
-) {
-    let mut after = json!({"status": run.status.as_str(), "period": run.period.to_string(), "kind": run.kind.as_str()});
-    if let (Some(Value::Object(said)), Some(after)) = (said, after.as_object_mut()) {
-        after.extend(said);
+/// A run move's audit entry: who moves it, and what they said (merged into the entry's
+/// `after`); the move writes it with itself.
+fn move_audit<'a>(user: &'a AuthUser, action: Action, said: Option<Value>) -> runs::MoveAudit<'a> {
+    runs::MoveAudit {
+        actor: user.actor(),
+        action,
+        said,
     }
-    let before = before.map(|status| json!({"status": status.as_str()}));
-    audit::changed(ctx, user, action, &format!("runs/{}", run.id), before, Some(after)).await;
 }
 
 /// What an event carries: status and progress, never amounts.

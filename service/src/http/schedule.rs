@@ -5,14 +5,12 @@ use axum::routing::get;
 use axum::{Json, Router};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use utoipa::ToSchema;
 
+use super::ApiContext;
 use super::extractor::{ApiJson, ApiPath, AuthUser};
-use super::{ApiContext, audit};
 use crate::auth::Permission;
 use crate::db;
-use crate::db::audit::Action;
 use crate::error::{Error, Result};
 use crate::scheduler::{Schedule, Spec};
 
@@ -107,11 +105,15 @@ pub(super) async fn write(
     if !invalid.is_empty() {
         return Err(Error::Invalid(invalid));
     }
-    let before = db::schedules::get(&ctx.db, &org)
-        .await?
-        .map(|s| json!({"cron": s.spec.text, "timezone": s.spec.timezone.name()}));
-    let schedule = db::schedules::put(&ctx.db, &org, &body.cron, &body.timezone, &user.sub, Utc::now()).await?;
-    let after = json!({"cron": schedule.spec.text, "timezone": schedule.spec.timezone.name()});
-    audit::changed(&ctx, &user, Action::ScheduleChange, "schedule", before, Some(after)).await;
+    let schedule = db::schedules::put_audited(
+        &ctx.db,
+        &org,
+        &body.cron,
+        &body.timezone,
+        &user.sub,
+        Utc::now(),
+        Some(&user.actor()),
+    )
+    .await?;
     Ok(Json(schedule.into()))
 }
