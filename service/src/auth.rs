@@ -69,6 +69,10 @@ pub enum Permission {
     /// the run's next payout.
     #[serde(rename = "payouts:approve")]
     ApprovePayouts,
+    /// Approve or reject a workers upload another user made: its new workers and changed
+    /// fields (bank account, rate, phone) reach the master only once approved.
+    #[serde(rename = "workers:approve")]
+    ApproveWorkers,
     /// The statutory returns of a finalized run (EPFO ECR, ESIC sheet) and their exceptions.
     #[serde(rename = "returns:download")]
     DownloadReturns,
@@ -123,6 +127,7 @@ impl Roles {
                     CreatePayouts,
                     ViewPayouts,
                     ApprovePayouts,
+                    ApproveWorkers,
                 ][..],
             ),
             ("ops_viewer", &[ViewRuns, ViewDeadLetters, ViewNotices][..]),
@@ -148,6 +153,7 @@ impl Roles {
                     CreatePayouts,
                     ViewPayouts,
                     ApprovePayouts,
+                    ApproveWorkers,
                     Upload,
                     ViewNotices,
                     RetryNotices,

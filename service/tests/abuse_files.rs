@@ -105,13 +105,14 @@ async fn payout_and_upload(h: &Harness) -> Value {
         .as_str()
         .unwrap()
         .to_string();
-    // The upload is still read, from its sealed file: its row is accepted.
+    // The upload is still read, from its sealed file: its row is accepted (and waits for a
+    // second person's approval).
     for _ in 0..600 {
         let upload = h.get(&format!("/v1/orgs/org0/uploads/{id}"), &hr).await.json();
-        if matches!(upload["status"].as_str(), Some("done" | "failed")) {
+        if matches!(upload["status"].as_str(), Some("awaiting_approval" | "done" | "failed")) {
             assert_eq!(
                 (&upload["status"], &upload["accepted"]),
-                (&Value::from("done"), &Value::from(1)),
+                (&Value::from("awaiting_approval"), &Value::from(1)),
                 "{upload:#}"
             );
             return made.json();

@@ -224,6 +224,32 @@ const MATRIX: &[(&str, &str, Option<&str>, [u16; 6])] = &[
         Some(r#"{"reason": "sent twice"}"#),
         [403, 409, 403, 403, 403, 409],
     ),
+    // A workers upload's changes and decision: `{wup}` was uploaded by hr1 and awaits approval;
+    // `{upl}`, an adjustments upload, has no worker changes (409).
+    (
+        "GET",
+        "/v1/orgs/{org}/uploads/{upl}/changes",
+        None,
+        [409, 409, 403, 403, 403, 409],
+    ),
+    (
+        "GET",
+        "/v1/orgs/{org}/uploads/{wup}/changes",
+        None,
+        [200, 200, 403, 403, 403, 200],
+    ),
+    (
+        "POST",
+        "/v1/orgs/{org}/uploads/{wup}/approve",
+        None,
+        [403, 200, 403, 403, 403, 409],
+    ),
+    (
+        "POST",
+        "/v1/orgs/{org}/uploads/{wup}/reject",
+        Some(r#"{"reason": "sent twice"}"#),
+        [403, 409, 403, 403, 403, 409],
+    ),
     ("GET", "/v1/orgs/{org}/roles", None, [403, 403, 403, 403, 403, 200]),
     (
         "GET",
@@ -362,7 +388,20 @@ async fn matrix(backend: Backend) {
         .as_str()
         .unwrap()
         .to_string();
-    let upl = uploaded(&h, &hr).await;
+    let upl = uploaded(
+        &h,
+        &hr,
+        "adjustments",
+        "worker_id,period,kind,code,amount,reason\nW000002,2026-11,earning,bonus,10.00,r\nW000002,2026-11,gift,x,1,r\n",
+        "done",
+    )
+    .await;
+    let master = std::fs::read_to_string(sample().join("workers.csv")).unwrap();
+    let workers = format!(
+        "{}\nW900001,org0,S00,New Worker,F,MH,skilled,Fitter,daily,800.00,true,true,,,123456789012,SBIN0001234,ABCDE9999F,2026-10-01,\n",
+        master.lines().next().unwrap()
+    );
+    let wup = uploaded(&h, &hr, "workers", &workers, "awaiting_approval").await;
     let approver = h.token("appr1", "org0", "approver");
     let payout = h
         .call(
@@ -383,6 +422,7 @@ async fn matrix(backend: Backend) {
             .replace("{run}", &run)
             .replace("{adj}", &adj)
             .replace("{upl}", &upl)
+            .replace("{wup}", &wup)
             .replace("{pay}", &pay)
     };
     let mut bodies = Vec::new();
@@ -550,15 +590,14 @@ fn readable(path: &str, reply: &Reply) -> String {
 }
 
 /// An adjustments upload by hr1 with one bad row, processed: its id.
-async fn uploaded(h: &Harness, token: &str) -> String {
+/// Uploads `file` as `kind` and waits until it is `settled`; returns its id.
+async fn uploaded(h: &Harness, token: &str, kind: &str, file: &str, settled: &str) -> String {
     let boundary = "access-matrix-boundary";
-    let file =
-        "worker_id,period,kind,code,amount,reason\nW000002,2026-11,earning,bonus,10.00,r\nW000002,2026-11,gift,x,1,r\n";
     let body = format!(
         "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.csv\"\r\n\r\n{file}\r\n--{boundary}--\r\n"
     );
     let reply = reqwest::Client::new()
-        .post(format!("{}/v1/orgs/org0/uploads?kind=adjustments", h.base))
+        .post(format!("{}/v1/orgs/org0/uploads?kind={kind}", h.base))
         .bearer_auth(token)
         .header("Content-Type", format!("multipart/form-data; boundary={boundary}"))
         .body(body)
@@ -572,12 +611,12 @@ async fn uploaded(h: &Harness, token: &str) -> String {
         .to_string();
     for _ in 0..600 {
         let upload = h.get(&format!("/v1/orgs/org0/uploads/{id}"), token).await.json();
-        if upload["status"] == "done" {
+        if upload["status"] == settled {
             return id;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    panic!("upload {id} not done");
+    panic!("upload {id} not {settled}");
 }
 
 fn bank_accounts_and_pans() -> Vec<String> {

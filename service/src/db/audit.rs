@@ -47,10 +47,12 @@ pub enum Action {
     PayoutReturnReject,
     ReturnsDownload,
     NoticeRetry,
+    WorkerChange,
+    UploadReject,
 }
 
 impl Action {
-    pub const ALL: [Action; 26] = [
+    pub const ALL: [Action; 28] = [
         Action::RunTrigger,
         Action::RunApprove,
         Action::RunReject,
@@ -77,6 +79,8 @@ impl Action {
         Action::PayoutReturnReject,
         Action::ReturnsDownload,
         Action::NoticeRetry,
+        Action::WorkerChange,
+        Action::UploadReject,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -107,6 +111,8 @@ impl Action {
             Action::PayoutReturnReject => "payout.return_reject",
             Action::ReturnsDownload => "returns.download",
             Action::NoticeRetry => "notice.retry",
+            Action::WorkerChange => "worker.change",
+            Action::UploadReject => "upload.reject",
         }
     }
 }

@@ -217,7 +217,8 @@ pub struct UploadDecision {
 
 /// Approve every pending adjustment an upload requested, when someone other than the uploader
 /// decides: each is published as approved, and the next run of its period pays it. 409 once
-/// none is pending.
+/// none is pending. For a workers upload (`workers:approve`): its staged workers are applied to
+/// the master, each changed field audited; 409 unless it is `awaiting_approval`.
 #[utoipa::path(post, path = "/v1/orgs/{org}/uploads/{id}/approve", tag = "adjustments",
     params(("org" = String, Path), ("id" = String, Path)),
     responses((status = 200, body = UploadDecision), (status = 401, body = super::error::ErrorBody),
@@ -229,11 +230,44 @@ pub(super) async fn approve_upload(
     user: AuthUser,
     ApiPath((org, id)): ApiPath<(String, String)>,
 ) -> Result<Json<UploadDecision>> {
-    user.may(&org, Permission::ApproveAdjustments)?;
+    if decides_workers(&ctx, &user, &org, &id).await? {
+        let upload = crate::db::uploads::get(&ctx.db, &org, &id).await?;
+        let decided = crate::uploads::review::approve(&ctx, &user.actor(), &upload).await?;
+        return Ok(Json(UploadDecision {
+            upload_id: id,
+            status: "approved".into(),
+            decided,
+        }));
+    }
     decide_upload(&ctx, &user, &org, &id, Decision::Approve, None).await
 }
 
-/// Reject every pending adjustment an upload requested, saying why.
+/// Whether the upload is a workers upload (its staged master changes are decided, by another
+/// person with `workers:approve`) rather than an adjustments one (its requests are, with
+/// `adjustments:approve`): the same routes decide both kinds.
+async fn decides_workers(ctx: &ApiContext, user: &AuthUser, org: &str, id: &str) -> Result<bool> {
+    // Without either permission the answer is 403 before the upload is looked up.
+    if !user.can(Permission::ApproveWorkers) {
+        user.may(org, Permission::ApproveAdjustments)?;
+    }
+    user.org(org)?;
+    let upload = crate::db::uploads::get(&ctx.db, org, id).await?;
+    if upload.kind != UploadKind::Workers {
+        user.may(org, Permission::ApproveAdjustments)?;
+        return Ok(false);
+    }
+    user.may(org, Permission::ApproveWorkers)?;
+    if upload.uploaded_by == user.sub {
+        return Err(Error::Forbidden(format!(
+            "four eyes: {} uploaded {id} and cannot also decide its worker changes; another user with workers:approve must",
+            user.sub
+        )));
+    }
+    Ok(true)
+}
+
+/// Reject every pending adjustment an upload requested, saying why. For a workers upload
+/// (`workers:approve`): its staged workers are dropped.
 #[utoipa::path(post, path = "/v1/orgs/{org}/uploads/{id}/reject", tag = "adjustments",
     params(("org" = String, Path), ("id" = String, Path)),
     request_body = RejectAdjustment,
@@ -247,8 +281,17 @@ pub(super) async fn reject_upload(
     ApiPath((org, id)): ApiPath<(String, String)>,
     ApiJson(body): ApiJson<RejectAdjustment>,
 ) -> Result<Json<UploadDecision>> {
-    user.may(&org, Permission::ApproveAdjustments)?;
+    let workers = decides_workers(&ctx, &user, &org, &id).await?;
     let reason = rejection_reason(&body)?;
+    if workers {
+        let upload = crate::db::uploads::get(&ctx.db, &org, &id).await?;
+        let decided = crate::uploads::review::reject(&ctx, &user.actor(), &upload, reason).await?;
+        return Ok(Json(UploadDecision {
+            upload_id: id,
+            status: "rejected".into(),
+            decided,
+        }));
+    }
     decide_upload(&ctx, &user, &org, &id, Decision::Reject, Some(reason)).await
 }
 

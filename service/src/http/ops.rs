@@ -38,7 +38,7 @@ pub fn router() -> Router<ApiContext> {
         super::adjustments::approve_upload, super::adjustments::reject_upload,
         super::roles::list, super::roles::read, super::roles::write,
         super::uploads::create, super::uploads::list, super::uploads::read,
-        super::uploads::errors_xlsx, super::uploads::errors_csv,
+        super::uploads::errors_xlsx, super::uploads::errors_csv, super::uploads::changes,
         super::payouts::create, super::payouts::list, super::payouts::read, super::payouts::pain001, super::payouts::neft,
         super::payouts::exceptions, super::payouts::returns, super::payouts::list_returns,
         super::payouts::approve_return, super::payouts::reject_return,

@@ -21,6 +21,7 @@ use crate::auth::Permission;
 use crate::db::audit::Action;
 use crate::db::uploads::{self, Filter, NewUpload, Upload};
 use crate::error::{Error, Result};
+use crate::uploads::review::WorkerChange;
 use crate::uploads::{Format, UploadKind, UploadMode, UploadStatus, check::shown, file_path, report};
 
 pub fn router() -> Router<ApiContext> {
@@ -29,6 +30,7 @@ pub fn router() -> Router<ApiContext> {
         .route("/v1/orgs/{org}/uploads/{id}", get(read))
         .route("/v1/orgs/{org}/uploads/{id}/errors.xlsx", get(errors_xlsx))
         .route("/v1/orgs/{org}/uploads/{id}/errors.csv", get(errors_csv))
+        .route("/v1/orgs/{org}/uploads/{id}/changes", get(changes))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -491,6 +493,42 @@ pub(super) async fn read(
 ) -> Result<Json<UploadBody>> {
     user.may(&org, Permission::Upload)?;
     Ok(Json(uploads::get(&ctx.db, &org, &id).await?.into()))
+}
+
+/// What a workers upload awaiting approval would change.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WorkerChanges {
+    pub upload_id: String,
+    pub status: UploadStatus,
+    /// Per worker in the file's order: new or not, and each field's value before and after.
+    pub workers: Vec<WorkerChange>,
+}
+
+/// A workers upload's changes to the master, for the person deciding it (`workers:approve`) or
+/// the uploader's colleagues (`upload`): per worker and field the value now and after approval,
+/// bank accounts, PANs, phones and emails masked. 409 unless it is `awaiting_approval`.
+#[utoipa::path(get, path = "/v1/orgs/{org}/uploads/{id}/changes", tag = "uploads",
+    params(("org" = String, Path), ("id" = String, Path)),
+    responses((status = 200, body = WorkerChanges), (status = 401, body = super::error::ErrorBody),
+        (status = 403, body = super::error::ErrorBody), (status = 404, body = super::error::ErrorBody),
+        (status = 409, body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub(super) async fn changes(
+    State(ctx): State<ApiContext>,
+    user: AuthUser,
+    ApiPath((org, id)): ApiPath<(String, String)>,
+) -> Result<Json<WorkerChanges>> {
+    if !user.can(Permission::ApproveWorkers) {
+        user.may(&org, Permission::Upload)?;
+    }
+    user.org(&org)?;
+    let upload = uploads::get(&ctx.db, &org, &id).await?;
+    let workers = crate::uploads::review::changes(&ctx, &upload).await?;
+    Ok(Json(WorkerChanges {
+        upload_id: id,
+        status: upload.status,
+        workers,
+    }))
 }
 
 /// The rejected rows as XLSX: per fault, the row, column, value and reason, then the row's

@@ -8,6 +8,8 @@
 //!   read a row ─▶ check (check.rs) ─▶ accepted: staged line in <data>/uploads/<id>.staged
 //!                                  └▶ rejected: cells (masked) and faults ─▶ upload_rejections
 //!   end of file ─▶ all_or_nothing with a rejection: nothing applied, `failed`
+//!               ├▶ workers: the staged lines wait, `awaiting_approval`, for another person's
+//!               │  approval (review.rs), which applies them as below, or rejection
 //!               └▶ apply the staged lines at once: adjustments `pending` in the database (then
 //!                  published as a single request's are), summary rows appended to the input
 //!                  folder's attendance_summary.csv, workers to workers.csv or the workers topic
@@ -19,6 +21,7 @@
 
 pub mod check;
 pub mod report;
+pub mod review;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -114,6 +117,11 @@ wire_enum! {
         Done = "done",
         /// Nothing applied: the file could not be read, or (all_or_nothing) a row was rejected.
         Failed = "failed",
+        /// A workers upload read to the end: its accepted rows wait, staged, for another person
+        /// with `workers:approve` (review.rs), then are applied (`done`) or dropped (`rejected`).
+        AwaitingApproval = "awaiting_approval",
+        /// A workers upload whose staged rows were dropped by a reviewer: nothing applied.
+        Rejected = "rejected",
     }
 }
 
@@ -145,7 +153,7 @@ pub fn file_path(org: &str, sha256: &str, format: Format) -> object_store::path:
 
 /// Where an upload's accepted rows go in this service's mode, or why they cannot.
 #[derive(Debug, Clone)]
-enum Target {
+pub(crate) enum Target {
     /// The adjustments table, then the publisher.
     Adjustments,
     /// Appended to a file of the input folder, with these columns.
@@ -170,7 +178,7 @@ pub fn refusal(ctx: &ApiContext, kind: UploadKind) -> Option<String> {
     }
 }
 
-fn target(ctx: &ApiContext, kind: UploadKind) -> Result<Target> {
+pub(crate) fn target(ctx: &ApiContext, kind: UploadKind) -> Result<Target> {
     if let Some(why) = refusal(ctx, kind) {
         return Err(Error::Conflict(why));
     }
@@ -418,7 +426,7 @@ async fn run(ctx: &ApiContext, upload: Upload) -> Result<()> {
     let target = target(ctx, upload.kind)?;
     let staging = ctx.config.data.join("uploads");
     std::fs::create_dir_all(&staging).map_err(|e| Error::Unavailable(format!("{}: {e}", staging.display())))?;
-    let staged = staging.join(format!("{}.staged", upload.id));
+    let staged = review::staged_path(ctx, &upload.id);
     let (source, config) = (ctx.source.clone(), ctx.config.clone());
     let sites = match (&target, upload.kind) {
         (Target::WorkersTopic { .. }, UploadKind::Workers) => configured_sites(ctx)?,
@@ -466,15 +474,20 @@ async fn run(ctx: &ApiContext, upload: Upload) -> Result<()> {
             };
             validate_and_apply(&db, &handle, &upload, &bytes, checker, &target, &staged)
         })();
-        let _ = std::fs::remove_file(&staged);
-        result
+        // A workers upload's staged lines wait for the reviewer's decision (review.rs).
+        if !matches!(result, Ok(UploadStatus::AwaitingApproval)) {
+            let _ = std::fs::remove_file(&staged);
+        }
+        result.map(|_| ())
     })
     .await
     .map_err(|e| Error::Internal(format!("the upload's thread: {e}")))?
 }
 
 /// Reads, checks and applies one upload, recording its progress, rejections and end on the
-/// way. Runs on a blocking thread; `handle` runs the database calls.
+/// way; returns the status it ended in. A workers upload is not applied: it ends
+/// `awaiting_approval` with its lines staged. Runs on a blocking thread; `handle` runs the
+/// database calls.
 fn validate_and_apply(
     db: &Db,
     handle: &Handle,
@@ -483,7 +496,7 @@ fn validate_and_apply(
     checker: Checker,
     target: &Target,
     staged: &Path,
-) -> Result<()> {
+) -> Result<UploadStatus> {
     let file = std::fs::File::create(staged).map_err(|e| Error::Unavailable(format!("{}: {e}", staged.display())))?;
     let mut pass = Pass {
         db,
@@ -507,7 +520,7 @@ fn validate_and_apply(
         .flush()
         .map_err(|e| Error::Unavailable(format!("{}: {e}", staged.display())))?;
     drop(pass);
-    let failed = |counts: Counts, message: String| -> Result<()> {
+    let failed = |counts: Counts, message: String| -> Result<UploadStatus> {
         let counts = Counts {
             accepted: 0,
             applied: 0,
@@ -519,7 +532,8 @@ fn validate_and_apply(
             UploadStatus::Failed,
             counts,
             Some(&message),
-        ))
+        ))?;
+        Ok(UploadStatus::Failed)
     };
     if let Err(unreadable) = read {
         return failed(counts, unreadable.0);
@@ -536,10 +550,19 @@ fn validate_and_apply(
             ),
         );
     }
-    counts.progress = 80;
-    handle.block_on(uploads::progress(db, &upload.id, counts))?;
-    counts.applied = apply(db, handle, upload, target, staged)? as i64;
-    handle.block_on(uploads::finish(db, &upload.id, UploadStatus::Done, counts, None))
+    // Worker master changes (a bank account, a rate, a new worker) take a second person.
+    let status = match upload.kind {
+        UploadKind::Workers if counts.accepted > 0 => UploadStatus::AwaitingApproval,
+        UploadKind::Workers => UploadStatus::Done,
+        _ => {
+            counts.progress = 80;
+            handle.block_on(uploads::progress(db, &upload.id, counts))?;
+            counts.applied = apply(db, handle, upload, target, staged)? as i64;
+            UploadStatus::Done
+        }
+    };
+    handle.block_on(uploads::finish(db, &upload.id, status, counts, None))?;
+    Ok(status)
 }
 
 /// One pass over the rows: each checked, staged or rejected.
@@ -652,8 +675,8 @@ impl sheet::Rows for Pass<'_> {
     }
 }
 
-/// Applies the staged rows at once; returns how many.
-fn apply(db: &Db, handle: &Handle, upload: &Upload, target: &Target, staged: &Path) -> Result<usize> {
+/// Applies the staged rows at once; returns how many. A workers upload's, once approved.
+pub(crate) fn apply(db: &Db, handle: &Handle, upload: &Upload, target: &Target, staged: &Path) -> Result<usize> {
     let unavailable = |e: std::io::Error| Error::Unavailable(format!("{}: {e}", staged.display()));
     let lines = BufReader::new(std::fs::File::open(staged).map_err(unavailable)?).lines();
     match target {

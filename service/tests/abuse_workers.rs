@@ -1,0 +1,263 @@
+//! Changing a worker's bank account alone, tried as an insider would, on SQLite and PostgreSQL:
+//! a person with `upload` uploads a workers file that moves W000000's pay to a new account and
+//! adds a worker. Nothing reaches the master until another person with `workers:approve`
+//! approves: a run and a payout before that see the old account and no new worker; the uploader
+//! cannot approve; the reviewer sees each change (accounts masked); the approval applies it and
+//! the audit log names each changed field.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // A test fails by panicking, with the message.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use serde_json::{Value, json};
+
+const DEBIT: &str = "[orgs.org0]\ndebit_account = \"000111222333\"\ndebit_ifsc = \"ICIC0000001\"\n";
+const BOUNDARY: &str = "abuse-workers-boundary-7MA4YWxkTrZu0gW";
+const OLD_ACCOUNT: &str = "494833411340";
+const NEW_ACCOUNT: &str = "555566667777";
+
+/// Uploads a workers CSV as `token` and waits for it to settle; returns its final state.
+async fn upload_workers(h: &Harness, token: &str, csv: &str) -> Value {
+    let body = format!(
+        "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"workers.csv\"\r\n\
+         Content-Type: text/csv\r\n\r\n{csv}\r\n--{BOUNDARY}--\r\n"
+    )
+    .into_bytes();
+    let reply = reqwest::Client::new()
+        .post(format!("{}/v1/orgs/org0/uploads?kind=workers", h.base))
+        .bearer_auth(token)
+        .header("Content-Type", format!("multipart/form-data; boundary={BOUNDARY}"))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status().as_u16(), 202);
+    let id = serde_json::from_slice::<Value>(&reply.bytes().await.unwrap()).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for _ in 0..600 {
+        let upload = h.get(&format!("/v1/orgs/org0/uploads/{id}"), token).await.json();
+        if !matches!(upload["status"].as_str(), Some("queued" | "processing")) {
+            return upload;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("upload {id} did not settle within 60 s");
+}
+
+/// NEFT rows of a payout: (account, IFSC, amount, reference).
+async fn neft(h: &Harness, payout: &Value, token: &str) -> Vec<[String; 4]> {
+    let text = h.get(payout["links"]["neft"].as_str().unwrap(), token).await.text();
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    reader
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            [r[1].to_string(), r[2].to_string(), r[3].to_string(), r[5].to_string()]
+        })
+        .collect()
+}
+
+async fn pay(h: &Harness, run: &str, token: &str, key: &str) -> Value {
+    let reply = h
+        .call(
+            "POST",
+            &format!("/v1/orgs/org0/runs/{run}/payouts"),
+            Some(token),
+            None,
+            Some(key),
+        )
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.text());
+    reply.json()
+}
+
+/// The NEFT row paying `worker` (references end in `-<worker id>`).
+fn paying<'a>(rows: &'a [[String; 4]], worker: &str) -> Option<&'a [String; 4]> {
+    rows.iter().find(|r| r[3].ends_with(&format!("-{worker}")))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_person_cannot_change_a_workers_bank_account_or_add_a_worker() {
+    for backend in backends() {
+        let h = Harness::start(backend, DEBIT).await;
+        let hr = h.token("hr1", "org0", "hr_admin");
+        let uploader_approver = h.token("hr1", "org0", "org_admin");
+        let approver = h.token("appr2", "org0", "approver");
+        let payer = h.token("appr1", "org0", "approver");
+
+        let master = std::fs::read_to_string(h.dir.path().join("inputs").join("workers.csv")).unwrap();
+        let mut lines = master.lines();
+        let header = lines.next().unwrap();
+        let w0 = lines.find(|l| l.starts_with("W000000,")).unwrap();
+        assert!(w0.contains(OLD_ACCOUNT), "{w0}");
+        let changed = w0.replace(OLD_ACCOUNT, NEW_ACCOUNT);
+        let ghost = format!(
+            "W900001,org0,S00,Ghost Worker,M,MH,skilled,Fitter,daily,900.00,true,true,,,{NEW_ACCOUNT},SBIN0001234,ABCDE9999F,2026-10-01,"
+        );
+        let upload = upload_workers(&h, &hr, &format!("{header}\n{changed}\n{ghost}\n")).await;
+        let id = upload["id"].as_str().unwrap().to_string();
+
+        // Before anyone approves: the run and its payout know the old master only.
+        let run = h.finalized_run().await;
+        let results = h
+            .get(&format!("/v1/orgs/org0/runs/{run}/results?page_size=1000"), &hr)
+            .await
+            .json();
+        let rows = results["rows"].as_array().unwrap();
+        assert!(
+            rows.iter().all(|r| r["worker_id"] != "W900001"),
+            "{backend:?}: the uploaded worker is in a run before approval"
+        );
+        let first = pay(&h, &run, &payer, "payout-1").await;
+        let paid = neft(&h, &first, &payer).await;
+        let w0_paid = paying(&paid, "W000000").expect("W000000 is paid").clone();
+        assert_eq!(
+            w0_paid[0], OLD_ACCOUNT,
+            "{backend:?}: a payout before approval pays the uploaded account"
+        );
+        assert!(paying(&paid, "W900001").is_none(), "{paid:?}");
+        assert_eq!(upload["status"], "awaiting_approval", "{upload:#}");
+        assert_eq!(upload["applied"], 0, "{upload:#}");
+
+        // The uploader cannot approve, even holding `workers:approve`; without it nobody can.
+        for token in [&hr, &uploader_approver] {
+            let reply = h
+                .post(&format!("/v1/orgs/org0/uploads/{id}/approve"), token, &json!({}))
+                .await;
+            assert_eq!(reply.status, 403, "{backend:?}: {}", reply.text());
+        }
+
+        // The reviewer sees each change, the accounts masked.
+        let changes = h.get(&format!("/v1/orgs/org0/uploads/{id}/changes"), &approver).await;
+        assert_eq!(changes.status, 200, "{}", changes.text());
+        let text = changes.text();
+        for secret in [OLD_ACCOUNT, NEW_ACCOUNT, "ABCDE9999F"] {
+            assert!(!text.contains(secret), "{secret} in clear: {text}");
+        }
+        let changes = changes.json();
+        let workers = changes["workers"].as_array().unwrap();
+        let w0 = workers.iter().find(|w| w["worker_id"] == "W000000").unwrap();
+        assert_eq!(w0["new"], false, "{changes:#}");
+        assert_eq!(
+            w0["fields"].as_array().unwrap().len(),
+            1,
+            "only the account: {changes:#}"
+        );
+        let field = &w0["fields"][0];
+        assert_eq!(field["field"], "bank_account", "{changes:#}");
+        assert!(field["before"].as_str().unwrap().ends_with("1340"), "{changes:#}");
+        assert!(field["after"].as_str().unwrap().ends_with("7777"), "{changes:#}");
+        let ghost = workers.iter().find(|w| w["worker_id"] == "W900001").unwrap();
+        assert_eq!(ghost["new"], true, "{changes:#}");
+        assert!(
+            ghost["fields"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|f| f["before"].is_null())
+        );
+
+        // Another person approves: the master has the new account and worker.
+        let approved = h
+            .post(&format!("/v1/orgs/org0/uploads/{id}/approve"), &approver, &json!({}))
+            .await;
+        assert_eq!(approved.status, 200, "{backend:?}: {}", approved.text());
+        assert_eq!(approved.json()["decided"], 2, "{}", approved.text());
+        let again = h
+            .post(&format!("/v1/orgs/org0/uploads/{id}/approve"), &approver, &json!({}))
+            .await;
+        assert_eq!(again.status, 409, "decided once: {}", again.text());
+        let upload = h.get(&format!("/v1/orgs/org0/uploads/{id}"), &hr).await.json();
+        assert_eq!((&upload["status"], &upload["applied"]), (&json!("done"), &json!(2)));
+
+        // The next payout of W000000 (after an approved return) pays the new account.
+        let returns = first["links"]["returns"].as_str().unwrap().to_string();
+        let recorded = reqwest::Client::new()
+            .post(format!("{}{returns}", h.base))
+            .bearer_auth(&payer)
+            .header("Content-Type", "text/csv")
+            .body(format!("reference,reason\n{},Account closed\n", w0_paid[3]))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(recorded.status().as_u16(), 201);
+        let rid = serde_json::from_slice::<Value>(&recorded.bytes().await.unwrap()).unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let ok = h.post(&format!("{returns}/{rid}/approve"), &approver, &json!({})).await;
+        assert_eq!(ok.status, 200, "{}", ok.text());
+        let second = pay(&h, &run, &payer, "payout-2").await;
+        let repaid = neft(&h, &second, &payer).await;
+        assert_eq!(paying(&repaid, "W000000").unwrap()[0], NEW_ACCOUNT, "{repaid:?}");
+
+        // Audited: the account change as one field, masked, by the approver.
+        let audit = h
+            .get("/v1/orgs/org0/audit?action=worker.change", &approver)
+            .await
+            .json();
+        let entries = audit["entries"].as_array().unwrap();
+        let text = serde_json::to_string(entries).unwrap();
+        assert!(!text.contains(NEW_ACCOUNT) && !text.contains(OLD_ACCOUNT), "{text}");
+        let account = entries
+            .iter()
+            .find(|e| e["target"] == "workers/W000000")
+            .unwrap_or_else(|| panic!("no entry for W000000: {audit:#}"));
+        assert_eq!(account["actor"], "appr2", "{account:#}");
+        assert!(account["after"]["bank_account"].as_str().unwrap().ends_with("7777"));
+        assert!(account["before"]["bank_account"].as_str().unwrap().ends_with("1340"));
+        assert_eq!(
+            entries.iter().filter(|e| e["target"] == "workers/W000000").count(),
+            1,
+            "one entry per changed field: {audit:#}"
+        );
+        assert!(entries.iter().any(|e| e["target"] == "workers/W900001"), "{audit:#}");
+        h.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejected_workers_upload_changes_nothing() {
+    let h = Harness::start(Backend::Sqlite, "").await;
+    let hr = h.token("hr1", "org0", "hr_admin");
+    let approver = h.token("appr2", "org0", "approver");
+    let path = h.dir.path().join("inputs").join("workers.csv");
+    let before = std::fs::read_to_string(&path).unwrap();
+    let header = before.lines().next().unwrap();
+    let w0 = before.lines().find(|l| l.starts_with("W000000,")).unwrap();
+    let upload = upload_workers(
+        &h,
+        &hr,
+        &format!("{header}\n{}\n", w0.replace(OLD_ACCOUNT, NEW_ACCOUNT)),
+    )
+    .await;
+    assert_eq!(upload["status"], "awaiting_approval", "{upload:#}");
+    let id = upload["id"].as_str().unwrap();
+    let rejected = h
+        .post(
+            &format!("/v1/orgs/org0/uploads/{id}/reject"),
+            &approver,
+            &json!({"reason": "not on the signed form"}),
+        )
+        .await;
+    assert_eq!(rejected.status, 200, "{}", rejected.text());
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), before);
+    let upload = h.get(&format!("/v1/orgs/org0/uploads/{id}"), &hr).await.json();
+    assert_eq!(upload["status"], "rejected", "{upload:#}");
+    let audit = h
+        .get("/v1/orgs/org0/audit?action=upload.reject", &approver)
+        .await
+        .json();
+    assert_eq!(
+        audit["entries"][0]["after"]["reason"], "not on the signed form",
+        "{audit:#}"
+    );
+    let changes = h.get(&format!("/v1/orgs/org0/uploads/{id}/changes"), &approver).await;
+    assert_eq!(changes.status, 409, "{}", changes.text());
+    h.stop().await;
+}
