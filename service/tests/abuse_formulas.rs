@@ -7,13 +7,10 @@
 
 mod common;
 
-use std::time::Duration;
-
 use common::*;
 use serde_json::Value;
 
 const LINK: &str = r#"=HYPERLINK("http://x","y")"#;
-const BOUNDARY: &str = "formula-test-boundary-3kQ9xV";
 
 /// A cell a spreadsheet would read as a formula: text (not a number) starting with one of
 /// OWASP's characters.
@@ -40,34 +37,7 @@ fn assert_no_formula(what: &str, rows: &[Vec<String>]) {
 }
 
 async fn upload(h: &Harness, token: &str, name: &str, bytes: &[u8]) -> Value {
-    let mut body = format!(
-        "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\n\
-         Content-Type: application/octet-stream\r\n\r\n"
-    )
-    .into_bytes();
-    body.extend_from_slice(bytes);
-    body.extend_from_slice(format!("\r\n--{BOUNDARY}--\r\n").as_bytes());
-    let reply = reqwest::Client::new()
-        .post(format!("{}/v1/orgs/org0/uploads?kind=adjustments", h.base))
-        .bearer_auth(token)
-        .header("Content-Type", format!("multipart/form-data; boundary={BOUNDARY}"))
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(reply.status().as_u16(), 202);
-    let id = serde_json::from_slice::<Value>(&reply.bytes().await.unwrap()).unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    for _ in 0..600 {
-        let upload = h.get(&format!("/v1/orgs/org0/uploads/{id}"), token).await.json();
-        if matches!(upload["status"].as_str(), Some("done" | "failed")) {
-            return upload;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("upload {id} did not settle within 60 s");
+    h.upload("org0", "adjustments", name, bytes, token).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -161,32 +161,7 @@ async fn through_a_file(backend: Backend) {
 
 /// Uploads `bytes` as `org`'s file of `kind` and waits for it to settle.
 async fn upload(h: &Harness, org: &str, token: &str, kind: &str, csv: &str) -> Value {
-    const BOUNDARY: &str = "abuse-tenants-boundary";
-    let mut body = format!(
-        "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"summary.csv\"\r\n\
-         Content-Type: application/octet-stream\r\n\r\n"
-    );
-    body.push_str(csv);
-    body.push_str(&format!("\r\n--{BOUNDARY}--\r\n"));
-    let reply = reqwest::Client::new()
-        .post(format!("{}/v1/orgs/{org}/uploads?kind={kind}", h.base))
-        .bearer_auth(token)
-        .header("Content-Type", format!("multipart/form-data; boundary={BOUNDARY}"))
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(reply.status().as_u16(), 202);
-    let reply: Value = serde_json::from_slice(&reply.bytes().await.unwrap()).unwrap();
-    let id = reply["id"].as_str().unwrap().to_string();
-    for _ in 0..600 {
-        let upload = h.get(&format!("/v1/orgs/{org}/uploads/{id}"), token).await.json();
-        if matches!(upload["status"].as_str(), Some("done" | "failed")) {
-            return upload;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    panic!("upload {id} did not settle within 60 s");
+    h.upload(org, kind, "summary.csv", csv.as_bytes(), token).await
 }
 
 const SUMMARY_HEADER: &str = "worker_id,period,employment_days,working_days,present_days,paid_leave_days,\

@@ -9,44 +9,16 @@
 
 mod common;
 
-use std::time::Duration;
-
 use common::*;
 use serde_json::{Value, json};
 
 const DEBIT: &str = "[orgs.org0]\ndebit_account = \"000111222333\"\ndebit_ifsc = \"ICIC0000001\"\n";
-const BOUNDARY: &str = "abuse-workers-boundary-7MA4YWxkTrZu0gW";
 const OLD_ACCOUNT: &str = "494833411340";
 const NEW_ACCOUNT: &str = "555566667777";
 
 /// Uploads a workers CSV as `token` and waits for it to settle; returns its final state.
 async fn upload_workers(h: &Harness, token: &str, csv: &str) -> Value {
-    let body = format!(
-        "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"workers.csv\"\r\n\
-         Content-Type: text/csv\r\n\r\n{csv}\r\n--{BOUNDARY}--\r\n"
-    )
-    .into_bytes();
-    let reply = reqwest::Client::new()
-        .post(format!("{}/v1/orgs/org0/uploads?kind=workers", h.base))
-        .bearer_auth(token)
-        .header("Content-Type", format!("multipart/form-data; boundary={BOUNDARY}"))
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(reply.status().as_u16(), 202);
-    let id = serde_json::from_slice::<Value>(&reply.bytes().await.unwrap()).unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    for _ in 0..600 {
-        let upload = h.get(&format!("/v1/orgs/org0/uploads/{id}"), token).await.json();
-        if !matches!(upload["status"].as_str(), Some("queued" | "processing")) {
-            return upload;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("upload {id} did not settle within 60 s");
+    h.upload("org0", "workers", "workers.csv", csv.as_bytes(), token).await
 }
 
 /// NEFT rows of a payout: (account, IFSC, amount, reference).

@@ -208,6 +208,39 @@ impl Harness {
         reply.json()["id"].as_str().unwrap().to_string()
     }
 
+    /// Uploads `bytes` as the file `name` (multipart, field `file`) of `kind` to `org`, expects
+    /// 202, and waits until the upload is no longer queued or processing; returns it then.
+    pub async fn upload(&self, org: &str, kind: &str, name: &str, bytes: &[u8], token: &str) -> Value {
+        const BOUNDARY: &str = "payroll-test-upload-boundary-5Qm2";
+        let mut body = format!(
+            "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\n\
+             Content-Type: application/octet-stream\r\n\r\n"
+        )
+        .into_bytes();
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(format!("\r\n--{BOUNDARY}--\r\n").as_bytes());
+        let reply = self
+            .client
+            .post(format!("{}/v1/orgs/{org}/uploads?kind={kind}", self.base))
+            .bearer_auth(token)
+            .header("Content-Type", format!("multipart/form-data; boundary={BOUNDARY}"))
+            .body(body)
+            .send()
+            .await
+            .expect("the service answers");
+        assert_eq!(reply.status().as_u16(), 202);
+        let reply: Value = serde_json::from_slice(&reply.bytes().await.unwrap()).unwrap();
+        let id = reply["id"].as_str().unwrap().to_string();
+        for _ in 0..600 {
+            let upload = self.get(&format!("/v1/orgs/{org}/uploads/{id}"), token).await.json();
+            if !matches!(upload["status"].as_str(), Some("queued" | "processing")) {
+                return upload;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("upload {id} did not settle within 60 s");
+    }
+
     /// A final run of org0's October, triggered by hr1, approved by appr1 and finalized.
     pub async fn finalized_run(&self) -> String {
         let hr = self.token("hr1", "org0", "hr_admin");
