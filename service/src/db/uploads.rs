@@ -363,6 +363,18 @@ pub async fn rejections(db: &Db, id: &str, after: i64, limit: u32) -> Result<Vec
         .collect()
 }
 
+/// The files (org, SHA-256, format) no upload has named since `before`: uploads are kept by
+/// their content, so a file goes only once its newest upload is past retention. Judged by the
+/// service's own records, not the store's file times, which another clock writes.
+pub async fn files_before(db: &Db, before: &str) -> Result<Vec<(String, String, String)>> {
+    Ok(sqlx::query_as(
+        "SELECT org_id, sha256, format FROM uploads GROUP BY org_id, sha256, format HAVING MAX(created_at) < $1",
+    )
+    .bind(before)
+    .fetch_all(db.pool())
+    .await?)
+}
+
 /// Uploads of every org in `status` not updated since `before`: for the janitor.
 pub async fn stale(db: &Db, status: UploadStatus, before: &str) -> Result<Vec<(String, String)>> {
     Ok(

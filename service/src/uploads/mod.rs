@@ -392,10 +392,14 @@ async fn expire(ctx: &ApiContext, keep: Duration) -> Result<()> {
     else {
         return Ok(()); // kept longer than time goes back
     };
-    for meta in ctx.store.list(&object_store::path::Path::from(UPLOADS)).await? {
-        if meta.last_modified < before {
-            ctx.store.delete(&meta.location).await?;
-            tracing::info!(file = %meta.location, "deleted an uploaded file past [uploads] keep_raw");
+    for (org, sha256, format) in uploads::files_before(&ctx.db, &crate::db::timestamp(before)).await? {
+        let Ok(format) = format.parse::<Format>() else {
+            continue;
+        };
+        let path = file_path(&org, &sha256, format);
+        if ctx.store.head(&path).await?.is_some() {
+            ctx.store.delete(&path).await?;
+            tracing::info!(file = %path, "deleted an uploaded file past [uploads] keep_raw");
         }
     }
     Ok(())
