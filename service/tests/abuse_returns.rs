@@ -9,50 +9,9 @@
 mod common;
 
 use common::*;
-use serde_json::{Value, json};
+use serde_json::json;
 
 const DEBIT: &str = "[orgs.org0]\ndebit_account = \"000111222333\"\ndebit_ifsc = \"ICIC0000001\"\n";
-
-/// NEFT rows of a payout: (account, IFSC, amount, reference).
-async fn neft(h: &Harness, payout: &Value, token: &str) -> Vec<[String; 4]> {
-    let text = h.get(payout["links"]["neft"].as_str().unwrap(), token).await.text();
-    let mut reader = csv::Reader::from_reader(text.as_bytes());
-    reader
-        .records()
-        .map(|r| {
-            let r = r.unwrap();
-            [r[1].to_string(), r[2].to_string(), r[3].to_string(), r[5].to_string()]
-        })
-        .collect()
-}
-
-/// POSTs a bank return file (CSV) to `path`.
-async fn record(h: &Harness, path: &str, token: &str, csv: &str) -> Reply {
-    let reply = reqwest::Client::new()
-        .post(format!("{}{path}", h.base))
-        .bearer_auth(token)
-        .header("Content-Type", "text/csv")
-        .body(csv.to_string())
-        .send()
-        .await
-        .unwrap();
-    Reply {
-        status: reply.status().as_u16(),
-        bytes: reply.bytes().await.unwrap().to_vec(),
-    }
-}
-
-/// Makes a payout of `run` as `token`.
-async fn pay(h: &Harness, run: &str, token: &str, key: &str) -> Reply {
-    h.call(
-        "POST",
-        &format!("/v1/orgs/org0/runs/{run}/payouts"),
-        Some(token),
-        None,
-        Some(key),
-    )
-    .await
-}
 
 /// The worker a payment reference pays (references end in `-<worker id>`).
 fn worker_of(reference: &str) -> &str {
@@ -68,22 +27,22 @@ async fn one_person_cannot_pay_a_worker_twice_with_a_return() {
         // also holds `payouts:approve`.
         let maker = h.token("appr1", "org0", "approver");
         let checker = h.token("appr2", "org0", "approver");
-        let first = pay(&h, &run, &maker, "payout-1").await;
+        let first = h.payout("org0", &run, &maker, Some("payout-1")).await;
         assert_eq!(first.status, 201, "{backend:?}: {}", first.text());
         let first = first.json();
-        let paid = neft(&h, &first, &maker).await;
+        let paid = h.neft(&first, &maker).await;
         let victim = paid[0].clone();
         let worker = worker_of(&victim[3]).to_string();
         let returns = first["links"]["returns"].as_str().unwrap().to_string();
 
         // The bank returned nothing; the insider says it returned the worker's payment.
-        let recorded = record(
-            &h,
-            &returns,
-            &maker,
-            &format!("reference,reason\n{},Account closed\n", victim[3]),
-        )
-        .await;
+        let recorded = h
+            .post_csv(
+                &returns,
+                &maker,
+                &format!("reference,reason\n{},Account closed\n", victim[3]),
+            )
+            .await;
         assert!(
             (200..300).contains(&recorded.status),
             "{backend:?}: {}",
@@ -91,7 +50,7 @@ async fn one_person_cannot_pay_a_worker_twice_with_a_return() {
         );
 
         // ... and makes the next payout at once: the worker is not paid again (nobody is left).
-        let second = pay(&h, &run, &maker, "payout-2").await;
+        let second = h.payout("org0", &run, &maker, Some("payout-2")).await;
         assert_eq!(
             second.status,
             409,
@@ -136,28 +95,28 @@ async fn one_person_cannot_pay_a_worker_twice_with_a_return() {
         );
         let again = h.post(&format!("{returns}/{rid}/approve"), &checker, &json!({})).await;
         assert_eq!(again.status, 409, "decided once: {}", again.text());
-        let second = pay(&h, &run, &maker, "payout-2b").await;
+        let second = h.payout("org0", &run, &maker, Some("payout-2b")).await;
         assert_eq!(second.status, 201, "{backend:?}: {}", second.text());
         let second = second.json();
-        let repaid = neft(&h, &second, &maker).await;
+        let repaid = h.neft(&second, &maker).await;
         assert_eq!(repaid.len(), 1, "{repaid:?}");
         assert_eq!(
             (&repaid[0][0], &repaid[0][1], &repaid[0][2], worker_of(&repaid[0][3])),
             (&victim[0], &victim[1], &victim[2], worker.as_str()),
             "the returned payment, same account and amount"
         );
-        let third = pay(&h, &run, &maker, "payout-3").await;
+        let third = h.payout("org0", &run, &maker, Some("payout-3")).await;
         assert_eq!(third.status, 409, "paid exactly once more: {}", third.text());
 
         // A reference of payout 1 is no payment of payout 2: refused, naming it and its line.
         let other = second["links"]["returns"].as_str().unwrap();
-        let wrong = record(
-            &h,
-            other,
-            &maker,
-            &format!("reference,reason\n{},Account closed\n", paid[1][3]),
-        )
-        .await;
+        let wrong = h
+            .post_csv(
+                other,
+                &maker,
+                &format!("reference,reason\n{},Account closed\n", paid[1][3]),
+            )
+            .await;
         assert_eq!(wrong.status, 422, "{}", wrong.text());
         assert!(
             wrong.text().contains(&paid[1][3]) && wrong.text().contains("line 2"),
@@ -190,19 +149,19 @@ async fn a_return_names_payments_of_its_payout_each_once() {
         let run = h.finalized_run().await;
         let maker = h.token("appr1", "org0", "approver");
         let admin = h.token("admin1", "org0", "org_admin");
-        let first = pay(&h, &run, &maker, "payout-1").await.json();
-        let paid = neft(&h, &first, &maker).await;
+        let first = h.payout("org0", &run, &maker, Some("payout-1")).await.json();
+        let paid = h.neft(&first, &maker).await;
         let returns = first["links"]["returns"].as_str().unwrap().to_string();
         let (a, b) = (&paid[0][3], &paid[1][3]);
 
         // A reference of no payment of this payout refuses the whole file, naming the line.
-        let reply = record(
-            &h,
-            &returns,
-            &maker,
-            &format!("reference,reason\n{a},Account closed\nnot-a-payment,x\n"),
-        )
-        .await;
+        let reply = h
+            .post_csv(
+                &returns,
+                &maker,
+                &format!("reference,reason\n{a},Account closed\nnot-a-payment,x\n"),
+            )
+            .await;
         assert_eq!(reply.status, 422, "{backend:?}: {}", reply.text());
         assert!(
             reply.text().contains("line 3") && reply.text().contains("not-a-payment"),
@@ -210,20 +169,26 @@ async fn a_return_names_payments_of_its_payout_each_once() {
             reply.text()
         );
         // Twice in one file: refused too.
-        let reply = record(&h, &returns, &maker, &format!("reference,reason\n{a},x\n{a},y\n")).await;
+        let reply = h
+            .post_csv(&returns, &maker, &format!("reference,reason\n{a},x\n{a},y\n"))
+            .await;
         assert_eq!(reply.status, 422, "{}", reply.text());
         assert!(reply.text().contains("line 3"), "{}", reply.text());
         // HR may not record one.
         let hr = h.token("hr1", "org0", "hr_admin");
-        let reply = record(&h, &returns, &hr, &format!("reference,reason\n{a},x\n")).await;
+        let reply = h.post_csv(&returns, &hr, &format!("reference,reason\n{a},x\n")).await;
         assert_eq!(reply.status, 403, "{}", reply.text());
         assert_eq!(h.get(&returns, &maker).await.json()["returns"], json!([]));
 
         // Recorded once: a second return naming the payment is refused, naming the first.
-        let one = record(&h, &returns, &maker, &format!("reference,reason\n{a},Account closed\n")).await;
+        let one = h
+            .post_csv(&returns, &maker, &format!("reference,reason\n{a},Account closed\n"))
+            .await;
         assert_eq!(one.status, 201, "{}", one.text());
         let one = one.json();
-        let reply = record(&h, &returns, &maker, &format!("reference,reason\n{b},x\n{a},x\n")).await;
+        let reply = h
+            .post_csv(&returns, &maker, &format!("reference,reason\n{b},x\n{a},x\n"))
+            .await;
         assert_eq!(reply.status, 422, "{}", reply.text());
         assert!(
             reply.text().contains("line 3") && reply.text().contains(a.as_str()) && reply.text().contains("return 1"),
@@ -245,14 +210,16 @@ async fn a_return_names_payments_of_its_payout_each_once() {
             (rejected["status"].as_str(), rejected["rejection"].as_str()),
             (Some("rejected"), Some("not on the bank's statement"))
         );
-        let reply = pay(&h, &run, &maker, "payout-2").await;
+        let reply = h.payout("org0", &run, &maker, Some("payout-2")).await;
         assert_eq!(
             reply.status,
             409,
             "{backend:?}: a rejected return pays nobody: {}",
             reply.text()
         );
-        let two = record(&h, &returns, &maker, &format!("reference,reason\n{a},Account closed\n")).await;
+        let two = h
+            .post_csv(&returns, &maker, &format!("reference,reason\n{a},Account closed\n"))
+            .await;
         assert_eq!(two.status, 201, "{}", two.text());
         assert_eq!(two.json()["seq"], 2);
 

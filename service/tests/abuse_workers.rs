@@ -21,29 +21,8 @@ async fn upload_workers(h: &Harness, token: &str, csv: &str) -> Value {
     h.upload("org0", "workers", "workers.csv", csv.as_bytes(), token).await
 }
 
-/// NEFT rows of a payout: (account, IFSC, amount, reference).
-async fn neft(h: &Harness, payout: &Value, token: &str) -> Vec<[String; 4]> {
-    let text = h.get(payout["links"]["neft"].as_str().unwrap(), token).await.text();
-    let mut reader = csv::Reader::from_reader(text.as_bytes());
-    reader
-        .records()
-        .map(|r| {
-            let r = r.unwrap();
-            [r[1].to_string(), r[2].to_string(), r[3].to_string(), r[5].to_string()]
-        })
-        .collect()
-}
-
 async fn pay(h: &Harness, run: &str, token: &str, key: &str) -> Value {
-    let reply = h
-        .call(
-            "POST",
-            &format!("/v1/orgs/org0/runs/{run}/payouts"),
-            Some(token),
-            None,
-            Some(key),
-        )
-        .await;
+    let reply = h.payout("org0", run, token, Some(key)).await;
     assert_eq!(reply.status, 201, "{}", reply.text());
     reply.json()
 }
@@ -86,7 +65,7 @@ async fn one_person_cannot_change_a_workers_bank_account_or_add_a_worker() {
             "{backend:?}: the uploaded worker is in a run before approval"
         );
         let first = pay(&h, &run, &payer, "payout-1").await;
-        let paid = neft(&h, &first, &payer).await;
+        let paid = h.neft(&first, &payer).await;
         let w0_paid = paying(&paid, "W000000").expect("W000000 is paid").clone();
         assert_eq!(
             w0_paid[0], OLD_ACCOUNT,
@@ -149,23 +128,19 @@ async fn one_person_cannot_change_a_workers_bank_account_or_add_a_worker() {
 
         // The next payout of W000000 (after an approved return) pays the new account.
         let returns = first["links"]["returns"].as_str().unwrap().to_string();
-        let recorded = reqwest::Client::new()
-            .post(format!("{}{returns}", h.base))
-            .bearer_auth(&payer)
-            .header("Content-Type", "text/csv")
-            .body(format!("reference,reason\n{},Account closed\n", w0_paid[3]))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(recorded.status().as_u16(), 201);
-        let rid = serde_json::from_slice::<Value>(&recorded.bytes().await.unwrap()).unwrap()["id"]
-            .as_str()
-            .unwrap()
-            .to_string();
+        let recorded = h
+            .post_csv(
+                &returns,
+                &payer,
+                &format!("reference,reason\n{},Account closed\n", w0_paid[3]),
+            )
+            .await;
+        assert_eq!(recorded.status, 201, "{}", recorded.text());
+        let rid = recorded.json()["id"].as_str().unwrap().to_string();
         let ok = h.post(&format!("{returns}/{rid}/approve"), &approver, &json!({})).await;
         assert_eq!(ok.status, 200, "{}", ok.text());
         let second = pay(&h, &run, &payer, "payout-2").await;
-        let repaid = neft(&h, &second, &payer).await;
+        let repaid = h.neft(&second, &payer).await;
         assert_eq!(paying(&repaid, "W000000").unwrap()[0], NEW_ACCOUNT, "{repaid:?}");
 
         // Audited: the account change as one field, masked, by the approver.

@@ -208,6 +208,47 @@ impl Harness {
         reply.json()["id"].as_str().unwrap().to_string()
     }
 
+    /// Makes a payout of `org`'s `run` as `token` (with an `Idempotency-Key` if given).
+    pub async fn payout(&self, org: &str, run: &str, token: &str, key: Option<&str>) -> Reply {
+        self.call(
+            "POST",
+            &format!("/v1/orgs/{org}/runs/{run}/payouts"),
+            Some(token),
+            None,
+            key,
+        )
+        .await
+    }
+
+    /// The NEFT rows of a payout (a payout's JSON): (account, IFSC, amount, reference) each.
+    pub async fn neft(&self, payout: &Value, token: &str) -> Vec<[String; 4]> {
+        let text = self.get(payout["links"]["neft"].as_str().unwrap(), token).await.text();
+        csv::Reader::from_reader(text.as_bytes())
+            .records()
+            .map(|r| {
+                let r = r.unwrap();
+                [r[1].to_string(), r[2].to_string(), r[3].to_string(), r[5].to_string()]
+            })
+            .collect()
+    }
+
+    /// POSTs `csv` as a `text/csv` body (a bank's return file) to `path`.
+    pub async fn post_csv(&self, path: &str, token: &str, csv: &str) -> Reply {
+        let reply = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .header("Content-Type", "text/csv")
+            .body(csv.to_string())
+            .send()
+            .await
+            .expect("the service answers");
+        Reply {
+            status: reply.status().as_u16(),
+            bytes: reply.bytes().await.unwrap().to_vec(),
+        }
+    }
+
     /// Uploads `bytes` as the file `name` (multipart, field `file`) of `kind` to `org`, expects
     /// 202, and waits until the upload is no longer queued or processing; returns it then.
     pub async fn upload(&self, org: &str, kind: &str, name: &str, bytes: &[u8], token: &str) -> Value {
