@@ -65,6 +65,8 @@ pub struct Metrics {
     notices_failed: Family<ChannelLabels, Counter>,
     notices_dead: Family<ChannelLabels, Counter>,
     notices_outbox: Family<NoticeLabels, Gauge>,
+    /// Upload bodies being received now, every org together.
+    uploads_receiving: Gauge,
 }
 
 /// The stream's figures, copied from its `StreamStatus` when `/metrics` is read.
@@ -208,7 +210,14 @@ impl Default for Metrics {
             "Payslip notices in the outbox by status and current channel (pending and sending: the queue)",
             notices_outbox.clone(),
         );
+        let uploads_receiving = Gauge::default();
+        registry.register(
+            "uploads_receiving",
+            "Upload bodies being received (held in memory before they are recorded), every org together",
+            uploads_receiving.clone(),
+        );
         Metrics {
+            uploads_receiving,
             notices_sent,
             notices_failed,
             notices_dead,
@@ -330,6 +339,10 @@ impl Metrics {
                     .set(n);
             }
         }
+    }
+
+    pub fn uploads_receiving(&self, bodies: usize) {
+        self.uploads_receiving.set(i64::try_from(bodies).unwrap_or(i64::MAX));
     }
 
     pub fn live_worker_errors(&self, workers: u64) {

@@ -126,6 +126,19 @@ async fn uploads_in_progress(backend: Backend) {
     tokio::time::sleep(Duration::from_millis(200)).await;
     answer.abort();
     drop(body);
+    // The service lets go of the body once it sees the connection close.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let metrics = h.call("GET", "/metrics", None, None, None).await.text();
+        if metrics.lines().any(|l| l == "payroll_uploads_receiving 0") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{backend:?}: a body whose client went away is still being received after 10 s: {metrics}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     // Until org1's uploads are done, they count; then two at once are received again.
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {

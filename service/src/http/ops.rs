@@ -128,6 +128,7 @@ async fn readyz(State(ctx): State<ApiContext>) -> impl IntoResponse {
 /// Prometheus metrics.
 #[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, content_type = "text/plain", body = String)))]
 async fn metrics(State(ctx): State<ApiContext>) -> impl IntoResponse {
+    ctx.metrics.uploads_receiving(ctx.receiving.total());
     if let Some(live) = &ctx.live {
         ctx.metrics.observe_stream(&live.status);
         match live.worker_errors().await {

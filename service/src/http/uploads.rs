@@ -124,8 +124,14 @@ pub struct UploadPage {
 
 /// Uploads this process is receiving, per org: each holds up to `max_bytes` in memory until its
 /// body is read and it is recorded (from then on the database counts it).
+///
+/// An upload moves from this count to the database's under `admission`, the lock its check
+/// holds too: a check never sees an upload in both, nor in neither.
 #[derive(Debug, Default)]
-pub struct Receiving(std::sync::Mutex<std::collections::HashMap<String, usize>>);
+pub struct Receiving {
+    orgs: std::sync::Mutex<std::collections::HashMap<String, usize>>,
+    admission: tokio::sync::Mutex<()>,
+}
 
 /// One upload being received: counted until dropped, so a body that fails to arrive (or a
 /// client that goes away) releases its place.
@@ -137,8 +143,13 @@ pub struct Received<'a> {
 }
 
 impl Receiving {
+    /// Held while an upload is counted and checked, and while it moves to the database.
+    pub async fn admission(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.admission.lock().await
+    }
+
     pub fn begin(&self, org: &str) -> Received<'_> {
-        let mut orgs = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut orgs = self.orgs.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let count = orgs.entry(org.to_string()).or_default();
         *count += 1;
         Received {
@@ -147,13 +158,19 @@ impl Receiving {
             org: org.to_string(),
         }
     }
+
+    /// Bodies being received, every org together.
+    pub fn total(&self) -> usize {
+        let orgs = self.orgs.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        orgs.values().sum()
+    }
 }
 
 impl Drop for Received<'_> {
     fn drop(&mut self) {
         let mut orgs = self
             .receiving
-            .0
+            .orgs
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(count) = orgs.get_mut(&self.org) {
@@ -230,18 +247,22 @@ pub(super) async fn create(
         return Err(Error::Conflict(why));
     }
     // Counted before the body is read: many bodies read at once would fill the memory.
-    let receiving = ctx.receiving.begin(&org);
-    let limit = ctx.config.uploads.max_in_progress;
-    let in_progress = receiving.count - 1 + uploads::in_progress(&ctx.db, &org).await?;
-    if in_progress >= limit {
-        return Err(Error::TooMany {
-            message: format!(
-                "org {org} has {in_progress} uploads in progress, and [uploads] max_in_progress is {limit}: \
-                 retry once one is done"
-            ),
-            retry_after: RETRY_AFTER,
-        });
-    }
+    let receiving = {
+        let _admission = ctx.receiving.admission().await;
+        let receiving = ctx.receiving.begin(&org);
+        let limit = ctx.config.uploads.max_in_progress;
+        let in_progress = receiving.count - 1 + uploads::in_progress(&ctx.db, &org).await?;
+        if in_progress >= limit {
+            return Err(Error::TooMany {
+                message: format!(
+                    "org {org} has {in_progress} uploads in progress, and [uploads] max_in_progress is {limit}: \
+                     retry once one is done"
+                ),
+                retry_after: RETRY_AFTER,
+            });
+        }
+        receiving
+    };
     let max = ctx.config.uploads.max_bytes;
     let content_type = headers
         .get(header::CONTENT_TYPE)
@@ -280,6 +301,7 @@ pub(super) async fn create(
     ctx.at_rest
         .put(&ctx.store, &file_path(&org, &sha256, format), bytes.to_vec())
         .await?;
+    let admission = ctx.receiving.admission().await;
     let (upload, created) = uploads::create(
         &ctx.db,
         NewUpload {
@@ -297,6 +319,7 @@ pub(super) async fn create(
     .await?;
     // Recorded: the database counts it from now on.
     drop(receiving);
+    drop(admission);
     let location = format!("/v1/orgs/{org}/uploads/{}", upload.id);
     if !created {
         return Ok((StatusCode::OK, Json(UploadBody::from(upload))).into_response());
