@@ -209,6 +209,52 @@ impl Worker {
         })
     }
 
+    /// The worker as the named fields [`Worker::decode`] reads, in `workers.csv`'s order, the
+    /// optional contact columns last: equal workers give equal fields (a rate of `650` and one
+    /// of `650.00` are both `650.00`), so two records compare field by field, as a review of a
+    /// master change shows them. Sensitive values are in clear: mask them to show them.
+    pub fn fields(&self) -> [(&'static str, String); 22] {
+        let flag = |b: bool| if b { "true" } else { "false" }.to_string();
+        // A rate has at most 2 decimals (`parse_amount`).
+        let rate = format!("{:.2}", self.rate);
+        [
+            ("worker_id", self.worker_id.clone()),
+            ("org_id", self.org_id.clone()),
+            ("site_id", self.site_id.clone()),
+            ("name", self.name.clone()),
+            ("gender", self.gender.clone()),
+            ("state", self.state.clone()),
+            ("skill", self.skill.clone()),
+            ("designation", self.designation.clone()),
+            ("pay_basis", self.pay_basis.as_str().to_string()),
+            ("rate", rate),
+            ("pf_applicable", flag(self.pf_applicable)),
+            ("esi_applicable", flag(self.esi_applicable)),
+            ("uan", self.uan.clone()),
+            ("esic_no", self.esic_no.clone()),
+            ("bank_account", self.bank_account.reveal().to_string()),
+            ("ifsc", self.ifsc.clone()),
+            ("pan", self.pan.reveal().to_string()),
+            ("joined_on", self.joined_on.to_string()),
+            ("exited_on", self.exited_on.map(|d| d.to_string()).unwrap_or_default()),
+            (
+                "phone",
+                self.phone.as_ref().map(|p| p.reveal().to_string()).unwrap_or_default(),
+            ),
+            (
+                "email",
+                self.email.as_ref().map(|e| e.reveal().to_string()).unwrap_or_default(),
+            ),
+            (
+                "language",
+                self.language
+                    .as_ref()
+                    .map(|l| l.as_str().to_string())
+                    .unwrap_or_default(),
+            ),
+        ]
+    }
+
     /// The days of employment, inclusive.
     pub fn employed_on(&self, day: NaiveDate) -> bool {
         day >= self.joined_on && self.exited_on.is_none_or(|e| day <= e)
@@ -284,6 +330,27 @@ mod tests {
         "state": "KA", "skill": "skilled", "designation": "", "pay_basis": "daily", "rate": "650.00",
         "pf_applicable": true, "esi_applicable": "false", "uan": "", "esic_no": "", "bank_account": "494833411340",
         "ifsc": "SBIN0001", "pan": "ABCDE1234F", "joined_on": "2026-01-01", "exited_on": null}"#;
+
+    #[test]
+    fn a_worker_decodes_from_its_own_fields_and_equal_values_give_equal_fields() {
+        let json = WORKER.replace(
+            r#""exited_on": null"#,
+            r#""exited_on": "2026-03-31", "phone": "+91 98123 45678", "language": "hi""#,
+        );
+        let worker = Worker::decode_json(json.as_bytes()).unwrap();
+        let fields = worker.fields();
+        let again = Worker::decode(|name| fields.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str())).unwrap();
+        assert_eq!(again, worker);
+        let whole = Worker::decode_json(WORKER.replace("650.00", "650").as_bytes()).unwrap();
+        let rate = |w: &Worker| w.fields()[9].1.clone();
+        assert_eq!(
+            (rate(&whole), rate(&worker)),
+            ("650.00".to_string(), "650.00".to_string())
+        );
+        let tenth = Worker::decode_json(WORKER.replace("650.00", "650.5").as_bytes()).unwrap();
+        assert_eq!(rate(&tenth), "650.50");
+        assert_eq!(fields[19], ("phone", "+919812345678".to_string()));
+    }
 
     #[test]
     fn decodes_a_worker_message_with_flags_as_booleans_or_strings() {

@@ -1,7 +1,7 @@
 //! A change and its audit entry are one: when the audit log cannot be written, the change does
 //! not happen. On both databases a trigger makes every insert into the audit log fail; then
-//! triggering a run, approving one, requesting an adjustment and making a payout each answer
-//! 500 and leave nothing behind. With the log back, the same requests succeed.
+//! triggering a run, approving one, requesting an adjustment, uploading a file and making a
+//! payout each answer 500 and leave nothing behind. With the log back, the same requests succeed.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // A test fails by panicking, with the message.
 
@@ -80,6 +80,12 @@ async fn a_change_whose_audit_entry_cannot_be_written_does_not_happen() {
             json!([]),
             "{backend:?}: no adjustment is recorded"
         );
+
+        let sheet = b"worker_id,period,kind,code,amount,reason\nW000000,2026-10,earning,bonus,10.00,r\n";
+        let uploaded = h.post_upload("org0", "adjustments", "bonus.csv", sheet, &hr).await;
+        assert_eq!(uploaded.status, 500, "{backend:?}: {}", uploaded.text());
+        let uploads = h.get("/v1/orgs/org0/uploads", &hr).await.json();
+        assert_eq!(uploads["uploads"], json!([]), "{backend:?}: no upload is recorded");
 
         // With the log back the run is approved and finalized; then the log fails again.
         audit_log(backend, &h.database, false).await;

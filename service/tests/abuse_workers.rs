@@ -208,3 +208,134 @@ async fn a_rejected_workers_upload_changes_nothing() {
     assert_eq!(changes.status, 409, "{}", changes.text());
     h.stop().await;
 }
+
+/// An SMS vendor on loopback: records each message it is given, `(to, text)`.
+async fn sms_vendor() -> (std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>, String) {
+    let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let app = axum::Router::new()
+        .route(
+            "/send",
+            axum::routing::post(
+                |axum::extract::State(received): axum::extract::State<
+                    std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>,
+                >,
+                 body: String| async move {
+                    let body: Value = serde_json::from_str(&body).unwrap();
+                    let (to, text) = (body["to"].as_str().unwrap(), body["text"].as_str().unwrap());
+                    received.lock().unwrap().push((to.to_string(), text.to_string()));
+                    "accepted"
+                },
+            ),
+        )
+        .with_state(std::sync::Arc::clone(&received));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/send", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (received, url)
+}
+
+const OLD_PHONE: &str = "+919800000001";
+const NEW_PHONE: &str = "+919811111111";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_hears_of_a_new_bank_account_or_phone_on_the_contact_they_had() {
+    for backend in backends() {
+        let (received, url) = sms_vendor().await;
+        let config = format!(
+            "[notices]\nlink_secret = \"8f3a91c4d27b5e60a1f9c8d3b7e24a5f90c1d6e8b3a7f2c4e9d05b18a6c3f7e2\"\nchannels = [\"sms\"]\npoll = \"100ms\"\n\
+             [notices.sms]\nurl = {url:?}\nbody = '{{\"to\": {{to}}, \"text\": {{text}}}}'\n"
+        );
+        let h = Harness::start(backend, &config).await;
+        let hr = h.token("hr1", "org0", "hr_admin");
+        let approver = h.token("appr2", "org0", "approver");
+        let stranger = h.token("hr9", "org1", "org_admin");
+
+        // W000000 and W000002 have a phone on file.
+        let path = h.dir.path().join("inputs").join("workers.csv");
+        let master = std::fs::read_to_string(&path).unwrap();
+        let mut lines: Vec<String> = master.lines().map(str::to_string).collect();
+        lines[0].push_str(",phone,email,language");
+        for line in &mut lines[1..] {
+            let phone = match &line[..8] {
+                "W000000," => OLD_PHONE,
+                "W000002," => "+919800000002",
+                _ => "",
+            };
+            line.push_str(&format!(",{phone},,"));
+        }
+        std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+        let w0 = &lines[1];
+        assert!(w0.starts_with("W000000,") && w0.contains(OLD_ACCOUNT), "{w0}");
+        let w2 = lines.iter().find(|l| l.starts_with("W000002,")).unwrap();
+        // W000000: a new account and a new phone, as a fraudster would set both. W000002: a
+        // new designation only. W900001: a new worker with a phone.
+        let fraud = w0.replace(OLD_ACCOUNT, NEW_ACCOUNT).replace(OLD_PHONE, NEW_PHONE);
+        let promoted = w2.replace("Worker,", "Worker Lead,");
+        assert_ne!(&promoted, w2);
+        let hired = format!(
+            "W900001,org0,S00,New Hire,F,MH,skilled,Fitter,daily,900.00,true,true,,,{NEW_ACCOUNT},SBIN0001234,ABCDE9999F,2026-10-01,,+919822222222,,"
+        );
+        let upload = upload_workers(&h, &hr, &format!("{}\n{fraud}\n{promoted}\n{hired}\n", lines[0])).await;
+        assert_eq!(upload["status"], "awaiting_approval", "{backend:?}: {upload:#}");
+        let id = upload["id"].as_str().unwrap().to_string();
+        let notices = format!("/v1/orgs/org0/uploads/{id}/notices");
+
+        // Nothing is said before the change is approved.
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        assert!(received.lock().unwrap().is_empty(), "{backend:?}: told before approval");
+        let approved = h
+            .post(&format!("/v1/orgs/org0/uploads/{id}/approve"), &approver, &json!({}))
+            .await;
+        assert_eq!(approved.status, 200, "{backend:?}: {}", approved.text());
+
+        // One message, to the phone W000000 had, naming what changed.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while received.lock().unwrap().is_empty() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{backend:?}: no notice of the change within 20 s: {}",
+                h.get(&notices, &hr).await.text()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        let messages = received.lock().unwrap().clone();
+        assert_eq!(
+            messages.len(),
+            1,
+            "{backend:?}: one notice, for W000000 only: {messages:#?}"
+        );
+        let (to, text) = &messages[0];
+        assert_eq!(
+            to, OLD_PHONE,
+            "{backend:?}: told on the new phone, the fraudster's: {text}"
+        );
+        assert!(
+            text.contains("bank account") && text.contains("phone number") && text.contains("Worker 0"),
+            "{backend:?}: {text}"
+        );
+        assert!(!text.contains(NEW_ACCOUNT) && !text.contains(NEW_PHONE), "{text}");
+
+        // The outbox lists it under the upload, masked; another org does not see it.
+        let listed = h.get(&notices, &hr).await;
+        assert_eq!(listed.status, 200, "{backend:?}: {}", listed.text());
+        let listed = listed.json();
+        let notice = &listed["notices"][0];
+        assert_eq!(listed["notices"].as_array().unwrap().len(), 1, "{listed:#}");
+        assert_eq!(
+            (
+                &notice["kind"],
+                &notice["worker_id"],
+                &notice["status"],
+                &notice["upload_id"]
+            ),
+            (&json!("contact_change"), &json!("W000000"), &json!("sent"), &json!(id)),
+            "{listed:#}"
+        );
+        assert_eq!(notice["changed"], json!(["bank_account", "phone"]), "{listed:#}");
+        assert_eq!(notice["recipient"], "XXXXXXXX0001", "{listed:#}");
+        let foreign = h.get(&format!("/v1/orgs/org1/uploads/{id}/notices"), &stranger).await;
+        assert_eq!(foreign.status, 404, "{backend:?}: {}", foreign.text());
+        h.stop().await;
+    }
+}

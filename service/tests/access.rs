@@ -359,6 +359,19 @@ const MATRIX: &[(&str, &str, Option<&str>, [u16; 6])] = &[
         Some("{}"),
         [404, 403, 403, 403, 403, 404],
     ),
+    // A workers upload's notices of contact changes: none before its approval.
+    (
+        "GET",
+        "/v1/orgs/{org}/uploads/{wup}/notices",
+        None,
+        [200, 403, 200, 403, 403, 200],
+    ),
+    (
+        "POST",
+        "/v1/orgs/{org}/uploads/{wup}/notices/none/retry",
+        Some("{}"),
+        [404, 403, 403, 403, 403, 404],
+    ),
 ];
 
 fn sub(role: &str) -> String {

@@ -23,7 +23,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use common::*;
 use payroll_service::notices::link::{Grant, LinkKey};
-use payroll_service::notices::{Channel, idempotency_key};
+use payroll_service::notices::{Channel, NoticeKind, idempotency_key};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::Value;
@@ -591,7 +591,10 @@ async fn exactly_once(backend: Backend) {
             .find(|(email, _)| to.contains(email.as_str()))
             .unwrap()
             .1;
-        let id = format!("{}@payroll", idempotency_key(&run, worker, Channel::Email));
+        let id = format!(
+            "{}@payroll",
+            idempotency_key(NoticeKind::Payslip, &run, worker, Channel::Email)
+        );
         assert!(received.contains(&id), "{worker}'s mail is not under {id}: {text}");
     }
     // The webhooks: every request explained by a failure injected or a notice accepted.

@@ -1,24 +1,25 @@
 //! The notices outbox. Rows are inserted by [`insert`] inside the transaction that finalizes
-//! their run; the dispatcher [`claim`]s due rows under a lease (a claim token and a time), and
+//! their run, or by [`insert_contact_changes`] inside the one that approves a workers upload; the dispatcher [`claim`]s due rows under a lease (a claim token and a time), and
 //! records each attempt's result only while it still holds the claim.
 
 use chrono::{DateTime, Utc};
 use sqlx::{Any, Transaction};
 
+use super::audit::Audited;
 use super::{Db, Listing, timestamp};
 use crate::error::{Error, Result};
-use crate::notices::{Channel, NewNotice, NoticeStatus, Step};
+use crate::notices::{About, Channel, ContactNotice, NewNotice, NoticeStatus, Step};
 
 /// A notice as stored.
 #[derive(Debug, Clone)]
 pub struct Notice {
     pub id: String,
     pub org_id: String,
-    pub run_id: String,
+    /// The run a payslip notice is of, or the upload a contact change came with.
+    pub source: String,
     pub worker_id: String,
     pub worker_name: String,
-    pub period: String,
-    pub net_payable: String,
+    pub about: About,
     pub language: String,
     /// The channels still to try, the current first.
     pub plan: Vec<Step>,
@@ -44,6 +45,8 @@ struct NoticeRow {
     worker_name: String,
     period: String,
     net_payable: String,
+    kind: String,
+    changed: String,
     language: String,
     plan: String,
     channel: String,
@@ -58,7 +61,7 @@ struct NoticeRow {
     sent_at: Option<String>,
 }
 
-const COLUMNS: &str = "id, org_id, run_id, worker_id, worker_name, period, net_payable, language, plan, channel, \
+const COLUMNS: &str = "id, org_id, run_id, worker_id, worker_name, period, net_payable, kind, changed, language, plan, channel, \
      status, attempts, total_attempts, next_at, last_error, fallbacks, created_at, updated_at, sent_at";
 
 impl TryFrom<NoticeRow> for Notice {
@@ -71,13 +74,22 @@ impl TryFrom<NoticeRow> for Notice {
             channel: row.channel.parse().map_err(|e| corrupt("channel", e))?,
             status: row.status.parse().map_err(|e| corrupt("status", e))?,
             fallbacks: serde_json::from_str(&row.fallbacks).map_err(|e| corrupt("fallbacks", e.to_string()))?,
+            about: match row.kind.as_str() {
+                "payslip" => About::Payslip {
+                    period: row.period,
+                    net_payable: row.net_payable,
+                },
+                "contact_change" => About::ContactChange {
+                    on: row.period,
+                    fields: serde_json::from_str(&row.changed).map_err(|e| corrupt("changed", e.to_string()))?,
+                },
+                other => return Err(corrupt("kind", format!("`{other}`"))),
+            },
             id: row.id,
             org_id: row.org_id,
-            run_id: row.run_id,
+            source: row.run_id,
             worker_id: row.worker_id,
             worker_name: row.worker_name,
-            period: row.period,
-            net_payable: row.net_payable,
             language: row.language,
             attempts: row.attempts,
             total_attempts: row.total_attempts,
@@ -99,30 +111,77 @@ pub async fn insert(
     period: &str,
     notices: &[NewNotice],
 ) -> Result<(), sqlx::Error> {
-    let now = timestamp(Utc::now());
     for notice in notices {
-        let Some(first) = notice.plan.first() else {
-            continue;
+        let about = About::Payslip {
+            period: period.to_string(),
+            net_payable: notice.net_payable.to_string(),
         };
-        let plan = serde_json::to_string(&notice.plan).unwrap_or_else(|_| "[]".to_string());
-        sqlx::query(&format!(
-            "INSERT INTO notices ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'pending', 0, 0, $11, NULL, '[]', $11, $11, NULL) \
-             ON CONFLICT DO NOTHING"
-        ))
-        .bind(uuid::Uuid::now_v7().to_string())
-        .bind(org)
-        .bind(run_id)
-        .bind(&notice.worker_id)
-        .bind(&notice.worker_name)
-        .bind(period)
-        .bind(notice.net_payable.to_string())
-        .bind(&notice.language)
-        .bind(plan)
-        .bind(first.channel.as_str())
-        .bind(&now)
-        .execute(&mut **tx)
-        .await?;
+        let row = (&notice.worker_id, &notice.worker_name, &notice.language, &notice.plan);
+        insert_one(tx, org, run_id, row, &about).await?;
     }
+    Ok(())
+}
+
+/// Writes the notices of the changes a workers upload's approval applies, pending, inside the
+/// transaction that approves it.
+pub async fn insert_contact_changes(
+    tx: &mut Transaction<'_, Any>,
+    org: &str,
+    upload_id: &str,
+    on: &str,
+    notices: &[ContactNotice],
+) -> Result<(), sqlx::Error> {
+    for notice in notices {
+        let about = About::ContactChange {
+            on: on.to_string(),
+            fields: notice.fields.clone(),
+        };
+        let row = (&notice.worker_id, &notice.worker_name, &notice.language, &notice.plan);
+        insert_one(tx, org, upload_id, row, &about).await?;
+    }
+    Ok(())
+}
+
+/// One notice of `source` (a run or an upload) to a worker: (id, name, language, plan).
+async fn insert_one(
+    tx: &mut Transaction<'_, Any>,
+    org: &str,
+    source: &str,
+    (worker_id, worker_name, language, plan): (&String, &String, &String, &Vec<Step>),
+    about: &About,
+) -> Result<(), sqlx::Error> {
+    let Some(first) = plan.first() else {
+        return Ok(());
+    };
+    let (period, net_payable, changed) = match about {
+        About::Payslip { period, net_payable } => (period.clone(), net_payable.clone(), "[]".to_string()),
+        About::ContactChange { on, fields } => (
+            on.clone(),
+            String::new(),
+            serde_json::to_string(fields).unwrap_or_else(|_| "[]".to_string()),
+        ),
+    };
+    let now = timestamp(Utc::now());
+    let plan = serde_json::to_string(plan).unwrap_or_else(|_| "[]".to_string());
+    sqlx::query(&format!(
+        "INSERT INTO notices ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'pending', 0, 0, $13, NULL, '[]', $13, $13, NULL) \
+         ON CONFLICT DO NOTHING"
+    ))
+    .bind(uuid::Uuid::now_v7().to_string())
+    .bind(org)
+    .bind(source)
+    .bind(worker_id)
+    .bind(worker_name)
+    .bind(period)
+    .bind(net_payable)
+    .bind(about.kind().as_str())
+    .bind(changed)
+    .bind(language)
+    .bind(plan)
+    .bind(first.channel.as_str())
+    .bind(&now)
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 
@@ -272,7 +331,7 @@ pub async fn queued(db: &Db) -> Result<i64> {
     )
 }
 
-/// Filters of a run's notices.
+/// Filters of a run's (or an upload's) notices.
 #[derive(Debug, Default)]
 pub struct Filter {
     pub status: Option<NoticeStatus>,
@@ -280,17 +339,17 @@ pub struct Filter {
     pub worker: Option<String>,
 }
 
-/// A page of a run's notices by id, and the cursor of the next.
+/// A page of the notices of `source` (a run or an upload) by id, and the cursor of the next.
 pub async fn list(
     db: &Db,
     org: &str,
-    run_id: &str,
+    source: &str,
     filter: &Filter,
     after: Option<&str>,
     size: u32,
 ) -> Result<(Vec<Notice>, Option<String>)> {
     Listing::of_org(COLUMNS, "notices", org)
-        .and("run_id =", Some(run_id.to_string()))
+        .and("run_id =", Some(source.to_string()))
         .and("status =", filter.status.map(|s| s.as_str().to_string()))
         .and("channel =", filter.channel.map(|c| c.as_str().to_string()))
         .and("worker_id =", filter.worker.clone())
@@ -299,41 +358,58 @@ pub async fn list(
         .await
 }
 
-pub async fn get(db: &Db, org: &str, run_id: &str, id: &str) -> Result<Notice> {
+pub async fn get(db: &Db, org: &str, source: &str, id: &str) -> Result<Notice> {
     sqlx::query_as::<_, NoticeRow>(&format!(
         "SELECT {COLUMNS} FROM notices WHERE org_id = $1 AND run_id = $2 AND id = $3"
     ))
     .bind(org)
-    .bind(run_id)
+    .bind(source)
     .bind(id)
     .fetch_optional(db.pool())
     .await?
-    .ok_or_else(|| Error::NotFound(format!("notice `{id}` of run `{run_id}`")))?
+    .ok_or_else(|| Error::NotFound(format!("notice `{id}` of `{source}`")))?
     .try_into()
 }
 
-/// A dead notice back to pending on its last channel, attempts reset; refused unless dead.
-pub async fn retry(db: &Db, org: &str, run_id: &str, id: &str) -> Result<Notice> {
+/// A dead notice back to pending on its last channel, attempts reset, audited in the same
+/// transaction; refused unless dead.
+pub async fn retry(db: &Db, org: &str, source: &str, id: &str, audit: Audited<'_>) -> Result<Notice> {
+    let notice = get(db, org, source, id).await?;
+    if notice.status != NoticeStatus::Dead {
+        return Err(Error::Conflict(format!(
+            "notice {id} is {}: only a dead notice is retried",
+            notice.status
+        )));
+    }
     let now = timestamp(Utc::now());
+    let mut tx = db.pool().begin().await?;
     let moved = sqlx::query(
         "UPDATE notices SET status = 'pending', attempts = 0, next_at = $1, updated_at = $1 \
          WHERE org_id = $2 AND run_id = $3 AND id = $4 AND status = 'dead'",
     )
     .bind(&now)
     .bind(org)
-    .bind(run_id)
+    .bind(source)
     .bind(id)
-    .execute(db.pool())
+    .execute(&mut *tx)
     .await?
     .rows_affected();
-    let notice = get(db, org, run_id, id).await?;
     if moved == 0 {
         return Err(Error::Conflict(format!(
-            "notice {id} is {}: only a dead notice is retried",
-            notice.status
+            "notice {id} was retried meanwhile: only a dead notice is retried"
         )));
     }
-    Ok(notice)
+    audit
+        .before(Some(
+            serde_json::json!({"status": "dead", "worker_id": notice.worker_id}),
+        ))
+        .after(Some(
+            serde_json::json!({"status": "pending", "channel": notice.channel.as_str()}),
+        ))
+        .write(&mut tx, org)
+        .await?;
+    tx.commit().await?;
+    get(db, org, source, id).await
 }
 
 /// Notices by status and channel, every org: for `/metrics`.

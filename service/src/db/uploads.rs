@@ -4,6 +4,7 @@
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 
+use super::audit::{Action, Actor, Audited};
 use super::{Db, Listing, timestamp};
 use crate::error::{Error, Result};
 use crate::uploads::{Format, UploadKind, UploadMode, UploadStatus};
@@ -128,7 +129,9 @@ fn upload(row: Row) -> Result<Upload> {
 
 /// Records an upload as `queued`; `Ok((upload, false))` for a retry with the same
 /// Idempotency-Key and the same file. The same key with another file is refused.
-pub async fn create(db: &Db, new: NewUpload<'_>) -> Result<(Upload, bool)> {
+/// Records an upload, audited (`upload.create`, by `actor`) in the same transaction; or, for an
+/// idempotency key used before with the same file, the upload it recorded (false).
+pub async fn create(db: &Db, new: NewUpload<'_>, actor: Actor<'_>) -> Result<(Upload, bool)> {
     if let Some(key) = new.idempotency_key
         && let Some(existing) = by_key(db, new.org_id, key, new.sha256).await?
     {
@@ -136,6 +139,7 @@ pub async fn create(db: &Db, new: NewUpload<'_>) -> Result<(Upload, bool)> {
     }
     let id = uuid::Uuid::now_v7().to_string();
     let now = timestamp(Utc::now());
+    let mut tx = db.pool().begin().await?;
     let inserted = sqlx::query(
         "INSERT INTO uploads (id, org_id, kind, mode, status, file_name, format, bytes, sha256, uploaded_by, \
          created_at, updated_at, idempotency_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12)",
@@ -152,12 +156,24 @@ pub async fn create(db: &Db, new: NewUpload<'_>) -> Result<(Upload, bool)> {
     .bind(new.uploaded_by)
     .bind(&now)
     .bind(new.idempotency_key)
-    .execute(db.pool())
+    .execute(&mut *tx)
     .await;
     match inserted {
-        Ok(_) => Ok((get(db, new.org_id, &id).await?, true)),
+        Ok(_) => {
+            let after = serde_json::json!({
+                "kind": new.kind.as_str(), "mode": new.mode.as_str(), "file_name": new.file_name,
+                "format": new.format.as_str(), "bytes": new.bytes, "sha256": new.sha256,
+            });
+            Audited::new(actor, Action::Upload, format!("uploads/{id}"))
+                .after(Some(after))
+                .write(&mut tx, new.org_id)
+                .await?;
+            tx.commit().await?;
+            Ok((get(db, new.org_id, &id).await?, true))
+        }
         // Two retries racing: the other one recorded it.
         Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+            drop(tx);
             let key = new
                 .idempotency_key
                 .ok_or_else(|| Error::Internal("an upload id was drawn twice".into()))?;
@@ -292,9 +308,18 @@ pub async fn progress(db: &Db, id: &str, counts: Counts) -> Result<()> {
     Ok(())
 }
 
-/// The end of processing: `done` or `failed`, the final counts and, for a failure, why.
-pub async fn finish(db: &Db, id: &str, status: UploadStatus, counts: Counts, message: Option<&str>) -> Result<()> {
+/// The end of processing: `done` or `failed` (or `awaiting_approval`), the final counts and,
+/// for a failure, why; audited (`upload.finish`, by the service) in the same transaction.
+pub async fn finish(
+    db: &Db,
+    org: &str,
+    id: &str,
+    status: UploadStatus,
+    counts: Counts,
+    message: Option<&str>,
+) -> Result<()> {
     let now = timestamp(Utc::now());
+    let mut tx = db.pool().begin().await?;
     sqlx::query(
         "UPDATE uploads SET status = $1, row_count = $2, accepted = $3, rejected = $4, applied = $5, message = $6, \
          updated_at = $7, finished_at = $7, progress = 100 WHERE id = $8",
@@ -307,10 +332,32 @@ pub async fn finish(db: &Db, id: &str, status: UploadStatus, counts: Counts, mes
     .bind(message)
     .bind(now)
     .bind(id)
-    .execute(db.pool())
+    .execute(&mut *tx)
     .await?;
+    finished(counts, status, message, id).write(&mut tx, org).await?;
+    tx.commit().await?;
     Ok(())
 }
+
+/// The `upload.finish` entry: what the upload applied, or why it failed.
+fn finished(counts: Counts, status: UploadStatus, message: Option<&str>, id: &str) -> Audited<'static> {
+    let after = serde_json::json!({
+        "status": status,
+        "rows": counts.rows,
+        "accepted": counts.accepted,
+        "rejected": counts.rejected,
+        "applied": counts.applied,
+        "message": message,
+    });
+    Audited::new(SERVICE, Action::UploadFinish, format!("uploads/{id}")).after(Some(after))
+}
+
+/// Uploads end by the service's hand, not a person's.
+const SERVICE: Actor<'static> = Actor {
+    sub: "system:uploads",
+    roles: &[],
+    request_id: "uploads",
+};
 
 /// Rows bound per INSERT: well under SQLite's and PostgreSQL's limits on parameters.
 const ROWS_PER_INSERT: usize = 100;
@@ -386,10 +433,19 @@ pub async fn stale(db: &Db, status: UploadStatus, before: &str) -> Result<Vec<(S
     )
 }
 
-/// Fails a `processing` upload that has not moved since `before` (its instance stopped); false
-/// if it moved meanwhile.
-pub async fn abandon(db: &Db, id: &str, before: &str, message: &str) -> Result<bool> {
+/// Fails a `processing` upload that has not moved since `before` (its instance stopped),
+/// audited as its end; false if it moved meanwhile.
+pub async fn abandon(db: &Db, org: &str, id: &str, before: &str, message: &str) -> Result<bool> {
+    // Read first: SQLite's pool has one connection, which the transaction holds.
+    let counts = get(db, org, id).await.map(|u| Counts {
+        rows: u.rows,
+        accepted: u.accepted,
+        rejected: u.rejected,
+        applied: u.applied,
+        ..Counts::default()
+    });
     let now = timestamp(Utc::now());
+    let mut tx = db.pool().begin().await?;
     let moved = sqlx::query(
         "UPDATE uploads SET status = $1, message = $2, updated_at = $3, finished_at = $3, progress = 100 \
          WHERE id = $4 AND status = $5 AND updated_at < $6",
@@ -400,8 +456,15 @@ pub async fn abandon(db: &Db, id: &str, before: &str, message: &str) -> Result<b
     .bind(id)
     .bind(UploadStatus::Processing.as_str())
     .bind(before)
-    .execute(db.pool())
+    .execute(&mut *tx)
     .await?
     .rows_affected();
-    Ok(moved == 1)
+    if moved != 1 {
+        return Ok(false);
+    }
+    finished(counts.unwrap_or_default(), UploadStatus::Failed, Some(message), id)
+        .write(&mut tx, org)
+        .await?;
+    tx.commit().await?;
+    Ok(true)
 }

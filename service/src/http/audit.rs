@@ -1,4 +1,5 @@
-//! The audit log as the API shows it, and the one way handlers write to it.
+//! The audit log as the API shows it. Changes are audited by the db function that makes them
+//! (`db::audit::Audited`, in the same transaction); downloads by [`downloaded`] before they are served.
 
 use axum::extract::State;
 use axum::routing::get;
@@ -15,24 +16,6 @@ use crate::error::Result;
 
 pub fn router() -> Router<ApiContext> {
     Router::new().route("/v1/orgs/{org}/audit", get(list))
-}
-
-/// Appends what `user` did to `target` to the org's audit log, after the change committed: if
-/// the log cannot be written the change stands, and the failure is logged as an error for the
-/// operator (the client is not told to retry what already happened). Only uploads and notice
-/// retries still use it; a change that moves money or rights hands its entry
-/// (`db::audit::Audited`) to the db function that makes it, which writes both in one transaction.
-pub(super) async fn changed(
-    ctx: &ApiContext,
-    user: &AuthUser,
-    action: Action,
-    target: &str,
-    before: Option<Value>,
-    after: Option<Value>,
-) {
-    if let Err(e) = audit::append(&ctx.db, &user.org, &user.actor(), action, target, before, after).await {
-        tracing::error!(org = user.org, %action, target, error = %e, "audit entry not written");
-    }
 }
 
 /// Records a download before it is served: a file is handed out only once its audit entry is

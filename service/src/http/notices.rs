@@ -1,6 +1,7 @@
-//! A finalized run's payslip notices: their delivery status, filtered and paged; a retry for a
-//! dead one; and the signed payslip link a notice carries, which serves one worker's payslip
-//! to whoever holds it until it expires.
+//! A finalized run's payslip notices, and the notices of the bank and contact changes a workers
+//! upload's approval made: their delivery status, filtered and paged; a retry for a dead one;
+//! and the signed payslip link a notice carries, which serves one worker's payslip to whoever
+//! holds it until it expires.
 
 use axum::extract::{Extension, State};
 use axum::http::header;
@@ -13,19 +14,21 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::extractor::{ApiPath, ApiQuery, AuthUser, QueryFaults};
-use super::{ApiContext, RequestId, audit};
+use super::{ApiContext, RequestId};
 use crate::auth::Permission;
-use crate::db::audit::{Action, Actor};
+use crate::db::audit::{Action, Actor, Audited};
 use crate::db::notices::{self, Filter, Notice};
-use crate::db::runs;
+use crate::db::{runs, uploads};
 use crate::error::{Error, Result};
 use crate::notices::link::Grant;
-use crate::notices::{Channel, NoticeStatus};
+use crate::notices::{About, Channel, NoticeKind, NoticeStatus};
 
 pub fn router() -> Router<ApiContext> {
     Router::new()
         .route("/v1/orgs/{org}/runs/{id}/notices", get(list))
         .route("/v1/orgs/{org}/runs/{id}/notices/{nid}/retry", post(retry))
+        .route("/v1/orgs/{org}/uploads/{id}/notices", get(list_of_upload))
+        .route("/v1/orgs/{org}/uploads/{id}/notices/{nid}/retry", post(retry_of_upload))
         .route("/v1/signed/orgs/{org}/runs/{id}/payslips/{worker}", get(signed_payslip))
 }
 
@@ -58,7 +61,16 @@ pub struct Fallback {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct NoticeBody {
     pub id: String,
-    pub run_id: String,
+    pub kind: NoticeKind,
+    /// The run of a payslip notice.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<String>,
+    /// The workers upload whose approval changed a contact.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upload_id: Option<String>,
+    /// What a contact change changed: `bank_account`, `ifsc`, `phone`, `email`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub changed: Vec<String>,
     pub worker_id: String,
     pub status: NoticeStatus,
     /// The channel being tried, or the one that delivered.
@@ -85,7 +97,15 @@ pub struct NoticeBody {
 
 impl From<Notice> for NoticeBody {
     fn from(n: Notice) -> NoticeBody {
+        let (run_id, upload_id, changed) = match &n.about {
+            About::Payslip { .. } => (Some(n.source.clone()), None, Vec::new()),
+            About::ContactChange { fields, .. } => (None, Some(n.source.clone()), fields.clone()),
+        };
         NoticeBody {
+            kind: n.about.kind(),
+            run_id,
+            upload_id,
+            changed,
             recipient: n.plan.first().map(|s| s.masked_to()).unwrap_or_default(),
             then: n.plan.iter().skip(1).map(|s| s.channel).collect(),
             fallbacks: n
@@ -97,7 +117,6 @@ impl From<Notice> for NoticeBody {
                 })
                 .collect(),
             id: n.id,
-            run_id: n.run_id,
             worker_id: n.worker_id,
             status: n.status,
             channel: n.channel,
@@ -135,18 +154,55 @@ pub(super) async fn list(
     ApiQuery(query): ApiQuery<NoticeQuery>,
 ) -> Result<Json<NoticePage>> {
     user.may(&org, Permission::ViewNotices)?;
-    let mut faults = QueryFaults::default();
-    let status = faults.parse::<NoticeStatus>("status", query.status.as_deref());
-    let channel = faults.parse::<Channel>("channel", query.channel.as_deref());
-    let size = faults.page_size(query.page_size, 100, 1000);
-    faults.check()?;
+    let filter = query.filter()?;
     runs::get(&ctx.db, &org, &id).await?;
-    let filter = Filter {
-        status,
-        channel,
-        worker: query.worker,
-    };
-    let (found, next) = notices::list(&ctx.db, &org, &id, &filter, query.page_token.as_deref(), size).await?;
+    page(&ctx, &org, &id, filter, query).await
+}
+
+/// The notices of a workers upload's approval: each worker whose bank account, IFSC, phone or
+/// email it changed, told on the contact they had before.
+#[utoipa::path(get, path = "/v1/orgs/{org}/uploads/{id}/notices", tag = "notices",
+    params(("org" = String, Path), ("id" = String, Path), NoticeQuery),
+    responses((status = 200, body = NoticePage), (status = 401, body = super::error::ErrorBody),
+        (status = 403, body = super::error::ErrorBody), (status = 404, body = super::error::ErrorBody),
+        (status = 422, body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub(super) async fn list_of_upload(
+    State(ctx): State<ApiContext>,
+    user: AuthUser,
+    ApiPath((org, id)): ApiPath<(String, String)>,
+    ApiQuery(query): ApiQuery<NoticeQuery>,
+) -> Result<Json<NoticePage>> {
+    user.may(&org, Permission::ViewNotices)?;
+    let filter = query.filter()?;
+    uploads::get(&ctx.db, &org, &id).await?;
+    page(&ctx, &org, &id, filter, query).await
+}
+
+impl NoticeQuery {
+    fn filter(&self) -> Result<(Filter, u32)> {
+        let mut faults = QueryFaults::default();
+        let status = faults.parse::<NoticeStatus>("status", self.status.as_deref());
+        let channel = faults.parse::<Channel>("channel", self.channel.as_deref());
+        let size = faults.page_size(self.page_size, 100, 1000);
+        faults.check()?;
+        let filter = Filter {
+            status,
+            channel,
+            worker: self.worker.clone(),
+        };
+        Ok((filter, size))
+    }
+}
+
+async fn page(
+    ctx: &ApiContext,
+    org: &str,
+    source: &str,
+    (filter, size): (Filter, u32),
+    query: NoticeQuery,
+) -> Result<Json<NoticePage>> {
+    let (found, next) = notices::list(&ctx.db, org, source, &filter, query.page_token.as_deref(), size).await?;
     Ok(Json(NoticePage {
         notices: found.into_iter().map(NoticeBody::from).collect(),
         next_page_token: next,
@@ -166,16 +222,35 @@ pub(super) async fn retry(
     ApiPath((org, id, nid)): ApiPath<(String, String, String)>,
 ) -> Result<Json<NoticeBody>> {
     user.may(&org, Permission::RetryNotices)?;
-    let notice = notices::retry(&ctx.db, &org, &id, &nid).await?;
-    audit::changed(
-        &ctx,
-        &user,
-        Action::NoticeRetry,
-        &format!("runs/{id}/notices/{nid}"),
-        Some(serde_json::json!({"status": "dead", "worker_id": notice.worker_id})),
-        Some(serde_json::json!({"status": notice.status.as_str(), "channel": notice.channel.as_str()})),
-    )
-    .await;
+    retried(&ctx, &user, &org, &id, &nid, format!("runs/{id}/notices/{nid}")).await
+}
+
+/// Sends a dead notice of a contact change again, from its last channel with fresh attempts.
+#[utoipa::path(post, path = "/v1/orgs/{org}/uploads/{id}/notices/{nid}/retry", tag = "notices",
+    params(("org" = String, Path), ("id" = String, Path), ("nid" = String, Path)),
+    responses((status = 200, body = NoticeBody), (status = 401, body = super::error::ErrorBody),
+        (status = 403, body = super::error::ErrorBody), (status = 404, body = super::error::ErrorBody),
+        (status = 409, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub(super) async fn retry_of_upload(
+    State(ctx): State<ApiContext>,
+    user: AuthUser,
+    ApiPath((org, id, nid)): ApiPath<(String, String, String)>,
+) -> Result<Json<NoticeBody>> {
+    user.may(&org, Permission::RetryNotices)?;
+    retried(&ctx, &user, &org, &id, &nid, format!("uploads/{id}/notices/{nid}")).await
+}
+
+async fn retried(
+    ctx: &ApiContext,
+    user: &AuthUser,
+    org: &str,
+    source: &str,
+    nid: &str,
+    target: String,
+) -> Result<Json<NoticeBody>> {
+    let audit = Audited::new(user.actor(), Action::NoticeRetry, target);
+    let notice = notices::retry(&ctx.db, org, source, nid, audit).await?;
     Ok(Json(NoticeBody::from(notice)))
 }
 

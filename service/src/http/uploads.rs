@@ -10,7 +10,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use sha2::{Digest, Sha256};
 use tokio::runtime::Handle;
 use utoipa::{IntoParams, ToSchema};
@@ -315,6 +314,7 @@ pub(super) async fn create(
             uploaded_by: &user.sub,
             idempotency_key: key.as_deref(),
         },
+        user.actor(),
     )
     .await?;
     // Recorded: the database counts it from now on.
@@ -324,18 +324,6 @@ pub(super) async fn create(
     if !created {
         return Ok((StatusCode::OK, Json(UploadBody::from(upload))).into_response());
     }
-    audit::changed(
-        &ctx,
-        &user,
-        Action::Upload,
-        &format!("uploads/{}", upload.id),
-        None,
-        Some(json!({
-            "kind": kind.as_str(), "mode": mode.as_str(), "file_name": file_name, "format": format.as_str(),
-            "bytes": bytes.len(), "sha256": sha256,
-        })),
-    )
-    .await;
     tokio::spawn(crate::uploads::process(ctx.clone(), org, upload.id.clone()));
     let mut response = (StatusCode::ACCEPTED, Json(UploadBody::from(upload))).into_response();
     if let Ok(value) = HeaderValue::from_str(&location) {

@@ -75,6 +75,50 @@ pub fn render(settings: &NoticeSettings, language: &str, words: &Words<'_>) -> (
     (fill(&template.subject), fill(&template.text))
 }
 
+/// A change to the worker's bank details or contact, in their language (English when there is
+/// no built-in text for it): which fields changed and when, never the values, and what to do if
+/// they did not ask for it. The service's own words: a fraud warning is not left to a template.
+pub fn render_contact_change(language: &str, name: &str, fields: &[String], on: &str) -> (String, String) {
+    let hindi = language == "hi";
+    let named: Vec<&str> = fields
+        .iter()
+        .map(|field| match (field.as_str(), hindi) {
+            ("bank_account", false) => "bank account",
+            ("bank_account", true) => "बैंक खाता",
+            ("ifsc", false) => "bank's IFSC",
+            ("ifsc", true) => "बैंक का IFSC कोड",
+            ("phone", false) => "phone number",
+            ("phone", true) => "फ़ोन नंबर",
+            ("email", false) => "email",
+            ("email", true) => "ईमेल",
+            (other, _) => other,
+        })
+        .collect();
+    if hindi {
+        let what = named.join(", ");
+        (
+            format!("आपका {what} बदला गया"),
+            format!(
+                "नमस्ते {name}, आपके पेरोल रिकॉर्ड में आपका {what} {on} को बदला गया। \
+                 यदि आपने यह बदलाव नहीं माँगा था, तो तुरंत अपनी HR टीम को बताएं: अगला भुगतान नए विवरण पर जाएगा।"
+            ),
+        )
+    } else {
+        let what = match named.as_slice() {
+            [] => String::new(),
+            [one] => one.to_string(),
+            [init @ .., last] => format!("{} and {last}", init.join(", ")),
+        };
+        (
+            format!("Your {what} changed"),
+            format!(
+                "Hello {name}, your {what} on your payroll record changed on {on}. \
+                 If you did not ask for this, tell your HR team at once: the next payment goes to the new details."
+            ),
+        )
+    }
+}
+
 /// The vendors configured, each with its rate limit.
 pub struct Channels {
     email: Option<(Email, TokenBucket)>,
@@ -280,6 +324,17 @@ fn classify(status: u16, retry_after: Option<&reqwest::header::HeaderValue>) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_contact_change_names_the_fields_in_the_workers_language_never_the_values() {
+        let fields = ["bank_account".to_string(), "ifsc".to_string(), "phone".to_string()];
+        let (subject, text) = render_contact_change("ta", "Asha", &fields, "2026-11-02");
+        assert_eq!(subject, "Your bank account, bank's IFSC and phone number changed");
+        assert!(text.starts_with("Hello Asha, your bank account, bank's IFSC and phone number on your payroll record changed on 2026-11-02."), "{text}");
+        let (subject, text) = render_contact_change("hi", "Asha", &fields[..1], "2026-11-02");
+        assert_eq!(subject, "आपका बैंक खाता बदला गया");
+        assert!(text.contains("2026-11-02") && text.contains("HR"), "{text}");
+    }
 
     #[test]
     fn statuses_are_classified() {

@@ -9,10 +9,10 @@ use std::time::Duration;
 use chrono::Utc;
 use futures::StreamExt;
 
-use super::channel::{Channels, Message, Words, render};
+use super::channel::{Channels, Message, Words, render, render_contact_change};
 use super::link::{Grant, LinkKey};
 use super::policy::{Backoff, Next, next};
-use super::{NoticeSettings, idempotency_key};
+use super::{About, NoticeSettings, idempotency_key};
 use crate::db::Db;
 use crate::db::notices::{self, Attempted, Notice};
 use crate::error::Result;
@@ -72,40 +72,48 @@ impl Dispatcher {
         Ok(claimed)
     }
 
-    /// The notice's message on its current channel: the link signed now, valid for the TTL.
+    /// The notice's message on its current channel. A payslip notice carries a link signed now,
+    /// valid for the TTL; a contact change names the fields, never their values.
     pub fn message(&self, notice: &Notice) -> Option<Message> {
         let step = notice.plan.first()?;
-        let expires_at = Utc::now() + chrono::Duration::from_std(self.settings.link_ttl).unwrap_or_default();
-        let grant = Grant {
-            org: &notice.org_id,
-            run: &notice.run_id,
-            worker: &notice.worker_id,
-            expires: u64::try_from(expires_at.timestamp()).unwrap_or_default(),
+        let (subject, text) = match &notice.about {
+            About::Payslip { period, net_payable } => {
+                let expires_at = Utc::now() + chrono::Duration::from_std(self.settings.link_ttl).unwrap_or_default();
+                let grant = Grant {
+                    org: &notice.org_id,
+                    run: &notice.source,
+                    worker: &notice.worker_id,
+                    expires: u64::try_from(expires_at.timestamp()).unwrap_or_default(),
+                };
+                let link = format!(
+                    "{}{}",
+                    self.base_url.trim_end_matches('/'),
+                    grant.path(&self.key.sign(&grant))
+                );
+                let expires = expires_at.format("%Y-%m-%d %H:%M UTC").to_string();
+                render(
+                    &self.settings,
+                    &notice.language,
+                    &Words {
+                        name: &notice.worker_name,
+                        period,
+                        amount: net_payable,
+                        link: &link,
+                        expires: &expires,
+                    },
+                )
+            }
+            About::ContactChange { on, fields } => {
+                render_contact_change(&notice.language, &notice.worker_name, fields, on)
+            }
         };
-        let link = format!(
-            "{}{}",
-            self.base_url.trim_end_matches('/'),
-            grant.path(&self.key.sign(&grant))
-        );
-        let expires = expires_at.format("%Y-%m-%d %H:%M UTC").to_string();
-        let (subject, text) = render(
-            &self.settings,
-            &notice.language,
-            &Words {
-                name: &notice.worker_name,
-                period: &notice.period,
-                amount: &notice.net_payable,
-                link: &link,
-                expires: &expires,
-            },
-        );
         Some(Message {
-            key: idempotency_key(&notice.run_id, &notice.worker_id, step.channel),
+            key: idempotency_key(notice.about.kind(), &notice.source, &notice.worker_id, step.channel),
             to: step.to.clone(),
             subject,
             text,
             worker_id: notice.worker_id.clone(),
-            run_id: notice.run_id.clone(),
+            run_id: notice.source.clone(),
             language: notice.language.clone(),
         })
     }

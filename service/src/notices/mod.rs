@@ -10,6 +10,11 @@
 //!                      └───────────── pending ◀────────────┤ given up: next channel, or dead
 //! ```
 //!
+//! A worker is also told when a workers upload's approval changes their bank account, IFSC,
+//! phone or email ([`for_contact_change`]): on the contact they had before, in the transaction
+//! that applies the change, through the same outbox. A fraudster who sets a new account and a
+//! new phone does not receive the warning.
+//!
 //! A notice goes out once per (run, worker, channel): the vendor is sent an idempotency key
 //! derived from the three and must deliver a key once; the outbox marks a notice `sent` only
 //! after the vendor accepted it, so a dispatcher that dies mid-batch leaves its notices to be
@@ -23,7 +28,6 @@ pub mod policy;
 
 use std::collections::HashMap;
 use std::fmt;
-use std::path::Path;
 use std::str::FromStr;
 
 use payroll_engine::Worker;
@@ -34,7 +38,7 @@ use serde::{Deserialize, Serialize};
 pub use config::NoticeSettings;
 
 use crate::db::runs::Run;
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// How a notice reaches a worker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
@@ -140,6 +144,92 @@ impl Step {
     }
 }
 
+/// What a notice tells the worker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum About {
+    /// Their pay of a finalized run: its period and net payable (a decimal string).
+    Payslip { period: String, net_payable: String },
+    /// A change to their bank details or contact, approved on `on` (a date): the fields.
+    ContactChange { on: String, fields: Vec<String> },
+}
+
+impl About {
+    pub fn kind(&self) -> NoticeKind {
+        match self {
+            About::Payslip { .. } => NoticeKind::Payslip,
+            About::ContactChange { .. } => NoticeKind::ContactChange,
+        }
+    }
+}
+
+/// A notice's kind, as stored and listed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum NoticeKind {
+    Payslip,
+    ContactChange,
+}
+
+impl NoticeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NoticeKind::Payslip => "payslip",
+            NoticeKind::ContactChange => "contact_change",
+        }
+    }
+}
+
+/// The fields whose change the worker is told of: where their pay goes, and where they are told.
+pub const CONTACT_FIELDS: [&str; 4] = ["bank_account", "ifsc", "phone", "email"];
+
+/// A notice of a change to a worker's bank details or contact, as the outbox gets it when the
+/// workers upload is approved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContactNotice {
+    pub worker_id: String,
+    pub worker_name: String,
+    pub language: String,
+    /// The worker's contacts before the change.
+    pub plan: Vec<Step>,
+    /// Which of [`CONTACT_FIELDS`] changed.
+    pub fields: Vec<String>,
+}
+
+/// The notice owed to a worker whose `changed` fields include any of [`CONTACT_FIELDS`], on
+/// the contacts of their record `before` the change; `None` if none changed, no channel is
+/// configured for the org, or the worker had no contact on one.
+pub fn for_contact_change(
+    settings: &NoticeSettings,
+    org: &str,
+    before: &Worker,
+    changed: &[&str],
+) -> Option<ContactNotice> {
+    let fields: Vec<String> = CONTACT_FIELDS
+        .into_iter()
+        .filter(|f| changed.contains(f))
+        .map(str::to_string)
+        .collect();
+    let order = settings.channels_of(org);
+    if fields.is_empty() || !settings.enabled || order.is_empty() {
+        return None;
+    }
+    let plan = plan(before, &order);
+    (!plan.is_empty()).then(|| ContactNotice {
+        worker_id: before.worker_id.clone(),
+        worker_name: before.name.clone(),
+        language: language_of(before),
+        plan,
+        fields,
+    })
+}
+
+fn language_of(worker: &Worker) -> String {
+    worker
+        .language
+        .as_ref()
+        .map_or_else(|| "en".to_string(), |l| l.as_str().to_string())
+}
+
 /// A notice as the outbox gets it when its run is finalized.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewNotice {
@@ -166,11 +256,16 @@ pub fn plan(worker: &Worker, order: &[Channel]) -> Vec<Step> {
 }
 
 /// The idempotency key of a notice on a channel: the same for every attempt, every dispatcher
-/// and every restart, so a vendor that delivers a key once delivers the notice once.
-pub fn idempotency_key(run_id: &str, worker_id: &str, channel: Channel) -> String {
+/// and every restart, so a vendor that delivers a key once delivers the notice once. `source`
+/// is the run (a payslip) or the upload (a contact change) the notice is of.
+pub fn idempotency_key(kind: NoticeKind, source: &str, worker_id: &str, channel: Channel) -> String {
     use sha2::{Digest, Sha256};
-    let digest = Sha256::digest(format!("{run_id}\n{worker_id}\n{channel}").as_bytes());
-    format!("payslip-{}", hex::encode(&digest[..16]))
+    let digest = Sha256::digest(format!("{source}\n{worker_id}\n{channel}").as_bytes());
+    let prefix = match kind {
+        NoticeKind::Payslip => "payslip",
+        NoticeKind::ContactChange => "contact-change",
+    };
+    format!("{prefix}-{}", hex::encode(&digest[..16]))
 }
 
 /// The notices of a run being finalized: one per worker in its results who has a contact on a
@@ -203,10 +298,7 @@ pub async fn for_run(ctx: &crate::http::ApiContext, run: &Run) -> Result<Vec<New
             worker_id: due.worker_id,
             worker_name: due.name,
             net_payable: due.net_payable,
-            language: worker
-                .language
-                .as_ref()
-                .map_or_else(|| "en".to_string(), |l| l.as_str().to_string()),
+            language: language_of(worker),
             plan,
         });
     }
@@ -215,48 +307,10 @@ pub async fn for_run(ctx: &crate::http::ApiContext, run: &Run) -> Result<Vec<New
 
 /// The org's workers with a contact, from the master the runs read.
 async fn contacts(source: &Source, org: &str) -> Result<HashMap<String, Worker>> {
-    let has_contact = |w: &Worker| w.org_id == org && (w.phone.is_some() || w.email.is_some());
-    match source {
-        Source::Folder(dir) => folder_contacts(dir, &has_contact),
-        Source::State { url, sites } => {
-            let sites = payroll_engine::Ledger::new(payroll_connectors::files::read_sites(sites)?);
-            let state = payroll_connectors::Store::open(url)?;
-            let merged = payroll_connectors::checkpoints::Checkpoints::open(state)?
-                .merged(&sites)
-                .await?;
-            Ok(merged
-                .ledger
-                .workers()
-                .filter(|w| has_contact(w))
-                .map(|w| (w.worker_id.clone(), w.clone()))
-                .collect())
-        }
-    }
-}
-
-/// A folder's `workers.csv`: rows that do not decode were dead letters of the run already.
-fn folder_contacts(dir: &Path, keep: &dyn Fn(&Worker) -> bool) -> Result<HashMap<String, Worker>> {
-    let path = dir.join("workers.csv");
-    let unreadable = |e: &dyn fmt::Display| Error::Unavailable(format!("{}: {e}", path.display()));
-    let mut reader = ::csv::ReaderBuilder::new()
-        .flexible(true)
-        .from_path(&path)
-        .map_err(|e| unreadable(&e))?;
-    let headers: Vec<String> = reader
-        .headers()
-        .map_err(|e| unreadable(&e))?
-        .iter()
-        .map(|h| h.trim().to_string())
-        .collect();
-    let mut workers = HashMap::new();
-    for record in reader.records() {
-        let Ok(record) = record else { continue };
-        let cell = |name: &str| headers.iter().position(|h| h == name).and_then(|i| record.get(i));
-        if let Ok(worker) = Worker::decode(cell)
-            && keep(&worker)
-        {
-            workers.insert(worker.worker_id.clone(), worker);
-        }
-    }
-    Ok(workers)
+    let master = payroll_pipeline::master::current(source).await?;
+    Ok(master
+        .workers()
+        .filter(|w| w.org_id == org && (w.phone.is_some() || w.email.is_some()))
+        .map(|w| (w.worker_id.clone(), w.clone()))
+        .collect())
 }

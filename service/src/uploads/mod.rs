@@ -40,7 +40,6 @@ use utoipa::ToSchema;
 
 use crate::db::Db;
 use crate::db::adjustments::{self, Requested};
-use crate::db::audit::{Action, Actor};
 use crate::db::uploads::{self, Counts, Rejection, Upload};
 use crate::error::{Error, Result};
 use crate::http::ApiContext;
@@ -315,7 +314,7 @@ pub async fn process(ctx: ApiContext, org: String, id: String) {
                 ..Counts::default()
             })
             .unwrap_or_default();
-        if let Err(e) = uploads::finish(&ctx.db, &id, UploadStatus::Failed, counts, Some(&message)).await {
+        if let Err(e) = uploads::finish(&ctx.db, &org, &id, UploadStatus::Failed, counts, Some(&message)).await {
             tracing::error!(upload = id, error = %e, "upload failure not recorded");
         }
     }
@@ -324,37 +323,6 @@ pub async fn process(ctx: ApiContext, org: String, id: String) {
     {
         tracing::warn!(error = %e, "uploaded adjustments not published yet; the janitor retries");
     }
-    if let Err(e) = audit_finish(&ctx, &org, &id).await {
-        tracing::error!(upload = id, error = %e, "upload's end not audited");
-    }
-}
-
-/// The upload's end in the audit log, by the service: what it applied, or why it failed.
-async fn audit_finish(ctx: &ApiContext, org: &str, id: &str) -> Result<()> {
-    let upload = uploads::get(&ctx.db, org, id).await?;
-    let actor = Actor {
-        sub: "system:uploads",
-        roles: &[],
-        request_id: &format!("upload:{id}"),
-    };
-    let after = serde_json::json!({
-        "status": upload.status,
-        "rows": upload.rows,
-        "accepted": upload.accepted,
-        "rejected": upload.rejected,
-        "applied": upload.applied,
-        "message": upload.message,
-    });
-    crate::db::audit::append(
-        &ctx.db,
-        org,
-        &actor,
-        Action::UploadFinish,
-        &format!("uploads/{id}"),
-        None,
-        Some(after),
-    )
-    .await
 }
 
 /// How long an upload may go without progress before the janitor takes it for abandoned: its
@@ -412,10 +380,10 @@ async fn sweep(ctx: &ApiContext) -> Result<()> {
         tokio::spawn(process(ctx.clone(), org, id));
     }
     let before = ago(ABANDONED_AFTER);
-    for (_, id) in uploads::stale(&ctx.db, UploadStatus::Processing, &before).await? {
+    for (org, id) in uploads::stale(&ctx.db, UploadStatus::Processing, &before).await? {
         let message = "the service stopped while processing this upload: see whether its rows were applied \
                        (adjustments are listed with the upload's time) before uploading the file again";
-        if uploads::abandon(&ctx.db, &id, &before, message).await? {
+        if uploads::abandon(&ctx.db, &org, &id, &before, message).await? {
             tracing::warn!(upload = id, "an abandoned upload failed");
         }
     }
@@ -532,6 +500,7 @@ fn validate_and_apply(
         };
         handle.block_on(uploads::finish(
             db,
+            &upload.org_id,
             &upload.id,
             UploadStatus::Failed,
             counts,
@@ -565,7 +534,7 @@ fn validate_and_apply(
             UploadStatus::Done
         }
     };
-    handle.block_on(uploads::finish(db, &upload.id, status, counts, None))?;
+    handle.block_on(uploads::finish(db, &upload.org_id, &upload.id, status, counts, None))?;
     Ok(status)
 }
 

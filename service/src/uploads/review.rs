@@ -4,10 +4,15 @@
 //! with one audit entry per changed worker and field) or rejects (they are dropped). Until then
 //! one person with `upload` could change a worker's bank account and be paid by the next payout.
 //!
+//! The approval also queues a notice to each worker whose bank account, IFSC, phone or email
+//! changes, on the contact they had before (`notices::for_contact_change`).
+//!
 //! The staged lines are on the local disk of the instance that processed the upload.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+
+use payroll_engine::Worker;
+use payroll_pipeline::Source;
 
 use serde::Serialize;
 use serde_json::{Map, Value, json};
@@ -20,6 +25,7 @@ use crate::db::timestamp;
 use crate::db::uploads::Upload;
 use crate::error::{Error, Result};
 use crate::http::ApiContext;
+use crate::notices::{self, ContactNotice};
 
 /// Where an upload's accepted lines are staged.
 pub(crate) fn staged_path(ctx: &ApiContext, id: &str) -> PathBuf {
@@ -30,8 +36,8 @@ pub(crate) fn staged_path(ctx: &ApiContext, id: &str) -> PathBuf {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct WorkerChange {
     pub worker_id: String,
-    /// Not in the master yet. `null` in stream mode, where the service has no master to read.
-    pub new: Option<bool>,
+    /// Not in the master yet.
+    pub new: bool,
     /// The fields whose value changes (every field of a new worker).
     pub fields: Vec<FieldChange>,
 }
@@ -40,7 +46,7 @@ pub struct WorkerChange {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct FieldChange {
     pub field: String,
-    /// `null` for a new worker, or in stream mode where the current value is not known here.
+    /// `null` for a new worker.
     pub before: Option<String>,
     pub after: String,
 }
@@ -88,74 +94,61 @@ fn staged_rows(target: &Target, staged: &Path) -> Result<Vec<Vec<(String, String
     Ok(rows)
 }
 
-/// The master's current records by worker id (the last line of a worker wins, as lines are
-/// appended); `None` in stream mode.
-fn current(target: &Target) -> Result<Option<HashMap<String, HashMap<String, String>>>> {
-    let Target::Folder { path, .. } = target else {
-        return Ok(None);
-    };
-    let mut workers = HashMap::new();
-    if !path.exists() {
-        return Ok(Some(workers));
-    }
-    let unavailable = |e: ::csv::Error| Error::Unavailable(format!("{}: {e}", path.display()));
-    let mut reader = ::csv::ReaderBuilder::new()
-        .flexible(true)
-        .from_path(path)
-        .map_err(unavailable)?;
-    let headers: Vec<String> = reader
-        .headers()
-        .map_err(unavailable)?
+/// The staged rows as workers (each passed the checks, so each decodes).
+fn staged_workers(target: &Target, staged: &Path) -> Result<Vec<Worker>> {
+    staged_rows(target, staged)?
         .iter()
-        .map(|h| h.trim().to_string())
-        .collect();
-    for record in reader.records() {
-        let record = record.map_err(unavailable)?;
-        let row: HashMap<String, String> = headers
-            .iter()
-            .zip(record.iter())
-            .map(|(c, v)| (c.clone(), v.trim().to_string()))
-            .collect();
-        if let Some(id) = row.get("worker_id") {
-            workers.insert(id.clone(), row);
-        }
-    }
-    Ok(Some(workers))
+        .map(|row| {
+            Worker::decode(|name| row.iter().find(|(c, _)| c == name).map(|(_, v)| v.as_str()))
+                .map_err(|e| Error::Internal(format!("a staged worker does not decode: {e}")))
+        })
+        .collect()
 }
 
-fn diff(target: &Target, staged: &Path) -> Result<Vec<WorkerChange>> {
-    let master = current(target)?;
-    let mut changes = Vec::new();
-    for row in staged_rows(target, staged)? {
-        let worker_id = row
-            .iter()
-            .find(|(c, _)| c == "worker_id")
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default();
-        let before = master.as_ref().map(|m| m.get(&worker_id));
-        let fields = row
-            .iter()
-            .filter(|(c, _)| c != "worker_id")
-            .filter_map(|(column, after)| {
-                let was = before.flatten().map(|b| b.get(column).cloned().unwrap_or_default());
-                match &was {
-                    Some(was) if was == after.trim() => None,
-                    None if after.is_empty() => None,
-                    _ => Some(FieldChange {
-                        field: column.clone(),
-                        before: was.map(|v| shown(column, &v)),
-                        after: shown(column, after),
-                    }),
-                }
-            })
-            .collect();
-        changes.push(WorkerChange {
-            new: before.map(|b| b.is_none()),
-            worker_id,
-            fields,
-        });
+/// Each staged worker beside its current record, if any: the master the runs and payouts read
+/// (the input folder's, or the stream's latest checkpoints).
+async fn before_and_after(ctx: &ApiContext, target: Target, staged: PathBuf) -> Result<Vec<(Option<Worker>, Worker)>> {
+    let after = tokio::task::spawn_blocking(move || staged_workers(&target, &staged))
+        .await
+        .map_err(|e| Error::Internal(format!("reading the staged workers: {e}")))??;
+    let source = Source::clone(&ctx.source);
+    let master = ctx
+        .compute
+        .run(async move { payroll_pipeline::master::current(&source).await })
+        .await??;
+    Ok(after
+        .into_iter()
+        .map(|worker| (master.worker(&worker.worker_id).cloned(), worker))
+        .collect())
+}
+
+/// What changes, field by field (values masked as the API shows them): every non-empty field
+/// of a new worker.
+fn diff(before: Option<&Worker>, after: &Worker) -> WorkerChange {
+    let was = before.map(Worker::fields);
+    let fields = after
+        .fields()
+        .into_iter()
+        .enumerate()
+        .filter(|(_, (field, _))| *field != "worker_id")
+        .filter_map(|(i, (field, value))| {
+            let before = was.as_ref().map(|was| was[i].1.clone());
+            match &before {
+                Some(before) if *before == value => None,
+                None if value.is_empty() => None,
+                _ => Some(FieldChange {
+                    field: field.to_string(),
+                    before: before.map(|v| shown(field, &v)),
+                    after: shown(field, &value),
+                }),
+            }
+        })
+        .collect();
+    WorkerChange {
+        worker_id: after.worker_id.clone(),
+        new: before.is_none(),
+        fields,
     }
-    Ok(changes)
 }
 
 fn workers_upload(upload: &Upload) -> Result<()> {
@@ -183,10 +176,11 @@ fn awaiting(upload: &Upload) -> Result<()> {
 pub async fn changes(ctx: &ApiContext, upload: &Upload) -> Result<Vec<WorkerChange>> {
     awaiting(upload)?;
     let target = super::target(ctx, upload.kind)?;
-    let staged = staged_path(ctx, &upload.id);
-    tokio::task::spawn_blocking(move || diff(&target, &staged))
-        .await
-        .map_err(|e| Error::Internal(format!("reading the staged workers: {e}")))?
+    let workers = before_and_after(ctx, target, staged_path(ctx, &upload.id)).await?;
+    Ok(workers
+        .iter()
+        .map(|(before, after)| diff(before.as_ref(), after))
+        .collect())
 }
 
 /// Marks the upload decided, if it still awaits approval: in `tx`, so that the decision, its
@@ -230,17 +224,27 @@ pub async fn approve(ctx: &ApiContext, actor: &Actor<'_>, upload: &Upload) -> Re
     awaiting(upload)?;
     let target = super::target(ctx, upload.kind)?;
     let staged = staged_path(ctx, &upload.id);
-    let changes = {
-        let (target, staged) = (target.clone(), staged.clone());
-        tokio::task::spawn_blocking(move || diff(&target, &staged))
-            .await
-            .map_err(|e| Error::Internal(format!("reading the staged workers: {e}")))??
-    };
+    let workers = before_and_after(ctx, target.clone(), staged.clone()).await?;
+    let changes: Vec<WorkerChange> = workers
+        .iter()
+        .map(|(before, after)| diff(before.as_ref(), after))
+        .collect();
+    // The worker hears of a new account or contact on the contact they had.
+    let notices: Vec<ContactNotice> = workers
+        .iter()
+        .zip(&changes)
+        .filter_map(|((before, _), change)| {
+            let changed: Vec<&str> = change.fields.iter().map(|f| f.field.as_str()).collect();
+            notices::for_contact_change(&ctx.config.notices, &upload.org_id, before.as_ref()?, &changed)
+        })
+        .collect();
     let mut tx = ctx.db.pool().begin().await?;
     claim(&mut tx, upload, UploadStatus::Done, actor.sub, None).await?;
+    let today = chrono::Utc::now().date_naive().to_string();
+    crate::db::notices::insert_contact_changes(&mut tx, &upload.org_id, &upload.id, &today, &notices).await?;
     for change in &changes {
         let resource = format!("workers/{}", change.worker_id);
-        if change.new == Some(true) {
+        if change.new {
             let after: Map<String, Value> = change
                 .fields
                 .iter()

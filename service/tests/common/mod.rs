@@ -251,7 +251,8 @@ impl Harness {
 
     /// Uploads `bytes` as the file `name` (multipart, field `file`) of `kind` to `org`, expects
     /// 202, and waits until the upload is no longer queued or processing; returns it then.
-    pub async fn upload(&self, org: &str, kind: &str, name: &str, bytes: &[u8], token: &str) -> Value {
+    /// Posts `bytes` as an upload of `kind`, named `name`: the service's answer.
+    pub async fn post_upload(&self, org: &str, kind: &str, name: &str, bytes: &[u8], token: &str) -> Reply {
         const BOUNDARY: &str = "payroll-test-upload-boundary-5Qm2";
         let mut body = format!(
             "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\n\
@@ -269,8 +270,17 @@ impl Harness {
             .send()
             .await
             .expect("the service answers");
-        assert_eq!(reply.status().as_u16(), 202);
-        let reply: Value = serde_json::from_slice(&reply.bytes().await.unwrap()).unwrap();
+        Reply {
+            status: reply.status().as_u16(),
+            bytes: reply.bytes().await.unwrap().to_vec(),
+        }
+    }
+
+    /// Uploads `bytes` and waits for the upload to settle: its final state.
+    pub async fn upload(&self, org: &str, kind: &str, name: &str, bytes: &[u8], token: &str) -> Value {
+        let reply = self.post_upload(org, kind, name, bytes, token).await;
+        assert_eq!(reply.status, 202, "{}", reply.text());
+        let reply = reply.json();
         let id = reply["id"].as_str().unwrap().to_string();
         for _ in 0..600 {
             let upload = self.get(&format!("/v1/orgs/{org}/uploads/{id}"), token).await.json();
