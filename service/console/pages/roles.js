@@ -11,7 +11,7 @@ const PERMISSIONS = [
   ['adjustments:request', 'Request adjustments'], ['adjustments:approve', 'Approve adjustments'],
   ['roles:manage', 'Manage roles'], ['upload', 'Upload'],
   ['payouts:create', 'Make payouts'], ['payouts:view', 'Payout files'], ['payouts:approve', 'Approve bank returns'],
-  ['returns:download', 'Statutory returns'],
+  ['workers:approve', 'Approve workers uploads'], ['returns:download', 'Statutory returns'],
   ['notices:view', 'Notices'], ['notices:retry', 'Retry notices'],
 ];
 

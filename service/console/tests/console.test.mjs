@@ -429,6 +429,89 @@ test('an upload with bad rows yields the error report; adjustments are requested
   await checker.close();
 });
 
+test('a workers upload waits for another person: HR sees the masked changes, an approver approves', async () => {
+  // The master as the service reads it (with the harness's phones): org0's W000004 moves to a
+  // new account, and a worker is added.
+  const [header, ...lines] = readFileSync(join(env.dir, 'inputs', 'workers.csv'), 'utf8').trimEnd().split(/\r?\n/);
+  const columns = header.split(',');
+  const record = (line) => Object.fromEntries(columns.map((c, i) => [c, line.split(',')[i]]));
+  const w4 = record(lines.find((l) => l.startsWith('W000004,')));
+  assert.equal(w4.org_id, 'org0');
+  const [oldAccount, newAccount] = [w4.bank_account, '555566667777'];
+  const added = { ...w4, worker_id: 'W900004', name: 'Worker New', bank_account: '555566668888', uan: '', esic_no: '',
+    pan: 'ABCDE9004F', phone: '+919876509004', joined_on: '2026-11-01' };
+  const csv = [header, { ...w4, bank_account: newAccount }, added].map((r) => (typeof r === 'string' ? r : columns.map((c) => r[c]).join(',')));
+
+  const ctx = await context(env);
+  const page = await ctx.newPage();
+  await signIn(env, page, 'hr1');
+  await page.goto(`${env.base}/#/uploads`);
+  await page.locator('#drop').waitFor();
+  await page.locator('select[name=kind]').selectOption('workers');
+  await page.locator('input[type=file]').setInputFiles({ name: 'workers.csv', mimeType: 'text/csv', buffer: Buffer.from(`${csv.join('\n')}\n`) });
+  const result = page.locator('#upload-result');
+  await result.locator('.badge.awaiting_approval').waitFor({ timeout: 60_000 });
+  assert.match(await result.innerText(), /2 rows, 2 accepted, 0 rejected, 0 applied/);
+  await page.getByRole('row').filter({ hasText: 'workers.csv' }).locator('.badge.awaiting_approval').waitFor();
+
+  // HR reviews their own upload: each change, the accounts masked, and why they cannot approve.
+  await result.getByRole('button', { name: 'Review changes' }).click();
+  const review = page.locator('#review');
+  const account = review.getByRole('row').filter({ hasText: 'W000004' }).filter({ hasText: 'bank_account' });
+  await account.waitFor();
+  const [, isNew, , was, now] = await account.locator('td').allInnerTexts();
+  assert.equal(isNew, 'no');
+  assert.ok(was.endsWith(oldAccount.slice(-4)) && was !== oldAccount, `before masked: ${was}`);
+  assert.ok(now.endsWith(newAccount.slice(-4)) && now !== newAccount, `after masked: ${now}`);
+  assert.equal(await review.getByRole('row').filter({ hasText: 'W000004' }).count(), 1, 'only the account changes');
+  const newcomer = review.getByRole('row').filter({ hasText: 'W900004' });
+  assert.ok(await newcomer.count() > 3, 'every field of the new worker');
+  assert.deepEqual((await newcomer.first().locator('td').allInnerTexts()).slice(0, 2), ['W900004', 'new']);
+  const shown = await page.locator('main').innerText();
+  for (const secret of [oldAccount, newAccount, added.bank_account, added.pan]) assert.ok(!shown.includes(secret), `${secret} in clear`);
+  assert.match(await review.locator('#cannot-decide').innerText(), /You uploaded this file.*four-eyes/);
+  assert.equal(await review.getByRole('button', { name: 'Approve', exact: true, disabled: false }).count(), 0, 'no active Approve for the uploader');
+  await page.setViewportSize({ width: 360, height: 740 });
+  const [scroll, inner] = await page.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
+  assert.ok(scroll <= inner, `the review scrolls sideways at 360 px (${scroll} > ${inner})`);
+  await page_done(page, 'workers-review-hr');
+
+  // Another person, the approver, finds it waiting, reviews the same rows and approves.
+  const checker = await context(env);
+  const p2 = await checker.newPage();
+  await signIn(env, p2, 'appr1');
+  await p2.goto(`${env.base}/#/uploads`);
+  await p2.locator('#awaiting').getByRole('row').filter({ hasText: 'workers.csv' }).filter({ hasText: 'hr1' })
+    .getByRole('button', { name: 'Review changes' }).click();
+  const toDecide = p2.locator('#review');
+  await toDecide.getByRole('row').filter({ hasText: 'W000004' }).filter({ hasText: 'bank_account' }).waitFor();
+  assert.equal(await toDecide.getByRole('row').filter({ hasText: 'W900004' }).count(), await newcomer.count());
+  await page_done(p2, 'workers-review-approver');
+  await toDecide.getByRole('button', { name: 'Approve', exact: true }).click();
+  const dialog = p2.locator('dialog[open]');
+  assert.match(await dialog.innerText(), /2 workers \(1 new.*uploaded by hr1, for org org0/s);
+  await dialog.getByRole('button', { name: 'Approve' }).click();
+  await toDecide.locator('#review-status .badge.done').waitFor();
+  await toDecide.getByText('Approved by appr1: 2 workers written to the master.').waitFor();
+  await p2.locator('#awaiting').getByText('None waits for approval.').waitFor();
+
+  // The master has the new account and worker, and the audit log names the change, masked.
+  const master = readFileSync(join(env.dir, 'inputs', 'workers.csv'), 'utf8').trimEnd().split(/\r?\n/).map(record);
+  assert.equal(master.findLast((w) => w.worker_id === 'W000004').bank_account, newAccount);
+  assert.equal(master.filter((w) => w.worker_id === 'W900004').length, 1);
+  const audit = await (await fetch(`${env.base}/v1/orgs/org0/audit?action=worker.change&page_size=500`, {
+    headers: { Authorization: `Bearer ${await tokenOf(p2)}` },
+  })).json();
+  const change = audit.entries.find((e) => e.target === 'workers/W000004');
+  assert.equal(change?.actor, 'appr1', JSON.stringify(audit.entries));
+  assert.equal(change.after.bank_account, now);
+  await checker.close();
+  // HR's list shows the upload done.
+  await page.reload();
+  await page.getByRole('row').filter({ hasText: 'workers.csv' }).locator('.badge.done').waitFor();
+  await ctx.close();
+});
+
 /** Amounts as the console shows them (₹) or as the API sends them (a decimal with two places);
  * a version like `v2026.04` is not an amount. */
 const AMOUNT = /₹|(?<![v\d.])\d[\d,]*\.\d{2}\b/;

@@ -466,7 +466,7 @@ pub struct ListQuery {
     pub page_token: Option<String>,
 }
 
-/// The org's uploads, newest first.
+/// The org's uploads, newest first (`upload`, or `workers:approve` to find those awaiting it).
 #[utoipa::path(get, path = "/v1/orgs/{org}/uploads", tag = "uploads", params(("org" = String, Path), ListQuery),
     responses((status = 200, body = UploadPage), (status = 401, body = super::error::ErrorBody),
         (status = 403, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)),
@@ -477,7 +477,7 @@ pub(super) async fn list(
     ApiPath(org): ApiPath<String>,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<UploadPage>> {
-    user.may(&org, Permission::Upload)?;
+    may_read(&user, &org)?;
     let mut faults = QueryFaults::default();
     let status = faults.parse::<UploadStatus>("status", query.status.as_deref());
     let kind = faults.parse::<UploadKind>("kind", query.kind.as_deref());
@@ -502,8 +502,17 @@ pub(super) async fn read(
     user: AuthUser,
     ApiPath((org, id)): ApiPath<(String, String)>,
 ) -> Result<Json<UploadBody>> {
-    user.may(&org, Permission::Upload)?;
+    may_read(&user, &org)?;
     Ok(Json(uploads::get(&ctx.db, &org, &id).await?.into()))
+}
+
+/// Uploads are read by those who upload and by those who decide workers uploads: an approver
+/// finds what awaits them (`?kind=workers&status=awaiting_approval`).
+fn may_read(user: &AuthUser, org: &str) -> Result<()> {
+    match user.can(Permission::ApproveWorkers) {
+        true => user.org(org),
+        false => user.may(org, Permission::Upload),
+    }
 }
 
 /// What a workers upload awaiting approval would change.
@@ -529,10 +538,7 @@ pub(super) async fn changes(
     user: AuthUser,
     ApiPath((org, id)): ApiPath<(String, String)>,
 ) -> Result<Json<WorkerChanges>> {
-    if !user.can(Permission::ApproveWorkers) {
-        user.may(&org, Permission::Upload)?;
-    }
-    user.org(&org)?;
+    may_read(&user, &org)?;
     let upload = uploads::get(&ctx.db, &org, &id).await?;
     let workers = crate::uploads::review::changes(&ctx, &upload).await?;
     Ok(Json(WorkerChanges {
