@@ -339,3 +339,52 @@ async fn a_worker_hears_of_a_new_bank_account_or_phone_on_the_contact_they_had()
         h.stop().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_workers_upload_staged_by_one_instance_is_reviewed_and_approved_on_another() {
+    for backend in backends() {
+        // Two instances, each with its own local disk, sharing the database, the input folder
+        // and the object store, as behind a load balancer.
+        let shared = tempfile::tempdir().unwrap();
+        let out = format!("out = {:?}", shared.path().join("store"));
+        let first = Harness::start(backend, &out).await;
+        let inputs = first.dir.path().join("inputs");
+        let hr = first.token("hr1", "org0", "hr_admin");
+        let master = std::fs::read_to_string(inputs.join("workers.csv")).unwrap();
+        let header = master.lines().next().unwrap();
+        let w0 = master.lines().find(|l| l.starts_with("W000000,")).unwrap();
+        let csv = format!("{header}\n{}\n", w0.replace(OLD_ACCOUNT, NEW_ACCOUNT));
+        let upload = upload_workers(&first, &hr, &csv).await;
+        assert_eq!(upload["status"], "awaiting_approval", "{backend:?}: {upload:#}");
+        let id = upload["id"].as_str().unwrap();
+
+        let second = Harness::start_on(
+            tempfile::tempdir().unwrap(),
+            first.database.clone(),
+            &format!("inputs = {inputs:?}"),
+            &out,
+        )
+        .await;
+        let approver = second.token("appr2", "org0", "approver");
+        let changes = second
+            .get(&format!("/v1/orgs/org0/uploads/{id}/changes"), &approver)
+            .await;
+        assert_eq!(
+            changes.status,
+            200,
+            "{backend:?}: the other instance: {}",
+            changes.text()
+        );
+        let fields = &changes.json()["workers"][0]["fields"];
+        assert_eq!(fields[0]["field"], "bank_account", "{fields:#}");
+        let approved = second
+            .post(&format!("/v1/orgs/org0/uploads/{id}/approve"), &approver, &json!({}))
+            .await;
+        assert_eq!(approved.status, 200, "{backend:?}: {}", approved.text());
+        let now = std::fs::read_to_string(inputs.join("workers.csv")).unwrap();
+        let last = now.lines().rfind(|l| l.starts_with("W000000,")).unwrap();
+        assert!(last.contains(NEW_ACCOUNT), "{backend:?}: {last}");
+        second.stop().await;
+        first.stop().await;
+    }
+}

@@ -8,16 +8,17 @@
 //!   read a row ─▶ check (check.rs) ─▶ accepted: staged line in <data>/uploads/<id>.staged
 //!                                  └▶ rejected: cells (masked) and faults ─▶ upload_rejections
 //!   end of file ─▶ all_or_nothing with a rejection: nothing applied, `failed`
-//!               ├▶ workers: the staged lines wait, `awaiting_approval`, for another person's
-//!               │  approval (review.rs), which applies them as below, or rejection
+//!               ├▶ workers: the staged lines wait in the object store ([`staged_path`], sealed
+//!               │  at rest), `awaiting_approval`, for another person's approval (review.rs) on
+//!               │  any instance, which applies them as below, or rejection
 //!               └▶ apply the staged lines at once: adjustments `pending` in the database (then
 //!                  published as a single request's are), summary rows appended to the input
 //!                  folder's attendance_summary.csv, workers to workers.csv or the workers topic
 //! ```
 //!
-//! Memory holds one row, the digests of the rows' keys (duplicates) and a batch of rejections;
-//! the staged lines are on disk until they are applied in one step, so an upload is applied
-//! whole or not at all.
+//! Memory holds one row, the digests of the rows' keys (duplicates) and a batch of rejections
+//! while reading; the staged lines are on disk until they are applied in one step, so an upload
+//! is applied whole or not at all.
 
 pub mod check;
 pub mod report;
@@ -25,7 +26,7 @@ pub mod review;
 
 use std::collections::HashMap;
 use std::fmt;
-use std::io::{BufRead, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::io::{BufRead, BufWriter, Read, Seek, SeekFrom, Write};
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -148,6 +149,12 @@ const UPLOADS: &str = "uploads";
 /// record of what was uploaded, until `[uploads] keep_raw`; sealed at rest ([`crate::at_rest`]).
 pub fn file_path(org: &str, sha256: &str, format: Format) -> object_store::path::Path {
     object_store::path::Path::from(format!("{UPLOADS}/org_id={org}/{sha256}.{format}"))
+}
+
+/// Where a workers upload's accepted rows wait for the reviewer's decision: in the object store,
+/// so that any instance can show and apply them; sealed at rest (they carry bank accounts).
+pub fn staged_path(org: &str, id: &str) -> object_store::path::Path {
+    object_store::path::Path::from(format!("{UPLOADS}/org_id={org}/staged/{id}.lines"))
 }
 
 /// Where an upload's accepted rows go in this service's mode, or why they cannot.
@@ -398,8 +405,9 @@ async fn run(ctx: &ApiContext, upload: Upload) -> Result<()> {
     let target = target(ctx, upload.kind)?;
     let staging = ctx.config.data.join("uploads");
     std::fs::create_dir_all(&staging).map_err(|e| Error::Unavailable(format!("{}: {e}", staging.display())))?;
-    let staged = review::staged_path(ctx, &upload.id);
+    let staged = staging.join(format!("{}.staged", upload.id));
     let (source, config) = (ctx.source.clone(), ctx.config.clone());
+    let (at_rest, store) = (ctx.at_rest.clone(), ctx.store.clone());
     let sites = match (&target, upload.kind) {
         (Target::WorkersTopic { .. }, UploadKind::Workers) => configured_sites(ctx)?,
         _ => None,
@@ -444,12 +452,11 @@ async fn run(ctx: &ApiContext, upload: Upload) -> Result<()> {
                 Some(owner) => checker.with_owner(owner),
                 None => checker,
             };
-            validate_and_apply(&db, &handle, &upload, &bytes, checker, &target, &staged)
+            let keep =
+                |lines: Vec<u8>| handle.block_on(at_rest.put(&store, &staged_path(&upload.org_id, &upload.id), lines));
+            validate_and_apply(&db, &handle, &upload, &bytes, checker, &target, &staged, &keep)
         })();
-        // A workers upload's staged lines wait for the reviewer's decision (review.rs).
-        if !matches!(result, Ok(UploadStatus::AwaitingApproval)) {
-            let _ = std::fs::remove_file(&staged);
-        }
+        let _ = std::fs::remove_file(&staged);
         result.map(|_| ())
     })
     .await
@@ -457,9 +464,13 @@ async fn run(ctx: &ApiContext, upload: Upload) -> Result<()> {
 }
 
 /// Reads, checks and applies one upload, recording its progress, rejections and end on the
-/// way; returns the status it ended in. A workers upload is not applied: it ends
-/// `awaiting_approval` with its lines staged. Runs on a blocking thread; `handle` runs the
-/// database calls.
+/// way; returns the status it ended in. The accepted lines are staged in the local file
+/// `staged`. A workers upload is not applied: its lines are given to `keep` for the reviewer,
+/// and it ends `awaiting_approval`. Runs on a blocking thread; `handle` runs the database calls.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "one call site, each argument a different thing"
+)]
 fn validate_and_apply(
     db: &Db,
     handle: &Handle,
@@ -468,6 +479,7 @@ fn validate_and_apply(
     checker: Checker,
     target: &Target,
     staged: &Path,
+    keep: &dyn Fn(Vec<u8>) -> Result<()>,
 ) -> Result<UploadStatus> {
     let file = std::fs::File::create(staged).map_err(|e| Error::Unavailable(format!("{}: {e}", staged.display())))?;
     let mut pass = Pass {
@@ -523,14 +535,18 @@ fn validate_and_apply(
             ),
         );
     }
+    let lines = std::fs::read(staged).map_err(|e| Error::Unavailable(format!("{}: {e}", staged.display())))?;
     // Worker master changes (a bank account, a rate, a new worker) take a second person.
     let status = match upload.kind {
-        UploadKind::Workers if counts.accepted > 0 => UploadStatus::AwaitingApproval,
+        UploadKind::Workers if counts.accepted > 0 => {
+            keep(lines)?;
+            UploadStatus::AwaitingApproval
+        }
         UploadKind::Workers => UploadStatus::Done,
         _ => {
             counts.progress = 80;
             handle.block_on(uploads::progress(db, &upload.id, counts))?;
-            counts.applied = apply(db, handle, upload, target, staged)? as i64;
+            counts.applied = apply(db, handle, upload, target, &lines)? as i64;
             UploadStatus::Done
         }
     };
@@ -649,9 +665,9 @@ impl sheet::Rows for Pass<'_> {
 }
 
 /// Applies the staged rows at once; returns how many. A workers upload's, once approved.
-pub(crate) fn apply(db: &Db, handle: &Handle, upload: &Upload, target: &Target, staged: &Path) -> Result<usize> {
-    let unavailable = |e: std::io::Error| Error::Unavailable(format!("{}: {e}", staged.display()));
-    let lines = BufReader::new(std::fs::File::open(staged).map_err(unavailable)?).lines();
+pub(crate) fn apply(db: &Db, handle: &Handle, upload: &Upload, target: &Target, staged: &[u8]) -> Result<usize> {
+    let unavailable = |e: std::io::Error| Error::Internal(format!("upload {}'s staged lines: {e}", upload.id));
+    let lines = staged.lines();
     match target {
         Target::Adjustments => {
             let mut rows = lines.map(|line| {
@@ -705,15 +721,11 @@ fn publish(config: &KafkaConfig, topic: &str, batch: &mut Vec<Vec<u8>>) -> Resul
 
 /// Appends the staged CSV lines to an input file (with `columns` as its header if it is new),
 /// in one write: a run reading the folder sees all of them or none.
-fn append(path: &Path, columns: &[String], staged: &Path) -> Result<usize> {
+fn append(path: &Path, columns: &[String], text: &[u8]) -> Result<usize> {
     // One writer at a time in this process, as the adjustments publisher appends.
     static APPENDING: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _one = APPENDING.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let io = |e: std::io::Error| Error::Unavailable(format!("{}: {e}", path.display()));
-    let mut text = Vec::new();
-    std::fs::File::open(staged)
-        .and_then(|mut f| f.read_to_end(&mut text))
-        .map_err(|e| Error::Unavailable(format!("{}: {e}", staged.display())))?;
     let count = text.iter().filter(|&&b| b == b'\n').count();
     let mut file = std::fs::OpenOptions::new()
         .create(true)
@@ -737,7 +749,7 @@ fn append(path: &Path, columns: &[String], staged: &Path) -> Result<usize> {
             out.push(b'\n');
         }
     }
-    out.extend_from_slice(&text);
+    out.extend_from_slice(text);
     file.write_all(&out).map_err(io)?;
     file.sync_data().map_err(io)?;
     Ok(count)

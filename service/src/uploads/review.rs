@@ -1,4 +1,4 @@
-//! A workers upload under four eyes: its accepted rows stay staged (`<data>/uploads/<id>.staged`)
+//! A workers upload under four eyes: its accepted rows stay staged (`super::staged_path`)
 //! while the upload is `awaiting_approval`; another person with `workers:approve` reads what
 //! would change ([`changes`]), then approves (the staged lines are applied as any upload's are,
 //! with one audit entry per changed worker and field) or rejects (they are dropped). Until then
@@ -7,9 +7,7 @@
 //! The approval also queues a notice to each worker whose bank account, IFSC, phone or email
 //! changes, on the contact they had before (`notices::for_contact_change`).
 //!
-//! The staged lines are on the local disk of the instance that processed the upload.
-
-use std::path::{Path, PathBuf};
+//! The staged lines are in the object store, sealed at rest: any instance shows and applies them.
 
 use payroll_engine::Worker;
 use payroll_pipeline::Source;
@@ -27,9 +25,11 @@ use crate::error::{Error, Result};
 use crate::http::ApiContext;
 use crate::notices::{self, ContactNotice};
 
-/// Where an upload's accepted lines are staged.
-pub(crate) fn staged_path(ctx: &ApiContext, id: &str) -> PathBuf {
-    ctx.config.data.join("uploads").join(format!("{id}.staged"))
+/// The upload's staged lines, from the object store.
+async fn staged(ctx: &ApiContext, upload: &Upload) -> Result<bytes::Bytes> {
+    ctx.at_rest
+        .get(&ctx.store, &super::staged_path(&upload.org_id, &upload.id))
+        .await
 }
 
 /// One worker of a workers upload: what the approval would change.
@@ -52,13 +52,8 @@ pub struct FieldChange {
 }
 
 /// The staged rows as column-to-value maps, in the order uploaded.
-fn staged_rows(target: &Target, staged: &Path) -> Result<Vec<Vec<(String, String)>>> {
-    let text = std::fs::read_to_string(staged).map_err(|e| {
-        Error::Unavailable(format!(
-            "{}: {e} (the staged rows are kept by the instance that processed the upload)",
-            staged.display()
-        ))
-    })?;
+fn staged_rows(target: &Target, staged: &[u8]) -> Result<Vec<Vec<(String, String)>>> {
+    let text = std::str::from_utf8(staged).map_err(|e| Error::Internal(format!("the staged workers: {e}")))?;
     let mut rows = Vec::new();
     match target {
         Target::Folder { columns, .. } => {
@@ -95,7 +90,7 @@ fn staged_rows(target: &Target, staged: &Path) -> Result<Vec<Vec<(String, String
 }
 
 /// The staged rows as workers (each passed the checks, so each decodes).
-fn staged_workers(target: &Target, staged: &Path) -> Result<Vec<Worker>> {
+fn staged_workers(target: &Target, staged: &[u8]) -> Result<Vec<Worker>> {
     staged_rows(target, staged)?
         .iter()
         .map(|row| {
@@ -107,7 +102,11 @@ fn staged_workers(target: &Target, staged: &Path) -> Result<Vec<Worker>> {
 
 /// Each staged worker beside its current record, if any: the master the runs and payouts read
 /// (the input folder's, or the stream's latest checkpoints).
-async fn before_and_after(ctx: &ApiContext, target: Target, staged: PathBuf) -> Result<Vec<(Option<Worker>, Worker)>> {
+async fn before_and_after(
+    ctx: &ApiContext,
+    target: Target,
+    staged: bytes::Bytes,
+) -> Result<Vec<(Option<Worker>, Worker)>> {
     let after = tokio::task::spawn_blocking(move || staged_workers(&target, &staged))
         .await
         .map_err(|e| Error::Internal(format!("reading the staged workers: {e}")))??;
@@ -176,7 +175,7 @@ fn awaiting(upload: &Upload) -> Result<()> {
 pub async fn changes(ctx: &ApiContext, upload: &Upload) -> Result<Vec<WorkerChange>> {
     awaiting(upload)?;
     let target = super::target(ctx, upload.kind)?;
-    let workers = before_and_after(ctx, target, staged_path(ctx, &upload.id)).await?;
+    let workers = before_and_after(ctx, target, staged(ctx, upload).await?).await?;
     Ok(workers
         .iter()
         .map(|(before, after)| diff(before.as_ref(), after))
@@ -223,8 +222,8 @@ async fn claim(
 pub async fn approve(ctx: &ApiContext, actor: &Actor<'_>, upload: &Upload) -> Result<u64> {
     awaiting(upload)?;
     let target = super::target(ctx, upload.kind)?;
-    let staged = staged_path(ctx, &upload.id);
-    let workers = before_and_after(ctx, target.clone(), staged.clone()).await?;
+    let lines = staged(ctx, upload).await?;
+    let workers = before_and_after(ctx, target.clone(), lines.clone()).await?;
     let changes: Vec<WorkerChange> = workers
         .iter()
         .map(|(before, after)| diff(before.as_ref(), after))
@@ -279,14 +278,13 @@ pub async fn approve(ctx: &ApiContext, actor: &Actor<'_>, upload: &Upload) -> Re
         }
     }
     let (db, handle, applying) = (ctx.db.clone(), tokio::runtime::Handle::current(), upload.clone());
-    let staged_file = staged.clone();
     // The lines are applied while the decision is uncommitted: a failure to apply leaves the
     // upload awaiting approval, unaudited.
-    let applied = tokio::task::spawn_blocking(move || super::apply(&db, &handle, &applying, &target, &staged_file))
+    let applied = tokio::task::spawn_blocking(move || super::apply(&db, &handle, &applying, &target, &lines))
         .await
         .map_err(|e| Error::Internal(format!("applying the staged workers: {e}")))??;
     tx.commit().await?;
-    let _ = std::fs::remove_file(&staged);
+    forget(ctx, upload).await;
     Ok(applied as u64)
 }
 
@@ -307,6 +305,15 @@ pub async fn reject(ctx: &ApiContext, actor: &Actor<'_>, upload: &Upload, reason
     )
     .await?;
     tx.commit().await?;
-    let _ = std::fs::remove_file(staged_path(ctx, &upload.id));
+    forget(ctx, upload).await;
     Ok(upload.accepted as u64)
+}
+
+/// Deletes a decided upload's staged lines. One left behind (a failed delete) is never read
+/// again: the upload is decided.
+async fn forget(ctx: &ApiContext, upload: &Upload) {
+    let path = super::staged_path(&upload.org_id, &upload.id);
+    if let Err(e) = ctx.store.delete(&path).await {
+        tracing::warn!(upload = upload.id, error = %e, "a decided upload's staged lines not deleted");
+    }
 }
