@@ -92,6 +92,22 @@ async fn one_person_cannot_change_a_workers_bank_account_or_add_a_worker() {
         }
         let changes = changes.json();
         let workers = changes["workers"].as_array().unwrap();
+        // A page of workers at a time, in the file's order.
+        let page = |query: &str| format!("/v1/orgs/org0/uploads/{id}/changes?page_size=1{query}");
+        let page1 = h.get(&page(""), &approver).await.json();
+        assert_eq!(
+            (
+                &page1["workers"][0]["worker_id"],
+                &page1["total"],
+                &page1["next_page_token"]
+            ),
+            (&json!("W000000"), &json!(2), &json!("1")),
+            "{page1:#}"
+        );
+        let page2 = h.get(&page("&page_token=1"), &approver).await.json();
+        assert_eq!(page2["workers"][0]["worker_id"], "W900001", "{page2:#}");
+        assert!(page2.get("next_page_token").is_none(), "{page2:#}");
+        assert_eq!(h.get(&page("&page_token=x"), &approver).await.status, 422);
         let w0 = workers.iter().find(|w| w["worker_id"] == "W000000").unwrap();
         assert_eq!(w0["new"], false, "{changes:#}");
         assert_eq!(

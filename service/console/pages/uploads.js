@@ -12,6 +12,9 @@ import { ask, attempt, badge, clear, h, table, toast } from '../ui.js';
 /** Where an upload stops on its own; a workers upload then waits for a reviewer. */
 const SETTLED = ['done', 'failed', 'awaiting_approval', 'rejected'];
 
+/** Workers of a review fetched at a time. */
+const PAGE = 500;
+
 /** A changed field's value as shown: `null` is a new worker's (nothing before). */
 const value = (v) => (v === null || v === undefined ? '—' : v === '' ? '(empty)' : v);
 
@@ -98,24 +101,41 @@ export async function render(main, { me, can, params, signal }) {
         h('p', { class: 'muted' }, u.kind === 'workers' ? 'Decided: nothing waits for approval.' : 'Only a workers upload is reviewed here.')));
       return;
     }
+    const changesOf = (token) => api(`${base}/${encodeURIComponent(id)}/changes?page_size=${PAGE}${token ? `&page_token=${token}` : ''}`, { signal });
     let changes;
     try {
-      changes = await api(`${base}/${encodeURIComponent(id)}/changes`, { signal });
+      changes = await changesOf();
     } catch (e) {
       if (e.status !== 409) throw e;
       clear(review, h('section', { class: 'panel', 'aria-label': 'Review of a workers upload' }, title, h('p', { class: 'muted' }, e.message)));
       return;
     }
-    const rows = changes.workers.flatMap((w) => (w.fields.length ? w.fields.map((f) => ({ w, f })) : [{ w, f: null }]));
-    const added = changes.workers.filter((w) => w.new).length;
-    const summary = `${count(changes.workers.length)} workers (${count(added)} new, ${count(rows.filter((r) => r.f).length)} changed fields)`;
-    const diff = h('div', { class: 'changes' }, table([
-      { title: 'Worker', get: (r) => r.w.worker_id },
-      { title: 'New?', narrow: true, get: (r) => (r.w.new ? 'new' : 'no') },
-      { title: 'Field', get: (r) => r.f?.field ?? '(no change)' },
-      { title: 'Before', get: (r) => (r.f ? value(r.f.before) : '') },
-      { title: 'After', get: (r) => (r.f ? value(r.f.after) : '') },
-    ], rows, { caption: `${summary}; bank accounts, PAN, phones and email masked` }));
+    // A page of workers at a time: a file of thousands is read in steps.
+    const workers = [...changes.workers];
+    let next = changes.next_page_token;
+    let summary = '';
+    const diff = h('div', { class: 'changes' });
+    const paint = () => {
+      const rows = workers.flatMap((w) => (w.fields.length ? w.fields.map((f) => ({ w, f })) : [{ w, f: null }]));
+      const added = workers.filter((w) => w.new).length;
+      const part = workers.length < changes.total ? ` among the first ${count(workers.length)}` : '';
+      summary = `${count(changes.total)} workers (${count(added)} new, ${count(rows.filter((r) => r.f).length)} changed fields${part})`;
+      clear(diff, table([
+        { title: 'Worker', get: (r) => r.w.worker_id },
+        { title: 'New?', narrow: true, get: (r) => (r.w.new ? 'new' : 'no') },
+        { title: 'Field', get: (r) => r.f?.field ?? '(no change)' },
+        { title: 'Before', get: (r) => (r.f ? value(r.f.before) : '') },
+        { title: 'After', get: (r) => (r.f ? value(r.f.after) : '') },
+      ], rows, { caption: `${summary}; bank accounts, PAN, phones and email masked` }),
+      next ? h('button', { onclick: () => attempt(more) }, `Show the next ${count(Math.min(PAGE, changes.total - workers.length))} workers`) : null);
+    };
+    const more = async () => {
+      const page = await changesOf(next);
+      workers.push(...page.workers);
+      next = page.next_page_token;
+      paint();
+    };
+    paint();
 
     const own = u.uploaded_by === me.sub;
     const actions = h('div', { id: 'review-actions' });
@@ -129,7 +149,7 @@ export async function render(main, { me, can, params, signal }) {
       actions.append(h('p', { class: 'why', id: 'cannot-decide' }, own
         ? 'You uploaded this file, so another person with workers:approve must approve or reject it (four-eyes).'
         : 'Waiting for a person with workers:approve to approve or reject it.'),
-      h('p', { class: 'muted' }, 'The address of this review, to send them: ',
+      h('p', { class: 'muted address' }, 'The address of this review, to send them: ',
         h('a', { href: here }, `${location.origin}/${here}`)));
     }
     clear(review, h('section', { class: 'panel', 'aria-label': 'Review of a workers upload' }, title, head, diff, actions));

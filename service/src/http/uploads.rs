@@ -522,29 +522,61 @@ pub struct WorkerChanges {
     pub status: UploadStatus,
     /// Per worker in the file's order: new or not, and each field's value before and after.
     pub workers: Vec<WorkerChange>,
+    /// Workers in the whole upload (this page shows some of them).
+    pub total: usize,
+    /// Pass as `page_token` for the next workers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_page_token: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ChangesQuery {
+    /// Workers per page: 1 to 1000; 200 by default.
+    #[param(minimum = 1, maximum = 1000)]
+    pub page_size: Option<u32>,
+    /// The `next_page_token` of the page before.
+    #[param(pattern = "^[0-9]+$")]
+    pub page_token: Option<String>,
 }
 
 /// A workers upload's changes to the master, for the person deciding it (`workers:approve`) or
 /// the uploader's colleagues (`upload`): per worker and field the value now and after approval,
-/// bank accounts, PANs, phones and emails masked. 409 unless it is `awaiting_approval`.
+/// bank accounts, PANs, phones and emails masked, in the file's order, a page of workers at a
+/// time. 409 unless it is `awaiting_approval`.
 #[utoipa::path(get, path = "/v1/orgs/{org}/uploads/{id}/changes", tag = "uploads",
-    params(("org" = String, Path), ("id" = String, Path)),
+    params(("org" = String, Path), ("id" = String, Path), ChangesQuery),
     responses((status = 200, body = WorkerChanges), (status = 401, body = super::error::ErrorBody),
         (status = 403, body = super::error::ErrorBody), (status = 404, body = super::error::ErrorBody),
-        (status = 409, body = super::error::ErrorBody)),
+        (status = 409, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)),
     security(("bearer" = [])))]
 pub(super) async fn changes(
     State(ctx): State<ApiContext>,
     user: AuthUser,
     ApiPath((org, id)): ApiPath<(String, String)>,
+    ApiQuery(query): ApiQuery<ChangesQuery>,
 ) -> Result<Json<WorkerChanges>> {
     may_read(&user, &org)?;
+    let mut faults = QueryFaults::default();
+    let size = faults.page_size(query.page_size, 200, 1000) as usize;
+    let from = match query.page_token.as_deref().map(str::parse::<usize>).transpose() {
+        Ok(from) => from.unwrap_or(0),
+        Err(_) => {
+            faults.note("page_token", "expected the next_page_token of the page before");
+            0
+        }
+    };
+    faults.check()?;
     let upload = uploads::get(&ctx.db, &org, &id).await?;
     let workers = crate::uploads::review::changes(&ctx, &upload).await?;
+    let total = workers.len();
+    let next = from.saturating_add(size);
     Ok(Json(WorkerChanges {
         upload_id: id,
         status: upload.status,
-        workers,
+        workers: workers.into_iter().skip(from).take(size).collect(),
+        total,
+        next_page_token: (next < total).then(|| next.to_string()),
     }))
 }
 
