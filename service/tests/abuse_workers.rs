@@ -225,24 +225,20 @@ async fn a_rejected_workers_upload_changes_nothing() {
     h.stop().await;
 }
 
-/// An SMS vendor on loopback: records each message it is given, `(to, text)`.
-async fn sms_vendor() -> (std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>, String) {
-    let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+/// The messages an SMS vendor was given, `(to, text)`.
+type Received = std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>;
+
+/// An SMS vendor on loopback: records each message it is given.
+async fn sms_vendor() -> (Received, String) {
+    async fn send(axum::extract::State(received): axum::extract::State<Received>, body: String) -> &'static str {
+        let body: Value = serde_json::from_str(&body).unwrap();
+        let (to, text) = (body["to"].as_str().unwrap(), body["text"].as_str().unwrap());
+        received.lock().unwrap().push((to.to_string(), text.to_string()));
+        "accepted"
+    }
+    let received = Received::default();
     let app = axum::Router::new()
-        .route(
-            "/send",
-            axum::routing::post(
-                |axum::extract::State(received): axum::extract::State<
-                    std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>,
-                >,
-                 body: String| async move {
-                    let body: Value = serde_json::from_str(&body).unwrap();
-                    let (to, text) = (body["to"].as_str().unwrap(), body["text"].as_str().unwrap());
-                    received.lock().unwrap().push((to.to_string(), text.to_string()));
-                    "accepted"
-                },
-            ),
-        )
+        .route("/send", axum::routing::post(send))
         .with_state(std::sync::Arc::clone(&received));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/send", listener.local_addr().unwrap());
