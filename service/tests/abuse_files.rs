@@ -226,6 +226,12 @@ async fn without_a_key_the_files_are_private_and_old_uploads_expire() {
                 .iter()
                 .any(|p| p.ends_with("neft.csv"))
         );
+        // The workers upload nobody decided is rejected with its staged rows: nothing to approve.
+        let hr = h.token("hr1", "org0", "hr_admin");
+        let listed = h.get("/v1/orgs/org0/uploads?kind=workers", &hr).await.json();
+        let upload = &listed["uploads"][0];
+        assert_eq!(upload["status"], "rejected", "{backend:?}: {listed:#}");
+        assert!(upload["message"].as_str().unwrap().contains("keep_raw"), "{listed:#}");
         h.stop().await;
     }
 }

@@ -349,11 +349,11 @@ fn finished(counts: Counts, status: UploadStatus, message: Option<&str>, id: &st
         "applied": counts.applied,
         "message": message,
     });
-    Audited::new(SERVICE, Action::UploadFinish, format!("uploads/{id}")).after(Some(after))
+    Audited::new(SYSTEM, Action::UploadFinish, format!("uploads/{id}")).after(Some(after))
 }
 
-/// Uploads end by the service's hand, not a person's.
-const SERVICE: Actor<'static> = Actor {
+/// The service itself, as the audit log names it: uploads end, or expire undecided, by its hand.
+pub const SYSTEM: Actor<'static> = Actor {
     sub: "system:uploads",
     roles: &[],
     request_id: "uploads",

@@ -358,7 +358,8 @@ pub async fn janitor(ctx: ApiContext, every: Duration) {
     }
 }
 
-/// Deletes the uploaded files last written more than `keep` ago. A file is kept by content, and
+/// Rejects the workers uploads awaiting approval since more than `keep` ago, then deletes the
+/// uploaded files last written more than `keep` ago. A file is kept by content, and
 /// uploading it again writes it again, so one an upload in progress reads is never this old.
 async fn expire(ctx: &ApiContext, keep: Duration) -> Result<()> {
     let Some(before) = chrono::Duration::from_std(keep)
@@ -367,6 +368,17 @@ async fn expire(ctx: &ApiContext, keep: Duration) -> Result<()> {
     else {
         return Ok(()); // kept longer than time goes back
     };
+    // A workers upload nobody decided is rejected: its staged lines (full bank accounts) are not
+    // kept longer than the file they came from.
+    for (org, id) in uploads::stale(&ctx.db, UploadStatus::AwaitingApproval, &crate::db::timestamp(before)).await? {
+        let upload = uploads::get(&ctx.db, &org, &id).await?;
+        let reason = "not decided within [uploads] keep_raw: upload the file again";
+        review::reject(ctx, &uploads::SYSTEM, &upload, reason).await?;
+        tracing::info!(
+            upload = id,
+            "a workers upload past [uploads] keep_raw rejected, undecided"
+        );
+    }
     for (org, sha256, format) in uploads::files_before(&ctx.db, &crate::db::timestamp(before)).await? {
         let Ok(format) = format.parse::<Format>() else {
             continue;
