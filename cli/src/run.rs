@@ -109,7 +109,7 @@ pub async fn run_recorded(
         }
     };
     bar.finish();
-    payroll_service::worker::calculated(&db, &run, &report, &actor).await?;
+    payroll_service::jobs::runs::calculated(&db, &run, &report, &actor).await?;
     Ok((report, store))
 }
 

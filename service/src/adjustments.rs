@@ -14,9 +14,9 @@ use payroll_pipeline::Source;
 use payroll_rules::vocabulary::PayPeriod;
 use rust_decimal::Decimal;
 
+use crate::app::App;
 use crate::db::adjustments;
 use crate::error::{Error, Result};
-use crate::http::ApiContext;
 
 /// Versions published at a time.
 const BATCH: u32 = 500;
@@ -104,7 +104,7 @@ pub fn validate(fields: Fields<'_>, cap: Decimal) -> std::result::Result<Validat
 }
 
 /// Publishes every version not yet published; returns how many were.
-pub async fn publish_pending(ctx: &ApiContext) -> Result<usize> {
+pub async fn publish_pending(ctx: &App) -> Result<usize> {
     // One publisher at a time in this process: lines of a file are appended whole and in order.
     static PUBLISHING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
     let _one = PUBLISHING.lock().await;
@@ -148,7 +148,7 @@ pub async fn publish_pending(ctx: &ApiContext) -> Result<usize> {
 
 /// Publishes every version not yet published, a batch at a time, until none is left (an
 /// upload requests thousands at once); returns how many were.
-pub async fn publish_all(ctx: &ApiContext) -> Result<usize> {
+pub async fn publish_all(ctx: &App) -> Result<usize> {
     let mut total = 0;
     loop {
         let published = publish_pending(ctx).await?;

@@ -10,6 +10,7 @@
 
 pub mod adjustments;
 pub mod anchors;
+pub mod app;
 pub mod at_rest;
 pub mod auth;
 pub mod caller;
@@ -17,13 +18,14 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod http;
+pub mod jobs;
 pub mod live;
 pub mod metrics;
 pub mod notices;
 pub mod oidc;
-pub mod scheduler;
+pub mod results;
+pub mod schedule;
 pub mod uploads;
-pub mod worker;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -38,12 +40,12 @@ use payroll_rules::Ruleset;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
+pub use app::App;
 pub use config::ServeConfig;
 pub use error::{Error, Result};
-pub use http::ApiContext;
 
+use crate::app::Rulesets;
 use crate::auth::{Keys, Roles};
-use crate::http::Rulesets;
 
 /// How long the tokens printed at start are valid.
 const PRINTED_TOKEN_TTL: Duration = Duration::from_secs(12 * 3600);
@@ -53,7 +55,7 @@ const DEMO_WORKERS: usize = 500;
 /// A started service: its address, and the background work that stops with it.
 pub struct Service {
     pub addr: SocketAddr,
-    pub ctx: ApiContext,
+    pub ctx: App,
     /// A ready token per role, printed for the generated demo only (see `http::console::demo`).
     pub tokens: Option<DemoTokens>,
     tasks: Vec<JoinHandle<()>>,
@@ -103,7 +105,7 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Service> {
     let now = chrono::Utc::now();
     for (org, settings) in &config.orgs {
         if let Some(s) = &settings.schedule {
-            scheduler::Spec::parse(&s.cron, &s.timezone).map_err(|e| anyhow::anyhow!("orgs.{org}.schedule: {e}"))?;
+            schedule::Spec::parse(&s.cron, &s.timezone).map_err(|e| anyhow::anyhow!("orgs.{org}.schedule: {e}"))?;
             db::schedules::seed(&db, org, &s.cron, &s.timezone, now)
                 .await
                 .map_err(|e| anyhow::anyhow!("seeding the schedule of {org}: {e}"))?;
@@ -118,7 +120,7 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Service> {
     let link_key = notices::link::LinkKey::load(config.notices.link_secret.as_ref().map(|s| s.reveal()), &config.data)
         .context("the payslip link secret")?;
     let channels = notices::channel::Channels::new(&config.notices).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let compute = worker::Compute::new().context("starting the run runtime")?;
+    let compute = app::Compute::new().context("starting the run runtime")?;
     let (live, stream) = match &config.brokers {
         Some(brokers) => {
             let (live, thread) = start_stream(&config, brokers, &source, &rulesets.default, &compute)?;
@@ -126,7 +128,7 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Service> {
         }
         None => (None, None),
     };
-    let ctx = ApiContext {
+    let ctx = App {
         roles: Arc::new(Roles::with_overrides(&config.roles)),
         role_tables: Arc::default(),
         config: Arc::new(config),
@@ -164,11 +166,14 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Service> {
         serve_http(listener, app, header_timeout, stopped).await;
     })];
     for _ in 0..ctx.config.workers {
-        tasks.push(tokio::spawn(worker::run(ctx.clone())));
+        tasks.push(tokio::spawn(jobs::runs::run(ctx.clone())));
     }
-    tasks.push(tokio::spawn(scheduler::run(ctx.clone(), Duration::from_secs(5))));
-    tasks.push(tokio::spawn(worker::janitor(ctx.clone(), Duration::from_secs(10))));
-    tasks.push(tokio::spawn(uploads::janitor(ctx.clone(), Duration::from_secs(30))));
+    tasks.push(tokio::spawn(jobs::scheduler::run(ctx.clone(), Duration::from_secs(5))));
+    tasks.push(tokio::spawn(jobs::runs::janitor(ctx.clone(), Duration::from_secs(10))));
+    tasks.push(tokio::spawn(jobs::uploads::janitor(
+        ctx.clone(),
+        Duration::from_secs(30),
+    )));
     tasks.push(tokio::spawn(anchors::run(
         ctx.db.clone(),
         ctx.store.clone(),
@@ -176,7 +181,7 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Service> {
         ctx.config.audit.anchor_every,
     )));
     if ctx.config.notices.enabled && ctx.config.workers > 0 {
-        let dispatcher = notices::dispatch::Dispatcher {
+        let dispatcher = jobs::notices::Dispatcher {
             db: ctx.db.clone(),
             settings: Arc::new(ctx.config.notices.clone()),
             channels: Arc::new(channels),
@@ -351,7 +356,7 @@ fn start_stream(
     brokers: &str,
     source: &Source,
     ruleset: &Arc<Ruleset>,
-    compute: &worker::Compute,
+    compute: &app::Compute,
 ) -> anyhow::Result<(Arc<live::LiveStream>, std::thread::JoinHandle<()>)> {
     use payroll_connectors::kafka::{self, KafkaConfig, Live, StreamConfig, Topics};
     let Source::State { url, sites } = source else {
@@ -487,7 +492,7 @@ pub struct DemoTokens {
 }
 
 /// A token per role for the org of the inputs' first worker (the worker's for that worker).
-pub(crate) fn demo_tokens(ctx: &ApiContext) -> Option<DemoTokens> {
+pub(crate) fn demo_tokens(ctx: &App) -> Option<DemoTokens> {
     let Source::Folder(dir) = &*ctx.source else {
         return None;
     };

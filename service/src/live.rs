@@ -20,7 +20,7 @@ use serde_json::{Map, Value};
 
 use crate::db::{Db, runs};
 use crate::error::{Error, Result};
-use crate::http::Rows;
+use crate::results::Rows;
 
 /// Live results are re-listed at most this often: a punch shows in pay-to-date within the
 /// stream's `live_every` plus this.

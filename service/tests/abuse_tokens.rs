@@ -17,7 +17,7 @@ use chrono::Utc;
 use common::*;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use payroll_service::auth::{claims, now_epoch};
-use payroll_service::{ServeConfig, Service, db, scheduler};
+use payroll_service::{ServeConfig, Service, db, jobs, schedule};
 use serde_json::{Value, json};
 
 const ISSUER: &str = "https://payroll.example";
@@ -318,14 +318,14 @@ async fn a_caller_cannot_take_the_schedulers_key(backend: Backend) {
     // Org0 sorts first: today the scheduler fails on org0's slot and never reaches org1.
     let since = Utc::now() - chrono::Duration::days(3);
     let now = Utc::now();
-    let nightly = scheduler::Schedule {
+    let nightly = schedule::Schedule {
         org_id: "org0".into(),
-        spec: scheduler::Spec::parse("0 2 * * *", "Asia/Kolkata").unwrap(),
+        spec: schedule::Spec::parse("0 2 * * *", "Asia/Kolkata").unwrap(),
         updated_by: "hr1".into(),
         updated_at: since,
         last_slot: None,
     };
-    let slot = scheduler::due(&nightly, now).unwrap();
+    let slot = schedule::due(&nightly, now).unwrap();
     let key = format!("schedule:{}", db::timestamp(slot));
     let attacker = h.token("mallory", "org0", "hr_admin");
     h.trigger("org0", &attacker, "2026-10", "provisional", &key).await;
@@ -334,7 +334,7 @@ async fn a_caller_cannot_take_the_schedulers_key(backend: Backend) {
             .await
             .unwrap();
     }
-    let ticked = scheduler::tick(&h.service.ctx, now).await;
+    let ticked = jobs::scheduler::tick(&h.service.ctx, now).await;
     assert_eq!(
         scheduled(&h, "org1").await.len(),
         1,
@@ -351,7 +351,7 @@ async fn a_caller_cannot_take_the_schedulers_key(backend: Backend) {
     // caller could leave one before keys were scoped) costs no other org its run, and says which.
     let later = now + chrono::Duration::days(1);
     let schedule = db::schedules::get(&h.service.ctx.db, "org0").await.unwrap().unwrap();
-    let next = scheduler::due(&schedule, later).unwrap();
+    let next = schedule::due(&schedule, later).unwrap();
     sqlx::query(
         "INSERT INTO idempotency_keys (org_id, key, request_sha256, run_id, created_at) VALUES ($1, $2, $3, $4, $5)",
     )
@@ -363,7 +363,7 @@ async fn a_caller_cannot_take_the_schedulers_key(backend: Backend) {
     .execute(h.service.ctx.db.pool())
     .await
     .unwrap();
-    let failed = scheduler::tick(&h.service.ctx, later).await;
+    let failed = jobs::scheduler::tick(&h.service.ctx, later).await;
     assert_eq!(
         scheduled(&h, "org1").await.len(),
         2,

@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use chrono::Utc;
 use common::*;
-use payroll_service::{db, scheduler, worker};
+use payroll_service::db;
+use payroll_service::jobs::{runs, scheduler};
 use serde_json::Value;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -117,7 +118,7 @@ async fn janitor_retries_a_dead_instances_run(backend: Backend) {
         .execute(h.service.ctx.db.pool())
         .await
         .unwrap();
-    worker::sweep(&h.service.ctx, Duration::from_secs(30)).await.unwrap();
+    runs::sweep(&h.service.ctx, Duration::from_secs(30)).await.unwrap();
     let run = h.get(&format!("/v1/orgs/org0/runs/{id}"), &hr).await.json();
     assert_eq!(run["status"], "queued", "{run:#}");
     let transitions: Vec<(&str, &str)> = run["transitions"]

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
 
-use super::ApiContext;
+use super::App;
 use super::extractor::{ApiJson, ApiPath, ApiQuery, AuthUser, QueryFaults};
 use crate::adjustments::{Fields, validate};
 use crate::auth::Permission;
@@ -22,7 +22,7 @@ use crate::db::adjustments::{self, Adjustment, Decision, Filter, NewAdjustment};
 use crate::error::{Error, Result};
 use crate::uploads::UploadKind;
 
-pub fn router() -> Router<ApiContext> {
+pub fn router() -> Router<App> {
     Router::new()
         .route("/v1/orgs/{org}/adjustments", post(request).get(list))
         .route("/v1/orgs/{org}/adjustments/{id}", get(read))
@@ -134,7 +134,7 @@ pub struct AdjustmentPage {
         (status = 422, body = super::error::ErrorBody)),
     security(("bearer" = [])))]
 pub(super) async fn request(
-    State(ctx): State<ApiContext>,
+    State(ctx): State<App>,
     user: AuthUser,
     ApiPath(org): ApiPath<String>,
     headers: HeaderMap,
@@ -184,7 +184,7 @@ pub(super) async fn request(
 /// another's pay. Files mode reads the input folder's master (complete, so an unknown worker
 /// is refused too); stream mode knows the workers in the live pay, and the fold checks the
 /// version's org against the rest.
-async fn of_org(ctx: &ApiContext, org: &str, worker: &str) -> Result<()> {
+async fn of_org(ctx: &App, org: &str, worker: &str) -> Result<()> {
     let refused = |why: String| Err(Error::invalid("worker_id", why));
     if let Some(live) = &ctx.live {
         return match live.pay(worker).await? {
@@ -226,7 +226,7 @@ pub struct UploadDecision {
         (status = 409, body = super::error::ErrorBody)),
     security(("bearer" = [])))]
 pub(super) async fn approve_upload(
-    State(ctx): State<ApiContext>,
+    State(ctx): State<App>,
     user: AuthUser,
     ApiPath((org, id)): ApiPath<(String, String)>,
 ) -> Result<Json<UploadDecision>> {
@@ -245,7 +245,7 @@ pub(super) async fn approve_upload(
 /// Whether the upload is a workers upload (its staged master changes are decided, by another
 /// person with `workers:approve`) rather than an adjustments one (its requests are, with
 /// `adjustments:approve`): the same routes decide both kinds.
-async fn decides_workers(ctx: &ApiContext, user: &AuthUser, org: &str, id: &str) -> Result<bool> {
+async fn decides_workers(ctx: &App, user: &AuthUser, org: &str, id: &str) -> Result<bool> {
     // Without either permission the answer is 403 before the upload is looked up.
     if !user.can(Permission::ApproveWorkers) {
         user.may(org, Permission::ApproveAdjustments)?;
@@ -276,7 +276,7 @@ async fn decides_workers(ctx: &ApiContext, user: &AuthUser, org: &str, id: &str)
         (status = 409, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)),
     security(("bearer" = [])))]
 pub(super) async fn reject_upload(
-    State(ctx): State<ApiContext>,
+    State(ctx): State<App>,
     user: AuthUser,
     ApiPath((org, id)): ApiPath<(String, String)>,
     ApiJson(body): ApiJson<RejectAdjustment>,
@@ -296,7 +296,7 @@ pub(super) async fn reject_upload(
 }
 
 async fn decide_upload(
-    ctx: &ApiContext,
+    ctx: &App,
     user: &AuthUser,
     org: &str,
     id: &str,
@@ -337,7 +337,7 @@ async fn decide_upload(
 }
 
 /// Publishes what the transition made; the janitor retries what cannot be published now.
-async fn publish(ctx: &ApiContext) {
+async fn publish(ctx: &App) {
     if let Err(e) = crate::adjustments::publish_pending(ctx).await {
         tracing::warn!(error = %e, "adjustment not published yet; the janitor retries");
     }
@@ -367,7 +367,7 @@ pub struct AdjustmentQuery {
         (status = 403, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)),
     security(("bearer" = [])))]
 pub(super) async fn list(
-    State(ctx): State<ApiContext>,
+    State(ctx): State<App>,
     user: AuthUser,
     ApiPath(org): ApiPath<String>,
     ApiQuery(query): ApiQuery<AdjustmentQuery>,
@@ -415,7 +415,7 @@ fn may_see(user: &AuthUser, org: &str) -> Result<()> {
         (status = 403, body = super::error::ErrorBody), (status = 404, body = super::error::ErrorBody)),
     security(("bearer" = [])))]
 pub(super) async fn read(
-    State(ctx): State<ApiContext>,
+    State(ctx): State<App>,
     user: AuthUser,
     ApiPath((org, id)): ApiPath<(String, String)>,
 ) -> Result<Json<AdjustmentBody>> {
@@ -432,7 +432,7 @@ pub(super) async fn read(
         (status = 409, body = super::error::ErrorBody)),
     security(("bearer" = [])))]
 pub(super) async fn approve(
-    State(ctx): State<ApiContext>,
+    State(ctx): State<App>,
     user: AuthUser,
     ApiPath((org, id)): ApiPath<(String, String)>,
 ) -> Result<Json<AdjustmentBody>> {
@@ -449,7 +449,7 @@ pub(super) async fn approve(
         (status = 409, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)),
     security(("bearer" = [])))]
 pub(super) async fn reject(
-    State(ctx): State<ApiContext>,
+    State(ctx): State<App>,
     user: AuthUser,
     ApiPath((org, id)): ApiPath<(String, String)>,
     ApiJson(body): ApiJson<RejectAdjustment>,
@@ -471,7 +471,7 @@ fn rejection_reason(body: &RejectAdjustment) -> Result<&str> {
 }
 
 async fn decide(
-    ctx: &ApiContext,
+    ctx: &App,
     user: &AuthUser,
     org: &str,
     id: &str,

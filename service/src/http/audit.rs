@@ -8,19 +8,19 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
-use super::ApiContext;
+use super::App;
 use super::extractor::{ApiPath, ApiQuery, AuthUser, QueryFaults};
 use crate::auth::Permission;
 use crate::db::audit::{self, Action, Entry, Filter};
 use crate::error::Result;
 
-pub fn router() -> Router<ApiContext> {
+pub fn router() -> Router<App> {
     Router::new().route("/v1/orgs/{org}/audit", get(list))
 }
 
 /// Records a download before it is served: a file is handed out only once its audit entry is
 /// written.
-pub(super) async fn downloaded(ctx: &ApiContext, user: &AuthUser, action: Action, target: &str) -> Result<()> {
+pub(super) async fn downloaded(ctx: &App, user: &AuthUser, action: Action, target: &str) -> Result<()> {
     audit::append(&ctx.db, &user.org, &user.actor(), action, target, None, None).await
 }
 
@@ -92,7 +92,7 @@ pub struct AuditPage {
         (status = 403, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)),
     security(("bearer" = [])))]
 pub(super) async fn list(
-    State(ctx): State<ApiContext>,
+    State(ctx): State<App>,
     user: AuthUser,
     ApiPath(org): ApiPath<String>,
     ApiQuery(query): ApiQuery<AuditQuery>,

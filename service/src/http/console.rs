@@ -22,7 +22,7 @@ use serde::Deserialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use super::ApiContext;
+use super::App;
 use super::extractor::{ApiJson, ApiPath};
 use crate::config::ServeConfig;
 use crate::error::{Error, Result};
@@ -61,7 +61,7 @@ const HTML: &str = "text/html; charset=utf-8";
 const CSS: &str = "text/css; charset=utf-8";
 const JS: &str = "text/javascript; charset=utf-8";
 
-pub fn router(config: &ServeConfig) -> axum::Router<ApiContext> {
+pub fn router(config: &ServeConfig) -> axum::Router<App> {
     let mut router = Router::new()
         .route("/", get(index))
         .route("/console/config.json", get(console_config))
@@ -136,7 +136,7 @@ fn etags() -> &'static Vec<String> {
     })
 }
 
-fn serve(ctx: &ApiContext, name: &str, headers: &HeaderMap) -> Response {
+fn serve(ctx: &App, name: &str, headers: &HeaderMap) -> Response {
     let Some(i) = ASSETS.iter().position(|(n, _, _)| *n == name) else {
         let mut response = (StatusCode::NOT_FOUND, "no such file in the console").into_response();
         secure(&mut response, &ctx.config);
@@ -163,16 +163,16 @@ fn serve(ctx: &ApiContext, name: &str, headers: &HeaderMap) -> Response {
     response
 }
 
-async fn index(State(ctx): State<ApiContext>, headers: HeaderMap) -> Response {
+async fn index(State(ctx): State<App>, headers: HeaderMap) -> Response {
     serve(&ctx, "index.html", &headers)
 }
 
-async fn asset(State(ctx): State<ApiContext>, ApiPath(file): ApiPath<String>, headers: HeaderMap) -> Response {
+async fn asset(State(ctx): State<App>, ApiPath(file): ApiPath<String>, headers: HeaderMap) -> Response {
     serve(&ctx, &file, &headers)
 }
 
 /// How the console signs in; nothing secret (a public client has no secret).
-async fn console_config(State(ctx): State<ApiContext>) -> Response {
+async fn console_config(State(ctx): State<App>) -> Response {
     let config = &ctx.config;
     let body = if let Some(oidc) = &config.auth.oidc {
         json!({"auth": "oidc", "issuer": oidc.issuer, "client_id": oidc.client_id, "scopes": oidc.scopes,
@@ -224,7 +224,7 @@ fn loopback_host(headers: &HeaderMap, port: u16) -> Result<()> {
 /// A token for one of the demo's roles (embedded demo on loopback only; see [`demo`]), asked
 /// for by this service's own console ([`loopback_host`]).
 async fn demo_token(
-    State(ctx): State<ApiContext>,
+    State(ctx): State<App>,
     Extension(Listening(addr)): Extension<Listening>,
     headers: HeaderMap,
     ApiJson(body): ApiJson<DemoRole>,

@@ -16,13 +16,13 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::extractor::{ApiPath, ApiQuery, AuthUser, Offset};
 use super::results::{calculated, download};
-use super::{ApiContext, audit};
+use super::{App, audit};
 use crate::auth::Permission;
 use crate::db::audit::Action;
 use crate::db::runs::Run;
 use crate::error::{Error, Result};
 
-pub fn router() -> Router<ApiContext> {
+pub fn router() -> Router<App> {
     Router::new()
         .route("/v1/orgs/{org}/runs/{id}/dead-letters", get(list))
         .route("/v1/orgs/{org}/runs/{id}/dead-letters.csv", get(csv_file))
@@ -86,7 +86,7 @@ pub struct DeadLetterPage {
         (status = 409, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)),
     security(("bearer" = [])))]
 pub(super) async fn list(
-    State(ctx): State<ApiContext>,
+    State(ctx): State<App>,
     user: AuthUser,
     ApiPath((org, id)): ApiPath<(String, String)>,
     ApiQuery(query): ApiQuery<DeadLetterQuery>,
@@ -119,7 +119,7 @@ pub(super) async fn list(
         (status = 409, body = super::error::ErrorBody)),
     security(("bearer" = [])))]
 pub(super) async fn csv_file(
-    State(ctx): State<ApiContext>,
+    State(ctx): State<App>,
     user: AuthUser,
     ApiPath((org, id)): ApiPath<(String, String)>,
 ) -> Result<Response> {
@@ -163,7 +163,7 @@ pub(super) async fn csv_file(
 }
 
 /// The org's letters of a run, by source (only `source` if given) and then line or row.
-async fn of_org(ctx: &ApiContext, org: &str, run: &Run, source: Option<&str>) -> Result<Vec<DeadLetter>> {
+async fn of_org(ctx: &App, org: &str, run: &Run, source: Option<&str>) -> Result<Vec<DeadLetter>> {
     // The sources the run counted: a name from the query is only ever matched against them,
     // never made into a path.
     let sources = run

@@ -8,7 +8,7 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
-use super::{ApiContext, RequestId};
+use super::{App, RequestId};
 use crate::auth::{Permission, Permissions, TokenError};
 use crate::db::audit::Actor;
 use crate::error::{Error, Result};
@@ -85,13 +85,13 @@ impl AuthUser {
 
 impl<S> FromRequestParts<S> for AuthUser
 where
-    ApiContext: FromRef<S>,
+    App: FromRef<S>,
     S: Send + Sync,
 {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self> {
-        let ctx = ApiContext::from_ref(state);
+        let ctx = App::from_ref(state);
         // Taken out of the request, so nothing later can log it.
         let header = parts.headers.remove(AUTHORIZATION).ok_or(TokenError::Missing)?;
         let header = header

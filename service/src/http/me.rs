@@ -6,11 +6,11 @@ use axum::{Json, Router};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::ApiContext;
+use super::App;
 use super::extractor::AuthUser;
 use crate::error::{Error, Result};
 
-pub fn router() -> Router<ApiContext> {
+pub fn router() -> Router<App> {
     Router::new().route("/v1/me", get(me))
 }
 

@@ -1,5 +1,4 @@
-//! The HTTP API: one context shared by every handler, one error type, the `AuthUser` extractor
-//! on every `/v1` route. Each resource module owns its wire structs and its `router()`; this
+//! The HTTP API over the [`App`]: one error type, the `AuthUser` extractor on every `/v1` route. Each resource module owns its wire structs and its `router()`; this
 //! module merges them and adds request ids, tracing and metrics once.
 
 mod adjustments;
@@ -20,8 +19,6 @@ mod runs;
 mod schedule;
 mod uploads;
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Router;
@@ -29,83 +26,18 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::HeaderValue;
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use payroll_connectors::Store;
-use payroll_pipeline::Source;
-use payroll_rules::Ruleset;
-use tokio::sync::Notify;
 use tracing::Instrument;
 
-use crate::auth::{Keys, Roles};
-use crate::config::ServeConfig;
-use crate::db::Db;
-use crate::metrics::Metrics;
-use crate::worker::Compute;
+use crate::app::App;
 
 pub use extractor::AuthUser;
 pub use ops::openapi;
-pub use results::{ResultsCache, Rows};
-
-/// Everything a handler, the run worker and the scheduler share.
-#[derive(Clone)]
-pub struct ApiContext {
-    pub config: Arc<ServeConfig>,
-    pub db: Db,
-    /// Results and payslips.
-    pub store: Store,
-    pub keys: Arc<Keys>,
-    /// The config's roles: what each org's roles in the database start from.
-    pub roles: Arc<Roles>,
-    /// Each org's roles as this instance last read them from the database.
-    pub role_tables: Arc<crate::db::roles::RoleTables>,
-    pub rulesets: Arc<Rulesets>,
-    /// Where runs read their inputs: files mode's folder, or a stream's state.
-    pub source: Arc<Source>,
-    /// Wakes the run worker when a run is queued or approved.
-    pub work: Arc<Notify>,
-    /// This process, as it names itself on the runs it claims.
-    pub instance: Arc<str>,
-    pub compute: Compute,
-    pub metrics: Arc<Metrics>,
-    pub results: Arc<ResultsCache>,
-    /// Uploads this process is receiving, per org (`[uploads] max_in_progress`).
-    pub receiving: Arc<uploads::Receiving>,
-    /// Stream mode: the stream this service consumes, and its live pay.
-    pub live: Option<Arc<crate::live::LiveStream>>,
-    /// Signs and checks the payslip links notices carry.
-    pub link_key: crate::notices::link::LinkKey,
-    /// Seals raw uploads and payout files with the checkpoint key, if one is set.
-    pub at_rest: crate::at_rest::AtRest,
-}
-
-impl ApiContext {
-    /// A request id unique across instances: this instance's name and a counter.
-    fn next_request_id(&self) -> String {
-        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
-        format!(
-            "{}-{:x}",
-            self.instance,
-            NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-        )
-    }
-}
 
 /// The id of the request being answered, for the audit log.
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
 
-/// The default ruleset and the orgs that have their own.
-pub struct Rulesets {
-    pub default: Arc<Ruleset>,
-    pub by_org: BTreeMap<String, Arc<Ruleset>>,
-}
-
-impl Rulesets {
-    pub fn of(&self, org: &str) -> Arc<Ruleset> {
-        Arc::clone(self.by_org.get(org).unwrap_or(&self.default))
-    }
-}
-
-pub fn router(ctx: ApiContext) -> Router {
+pub fn router(ctx: App) -> Router {
     Router::new()
         .merge(runs::router())
         .merge(results::router())
@@ -131,7 +63,7 @@ pub fn router(ctx: ApiContext) -> Router {
 /// client or a stuck dependency holds no task for long. Not uploads, whose body arrives while
 /// the handler runs (`[uploads] max_in_progress` bounds them), nor server-sent events, whose
 /// response streams after the handler has returned.
-async fn deadline(State(ctx): State<ApiContext>, request: Request, next: Next) -> Response {
+async fn deadline(State(ctx): State<App>, request: Request, next: Next) -> Response {
     let route = request
         .extensions()
         .get::<MatchedPath>()
@@ -158,7 +90,7 @@ async fn deadline(State(ctx): State<ApiContext>, request: Request, next: Next) -
 /// choose the id the audit log records, nor make two requests share one), a span that carries
 /// it, the client's own `X-Request-Id` beside it if it sent one, and the matched route, and its
 /// latency in the metrics. The `Authorization` header is never logged.
-async fn observe(State(ctx): State<ApiContext>, mut request: Request, next: Next) -> Response {
+async fn observe(State(ctx): State<App>, mut request: Request, next: Next) -> Response {
     let started = Instant::now();
     let route = request
         .extensions()

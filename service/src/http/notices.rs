@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::extractor::{ApiPath, ApiQuery, AuthUser, QueryFaults};
-use super::{ApiContext, RequestId};
+use super::{App, RequestId};
 use crate::auth::Permission;
 use crate::db::audit::{Action, Actor, Audited};
 use crate::db::notices::{self, Filter, Notice};
@@ -23,7 +23,7 @@ use crate::error::{Error, Result};
 use crate::notices::link::Grant;
 use crate::notices::{About, Channel, NoticeKind, NoticeStatus};
 
-pub fn router() -> Router<ApiContext> {
+pub fn router() -> Router<App> {
     Router::new()
         .route("/v1/orgs/{org}/runs/{id}/notices", get(list))
         .route("/v1/orgs/{org}/runs/{id}/notices/{nid}/retry", post(retry))
@@ -148,7 +148,7 @@ pub struct NoticePage {
         (status = 422, body = super::error::ErrorBody)),
     security(("bearer" = [])))]
 pub(super) async fn list(
-    State(ctx): State<ApiContext>,
+    State(ctx): State<App>,
     user: AuthUser,
     ApiPath((org, id)): ApiPath<(String, String)>,
     ApiQuery(query): ApiQuery<NoticeQuery>,
@@ -168,7 +168,7 @@ pub(super) async fn list(
         (status = 422, body = super::error::ErrorBody)),
     security(("bearer" = [])))]
 pub(super) async fn list_of_upload(
-    State(ctx): State<ApiContext>,
+    State(ctx): State<App>,
     user: AuthUser,
     ApiPath((org, id)): ApiPath<(String, String)>,
     ApiQuery(query): ApiQuery<NoticeQuery>,
@@ -196,7 +196,7 @@ impl NoticeQuery {
 }
 
 async fn page(
-    ctx: &ApiContext,
+    ctx: &App,
     org: &str,
     source: &str,
     (filter, size): (Filter, u32),
@@ -217,7 +217,7 @@ async fn page(
         (status = 409, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)),
     security(("bearer" = [])))]
 pub(super) async fn retry(
-    State(ctx): State<ApiContext>,
+    State(ctx): State<App>,
     user: AuthUser,
     ApiPath((org, id, nid)): ApiPath<(String, String, String)>,
 ) -> Result<Json<NoticeBody>> {
@@ -233,7 +233,7 @@ pub(super) async fn retry(
         (status = 409, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)),
     security(("bearer" = [])))]
 pub(super) async fn retry_of_upload(
-    State(ctx): State<ApiContext>,
+    State(ctx): State<App>,
     user: AuthUser,
     ApiPath((org, id, nid)): ApiPath<(String, String, String)>,
 ) -> Result<Json<NoticeBody>> {
@@ -242,7 +242,7 @@ pub(super) async fn retry_of_upload(
 }
 
 async fn retried(
-    ctx: &ApiContext,
+    ctx: &App,
     user: &AuthUser,
     org: &str,
     source: &str,
@@ -271,7 +271,7 @@ pub struct LinkQuery {
         (status = 403, body = super::error::ErrorBody), (status = 404, body = super::error::ErrorBody),
         (status = 422, body = super::error::ErrorBody)))]
 pub(super) async fn signed_payslip(
-    State(ctx): State<ApiContext>,
+    State(ctx): State<App>,
     Extension(request): Extension<RequestId>,
     ApiPath((org, id, worker)): ApiPath<(String, String, String)>,
     ApiQuery(query): ApiQuery<LinkQuery>,

@@ -10,9 +10,9 @@ use serde::Serialize;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
-use super::ApiContext;
+use super::App;
 
-pub fn router() -> Router<ApiContext> {
+pub fn router() -> Router<App> {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -92,7 +92,7 @@ pub struct Readiness {
 
 /// The database and the object store answer (and, in stream mode, the stream runs).
 #[utoipa::path(get, path = "/readyz", tag = "operations", responses((status = 200, body = Readiness), (status = 503, body = Readiness)))]
-async fn readyz(State(ctx): State<ApiContext>) -> impl IntoResponse {
+async fn readyz(State(ctx): State<App>) -> impl IntoResponse {
     let database = match ctx.db.ping().await {
         Ok(()) => "ok".to_string(),
         Err(e) => e.to_string(),
@@ -128,7 +128,7 @@ async fn readyz(State(ctx): State<ApiContext>) -> impl IntoResponse {
 
 /// Prometheus metrics.
 #[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, content_type = "text/plain", body = String)))]
-async fn metrics(State(ctx): State<ApiContext>) -> impl IntoResponse {
+async fn metrics(State(ctx): State<App>) -> impl IntoResponse {
     ctx.metrics.uploads_receiving(ctx.receiving.total());
     if let Some(live) = &ctx.live {
         ctx.metrics.observe_stream(&live.status);

@@ -15,14 +15,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
 
-use super::ApiContext;
+use super::App;
 use super::extractor::{ApiPath, ApiQuery, AuthUser, QueryFaults};
 use super::runs::SourceBody;
 use crate::auth::Permission;
 use crate::db::runs::{self, Run};
 use crate::error::{Error, Result};
 
-pub fn router() -> Router<ApiContext> {
+pub fn router() -> Router<App> {
     Router::new()
         .route("/v1/orgs/{org}/workers/{worker}/pay", get(pay))
         .route("/v1/orgs/{org}/workers/{worker}/periods", get(worker_periods))
@@ -78,7 +78,7 @@ pub struct PayBody {
         (status = 422, body = super::error::ErrorBody)),
     security(("bearer" = [])))]
 pub(super) async fn pay(
-    State(ctx): State<ApiContext>,
+    State(ctx): State<App>,
     user: AuthUser,
     ApiPath((org, worker)): ApiPath<(String, String)>,
     ApiQuery(query): ApiQuery<PayQuery>,
@@ -171,7 +171,7 @@ struct PaidPeriod {
 /// when the worker is in it), then each period whose calculated run computed the worker. At
 /// most `size`, before `before`; the cursor of the next page when more periods may follow.
 async fn paid_periods(
-    ctx: &ApiContext,
+    ctx: &App,
     org: &str,
     worker: &str,
     before: Option<PayPeriod>,
@@ -264,7 +264,7 @@ pub struct WorkerPeriodPage {
         (status = 403, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)),
     security(("bearer" = [])))]
 pub(super) async fn worker_periods(
-    State(ctx): State<ApiContext>,
+    State(ctx): State<App>,
     user: AuthUser,
     ApiPath((org, worker)): ApiPath<(String, String)>,
     ApiQuery(query): ApiQuery<PeriodsQuery>,
@@ -350,7 +350,7 @@ pub struct PeriodPage {
         (status = 403, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)),
     security(("bearer" = [])))]
 pub(super) async fn periods(
-    State(ctx): State<ApiContext>,
+    State(ctx): State<App>,
     user: AuthUser,
     ApiPath(org): ApiPath<String>,
     ApiQuery(query): ApiQuery<PeriodsQuery>,
@@ -386,7 +386,7 @@ pub(super) async fn periods(
         (status = 403, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)),
     security(("bearer" = [])))]
 pub(super) async fn period(
-    State(ctx): State<ApiContext>,
+    State(ctx): State<App>,
     user: AuthUser,
     ApiPath((org, period)): ApiPath<(String, String)>,
 ) -> Result<Json<PeriodBody>> {

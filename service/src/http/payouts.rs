@@ -22,14 +22,14 @@ use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 
 use super::extractor::{ApiJson, ApiPath, ApiQuery, AuthUser, QueryFaults};
-use super::{ApiContext, audit};
+use super::{App, audit};
 use crate::auth::Permission;
 use crate::db::audit::{Action, Audited};
 use crate::db::payouts::{self, NewPayment, NewPayout, Payout, ReturnDecision, ReturnRow};
 use crate::db::runs::{self, Run};
 use crate::error::{Error, Result};
 
-pub fn router() -> Router<ApiContext> {
+pub fn router() -> Router<App> {
     Router::new()
         .route("/v1/orgs/{org}/runs/{id}/payouts", post(create).get(list))
         .route("/v1/orgs/{org}/runs/{id}/payouts/{pid}", get(read))
@@ -132,7 +132,7 @@ fn body(p: Payout, returned: i64) -> PayoutBody {
 
 /// The run, if it is a final run that is finalized: only a paid, locked period is paid out or
 /// filed.
-pub(super) async fn finalized_final(ctx: &ApiContext, org: &str, id: &str, what: &str) -> Result<Run> {
+pub(super) async fn finalized_final(ctx: &App, org: &str, id: &str, what: &str) -> Result<Run> {
     let run = runs::get(&ctx.db, org, id).await?;
     if run.kind != RunKind::Final {
         return Err(Error::Conflict(format!(
@@ -149,7 +149,7 @@ pub(super) async fn finalized_final(ctx: &ApiContext, org: &str, id: &str, what:
 }
 
 /// The org's debit account from the config, or why there is none.
-fn debtor(ctx: &ApiContext, org: &str) -> Result<Debtor> {
+fn debtor(ctx: &App, org: &str) -> Result<Debtor> {
     let config = ctx.config.orgs.get(org);
     let missing = |key: &str| {
         Error::Conflict(format!(
@@ -206,7 +206,7 @@ const NAMED: usize = 5;
         (status = 422, body = super::error::ErrorBody)),
     security(("bearer" = [])))]
 pub(super) async fn create(
-    State(ctx): State<ApiContext>,
+    State(ctx): State<App>,
     user: AuthUser,
     ApiPath((org, id)): ApiPath<(String, String)>,
     headers: HeaderMap,
@@ -369,7 +369,7 @@ pub struct PayoutPage {
         (status = 422, body = super::error::ErrorBody)),
     security(("bearer" = [])))]
 pub(super) async fn list(
-    State(ctx): State<ApiContext>,
+    State(ctx): State<App>,
     user: AuthUser,
     ApiPath((org, id)): ApiPath<(String, String)>,
     ApiQuery(query): ApiQuery<ListQuery>,
@@ -399,7 +399,7 @@ pub(super) async fn list(
         (status = 403, body = super::error::ErrorBody), (status = 404, body = super::error::ErrorBody)),
     security(("bearer" = [])))]
 pub(super) async fn read(
-    State(ctx): State<ApiContext>,
+    State(ctx): State<App>,
     user: AuthUser,
     ApiPath((org, id, pid)): ApiPath<(String, String, String)>,
 ) -> Result<Json<PayoutBody>> {
@@ -409,7 +409,7 @@ pub(super) async fn read(
     Ok(Json(body(payout, returned)))
 }
 
-async fn download(ctx: &ApiContext, user: &AuthUser, org: &str, id: &str, pid: &str, file: File) -> Result<Response> {
+async fn download(ctx: &App, user: &AuthUser, org: &str, id: &str, pid: &str, file: File) -> Result<Response> {
     user.may(org, Permission::ViewPayouts)?;
     payouts::get(&ctx.db, org, id, pid).await?;
     let run = runs::get(&ctx.db, org, id).await?;
@@ -440,7 +440,7 @@ async fn download(ctx: &ApiContext, user: &AuthUser, org: &str, id: &str, pid: &
         (status = 404, body = super::error::ErrorBody)),
     security(("bearer" = [])))]
 pub(super) async fn pain001(
-    State(ctx): State<ApiContext>,
+    State(ctx): State<App>,
     user: AuthUser,
     ApiPath((org, id, pid)): ApiPath<(String, String, String)>,
 ) -> Result<Response> {
@@ -455,7 +455,7 @@ pub(super) async fn pain001(
         (status = 404, body = super::error::ErrorBody)),
     security(("bearer" = [])))]
 pub(super) async fn neft(
-    State(ctx): State<ApiContext>,
+    State(ctx): State<App>,
     user: AuthUser,
     ApiPath((org, id, pid)): ApiPath<(String, String, String)>,
 ) -> Result<Response> {
@@ -470,7 +470,7 @@ pub(super) async fn neft(
         (status = 404, body = super::error::ErrorBody)),
     security(("bearer" = [])))]
 pub(super) async fn exceptions(
-    State(ctx): State<ApiContext>,
+    State(ctx): State<App>,
     user: AuthUser,
     ApiPath((org, id, pid)): ApiPath<(String, String, String)>,
 ) -> Result<Response> {
@@ -581,7 +581,7 @@ const MAX_RETURN_FILE: usize = 8 << 20;
         (status = 422, body = super::error::ErrorBody)),
     security(("bearer" = [])))]
 pub(super) async fn returns(
-    State(ctx): State<ApiContext>,
+    State(ctx): State<App>,
     user: AuthUser,
     ApiPath((org, id, pid)): ApiPath<(String, String, String)>,
     body_bytes: Body,
@@ -624,7 +624,7 @@ pub struct ReturnPage {
         (status = 422, body = super::error::ErrorBody)),
     security(("bearer" = [])))]
 pub(super) async fn list_returns(
-    State(ctx): State<ApiContext>,
+    State(ctx): State<App>,
     user: AuthUser,
     ApiPath((org, id, pid)): ApiPath<(String, String, String)>,
     ApiQuery(query): ApiQuery<ListQuery>,
@@ -656,7 +656,7 @@ pub(super) async fn list_returns(
         (status = 409, description = "Approved or rejected already", body = super::error::ErrorBody)),
     security(("bearer" = [])))]
 pub(super) async fn approve_return(
-    State(ctx): State<ApiContext>,
+    State(ctx): State<App>,
     user: AuthUser,
     ApiPath((org, id, pid, rid)): ApiPath<(String, String, String, String)>,
 ) -> Result<Json<ReturnBody>> {
@@ -682,7 +682,7 @@ pub struct RejectReturn {
         (status = 422, body = super::error::ErrorBody)),
     security(("bearer" = [])))]
 pub(super) async fn reject_return(
-    State(ctx): State<ApiContext>,
+    State(ctx): State<App>,
     user: AuthUser,
     ApiPath((org, id, pid, rid)): ApiPath<(String, String, String, String)>,
     ApiJson(body): ApiJson<RejectReturn>,
@@ -706,7 +706,7 @@ pub(super) async fn reject_return(
 }
 
 async fn decide_return(
-    ctx: &ApiContext,
+    ctx: &App,
     user: &AuthUser,
     (org, id, pid, rid): (&str, &str, &str, &str),
     decision: ReturnDecision,

@@ -1,36 +1,31 @@
 //! A run's results (JSON pages, CSV, Parquet), one worker's explain trace, payslips and the
 //! register, read from the object store the run wrote them to.
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
-
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use datafusion::arrow::array::{Array, AsArray, RecordBatch};
-use datafusion::arrow::datatypes::{DataType, Decimal128Type, Int64Type};
+use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::util::display::array_value_to_string;
 use payroll_connectors::layout;
-use payroll_connectors::results::{read_arrears, read_org_results, read_run, results_parts};
+use payroll_connectors::results::{read_arrears, read_run, results_parts};
 use payroll_engine::lifecycle::RunStatus;
 use payroll_engine::spreadsheet::neutralise;
-use payroll_rules::vocabulary::PayPeriod;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
 
 use super::extractor::{ApiPath, ApiQuery, AuthUser, Offset};
-use super::{ApiContext, audit};
+use super::{App, audit};
 use crate::auth::Permission;
 use crate::db::audit::Action;
 use crate::db::runs::{self, Run};
 use crate::error::{Error, Result};
+use crate::results::{cell, row_json};
 
-pub fn router() -> Router<ApiContext> {
+pub fn router() -> Router<App> {
     Router::new()
         .route("/v1/orgs/{org}/runs/{id}/results", get(results_json))
         .route("/v1/orgs/{org}/runs/{id}/results.csv", get(results_csv))
@@ -44,116 +39,8 @@ pub fn router() -> Router<ApiContext> {
 /// Columns that name a person; an analyst's results leave them out.
 const PERSONAL: [&str; 5] = ["name", "uan", "esic_no", "bank_account_masked", "pan_masked"];
 
-/// Result rows (a run's, or a live shard's) with an index by worker id, so pay-to-date is a
-/// lookup, not a scan.
-pub struct Rows {
-    pub batches: Vec<RecordBatch>,
-    index: HashMap<String, (usize, usize)>,
-}
-
-impl Rows {
-    pub fn new(batches: Vec<RecordBatch>) -> Rows {
-        let mut index = HashMap::new();
-        for (b, batch) in batches.iter().enumerate() {
-            if let Some(ids) = batch.column_by_name("worker_id") {
-                for (row, id) in ids.as_string::<i32>().iter().enumerate() {
-                    index.insert(id.unwrap_or_default().to_string(), (b, row));
-                }
-            }
-        }
-        Rows { batches, index }
-    }
-
-    pub fn contains(&self, worker: &str) -> bool {
-        self.index.contains_key(worker)
-    }
-
-    /// The worker's row, every column, as JSON.
-    pub fn worker(&self, worker: &str) -> Option<Map<String, Value>> {
-        let &(b, row) = self.index.get(worker)?;
-        let batch = &self.batches[b];
-        let all: Vec<usize> = (0..batch.num_columns()).collect();
-        Some(row_json(batch, row, &all))
-    }
-}
-
-/// The last few runs' results of one org, decoded: pay-to-date and result pages read them
-/// without going to the store each time. A run's results never change once written.
-#[derive(Default)]
-pub struct ResultsCache {
-    runs: Mutex<VecDeque<(String, Arc<Rows>)>>,
-    /// The latest calculated run of an org's period, as read at a time: pay-to-date asks for it
-    /// on every request.
-    latest: Mutex<HashMap<(String, PayPeriod), ReadAt>>,
-    /// Held while one request reads the latest run again, so the others wait for its answer
-    /// instead of all asking the database at once.
-    refreshing: tokio::sync::Mutex<()>,
-    /// Likewise while one request reads a run's results from the store.
-    loading: tokio::sync::Mutex<()>,
-}
-
-/// A latest run (or none) and when it was read.
-type ReadAt = (Instant, Option<Arc<Run>>);
-
-const CACHED_RUNS: usize = 8;
-/// How stale "the latest calculated run" may be: a run calculated now (by this instance or
-/// another sharing the database) shows in pay-to-date within this.
-const LATEST_FOR: Duration = Duration::from_secs(1);
-
-impl ResultsCache {
-    /// The newest calculated run of an org's period (`db::runs::latest_calculated`), read from
-    /// the database at most once a second.
-    pub async fn latest(&self, ctx: &ApiContext, org: &str, period: PayPeriod) -> Result<Option<Arc<Run>>> {
-        let key = (org.to_string(), period);
-        let fresh = || {
-            lock(&self.latest)
-                .get(&key)
-                .filter(|(read, _)| read.elapsed() < LATEST_FOR)
-                .map(|(_, run)| run.clone())
-        };
-        if let Some(run) = fresh() {
-            return Ok(run);
-        }
-        let _refreshing = self.refreshing.lock().await;
-        if let Some(run) = fresh() {
-            return Ok(run);
-        }
-        let run = runs::latest_calculated(&ctx.db, org, period).await?.map(Arc::new);
-        lock(&self.latest).insert(key, (Instant::now(), run.clone()));
-        Ok(run)
-    }
-
-    pub async fn get(&self, ctx: &ApiContext, run: &Run) -> Result<Arc<Rows>> {
-        let cached = || {
-            lock(&self.runs)
-                .iter()
-                .find(|(id, _)| *id == run.id)
-                .map(|(_, rows)| Arc::clone(rows))
-        };
-        if let Some(rows) = cached() {
-            return Ok(rows);
-        }
-        // One request reads a run's results; the others wait for them.
-        let _loading = self.loading.lock().await;
-        if let Some(rows) = cached() {
-            return Ok(rows);
-        }
-        let batches = read_org_results(&ctx.store, &run.org_id, &run.period.to_string(), &run.id).await?;
-        let rows = Arc::new(Rows::new(batches));
-        let mut runs = lock(&self.runs);
-        runs.push_front((run.id.clone(), Arc::clone(&rows)));
-        runs.truncate(CACHED_RUNS);
-        Ok(rows)
-    }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // A panic while holding the lock leaves a cache that is still valid to read.
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
 /// The run, if its results are written.
-pub(super) async fn calculated(ctx: &ApiContext, org: &str, id: &str) -> Result<Run> {
+pub(super) async fn calculated(ctx: &App, org: &str, id: &str) -> Result<Run> {
     let run = runs::get(&ctx.db, org, id).await?;
     match run.status {
         RunStatus::Calculated | RunStatus::Finalizing | RunStatus::Finalized => Ok(run),
@@ -185,33 +72,6 @@ fn readable_columns(user: &AuthUser, org: &str, batch: Option<&RecordBatch>) -> 
         .filter(|(_, f)| !(anonymized && PERSONAL.contains(&f.name().as_str())))
         .map(|(i, _)| i)
         .collect())
-}
-
-/// A cell as JSON: decimals as exact strings (`"18314.05"`), flags as booleans, counts as
-/// numbers, dates and text as strings.
-fn cell(array: &dyn Array, row: usize) -> Value {
-    if array.is_null(row) {
-        return Value::Null;
-    }
-    match array.data_type() {
-        DataType::Decimal128(_, scale) => Value::String(
-            payroll_engine::money::decimal(array.as_primitive::<Decimal128Type>().value(row), *scale).map_or_else(
-                || array_value_to_string(array, row).unwrap_or_default(),
-                |d| d.to_string(),
-            ),
-        ),
-        DataType::Boolean => Value::Bool(array.as_boolean().value(row)),
-        DataType::Int64 => Value::from(array.as_primitive::<Int64Type>().value(row)),
-        _ => Value::String(array_value_to_string(array, row).unwrap_or_default()),
-    }
-}
-
-fn row_json(batch: &RecordBatch, row: usize, columns: &[usize]) -> Map<String, Value> {
-    let schema = batch.schema();
-    columns
-        .iter()
-        .map(|&i| (schema.field(i).name().clone(), cell(batch.column(i).as_ref(), row)))
-        .collect()
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -246,7 +106,7 @@ pub struct ResultsPage {
         (status = 409, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)),
     security(("bearer" = [])))]
 pub(super) async fn results_json(
-    State(ctx): State<ApiContext>,
+    State(ctx): State<App>,
     user: AuthUser,
     ApiPath((org, id)): ApiPath<(String, String)>,
     ApiQuery(page): ApiQuery<PageQuery>,
@@ -341,7 +201,7 @@ pub struct ArrearsPage {
         (status = 409, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)),
     security(("bearer" = [])))]
 pub(super) async fn arrears(
-    State(ctx): State<ApiContext>,
+    State(ctx): State<App>,
     user: AuthUser,
     ApiPath((org, id)): ApiPath<(String, String)>,
     ApiQuery(query): ApiQuery<ArrearsQuery>,
@@ -382,7 +242,7 @@ pub(super) async fn arrears(
         (status = 409, body = super::error::ErrorBody)),
     security(("bearer" = [])))]
 pub(super) async fn results_csv(
-    State(ctx): State<ApiContext>,
+    State(ctx): State<App>,
     user: AuthUser,
     ApiPath((org, id)): ApiPath<(String, String)>,
 ) -> Result<Response> {
@@ -430,7 +290,7 @@ pub(super) async fn results_csv(
         (status = 404, body = super::error::ErrorBody), (status = 409, body = super::error::ErrorBody)),
     security(("bearer" = [])))]
 pub(super) async fn results_parquet(
-    State(ctx): State<ApiContext>,
+    State(ctx): State<App>,
     user: AuthUser,
     ApiPath((org, id)): ApiPath<(String, String)>,
 ) -> Result<Response> {
@@ -472,7 +332,7 @@ pub(super) async fn results_parquet(
         (status = 404, body = super::error::ErrorBody), (status = 409, body = super::error::ErrorBody)),
     security(("bearer" = [])))]
 pub(super) async fn explain(
-    State(ctx): State<ApiContext>,
+    State(ctx): State<App>,
     user: AuthUser,
     ApiPath((org, id, worker)): ApiPath<(String, String, String)>,
 ) -> Result<Json<payroll_pipeline::explain::Explanation>> {
@@ -506,7 +366,7 @@ pub(super) async fn explain(
         (status = 404, body = super::error::ErrorBody), (status = 409, body = super::error::ErrorBody)),
     security(("bearer" = [])))]
 pub(super) async fn payslip(
-    State(ctx): State<ApiContext>,
+    State(ctx): State<App>,
     user: AuthUser,
     ApiPath((org, id, file)): ApiPath<(String, String, String)>,
 ) -> Result<Response> {
@@ -552,7 +412,7 @@ pub(super) async fn payslip(
         (status = 404, body = super::error::ErrorBody), (status = 409, body = super::error::ErrorBody)),
     security(("bearer" = [])))]
 pub(super) async fn register(
-    State(ctx): State<ApiContext>,
+    State(ctx): State<App>,
     user: AuthUser,
     ApiPath((org, id)): ApiPath<(String, String)>,
 ) -> Result<Response> {
@@ -576,7 +436,7 @@ pub(super) async fn register(
 
 const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 
-pub(super) async fn finalized(ctx: &ApiContext, org: &str, id: &str) -> Result<Run> {
+pub(super) async fn finalized(ctx: &App, org: &str, id: &str) -> Result<Run> {
     let run = runs::get(&ctx.db, org, id).await?;
     if run.status != RunStatus::Finalized {
         return Err(Error::Conflict(format!(

@@ -14,13 +14,13 @@ use payroll_pipeline::returns;
 use payroll_rules::ReturnsDef;
 
 use super::extractor::{ApiPath, AuthUser};
-use super::{ApiContext, audit};
+use super::{App, audit};
 use crate::auth::Permission;
 use crate::db::audit::Action;
 use crate::db::runs::Run;
 use crate::error::{Error, Result};
 
-pub fn router() -> Router<ApiContext> {
+pub fn router() -> Router<App> {
     Router::new()
         .route("/v1/orgs/{org}/runs/{id}/returns/ecr.txt", get(ecr))
         .route("/v1/orgs/{org}/runs/{id}/returns/esic.xlsx", get(esic))
@@ -31,7 +31,7 @@ pub fn router() -> Router<ApiContext> {
 const EXCEPTIONS_HEADER: &str = "x-return-exceptions";
 
 /// The run (finalized, final) and the `[returns]` mapping of the ruleset it applied.
-async fn prepare(ctx: &ApiContext, user: &AuthUser, org: &str, id: &str) -> Result<(Run, ReturnsDef)> {
+async fn prepare(ctx: &App, user: &AuthUser, org: &str, id: &str) -> Result<(Run, ReturnsDef)> {
     user.may(org, Permission::DownloadReturns)?;
     let run = super::payouts::finalized_final(ctx, org, id, "statutory returns").await?;
     let record = read_run(&ctx.store, id).await?;
@@ -81,7 +81,7 @@ fn missing(id: &str, which: &str) -> Error {
         (status = 409, description = "Not a finalized final run, or its ruleset maps no ECR", body = super::error::ErrorBody)),
     security(("bearer" = [])))]
 pub(super) async fn ecr(
-    State(ctx): State<ApiContext>,
+    State(ctx): State<App>,
     user: AuthUser,
     ApiPath((org, id)): ApiPath<(String, String)>,
 ) -> Result<Response> {
@@ -115,7 +115,7 @@ pub(super) async fn ecr(
         (status = 409, description = "Not a finalized final run, or its ruleset maps no ESIC", body = super::error::ErrorBody)),
     security(("bearer" = [])))]
 pub(super) async fn esic(
-    State(ctx): State<ApiContext>,
+    State(ctx): State<App>,
     user: AuthUser,
     ApiPath((org, id)): ApiPath<(String, String)>,
 ) -> Result<Response> {
@@ -146,7 +146,7 @@ pub(super) async fn esic(
         (status = 404, body = super::error::ErrorBody), (status = 409, body = super::error::ErrorBody)),
     security(("bearer" = [])))]
 pub(super) async fn exceptions(
-    State(ctx): State<ApiContext>,
+    State(ctx): State<App>,
     user: AuthUser,
     ApiPath((org, id)): ApiPath<(String, String)>,
 ) -> Result<Response> {

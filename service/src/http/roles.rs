@@ -7,13 +7,13 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::ApiContext;
+use super::App;
 use super::extractor::{ApiJson, ApiPath, AuthUser};
 use crate::auth::{Permission, Permissions};
 use crate::db::roles;
 use crate::error::{Error, Result};
 
-pub fn router() -> Router<ApiContext> {
+pub fn router() -> Router<App> {
     Router::new()
         .route("/v1/orgs/{org}/roles", get(list))
         .route("/v1/orgs/{org}/roles/{role}", get(read).put(write))
@@ -41,7 +41,7 @@ pub struct PutRole {
         (status = 403, body = super::error::ErrorBody)),
     security(("bearer" = [])))]
 pub(super) async fn list(
-    State(ctx): State<ApiContext>,
+    State(ctx): State<App>,
     user: AuthUser,
     ApiPath(org): ApiPath<String>,
 ) -> Result<Json<Vec<RoleBody>>> {
@@ -60,7 +60,7 @@ pub(super) async fn list(
         (status = 403, body = super::error::ErrorBody), (status = 404, body = super::error::ErrorBody)),
     security(("bearer" = [])))]
 pub(super) async fn read(
-    State(ctx): State<ApiContext>,
+    State(ctx): State<App>,
     user: AuthUser,
     ApiPath((org, role)): ApiPath<(String, String)>,
 ) -> Result<Json<RoleBody>> {
@@ -81,7 +81,7 @@ pub(super) async fn read(
         (status = 422, body = super::error::ErrorBody)),
     security(("bearer" = [])))]
 pub(super) async fn write(
-    State(ctx): State<ApiContext>,
+    State(ctx): State<App>,
     user: AuthUser,
     ApiPath((org, role)): ApiPath<(String, String)>,
     ApiJson(body): ApiJson<PutRole>,

@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
 
-use super::ApiContext;
+use super::App;
 use super::extractor::{ApiJson, ApiPath, ApiQuery, AuthUser, Offset, QueryFaults};
 use crate::auth::Permission;
 use crate::db::audit::{Action, Audited};
@@ -26,7 +26,7 @@ use crate::db::runs::{self, Changes, Filter, NewRun, Progress, Run};
 use crate::db::worker_errors::{self, Exclusion, RecordedError};
 use crate::error::{Error, Result};
 
-pub fn router() -> Router<ApiContext> {
+pub fn router() -> Router<App> {
     Router::new()
         .route("/v1/orgs/{org}/runs", post(trigger).get(list))
         .route("/v1/orgs/{org}/runs/{id}", get(read))
@@ -268,7 +268,7 @@ pub struct RunPage {
 /// A single run as the API shows it: with its transitions and, once calculated with worker
 /// errors, how many are still to be excluded and (for callers who see pay) the first errors and
 /// every exclusion.
-pub async fn single(ctx: &ApiContext, run: Run, user: &AuthUser) -> Result<RunBody> {
+pub async fn single(ctx: &App, run: Run, user: &AuthUser) -> Result<RunBody> {
     let transitions = runs::transitions(&ctx.db, &run.id).await?;
     let (org, id) = (run.org_id.clone(), run.id.clone());
     let mut body = RunBody::new(run, Some(transitions), user);
@@ -359,7 +359,7 @@ impl RunBody {
         (status = 409, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)),
     security(("bearer" = [])))]
 pub(super) async fn trigger(
-    State(ctx): State<ApiContext>,
+    State(ctx): State<App>,
     user: AuthUser,
     ApiPath(org): ApiPath<String>,
     headers: HeaderMap,
@@ -424,7 +424,7 @@ pub struct ListQuery {
         (status = 403, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)),
     security(("bearer" = [])))]
 pub(super) async fn list(
-    State(ctx): State<ApiContext>,
+    State(ctx): State<App>,
     user: AuthUser,
     ApiPath(org): ApiPath<String>,
     ApiQuery(query): ApiQuery<ListQuery>,
@@ -452,7 +452,7 @@ pub(super) async fn list(
         (status = 403, body = super::error::ErrorBody), (status = 404, body = super::error::ErrorBody)),
     security(("bearer" = [])))]
 pub(super) async fn read(
-    State(ctx): State<ApiContext>,
+    State(ctx): State<App>,
     user: AuthUser,
     ApiPath((org, id)): ApiPath<(String, String)>,
 ) -> Result<Json<RunBody>> {
@@ -470,7 +470,7 @@ pub(super) async fn read(
         (status = 409, body = super::error::ErrorBody)),
     security(("bearer" = [])))]
 pub(super) async fn approve(
-    State(ctx): State<ApiContext>,
+    State(ctx): State<App>,
     user: AuthUser,
     ApiPath((org, id)): ApiPath<(String, String)>,
 ) -> Result<Json<RunBody>> {
@@ -513,7 +513,7 @@ pub(super) async fn approve(
         (status = 409, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)),
     security(("bearer" = [])))]
 pub(super) async fn reject(
-    State(ctx): State<ApiContext>,
+    State(ctx): State<App>,
     user: AuthUser,
     ApiPath((org, id)): ApiPath<(String, String)>,
     ApiJson(body): ApiJson<RejectRun>,
@@ -549,7 +549,7 @@ pub(super) async fn reject(
         (status = 409, body = super::error::ErrorBody)),
     security(("bearer" = [])))]
 pub(super) async fn cancel(
-    State(ctx): State<ApiContext>,
+    State(ctx): State<App>,
     user: AuthUser,
     ApiPath((org, id)): ApiPath<(String, String)>,
 ) -> Result<Json<RunBody>> {
@@ -589,7 +589,7 @@ pub struct ErrorPageQuery {
         (status = 422, body = super::error::ErrorBody)),
     security(("bearer" = [])))]
 pub(super) async fn worker_errors(
-    State(ctx): State<ApiContext>,
+    State(ctx): State<App>,
     user: AuthUser,
     ApiPath((org, id)): ApiPath<(String, String)>,
     ApiQuery(query): ApiQuery<ErrorPageQuery>,
@@ -620,7 +620,7 @@ pub(super) async fn worker_errors(
         (status = 409, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)),
     security(("bearer" = [])))]
 pub(super) async fn exclude(
-    State(ctx): State<ApiContext>,
+    State(ctx): State<App>,
     user: AuthUser,
     ApiPath((org, id)): ApiPath<(String, String)>,
     ApiJson(body): ApiJson<ExcludeWorkers>,
@@ -690,7 +690,7 @@ pub struct RunEvent {
         (status = 404, body = super::error::ErrorBody)),
     security(("bearer" = [])))]
 pub(super) async fn events(
-    State(ctx): State<ApiContext>,
+    State(ctx): State<App>,
     user: AuthUser,
     ApiPath((org, id)): ApiPath<(String, String)>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>> {

@@ -7,14 +7,14 @@ use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::ApiContext;
+use super::App;
 use super::extractor::{ApiJson, ApiPath, AuthUser};
 use crate::auth::Permission;
 use crate::db;
 use crate::error::{Error, Result};
-use crate::scheduler::{Schedule, Spec};
+use crate::schedule::{Schedule, Spec};
 
-pub fn router() -> Router<ApiContext> {
+pub fn router() -> Router<App> {
     Router::new().route("/v1/orgs/{org}/schedule", get(read).put(write))
 }
 
@@ -71,7 +71,7 @@ impl From<Schedule> for ScheduleBody {
         (status = 403, body = super::error::ErrorBody), (status = 404, body = super::error::ErrorBody)),
     security(("bearer" = [])))]
 pub(super) async fn read(
-    State(ctx): State<ApiContext>,
+    State(ctx): State<App>,
     user: AuthUser,
     ApiPath(org): ApiPath<String>,
 ) -> Result<Json<ScheduleBody>> {
@@ -89,7 +89,7 @@ pub(super) async fn read(
         (status = 403, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)),
     security(("bearer" = [])))]
 pub(super) async fn write(
-    State(ctx): State<ApiContext>,
+    State(ctx): State<App>,
     user: AuthUser,
     ApiPath(org): ApiPath<String>,
     ApiJson(body): ApiJson<ScheduleRequest>,

@@ -15,7 +15,7 @@ use tokio::runtime::Handle;
 use utoipa::{IntoParams, ToSchema};
 
 use super::extractor::{ApiPath, ApiQuery, AuthUser, QueryFaults};
-use super::{ApiContext, audit};
+use super::{App, audit};
 use crate::auth::Permission;
 use crate::db::audit::Action;
 use crate::db::uploads::{self, Filter, NewUpload, Upload};
@@ -23,7 +23,7 @@ use crate::error::{Error, Result};
 use crate::uploads::review::WorkerChange;
 use crate::uploads::{Format, UploadKind, UploadMode, UploadStatus, check::shown, file_path, report};
 
-pub fn router() -> Router<ApiContext> {
+pub fn router() -> Router<App> {
     Router::new()
         .route("/v1/orgs/{org}/uploads", post(create).get(list))
         .route("/v1/orgs/{org}/uploads/{id}", get(read))
@@ -121,66 +121,6 @@ pub struct UploadPage {
     pub next_page_token: Option<String>,
 }
 
-/// Uploads this process is receiving, per org: each holds up to `max_bytes` in memory until its
-/// body is read and it is recorded (from then on the database counts it).
-///
-/// An upload moves from this count to the database's under `admission`, the lock its check
-/// holds too: a check never sees an upload in both, nor in neither.
-#[derive(Debug, Default)]
-pub struct Receiving {
-    orgs: std::sync::Mutex<std::collections::HashMap<String, usize>>,
-    admission: tokio::sync::Mutex<()>,
-}
-
-/// One upload being received: counted until dropped, so a body that fails to arrive (or a
-/// client that goes away) releases its place.
-pub struct Received<'a> {
-    receiving: &'a Receiving,
-    org: String,
-    /// This org's uploads being received, this one included, when it began.
-    pub count: usize,
-}
-
-impl Receiving {
-    /// Held while an upload is counted and checked, and while it moves to the database.
-    pub async fn admission(&self) -> tokio::sync::MutexGuard<'_, ()> {
-        self.admission.lock().await
-    }
-
-    pub fn begin(&self, org: &str) -> Received<'_> {
-        let mut orgs = self.orgs.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let count = orgs.entry(org.to_string()).or_default();
-        *count += 1;
-        Received {
-            count: *count,
-            receiving: self,
-            org: org.to_string(),
-        }
-    }
-
-    /// Bodies being received, every org together.
-    pub fn total(&self) -> usize {
-        let orgs = self.orgs.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        orgs.values().sum()
-    }
-}
-
-impl Drop for Received<'_> {
-    fn drop(&mut self) {
-        let mut orgs = self
-            .receiving
-            .orgs
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(count) = orgs.get_mut(&self.org) {
-            *count = count.saturating_sub(1);
-            if *count == 0 {
-                orgs.remove(&self.org);
-            }
-        }
-    }
-}
-
 /// Seconds a client refused for too many uploads in progress is asked to wait.
 const RETRY_AFTER: u64 = 30;
 
@@ -205,7 +145,7 @@ const FORM_OVERHEAD: usize = 64 << 10;
             headers(("Retry-After" = u64, description = "Seconds to wait")))),
     security(("bearer" = [])))]
 pub(super) async fn create(
-    State(ctx): State<ApiContext>,
+    State(ctx): State<App>,
     user: AuthUser,
     ApiPath(org): ApiPath<String>,
     ApiQuery(query): ApiQuery<CreateQuery>,
@@ -472,7 +412,7 @@ pub struct ListQuery {
         (status = 403, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)),
     security(("bearer" = [])))]
 pub(super) async fn list(
-    State(ctx): State<ApiContext>,
+    State(ctx): State<App>,
     user: AuthUser,
     ApiPath(org): ApiPath<String>,
     ApiQuery(query): ApiQuery<ListQuery>,
@@ -498,7 +438,7 @@ pub(super) async fn list(
         (status = 403, body = super::error::ErrorBody), (status = 404, body = super::error::ErrorBody)),
     security(("bearer" = [])))]
 pub(super) async fn read(
-    State(ctx): State<ApiContext>,
+    State(ctx): State<App>,
     user: AuthUser,
     ApiPath((org, id)): ApiPath<(String, String)>,
 ) -> Result<Json<UploadBody>> {
@@ -551,7 +491,7 @@ pub struct ChangesQuery {
         (status = 409, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)),
     security(("bearer" = [])))]
 pub(super) async fn changes(
-    State(ctx): State<ApiContext>,
+    State(ctx): State<App>,
     user: AuthUser,
     ApiPath((org, id)): ApiPath<(String, String)>,
     ApiQuery(query): ApiQuery<ChangesQuery>,
@@ -591,7 +531,7 @@ pub(super) async fn changes(
         (status = 409, description = "Still being processed", body = super::error::ErrorBody)),
     security(("bearer" = [])))]
 pub(super) async fn errors_xlsx(
-    State(ctx): State<ApiContext>,
+    State(ctx): State<App>,
     user: AuthUser,
     ApiPath((org, id)): ApiPath<(String, String)>,
 ) -> Result<Response> {
@@ -607,7 +547,7 @@ pub(super) async fn errors_xlsx(
         (status = 409, description = "Still being processed", body = super::error::ErrorBody)),
     security(("bearer" = [])))]
 pub(super) async fn errors_csv(
-    State(ctx): State<ApiContext>,
+    State(ctx): State<App>,
     user: AuthUser,
     ApiPath((org, id)): ApiPath<(String, String)>,
 ) -> Result<Response> {
@@ -617,7 +557,7 @@ pub(super) async fn errors_csv(
 /// Rejections read from the database at a time while a report is written.
 const PAGE: u32 = 1000;
 
-async fn errors(ctx: &ApiContext, user: &AuthUser, org: &str, id: &str, format: Format) -> Result<Response> {
+async fn errors(ctx: &App, user: &AuthUser, org: &str, id: &str, format: Format) -> Result<Response> {
     user.may(org, Permission::Upload)?;
     let upload = uploads::get(&ctx.db, org, id).await?;
     if matches!(upload.status, UploadStatus::Queued | UploadStatus::Processing) {

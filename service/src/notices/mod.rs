@@ -2,10 +2,10 @@
 //! contact is told their net payable and given a link to their payslip, valid for a while.
 //!
 //! ```text
-//! worker::finalize ──▶ db::runs::apply(Finalize) ─┬─ run → finalized      (one transaction:
-//!   (payslips rendered; notices built            └─ notices: pending      the outbox)
+//! jobs::runs::finalize ──▶ db::runs::apply(Finalize) ─┬─ run → finalized      (one transaction:
+//!   (payslips rendered; notices built                └─ notices: pending      the outbox)
 //!    from the results and the master)
-//! dispatch::run ──▶ claim due notices under a lease ──▶ channel (SMTP, webhook) ──▶ sent
+//! jobs::notices ──▶ claim due notices under a lease ──▶ channel (SMTP, webhook) ──▶ sent
 //!                      ▲                                   │ temporary failure: retry later
 //!                      └───────────── pending ◀────────────┤ given up: next channel, or dead
 //! ```
@@ -22,7 +22,6 @@
 
 pub mod channel;
 pub mod config;
-pub mod dispatch;
 pub mod link;
 pub mod policy;
 
@@ -271,7 +270,7 @@ pub fn idempotency_key(kind: NoticeKind, source: &str, worker_id: &str, channel:
 /// The notices of a run being finalized: one per worker in its results who has a contact on a
 /// configured channel, with their net payable. Contacts are read from the master the run read
 /// (the input folder's `workers.csv`, or the stream's state).
-pub async fn for_run(ctx: &crate::http::ApiContext, run: &Run) -> Result<Vec<NewNotice>> {
+pub async fn for_run(ctx: &crate::app::App, run: &Run) -> Result<Vec<NewNotice>> {
     let settings = &ctx.config.notices;
     let order = settings.channels_of(&run.org_id);
     if !settings.enabled || order.is_empty() {

@@ -21,8 +21,11 @@
 //! is applied whole or not at all.
 
 pub mod check;
+mod receiving;
 pub mod report;
 pub mod review;
+
+pub use receiving::{Received, Receiving};
 
 use std::collections::HashMap;
 use std::fmt;
@@ -39,11 +42,11 @@ use serde::{Deserialize, Serialize};
 use tokio::runtime::Handle;
 use utoipa::ToSchema;
 
+use crate::app::App;
 use crate::db::Db;
 use crate::db::adjustments::{self, Requested};
 use crate::db::uploads::{self, Counts, Rejection, Upload};
 use crate::error::{Error, Result};
-use crate::http::ApiContext;
 use check::{Checker, Master, shown};
 
 /// The most rows an upload may have: split a bigger file.
@@ -169,7 +172,7 @@ pub(crate) enum Target {
 }
 
 /// Why a kind cannot be uploaded in this service's mode (a 409 at upload time), if it cannot.
-pub fn refusal(ctx: &ApiContext, kind: UploadKind) -> Option<String> {
+pub fn refusal(ctx: &App, kind: UploadKind) -> Option<String> {
     match (kind, &*ctx.source, &ctx.config.brokers) {
         (UploadKind::Adjustments, ..) | (_, Source::Folder(_), None) => None,
         (UploadKind::AttendanceSummary, ..) => Some(
@@ -184,7 +187,7 @@ pub fn refusal(ctx: &ApiContext, kind: UploadKind) -> Option<String> {
     }
 }
 
-pub(crate) fn target(ctx: &ApiContext, kind: UploadKind) -> Result<Target> {
+pub(crate) fn target(ctx: &App, kind: UploadKind) -> Result<Target> {
     if let Some(why) = refusal(ctx, kind) {
         return Err(Error::Conflict(why));
     }
@@ -276,7 +279,7 @@ pub(crate) fn master(source: &Source, org: &str) -> Result<Option<Master>> {
 }
 
 /// Sites and their orgs from the configured sites file (stream mode's workers).
-fn configured_sites(ctx: &ApiContext) -> Result<Option<HashMap<String, String>>> {
+fn configured_sites(ctx: &App) -> Result<Option<HashMap<String, String>>> {
     match &ctx.config.sites {
         Some(path) => Ok(Some(
             payroll_connectors::files::read_sites(path)?
@@ -290,7 +293,7 @@ fn configured_sites(ctx: &ApiContext) -> Result<Option<HashMap<String, String>>>
 
 /// Processes a queued upload to its end, in the background: every failure is recorded on the
 /// upload, none is lost in a task's return value.
-pub async fn process(ctx: ApiContext, org: String, id: String) {
+pub async fn process(ctx: App, org: String, id: String) {
     match uploads::start(&ctx.db, &org, &id).await {
         Ok(true) => {}
         Ok(false) => return,
@@ -332,84 +335,7 @@ pub async fn process(ctx: ApiContext, org: String, id: String) {
     }
 }
 
-/// How long an upload may go without progress before the janitor takes it for abandoned: its
-/// instance writes progress every quarter second while reading, and applies in seconds.
-const ABANDONED_AFTER: Duration = Duration::from_secs(600);
-/// How long a queued upload waits for the instance that took it before another processes it.
-const UNCLAIMED_AFTER: Duration = Duration::from_secs(60);
-
-/// Every `every`: processes uploads left `queued` (their instance stopped before starting
-/// them) and fails those left `processing` by an instance that stopped, saying so. At most
-/// hourly (and at start), deletes uploaded files older than `[uploads] keep_raw`.
-pub async fn janitor(ctx: ApiContext, every: Duration) {
-    let mut expired_at: Option<Instant> = None;
-    loop {
-        if let Err(e) = sweep(&ctx).await {
-            tracing::warn!(error = %e, "upload janitor");
-        }
-        let keep = ctx.config.uploads.keep_raw;
-        if expired_at.is_none_or(|at| at.elapsed() >= keep.min(Duration::from_secs(3600))) {
-            expired_at = Some(Instant::now());
-            if let Err(e) = expire(&ctx, keep).await {
-                tracing::warn!(error = %e, "upload janitor: deleting old uploaded files");
-            }
-        }
-        tokio::time::sleep(every).await;
-    }
-}
-
-/// Rejects the workers uploads awaiting approval since more than `keep` ago, then deletes the
-/// uploaded files last written more than `keep` ago. A file is kept by content, and
-/// uploading it again writes it again, so one an upload in progress reads is never this old.
-async fn expire(ctx: &ApiContext, keep: Duration) -> Result<()> {
-    let Some(before) = chrono::Duration::from_std(keep)
-        .ok()
-        .and_then(|keep| chrono::Utc::now().checked_sub_signed(keep))
-    else {
-        return Ok(()); // kept longer than time goes back
-    };
-    // A workers upload nobody decided is rejected: its staged lines (full bank accounts) are not
-    // kept longer than the file they came from.
-    for (org, id) in uploads::stale(&ctx.db, UploadStatus::AwaitingApproval, &crate::db::timestamp(before)).await? {
-        let upload = uploads::get(&ctx.db, &org, &id).await?;
-        let reason = "not decided within [uploads] keep_raw: upload the file again";
-        review::reject(ctx, &uploads::SYSTEM, &upload, reason).await?;
-        tracing::info!(
-            upload = id,
-            "a workers upload past [uploads] keep_raw rejected, undecided"
-        );
-    }
-    for (org, sha256, format) in uploads::files_before(&ctx.db, &crate::db::timestamp(before)).await? {
-        let Ok(format) = format.parse::<Format>() else {
-            continue;
-        };
-        let path = file_path(&org, &sha256, format);
-        if ctx.store.head(&path).await?.is_some() {
-            ctx.store.delete(&path).await?;
-            tracing::info!(file = %path, "deleted an uploaded file past [uploads] keep_raw");
-        }
-    }
-    Ok(())
-}
-
-async fn sweep(ctx: &ApiContext) -> Result<()> {
-    let ago =
-        |d: Duration| crate::db::timestamp(chrono::Utc::now() - chrono::Duration::from_std(d).unwrap_or_default());
-    for (org, id) in uploads::stale(&ctx.db, UploadStatus::Queued, &ago(UNCLAIMED_AFTER)).await? {
-        tokio::spawn(process(ctx.clone(), org, id));
-    }
-    let before = ago(ABANDONED_AFTER);
-    for (org, id) in uploads::stale(&ctx.db, UploadStatus::Processing, &before).await? {
-        let message = "the service stopped while processing this upload: see whether its rows were applied \
-                       (adjustments are listed with the upload's time) before uploading the file again";
-        if uploads::abandon(&ctx.db, &org, &id, &before, message).await? {
-            tracing::warn!(upload = id, "an abandoned upload failed");
-        }
-    }
-    Ok(())
-}
-
-async fn run(ctx: &ApiContext, upload: Upload) -> Result<()> {
+async fn run(ctx: &App, upload: Upload) -> Result<()> {
     let bytes = ctx
         .at_rest
         .get(&ctx.store, &file_path(&upload.org_id, &upload.sha256, upload.format))

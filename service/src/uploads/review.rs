@@ -18,15 +18,15 @@ use utoipa::ToSchema;
 
 use super::check::shown;
 use super::{Target, UploadKind, UploadStatus};
+use crate::app::App;
 use crate::db::audit::{Action, Actor, append_in};
 use crate::db::timestamp;
 use crate::db::uploads::Upload;
 use crate::error::{Error, Result};
-use crate::http::ApiContext;
 use crate::notices::{self, ContactNotice};
 
 /// The upload's staged lines, from the object store.
-async fn staged(ctx: &ApiContext, upload: &Upload) -> Result<bytes::Bytes> {
+async fn staged(ctx: &App, upload: &Upload) -> Result<bytes::Bytes> {
     ctx.at_rest
         .get(&ctx.store, &super::staged_path(&upload.org_id, &upload.id))
         .await
@@ -102,11 +102,7 @@ fn staged_workers(target: &Target, staged: &[u8]) -> Result<Vec<Worker>> {
 
 /// Each staged worker beside its current record, if any: the master the runs and payouts read
 /// (the input folder's, or the stream's latest checkpoints).
-async fn before_and_after(
-    ctx: &ApiContext,
-    target: Target,
-    staged: bytes::Bytes,
-) -> Result<Vec<(Option<Worker>, Worker)>> {
+async fn before_and_after(ctx: &App, target: Target, staged: bytes::Bytes) -> Result<Vec<(Option<Worker>, Worker)>> {
     let after = tokio::task::spawn_blocking(move || staged_workers(&target, &staged))
         .await
         .map_err(|e| Error::Internal(format!("reading the staged workers: {e}")))??;
@@ -172,7 +168,7 @@ fn awaiting(upload: &Upload) -> Result<()> {
 }
 
 /// What approving the upload would change, per worker and field (sensitive values masked).
-pub async fn changes(ctx: &ApiContext, upload: &Upload) -> Result<Vec<WorkerChange>> {
+pub async fn changes(ctx: &App, upload: &Upload) -> Result<Vec<WorkerChange>> {
     awaiting(upload)?;
     let target = super::target(ctx, upload.kind)?;
     let workers = before_and_after(ctx, target, staged(ctx, upload).await?).await?;
@@ -219,7 +215,7 @@ async fn claim(
 
 /// Applies the staged workers as processing applied any upload's rows, audited per worker and
 /// field. `by` is not the uploader (the handler checks). Returns the workers applied.
-pub async fn approve(ctx: &ApiContext, actor: &Actor<'_>, upload: &Upload) -> Result<u64> {
+pub async fn approve(ctx: &App, actor: &Actor<'_>, upload: &Upload) -> Result<u64> {
     awaiting(upload)?;
     let target = super::target(ctx, upload.kind)?;
     let lines = staged(ctx, upload).await?;
@@ -289,7 +285,7 @@ pub async fn approve(ctx: &ApiContext, actor: &Actor<'_>, upload: &Upload) -> Re
 }
 
 /// Drops the staged workers, saying why. Returns how many were dropped.
-pub async fn reject(ctx: &ApiContext, actor: &Actor<'_>, upload: &Upload, reason: &str) -> Result<u64> {
+pub async fn reject(ctx: &App, actor: &Actor<'_>, upload: &Upload, reason: &str) -> Result<u64> {
     awaiting(upload)?;
     let mut tx = ctx.db.pool().begin().await?;
     claim(&mut tx, upload, UploadStatus::Rejected, actor.sub, Some(reason)).await?;
@@ -311,7 +307,7 @@ pub async fn reject(ctx: &ApiContext, actor: &Actor<'_>, upload: &Upload, reason
 
 /// Deletes a decided upload's staged lines. One left behind (a failed delete) is never read
 /// again: the upload is decided.
-async fn forget(ctx: &ApiContext, upload: &Upload) {
+async fn forget(ctx: &App, upload: &Upload) {
     let path = super::staged_path(&upload.org_id, &upload.id);
     if let Err(e) = ctx.store.delete(&path).await {
         tracing::warn!(upload = upload.id, error = %e, "a decided upload's staged lines not deleted");

@@ -1,5 +1,5 @@
-//! The dispatcher: claims due notices from the outbox under a lease, sends each on its current
-//! channel, and records what [`super::policy::next`] decides. Any number of dispatchers (one per
+//! The notice dispatcher: claims due notices from the outbox under a lease, sends each on its current
+//! channel, and records what [`crate::notices::policy::next`] decides. Any number of dispatchers (one per
 //! instance) share the outbox; one that dies mid-batch leaves its claimed notices to the next
 //! claim after the lease, which sends them again under the same idempotency key.
 
@@ -9,14 +9,14 @@ use std::time::Duration;
 use chrono::Utc;
 use futures::StreamExt;
 
-use super::channel::{Channels, Message, Words, render, render_contact_change};
-use super::link::{Grant, LinkKey};
-use super::policy::{Backoff, Next, next};
-use super::{About, NoticeSettings, idempotency_key};
 use crate::db::Db;
 use crate::db::notices::{self, Attempted, Notice};
 use crate::error::Result;
 use crate::metrics::Metrics;
+use crate::notices::channel::{Channels, Message, Words, render, render_contact_change};
+use crate::notices::link::{Grant, LinkKey};
+use crate::notices::policy::{Backoff, Next, next};
+use crate::notices::{About, NoticeSettings, idempotency_key};
 
 /// What a dispatcher needs: the outbox, the vendors, the key links are signed with and the
 /// service's address as workers reach it.

@@ -1,6 +1,6 @@
 //! The run worker: claims queued runs and calculates them, claims approved runs and renders
 //! their payslips, and a janitor that notices runs whose instance died. The pipeline is
-//! CPU-bound: it runs on its own runtime ([`Compute`]) so the API stays responsive.
+//! CPU-bound: it runs on its own runtime ([`crate::app::Compute`]) so the API stays responsive.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -11,10 +11,10 @@ use payroll_engine::lifecycle::{Move, RunStatus};
 use payroll_pipeline::payslips::Formats;
 use payroll_pipeline::{RunReport, RunRequest, Source, run as pipeline_run};
 
+use crate::app::App;
 use crate::db::Db;
 use crate::db::runs::{self, Changes, Progress, Run, Summary};
 use crate::error::{Error, Result};
-use crate::http::ApiContext;
 
 /// How often a worker says it is alive, and how long silence means it died.
 pub const HEARTBEAT: Duration = Duration::from_secs(2);
@@ -22,54 +22,8 @@ pub const ABANDONED_AFTER: Duration = Duration::from_secs(30);
 /// Attempts at calculating a run before the janitor leaves it failed.
 const MAX_ATTEMPTS: i64 = 3;
 
-/// A runtime of its own for runs, so a run's CPU work never delays a request.
-#[derive(Clone)]
-pub struct Compute {
-    handle: tokio::runtime::Handle,
-    // Dropping the last clone ends the runtime's thread (and the runtime with it, off any
-    // async context, where dropping a runtime is allowed).
-    _stop: Arc<std::sync::mpsc::SyncSender<()>>,
-}
-
-impl Compute {
-    pub fn new() -> std::io::Result<Compute> {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .thread_name("payroll-run")
-            .enable_all()
-            .build()?;
-        let handle = runtime.handle().clone();
-        let (stop, stopped) = std::sync::mpsc::sync_channel::<()>(0);
-        std::thread::Builder::new()
-            .name("payroll-compute".into())
-            .spawn(move || {
-                // Returns once every sender is gone.
-                let _ = stopped.recv();
-                drop(runtime);
-            })?;
-        Ok(Compute {
-            handle,
-            _stop: Arc::new(stop),
-        })
-    }
-
-    pub fn handle(&self) -> tokio::runtime::Handle {
-        self.handle.clone()
-    }
-
-    pub async fn run<F>(&self, work: F) -> Result<F::Output>
-    where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
-        self.handle
-            .spawn(work)
-            .await
-            .map_err(|e| Error::Internal(format!("a run's task ended abnormally: {e}")))
-    }
-}
-
 /// Claims and executes runs until the process ends.
-pub async fn run(ctx: ApiContext) {
+pub async fn run(ctx: App) {
     loop {
         match runs::claim_next(&ctx.db, &ctx.instance).await {
             Ok(Some(run)) => execute(&ctx, run).await,
@@ -128,7 +82,7 @@ impl Report for Tracker {
     }
 }
 
-async fn execute(ctx: &ApiContext, run: Run) {
+async fn execute(ctx: &App, run: Run) {
     let span = tracing::info_span!("run", id = %run.id, org = %run.org_id, period = %run.period, kind = %run.kind);
     let _entered = span.enter();
     let tracker = Arc::new(Tracker::default());
@@ -182,7 +136,7 @@ async fn execute(ctx: &ApiContext, run: Run) {
     }
 }
 
-async fn calculate(ctx: &ApiContext, run: &Run, tracker: &Arc<Tracker>) -> Result<()> {
+async fn calculate(ctx: &App, run: &Run, tracker: &Arc<Tracker>) -> Result<()> {
     let ruleset = ctx.rulesets.of(&run.org_id);
     let locked = runs::locked_runs(&ctx.db, &run.org_id).await?;
     let (store, source, tracker2) = (ctx.store.clone(), Source::clone(&ctx.source), Arc::clone(tracker));
@@ -256,7 +210,7 @@ pub async fn calculated(db: &Db, run: &Run, report: &RunReport, actor: &str) -> 
     runs::apply(db, &run.org_id, &run.id, Move::Calculate, actor, changes, |_| Ok(())).await
 }
 
-async fn finalize(ctx: &ApiContext, run: &Run, tracker: &Arc<Tracker>) -> Result<()> {
+async fn finalize(ctx: &App, run: &Run, tracker: &Arc<Tracker>) -> Result<()> {
     let record = payroll_connectors::results::read_run(&ctx.store, &run.id).await?;
     let names = ctx
         .config
@@ -316,7 +270,7 @@ async fn finalize(ctx: &ApiContext, run: &Run, tracker: &Arc<Tracker>) -> Result
 
 /// Every `every`: fail runs left calculating by a dead instance and queue them again (up to
 /// three attempts in all); give finalizing ones back to be claimed again.
-pub async fn janitor(ctx: ApiContext, every: Duration) {
+pub async fn janitor(ctx: App, every: Duration) {
     let mut interval = tokio::time::interval(every);
     loop {
         interval.tick().await;
@@ -335,7 +289,7 @@ pub async fn janitor(ctx: ApiContext, every: Duration) {
 }
 
 /// One pass of the janitor: runs silent for longer than `silence`.
-pub async fn sweep(ctx: &ApiContext, silence: Duration) -> Result<()> {
+pub async fn sweep(ctx: &App, silence: Duration) -> Result<()> {
     let before = Utc::now() - chrono::Duration::from_std(silence).unwrap_or_default();
     for run in runs::abandoned(&ctx.db, before).await? {
         if run.status == RunStatus::Finalizing {

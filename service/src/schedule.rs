@@ -1,5 +1,5 @@
-//! Nightly provisional runs. [`due`] is the pure part: given a schedule and the time, which one
-//! slot is owed. [`run`] is the loop that asks it every few seconds and queues the run.
+//! Nightly provisional runs: a schedule, and which one slot it owes at a time ([`due`]). The
+//! loop that asks every few seconds and queues the run is `jobs::scheduler`.
 //!
 //! After downtime only the latest missed slot runs, once: slots before it are not owed (a
 //! provisional run of the same period supersedes them). Two instances sharing a database run
@@ -8,17 +8,10 @@
 //! as their own (`caller:<org>:<sub>:<key>`, see `AuthUser::idempotency_key`). One org's
 //! failing slot never keeps another org's run from being queued.
 
-use std::time::Duration;
-
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use croner::Cron;
-use payroll_engine::lifecycle::RunKind;
 use payroll_rules::vocabulary::PayPeriod;
-
-use crate::db::{self, runs::NewRun};
-use crate::error::Error;
-use crate::http::ApiContext;
 
 /// A cron expression (five fields: minute hour day-of-month month day-of-week) read in an IANA
 /// time zone.
@@ -74,71 +67,6 @@ pub fn due(schedule: &Schedule, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
 /// The period a slot's run is for: the month the slot falls in, in the org's time zone.
 pub fn period_of(schedule: &Schedule, slot: DateTime<Utc>) -> PayPeriod {
     PayPeriod::of(slot.with_timezone(&schedule.spec.timezone).date_naive())
-}
-
-/// Every `every`: queue the owed slot of each schedule.
-pub async fn run(ctx: ApiContext, every: Duration) {
-    let mut interval = tokio::time::interval(every);
-    loop {
-        interval.tick().await;
-        if let Err(e) = tick(&ctx, Utc::now()).await {
-            // Retryable: the slots not queued stay owed until the next tick.
-            tracing::warn!(error = %e, "scheduler tick incomplete; retrying at the next one");
-        }
-    }
-}
-
-/// One pass over the schedules at `now`: every org's owed slot, though another org's fails.
-/// An error names each org whose slot stays owed.
-pub async fn tick(ctx: &ApiContext, now: DateTime<Utc>) -> crate::Result<()> {
-    let mut failed = Vec::new();
-    for schedule in db::schedules::all(&ctx.db).await? {
-        if let Err(e) = queue(ctx, &schedule, now).await {
-            tracing::warn!(org = %schedule.org_id, error = %e, "scheduled run not queued");
-            failed.push(format!("org {}: {e}", schedule.org_id));
-        }
-    }
-    if failed.is_empty() {
-        Ok(())
-    } else {
-        Err(Error::Internal(format!(
-            "scheduled runs not queued: {}",
-            failed.join("; ")
-        )))
-    }
-}
-
-/// Queues the slot `schedule` owes at `now`, if any, and marks it handled.
-async fn queue(ctx: &ApiContext, schedule: &Schedule, now: DateTime<Utc>) -> crate::Result<()> {
-    let Some(slot) = due(schedule, now) else {
-        return Ok(());
-    };
-    let period = period_of(schedule, slot);
-    let key = format!("schedule:{}", db::timestamp(slot));
-    let created = db::runs::create(
-        &ctx.db,
-        NewRun {
-            org_id: &schedule.org_id,
-            period,
-            kind: RunKind::Provisional,
-            requested_by: "system:scheduler",
-            idempotency: Some((&key, key.clone())),
-        },
-    )
-    .await;
-    match created {
-        Ok((run, true)) => {
-            tracing::info!(org = %schedule.org_id, %period, run = %run.id, %slot, "scheduled run queued");
-            ctx.work.notify_one();
-        }
-        Ok((_, false)) => {} // another instance queued this slot
-        Err(Error::Conflict(why)) => {
-            tracing::info!(org = %schedule.org_id, %period, %slot, "scheduled run skipped: {why}")
-        }
-        Err(e) => return Err(e),
-    }
-    db::schedules::mark_slot(&ctx.db, &schedule.org_id, slot).await?;
-    Ok(())
 }
 
 #[cfg(test)]
