@@ -128,7 +128,7 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Service> {
         }
         None => (None, None),
     };
-    let ctx = App {
+    let ctx = App::new(app::AppParts {
         roles: Arc::new(Roles::with_overrides(&config.roles)),
         role_tables: Arc::default(),
         config: Arc::new(config),
@@ -147,7 +147,7 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Service> {
         live,
         link_key,
         at_rest: at_rest::AtRest::new(seal),
-    };
+    });
     let listener = tokio::net::TcpListener::bind(ctx.config.listen)
         .await
         .with_context(|| format!("listening on {}", ctx.config.listen))?;

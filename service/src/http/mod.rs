@@ -54,48 +54,30 @@ pub fn router(ctx: App) -> Router {
         .merge(ops::router())
         .merge(me::router())
         .merge(console::router(&ctx.config))
-        .layer(middleware::from_fn_with_state(ctx.clone(), deadline))
         .layer(middleware::from_fn_with_state(ctx.clone(), observe))
         .with_state(ctx)
-}
-
-/// Answers 503 when a request takes longer than `[http] request_timeout` to answer, so a slow
-/// client or a stuck dependency holds no task for long. Not uploads, whose body arrives while
-/// the handler runs (`[uploads] max_in_progress` bounds them), nor server-sent events, whose
-/// response streams after the handler has returned.
-async fn deadline(State(ctx): State<App>, request: Request, next: Next) -> Response {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_string());
-    let exempt = match route.as_deref() {
-        Some("/v1/orgs/{org}/uploads") => request.method() == axum::http::Method::POST,
-        Some(route) => route.ends_with("/events"),
-        None => false,
-    };
-    let limit = ctx.config.http.request_timeout;
-    if exempt {
-        return next.run(request).await;
-    }
-    match tokio::time::timeout(limit, next.run(request)).await {
-        Ok(response) => response,
-        Err(_) => axum::response::IntoResponse::into_response(crate::error::Error::Unavailable(format!(
-            "no answer within {} ([http] request_timeout): try again later",
-            humantime::format_duration(limit)
-        ))),
-    }
 }
 
 /// Gives each request an id of the server's own (answered as `X-Request-Id`: a client cannot
 /// choose the id the audit log records, nor make two requests share one), a span that carries
 /// it, the client's own `X-Request-Id` beside it if it sent one, and the matched route, and its
 /// latency in the metrics. The `Authorization` header is never logged.
+///
+/// Answers 503 when a request takes longer than `[http] request_timeout` to answer, so a slow
+/// client or a stuck dependency holds no task for long. Not uploads, whose body arrives while
+/// the handler runs (`[uploads] max_in_progress` bounds them), nor server-sent events, whose
+/// response streams after the handler has returned. One middleware for both: each layer costs
+/// every request a boxed future and a clone of the state.
 async fn observe(State(ctx): State<App>, mut request: Request, next: Next) -> Response {
     let started = Instant::now();
     let route = request
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
+    let exempt = match route.as_str() {
+        "/v1/orgs/{org}/uploads" => request.method() == axum::http::Method::POST,
+        route => route.ends_with("/events"),
+    };
     let request_id = ctx.next_request_id();
     // The client's id, to find its request in our logs; only what cannot forge a log line.
     let client_id = request
@@ -108,7 +90,18 @@ async fn observe(State(ctx): State<App>, mut request: Request, next: Next) -> Re
     request.extensions_mut().insert(RequestId(request_id.clone()));
     let method = request.method().clone();
     let span = tracing::info_span!("request", id = %request_id, client_id, %method, %route);
-    let mut response = next.run(request).instrument(span.clone()).await;
+    let answer = next.run(request).instrument(span.clone());
+    let limit = ctx.config.http.request_timeout;
+    let mut response = match exempt {
+        true => answer.await,
+        false => match tokio::time::timeout(limit, answer).await {
+            Ok(response) => response,
+            Err(_) => axum::response::IntoResponse::into_response(crate::error::Error::Unavailable(format!(
+                "no answer within {} ([http] request_timeout): try again later",
+                humantime::format_duration(limit)
+            ))),
+        },
+    };
     let status = response.status();
     ctx.metrics
         .observe_request(&route, method.as_str(), status.as_u16(), started.elapsed());
