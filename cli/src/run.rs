@@ -7,9 +7,8 @@ use payroll_engine::lifecycle::{Move, RunKind};
 use payroll_pipeline::{RunReport, RunRequest, Source};
 use payroll_rules::vocabulary::PayPeriod;
 use payroll_rules::{Category, Ruleset};
-use payroll_service::auth::Permission;
 use payroll_service::caller::Caller;
-use payroll_service::db::{self, Db, runs::Changes, runs::NewRun};
+use payroll_service::db::{self, Db, runs::Changes};
 
 use crate::ui::{self, Bar};
 
@@ -71,17 +70,15 @@ pub async fn run_recorded(
     let config = payroll_service::ServeConfig::load(target.config)?;
     let db = Db::connect(target.database).await?;
     let caller = Caller::from_token(&config, &db, token).await?;
-    caller.may(target.org, Permission::TriggerRuns)?;
     let actor = format!("cli:{}", caller.sub);
-    let new = NewRun {
-        org_id: target.org,
+    // What the API's trigger does: the caller's org and runs:trigger checked, the run created
+    // and audited as run.trigger in one transaction.
+    let trigger = payroll_service::runs::Trigger {
         period,
         kind: target.kind,
-        requested_by: &caller.sub,
         idempotency: None,
     };
-    // Created and audited as run.trigger in one transaction, as the API does.
-    let (created, _) = db::runs::create_audited(&db, new, Some(&caller.actor())).await?;
+    let (created, _) = payroll_service::runs::trigger(&db, &caller, target.org, trigger).await?;
     let claim = Changes {
         claimed_by: Some(actor.clone()),
         ..Changes::default()

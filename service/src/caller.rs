@@ -1,6 +1,8 @@
-//! A caller outside HTTP, such as `payroll run --database`: the same token, keys and role tables
-//! as an API request, so the CLI can do nothing its caller's token could not do through the API
-//! (a final run triggered there still needs a second person to approve it).
+//! Who calls: from a verified token, for one org, allowed what their roles grant there now. The
+//! HTTP API extracts one from every `/v1` request (`http::extractor`); `payroll run --database`
+//! makes one from its `--token` with the same keys and role tables, so the CLI can do nothing
+//! its caller's token could not do through the API (a final run triggered there still needs a
+//! second person to approve it).
 
 use crate::auth::{Permission, Permissions};
 use crate::config::ServeConfig;
@@ -9,12 +11,15 @@ use crate::db::audit::Actor;
 use crate::error::{Error, Result};
 
 /// Who called, from a verified token, and what their roles grant in their org now.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Caller {
     pub sub: String,
     pub org: String,
     pub roles: Vec<String>,
-    permissions: Permissions,
+    pub permissions: Permissions,
+    /// The request this call came with (the server's id of an HTTP request, `cli` for the
+    /// CLI), for the audit log.
+    pub request_id: String,
 }
 
 impl Caller {
@@ -35,29 +40,64 @@ impl Caller {
             org: claims.org,
             roles: claims.roles,
             permissions,
+            request_id: "cli".to_string(),
         })
     }
 
-    /// Whether the caller may do what `permission` allows in `org`, with the API's reasons.
-    pub fn may(&self, org: &str, permission: Permission) -> Result<()> {
+    /// The path's org must be the token's; an org id from a path is compared, never trusted.
+    pub fn org(&self, org: &str) -> Result<()> {
         if self.org != org {
             return Err(Error::OtherOrg {
                 token: self.org.clone(),
                 path: org.to_string(),
             });
         }
-        match self.permissions.contains(&permission) {
-            true => Ok(()),
-            false => Err(Error::Missing(permission)),
-        }
+        Ok(())
     }
 
-    /// The caller as the audit log names them: no request, so the request id says where from.
+    /// The caller as the audit log records them.
     pub fn actor(&self) -> Actor<'_> {
         Actor {
             sub: &self.sub,
             roles: &self.roles,
-            request_id: "cli",
+            request_id: &self.request_id,
         }
+    }
+
+    /// A client's `Idempotency-Key` as stored: the caller's own, so the same key from another
+    /// caller or org is another key, and no caller can send one the service's own work uses
+    /// (the scheduler's `schedule:<slot>`). The org and user id are escaped so that no pair of
+    /// them and a key reads as another pair's.
+    pub fn idempotency_key(&self, key: &str) -> String {
+        let escape = |part: &str| part.replace('%', "%25").replace(':', "%3A");
+        format!("caller:{}:{}:{key}", escape(&self.org), escape(&self.sub))
+    }
+
+    pub fn can(&self, permission: Permission) -> bool {
+        self.permissions.contains(&permission)
+    }
+
+    /// The path's org is the token's and the token's roles grant `permission`.
+    pub fn may(&self, org: &str, permission: Permission) -> Result<()> {
+        self.org(org)?;
+        if !self.can(permission) {
+            return Err(Error::Missing(permission));
+        }
+        Ok(())
+    }
+
+    /// Salary data of `worker`: anyone with `pay:view`, or the worker themself with `pay:own`.
+    pub fn may_see_pay_of(&self, org: &str, worker: &str, any: Permission) -> Result<()> {
+        self.org(org)?;
+        if self.can(any) || (self.can(Permission::ViewOwnPay) && self.sub == worker) {
+            return Ok(());
+        }
+        if self.can(Permission::ViewOwnPay) {
+            return Err(Error::Forbidden(format!(
+                "a worker sees only their own pay; this token is for worker `{}`",
+                self.sub
+            )));
+        }
+        Err(Error::Missing(any))
     }
 }

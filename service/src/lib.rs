@@ -24,6 +24,7 @@ pub mod metrics;
 pub mod notices;
 pub mod oidc;
 pub mod results;
+pub mod runs;
 pub mod schedule;
 pub mod uploads;
 

@@ -5,7 +5,7 @@
 //! provisional run of the same period supersedes them). Two instances sharing a database run
 //! a slot once: the run is created under the idempotency key `schedule:<slot>`, which the
 //! database holds unique per org. No caller can send that key first: callers' keys are stored
-//! as their own (`caller:<org>:<sub>:<key>`, see `AuthUser::idempotency_key`). One org's
+//! as their own (`caller:<org>:<sub>:<key>`, see `Caller::idempotency_key`). One org's
 //! failing slot never keeps another org's run from being queued.
 
 use chrono::{DateTime, Utc};

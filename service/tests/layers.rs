@@ -95,12 +95,12 @@ fn no_module_imports_a_layer_above_its_own() {
 
 #[test]
 fn an_upward_import_is_named_with_its_line() {
-    let text = "use crate::db::Db;\n// crate::http in a comment is prose\nuse crate::http::AuthUser;\n";
+    let text = "use crate::db::Db;\n// crate::http in a comment is prose\nuse crate::http::RequestId;\n";
     assert_eq!(
         faults("db/runs.rs", text),
-        ["src/db/runs.rs:3: App names crate::http: use crate::http::AuthUser;"]
+        ["src/db/runs.rs:3: App names crate::http: use crate::http::RequestId;"]
     );
-    assert_eq!(faults("jobs/runs.rs", "use crate::http::AuthUser;").len(), 1);
+    assert_eq!(faults("jobs/runs.rs", "use crate::http::RequestId;").len(), 1);
     assert_eq!(faults("http/runs.rs", "crate::jobs::runs::calculated(").len(), 1);
     assert!(faults("http/runs.rs", "use crate::app::App;").is_empty());
     assert!(faults("lib.rs", "jobs::runs::run(crate::http::router(app))").is_empty());

@@ -15,9 +15,10 @@ use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
 
 use super::App;
-use super::extractor::{ApiJson, ApiPath, ApiQuery, AuthUser, QueryFaults};
+use super::extractor::{ApiJson, ApiPath, ApiQuery, QueryFaults};
 use crate::adjustments::{Fields, validate};
 use crate::auth::Permission;
+use crate::caller::Caller;
 use crate::db::adjustments::{self, Adjustment, Decision, Filter, NewAdjustment};
 use crate::error::{Error, Result};
 use crate::uploads::UploadKind;
@@ -135,7 +136,7 @@ pub struct AdjustmentPage {
     security(("bearer" = [])))]
 pub(super) async fn request(
     State(ctx): State<App>,
-    user: AuthUser,
+    user: Caller,
     ApiPath(org): ApiPath<String>,
     headers: HeaderMap,
     ApiJson(body): ApiJson<RequestAdjustment>,
@@ -227,7 +228,7 @@ pub struct UploadDecision {
     security(("bearer" = [])))]
 pub(super) async fn approve_upload(
     State(ctx): State<App>,
-    user: AuthUser,
+    user: Caller,
     ApiPath((org, id)): ApiPath<(String, String)>,
 ) -> Result<Json<UploadDecision>> {
     if decides_workers(&ctx, &user, &org, &id).await? {
@@ -245,7 +246,7 @@ pub(super) async fn approve_upload(
 /// Whether the upload is a workers upload (its staged master changes are decided, by another
 /// person with `workers:approve`) rather than an adjustments one (its requests are, with
 /// `adjustments:approve`): the same routes decide both kinds.
-async fn decides_workers(ctx: &App, user: &AuthUser, org: &str, id: &str) -> Result<bool> {
+async fn decides_workers(ctx: &App, user: &Caller, org: &str, id: &str) -> Result<bool> {
     // Without either permission the answer is 403 before the upload is looked up.
     if !user.can(Permission::ApproveWorkers) {
         user.may(org, Permission::ApproveAdjustments)?;
@@ -277,7 +278,7 @@ async fn decides_workers(ctx: &App, user: &AuthUser, org: &str, id: &str) -> Res
     security(("bearer" = [])))]
 pub(super) async fn reject_upload(
     State(ctx): State<App>,
-    user: AuthUser,
+    user: Caller,
     ApiPath((org, id)): ApiPath<(String, String)>,
     ApiJson(body): ApiJson<RejectAdjustment>,
 ) -> Result<Json<UploadDecision>> {
@@ -297,7 +298,7 @@ pub(super) async fn reject_upload(
 
 async fn decide_upload(
     ctx: &App,
-    user: &AuthUser,
+    user: &Caller,
     org: &str,
     id: &str,
     decision: Decision,
@@ -368,7 +369,7 @@ pub struct AdjustmentQuery {
     security(("bearer" = [])))]
 pub(super) async fn list(
     State(ctx): State<App>,
-    user: AuthUser,
+    user: Caller,
     ApiPath(org): ApiPath<String>,
     ApiQuery(query): ApiQuery<AdjustmentQuery>,
 ) -> Result<Json<AdjustmentPage>> {
@@ -401,7 +402,7 @@ pub(super) async fn list(
 }
 
 /// Makers and checkers see the org's adjustments; amounts are pay data.
-fn may_see(user: &AuthUser, org: &str) -> Result<()> {
+fn may_see(user: &Caller, org: &str) -> Result<()> {
     user.org(org)?;
     if user.can(Permission::RequestAdjustments) || user.can(Permission::ApproveAdjustments) {
         return Ok(());
@@ -416,7 +417,7 @@ fn may_see(user: &AuthUser, org: &str) -> Result<()> {
     security(("bearer" = [])))]
 pub(super) async fn read(
     State(ctx): State<App>,
-    user: AuthUser,
+    user: Caller,
     ApiPath((org, id)): ApiPath<(String, String)>,
 ) -> Result<Json<AdjustmentBody>> {
     may_see(&user, &org)?;
@@ -433,7 +434,7 @@ pub(super) async fn read(
     security(("bearer" = [])))]
 pub(super) async fn approve(
     State(ctx): State<App>,
-    user: AuthUser,
+    user: Caller,
     ApiPath((org, id)): ApiPath<(String, String)>,
 ) -> Result<Json<AdjustmentBody>> {
     user.may(&org, Permission::ApproveAdjustments)?;
@@ -450,7 +451,7 @@ pub(super) async fn approve(
     security(("bearer" = [])))]
 pub(super) async fn reject(
     State(ctx): State<App>,
-    user: AuthUser,
+    user: Caller,
     ApiPath((org, id)): ApiPath<(String, String)>,
     ApiJson(body): ApiJson<RejectAdjustment>,
 ) -> Result<Json<AdjustmentBody>> {
@@ -472,7 +473,7 @@ fn rejection_reason(body: &RejectAdjustment) -> Result<&str> {
 
 async fn decide(
     ctx: &App,
-    user: &AuthUser,
+    user: &Caller,
     org: &str,
     id: &str,
     decision: Decision,

@@ -9,8 +9,9 @@ use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
 use super::App;
-use super::extractor::{ApiPath, ApiQuery, AuthUser, QueryFaults};
+use super::extractor::{ApiPath, ApiQuery, QueryFaults};
 use crate::auth::Permission;
+use crate::caller::Caller;
 use crate::db::audit::{self, Action, Entry, Filter};
 use crate::error::Result;
 
@@ -20,7 +21,7 @@ pub fn router() -> Router<App> {
 
 /// Records a download before it is served: a file is handed out only once its audit entry is
 /// written.
-pub(super) async fn downloaded(ctx: &App, user: &AuthUser, action: Action, target: &str) -> Result<()> {
+pub(super) async fn downloaded(ctx: &App, user: &Caller, action: Action, target: &str) -> Result<()> {
     audit::append(&ctx.db, &user.org, &user.actor(), action, target, None, None).await
 }
 
@@ -93,7 +94,7 @@ pub struct AuditPage {
     security(("bearer" = [])))]
 pub(super) async fn list(
     State(ctx): State<App>,
-    user: AuthUser,
+    user: Caller,
     ApiPath(org): ApiPath<String>,
     ApiQuery(query): ApiQuery<AuditQuery>,
 ) -> Result<Json<AuditPage>> {

@@ -14,10 +14,11 @@ use payroll_engine::spreadsheet::neutralise;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::extractor::{ApiPath, ApiQuery, AuthUser, Offset};
+use super::extractor::{ApiPath, ApiQuery, Offset};
 use super::results::{calculated, download};
 use super::{App, audit};
 use crate::auth::Permission;
+use crate::caller::Caller;
 use crate::db::audit::Action;
 use crate::db::runs::Run;
 use crate::error::{Error, Result};
@@ -87,7 +88,7 @@ pub struct DeadLetterPage {
     security(("bearer" = [])))]
 pub(super) async fn list(
     State(ctx): State<App>,
-    user: AuthUser,
+    user: Caller,
     ApiPath((org, id)): ApiPath<(String, String)>,
     ApiQuery(query): ApiQuery<DeadLetterQuery>,
 ) -> Result<Json<DeadLetterPage>> {
@@ -120,7 +121,7 @@ pub(super) async fn list(
     security(("bearer" = [])))]
 pub(super) async fn csv_file(
     State(ctx): State<App>,
-    user: AuthUser,
+    user: Caller,
     ApiPath((org, id)): ApiPath<(String, String)>,
 ) -> Result<Response> {
     user.may(&org, Permission::ViewDeadLetters)?;

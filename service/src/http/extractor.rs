@@ -1,4 +1,4 @@
-//! Extractors: [`AuthUser`] (a handler that takes it cannot run without a verified, unexpired
+//! Extractors: [`Caller`] (a handler that takes it cannot run without a verified, unexpired
 //! token), and [`ApiJson`], [`ApiQuery`] and [`ApiPath`]: a body, query string or path that does
 //! not parse is the API's JSON 422, not axum's plain-text rejection.
 
@@ -9,81 +9,13 @@ use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
 use super::{App, RequestId};
-use crate::auth::{Permission, Permissions, TokenError};
-use crate::db::audit::Actor;
+use crate::auth::TokenError;
+use crate::caller::Caller;
 use crate::error::{Error, Result};
 
-/// The caller, from a verified bearer token: who, for which org, allowed to do what.
-#[derive(Debug, Clone)]
-pub struct AuthUser {
-    pub sub: String,
-    pub org: String,
-    pub roles: Vec<String>,
-    pub permissions: Permissions,
-    /// The request this token came with (its `X-Request-Id`), for the audit log.
-    pub request_id: String,
-}
-
-impl AuthUser {
-    /// The path's org must be the token's; an org id from a path is compared, never trusted.
-    pub fn org(&self, org: &str) -> Result<()> {
-        if self.org != org {
-            return Err(Error::OtherOrg {
-                token: self.org.clone(),
-                path: org.to_string(),
-            });
-        }
-        Ok(())
-    }
-
-    /// The caller as the audit log records them.
-    pub fn actor(&self) -> Actor<'_> {
-        Actor {
-            sub: &self.sub,
-            roles: &self.roles,
-            request_id: &self.request_id,
-        }
-    }
-
-    /// A client's `Idempotency-Key` as stored: the caller's own, so the same key from another
-    /// caller or org is another key, and no caller can send one the service's own work uses
-    /// (the scheduler's `schedule:<slot>`). The org and user id are escaped so that no pair of
-    /// them and a key reads as another pair's.
-    pub fn idempotency_key(&self, key: &str) -> String {
-        let escape = |part: &str| part.replace('%', "%25").replace(':', "%3A");
-        format!("caller:{}:{}:{key}", escape(&self.org), escape(&self.sub))
-    }
-
-    pub fn can(&self, permission: Permission) -> bool {
-        self.permissions.contains(&permission)
-    }
-
-    /// The path's org is the token's and the token's roles grant `permission`.
-    pub fn may(&self, org: &str, permission: Permission) -> Result<()> {
-        self.org(org)?;
-        if !self.can(permission) {
-            return Err(Error::Missing(permission));
-        }
-        Ok(())
-    }
-
-    /// Salary data of `worker`: anyone with `pay:view`, or the worker themself with `pay:own`.
-    pub fn may_see_pay_of(&self, org: &str, worker: &str, any: Permission) -> Result<()> {
-        self.org(org)?;
-        if self.can(any) || (self.can(Permission::ViewOwnPay) && self.sub == worker) {
-            return Ok(());
-        }
-        if self.can(Permission::ViewOwnPay) {
-            return Err(Error::Forbidden(format!(
-                "a worker sees only their own pay; this token is for worker `{}`",
-                self.sub
-            )));
-        }
-        Err(Error::Missing(any))
-    }
-}
-
-impl<S> FromRequestParts<S> for AuthUser
+/// Every `/v1` handler's caller: the bearer token verified, its roles read from the org's
+/// table.
+impl<S> FromRequestParts<S> for Caller
 where
     App: FromRef<S>,
     S: Send + Sync,
@@ -110,7 +42,7 @@ where
             .role_tables
             .grants(&ctx.db, &claims.org, &claims.roles, &ctx.roles)
             .await?;
-        Ok(AuthUser {
+        Ok(Caller {
             request_id,
             permissions,
             sub: claims.sub,

@@ -7,7 +7,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::App;
-use super::extractor::AuthUser;
+use crate::caller::Caller;
 use crate::error::{Error, Result};
 
 pub fn router() -> Router<App> {
@@ -32,7 +32,7 @@ pub struct MeBody {
 #[utoipa::path(get, path = "/v1/me", tag = "me",
     responses((status = 200, body = MeBody), (status = 401, body = super::error::ErrorBody)),
     security(("bearer" = [])))]
-pub(super) async fn me(user: AuthUser) -> Result<Json<MeBody>> {
+pub(super) async fn me(user: Caller) -> Result<Json<MeBody>> {
     let permissions = user
         .permissions
         .iter()

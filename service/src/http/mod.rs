@@ -1,4 +1,4 @@
-//! The HTTP API over the [`App`]: one error type, the `AuthUser` extractor on every `/v1` route. Each resource module owns its wire structs and its `router()`; this
+//! The HTTP API over the [`App`]: one error type, the `Caller` extractor on every `/v1` route. Each resource module owns its wire structs and its `router()`; this
 //! module merges them and adds request ids, tracing and metrics once.
 
 mod adjustments;
@@ -30,7 +30,6 @@ use tracing::Instrument;
 
 use crate::app::App;
 
-pub use extractor::AuthUser;
 pub use ops::openapi;
 
 /// The id of the request being answered, for the audit log.

@@ -13,9 +13,10 @@ use payroll_engine::lifecycle::RunStatus;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::extractor::{ApiPath, ApiQuery, AuthUser, QueryFaults};
+use super::extractor::{ApiPath, ApiQuery, QueryFaults};
 use super::{App, RequestId};
 use crate::auth::Permission;
+use crate::caller::Caller;
 use crate::db::audit::{Action, Actor, Audited};
 use crate::db::notices::{self, Filter, Notice};
 use crate::db::{runs, uploads};
@@ -149,7 +150,7 @@ pub struct NoticePage {
     security(("bearer" = [])))]
 pub(super) async fn list(
     State(ctx): State<App>,
-    user: AuthUser,
+    user: Caller,
     ApiPath((org, id)): ApiPath<(String, String)>,
     ApiQuery(query): ApiQuery<NoticeQuery>,
 ) -> Result<Json<NoticePage>> {
@@ -169,7 +170,7 @@ pub(super) async fn list(
     security(("bearer" = [])))]
 pub(super) async fn list_of_upload(
     State(ctx): State<App>,
-    user: AuthUser,
+    user: Caller,
     ApiPath((org, id)): ApiPath<(String, String)>,
     ApiQuery(query): ApiQuery<NoticeQuery>,
 ) -> Result<Json<NoticePage>> {
@@ -218,7 +219,7 @@ async fn page(
     security(("bearer" = [])))]
 pub(super) async fn retry(
     State(ctx): State<App>,
-    user: AuthUser,
+    user: Caller,
     ApiPath((org, id, nid)): ApiPath<(String, String, String)>,
 ) -> Result<Json<NoticeBody>> {
     user.may(&org, Permission::RetryNotices)?;
@@ -234,7 +235,7 @@ pub(super) async fn retry(
     security(("bearer" = [])))]
 pub(super) async fn retry_of_upload(
     State(ctx): State<App>,
-    user: AuthUser,
+    user: Caller,
     ApiPath((org, id, nid)): ApiPath<(String, String, String)>,
 ) -> Result<Json<NoticeBody>> {
     user.may(&org, Permission::RetryNotices)?;
@@ -243,7 +244,7 @@ pub(super) async fn retry_of_upload(
 
 async fn retried(
     ctx: &App,
-    user: &AuthUser,
+    user: &Caller,
     org: &str,
     source: &str,
     nid: &str,

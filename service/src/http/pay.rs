@@ -16,9 +16,10 @@ use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
 
 use super::App;
-use super::extractor::{ApiPath, ApiQuery, AuthUser, QueryFaults};
+use super::extractor::{ApiPath, ApiQuery, QueryFaults};
 use super::runs::SourceBody;
 use crate::auth::Permission;
+use crate::caller::Caller;
 use crate::db::runs::{self, Run};
 use crate::error::{Error, Result};
 
@@ -79,7 +80,7 @@ pub struct PayBody {
     security(("bearer" = [])))]
 pub(super) async fn pay(
     State(ctx): State<App>,
-    user: AuthUser,
+    user: Caller,
     ApiPath((org, worker)): ApiPath<(String, String)>,
     ApiQuery(query): ApiQuery<PayQuery>,
 ) -> Result<Json<PayBody>> {
@@ -265,7 +266,7 @@ pub struct WorkerPeriodPage {
     security(("bearer" = [])))]
 pub(super) async fn worker_periods(
     State(ctx): State<App>,
-    user: AuthUser,
+    user: Caller,
     ApiPath((org, worker)): ApiPath<(String, String)>,
     ApiQuery(query): ApiQuery<PeriodsQuery>,
 ) -> Result<Json<WorkerPeriodPage>> {
@@ -351,7 +352,7 @@ pub struct PeriodPage {
     security(("bearer" = [])))]
 pub(super) async fn periods(
     State(ctx): State<App>,
-    user: AuthUser,
+    user: Caller,
     ApiPath(org): ApiPath<String>,
     ApiQuery(query): ApiQuery<PeriodsQuery>,
 ) -> Result<Json<PeriodPage>> {
@@ -387,7 +388,7 @@ pub(super) async fn periods(
     security(("bearer" = [])))]
 pub(super) async fn period(
     State(ctx): State<App>,
-    user: AuthUser,
+    user: Caller,
     ApiPath((org, period)): ApiPath<(String, String)>,
 ) -> Result<Json<PeriodBody>> {
     user.may(&org, Permission::ViewRuns)?;

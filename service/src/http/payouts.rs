@@ -21,9 +21,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 
-use super::extractor::{ApiJson, ApiPath, ApiQuery, AuthUser, QueryFaults};
+use super::extractor::{ApiJson, ApiPath, ApiQuery, QueryFaults};
 use super::{App, audit};
 use crate::auth::Permission;
+use crate::caller::Caller;
 use crate::db::audit::{Action, Audited};
 use crate::db::payouts::{self, NewPayment, NewPayout, Payout, ReturnDecision, ReturnRow};
 use crate::db::runs::{self, Run};
@@ -207,7 +208,7 @@ const NAMED: usize = 5;
     security(("bearer" = [])))]
 pub(super) async fn create(
     State(ctx): State<App>,
-    user: AuthUser,
+    user: Caller,
     ApiPath((org, id)): ApiPath<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response> {
@@ -370,7 +371,7 @@ pub struct PayoutPage {
     security(("bearer" = [])))]
 pub(super) async fn list(
     State(ctx): State<App>,
-    user: AuthUser,
+    user: Caller,
     ApiPath((org, id)): ApiPath<(String, String)>,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<PayoutPage>> {
@@ -400,7 +401,7 @@ pub(super) async fn list(
     security(("bearer" = [])))]
 pub(super) async fn read(
     State(ctx): State<App>,
-    user: AuthUser,
+    user: Caller,
     ApiPath((org, id, pid)): ApiPath<(String, String, String)>,
 ) -> Result<Json<PayoutBody>> {
     user.may(&org, Permission::ViewPayouts)?;
@@ -409,7 +410,7 @@ pub(super) async fn read(
     Ok(Json(body(payout, returned)))
 }
 
-async fn download(ctx: &App, user: &AuthUser, org: &str, id: &str, pid: &str, file: File) -> Result<Response> {
+async fn download(ctx: &App, user: &Caller, org: &str, id: &str, pid: &str, file: File) -> Result<Response> {
     user.may(org, Permission::ViewPayouts)?;
     payouts::get(&ctx.db, org, id, pid).await?;
     let run = runs::get(&ctx.db, org, id).await?;
@@ -441,7 +442,7 @@ async fn download(ctx: &App, user: &AuthUser, org: &str, id: &str, pid: &str, fi
     security(("bearer" = [])))]
 pub(super) async fn pain001(
     State(ctx): State<App>,
-    user: AuthUser,
+    user: Caller,
     ApiPath((org, id, pid)): ApiPath<(String, String, String)>,
 ) -> Result<Response> {
     download(&ctx, &user, &org, &id, &pid, File::Pain001).await
@@ -456,7 +457,7 @@ pub(super) async fn pain001(
     security(("bearer" = [])))]
 pub(super) async fn neft(
     State(ctx): State<App>,
-    user: AuthUser,
+    user: Caller,
     ApiPath((org, id, pid)): ApiPath<(String, String, String)>,
 ) -> Result<Response> {
     download(&ctx, &user, &org, &id, &pid, File::Neft).await
@@ -471,7 +472,7 @@ pub(super) async fn neft(
     security(("bearer" = [])))]
 pub(super) async fn exceptions(
     State(ctx): State<App>,
-    user: AuthUser,
+    user: Caller,
     ApiPath((org, id, pid)): ApiPath<(String, String, String)>,
 ) -> Result<Response> {
     download(&ctx, &user, &org, &id, &pid, File::Exceptions).await
@@ -582,7 +583,7 @@ const MAX_RETURN_FILE: usize = 8 << 20;
     security(("bearer" = [])))]
 pub(super) async fn returns(
     State(ctx): State<App>,
-    user: AuthUser,
+    user: Caller,
     ApiPath((org, id, pid)): ApiPath<(String, String, String)>,
     body_bytes: Body,
 ) -> Result<Response> {
@@ -625,7 +626,7 @@ pub struct ReturnPage {
     security(("bearer" = [])))]
 pub(super) async fn list_returns(
     State(ctx): State<App>,
-    user: AuthUser,
+    user: Caller,
     ApiPath((org, id, pid)): ApiPath<(String, String, String)>,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<ReturnPage>> {
@@ -657,7 +658,7 @@ pub(super) async fn list_returns(
     security(("bearer" = [])))]
 pub(super) async fn approve_return(
     State(ctx): State<App>,
-    user: AuthUser,
+    user: Caller,
     ApiPath((org, id, pid, rid)): ApiPath<(String, String, String, String)>,
 ) -> Result<Json<ReturnBody>> {
     user.may(&org, Permission::ApprovePayouts)?;
@@ -683,7 +684,7 @@ pub struct RejectReturn {
     security(("bearer" = [])))]
 pub(super) async fn reject_return(
     State(ctx): State<App>,
-    user: AuthUser,
+    user: Caller,
     ApiPath((org, id, pid, rid)): ApiPath<(String, String, String, String)>,
     ApiJson(body): ApiJson<RejectReturn>,
 ) -> Result<Json<ReturnBody>> {
@@ -707,7 +708,7 @@ pub(super) async fn reject_return(
 
 async fn decide_return(
     ctx: &App,
-    user: &AuthUser,
+    user: &Caller,
     (org, id, pid, rid): (&str, &str, &str, &str),
     decision: ReturnDecision,
     reason: Option<&str>,

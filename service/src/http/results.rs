@@ -17,9 +17,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
 
-use super::extractor::{ApiPath, ApiQuery, AuthUser, Offset};
+use super::extractor::{ApiPath, ApiQuery, Offset};
 use super::{App, audit};
 use crate::auth::Permission;
+use crate::caller::Caller;
 use crate::db::audit::Action;
 use crate::db::runs::{self, Run};
 use crate::error::{Error, Result};
@@ -52,7 +53,7 @@ pub(super) async fn calculated(ctx: &App, org: &str, id: &str) -> Result<Run> {
 
 /// Which columns the caller may read: all with `pay:view`, all but the personal ones with
 /// `results:anonymized`.
-fn readable_columns(user: &AuthUser, org: &str, batch: Option<&RecordBatch>) -> Result<Vec<usize>> {
+fn readable_columns(user: &Caller, org: &str, batch: Option<&RecordBatch>) -> Result<Vec<usize>> {
     user.org(org)?;
     let anonymized = if user.can(Permission::ViewPay) {
         false
@@ -107,7 +108,7 @@ pub struct ResultsPage {
     security(("bearer" = [])))]
 pub(super) async fn results_json(
     State(ctx): State<App>,
-    user: AuthUser,
+    user: Caller,
     ApiPath((org, id)): ApiPath<(String, String)>,
     ApiQuery(page): ApiQuery<PageQuery>,
 ) -> Result<Json<ResultsPage>> {
@@ -202,7 +203,7 @@ pub struct ArrearsPage {
     security(("bearer" = [])))]
 pub(super) async fn arrears(
     State(ctx): State<App>,
-    user: AuthUser,
+    user: Caller,
     ApiPath((org, id)): ApiPath<(String, String)>,
     ApiQuery(query): ApiQuery<ArrearsQuery>,
 ) -> Result<Json<ArrearsPage>> {
@@ -243,7 +244,7 @@ pub(super) async fn arrears(
     security(("bearer" = [])))]
 pub(super) async fn results_csv(
     State(ctx): State<App>,
-    user: AuthUser,
+    user: Caller,
     ApiPath((org, id)): ApiPath<(String, String)>,
 ) -> Result<Response> {
     readable_columns(&user, &org, None)?;
@@ -291,7 +292,7 @@ pub(super) async fn results_csv(
     security(("bearer" = [])))]
 pub(super) async fn results_parquet(
     State(ctx): State<App>,
-    user: AuthUser,
+    user: Caller,
     ApiPath((org, id)): ApiPath<(String, String)>,
 ) -> Result<Response> {
     readable_columns(&user, &org, None)?;
@@ -333,7 +334,7 @@ pub(super) async fn results_parquet(
     security(("bearer" = [])))]
 pub(super) async fn explain(
     State(ctx): State<App>,
-    user: AuthUser,
+    user: Caller,
     ApiPath((org, id, worker)): ApiPath<(String, String, String)>,
 ) -> Result<Json<payroll_pipeline::explain::Explanation>> {
     user.may_see_pay_of(&org, &worker, Permission::ViewPay)?;
@@ -367,7 +368,7 @@ pub(super) async fn explain(
     security(("bearer" = [])))]
 pub(super) async fn payslip(
     State(ctx): State<App>,
-    user: AuthUser,
+    user: Caller,
     ApiPath((org, id, file)): ApiPath<(String, String, String)>,
 ) -> Result<Response> {
     let (worker, content_type) = match file.rsplit_once('.') {
@@ -413,7 +414,7 @@ pub(super) async fn payslip(
     security(("bearer" = [])))]
 pub(super) async fn register(
     State(ctx): State<App>,
-    user: AuthUser,
+    user: Caller,
     ApiPath((org, id)): ApiPath<(String, String)>,
 ) -> Result<Response> {
     user.may(&org, Permission::DownloadRegister)?;

@@ -13,9 +13,10 @@ use payroll_connectors::results::{applied_ruleset, read_run};
 use payroll_pipeline::returns;
 use payroll_rules::ReturnsDef;
 
-use super::extractor::{ApiPath, AuthUser};
+use super::extractor::ApiPath;
 use super::{App, audit};
 use crate::auth::Permission;
+use crate::caller::Caller;
 use crate::db::audit::Action;
 use crate::db::runs::Run;
 use crate::error::{Error, Result};
@@ -31,7 +32,7 @@ pub fn router() -> Router<App> {
 const EXCEPTIONS_HEADER: &str = "x-return-exceptions";
 
 /// The run (finalized, final) and the `[returns]` mapping of the ruleset it applied.
-async fn prepare(ctx: &App, user: &AuthUser, org: &str, id: &str) -> Result<(Run, ReturnsDef)> {
+async fn prepare(ctx: &App, user: &Caller, org: &str, id: &str) -> Result<(Run, ReturnsDef)> {
     user.may(org, Permission::DownloadReturns)?;
     let run = super::payouts::finalized_final(ctx, org, id, "statutory returns").await?;
     let record = read_run(&ctx.store, id).await?;
@@ -82,7 +83,7 @@ fn missing(id: &str, which: &str) -> Error {
     security(("bearer" = [])))]
 pub(super) async fn ecr(
     State(ctx): State<App>,
-    user: AuthUser,
+    user: Caller,
     ApiPath((org, id)): ApiPath<(String, String)>,
 ) -> Result<Response> {
     let (run, mapping) = prepare(&ctx, &user, &org, &id).await?;
@@ -116,7 +117,7 @@ pub(super) async fn ecr(
     security(("bearer" = [])))]
 pub(super) async fn esic(
     State(ctx): State<App>,
-    user: AuthUser,
+    user: Caller,
     ApiPath((org, id)): ApiPath<(String, String)>,
 ) -> Result<Response> {
     let (run, mapping) = prepare(&ctx, &user, &org, &id).await?;
@@ -147,7 +148,7 @@ pub(super) async fn esic(
     security(("bearer" = [])))]
 pub(super) async fn exceptions(
     State(ctx): State<App>,
-    user: AuthUser,
+    user: Caller,
     ApiPath((org, id)): ApiPath<(String, String)>,
 ) -> Result<Response> {
     let (run, mapping) = prepare(&ctx, &user, &org, &id).await?;

@@ -8,8 +8,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::App;
-use super::extractor::{ApiJson, ApiPath, AuthUser};
+use super::extractor::{ApiJson, ApiPath};
 use crate::auth::{Permission, Permissions};
+use crate::caller::Caller;
 use crate::db::roles;
 use crate::error::{Error, Result};
 
@@ -42,7 +43,7 @@ pub struct PutRole {
     security(("bearer" = [])))]
 pub(super) async fn list(
     State(ctx): State<App>,
-    user: AuthUser,
+    user: Caller,
     ApiPath(org): ApiPath<String>,
 ) -> Result<Json<Vec<RoleBody>>> {
     user.may(&org, Permission::ManageRoles)?;
@@ -61,7 +62,7 @@ pub(super) async fn list(
     security(("bearer" = [])))]
 pub(super) async fn read(
     State(ctx): State<App>,
-    user: AuthUser,
+    user: Caller,
     ApiPath((org, role)): ApiPath<(String, String)>,
 ) -> Result<Json<RoleBody>> {
     user.may(&org, Permission::ManageRoles)?;
@@ -82,7 +83,7 @@ pub(super) async fn read(
     security(("bearer" = [])))]
 pub(super) async fn write(
     State(ctx): State<App>,
-    user: AuthUser,
+    user: Caller,
     ApiPath((org, role)): ApiPath<(String, String)>,
     ApiJson(body): ApiJson<PutRole>,
 ) -> Result<Json<RoleBody>> {

@@ -11,20 +11,21 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use futures::Stream;
-use payroll_engine::lifecycle::{Move, RunKind, RunStatus, check_approver, check_worker_errors};
+use payroll_engine::lifecycle::{RunKind, RunStatus};
 use payroll_rules::vocabulary::PayPeriod;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+
 use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
 
 use super::App;
-use super::extractor::{ApiJson, ApiPath, ApiQuery, AuthUser, Offset, QueryFaults};
+use super::extractor::{ApiJson, ApiPath, ApiQuery, Offset, QueryFaults};
 use crate::auth::Permission;
-use crate::db::audit::{Action, Audited};
-use crate::db::runs::{self, Changes, Filter, NewRun, Progress, Run};
+use crate::caller::Caller;
+use crate::db::runs::{self, Filter, Progress, Run};
 use crate::db::worker_errors::{self, Exclusion, RecordedError};
 use crate::error::{Error, Result};
+use crate::runs as operations;
 
 pub fn router() -> Router<App> {
     Router::new()
@@ -207,7 +208,6 @@ pub struct WorkerErrorPage {
 /// Worker errors a single run's body lists; the rest are a page away.
 const FIRST_ERRORS: usize = 20;
 /// Workers one exclusion request may name.
-const MAX_EXCLUDED_AT_ONCE: usize = 1000;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TransitionBody {
@@ -268,7 +268,7 @@ pub struct RunPage {
 /// A single run as the API shows it: with its transitions and, once calculated with worker
 /// errors, how many are still to be excluded and (for callers who see pay) the first errors and
 /// every exclusion.
-pub async fn single(ctx: &App, run: Run, user: &AuthUser) -> Result<RunBody> {
+pub async fn single(ctx: &App, run: Run, user: &Caller) -> Result<RunBody> {
     let transitions = runs::transitions(&ctx.db, &run.id).await?;
     let (org, id) = (run.org_id.clone(), run.id.clone());
     let mut body = RunBody::new(run, Some(transitions), user);
@@ -285,12 +285,12 @@ pub async fn single(ctx: &App, run: Run, user: &AuthUser) -> Result<RunBody> {
 }
 
 /// Who may read which workers a run could not compute and why: whoever reads its results.
-fn sees_worker_errors(user: &AuthUser) -> bool {
+fn sees_worker_errors(user: &Caller) -> bool {
     user.can(Permission::ViewPay) || user.can(Permission::ReadAnonymizedResults)
 }
 
 impl RunBody {
-    pub fn new(run: Run, transitions: Option<Vec<runs::Transition>>, user: &AuthUser) -> RunBody {
+    pub fn new(run: Run, transitions: Option<Vec<runs::Transition>>, user: &Caller) -> RunBody {
         let sees_amounts = user.can(Permission::ViewPay) || user.can(Permission::ReadAnonymizedResults);
         let sees_dead_letters = user.can(Permission::ViewDeadLetters);
         let summary = run.summary;
@@ -360,12 +360,11 @@ impl RunBody {
     security(("bearer" = [])))]
 pub(super) async fn trigger(
     State(ctx): State<App>,
-    user: AuthUser,
+    user: Caller,
     ApiPath(org): ApiPath<String>,
     headers: HeaderMap,
     ApiJson(body): ApiJson<TriggerRun>,
 ) -> Result<(StatusCode, Json<RunBody>)> {
-    user.may(&org, Permission::TriggerRuns)?;
     let key = headers
         .get("idempotency-key")
         .ok_or_else(|| {
@@ -379,19 +378,12 @@ pub(super) async fn trigger(
         .ok_or_else(|| Error::invalid("Idempotency-Key", "expected 1 to 200 visible ASCII characters"))?;
     let period: PayPeriod = body.period.parse().map_err(|e: String| Error::invalid("period", e))?;
     let request = Sha256::digest(serde_json::to_vec(&body).map_err(|e| Error::Internal(e.to_string()))?);
-    let key = user.idempotency_key(key);
-    let (run, created) = runs::create_audited(
-        &ctx.db,
-        NewRun {
-            org_id: &org,
-            period,
-            kind: body.kind.into(),
-            requested_by: &user.sub,
-            idempotency: Some((&key, hex::encode(request))),
-        },
-        Some(&user.actor()),
-    )
-    .await?;
+    let trigger = operations::Trigger {
+        period,
+        kind: body.kind.into(),
+        idempotency: Some((user.idempotency_key(key), hex::encode(request))),
+    };
+    let (run, created) = operations::trigger(&ctx.db, &user, &org, trigger).await?;
     if created {
         ctx.metrics.run_queued(run.kind);
         ctx.work.notify_one();
@@ -425,7 +417,7 @@ pub struct ListQuery {
     security(("bearer" = [])))]
 pub(super) async fn list(
     State(ctx): State<App>,
-    user: AuthUser,
+    user: Caller,
     ApiPath(org): ApiPath<String>,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<RunPage>> {
@@ -453,7 +445,7 @@ pub(super) async fn list(
     security(("bearer" = [])))]
 pub(super) async fn read(
     State(ctx): State<App>,
-    user: AuthUser,
+    user: Caller,
     ApiPath((org, id)): ApiPath<(String, String)>,
 ) -> Result<Json<RunBody>> {
     user.may(&org, Permission::ViewRuns)?;
@@ -471,37 +463,10 @@ pub(super) async fn read(
     security(("bearer" = [])))]
 pub(super) async fn approve(
     State(ctx): State<App>,
-    user: AuthUser,
+    user: Caller,
     ApiPath((org, id)): ApiPath<(String, String)>,
 ) -> Result<Json<RunBody>> {
-    user.may(&org, Permission::ApproveRuns)?;
-    // Errors are written with the Calculate move and exclusions only remove from this count,
-    // so reading it before the move cannot let a worker through.
-    let unexcluded = worker_errors::unexcluded(&ctx.db, &org, &id).await?;
-    let run = runs::apply_audited(
-        &ctx.db,
-        &org,
-        &id,
-        Move::Approve,
-        &user.sub,
-        Changes::default(),
-        Some(move_audit(&user, Action::RunApprove, None)),
-        |run| {
-            check_approver(&run.requested_by, &user.sub)?;
-            if run.kind == RunKind::Final && run.status == RunStatus::Calculated {
-                check_worker_errors(unexcluded)?;
-            }
-            Ok(())
-        },
-    )
-    .await?;
-    ctx.work.notify_one();
-    // The stream archives the locked period's events; the janitor publishes it if this fails.
-    if let Some(live) = &ctx.live
-        && let Err(e) = live.publish_locks(&ctx.db).await
-    {
-        tracing::warn!(error = %e, "period lock not published to the stream yet; the janitor retries");
-    }
+    let run = operations::approve(&ctx, &user, &org, &id).await?;
     Ok(Json(single(&ctx, run, &user).await?))
 }
 
@@ -514,31 +479,11 @@ pub(super) async fn approve(
     security(("bearer" = [])))]
 pub(super) async fn reject(
     State(ctx): State<App>,
-    user: AuthUser,
+    user: Caller,
     ApiPath((org, id)): ApiPath<(String, String)>,
     ApiJson(body): ApiJson<RejectRun>,
 ) -> Result<Json<RunBody>> {
-    user.may(&org, Permission::ApproveRuns)?;
-    let reason = body.reason.trim();
-    if reason.is_empty() {
-        return Err(Error::invalid("reason", "say why the run is rejected"));
-    }
-    let changes = Changes {
-        note: Some(reason.to_string()),
-        ..Changes::default()
-    };
-    let audit = move_audit(&user, Action::RunReject, Some(json!({"reason": reason})));
-    let run = runs::apply_audited(
-        &ctx.db,
-        &org,
-        &id,
-        Move::Reject,
-        &user.sub,
-        changes,
-        Some(audit),
-        |_| Ok(()),
-    )
-    .await?;
+    let run = operations::reject(&ctx, &user, &org, &id, &body.reason).await?;
     Ok(Json(single(&ctx, run, &user).await?))
 }
 
@@ -550,22 +495,10 @@ pub(super) async fn reject(
     security(("bearer" = [])))]
 pub(super) async fn cancel(
     State(ctx): State<App>,
-    user: AuthUser,
+    user: Caller,
     ApiPath((org, id)): ApiPath<(String, String)>,
 ) -> Result<Json<RunBody>> {
-    user.may(&org, Permission::TriggerRuns)?;
-    let audit = move_audit(&user, Action::RunCancel, None);
-    let run = runs::apply_audited(
-        &ctx.db,
-        &org,
-        &id,
-        Move::Cancel,
-        &user.sub,
-        Changes::default(),
-        Some(audit),
-        |_| Ok(()),
-    )
-    .await?;
+    let run = operations::cancel(&ctx, &user, &org, &id).await?;
     Ok(Json(single(&ctx, run, &user).await?))
 }
 
@@ -590,7 +523,7 @@ pub struct ErrorPageQuery {
     security(("bearer" = [])))]
 pub(super) async fn worker_errors(
     State(ctx): State<App>,
-    user: AuthUser,
+    user: Caller,
     ApiPath((org, id)): ApiPath<(String, String)>,
     ApiQuery(query): ApiQuery<ErrorPageQuery>,
 ) -> Result<Json<WorkerErrorPage>> {
@@ -621,58 +554,12 @@ pub(super) async fn worker_errors(
     security(("bearer" = [])))]
 pub(super) async fn exclude(
     State(ctx): State<App>,
-    user: AuthUser,
+    user: Caller,
     ApiPath((org, id)): ApiPath<(String, String)>,
     ApiJson(body): ApiJson<ExcludeWorkers>,
 ) -> Result<Json<RunBody>> {
-    user.may(&org, Permission::ExcludeWorkers)?;
-    let mut invalid = Vec::new();
-    let reason = body.reason.trim();
-    if reason.is_empty() {
-        invalid.push((
-            "reason".to_string(),
-            "say why these workers are left out of the run".to_string(),
-        ));
-    }
-    let mut workers: Vec<String> = body.worker_ids.iter().map(|w| w.trim().to_string()).collect();
-    workers.sort_unstable();
-    workers.dedup();
-    if workers.is_empty() || workers.len() > MAX_EXCLUDED_AT_ONCE || workers.iter().any(String::is_empty) {
-        invalid.push((
-            "worker_ids".to_string(),
-            format!("expected 1 to {MAX_EXCLUDED_AT_ONCE} worker ids, none empty"),
-        ));
-    }
-    if !invalid.is_empty() {
-        return Err(Error::Invalid(invalid));
-    }
-    let run = runs::get(&ctx.db, &org, &id).await?;
-    if run.kind != RunKind::Final {
-        return Err(Error::Conflict(format!(
-            "run {id} is provisional: workers are excluded from a final run, before its approval"
-        )));
-    }
-    if run.status != RunStatus::Calculated {
-        return Err(Error::Conflict(format!(
-            "run {id} is {}: workers are excluded from a calculated final run, before its approval",
-            run.status
-        )));
-    }
-    let after = json!({"excluded": workers, "reason": reason});
-    let audit = Audited::new(user.actor(), Action::RunExclude, format!("runs/{id}")).after(Some(after));
-    worker_errors::exclude(&ctx.db, &org, &id, &workers, reason, &user.sub, &audit).await?;
-    let run = runs::get(&ctx.db, &org, &id).await?;
+    let run = operations::exclude(&ctx, &user, &org, &id, &body.worker_ids, &body.reason).await?;
     Ok(Json(single(&ctx, run, &user).await?))
-}
-
-/// A run move's audit entry: who moves it, and what they said (merged into the entry's
-/// `after`); the move writes it with itself.
-fn move_audit<'a>(user: &'a AuthUser, action: Action, said: Option<Value>) -> runs::MoveAudit<'a> {
-    runs::MoveAudit {
-        actor: user.actor(),
-        action,
-        said,
-    }
 }
 
 /// What an event carries: status and progress, never amounts.
@@ -691,7 +578,7 @@ pub struct RunEvent {
     security(("bearer" = [])))]
 pub(super) async fn events(
     State(ctx): State<App>,
-    user: AuthUser,
+    user: Caller,
     ApiPath((org, id)): ApiPath<(String, String)>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
     user.may(&org, Permission::ViewRuns)?;

@@ -8,8 +8,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::App;
-use super::extractor::{ApiJson, ApiPath, AuthUser};
+use super::extractor::{ApiJson, ApiPath};
 use crate::auth::Permission;
+use crate::caller::Caller;
 use crate::db;
 use crate::error::{Error, Result};
 use crate::schedule::{Schedule, Spec};
@@ -72,7 +73,7 @@ impl From<Schedule> for ScheduleBody {
     security(("bearer" = [])))]
 pub(super) async fn read(
     State(ctx): State<App>,
-    user: AuthUser,
+    user: Caller,
     ApiPath(org): ApiPath<String>,
 ) -> Result<Json<ScheduleBody>> {
     user.may(&org, Permission::ViewRuns)?;
@@ -90,7 +91,7 @@ pub(super) async fn read(
     security(("bearer" = [])))]
 pub(super) async fn write(
     State(ctx): State<App>,
-    user: AuthUser,
+    user: Caller,
     ApiPath(org): ApiPath<String>,
     ApiJson(body): ApiJson<ScheduleRequest>,
 ) -> Result<Json<ScheduleBody>> {

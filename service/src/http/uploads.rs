@@ -14,9 +14,10 @@ use sha2::{Digest, Sha256};
 use tokio::runtime::Handle;
 use utoipa::{IntoParams, ToSchema};
 
-use super::extractor::{ApiPath, ApiQuery, AuthUser, QueryFaults};
+use super::extractor::{ApiPath, ApiQuery, QueryFaults};
 use super::{App, audit};
 use crate::auth::Permission;
+use crate::caller::Caller;
 use crate::db::audit::Action;
 use crate::db::uploads::{self, Filter, NewUpload, Upload};
 use crate::error::{Error, Result};
@@ -146,7 +147,7 @@ const FORM_OVERHEAD: usize = 64 << 10;
     security(("bearer" = [])))]
 pub(super) async fn create(
     State(ctx): State<App>,
-    user: AuthUser,
+    user: Caller,
     ApiPath(org): ApiPath<String>,
     ApiQuery(query): ApiQuery<CreateQuery>,
     headers: HeaderMap,
@@ -413,7 +414,7 @@ pub struct ListQuery {
     security(("bearer" = [])))]
 pub(super) async fn list(
     State(ctx): State<App>,
-    user: AuthUser,
+    user: Caller,
     ApiPath(org): ApiPath<String>,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<UploadPage>> {
@@ -439,7 +440,7 @@ pub(super) async fn list(
     security(("bearer" = [])))]
 pub(super) async fn read(
     State(ctx): State<App>,
-    user: AuthUser,
+    user: Caller,
     ApiPath((org, id)): ApiPath<(String, String)>,
 ) -> Result<Json<UploadBody>> {
     may_read(&user, &org)?;
@@ -448,7 +449,7 @@ pub(super) async fn read(
 
 /// Uploads are read by those who upload and by those who decide workers uploads: an approver
 /// finds what awaits them (`?kind=workers&status=awaiting_approval`).
-fn may_read(user: &AuthUser, org: &str) -> Result<()> {
+fn may_read(user: &Caller, org: &str) -> Result<()> {
     match user.can(Permission::ApproveWorkers) {
         true => user.org(org),
         false => user.may(org, Permission::Upload),
@@ -492,7 +493,7 @@ pub struct ChangesQuery {
     security(("bearer" = [])))]
 pub(super) async fn changes(
     State(ctx): State<App>,
-    user: AuthUser,
+    user: Caller,
     ApiPath((org, id)): ApiPath<(String, String)>,
     ApiQuery(query): ApiQuery<ChangesQuery>,
 ) -> Result<Json<WorkerChanges>> {
@@ -532,7 +533,7 @@ pub(super) async fn changes(
     security(("bearer" = [])))]
 pub(super) async fn errors_xlsx(
     State(ctx): State<App>,
-    user: AuthUser,
+    user: Caller,
     ApiPath((org, id)): ApiPath<(String, String)>,
 ) -> Result<Response> {
     errors(&ctx, &user, &org, &id, Format::Xlsx).await
@@ -548,7 +549,7 @@ pub(super) async fn errors_xlsx(
     security(("bearer" = [])))]
 pub(super) async fn errors_csv(
     State(ctx): State<App>,
-    user: AuthUser,
+    user: Caller,
     ApiPath((org, id)): ApiPath<(String, String)>,
 ) -> Result<Response> {
     errors(&ctx, &user, &org, &id, Format::Csv).await
@@ -557,7 +558,7 @@ pub(super) async fn errors_csv(
 /// Rejections read from the database at a time while a report is written.
 const PAGE: u32 = 1000;
 
-async fn errors(ctx: &App, user: &AuthUser, org: &str, id: &str, format: Format) -> Result<Response> {
+async fn errors(ctx: &App, user: &Caller, org: &str, id: &str, format: Format) -> Result<Response> {
     user.may(org, Permission::Upload)?;
     let upload = uploads::get(&ctx.db, org, id).await?;
     if matches!(upload.status, UploadStatus::Queued | UploadStatus::Processing) {

@@ -1,0 +1,176 @@
+//! What a run's verbs mean, for every caller: the HTTP handlers and `payroll run --database`
+//! call these, and none repeats their checks. Each verb checks the caller's org and permission,
+//! applies the run's lifecycle guard (four eyes included), and writes its audit entry in the
+//! transaction of its change.
+
+use payroll_engine::lifecycle::{Move, RunKind, RunStatus, check_approver, check_worker_errors};
+use payroll_rules::vocabulary::PayPeriod;
+use serde_json::{Value, json};
+
+use crate::app::App;
+use crate::auth::Permission;
+use crate::caller::Caller;
+use crate::db::Db;
+use crate::db::audit::{Action, Audited};
+use crate::db::runs::{self, Changes, MoveAudit, NewRun, Run};
+use crate::db::worker_errors;
+use crate::error::{Error, Result};
+
+/// Workers one exclusion names at most.
+pub const MAX_EXCLUDED_AT_ONCE: usize = 1000;
+
+/// A run to queue: of `kind` for `period`, retried safely under `idempotency` (the key as
+/// stored, `Caller::idempotency_key`, and a digest of the request).
+pub struct Trigger {
+    pub period: PayPeriod,
+    pub kind: RunKind,
+    pub idempotency: Option<(String, String)>,
+}
+
+/// Queues a run of `org`, requested by the caller (`runs:trigger`), audited as `run.trigger`:
+/// the run, and whether it is new (false: the same idempotency key queued it before). Takes
+/// the database only: the CLI, which calculates the run itself, has no service around it.
+pub async fn trigger(db: &Db, caller: &Caller, org: &str, trigger: Trigger) -> Result<(Run, bool)> {
+    caller.may(org, Permission::TriggerRuns)?;
+    let idempotency = trigger
+        .idempotency
+        .as_ref()
+        .map(|(key, request)| (key.as_str(), request.clone()));
+    let new = NewRun {
+        org_id: org,
+        period: trigger.period,
+        kind: trigger.kind,
+        requested_by: &caller.sub,
+        idempotency,
+    };
+    runs::create_audited(db, new, Some(&caller.actor())).await
+}
+
+/// Approves a calculated final run (`runs:approve`): by someone other than who triggered it,
+/// once every worker it could not compute is excluded. Locks the period and wakes the worker,
+/// which renders the payslips; the stream is told of the lock.
+pub async fn approve(app: &App, caller: &Caller, org: &str, id: &str) -> Result<Run> {
+    caller.may(org, Permission::ApproveRuns)?;
+    // Errors are written with the Calculate move and exclusions only remove from this count,
+    // so reading it before the move cannot let a worker through.
+    let unexcluded = worker_errors::unexcluded(&app.db, org, id).await?;
+    let run = runs::apply_audited(
+        &app.db,
+        org,
+        id,
+        Move::Approve,
+        &caller.sub,
+        Changes::default(),
+        Some(audit(caller, Action::RunApprove, None)),
+        |run| {
+            check_approver(&run.requested_by, &caller.sub)?;
+            if run.kind == RunKind::Final && run.status == RunStatus::Calculated {
+                check_worker_errors(unexcluded)?;
+            }
+            Ok(())
+        },
+    )
+    .await?;
+    app.work.notify_one();
+    // The stream archives the locked period's events; the janitor publishes it if this fails.
+    if let Some(live) = &app.live
+        && let Err(e) = live.publish_locks(&app.db).await
+    {
+        tracing::warn!(error = %e, "period lock not published to the stream yet; the janitor retries");
+    }
+    Ok(run)
+}
+
+/// Rejects a calculated final run (`runs:approve`), saying why.
+pub async fn reject(app: &App, caller: &Caller, org: &str, id: &str, reason: &str) -> Result<Run> {
+    caller.may(org, Permission::ApproveRuns)?;
+    let reason = reason.trim();
+    if reason.is_empty() {
+        return Err(Error::invalid("reason", "say why the run is rejected"));
+    }
+    let changes = Changes {
+        note: Some(reason.to_string()),
+        ..Changes::default()
+    };
+    let audit = audit(caller, Action::RunReject, Some(json!({"reason": reason})));
+    runs::apply_audited(
+        &app.db,
+        org,
+        id,
+        Move::Reject,
+        &caller.sub,
+        changes,
+        Some(audit),
+        |_| Ok(()),
+    )
+    .await
+}
+
+/// Cancels a run that is queued or calculating (`runs:trigger`).
+pub async fn cancel(app: &App, caller: &Caller, org: &str, id: &str) -> Result<Run> {
+    caller.may(org, Permission::TriggerRuns)?;
+    let audit = audit(caller, Action::RunCancel, None);
+    runs::apply_audited(
+        &app.db,
+        org,
+        id,
+        Move::Cancel,
+        &caller.sub,
+        Changes::default(),
+        Some(audit),
+        |_| Ok(()),
+    )
+    .await
+}
+
+/// Excludes workers a calculated final run could not compute (`runs:exclude`), saying why:
+/// recorded with who and when; once none is left unexcluded the run can be approved.
+pub async fn exclude(app: &App, caller: &Caller, org: &str, id: &str, workers: &[String], reason: &str) -> Result<Run> {
+    caller.may(org, Permission::ExcludeWorkers)?;
+    let mut invalid = Vec::new();
+    let reason = reason.trim();
+    if reason.is_empty() {
+        invalid.push((
+            "reason".to_string(),
+            "say why these workers are left out of the run".to_string(),
+        ));
+    }
+    let mut workers: Vec<String> = workers.iter().map(|w| w.trim().to_string()).collect();
+    workers.sort_unstable();
+    workers.dedup();
+    if workers.is_empty() || workers.len() > MAX_EXCLUDED_AT_ONCE || workers.iter().any(String::is_empty) {
+        invalid.push((
+            "worker_ids".to_string(),
+            format!("expected 1 to {MAX_EXCLUDED_AT_ONCE} worker ids, none empty"),
+        ));
+    }
+    if !invalid.is_empty() {
+        return Err(Error::Invalid(invalid));
+    }
+    let run = runs::get(&app.db, org, id).await?;
+    if run.kind != RunKind::Final {
+        return Err(Error::Conflict(format!(
+            "run {id} is provisional: workers are excluded from a final run, before its approval"
+        )));
+    }
+    if run.status != RunStatus::Calculated {
+        return Err(Error::Conflict(format!(
+            "run {id} is {}: workers are excluded from a calculated final run, before its approval",
+            run.status
+        )));
+    }
+    let after = json!({"excluded": workers, "reason": reason});
+    let audit = Audited::new(caller.actor(), Action::RunExclude, format!("runs/{id}")).after(Some(after));
+    worker_errors::exclude(&app.db, org, id, &workers, reason, &caller.sub, &audit).await?;
+    runs::get(&app.db, org, id).await
+}
+
+/// A run move's audit entry: who moves it, and what they said (merged into the entry's
+/// `after`); the move writes it with itself.
+fn audit(caller: &Caller, action: Action, said: Option<Value>) -> MoveAudit<'_> {
+    MoveAudit {
+        actor: caller.actor(),
+        action,
+        said,
+    }
+}

@@ -1,0 +1,122 @@
+//! A run's verbs called as operations, without HTTP, on SQLite: the permission each needs, the
+//! org it is bound to, its lifecycle guard (four eyes) and the audit entry it writes with its
+//! change. The HTTP handlers and `payroll run --database` call the same functions.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // A test fails by panicking, with the message.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use payroll_engine::lifecycle::{RunKind, RunStatus};
+use payroll_service::caller::Caller;
+use payroll_service::db::audit::{self, Action, Filter};
+use payroll_service::{App, Error, runs};
+
+/// A caller of `org` with `role`, granted what the org's role table grants now.
+async fn caller(app: &App, sub: &str, org: &str, role: &str) -> Caller {
+    let roles = vec![role.to_string()];
+    let permissions = app.role_tables.grants(&app.db, org, &roles, &app.roles).await.unwrap();
+    Caller {
+        sub: sub.to_string(),
+        org: org.to_string(),
+        roles,
+        permissions,
+        request_id: "operations-test".to_string(),
+    }
+}
+
+fn trigger(kind: RunKind) -> runs::Trigger {
+    runs::Trigger {
+        period: "2026-10".parse().unwrap(),
+        kind,
+        idempotency: None,
+    }
+}
+
+async fn entries(app: &App, action: Action) -> Vec<audit::Entry> {
+    let filter = Filter {
+        action: Some(action),
+        ..Filter::default()
+    };
+    audit::list(&app.db, "org0", &filter, 100).await.unwrap().0
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_verb_checks_its_permission_org_and_guard_and_audits_its_change() {
+    let h = Harness::start(Backend::Sqlite, "").await;
+    let app = &h.service.ctx;
+    let hr = caller(app, "hr1", "org0", "hr_admin").await;
+    let worker = caller(app, "W000000", "org0", "worker").await;
+    let stranger = caller(app, "hr9", "org1", "hr_admin").await;
+    let approver = caller(app, "appr1", "org0", "approver").await;
+
+    // Trigger: runs:trigger, in the caller's org only.
+    let refused = runs::trigger(&app.db, &worker, "org0", trigger(RunKind::Final)).await;
+    assert!(matches!(refused, Err(Error::Missing(_))), "{refused:?}");
+    let refused = runs::trigger(&app.db, &stranger, "org0", trigger(RunKind::Final)).await;
+    assert!(matches!(refused, Err(Error::OtherOrg { .. })), "{refused:?}");
+    assert!(entries(app, Action::RunTrigger).await.is_empty());
+    let (run, created) = runs::trigger(&app.db, &hr, "org0", trigger(RunKind::Final))
+        .await
+        .unwrap();
+    assert!(created);
+    let triggered = entries(app, Action::RunTrigger).await;
+    assert_eq!(triggered.len(), 1, "{triggered:#?}");
+    assert_eq!(
+        (
+            triggered[0].actor.as_str(),
+            triggered[0].request_id.as_str(),
+            triggered[0].target.clone()
+        ),
+        ("hr1", "operations-test", format!("runs/{}", run.id))
+    );
+    app.work.notify_one();
+
+    // Approve: not the person who triggered it, even holding runs:approve.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while payroll_service::db::runs::get(&app.db, "org0", &run.id)
+        .await
+        .unwrap()
+        .status
+        != RunStatus::Calculated
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the run was not calculated within 60 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let maker = caller(app, "hr1", "org0", "org_admin").await;
+    let refused = runs::approve(app, &maker, "org0", &run.id).await;
+    assert!(matches!(refused, Err(Error::Forbidden(_))), "four eyes: {refused:?}");
+    let refused = runs::approve(app, &hr, "org0", &run.id).await;
+    assert!(matches!(refused, Err(Error::Missing(_))), "{refused:?}");
+    assert!(entries(app, Action::RunApprove).await.is_empty());
+
+    // Reject needs a reason; exclusions only on a calculated final run.
+    let refused = runs::reject(app, &approver, "org0", &run.id, "  ").await;
+    assert!(
+        matches!(&refused, Err(Error::Invalid(f)) if f[0].0 == "reason"),
+        "{refused:?}"
+    );
+    let refused = runs::exclude(app, &hr, "org0", &run.id, &[], "no reason").await;
+    assert!(
+        matches!(&refused, Err(Error::Invalid(f)) if f[0].0 == "worker_ids"),
+        "{refused:?}"
+    );
+
+    let approved = runs::approve(app, &approver, "org0", &run.id).await.unwrap();
+    assert_ne!(approved.status, RunStatus::Calculated);
+    let entry = &entries(app, Action::RunApprove).await[0];
+    assert_eq!(
+        (entry.actor.as_str(), entry.target.clone()),
+        ("appr1", format!("runs/{}", run.id))
+    );
+
+    // Cancel: only what is queued or calculating; the guard says so.
+    let refused = runs::cancel(app, &hr, "org0", &run.id).await;
+    assert!(matches!(refused, Err(Error::Conflict(_))), "{refused:?}");
+    h.stop().await;
+}
