@@ -1,5 +1,7 @@
-//! Publishing adjustment versions to the org's input, so the one fold stays the single source
-//! of truth: in files mode a line appended to the input folder's `adjustments.ndjson`, in
+//! Adjustments under maker-checker: the verbs every caller shares ([`request`], [`approve`],
+//! [`reject`]: the caller's org and permission, the worker's org, four eyes and the audit entry,
+//! each in one place), and publishing adjustment versions to the org's input, so the one fold
+//! stays the single source of truth: in files mode a line appended to the input folder's `adjustments.ndjson`, in
 //! stream mode a message on the adjustments topic. A version is marked published once it is
 //! out; one that could not be is published again by the janitor (the fold keeps the highest
 //! version of an adjustment, so twice is harmless).
@@ -15,11 +17,136 @@ use payroll_rules::vocabulary::PayPeriod;
 use rust_decimal::Decimal;
 
 use crate::app::App;
-use crate::db::adjustments;
+use crate::auth::Permission;
+use crate::caller::Caller;
+use crate::db::adjustments::{self, Adjustment, Decision, NewAdjustment};
 use crate::error::{Error, Result};
 
 /// Versions published at a time.
 const BATCH: u32 = 500;
+
+/// Requests an adjustment of a worker of `org` (`adjustments:request`), audited as
+/// `adjustment.request`, and publishes it as pending: the adjustment, and whether it is new
+/// (false: the same idempotency `key`, given as the client sent it, and `request` digest
+/// requested it before).
+pub async fn request(
+    app: &App,
+    caller: &Caller,
+    org: &str,
+    fields: Fields<'_>,
+    key: Option<&str>,
+    request: String,
+) -> Result<(Adjustment, bool)> {
+    caller.may(org, Permission::RequestAdjustments)?;
+    let valid = validate(fields, app.config.adjustments.max_amount).map_err(Error::Invalid)?;
+    of_org(app, org, valid.worker_id).await?;
+    let idempotency = match key {
+        None => None,
+        Some(key) if !key.is_empty() && key.len() <= 200 && key.bytes().all(|b| b.is_ascii_graphic() || b == b' ') => {
+            Some((caller.idempotency_key(key), request))
+        }
+        Some(_) => {
+            return Err(Error::invalid(
+                "Idempotency-Key",
+                "expected 1 to 200 visible ASCII characters",
+            ));
+        }
+    };
+    let (adjustment, created) = adjustments::create(
+        &app.db,
+        NewAdjustment {
+            org_id: org,
+            worker_id: valid.worker_id,
+            period: valid.period,
+            kind: valid.kind,
+            code: valid.code,
+            amount: valid.amount,
+            reason: valid.reason,
+            requested_by: &caller.sub,
+            idempotency: idempotency.as_ref().map(|(key, hash)| (key.as_str(), hash.clone())),
+        },
+        &caller.actor(),
+    )
+    .await?;
+    if created {
+        published(app).await;
+    }
+    Ok((adjustment, created))
+}
+
+/// Approves a pending adjustment someone else requested (`adjustments:approve`): its approved
+/// version is published and the next run of its period pays it.
+pub async fn approve(app: &App, caller: &Caller, org: &str, id: &str) -> Result<Adjustment> {
+    caller.may(org, Permission::ApproveAdjustments)?;
+    decide(app, caller, org, id, Decision::Approve, None).await
+}
+
+/// Rejects a pending adjustment someone else requested (`adjustments:approve`), saying why.
+pub async fn reject(app: &App, caller: &Caller, org: &str, id: &str, reason: &str) -> Result<Adjustment> {
+    caller.may(org, Permission::ApproveAdjustments)?;
+    let reason = rejection_reason(reason)?;
+    decide(app, caller, org, id, Decision::Reject, Some(reason)).await
+}
+
+/// A reason for a rejection: 1 to 500 characters once trimmed.
+pub fn rejection_reason(reason: &str) -> Result<&str> {
+    let reason = reason.trim();
+    if reason.is_empty() || reason.len() > 500 {
+        return Err(Error::invalid(
+            "reason",
+            "say why the adjustment is rejected, in 1 to 500 characters",
+        ));
+    }
+    Ok(reason)
+}
+
+/// Decides as `caller` (never the requester: `db::adjustments::decide` holds four eyes with the
+/// move), then publishes the new version.
+async fn decide(
+    app: &App,
+    caller: &Caller,
+    org: &str,
+    id: &str,
+    decision: Decision,
+    note: Option<&str>,
+) -> Result<Adjustment> {
+    let current = adjustments::get(&app.db, org, id).await?;
+    let decided = adjustments::decide(&app.db, &current, decision, &caller.sub, note, &caller.actor()).await?;
+    published(app).await;
+    Ok(decided)
+}
+
+/// Refuses a worker who is not the org's: a worker belongs to one org, and no org adjusts
+/// another's pay. Files mode reads the input folder's master (complete, so an unknown worker
+/// is refused too); stream mode knows the workers in the live pay, and the fold checks the
+/// version's org against the rest.
+async fn of_org(app: &App, org: &str, worker: &str) -> Result<()> {
+    let refused = |why: String| Err(Error::invalid("worker_id", why));
+    if let Some(live) = &app.live {
+        return match live.pay(worker).await? {
+            Some(found) if found.pay.get("org_id").and_then(|o| o.as_str()) != Some(org) => {
+                refused(format!("`{worker}` is not a worker of org `{org}`"))
+            }
+            _ => Ok(()),
+        };
+    }
+    let (source, owner) = (app.source.clone(), org.to_string());
+    let master = tokio::task::spawn_blocking(move || crate::uploads::master(&source, &owner))
+        .await
+        .map_err(|e| Error::Internal(format!("reading the master: {e}")))??;
+    match master.map(|m| m.workers.get(worker).copied()) {
+        Some(Some(false)) => refused(format!("`{worker}` is not a worker of org `{org}`")),
+        Some(None) => refused(format!("unknown worker `{worker}` in org `{org}`")),
+        _ => Ok(()),
+    }
+}
+
+/// Publishes what a decision or request made; the janitor retries what cannot be published now.
+async fn published(app: &App) {
+    if let Err(e) = publish_pending(app).await {
+        tracing::warn!(error = %e, "adjustment not published yet; the janitor retries");
+    }
+}
 
 /// An adjustment as a person writes it (a request body, or a row of an upload), not yet checked.
 #[derive(Debug, Clone, Copy)]

@@ -16,10 +16,10 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::App;
 use super::extractor::{ApiJson, ApiPath, ApiQuery, QueryFaults};
-use crate::adjustments::{Fields, validate};
+use crate::adjustments::{self as operations, Fields};
 use crate::auth::Permission;
 use crate::caller::Caller;
-use crate::db::adjustments::{self, Adjustment, Decision, Filter, NewAdjustment};
+use crate::db::adjustments::{self, Adjustment, Decision, Filter};
 use crate::error::{Error, Result};
 use crate::uploads::UploadKind;
 
@@ -141,69 +141,16 @@ pub(super) async fn request(
     headers: HeaderMap,
     ApiJson(body): ApiJson<RequestAdjustment>,
 ) -> Result<(StatusCode, Json<AdjustmentBody>)> {
-    user.may(&org, Permission::RequestAdjustments)?;
-    let valid = validate(body.fields(), ctx.config.adjustments.max_amount).map_err(Error::Invalid)?;
-    of_org(&ctx, &org, valid.worker_id).await?;
-    let key = match headers.get("idempotency-key") {
-        None => None,
-        Some(value) => Some(
-            value
-                .to_str()
-                .ok()
-                .filter(|k| !k.is_empty() && k.len() <= 200)
-                .ok_or_else(|| Error::invalid("Idempotency-Key", "expected 1 to 200 visible ASCII characters"))?,
-        ),
-    };
-    let key = key.map(|key| user.idempotency_key(key));
+    // A header that is not text is refused as an empty key is.
+    let key = headers
+        .get("idempotency-key")
+        .map(|value| value.to_str().unwrap_or_default());
     let hash = hex::encode(Sha256::digest(
         serde_json::to_vec(&body).map_err(|e| Error::Internal(e.to_string()))?,
     ));
-    let (adjustment, created) = adjustments::create(
-        &ctx.db,
-        NewAdjustment {
-            org_id: &org,
-            worker_id: valid.worker_id,
-            period: valid.period,
-            kind: valid.kind,
-            code: valid.code,
-            amount: valid.amount,
-            reason: valid.reason,
-            requested_by: &user.sub,
-            idempotency: key.as_deref().map(|k| (k, hash)),
-        },
-        &user.actor(),
-    )
-    .await?;
-    if !created {
-        return Ok((StatusCode::OK, Json(adjustment.into())));
-    }
-    publish(&ctx).await;
-    Ok((StatusCode::CREATED, Json(adjustment.into())))
-}
-
-/// Refuses a worker who is not the org's: a worker belongs to one org, and no org adjusts
-/// another's pay. Files mode reads the input folder's master (complete, so an unknown worker
-/// is refused too); stream mode knows the workers in the live pay, and the fold checks the
-/// version's org against the rest.
-async fn of_org(ctx: &App, org: &str, worker: &str) -> Result<()> {
-    let refused = |why: String| Err(Error::invalid("worker_id", why));
-    if let Some(live) = &ctx.live {
-        return match live.pay(worker).await? {
-            Some(found) if found.pay.get("org_id").and_then(|o| o.as_str()) != Some(org) => {
-                refused(format!("`{worker}` is not a worker of org `{org}`"))
-            }
-            _ => Ok(()),
-        };
-    }
-    let (source, owner) = (ctx.source.clone(), org.to_string());
-    let master = tokio::task::spawn_blocking(move || crate::uploads::master(&source, &owner))
-        .await
-        .map_err(|e| Error::Internal(format!("reading the master: {e}")))??;
-    match master.map(|m| m.workers.get(worker).copied()) {
-        Some(Some(false)) => refused(format!("`{worker}` is not a worker of org `{org}`")),
-        Some(None) => refused(format!("unknown worker `{worker}` in org `{org}`")),
-        _ => Ok(()),
-    }
+    let (adjustment, created) = operations::request(&ctx, &user, &org, body.fields(), key, hash).await?;
+    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, Json(adjustment.into())))
 }
 
 /// What deciding an upload's requests did.
@@ -283,7 +230,7 @@ pub(super) async fn reject_upload(
     ApiJson(body): ApiJson<RejectAdjustment>,
 ) -> Result<Json<UploadDecision>> {
     let workers = decides_workers(&ctx, &user, &org, &id).await?;
-    let reason = rejection_reason(&body)?;
+    let reason = operations::rejection_reason(&body.reason)?;
     if workers {
         let upload = crate::db::uploads::get(&ctx.db, &org, &id).await?;
         let decided = crate::uploads::review::reject(&ctx, &user.actor(), &upload, reason).await?;
@@ -335,13 +282,6 @@ async fn decide_upload(
         status: status.to_string(),
         decided,
     }))
-}
-
-/// Publishes what the transition made; the janitor retries what cannot be published now.
-async fn publish(ctx: &App) {
-    if let Err(e) = crate::adjustments::publish_pending(ctx).await {
-        tracing::warn!(error = %e, "adjustment not published yet; the janitor retries");
-    }
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -437,8 +377,7 @@ pub(super) async fn approve(
     user: Caller,
     ApiPath((org, id)): ApiPath<(String, String)>,
 ) -> Result<Json<AdjustmentBody>> {
-    user.may(&org, Permission::ApproveAdjustments)?;
-    decide(&ctx, &user, &org, &id, Decision::Approve, None).await
+    Ok(Json(operations::approve(&ctx, &user, &org, &id).await?.into()))
 }
 
 /// Reject a pending adjustment someone else requested, saying why.
@@ -455,32 +394,7 @@ pub(super) async fn reject(
     ApiPath((org, id)): ApiPath<(String, String)>,
     ApiJson(body): ApiJson<RejectAdjustment>,
 ) -> Result<Json<AdjustmentBody>> {
-    user.may(&org, Permission::ApproveAdjustments)?;
-    let reason = rejection_reason(&body)?;
-    decide(&ctx, &user, &org, &id, Decision::Reject, Some(reason)).await
-}
-
-fn rejection_reason(body: &RejectAdjustment) -> Result<&str> {
-    let reason = body.reason.trim();
-    if reason.is_empty() || reason.len() > 500 {
-        return Err(Error::invalid(
-            "reason",
-            "say why the adjustment is rejected, in 1 to 500 characters",
-        ));
-    }
-    Ok(reason)
-}
-
-async fn decide(
-    ctx: &App,
-    user: &Caller,
-    org: &str,
-    id: &str,
-    decision: Decision,
-    note: Option<&str>,
-) -> Result<Json<AdjustmentBody>> {
-    let current = adjustments::get(&ctx.db, org, id).await?;
-    let decided = adjustments::decide(&ctx.db, &current, decision, &user.sub, note, &user.actor()).await?;
-    publish(ctx).await;
-    Ok(Json(decided.into()))
+    Ok(Json(
+        operations::reject(&ctx, &user, &org, &id, &body.reason).await?.into(),
+    ))
 }

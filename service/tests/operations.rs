@@ -1,6 +1,6 @@
-//! A run's verbs called as operations, without HTTP, on SQLite: the permission each needs, the
-//! org it is bound to, its lifecycle guard (four eyes) and the audit entry it writes with its
-//! change. The HTTP handlers and `payroll run --database` call the same functions.
+//! Verbs called as operations, without HTTP, on SQLite: the permission each needs, the org it is
+//! bound to, its guard (four eyes) and the audit entry it writes with its change. The HTTP
+//! handlers (and, for a run's trigger, `payroll run --database`) call the same functions.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // A test fails by panicking, with the message.
 
@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use common::*;
 use payroll_engine::lifecycle::{RunKind, RunStatus};
+use payroll_service::adjustments::{self, Fields};
 use payroll_service::caller::Caller;
 use payroll_service::db::audit::{self, Action, Filter};
 use payroll_service::{App, Error, runs};
@@ -118,5 +119,70 @@ async fn each_verb_checks_its_permission_org_and_guard_and_audits_its_change() {
     // Cancel: only what is queued or calculating; the guard says so.
     let refused = runs::cancel(app, &hr, "org0", &run.id).await;
     assert!(matches!(refused, Err(Error::Conflict(_))), "{refused:?}");
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_adjustment_is_requested_and_decided_by_two_people_of_its_workers_org() {
+    let h = Harness::start(Backend::Sqlite, "").await;
+    let app = &h.service.ctx;
+    let hr = caller(app, "hr1", "org0", "hr_admin").await;
+    let analyst = caller(app, "an1", "org0", "analyst").await;
+    let approver = caller(app, "appr1", "org0", "approver").await;
+    let bonus = |worker_id| Fields {
+        worker_id,
+        period: "2026-10",
+        kind: "earning",
+        code: "bonus",
+        amount: "100.00",
+        reason: "festival bonus",
+    };
+    let digest = || "digest".to_string();
+
+    let refused = adjustments::request(app, &analyst, "org0", bonus("W000000"), None, digest()).await;
+    assert!(matches!(refused, Err(Error::Missing(_))), "{refused:?}");
+    // W000001 is org1's: no org adjusts another's pay.
+    let refused = adjustments::request(app, &hr, "org0", bonus("W000001"), None, digest()).await;
+    assert!(
+        matches!(&refused, Err(Error::Invalid(f)) if f[0].0 == "worker_id"),
+        "{refused:?}"
+    );
+    let refused = adjustments::request(app, &hr, "org0", bonus("W000000"), Some(""), digest()).await;
+    assert!(
+        matches!(&refused, Err(Error::Invalid(f)) if f[0].0 == "Idempotency-Key"),
+        "{refused:?}"
+    );
+    assert!(entries(app, Action::AdjustmentRequest).await.is_empty());
+
+    let (requested, created) = adjustments::request(app, &hr, "org0", bonus("W000000"), Some("k1"), digest())
+        .await
+        .unwrap();
+    assert!(created);
+    let again = adjustments::request(app, &hr, "org0", bonus("W000000"), Some("k1"), digest())
+        .await
+        .unwrap();
+    assert_eq!(
+        (again.0.id.as_str(), again.1),
+        (requested.id.as_str(), false),
+        "a retry"
+    );
+    assert_eq!(entries(app, Action::AdjustmentRequest).await.len(), 1);
+
+    // The requester cannot decide it, even holding adjustments:approve.
+    let maker = caller(app, "hr1", "org0", "org_admin").await;
+    let refused = adjustments::approve(app, &maker, "org0", &requested.id).await;
+    assert!(matches!(refused, Err(Error::Forbidden(_))), "four eyes: {refused:?}");
+    let refused = adjustments::reject(app, &approver, "org0", &requested.id, " ").await;
+    assert!(
+        matches!(&refused, Err(Error::Invalid(f)) if f[0].0 == "reason"),
+        "{refused:?}"
+    );
+    adjustments::approve(app, &approver, "org0", &requested.id)
+        .await
+        .unwrap();
+    let entry = &entries(app, Action::AdjustmentApprove).await[0];
+    assert_eq!(entry.actor, "appr1");
+    let refused = adjustments::approve(app, &approver, "org0", &requested.id).await;
+    assert!(matches!(refused, Err(Error::Conflict(_))), "decided once: {refused:?}");
     h.stop().await;
 }
