@@ -1,5 +1,6 @@
-//! Nightly provisional runs: a schedule, and which one slot it owes at a time ([`due`]). The
-//! loop that asks every few seconds and queues the run is `jobs::scheduler`.
+//! Nightly provisional runs: a schedule, setting it ([`set`], the one way every caller does),
+//! and which one slot it owes at a time ([`due`]). The loop that asks every few seconds and
+//! queues the run is `jobs::scheduler`.
 //!
 //! After downtime only the latest missed slot runs, once: slots before it are not owed (a
 //! provisional run of the same period supersedes them). Two instances sharing a database run
@@ -12,6 +13,28 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use croner::Cron;
 use payroll_rules::vocabulary::PayPeriod;
+
+use crate::auth::Permission;
+use crate::caller::Caller;
+use crate::db::Db;
+use crate::error::{Error, Result};
+
+/// Sets `org`'s schedule (`schedule:edit`), audited as `schedule.change`: slots before now are
+/// not owed by the new one. Each field that does not parse is named.
+pub async fn set(db: &Db, caller: &Caller, org: &str, cron: &str, timezone: &str) -> Result<Schedule> {
+    caller.may(org, Permission::EditSchedule)?;
+    let mut invalid = Vec::new();
+    if let Err(e) = Spec::parse(cron, "UTC") {
+        invalid.push(("cron".to_string(), e));
+    }
+    if let Err(e) = Spec::parse("0 0 * * *", timezone) {
+        invalid.push(("timezone".to_string(), e));
+    }
+    if !invalid.is_empty() {
+        return Err(Error::Invalid(invalid));
+    }
+    crate::db::schedules::put_audited(db, org, cron, timezone, &caller.sub, Utc::now(), Some(&caller.actor())).await
+}
 
 /// A cron expression (five fields: minute hour day-of-month month day-of-week) read in an IANA
 /// time zone.

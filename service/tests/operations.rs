@@ -13,7 +13,8 @@ use payroll_engine::lifecycle::{RunKind, RunStatus};
 use payroll_service::adjustments::{self, Fields};
 use payroll_service::caller::Caller;
 use payroll_service::db::audit::{self, Action, Filter};
-use payroll_service::{App, Error, runs};
+use payroll_service::notices::{self, NoticeOf};
+use payroll_service::{App, Error, runs, schedule};
 
 /// A caller of `org` with `role`, granted what the org's role table grants now.
 async fn caller(app: &App, sub: &str, org: &str, role: &str) -> Caller {
@@ -184,5 +185,35 @@ async fn an_adjustment_is_requested_and_decided_by_two_people_of_its_workers_org
     assert_eq!(entry.actor, "appr1");
     let refused = adjustments::approve(app, &approver, "org0", &requested.id).await;
     assert!(matches!(refused, Err(Error::Conflict(_))), "decided once: {refused:?}");
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_schedule_is_set_and_a_notice_retried_only_with_their_permissions() {
+    let h = Harness::start(Backend::Sqlite, "").await;
+    let app = &h.service.ctx;
+    let hr = caller(app, "hr1", "org0", "hr_admin").await;
+    let approver = caller(app, "appr1", "org0", "approver").await;
+
+    let refused = schedule::set(&app.db, &approver, "org0", "0 2 * * *", "Asia/Kolkata").await;
+    assert!(matches!(refused, Err(Error::Missing(_))), "{refused:?}");
+    let refused = schedule::set(&app.db, &hr, "org0", "0 2 * *", "Mars/Olympus").await;
+    let fields: Vec<String> = match refused {
+        Err(Error::Invalid(faults)) => faults.into_iter().map(|(field, _)| field).collect(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(fields, ["cron", "timezone"], "every field named at once");
+    assert!(entries(app, Action::ScheduleChange).await.is_empty());
+    let set = schedule::set(&app.db, &hr, "org0", "0 2 * * *", "Asia/Kolkata")
+        .await
+        .unwrap();
+    assert_eq!(set.spec.text, "0 2 * * *");
+    assert_eq!(entries(app, Action::ScheduleChange).await[0].actor, "hr1");
+
+    let refused = notices::retry(&app.db, &approver, "org0", NoticeOf::Run("r1"), "n1").await;
+    assert!(matches!(refused, Err(Error::Missing(_))), "{refused:?}");
+    let refused = notices::retry(&app.db, &hr, "org0", NoticeOf::Upload("u1"), "n1").await;
+    assert!(matches!(refused, Err(Error::NotFound(_))), "{refused:?}");
+    assert!(entries(app, Action::NoticeRetry).await.is_empty());
     h.stop().await;
 }

@@ -17,12 +17,12 @@ use super::extractor::{ApiPath, ApiQuery, QueryFaults};
 use super::{App, RequestId};
 use crate::auth::Permission;
 use crate::caller::Caller;
-use crate::db::audit::{Action, Actor, Audited};
+use crate::db::audit::{Action, Actor};
 use crate::db::notices::{self, Filter, Notice};
 use crate::db::{runs, uploads};
 use crate::error::{Error, Result};
 use crate::notices::link::Grant;
-use crate::notices::{About, Channel, NoticeKind, NoticeStatus};
+use crate::notices::{About, Channel, NoticeKind, NoticeOf, NoticeStatus};
 
 pub fn router() -> Router<App> {
     Router::new()
@@ -222,8 +222,8 @@ pub(super) async fn retry(
     user: Caller,
     ApiPath((org, id, nid)): ApiPath<(String, String, String)>,
 ) -> Result<Json<NoticeBody>> {
-    user.may(&org, Permission::RetryNotices)?;
-    retried(&ctx, &user, &org, &id, &nid, format!("runs/{id}/notices/{nid}")).await
+    let notice = crate::notices::retry(&ctx.db, &user, &org, NoticeOf::Run(&id), &nid).await?;
+    Ok(Json(NoticeBody::from(notice)))
 }
 
 /// Sends a dead notice of a contact change again, from its last channel with fresh attempts.
@@ -238,20 +238,7 @@ pub(super) async fn retry_of_upload(
     user: Caller,
     ApiPath((org, id, nid)): ApiPath<(String, String, String)>,
 ) -> Result<Json<NoticeBody>> {
-    user.may(&org, Permission::RetryNotices)?;
-    retried(&ctx, &user, &org, &id, &nid, format!("uploads/{id}/notices/{nid}")).await
-}
-
-async fn retried(
-    ctx: &App,
-    user: &Caller,
-    org: &str,
-    source: &str,
-    nid: &str,
-    target: String,
-) -> Result<Json<NoticeBody>> {
-    let audit = Audited::new(user.actor(), Action::NoticeRetry, target);
-    let notice = notices::retry(&ctx.db, org, source, nid, audit).await?;
+    let notice = crate::notices::retry(&ctx.db, &user, &org, NoticeOf::Upload(&id), &nid).await?;
     Ok(Json(NoticeBody::from(notice)))
 }
 

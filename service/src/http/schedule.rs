@@ -13,7 +13,7 @@ use crate::auth::Permission;
 use crate::caller::Caller;
 use crate::db;
 use crate::error::{Error, Result};
-use crate::schedule::{Schedule, Spec};
+use crate::schedule::{self, Schedule};
 
 pub fn router() -> Router<App> {
     Router::new().route("/v1/orgs/{org}/schedule", get(read).put(write))
@@ -95,26 +95,6 @@ pub(super) async fn write(
     ApiPath(org): ApiPath<String>,
     ApiJson(body): ApiJson<ScheduleRequest>,
 ) -> Result<Json<ScheduleBody>> {
-    user.may(&org, Permission::EditSchedule)?;
-    let mut invalid = Vec::new();
-    if let Err(e) = Spec::parse(&body.cron, "UTC") {
-        invalid.push(("cron".to_string(), e));
-    }
-    if let Err(e) = Spec::parse("0 0 * * *", &body.timezone) {
-        invalid.push(("timezone".to_string(), e));
-    }
-    if !invalid.is_empty() {
-        return Err(Error::Invalid(invalid));
-    }
-    let schedule = db::schedules::put_audited(
-        &ctx.db,
-        &org,
-        &body.cron,
-        &body.timezone,
-        &user.sub,
-        Utc::now(),
-        Some(&user.actor()),
-    )
-    .await?;
+    let schedule = schedule::set(&ctx.db, &user, &org, &body.cron, &body.timezone).await?;
     Ok(Json(schedule.into()))
 }

@@ -36,6 +36,11 @@ use serde::{Deserialize, Serialize};
 
 pub use config::NoticeSettings;
 
+use crate::auth::Permission;
+use crate::caller::Caller;
+use crate::db::Db;
+use crate::db::audit::{Action, Audited};
+use crate::db::notices::Notice;
 use crate::db::runs::Run;
 use crate::error::Result;
 
@@ -237,6 +242,37 @@ pub struct NewNotice {
     pub net_payable: Decimal,
     pub language: String,
     pub plan: Vec<Step>,
+}
+
+/// What a notice is of: a run's payslip, or a workers upload's change of contact.
+#[derive(Debug, Clone, Copy)]
+pub enum NoticeOf<'a> {
+    Run(&'a str),
+    Upload(&'a str),
+}
+
+impl NoticeOf<'_> {
+    fn id(&self) -> &str {
+        match self {
+            NoticeOf::Run(id) | NoticeOf::Upload(id) => id,
+        }
+    }
+
+    /// The audit log's name for notice `nid` of it.
+    fn target(&self, nid: &str) -> String {
+        match self {
+            NoticeOf::Run(id) => format!("runs/{id}/notices/{nid}"),
+            NoticeOf::Upload(id) => format!("uploads/{id}/notices/{nid}"),
+        }
+    }
+}
+
+/// Sends a dead notice again (`notices:retry`), from its last channel with fresh attempts,
+/// audited as `notice.retry` in the same transaction.
+pub async fn retry(db: &Db, caller: &Caller, org: &str, of: NoticeOf<'_>, nid: &str) -> Result<Notice> {
+    caller.may(org, Permission::RetryNotices)?;
+    let audit = Audited::new(caller.actor(), Action::NoticeRetry, of.target(nid));
+    crate::db::notices::retry(db, org, of.id(), nid, audit).await
 }
 
 /// The channels `worker` can be reached on, in `order`: WhatsApp and SMS need a phone, email
