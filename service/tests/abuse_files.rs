@@ -70,15 +70,7 @@ fn files(dir: &Path) -> Vec<PathBuf> {
 async fn payout_and_upload(h: &Harness) -> Value {
     let run = h.finalized_run().await;
     let approver = h.token("appr1", "org0", "approver");
-    let made = h
-        .call(
-            "POST",
-            &format!("/v1/orgs/org0/runs/{run}/payouts"),
-            Some(&approver),
-            None,
-            Some("p1"),
-        )
-        .await;
+    let made = h.payout("org0", &run, &approver, Some("p1")).await;
     assert_eq!(made.status, 201, "{}", made.text());
 
     let inputs = h.dir.path().join("inputs");
@@ -87,39 +79,17 @@ async fn payout_and_upload(h: &Harness) -> Value {
     let row = format!(
         "W900001,org0,S00,New Worker,F,MH,skilled,Fitter,daily,800.00,true,true,,,{NEW_ACCOUNT},SBIN0001234,ABCDE9999F,2026-10-01,"
     );
-    let body = format!(
-        "--b0undary\r\nContent-Disposition: form-data; name=\"file\"; filename=\"workers.csv\"\r\n\
-         Content-Type: text/csv\r\n\r\n{header}\n{row}\n\r\n--b0undary--\r\n"
-    );
     let hr = h.token("hr1", "org0", "hr_admin");
-    let reply = reqwest::Client::new()
-        .post(format!("{}/v1/orgs/org0/uploads?kind=workers", h.base))
-        .bearer_auth(&hr)
-        .header("Content-Type", "multipart/form-data; boundary=b0undary")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(reply.status(), 202);
-    let id = serde_json::from_slice::<Value>(&reply.bytes().await.unwrap()).unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let file = format!("{header}\n{row}\n");
     // The upload is still read, from its sealed file: its row is accepted (and waits for a
     // second person's approval).
-    for _ in 0..600 {
-        let upload = h.get(&format!("/v1/orgs/org0/uploads/{id}"), &hr).await.json();
-        if matches!(upload["status"].as_str(), Some("awaiting_approval" | "done" | "failed")) {
-            assert_eq!(
-                (&upload["status"], &upload["accepted"]),
-                (&Value::from("awaiting_approval"), &Value::from(1)),
-                "{upload:#}"
-            );
-            return made.json();
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("upload {id} did not settle");
+    let upload = h.upload("org0", "workers", "workers.csv", file.as_bytes(), &hr).await;
+    assert_eq!(
+        (&upload["status"], &upload["accepted"]),
+        (&Value::from("awaiting_approval"), &Value::from(1)),
+        "{upload:#}"
+    );
+    made.json()
 }
 
 fn store(h: &Harness) -> PathBuf {

@@ -9,8 +9,6 @@ mod broker;
 mod common;
 
 use common::*;
-use payroll_connectors::Quiet;
-use payroll_connectors::kafka::{KafkaConfig, Topics, publish_folder};
 use serde_json::{Value, json};
 
 /// `worker_id` → `net_pay` of a run's results.
@@ -284,15 +282,7 @@ async fn through_a_payout(backend: Backend) {
     std::fs::write(&path, moved.join("\n") + "\n").unwrap();
 
     let approver = h.token("appr1", "org0", "approver");
-    let made = h
-        .call(
-            "POST",
-            &format!("/v1/orgs/org0/runs/{run}/payouts"),
-            Some(&approver),
-            None,
-            None,
-        )
-        .await;
+    let made = h.payout("org0", &run, &approver, None).await;
     assert_eq!(made.status, 201, "{}", made.text());
     let links = made.json()["links"].clone();
     let xml = h.get(links["pain001"].as_str().unwrap(), &approver).await.text();
@@ -314,19 +304,7 @@ async fn through_a_payout(backend: Backend) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn in_stream_mode_an_org_cannot_upload_another_orgs_worker_into_its_own() {
     let broker = broker::Broker::start();
-    let producer = KafkaConfig {
-        brokers: broker.address.clone(),
-        group: "producer".into(),
-        options: Vec::new(),
-    };
-    publish_folder(&producer, &Topics::default(), &sample(), 8, &Quiet)
-        .await
-        .unwrap();
-    let source = format!(
-        "brokers = {:?}\nsites = {:?}",
-        broker.address,
-        sample().join("sites.csv")
-    );
+    let (_, _, source) = sample_on_broker(&broker.address).await;
     let extra = "[stream]\nperiod = \"2026-10\"\nlive_every = \"1s\"\ncheckpoint_every = \"1s\"";
     let h = Harness::start_with(Backend::Sqlite, &source, extra).await;
     let (org0, org1) = (h.token("hr1", "org0", "hr_admin"), h.token("hr9", "org1", "hr_admin"));

@@ -295,22 +295,6 @@ async fn idempotency_keys_belong_to_their_caller_and_the_scheduler_keeps_its_own
     }
 }
 
-/// The runs of `org` the scheduler queued.
-async fn scheduled(h: &Harness, org: &str) -> Vec<Value> {
-    let token = h.token("ops1", org, "ops_viewer");
-    let list = h
-        .get(&format!("/v1/orgs/{org}/runs?page_size=100"), &token)
-        .await
-        .json();
-    list["runs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|r| r["requested_by"] == "system:scheduler")
-        .cloned()
-        .collect()
-}
-
 async fn a_caller_cannot_take_the_schedulers_key(backend: Backend) {
     let h = Harness::start(backend, "workers = 0").await;
     // Org0 and org1 run nightly at 02:00, the README's example. Org0's HR admin works out the
@@ -336,12 +320,12 @@ async fn a_caller_cannot_take_the_schedulers_key(backend: Backend) {
     }
     let ticked = jobs::scheduler::tick(&h.service.ctx, now).await;
     assert_eq!(
-        scheduled(&h, "org1").await.len(),
+        h.scheduled_runs("org1").await.len(),
         1,
         "{backend:?}: org1's nightly run is queued whatever org0 sent (tick: {ticked:?})"
     );
     assert_eq!(
-        scheduled(&h, "org0").await.len(),
+        h.scheduled_runs("org0").await.len(),
         1,
         "{backend:?}: and org0's own, beside the run its caller asked for"
     );
@@ -365,7 +349,7 @@ async fn a_caller_cannot_take_the_schedulers_key(backend: Backend) {
     .unwrap();
     let failed = jobs::scheduler::tick(&h.service.ctx, later).await;
     assert_eq!(
-        scheduled(&h, "org1").await.len(),
+        h.scheduled_runs("org1").await.len(),
         2,
         "{backend:?}: org1's next run is queued though org0's fails ({failed:?})"
     );

@@ -417,15 +417,7 @@ async fn matrix(backend: Backend) {
     );
     let wup = uploaded(&h, &hr, "workers", &workers, "awaiting_approval").await;
     let approver = h.token("appr1", "org0", "approver");
-    let payout = h
-        .call(
-            "POST",
-            &format!("/v1/orgs/org0/runs/{run}/payouts"),
-            Some(&approver),
-            None,
-            None,
-        )
-        .await;
+    let payout = h.payout("org0", &run, &approver, None).await;
     assert_eq!(payout.status, 201, "{}", payout.text());
     let pay = payout.json()["id"].as_str().unwrap().to_string();
 
@@ -603,34 +595,11 @@ fn readable(path: &str, reply: &Reply) -> String {
     }
 }
 
-/// An adjustments upload by hr1 with one bad row, processed: its id.
-/// Uploads `file` as `kind` and waits until it is `settled`; returns its id.
+/// Uploads `file` as `kind` and waits until it settles, as `settled`; returns its id.
 async fn uploaded(h: &Harness, token: &str, kind: &str, file: &str, settled: &str) -> String {
-    let boundary = "access-matrix-boundary";
-    let body = format!(
-        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.csv\"\r\n\r\n{file}\r\n--{boundary}--\r\n"
-    );
-    let reply = reqwest::Client::new()
-        .post(format!("{}/v1/orgs/org0/uploads?kind={kind}", h.base))
-        .bearer_auth(token)
-        .header("Content-Type", format!("multipart/form-data; boundary={boundary}"))
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(reply.status(), 202);
-    let id = serde_json::from_slice::<Value>(&reply.bytes().await.unwrap()).unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    for _ in 0..600 {
-        let upload = h.get(&format!("/v1/orgs/org0/uploads/{id}"), token).await.json();
-        if upload["status"] == settled {
-            return id;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    panic!("upload {id} not {settled}");
+    let upload = h.upload("org0", kind, "a.csv", file.as_bytes(), token).await;
+    assert_eq!(upload["status"], settled, "{upload:#}");
+    upload["id"].as_str().unwrap().to_string()
 }
 
 fn bank_accounts_and_pans() -> Vec<String> {

@@ -383,15 +383,7 @@ async fn a_payout_needs_a_finalized_run_and_a_debit_account() {
     let h = Harness::start(Backend::Sqlite, "").await;
     let run = h.finalized_run().await;
     let approver = h.token("appr1", "org0", "approver");
-    let reply = h
-        .call(
-            "POST",
-            &format!("/v1/orgs/org0/runs/{run}/payouts"),
-            Some(&approver),
-            None,
-            None,
-        )
-        .await;
+    let reply = h.payout("org0", &run, &approver, None).await;
     assert_eq!(reply.status, 409, "{}", reply.text());
     assert!(reply.text().contains("debit_account"), "{}", reply.text());
     let hr = h.token("hr1", "org0", "hr_admin");

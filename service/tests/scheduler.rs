@@ -13,7 +13,6 @@ use chrono::Utc;
 use common::*;
 use payroll_service::db;
 use payroll_service::jobs::{runs, scheduler};
-use serde_json::Value;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn missed_slots_run_once_and_dead_runs_are_retried() {
@@ -22,18 +21,6 @@ async fn missed_slots_run_once_and_dead_runs_are_retried() {
         two_instances_run_a_slot_once(backend).await;
         janitor_retries_a_dead_instances_run(backend).await;
     }
-}
-
-async fn scheduled_runs(h: &Harness) -> Vec<Value> {
-    let hr = h.token("hr1", "org0", "hr_admin");
-    let list = h.get("/v1/orgs/org0/runs?page_size=100", &hr).await.json();
-    list["runs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|r| r["requested_by"] == "system:scheduler")
-        .cloned()
-        .collect()
 }
 
 async fn catch_up_after_downtime(backend: Backend) {
@@ -58,7 +45,7 @@ async fn catch_up_after_downtime(backend: Backend) {
     let h = Harness::start_on(dir, database, &files(), "workers = 0").await;
     let mut runs = Vec::new();
     for _ in 0..100 {
-        runs = scheduled_runs(&h).await;
+        runs = h.scheduled_runs("org0").await;
         if !runs.is_empty() {
             break;
         }
@@ -66,7 +53,7 @@ async fn catch_up_after_downtime(backend: Backend) {
     }
     // The loop ticks every 5 s: give it two more ticks to (wrongly) queue another.
     tokio::time::sleep(Duration::from_secs(11)).await;
-    let runs_after = scheduled_runs(&h).await;
+    let runs_after = h.scheduled_runs("org0").await;
     assert_eq!(runs.len(), 1, "{backend:?}: one run for the missed slots");
     assert_eq!(runs_after.len(), 1, "{backend:?}: and only one: {runs_after:#?}");
     assert_eq!(runs[0]["kind"], "provisional");
@@ -99,7 +86,11 @@ async fn two_instances_run_a_slot_once(backend: Backend) {
     );
     ra.unwrap();
     rb.unwrap();
-    assert_eq!(scheduled_runs(&a).await.len(), 1, "{backend:?}: one slot, one run");
+    assert_eq!(
+        a.scheduled_runs("org0").await.len(),
+        1,
+        "{backend:?}: one slot, one run"
+    );
     b.stop().await;
     a.stop().await;
 }

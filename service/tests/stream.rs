@@ -24,20 +24,7 @@ const SHOWN_WITHIN: Duration = Duration::from_secs(10);
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_produced_punch_shows_in_pay_within_seconds() {
     let broker = broker::Broker::start();
-    let producer = KafkaConfig {
-        brokers: broker.address.clone(),
-        group: "producer".into(),
-        options: Vec::new(),
-    };
-    publish_folder(&producer, &Topics::default(), &sample(), 8, &Quiet)
-        .await
-        .unwrap();
-
-    let source = format!(
-        "brokers = {:?}\nsites = {:?}",
-        broker.address,
-        sample().join("sites.csv")
-    );
+    let (producer, _, source) = sample_on_broker(&broker.address).await;
     let extra = format!(
         "[stream]\nperiod = \"2026-10\"\nlive_every = \"{}s\"\ncheckpoint_every = \"1s\"",
         LIVE_EVERY.as_secs()
@@ -214,14 +201,7 @@ fn live_shards(state: &std::path::Path) -> Vec<Vec<(String, Option<String>)>> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn workers_without_pay_never_hold_back_their_shard_live_pay() {
     let broker = broker::Broker::start();
-    let producer = KafkaConfig {
-        brokers: broker.address.clone(),
-        group: "producer".into(),
-        options: Vec::new(),
-    };
-    publish_folder(&producer, &Topics::default(), &sample(), 8, &Quiet)
-        .await
-        .unwrap();
+    let (producer, _, source) = sample_on_broker(&broker.address).await;
     let rules = tempfile::tempdir().unwrap();
     let path = rules.path().join("odd-gap.toml");
     let even = ["0", "2", "4", "6", "8"]
@@ -236,11 +216,7 @@ async fn workers_without_pay_never_hold_back_their_shard_live_pay() {
     );
     std::fs::write(&path, text).unwrap();
 
-    let source = format!(
-        "brokers = {:?}\nsites = {:?}\nrules = {path:?}",
-        broker.address,
-        sample().join("sites.csv")
-    );
+    let source = format!("{source}\nrules = {path:?}");
     let extra = format!(
         "[stream]\nperiod = \"2026-10\"\nlive_every = \"{}s\"\ncheckpoint_every = \"1s\"",
         LIVE_EVERY.as_secs()
@@ -364,21 +340,7 @@ async fn wait_for_state(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_locked_period_leaves_the_streams_state_for_the_archive_and_a_late_punch_brings_its_worker_back() {
     let broker = broker::Broker::start();
-    let producer = KafkaConfig {
-        brokers: broker.address.clone(),
-        group: "producer".into(),
-        options: Vec::new(),
-    };
-    let published: u64 = publish_folder(&producer, &Topics::default(), &sample(), 8, &Quiet)
-        .await
-        .unwrap()
-        .values()
-        .sum();
-    let source = format!(
-        "brokers = {:?}\nsites = {:?}",
-        broker.address,
-        sample().join("sites.csv")
-    );
+    let (producer, published, source) = sample_on_broker(&broker.address).await;
     // November is the open period the stream keeps live; October is the one to lock.
     let extra = "[stream]\nperiod = \"2026-11\"\nlive_every = \"1s\"\ncheckpoint_every = \"1s\"\n\
                  [orgs.org0]\ndebit_account = \"000111222333\"\ndebit_ifsc = \"ICIC0000001\"";
@@ -396,15 +358,7 @@ async fn a_locked_period_leaves_the_streams_state_for_the_archive_and_a_late_pun
     // A payout in stream mode pays to the master the `workers` topic folded into the state:
     // every worker of the run is found there, paid or an exception for its amount alone.
     let approver = h.token("appr1", "org0", "approver");
-    let payout = h
-        .call(
-            "POST",
-            &format!("/v1/orgs/org0/runs/{run}/payouts"),
-            Some(&approver),
-            None,
-            None,
-        )
-        .await;
+    let payout = h.payout("org0", &run, &approver, None).await;
     assert_eq!(payout.status, 201, "{}", payout.text());
     let payout = payout.json();
     let rows = h

@@ -9,6 +9,8 @@ pub mod readable;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use payroll_connectors::Quiet;
+use payroll_connectors::kafka::{KafkaConfig, Topics, publish_folder};
 use payroll_service::auth::{Keys, claims};
 use payroll_service::{ServeConfig, Service};
 use serde_json::Value;
@@ -18,6 +20,24 @@ pub const SECRET: &str = "test-secret-of-at-least-thirty-two-characters";
 /// The reference month (the same files as `../shared/reference/sample`).
 pub fn sample() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../cli/tests/data/sample")
+}
+
+/// The sample month published to the topics of the broker at `address`: the producer (to send
+/// more), how many messages went out, and the service's `brokers` and `sites` lines that read
+/// them (stream mode).
+pub async fn sample_on_broker(address: &str) -> (KafkaConfig, u64, String) {
+    let producer = KafkaConfig {
+        brokers: address.to_string(),
+        group: "producer".into(),
+        options: Vec::new(),
+    };
+    let published = publish_folder(&producer, &Topics::default(), &sample(), 8, &Quiet)
+        .await
+        .unwrap()
+        .values()
+        .sum();
+    let source = format!("brokers = {address:?}\nsites = {:?}", sample().join("sites.csv"));
+    (producer, published, source)
 }
 
 /// Appends `lines` to `file` of an input folder, as a feed or a person adds to it.
@@ -93,6 +113,15 @@ pub struct Reply {
 }
 
 impl Reply {
+    /// Sends `request` and reads the whole answer.
+    async fn of(request: reqwest::RequestBuilder) -> Reply {
+        let response = request.send().await.expect("the service answers");
+        Reply {
+            status: response.status().as_u16(),
+            bytes: response.bytes().await.unwrap().to_vec(),
+        }
+    }
+
     pub fn json(&self) -> Value {
         serde_json::from_slice(&self.bytes)
             .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.bytes)))
@@ -176,12 +205,7 @@ impl Harness {
                 .header("Content-Type", "application/json")
                 .body(serde_json::to_vec(body).unwrap());
         }
-        let response = request.send().await.expect("the service answers");
-        let status = response.status().as_u16();
-        Reply {
-            status,
-            bytes: response.bytes().await.unwrap().to_vec(),
-        }
+        Reply::of(request).await
     }
 
     pub async fn get(&self, path: &str, token: &str) -> Reply {
@@ -234,24 +258,17 @@ impl Harness {
 
     /// POSTs `csv` as a `text/csv` body (a bank's return file) to `path`.
     pub async fn post_csv(&self, path: &str, token: &str, csv: &str) -> Reply {
-        let reply = self
+        let request = self
             .client
             .post(format!("{}{path}", self.base))
             .bearer_auth(token)
             .header("Content-Type", "text/csv")
-            .body(csv.to_string())
-            .send()
-            .await
-            .expect("the service answers");
-        Reply {
-            status: reply.status().as_u16(),
-            bytes: reply.bytes().await.unwrap().to_vec(),
-        }
+            .body(csv.to_string());
+        Reply::of(request).await
     }
 
-    /// Uploads `bytes` as the file `name` (multipart, field `file`) of `kind` to `org`, expects
-    /// 202, and waits until the upload is no longer queued or processing; returns it then.
-    /// Posts `bytes` as an upload of `kind`, named `name`: the service's answer.
+    /// Posts `bytes` as the file `name` (multipart, field `file`) of an upload of `kind` to
+    /// `org`: the service's answer.
     pub async fn post_upload(&self, org: &str, kind: &str, name: &str, bytes: &[u8], token: &str) -> Reply {
         const BOUNDARY: &str = "payroll-test-upload-boundary-5Qm2";
         let mut body = format!(
@@ -261,22 +278,17 @@ impl Harness {
         .into_bytes();
         body.extend_from_slice(bytes);
         body.extend_from_slice(format!("\r\n--{BOUNDARY}--\r\n").as_bytes());
-        let reply = self
+        let request = self
             .client
             .post(format!("{}/v1/orgs/{org}/uploads?kind={kind}", self.base))
             .bearer_auth(token)
             .header("Content-Type", format!("multipart/form-data; boundary={BOUNDARY}"))
-            .body(body)
-            .send()
-            .await
-            .expect("the service answers");
-        Reply {
-            status: reply.status().as_u16(),
-            bytes: reply.bytes().await.unwrap().to_vec(),
-        }
+            .body(body);
+        Reply::of(request).await
     }
 
-    /// Uploads `bytes` and waits for the upload to settle: its final state.
+    /// Uploads `bytes` ([`Harness::post_upload`]), expects 202, and waits until the upload is
+    /// no longer queued or processing; returns it then.
     pub async fn upload(&self, org: &str, kind: &str, name: &str, bytes: &[u8], token: &str) -> Value {
         let reply = self.post_upload(org, kind, name, bytes, token).await;
         assert_eq!(reply.status, 202, "{}", reply.text());
@@ -293,6 +305,22 @@ impl Harness {
     }
 
     /// A final run of org0's October, triggered by hr1, approved by appr1 and finalized.
+    /// The runs of `org` the scheduler queued.
+    pub async fn scheduled_runs(&self, org: &str) -> Vec<Value> {
+        let token = self.token("ops1", org, "ops_viewer");
+        let list = self
+            .get(&format!("/v1/orgs/{org}/runs?page_size=100"), &token)
+            .await
+            .json();
+        list["runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["requested_by"] == "system:scheduler")
+            .cloned()
+            .collect()
+    }
+
     pub async fn finalized_run(&self) -> String {
         let hr = self.token("hr1", "org0", "hr_admin");
         let run = self.trigger("org0", &hr, "2026-10", "final", "final").await;
