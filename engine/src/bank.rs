@@ -148,15 +148,20 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_worker_is_faulted_by_account_and_ifsc_never_echoing_them() {
-        let mut worker = Worker::decode_json(
+    /// A worker every bank file can pay.
+    fn payable() -> Worker {
+        Worker::decode_json(
             br#"{"worker_id": "W1", "org_id": "ORG1", "site_id": "S1", "name": "Asha", "gender": "F",
             "state": "KA", "skill": "skilled", "pay_basis": "daily", "rate": "650.00", "pf_applicable": true,
             "esi_applicable": false, "bank_account": "494833411340", "ifsc": "SBIN0001234", "pan": "ABCDE1234F",
             "joined_on": "2026-01-01"}"#,
         )
-        .unwrap();
+        .unwrap()
+    }
+
+    #[test]
+    fn a_worker_is_faulted_by_account_and_ifsc_never_echoing_them() {
+        let mut worker = payable();
         assert_eq!(faults(&worker), vec![]);
         worker.ifsc = "SBIN1001234".into();
         worker.bank_account = crate::Sensitive::new("12345".into());
@@ -171,13 +176,7 @@ mod tests {
 
     #[test]
     fn a_name_a_spreadsheet_would_run_keeps_a_worker_out_of_bank_files() {
-        let mut worker = Worker::decode_json(
-            br#"{"worker_id": "W1", "org_id": "ORG1", "site_id": "S1", "name": "Asha", "gender": "F",
-            "state": "KA", "skill": "skilled", "pay_basis": "daily", "rate": "650.00", "pf_applicable": true,
-            "esi_applicable": false, "bank_account": "494833411340", "ifsc": "SBIN0001234", "pan": "ABCDE1234F",
-            "joined_on": "2026-01-01"}"#,
-        )
-        .unwrap();
+        let mut worker = payable();
         for name in [
             r#"=HYPERLINK("http://x","y")"#,
             "+cmd",

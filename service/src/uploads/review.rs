@@ -237,30 +237,30 @@ pub async fn approve(ctx: &App, actor: &Actor<'_>, upload: &Upload) -> Result<u6
     claim(&mut tx, upload, UploadStatus::Done, actor.sub, None).await?;
     let today = chrono::Utc::now().date_naive().to_string();
     crate::db::notices::insert_contact_changes(&mut tx, &upload.org_id, &upload.id, &today, &notices).await?;
+    // One entry per changed field of a worker already in the master; one for a new worker.
     for change in &changes {
         let resource = format!("workers/{}", change.worker_id);
-        if change.new {
-            let after: Map<String, Value> = change
+        let entries: Vec<(Option<Value>, Value)> = if change.new {
+            let fields: Map<String, Value> = change
                 .fields
                 .iter()
                 .map(|f| (f.field.clone(), Value::from(f.after.clone())))
                 .collect();
-            let after = json!({"new": true, "upload_id": upload.id, "fields": after});
-            append_in(
-                &mut tx,
-                &upload.org_id,
-                actor,
-                Action::WorkerChange,
-                &resource,
-                None,
-                Some(after),
-            )
-            .await?;
-            continue;
-        }
-        for field in &change.fields {
-            let before = field.before.as_ref().map(|b| json!({ field.field.as_str(): b }));
-            let after = json!({ field.field.as_str(): field.after, "upload_id": upload.id });
+            vec![(None, json!({"new": true, "upload_id": upload.id, "fields": fields}))]
+        } else {
+            change
+                .fields
+                .iter()
+                .map(|field| {
+                    let before = field.before.as_ref().map(|b| json!({ field.field.as_str(): b }));
+                    (
+                        before,
+                        json!({ field.field.as_str(): field.after, "upload_id": upload.id }),
+                    )
+                })
+                .collect()
+        };
+        for (before, after) in entries {
             append_in(
                 &mut tx,
                 &upload.org_id,
