@@ -57,7 +57,7 @@ pub async fn audit(command: AuditCommand) -> Result<ExitCode> {
                     config.data.join("audit-anchor-key").display()
                 );
             }
-            let key = payroll_service::anchor_key(&config)?;
+            let key = payroll_service::secrets::anchor_key(&config)?;
             let store = Store::open(&config.out())?;
             match anchors::verify(&db, &store, &key, org.as_deref()).await? {
                 None => {

@@ -72,7 +72,7 @@ pub struct TokenArgs {
 
 pub fn token(args: TokenArgs) -> Result<ExitCode> {
     let config = ServeConfig::load(args.config.as_deref())?;
-    let roles = payroll_service::auth::Roles::with_overrides(&config.roles);
+    let roles = payroll_service::domain::permissions::Roles::with_overrides(&config.roles);
     if let Some(unknown) = args.roles.iter().find(|r| !roles.names().any(|n| n == *r)) {
         bail!(
             "--role {unknown}: not a role; expected one of {}",
@@ -87,7 +87,7 @@ pub fn token(args: TokenArgs) -> Result<ExitCode> {
             humantime::format_duration(max)
         );
     }
-    let keys = payroll_service::signing_keys(&config)?;
+    let keys = payroll_service::secrets::signing_keys(&config)?;
     let claims = payroll_service::auth::claims(&args.sub, &args.org, &args.roles, Duration::from(args.ttl));
     let Some(token) = keys.mint(&claims) else {
         bail!("the service checks RS256 tokens from an identity provider: mint them there, not here");

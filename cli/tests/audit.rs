@@ -79,7 +79,7 @@ async fn verify_with_anchors_names_a_chain_cut_short_or_rewritten() {
         }
     }
     let store = payroll_connectors::Store::open(&config.out()).unwrap();
-    let key = payroll_service::anchor_key(&config).unwrap();
+    let key = payroll_service::secrets::anchor_key(&config).unwrap();
     let anchored = anchors::publish(&db, &store, &key, chrono::Utc::now()).await.unwrap();
     assert_eq!(anchored, 2, "each org's head");
     let config_arg = config_file.display().to_string();

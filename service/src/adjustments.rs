@@ -17,9 +17,9 @@ use payroll_rules::vocabulary::PayPeriod;
 use rust_decimal::Decimal;
 
 use crate::app::App;
-use crate::auth::Permission;
 use crate::caller::Caller;
 use crate::db::adjustments::{self, Adjustment, Decision, NewAdjustment};
+use crate::domain::permissions::Permission;
 use crate::error::{Error, Result};
 
 /// Versions published at a time.

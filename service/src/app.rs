@@ -10,9 +10,10 @@ use payroll_pipeline::Source;
 use payroll_rules::Ruleset;
 use tokio::sync::Notify;
 
-use crate::auth::{Keys, Roles};
+use crate::auth::Keys;
 use crate::config::ServeConfig;
 use crate::db::Db;
+use crate::domain::permissions::Roles;
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
 use crate::results::ResultsCache;

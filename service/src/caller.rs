@@ -4,10 +4,10 @@
 //! its caller's token could not do through the API (a final run triggered there still needs a
 //! second person to approve it).
 
-use crate::auth::{Permission, Permissions};
 use crate::config::ServeConfig;
 use crate::db::Db;
 use crate::db::audit::Actor;
+use crate::domain::permissions::{Permission, Permissions};
 use crate::error::{Error, Result};
 
 /// Who called, from a verified token, and what their roles grant in their org now.
@@ -26,12 +26,12 @@ impl Caller {
     /// Verifies `token` with the service's keys (from its config, as `payroll serve` reads
     /// them) and reads what its roles grant in the org's role table.
     pub async fn from_token(config: &ServeConfig, db: &Db, token: &str) -> anyhow::Result<Caller> {
-        let keys = crate::signing_keys(config)?;
+        let keys = crate::secrets::signing_keys(config)?;
         let claims = keys
             .check(token.trim())
             .await
             .map_err(|e| anyhow::anyhow!("the token does not verify with the service's keys: {e}"))?;
-        let seeds = crate::auth::Roles::with_overrides(&config.roles);
+        let seeds = crate::domain::permissions::Roles::with_overrides(&config.roles);
         let permissions = crate::db::roles::RoleTables::default()
             .grants(db, &claims.org, &claims.roles, &seeds)
             .await?;

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::auth::Permissions;
+use crate::domain::permissions::Permissions;
 
 /// The keys a `PAYROLL_` variable may set: others (`PAYROLL_LOG`, ...) belong to the CLI.
 const KEYS: [&str; 19] = [

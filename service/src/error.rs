@@ -1,7 +1,7 @@
 //! The service's one error type. Each variant knows its HTTP status (`http::error` maps them in
 //! one place); the database layer, the run worker and the handlers all return it.
 
-use crate::auth::{Permission, TokenError};
+use crate::domain::permissions::Permission;
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -70,4 +70,25 @@ impl From<payroll_engine::lifecycle::Refused> for Error {
             }
         }
     }
+}
+
+/// Why a token was not accepted: said in the 401 body.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    #[error("no bearer token: send `Authorization: Bearer <token>`")]
+    Missing,
+    #[error("malformed token: {0}")]
+    Malformed(String),
+    #[error("token signature does not verify")]
+    BadSignature,
+    #[error("token expired")]
+    Expired,
+    #[error("token not valid yet (its `nbf` is in the future)")]
+    NotYetValid,
+    #[error("token issuer (`iss`) is not the one this service accepts")]
+    Issuer,
+    #[error("token audience (`aud`) is not this service")]
+    Audience,
+    #[error("token lifetime {lifetime} is longer than the {max} this service accepts ([auth] max_token_lifetime)")]
+    TooLong { lifetime: String, max: String },
 }

@@ -3,10 +3,16 @@
 //! (SQLite embedded, PostgreSQL in production).
 //!
 //! ```text
-//! http/ (axum) ──▶ db/ (runs, locks, keys, schedules) ◀── worker.rs ──▶ payroll_pipeline
-//!                        ▲                                   (own runtime)
-//!                  scheduler.rs, janitor
+//! lib.rs (start: wires the app, spawns the jobs, serves the API)
+//!   http/ (axum: extract, call one operation, answer)   jobs/ (run worker, scheduler, janitors,
+//!     │                                                   │    notice dispatcher, publisher)
+//!     └──────────────────────── both over ─────────────────┘
+//!   the app: App (app.rs), Caller, the operations (runs, adjustments, uploads, payouts, ...)
+//!   db/ (queries and row types)
+//!   domain/ (statuses, kinds, channels, permissions, schedules), error.rs
 //! ```
+//!
+//! `tests/layers.rs` fails when a module names a layer above its own.
 
 pub mod adjustments;
 pub mod anchors;
@@ -16,6 +22,8 @@ pub mod auth;
 pub mod caller;
 pub mod config;
 pub mod db;
+pub mod demo;
+pub mod domain;
 pub mod error;
 pub mod http;
 pub mod jobs;
@@ -26,11 +34,12 @@ pub mod oidc;
 pub mod results;
 pub mod runs;
 pub mod schedule;
+pub mod secrets;
 pub mod uploads;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -46,10 +55,8 @@ pub use config::ServeConfig;
 pub use error::{Error, Result};
 
 use crate::app::Rulesets;
-use crate::auth::{Keys, Roles};
+use crate::domain::permissions::Roles;
 
-/// How long the tokens printed at start are valid.
-const PRINTED_TOKEN_TTL: Duration = Duration::from_secs(12 * 3600);
 /// The embedded default's demo month, as `payroll demo` generates it.
 const DEMO_WORKERS: usize = 500;
 
@@ -58,7 +65,7 @@ pub struct Service {
     pub addr: SocketAddr,
     pub ctx: App,
     /// A ready token per role, printed for the generated demo only (see `http::console::demo`).
-    pub tokens: Option<DemoTokens>,
+    pub tokens: Option<demo::DemoTokens>,
     tasks: Vec<JoinHandle<()>>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     stream: Option<std::thread::JoinHandle<()>>,
@@ -89,7 +96,7 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Service> {
         .with_context(|| format!("creating data directory {}", config.data.display()))?;
     let rulesets = load_rulesets(&config)?;
     let source = input_source(&config)?;
-    let keys = signing_keys(&config)?;
+    let keys = secrets::signing_keys(&config)?;
     // Read again wherever checkpoints are; checked here so that a weak key stops the start in
     // every mode, not the first run that reads the state. The service seals its raw uploads
     // and payout files with it too.
@@ -106,7 +113,8 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Service> {
     let now = chrono::Utc::now();
     for (org, settings) in &config.orgs {
         if let Some(s) = &settings.schedule {
-            schedule::Spec::parse(&s.cron, &s.timezone).map_err(|e| anyhow::anyhow!("orgs.{org}.schedule: {e}"))?;
+            domain::schedule::Spec::parse(&s.cron, &s.timezone)
+                .map_err(|e| anyhow::anyhow!("orgs.{org}.schedule: {e}"))?;
             db::schedules::seed(&db, org, &s.cron, &s.timezone, now)
                 .await
                 .map_err(|e| anyhow::anyhow!("seeding the schedule of {org}: {e}"))?;
@@ -155,7 +163,7 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Service> {
     let addr = listener.local_addr()?;
     // Printed tokens end in logs (journald, a container's): the generated demo's only.
     let tokens = if http::console::demo(&ctx.config) && addr.ip().is_loopback() {
-        demo_tokens(&ctx)
+        demo::demo_tokens(&ctx)
     } else {
         None
     };
@@ -178,7 +186,7 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Service> {
     tasks.push(tokio::spawn(anchors::run(
         ctx.db.clone(),
         ctx.store.clone(),
-        anchor_key(&ctx.config)?,
+        secrets::anchor_key(&ctx.config)?,
         ctx.config.audit.anchor_every,
     )));
     if ctx.config.notices.enabled && ctx.config.workers > 0 {
@@ -418,109 +426,6 @@ fn demo_inputs(data: &Path) -> anyhow::Result<Source> {
         payroll_synth::generate(&config, &dir).context("generating the demo month")?;
     }
     Ok(Source::Folder(dir))
-}
-
-/// The configured key, or a secret generated once and kept under the data directory (so the
-/// printed tokens survive a restart).
-pub fn signing_keys(config: &ServeConfig) -> anyhow::Result<Keys> {
-    let keys = own_keys(config)?.with_policy(config.auth.token_policy());
-    Ok(match &config.auth.oidc {
-        Some(oidc) => keys.with_oidc(oidc::Provider::new(oidc.clone())),
-        None => keys,
-    })
-}
-
-fn own_keys(config: &ServeConfig) -> anyhow::Result<Keys> {
-    if let Some(path) = &config.auth.rs256_public_key {
-        let pem = std::fs::read(path).with_context(|| format!("auth.rs256_public_key {}", path.display()))?;
-        return Keys::rs256(&pem).map_err(|e| anyhow::anyhow!("auth.rs256_public_key {}: {e}", path.display()));
-    }
-    if let Some(secret) = &config.auth.hs256_secret {
-        let secret = secret.strong("auth.hs256_secret").map_err(anyhow::Error::msg)?;
-        return Ok(Keys::hs256(secret.as_bytes()));
-    }
-    Ok(Keys::hs256(generated_secret(config, "jwt-secret")?.as_bytes()))
-}
-
-/// The key audit anchors are signed with: `[audit] anchor_key`, or a secret generated once and
-/// kept under the data directory (`payroll audit verify --config` reads the same).
-pub fn anchor_key(config: &ServeConfig) -> anyhow::Result<anchors::AnchorKey> {
-    if let Some(secret) = &config.audit.anchor_key {
-        let secret = secret.strong("audit.anchor_key").map_err(anyhow::Error::msg)?;
-        return Ok(anchors::AnchorKey::new(secret.as_bytes()));
-    }
-    Ok(anchors::AnchorKey::new(
-        generated_secret(config, "audit-anchor-key")?.as_bytes(),
-    ))
-}
-
-/// A secret made once (32 random bytes, hex) and kept in `<data>/<name>`, private to its user:
-/// what the service uses when the config names none, the same after every restart.
-fn generated_secret(config: &ServeConfig, name: &str) -> anyhow::Result<String> {
-    std::fs::create_dir_all(&config.data).with_context(|| format!("creating {}", config.data.display()))?;
-    let path: PathBuf = config.data.join(name);
-    let secret = match std::fs::read_to_string(&path) {
-        Ok(secret) => secret,
-        Err(_) => {
-            let secret = hex::encode(rand::random::<[u8; 32]>());
-            write_private(&path, &secret)?;
-            secret
-        }
-    };
-    Ok(secret.trim().to_string())
-}
-
-fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| format!("writing {}", path.display()))?;
-    file.write_all(text.as_bytes())?;
-    Ok(())
-}
-
-/// Tokens printed at start, for one org of the inputs.
-pub struct DemoTokens {
-    pub org: String,
-    /// The worker the `worker` role's token is for.
-    pub worker: String,
-    /// Role, token.
-    pub tokens: Vec<(String, String)>,
-}
-
-/// A token per role for the org of the inputs' first worker (the worker's for that worker).
-pub(crate) fn demo_tokens(ctx: &App) -> Option<DemoTokens> {
-    let Source::Folder(dir) = &*ctx.source else {
-        return None;
-    };
-    let (org, worker) = first_org_and_worker(&dir.join("workers.csv"))?;
-    let tokens = ctx
-        .roles
-        .names()
-        .filter_map(|role| {
-            let sub = if role == "worker" {
-                worker.clone()
-            } else {
-                format!("demo-{role}")
-            };
-            let claims = auth::claims(&sub, &org, &[role.to_string()], PRINTED_TOKEN_TTL);
-            Some((role.to_string(), ctx.keys.mint(&claims)?))
-        })
-        .collect();
-    Some(DemoTokens { org, worker, tokens })
-}
-
-fn first_org_and_worker(workers_csv: &Path) -> Option<(String, String)> {
-    let mut reader = csv::Reader::from_path(workers_csv).ok()?;
-    let headers = reader.headers().ok()?.clone();
-    let column = |name: &str| headers.iter().position(|h| h == name);
-    let (worker, org) = (column("worker_id")?, column("org_id")?);
-    let row = reader.records().next()?.ok()?;
-    Some((row.get(org)?.to_string(), row.get(worker)?.to_string()))
 }
 
 fn hostname() -> String {

@@ -299,7 +299,7 @@ impl Metrics {
         }
     }
 
-    pub fn notice_sent(&self, channel: crate::notices::Channel) {
+    pub fn notice_sent(&self, channel: crate::domain::notices::Channel) {
         self.notices_sent
             .get_or_create(&ChannelLabels {
                 channel: channel.to_string(),
@@ -307,7 +307,7 @@ impl Metrics {
             .inc();
     }
 
-    pub fn notice_failed(&self, channel: crate::notices::Channel) {
+    pub fn notice_failed(&self, channel: crate::domain::notices::Channel) {
         self.notices_failed
             .get_or_create(&ChannelLabels {
                 channel: channel.to_string(),
@@ -315,7 +315,7 @@ impl Metrics {
             .inc();
     }
 
-    pub fn notice_dead(&self, channel: crate::notices::Channel) {
+    pub fn notice_dead(&self, channel: crate::domain::notices::Channel) {
         self.notices_dead
             .get_or_create(&ChannelLabels {
                 channel: channel.to_string(),
@@ -325,8 +325,8 @@ impl Metrics {
 
     /// The outbox's rows by (status, channel, count), as counted now.
     pub fn notices_queue(&self, counts: &[(String, String, i64)]) {
-        for status in crate::notices::NoticeStatus::ALL {
-            for channel in crate::notices::Channel::ALL {
+        for status in crate::domain::notices::NoticeStatus::ALL {
+            for channel in crate::domain::notices::Channel::ALL {
                 let n = counts
                     .iter()
                     .find(|(s, c, _)| s == status.as_str() && c == channel.as_str())

@@ -18,8 +18,9 @@ use serde::Deserialize;
 use serde_json::Value;
 use tokio::sync::Mutex;
 
-use crate::auth::{Claims, TokenError};
+use crate::auth::Claims;
 use crate::config::OidcConfig;
+use crate::error::TokenError;
 
 /// How long fetched keys are used before they are fetched again.
 const KEYS_TTL: Duration = Duration::from_secs(10 * 60);

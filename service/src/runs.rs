@@ -8,12 +8,12 @@ use payroll_rules::vocabulary::PayPeriod;
 use serde_json::{Value, json};
 
 use crate::app::App;
-use crate::auth::Permission;
 use crate::caller::Caller;
 use crate::db::Db;
 use crate::db::audit::{Action, Audited};
 use crate::db::runs::{self, Changes, MoveAudit, NewRun, Run};
 use crate::db::worker_errors;
+use crate::domain::permissions::Permission;
 use crate::error::{Error, Result};
 
 /// Workers one exclusion names at most.

@@ -17,7 +17,8 @@ use chrono::Utc;
 use common::*;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use payroll_service::auth::{claims, now_epoch};
-use payroll_service::{ServeConfig, Service, db, jobs, schedule};
+use payroll_service::domain::schedule;
+use payroll_service::{ServeConfig, Service, db, jobs};
 use serde_json::{Value, json};
 
 const ISSUER: &str = "https://payroll.example";

@@ -182,7 +182,7 @@ async fn the_service_anchors_each_chain_head() {
         let h = Harness::start(backend, "[audit]\nanchor_every = \"200ms\"").await;
         h.finalized_run().await;
         let ctx = &h.service.ctx;
-        let key = payroll_service::anchor_key(&ctx.config).unwrap();
+        let key = payroll_service::secrets::anchor_key(&ctx.config).unwrap();
         let mut anchored = false;
         for _ in 0..100 {
             let head = audit::heads(&ctx.db).await.unwrap();

@@ -66,3 +66,44 @@ async fn every_response_matches_the_openapi_document() {
     assert!(report.contains("Tested: 63"), "every operation was tested:\n{report}");
     h.stop().await;
 }
+
+/// The document as reviewed, pinned in `tests/data/openapi.json` (keys sorted): a change to a
+/// route, schema or description shows as a diff of that file, and moving code between layers
+/// cannot change it unseen. `UPDATE_GOLDEN=1` rewrites the file after a reviewed change.
+#[test]
+fn the_document_is_the_reviewed_one() {
+    let document = serde_json::to_value(payroll_service::http::openapi()).unwrap();
+    let text = format!("{}\n", serde_json::to_string_pretty(&sorted(document)).unwrap());
+    let golden = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/openapi.json");
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&golden, &text).unwrap();
+    }
+    let expected = std::fs::read_to_string(&golden).unwrap();
+    if text != expected {
+        let first = text
+            .lines()
+            .zip(expected.lines())
+            .position(|(a, b)| a != b)
+            .unwrap_or_else(|| text.lines().count().min(expected.lines().count()));
+        panic!(
+            "the OpenAPI document differs from {} from line {}: now `{}`, reviewed `{}` (UPDATE_GOLDEN=1 rewrites it)",
+            golden.display(),
+            first + 1,
+            text.lines().nth(first).unwrap_or("<end>"),
+            expected.lines().nth(first).unwrap_or("<end>"),
+        );
+    }
+}
+
+/// `value` with every object's keys in order, whatever order the document was built in.
+fn sorted(value: serde_json::Value) -> serde_json::Value {
+    match value {
+        serde_json::Value::Object(map) => {
+            let mut entries: Vec<_> = map.into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            serde_json::Value::Object(entries.into_iter().map(|(k, v)| (k, sorted(v))).collect())
+        }
+        serde_json::Value::Array(items) => serde_json::Value::Array(items.into_iter().map(sorted).collect()),
+        other => other,
+    }
+}

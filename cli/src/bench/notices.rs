@@ -11,11 +11,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use payroll_service::db::Db;
+use payroll_service::domain::notices::{Channel, NewNotice, Step};
 use payroll_service::jobs::notices::{Dispatcher, drained};
 use payroll_service::notices::channel::Channels;
 use payroll_service::notices::config::{NoticeSettings, WebhookVendor};
 use payroll_service::notices::link::LinkKey;
-use payroll_service::notices::{Channel, NewNotice, Step};
 use rust_decimal::Decimal;
 
 #[derive(Default)]

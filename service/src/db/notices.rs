@@ -7,8 +7,8 @@ use sqlx::{Any, Transaction};
 
 use super::audit::Audited;
 use super::{Db, Listing, timestamp};
+use crate::domain::notices::{About, Channel, ContactNotice, NewNotice, NoticeStatus, Step};
 use crate::error::{Error, Result};
-use crate::notices::{About, Channel, ContactNotice, NewNotice, NoticeStatus, Step};
 
 /// A notice as stored.
 #[derive(Debug, Clone)]

@@ -11,7 +11,7 @@ use chrono::Utc;
 
 use super::audit::{Action, Actor, Audited};
 use super::{Db, timestamp};
-use crate::auth::{Permission, Permissions, Roles};
+use crate::domain::permissions::{Permission, Permissions, Roles};
 use crate::error::{Error, Result};
 
 /// Every role of `org` and what it grants, seeding the org from `seeds` if it has none yet.

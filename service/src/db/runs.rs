@@ -369,7 +369,7 @@ pub struct Changes {
     pub worker_errors: Vec<WorkerError>,
     /// Payslip notices (with `Move::Finalize`), written to the outbox with the move: none
     /// exists before the run is finalized, none is lost once it is.
-    pub notices: Vec<crate::notices::NewNotice>,
+    pub notices: Vec<crate::domain::notices::NewNotice>,
 }
 
 /// Moves a run of `org` by `step`, as `actor`, after `check` accepts the run as it is now.

@@ -7,8 +7,8 @@ use serde_json::json;
 
 use super::audit::{Action, Actor, Audited};
 use super::{Db, parse_timestamp, timestamp};
+use crate::domain::schedule::Schedule;
 use crate::error::Result;
-use crate::schedule::Schedule;
 
 #[derive(sqlx::FromRow)]
 struct ScheduleRow {
@@ -25,7 +25,7 @@ const COLUMNS: &str = "org_id, cron, timezone, updated_by, updated_at, last_slot
 impl ScheduleRow {
     fn into_schedule(self) -> Result<Schedule> {
         Ok(Schedule {
-            spec: crate::schedule::Spec::parse(&self.cron, &self.timezone)
+            spec: crate::domain::schedule::Spec::parse(&self.cron, &self.timezone)
                 .map_err(|e| crate::Error::Internal(format!("stored schedule of {}: {e}", self.org_id)))?,
             updated_by: self.updated_by,
             updated_at: parse_timestamp(&self.updated_at)?,

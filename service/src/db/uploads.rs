@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use super::audit::{Action, Actor, Audited};
 use super::{Db, Listing, timestamp};
+use crate::domain::uploads::{Format, UploadKind, UploadMode, UploadStatus};
 use crate::error::{Error, Result};
-use crate::uploads::{Format, UploadKind, UploadMode, UploadStatus};
 
 /// An upload as the service keeps it.
 #[derive(Debug, Clone, PartialEq)]

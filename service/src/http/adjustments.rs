@@ -17,11 +17,11 @@ use utoipa::{IntoParams, ToSchema};
 use super::App;
 use super::extractor::{ApiJson, ApiPath, ApiQuery, QueryFaults};
 use crate::adjustments::{self as operations, Fields};
-use crate::auth::Permission;
 use crate::caller::Caller;
 use crate::db::adjustments::{self, Adjustment, Decision, Filter};
+use crate::domain::permissions::Permission;
+use crate::domain::uploads::UploadKind;
 use crate::error::{Error, Result};
-use crate::uploads::UploadKind;
 
 pub fn router() -> Router<App> {
     Router::new()

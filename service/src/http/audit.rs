@@ -10,9 +10,9 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::App;
 use super::extractor::{ApiPath, ApiQuery, QueryFaults};
-use crate::auth::Permission;
 use crate::caller::Caller;
 use crate::db::audit::{self, Action, Entry, Filter};
+use crate::domain::permissions::Permission;
 use crate::error::Result;
 
 pub fn router() -> Router<App> {

@@ -177,7 +177,7 @@ async fn console_config(State(ctx): State<App>) -> Response {
     let body = if let Some(oidc) = &config.auth.oidc {
         json!({"auth": "oidc", "issuer": oidc.issuer, "client_id": oidc.client_id, "scopes": oidc.scopes,
             "org_claim": oidc.org_claim, "roles_claim": oidc.roles_claim})
-    } else if let Some(demo) = demo(config).then(|| crate::demo_tokens(&ctx)).flatten() {
+    } else if let Some(demo) = demo(config).then(|| crate::demo::demo_tokens(&ctx)).flatten() {
         let roles: Vec<&str> = demo.tokens.iter().map(|(role, _)| role.as_str()).collect();
         json!({"auth": "demo", "org": demo.org, "worker": demo.worker, "roles": roles})
     } else {
@@ -230,7 +230,7 @@ async fn demo_token(
     ApiJson(body): ApiJson<DemoRole>,
 ) -> Result<Response> {
     loopback_host(&headers, addr.port())?;
-    let demo = crate::demo_tokens(&ctx).ok_or_else(|| Error::NotFound("no demo tokens here".into()))?;
+    let demo = crate::demo::demo_tokens(&ctx).ok_or_else(|| Error::NotFound("no demo tokens here".into()))?;
     let (role, token) = demo
         .tokens
         .iter()

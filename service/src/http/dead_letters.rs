@@ -17,10 +17,10 @@ use utoipa::{IntoParams, ToSchema};
 use super::extractor::{ApiPath, ApiQuery, Offset};
 use super::results::{calculated, download};
 use super::{App, audit};
-use crate::auth::Permission;
 use crate::caller::Caller;
 use crate::db::audit::Action;
 use crate::db::runs::Run;
+use crate::domain::permissions::Permission;
 use crate::error::{Error, Result};
 
 pub fn router() -> Router<App> {

@@ -9,8 +9,8 @@ use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
 use super::{App, RequestId};
-use crate::auth::TokenError;
 use crate::caller::Caller;
+use crate::error::TokenError;
 use crate::error::{Error, Result};
 
 /// Every `/v1` handler's caller: the bearer token verified, its roles read from the org's

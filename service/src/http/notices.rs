@@ -15,14 +15,15 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::extractor::{ApiPath, ApiQuery, QueryFaults};
 use super::{App, RequestId};
-use crate::auth::Permission;
 use crate::caller::Caller;
 use crate::db::audit::{Action, Actor};
 use crate::db::notices::{self, Filter, Notice};
 use crate::db::{runs, uploads};
+use crate::domain::notices::{About, Channel, NoticeKind, NoticeStatus};
+use crate::domain::permissions::Permission;
 use crate::error::{Error, Result};
+use crate::notices::NoticeOf;
 use crate::notices::link::Grant;
-use crate::notices::{About, Channel, NoticeKind, NoticeOf, NoticeStatus};
 
 pub fn router() -> Router<App> {
     Router::new()

@@ -18,9 +18,9 @@ use utoipa::{IntoParams, ToSchema};
 use super::App;
 use super::extractor::{ApiPath, ApiQuery, QueryFaults};
 use super::runs::SourceBody;
-use crate::auth::Permission;
 use crate::caller::Caller;
 use crate::db::runs::{self, Run};
+use crate::domain::permissions::Permission;
 use crate::error::{Error, Result};
 
 pub fn router() -> Router<App> {

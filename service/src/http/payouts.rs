@@ -23,11 +23,11 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::extractor::{ApiJson, ApiPath, ApiQuery, QueryFaults};
 use super::{App, audit};
-use crate::auth::Permission;
 use crate::caller::Caller;
 use crate::db::audit::{Action, Audited};
 use crate::db::payouts::{self, NewPayment, NewPayout, Payout, ReturnDecision, ReturnRow};
 use crate::db::runs::{self, Run};
+use crate::domain::permissions::Permission;
 use crate::error::{Error, Result};
 
 pub fn router() -> Router<App> {

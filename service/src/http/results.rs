@@ -19,10 +19,10 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::extractor::{ApiPath, ApiQuery, Offset};
 use super::{App, audit};
-use crate::auth::Permission;
 use crate::caller::Caller;
 use crate::db::audit::Action;
 use crate::db::runs::{self, Run};
+use crate::domain::permissions::Permission;
 use crate::error::{Error, Result};
 use crate::results::{cell, row_json};
 

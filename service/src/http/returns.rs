@@ -15,10 +15,10 @@ use payroll_rules::ReturnsDef;
 
 use super::extractor::ApiPath;
 use super::{App, audit};
-use crate::auth::Permission;
 use crate::caller::Caller;
 use crate::db::audit::Action;
 use crate::db::runs::Run;
+use crate::domain::permissions::Permission;
 use crate::error::{Error, Result};
 
 pub fn router() -> Router<App> {

@@ -9,9 +9,9 @@ use utoipa::ToSchema;
 
 use super::App;
 use super::extractor::{ApiJson, ApiPath};
-use crate::auth::{Permission, Permissions};
 use crate::caller::Caller;
 use crate::db::roles;
+use crate::domain::permissions::{Permission, Permissions};
 use crate::error::{Error, Result};
 
 pub fn router() -> Router<App> {

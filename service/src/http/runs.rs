@@ -20,10 +20,10 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::App;
 use super::extractor::{ApiJson, ApiPath, ApiQuery, Offset, QueryFaults};
-use crate::auth::Permission;
 use crate::caller::Caller;
 use crate::db::runs::{self, Filter, Progress, Run};
 use crate::db::worker_errors::{self, Exclusion, RecordedError};
+use crate::domain::permissions::Permission;
 use crate::error::{Error, Result};
 use crate::runs as operations;
 
@@ -207,7 +207,6 @@ pub struct WorkerErrorPage {
 
 /// Worker errors a single run's body lists; the rest are a page away.
 const FIRST_ERRORS: usize = 20;
-/// Workers one exclusion request may name.
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TransitionBody {

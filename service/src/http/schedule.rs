@@ -9,11 +9,12 @@ use utoipa::ToSchema;
 
 use super::App;
 use super::extractor::{ApiJson, ApiPath};
-use crate::auth::Permission;
 use crate::caller::Caller;
 use crate::db;
+use crate::domain::permissions::Permission;
+use crate::domain::schedule::Schedule;
 use crate::error::{Error, Result};
-use crate::schedule::{self, Schedule};
+use crate::schedule;
 
 pub fn router() -> Router<App> {
     Router::new().route("/v1/orgs/{org}/schedule", get(read).put(write))

@@ -16,13 +16,14 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::extractor::{ApiPath, ApiQuery, QueryFaults};
 use super::{App, audit};
-use crate::auth::Permission;
 use crate::caller::Caller;
 use crate::db::audit::Action;
 use crate::db::uploads::{self, Filter, NewUpload, Upload};
+use crate::domain::permissions::Permission;
+use crate::domain::uploads::{Format, UploadKind, UploadMode, UploadStatus};
 use crate::error::{Error, Result};
 use crate::uploads::review::WorkerChange;
-use crate::uploads::{Format, UploadKind, UploadMode, UploadStatus, check::shown, file_path, report};
+use crate::uploads::{check::shown, file_path, report};
 
 pub fn router() -> Router<App> {
     Router::new()

@@ -11,12 +11,13 @@ use futures::StreamExt;
 
 use crate::db::Db;
 use crate::db::notices::{self, Attempted, Notice};
+use crate::domain::notices::About;
 use crate::error::Result;
 use crate::metrics::Metrics;
 use crate::notices::channel::{Channels, Message, Words, render, render_contact_change};
 use crate::notices::link::{Grant, LinkKey};
 use crate::notices::policy::{Backoff, Next, next};
-use crate::notices::{About, NoticeSettings, idempotency_key};
+use crate::notices::{NoticeSettings, idempotency_key};
 
 /// What a dispatcher needs: the outbox, the vendors, the key links are signed with and the
 /// service's address as workers reach it.

@@ -1,4 +1,4 @@
-//! The nightly scheduler: every few seconds, each org's owed slot ([`crate::schedule::due`]) is
+//! The nightly scheduler: every few seconds, each org's owed slot ([`crate::domain::schedule::due`]) is
 //! queued as a provisional run. After downtime only the latest missed slot runs, once; two
 //! instances sharing a database run a slot once (the run's idempotency key is
 //! `schedule:<slot>`, unique per org, and no caller can send it); one org's failing slot never
@@ -11,8 +11,8 @@ use payroll_engine::lifecycle::RunKind;
 
 use crate::app::App;
 use crate::db::{self, runs::NewRun};
+use crate::domain::schedule::{Schedule, due, period_of};
 use crate::error::Error;
-use crate::schedule::{Schedule, due, period_of};
 
 /// Every `every`: queue the owed slot of each schedule.
 pub async fn run(ctx: App, every: Duration) {

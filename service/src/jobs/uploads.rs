@@ -6,8 +6,9 @@ use std::time::{Duration, Instant};
 
 use crate::app::App;
 use crate::db;
+use crate::domain::uploads::{Format, UploadStatus};
 use crate::error::Result;
-use crate::uploads::{self, Format, UploadStatus, file_path};
+use crate::uploads::{self, file_path};
 
 /// How long an upload may go without progress before the janitor takes it for abandoned: its
 /// instance writes progress every quarter second while reading, and applies in seconds.

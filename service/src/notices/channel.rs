@@ -7,9 +7,9 @@ use lettre::message::Mailbox;
 use lettre::message::header::ContentType;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 
-use super::Channel;
 use super::config::{EmailVendor, NoticeSettings, Template, WebhookVendor};
 use super::policy::{Outcome, TokenBucket};
+use crate::domain::notices::Channel;
 
 /// A notice as a vendor is given it.
 #[derive(Debug, Clone)]

@@ -13,9 +13,9 @@ use payroll_engine::{Attendance, Invalid, Worker};
 use rust_decimal::Decimal;
 use sha2::{Digest, Sha256};
 
-use super::UploadKind;
 use crate::adjustments::{Fields, validate};
 use crate::db::uploads::Fault;
+use crate::domain::uploads::UploadKind;
 
 /// The columns each kind's file must have.
 pub fn required(kind: UploadKind) -> &'static [&'static str] {

@@ -28,122 +28,26 @@ pub mod review;
 pub use receiving::{Received, Receiving};
 
 use std::collections::HashMap;
-use std::fmt;
 use std::io::{BufRead, BufWriter, Read, Seek, SeekFrom, Write};
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use payroll_connectors::files::sheet;
 use payroll_connectors::kafka::{self, KafkaConfig, Topics};
 use payroll_pipeline::Source;
-use serde::{Deserialize, Serialize};
 use tokio::runtime::Handle;
-use utoipa::ToSchema;
 
 use crate::app::App;
 use crate::db::Db;
 use crate::db::adjustments::{self, Requested};
 use crate::db::uploads::{self, Counts, Rejection, Upload};
+use crate::domain::uploads::{Format, UploadKind, UploadMode, UploadStatus};
 use crate::error::{Error, Result};
 use check::{Checker, Master, shown};
 
 /// The most rows an upload may have: split a bigger file.
 pub const MAX_ROWS: u64 = 100_000;
-
-macro_rules! wire_enum {
-    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $wire:literal),+ $(,)? }) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
-        pub enum $name {
-            $($(#[$vmeta])* #[serde(rename = $wire)] $variant),+
-        }
-
-        impl $name {
-            pub const ALL: &[$name] = &[$($name::$variant),+];
-
-            pub fn as_str(self) -> &'static str {
-                match self {
-                    $($name::$variant => $wire),+
-                }
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-
-        impl FromStr for $name {
-            type Err = String;
-
-            fn from_str(s: &str) -> std::result::Result<Self, String> {
-                $name::ALL.iter().copied().find(|v| v.as_str() == s).ok_or_else(|| {
-                    let all: Vec<&str> = $name::ALL.iter().map(|v| v.as_str()).collect();
-                    format!("`{s}`: expected {}", all.join(", "))
-                })
-            }
-        }
-    };
-}
-
-wire_enum! {
-    /// What an upload's rows are.
-    UploadKind {
-        /// One row per worker and period: the attendance part of the period inputs.
-        AttendanceSummary = "attendance_summary",
-        /// `worker_id, period, kind, code, amount, reason`: each a pending adjustment.
-        Adjustments = "adjustments",
-        /// Worker master records, in the columns of workers.csv.
-        Workers = "workers",
-    }
-}
-
-wire_enum! {
-    /// What happens to the good rows of a file with bad ones.
-    UploadMode {
-        /// The good rows are applied, the bad ones reported.
-        AcceptValid = "accept_valid",
-        /// One bad row and nothing is applied (the upload is `failed`); all rows are reported.
-        AllOrNothing = "all_or_nothing",
-    }
-}
-
-wire_enum! {
-    /// Where an upload is.
-    UploadStatus {
-        Queued = "queued",
-        Processing = "processing",
-        /// Read to the end; its accepted rows are applied.
-        Done = "done",
-        /// Nothing applied: the file could not be read, or (all_or_nothing) a row was rejected.
-        Failed = "failed",
-        /// A workers upload read to the end: its accepted rows wait, staged, for another person
-        /// with `workers:approve` (review.rs), then are applied (`done`) or dropped (`rejected`).
-        AwaitingApproval = "awaiting_approval",
-        /// A workers upload whose staged rows were dropped by a reviewer: nothing applied.
-        Rejected = "rejected",
-    }
-}
-
-wire_enum! {
-    /// The file's format.
-    Format {
-        Csv = "csv",
-        Xlsx = "xlsx",
-    }
-}
-
-impl From<Format> for sheet::Format {
-    fn from(format: Format) -> sheet::Format {
-        match format {
-            Format::Csv => sheet::Format::Csv,
-            Format::Xlsx => sheet::Format::Xlsx,
-        }
-    }
-}
 
 /// Where uploaded files are kept in the output store.
 const UPLOADS: &str = "uploads";

@@ -6,8 +6,8 @@
 use payroll_engine::spreadsheet::neutralise;
 use rust_xlsxwriter::{Format as CellFormat, Workbook, XlsxError};
 
-use super::Format;
 use crate::db::uploads::Rejection;
+use crate::domain::uploads::Format;
 use crate::error::{Error, Result};
 
 /// The report's own columns, before the file's.

@@ -16,14 +16,16 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 use utoipa::ToSchema;
 
+use super::Target;
 use super::check::shown;
-use super::{Target, UploadKind, UploadStatus};
 use crate::app::App;
 use crate::db::audit::{Action, Actor, append_in};
 use crate::db::timestamp;
 use crate::db::uploads::Upload;
+use crate::domain::notices::ContactNotice;
+use crate::domain::uploads::{UploadKind, UploadStatus};
 use crate::error::{Error, Result};
-use crate::notices::{self, ContactNotice};
+use crate::notices;
 
 /// The upload's staged lines, from the object store.
 async fn staged(ctx: &App, upload: &Upload) -> Result<bytes::Bytes> {

@@ -1,0 +1,102 @@
+//! What an upload is, as the database stores it and the API shows it: its kind, mode, status
+//! and format, each a closed set with its wire name.
+
+use std::fmt;
+use std::str::FromStr;
+
+use payroll_connectors::files::sheet;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+macro_rules! wire_enum {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $wire:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+        pub enum $name {
+            $($(#[$vmeta])* #[serde(rename = $wire)] $variant),+
+        }
+
+        impl $name {
+            pub const ALL: &[$name] = &[$($name::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $wire),+
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = String;
+
+            fn from_str(s: &str) -> std::result::Result<Self, String> {
+                $name::ALL.iter().copied().find(|v| v.as_str() == s).ok_or_else(|| {
+                    let all: Vec<&str> = $name::ALL.iter().map(|v| v.as_str()).collect();
+                    format!("`{s}`: expected {}", all.join(", "))
+                })
+            }
+        }
+    };
+}
+
+wire_enum! {
+    /// What an upload's rows are.
+    UploadKind {
+        /// One row per worker and period: the attendance part of the period inputs.
+        AttendanceSummary = "attendance_summary",
+        /// `worker_id, period, kind, code, amount, reason`: each a pending adjustment.
+        Adjustments = "adjustments",
+        /// Worker master records, in the columns of workers.csv.
+        Workers = "workers",
+    }
+}
+
+wire_enum! {
+    /// What happens to the good rows of a file with bad ones.
+    UploadMode {
+        /// The good rows are applied, the bad ones reported.
+        AcceptValid = "accept_valid",
+        /// One bad row and nothing is applied (the upload is `failed`); all rows are reported.
+        AllOrNothing = "all_or_nothing",
+    }
+}
+
+wire_enum! {
+    /// Where an upload is.
+    UploadStatus {
+        Queued = "queued",
+        Processing = "processing",
+        /// Read to the end; its accepted rows are applied.
+        Done = "done",
+        /// Nothing applied: the file could not be read, or (all_or_nothing) a row was rejected.
+        Failed = "failed",
+        /// A workers upload read to the end: its accepted rows wait, staged, for another person
+        /// with `workers:approve` (review.rs), then are applied (`done`) or dropped (`rejected`).
+        AwaitingApproval = "awaiting_approval",
+        /// A workers upload whose staged rows were dropped by a reviewer: nothing applied.
+        Rejected = "rejected",
+    }
+}
+
+wire_enum! {
+    /// The file's format.
+    Format {
+        Csv = "csv",
+        Xlsx = "xlsx",
+    }
+}
+
+impl From<Format> for sheet::Format {
+    fn from(format: Format) -> sheet::Format {
+        match format {
+            Format::Csv => sheet::Format::Csv,
+            Format::Xlsx => sheet::Format::Xlsx,
+        }
+    }
+}
