@@ -40,18 +40,7 @@ pub async fn request(
     caller.may(org, Permission::RequestAdjustments)?;
     let valid = validate(fields, app.config.adjustments.max_amount).map_err(Error::Invalid)?;
     of_org(app, org, valid.worker_id).await?;
-    let idempotency = match key {
-        None => None,
-        Some(key) if !key.is_empty() && key.len() <= 200 && key.bytes().all(|b| b.is_ascii_graphic() || b == b' ') => {
-            Some((caller.idempotency_key(key), request))
-        }
-        Some(_) => {
-            return Err(Error::invalid(
-                "Idempotency-Key",
-                "expected 1 to 200 visible ASCII characters",
-            ));
-        }
-    };
+    let idempotency = caller.idempotency(key)?.map(|key| (key, request));
     let (adjustment, created) = adjustments::create(
         &app.db,
         NewAdjustment {

@@ -73,6 +73,23 @@ impl Caller {
         format!("caller:{}:{}:{key}", escape(&self.org), escape(&self.sub))
     }
 
+    /// A client's `Idempotency-Key` as sent (`None`: the request has none), checked and stored
+    /// as the caller's own ([`Caller::idempotency_key`]).
+    pub fn idempotency(&self, key: Option<&str>) -> Result<Option<String>> {
+        match key {
+            None => Ok(None),
+            Some(key)
+                if !key.is_empty() && key.len() <= 200 && key.bytes().all(|b| b.is_ascii_graphic() || b == b' ') =>
+            {
+                Ok(Some(self.idempotency_key(key)))
+            }
+            Some(_) => Err(Error::invalid(
+                "Idempotency-Key",
+                "expected 1 to 200 visible ASCII characters",
+            )),
+        }
+    }
+
     pub fn can(&self, permission: Permission) -> bool {
         self.permissions.contains(&permission)
     }

@@ -528,41 +528,20 @@ pub enum ReturnDecision {
     Reject,
 }
 
-impl ReturnDecision {
-    fn verb(self) -> &'static str {
-        match self {
-            ReturnDecision::Approve => "approve",
-            ReturnDecision::Reject => "reject",
-        }
-    }
-}
-
-/// Approves or rejects a pending return, by someone other than who recorded it (403, four
-/// eyes). Approving marks its payments returned in the same transaction, so the run's next
-/// payout pays them again; a return decided already is a conflict (409). The decision's audit
-/// entry by `by` is written in the same transaction.
-#[allow(
-    clippy::too_many_arguments,
-    reason = "the decision, who makes it and its audit entry"
-)]
+/// Approves or rejects a pending return (the caller has checked it is another person's).
+/// Approving marks its payments returned in the same transaction, so the run's next payout
+/// pays them again; a return decided already is a conflict (409). The decision's audit entry
+/// by `by` is written in the same transaction.
 pub async fn decide_return(
     db: &Db,
     org: &str,
     payout: &str,
     id: &str,
     decision: ReturnDecision,
-    checker: &str,
     rejection: Option<&str>,
     by: &Actor<'_>,
 ) -> Result<Return> {
-    let current = get_return(db, org, payout, id).await?;
-    if current.recorded_by == checker {
-        return Err(Error::Forbidden(format!(
-            "four eyes: {checker} recorded return {} of payout {payout} and cannot also {} it; another user with payouts:approve must",
-            current.seq,
-            decision.verb()
-        )));
-    }
+    let checker = by.sub;
     let status = match decision {
         ReturnDecision::Approve => "approved",
         ReturnDecision::Reject => "rejected",

@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
 
 use super::App;
-use super::extractor::{ApiJson, ApiPath, ApiQuery, QueryFaults};
+use super::extractor::{ApiJson, ApiPath, ApiQuery, QueryFaults, idempotency_key};
 use crate::adjustments::{self as operations, Fields};
 use crate::caller::Caller;
 use crate::db::adjustments::{self, Adjustment, Decision, Filter};
@@ -141,10 +141,7 @@ pub(super) async fn request(
     headers: HeaderMap,
     ApiJson(body): ApiJson<RequestAdjustment>,
 ) -> Result<(StatusCode, Json<AdjustmentBody>)> {
-    // A header that is not text is refused as an empty key is.
-    let key = headers
-        .get("idempotency-key")
-        .map(|value| value.to_str().unwrap_or_default());
+    let key = idempotency_key(&headers);
     let hash = hex::encode(Sha256::digest(
         serde_json::to_vec(&body).map_err(|e| Error::Internal(e.to_string()))?,
     ));

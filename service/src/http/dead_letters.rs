@@ -14,9 +14,10 @@ use payroll_engine::spreadsheet::neutralise;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::App;
 use super::extractor::{ApiPath, ApiQuery, Offset};
 use super::results::{calculated, download};
-use super::{App, audit};
+use crate::audit;
 use crate::caller::Caller;
 use crate::db::audit::Action;
 use crate::db::runs::Run;

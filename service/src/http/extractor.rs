@@ -195,3 +195,11 @@ where
             .map_err(|rejection| Error::invalid("path", rejection.body_text()))
     }
 }
+
+/// The request's `Idempotency-Key` as the client sent it; a value that is not text is given
+/// as empty, which the operation refuses as it refuses an empty key.
+pub fn idempotency_key(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
+        .get("idempotency-key")
+        .map(|value| value.to_str().unwrap_or_default())
+}

@@ -17,8 +17,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
 
+use super::App;
 use super::extractor::{ApiPath, ApiQuery, Offset};
-use super::{App, audit};
+use crate::audit;
 use crate::caller::Caller;
 use crate::db::audit::Action;
 use crate::db::runs::{self, Run};

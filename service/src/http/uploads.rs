@@ -14,8 +14,9 @@ use sha2::{Digest, Sha256};
 use tokio::runtime::Handle;
 use utoipa::{IntoParams, ToSchema};
 
+use super::App;
 use super::extractor::{ApiPath, ApiQuery, QueryFaults};
-use super::{App, audit};
+use crate::audit;
 use crate::caller::Caller;
 use crate::db::audit::Action;
 use crate::db::uploads::{self, Filter, NewUpload, Upload};
