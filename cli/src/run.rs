@@ -3,12 +3,12 @@
 
 use anyhow::{Context, Result};
 use payroll_connectors::Store;
-use payroll_engine::lifecycle::{Move, RunKind};
+use payroll_engine::lifecycle::RunKind;
 use payroll_pipeline::{RunReport, RunRequest, Source};
 use payroll_rules::vocabulary::PayPeriod;
 use payroll_rules::{Category, Ruleset};
 use payroll_service::caller::Caller;
-use payroll_service::db::{self, Db, runs::Changes};
+use payroll_service::db::{self, Db};
 
 use crate::ui::{self, Bar};
 
@@ -79,11 +79,7 @@ pub async fn run_recorded(
         idempotency: None,
     };
     let (created, _) = payroll_service::runs::trigger(&db, &caller, target.org, trigger).await?;
-    let claim = Changes {
-        claimed_by: Some(actor.clone()),
-        ..Changes::default()
-    };
-    let run = db::runs::apply(&db, target.org, &created.id, Move::Start, &actor, claim, |_| Ok(())).await?;
+    let run = payroll_service::runs::start(&db, target.org, &created.id, &actor).await?;
     let locked = db::runs::locked_runs(&db, target.org).await?;
     let request = RunRequest {
         run_id: run.id.clone(),
@@ -97,16 +93,12 @@ pub async fn run_recorded(
     let report = match payroll_pipeline::run(request, bar).await {
         Ok(report) => report,
         Err(e) => {
-            let failed = Changes {
-                error: Some(e.to_string()),
-                ..Changes::default()
-            };
-            db::runs::apply(&db, target.org, &run.id, Move::Fail, &actor, failed, |_| Ok(())).await?;
+            payroll_service::runs::failed(&db, target.org, &run.id, &actor, &e.to_string()).await?;
             return Err(e.into());
         }
     };
     bar.finish();
-    payroll_service::jobs::runs::calculated(&db, &run, &report, &actor).await?;
+    payroll_service::runs::calculated(&db, &run, &report, &actor).await?;
     Ok((report, store))
 }
 

@@ -35,6 +35,7 @@ pub mod oidc;
 pub mod payouts;
 pub mod results;
 pub mod returns;
+pub mod roles;
 pub mod runs;
 pub mod schedule;
 pub mod secrets;

@@ -4,6 +4,7 @@
 //! transaction of its change.
 
 use payroll_engine::lifecycle::{Move, RunKind, RunStatus, check_approver, check_worker_errors};
+use payroll_pipeline::RunReport;
 use payroll_rules::vocabulary::PayPeriod;
 use serde_json::{Value, json};
 
@@ -11,7 +12,7 @@ use crate::app::App;
 use crate::caller::Caller;
 use crate::db::Db;
 use crate::db::audit::{Action, Audited};
-use crate::db::runs::{self, Changes, MoveAudit, NewRun, Run};
+use crate::db::runs::{self, Changes, MoveAudit, NewRun, Run, Summary};
 use crate::db::worker_errors;
 use crate::domain::permissions::Permission;
 use crate::error::{Error, Result};
@@ -163,6 +164,51 @@ pub async fn exclude(app: &App, caller: &Caller, org: &str, id: &str, workers: &
     let audit = Audited::new(caller.actor(), Action::RunExclude, format!("runs/{id}")).after(Some(after));
     worker_errors::exclude(&app.db, org, id, &workers, reason, &caller.sub, &audit).await?;
     runs::get(&app.db, org, id).await
+}
+
+/// Claims queued run `id` for calculation by `by`, who calculates it in their own process:
+/// `payroll run --database` (the service's worker claims through `db::runs::claim_next`).
+pub async fn start(db: &Db, org: &str, id: &str, by: &str) -> Result<Run> {
+    let claim = Changes {
+        claimed_by: Some(by.to_string()),
+        ..Changes::default()
+    };
+    runs::apply(db, org, id, Move::Start, by, claim, |_| Ok(())).await
+}
+
+/// Records a run's results: the Calculate move with what the pipeline reported, the workers it
+/// could not compute included.
+pub async fn calculated(db: &Db, run: &Run, report: &RunReport, by: &str) -> Result<Run> {
+    let errors = &report.record.worker_errors;
+    let mut workers: Vec<&str> = errors.iter().map(|e| e.worker_id.as_str()).collect();
+    workers.sort_unstable();
+    workers.dedup();
+    let summary = Summary {
+        ruleset: report.record.ruleset.clone(),
+        rows: report.record.rows,
+        totals: report.record.totals.clone(),
+        dead_letters: report.record.dead_letters.clone(),
+        unattributed_dead_letters: report.record.unattributed_dead_letters,
+        inputs: report.inputs.clone(),
+        offsets: report.offsets.clone(),
+        worker_errors: workers.len() as u64,
+    };
+    let changes = Changes {
+        summary: Some(summary),
+        worker_errors: errors.clone(),
+        ..Changes::default()
+    };
+    runs::apply(db, &run.org_id, &run.id, Move::Calculate, by, changes, |_| Ok(())).await
+}
+
+/// Records that run `id` failed, and why: a calculating or finalizing run whose work ended in
+/// `error`. A conflict if it was cancelled meanwhile.
+pub async fn failed(db: &Db, org: &str, id: &str, by: &str, error: &str) -> Result<Run> {
+    let changes = Changes {
+        error: Some(error.to_string()),
+        ..Changes::default()
+    };
+    runs::apply(db, org, id, Move::Fail, by, changes, |_| Ok(())).await
 }
 
 /// A run move's audit entry: who moves it, and what they said (merged into the entry's

@@ -1,5 +1,4 @@
-//! What each role of an org may do, read and changed by `roles:manage` (the `org_admin` role by
-//! default); a change is audited and in force on the very next request.
+//! What each role of an org may do, over HTTP (`crate::roles`).
 
 use axum::extract::State;
 use axum::routing::get;
@@ -10,9 +9,9 @@ use utoipa::ToSchema;
 use super::App;
 use super::extractor::{ApiJson, ApiPath};
 use crate::caller::Caller;
-use crate::db::roles;
-use crate::domain::permissions::{Permission, Permissions};
-use crate::error::{Error, Result};
+use crate::domain::permissions::Permissions;
+use crate::error::Result;
+use crate::roles as operations;
 
 pub fn router() -> Router<App> {
     Router::new()
@@ -46,8 +45,7 @@ pub(super) async fn list(
     user: Caller,
     ApiPath(org): ApiPath<String>,
 ) -> Result<Json<Vec<RoleBody>>> {
-    user.may(&org, Permission::ManageRoles)?;
-    let table = roles::all(&ctx.db, &org, &ctx.roles).await?;
+    let table = operations::list(&ctx, &user, &org).await?;
     Ok(Json(
         table
             .into_iter()
@@ -65,11 +63,7 @@ pub(super) async fn read(
     user: Caller,
     ApiPath((org, role)): ApiPath<(String, String)>,
 ) -> Result<Json<RoleBody>> {
-    user.may(&org, Permission::ManageRoles)?;
-    let mut table = roles::all(&ctx.db, &org, &ctx.roles).await?;
-    let permissions = table
-        .remove(&role)
-        .ok_or_else(|| Error::NotFound(format!("role `{role}` in {org}")))?;
+    let permissions = operations::get(&ctx, &user, &org, &role).await?;
     Ok(Json(RoleBody { role, permissions }))
 }
 
@@ -87,29 +81,7 @@ pub(super) async fn write(
     ApiPath((org, role)): ApiPath<(String, String)>,
     ApiJson(body): ApiJson<PutRole>,
 ) -> Result<Json<RoleBody>> {
-    user.may(&org, Permission::ManageRoles)?;
-    if role.is_empty()
-        || role.len() > 40
-        || !role
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-    {
-        return Err(Error::invalid(
-            "role",
-            format!("`{role}`: expected 1 to 40 lowercase letters, digits or _"),
-        ));
-    }
-    roles::put(
-        &ctx.db,
-        &org,
-        &role,
-        &body.permissions,
-        &user.sub,
-        &ctx.roles,
-        &user.actor(),
-    )
-    .await?;
-    ctx.role_tables.changed(&org).await;
+    operations::set(&ctx, &user, &org, &role, &body.permissions).await?;
     Ok(Json(RoleBody {
         role,
         permissions: body.permissions,

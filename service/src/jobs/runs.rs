@@ -9,12 +9,15 @@ use chrono::Utc;
 use payroll_connectors::{Progress as Report, Unit};
 use payroll_engine::lifecycle::{Move, RunStatus};
 use payroll_pipeline::payslips::Formats;
-use payroll_pipeline::{RunReport, RunRequest, Source, run as pipeline_run};
+use payroll_pipeline::{RunRequest, Source, run as pipeline_run};
 
 use crate::app::App;
-use crate::db::Db;
-use crate::db::runs::{self, Changes, Progress, Run, Summary};
+use crate::db::runs::{self, Changes, Progress, Run};
 use crate::error::{Error, Result};
+use crate::runs as operations;
+
+/// Who the run worker's moves are recorded as.
+const WORKER: &str = "system:worker";
 
 /// How often a worker says it is alive, and how long silence means it died.
 pub const HEARTBEAT: Duration = Duration::from_secs(2);
@@ -113,21 +116,7 @@ async fn execute(ctx: &App, run: Run) {
     ctx.metrics.run_stage(run.kind, stage, started.elapsed());
     if let Err(e) = outcome {
         tracing::warn!(error = %e, "run failed");
-        let changes = Changes {
-            error: Some(e.to_string()),
-            ..Changes::default()
-        };
-        match runs::apply(
-            &ctx.db,
-            &run.org_id,
-            &run.id,
-            Move::Fail,
-            "system:worker",
-            changes,
-            |_| Ok(()),
-        )
-        .await
-        {
+        match operations::failed(&ctx.db, &run.org_id, &run.id, WORKER, &e.to_string()).await {
             Ok(_) => ctx.metrics.run_entered(run.kind, RunStatus::Failed),
             // Cancelled meanwhile: nothing to fail.
             Err(Error::Conflict(_)) => {}
@@ -166,7 +155,7 @@ async fn calculate(ctx: &App, run: &Run, tracker: &Arc<Tracker>) -> Result<()> {
         };
     }
     runs::heartbeat(&ctx.db, &run.id, &ctx.instance, &tracker.snapshot()).await?;
-    match calculated(&ctx.db, run, &report, "system:worker").await {
+    match operations::calculated(&ctx.db, run, &report, WORKER).await {
         Ok(_) => {
             ctx.metrics.run_entered(run.kind, RunStatus::Calculated);
             tracing::info!(
@@ -183,31 +172,6 @@ async fn calculate(ctx: &App, run: &Run, tracker: &Arc<Tracker>) -> Result<()> {
         }
         Err(e) => Err(e),
     }
-}
-
-/// Records a run's results: the Calculate move with what the pipeline reported, the workers it
-/// could not compute included.
-pub async fn calculated(db: &Db, run: &Run, report: &RunReport, actor: &str) -> Result<Run> {
-    let errors = &report.record.worker_errors;
-    let mut workers: Vec<&str> = errors.iter().map(|e| e.worker_id.as_str()).collect();
-    workers.sort_unstable();
-    workers.dedup();
-    let summary = Summary {
-        ruleset: report.record.ruleset.clone(),
-        rows: report.record.rows,
-        totals: report.record.totals.clone(),
-        dead_letters: report.record.dead_letters.clone(),
-        unattributed_dead_letters: report.record.unattributed_dead_letters,
-        inputs: report.inputs.clone(),
-        offsets: report.offsets.clone(),
-        worker_errors: workers.len() as u64,
-    };
-    let changes = Changes {
-        summary: Some(summary),
-        worker_errors: errors.clone(),
-        ..Changes::default()
-    };
-    runs::apply(db, &run.org_id, &run.id, Move::Calculate, actor, changes, |_| Ok(())).await
 }
 
 async fn finalize(ctx: &App, run: &Run, tracker: &Arc<Tracker>) -> Result<()> {
@@ -299,24 +263,12 @@ pub async fn sweep(ctx: &App, silence: Duration) -> Result<()> {
             }
             continue;
         }
-        let changes = Changes {
-            error: Some(format!(
-                "abandoned: the instance calculating it stopped sending heartbeats (attempt {})",
-                run.attempts
-            )),
-            ..Changes::default()
-        };
+        let why = format!(
+            "abandoned: the instance calculating it stopped sending heartbeats (attempt {})",
+            run.attempts
+        );
         // A run that moved on since the list was read is refused here as a conflict.
-        let failed = runs::apply(
-            &ctx.db,
-            &run.org_id,
-            &run.id,
-            Move::Fail,
-            "system:janitor",
-            changes,
-            |_| Ok(()),
-        )
-        .await;
+        let failed = operations::failed(&ctx.db, &run.org_id, &run.id, "system:janitor", &why).await;
         match failed {
             Ok(_) => ctx.metrics.run_entered(run.kind, RunStatus::Failed),
             Err(Error::Conflict(_)) => continue,
