@@ -212,7 +212,7 @@ pub async fn download(app: &App, caller: &Caller, org: &str, id: &str, pid: &str
 }
 
 /// Records a bank return of payout `pid` (`payouts:create`), audited as
-/// `payout.return.record`, `pending` until another person decides it: the file's rows as
+/// `payout.return`, `pending` until another person decides it: the file's rows as
 /// [`parse_return_file`] reads them. A reference that is not one of the payout's payments,
 /// named twice, or in another return of the payout that was not rejected, refuses the whole
 /// file (422, naming its lines).
@@ -232,7 +232,7 @@ pub async fn record_return(app: &App, caller: &Caller, org: &str, id: &str, pid:
 }
 
 /// Approves a pending bank return (`payouts:approve`), by someone other than who recorded it,
-/// audited as `payout.return.approve`: its payments are marked returned, and the run's next
+/// audited as `payout.return_approve`: its payments are marked returned, and the run's next
 /// payout pays them again.
 pub async fn approve_return(app: &App, caller: &Caller, org: &str, id: &str, pid: &str, rid: &str) -> Result<Return> {
     caller.may(org, Permission::ApprovePayouts)?;
@@ -240,7 +240,7 @@ pub async fn approve_return(app: &App, caller: &Caller, org: &str, id: &str, pid
 }
 
 /// Rejects a pending bank return (`payouts:approve`), by someone other than who recorded it,
-/// saying why (1 to 500 characters), audited as `payout.return.reject`: its payments stay
+/// saying why (1 to 500 characters), audited as `payout.return_reject`: its payments stay
 /// paid, and a corrected return may name them again.
 pub async fn reject_return(
     app: &App,

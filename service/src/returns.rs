@@ -39,6 +39,7 @@ impl Return {
 }
 
 /// A return's file: its bytes, the period it is of, and how many members it leaves out.
+#[derive(Debug)]
 pub struct Filed {
     pub bytes: Vec<u8>,
     pub period: PayPeriod,

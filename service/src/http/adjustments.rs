@@ -18,9 +18,8 @@ use super::App;
 use super::extractor::{ApiJson, ApiPath, ApiQuery, QueryFaults, idempotency_key};
 use crate::adjustments::{self as operations, Fields};
 use crate::caller::Caller;
-use crate::db::adjustments::{self, Adjustment, Decision, Filter};
+use crate::db::adjustments::{self, Adjustment, Filter};
 use crate::domain::permissions::Permission;
-use crate::domain::uploads::UploadKind;
 use crate::error::{Error, Result};
 
 pub fn router() -> Router<App> {
@@ -175,40 +174,12 @@ pub(super) async fn approve_upload(
     user: Caller,
     ApiPath((org, id)): ApiPath<(String, String)>,
 ) -> Result<Json<UploadDecision>> {
-    if decides_workers(&ctx, &user, &org, &id).await? {
-        let upload = crate::db::uploads::get(&ctx.db, &org, &id).await?;
-        let decided = crate::uploads::review::approve(&ctx, &user.actor(), &upload).await?;
-        return Ok(Json(UploadDecision {
-            upload_id: id,
-            status: "approved".into(),
-            decided,
-        }));
-    }
-    decide_upload(&ctx, &user, &org, &id, Decision::Approve, None).await
-}
-
-/// Whether the upload is a workers upload (its staged master changes are decided, by another
-/// person with `workers:approve`) rather than an adjustments one (its requests are, with
-/// `adjustments:approve`): the same routes decide both kinds.
-async fn decides_workers(ctx: &App, user: &Caller, org: &str, id: &str) -> Result<bool> {
-    // Without either permission the answer is 403 before the upload is looked up.
-    if !user.can(Permission::ApproveWorkers) {
-        user.may(org, Permission::ApproveAdjustments)?;
-    }
-    user.org(org)?;
-    let upload = crate::db::uploads::get(&ctx.db, org, id).await?;
-    if upload.kind != UploadKind::Workers {
-        user.may(org, Permission::ApproveAdjustments)?;
-        return Ok(false);
-    }
-    user.may(org, Permission::ApproveWorkers)?;
-    if upload.uploaded_by == user.sub {
-        return Err(Error::Forbidden(format!(
-            "four eyes: {} uploaded {id} and cannot also decide its worker changes; another user with workers:approve must",
-            user.sub
-        )));
-    }
-    Ok(true)
+    let decided = crate::uploads::approve(&ctx, &user, &org, &id).await?;
+    Ok(Json(UploadDecision {
+        upload_id: id,
+        status: "approved".into(),
+        decided,
+    }))
 }
 
 /// Reject every pending adjustment an upload requested, saying why. For a workers upload
@@ -226,57 +197,10 @@ pub(super) async fn reject_upload(
     ApiPath((org, id)): ApiPath<(String, String)>,
     ApiJson(body): ApiJson<RejectAdjustment>,
 ) -> Result<Json<UploadDecision>> {
-    let workers = decides_workers(&ctx, &user, &org, &id).await?;
-    let reason = operations::rejection_reason(&body.reason)?;
-    if workers {
-        let upload = crate::db::uploads::get(&ctx.db, &org, &id).await?;
-        let decided = crate::uploads::review::reject(&ctx, &user.actor(), &upload, reason).await?;
-        return Ok(Json(UploadDecision {
-            upload_id: id,
-            status: "rejected".into(),
-            decided,
-        }));
-    }
-    decide_upload(&ctx, &user, &org, &id, Decision::Reject, Some(reason)).await
-}
-
-async fn decide_upload(
-    ctx: &App,
-    user: &Caller,
-    org: &str,
-    id: &str,
-    decision: Decision,
-    note: Option<&str>,
-) -> Result<Json<UploadDecision>> {
-    let upload = crate::db::uploads::get(&ctx.db, org, id).await?;
-    if upload.kind != UploadKind::Adjustments {
-        return Err(Error::Conflict(format!(
-            "upload {id} is of {}: only an adjustments upload's requests are approved or rejected",
-            upload.kind.as_str()
-        )));
-    }
-    if upload.uploaded_by == user.sub {
-        return Err(Error::Forbidden(format!(
-            "four eyes: {} uploaded {id} and cannot also decide its adjustments; another user with adjustments:approve must",
-            user.sub
-        )));
-    }
-    let decided = adjustments::decide_upload(&ctx.db, org, id, decision, &user.sub, note, &user.actor()).await?;
-    if decided == 0 {
-        return Err(Error::Conflict(format!(
-            "upload {id} has no pending adjustment: each is decided already (or the upload is not applied yet)"
-        )));
-    }
-    if let Err(e) = crate::adjustments::publish_all(ctx).await {
-        tracing::warn!(error = %e, "adjustments not published yet; the janitor retries");
-    }
-    let status = match decision {
-        Decision::Approve => "approved",
-        Decision::Reject => "rejected",
-    };
+    let decided = crate::uploads::reject(&ctx, &user, &org, &id, &body.reason).await?;
     Ok(Json(UploadDecision {
-        upload_id: id.to_string(),
-        status: status.to_string(),
+        upload_id: id,
+        status: "rejected".into(),
         decided,
     }))
 }

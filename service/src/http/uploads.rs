@@ -1,7 +1,6 @@
-//! Bulk uploads (`upload` permission): a file of attendance summaries, adjustments or workers
-//! is accepted (202) and processed in the background; its status, counts and progress are read
-//! back, and its error report downloaded as XLSX or CSV. Each upload and each report download
-//! is audited.
+//! Bulk uploads over HTTP (`crate::uploads` says what each verb means): a file of attendance
+//! summaries, adjustments or workers is accepted (202) and processed in the background; its
+//! status, counts and progress are read back, and its error report downloaded as XLSX or CSV.
 
 use axum::body::Body;
 use axum::extract::State;
@@ -10,21 +9,17 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
-use tokio::runtime::Handle;
 use utoipa::{IntoParams, ToSchema};
 
 use super::App;
-use super::extractor::{ApiPath, ApiQuery, QueryFaults};
-use crate::audit;
+use super::extractor::{ApiPath, ApiQuery, QueryFaults, idempotency_key};
 use crate::caller::Caller;
-use crate::db::audit::Action;
-use crate::db::uploads::{self, Filter, NewUpload, Upload};
+use crate::db::uploads::{self, Filter, Upload};
 use crate::domain::permissions::Permission;
 use crate::domain::uploads::{Format, UploadKind, UploadMode, UploadStatus};
 use crate::error::{Error, Result};
 use crate::uploads::review::WorkerChange;
-use crate::uploads::{check::shown, file_path, report};
+use crate::uploads::{self as operations, XLSX};
 
 pub fn router() -> Router<App> {
     Router::new()
@@ -124,9 +119,6 @@ pub struct UploadPage {
     pub next_page_token: Option<String>,
 }
 
-/// Seconds a client refused for too many uploads in progress is asked to wait.
-const RETRY_AFTER: u64 = 30;
-
 /// Multipart framing and headers a form adds around the file.
 const FORM_OVERHEAD: usize = 64 << 10;
 
@@ -155,57 +147,8 @@ pub(super) async fn create(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response> {
-    user.may(&org, Permission::Upload)?;
-    let mut invalid = Vec::new();
-    let kind = query
-        .kind
-        .parse::<UploadKind>()
-        .map_err(|e| invalid.push(("kind".to_string(), e)))
-        .ok();
-    let mode = match query.mode.as_deref().map(str::parse::<UploadMode>).transpose() {
-        Ok(mode) => mode.unwrap_or(UploadMode::AcceptValid),
-        Err(e) => {
-            invalid.push(("mode".to_string(), e));
-            UploadMode::AcceptValid
-        }
-    };
-    let key = match headers.get("idempotency-key") {
-        None => None,
-        Some(value) => match value.to_str().ok().filter(|k| !k.is_empty() && k.len() <= 200) {
-            Some(key) => Some(user.idempotency_key(key)),
-            None => {
-                invalid.push((
-                    "Idempotency-Key".to_string(),
-                    "expected 1 to 200 visible ASCII characters".to_string(),
-                ));
-                None
-            }
-        },
-    };
-    let (Some(kind), true) = (kind, invalid.is_empty()) else {
-        return Err(Error::Invalid(invalid));
-    };
-    if let Some(why) = crate::uploads::refusal(&ctx, kind) {
-        return Err(Error::Conflict(why));
-    }
-    // Counted before the body is read: many bodies read at once would fill the memory.
-    let receiving = {
-        let _admission = ctx.receiving.admission().await;
-        let receiving = ctx.receiving.begin(&org);
-        let limit = ctx.config.uploads.max_in_progress;
-        let in_progress = receiving.count - 1 + uploads::in_progress(&ctx.db, &org).await?;
-        if in_progress >= limit {
-            return Err(Error::TooMany {
-                message: format!(
-                    "org {org} has {in_progress} uploads in progress, and [uploads] max_in_progress is {limit}: \
-                     retry once one is done"
-                ),
-                retry_after: RETRY_AFTER,
-            });
-        }
-        receiving
-    };
-    let max = ctx.config.uploads.max_bytes;
+    let key = idempotency_key(&headers);
+    let admitted = operations::admit(&ctx, &user, &org, &query.kind, query.mode.as_deref(), key).await?;
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -217,57 +160,20 @@ pub(super) async fn create(
             "expected multipart/form-data with the file in the field `file` (curl -F file=@sheet.xlsx)",
         )
     })?;
-    let too_big = || {
-        Error::invalid(
-            "file",
-            format!("larger than {max} bytes, the most an upload may be: split it"),
-        )
-    };
-    let form = axum::body::to_bytes(body, max + FORM_OVERHEAD)
+    let form = axum::body::to_bytes(body, ctx.config.uploads.max_bytes + FORM_OVERHEAD)
         .await
-        .map_err(|_| too_big())?;
+        .map_err(|_| operations::too_big(&ctx))?;
     let part = file_part(&form, &boundary)?;
-    let bytes = &form[part.range.clone()];
-    if bytes.len() > max {
-        return Err(too_big());
-    }
-    let format = format_of(part.file_name.as_deref(), part.content_type.as_deref(), bytes)?;
-    let file_name = part
-        .file_name
-        .as_deref()
-        .map(|name| shown("", name.rsplit(['/', '\\']).next().unwrap_or(name)))
-        .filter(|name| !name.is_empty())
-        .unwrap_or_else(|| format!("upload.{format}"));
-    let sha256 = hex::encode(Sha256::digest(bytes));
-    // Kept by content, before the upload is recorded: a recorded upload always has its file.
-    ctx.at_rest
-        .put(&ctx.store, &file_path(&org, &sha256, format), bytes.to_vec())
-        .await?;
-    let admission = ctx.receiving.admission().await;
-    let (upload, created) = uploads::create(
-        &ctx.db,
-        NewUpload {
-            org_id: &org,
-            kind,
-            mode,
-            file_name: &file_name,
-            format,
-            bytes: bytes.len() as i64,
-            sha256: &sha256,
-            uploaded_by: &user.sub,
-            idempotency_key: key.as_deref(),
-        },
-        user.actor(),
-    )
-    .await?;
-    // Recorded: the database counts it from now on.
-    drop(receiving);
-    drop(admission);
+    let sent = operations::Sent {
+        file_name: part.file_name.as_deref(),
+        content_type: part.content_type.as_deref(),
+        bytes: &form[part.range.clone()],
+    };
+    let (upload, created) = operations::create(&ctx, &user, &org, admitted, sent).await?;
     let location = format!("/v1/orgs/{org}/uploads/{}", upload.id);
     if !created {
         return Ok((StatusCode::OK, Json(UploadBody::from(upload))).into_response());
     }
-    tokio::spawn(crate::uploads::process(ctx.clone(), org, upload.id.clone()));
     let mut response = (StatusCode::ACCEPTED, Json(UploadBody::from(upload))).into_response();
     if let Ok(value) = HeaderValue::from_str(&location) {
         response.headers_mut().insert(header::LOCATION, value);
@@ -353,45 +259,6 @@ fn file_part(form: &[u8], boundary: &str) -> Result<Part> {
             });
         }
         at = body_end + next_part.len();
-    }
-}
-
-const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
-
-/// XLSX or CSV, by the file's name, else its content type, else its first bytes; and the bytes
-/// must be what the name says.
-fn format_of(file_name: Option<&str>, content_type: Option<&str>, bytes: &[u8]) -> Result<Format> {
-    let zip = bytes.starts_with(b"PK\x03\x04");
-    let extension = file_name
-        .and_then(|n| n.rsplit_once('.'))
-        .map(|(_, e)| e.to_ascii_lowercase());
-    let format = match (extension.as_deref(), content_type) {
-        (Some("xlsx"), _) => Format::Xlsx,
-        (Some("csv"), _) => Format::Csv,
-        (Some(other), _) => {
-            return Err(Error::invalid(
-                "file",
-                format!("a .{other} file: expected an .xlsx or a .csv file"),
-            ));
-        }
-        (None, Some(XLSX)) => Format::Xlsx,
-        (None, Some("text/csv")) => Format::Csv,
-        (None, _) if zip => Format::Xlsx,
-        (None, _) => Format::Csv,
-    };
-    if bytes.is_empty() {
-        return Err(Error::invalid("file", "the file is empty"));
-    }
-    match format {
-        Format::Xlsx if !zip => Err(Error::invalid(
-            "file",
-            "not an XLSX file (an XLSX file is a ZIP archive, and this is not one): save it as .xlsx or .csv",
-        )),
-        Format::Csv if zip || std::str::from_utf8(bytes).is_err() => Err(Error::invalid(
-            "file",
-            "not CSV text: save the sheet as \"CSV UTF-8\" (or upload it as .xlsx)",
-        )),
-        format => Ok(format),
     }
 }
 
@@ -557,32 +424,8 @@ pub(super) async fn errors_csv(
     errors(&ctx, &user, &org, &id, Format::Csv).await
 }
 
-/// Rejections read from the database at a time while a report is written.
-const PAGE: u32 = 1000;
-
 async fn errors(ctx: &App, user: &Caller, org: &str, id: &str, format: Format) -> Result<Response> {
-    user.may(org, Permission::Upload)?;
-    let upload = uploads::get(&ctx.db, org, id).await?;
-    if matches!(upload.status, UploadStatus::Queued | UploadStatus::Processing) {
-        return Err(Error::Conflict(format!(
-            "upload {id} is {}: its error report is ready once it is done or failed",
-            upload.status
-        )));
-    }
-    let name = format!("errors.{format}");
-    audit::downloaded(ctx, user, Action::UploadErrorsDownload, &format!("uploads/{id}/{name}")).await?;
-    let (db, handle) = (ctx.db.clone(), Handle::current());
-    let bytes = tokio::task::spawn_blocking(move || {
-        let mut after = 0;
-        let mut next = || {
-            let page = handle.block_on(uploads::rejections(&db, &upload.id, after, PAGE))?;
-            after = page.last().map_or(after, |r| r.row);
-            Ok((!page.is_empty()).then_some(page))
-        };
-        report::render(format, &upload.columns, &mut next)
-    })
-    .await
-    .map_err(|e| Error::Internal(format!("the error report's thread: {e}")))??;
+    let bytes = operations::error_report(ctx, user, org, id, format).await?;
     let content_type = match format {
         Format::Xlsx => XLSX,
         Format::Csv => "text/csv",
@@ -620,15 +463,5 @@ mod tests {
             Some("XyZ")
         );
         assert_eq!(boundary("application/json"), None);
-    }
-
-    #[test]
-    fn the_format_is_what_the_name_says_and_the_bytes_are() {
-        assert_eq!(format_of(Some("a.CSV"), None, b"a,b").unwrap(), Format::Csv);
-        assert_eq!(format_of(None, None, b"PK\x03\x04...").unwrap(), Format::Xlsx);
-        assert!(format_of(Some("a.xls"), None, b"\xd0\xcf").is_err());
-        assert!(format_of(Some("a.xlsx"), None, b"a,b").is_err());
-        assert!(format_of(Some("a.csv"), None, b"\xff\xfe").is_err());
-        assert!(format_of(Some("a.csv"), None, b"").is_err());
     }
 }

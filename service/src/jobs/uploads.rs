@@ -74,7 +74,7 @@ async fn sweep(ctx: &App) -> Result<()> {
     let ago =
         |d: Duration| crate::db::timestamp(chrono::Utc::now() - chrono::Duration::from_std(d).unwrap_or_default());
     for (org, id) in db::uploads::stale(&ctx.db, UploadStatus::Queued, &ago(UNCLAIMED_AFTER)).await? {
-        tokio::spawn(uploads::process(ctx.clone(), org, id));
+        tokio::spawn(uploads::processing::process(ctx.clone(), org, id));
     }
     let before = ago(ABANDONED_AFTER);
     for (org, id) in db::uploads::stale(&ctx.db, UploadStatus::Processing, &before).await? {

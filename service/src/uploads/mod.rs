@@ -1,50 +1,329 @@
 //! Bulk uploads: a file of attendance summaries, adjustments or workers (XLSX or CSV, up to
-//! [`MAX_ROWS`] rows) checked row by row as the engine checks each input, its accepted rows
-//! applied through the path the API's single changes take, its rejected rows kept for the
-//! error report.
-//!
-//! ```text
-//! POST .../uploads ─▶ file in the object store, upload `queued` ─▶ process (a blocking thread):
-//!   read a row ─▶ check (check.rs) ─▶ accepted: staged line in <data>/uploads/<id>.staged
-//!                                  └▶ rejected: cells (masked) and faults ─▶ upload_rejections
-//!   end of file ─▶ all_or_nothing with a rejection: nothing applied, `failed`
-//!               ├▶ workers: the staged lines wait in the object store ([`staged_path`], sealed
-//!               │  at rest), `awaiting_approval`, for another person's approval (review.rs) on
-//!               │  any instance, which applies them as below, or rejection
-//!               └▶ apply the staged lines at once: adjustments `pending` in the database (then
-//!                  published as a single request's are), summary rows appended to the input
-//!                  folder's attendance_summary.csv, workers to workers.csv or the workers topic
-//! ```
-//!
-//! Memory holds one row, the digests of the rows' keys (duplicates) and a batch of rejections
-//! while reading; the staged lines are on disk until they are applied in one step, so an upload
-//! is applied whole or not at all.
+//! [`MAX_ROWS`] rows), and its verbs for every caller. An upload is admitted ([`admit`], the
+//! `upload` permission and the org's limit of uploads in progress) before its file is read,
+//! recorded ([`create`], audited as `upload.create`) and processed in the background
+//! (processing.rs); its rows are then applied, or, for a workers upload, staged until another
+//! person decides it. [`approve`] and [`reject`] decide an upload: a workers upload's staged
+//! changes to the master (`workers:approve`, review.rs), or an adjustments upload's pending
+//! requests (`adjustments:approve`), never by the uploader. [`error_report`] hands out the
+//! rejected rows, audited.
 
 pub mod check;
+pub mod processing;
 mod receiving;
 pub mod report;
 pub mod review;
 
 pub use receiving::{Received, Receiving};
 
-use std::collections::HashMap;
-use std::io::{BufRead, BufWriter, Read, Seek, SeekFrom, Write};
-use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
-use payroll_connectors::files::sheet;
-use payroll_connectors::kafka::{self, KafkaConfig, Topics};
+use payroll_connectors::kafka::{KafkaConfig, Topics};
 use payroll_pipeline::Source;
+use sha2::{Digest, Sha256};
 use tokio::runtime::Handle;
 
 use crate::app::App;
-use crate::db::Db;
-use crate::db::adjustments::{self, Requested};
-use crate::db::uploads::{self, Counts, Rejection, Upload};
+use crate::audit;
+use crate::caller::Caller;
+use crate::db::adjustments::{self, Decision};
+use crate::db::audit::Action;
+use crate::db::uploads::{self, NewUpload, Upload};
+use crate::domain::permissions::Permission;
 use crate::domain::uploads::{Format, UploadKind, UploadMode, UploadStatus};
 use crate::error::{Error, Result};
-use check::{Checker, Master, shown};
+use check::{Master, shown};
+
+/// How long a client told "too many uploads in progress" should wait.
+pub const RETRY_AFTER: u64 = 30;
+
+/// An upload admitted before its file is read: counted among the org's uploads in progress
+/// from now on, so that many bodies read at once cannot fill the memory.
+pub struct Admitted<'a> {
+    kind: UploadKind,
+    mode: UploadMode,
+    key: Option<String>,
+    receiving: Received<'a>,
+}
+
+/// Admits an upload of `kind` (and `mode`, `accept_valid` by default) to `org` (`upload`), its
+/// idempotency `key` as the client sent it: refused when the kind cannot be uploaded in this
+/// service's mode (409) or the org has `[uploads] max_in_progress` uploads in progress (429).
+pub async fn admit<'a>(
+    app: &'a App,
+    caller: &Caller,
+    org: &str,
+    kind: &str,
+    mode: Option<&str>,
+    key: Option<&str>,
+) -> Result<Admitted<'a>> {
+    caller.may(org, Permission::Upload)?;
+    let mut invalid = Vec::new();
+    let kind = kind
+        .parse::<UploadKind>()
+        .map_err(|e| invalid.push(("kind".to_string(), e)))
+        .ok();
+    let mode = match mode.map(str::parse::<UploadMode>).transpose() {
+        Ok(mode) => mode.unwrap_or(UploadMode::AcceptValid),
+        Err(e) => {
+            invalid.push(("mode".to_string(), e));
+            UploadMode::AcceptValid
+        }
+    };
+    let key = match caller.idempotency(key) {
+        Ok(key) => key,
+        Err(Error::Invalid(faults)) => {
+            invalid.extend(faults);
+            None
+        }
+        Err(e) => return Err(e),
+    };
+    let (Some(kind), true) = (kind, invalid.is_empty()) else {
+        return Err(Error::Invalid(invalid));
+    };
+    if let Some(why) = refusal(app, kind) {
+        return Err(Error::Conflict(why));
+    }
+    let _admission = app.receiving.admission().await;
+    let receiving = app.receiving.begin(org);
+    let limit = app.config.uploads.max_in_progress;
+    let in_progress = receiving.count - 1 + uploads::in_progress(&app.db, org).await?;
+    if in_progress >= limit {
+        return Err(Error::TooMany {
+            message: format!(
+                "org {org} has {in_progress} uploads in progress, and [uploads] max_in_progress is {limit}: \
+                 retry once one is done"
+            ),
+            retry_after: RETRY_AFTER,
+        });
+    }
+    Ok(Admitted {
+        kind,
+        mode,
+        key,
+        receiving,
+    })
+}
+
+/// A file as the client sent it.
+pub struct Sent<'a> {
+    pub file_name: Option<&'a str>,
+    pub content_type: Option<&'a str>,
+    pub bytes: &'a [u8],
+}
+
+/// Why a file is refused for its size: more than `[uploads] max_bytes`.
+pub fn too_big(app: &App) -> Error {
+    Error::invalid(
+        "file",
+        format!(
+            "larger than {} bytes, the most an upload may be: split it",
+            app.config.uploads.max_bytes
+        ),
+    )
+}
+
+/// Records an admitted upload of `file` by the caller, audited as `upload.create`, and starts
+/// processing it: the upload, and whether it is new (false: the same idempotency key made it).
+pub async fn create(
+    app: &App,
+    caller: &Caller,
+    org: &str,
+    admitted: Admitted<'_>,
+    file: Sent<'_>,
+) -> Result<(Upload, bool)> {
+    if file.bytes.len() > app.config.uploads.max_bytes {
+        return Err(too_big(app));
+    }
+    let format = format_of(file.file_name, file.content_type, file.bytes)?;
+    let file_name = file
+        .file_name
+        .map(|name| shown("", name.rsplit(['/', '\\']).next().unwrap_or(name)))
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| format!("upload.{format}"));
+    let sha256 = hex::encode(Sha256::digest(file.bytes));
+    // Kept by content, before the upload is recorded: a recorded upload always has its file.
+    app.at_rest
+        .put(&app.store, &file_path(org, &sha256, format), file.bytes.to_vec())
+        .await?;
+    let admission = app.receiving.admission().await;
+    let new = NewUpload {
+        org_id: org,
+        kind: admitted.kind,
+        mode: admitted.mode,
+        file_name: &file_name,
+        format,
+        bytes: file.bytes.len() as i64,
+        sha256: &sha256,
+        uploaded_by: &caller.sub,
+        idempotency_key: admitted.key.as_deref(),
+    };
+    let (upload, created) = uploads::create(&app.db, new, caller.actor()).await?;
+    // Recorded: the database counts it from now on.
+    drop(admitted.receiving);
+    drop(admission);
+    if created {
+        tokio::spawn(processing::process(app.clone(), org.to_string(), upload.id.clone()));
+    }
+    Ok((upload, created))
+}
+
+/// Approves upload `id`, by someone other than who uploaded it: a workers upload's staged
+/// workers are applied to the master (`workers:approve`; 409 unless `awaiting_approval`), each
+/// changed field audited; an adjustments upload's pending requests are each published as
+/// approved (`adjustments:approve`; 409 once none is pending). How many were decided.
+pub async fn approve(app: &App, caller: &Caller, org: &str, id: &str) -> Result<u64> {
+    match decider(app, caller, org, id).await? {
+        UploadKind::Workers => {
+            let upload = uploads::get(&app.db, org, id).await?;
+            review::approve(app, &caller.actor(), &upload).await
+        }
+        _ => decide_adjustments(app, caller, org, id, Decision::Approve, None).await,
+    }
+}
+
+/// Rejects upload `id`, by someone other than who uploaded it, saying why: a workers upload's
+/// staged workers are dropped; an adjustments upload's pending requests are rejected.
+pub async fn reject(app: &App, caller: &Caller, org: &str, id: &str, reason: &str) -> Result<u64> {
+    let kind = decider(app, caller, org, id).await?;
+    let reason = crate::adjustments::rejection_reason(reason)?;
+    match kind {
+        UploadKind::Workers => {
+            let upload = uploads::get(&app.db, org, id).await?;
+            review::reject(app, &caller.actor(), &upload, reason).await
+        }
+        _ => decide_adjustments(app, caller, org, id, Decision::Reject, Some(reason)).await,
+    }
+}
+
+/// The kind of upload `id` once the caller may decide it: a workers upload's staged master
+/// changes by another person with `workers:approve`, any other's requests with
+/// `adjustments:approve` (the same verbs decide both kinds).
+async fn decider(app: &App, caller: &Caller, org: &str, id: &str) -> Result<UploadKind> {
+    // Without either permission the answer is 403 before the upload is looked up.
+    if !caller.can(Permission::ApproveWorkers) {
+        caller.may(org, Permission::ApproveAdjustments)?;
+    }
+    caller.org(org)?;
+    let upload = uploads::get(&app.db, org, id).await?;
+    if upload.kind != UploadKind::Workers {
+        caller.may(org, Permission::ApproveAdjustments)?;
+        return Ok(upload.kind);
+    }
+    caller.may(org, Permission::ApproveWorkers)?;
+    if upload.uploaded_by == caller.sub {
+        return Err(Error::Forbidden(format!(
+            "four eyes: {} uploaded {id} and cannot also decide its worker changes; another user with workers:approve must",
+            caller.sub
+        )));
+    }
+    Ok(upload.kind)
+}
+
+/// Decides every pending adjustment an adjustments upload requested, and publishes them.
+async fn decide_adjustments(
+    app: &App,
+    caller: &Caller,
+    org: &str,
+    id: &str,
+    decision: Decision,
+    note: Option<&str>,
+) -> Result<u64> {
+    let upload = uploads::get(&app.db, org, id).await?;
+    if upload.kind != UploadKind::Adjustments {
+        return Err(Error::Conflict(format!(
+            "upload {id} is of {}: only an adjustments upload's requests are approved or rejected",
+            upload.kind.as_str()
+        )));
+    }
+    if upload.uploaded_by == caller.sub {
+        return Err(Error::Forbidden(format!(
+            "four eyes: {} uploaded {id} and cannot also decide its adjustments; another user with adjustments:approve must",
+            caller.sub
+        )));
+    }
+    let decided = adjustments::decide_upload(&app.db, org, id, decision, &caller.sub, note, &caller.actor()).await?;
+    if decided == 0 {
+        return Err(Error::Conflict(format!(
+            "upload {id} has no pending adjustment: each is decided already (or the upload is not applied yet)"
+        )));
+    }
+    if let Err(e) = crate::adjustments::publish_all(app).await {
+        tracing::warn!(error = %e, "adjustments not published yet; the janitor retries");
+    }
+    Ok(decided)
+}
+
+/// Rejections read from the database at a time while a report is written.
+const PAGE: u32 = 1000;
+
+/// Upload `id`'s rejected rows as an XLSX or CSV report (`upload`), audited as
+/// `upload.errors_download`: per fault, the row, column, value and reason, then the row's
+/// original cells (bank accounts and PANs masked). 409 while it is being processed.
+pub async fn error_report(app: &App, caller: &Caller, org: &str, id: &str, format: Format) -> Result<Vec<u8>> {
+    caller.may(org, Permission::Upload)?;
+    let upload = uploads::get(&app.db, org, id).await?;
+    if matches!(upload.status, UploadStatus::Queued | UploadStatus::Processing) {
+        return Err(Error::Conflict(format!(
+            "upload {id} is {}: its error report is ready once it is done or failed",
+            upload.status
+        )));
+    }
+    let target = format!("uploads/{id}/errors.{format}");
+    audit::downloaded(app, caller, Action::UploadErrorsDownload, &target).await?;
+    let (db, handle) = (app.db.clone(), Handle::current());
+    tokio::task::spawn_blocking(move || {
+        let mut after = 0;
+        let mut next = || {
+            let page = handle.block_on(uploads::rejections(&db, &upload.id, after, PAGE))?;
+            after = page.last().map_or(after, |r| r.row);
+            Ok((!page.is_empty()).then_some(page))
+        };
+        report::render(format, &upload.columns, &mut next)
+    })
+    .await
+    .map_err(|e| Error::Internal(format!("the error report's thread: {e}")))?
+}
+
+/// The content type of an XLSX file.
+pub const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
+/// XLSX or CSV, by the file's name, else its content type, else its first bytes; and the bytes
+/// must be what the name says.
+fn format_of(file_name: Option<&str>, content_type: Option<&str>, bytes: &[u8]) -> Result<Format> {
+    let zip = bytes.starts_with(b"PK\x03\x04");
+    let extension = file_name
+        .and_then(|n| n.rsplit_once('.'))
+        .map(|(_, e)| e.to_ascii_lowercase());
+    let format = match (extension.as_deref(), content_type) {
+        (Some("xlsx"), _) => Format::Xlsx,
+        (Some("csv"), _) => Format::Csv,
+        (Some(other), _) => {
+            return Err(Error::invalid(
+                "file",
+                format!("a .{other} file: expected an .xlsx or a .csv file"),
+            ));
+        }
+        (None, Some(XLSX)) => Format::Xlsx,
+        (None, Some("text/csv")) => Format::Csv,
+        (None, _) if zip => Format::Xlsx,
+        (None, _) => Format::Csv,
+    };
+    if bytes.is_empty() {
+        return Err(Error::invalid("file", "the file is empty"));
+    }
+    match format {
+        Format::Xlsx if !zip => Err(Error::invalid(
+            "file",
+            "not an XLSX file (an XLSX file is a ZIP archive, and this is not one): save it as .xlsx or .csv",
+        )),
+        Format::Csv if zip || std::str::from_utf8(bytes).is_err() => Err(Error::invalid(
+            "file",
+            "not CSV text: save the sheet as \"CSV UTF-8\" (or upload it as .xlsx)",
+        )),
+        format => Ok(format),
+    }
+}
 
 /// The most rows an upload may have: split a bigger file.
 pub const MAX_ROWS: u64 = 100_000;
@@ -66,7 +345,7 @@ pub fn staged_path(org: &str, id: &str) -> object_store::path::Path {
 
 /// Where an upload's accepted rows go in this service's mode, or why they cannot.
 #[derive(Debug, Clone)]
-pub(crate) enum Target {
+pub enum Target {
     /// The adjustments table, then the publisher.
     Adjustments,
     /// Appended to a file of the input folder, with these columns.
@@ -91,7 +370,7 @@ pub fn refusal(ctx: &App, kind: UploadKind) -> Option<String> {
     }
 }
 
-pub(crate) fn target(ctx: &App, kind: UploadKind) -> Result<Target> {
+pub fn target(ctx: &App, kind: UploadKind) -> Result<Target> {
     if let Some(why) = refusal(ctx, kind) {
         return Err(Error::Conflict(why));
     }
@@ -142,7 +421,7 @@ fn header_of(path: &Path) -> Result<Option<Vec<String>>> {
 
 /// The input folder's master as far as an upload of `org` needs it: which worker ids are the
 /// org's and each site's org. Stream mode has none to read (the stream's state holds it).
-pub(crate) fn master(source: &Source, org: &str) -> Result<Option<Master>> {
+pub fn master(source: &Source, org: &str) -> Result<Option<Master>> {
     let Source::Folder(dir) = source else {
         return Ok(None);
     };
@@ -182,417 +461,17 @@ pub(crate) fn master(source: &Source, org: &str) -> Result<Option<Master>> {
     }))
 }
 
-/// Sites and their orgs from the configured sites file (stream mode's workers).
-fn configured_sites(ctx: &App) -> Result<Option<HashMap<String, String>>> {
-    match &ctx.config.sites {
-        Some(path) => Ok(Some(
-            payroll_connectors::files::read_sites(path)?
-                .into_iter()
-                .map(|s| (s.site_id, s.org_id))
-                .collect(),
-        )),
-        None => Ok(None),
-    }
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// Processes a queued upload to its end, in the background: every failure is recorded on the
-/// upload, none is lost in a task's return value.
-pub async fn process(ctx: App, org: String, id: String) {
-    match uploads::start(&ctx.db, &org, &id).await {
-        Ok(true) => {}
-        Ok(false) => return,
-        Err(e) => {
-            tracing::error!(upload = id, error = %e, "upload not started");
-            return;
-        }
+    #[test]
+    fn the_format_is_what_the_name_says_and_the_bytes_are() {
+        assert_eq!(format_of(Some("a.CSV"), None, b"a,b").unwrap(), Format::Csv);
+        assert_eq!(format_of(None, None, b"PK\x03\x04...").unwrap(), Format::Xlsx);
+        assert!(format_of(Some("a.xls"), None, b"\xd0\xcf").is_err());
+        assert!(format_of(Some("a.xlsx"), None, b"a,b").is_err());
+        assert!(format_of(Some("a.csv"), None, b"\xff\xfe").is_err());
+        assert!(format_of(Some("a.csv"), None, b"").is_err());
     }
-    let upload = match uploads::get(&ctx.db, &org, &id).await {
-        Ok(upload) => upload,
-        Err(e) => {
-            tracing::error!(upload = id, error = %e, "upload not read");
-            return;
-        }
-    };
-    let kind = upload.kind;
-    if let Err(e) = run(&ctx, upload).await {
-        tracing::error!(upload = id, error = %e, "upload failed");
-        let message = match e.status().is_server_error() {
-            true => "the service failed while processing it; it is logged: upload the file again".to_string(),
-            false => e.to_string(),
-        };
-        let counts = uploads::get(&ctx.db, &org, &id)
-            .await
-            .map(|u| Counts {
-                rows: u.rows,
-                rejected: u.rejected,
-                ..Counts::default()
-            })
-            .unwrap_or_default();
-        if let Err(e) = uploads::finish(&ctx.db, &org, &id, UploadStatus::Failed, counts, Some(&message)).await {
-            tracing::error!(upload = id, error = %e, "upload failure not recorded");
-        }
-    }
-    if kind == UploadKind::Adjustments
-        && let Err(e) = crate::adjustments::publish_all(&ctx).await
-    {
-        tracing::warn!(error = %e, "uploaded adjustments not published yet; the janitor retries");
-    }
-}
-
-async fn run(ctx: &App, upload: Upload) -> Result<()> {
-    let bytes = ctx
-        .at_rest
-        .get(&ctx.store, &file_path(&upload.org_id, &upload.sha256, upload.format))
-        .await?;
-    let target = target(ctx, upload.kind)?;
-    let staging = ctx.config.data.join("uploads");
-    std::fs::create_dir_all(&staging).map_err(|e| Error::Unavailable(format!("{}: {e}", staging.display())))?;
-    let staged = staging.join(format!("{}.staged", upload.id));
-    let (source, config) = (ctx.source.clone(), ctx.config.clone());
-    let (at_rest, store) = (ctx.at_rest.clone(), ctx.store.clone());
-    let sites = match (&target, upload.kind) {
-        (Target::WorkersTopic { .. }, UploadKind::Workers) => configured_sites(ctx)?,
-        _ => None,
-    };
-    let (db, handle) = (ctx.db.clone(), Handle::current());
-    // Stream mode has no master file: a worker the live pay knows is checked against its org
-    // there (one it does not know yet is left to the fold, which refuses an org change).
-    let owner: Option<check::Owner> = match (&ctx.live, upload.kind) {
-        (Some(live), UploadKind::Workers) => {
-            let (live, handle) = (std::sync::Arc::clone(live), handle.clone());
-            Some(Box::new(move |worker: &str| {
-                let found = handle.block_on(live.pay(worker)).ok().flatten()?;
-                found.pay.get("org_id")?.as_str().map(str::to_string)
-            }))
-        }
-        _ => None,
-    };
-    tokio::task::spawn_blocking(move || {
-        let result = (|| {
-            let master = master(&source, &upload.org_id)?;
-            let columns = match &target {
-                Target::Folder { columns, .. } => columns.clone(),
-                // The topic's records carry the contact columns too (the folder's take those
-                // its workers.csv has).
-                Target::WorkersTopic { .. } => payroll_connectors::files::WORKER_COLUMNS
-                    .iter()
-                    .chain(&payroll_connectors::files::WORKER_CONTACT_COLUMNS)
-                    .map(|c| c.to_string())
-                    .collect(),
-                Target::Adjustments => Vec::new(),
-            };
-            let checker = Checker::new(
-                upload.kind,
-                &upload.org_id,
-                config.adjustments.max_amount,
-                master,
-                sites,
-                columns,
-                matches!(target, Target::WorkersTopic { .. }),
-            );
-            let checker = match owner {
-                Some(owner) => checker.with_owner(owner),
-                None => checker,
-            };
-            let keep =
-                |lines: Vec<u8>| handle.block_on(at_rest.put(&store, &staged_path(&upload.org_id, &upload.id), lines));
-            validate_and_apply(&db, &handle, &upload, &bytes, checker, &target, &staged, &keep)
-        })();
-        let _ = std::fs::remove_file(&staged);
-        result.map(|_| ())
-    })
-    .await
-    .map_err(|e| Error::Internal(format!("the upload's thread: {e}")))?
-}
-
-/// Reads, checks and applies one upload, recording its progress, rejections and end on the
-/// way; returns the status it ended in. The accepted lines are staged in the local file
-/// `staged`. A workers upload is not applied: its lines are given to `keep` for the reviewer,
-/// and it ends `awaiting_approval`. Runs on a blocking thread; `handle` runs the database calls.
-#[allow(
-    clippy::too_many_arguments,
-    reason = "one call site, each argument a different thing"
-)]
-fn validate_and_apply(
-    db: &Db,
-    handle: &Handle,
-    upload: &Upload,
-    bytes: &[u8],
-    checker: Checker,
-    target: &Target,
-    staged: &Path,
-    keep: &dyn Fn(Vec<u8>) -> Result<()>,
-) -> Result<UploadStatus> {
-    let file = std::fs::File::create(staged).map_err(|e| Error::Unavailable(format!("{}: {e}", staged.display())))?;
-    let mut pass = Pass {
-        db,
-        handle,
-        upload,
-        checker,
-        columns: Vec::new(),
-        counts: Counts::default(),
-        rejections: Vec::new(),
-        staged: BufWriter::new(file),
-        reported: Instant::now(),
-        error: None,
-    };
-    let read = sheet::read(upload.format.into(), bytes, &mut pass);
-    if let Some(e) = pass.error.take() {
-        return Err(e);
-    }
-    pass.flush_rejections()?;
-    let mut counts = pass.counts;
-    pass.staged
-        .flush()
-        .map_err(|e| Error::Unavailable(format!("{}: {e}", staged.display())))?;
-    drop(pass);
-    let failed = |counts: Counts, message: String| -> Result<UploadStatus> {
-        let counts = Counts {
-            accepted: 0,
-            applied: 0,
-            ..counts
-        };
-        handle.block_on(uploads::finish(
-            db,
-            &upload.org_id,
-            &upload.id,
-            UploadStatus::Failed,
-            counts,
-            Some(&message),
-        ))?;
-        Ok(UploadStatus::Failed)
-    };
-    if let Err(unreadable) = read {
-        return failed(counts, unreadable.0);
-    }
-    if counts.rows == 0 {
-        return failed(counts, "no rows under the header".into());
-    }
-    if upload.mode == UploadMode::AllOrNothing && counts.rejected > 0 {
-        return failed(
-            counts,
-            format!(
-                "{} of {} rows rejected, so nothing was applied (mode all_or_nothing): fix them (see the error report) and upload the file again",
-                counts.rejected, counts.rows
-            ),
-        );
-    }
-    let lines = std::fs::read(staged).map_err(|e| Error::Unavailable(format!("{}: {e}", staged.display())))?;
-    // Worker master changes (a bank account, a rate, a new worker) take a second person.
-    let status = match upload.kind {
-        UploadKind::Workers if counts.accepted > 0 => {
-            keep(lines)?;
-            UploadStatus::AwaitingApproval
-        }
-        UploadKind::Workers => UploadStatus::Done,
-        _ => {
-            counts.progress = 80;
-            handle.block_on(uploads::progress(db, &upload.id, counts))?;
-            counts.applied = apply(db, handle, upload, target, &lines)? as i64;
-            UploadStatus::Done
-        }
-    };
-    handle.block_on(uploads::finish(db, &upload.org_id, &upload.id, status, counts, None))?;
-    Ok(status)
-}
-
-/// One pass over the rows: each checked, staged or rejected.
-struct Pass<'a> {
-    db: &'a Db,
-    handle: &'a Handle,
-    upload: &'a Upload,
-    checker: Checker,
-    columns: Vec<String>,
-    counts: Counts,
-    rejections: Vec<Rejection>,
-    staged: BufWriter<std::fs::File>,
-    reported: Instant,
-    /// A database or disk failure met while reading: it ends the upload.
-    error: Option<Error>,
-}
-
-/// Rejections written at a time.
-const REJECTIONS: usize = 500;
-/// How often progress is written while rows are read.
-const REPORT_EVERY: Duration = Duration::from_millis(250);
-
-impl Pass<'_> {
-    fn flush_rejections(&mut self) -> Result<()> {
-        if !self.rejections.is_empty() {
-            self.handle
-                .block_on(uploads::reject(self.db, &self.upload.id, &self.rejections))?;
-            self.rejections.clear();
-        }
-        Ok(())
-    }
-
-    fn fail(&mut self, e: Error) -> ControlFlow<String> {
-        self.error = Some(e);
-        ControlFlow::Break("stopped".into())
-    }
-}
-
-impl sheet::Rows for Pass<'_> {
-    fn header(&mut self, columns: &[String]) -> std::result::Result<(), String> {
-        let required = check::required(self.upload.kind);
-        if let Some(absent) = required.iter().find(|c| !columns.iter().any(|h| h == *c)) {
-            return Err(format!(
-                "the header has no column `{absent}`: a {} file has the columns {}",
-                self.upload.kind,
-                required.join(", ")
-            ));
-        }
-        self.columns = columns.to_vec();
-        let masked: Vec<String> = columns.iter().map(|c| shown("", c)).collect();
-        if let Err(e) = self
-            .handle
-            .block_on(uploads::set_columns(self.db, &self.upload.id, &masked))
-        {
-            self.error = Some(e);
-            return Err("stopped".into());
-        }
-        Ok(())
-    }
-
-    fn row(&mut self, number: u64, cells: &[String], done: u64, of: u64) -> ControlFlow<String> {
-        self.counts.rows += 1;
-        if self.counts.rows as u64 > MAX_ROWS {
-            return ControlFlow::Break(format!(
-                "more than {MAX_ROWS} rows (row {number} is one too many): split the file and upload each part"
-            ));
-        }
-        let checked = self.checker.check(number, &self.columns, cells);
-        if let Some(e) = self.error.take() {
-            return self.fail(e);
-        }
-        match checked {
-            Ok(staged) => {
-                self.counts.accepted += 1;
-                if let Err(e) = writeln!(self.staged, "{}", staged.0) {
-                    return self.fail(Error::Unavailable(format!("staging the upload's rows: {e}")));
-                }
-            }
-            Err(faults) => {
-                self.counts.rejected += 1;
-                let cells = self
-                    .columns
-                    .iter()
-                    .zip(cells)
-                    .map(|(column, value)| shown(column, value))
-                    .collect();
-                self.rejections.push(Rejection {
-                    row: number as i64,
-                    cells,
-                    faults,
-                });
-                if self.rejections.len() >= REJECTIONS
-                    && let Err(e) = self.flush_rejections()
-                {
-                    return self.fail(e);
-                }
-            }
-        }
-        if self.reported.elapsed() >= REPORT_EVERY {
-            self.reported = Instant::now();
-            self.counts.progress = (80 * done / of.max(1)).min(79) as i64;
-            if let Err(e) = self
-                .handle
-                .block_on(uploads::progress(self.db, &self.upload.id, self.counts))
-            {
-                return self.fail(e);
-            }
-        }
-        ControlFlow::Continue(())
-    }
-}
-
-/// Applies the staged rows at once; returns how many. A workers upload's, once approved.
-pub(crate) fn apply(db: &Db, handle: &Handle, upload: &Upload, target: &Target, staged: &[u8]) -> Result<usize> {
-    let unavailable = |e: std::io::Error| Error::Internal(format!("upload {}'s staged lines: {e}", upload.id));
-    let lines = staged.lines();
-    match target {
-        Target::Adjustments => {
-            let mut rows = lines.map(|line| {
-                let line = line.map_err(unavailable)?;
-                let [worker_id, period, kind, code, amount, reason]: [String; 6] =
-                    serde_json::from_str(&line).map_err(|e| Error::Internal(format!("a staged adjustment: {e}")))?;
-                let bad = |what: &str| Error::Internal(format!("a staged adjustment's {what}"));
-                Ok(Requested {
-                    period: period.parse().map_err(|_| bad("period"))?,
-                    kind: serde_json::from_value(serde_json::Value::from(kind)).map_err(|_| bad("kind"))?,
-                    amount: amount.parse().map_err(|_| bad("amount"))?,
-                    worker_id,
-                    code,
-                    reason,
-                })
-            });
-            handle.block_on(adjustments::create_many(
-                db,
-                &upload.org_id,
-                &upload.uploaded_by,
-                &upload.id,
-                &mut rows,
-            ))
-        }
-        Target::Folder { path, columns } => append(path, columns, staged),
-        Target::WorkersTopic { config, topic } => {
-            let mut count = 0;
-            let mut batch = Vec::new();
-            for line in lines {
-                batch.push(line.map_err(unavailable)?.into_bytes());
-                if batch.len() == 1000 {
-                    count += publish(config, topic, &mut batch)?;
-                }
-            }
-            count += publish(config, topic, &mut batch)?;
-            Ok(count)
-        }
-    }
-}
-
-fn publish(config: &KafkaConfig, topic: &str, batch: &mut Vec<Vec<u8>>) -> Result<usize> {
-    if batch.is_empty() {
-        return Ok(0);
-    }
-    kafka::publish_events(config, topic, batch, Duration::from_secs(30))
-        .map_err(|e| Error::Unavailable(format!("publishing workers to topic {topic}: {e}")))?;
-    let count = batch.len();
-    batch.clear();
-    Ok(count)
-}
-
-/// Appends the staged CSV lines to an input file (with `columns` as its header if it is new),
-/// in one write: a run reading the folder sees all of them or none.
-fn append(path: &Path, columns: &[String], text: &[u8]) -> Result<usize> {
-    // One writer at a time in this process, as the adjustments publisher appends.
-    static APPENDING: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _one = APPENDING.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    let io = |e: std::io::Error| Error::Unavailable(format!("{}: {e}", path.display()));
-    let count = text.iter().filter(|&&b| b == b'\n').count();
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .read(true)
-        .open(path)
-        .map_err(io)?;
-    let length = file.metadata().map_err(io)?.len();
-    let mut out = Vec::with_capacity(text.len() + 256);
-    if length == 0 {
-        let mut header = ::csv::WriterBuilder::new().from_writer(Vec::new());
-        header
-            .write_record(columns)
-            .map_err(|e| Error::Internal(e.to_string()))?;
-        out.extend(header.into_inner().map_err(|e| Error::Internal(e.to_string()))?);
-    } else {
-        let mut last = [b'\n'];
-        file.seek(SeekFrom::Start(length - 1)).map_err(io)?;
-        file.read_exact(&mut last).map_err(io)?;
-        if last[0] != b'\n' {
-            out.push(b'\n');
-        }
-    }
-    out.extend_from_slice(text);
-    file.write_all(&out).map_err(io)?;
-    file.sync_data().map_err(io)?;
-    Ok(count)
 }

@@ -278,9 +278,10 @@ pub async fn approve(ctx: &App, actor: &Actor<'_>, upload: &Upload) -> Result<u6
     let (db, handle, applying) = (ctx.db.clone(), tokio::runtime::Handle::current(), upload.clone());
     // The lines are applied while the decision is uncommitted: a failure to apply leaves the
     // upload awaiting approval, unaudited.
-    let applied = tokio::task::spawn_blocking(move || super::apply(&db, &handle, &applying, &target, &lines))
-        .await
-        .map_err(|e| Error::Internal(format!("applying the staged workers: {e}")))??;
+    let applied =
+        tokio::task::spawn_blocking(move || super::processing::apply(&db, &handle, &applying, &target, &lines))
+            .await
+            .map_err(|e| Error::Internal(format!("applying the staged workers: {e}")))??;
     tx.commit().await?;
     forget(ctx, upload).await;
     Ok(applied as u64)

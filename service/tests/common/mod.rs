@@ -304,7 +304,6 @@ impl Harness {
         panic!("upload {id} did not settle within 60 s");
     }
 
-    /// A final run of org0's October, triggered by hr1, approved by appr1 and finalized.
     /// The runs of `org` the scheduler queued.
     pub async fn scheduled_runs(&self, org: &str) -> Vec<Value> {
         let token = self.token("ops1", org, "ops_viewer");
@@ -321,6 +320,7 @@ impl Harness {
             .collect()
     }
 
+    /// A final run of org0's October, triggered by hr1, approved by appr1 and finalized.
     pub async fn finalized_run(&self) -> String {
         let hr = self.token("hr1", "org0", "hr_admin");
         let run = self.trigger("org0", &hr, "2026-10", "final", "final").await;
