@@ -25,6 +25,16 @@ use crate::error::{Error, Result};
 /// Versions published at a time.
 const BATCH: u32 = 500;
 
+/// Makers and checkers read the org's adjustments (`adjustments:request` or
+/// `adjustments:approve`); amounts are pay data.
+pub fn may_read(caller: &Caller, org: &str) -> Result<()> {
+    caller.org(org)?;
+    if caller.can(Permission::RequestAdjustments) || caller.can(Permission::ApproveAdjustments) {
+        return Ok(());
+    }
+    Err(Error::Missing(Permission::RequestAdjustments))
+}
+
 /// Requests an adjustment of a worker of `org` (`adjustments:request`), audited as
 /// `adjustment.request`, and publishes it as pending: the adjustment, and whether it is new
 /// (false: the same idempotency `key`, given as the client sent it, and `request` digest

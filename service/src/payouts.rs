@@ -211,6 +211,16 @@ pub async fn download(app: &App, caller: &Caller, org: &str, id: &str, pid: &str
     app.at_rest.get(&app.store, &path).await
 }
 
+/// Bank returns are read by whoever decides them (`payouts:approve`) and whoever reads payouts
+/// (`payouts:view`).
+pub fn may_read_returns(caller: &Caller, org: &str) -> Result<()> {
+    caller.org(org)?;
+    if !caller.can(Permission::ApprovePayouts) && !caller.can(Permission::ViewPayouts) {
+        return Err(Error::Missing(Permission::ViewPayouts));
+    }
+    Ok(())
+}
+
 /// Records a bank return of payout `pid` (`payouts:create`), audited as
 /// `payout.return`, `pending` until another person decides it: the file's rows as
 /// [`parse_return_file`] reads them. A reference that is not one of the payout's payments,

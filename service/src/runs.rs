@@ -28,6 +28,12 @@ pub struct Trigger {
     pub idempotency: Option<(String, String)>,
 }
 
+/// Who may read which workers a run could not compute and why: whoever reads its results
+/// (`pay:view` or `results:anonymized`).
+pub fn sees_worker_errors(caller: &Caller) -> bool {
+    caller.can(Permission::ViewPay) || caller.can(Permission::ReadAnonymizedResults)
+}
+
 /// Queues a run of `org`, requested by the caller (`runs:trigger`), audited as `run.trigger`:
 /// the run, and whether it is new (false: the same idempotency key queued it before). Takes
 /// the database only: the CLI, which calculates the run itself, has no service around it.

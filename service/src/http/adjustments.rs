@@ -19,7 +19,6 @@ use super::extractor::{ApiJson, ApiPath, ApiQuery, QueryFaults, idempotency_key}
 use crate::adjustments::{self as operations, Fields};
 use crate::caller::Caller;
 use crate::db::adjustments::{self, Adjustment, Filter};
-use crate::domain::permissions::Permission;
 use crate::error::{Error, Result};
 
 pub fn router() -> Router<App> {
@@ -234,7 +233,7 @@ pub(super) async fn list(
     ApiPath(org): ApiPath<String>,
     ApiQuery(query): ApiQuery<AdjustmentQuery>,
 ) -> Result<Json<AdjustmentPage>> {
-    may_see(&user, &org)?;
+    operations::may_read(&user, &org)?;
     let mut faults = QueryFaults::default();
     let status = match query.status.as_deref() {
         None => None,
@@ -262,15 +261,6 @@ pub(super) async fn list(
     }))
 }
 
-/// Makers and checkers see the org's adjustments; amounts are pay data.
-fn may_see(user: &Caller, org: &str) -> Result<()> {
-    user.org(org)?;
-    if user.can(Permission::RequestAdjustments) || user.can(Permission::ApproveAdjustments) {
-        return Ok(());
-    }
-    Err(Error::Missing(Permission::RequestAdjustments))
-}
-
 #[utoipa::path(get, path = "/v1/orgs/{org}/adjustments/{id}", tag = "adjustments",
     params(("org" = String, Path), ("id" = String, Path)),
     responses((status = 200, body = AdjustmentBody), (status = 401, body = super::error::ErrorBody),
@@ -281,7 +271,7 @@ pub(super) async fn read(
     user: Caller,
     ApiPath((org, id)): ApiPath<(String, String)>,
 ) -> Result<Json<AdjustmentBody>> {
-    may_see(&user, &org)?;
+    operations::may_read(&user, &org)?;
     Ok(Json(adjustments::get(&ctx.db, &org, &id).await?.into()))
 }
 

@@ -396,11 +396,7 @@ pub(super) async fn list_returns(
     ApiPath((org, id, pid)): ApiPath<(String, String, String)>,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<ReturnPage>> {
-    // Whoever decides returns reads them; so does whoever reads payouts.
-    user.org(&org)?;
-    if !user.can(Permission::ApprovePayouts) && !user.can(Permission::ViewPayouts) {
-        return Err(Error::Missing(Permission::ViewPayouts));
-    }
+    operations::may_read_returns(&user, &org)?;
     let mut faults = QueryFaults::default();
     let size = faults.page_size(query.page_size, 20, 100);
     let after = faults.token::<i64>(query.page_token.as_deref());

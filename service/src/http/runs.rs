@@ -273,7 +273,7 @@ pub async fn single(ctx: &App, run: Run, user: &Caller) -> Result<RunBody> {
     let mut body = RunBody::new(run, Some(transitions), user);
     if let Some(errors) = body.worker_errors.as_mut().filter(|e| e.workers > 0) {
         errors.unexcluded = Some(worker_errors::unexcluded(&ctx.db, &org, &id).await?);
-        if sees_worker_errors(user) {
+        if operations::sees_worker_errors(user) {
             let (first, _) = worker_errors::page(&ctx.db, &org, &id, 0, FIRST_ERRORS).await?;
             errors.first = Some(first.into_iter().map(WorkerErrorBody::from).collect());
             let excluded = worker_errors::exclusions(&ctx.db, &org, &id).await?;
@@ -281,11 +281,6 @@ pub async fn single(ctx: &App, run: Run, user: &Caller) -> Result<RunBody> {
         }
     }
     Ok(body)
-}
-
-/// Who may read which workers a run could not compute and why: whoever reads its results.
-fn sees_worker_errors(user: &Caller) -> bool {
-    user.can(Permission::ViewPay) || user.can(Permission::ReadAnonymizedResults)
 }
 
 impl RunBody {
@@ -527,7 +522,7 @@ pub(super) async fn worker_errors(
     ApiQuery(query): ApiQuery<ErrorPageQuery>,
 ) -> Result<Json<WorkerErrorPage>> {
     user.may(&org, Permission::ViewRuns)?;
-    if !sees_worker_errors(&user) {
+    if !operations::sees_worker_errors(&user) {
         return Err(Error::Missing(Permission::ViewPay));
     }
     let offset = Offset::of(query.page_size, query.page_token.as_deref())?;

@@ -15,7 +15,6 @@ use super::App;
 use super::extractor::{ApiPath, ApiQuery, QueryFaults, idempotency_key};
 use crate::caller::Caller;
 use crate::db::uploads::{self, Filter, Upload};
-use crate::domain::permissions::Permission;
 use crate::domain::uploads::{Format, UploadKind, UploadMode, UploadStatus};
 use crate::error::{Error, Result};
 use crate::uploads::review::WorkerChange;
@@ -287,7 +286,7 @@ pub(super) async fn list(
     ApiPath(org): ApiPath<String>,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<UploadPage>> {
-    may_read(&user, &org)?;
+    operations::may_read(&user, &org)?;
     let mut faults = QueryFaults::default();
     let status = faults.parse::<UploadStatus>("status", query.status.as_deref());
     let kind = faults.parse::<UploadKind>("kind", query.kind.as_deref());
@@ -312,17 +311,8 @@ pub(super) async fn read(
     user: Caller,
     ApiPath((org, id)): ApiPath<(String, String)>,
 ) -> Result<Json<UploadBody>> {
-    may_read(&user, &org)?;
+    operations::may_read(&user, &org)?;
     Ok(Json(uploads::get(&ctx.db, &org, &id).await?.into()))
-}
-
-/// Uploads are read by those who upload and by those who decide workers uploads: an approver
-/// finds what awaits them (`?kind=workers&status=awaiting_approval`).
-fn may_read(user: &Caller, org: &str) -> Result<()> {
-    match user.can(Permission::ApproveWorkers) {
-        true => user.org(org),
-        false => user.may(org, Permission::Upload),
-    }
 }
 
 /// What a workers upload awaiting approval would change.
@@ -366,7 +356,7 @@ pub(super) async fn changes(
     ApiPath((org, id)): ApiPath<(String, String)>,
     ApiQuery(query): ApiQuery<ChangesQuery>,
 ) -> Result<Json<WorkerChanges>> {
-    may_read(&user, &org)?;
+    operations::may_read(&user, &org)?;
     let mut faults = QueryFaults::default();
     let size = faults.page_size(query.page_size, 200, 1000) as usize;
     let from = match query.page_token.as_deref().map(str::parse::<usize>).transpose() {

@@ -105,6 +105,15 @@ pub async fn admit<'a>(
     })
 }
 
+/// Uploads are read by those who upload (`upload`) and by those who decide workers uploads
+/// (`workers:approve`): an approver finds what awaits them.
+pub fn may_read(caller: &Caller, org: &str) -> Result<()> {
+    match caller.can(Permission::ApproveWorkers) {
+        true => caller.org(org),
+        false => caller.may(org, Permission::Upload),
+    }
+}
+
 /// A file as the client sent it.
 pub struct Sent<'a> {
     pub file_name: Option<&'a str>,
