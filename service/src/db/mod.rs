@@ -53,7 +53,11 @@ impl Db {
                 "database: expected a postgres:// or sqlite:// URL".to_string(),
             ));
         };
-        let options = AnyPoolOptions::new();
+        // No reaper of idle or old connections: sqlx's (0.8) can miscount its idle connections
+        // and spin at 100 % CPU, hanging shutdown (launchbadge/sqlx#3645; seen here in a test).
+        // SQLite keeps its one connection for good anyway; PostgreSQL's are few and re-opened
+        // when one breaks.
+        let options = AnyPoolOptions::new().idle_timeout(None).max_lifetime(None);
         let pool = match backend {
             // One writer at a time is SQLite's own rule; one connection makes it ours too, so
             // a transaction never fails on a lock another connection holds.
