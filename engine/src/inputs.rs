@@ -27,6 +27,9 @@ pub struct PeriodInputs {
     pub attendance: Attendance,
     pub adjustment_earnings: Decimal,
     pub adjustment_deductions: Decimal,
+    /// Days of the period after the worker's exit date with a punch: work nobody pays, or a
+    /// wrong exit date.
+    pub punch_days_after_exit: i64,
 }
 
 /// The attendance part of the period inputs: folded from punches and leave, or uploaded as a
@@ -125,10 +128,24 @@ pub fn period_inputs(worker: &Worker, site: &Site, state: &WorkerState, period: 
     let mut inputs = PeriodInputs {
         days_in_period: i64::from(period.days()),
         attendance,
+        punch_days_after_exit: punch_days_after_exit(worker, site, state, period),
         ..PeriodInputs::default()
     };
     add_adjustments(&mut inputs, state, period);
     Some(inputs)
+}
+
+/// Days of `period` after the worker's exit date on which they punched (0 while employed).
+fn punch_days_after_exit(worker: &Worker, site: &Site, state: &WorkerState, period: PayPeriod) -> i64 {
+    let Some(after) = worker.exited_on.and_then(|e| e.succ_opt()) else {
+        return 0;
+    };
+    let first = after.max(period.first_day());
+    if first > period.last_day() || state.punches.is_empty() {
+        return 0;
+    }
+    let days = worker_days(state.punches.values().copied(), site.timezone);
+    days.range(first..=period.last_day()).count() as i64
 }
 
 /// The inputs of a worker who left before `period`: nothing worked or taken in it, only its
@@ -267,6 +284,7 @@ pub struct InputsBatch {
     worked_minutes: Int64Builder,
     ot_hours: Decimal128Builder,
     missed_punch_days: Int64Builder,
+    punch_days_after_exit: Int64Builder,
     adjustment_earnings: Decimal128Builder,
     adjustment_deductions: Decimal128Builder,
 }
@@ -315,6 +333,7 @@ impl InputsBatch {
             worked_minutes: int(),
             ot_hours: decimal(vocabulary::DAYS),
             missed_punch_days: int(),
+            punch_days_after_exit: int(),
             adjustment_earnings: decimal(vocabulary::MONEY),
             adjustment_deductions: decimal(vocabulary::MONEY),
         }
@@ -362,6 +381,7 @@ impl InputsBatch {
         self.worked_minutes.append_value(i.attendance.worked_minutes);
         self.ot_hours.append_value(i128::from(i.attendance.ot_half_hours) * 5);
         self.missed_punch_days.append_value(i.attendance.missed_punch_days);
+        self.punch_days_after_exit.append_value(i.punch_days_after_exit);
         self.adjustment_earnings
             .append_value(unscaled(i.adjustment_earnings, 2));
         self.adjustment_deductions
@@ -410,6 +430,7 @@ impl InputsBatch {
             Arc::new(self.worked_minutes.finish()),
             Arc::new(self.ot_hours.finish()),
             Arc::new(self.missed_punch_days.finish()),
+            Arc::new(self.punch_days_after_exit.finish()),
             Arc::new(self.adjustment_earnings.finish()),
             Arc::new(self.adjustment_deductions.finish()),
         ];
@@ -548,6 +569,23 @@ mod tests {
         );
         assert_eq!(a.lop_halves, 16);
         assert!(period_inputs(&worker("2020-01-01", "2026-09-30"), &site(), &state, OCTOBER).is_none());
+    }
+
+    #[test]
+    fn days_punched_after_the_exit_date_are_counted_for_the_checks() {
+        let mut state = WorkerState::default();
+        shift(&mut state, 2, "09:00", "18:00");
+        shift(&mut state, 12, "09:00", "18:00");
+        shift(&mut state, 13, "22:00", "06:00"); // a night shift: its day is the 13th
+        let after = |exit: &str| {
+            period_inputs(&worker("2020-01-01", exit), &site(), &state, OCTOBER)
+                .unwrap()
+                .punch_days_after_exit
+        };
+        assert_eq!(after("2026-10-10"), 2);
+        assert_eq!(after("2026-10-12"), 1);
+        assert_eq!(after("2026-10-31"), 0);
+        assert_eq!(after(""), 0);
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod commit;
 pub mod contact;
 pub mod error;
 pub mod event;
+pub mod findings;
 pub mod inputs;
 pub mod lifecycle;
 pub mod live;

@@ -22,8 +22,9 @@ use datafusion::optimizer::analyzer::type_coercion::TypeCoercionRewriter;
 use datafusion::sql::sqlparser::ast::{self, visit_expressions};
 use toml::Spanned;
 
+use crate::check::{BuiltIn, Check, Message, PREV, Severity, has_prev};
 use crate::error::{Diagnostic, Location, Result};
-use crate::file::{Category, ComponentDef, PayslipDef, ReturnsDef, TableDef, line_of};
+use crate::file::{Category, CheckDef, ComponentDef, PayslipDef, ReturnsDef, TableDef, line_of};
 use crate::rounding::Rounding;
 use crate::table::Table;
 use crate::vocabulary;
@@ -58,6 +59,8 @@ pub struct CompiledVersion {
     /// In the order the file lists them (the payslip order).
     pub components: Vec<Component>,
     pub tables: Vec<Arc<Table>>,
+    /// What each worker's row is checked for after it is computed, in the file's order.
+    pub checks: Vec<Check>,
     layers: Vec<Vec<Expr>>,
     output: Vec<String>,
     /// Each computed component's plan, by name: what `why_no_value` walks.
@@ -100,6 +103,28 @@ impl CompiledVersion {
     pub fn output_columns(&self) -> &[String] {
         &self.output
     }
+
+    /// The `prev_<component>` columns the checks read: the column, its component and its type.
+    pub fn prev_columns(&self) -> Vec<(String, String, DataType)> {
+        let mut columns: Vec<(String, String, DataType)> = Vec::new();
+        for name in self.checks.iter().flat_map(|c| &c.uses) {
+            if let Some(component) = name.strip_prefix(PREV).and_then(|c| self.component(c))
+                && !columns.iter().any(|(n, ..)| n == name)
+            {
+                columns.push((name.clone(), component.name.clone(), component.data_type.clone()));
+            }
+        }
+        columns
+    }
+
+    /// `df` (results with the [`prev_columns`](Self::prev_columns)) with a true-or-false column
+    /// per check, named as the check: true where it fires. A condition that is NULL (a last
+    /// period the worker was not paid in) does not fire.
+    pub fn check_columns(&self, df: DataFrame) -> datafusion::error::Result<DataFrame> {
+        let mut exprs: Vec<Expr> = df.schema().columns().into_iter().map(Expr::Column).collect();
+        exprs.extend(self.checks.iter().map(|c| c.expr.clone().is_true().alias(&c.name)));
+        df.select(exprs)
+    }
 }
 
 /// What `compile` needs of one version: its components and tables after revisions are applied.
@@ -111,6 +136,7 @@ pub(crate) struct VersionSource<'a> {
     pub returns: Option<&'a Spanned<ReturnsDef>>,
     pub components: Vec<&'a Spanned<ComponentDef>>,
     pub tables: BTreeMap<String, &'a Spanned<TableDef>>,
+    pub checks: &'a [Spanned<CheckDef>],
 }
 
 /// The ruleset text and where it lives, for line numbers and table files.
@@ -354,6 +380,7 @@ pub(crate) fn compile(
     if diagnostics.len() > before {
         return None;
     }
+    let checks = compile_checks(&state, source, version.checks, &fields, diagnostics);
 
     let mut layers: Vec<Vec<Expr>> = vec![Vec::new(); level.iter().max().map_or(0, |m| m + 1)];
     let mut components = Vec::with_capacity(parsed.len());
@@ -417,10 +444,161 @@ pub(crate) fn compile(
         description: version.description,
         components,
         tables,
+        checks,
         layers,
         output,
         plans,
     })
+}
+
+/// Compiles each check's condition over `fields` (the inputs and every computed component) and
+/// the `prev_` column of each computed amount, count or flag; a fault names the check and line.
+fn compile_checks(
+    state: &SessionState,
+    source: &Source<'_>,
+    defs: &[Spanned<CheckDef>],
+    fields: &[Field],
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Vec<Check> {
+    let mut columns: Vec<Field> = fields.to_vec();
+    columns.extend(
+        fields[vocabulary::INPUTS.len()..]
+            .iter()
+            .filter(|f| has_prev(f.data_type()))
+            .map(|f| Field::new(format!("{PREV}{}", f.name()), f.data_type().clone(), true)),
+    );
+    let schema = match DFSchema::try_from(Schema::new(columns.clone())) {
+        Ok(schema) => schema,
+        Err(e) => {
+            diagnostics.push(Diagnostic {
+                location: source.at(0, None),
+                message: e.to_string(),
+            });
+            return Vec::new();
+        }
+    };
+    let known = |name: &str| columns.iter().any(|f| f.name() == name);
+    let names = || columns.iter().map(|f| f.name().as_str());
+    let mut seen: Vec<&str> = Vec::new();
+    let mut checks = Vec::new();
+    for def in defs {
+        let c = def.get_ref();
+        let name = c.name.get_ref().as_str();
+        let line = |offset: usize| line_of(source.text, offset);
+        let mut faults: Vec<(usize, String)> = Vec::new();
+        let at = line(c.name.span().start);
+        if !is_identifier(name) {
+            faults.push((
+                at,
+                "a check name is lower-case letters, digits and `_`, starting with a letter".into(),
+            ));
+        }
+        if seen.contains(&name) {
+            faults.push((at, "defined twice".into()));
+        }
+        seen.push(name);
+        if known(name) {
+            faults.push((
+                at,
+                format!("`{name}` names an input or a component: a check needs a name of its own"),
+            ));
+        }
+        if BuiltIn::ALL.iter().any(|b| b.name() == name) {
+            faults.push((at, format!("`{name}` is a built-in check: choose another name")));
+        }
+        let severity = match c.severity.get_ref().as_str() {
+            "block" => Some(Severity::Block),
+            "warn" => Some(Severity::Warn),
+            other => {
+                faults.push((
+                    line(c.severity.span().start),
+                    format!("severity `{other}`: expected block or warn"),
+                ));
+                None
+            }
+        };
+        let message_line = source.formula_line(c.message.span().start);
+        let message = match Message::parse(c.message.get_ref()) {
+            Ok(message) => Some(message),
+            Err(e) => {
+                faults.push((message_line, e));
+                None
+            }
+        };
+        for quoted in message.iter().flat_map(Message::quotes) {
+            if !known(quoted) {
+                faults.push((
+                    message_line,
+                    format!(
+                        "the message quotes `{{{quoted}}}`, which is no input, component or prev_ column{}",
+                        suggestion(quoted, names())
+                    ),
+                ));
+            }
+        }
+        let mut parse_faults = Vec::new();
+        let parsed = parse(state, source, &c.when, name, &mut parse_faults);
+        faults.extend(parse_faults.into_iter().map(|d| (d.location.line, d.message)));
+        for (used, at) in parsed.iter().flat_map(|p| &p.uses) {
+            if !known(used) {
+                faults.push((*at, format!("unknown name `{used}`{}", suggestion(used, names()))));
+            }
+        }
+        let when_line = source.formula_line(c.when.span().start);
+        let planned = match (&parsed, faults.is_empty()) {
+            (Some(parsed), true) => match plan_sql(state, &schema, parsed) {
+                Ok(expr) => match expr.get_type(&schema) {
+                    Ok(DataType::Boolean) => Some(expr),
+                    Ok(other) => {
+                        faults.push((
+                            when_line,
+                            format!("type mismatch: `when` must be true or false, but gives {other}"),
+                        ));
+                        None
+                    }
+                    Err(e) => {
+                        faults.push((when_line, strip_prefix(&e.to_string())));
+                        None
+                    }
+                },
+                Err(message) => {
+                    faults.push((when_line, message));
+                    None
+                }
+            },
+            _ => None,
+        };
+        diagnostics.extend(faults.into_iter().map(|(line, message)| Diagnostic {
+            location: Location {
+                file: source.file.to_path_buf(),
+                line,
+                component: None,
+            },
+            message: format!("check `{name}`: {message}"),
+        }));
+        let (Some(expr), Some(severity), Some(message), Some(parsed)) = (planned, severity, message, parsed) else {
+            continue;
+        };
+        let uses = dedup(
+            parsed
+                .uses
+                .iter()
+                .map(|(u, _)| u.as_str())
+                .chain(message.quotes())
+                .collect(),
+        );
+        checks.push(Check {
+            label: c.label.clone().unwrap_or_else(|| default_label(name)),
+            name: name.to_string(),
+            severity,
+            when: c.when.get_ref().trim().to_string(),
+            message,
+            uses,
+            line: at,
+            expr,
+        });
+    }
+    checks
 }
 
 /// Every name `[returns]` gives is a column the results carry: an amount or count for the
@@ -537,18 +715,7 @@ fn plan_component(
     def: &ComponentDef,
     (formula, condition): &(Option<Parsed>, Option<Parsed>),
 ) -> std::result::Result<(Plan, DataType), String> {
-    let to_expr = |p: &Parsed| -> std::result::Result<Expr, String> {
-        let sql = ast::ExprWithAlias {
-            expr: p.ast.clone(),
-            alias: None,
-        };
-        let expr = state
-            .create_logical_expr_from_sql_expr(sql, schema)
-            .map_err(|e| strip_prefix(&e.to_string()))?;
-        let expr = coerce(expr, schema)?;
-        reject_floats(&expr, schema)?;
-        no_value_on_zero_divisor(expr, schema)
-    };
+    let to_expr = |p: &Parsed| plan_sql(state, schema, p);
     let formula = formula.as_ref().expect("a computed component has a formula");
     let formula = to_expr(formula)?;
     let mut expr = formula.clone();
@@ -606,6 +773,21 @@ fn plan_component(
         condition: planned_condition,
     };
     Ok((plan, data_type))
+}
+
+/// A formula or condition as a typed expression over `schema`: coerced, free of floats, and
+/// without a value (rather than failing) where it divides by zero.
+fn plan_sql(state: &SessionState, schema: &DFSchema, p: &Parsed) -> std::result::Result<Expr, String> {
+    let sql = ast::ExprWithAlias {
+        expr: p.ast.clone(),
+        alias: None,
+    };
+    let expr = state
+        .create_logical_expr_from_sql_expr(sql, schema)
+        .map_err(|e| strip_prefix(&e.to_string()))?;
+    let expr = coerce(expr, schema)?;
+    reject_floats(&expr, schema)?;
+    no_value_on_zero_divisor(expr, schema)
 }
 
 /// Applies DataFusion's type coercion now rather than at run time, so types are known (and

@@ -28,6 +28,9 @@ pub struct RulesetFile {
     /// Which components feed which column of the statutory returns (EPFO ECR, ESIC).
     #[serde(default)]
     pub returns: Option<Spanned<ReturnsDef>>,
+    /// Conditions on each worker's row: what fires is a finding of the run (see `check`).
+    #[serde(default, rename = "check")]
+    pub checks: Vec<Spanned<CheckDef>>,
     /// Inputs every test case starts from, before its own `inputs`.
     #[serde(default)]
     pub test_defaults: BTreeMap<String, toml::Value>,
@@ -78,6 +81,19 @@ pub struct ComponentDef {
     /// payslips show it in the ruleset's order with the ruleset's label.
     #[serde(default)]
     pub input: bool,
+}
+
+/// A check as written: `when` is true of a worker whose row someone should look at before the
+/// run is paid, `message` says why (quoting columns as `{name}`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckDef {
+    pub name: Spanned<String>,
+    #[serde(default)]
+    pub label: Option<String>,
+    pub severity: Spanned<String>,
+    pub when: Spanned<String>,
+    pub message: Spanned<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -3,13 +3,14 @@
 //! A ruleset is a TOML file of components: SQL expressions over the period inputs (see
 //! [`vocabulary`]), the worker's fields and earlier components, each with a category, a label,
 //! an optional condition and its own rounding; lookup tables called as functions; dated
-//! revisions; and inline test cases. [`Ruleset::load`] parses and validates it (every fault with
+//! revisions; checks whose findings an approver reviews ([`check`]); and inline test cases. [`Ruleset::load`] parses and validates it (every fault with
 //! file, line and component), orders components by dependency and compiles each version to
 //! DataFusion expressions over `Decimal128`, so money stays exact end to end.
 //!
 //! This crate knows nothing about Kafka, files or workers' events: the engine hands it the
 //! period inputs as Arrow batches.
 
+pub mod check;
 mod compile;
 mod diagnose;
 mod error;
@@ -20,6 +21,7 @@ mod table;
 mod testcase;
 pub mod vocabulary;
 
+pub use check::{BuiltIn, Check, Severity};
 pub use compile::{CompiledVersion, Component};
 pub use error::{Diagnostic, Error, Location, Result};
 pub use file::{Category, EcrDef, EsicDef, Names, PayslipDef, ReturnsDef};

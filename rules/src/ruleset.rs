@@ -136,6 +136,7 @@ fn version_sources<'a>(
         returns: raw.returns.as_ref(),
         components: components.clone(),
         tables: tables.clone(),
+        checks: &raw.checks,
     }];
     let mut revisions: Vec<_> = raw
         .revisions
@@ -194,6 +195,7 @@ fn version_sources<'a>(
             returns: raw.returns.as_ref(),
             components: components.clone(),
             tables: tables.clone(),
+            checks: &raw.checks,
         });
     }
     versions

@@ -2,14 +2,17 @@
 //! runs them through the same compiled plan the calculator uses.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
-use datafusion::arrow::datatypes::{DataType, Decimal128Type};
+use datafusion::arrow::datatypes::{DataType, Decimal128Type, Field, Schema};
 use datafusion::arrow::util::display::array_value_to_string;
 use datafusion::common::ScalarValue;
+use datafusion::execution::context::SessionContext;
 use rust_decimal::Decimal;
 use toml::Spanned;
 
+use crate::check::PREV;
 use crate::compile::{CompiledVersion, Source};
 use crate::error::{Diagnostic, Error, Location, Result};
 use crate::file::{TestDef, cell_text, line_of};
@@ -74,12 +77,19 @@ impl TestCase {
         let mut inputs = cells(defaults, &mut fault);
         inputs.extend(cells(&t.inputs, &mut fault));
         let expect = cells(&t.expect, &mut fault);
+        let version = versions.iter().rev().find(|v| v.effective_from <= period.first_day());
+        // A component's value last period, for the checks: `prev_net_pay`.
+        let prev = |name: &str| {
+            name.strip_prefix(PREV)
+                .is_some_and(|c| version.is_some_and(|v| v.component(c).is_some_and(|c| !c.from_input)))
+        };
         for name in inputs.keys() {
-            if vocabulary::get(name).is_none() {
-                fault(format!("`{name}` is not an input (see `payroll rules inputs`)"));
+            if vocabulary::get(name).is_none() && !prev(name) {
+                fault(format!(
+                    "`{name}` is not an input (see `payroll rules inputs`) or a component's prev_ value"
+                ));
             }
         }
-        let version = versions.iter().rev().find(|v| v.effective_from <= period.first_day());
         if version.is_none() && !versions.is_empty() {
             fault(format!(
                 "period {period} is before the first version ({})",
@@ -88,9 +98,12 @@ impl TestCase {
             return None;
         }
         for name in expect.keys() {
-            let known = vocabulary::get(name).is_some() || version.is_some_and(|v| v.component(name).is_some());
+            let known = vocabulary::get(name).is_some()
+                || version.is_some_and(|v| v.component(name).is_some() || v.checks.iter().any(|c| c.name == *name));
             if !known {
-                fault(format!("expects `{name}`, which is neither a component nor an input"));
+                fault(format!(
+                    "expects `{name}`, which is neither a component, a check nor an input"
+                ));
             }
         }
         Some(TestCase {
@@ -109,6 +122,10 @@ impl TestCase {
     #[allow(clippy::expect_used, reason = "names checked on load")]
     async fn run(&self, version: &CompiledVersion) -> Result<TestOutcome> {
         let batches = version.evaluate(self.inputs_batch()?).await?;
+        let batches = match version.checks.is_empty() {
+            true => batches,
+            false => self.checked(version, &batches[0]).await?,
+        };
         let row = &batches[0];
         let failures = self
             .expect
@@ -123,6 +140,26 @@ impl TestCase {
             line: self.line,
             failures,
         })
+    }
+}
+
+impl TestCase {
+    /// The computed row with each check's column: the case's `prev_` values (NULL where it
+    /// gives none) beside it, as a run has the last finalized period's.
+    async fn checked(&self, version: &CompiledVersion, row: &RecordBatch) -> Result<Vec<RecordBatch>> {
+        let mut fields: Vec<Arc<Field>> = row.schema().fields().iter().cloned().collect();
+        let mut columns = row.columns().to_vec();
+        for (name, _, data_type) in version.prev_columns() {
+            let value = match self.inputs.get(&name) {
+                Some(text) => ScalarValue::try_from_string(text.clone(), &data_type)?,
+                None => ScalarValue::try_from(&data_type)?,
+            };
+            fields.push(Arc::new(Field::new(name, data_type, true)));
+            columns.push(value.to_array()?);
+        }
+        let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)?;
+        let ctx = SessionContext::new();
+        Ok(version.check_columns(ctx.read_batch(batch)?)?.collect().await?)
     }
 }
 

@@ -93,6 +93,11 @@ pub const INPUTS: &[Input] = &[
     input("ot_hours", DAYS, "overtime hours, in half hours"),
     input("missed_punch_days", DataType::Int64, "days with an unpaired punch"),
     input(
+        "punch_days_after_exit",
+        DataType::Int64,
+        "days of the period after the exit date with a punch (0 while employed)",
+    ),
+    input(
         "adjustment_earnings",
         MONEY,
         "approved earning adjustments of the period",
