@@ -68,6 +68,15 @@ pub fn arrears_part(org: &str, period: &str, run_id: &str) -> Path {
     ))
 }
 
+pub const FINDINGS: &str = "findings";
+
+/// A run's findings of one org, beside its results and partitioned like them.
+pub fn findings_part(org: &str, period: &str, run_id: &str) -> Path {
+    Path::from(format!(
+        "{FINDINGS}/org_id={org}/period={period}/run_id={run_id}/part-00000.parquet"
+    ))
+}
+
 pub fn manifest(org: &str, period: &str, run_id: &str) -> Path {
     results_dir(org, period, run_id).join("_manifest.json")
 }

@@ -13,6 +13,7 @@ use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
+use payroll_engine::findings::Finding;
 use payroll_engine::run::{InputDigest, Manifest, RulesetRef, orgs, rows_of_org, totals};
 use payroll_engine::{Arrear, WorkerError};
 use payroll_rules::vocabulary::PayPeriod;
@@ -124,6 +125,45 @@ impl<'a> ResultsWriter<'a> {
             self.store
                 .put(
                     &layout::arrears_part(org, self.run.period, self.run.run_id),
+                    parquet_bytes(&[batch], self.run.run_id)?,
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Writes the run's findings, each org's beside its results (before
+    /// [`ResultsWriter::finish`]): `org_id, period, worker_id, check, severity, message`, with the
+    /// run id first as in the results.
+    pub async fn write_findings(&self, findings: &[Finding]) -> Result<()> {
+        let mut by_org: BTreeMap<&str, Vec<&Finding>> = BTreeMap::new();
+        for finding in findings {
+            by_org.entry(&finding.org_id).or_default().push(finding);
+        }
+        let schema = Arc::new(Schema::new(
+            ["org_id", "period", "worker_id", "check", "severity", "message"]
+                .map(|name| Field::new(name, DataType::Utf8, false))
+                .to_vec(),
+        ));
+        for (org, findings) in by_org {
+            let column = |value: fn(&Finding) -> &str| {
+                Arc::new(StringArray::from_iter_values(findings.iter().map(|f| value(f)))) as ArrayRef
+            };
+            let period = Arc::new(StringArray::from(vec![self.run.period; findings.len()])) as ArrayRef;
+            let batch = RecordBatch::try_new(
+                Arc::clone(&schema),
+                vec![
+                    column(|f| &f.org_id),
+                    period,
+                    column(|f| &f.worker_id),
+                    column(|f| &f.check),
+                    column(|f| f.severity.as_str()),
+                    column(|f| &f.message),
+                ],
+            )?;
+            self.store
+                .put(
+                    &layout::findings_part(org, self.run.period, self.run.run_id),
                     parquet_bytes(&[batch], self.run.run_id)?,
                 )
                 .await?;
@@ -372,7 +412,8 @@ pub async fn read_org_results(store: &Store, org: &str, period: &str, run_id: &s
 
 /// Registers the results of every complete run in the store as the table `results`, and the
 /// newest complete run of each org and period as `latest` (what `sum(net_pay)` should read:
-/// re-runs are counted once), and the arrears complete runs carry as `arrears`. A run is complete once its run record is written, last; results
+/// re-runs are counted once), the arrears complete runs carry as `arrears`, and their findings
+/// as `findings`. A run is complete once its run record is written, last; results
 /// files of a run without one (a crash mid-write) are never read.
 pub async fn register_results(ctx: &SessionContext, store: &Store) -> Result<()> {
     let complete: Vec<String> = store
@@ -411,6 +452,18 @@ pub async fn register_results(ctx: &SessionContext, store: &Store) -> Result<()>
         register_parquet(ctx, store, layout::ARREARS, "arrears_files").await?;
         ctx.sql(
             "CREATE VIEW arrears AS SELECT * FROM arrears_files WHERE run_id IN (SELECT run_id FROM complete_runs)",
+        )
+        .await?;
+    }
+    if store
+        .list(&object_store::path::Path::from(layout::FINDINGS))
+        .await?
+        .iter()
+        .any(|meta| meta.location.extension() == Some("parquet"))
+    {
+        register_parquet(ctx, store, layout::FINDINGS, "findings_files").await?;
+        ctx.sql(
+            "CREATE VIEW findings AS SELECT * FROM findings_files WHERE run_id IN (SELECT run_id FROM complete_runs)",
         )
         .await?;
     }

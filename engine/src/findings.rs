@@ -74,12 +74,8 @@ impl Previous {
                     .map_or_else(|| new_null_array(data_type, batch.num_rows()), Arc::clone);
                 out.push(column);
             }
-            if let Some(nets) = net.and_then(|n| batch.column_by_name(n)) {
-                for i in 0..batch.num_rows() {
-                    if let (Some(id), Some(value)) = (ids.is_valid(i).then(|| ids.value(i)), decimal(nets, i)) {
-                        previous.nets.insert(id.to_string(), value);
-                    }
-                }
+            if let Some(net) = net {
+                previous.nets.extend(nets(batch, net));
             }
         }
         for ((name, _, data_type), parts) in wanted.into_iter().zip(columns) {
@@ -113,6 +109,19 @@ impl Previous {
         }
         Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)?)
     }
+}
+
+/// Each worker's `net` component in a batch of results (none if the batch has no such amount).
+pub fn nets<'a>(results: &'a RecordBatch, net: &str) -> impl Iterator<Item = (String, Decimal)> + 'a {
+    let ids = results
+        .column_by_name("worker_id")
+        .and_then(|c| c.as_string_opt::<i32>());
+    let values = results.column_by_name(net);
+    (0..results.num_rows()).filter_map(move |row| {
+        let (ids, values) = (ids?, values?);
+        let id = ids.is_valid(row).then(|| ids.value(row))?;
+        Some((id.to_string(), decimal(values, row)?))
+    })
 }
 
 /// The findings of the ruleset's checks over one batch of a run's results.
@@ -196,7 +205,8 @@ const NAMED: usize = 5;
 
 /// The built-in checks, over the whole run of one org (`run`: its workers) (see [`BuiltIn`]): a bank account (account
 /// and IFSC), PAN or UAN of two or more workers; a worker new this period paid above the run's
-/// 99th percentile of net pay; a worker paid in the last finalized period and absent now.
+/// 99th percentile of its established workers' net pay; a worker paid in the last finalized
+/// period and absent now.
 pub fn across(org: &str, run: &[Paid<'_>], period: PayPeriod, previous: &Previous) -> Vec<Finding> {
     let mut findings = Vec::new();
     let mut shared = |check: BuiltIn, key: &dyn Fn(&Worker) -> Option<String>, shown: &dyn Fn(&Worker) -> String| {
@@ -242,13 +252,16 @@ pub fn across(org: &str, run: &[Paid<'_>], period: PayPeriod, previous: &Previou
     });
     shared(BuiltIn::SharedUan, &|w| text(&w.uan), &|w| format!("UAN {}", w.uan));
 
-    let mut nets: Vec<Decimal> = run.iter().filter_map(|p| p.net).collect();
+    // New: joined this period and not paid in the last finalized one; compared with the org's
+    // established workers, the yardstick a newcomer's own pay is not part of.
+    let new = |paid: &Paid| {
+        paid.worker.joined_on >= period.first_day() && !previous.nets.contains_key(&paid.worker.worker_id)
+    };
+    let mut nets: Vec<Decimal> = run.iter().filter(|p| !new(p)).filter_map(|p| p.net).collect();
     nets.sort_unstable();
     if let Some(p99) = nearest_rank(&nets, 99) {
         for paid in run {
-            let new =
-                paid.worker.joined_on >= period.first_day() && !previous.nets.contains_key(&paid.worker.worker_id);
-            if let (true, Some(net)) = (new, paid.net)
+            if let (true, Some(net)) = (new(paid), paid.net)
                 && net > p99
             {
                 findings.push(Finding {

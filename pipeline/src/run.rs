@@ -9,16 +9,19 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use datafusion::arrow::array::{AsArray, RecordBatch};
+use datafusion::execution::context::SessionContext;
 use payroll_connectors::archive;
 use payroll_connectors::checkpoints::Checkpoints;
 use payroll_connectors::files;
 use payroll_connectors::results::{ResultsWriter, RunOutput, RunRecord};
 use payroll_connectors::{DeadLetters, Progress, Store};
 use payroll_engine::arrears::with_payable;
+use payroll_engine::findings::{self, Finding, Paid, Previous};
 use payroll_engine::run::{InputDigest, RulesetRef};
 use payroll_engine::{Arrear, Calculation, Calculator, Ledger, WorkerError, inputs_batches};
 use payroll_rules::Ruleset;
 use payroll_rules::vocabulary::PayPeriod;
+use rust_decimal::Decimal;
 
 use crate::arrears::{self, Carried, LockedRun};
 use crate::error::{Error, Result};
@@ -58,8 +61,10 @@ pub struct RunReport {
     pub dead_letters: DeadLetters,
     pub events: u64,
     pub elapsed: Duration,
-    /// Time per stage: read and fold, compute, write.
+    /// Time per stage: read and fold, compute (the findings included), write.
     pub stages: [Duration; 3],
+    /// What the ruleset's checks and the built-in ones found, worker by worker.
+    pub findings: Vec<Finding>,
 }
 
 pub async fn run(request: RunRequest<'_>, progress: &dyn Progress) -> Result<RunReport> {
@@ -196,6 +201,21 @@ pub async fn run(request: RunRequest<'_>, progress: &dyn Progress) -> Result<Run
             unattributed_dead_letters: unattributed.total(),
         },
     );
+    // The checks read each worker's values in the org's last finalized period.
+    let previous = match (
+        org,
+        locked.iter().filter(|l| l.period < period).max_by_key(|l| l.period),
+    ) {
+        (Some(org), Some(last)) => {
+            let results =
+                payroll_connectors::results::read_org_results(out, org, &last.period.to_string(), &last.run_id).await?;
+            Previous::of(version, &results, net)?
+        }
+        _ => Previous::none(),
+    };
+    let checks = SessionContext::new();
+    let mut found: Vec<Finding> = Vec::new();
+    let mut net_pay: BTreeMap<String, Decimal> = BTreeMap::new();
     // Workers the ruleset gives no value for are worker errors, left out of the results and
     // recorded with them; the run goes on for the others.
     let calculator = Calculator::default();
@@ -216,11 +236,30 @@ pub async fn run(request: RunRequest<'_>, progress: &dyn Progress) -> Result<Run
                     .filter(|w| owed.contains(w.as_str())),
             );
         }
+        for batch in &results {
+            found.extend(findings::of_rows(&checks, version, batch, &previous).await?);
+            if let Some(net) = net {
+                net_pay.extend(findings::nets(batch, net));
+            }
+        }
         computing += at.elapsed();
         let at = Instant::now();
         writer.write(&results, errors).await?;
         writing += at.elapsed();
     }
+    // The checks across workers, org by org: of every worker the run read, computed or not.
+    let at = Instant::now();
+    let mut by_org: BTreeMap<&str, Vec<Paid>> = BTreeMap::new();
+    for (worker, ..) in &rows {
+        by_org.entry(&worker.org_id).or_default().push(Paid {
+            worker,
+            net: net_pay.get(&worker.worker_id).copied(),
+        });
+    }
+    for (org, run) in by_org {
+        found.extend(findings::across(org, &run, period, &previous));
+    }
+    computing += at.elapsed();
     drop(rows);
     // A run none of whose workers computed has nothing to write or pay (and wrote nothing): it
     // fails, naming the first error.
@@ -243,6 +282,7 @@ pub async fn run(request: RunRequest<'_>, progress: &dyn Progress) -> Result<Run
         .into_iter()
         .partition(|a| paid_here.contains(&a.worker_id));
     writer.write_arrears(&arrears).await?;
+    writer.write_findings(&found).await?;
     writer.note_errors(carried.errors.into_iter().chain(not_carried(unpaid)));
     // Everything of the run before its record: a run is visible only once complete.
     dead_letters.write(out, &run_id).await?;
@@ -265,6 +305,7 @@ pub async fn run(request: RunRequest<'_>, progress: &dyn Progress) -> Result<Run
         events: folded.events,
         elapsed,
         stages: [read, computing, writing],
+        findings: found,
     })
 }
 

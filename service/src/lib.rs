@@ -26,6 +26,7 @@ pub mod db;
 pub mod demo;
 pub mod domain;
 pub mod error;
+pub mod findings;
 pub mod http;
 pub mod jobs;
 pub mod live;

@@ -44,6 +44,12 @@ struct ChannelLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct FindingLabels {
+    check: String,
+    severity: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct NoticeLabels {
     status: String,
     channel: String,
@@ -67,6 +73,7 @@ pub struct Metrics {
     notices_outbox: Family<NoticeLabels, Gauge>,
     /// Upload bodies being received now, every org together.
     uploads_receiving: Gauge,
+    findings: Family<FindingLabels, Counter>,
 }
 
 /// The stream's figures, copied from its `StreamStatus` when `/metrics` is read.
@@ -216,7 +223,14 @@ impl Default for Metrics {
             "Upload bodies being received (held in memory before they are recorded), every org together",
             uploads_receiving.clone(),
         );
+        let findings = Family::<FindingLabels, Counter>::default();
+        registry.register(
+            "findings",
+            "Findings of calculated runs, by check and severity",
+            findings.clone(),
+        );
         Metrics {
+            findings,
             uploads_receiving,
             notices_sent,
             notices_failed,
@@ -296,6 +310,18 @@ impl Metrics {
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_millis() as u64);
             g.checkpoint_age.set(now.saturating_sub(last) as f64 / 1000.0);
+        }
+    }
+
+    /// Counts what a calculated run's checks found.
+    pub fn findings_of_run(&self, findings: &[payroll_engine::findings::Finding]) {
+        for finding in findings {
+            self.findings
+                .get_or_create(&FindingLabels {
+                    check: finding.check.clone(),
+                    severity: finding.severity.to_string(),
+                })
+                .inc();
         }
     }
 

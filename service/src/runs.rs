@@ -54,13 +54,14 @@ pub async fn trigger(db: &Db, caller: &Caller, org: &str, trigger: Trigger) -> R
 }
 
 /// Approves a calculated final run (`runs:approve`): by someone other than who triggered it,
-/// once every worker it could not compute is excluded. Locks the period and wakes the worker,
+/// once every worker it could not compute is excluded and every `block` finding acknowledged. Locks the period and wakes the worker,
 /// which renders the payslips; the stream is told of the lock.
 pub async fn approve(app: &App, caller: &Caller, org: &str, id: &str) -> Result<Run> {
     caller.may(org, Permission::ApproveRuns)?;
     // Errors are written with the Calculate move and exclusions only remove from this count,
     // so reading it before the move cannot let a worker through.
     let unexcluded = worker_errors::unexcluded(&app.db, org, id).await?;
+    let blocked = crate::findings::gate(&app.db, org, id).await?;
     let run = runs::apply_audited(
         &app.db,
         org,
@@ -73,6 +74,9 @@ pub async fn approve(app: &App, caller: &Caller, org: &str, id: &str) -> Result<
             check_approver(&run.requested_by, &caller.sub)?;
             if run.kind == RunKind::Final && run.status == RunStatus::Calculated {
                 check_worker_errors(unexcluded)?;
+                if let Some(why) = blocked {
+                    return Err(Error::Conflict(why));
+                }
             }
             Ok(())
         },
@@ -202,6 +206,7 @@ pub async fn calculated(db: &Db, run: &Run, report: &RunReport, by: &str) -> Res
     let changes = Changes {
         summary: Some(summary),
         worker_errors: errors.clone(),
+        findings: report.findings.clone(),
         ..Changes::default()
     };
     runs::apply(db, &run.org_id, &run.id, Move::Calculate, by, changes, |_| Ok(())).await

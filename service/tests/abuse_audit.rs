@@ -49,6 +49,7 @@ async fn a_change_whose_audit_entry_cannot_be_written_does_not_happen() {
         let approver = h.token("appr1", "org0", "approver");
         let run = h.trigger("org0", &hr, "2026-10", "final", "final").await;
         h.wait("org0", &run, &hr, "calculated").await;
+        h.acknowledge_blocks("org0", &run).await;
 
         audit_log(backend, &h.database, true).await;
 

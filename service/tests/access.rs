@@ -55,6 +55,24 @@ const MATRIX: &[(&str, &str, Option<&str>, [u16; 6])] = &[
     ),
     (
         "GET",
+        "/v1/orgs/{org}/runs/{run}/findings",
+        None,
+        [200, 200, 403, 403, 403, 200],
+    ),
+    (
+        "POST",
+        "/v1/orgs/{org}/runs/{run}/findings/1/acknowledge",
+        Some(r#"{"reason": "reviewed"}"#),
+        [409, 409, 403, 403, 403, 409],
+    ),
+    (
+        "POST",
+        "/v1/orgs/{org}/runs/{run}/findings/acknowledge",
+        Some(r#"{"check": "rate_below_minimum_wage", "reason": "reviewed"}"#),
+        [409, 409, 403, 403, 403, 409],
+    ),
+    (
+        "GET",
         "/v1/orgs/{org}/runs/{run}/dead-letters",
         None,
         [200, 403, 200, 403, 403, 200],

@@ -201,6 +201,7 @@ async fn check(backend: Backend) {
     assert_eq!(october_now["totals"], locked_totals);
 
     // Finalized, November's payslips show the arrears; the register has their columns.
+    h.acknowledge_blocks("org0", &november).await;
     let approved = h
         .post(&format!("/v1/orgs/org0/runs/{november}/approve"), &approver, &json!({}))
         .await;

@@ -56,6 +56,7 @@ async fn month_end(backend: Backend) {
             .contains("four eyes")
     );
 
+    h.acknowledge_blocks("org0", &final_run).await;
     let approved = h
         .post(
             &format!("/v1/orgs/org0/runs/{final_run}/approve"),

@@ -473,6 +473,7 @@ async fn exactly_once(backend: Backend) {
         .expect("the refused number's worker is paid");
 
     let approver = h.token("appr1", "org0", "approver");
+    h.acknowledge_blocks("org0", &run).await;
     let approved = h
         .post(
             &format!("/v1/orgs/org0/runs/{run}/approve"),

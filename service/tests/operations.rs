@@ -17,7 +17,7 @@ use payroll_service::notices::{self, NoticeOf};
 use payroll_service::payouts::File;
 use payroll_service::returns::Return;
 use payroll_service::uploads::Sent;
-use payroll_service::{App, Error, audit as audit_log, payouts, returns, roles, runs, schedule, uploads};
+use payroll_service::{App, Error, audit as audit_log, findings, payouts, returns, roles, runs, schedule, uploads};
 
 /// A caller of `org` with `role`, granted what the org's role table grants now.
 async fn caller(app: &App, sub: &str, org: &str, role: &str) -> Caller {
@@ -112,6 +112,22 @@ async fn each_verb_checks_its_permission_org_and_guard_and_audits_its_change() {
         "{refused:?}"
     );
 
+    // The gate: the sample month pays workers below the minimum wage, a block finding each.
+    let refused = runs::approve(app, &approver, "org0", &run.id).await;
+    assert!(
+        matches!(&refused, Err(Error::Conflict(m)) if m.contains("open block finding")),
+        "{refused:?}"
+    );
+    let why = "the state's revision is not in force yet";
+    let refused =
+        findings::acknowledge_check(app, &worker, "org0", &run.id, "rate_below_minimum_wage", None, why).await;
+    assert!(matches!(refused, Err(Error::Missing(_))), "{refused:?}");
+    let acknowledged =
+        findings::acknowledge_check(app, &approver, "org0", &run.id, "rate_below_minimum_wage", None, why)
+            .await
+            .unwrap();
+    assert!(acknowledged > 0);
+    assert_eq!(entries(app, Action::FindingAcknowledge).await.len(), 1);
     let approved = runs::approve(app, &approver, "org0", &run.id).await.unwrap();
     assert_ne!(approved.status, RunStatus::Calculated);
     let entry = &entries(app, Action::RunApprove).await[0];

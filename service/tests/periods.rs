@@ -83,6 +83,7 @@ async fn periods_follow_the_runs(backend: Backend) {
     assert_eq!(org_periods(&org), [(s("2026-10"), s("open"), fin.clone())]);
 
     let approver = h.token("appr1", "org0", "approver");
+    h.acknowledge_blocks("org0", &fin).await;
     let approved = h
         .post(&format!("/v1/orgs/org0/runs/{fin}/approve"), &approver, &json!({}))
         .await;

@@ -49,10 +49,11 @@ pub enum Action {
     NoticeRetry,
     WorkerChange,
     UploadReject,
+    FindingAcknowledge,
 }
 
 impl Action {
-    pub const ALL: [Action; 28] = [
+    pub const ALL: [Action; 29] = [
         Action::RunTrigger,
         Action::RunApprove,
         Action::RunReject,
@@ -81,6 +82,7 @@ impl Action {
         Action::NoticeRetry,
         Action::WorkerChange,
         Action::UploadReject,
+        Action::FindingAcknowledge,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -113,6 +115,7 @@ impl Action {
             Action::NoticeRetry => "notice.retry",
             Action::WorkerChange => "worker.change",
             Action::UploadReject => "upload.reject",
+            Action::FindingAcknowledge => "finding.acknowledge",
         }
     }
 }

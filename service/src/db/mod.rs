@@ -5,6 +5,7 @@
 
 pub mod adjustments;
 pub mod audit;
+pub mod findings;
 pub mod notices;
 pub mod payouts;
 pub mod roles;

@@ -367,6 +367,8 @@ pub struct Changes {
     pub claimed_by: Option<String>,
     /// Workers the run could not compute (with `Move::Calculate`), written with the move.
     pub worker_errors: Vec<WorkerError>,
+    /// What the run's checks found (with `Move::Calculate`), written with the move.
+    pub findings: Vec<payroll_engine::findings::Finding>,
     /// Payslip notices (with `Move::Finalize`), written to the outbox with the move: none
     /// exists before the run is finalized, none is lost once it is.
     pub notices: Vec<crate::domain::notices::NewNotice>,
@@ -452,6 +454,7 @@ pub async fn apply_audited(
     }
     if step == Move::Calculate {
         super::worker_errors::record(&mut tx, id, &changes.worker_errors).await?;
+        super::findings::record(&mut tx, org, id, &changes.findings).await?;
     }
     if step == Move::Finalize {
         super::notices::insert(&mut tx, org, id, &run.period.to_string(), &changes.notices).await?;

@@ -80,6 +80,10 @@ pub enum Permission {
     /// Send a dead-lettered payslip notice again.
     #[serde(rename = "notices:retry")]
     RetryNotices,
+    /// Acknowledge a run's finding, saying why: an open `block` finding keeps a final run from
+    /// approval.
+    #[serde(rename = "findings:acknowledge")]
+    AcknowledgeFindings,
 }
 
 pub type Permissions = BTreeSet<Permission>;
@@ -110,6 +114,7 @@ impl Roles {
                     Upload,
                     ViewNotices,
                     RetryNotices,
+                    AcknowledgeFindings,
                 ][..],
             ),
             (
@@ -126,6 +131,7 @@ impl Roles {
                     ViewPayouts,
                     ApprovePayouts,
                     ApproveWorkers,
+                    AcknowledgeFindings,
                 ][..],
             ),
             ("ops_viewer", &[ViewRuns, ViewDeadLetters, ViewNotices][..]),
@@ -155,6 +161,7 @@ impl Roles {
                     Upload,
                     ViewNotices,
                     RetryNotices,
+                    AcknowledgeFindings,
                 ][..],
             ),
         ]

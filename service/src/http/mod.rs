@@ -7,6 +7,7 @@ pub(crate) mod console;
 mod dead_letters;
 mod error;
 mod extractor;
+mod findings;
 mod me;
 mod notices;
 mod ops;
@@ -39,6 +40,7 @@ pub struct RequestId(pub String);
 pub fn router(ctx: App) -> Router {
     Router::new()
         .merge(runs::router())
+        .merge(findings::router())
         .merge(results::router())
         .merge(dead_letters::router())
         .merge(pay::router())

@@ -114,6 +114,11 @@ pub struct RunBody {
     /// Workers the run could not compute: in no result, payslip or total. Once calculated.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub worker_errors: Option<WorkerErrorsBody>,
+    /// What the run's checks found, per check and severity, with how many are open (on a single
+    /// run, for callers with `pay:view`; each at `GET .../runs/{id}/findings`). An open `block`
+    /// finding keeps a final run from approval.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub findings: Option<Vec<super::findings::FindingCountBody>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
@@ -270,7 +275,13 @@ pub struct RunPage {
 pub async fn single(ctx: &App, run: Run, user: &Caller) -> Result<RunBody> {
     let transitions = runs::transitions(&ctx.db, &run.id).await?;
     let (org, id) = (run.org_id.clone(), run.id.clone());
+    let calculated = run.summary.is_some();
     let mut body = RunBody::new(run, Some(transitions), user);
+    if calculated {
+        body.findings = crate::findings::counts(ctx, user, &org, &id)
+            .await?
+            .map(|counts| counts.into_iter().map(Into::into).collect());
+    }
     if let Some(errors) = body.worker_errors.as_mut().filter(|e| e.workers > 0) {
         errors.unexcluded = Some(worker_errors::unexcluded(&ctx.db, &org, &id).await?);
         if operations::sees_worker_errors(user) {
@@ -337,6 +348,7 @@ impl RunBody {
             requested_by: run.requested_by,
             attempts: run.attempts,
             error: run.error,
+            findings: None,
         }
     }
 }

@@ -158,6 +158,7 @@ async fn calculate(ctx: &App, run: &Run, tracker: &Arc<Tracker>) -> Result<()> {
     match operations::calculated(&ctx.db, run, &report, WORKER).await {
         Ok(_) => {
             ctx.metrics.run_entered(run.kind, RunStatus::Calculated);
+            ctx.metrics.findings_of_run(&report.findings);
             tracing::info!(
                 workers = report.record.rows,
                 worker_errors = report.record.worker_errors.len(),

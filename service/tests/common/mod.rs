@@ -320,11 +320,36 @@ impl Harness {
             .collect()
     }
 
-    /// A final run of org0's October, triggered by hr1, approved by appr1 and finalized.
+    /// Acknowledges every open `block` finding of `org`'s calculated `run` as appr1, a check
+    /// at a time: the sample month pays nine workers below the minimum wage, and a final run
+    /// with an open block finding is not approved.
+    pub async fn acknowledge_blocks(&self, org: &str, run: &str) {
+        let token = self.token("appr1", org, "approver");
+        let path = format!("/v1/orgs/{org}/runs/{run}/findings?severity=block&status=open&page_size=1000");
+        let open = self.get(&path, &token).await;
+        assert_eq!(open.status, 200, "{}", open.text());
+        let mut checks: Vec<String> = open.json()["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["check"].as_str().unwrap().to_string())
+            .collect();
+        checks.dedup();
+        for check in checks {
+            let body = serde_json::json!({"check": check, "reason": "reviewed: the rates are being revised"});
+            let path = format!("/v1/orgs/{org}/runs/{run}/findings/acknowledge");
+            let reply = self.post(&path, &token, &body).await;
+            assert_eq!(reply.status, 200, "{}", reply.text());
+        }
+    }
+
+    /// A final run of org0's October, triggered by hr1, its block findings acknowledged,
+    /// approved by appr1 and finalized.
     pub async fn finalized_run(&self) -> String {
         let hr = self.token("hr1", "org0", "hr_admin");
         let run = self.trigger("org0", &hr, "2026-10", "final", "final").await;
         self.wait("org0", &run, &hr, "calculated").await;
+        self.acknowledge_blocks("org0", &run).await;
         let approver = self.token("appr1", "org0", "approver");
         let path = format!("/v1/orgs/org0/runs/{run}/approve");
         let approved = self.post(&path, &approver, &serde_json::json!({})).await;
