@@ -109,6 +109,22 @@ fn rupees(total: &str) -> String {
         .map_or_else(|_| total.to_string(), payroll_payslips::format_inr)
 }
 
+/// Findings by severity: `9 block, 1 warn`, or `none`.
+fn findings_count(findings: &[payroll_engine::findings::Finding]) -> String {
+    let counts: Vec<String> = payroll_rules::Severity::ALL
+        .into_iter()
+        .filter_map(|severity| {
+            let n = findings.iter().filter(|f| f.severity == severity).count();
+            (n > 0).then(|| format!("{n} {severity}"))
+        })
+        .collect();
+    if counts.is_empty() {
+        "none".to_string()
+    } else {
+        counts.join(", ")
+    }
+}
+
 /// The summary a person reads at the end of a run.
 pub fn summary(report: &RunReport, out: &Store, ruleset: &Ruleset) -> String {
     let r = &report.record;
@@ -135,6 +151,7 @@ pub fn summary(report: &RunReport, out: &Store, ruleset: &Ruleset) -> String {
     rows.push(("Dead letters".to_string(), report.dead_letters.total().to_string()));
     let errors = &r.worker_errors;
     rows.push(("Worker errors".to_string(), errors.len().to_string()));
+    rows.push(("Findings".to_string(), findings_count(&report.findings)));
     rows.push(("Time".to_string(), format!("{:.2} s", report.elapsed.as_secs_f64())));
     if let Some(mib) = ui::peak_rss_mib() {
         rows.push(("Peak memory".to_string(), format!("{mib:.0} MiB")));
@@ -165,6 +182,22 @@ pub fn summary(report: &RunReport, out: &Store, ruleset: &Ruleset) -> String {
         }
         if errors.len() > 5 {
             text.push_str(&format!("  ... and {} more\n", errors.len() - 5));
+        }
+    }
+    let blocks: Vec<_> = report
+        .findings
+        .iter()
+        .filter(|f| f.severity == payroll_rules::Severity::Block)
+        .collect();
+    if !blocks.is_empty() {
+        text.push_str(
+            "\n\nBlock findings (a final run is approved once each is acknowledged; table `findings` of `payroll query`):\n",
+        );
+        for f in blocks.iter().take(5) {
+            text.push_str(&format!("  {}: {}: {}\n", f.worker_id, f.check, f.message));
+        }
+        if blocks.len() > 5 {
+            text.push_str(&format!("  ... and {} more\n", blocks.len() - 5));
         }
     }
     text.push_str(&format!(

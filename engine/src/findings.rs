@@ -427,8 +427,8 @@ message = "net pay {net_pay} against {prev_net_pay}"
         let ruleset = Ruleset::parse(text, Path::new("t.toml")).unwrap();
         let version = &ruleset.versions[0];
         let net_type = version.component("net_pay").unwrap().data_type.clone();
-        let this = results(&net_type, &[("W1", 3000_00), ("W2", 1000_00), ("W3", 5000_00)]);
-        let last = results(&net_type, &[("W1", 1000_00), ("W2", 1000_00)]);
+        let this = results(&net_type, &[("W1", 300_000), ("W2", 100_000), ("W3", 500_000)]);
+        let last = results(&net_type, &[("W1", 100_000), ("W2", 100_000)]);
         let previous = Previous::of(version, &[last], Some("net_pay")).unwrap();
         let ctx = SessionContext::new();
         let findings = of_rows(&ctx, version, &this, &previous).await.unwrap();
@@ -442,8 +442,8 @@ message = "net pay {net_pay} against {prev_net_pay}"
                 severity: Severity::Warn,
                 message: format!(
                     "net pay {} against {}",
-                    shown_net(&net_type, 3000_00),
-                    shown_net(&net_type, 1000_00)
+                    shown_net(&net_type, 300_000),
+                    shown_net(&net_type, 100_000)
                 ),
             }]
         );

@@ -65,6 +65,8 @@ pub struct RunReport {
     pub stages: [Duration; 3],
     /// What the ruleset's checks and the built-in ones found, worker by worker.
     pub findings: Vec<Finding>,
+    /// Time the checks took (part of the compute stage).
+    pub checking: Duration,
 }
 
 pub async fn run(request: RunRequest<'_>, progress: &dyn Progress) -> Result<RunReport> {
@@ -214,6 +216,7 @@ pub async fn run(request: RunRequest<'_>, progress: &dyn Progress) -> Result<Run
         _ => Previous::none(),
     };
     let checks = SessionContext::new();
+    let mut checking = Duration::ZERO;
     let mut found: Vec<Finding> = Vec::new();
     let mut net_pay: BTreeMap<String, Decimal> = BTreeMap::new();
     // Workers the ruleset gives no value for are worker errors, left out of the results and
@@ -236,12 +239,14 @@ pub async fn run(request: RunRequest<'_>, progress: &dyn Progress) -> Result<Run
                     .filter(|w| owed.contains(w.as_str())),
             );
         }
+        let checked = Instant::now();
         for batch in &results {
             found.extend(findings::of_rows(&checks, version, batch, &previous).await?);
             if let Some(net) = net {
                 net_pay.extend(findings::nets(batch, net));
             }
         }
+        checking += checked.elapsed();
         computing += at.elapsed();
         let at = Instant::now();
         writer.write(&results, errors).await?;
@@ -260,6 +265,7 @@ pub async fn run(request: RunRequest<'_>, progress: &dyn Progress) -> Result<Run
         found.extend(findings::across(org, &run, period, &previous));
     }
     computing += at.elapsed();
+    checking += at.elapsed();
     drop(rows);
     // A run none of whose workers computed has nothing to write or pay (and wrote nothing): it
     // fails, naming the first error.
@@ -306,6 +312,7 @@ pub async fn run(request: RunRequest<'_>, progress: &dyn Progress) -> Result<Run
         elapsed,
         stages: [read, computing, writing],
         findings: found,
+        checking,
     })
 }
 

@@ -56,6 +56,7 @@ async fn every_change_and_download_is_an_entry_and_an_edit_or_deletion_is_named(
             summary,
             [
                 ("run.trigger", "hr1", "runs/{run}".to_string()),
+                ("finding.acknowledge", "appr1", "runs/{run}/findings".to_string()),
                 ("run.approve", "appr1", "runs/{run}".to_string()),
                 ("payslip.download", "hr1", "runs/{run}/payslips/W000000.pdf".to_string()),
                 ("register.download", "hr1", "runs/{run}/register.xlsx".to_string()),
@@ -64,7 +65,7 @@ async fn every_change_and_download_is_an_entry_and_an_edit_or_deletion_is_named(
             ],
             "{backend:?}"
         );
-        let approve = &entries[1];
+        let approve = &entries[2];
         assert_eq!(approve["before"], json!({"status": "calculated"}));
         assert_eq!(approve["after"]["status"], "finalizing");
         assert_eq!(approve["roles"], json!(["approver"]));
@@ -72,7 +73,7 @@ async fn every_change_and_download_is_an_entry_and_an_edit_or_deletion_is_named(
         assert_eq!(entries[0]["prev_hash"], audit::GENESIS);
         assert_eq!(entries[1]["prev_hash"], entries[0]["hash"]);
         assert_eq!(
-            entries[5]["after"],
+            entries[6]["after"],
             json!({"cron": "30 1 * * *", "timezone": "Asia/Kolkata"})
         );
 
@@ -91,7 +92,7 @@ async fn every_change_and_download_is_an_entry_and_an_edit_or_deletion_is_named(
             .iter()
             .map(|e| e["seq"].as_i64().unwrap())
             .collect();
-        assert_eq!(seqs, [5, 6]);
+        assert_eq!(seqs, [5, 6, 7]);
         assert_eq!(rest["next_page_token"], Value::Null);
         let bad = h.get("/v1/orgs/org0/audit?action=run.delete&from=yesterday", &hr).await;
         assert_eq!(bad.status, 422);
@@ -105,7 +106,7 @@ async fn every_change_and_download_is_an_entry_and_an_edit_or_deletion_is_named(
         let db = Db::connect(&h.database).await.unwrap();
         assert_eq!(
             audit::verify(&db, None).await.unwrap(),
-            Verified::Intact { entries: 6, orgs: 1 }
+            Verified::Intact { entries: 7, orgs: 1 }
         );
         sqlx::query("UPDATE audit_log SET actor = 'mallory' WHERE org_id = 'org0' AND seq = 2")
             .execute(db.pool())

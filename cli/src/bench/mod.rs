@@ -464,10 +464,13 @@ async fn end_to_end(workers: usize, period: PayPeriod, dir: Option<PathBuf>) -> 
     println!(
         "end to end, {workers} workers, {:.0} MB of inputs, {} events, {} cores:\n  \
          total {total:.2} s (read and fold {read:.2} s, period inputs and calc {compute:.2} s, write {write:.2} s)\n  \
+         checks {:.2} s of the calc ({} findings, the checks across workers included)\n  \
          {:.0} events/s, {:.0} workers/s, peak RSS {:.0} MiB",
         bytes as f64 / 1e6,
         report.events,
         cores(),
+        report.checking.as_secs_f64(),
+        report.findings.len(),
         report.events as f64 / total,
         workers as f64 / total,
         ui::peak_rss_mib().unwrap_or(f64::NAN),

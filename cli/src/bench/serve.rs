@@ -62,6 +62,23 @@ pub async fn serve(org_workers: usize, clients: usize, seconds: u64, period: Pay
     let id = run["id"].as_str().context("the run's id")?.to_string();
     let calculated = api.wait(&id, &hr, "calculated").await?;
     let t_calculated = t0.elapsed();
+    // The generated month pays some workers below the minimum wage: the approver acknowledges
+    // those findings, a check at a time, as the gate asks.
+    let mut blocks = 0;
+    for count in calculated["findings"].as_array().into_iter().flatten() {
+        if count["severity"] == "block" && count["open"].as_i64().unwrap_or(0) > 0 {
+            let check = count["check"].as_str().context("a finding's check")?;
+            api.send(
+                reqwest::Method::POST,
+                &format!("/v1/orgs/org0/runs/{id}/findings/acknowledge"),
+                &approver,
+                Some(serde_json::json!({"check": check, "reason": "benchmark: reviewed"})),
+            )
+            .await?;
+            blocks += count["open"].as_i64().unwrap_or(0);
+        }
+    }
+    let t_acknowledged = t0.elapsed();
     api.send(
         reqwest::Method::POST,
         &format!("/v1/orgs/org0/runs/{id}/approve"),
@@ -81,8 +98,9 @@ pub async fn serve(org_workers: usize, clients: usize, seconds: u64, period: Pay
         println!("  {from:<12} -> {to:<12} {}", to_seconds(&finalized, from, to));
     }
     println!(
-        "  trigger to calculated {:.2} s, approval answered at {:.2} s, trigger to finalized {:.2} s ({:.0} payslips/s incl. PDF + XLSX)",
+        "  trigger to calculated {:.2} s, {blocks} block findings acknowledged at {:.2} s, approval answered at {:.2} s, trigger to finalized {:.2} s ({:.0} payslips/s incl. PDF + XLSX)",
         t_calculated.as_secs_f64(),
+        t_acknowledged.as_secs_f64(),
         t_approved.as_secs_f64(),
         t_finalized.as_secs_f64(),
         rows as f64 / (t_finalized - t_approved).as_secs_f64().max(1e-9),

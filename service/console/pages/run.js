@@ -1,6 +1,8 @@
 // One run: status timeline (who, when), totals, dead letters and worker errors with reasons,
-// approve or reject (a final run's maker is told why they cannot: four-eyes), downloads, a
-// searchable paginated table of workers and a drawer with a worker's explain trace and payslip.
+// its findings (what its checks found, filtered, acknowledged with a reason), approve or reject
+// (a final run's maker is told why they cannot: four-eyes; an open block finding holds it),
+// downloads, a searchable paginated table of workers and a drawer with a worker's explain trace
+// and payslip.
 
 import { api, download, events, fetchBlob } from '../api.js';
 import { count, isMoneyCategory, rupees, when } from '../format.js';
@@ -75,6 +77,7 @@ export async function render(main, { me, can, params, signal }) {
         ], we.first));
       }
     }
+    if (run.findings) sections.push(findings(run));
     if (['calculated', 'finalizing', 'finalized'].includes(run.status)) {
       sections.push(h('h2', {}, 'Downloads'), downloads(run));
       if (seesPay) sections.push(h('h2', {}, 'Workers'), workers(run));
@@ -107,11 +110,14 @@ export async function render(main, { me, can, params, signal }) {
     if (run.kind === 'final' && run.status === 'calculated') {
       if (can('runs:approve')) {
         const own = run.requested_by === me.sub;
+        const blocks = openBlocks(run);
         const blocked = own
           ? 'You triggered this run, so another person must approve or reject it (four-eyes).'
           : run.worker_errors?.unexcluded
             ? `${count(run.worker_errors.unexcluded)} workers could not be computed; exclude them before approving.`
-            : null;
+            : blocks
+              ? `${count(blocks)} open block findings: acknowledge each with a reason (or exclude its worker) before approving.`
+              : null;
         box.append(
           h('button', { class: 'primary', disabled: Boolean(blocked), onclick: () => decide(run, 'approve') }, 'Approve'),
           h('button', { class: 'danger', disabled: own, onclick: () => decide(run, 'reject') }, 'Reject…'));
@@ -130,6 +136,96 @@ export async function render(main, { me, can, params, signal }) {
       } }, 'Cancel run'));
     }
     return box;
+  };
+
+  /** Open findings of severity block: each holds a final run's approval. */
+  const openBlocks = (run) => (run.findings ?? []).filter((c) => c.severity === 'block').reduce((n, c) => n + c.open, 0);
+
+  /** What the run's checks found: per check and severity, then each finding with filters, a
+   * page at a time; an approver acknowledges one, or every open one of a check, saying why. */
+  const findings = (run) => {
+    const open = run.findings.reduce((n, c) => n + c.open, 0);
+    const total = run.findings.reduce((n, c) => n + c.count, 0);
+    const acknowledging = can('findings:acknowledge') && run.kind === 'final' && run.status === 'calculated';
+    const box = h('section', { id: 'findings', 'aria-label': 'Findings' },
+      h('h2', {}, `Findings (${count(open)} open of ${count(total)})`));
+    if (!total) {
+      box.append(h('p', { class: 'muted' }, 'None: no check fired for any worker of this run.'));
+      return box;
+    }
+    box.append(table([
+      { title: 'Check', get: (c) => c.check.replaceAll('_', ' ') },
+      { title: 'Severity', get: (c) => badge(c.severity) },
+      { title: 'Findings', num: true, get: (c) => count(c.count) },
+      { title: 'Open', num: true, get: (c) => count(c.open) },
+      { title: '', get: (c) => (acknowledging && c.open
+        ? h('button', { onclick: () => acknowledgeCheck(c) }, 'Acknowledge all…') : '') },
+    ], run.findings, { caption: 'Findings per check' }));
+    const filters = { check: '', severity: '', status: '' };
+    const choose = (name, label, values) => h('label', {}, label,
+      h('select', { name, onchange: (e) => { filters[name] = e.target.value; list.load(); } },
+        h('option', { value: '' }, 'all'), values.map((v) => h('option', { value: v }, v.replaceAll('_', ' ')))));
+    box.append(h('div', { class: 'row', role: 'group', 'aria-label': 'Filter findings' },
+      choose('check', 'Check ', [...new Set(run.findings.map((c) => c.check))]),
+      choose('severity', 'Severity ', ['block', 'warn', 'info']),
+      choose('status', 'Status ', ['open', 'acknowledged', 'excluded'])));
+    const list = pages(`${base}/findings`, () => filters, [
+      { title: 'Worker', get: (f) => f.worker_id },
+      { title: 'Check', get: (f) => f.check.replaceAll('_', ' ') },
+      { title: 'Severity', narrow: true, get: (f) => badge(f.severity) },
+      { title: 'Finding', get: (f) => f.message },
+      { title: 'Status', get: (f) => (f.status === 'acknowledged'
+        ? `acknowledged by ${f.acknowledged_by}: ${f.reason}`
+        : acknowledging && f.status === 'open'
+          ? h('button', { onclick: () => acknowledgeOne(f) }, 'Acknowledge…')
+          : f.status) },
+    ], 'findings', 'Findings of this run');
+    box.append(list.box);
+    return box;
+  };
+
+  /** A table of a listing's pages, loaded again when its filters change. */
+  const pages = (path, filters, columns, key, caption) => {
+    const box = h('div', { id: `${key}-list` });
+    const load = async (token) => {
+      const params = new URLSearchParams({ page_size: String(PAGE) });
+      for (const [k, v] of Object.entries(filters())) if (v) params.set(k, v);
+      if (token) params.set('page_token', token);
+      const page = await api(`${path}?${params}`, { signal });
+      const shown = table(columns, page[key], { caption });
+      if (token) box.querySelector('tbody').append(...shown.querySelectorAll('tbody tr'));
+      else clear(box, page[key].length ? shown : h('p', { class: 'muted' }, 'No finding matches.'));
+      box.querySelector('.more')?.remove();
+      if (page.next_page_token) {
+        box.append(h('button', { class: 'more', onclick: () => attempt(() => load(page.next_page_token)) }, 'More'));
+      }
+    };
+    attempt(() => load());
+    return { box, load: () => attempt(() => load()) };
+  };
+
+  const acknowledgeOne = async (f) => {
+    const answer = await ask(`Acknowledge finding ${f.id} of ${f.worker_id}?`,
+      `${f.message}. Say why the run may go on; the approver sees who acknowledged it and why.`,
+      { confirm: 'Acknowledge', fields: [{ name: 'reason', label: 'Reason' }] });
+    if (!answer) return;
+    if (await attempt(() => api(`${base}/findings/${f.id}/acknowledge`, { method: 'POST', body: { reason: answer.reason } }))) {
+      toast(`Finding ${f.id} acknowledged`);
+      await attempt(draw);
+    }
+  };
+
+  const acknowledgeCheck = async (c) => {
+    const label = c.check.replaceAll('_', ' ');
+    const answer = await ask(`Acknowledge every open “${label}” finding?`,
+      `${count(c.open)} open findings of this run. Say why the run may go on; the approver sees who acknowledged them and why.`,
+      { confirm: 'Acknowledge', fields: [{ name: 'reason', label: 'Reason' }] });
+    if (!answer) return;
+    const done = await attempt(() => api(`${base}/findings/acknowledge`, { method: 'POST', body: { check: c.check, reason: answer.reason } }));
+    if (done) {
+      toast(`${count(done.acknowledged)} findings acknowledged`);
+      await attempt(draw);
+    }
   };
 
   /** Leaves a worker the run could not compute out of it, saying how they will be paid. */

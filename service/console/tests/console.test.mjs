@@ -212,6 +212,23 @@ test('an approver approves; the payslip previews inline and downloads with the n
   await exclusion.getByRole('button', { name: 'Exclude' }).click();
   await page.getByText('W000002 excluded').waitFor();
   await page.getByRole('row').filter({ hasText: 'W000002' }).getByText('by appr1: paid off-cycle by cheque').waitFor();
+  // The month pays workers below the minimum wage: block findings hold the run until the
+  // approver acknowledges them, saying why.
+  await page.locator('#cannot-approve').getByText('open block findings').waitFor();
+  assert.equal(await page.getByRole('button', { name: 'Approve' }).isDisabled(), true);
+  const findings = page.locator('#findings');
+  await findings.getByRole('row').filter({ hasText: 'rate below minimum wage' })
+    .getByRole('button', { name: 'Acknowledge all…' }).click();
+  const acknowledging = page.locator('dialog[open]');
+  assert.match(await acknowledging.innerText(), /open findings of this run/);
+  await acknowledging.locator('input[name=reason]').fill('state revision due; arrears follow');
+  await acknowledging.getByRole('button', { name: 'Acknowledge' }).click();
+  await page.getByText(/\d+ findings acknowledged/).waitFor();
+  await page.locator('#findings-list').getByText('acknowledged by appr1: state revision due; arrears follow').first().waitFor();
+  // Filtered to what is still open of severity block: none.
+  await page.locator('#findings select[name=severity]').selectOption('block');
+  await page.locator('#findings select[name=status]').selectOption('open');
+  await page.locator('#findings-list').getByText('No finding matches.').waitFor();
   await page.getByRole('button', { name: 'Approve' }).click();
   const dialog = page.locator('dialog[open]');
   assert.match(await dialog.innerText(), /org0.*2026-10/s);

@@ -1,0 +1,161 @@
+//! Review before pay: a run's findings through the API, and the gate. The sample month pays six
+//! workers of org0 below the minimum wage (a `block` finding each) and has one who punched after
+//! leaving (`warn`). A final run is refused approval while a block finding is open; an approver
+//! acknowledges one, then the rest of the check at once, each saying why, and the run is
+//! approved. On SQLite and PostgreSQL.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // A test fails by panicking, with the message.
+
+mod common;
+
+use common::*;
+use serde_json::{Value, json};
+
+fn count_of<'a>(run: &'a Value, check: &str) -> &'a Value {
+    run["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["check"] == check)
+        .unwrap_or_else(|| panic!("no count of {check}: {run:#}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_block_finding_holds_a_final_run_until_someone_acknowledges_it() {
+    for backend in backends() {
+        let h = Harness::start(backend, "").await;
+        let hr = h.token("hr1", "org0", "hr_admin");
+        let approver = h.token("appr1", "org0", "approver");
+        let run = h.trigger("org0", &hr, "2026-10", "final", "final").await;
+        let calculated = h.wait("org0", &run, &hr, "calculated").await;
+
+        // The run counts them per check and severity, for those who see pay.
+        let low = count_of(&calculated, "rate_below_minimum_wage");
+        assert_eq!(
+            (low["severity"].clone(), low["count"].clone(), low["open"].clone()),
+            (json!("block"), json!(6), json!(6))
+        );
+        assert_eq!(count_of(&calculated, "punches_after_exit")["severity"], "warn");
+        let ops = h
+            .get(
+                &format!("/v1/orgs/org0/runs/{run}"),
+                &h.token("ops1", "org0", "ops_viewer"),
+            )
+            .await
+            .json();
+        assert!(ops.get("findings").is_none(), "{ops:#}");
+
+        // Listed with filters, a page at a time.
+        let findings = format!("/v1/orgs/org0/runs/{run}/findings");
+        let blocks = h
+            .get(&format!("{findings}?severity=block&page_size=5"), &approver)
+            .await
+            .json();
+        let first = blocks["findings"].as_array().unwrap().clone();
+        assert_eq!(first.len(), 5, "{blocks:#}");
+        assert!(
+            first
+                .iter()
+                .all(|f| f["check"] == "rate_below_minimum_wage" && f["status"] == "open")
+        );
+        assert!(
+            first[0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("is below the minimum wage")
+        );
+        let token = blocks["next_page_token"].as_str().unwrap();
+        let rest = h
+            .get(
+                &format!("{findings}?severity=block&page_size=5&page_token={token}"),
+                &approver,
+            )
+            .await
+            .json();
+        assert_eq!(rest["findings"].as_array().unwrap().len(), 1, "{rest:#}");
+        assert!(rest.get("next_page_token").is_none());
+        let warned = h
+            .get(&format!("{findings}?check=punches_after_exit"), &approver)
+            .await
+            .json();
+        assert_eq!(warned["findings"].as_array().unwrap().len(), 1);
+        let refused = h.get(&format!("{findings}?status=closed"), &approver).await;
+        assert_eq!(refused.status, 422, "{}", refused.text());
+
+        // The gate names how many and the first.
+        let approve = format!("/v1/orgs/org0/runs/{run}/approve");
+        let held = h.post(&approve, &approver, &json!({})).await;
+        assert_eq!(held.status, 409, "{}", held.text());
+        let why = held.json()["error"]["message"].as_str().unwrap().to_string();
+        assert!(why.contains("6 open block finding(s)"), "{why}");
+        assert!(why.contains(first[0]["worker_id"].as_str().unwrap()), "{why}");
+
+        // One acknowledged by HR, with a reason; not twice, not without a reason, not by a
+        // worker or another org.
+        let one = format!("{findings}/{}/acknowledge", first[0]["id"]);
+        let said = json!({"reason": "rate revised from November, arrears to follow"});
+        assert_eq!(h.post(&one, &hr, &json!({"reason": " "})).await.status, 422);
+        assert_eq!(
+            h.post(&one, &h.token("W000000", "org0", "worker"), &said).await.status,
+            403
+        );
+        assert_eq!(
+            h.post(&one, &h.token("hr9", "org1", "hr_admin"), &said).await.status,
+            403
+        );
+        let acknowledged = h.post(&one, &hr, &said).await;
+        assert_eq!(acknowledged.status, 200, "{}", acknowledged.text());
+        let acknowledged = acknowledged.json();
+        assert_eq!(
+            (
+                acknowledged["status"].clone(),
+                acknowledged["acknowledged_by"].clone(),
+                acknowledged["reason"].clone()
+            ),
+            (json!("acknowledged"), json!("hr1"), said["reason"].clone())
+        );
+        assert_eq!(h.post(&one, &approver, &said).await.status, 409);
+        let still = h.post(&approve, &approver, &json!({})).await;
+        assert!(still.text().contains("5 open block finding(s)"), "{}", still.text());
+
+        // The rest of the check at once; then the run is approved.
+        let all = json!({"check": "rate_below_minimum_wage", "reason": "state notification pending"});
+        let bulk = h.post(&format!("{findings}/acknowledge"), &approver, &all).await;
+        assert_eq!(bulk.status, 200, "{}", bulk.text());
+        assert_eq!(bulk.json()["acknowledged"], 5);
+        let open = h
+            .get(&format!("{findings}?severity=block&status=open"), &approver)
+            .await
+            .json();
+        assert_eq!(open["findings"], json!([]));
+        let approved = h.post(&approve, &approver, &json!({})).await;
+        assert_eq!(approved.status, 200, "{}", approved.text());
+        h.wait("org0", &run, &hr, "finalized").await;
+        assert_eq!(
+            h.post(&one, &approver, &said).await.status,
+            409,
+            "a finalized run's findings stay as they were"
+        );
+
+        // The approver sees every acknowledgement; the audit log has each.
+        let seen = h
+            .get(&format!("{findings}?status=acknowledged&page_size=100"), &approver)
+            .await
+            .json();
+        assert_eq!(seen["findings"].as_array().unwrap().len(), 6);
+        let audit = h
+            .get("/v1/orgs/org0/audit?action=finding.acknowledge", &hr)
+            .await
+            .json();
+        let entries = audit["entries"].as_array().unwrap();
+        assert_eq!(entries.len(), 2, "{audit:#}");
+        assert_eq!(entries[1]["after"]["acknowledged"], 5);
+
+        let metrics = h.call("GET", "/metrics", None, None, None).await.text();
+        assert!(
+            metrics.contains("payroll_findings_total{check=\"rate_below_minimum_wage\",severity=\"block\"} 6"),
+            "{metrics}"
+        );
+        h.stop().await;
+    }
+}
