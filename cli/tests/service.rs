@@ -124,6 +124,24 @@ async fn the_cli_and_the_service_see_the_same_runs_and_locks() {
         (Some("hr1"), Some(format!("runs/{id}").as_str())),
         "{audit:#}"
     );
+    // The run's block findings are the service's too (the sample pays workers below the
+    // minimum wage): approval waits until someone acknowledges them.
+    let held = client
+        .post(format!("{base}/v1/orgs/org0/runs/{id}/approve"))
+        .bearer_auth(token("appr1", "approver"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(held.status(), 409);
+    let acknowledged = client
+        .post(format!("{base}/v1/orgs/org0/runs/{id}/findings/acknowledge"))
+        .bearer_auth(token("appr1", "approver"))
+        .header("Content-Type", "application/json")
+        .body(r#"{"check": "rate_below_minimum_wage", "reason": "rates under revision"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(acknowledged.status(), 200);
     let approved = client
         .post(format!("{base}/v1/orgs/org0/runs/{id}/approve"))
         .bearer_auth(token("appr1", "approver"))

@@ -19,6 +19,7 @@ pub mod payout;
 pub mod payslips;
 pub mod returns;
 pub mod run;
+pub mod variance;
 
 pub use arrears::LockedRun;
 pub use error::{Error, Result};

@@ -382,3 +382,68 @@ async fn each_check_fires_on_its_worker_and_nowhere_else() {
             .any(|f| f.check == "net_pay_moved" || f.check == "absent_since_last_period")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_variance_report_compares_each_worker_and_site_with_the_last_finalized_period() {
+    let dir = tempfile::tempdir().unwrap();
+    month(dir.path());
+    let ruleset = Ruleset::parse(payroll_rules::EXAMPLE_RULESET, Path::new("india-contract.toml")).unwrap();
+    let out = store();
+    let mut ids = Vec::new();
+    for period in [SEPTEMBER, OCTOBER] {
+        let request = RunRequest {
+            run_id: payroll_engine::run::new_run_id(),
+            period,
+            source: Source::Folder(dir.path().to_path_buf()),
+            ruleset: &ruleset,
+            out: &out,
+            org: Some("org0"),
+            locked: &[],
+        };
+        ids.push(payroll_pipeline::run(request, &Quiet).await.unwrap().record.run_id);
+    }
+    let results = |period: PayPeriod, id: &str| {
+        let (out, id) = (&out, id.to_string());
+        async move {
+            payroll_connectors::results::read_org_results(out, "org0", &period.to_string(), &id)
+                .await
+                .unwrap()
+        }
+    };
+    let (then, now) = (results(SEPTEMBER, &ids[0]).await, results(OCTOBER, &ids[1]).await);
+    let version = ruleset.version_on(OCTOBER.first_day()).unwrap();
+    let variance = payroll_pipeline::variance::compare(&now, &then, version, "net_pay");
+
+    let row = |id: &str| variance.workers.iter().find(|w| w.worker_id == id).unwrap();
+    // The biggest changes first: NEW's whole pay, then NEG's deduction of 50,000.
+    let order: Vec<&str> = variance.workers[..2].iter().map(|w| w.worker_id.as_str()).collect();
+    assert_eq!(order, ["NEW", "NEG"]);
+    assert_eq!(
+        row("NEG").moved[0],
+        ("adjustment_deductions".to_string(), "50000.00".parse().unwrap())
+    );
+    // Twenty days of 900 then, five now: 13,500 less basic pay.
+    let moved = row("MOVED");
+    assert_eq!(moved.moved[0], ("basic".to_string(), "-13500.00".parse().unwrap()));
+    assert_eq!(moved.difference(), moved.now.unwrap() - moved.last.unwrap());
+    assert_eq!((row("NEW").last, row("GONE").now), (None, None));
+    assert!(row("C1").moved.is_empty() && row("C1").difference().is_zero());
+    // One site: fifteen workers then (GONE, not NEW) and fifteen now.
+    assert_eq!(variance.cost, "employer_cost");
+    assert_eq!(variance.sites.len(), 1);
+    let site = &variance.sites[0];
+    assert_eq!(
+        (site.site_id.as_str(), site.headcount_last, site.headcount_now),
+        ("S00", 15, 15)
+    );
+
+    let csv = String::from_utf8(payroll_pipeline::variance::workers_csv(&variance).unwrap()).unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next(),
+        Some("worker_id,name,site_id,last_net,this_net,difference,moved_most")
+    );
+    assert!(lines.next().unwrap().starts_with("NEW,Worker NEW,S00,,"), "{csv}");
+    let xlsx = payroll_pipeline::variance::xlsx(&variance).unwrap();
+    assert!(xlsx.starts_with(b"PK\x03\x04"));
+}

@@ -41,6 +41,7 @@ pub mod runs;
 pub mod schedule;
 pub mod secrets;
 pub mod uploads;
+pub mod variance;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;

@@ -73,6 +73,18 @@ const MATRIX: &[(&str, &str, Option<&str>, [u16; 6])] = &[
     ),
     (
         "GET",
+        "/v1/orgs/{org}/runs/{run}/variance.csv",
+        None,
+        [409, 409, 403, 403, 403, 409],
+    ),
+    (
+        "GET",
+        "/v1/orgs/{org}/runs/{run}/variance.xlsx",
+        None,
+        [409, 409, 403, 403, 403, 409],
+    ),
+    (
+        "GET",
         "/v1/orgs/{org}/runs/{run}/dead-letters",
         None,
         [200, 403, 200, 403, 403, 200],

@@ -159,3 +159,88 @@ async fn an_open_block_finding_holds_a_final_run_until_someone_acknowledges_it()
         h.stop().await;
     }
 }
+
+/// One worker's cells of a CSV, by column name.
+fn csv_row(text: &str, key: &str) -> std::collections::BTreeMap<String, String> {
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let header = reader.headers().unwrap().clone();
+    let row = reader
+        .records()
+        .map(|r| r.unwrap())
+        .find(|r| &r[0] == key)
+        .unwrap_or_else(|| panic!("no row {key} in:\n{text}"));
+    header
+        .iter()
+        .map(str::to_string)
+        .zip(row.iter().map(str::to_string))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_variance_report_compares_a_run_with_the_last_finalized_period() {
+    for backend in backends() {
+        let h = Harness::start(backend, "").await;
+        let hr = h.token("hr1", "org0", "hr_admin");
+        let approver = h.token("appr1", "org0", "approver");
+        let provisional = h.trigger("org0", &hr, "2026-10", "provisional", "early").await;
+        h.wait("org0", &provisional, &hr, "calculated").await;
+        let early = h
+            .get(&format!("/v1/orgs/org0/runs/{provisional}/variance.csv"), &approver)
+            .await;
+        assert_eq!(early.status, 409, "{}", early.text());
+        assert!(
+            early.text().contains("no finalized period before 2026-10"),
+            "{}",
+            early.text()
+        );
+
+        let october = h.finalized_run().await;
+        let november = h.trigger("org0", &hr, "2026-11", "provisional", "november").await;
+        h.wait("org0", &november, &hr, "calculated").await;
+        let path = format!("/v1/orgs/org0/runs/{november}/variance.csv");
+        assert_eq!(h.get(&path, &h.token("ops1", "org0", "ops_viewer")).await.status, 403);
+        let report = h.get(&path, &approver).await;
+        assert_eq!(report.status, 200, "{}", report.text());
+        let net = |run: &str| {
+            let h = &h;
+            let run = run.to_string();
+            let hr = hr.clone();
+            async move {
+                let page = h
+                    .get(&format!("/v1/orgs/org0/runs/{run}/results?page_size=1000"), &hr)
+                    .await
+                    .json();
+                page["rows"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|r| r["worker_id"] == "W000000")
+                    .map(|r| r["net_pay"].as_str().unwrap().to_string())
+            }
+        };
+        let (then, now) = (net(&october).await.unwrap(), net(&november).await);
+        let row = csv_row(&report.text(), "W000000");
+        assert_eq!(row["last_net"], then);
+        assert_eq!(row["this_net"], now.unwrap_or_default());
+        let difference: rust_decimal::Decimal = row["difference"].parse().unwrap();
+        let last: rust_decimal::Decimal = then.parse().unwrap();
+        let this: rust_decimal::Decimal = row["this_net"].parse().unwrap_or_default();
+        assert_eq!(difference, this - last);
+
+        let sites = h.get(&format!("{path}?by=site"), &approver).await;
+        assert_eq!(sites.status, 200, "{}", sites.text());
+        assert!(
+            sites
+                .text()
+                .starts_with("site_id,headcount_last,headcount_now,cost_last,cost_now,cost_difference\n")
+        );
+        let xlsx = h
+            .get(&format!("/v1/orgs/org0/runs/{november}/variance.xlsx"), &approver)
+            .await;
+        assert_eq!(xlsx.status, 200);
+        assert!(xlsx.bytes.starts_with(b"PK\x03\x04"));
+        let audit = h.get("/v1/orgs/org0/audit?action=variance.download", &hr).await.json();
+        assert_eq!(audit["entries"].as_array().unwrap().len(), 3, "{audit:#}");
+        h.stop().await;
+    }
+}

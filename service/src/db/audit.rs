@@ -50,10 +50,11 @@ pub enum Action {
     WorkerChange,
     UploadReject,
     FindingAcknowledge,
+    VarianceDownload,
 }
 
 impl Action {
-    pub const ALL: [Action; 29] = [
+    pub const ALL: [Action; 30] = [
         Action::RunTrigger,
         Action::RunApprove,
         Action::RunReject,
@@ -83,6 +84,7 @@ impl Action {
         Action::WorkerChange,
         Action::UploadReject,
         Action::FindingAcknowledge,
+        Action::VarianceDownload,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -116,6 +118,7 @@ impl Action {
             Action::WorkerChange => "worker.change",
             Action::UploadReject => "upload.reject",
             Action::FindingAcknowledge => "finding.acknowledge",
+            Action::VarianceDownload => "variance.download",
         }
     }
 }

@@ -19,6 +19,7 @@ mod roles;
 mod runs;
 mod schedule;
 mod uploads;
+mod variance;
 
 use std::time::Instant;
 
@@ -41,6 +42,7 @@ pub fn router(ctx: App) -> Router {
     Router::new()
         .merge(runs::router())
         .merge(findings::router())
+        .merge(variance::router())
         .merge(results::router())
         .merge(dead_letters::router())
         .merge(pay::router())

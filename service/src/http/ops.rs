@@ -27,6 +27,7 @@ pub fn router() -> Router<App> {
         super::runs::trigger, super::runs::list, super::runs::read, super::runs::approve, super::runs::reject,
         super::runs::cancel, super::runs::events, super::runs::worker_errors, super::runs::exclude,
         super::findings::list, super::findings::acknowledge, super::findings::acknowledge_check,
+        super::variance::csv, super::variance::xlsx,
         super::dead_letters::list, super::dead_letters::csv_file,
         super::results::results_json, super::results::results_csv, super::results::results_parquet,
         super::results::arrears,
