@@ -77,6 +77,15 @@ pub fn findings_part(org: &str, period: &str, run_id: &str) -> Path {
     ))
 }
 
+pub const PREVIEWS: &str = "previews";
+
+/// A file of a what-if preview: its results and its per-worker figures.
+pub fn preview_file(org: &str, period: &str, preview_id: &str, name: &str) -> Path {
+    Path::from(format!(
+        "{PREVIEWS}/org_id={org}/period={period}/preview_id={preview_id}/{name}"
+    ))
+}
+
 pub fn manifest(org: &str, period: &str, run_id: &str) -> Path {
     results_dir(org, period, run_id).join("_manifest.json")
 }

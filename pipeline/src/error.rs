@@ -15,6 +15,11 @@ pub enum Error {
     Connectors(#[from] payroll_connectors::Error),
     #[error(transparent)]
     Payslips(#[from] crate::payslips::BatchError),
+    /// Arrow or DataFusion, on data this crate shapes itself (a preview's inputs and figures).
+    #[error(transparent)]
+    DataFusion(#[from] datafusion::error::DataFusionError),
+    #[error(transparent)]
+    Arrow(#[from] datafusion::arrow::error::ArrowError),
     #[error(
         "worker {worker} is not in run {run} ({period}): not employed in the period, or their master row was refused (see the run's dead letters)"
     )]

@@ -17,6 +17,7 @@ pub mod explain;
 pub mod master;
 pub mod payout;
 pub mod payslips;
+pub mod preview;
 pub mod returns;
 pub mod run;
 pub mod variance;

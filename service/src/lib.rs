@@ -34,6 +34,7 @@ pub mod metrics;
 pub mod notices;
 pub mod oidc;
 pub mod payouts;
+pub mod previews;
 pub mod results;
 pub mod returns;
 pub mod roles;

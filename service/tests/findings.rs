@@ -244,3 +244,85 @@ async fn the_variance_report_compares_a_run_with_the_last_finalized_period() {
         h.stop().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_preview_of_a_revision_shows_its_cost_without_touching_a_run() {
+    for backend in backends() {
+        let h = Harness::start(backend, "").await;
+        let hr = h.token("hr1", "org0", "hr_admin");
+        let analyst = h.token("an1", "org0", "analyst");
+        let run = h.trigger("org0", &hr, "2026-10", "final", "final").await;
+        h.wait("org0", &run, &hr, "calculated").await;
+        let runs_before = h.get("/v1/orgs/org0/runs", &hr).await.json()["runs"]
+            .as_array()
+            .unwrap()
+            .len();
+
+        // A ruleset that does not validate is refused with its faults and lines.
+        let broken = payroll_rules::EXAMPLE_RULESET.replace("least(basic, 15000.00)", "least(basic, 15000.00");
+        let refused = h
+            .post(
+                "/v1/orgs/org0/previews",
+                &analyst,
+                &json!({"period": "2026-10", "ruleset": broken}),
+            )
+            .await;
+        assert_eq!(refused.status, 422, "{}", refused.text());
+        assert!(refused.text().contains("ruleset line 55"), "{}", refused.text());
+        let bad_rate = json!({"period": "2026-10", "rates": [{"worker_id": "W000000", "rate": "12.345"}]});
+        assert_eq!(h.post("/v1/orgs/org0/previews", &analyst, &bad_rate).await.status, 422);
+        let approver = h.token("appr1", "org0", "approver");
+        let body = json!({"period": "2026-10", "ruleset": payroll_rules::EXAMPLE_RULESET.replace("least(basic, 15000.00)", "least(basic, 25000.00)")});
+        assert_eq!(h.post("/v1/orgs/org0/previews", &approver, &body).await.status, 403);
+
+        // The PF ceiling at 25,000: asked by an analyst, read back once done.
+        let asked = h.post("/v1/orgs/org0/previews", &analyst, &body).await;
+        assert_eq!(asked.status, 202, "{}", asked.text());
+        let id = asked.json()["id"].as_str().unwrap().to_string();
+        let path = format!("/v1/orgs/org0/previews/{id}");
+        let mut done = Value::Null;
+        for _ in 0..600 {
+            done = h.get(&path, &analyst).await.json();
+            if matches!(done["status"].as_str(), Some("done" | "failed")) {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert_eq!(done["status"], "done", "{done:#}");
+        assert_eq!(done["base_run"], run.as_str());
+        let summary = &done["summary"];
+        let pf = summary["totals"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["component"] == "pf_employee")
+            .unwrap();
+        let (base, preview): (rust_decimal::Decimal, rust_decimal::Decimal) = (
+            pf["base"].as_str().unwrap().parse().unwrap(),
+            pf["preview"].as_str().unwrap().parse().unwrap(),
+        );
+        assert!(preview > base, "{summary:#}");
+        assert!(summary["lose"].as_u64().unwrap() > 0, "{summary:#}");
+
+        // Per worker for those who see pay; the analyst sees only the totals.
+        assert_eq!(h.get(&format!("{path}/workers"), &analyst).await.status, 403);
+        let workers = h.get(&format!("{path}/workers?page_size=2"), &hr).await.json();
+        assert_eq!(workers["workers"].as_array().unwrap().len(), 2, "{workers:#}");
+        assert!(workers["next_page_token"].is_string());
+        let csv = h.get(&format!("{path}/results.csv"), &hr).await;
+        assert_eq!(csv.status, 200);
+        assert!(csv.text().starts_with("worker_id,"), "{}", &csv.text()[..80]);
+
+        // Audited, and no run, lock or payslip came of it.
+        let audit = h.get("/v1/orgs/org0/audit?action=preview.create", &hr).await.json();
+        assert_eq!(audit["entries"][0]["actor"], "an1");
+        let runs_after = h.get("/v1/orgs/org0/runs", &hr).await.json()["runs"]
+            .as_array()
+            .unwrap()
+            .len();
+        assert_eq!(runs_after, runs_before);
+        let other = h.get(&path, &h.token("hr9", "org1", "hr_admin")).await;
+        assert_eq!(other.status, 403);
+        h.stop().await;
+    }
+}

@@ -13,7 +13,7 @@ const PERMISSIONS = [
   ['payouts:create', 'Make payouts'], ['payouts:view', 'Payout files'], ['payouts:approve', 'Approve bank returns'],
   ['workers:approve', 'Approve workers uploads'], ['returns:download', 'Statutory returns'],
   ['notices:view', 'Notices'], ['notices:retry', 'Retry notices'],
-  ['findings:acknowledge', 'Acknowledge findings'],
+  ['findings:acknowledge', 'Acknowledge findings'], ['previews:run', 'Previews'],
 ];
 
 export async function render(main, { me, signal }) {

@@ -51,10 +51,12 @@ pub enum Action {
     UploadReject,
     FindingAcknowledge,
     VarianceDownload,
+    PreviewCreate,
+    PreviewDownload,
 }
 
 impl Action {
-    pub const ALL: [Action; 30] = [
+    pub const ALL: [Action; 32] = [
         Action::RunTrigger,
         Action::RunApprove,
         Action::RunReject,
@@ -85,6 +87,8 @@ impl Action {
         Action::UploadReject,
         Action::FindingAcknowledge,
         Action::VarianceDownload,
+        Action::PreviewCreate,
+        Action::PreviewDownload,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -119,6 +123,8 @@ impl Action {
             Action::UploadReject => "upload.reject",
             Action::FindingAcknowledge => "finding.acknowledge",
             Action::VarianceDownload => "variance.download",
+            Action::PreviewCreate => "preview.create",
+            Action::PreviewDownload => "preview.download",
         }
     }
 }

@@ -8,6 +8,7 @@ pub mod audit;
 pub mod findings;
 pub mod notices;
 pub mod payouts;
+pub mod previews;
 pub mod roles;
 pub mod runs;
 pub mod schedules;

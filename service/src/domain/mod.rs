@@ -6,5 +6,6 @@
 pub mod findings;
 pub mod notices;
 pub mod permissions;
+pub mod previews;
 pub mod schedule;
 pub mod uploads;

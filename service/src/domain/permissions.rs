@@ -84,6 +84,10 @@ pub enum Permission {
     /// approval.
     #[serde(rename = "findings:acknowledge")]
     AcknowledgeFindings,
+    /// Preview a period's pay under another ruleset or other rates (its totals; per-worker
+    /// figures need `pay:view`).
+    #[serde(rename = "previews:run")]
+    RunPreviews,
 }
 
 pub type Permissions = BTreeSet<Permission>;
@@ -115,6 +119,7 @@ impl Roles {
                     ViewNotices,
                     RetryNotices,
                     AcknowledgeFindings,
+                    RunPreviews,
                 ][..],
             ),
             (
@@ -135,7 +140,7 @@ impl Roles {
                 ][..],
             ),
             ("ops_viewer", &[ViewRuns, ViewDeadLetters, ViewNotices][..]),
-            ("analyst", &[ViewRuns, ReadAnonymizedResults][..]),
+            ("analyst", &[ViewRuns, ReadAnonymizedResults, RunPreviews][..]),
             ("worker", &[ViewOwnPay][..]),
             (
                 "org_admin",
@@ -162,6 +167,7 @@ impl Roles {
                     ViewNotices,
                     RetryNotices,
                     AcknowledgeFindings,
+                    RunPreviews,
                 ][..],
             ),
         ]

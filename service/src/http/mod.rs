@@ -13,6 +13,7 @@ mod notices;
 mod ops;
 mod pay;
 mod payouts;
+mod previews;
 mod results;
 mod returns;
 mod roles;
@@ -43,6 +44,7 @@ pub fn router(ctx: App) -> Router {
         .merge(runs::router())
         .merge(findings::router())
         .merge(variance::router())
+        .merge(previews::router())
         .merge(results::router())
         .merge(dead_letters::router())
         .merge(pay::router())

@@ -28,6 +28,8 @@ pub fn router() -> Router<App> {
         super::runs::cancel, super::runs::events, super::runs::worker_errors, super::runs::exclude,
         super::findings::list, super::findings::acknowledge, super::findings::acknowledge_check,
         super::variance::csv, super::variance::xlsx,
+        super::previews::create, super::previews::read, super::previews::workers,
+        super::previews::results_parquet, super::previews::results_csv,
         super::dead_letters::list, super::dead_letters::csv_file,
         super::results::results_json, super::results::results_csv, super::results::results_parquet,
         super::results::arrears,
