@@ -5,6 +5,7 @@ mod bench;
 mod demo;
 mod explain;
 mod payslips;
+mod preview;
 mod query;
 mod rules;
 mod run;
@@ -83,6 +84,9 @@ enum Command {
     /// The service's audit log: check that no entry was edited or deleted
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// What a ruleset revision or new rates would cost: a calculated run's inputs computed
+    /// under them, nothing written
+    Preview(preview::PreviewArgs),
     /// Upload an XLSX or CSV of attendance summaries, adjustments or workers to the service,
     /// follow it, and write the error report of the rows it rejected
     Upload(upload::UploadArgs),
@@ -226,6 +230,7 @@ async fn dispatch(command: Command) -> Result<ExitCode> {
         Command::Stream(args) => stream::stream(args).await,
         Command::Produce(args) => stream::produce(args).await,
         Command::Explain(args) => explain::explain(args).await,
+        Command::Preview(args) => preview::preview_run(args).await,
         Command::Payslips(args) => payslips::payslips(args).await,
         Command::Rules(command) => rules::rules(command).await,
         Command::Query(args) => query::query(args).await,

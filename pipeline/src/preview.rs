@@ -266,3 +266,34 @@ pub fn workers_of(parquet: bytes::Bytes) -> Result<Vec<WorkerNets>> {
     }
     Ok(workers)
 }
+
+/// The (worker, check) pairs of a run's findings, from the findings files beside its results
+/// (none for a run written before checks were).
+pub async fn findings_of_run(
+    store: &payroll_connectors::Store,
+    record: &payroll_connectors::results::RunRecord,
+) -> Result<BTreeSet<(String, String)>> {
+    let mut pairs = BTreeSet::new();
+    for org in &record.orgs {
+        let path = payroll_connectors::layout::findings_part(org, &record.period, &record.run_id);
+        let Some(bytes) = store.get_opt(&path).await? else {
+            continue;
+        };
+        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(bytes)
+            .and_then(|b| b.build())
+            .map_err(|e| payroll_connectors::Error::input(path.as_ref(), e.to_string()))?;
+        for batch in reader {
+            let batch = batch?;
+            let column = |name: &str| {
+                batch
+                    .column_by_name(name)
+                    .and_then(|c| c.as_string_opt::<i32>().cloned())
+            };
+            let (Some(workers), Some(checks)) = (column("worker_id"), column("check")) else {
+                continue;
+            };
+            pairs.extend((0..batch.num_rows()).map(|i| (workers.value(i).to_string(), checks.value(i).to_string())));
+        }
+    }
+    Ok(pairs)
+}

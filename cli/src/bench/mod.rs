@@ -144,6 +144,16 @@ pub enum BenchCommand {
         #[arg(long, default_value = "2026-10")]
         period: PayPeriod,
     },
+    /// A what-if preview through the service: the PF ceiling raised to 25,000 over a
+    /// calculated run of an org, timed from the POST to done
+    Preview {
+        /// Workers of the org whose run is previewed (a month of about twice as many is
+        /// generated)
+        #[arg(long, default_value_t = 100_000)]
+        org_workers: usize,
+        #[arg(long, default_value = "2026-10")]
+        period: PayPeriod,
+    },
     /// A bulk upload through the service: an XLSX of --rows rows uploaded to a service in
     /// this process (embedded SQLite, a generated month as its input folder), timed from the
     /// POST to done (read, checked and applied)
@@ -232,6 +242,9 @@ pub async fn bench(command: BenchCommand) -> Result<ExitCode> {
         } => serve::serve(org_workers, clients, seconds, period)
             .await
             .map(|()| ExitCode::SUCCESS),
+        BenchCommand::Preview { org_workers, period } => {
+            serve::preview(org_workers, period).await.map(|()| ExitCode::SUCCESS)
+        }
         BenchCommand::Ingest {
             brokers,
             workers,

@@ -197,6 +197,85 @@ impl Api<'_> {
     }
 }
 
+/// `payroll bench preview`: a what-if preview of a calculated run of an org of about
+/// `org_workers` workers, through the API: the reference ruleset with the PF wage ceiling
+/// raised from 15,000 to 25,000, timed from the POST to `done` (the base run's results read,
+/// every worker computed under the previewed rules, the figures written).
+#[allow(clippy::expect_used, reason = "HS256 keys made from a secret always sign")]
+pub async fn preview(org_workers: usize, period: PayPeriod) -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let inputs = dir.path().join("inputs");
+    let generated = (org_workers as f64 / ORG0_SHARE).ceil() as usize;
+    super::generate(generated, period, &inputs)?;
+    let config = format!(
+        "listen = \"127.0.0.1:0\"\ndata = {data:?}\ninputs = {inputs:?}\n[auth]\nhs256_secret = {SECRET:?}\n",
+        data = dir.path().join("data"),
+    );
+    let service = payroll_service::start(toml::from_str(&config)?).await?;
+    let base = format!("http://{}", service.addr);
+    let keys = Keys::hs256(SECRET.as_bytes());
+    let token = |sub: &str, role: &str| {
+        keys.mint(&claims(sub, "org0", &[role.to_string()], Duration::from_secs(3600)))
+            .expect("HS256 keys sign")
+    };
+    let client = reqwest::Client::new();
+    let api = Api {
+        client: &client,
+        base: &base,
+    };
+    let hr = token("hr1", "hr_admin");
+    let run = api
+        .send(
+            reqwest::Method::POST,
+            "/v1/orgs/org0/runs",
+            &hr,
+            Some(serde_json::json!({"period": period.to_string(), "kind": "provisional"})),
+        )
+        .await?;
+    let id = run["id"].as_str().context("the run's id")?.to_string();
+    let calculated = api.wait(&id, &hr, "calculated").await?;
+    let raised = payroll_rules::EXAMPLE_RULESET.replace("least(basic, 15000.00)", "least(basic, 25000.00)");
+    let t0 = Instant::now();
+    let asked = api
+        .send(
+            reqwest::Method::POST,
+            "/v1/orgs/org0/previews",
+            &hr,
+            Some(serde_json::json!({"period": period.to_string(), "ruleset": raised, "base_run": id})),
+        )
+        .await?;
+    let preview = asked["id"].as_str().context("the preview's id")?.to_string();
+    let done = loop {
+        let now = api
+            .send(
+                reqwest::Method::GET,
+                &format!("/v1/orgs/org0/previews/{preview}"),
+                &hr,
+                None,
+            )
+            .await?;
+        match now["status"].as_str() {
+            Some("done") => break now,
+            Some("failed") => bail!("preview {preview}: {now:#}"),
+            _ => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    };
+    let took = t0.elapsed();
+    let summary = &done["summary"];
+    println!(
+        "preview of org0's {} workers (PF ceiling 15,000 -> 25,000), {} cores: POST to done {:.2} s; {} gain, {} lose, {} same, {} change findings",
+        calculated["rows"].as_u64().unwrap_or(0),
+        payroll_engine::parallel::cores(),
+        took.as_secs_f64(),
+        summary["gain"],
+        summary["lose"],
+        summary["same"],
+        summary["findings_changed"],
+    );
+    service.shutdown().await;
+    Ok(())
+}
+
 /// Consecutive transitions of a run, as (from, to) statuses.
 fn stages(run: &Value) -> Vec<(&str, &str)> {
     let statuses: Vec<&str> = run["transitions"]
