@@ -44,6 +44,15 @@ pub struct ComponentTotals {
     pub preview: Option<Decimal>,
 }
 
+/// A site's net pay in the base run and in the preview, and its workers in either.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SiteNets {
+    pub site_id: String,
+    pub workers: u64,
+    pub base: Decimal,
+    pub preview: Decimal,
+}
+
 /// A worker's net pay in the base run and in the preview.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WorkerNets {
@@ -70,6 +79,8 @@ pub struct Summary {
     /// Workers the preview's rules give no value for (worker errors).
     pub worker_errors: u64,
     pub totals: Vec<ComponentTotals>,
+    /// Per site, in the order of their ids.
+    pub sites: Vec<SiteNets>,
 }
 
 pub struct Preview {
@@ -143,6 +154,29 @@ pub async fn preview(request: PreviewRequest<'_>) -> Result<Preview> {
         .filter(|w| before.get(*w) != after.get(*w))
         .collect();
 
+    let site_of: BTreeMap<String, String> = base
+        .iter()
+        .chain(&calculation.results)
+        .flat_map(|b| {
+            let text = |name: &str| b.column_by_name(name).and_then(|c| c.as_string_opt::<i32>().cloned());
+            let (ids, sites) = (text("worker_id"), text("site_id"));
+            (0..b.num_rows())
+                .filter_map(move |i| Some((ids.as_ref()?.value(i).to_string(), sites.as_ref()?.value(i).to_string())))
+        })
+        .collect();
+    let mut sites: BTreeMap<String, SiteNets> = BTreeMap::new();
+    for w in &workers {
+        let site_id = site_of.get(&w.worker_id).cloned().unwrap_or_default();
+        let site = sites.entry(site_id.clone()).or_insert_with(|| SiteNets {
+            site_id,
+            workers: 0,
+            base: Decimal::ZERO,
+            preview: Decimal::ZERO,
+        });
+        site.workers += 1;
+        site.base += w.base.unwrap_or_default();
+        site.preview += w.preview.unwrap_or_default();
+    }
     let base_totals = payroll_engine::run::totals(version, base)?;
     let preview_totals = payroll_engine::run::totals(version, &calculation.results)?;
     let totals = version
@@ -164,6 +198,7 @@ pub async fn preview(request: PreviewRequest<'_>) -> Result<Preview> {
             findings_changed: changed.len() as u64,
             worker_errors: calculation.errors.len() as u64,
             totals,
+            sites: sites.into_values().collect(),
         },
         results: calculation.results,
         errors: calculation.errors,

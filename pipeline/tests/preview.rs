@@ -115,6 +115,9 @@ async fn a_preview_of_the_pf_ceiling_at_25000_equals_a_run_under_that_ruleset() 
     let net = summary.totals.iter().find(|t| t.component == "net_pay").unwrap();
     let loss: Decimal = preview.workers.iter().map(|w| w.difference()).sum();
     assert_eq!(net.preview.unwrap() - net.base.unwrap(), loss);
+    let by_site: Decimal = summary.sites.iter().map(|s| s.preview - s.base).sum();
+    assert_eq!(by_site, loss, "the sites add up to the whole");
+    assert_eq!(summary.sites.iter().map(|s| s.workers).sum::<u64>(), summary.workers);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

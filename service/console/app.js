@@ -12,6 +12,7 @@ const PAGES = [
     when: (can) => can('adjustments:request') || can('adjustments:approve') },
   { path: 'uploads', title: 'Uploads', module: './pages/uploads.js',
     when: (can) => can('upload') || can('workers:approve') },
+  { path: 'previews', title: 'Previews', module: './pages/previews.js', when: (can) => can('previews:run') },
   { path: 'audit', title: 'Audit log', module: './pages/audit.js', when: (can) => can('audit:view') },
   { path: 'schedule', title: 'Schedule', module: './pages/schedule.js', when: (can) => can('runs:view') },
   { path: 'roles', title: 'Roles', module: './pages/roles.js', when: (can) => can('roles:manage') },

@@ -348,6 +348,32 @@ test('an approver approves; the payslip previews inline and downloads with the n
   await ctx.close();
 });
 
+test('HR previews the PF ceiling at 25,000 over October: its cost by component and who pays more', async () => {
+  const ctx = await context(env);
+  const page = await ctx.newPage();
+  await signIn(env, page, 'hr1');
+  await page.goto(`${env.base}/#/previews`);
+  const form = page.getByRole('form', { name: 'Ask for a preview' });
+  await form.locator('input[name=period]').fill('2026-10');
+  const raised = readFileSync(join(repo, 'rules/examples/india-contract.toml'), 'utf8')
+    .replace('least(basic, 15000.00)', 'least(basic, 25000.00)');
+  assert.ok(raised.includes('25000.00'), 'the reference ruleset lost its PF ceiling');
+  await form.locator('input[name=ruleset]').setInputFiles({ name: 'pf-25000.toml', mimeType: 'application/toml', buffer: Buffer.from(raised) });
+  await form.getByRole('button', { name: 'Preview' }).click();
+  const preview = page.locator('#preview');
+  await preview.locator('.badge.done').waitFor({ timeout: 60_000 });
+  // More PF from everyone paid above 15,000: their net pay falls, nobody's rises.
+  const pf = preview.getByRole('row').filter({ hasText: 'pf employee' });
+  assert.match(await pf.innerText(), /\d[\d,]*\.\d\d\s+\d[\d,]*\.\d\d\s+[1-9][\d,]*\.\d\d/);
+  const counts = preview.locator('#preview-counts');
+  assert.match(await counts.innerText(), /Gain\s+0/);
+  assert.doesNotMatch(await counts.innerText(), /Lose\s+0\b/);
+  await preview.getByRole('table', { name: /net pay per site/i }).waitFor();
+  await preview.getByRole('table', { name: /workers who change most/i }).waitFor();
+  await page_done(page, 'preview');
+  await ctx.close();
+});
+
 test('HR sends a dead payslip notice again once the SMS vendor is back', async () => {
   const ctx = await context(env);
   const page = await ctx.newPage();

@@ -54,6 +54,11 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
     ("pages/roles.js", JS, include_bytes!("../../console/pages/roles.js")),
     ("pages/mypay.js", JS, include_bytes!("../../console/pages/mypay.js")),
     ("pages/payouts.js", JS, include_bytes!("../../console/pages/payouts.js")),
+    (
+        "pages/previews.js",
+        JS,
+        include_bytes!("../../console/pages/previews.js"),
+    ),
     ("icon.svg", "image/svg+xml", include_bytes!("../../console/icon.svg")),
 ];
 

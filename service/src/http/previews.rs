@@ -59,6 +59,16 @@ pub struct TotalBody {
     pub difference: String,
 }
 
+/// A site's net pay in the base run and in the preview.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SiteBody {
+    pub site_id: String,
+    pub workers: u64,
+    pub base: String,
+    pub preview: String,
+    pub difference: String,
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PreviewSummaryBody {
     /// Workers of the base run or the preview.
@@ -72,6 +82,8 @@ pub struct PreviewSummaryBody {
     /// Workers the previewed rules give no value for.
     pub worker_errors: u64,
     pub totals: Vec<TotalBody>,
+    /// Net pay per site.
+    pub sites: Vec<SiteBody>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -120,6 +132,17 @@ impl TryFrom<StoredPreview> for PreviewBody {
                         base: t.base.map(|v| format!("{v:.2}")),
                         preview: t.preview.map(|v| format!("{v:.2}")),
                         component: t.component,
+                    })
+                    .collect(),
+                sites: s
+                    .sites
+                    .into_iter()
+                    .map(|site| SiteBody {
+                        difference: format!("{:.2}", site.preview - site.base),
+                        base: format!("{:.2}", site.base),
+                        preview: format!("{:.2}", site.preview),
+                        workers: site.workers,
+                        site_id: site.site_id,
                     })
                     .collect(),
             });
