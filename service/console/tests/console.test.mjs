@@ -359,12 +359,12 @@ test('HR previews the PF ceiling at 25,000 over October: its cost by component a
     .replace('least(basic, 15000.00)', 'least(basic, 25000.00)');
   assert.ok(raised.includes('25000.00'), 'the reference ruleset lost its PF ceiling');
   await form.locator('input[name=ruleset]').setInputFiles({ name: 'pf-25000.toml', mimeType: 'application/toml', buffer: Buffer.from(raised) });
-  await form.getByRole('button', { name: 'Preview' }).click();
+  await form.getByRole('button', { name: 'Preview', exact: true }).click();
   const preview = page.locator('#preview');
   await preview.locator('.badge.done').waitFor({ timeout: 60_000 });
   // More PF from everyone paid above 15,000: their net pay falls, nobody's rises.
   const pf = preview.getByRole('row').filter({ hasText: 'pf employee' });
-  assert.match(await pf.innerText(), /\d[\d,]*\.\d\d\s+\d[\d,]*\.\d\d\s+[1-9][\d,]*\.\d\d/);
+  assert.match(await pf.innerText(), /pf employee\s+₹[\d,]+\.\d\d\s+₹[\d,]+\.\d\d\s+₹[1-9][\d,]*\.\d\d/);
   const counts = preview.locator('#preview-counts');
   assert.match(await counts.innerText(), /Gain\s+0/);
   assert.doesNotMatch(await counts.innerText(), /Lose\s+0\b/);
