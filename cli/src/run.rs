@@ -98,7 +98,7 @@ pub async fn run_recorded(
         }
     };
     bar.finish();
-    payroll_service::runs::calculated(&db, &run, &report, &actor).await?;
+    payroll_service::runs::calculated(&db, &run, &report, &actor, None).await?;
     Ok((report, store))
 }
 

@@ -358,6 +358,10 @@ pub struct OrgConfig {
     pub debit_ifsc: Option<String>,
     pub debit_bic: Option<String>,
     pub debit_name: Option<String>,
+    /// HR's own contacts (emails, or phones as +91XXXXXXXXXX): told when a nightly run finds
+    /// new `block` findings, through the notices outbox, on the channels configured for it.
+    #[serde(default)]
+    pub hr_contacts: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]

@@ -3,6 +3,8 @@
 //! applies the run's lifecycle guard (four eyes included), and writes its audit entry in the
 //! transaction of its change.
 
+use std::collections::BTreeMap;
+
 use payroll_engine::lifecycle::{Move, RunKind, RunStatus, check_approver, check_worker_errors};
 use payroll_pipeline::RunReport;
 use payroll_rules::vocabulary::PayPeriod;
@@ -12,6 +14,7 @@ use crate::app::App;
 use crate::caller::Caller;
 use crate::db::Db;
 use crate::db::audit::{Action, Audited};
+use crate::db::notices::FindingsDigest;
 use crate::db::runs::{self, Changes, MoveAudit, NewRun, Run, Summary};
 use crate::db::worker_errors;
 use crate::domain::permissions::Permission;
@@ -188,7 +191,13 @@ pub async fn start(db: &Db, org: &str, id: &str, by: &str) -> Result<Run> {
 
 /// Records a run's results: the Calculate move with what the pipeline reported, the workers it
 /// could not compute included.
-pub async fn calculated(db: &Db, run: &Run, report: &RunReport, by: &str) -> Result<Run> {
+pub async fn calculated(
+    db: &Db,
+    run: &Run,
+    report: &RunReport,
+    by: &str,
+    digest: Option<FindingsDigest>,
+) -> Result<Run> {
     let errors = &report.record.worker_errors;
     let mut workers: Vec<&str> = errors.iter().map(|e| e.worker_id.as_str()).collect();
     workers.sort_unstable();
@@ -207,9 +216,46 @@ pub async fn calculated(db: &Db, run: &Run, report: &RunReport, by: &str) -> Res
         summary: Some(summary),
         worker_errors: errors.clone(),
         findings: report.findings.clone(),
+        digest,
         ..Changes::default()
     };
     runs::apply(db, &run.org_id, &run.id, Move::Calculate, by, changes, |_| Ok(())).await
+}
+
+/// HR's digest of nightly run `run`'s new block findings: those the org's previous calculated
+/// run of the period did not have, counted per check, for each of the org's `hr_contacts` a
+/// configured channel reaches. `None` for a run a person asked for, or nothing new to tell.
+pub async fn nightly_digest(app: &App, run: &Run, report: &RunReport) -> Result<Option<FindingsDigest>> {
+    if run.requested_by != crate::schedule::SCHEDULER {
+        return Ok(None);
+    }
+    let recipients = crate::notices::digest_recipients(app, &run.org_id);
+    if recipients.is_empty() {
+        return Ok(None);
+    }
+    let filter = runs::Filter {
+        period: Some(run.period),
+        ..runs::Filter::default()
+    };
+    let (earlier, _) = runs::list(&app.db, &run.org_id, &filter, None, 100).await?;
+    let known = match earlier.iter().find(|r| r.id != run.id && r.summary.is_some()) {
+        Some(before) => crate::db::findings::blocks_of(&app.db, &run.org_id, &before.id).await?,
+        None => Default::default(),
+    };
+    let mut new: BTreeMap<&str, usize> = BTreeMap::new();
+    for f in &report.findings {
+        if f.severity == payroll_rules::Severity::Block && !known.contains(&(f.worker_id.clone(), f.check.clone())) {
+            *new.entry(f.check.as_str()).or_default() += 1;
+        }
+    }
+    if new.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(FindingsDigest {
+        period: run.period.to_string(),
+        findings: new.into_iter().map(|(check, n)| format!("{check}: {n}")).collect(),
+        recipients,
+    }))
 }
 
 /// Records that run `id` failed, and why: a calculating or finalizing run whose work ended in

@@ -16,6 +16,9 @@ use crate::domain::permissions::Permission;
 use crate::domain::schedule::{Schedule, Spec};
 use crate::error::{Error, Result};
 
+/// Who a nightly run is requested by: the scheduler, never a person.
+pub const SCHEDULER: &str = "system:scheduler";
+
 /// Sets `org`'s schedule (`schedule:edit`), audited as `schedule.change`: slots before now are
 /// not owed by the new one. Each field that does not parse is named.
 pub async fn set(db: &Db, caller: &Caller, org: &str, cron: &str, timezone: &str) -> Result<Schedule> {

@@ -723,3 +723,82 @@ async fn exactly_once(backend: Backend) {
     assert!(metrics.contains("payroll_notices_outbox{"), "{metrics}");
     h.stop().await;
 }
+
+/// Queues a run of org0's October as the nightly scheduler does, and waits until it is
+/// calculated.
+async fn nightly(h: &Harness, slot: &str) -> String {
+    let app = &h.service.ctx;
+    let new = payroll_service::db::runs::NewRun {
+        org_id: "org0",
+        period: "2026-10".parse().unwrap(),
+        kind: payroll_engine::lifecycle::RunKind::Provisional,
+        requested_by: payroll_service::schedule::SCHEDULER,
+        idempotency: Some((slot, slot.to_string())),
+    };
+    let (run, _) = payroll_service::db::runs::create(&app.db, new).await.unwrap();
+    app.work.notify_one();
+    h.wait("org0", &run.id, &h.token("hr1", "org0", "hr_admin"), "calculated")
+        .await;
+    run.id
+}
+
+/// The texts the SMS vendor delivered to `to`.
+fn delivered_to(vendor: &Vendor, to: &str) -> Vec<String> {
+    vendor
+        .delivered
+        .lock()
+        .unwrap()
+        .values()
+        .filter(|body| body["to"] == to)
+        .map(|body| body["text"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hr_hears_of_a_nightly_runs_new_block_findings_once() {
+    const HR: &str = "+919811112222";
+    let (sms, sms_url) = vendor(Mode::Flaky, 11).await;
+    let extra = format!(
+        r#"
+[notices]
+link_secret = {LINK_SECRET:?}
+channels = ["sms"]
+backoff = "50ms"
+max_backoff = "200ms"
+poll = "100ms"
+
+[notices.sms]
+url = {sms_url:?}
+body = '{{"to": {{to}}, "text": {{text}}, "worker": {{worker_id}}}}'
+timeout = "1s"
+
+[orgs.org0]
+hr_contacts = ["{HR}", "not a contact"]
+"#
+    );
+    let h = Harness::start(Backend::Sqlite, &extra).await;
+    let first = nightly(&h, "schedule:first").await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while delivered_to(&sms, HR).is_empty() {
+        assert!(std::time::Instant::now() < deadline, "no digest reached HR within 30 s");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let texts = delivered_to(&sms, HR);
+    assert_eq!(texts.len(), 1, "{texts:?}");
+    assert!(texts[0].contains("rate_below_minimum_wage: 6"), "{}", texts[0]);
+    assert!(texts[0].contains(&format!("/#/runs/{first}")), "{}", texts[0]);
+    assert!(!texts[0].contains("W0000"), "the digest names no worker: {}", texts[0]);
+
+    // A person's run, then a nightly run with nothing new: HR is not told again.
+    let hr = h.token("hr1", "org0", "hr_admin");
+    let asked = h.trigger("org0", &hr, "2026-10", "provisional", "by-hand").await;
+    h.wait("org0", &asked, &hr, "calculated").await;
+    nightly(&h, "schedule:second").await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(delivered_to(&sms, HR).len(), 1, "told twice of the same findings");
+    let notices = all_notices(&h, &first, &hr, "").await;
+    assert_eq!(notices.len(), 1, "{notices:#?}");
+    assert_eq!(notices[0]["kind"], "findings_digest");
+    assert_eq!(notices[0]["recipient"], "XXXXXXXX2222");
+    h.stop().await;
+}

@@ -146,6 +146,18 @@ pub async fn list(
         .await
 }
 
+/// The (worker, check) pairs of a run's `block` findings.
+pub async fn blocks_of(db: &Db, org: &str, run_id: &str) -> Result<std::collections::BTreeSet<(String, String)>> {
+    let pairs: Vec<(String, String)> = sqlx::query_as(
+        "SELECT worker_id, check_name FROM run_findings WHERE org_id = $1 AND run_id = $2 AND severity = 'block'",
+    )
+    .bind(org)
+    .bind(run_id)
+    .fetch_all(db.pool())
+    .await?;
+    Ok(pairs.into_iter().collect())
+}
+
 /// One finding of a run.
 pub async fn get(db: &Db, org: &str, run_id: &str, seq: i64) -> Result<StoredFinding> {
     let sql = format!(

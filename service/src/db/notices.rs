@@ -83,6 +83,10 @@ impl TryFrom<NoticeRow> for Notice {
                     on: row.period,
                     fields: serde_json::from_str(&row.changed).map_err(|e| corrupt("changed", e.to_string()))?,
                 },
+                "findings_digest" => About::FindingsDigest {
+                    period: row.period,
+                    findings: serde_json::from_str(&row.changed).map_err(|e| corrupt("changed", e.to_string()))?,
+                },
                 other => return Err(corrupt("kind", format!("`{other}`"))),
             },
             id: row.id,
@@ -142,6 +146,35 @@ pub async fn insert_contact_changes(
     Ok(())
 }
 
+/// HR's digest of a nightly run's new block findings (`check: count` each), one notice per
+/// recipient (`hr-1`, `hr-2`, ...), written with the run's Calculate move.
+pub async fn insert_findings_digest(
+    tx: &mut Transaction<'_, Any>,
+    org: &str,
+    run_id: &str,
+    digest: &FindingsDigest,
+) -> Result<(), sqlx::Error> {
+    let about = About::FindingsDigest {
+        period: digest.period.clone(),
+        findings: digest.findings.clone(),
+    };
+    let (name, language) = ("HR".to_string(), "en".to_string());
+    for (recipient, plan) in &digest.recipients {
+        insert_one(tx, org, run_id, (recipient, &name, &language, plan), &about).await?;
+    }
+    Ok(())
+}
+
+/// What HR is told of a nightly run's new block findings, and who is told.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FindingsDigest {
+    pub period: String,
+    /// `check: count`, each.
+    pub findings: Vec<String>,
+    /// (recipient id, plan) pairs.
+    pub recipients: Vec<(String, Vec<Step>)>,
+}
+
 /// One notice of `source` (a run or an upload) to a worker: (id, name, language, plan).
 async fn insert_one(
     tx: &mut Transaction<'_, Any>,
@@ -155,10 +188,17 @@ async fn insert_one(
     };
     let (period, net_payable, changed) = match about {
         About::Payslip { period, net_payable } => (period.clone(), net_payable.clone(), "[]".to_string()),
-        About::ContactChange { on, fields } => (
-            on.clone(),
+        About::ContactChange {
+            on: when,
+            fields: listed,
+        }
+        | About::FindingsDigest {
+            period: when,
+            findings: listed,
+        } => (
+            when.clone(),
             String::new(),
-            serde_json::to_string(fields).unwrap_or_else(|_| "[]".to_string()),
+            serde_json::to_string(listed).unwrap_or_else(|_| "[]".to_string()),
         ),
     };
     let now = timestamp(Utc::now());

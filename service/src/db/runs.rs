@@ -369,6 +369,9 @@ pub struct Changes {
     pub worker_errors: Vec<WorkerError>,
     /// What the run's checks found (with `Move::Calculate`), written with the move.
     pub findings: Vec<payroll_engine::findings::Finding>,
+    /// HR's digest of a nightly run's new block findings (with `Move::Calculate`), written to
+    /// the notices outbox with the move.
+    pub digest: Option<super::notices::FindingsDigest>,
     /// Payslip notices (with `Move::Finalize`), written to the outbox with the move: none
     /// exists before the run is finalized, none is lost once it is.
     pub notices: Vec<crate::domain::notices::NewNotice>,
@@ -455,6 +458,9 @@ pub async fn apply_audited(
     if step == Move::Calculate {
         super::worker_errors::record(&mut tx, id, &changes.worker_errors).await?;
         super::findings::record(&mut tx, org, id, &changes.findings).await?;
+        if let Some(digest) = &changes.digest {
+            super::notices::insert_findings_digest(&mut tx, org, id, digest).await?;
+        }
     }
     if step == Move::Finalize {
         super::notices::insert(&mut tx, org, id, &run.period.to_string(), &changes.notices).await?;

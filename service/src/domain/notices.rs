@@ -119,6 +119,8 @@ pub enum About {
     Payslip { period: String, net_payable: String },
     /// A change to their bank details or contact, approved on `on` (a date): the fields.
     ContactChange { on: String, fields: Vec<String> },
+    /// To HR: a nightly run of `period` found new `block` findings, each `check: count`.
+    FindingsDigest { period: String, findings: Vec<String> },
 }
 
 impl About {
@@ -126,6 +128,7 @@ impl About {
         match self {
             About::Payslip { .. } => NoticeKind::Payslip,
             About::ContactChange { .. } => NoticeKind::ContactChange,
+            About::FindingsDigest { .. } => NoticeKind::FindingsDigest,
         }
     }
 }
@@ -136,6 +139,7 @@ impl About {
 pub enum NoticeKind {
     Payslip,
     ContactChange,
+    FindingsDigest,
 }
 
 impl NoticeKind {
@@ -143,6 +147,7 @@ impl NoticeKind {
         match self {
             NoticeKind::Payslip => "payslip",
             NoticeKind::ContactChange => "contact_change",
+            NoticeKind::FindingsDigest => "findings_digest",
         }
     }
 }

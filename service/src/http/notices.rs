@@ -64,7 +64,7 @@ pub struct Fallback {
 pub struct NoticeBody {
     pub id: String,
     pub kind: NoticeKind,
-    /// The run of a payslip notice.
+    /// The run of a payslip notice, or of HR's digest of a nightly run's new findings.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub run_id: Option<String>,
     /// The workers upload whose approval changed a contact.
@@ -100,7 +100,7 @@ pub struct NoticeBody {
 impl From<Notice> for NoticeBody {
     fn from(n: Notice) -> NoticeBody {
         let (run_id, upload_id, changed) = match &n.about {
-            About::Payslip { .. } => (Some(n.source.clone()), None, Vec::new()),
+            About::Payslip { .. } | About::FindingsDigest { .. } => (Some(n.source.clone()), None, Vec::new()),
             About::ContactChange { fields, .. } => (None, Some(n.source.clone()), fields.clone()),
         };
         NoticeBody {

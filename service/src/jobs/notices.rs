@@ -107,6 +107,10 @@ impl Dispatcher {
             About::ContactChange { on, fields } => {
                 render_contact_change(&notice.language, &notice.worker_name, fields, on)
             }
+            About::FindingsDigest { period, findings } => {
+                let review = format!("{}/#/runs/{}", self.base_url.trim_end_matches('/'), notice.source);
+                crate::notices::channel::render_findings_digest(period, findings, &review)
+            }
         };
         Some(Message {
             key: idempotency_key(notice.about.kind(), &notice.source, &notice.worker_id, step.channel),

@@ -155,7 +155,8 @@ async fn calculate(ctx: &App, run: &Run, tracker: &Arc<Tracker>) -> Result<()> {
         };
     }
     runs::heartbeat(&ctx.db, &run.id, &ctx.instance, &tracker.snapshot()).await?;
-    match operations::calculated(&ctx.db, run, &report, WORKER).await {
+    let digest = operations::nightly_digest(ctx, run, &report).await?;
+    match operations::calculated(&ctx.db, run, &report, WORKER, digest).await {
         Ok(_) => {
             ctx.metrics.run_entered(run.kind, RunStatus::Calculated);
             ctx.metrics.findings_of_run(&report.findings);

@@ -59,7 +59,7 @@ async fn queue(ctx: &App, schedule: &Schedule, now: DateTime<Utc>) -> crate::Res
             org_id: &schedule.org_id,
             period,
             kind: RunKind::Provisional,
-            requested_by: "system:scheduler",
+            requested_by: crate::schedule::SCHEDULER,
             idempotency: Some((&key, key.clone())),
         },
     )

@@ -119,6 +119,19 @@ pub fn render_contact_change(language: &str, name: &str, fields: &[String], on: 
     }
 }
 
+/// HR's digest of a nightly run's new block findings: the period, each check with its count,
+/// and where to review them. Names no worker and no amount: it may travel by SMS.
+pub fn render_findings_digest(period: &str, findings: &[String], review: &str) -> (String, String) {
+    (
+        format!("Payroll {period}: new findings hold the final run"),
+        format!(
+            "The nightly run of {period} found new block findings ({}). A final run is not approved while \
+             one is open: review them at {review}",
+            findings.join("; ")
+        ),
+    )
+}
+
 /// The vendors configured, each with its rate limit.
 pub struct Channels {
     email: Option<(Email, TokenBucket)>,

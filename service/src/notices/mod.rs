@@ -131,8 +131,43 @@ pub fn idempotency_key(kind: NoticeKind, source: &str, worker_id: &str, channel:
     let prefix = match kind {
         NoticeKind::Payslip => "payslip",
         NoticeKind::ContactChange => "contact-change",
+        NoticeKind::FindingsDigest => "findings-digest",
     };
     format!("{prefix}-{}", hex::encode(&digest[..16]))
+}
+
+/// HR's digest of nightly run `run`'s new block findings, on each of the org's `hr_contacts`
+/// reachable by a configured channel (an email by email, a phone by SMS): `(recipient, plan)`
+/// pairs, none when notices are off or no contact is reachable.
+pub fn digest_recipients(ctx: &crate::app::App, org: &str) -> Vec<(String, Vec<Step>)> {
+    let settings = &ctx.config.notices;
+    let order = settings.channels_of(org);
+    if !settings.enabled {
+        return Vec::new();
+    }
+    let contacts = ctx
+        .config
+        .orgs
+        .get(org)
+        .map(|o| o.hr_contacts.as_slice())
+        .unwrap_or_default();
+    contacts
+        .iter()
+        .enumerate()
+        .filter_map(|(i, contact)| {
+            let channel = if payroll_engine::contact::Email::parse(contact).is_ok() {
+                Channel::Email
+            } else if payroll_engine::contact::Phone::parse(contact).is_ok() {
+                Channel::Sms
+            } else {
+                return None;
+            };
+            order.contains(&channel).then(|| {
+                let to = contact.trim().to_string();
+                (format!("hr-{}", i + 1), vec![Step { channel, to }])
+            })
+        })
+        .collect()
 }
 
 /// The notices of a run being finalized: one per worker in its results who has a contact on a
