@@ -286,6 +286,7 @@ export async function render(main, { me, can, params, signal }) {
     return h('div', { class: 'row' },
       seesPay ? button('Results CSV', `${base}/results.csv`) : null,
       seesPay ? button('Results Parquet', `${base}/results.parquet`) : null,
+      can('pay:view') ? button('Variance vs last period (XLSX)', `${base}/variance.xlsx`) : null,
       finalized && can('register:download') ? button('Payroll register (XLSX)', `${base}/register.xlsx`) : null,
       !seesPay && !(finalized && can('register:download')) ? h('p', { class: 'muted' }, 'Your roles download no files of this run.') : null);
   };

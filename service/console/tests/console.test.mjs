@@ -236,6 +236,9 @@ test('an approver approves; the payslip previews inline and downloads with the n
   // Live through finalizing to finalized.
   await page.locator('h1 .badge.finalized').waitFor({ timeout: 120_000 });
   await page.getByRole('row', { name: 'Worker W000000' }).waitFor();
+  // October is the org's first finalized period: its variance report has nothing to compare.
+  await page.getByRole('button', { name: 'Variance vs last period (XLSX)' }).click();
+  await page.getByText('no finalized period before 2026-10').waitFor();
   await page_done(page, 'run-finalized');
 
   const token = await tokenOf(page);
