@@ -45,6 +45,10 @@ pub struct RunRecord {
     /// Workers of every org the run could not compute: in no results file and no total.
     #[serde(default)]
     pub worker_errors: Vec<WorkerError>,
+    /// Workers it computed and an approver then excluded ([`leave_out`]): in no results file
+    /// and no total, and no later run carries arrears for them in this period.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub excluded: Vec<String>,
 }
 
 /// What a run records besides its results.
@@ -232,6 +236,7 @@ impl<'a> ResultsWriter<'a> {
             unattributed_dead_letters: run.unattributed_dead_letters,
             totals: text(all_totals),
             worker_errors: self.worker_errors,
+            excluded: Vec::new(),
         };
         self.store
             .put(&layout::run_ruleset(run.run_id), run.ruleset_text.to_string())
@@ -277,6 +282,123 @@ fn parquet_bytes(batches: &[RecordBatch], run_id: &str) -> Result<Vec<u8>> {
         })
         .collect::<std::result::Result<Vec<_>, _>>()?;
     parquet(&with_run_id)
+}
+
+/// What an org's results of a run hold after workers were left out of them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeftOut {
+    /// Rows removed now (0: none of the workers was in the results).
+    pub removed: u64,
+    pub rows: u64,
+    pub totals: BTreeMap<String, String>,
+}
+
+/// Leaves `workers` out of run `run_id`'s results of `org`: their rows go from the part files,
+/// and the org's manifest and the run record count and total without them, as they do without
+/// a worker the run could not compute. What an exclusion from a final run means before its
+/// approval: nobody reads these results as paid afterwards (payslips, payouts, returns, the
+/// arrears of later periods). Idempotent: a worker not in the results changes nothing.
+pub async fn leave_out(
+    store: &Store,
+    run_id: &str,
+    org: &str,
+    workers: &std::collections::BTreeSet<String>,
+) -> Result<LeftOut> {
+    let mut record = read_run(store, run_id).await?;
+    let ruleset = applied_ruleset(store, &record).await?;
+    let version = ruleset.version(&record.ruleset.version).ok_or_else(|| {
+        Error::input(
+            run_id,
+            format!("the saved ruleset has no version {}", record.ruleset.version),
+        )
+    })?;
+    let manifest_path = layout::manifest(org, &record.period, run_id);
+    let mut manifest: Manifest = serde_json::from_slice(&store.get(&manifest_path).await?)?;
+    let mut kept_all = Vec::new();
+    for part in results_parts(store, org, &record.period, run_id).await? {
+        let mut batches = Vec::new();
+        for batch in ParquetRecordBatchReaderBuilder::try_new(store.get(&part).await?)?.build()? {
+            batches.push(batch?);
+        }
+        let mut kept = Vec::with_capacity(batches.len());
+        let mut changed = false;
+        for batch in batches {
+            let ids = batch
+                .column_by_name("worker_id")
+                .and_then(|c| c.as_any().downcast_ref::<StringArray>())
+                .ok_or_else(|| Error::input(part.as_ref(), "results without worker_id"))?;
+            let keep: datafusion::arrow::array::BooleanArray = ids
+                .iter()
+                .map(|id| Some(!id.is_some_and(|id| workers.contains(id))))
+                .collect();
+            changed |= keep.true_count() < batch.num_rows();
+            kept.push(datafusion::arrow::compute::filter_record_batch(&batch, &keep)?);
+        }
+        if changed {
+            store.put(&part, parquet(&kept)?).await?;
+        }
+        kept_all.extend(kept);
+    }
+    // Rows and the record counted again from what is kept, not from what this call removed: a
+    // call cut short after rewriting the parts is finished by the next.
+    let kept_rows: u64 = kept_all.iter().map(|b| b.num_rows() as u64).sum();
+    let errors: std::collections::BTreeSet<&str> = record.worker_errors.iter().map(|e| e.worker_id.as_str()).collect();
+    let mut excluded: Vec<String> = record
+        .excluded
+        .iter()
+        .cloned()
+        .chain(workers.iter().filter(|w| !errors.contains(w.as_str())).cloned())
+        .collect();
+    excluded.sort();
+    excluded.dedup();
+    let removed = manifest.rows.saturating_sub(kept_rows);
+    if kept_rows == manifest.rows && excluded == record.excluded {
+        return Ok(LeftOut {
+            removed: 0,
+            rows: manifest.rows,
+            totals: manifest.totals,
+        });
+    }
+    // The totals of the kept rows, computed as the writer computed them (without the run id).
+    let without_run_id: Vec<RecordBatch> = kept_all
+        .iter()
+        .map(|b| {
+            let keep: Vec<usize> = (0..b.num_columns())
+                .filter(|&i| b.schema().field(i).name() != "run_id")
+                .collect();
+            b.project(&keep)
+        })
+        .collect::<std::result::Result<_, _>>()?;
+    let totals = text(totals(version, &without_run_id)?);
+    // The run record's totals are every org's: this org's old ones out, its new ones in.
+    let mut all = BTreeMap::new();
+    for (column, amount) in &record.totals {
+        let before = manifest
+            .totals
+            .get(column)
+            .and_then(|t| t.parse::<Decimal>().ok())
+            .unwrap_or_default();
+        let now = totals
+            .get(column)
+            .and_then(|t| t.parse::<Decimal>().ok())
+            .unwrap_or_default();
+        let total = amount.parse::<Decimal>().unwrap_or_default() - before + now;
+        all.insert(column.clone(), total.to_string());
+    }
+    record.rows = record.rows.saturating_sub(removed);
+    manifest.rows = kept_rows;
+    manifest.totals = totals.clone();
+    store.put(&manifest_path, serde_json::to_vec_pretty(&manifest)?).await?;
+    record.totals = all;
+    record.excluded = excluded;
+    store
+        .put(&layout::run_record(run_id), serde_json::to_vec_pretty(&record)?)
+        .await?;
+    Ok(LeftOut {
+        removed,
+        rows: manifest.rows,
+        totals,
+    })
 }
 
 /// Batches of one schema as a Parquet file (empty bytes for no batches).

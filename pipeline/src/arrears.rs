@@ -67,11 +67,15 @@ pub async fn carried(
             Some(ids) => ledger.period_inputs_of(ids.iter().map(String::as_str), run.period),
             None => ledger.period_inputs(run.period),
         };
-        let rows: Vec<_> = rows.into_iter().filter(|(w, ..)| w.org_id == org).collect();
+        let record = read_run(out, &run.run_id).await?;
+        // A worker excluded from the locked run was settled another way: no arrears.
+        let rows: Vec<_> = rows
+            .into_iter()
+            .filter(|(w, ..)| w.org_id == org && !record.excluded.contains(&w.worker_id))
+            .collect();
         if rows.is_empty() {
             continue;
         }
-        let record = read_run(out, &run.run_id).await?;
         let ruleset = applied_ruleset(out, &record).await?;
         #[allow(clippy::expect_used, reason = "applied_ruleset checks the version")]
         let version = ruleset

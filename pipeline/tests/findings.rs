@@ -447,3 +447,75 @@ async fn the_variance_report_compares_each_worker_and_site_with_the_last_finaliz
     let xlsx = payroll_pipeline::variance::xlsx(&variance).unwrap();
     assert!(xlsx.starts_with(b"PK\x03\x04"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_left_out_of_a_locked_run_is_in_no_total_and_carries_no_arrears() {
+    let dir = tempfile::tempdir().unwrap();
+    month(dir.path());
+    let ruleset = Ruleset::parse(payroll_rules::EXAMPLE_RULESET, Path::new("india-contract.toml")).unwrap();
+    let out = store();
+    let run = |period, locked: Vec<LockedRun>| {
+        let (out, ruleset, dir) = (&out, &ruleset, dir.path().to_path_buf());
+        async move {
+            let request = RunRequest {
+                run_id: payroll_engine::run::new_run_id(),
+                period,
+                source: Source::Folder(dir),
+                ruleset,
+                out,
+                org: Some("org0"),
+                locked: &locked,
+            };
+            payroll_pipeline::run(request, &Quiet).await.unwrap()
+        }
+    };
+    let september = run(SEPTEMBER, Vec::new()).await.record;
+    let held_back = std::collections::BTreeSet::from(["C2".to_string()]);
+    let left = payroll_connectors::results::leave_out(&out, &september.run_id, "org0", &held_back)
+        .await
+        .unwrap();
+    assert_eq!((left.removed, left.rows), (1, september.rows - 1));
+    let again = payroll_connectors::results::leave_out(&out, &september.run_id, "org0", &held_back)
+        .await
+        .unwrap();
+    assert_eq!(again.removed, 0, "leaving out twice removes once");
+    let record = payroll_connectors::results::read_run(&out, &september.run_id)
+        .await
+        .unwrap();
+    assert_eq!(
+        (record.rows, record.excluded.clone()),
+        (september.rows - 1, vec!["C2".to_string()])
+    );
+    let net = |totals: &std::collections::BTreeMap<String, String>| {
+        totals["net_pay"].parse::<rust_decimal::Decimal>().unwrap()
+    };
+    assert!(net(&record.totals) < net(&september.totals));
+    assert_eq!(
+        left.totals["net_pay"], record.totals["net_pay"],
+        "one org: its totals are the run's"
+    );
+    let results = payroll_connectors::results::read_org_results(&out, "org0", "2026-09", &september.run_id)
+        .await
+        .unwrap();
+    assert!(!results.iter().any(|b| {
+        let ids = b
+            .column_by_name("worker_id")
+            .unwrap()
+            .as_any()
+            .downcast_ref::<datafusion::arrow::array::StringArray>()
+            .unwrap()
+            .clone();
+        ids.iter().any(|id| id == Some("C2"))
+    }));
+
+    // October, with September locked: C2 is paid for October, and nothing more for September.
+    let locked = vec![LockedRun {
+        period: SEPTEMBER,
+        run_id: september.run_id.clone(),
+    }];
+    let october = run(OCTOBER, locked).await.record;
+    let arrears = payroll_connectors::results::read_arrears(&out, "org0", "2026-10", &october.run_id)
+        .await
+        .unwrap();
+    assert!(!arrears.iter().any(|a| a.worker_id == "C2"), "{arrears:#?}");
+}

@@ -5,6 +5,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use chrono::{DateTime, Utc};
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::datatypes::{DataType, Decimal128Type, Int64Type};
 use datafusion::arrow::util::display::array_value_to_string;
@@ -53,7 +54,7 @@ impl Rows {
 /// without going to the store each time. A run's results never change once written.
 #[derive(Default)]
 pub struct ResultsCache {
-    runs: Mutex<VecDeque<(String, Arc<Rows>)>>,
+    runs: Mutex<VecDeque<(Version, Arc<Rows>)>>,
     /// The latest calculated run of an org's period, as read at a time: pay-to-date asks for it
     /// on every request.
     latest: Mutex<HashMap<(String, PayPeriod), ReadAt>>,
@@ -63,6 +64,10 @@ pub struct ResultsCache {
     /// Likewise while one request reads a run's results from the store.
     loading: tokio::sync::Mutex<()>,
 }
+
+/// A run's results as of a time: its id and when it last changed (leaving a worker out of its
+/// results moves it, so a cache of the rows before is never read again).
+type Version = (String, DateTime<Utc>);
 
 /// A latest run (or none) and when it was read.
 type ReadAt = (Instant, Option<Arc<Run>>);
@@ -99,7 +104,7 @@ impl ResultsCache {
         let cached = || {
             lock(&self.runs)
                 .iter()
-                .find(|(id, _)| *id == run.id)
+                .find(|((id, at), _)| *id == run.id && *at == run.updated_at)
                 .map(|(_, rows)| Arc::clone(rows))
         };
         if let Some(rows) = cached() {
@@ -113,7 +118,7 @@ impl ResultsCache {
         let batches = read_org_results(&ctx.store, &run.org_id, &run.period.to_string(), &run.id).await?;
         let rows = Arc::new(Rows::new(batches));
         let mut runs = lock(&self.runs);
-        runs.push_front((run.id.clone(), Arc::clone(&rows)));
+        runs.push_front(((run.id.clone(), run.updated_at), Arc::clone(&rows)));
         runs.truncate(CACHED_RUNS);
         Ok(rows)
     }

@@ -65,6 +65,10 @@ pub async fn approve(app: &App, caller: &Caller, org: &str, id: &str) -> Result<
     // so reading it before the move cannot let a worker through.
     let unexcluded = worker_errors::unexcluded(&app.db, org, id).await?;
     let blocked = crate::findings::gate(&app.db, org, id).await?;
+    let run = runs::get(&app.db, org, id).await?;
+    if run.kind == RunKind::Final && run.status == RunStatus::Calculated && caller.sub != run.requested_by {
+        leave_out_excluded(app, org, id).await?;
+    }
     let run = runs::apply_audited(
         &app.db,
         org,
@@ -137,8 +141,11 @@ pub async fn cancel(app: &App, caller: &Caller, org: &str, id: &str) -> Result<R
     .await
 }
 
-/// Excludes workers a calculated final run could not compute (`runs:exclude`), saying why:
-/// recorded with who and when; once none is left unexcluded the run can be approved.
+/// Excludes workers of a calculated final run (`runs:exclude`), saying why: workers it could not
+/// compute, or workers it computed and found something about (a finding). Recorded with who
+/// and when; a computed worker is left out of the run's results at once, so nothing of this
+/// run pays them. Once no worker error is left unexcluded and no block finding open, the run
+/// can be approved.
 pub async fn exclude(app: &App, caller: &Caller, org: &str, id: &str, workers: &[String], reason: &str) -> Result<Run> {
     caller.may(org, Permission::ExcludeWorkers)?;
     let mut invalid = Vec::new();
@@ -176,7 +183,28 @@ pub async fn exclude(app: &App, caller: &Caller, org: &str, id: &str, workers: &
     let after = json!({"excluded": workers, "reason": reason});
     let audit = Audited::new(caller.actor(), Action::RunExclude, format!("runs/{id}")).after(Some(after));
     worker_errors::exclude(&app.db, org, id, &workers, reason, &caller.sub, &audit).await?;
+    leave_out_excluded(app, org, id).await?;
     runs::get(&app.db, org, id).await
+}
+
+/// Leaves every worker excluded from run `id` out of its results (a worker it computed, whose
+/// findings an approver would not let through): in no payslip, payout, return or total. Run
+/// at each exclusion and again before approval, so an exclusion whose files were not yet
+/// rewritten (an instance that stopped between the two) is never approved as paid.
+async fn leave_out_excluded(app: &App, org: &str, id: &str) -> Result<()> {
+    let excluded: std::collections::BTreeSet<String> = worker_errors::exclusions(&app.db, org, id)
+        .await?
+        .into_iter()
+        .map(|x| x.worker_id)
+        .collect();
+    if excluded.is_empty() {
+        return Ok(());
+    }
+    let left = payroll_connectors::results::leave_out(&app.store, id, org, &excluded).await?;
+    if left.removed > 0 {
+        runs::set_results(&app.db, org, id, left.rows, left.totals).await?;
+    }
+    Ok(())
 }
 
 /// Claims queued run `id` for calculation by `by`, who calculates it in their own process:

@@ -11,6 +11,20 @@ mod common;
 use common::*;
 use serde_json::{Value, json};
 
+/// The workers in a run's results.
+async fn worker_ids(h: &Harness, run: &str, token: &str) -> Vec<String> {
+    let page = h
+        .get(&format!("/v1/orgs/org0/runs/{run}/results?page_size=1000"), token)
+        .await
+        .json();
+    page["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["worker_id"].as_str().unwrap().to_string())
+        .collect()
+}
+
 fn count_of<'a>(run: &'a Value, check: &str) -> &'a Value {
     run["findings"]
         .as_array()
@@ -118,11 +132,33 @@ async fn an_open_block_finding_holds_a_final_run_until_someone_acknowledges_it()
         let still = h.post(&approve, &approver, &json!({})).await;
         assert!(still.text().contains("5 open block finding(s)"), "{}", still.text());
 
+        // One worker is held back instead: excluded, they leave the run's results and totals.
+        let held_back = first[1]["worker_id"].as_str().unwrap().to_string();
+        assert!(worker_ids(&h, &run, &hr).await.contains(&held_back));
+        let rows_before = calculated["rows"].as_u64().unwrap();
+        let exclusion = json!({"worker_ids": [held_back], "reason": "paid at the revised rate by cheque"});
+        let excluded = h
+            .post(&format!("/v1/orgs/org0/runs/{run}/exclusions"), &hr, &exclusion)
+            .await;
+        assert_eq!(excluded.status, 200, "{}", excluded.text());
+        let now = excluded.json();
+        assert_eq!(now["rows"].as_u64().unwrap(), rows_before - 1, "{now:#}");
+        assert_ne!(now["totals"]["net_pay"], calculated["totals"]["net_pay"]);
+        assert!(
+            !worker_ids(&h, &run, &hr).await.contains(&held_back),
+            "an excluded worker is in no result"
+        );
+        let theirs = h
+            .get(&format!("{findings}?worker_id={held_back}"), &approver)
+            .await
+            .json();
+        assert_eq!(theirs["findings"][0]["status"], "excluded", "{theirs:#}");
+
         // The rest of the check at once; then the run is approved.
         let all = json!({"check": "rate_below_minimum_wage", "reason": "state notification pending"});
         let bulk = h.post(&format!("{findings}/acknowledge"), &approver, &all).await;
         assert_eq!(bulk.status, 200, "{}", bulk.text());
-        assert_eq!(bulk.json()["acknowledged"], 5);
+        assert_eq!(bulk.json()["acknowledged"], 4);
         let open = h
             .get(&format!("{findings}?severity=block&status=open"), &approver)
             .await
@@ -142,14 +178,14 @@ async fn an_open_block_finding_holds_a_final_run_until_someone_acknowledges_it()
             .get(&format!("{findings}?status=acknowledged&page_size=100"), &approver)
             .await
             .json();
-        assert_eq!(seen["findings"].as_array().unwrap().len(), 6);
+        assert_eq!(seen["findings"].as_array().unwrap().len(), 5);
         let audit = h
             .get("/v1/orgs/org0/audit?action=finding.acknowledge", &hr)
             .await
             .json();
         let entries = audit["entries"].as_array().unwrap();
         assert_eq!(entries.len(), 2, "{audit:#}");
-        assert_eq!(entries[1]["after"]["acknowledged"], 5);
+        assert_eq!(entries[1]["after"]["acknowledged"], 4);
 
         let metrics = h.call("GET", "/metrics", None, None, None).await.text();
         assert!(

@@ -377,6 +377,27 @@ pub struct Changes {
     pub notices: Vec<crate::domain::notices::NewNotice>,
 }
 
+/// Sets what a calculated run's results hold (rows and totals) after workers were left out of
+/// them (`payroll_connectors::results::leave_out`); its `updated_at` moves, so every cache of
+/// its results reads them again.
+pub async fn set_results(db: &Db, org: &str, id: &str, rows: u64, totals: BTreeMap<String, String>) -> Result<()> {
+    let run = get(db, org, id).await?;
+    let Some(mut summary) = run.summary else {
+        return Ok(());
+    };
+    summary.rows = rows;
+    summary.totals = totals;
+    let summary = serde_json::to_string(&summary).map_err(|e| Error::Internal(e.to_string()))?;
+    sqlx::query("UPDATE runs SET summary = $1, updated_at = $2 WHERE id = $3 AND org_id = $4")
+        .bind(summary)
+        .bind(timestamp(Utc::now()))
+        .bind(id)
+        .bind(org)
+        .execute(db.pool())
+        .await?;
+    Ok(())
+}
+
 /// Moves a run of `org` by `step`, as `actor`, after `check` accepts the run as it is now.
 /// Approval also locks the run's period.
 pub async fn apply(

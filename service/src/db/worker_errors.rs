@@ -178,7 +178,8 @@ pub async fn exclude(
     for chunk in workers.chunks(CHUNK) {
         let placeholders: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
         let sql = format!(
-            "SELECT DISTINCT worker_id FROM run_worker_errors WHERE run_id = $1 AND worker_id IN ({})",
+            "SELECT worker_id FROM run_worker_errors WHERE run_id = $1 AND worker_id IN ({0}) \
+             UNION SELECT worker_id FROM run_findings WHERE run_id = $1 AND worker_id IN ({0})",
             placeholders.join(", ")
         );
         let mut query = sqlx::query_as::<_, (String,)>(&sql).bind(run_id);
@@ -193,7 +194,7 @@ pub async fn exclude(
         return Err(Error::invalid(
             "worker_ids",
             format!(
-                "{} worker(s) have no worker error in run {run_id}, and only those can be excluded: {}{}",
+                "{} worker(s) have no worker error or finding in run {run_id}, and only those can be excluded: {}{}",
                 unknown.len(),
                 shown.join(", "),
                 if unknown.len() > shown.len() { ", ..." } else { "" }

@@ -548,9 +548,10 @@ pub(super) async fn worker_errors(
     }))
 }
 
-/// Exclude workers a calculated final run could not compute, saying why: recorded with who
-/// and when, listed on the run; once none is left unexcluded the run can be approved. The
-/// excluded workers are in no result, payslip or total of this run.
+/// Exclude workers of a calculated final run, saying why: workers it could not compute, or
+/// workers with a finding. Recorded with who and when, listed on the run; a computed worker
+/// leaves the run's results at once. The excluded workers are in no result, payslip, payout or
+/// total of this run.
 #[utoipa::path(post, path = "/v1/orgs/{org}/runs/{id}/exclusions", tag = "runs",
     params(("org" = String, Path), ("id" = String, Path)),
     request_body = ExcludeWorkers,
