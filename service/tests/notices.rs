@@ -756,6 +756,12 @@ fn delivered_to(vendor: &Vendor, to: &str) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hr_hears_of_a_nightly_runs_new_block_findings_once() {
+    for backend in backends() {
+        hears_once(backend).await;
+    }
+}
+
+async fn hears_once(backend: Backend) {
     const HR: &str = "+919811112222";
     let (sms, sms_url) = vendor(Mode::Flaky, 11).await;
     let extra = format!(
@@ -776,11 +782,14 @@ timeout = "1s"
 hr_contacts = ["{HR}", "not a contact"]
 "#
     );
-    let h = Harness::start(Backend::Sqlite, &extra).await;
+    let h = Harness::start(backend, &extra).await;
     let first = nightly(&h, "schedule:first").await;
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     while delivered_to(&sms, HR).is_empty() {
-        assert!(std::time::Instant::now() < deadline, "no digest reached HR within 30 s");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{backend:?}: no digest reached HR within 30 s"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let texts = delivered_to(&sms, HR);
