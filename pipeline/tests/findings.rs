@@ -303,33 +303,38 @@ fn store() -> Store {
     Store::new(Arc::new(InMemory::new()), "memory:///".parse().unwrap())
 }
 
+/// The month of `dir` run for org0's `period` into `out`, with the org's `locked` periods.
+async fn run_of(
+    dir: &Path,
+    ruleset: &Ruleset,
+    out: &Store,
+    period: PayPeriod,
+    locked: Vec<LockedRun>,
+) -> payroll_pipeline::RunReport {
+    let request = RunRequest {
+        run_id: payroll_engine::run::new_run_id(),
+        period,
+        source: Source::Folder(dir.to_path_buf()),
+        ruleset,
+        out,
+        org: Some("org0"),
+        locked: &locked,
+    };
+    payroll_pipeline::run(request, &Quiet).await.unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_check_fires_on_its_worker_and_nowhere_else() {
     let dir = tempfile::tempdir().unwrap();
     month(dir.path());
     let ruleset = Ruleset::parse(payroll_rules::EXAMPLE_RULESET, Path::new("india-contract.toml")).unwrap();
     let out = store();
-    let run = |period, locked: Vec<LockedRun>| {
-        let (out, ruleset, dir) = (&out, &ruleset, dir.path().to_path_buf());
-        async move {
-            let request = RunRequest {
-                run_id: payroll_engine::run::new_run_id(),
-                period,
-                source: Source::Folder(dir),
-                ruleset,
-                out,
-                org: Some("org0"),
-                locked: &locked,
-            };
-            payroll_pipeline::run(request, &Quiet).await.unwrap()
-        }
-    };
-    let september = run(SEPTEMBER, Vec::new()).await;
+    let september = run_of(dir.path(), &ruleset, &out, SEPTEMBER, Vec::new()).await;
     let locked = vec![LockedRun {
         period: SEPTEMBER,
         run_id: september.record.run_id.clone(),
     }];
-    let october = run(OCTOBER, locked).await;
+    let october = run_of(dir.path(), &ruleset, &out, OCTOBER, locked).await;
 
     let found: BTreeSet<(&str, &str)> = october
         .findings
@@ -391,16 +396,12 @@ async fn the_variance_report_compares_each_worker_and_site_with_the_last_finaliz
     let out = store();
     let mut ids = Vec::new();
     for period in [SEPTEMBER, OCTOBER] {
-        let request = RunRequest {
-            run_id: payroll_engine::run::new_run_id(),
-            period,
-            source: Source::Folder(dir.path().to_path_buf()),
-            ruleset: &ruleset,
-            out: &out,
-            org: Some("org0"),
-            locked: &[],
-        };
-        ids.push(payroll_pipeline::run(request, &Quiet).await.unwrap().record.run_id);
+        ids.push(
+            run_of(dir.path(), &ruleset, &out, period, Vec::new())
+                .await
+                .record
+                .run_id,
+        );
     }
     let results = |period: PayPeriod, id: &str| {
         let (out, id) = (&out, id.to_string());
@@ -454,22 +455,7 @@ async fn a_worker_left_out_of_a_locked_run_is_in_no_total_and_carries_no_arrears
     month(dir.path());
     let ruleset = Ruleset::parse(payroll_rules::EXAMPLE_RULESET, Path::new("india-contract.toml")).unwrap();
     let out = store();
-    let run = |period, locked: Vec<LockedRun>| {
-        let (out, ruleset, dir) = (&out, &ruleset, dir.path().to_path_buf());
-        async move {
-            let request = RunRequest {
-                run_id: payroll_engine::run::new_run_id(),
-                period,
-                source: Source::Folder(dir),
-                ruleset,
-                out,
-                org: Some("org0"),
-                locked: &locked,
-            };
-            payroll_pipeline::run(request, &Quiet).await.unwrap()
-        }
-    };
-    let september = run(SEPTEMBER, Vec::new()).await.record;
+    let september = run_of(dir.path(), &ruleset, &out, SEPTEMBER, Vec::new()).await.record;
     let held_back = std::collections::BTreeSet::from(["C2".to_string()]);
     let left = payroll_connectors::results::leave_out(&out, &september.run_id, "org0", &held_back)
         .await
@@ -513,7 +499,7 @@ async fn a_worker_left_out_of_a_locked_run_is_in_no_total_and_carries_no_arrears
         period: SEPTEMBER,
         run_id: september.run_id.clone(),
     }];
-    let october = run(OCTOBER, locked).await.record;
+    let october = run_of(dir.path(), &ruleset, &out, OCTOBER, locked).await.record;
     let arrears = payroll_connectors::results::read_arrears(&out, "org0", "2026-10", &october.run_id)
         .await
         .unwrap();
