@@ -1,49 +1,7 @@
 //! What an upload is, as the database stores it and the API shows it: its kind, mode, status
 //! and format, each a closed set with its wire name.
 
-use std::fmt;
-use std::str::FromStr;
-
 use payroll_connectors::files::sheet;
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
-
-macro_rules! wire_enum {
-    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $wire:literal),+ $(,)? }) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
-        pub enum $name {
-            $($(#[$vmeta])* #[serde(rename = $wire)] $variant),+
-        }
-
-        impl $name {
-            pub const ALL: &[$name] = &[$($name::$variant),+];
-
-            pub fn as_str(self) -> &'static str {
-                match self {
-                    $($name::$variant => $wire),+
-                }
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-
-        impl FromStr for $name {
-            type Err = String;
-
-            fn from_str(s: &str) -> std::result::Result<Self, String> {
-                $name::ALL.iter().copied().find(|v| v.as_str() == s).ok_or_else(|| {
-                    let all: Vec<&str> = $name::ALL.iter().map(|v| v.as_str()).collect();
-                    format!("`{s}`: expected {}", all.join(", "))
-                })
-            }
-        }
-    };
-}
 
 wire_enum! {
     /// What an upload's rows are.
