@@ -178,17 +178,15 @@ fn text_column<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a StringArray
         .ok_or_else(|| DataFusionError::Execution(format!("results without a text column `{name}`")).into())
 }
 
+/// A decimal cell as a `Decimal`; `None` for NULL, another type, or a value no `Decimal` holds.
 fn decimal(array: &ArrayRef, row: usize) -> Option<Decimal> {
-    if !array.is_valid(row) {
-        return None;
-    }
     match array.data_type() {
-        DataType::Decimal128(_, scale) => Some(Decimal::from_i128_with_scale(
+        DataType::Decimal128(_, scale) if array.is_valid(row) => crate::money::decimal(
             array
                 .as_primitive::<datafusion::arrow::datatypes::Decimal128Type>()
                 .value(row),
-            *scale as u32,
-        )),
+            *scale,
+        ),
         _ => None,
     }
 }

@@ -129,12 +129,7 @@ pub async fn preview(request: PreviewRequest<'_>) -> Result<Preview> {
             preview: preview_nets.get(id).copied(),
         })
         .collect();
-    workers.sort_by(|a, b| {
-        b.difference()
-            .abs()
-            .cmp(&a.difference().abs())
-            .then_with(|| a.worker_id.cmp(&b.worker_id))
-    });
+    crate::variance::biggest_change_first(&mut workers, WorkerNets::difference, |w| &w.worker_id);
     let gain = workers.iter().filter(|w| w.difference() > Decimal::ZERO).count() as u64;
     let lose = workers.iter().filter(|w| w.difference() < Decimal::ZERO).count() as u64;
 

@@ -114,12 +114,7 @@ pub fn compare(now: &[RecordBatch], last: &[RecordBatch], version: &CompiledVers
             }
         })
         .collect();
-    workers.sort_by(|a, b| {
-        b.difference()
-            .abs()
-            .cmp(&a.difference().abs())
-            .then_with(|| a.worker_id.cmp(&b.worker_id))
-    });
+    biggest_change_first(&mut workers, WorkerVariance::difference, |w| &w.worker_id);
     let mut sites: BTreeMap<String, SiteVariance> = BTreeMap::new();
     for (rows, then) in [(&last, true), (&now, false)] {
         for row in rows.values() {
@@ -147,6 +142,12 @@ pub fn compare(now: &[RecordBatch], last: &[RecordBatch], version: &CompiledVers
     }
 }
 
+/// Sorts `rows` by how much they changed, the biggest (either way) first, then by id: the
+/// order a reviewer reads a comparison in.
+pub(crate) fn biggest_change_first<T>(rows: &mut [T], change: impl Fn(&T) -> Decimal, id: impl Fn(&T) -> &str) {
+    rows.sort_by(|a, b| change(b).abs().cmp(&change(a).abs()).then_with(|| id(a).cmp(id(b))));
+}
+
 /// Each worker's row of `batches`, with the amounts of `wanted` the batches carry.
 fn rows(batches: &[RecordBatch], wanted: &[&str]) -> BTreeMap<String, Row> {
     let mut rows = BTreeMap::new();
@@ -160,21 +161,23 @@ fn rows(batches: &[RecordBatch], wanted: &[&str]) -> BTreeMap<String, Row> {
             continue;
         };
         // The amounts, with their scale: a component that is no decimal has no amount here.
-        let columns: Vec<(&str, &datafusion::arrow::array::PrimitiveArray<Decimal128Type>, u32)> = wanted
+        let columns: Vec<(&str, &datafusion::arrow::array::PrimitiveArray<Decimal128Type>, i8)> = wanted
             .iter()
             .filter_map(|name| {
                 let column = batch.column_by_name(name)?;
                 let DataType::Decimal128(_, scale) = column.data_type() else {
                     return None;
                 };
-                Some((*name, column.as_primitive::<Decimal128Type>(), u32::from(*scale as u8)))
+                Some((*name, column.as_primitive::<Decimal128Type>(), *scale))
             })
             .collect();
         for i in 0..batch.num_rows() {
             let amounts = columns
                 .iter()
                 .filter(|(_, c, _)| c.is_valid(i))
-                .map(|(name, c, scale)| (name.to_string(), Decimal::from_i128_with_scale(c.value(i), *scale)))
+                .filter_map(|(name, c, scale)| {
+                    Some((name.to_string(), payroll_engine::money::decimal(c.value(i), *scale)?))
+                })
                 .collect();
             let cell = |array: &Option<datafusion::arrow::array::StringArray>| {
                 array.as_ref().map(|a| a.value(i).to_string()).unwrap_or_default()

@@ -5,7 +5,7 @@
 //! component, workers who gain, lose or change findings) is for whoever may ask one; its
 //! per-worker figures and results are pay (`pay:view`, each download audited).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -194,10 +194,7 @@ async fn compute(
         .and_then(|v| v.payslip.as_ref().map(|p| p.net.clone()))
         .ok_or_else(|| Error::Conflict(format!("the ruleset run {} applied names no net pay", base.id)))?;
     let results = read_org_results(&app.store, &org, &period.to_string(), &base.id).await?;
-    let base_findings: BTreeSet<(String, String)> = previews::findings_of_run(&app.db, &org, &base.id)
-        .await?
-        .into_iter()
-        .collect();
+    let base_findings = crate::db::findings::pairs(&app.db, &org, &base.id, None).await?;
     let version = ruleset
         .version_on(period.first_day())
         .map_err(|e| Error::invalid("ruleset", e.to_string()))?;

@@ -267,7 +267,9 @@ pub async fn nightly_digest(app: &App, run: &Run, report: &RunReport) -> Result<
     };
     let (earlier, _) = runs::list(&app.db, &run.org_id, &filter, None, 100).await?;
     let known = match earlier.iter().find(|r| r.id != run.id && r.summary.is_some()) {
-        Some(before) => crate::db::findings::blocks_of(&app.db, &run.org_id, &before.id).await?,
+        Some(before) => {
+            crate::db::findings::pairs(&app.db, &run.org_id, &before.id, Some(payroll_rules::Severity::Block)).await?
+        }
         None => Default::default(),
     };
     let mut new: BTreeMap<&str, usize> = BTreeMap::new();

@@ -3,6 +3,7 @@
 //! someone has, `excluded` while its worker is excluded from the run, else `open`.
 
 use payroll_engine::findings::Finding;
+use payroll_rules::Severity;
 use sqlx::{Any, Transaction};
 
 use super::audit::Audited;
@@ -146,13 +147,19 @@ pub async fn list(
         .await
 }
 
-/// The (worker, check) pairs of a run's `block` findings.
-pub async fn blocks_of(db: &Db, org: &str, run_id: &str) -> Result<std::collections::BTreeSet<(String, String)>> {
+/// The (worker, check) pairs of a run's findings, of one severity if given.
+pub async fn pairs(
+    db: &Db,
+    org: &str,
+    run_id: &str,
+    severity: Option<Severity>,
+) -> Result<std::collections::BTreeSet<(String, String)>> {
     let pairs: Vec<(String, String)> = sqlx::query_as(
-        "SELECT worker_id, check_name FROM run_findings WHERE org_id = $1 AND run_id = $2 AND severity = 'block'",
+        "SELECT worker_id, check_name FROM run_findings WHERE org_id = $1 AND run_id = $2 AND ($3 = '' OR severity = $3)",
     )
     .bind(org)
     .bind(run_id)
+    .bind(severity.map_or("", Severity::as_str))
     .fetch_all(db.pool())
     .await?;
     Ok(pairs.into_iter().collect())

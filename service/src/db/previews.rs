@@ -139,14 +139,3 @@ pub async fn set(db: &Db, id: &str, status: PreviewStatus, summary: Option<&str>
         .await?;
     Ok(())
 }
-
-/// The (worker, check) pairs of a run's findings.
-pub async fn findings_of_run(db: &Db, org: &str, run_id: &str) -> Result<Vec<(String, String)>> {
-    Ok(
-        sqlx::query_as("SELECT worker_id, check_name FROM run_findings WHERE org_id = $1 AND run_id = $2")
-            .bind(org)
-            .bind(run_id)
-            .fetch_all(db.pool())
-            .await?,
-    )
-}

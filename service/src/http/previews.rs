@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::App;
-use super::extractor::{ApiJson, ApiPath, ApiQuery, QueryFaults};
+use super::extractor::{ApiJson, ApiPath, ApiQuery, Offset};
 use crate::caller::Caller;
 use crate::db::previews::StoredPreview;
 use crate::domain::previews::PreviewStatus;
@@ -253,12 +253,9 @@ pub(super) async fn workers(
     ApiPath((org, id)): ApiPath<(String, String)>,
     ApiQuery(query): ApiQuery<WorkersQuery>,
 ) -> Result<Json<PreviewWorkerPage>> {
-    let mut faults = QueryFaults::default();
-    let size = faults.page_size(query.page_size, 100, 1000) as usize;
-    let from = faults.token::<usize>(query.page_token.as_deref()).unwrap_or(0);
-    faults.check()?;
-    let (page, total) = operations::workers(&ctx, &user, &org, &id, from, size).await?;
-    let next = from + page.len();
+    let offset = Offset::of(query.page_size, query.page_token.as_deref())?;
+    let (page, total) = operations::workers(&ctx, &user, &org, &id, offset.start, offset.size).await?;
+    let next = offset.next(page.len(), offset.start + page.len() < total);
     Ok(Json(PreviewWorkerPage {
         workers: page
             .into_iter()
@@ -270,7 +267,7 @@ pub(super) async fn workers(
             })
             .collect(),
         total,
-        next_page_token: (next < total).then(|| next.to_string()),
+        next_page_token: next,
     }))
 }
 
