@@ -50,6 +50,16 @@ wire_enum! {
     }
 }
 
+impl Format {
+    /// The media type a file of this format is served and recognised by.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Csv => "text/csv",
+            Format::Xlsx => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        }
+    }
+}
+
 impl From<Format> for sheet::Format {
     fn from(format: Format) -> sheet::Format {
         match format {

@@ -14,6 +14,7 @@ use super::extractor::{ApiJson, ApiPath, ApiQuery, Offset};
 use crate::caller::Caller;
 use crate::db::previews::StoredPreview;
 use crate::domain::previews::PreviewStatus;
+use crate::domain::uploads::Format;
 use crate::error::{Error, Result};
 use crate::previews::{self as operations, Ask};
 
@@ -308,7 +309,7 @@ pub(super) async fn results_csv(
     let bytes = operations::results_csv(&ctx, &user, &org, &id).await?;
     Ok(super::results::download(
         bytes,
-        "text/csv",
+        Format::Csv.content_type(),
         &format!("preview-{id}.csv"),
     ))
 }

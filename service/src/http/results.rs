@@ -24,6 +24,7 @@ use crate::caller::Caller;
 use crate::db::audit::Action;
 use crate::db::runs::{self, Run};
 use crate::domain::permissions::Permission;
+use crate::domain::uploads::Format;
 use crate::error::{Error, Result};
 use crate::results::{cell, row_json};
 
@@ -374,7 +375,7 @@ pub(super) async fn payslip(
 ) -> Result<Response> {
     let (worker, content_type) = match file.rsplit_once('.') {
         Some((worker, "pdf")) => (worker, "application/pdf"),
-        Some((worker, "xlsx")) => (worker, XLSX),
+        Some((worker, "xlsx")) => (worker, Format::Xlsx.content_type()),
         _ => {
             return Err(Error::NotFound(format!(
                 "`{file}`: payslips are `<worker_id>.pdf` or `<worker_id>.xlsx`"
@@ -431,12 +432,10 @@ pub(super) async fn register(
     let bytes = ctx.store.get(&path).await?;
     Ok(download(
         bytes,
-        XLSX,
+        Format::Xlsx.content_type(),
         &format!("register-{org}-{}-{id}.xlsx", run.period),
     ))
 }
-
-const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 
 pub(super) async fn finalized(ctx: &App, org: &str, id: &str) -> Result<Run> {
     let run = runs::get(&ctx.db, org, id).await?;

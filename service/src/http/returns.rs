@@ -12,6 +12,7 @@ use axum::routing::get;
 use super::App;
 use super::extractor::ApiPath;
 use crate::caller::Caller;
+use crate::domain::uploads::Format;
 use crate::error::Result;
 use crate::returns::{self as operations, Return};
 
@@ -31,11 +32,11 @@ async fn file(ctx: &App, user: &Caller, org: &str, id: &str, which: Return) -> R
     let filed = operations::download(ctx, user, org, id, which).await?;
     let (content_type, name) = match which {
         Return::Ecr => ("text/plain; charset=utf-8", format!("ecr-{org}-{}.txt", filed.period)),
-        Return::Esic => (
-            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            format!("esic-{org}-{}.xlsx", filed.period),
+        Return::Esic => (Format::Xlsx.content_type(), format!("esic-{org}-{}.xlsx", filed.period)),
+        Return::Exceptions => (
+            Format::Csv.content_type(),
+            format!("return-exceptions-{org}-{}.csv", filed.period),
         ),
-        Return::Exceptions => ("text/csv", format!("return-exceptions-{org}-{}.csv", filed.period)),
     };
     Ok((
         [

@@ -17,8 +17,8 @@ use crate::caller::Caller;
 use crate::db::uploads::{self, Filter, Upload};
 use crate::domain::uploads::{Format, UploadKind, UploadMode, UploadStatus};
 use crate::error::{Error, Result};
+use crate::uploads as operations;
 use crate::uploads::review::WorkerChange;
-use crate::uploads::{self as operations, XLSX};
 
 pub fn router() -> Router<App> {
     Router::new()
@@ -416,13 +416,9 @@ pub(super) async fn errors_csv(
 
 async fn errors(ctx: &App, user: &Caller, org: &str, id: &str, format: Format) -> Result<Response> {
     let bytes = operations::error_report(ctx, user, org, id, format).await?;
-    let content_type = match format {
-        Format::Xlsx => XLSX,
-        Format::Csv => "text/csv",
-    };
     Ok((
         [
-            (header::CONTENT_TYPE, content_type.to_string()),
+            (header::CONTENT_TYPE, format.content_type().to_string()),
             (
                 header::CONTENT_DISPOSITION,
                 format!("attachment; filename=\"upload-{id}-errors.{format}\""),

@@ -10,6 +10,7 @@ use utoipa::IntoParams;
 use super::App;
 use super::extractor::{ApiPath, ApiQuery};
 use crate::caller::Caller;
+use crate::domain::uploads::Format;
 use crate::error::{Error, Result};
 use crate::variance::{self as operations, Report};
 
@@ -53,7 +54,7 @@ pub(super) async fn csv(
     let (bytes, then, now) = operations::report(&ctx, &user, &org, &id, which).await?;
     Ok(super::results::download(
         bytes,
-        "text/csv",
+        Format::Csv.content_type(),
         &format!("variance-{org}-{then}-{now}.csv"),
     ))
 }
@@ -74,7 +75,7 @@ pub(super) async fn xlsx(
     let (bytes, then, now) = operations::report(&ctx, &user, &org, &id, Report::Xlsx).await?;
     Ok(super::results::download(
         bytes,
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        Format::Xlsx.content_type(),
         &format!("variance-{org}-{then}-{now}.xlsx"),
     ))
 }

@@ -294,9 +294,6 @@ pub async fn error_report(app: &App, caller: &Caller, org: &str, id: &str, forma
     .map_err(|e| Error::Internal(format!("the error report's thread: {e}")))?
 }
 
-/// The content type of an XLSX file.
-pub const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
-
 /// XLSX or CSV, by the file's name, else its content type, else its first bytes; and the bytes
 /// must be what the name says.
 fn format_of(file_name: Option<&str>, content_type: Option<&str>, bytes: &[u8]) -> Result<Format> {
@@ -313,8 +310,8 @@ fn format_of(file_name: Option<&str>, content_type: Option<&str>, bytes: &[u8]) 
                 format!("a .{other} file: expected an .xlsx or a .csv file"),
             ));
         }
-        (None, Some(XLSX)) => Format::Xlsx,
-        (None, Some("text/csv")) => Format::Csv,
+        (None, Some(t)) if t == Format::Xlsx.content_type() => Format::Xlsx,
+        (None, Some(t)) if t == Format::Csv.content_type() => Format::Csv,
         (None, _) if zip => Format::Xlsx,
         (None, _) => Format::Csv,
     };
