@@ -12,6 +12,8 @@ use serde::{Deserialize, Serialize};
 use crate::error::Invalid;
 use crate::money::parse_amount;
 
+mod scan;
+
 /// The feeds events come from; each has its own file and topic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Feed {
@@ -76,6 +78,28 @@ pub struct Punch {
     /// Milliseconds since the epoch, UTC.
     pub at_ms: i64,
     pub direction: Direction,
+}
+
+/// A punch as decoded, before it is kept: its worker id still in the message's bytes when it
+/// can be, so folding a file costs no allocation per punch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PunchRef<'a> {
+    pub event_id: EventId,
+    pub worker_id: Cow<'a, str>,
+    /// Milliseconds since the epoch, UTC.
+    pub at_ms: i64,
+    pub direction: Direction,
+}
+
+impl PunchRef<'_> {
+    pub fn to_punch(&self) -> Punch {
+        Punch {
+            event_id: self.event_id,
+            worker_id: (*self.worker_id).into(),
+            at_ms: self.at_ms,
+            direction: self.direction,
+        }
+    }
 }
 
 /// A punch's event id, the key its worker's state keeps it under, in 128 bits: devices name
@@ -253,13 +277,40 @@ struct AdjustmentJson<'a> {
 }
 
 pub fn decode_punch(json: &[u8]) -> Result<Punch, Invalid> {
+    decode_punch_ref(json).map(|p| p.to_punch())
+}
+
+/// A punch, read by the scanner when it is in the devices' plain form, else by the general
+/// decoder; either way the same punch, or the same refusal.
+pub fn decode_punch_ref(json: &[u8]) -> Result<PunchRef<'_>, Invalid> {
+    match scan::punch(json) {
+        Some(punch) => Ok(punch),
+        None => decode_punch_reference(json),
+    }
+}
+
+/// A punch by the general JSON decoder alone: what the scanner is held to (tests, fuzzing).
+#[doc(hidden)]
+pub fn decode_punch_reference(json: &[u8]) -> Result<PunchRef<'_>, Invalid> {
     let p: PunchJson = from_json(json)?;
-    Ok(Punch {
-        event_id: EventId::new(id("event_id", &p.event_id)?),
-        worker_id: id("worker_id", &p.worker_id)?.into(),
+    let event_id = EventId::new(id("event_id", &p.event_id)?);
+    let worker_id = match p.worker_id {
+        Cow::Borrowed(id) => Cow::Borrowed(self::id("worker_id", id)?),
+        Cow::Owned(id) => Cow::Owned(self::id("worker_id", &id)?.to_string()),
+    };
+    Ok(PunchRef {
+        event_id,
+        worker_id,
         at_ms: timestamp_ms(&p.ts)?,
         direction: p.direction,
     })
+}
+
+/// Whether the scanner and the general decoder agree on `json`: the scanner reads it as the
+/// decoder does, or hands it back (the `events` fuzz target's property).
+#[doc(hidden)]
+pub fn punch_scan_agrees(json: &[u8]) -> bool {
+    scan::punch(json).is_none_or(|fast| Ok(fast) == decode_punch_reference(json))
 }
 
 pub fn decode_leave(json: &[u8]) -> Result<LeaveVersion, Invalid> {

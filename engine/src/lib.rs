@@ -37,4 +37,4 @@ pub use event::{Event, Feed};
 pub use inputs::{Attendance, InputsBatch, PeriodInputs, inputs_batches};
 pub use master::{PayBasis, Sensitive, Site, Worker};
 pub use shard::{Record, Shard};
-pub use state::{Ledger, WorkerState};
+pub use state::{Ledger, StatePart, WorkerState};

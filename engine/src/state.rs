@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::archive::{Closing, PeriodEvents, WorkerPeriod, closed_periods_of};
 use crate::attendance::StoredPunch;
 use crate::error::Invalid;
-use crate::event::{AdjustmentVersion, Event, EventId, LeaveVersion};
+use crate::event::{AdjustmentVersion, Event, EventId, LeaveVersion, PunchRef};
 use crate::inputs::{Attendance, PeriodInputs, leaver_inputs, period_inputs};
 use crate::master::{Site, Worker};
 use crate::vec_map::VecMap;
@@ -84,6 +84,34 @@ fn later<T: Ord>(new: (u64, &T), old: (u64, &T)) -> bool {
 /// Hash maps keyed by worker or event id: looked up once per event, so a fast hash pays (ids
 /// come from the company's own master and devices, not from an adversary).
 type ById<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
+/// Some workers' states, taken from a ledger to be folded on a core of its own
+/// ([`Ledger::take_states`]).
+#[derive(Debug, Default)]
+pub struct StatePart(ById<Box<str>, WorkerState>);
+
+impl StatePart {
+    /// [`Ledger::apply`], for a worker of this part.
+    pub fn apply(&mut self, event: Event) -> bool {
+        match self.0.get_mut(event.worker_id()) {
+            Some(state) => state.apply(event),
+            None => self.0.entry(event.worker_id().into()).or_default().apply(event),
+        }
+    }
+
+    /// [`StatePart::apply`] for a punch still in its message's bytes: no allocation unless the
+    /// worker is new to the part.
+    pub fn apply_punch(&mut self, punch: &PunchRef) -> bool {
+        let keep = |state: &mut WorkerState| {
+            let stored = StoredPunch::new(punch.at_ms, punch.direction);
+            state.punches.keep(punch.event_id, stored, smaller)
+        };
+        match self.0.get_mut(&*punch.worker_id) {
+            Some(state) => keep(state),
+            None => keep(self.0.entry((*punch.worker_id).into()).or_default()),
+        }
+    }
+}
 
 /// Every worker's master record and folded state. Events may come before their worker's
 /// master record (the feeds are independent): they are folded all the same and wait; only
@@ -310,6 +338,41 @@ impl Ledger {
 
     /// Takes in another ledger's workers and states (another shard's): master records replace,
     /// states are merged.
+    /// The worker states split by `part_of` a worker id into `parts`, to be folded on a core
+    /// each while every core reads the master ([`Ledger::check_worker`]), then put back
+    /// ([`Ledger::put_states`]). Only a ledger with no closed period (an input folder's): a
+    /// part folds without noting late events.
+    pub fn take_states(&mut self, parts: usize, part_of: impl Fn(&str) -> usize) -> Result<Vec<StatePart>, Invalid> {
+        if !self.closed.is_empty() {
+            return Err(Invalid::record("a ledger with closed periods is folded whole"));
+        }
+        let parts = parts.max(1);
+        let share = self.workers.len().max(self.states.len()) / parts;
+        let mut split: Vec<StatePart> = (0..parts)
+            .map(|_| StatePart(ById::with_capacity_and_hasher(share + share / 10, Default::default())))
+            .collect();
+        for (id, state) in std::mem::take(&mut self.states) {
+            split[part_of(&id).min(parts - 1)].0.insert(id, state);
+        }
+        Ok(split)
+    }
+
+    /// Puts back the states [`Ledger::take_states`] took, folded since.
+    pub fn put_states(&mut self, parts: Vec<StatePart>) {
+        self.states.reserve(parts.iter().map(|part| part.0.len()).sum());
+        for part in parts {
+            self.states.extend(part.0);
+        }
+    }
+
+    /// Room for `workers` more workers and their states: a master read in one go is then never
+    /// moved to a larger table (each move of a million workers' records is a copy into fresh
+    /// memory, and fresh memory is cleared page by page).
+    pub fn reserve(&mut self, workers: usize) {
+        self.workers.reserve(workers);
+        self.states.reserve(workers);
+    }
+
     pub fn merge(&mut self, other: Ledger) {
         self.closed.extend(other.closed);
         self.to_reopen.extend(other.to_reopen);

@@ -45,6 +45,10 @@ pub fn events(data: &[u8]) {
     let mut ledger = ledger();
     match Feed::ALL.get(usize::from(topic % 4)) {
         Some(feed) => {
+            assert!(
+                *feed != Feed::Attendance || payroll_engine::event::punch_scan_agrees(message),
+                "the punch scanner and the general decoder disagree"
+            );
             if let Ok(event) = feed.decode(message) {
                 ledger.apply(event);
             }

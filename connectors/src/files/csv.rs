@@ -3,29 +3,84 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use payroll_engine::Invalid;
 use payroll_engine::masking::{SENSITIVE_FIELDS, mask_field};
 
 use crate::error::{Error, Result};
 
-pub struct Record {
-    pub line: u64,
-    pub original: String,
-    /// The named cells, or why the line could not be split into cells.
-    cells: Result<HashMap<String, String>, String>,
+/// A file's header row: its names in order, and each name's column (of a name given twice, the
+/// later column).
+struct Headers {
+    names: Vec<String>,
+    columns: HashMap<String, usize>,
+    /// Whether a column holds bank accounts or PANs, to be masked in the original line.
+    sensitive: bool,
 }
 
-impl Record {
+/// A record of the file. Its original line is made only when asked for (a dead letter): a
+/// million-row master is read without writing each row out again.
+pub struct Record<'a> {
+    pub line: u64,
+    text: &'a [u8],
+    headers: Arc<Headers>,
+    /// The cells, or why the line could not be split into cells.
+    cells: Result<::csv::StringRecord, String>,
+}
+
+impl<'a> Record<'a> {
     /// The cells by column name, or why the line has none.
-    pub fn cells(&self) -> Result<&HashMap<String, String>, Invalid> {
-        self.cells.as_ref().map_err(|reason| Invalid::record(reason.clone()))
+    pub fn cells(&self) -> Result<Cells<'_>, Invalid> {
+        match &self.cells {
+            Ok(record) => Ok(Cells {
+                headers: &self.headers,
+                record,
+            }),
+            Err(reason) => Err(Invalid::record(reason.clone())),
+        }
     }
 
     /// The org a master row (a site or a worker) says it belongs to, if it says.
     pub fn org_id(&self) -> Option<&str> {
-        let org = self.cells.as_ref().ok()?.get("org_id")?.as_str();
+        let org = self.cells().ok()?.get("org_id")?;
         (!org.is_empty()).then_some(org)
+    }
+
+    /// The line as the file has it, its bank account and PAN cells masked.
+    pub fn original(&self) -> String {
+        match &self.cells {
+            Ok(record) if self.headers.sensitive => masked_line(&self.headers.names, record),
+            _ => String::from_utf8_lossy(self.text).trim().to_string(),
+        }
+    }
+}
+
+/// A record's cells by column name.
+pub struct Cells<'r> {
+    headers: &'r Headers,
+    record: &'r ::csv::StringRecord,
+}
+
+impl<'r> Cells<'r> {
+    pub fn get(&self, name: &str) -> Option<&'r str> {
+        self.record.get(*self.headers.columns.get(name)?)
+    }
+
+    /// Every named cell the record has, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (&'r str, &'r str)> + use<'r> {
+        let record = self.record;
+        self.headers
+            .columns
+            .iter()
+            .filter_map(move |(name, &column)| Some((name.as_str(), record.get(column)?)))
+    }
+}
+
+/// As the JSON object of its named cells (what a master row published to a topic is).
+impl serde::Serialize for Cells<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        serializer.collect_map(self.iter())
     }
 }
 
@@ -57,54 +112,47 @@ impl Lines {
 }
 
 /// The records of `bytes`; a missing required column fails the whole file, naming it.
-pub fn records<'a>(path: &Path, bytes: &'a [u8], required: &[&str]) -> Result<impl Iterator<Item = Record> + 'a> {
+pub fn records<'a>(path: &Path, bytes: &'a [u8], required: &[&str]) -> Result<impl Iterator<Item = Record<'a>> + 'a> {
     let mut reader = ::csv::ReaderBuilder::new().flexible(true).from_reader(bytes);
-    let headers: Vec<String> = reader
+    let names: Vec<String> = reader
         .headers()
         .map_err(|e| Error::input(path.display(), e.to_string()))?
         .iter()
         .map(|h| h.trim().to_string())
         .collect();
-    if let Some(absent) = required.iter().find(|c| !headers.iter().any(|h| h == *c)) {
+    if let Some(absent) = required.iter().find(|c| !names.iter().any(|h| h == *c)) {
         return Err(Error::input(
             path.display(),
             format!("line 1: missing column `{absent}`; expected {}", required.join(",")),
         ));
     }
-    let sensitive = headers.iter().any(|h| SENSITIVE_FIELDS.contains(&h.as_str()));
-    let mut record = ::csv::StringRecord::new();
+    let headers = Arc::new(Headers {
+        sensitive: names.iter().any(|h| SENSITIVE_FIELDS.contains(&h.as_str())),
+        columns: names.iter().enumerate().map(|(i, name)| (name.clone(), i)).collect(),
+        names,
+    });
     let mut start = reader.position().byte() as usize;
     let mut lines = Lines::after(&bytes[..start]);
     Ok(std::iter::from_fn(move || {
         loop {
+            let mut record = ::csv::StringRecord::new();
             let read = reader.read_record(&mut record);
             let end = reader.position().byte() as usize;
             let text = &bytes[start..end];
             start = end;
             let line = lines.next(text);
-            let mut original = String::from_utf8_lossy(text).trim().to_string();
-            match read {
+            let cells = match read {
                 Ok(false) => return None,
-                Ok(true) if original.is_empty() => continue,
-                Ok(true) => {
-                    if sensitive {
-                        original = masked_line(&headers, &record);
-                    }
-                    let cells = headers.iter().cloned().zip(record.iter().map(str::to_string)).collect();
-                    return Some(Record {
-                        line,
-                        original,
-                        cells: Ok(cells),
-                    });
-                }
-                Err(e) => {
-                    return Some(Record {
-                        line,
-                        original,
-                        cells: Err(format!("malformed CSV: {e}")),
-                    });
-                }
-            }
+                Ok(true) if String::from_utf8_lossy(text).trim().is_empty() => continue,
+                Ok(true) => Ok(record),
+                Err(e) => Err(format!("malformed CSV: {e}")),
+            };
+            return Some(Record {
+                line,
+                text,
+                headers: Arc::clone(&headers),
+                cells,
+            });
         }
     }))
 }

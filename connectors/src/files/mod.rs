@@ -15,6 +15,7 @@ pub use summary::fold as fold_summary;
 use std::path::{Path, PathBuf};
 
 use memmap2::{Mmap, UncheckedAdvice};
+use payroll_engine::parallel::cores;
 use payroll_engine::run::InputDigest;
 use payroll_engine::{Feed, Ledger, Site, Worker};
 
@@ -53,19 +54,18 @@ pub fn read_folder(dir: &Path, dead_letters: &mut DeadLetters, progress: &dyn Pr
 
     let (sites_path, sites_csv) = read("sites.csv")?.ok_or_else(|| missing(dir, "sites.csv"))?;
     let sites = csv::records(&sites_path, &sites_csv, &SITE_COLUMNS)?
-        .filter_map(
-            |r| match r.cells().and_then(|c| Site::decode(|f| c.get(f).map(String::as_str))) {
-                Ok(site) => Some(site),
-                Err(invalid) => {
-                    dead_letters.push("sites.csv", Position::Line(r.line), invalid, &r.original, r.org_id());
-                    None
-                }
-            },
-        )
+        .filter_map(|r| match r.cells().and_then(|c| Site::decode(|f| c.get(f))) {
+            Ok(site) => Some(site),
+            Err(invalid) => {
+                dead_letters.push("sites.csv", Position::Line(r.line), invalid, &r.original(), r.org_id());
+                None
+            }
+        })
         .collect::<Vec<_>>();
     let mut ledger = Ledger::new(sites);
 
     let (workers_path, workers_csv) = read("workers.csv")?.ok_or_else(|| missing(dir, "workers.csv"))?;
+    ledger.reserve(memchr::memchr_iter(b'\n', &workers_csv).count());
     fold_workers(&workers_path, &workers_csv, &mut ledger, dead_letters)?;
 
     let mut events = 0;
@@ -77,16 +77,18 @@ pub fn read_folder(dir: &Path, dead_letters: &mut DeadLetters, progress: &dyn Pr
             events += summary::fold(&name, &path, &bytes, &mut ledger, dead_letters)?;
         }
     }
+    let mut parts = ndjson::Parts::split(ledger, cores()).map_err(|e| Error::input(dir.display(), e.to_string()))?;
     for feed in Feed::ALL {
         let name = format!("{}.ndjson", feed.name());
         if let Some((_, bytes)) = read(&name)? {
             has_attendance |= feed == Feed::Attendance;
             progress.start(&format!("reading {name}"), bytes.len() as u64, Unit::Bytes);
-            events += ndjson::fold(feed, &name, &bytes, &mut ledger, dead_letters, progress, &|range| {
+            events += ndjson::fold(feed, &name, &bytes, &mut parts, dead_letters, progress, &|range| {
                 bytes.release(range)
             });
         }
     }
+    let mut ledger = parts.merge();
     if !has_attendance {
         return Err(missing(
             dir,
@@ -103,10 +105,16 @@ pub fn fold_workers(path: &Path, bytes: &[u8], ledger: &mut Ledger, dead_letters
     for r in csv::records(path, bytes, &WORKER_COLUMNS)? {
         if let Err(invalid) = r
             .cells()
-            .and_then(|c| Worker::decode(|f| c.get(f).map(String::as_str)))
+            .and_then(|c| Worker::decode(|f| c.get(f)))
             .and_then(|w| ledger.upsert_worker(w))
         {
-            dead_letters.push("workers.csv", Position::Line(r.line), invalid, &r.original, r.org_id());
+            dead_letters.push(
+                "workers.csv",
+                Position::Line(r.line),
+                invalid,
+                &r.original(),
+                r.org_id(),
+            );
         }
     }
     Ok(())
@@ -119,7 +127,7 @@ pub fn read_sites(path: &Path) -> Result<Vec<Site>> {
     csv::records(path, &bytes, &SITE_COLUMNS)?
         .map(|r| {
             r.cells()
-                .and_then(|c| Site::decode(|f| c.get(f).map(String::as_str)))
+                .and_then(|c| Site::decode(|f| c.get(f)))
                 .map_err(|invalid| Error::input(path.display(), format!("line {}: {invalid}", r.line)))
         })
         .collect()

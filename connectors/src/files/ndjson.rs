@@ -1,19 +1,71 @@
-//! Event files, one JSON event a line. Decoding is spread over the cores in contiguous chunks;
-//! folding then runs in file order, so line numbers and dead letters come out as in the file
-//! and the state is the same whatever the number of cores.
+//! Event files, one JSON event a line. The ledger is split by worker over the cores; each wave
+//! of the file is decoded on every core in contiguous chunks, then each part of the ledger folds
+//! its own workers' events on a core of its own, so no lock is shared. Dead letters come out in
+//! file order with their lines, and the state is the same whatever the number of cores: a
+//! worker's events all go to one part, and folding is order-free.
 
+use std::hash::BuildHasher;
+
+use foldhash::fast::FixedState;
 use memchr::memchr_iter;
-use payroll_engine::parallel::{cores, map_in_order};
-use payroll_engine::{Event, Feed, Invalid, Ledger};
+use payroll_engine::event::{PunchRef, decode_punch_ref};
+use payroll_engine::parallel::map_in_order;
+use payroll_engine::{Event, Feed, Invalid, Ledger, StatePart};
 
 use crate::dead_letter::{DeadLetters, Position};
 use crate::progress::Progress;
 
-/// A chunk's outcome: decoded events and refusals, with lines counted within the chunk.
-#[derive(Default)]
-struct Chunk {
+/// A ledger whose worker states are split over the cores: every core reads the master, each
+/// folds into its own part.
+pub(crate) struct Parts {
+    ledger: Ledger,
+    states: Vec<StatePart>,
+}
+
+impl Parts {
+    pub(crate) fn split(mut ledger: Ledger, parts: usize) -> Result<Parts, Invalid> {
+        let parts = parts.max(1);
+        let states = ledger.take_states(parts, |worker_id| part_of(worker_id, parts))?;
+        Ok(Parts { ledger, states })
+    }
+
+    pub(crate) fn merge(self) -> Ledger {
+        let Parts { mut ledger, states } = self;
+        ledger.put_states(states);
+        ledger
+    }
+
+    /// The part that folds `worker_id`'s events.
+    fn of(&self, worker_id: &str) -> usize {
+        part_of(worker_id, self.states.len())
+    }
+}
+
+/// A fixed hash, so a worker's part is the same in every wave.
+fn part_of(worker_id: &str, parts: usize) -> usize {
+    (FixedState::default().hash_one(worker_id) % parts as u64) as usize
+}
+
+/// An event as decoded from a line: a punch still borrowing the file's bytes.
+enum Decoded<'a> {
+    Punch(PunchRef<'a>),
+    Other(Event),
+}
+
+impl Decoded<'_> {
+    fn worker_id(&self) -> &str {
+        match self {
+            Decoded::Punch(p) => &p.worker_id,
+            Decoded::Other(e) => e.worker_id(),
+        }
+    }
+}
+
+/// A chunk's outcome: decoded events by the part of the ledger that folds them, and refusals,
+/// with lines counted within the chunk.
+struct Chunk<'a> {
     lines: u64,
-    events: Vec<Event>,
+    events: Vec<Vec<Decoded<'a>>>,
     /// Line within the chunk, why, the line, and the org of the worker it names.
     refused: Vec<(u64, Invalid, String, Option<String>)>,
 }
@@ -23,11 +75,11 @@ struct Chunk {
 const WAVE: usize = 64 << 20;
 
 /// Decodes and folds every event of `bytes`; returns how many were folded.
-pub fn fold(
+pub(crate) fn fold(
     feed: Feed,
     source: &str,
     bytes: &[u8],
-    ledger: &mut Ledger,
+    parts: &mut Parts,
     dead_letters: &mut DeadLetters,
     progress: &dyn Progress,
     release: &dyn Fn(std::ops::Range<usize>),
@@ -35,13 +87,15 @@ pub fn fold(
     let mut first_line = 1;
     let mut folded = 0;
     let mut offset = 0;
+    let cores = parts.states.len();
     for wave in split_at_lines(bytes, bytes.len().div_ceil(WAVE)) {
-        let shared = &*ledger;
-        let chunks = map_in_order(split_at_lines(wave, cores() * 4), |chunk| {
+        let shared = &*parts;
+        let chunks = map_in_order(split_at_lines(wave, cores * 4), |chunk| {
             let decoded = decode(feed, chunk, shared);
             progress.advance(chunk.len() as u64);
             decoded
         });
+        let mut by_part: Vec<Vec<Vec<Decoded>>> = (0..cores).map(|_| Vec::with_capacity(chunks.len())).collect();
         for chunk in chunks {
             for (line, invalid, original, org_id) in chunk.refused {
                 dead_letters.push(
@@ -52,36 +106,64 @@ pub fn fold(
                     org_id.as_deref(),
                 );
             }
-            for event in chunk.events {
-                ledger.apply(event);
+            first_line += chunk.lines;
+            for (part, events) in by_part.iter_mut().zip(chunk.events) {
+                part.push(events);
+            }
+        }
+        let counts = map_in_order(parts.states.iter_mut().zip(by_part), |(part, batches)| {
+            let mut folded = 0u64;
+            for event in batches.into_iter().flatten() {
+                match event {
+                    Decoded::Punch(punch) => part.apply_punch(&punch),
+                    Decoded::Other(event) => part.apply(event),
+                };
                 folded += 1;
             }
-            first_line += chunk.lines;
-        }
+            folded
+        });
+        folded += counts.iter().sum::<u64>();
         release(offset..offset + wave.len());
         offset += wave.len();
     }
     folded
 }
 
-fn decode(feed: Feed, chunk: &[u8], ledger: &Ledger) -> Chunk {
-    let mut out = Chunk::default();
+fn decode<'a>(feed: Feed, chunk: &'a [u8], parts: &Parts) -> Chunk<'a> {
+    // Each part's vector sized once, from the lines counted (a fair hash gives each part about
+    // its share): grown by doubling, each copy went to fresh memory the kernel clears first.
+    let count = memchr_iter(b'\n', chunk).count() + 1;
+    let share = count / parts.states.len();
+    let mut out = Chunk {
+        lines: 0,
+        events: (0..parts.states.len())
+            .map(|_| Vec::with_capacity(share + share / 8 + 16))
+            .collect(),
+        refused: Vec::new(),
+    };
     for (index, line) in lines(chunk).enumerate() {
         out.lines += 1;
         let Some(line) = event_text(line) else {
             continue;
         };
-        let decoded = feed
-            .decode(line)
-            .and_then(|event| ledger.check_worker(event.worker_id()).map(|()| event))
-            .and_then(|event| ledger.check_org(&event).map(|()| event));
-        match decoded {
-            Ok(event) => out.events.push(event),
+        let decoded = match feed {
+            Feed::Attendance => decode_punch_ref(line).map(Decoded::Punch),
+            _ => feed.decode(line).map(Decoded::Other),
+        };
+        let checked = decoded.and_then(|event| {
+            parts.ledger.check_worker(event.worker_id())?;
+            if let Decoded::Other(other) = &event {
+                parts.ledger.check_org(other)?;
+            }
+            Ok((parts.of(event.worker_id()), event))
+        });
+        match checked {
+            Ok((part, event)) => out.events[part].push(event),
             Err(invalid) => out.refused.push((
                 index as u64,
                 invalid,
                 String::from_utf8_lossy(line).into_owned(),
-                org_of(line, ledger),
+                org_of(line, parts),
             )),
         }
     }
@@ -89,14 +171,17 @@ fn decode(feed: Feed, chunk: &[u8], ledger: &Ledger) -> Chunk {
 }
 
 /// The org of the worker a refused line names, when it is JSON naming a worker of the master.
-fn org_of(line: &[u8], ledger: &Ledger) -> Option<String> {
+fn org_of(line: &[u8], parts: &Parts) -> Option<String> {
     #[derive(serde::Deserialize)]
     struct Named<'a> {
         #[serde(borrow)]
         worker_id: std::borrow::Cow<'a, str>,
     }
     let named: Named = serde_json::from_slice(line).ok()?;
-    ledger.worker(&named.worker_id).map(|worker| worker.org_id.clone())
+    parts
+        .ledger
+        .worker(&named.worker_id)
+        .map(|worker| worker.org_id.clone())
 }
 
 /// The lines of an event file, without their `\n`.
@@ -136,7 +221,66 @@ fn split_at_lines(bytes: &[u8], parts: usize) -> impl Iterator<Item = &[u8]> {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+    use std::path::Path;
+
+    use payroll_engine::WorkerState;
+
     use super::*;
+    use crate::dead_letter::DeadLetter;
+    use crate::progress::Quiet;
+
+    /// The sample month's event files folded over `parts` cores: events folded, every worker's
+    /// state, and the dead letters in the order they came.
+    fn fold_sample(parts: usize) -> (u64, BTreeMap<String, Option<WorkerState>>, Vec<DeadLetter>) {
+        let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../cli/tests/data/sample");
+        let mut dead_letters = DeadLetters::default();
+        let mut ledger = Ledger::new(super::super::read_sites(&sample.join("sites.csv")).unwrap());
+        let workers = std::fs::read(sample.join("workers.csv")).unwrap();
+        super::super::fold_workers(&sample.join("workers.csv"), &workers, &mut ledger, &mut dead_letters).unwrap();
+        let mut parts = Parts::split(ledger, parts).unwrap();
+        let mut folded = 0;
+        for feed in Feed::ALL {
+            let mut lines: Vec<Vec<u8>> = std::fs::read(sample.join(format!("{}.ndjson", feed.name())))
+                .unwrap()
+                .split(|&b| b == b'\n')
+                .map(<[u8]>::to_vec)
+                .collect();
+            // Refused lines at the start, in the middle and at the end, and a blank one.
+            let unknown =
+                br#"{"event_id": "e-x", "worker_id": "NOBODY", "ts": "2026-10-02T03:00:00Z", "direction": "in"}"#;
+            lines.insert(0, br#"{"event_id": "e1""#.to_vec());
+            lines.insert(lines.len() / 2, unknown.to_vec());
+            lines.insert(lines.len() / 2, Vec::new());
+            lines.push(b"not json".to_vec());
+            let bytes = lines.join(&b'\n');
+            folded += fold(
+                feed,
+                feed.name(),
+                &bytes,
+                &mut parts,
+                &mut dead_letters,
+                &Quiet,
+                &|_| {},
+            );
+        }
+        let ledger = parts.merge();
+        let states = ledger
+            .worker_ids()
+            .map(|id| (id.to_string(), ledger.state(id).cloned()))
+            .collect();
+        (folded, states, dead_letters.iter().cloned().collect())
+    }
+
+    #[test]
+    fn the_state_and_the_dead_letters_are_the_same_on_any_number_of_cores() {
+        let one = fold_sample(1);
+        assert!(one.0 > 4_000, "the sample's events are folded");
+        assert_eq!(one.2.len(), 3 * Feed::ALL.len(), "the refused lines are dead letters");
+        for parts in [2, 3, 8] {
+            assert!(fold_sample(parts) == one, "{parts} parts");
+        }
+    }
 
     #[test]
     fn chunks_keep_whole_lines_and_every_byte() {

@@ -52,8 +52,8 @@ pub fn fold(name: &str, path: &Path, bytes: &[u8], ledger: &mut Ledger, dead_let
                 position: Position::Line(r.line),
                 cells: r
                     .cells()
-                    .map(|c| c.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
-                original: r.original,
+                    .map(|c| c.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()),
+                original: r.original(),
             })
             .collect(),
         Some("xlsx") => xlsx_rows(path, bytes)?,

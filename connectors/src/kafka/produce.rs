@@ -40,11 +40,11 @@ pub async fn publish_folder(
             let cells = record
                 .cells()
                 .map_err(|e| Error::input(workers_path.display(), format!("line {}: {e}", record.line)))?;
-            let json = serde_json::to_vec(cells)?;
+            let json = serde_json::to_vec(&cells)?;
             send(
                 &producer,
                 &topics.workers,
-                cells.get("worker_id").map(String::as_bytes),
+                cells.get("worker_id").map(str::as_bytes),
                 &json,
             )?;
             count += 1;
