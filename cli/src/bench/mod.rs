@@ -198,7 +198,8 @@ pub enum BenchCommand {
         #[arg(long, default_value = "2026-10")]
         period: PayPeriod,
     },
-    /// A whole run from raw punch files: generate a month, then run it
+    /// A whole run from raw punch files: generate a month, then run it; DuckDB's reading of the
+    /// same attendance file is the floor printed beside it (when `duckdb` is importable)
     Run {
         #[arg(long, default_value_t = 100_000)]
         workers: usize,
@@ -382,7 +383,7 @@ async fn payslips(workers: usize, period: PayPeriod, sample: &Path, baseline: &P
     generate(workers, period, &inputs)?;
     let ruleset = Ruleset::parse(EXAMPLE_RULESET, Path::new("india-contract.toml"))?;
     let out = dir.path().join("out").display().to_string();
-    let (report, store) = run::run(period, Source::Folder(inputs), &ruleset, &out, &ui::Bar::new()).await?;
+    let (report, store) = run::run(period, Source::Folder(inputs.clone()), &ruleset, &out, &ui::Bar::new()).await?;
     let formats = payroll_pipeline::payslips::Formats { pdf: true, xlsx: true };
     let started = Instant::now();
     let batch = crate::payslips::render(&store, &report.record, formats, &ui::Bar::new()).await?;
@@ -471,7 +472,7 @@ async fn end_to_end(workers: usize, period: PayPeriod, dir: Option<PathBuf>) -> 
         .sum();
     let ruleset = Ruleset::parse(EXAMPLE_RULESET, Path::new("india-contract.toml"))?;
     let out = dir.join("out").display().to_string();
-    let (report, _) = run::run(period, Source::Folder(inputs), &ruleset, &out, &ui::Bar::new()).await?;
+    let (report, _) = run::run(period, Source::Folder(inputs.clone()), &ruleset, &out, &ui::Bar::new()).await?;
     let [read, compute, write] = report.stages.map(|d| d.as_secs_f64());
     let total = report.elapsed.as_secs_f64();
     println!(
@@ -488,5 +489,45 @@ async fn end_to_end(workers: usize, period: PayPeriod, dir: Option<PathBuf>) -> 
         workers as f64 / total,
         ui::peak_rss_mib().unwrap_or(f64::NAN),
     );
+    let attendance = inputs.join("attendance.ndjson");
+    for (query, what) in [
+        ("read", "reading attendance.ndjson, grouped by worker"),
+        (
+            "fold",
+            "de-duplicated by event_id, first in and last out per worker and day",
+        ),
+    ] {
+        match duckdb_read(query, &attendance) {
+            Ok((seconds, rss)) => println!(
+                "  duckdb, 2 threads, same file, same run: {what}: {seconds:.2} s, peak RSS {rss:.0} MiB; payroll/duckdb time ratio {:.2}",
+                total / seconds
+            ),
+            Err(e) => println!("  duckdb floor ({query}) not run: {e:#}"),
+        }
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// DuckDB's time and peak memory for one of the floor's queries over `attendance`, in a
+/// process of its own.
+fn duckdb_read(query: &str, attendance: &Path) -> Result<(f64, f64)> {
+    let output = Command::new("python3")
+        .args(["-c", include_str!("duckdb_read.py"), query])
+        .arg(attendance)
+        .output()
+        .context("python3")?;
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let reason = stderr
+            .lines()
+            .rfind(|line| line.contains("Error"))
+            .or(stderr.lines().last());
+        bail!("{}", reason.unwrap_or("failed"));
+    }
+    let text = String::from_utf8_lossy(&output.stdout);
+    let mut figures = text.split_whitespace().map(str::parse::<f64>);
+    match (figures.next(), figures.next()) {
+        (Some(Ok(seconds)), Some(Ok(rss))) => Ok((seconds, rss)),
+        _ => bail!("unexpected output: {text}"),
+    }
 }
