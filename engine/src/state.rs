@@ -14,6 +14,7 @@ use crate::error::Invalid;
 use crate::event::{AdjustmentVersion, Event, EventId, LeaveVersion, PunchRef};
 use crate::inputs::{Attendance, PeriodInputs, leaver_inputs, period_inputs};
 use crate::master::{Site, Worker};
+use crate::parallel::{cores, map_in_order};
 use crate::vec_map::VecMap;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -522,13 +523,20 @@ impl Ledger {
         period: PayPeriod,
     ) -> Vec<(&'a Worker, &'a Site, PeriodInputs)> {
         let empty = WorkerState::default();
-        let mut rows: Vec<(&Worker, &Site, PeriodInputs)> = workers
-            .filter_map(|w| {
-                let site = &self.sites[&w.site_id];
-                let state = self.states.get(w.worker_id.as_str()).unwrap_or(&empty);
-                period_inputs(w, site, state, period).map(|inputs| (w, site, inputs))
-            })
-            .collect();
+        let workers: Vec<&Worker> = workers.collect();
+        // A million workers' days took seconds on one core: every core takes a share.
+        let share = workers.len().div_ceil(cores()).max(1);
+        let parts = map_in_order(workers.chunks(share), |chunk| {
+            chunk
+                .iter()
+                .filter_map(|&w| {
+                    let site = &self.sites[&w.site_id];
+                    let state = self.states.get(w.worker_id.as_str()).unwrap_or(&empty);
+                    period_inputs(w, site, state, period).map(|inputs| (w, site, inputs))
+                })
+                .collect::<Vec<_>>()
+        });
+        let mut rows: Vec<(&Worker, &Site, PeriodInputs)> = parts.into_iter().flatten().collect();
         sort_rows(&mut rows);
         rows
     }
