@@ -294,13 +294,10 @@ pub fn decode_punch_ref(json: &[u8]) -> Result<PunchRef<'_>, Invalid> {
 pub fn decode_punch_reference(json: &[u8]) -> Result<PunchRef<'_>, Invalid> {
     let p: PunchJson = from_json(json)?;
     let event_id = EventId::new(id("event_id", &p.event_id)?);
-    let worker_id = match p.worker_id {
-        Cow::Borrowed(id) => Cow::Borrowed(self::id("worker_id", id)?),
-        Cow::Owned(id) => Cow::Owned(self::id("worker_id", &id)?.to_string()),
-    };
+    id("worker_id", &p.worker_id)?;
     Ok(PunchRef {
         event_id,
-        worker_id,
+        worker_id: p.worker_id,
         at_ms: timestamp_ms(&p.ts)?,
         direction: p.direction,
     })

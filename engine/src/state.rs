@@ -337,8 +337,6 @@ impl Ledger {
         Ok(())
     }
 
-    /// Takes in another ledger's workers and states (another shard's): master records replace,
-    /// states are merged.
     /// The worker states split by `part_of` a worker id into `parts`, to be folded on a core
     /// each while every core reads the master ([`Ledger::check_worker`]), then put back
     /// ([`Ledger::put_states`]). Only a ledger with no closed period (an input folder's): a
@@ -366,14 +364,16 @@ impl Ledger {
         }
     }
 
-    /// Room for `workers` more workers and their states: a master read in one go is then never
-    /// moved to a larger table (each move of a million workers' records is a copy into fresh
-    /// memory, and fresh memory is cleared page by page).
-    pub fn reserve(&mut self, workers: usize) {
+    /// Room for `workers` more master records: a master read in one go is then never moved to
+    /// a larger table (each move of a million workers' records is a copy into fresh memory, and
+    /// fresh memory is cleared page by page). States are sized where they are folded
+    /// ([`Ledger::take_states`], [`Ledger::put_states`]).
+    pub fn reserve_workers(&mut self, workers: usize) {
         self.workers.reserve(workers);
-        self.states.reserve(workers);
     }
 
+    /// Takes in another ledger's workers and states (another shard's): master records replace,
+    /// states are merged.
     pub fn merge(&mut self, other: Ledger) {
         self.closed.extend(other.closed);
         self.to_reopen.extend(other.to_reopen);

@@ -65,7 +65,7 @@ pub fn read_folder(dir: &Path, dead_letters: &mut DeadLetters, progress: &dyn Pr
     let mut ledger = Ledger::new(sites);
 
     let (workers_path, workers_csv) = read("workers.csv")?.ok_or_else(|| missing(dir, "workers.csv"))?;
-    ledger.reserve(memchr::memchr_iter(b'\n', &workers_csv).count());
+    ledger.reserve_workers(memchr::memchr_iter(b'\n', &workers_csv).count());
     fold_workers(&workers_path, &workers_csv, &mut ledger, dead_letters)?;
 
     let mut events = 0;
