@@ -12,7 +12,7 @@
 //!   domain/ (statuses, kinds, channels, permissions, schedules), error.rs
 //! ```
 //!
-//! `tests/layers.rs` fails when a module names a layer above its own.
+//! `tests/api/layers.rs` fails when a module names a layer above its own.
 
 pub mod adjustments;
 pub mod anchors;

@@ -1,6 +1,6 @@
 //! The service's domain types, below the database: statuses (of uploads, notices, findings),
 //! kinds, channels, permissions and schedules as closed sets with their rules. `db/` stores
-//! them; nothing here knows the database, the app or a caller (`tests/layers.rs` holds it so).
+//! them; nothing here knows the database, the app or a caller (`tests/api/layers.rs` holds it so).
 //! With `error` this is the bottom layer.
 
 /// A closed set with a wire name per member: how the database stores it, the API shows it and a

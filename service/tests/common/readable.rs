@@ -1,7 +1,7 @@
 //! A response body as the program that opens it shows it: PDF text, spreadsheet cells, Parquet
 //! values, anything else as text. A scan for personal data reads these, not the raw bytes, where
 //! compression (PDF streams, zipped XLSX, Parquet pages) hides what a reader sees. The same
-//! readings as `cli/tests/personal_data.rs` gives the files a run writes.
+//! readings as `cli/tests/cli/personal_data.rs` gives the files a run writes.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // A test fails by panicking, with the message.
 
