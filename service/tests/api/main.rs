@@ -3,6 +3,8 @@
 //! of disk in every fresh build. `abuse_files` is a binary of its own: it sets a process-wide
 //! environment variable that every service started beside it would read.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // A test fails by panicking, with the message.
+
 #[path = "../../../connectors/tests/common/broker.rs"]
 mod broker;
 #[path = "../common/mod.rs"]
