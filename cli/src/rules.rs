@@ -55,6 +55,9 @@ pub async fn rules(command: RulesCommand) -> Result<ExitCode> {
                     );
                 }
             }
+            for warning in label_warnings(&ruleset) {
+                println!("warning: {warning}");
+            }
             println!(
                 "\n{} inline test cases (run them with `payroll rules test {}`)",
                 ruleset.tests.len(),
@@ -118,4 +121,35 @@ fn load(file: &PathBuf) -> Option<Ruleset> {
             None
         }
     }
+}
+
+/// What payslips in a worker's language will print in English: each payslip line a
+/// `[labels.<code>]` table leaves out, and the payslip languages with no table at all.
+fn label_warnings(ruleset: &payroll_rules::Ruleset) -> Vec<String> {
+    let mut warnings = Vec::new();
+    for language in ruleset.labels.languages() {
+        for version in &ruleset.versions {
+            let missing = ruleset.labels.missing(language, version);
+            if !missing.is_empty() {
+                warnings.push(format!(
+                    "version {}: `[labels.{language}]` has no label for {}; payslips in `{language}` print their English labels",
+                    version.version,
+                    missing.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", ")
+                ));
+            }
+        }
+    }
+    let without: Vec<&str> = payroll_payslips::Language::ALL
+        .iter()
+        .filter(|l| **l != payroll_payslips::Language::En)
+        .map(|l| l.code())
+        .filter(|code| !ruleset.labels.languages().any(|l| l == *code))
+        .collect();
+    if !without.is_empty() {
+        warnings.push(format!(
+            "no `[labels.<code>]` table for {}: payslips in these languages print the English component labels",
+            without.join(", ")
+        ));
+    }
+    warnings
 }

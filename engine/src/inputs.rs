@@ -265,6 +265,7 @@ pub struct InputsBatch {
     esic_no: StringBuilder,
     bank_account_masked: StringBuilder,
     pan_masked: StringBuilder,
+    language: StringBuilder,
     gender: StringBuilder,
     state: StringBuilder,
     skill: StringBuilder,
@@ -314,6 +315,7 @@ impl InputsBatch {
             esic_no: text(),
             bank_account_masked: text(),
             pan_masked: text(),
+            language: text(),
             gender: text(),
             state: text(),
             skill: text(),
@@ -358,6 +360,8 @@ impl InputsBatch {
         self.esic_no.append_value(&w.esic_no);
         self.bank_account_masked.append_value(w.bank_account.masked());
         self.pan_masked.append_value(crate::masking::mask_pan(w.pan.reveal()));
+        self.language
+            .append_value(w.language.as_ref().map_or("", |l| l.as_str()));
         self.gender.append_value(&w.gender);
         self.state.append_value(&w.state);
         self.skill.append_value(&w.skill);
@@ -406,6 +410,7 @@ impl InputsBatch {
             Arc::new(self.esic_no.finish()),
             Arc::new(self.bank_account_masked.finish()),
             Arc::new(self.pan_masked.finish()),
+            Arc::new(self.language.finish()),
             Arc::new(self.gender.finish()),
             Arc::new(self.state.finish()),
             Arc::new(self.skill.finish()),

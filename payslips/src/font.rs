@@ -46,7 +46,7 @@ pub(crate) struct Face {
     /// Base-set glyphs for characters past ASCII, sorted by char.
     others: Vec<(char, Glyph)>,
     base: GlyphRemapper,
-    base_chars: Vec<(u16, char)>,
+    base_chars: Vec<(u16, String)>,
     program: Program,
     descriptor: Descriptor,
 }
@@ -62,12 +62,29 @@ pub(crate) struct Program {
 }
 
 /// Face-wide numbers for the PDF font descriptor, in 1/1000 em.
-struct Descriptor {
+pub(crate) struct Descriptor {
     bbox: Rect,
     ascent: f32,
     descent: f32,
     cap_height: f32,
     stem_v: f32,
+}
+
+impl Descriptor {
+    pub(crate) fn of(font: &FontRef) -> Descriptor {
+        let face_metrics = font.metrics(Size::new(1000.0), LocationRef::default());
+        let bounds = face_metrics.bounds.unwrap_or_default();
+        let weight = font.attributes().weight.value();
+        Descriptor {
+            bbox: Rect::new(bounds.x_min, bounds.y_min, bounds.x_max, bounds.y_max),
+            ascent: face_metrics.ascent,
+            descent: face_metrics.descent,
+            cap_height: face_metrics.cap_height.unwrap_or(face_metrics.ascent),
+            // The usual estimate from the weight class; PDF readers use it
+            // only when they must substitute the font.
+            stem_v: 10.0 + 0.244 * (weight - 50.0),
+        }
+    }
 }
 
 /// Characters of one payslip outside the base set, in first-use order.
@@ -81,18 +98,7 @@ impl Face {
         let font = FontRef::new(data).map_err(|e| Error::Font(format!("{ps_name}: {e}")))?;
         let charmap = font.charmap();
         let metrics = font.glyph_metrics(Size::new(1.0), LocationRef::default());
-        let face_metrics = font.metrics(Size::new(1000.0), LocationRef::default());
-        let bounds = face_metrics.bounds.unwrap_or_default();
-        let weight = font.attributes().weight.value();
-        let descriptor = Descriptor {
-            bbox: Rect::new(bounds.x_min, bounds.y_min, bounds.x_max, bounds.y_max),
-            ascent: face_metrics.ascent,
-            descent: face_metrics.descent,
-            cap_height: face_metrics.cap_height.unwrap_or(face_metrics.ascent),
-            // The usual estimate from the weight class; PDF readers use it
-            // only when they must substitute the font.
-            stem_v: 10.0 + 0.244 * (weight - 50.0),
-        };
+        let descriptor = Descriptor::of(&font);
 
         let mut base = GlyphRemapper::new();
         let mut base_chars = Vec::new();
@@ -100,8 +106,8 @@ impl Face {
         for c in (' '..='~').chain(BASE_EXTRA) {
             let gid = charmap.map(c).unwrap_or_default();
             let cid = base.remap(gid.to_u32() as u16);
-            if !base_chars.iter().any(|&(known, _)| known == cid) {
-                base_chars.push((cid, c));
+            if !base_chars.iter().any(|(known, _)| *known == cid) {
+                base_chars.push((cid, c.to_string()));
             }
             let advance = metrics.advance_width(gid).unwrap_or(0.0);
             glyph_of.push((c, Glyph { cid, advance }));
@@ -188,7 +194,7 @@ impl Face {
         let mut remapper = self.base.clone();
         let mut chars = self.base_chars.clone();
         for &(gid, c) in &extras.glyphs {
-            chars.push((remapper.remap(gid.to_u32() as u16), c));
+            chars.push((remapper.remap(gid.to_u32() as u16), c.to_string()));
         }
         let program = build_program(
             self.data,
@@ -201,45 +207,48 @@ impl Face {
         Ok(Cow::Owned(program))
     }
 
-    /// Writes the Type0 font at `font_ref` and its descendant objects, which
-    /// take the four refs after it.
     pub(crate) fn write(&self, pdf: &mut Chunk, font_ref: Ref, program: &Program) {
-        let cid_ref = Ref::new(font_ref.get() + 1);
-        let descriptor_ref = Ref::new(font_ref.get() + 2);
-        let file_ref = Ref::new(font_ref.get() + 3);
-        let cmap_ref = Ref::new(font_ref.get() + 4);
-        let base_font = Name(program.base_font.as_bytes());
-
-        pdf.type0_font(font_ref)
-            .base_font(base_font)
-            .encoding_predefined(Name(b"Identity-H"))
-            .descendant_font(cid_ref)
-            .to_unicode(cmap_ref);
-
-        let mut cid = pdf.cid_font(cid_ref);
-        cid.subtype(CidFontType::Type2)
-            .base_font(base_font)
-            .system_info(SYSTEM_INFO)
-            .font_descriptor(descriptor_ref)
-            .cid_to_gid_map_predefined(Name(b"Identity"));
-        cid.widths().consecutive(0, program.widths.iter().copied());
-        cid.finish();
-
-        let d = &self.descriptor;
-        pdf.font_descriptor(descriptor_ref)
-            .name(base_font)
-            .flags(FontFlags::SYMBOLIC)
-            .bbox(d.bbox)
-            .italic_angle(0.0)
-            .ascent(d.ascent)
-            .descent(d.descent)
-            .cap_height(d.cap_height)
-            .stem_v(d.stem_v)
-            .font_file2(file_ref);
-
-        pdf.stream(file_ref, &program.font_file).filter(Filter::FlateDecode);
-        pdf.stream(cmap_ref, &program.to_unicode).filter(Filter::FlateDecode);
+        write_font(pdf, font_ref, program, &self.descriptor);
     }
+}
+
+/// Writes the Type0 font at `font_ref` and its descendant objects, which take the four refs
+/// after it.
+pub(crate) fn write_font(pdf: &mut Chunk, font_ref: Ref, program: &Program, d: &Descriptor) {
+    let cid_ref = Ref::new(font_ref.get() + 1);
+    let descriptor_ref = Ref::new(font_ref.get() + 2);
+    let file_ref = Ref::new(font_ref.get() + 3);
+    let cmap_ref = Ref::new(font_ref.get() + 4);
+    let base_font = Name(program.base_font.as_bytes());
+
+    pdf.type0_font(font_ref)
+        .base_font(base_font)
+        .encoding_predefined(Name(b"Identity-H"))
+        .descendant_font(cid_ref)
+        .to_unicode(cmap_ref);
+
+    let mut cid = pdf.cid_font(cid_ref);
+    cid.subtype(CidFontType::Type2)
+        .base_font(base_font)
+        .system_info(SYSTEM_INFO)
+        .font_descriptor(descriptor_ref)
+        .cid_to_gid_map_predefined(Name(b"Identity"));
+    cid.widths().consecutive(0, program.widths.iter().copied());
+    cid.finish();
+
+    pdf.font_descriptor(descriptor_ref)
+        .name(base_font)
+        .flags(FontFlags::SYMBOLIC)
+        .bbox(d.bbox)
+        .italic_angle(0.0)
+        .ascent(d.ascent)
+        .descent(d.descent)
+        .cap_height(d.cap_height)
+        .stem_v(d.stem_v)
+        .font_file2(file_ref);
+
+    pdf.stream(file_ref, &program.font_file).filter(Filter::FlateDecode);
+    pdf.stream(cmap_ref, &program.to_unicode).filter(Filter::FlateDecode);
 }
 
 /// Objects one face adds to a PDF (Type0, CIDFont, descriptor, file, ToUnicode).
@@ -251,12 +260,14 @@ const SYSTEM_INFO: SystemInfo = SystemInfo {
     supplement: 0,
 };
 
-fn build_program(
+/// The subset of `remapper`'s glyphs, without hinting, with a ToUnicode map from each glyph
+/// number to the text it stands for.
+pub(crate) fn build_program(
     data: &[u8],
     ps_name: &str,
     metrics: &GlyphMetrics,
     remapper: &GlyphRemapper,
-    chars: &[(u16, char)],
+    chars: &[(u16, String)],
     level: Compression,
 ) -> Result<Program, Error> {
     let subset = subsetter::subset(data, 0, remapper)
@@ -269,8 +280,8 @@ fn build_program(
         .collect();
 
     let mut cmap = UnicodeCmap::new(Name(b"Custom"), SYSTEM_INFO);
-    for &(cid, c) in chars {
-        cmap.pair(cid, c);
+    for (cid, text) in chars {
+        cmap.pair_with_multiple(*cid, text.chars());
     }
 
     // The subset tag names this exact subset, so readers do not confuse two

@@ -7,16 +7,20 @@
 
 mod font;
 mod format;
+mod lang;
 mod model;
 mod pdf;
 mod register;
+mod script;
+mod shaping;
 mod words;
 mod xlsx;
 
 pub use format::format_inr;
+pub use lang::{Catalogue, Language};
 pub use model::{Item, Line, Payslip, PeriodArrears, Register, RegisterColumn, RegisterRow, WorkerBlock};
 pub use register::{RegisterWriter, render_register};
-pub use words::amount_in_words;
+pub use words::{amount_in_words, amount_in_words_in};
 
 /// Everything that can stop a payslip or register from being written.
 #[derive(Debug, thiserror::Error)]

@@ -5,13 +5,18 @@
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 
+use crate::lang::Language;
+
 /// One worker's payslip for one run.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Payslip {
+    /// The language of the frame's words and the amount in words ([`Language::choose`]); the
+    /// labels given here (components, attendance, period) are expected in it already.
+    pub language: Language,
     pub org_name: String,
     /// Machine form of the period, e.g. "2026-10".
     pub period: String,
-    /// Human form of the period, e.g. "October 2026".
+    /// Human form of the period in the payslip's language, e.g. "October 2026".
     pub period_label: String,
     pub run_id: String,
     pub generated_on: NaiveDate,

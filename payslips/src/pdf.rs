@@ -14,10 +14,13 @@ use pdf_writer::{Content, Date, Filter, Finish, Name, Pdf, Rect, Ref, Str, TextS
 use rust_decimal::Decimal;
 
 use crate::Error;
-use crate::font::{Extras, Face, OBJECTS_PER_FACE, deflate};
+use crate::font::{Extras, Face, OBJECTS_PER_FACE, Program, deflate, write_font};
 use crate::format::{format_rupees, or_dash};
+use crate::lang::{Catalogue, Language};
 use crate::model::{Item, Line, Payslip};
-use crate::words::amount_in_words;
+use crate::script::{Script, needs_shaping, runs};
+use crate::shaping::{ScriptFaces, Shaped, Used, script_faces};
+use crate::words::amount_in_words_in;
 
 const PAGE_W: f32 = 595.0;
 const PAGE_H: f32 = 842.0;
@@ -41,6 +44,8 @@ const WHITE: Rgb = Rgb(255, 255, 255);
 pub(crate) struct PdfRenderer {
     regular: Face,
     bold: Face,
+    /// The Indian scripts' faces, shared by the process.
+    scripts: &'static ScriptFaces,
 }
 
 #[derive(Clone, Copy)]
@@ -62,12 +67,20 @@ const CONTENT: Ref = Ref::new(4);
 const INFO: Ref = Ref::new(5);
 const REGULAR_FONT: Ref = Ref::new(6);
 const BOLD_FONT: Ref = Ref::new(6 + OBJECTS_PER_FACE);
+/// The script faces a payslip used follow, in first-use order.
+const FIRST_SCRIPT_FONT: i32 = 6 + 2 * OBJECTS_PER_FACE;
+/// Their resource names: at most every script in both weights.
+const SCRIPT_FONT_NAMES: [&[u8]; 2 * Script::ALL.len()] = [
+    b"S0", b"S1", b"S2", b"S3", b"S4", b"S5", b"S6", b"S7", b"S8", b"S9", b"S10", b"S11", b"S12", b"S13", b"S14",
+    b"S15", b"S16", b"S17",
+];
 
 impl PdfRenderer {
     pub(crate) fn new() -> Result<Self, Error> {
         Ok(PdfRenderer {
             regular: Face::new(dejavu::sans::regular(), "DejaVuSans")?,
             bold: Face::new(dejavu::sans::bold(), "DejaVuSans-Bold")?,
+            scripts: script_faces()?,
         })
     }
 
@@ -76,15 +89,24 @@ impl PdfRenderer {
             content: Content::new(),
             r: self,
             extras: [Extras::default(), Extras::default()],
+            used: Vec::new(),
+            language: p.language,
+            words: p.language.catalogue(),
         };
         canvas.payslip(p)?;
-        let Canvas { content, extras, .. } = canvas;
+        let Canvas {
+            content, extras, used, ..
+        } = canvas;
         // Fastest deflate level: the content stream is small and repetitive,
         // and level 1 gets most of the gain for a fraction of the time.
         let content = deflate(&content.finish(), Compression::fast());
         let [regular_extras, bold_extras] = &extras;
         let regular = self.regular.program(regular_extras)?;
         let bold = self.bold.program(bold_extras)?;
+        let scripts = used
+            .iter()
+            .map(|((script, bold), used)| self.scripts.get(*script, *bold).program(used))
+            .collect::<Result<Vec<Program>, Error>>()?;
 
         let mut pdf = Pdf::new();
         pdf.catalog(CATALOG).pages(PAGES);
@@ -93,10 +115,14 @@ impl PdfRenderer {
         page.media_box(Rect::new(0.0, 0.0, PAGE_W, PAGE_H))
             .parent(PAGES)
             .contents(CONTENT);
-        page.resources()
-            .fonts()
-            .pair(Name(b"R"), REGULAR_FONT)
-            .pair(Name(b"B"), BOLD_FONT);
+        let mut resources = page.resources();
+        let mut fonts = resources.fonts();
+        fonts.pair(Name(b"R"), REGULAR_FONT).pair(Name(b"B"), BOLD_FONT);
+        for (k, name) in SCRIPT_FONT_NAMES.iter().enumerate().take(scripts.len()) {
+            fonts.pair(Name(name), script_font_ref(k));
+        }
+        fonts.finish();
+        resources.finish();
         page.finish();
         pdf.stream(CONTENT, &content).filter(Filter::FlateDecode);
         let title = format!("Payslip {} {}", p.worker.worker_id, p.period);
@@ -111,6 +137,10 @@ impl PdfRenderer {
             );
         self.regular.write(&mut pdf, REGULAR_FONT, &regular);
         self.bold.write(&mut pdf, BOLD_FONT, &bold);
+        for (k, (((script, bold), _), program)) in used.iter().zip(&scripts).enumerate() {
+            let descriptor = &self.scripts.get(*script, *bold).descriptor;
+            write_font(&mut pdf, script_font_ref(k), program, descriptor);
+        }
         Ok(pdf.finish())
     }
 
@@ -132,11 +162,20 @@ const STRONG: Style = Style(Weight::Bold, 9.0, INK);
 const HEAD: Style = Style(Weight::Bold, 9.0, BRAND);
 const SECTION: Style = Style(Weight::Bold, 10.0, BRAND);
 
+fn script_font_ref(k: usize) -> Ref {
+    Ref::new(FIRST_SCRIPT_FONT + k as i32 * OBJECTS_PER_FACE)
+}
+
 struct Canvas<'r> {
     content: Content,
     r: &'r PdfRenderer,
     /// Characters outside the prepared font subsets, per weight.
     extras: [Extras; 2],
+    /// The script faces drawn with (script, bold), in first-use order, and their glyphs.
+    used: Vec<((Script, bool), Used)>,
+    language: Language,
+    /// The frame's words in the payslip's language.
+    words: &'static Catalogue,
 }
 
 impl Canvas<'_> {
@@ -150,22 +189,24 @@ impl Canvas<'_> {
         if !p.employer_contributions.is_empty() {
             y = self.employer_contributions(&p.employer_contributions, y + 14.0);
         }
+        let words = self.words;
         if p.arrears.is_empty() {
-            y = self.net_pay("Net Pay", p.net_pay, y + 14.0);
+            y = self.net_pay(&words.net_pay, p.net_pay, y + 14.0);
         } else {
             y = self.arrears(p, y + 14.0);
-            y = self.net_pay("Net Payable (net pay and arrears)", p.net_payable, y + 14.0);
+            y = self.net_pay(&words.net_payable, p.net_payable, y + 14.0);
         }
         if y > CONTENT_BOTTOM {
             return Err(Error::PageOverflow {
                 worker_id: p.worker.worker_id.clone(),
             });
         }
+        let footer = &words.footer;
         self.text(
-            PAGE_W / 2.0 - self.width(LABEL, FOOTER) / 2.0,
+            PAGE_W / 2.0 - self.width(LABEL, footer) / 2.0,
             PAGE_H - 26.0,
             LABEL,
-            FOOTER,
+            footer,
         );
         Ok(())
     }
@@ -178,14 +219,16 @@ impl Canvas<'_> {
         let org_w = CONTENT_W - 170.0;
         let org = self.fit(Style(Weight::Bold, 15.0, WHITE), &p.org_name, org_w);
         self.text(MARGIN, 34.0, Style(Weight::Bold, 15.0, WHITE), &org);
-        let title = format!("Payslip for {}", p.period_label);
+        let w = self.words;
+        let title = Catalogue::with_period(&w.title, &p.period_label);
+        let title = self.fit(Style(Weight::Regular, 10.5, WHITE), &title, org_w);
         self.text(MARGIN, 54.0, Style(Weight::Regular, 10.5, WHITE), &title);
         let light = Style(Weight::Regular, 8.0, BRAND_TINT);
-        let run = format!("Run ID {}", self.fit(light, &p.run_id, 150.0));
+        let run = format!("{} {}", w.run_id, self.fit(light, &p.run_id, 150.0));
         self.text_at(right, 34.0, light, &run, Align::Right);
-        let generated = format!("Generated {}", p.generated_on.format("%d %b %Y"));
+        let generated = format!("{} {}", w.generated, self.language.date(p.generated_on));
         self.text_at(right, 47.0, light, &generated, Align::Right);
-        let period = format!("Period {}", p.period);
+        let period = format!("{} {}", w.period, p.period);
         self.text_at(right, 60.0, light, &period, Align::Right);
         band_h
     }
@@ -195,17 +238,18 @@ impl Canvas<'_> {
         let w = &p.worker;
         let account = mask_account(&w.bank_account);
         let pan = mask_pan(&w.pan);
+        let words = self.words;
         let left = [
-            ("Employee ID", w.worker_id.as_str()),
-            ("Name", &w.name),
-            ("Designation", &w.designation),
-            ("Site", &w.site),
+            (words.employee_id.as_str(), w.worker_id.as_str()),
+            (&words.name, &w.name),
+            (&words.designation, &w.designation),
+            (&words.site, &w.site),
         ];
         let right = [
-            ("UAN", w.uan.as_str()),
-            ("ESIC No.", &w.esic_no),
-            ("Bank A/c", &account),
-            ("PAN", &pan),
+            (words.uan.as_str(), w.uan.as_str()),
+            (&words.esic_no, &w.esic_no),
+            (&words.bank_account, &account),
+            (&words.pan, &pan),
         ];
         let h = left.len() as f32 * ROW_H + PAD;
         self.stroke_rect(MARGIN, top, CONTENT_W, h, RULE);
@@ -215,7 +259,8 @@ impl Canvas<'_> {
             let x = MARGIN + PAD + col as f32 * half;
             for (i, (label, value)) in pairs.iter().enumerate() {
                 let y = top + PAD / 2.0 + ROW_H * (i as f32 + 1.0) - 5.0;
-                self.text(x, y, LABEL, label);
+                let label = self.fit(LABEL, label, value_dx - 4.0);
+                self.text(x, y, LABEL, &label);
                 let value = self.fit(STRONG, or_dash(value), half - value_dx - 2.0 * PAD);
                 self.text(x + value_dx, y, STRONG, &value);
             }
@@ -226,7 +271,8 @@ impl Canvas<'_> {
     /// Attendance figures as cells of label over value, wrapping after
     /// [`ATTENDANCE_PER_ROW`] so any number of items given by the ruleset fits.
     fn attendance(&mut self, items: &[Item], top: f32) -> f32 {
-        let y = self.section_title(top, "Attendance");
+        let words = self.words;
+        let y = self.section_title(top, &words.attendance);
         let cell_w = CONTENT_W / ATTENDANCE_PER_ROW as f32;
         let cell_h = 32.0;
         let rows = items.len().div_ceil(ATTENDANCE_PER_ROW);
@@ -259,13 +305,14 @@ impl Canvas<'_> {
         self.stroke_rect(MARGIN, top, CONTENT_W, h, RULE);
         self.vline(MARGIN + half, top, h, RULE);
         self.hline(MARGIN, top + ROW_H + body_h, CONTENT_W, RULE);
+        let w = self.words;
         let sides = [
-            (&p.earnings, "Earnings", "Gross earnings", p.gross),
-            (&p.deductions, "Deductions", "Total deductions", p.total_deductions),
+            (&p.earnings, &w.earnings, &w.gross_earnings, p.gross),
+            (&p.deductions, &w.deductions, &w.total_deductions, p.total_deductions),
         ];
         for (col, (lines, title, total_label, total)) in sides.into_iter().enumerate() {
             let x = MARGIN + col as f32 * half;
-            self.amount_row(x, half, top, HEAD, title, "Amount");
+            self.amount_row(x, half, top, HEAD, title, &w.amount);
             for (i, line) in lines.iter().enumerate() {
                 let row_top = top + ROW_H * (i as f32 + 1.0);
                 self.amount_row(x, half, row_top, BODY, &line.label, &format_rupees(line.amount));
@@ -278,7 +325,8 @@ impl Canvas<'_> {
 
     /// Employer contributions, split over two columns like the table above.
     fn employer_contributions(&mut self, lines: &[Line], top: f32) -> f32 {
-        let y = self.section_title(top, "Employer contributions (not part of net pay)");
+        let words = self.words;
+        let y = self.section_title(top, &words.employer_contributions);
         let half = CONTENT_W / 2.0;
         let rows = lines.len().div_ceil(2);
         let h = ROW_H * rows as f32;
@@ -295,21 +343,19 @@ impl Canvas<'_> {
     /// Arrears, a block per earlier period: each component's difference, then what the period
     /// adds to this payslip; the last row is this period's net pay, so the box below adds up.
     fn arrears(&mut self, p: &Payslip, top: f32) -> f32 {
-        let mut y = self.section_title(
-            top,
-            "Arrears for earlier periods (late attendance, leave or adjustments)",
-        );
+        let w = self.words;
+        let mut y = self.section_title(top, &w.arrears);
         let rows: usize = p.arrears.iter().map(|a| a.lines.len() + 2).sum::<usize>() + 1;
         self.stroke_rect(MARGIN, y, CONTENT_W, ROW_H * rows as f32, RULE);
         for period in &p.arrears {
             self.fill(MARGIN, y, CONTENT_W, ROW_H, BRAND_TINT);
-            self.amount_row(MARGIN, CONTENT_W, y, HEAD, &period.period_label, "Difference");
+            self.amount_row(MARGIN, CONTENT_W, y, HEAD, &period.period_label, &w.difference);
             y += ROW_H;
             for line in &period.lines {
                 self.amount_row(MARGIN, CONTENT_W, y, BODY, &line.label, &format_rupees(line.amount));
                 y += ROW_H;
             }
-            let total = format!("Arrears net for {}", period.period_label);
+            let total = Catalogue::with_period(&w.arrears_net, &period.period_label);
             self.amount_row(MARGIN, CONTENT_W, y, STRONG, &total, &format_rupees(period.net));
             self.hline(MARGIN, y + ROW_H, CONTENT_W, RULE);
             y += ROW_H;
@@ -319,7 +365,7 @@ impl Canvas<'_> {
             CONTENT_W,
             y,
             STRONG,
-            "Net pay of this period",
+            &w.net_pay_of_period,
             &format_rupees(p.net_pay),
         );
         y + ROW_H
@@ -328,7 +374,7 @@ impl Canvas<'_> {
     /// The box a worker looks for first: what they are paid, in figures and in words.
     fn net_pay(&mut self, title: &str, net: Decimal, top: f32) -> f32 {
         let inner = CONTENT_W - 2.0 * PAD - 2.0;
-        let words = format!("In words: {}", amount_in_words(net));
+        let words = format!("{}: {}", self.words.in_words, amount_in_words_in(self.language, net));
         let lines = self.wrap(BODY, &words, inner);
         let h = 34.0 + 12.0 * lines.len() as f32;
         self.fill(MARGIN, top, CONTENT_W, h, BRAND_TINT);
@@ -359,7 +405,26 @@ impl Canvas<'_> {
     }
 
     fn width(&self, style: Style, text: &str) -> f32 {
-        self.r.face(style.0).width(text) * style.1
+        if !needs_shaping(text) {
+            return self.r.face(style.0).width(text) * style.1;
+        }
+        self.lay_out(style.0, text).iter().map(|(_, _, w)| w).sum::<f32>() * style.1
+    }
+
+    /// `text` in runs of one script, the script runs shaped, with each run's width in ems.
+    fn lay_out(&self, weight: Weight, text: &str) -> Vec<(Option<Script>, Option<Shaped>, f32)> {
+        let bold = matches!(weight, Weight::Bold);
+        runs(text)
+            .into_iter()
+            .map(|run| match run.script {
+                None => (None, None, self.r.face(weight).width(run.text)),
+                Some(script) => {
+                    let shaped = self.r.scripts.get(script, bold).shape(run.text);
+                    let width = shaped.width;
+                    (Some(script), Some(shaped), width)
+                }
+            })
+            .collect()
     }
 
     /// `text` cut with an ellipsis so that it fits `max_w`; identity values
@@ -369,6 +434,9 @@ impl Canvas<'_> {
             return Cow::Borrowed(text);
         }
         let budget = max_w - self.width(style, "…");
+        if needs_shaping(text) {
+            return Cow::Owned(self.fit_shaped(style, text, budget));
+        }
         let mut used = 0.0;
         let mut end = 0;
         for (i, c) in text.char_indices() {
@@ -379,6 +447,40 @@ impl Canvas<'_> {
             end = i + c.len_utf8();
         }
         Cow::Owned(format!("{}…", text[..end].trim_end()))
+    }
+
+    /// The longest prefix of shaped text that fits `budget`, cut only between clusters (a
+    /// conjunct or a letter with its signs is never split), with an ellipsis.
+    fn fit_shaped(&self, style: Style, text: &str, budget: f32) -> String {
+        let bold = matches!(style.0, Weight::Bold);
+        let mut cuts = Vec::new();
+        let mut at = 0;
+        for run in runs(text) {
+            match run.script {
+                None => cuts.extend(run.text.char_indices().map(|(i, _)| at + i)),
+                Some(script) => {
+                    let shaped = self.r.scripts.get(script, bold).shape(run.text);
+                    cuts.extend(shaped.glyphs.iter().map(|g| at + g.cluster as usize));
+                }
+            }
+            at += run.text.len();
+        }
+        cuts.push(text.len());
+        cuts.sort_unstable();
+        cuts.dedup();
+        // The widest prefix that fits: widths grow with the prefix, so search.
+        let fits = |end: usize| self.width(style, text[..end].trim_end()) <= budget;
+        let (mut lo, mut hi) = (0, cuts.len());
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            if fits(cuts[mid]) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        let end = if lo == 0 { 0 } else { cuts[lo - 1] };
+        format!("{}…", text[..end].trim_end())
     }
 
     /// Greedy word wrap to `max_w`.
@@ -407,6 +509,35 @@ impl Canvas<'_> {
     }
 
     fn text_at(&mut self, x: f32, y: f32, style: Style, text: &str, align: Align) {
+        if !needs_shaping(text) {
+            self.latin(x, y, style, text, align);
+            return;
+        }
+        let laid = self.lay_out(style.0, text);
+        let width: f32 = laid.iter().map(|(_, _, w)| w).sum();
+        let mut pen = match align {
+            Align::Left => x,
+            Align::Right => x - width * style.1,
+        };
+        // The whole string, Latin runs too, is one `/ActualText` span: extracting the text
+        // gives the string in its logical order, whatever order the glyphs are drawn in, with
+        // no gap guessed at the joins between runs.
+        self.content
+            .begin_marked_content_with_properties(Name(b"Span"))
+            .properties()
+            .actual_text(TextStr(text));
+        for (run, (script, shaped, w)) in runs(text).into_iter().zip(&laid) {
+            match (script, shaped) {
+                (Some(script), Some(shaped)) => self.shaped(pen, y, style, *script, run.text, shaped),
+                _ => self.latin(pen, y, style, run.text, Align::Left),
+            }
+            pen += w * style.1;
+        }
+        self.content.end_marked_content();
+    }
+
+    /// Latin text in DejaVu, a glyph per character.
+    fn latin(&mut self, x: f32, y: f32, style: Style, text: &str, align: Align) {
         let Style(weight, size, color) = style;
         let (face, font_name, extras) = match weight {
             Weight::Regular => (&self.r.regular, Name(b"R"), &mut self.extras[0]),
@@ -431,6 +562,62 @@ impl Canvas<'_> {
             .set_text_matrix([1.0, 0.0, 0.0, 1.0, x, PAGE_H - y])
             .show(Str(&cids))
             .end_text();
+    }
+
+    /// A shaped run at `x`: the glyphs where the shaper placed them.
+    fn shaped(&mut self, x: f32, y: f32, style: Style, script: Script, text: &str, shaped: &Shaped) {
+        let Style(weight, size, color) = style;
+        let bold = matches!(weight, Weight::Bold);
+        let face = self.r.scripts.get(script, bold);
+        let k = match self.used.iter().position(|(key, _)| *key == (script, bold)) {
+            Some(k) => k,
+            None => {
+                self.used.push(((script, bold), Used::default()));
+                self.used.len() - 1
+            }
+        };
+        let cids = self.used[k].1.cids(face, text, shaped);
+
+        // Glyphs on the baseline go in one TJ, moved by the difference between where the
+        // reader's width table leaves the pen and where the shaper put the next glyph; a mark
+        // raised or lowered starts a piece of its own.
+        let mut pieces: Vec<(f32, f32, Vec<TjItem>)> = Vec::new();
+        let mut cursor: Option<f32> = None;
+        let mut pen = 0.0;
+        for (g, cid) in shaped.glyphs.iter().zip(cids) {
+            let gx = pen + g.dx;
+            match (cursor, pieces.last_mut()) {
+                (Some(at), Some((_, _, items))) if g.dy == 0.0 => {
+                    let adjust = (at - gx) * 1000.0;
+                    if adjust.abs() > 0.01 {
+                        items.push(TjItem::Adjust(adjust));
+                    }
+                    items.push(TjItem::Glyph(cid));
+                }
+                _ => pieces.push((gx, g.dy, vec![TjItem::Glyph(cid)])),
+            }
+            cursor = (g.dy == 0.0).then_some(gx + g.width);
+            pen += g.advance;
+        }
+
+        let Rgb(r, g, b) = color;
+        self.content
+            .set_fill_rgb(unit(r), unit(g), unit(b))
+            .begin_text()
+            .set_font(Name(SCRIPT_FONT_NAMES[k]), size);
+        for (at, dy, items) in pieces {
+            self.content
+                .set_text_matrix([1.0, 0.0, 0.0, 1.0, x + at * size, PAGE_H - y + dy * size]);
+            let mut tj = self.content.show_positioned();
+            let mut out = tj.items();
+            for item in items {
+                match item {
+                    TjItem::Glyph(cid) => out.show(Str(&cid.to_be_bytes())),
+                    TjItem::Adjust(by) => out.adjust(by),
+                };
+            }
+        }
+        self.content.end_text();
     }
 
     fn fill(&mut self, x: f32, y: f32, w: f32, h: f32, color: Rgb) {
@@ -466,7 +653,11 @@ impl Canvas<'_> {
     }
 }
 
-const FOOTER: &str = "This is a computer-generated payslip and does not require a signature.";
+/// One element of a TJ array: a glyph, or a move of the pen in 1/1000 em (positive: left).
+enum TjItem {
+    Glyph(u16),
+    Adjust(f32),
+}
 
 /// The palette as 8-bit RGB, the way designers give colours.
 #[derive(Clone, Copy)]

@@ -8,8 +8,9 @@ use rust_xlsxwriter::{Color, Format, FormatAlign, FormatBorder, Workbook, Worksh
 
 use crate::Error;
 use crate::format::or_dash;
+use crate::lang::Catalogue;
 use crate::model::{Line, Payslip};
-use crate::words::amount_in_words;
+use crate::words::amount_in_words_in;
 
 /// Rupees with lakh/crore grouping; `-4009` is the en-IN locale id.
 pub(crate) const RUPEES: &str = "[$₹-4009] #,##,##0.00;-[$₹-4009] #,##,##0.00";
@@ -99,28 +100,32 @@ impl XlsxRenderer {
         // Text from the master, the ruleset or the run is neutralised: `write_string` never
         // makes a formula, but the sheet saved as CSV would.
         ws.write_string_with_format(0, 0, neutralise(p.org_name.as_str()), &self.title)?;
-        let title = format!("Payslip for {}", p.period_label);
+        let words = p.language.catalogue();
+        let title = Catalogue::with_period(&words.title, &p.period_label);
         ws.write_string_with_format(1, 0, title, &self.subtitle)?;
         let meta = format!(
-            "Period {} · Run {} · Generated {}",
+            "{} {} · {} {} · {} {}",
+            words.period,
             p.period,
+            words.run_id,
             p.run_id,
-            p.generated_on.format("%d %b %Y")
+            words.generated,
+            p.language.date(p.generated_on)
         );
         ws.write_string_with_format(2, 0, meta, &self.label)?;
 
         let w = &p.worker;
-        ws.write_string_with_format(4, 0, "Employee details", &self.section)?;
+        ws.write_string_with_format(4, 0, &words.employee_details, &self.section)?;
         let pairs = [
-            ("Employee ID", w.worker_id.clone(), "UAN", w.uan.clone()),
-            ("Name", w.name.clone(), "ESIC No.", w.esic_no.clone()),
+            (&words.employee_id, w.worker_id.clone(), &words.uan, w.uan.clone()),
+            (&words.name, w.name.clone(), &words.esic_no, w.esic_no.clone()),
             (
-                "Designation",
+                &words.designation,
                 w.designation.clone(),
-                "Bank A/c",
+                &words.bank_account,
                 mask_account(&w.bank_account),
             ),
-            ("Site", w.site.clone(), "PAN", mask_pan(&w.pan)),
+            (&words.site, w.site.clone(), &words.pan, mask_pan(&w.pan)),
         ];
         let mut row = 5;
         for (l1, v1, l2, v2) in pairs {
@@ -133,7 +138,7 @@ impl XlsxRenderer {
 
         if !p.attendance.is_empty() {
             row += 1;
-            ws.write_string_with_format(row, 0, "Attendance", &self.section)?;
+            ws.write_string_with_format(row, 0, &words.attendance, &self.section)?;
             row += 1;
             // Label/value pairs two to a row, as in the identity block.
             for pair in p.attendance.chunks(2) {
@@ -147,58 +152,57 @@ impl XlsxRenderer {
         }
 
         row += 1;
-        ws.write_string_with_format(row, 0, "Earnings", &self.head)?;
-        ws.write_string_with_format(row, 1, "Amount", &self.head_amount)?;
-        ws.write_string_with_format(row, 2, "Deductions", &self.head)?;
-        ws.write_string_with_format(row, 3, "Amount", &self.head_amount)?;
+        ws.write_string_with_format(row, 0, &words.earnings, &self.head)?;
+        ws.write_string_with_format(row, 1, &words.amount, &self.head_amount)?;
+        ws.write_string_with_format(row, 2, &words.deductions, &self.head)?;
+        ws.write_string_with_format(row, 3, &words.amount, &self.head_amount)?;
         row += 1;
         let body = p.earnings.len().max(p.deductions.len()) as u32;
         self.lines(ws, row, 0, &p.earnings)?;
         self.lines(ws, row, 2, &p.deductions)?;
         row += body;
-        ws.write_string_with_format(row, 0, "Gross earnings", &self.total)?;
+        ws.write_string_with_format(row, 0, &words.gross_earnings, &self.total)?;
         ws.write_number_with_format(row, 1, excel_number(p.gross), &self.total_amount)?;
-        ws.write_string_with_format(row, 2, "Total deductions", &self.total)?;
+        ws.write_string_with_format(row, 2, &words.total_deductions, &self.total)?;
         ws.write_number_with_format(row, 3, excel_number(p.total_deductions), &self.total_amount)?;
         row += 1;
 
         if !p.employer_contributions.is_empty() {
             row += 1;
-            let title = "Employer contributions (not part of net pay)";
-            ws.write_string_with_format(row, 0, title, &self.head)?;
-            ws.write_string_with_format(row, 1, "Amount", &self.head_amount)?;
+            ws.write_string_with_format(row, 0, &words.employer_contributions, &self.head)?;
+            ws.write_string_with_format(row, 1, &words.amount, &self.head_amount)?;
             row += 1;
             self.lines(ws, row, 0, &p.employer_contributions)?;
             row += p.employer_contributions.len() as u32;
         }
 
         let (title, paid) = if p.arrears.is_empty() {
-            ("Net Pay", p.net_pay)
+            (&words.net_pay, p.net_pay)
         } else {
             row += 1;
-            ws.write_string_with_format(row, 0, "Arrears for earlier periods", &self.head)?;
-            ws.write_string_with_format(row, 1, "Difference", &self.head_amount)?;
+            ws.write_string_with_format(row, 0, &words.arrears, &self.head)?;
+            ws.write_string_with_format(row, 1, &words.difference, &self.head_amount)?;
             row += 1;
             for period in &p.arrears {
                 ws.write_string_with_format(row, 0, neutralise(period.period_label.as_str()), &self.total)?;
                 row += 1;
                 self.lines(ws, row, 0, &period.lines)?;
                 row += period.lines.len() as u32;
-                let net = format!("Arrears net for {}", period.period_label);
+                let net = Catalogue::with_period(&words.arrears_net, &period.period_label);
                 ws.write_string_with_format(row, 0, &net, &self.total)?;
                 ws.write_number_with_format(row, 1, excel_number(period.net), &self.total_amount)?;
                 row += 1;
             }
-            ws.write_string_with_format(row, 0, "Net pay of this period", &self.total)?;
+            ws.write_string_with_format(row, 0, &words.net_pay_of_period, &self.total)?;
             ws.write_number_with_format(row, 1, excel_number(p.net_pay), &self.total_amount)?;
             row += 1;
-            ("Net Payable", p.net_payable)
+            (&words.net_payable, p.net_payable)
         };
         row += 1;
         ws.write_string_with_format(row, 0, title, &self.net)?;
         ws.write_number_with_format(row, 1, excel_number(paid), &self.net_amount)?;
         row += 1;
-        ws.merge_range(row, 0, row, 3, &amount_in_words(paid), &self.words)?;
+        ws.merge_range(row, 0, row, 3, &amount_in_words_in(p.language, paid), &self.words)?;
         ws.set_row_height(row, 30)?;
         Ok(())
     }

@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::datatypes::{DataType, Decimal128Type, Int64Type};
 use datafusion::arrow::util::display::array_value_to_string;
@@ -29,7 +29,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use payroll_payslips::{
-    Item, Line, Payslip, PeriodArrears, Register, RegisterColumn, RegisterRow, RegisterWriter, Renderer, WorkerBlock,
+    Item, Language, Line, Payslip, PeriodArrears, Register, RegisterColumn, RegisterRow, RegisterWriter, Renderer,
+    WorkerBlock,
 };
 
 /// Writes in flight at once: enough to hide an object store's latency, few enough not to
@@ -132,14 +133,27 @@ pub enum BatchError {
     Json(#[from] serde_json::Error),
 }
 
+/// How an org's payslips are presented; an org the caller does not know prints its id, in
+/// each worker's language or English.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PayslipOrg {
+    /// Printed on payslips and the register instead of the id.
+    pub name: Option<String>,
+    /// The language of the org's workers whose master gives none (or one payslips are not
+    /// printed in).
+    pub language: Option<Language>,
+}
+
+/// Org id to how its payslips are presented.
+pub type PayslipOrgs = BTreeMap<String, PayslipOrg>;
+
 /// A run and what the ruleset says about presenting its results.
 pub struct Batch<'a> {
     pub store: &'a Store,
     pub run: &'a RunRecord,
     pub version: &'a CompiledVersion,
     pub formats: Formats,
-    /// Org id to the name printed on payslips; an org not named here prints its id.
-    pub org_names: &'a BTreeMap<String, String>,
+    pub orgs: &'a PayslipOrgs,
 }
 
 impl Batch<'_> {
@@ -199,36 +213,31 @@ impl Batch<'_> {
         out.finish().await
     }
 
-    /// The arrears the run carries for an org's workers, a block per original period, with the
-    /// ruleset's labels (a component the version no longer has shows its identifier).
-    async fn arrears(&self, org: &str) -> Result<HashMap<String, Vec<PeriodArrears>>, BatchError> {
+    /// The arrears the run carries for an org's workers, a block per original period; labels
+    /// are the worker's to choose, at [`Batch::payslip`].
+    async fn arrears(&self, org: &str) -> Result<HashMap<String, Vec<Carried>>, BatchError> {
         let carried = read_arrears(self.store, org, &self.run.period, &self.run.run_id).await?;
         let net = self.version.payslip.as_ref().map(|p| p.net.as_str());
-        let label = |name: &str| {
-            self.version
-                .component(name)
-                .map_or_else(|| name.to_string(), |c| c.label.clone())
-        };
         let shown = |name: &str| {
             self.version
                 .component(name)
                 .is_none_or(|c| c.category != Category::Total)
         };
-        let mut by_worker: HashMap<String, BTreeMap<PayPeriod, PeriodArrears>> = HashMap::new();
+        let mut by_worker: HashMap<String, BTreeMap<PayPeriod, Carried>> = HashMap::new();
         for arrear in carried {
             let block = by_worker
                 .entry(arrear.worker_id.clone())
                 .or_default()
                 .entry(arrear.original_period)
-                .or_insert_with(|| PeriodArrears {
-                    period_label: period_label(&arrear.original_period.to_string()),
+                .or_insert_with(|| Carried {
+                    period: arrear.original_period,
                     lines: Vec::new(),
                     net: Decimal::ZERO,
                 });
             if Some(arrear.component.as_str()) == net {
                 block.net = arrear.arrear;
             } else if shown(&arrear.component) {
-                block.lines.push(Line::new(label(&arrear.component), arrear.arrear));
+                block.lines.push((arrear.component, arrear.arrear));
             }
         }
         Ok(by_worker
@@ -249,17 +258,30 @@ impl Batch<'_> {
         row: usize,
         totals: &PayslipDef,
         generated_on: NaiveDate,
-        arrears: &HashMap<String, Vec<PeriodArrears>>,
+        arrears: &HashMap<String, Vec<Carried>>,
     ) -> Payslip {
         let text = |name: &str| text(batch, row, name);
         let amount = |name: &str| amount(batch, row, name);
+        let org = self.orgs.get(&text("org_id"));
+        let language = Language::choose(
+            Some(text("language")).as_deref().filter(|l| !l.is_empty()),
+            org.and_then(|o| o.language),
+        );
+        let code = language.code();
+        let words = language.catalogue();
+        // A component the version no longer has (an arrear of an older one) shows its name.
+        let label = |name: &str| {
+            self.version
+                .component(name)
+                .map_or_else(|| name.to_string(), |c| self.version.label_in(c, code).to_string())
+        };
         let lines = |category: Category| -> Vec<Line> {
             self.version
                 .components
                 .iter()
                 .filter(|c| c.category == category)
                 .map(|c| Line {
-                    label: c.label.clone(),
+                    label: self.version.label_in(c, code).to_string(),
                     amount: amount(&c.name),
                 })
                 .collect()
@@ -268,13 +290,31 @@ impl Batch<'_> {
             label: label.into(),
             value: text(name),
         };
+        let arrears = arrears
+            .get(&text("worker_id"))
+            .map(|periods| {
+                periods
+                    .iter()
+                    .map(|carried| PeriodArrears {
+                        period_label: period_label(language, &carried.period.to_string()),
+                        lines: carried
+                            .lines
+                            .iter()
+                            .map(|(name, arrear)| Line::new(label(name), *arrear))
+                            .collect(),
+                        net: carried.net,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
         Payslip {
+            language,
             org_name: {
                 let id = text("org_id");
-                self.org_names.get(&id).cloned().unwrap_or(id)
+                org.and_then(|o| o.name.clone()).unwrap_or(id)
             },
             period: self.run.period.clone(),
-            period_label: period_label(&self.run.period),
+            period_label: period_label(language, &self.run.period),
             run_id: self.run.run_id.clone(),
             generated_on,
             worker: WorkerBlock {
@@ -288,12 +328,12 @@ impl Batch<'_> {
                 pan: text("pan_masked"),
             },
             attendance: vec![
-                item("Working days", "working_days"),
-                item("Days present", "present_days"),
-                item("Paid leave", "paid_leave_days"),
-                item("Loss of pay days", "lop_days"),
-                item("Overtime hours", "ot_hours"),
-                item("Missed punches", "missed_punch_days"),
+                item(&words.working_days, "working_days"),
+                item(&words.days_present, "present_days"),
+                item(&words.paid_leave, "paid_leave_days"),
+                item(&words.lop_days, "lop_days"),
+                item(&words.overtime_hours, "ot_hours"),
+                item(&words.missed_punches, "missed_punch_days"),
             ],
             earnings: lines(Category::Earning),
             deductions: lines(Category::Deduction),
@@ -301,7 +341,7 @@ impl Batch<'_> {
             gross: amount(&totals.gross),
             total_deductions: amount(&totals.deductions),
             net_pay: amount(&totals.net),
-            arrears: arrears.get(&text("worker_id")).cloned().unwrap_or_default(),
+            arrears,
             net_payable: amount(NET_PAYABLE),
         }
     }
@@ -332,7 +372,7 @@ impl Batch<'_> {
 
     fn register(&self, generated_on: NaiveDate) -> Register {
         Register {
-            period_label: period_label(&self.run.period),
+            period_label: period_label(Language::En, &self.run.period),
             run_id: self.run.run_id.clone(),
             generated_on,
             columns: self.register_columns(),
@@ -363,7 +403,7 @@ struct OrgPayslips<'b> {
     /// The register so far, or why it failed (recorded in the manifest; payslips go on).
     register: Result<RegisterWriter, String>,
     /// Worker to the arrears the run carries for them.
-    arrears: HashMap<String, Vec<PeriodArrears>>,
+    arrears: HashMap<String, Vec<Carried>>,
     register_columns: Vec<RegisterColumn>,
     payslips: u64,
 }
@@ -557,10 +597,24 @@ impl<'a> Writer<'a> {
     }
 }
 
-fn period_label(period: &str) -> String {
-    period
-        .parse::<PayPeriod>()
-        .map_or_else(|_| period.to_string(), |p| p.first_day().format("%B %Y").to_string())
+/// "October 2026" in the payslip's language.
+fn period_label(language: Language, period: &str) -> String {
+    period.parse::<PayPeriod>().map_or_else(
+        |_| period.to_string(),
+        |p| {
+            let first = p.first_day();
+            language.catalogue().month_year(first.year(), first.month())
+        },
+    )
+}
+
+/// The arrears carried for one earlier period, by component name: labelled in each worker's
+/// language when their payslip is made.
+#[derive(Debug, Clone)]
+struct Carried {
+    period: PayPeriod,
+    lines: Vec<(String, Decimal)>,
+    net: Decimal,
 }
 
 fn text(batch: &RecordBatch, row: usize, name: &str) -> String {
@@ -621,7 +675,7 @@ pub async fn render(
     store: &Store,
     record: &RunRecord,
     formats: Formats,
-    org_names: &BTreeMap<String, String>,
+    orgs: &PayslipOrgs,
     progress: &dyn Progress,
 ) -> crate::Result<BatchReport> {
     let ruleset = applied_ruleset(store, record).await?;
@@ -633,7 +687,7 @@ pub async fn render(
         run: record,
         version,
         formats,
-        org_names,
+        orgs,
     };
     batch.start(record.rows, progress);
     let mut report = BatchReport::default();

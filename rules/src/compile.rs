@@ -25,6 +25,7 @@ use toml::Spanned;
 use crate::check::{BuiltIn, Check, Message, PREV, Severity, has_prev};
 use crate::error::{Diagnostic, Location, Result};
 use crate::file::{Category, CheckDef, ComponentDef, PayslipDef, ReturnsDef, TableDef, line_of};
+use crate::labels::Labels;
 use crate::rounding::Rounding;
 use crate::table::Table;
 use crate::vocabulary;
@@ -61,6 +62,8 @@ pub struct CompiledVersion {
     pub tables: Vec<Arc<Table>>,
     /// What each worker's row is checked for after it is computed, in the file's order.
     pub checks: Vec<Check>,
+    /// Component labels in other languages (the file's `[labels.*]` tables).
+    pub labels: Labels,
     layers: Vec<Vec<Expr>>,
     output: Vec<String>,
     /// Each computed component's plan, by name: what `why_no_value` walks.
@@ -97,6 +100,11 @@ impl CompiledVersion {
 
     pub fn component(&self, name: &str) -> Option<&Component> {
         self.components.iter().find(|c| c.name == name)
+    }
+
+    /// A component's label in a language (an ISO 639 code), else its own label.
+    pub fn label_in<'a>(&'a self, component: &'a Component, language: &str) -> &'a str {
+        self.labels.label(language, &component.name, &component.label)
     }
 
     /// Result columns: the inputs, then the computed components in file order.
@@ -445,6 +453,7 @@ pub(crate) fn compile(
         components,
         tables,
         checks,
+        labels: Labels::default(),
         layers,
         output,
         plans,

@@ -31,6 +31,9 @@ pub struct RulesetFile {
     /// Conditions on each worker's row: what fires is a finding of the run (see `check`).
     #[serde(default, rename = "check")]
     pub checks: Vec<Spanned<CheckDef>>,
+    /// Component labels per language: `[labels.hi] basic = "मूल वेतन"` (see `labels`).
+    #[serde(default)]
+    pub labels: BTreeMap<String, Spanned<BTreeMap<String, String>>>,
     /// Inputs every test case starts from, before its own `inputs`.
     #[serde(default)]
     pub test_defaults: BTreeMap<String, toml::Value>,

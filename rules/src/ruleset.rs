@@ -11,6 +11,7 @@ use toml::Spanned;
 use crate::compile::{CompiledVersion, Source, VersionSource, compile};
 use crate::error::{Diagnostic, Error, Location, Result};
 use crate::file::{ComponentDef, RulesetFile, TableDef, line_of};
+use crate::labels::Labels;
 use crate::testcase::TestCase;
 
 #[derive(Debug)]
@@ -24,6 +25,8 @@ pub struct Ruleset {
     pub text: String,
     /// Oldest first.
     pub versions: Vec<CompiledVersion>,
+    /// Component labels in other languages, shared by the versions.
+    pub labels: Labels,
     pub tests: Vec<TestCase>,
 }
 
@@ -58,6 +61,10 @@ impl Ruleset {
                 versions.push(v);
             }
         }
+        let labels = Labels::from_file(&raw.labels, &versions, text, file, &mut diagnostics);
+        for version in &mut versions {
+            version.labels = labels.clone();
+        }
         let tests = raw
             .tests
             .iter()
@@ -79,6 +86,7 @@ impl Ruleset {
             hash: hex::encode(hasher.finalize()),
             text: text.to_string(),
             versions,
+            labels,
             tests,
         })
     }

@@ -43,6 +43,11 @@ pub const INPUTS: &[Input] = &[
         "bank account, all but the last 4 characters masked",
     ),
     input("pan_masked", DataType::Utf8, "PAN, masked"),
+    input(
+        "language",
+        DataType::Utf8,
+        "the worker's language (ISO 639 code) for payslips, empty when the master gives none",
+    ),
     input("gender", DataType::Utf8, "M or F"),
     input("state", DataType::Utf8, "state code of the worker (MH, KA, ...)"),
     input(

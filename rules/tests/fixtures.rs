@@ -58,3 +58,25 @@ fn a_period_before_the_first_version_has_no_rules() {
         "no version of ruleset `revisions` is in force on 2026-03-31: the earliest applies from 2026-04-01"
     );
 }
+
+#[test]
+fn component_labels_in_a_language_fall_back_to_the_components_own() {
+    let ruleset = Ruleset::parse(payroll_rules::EXAMPLE_RULESET, Path::new("india-contract.toml")).unwrap();
+    let version = ruleset.versions.last().unwrap();
+    let basic = version.component("basic").unwrap();
+    assert_eq!(version.label_in(basic, "hi"), "मूल वेतन");
+    assert_eq!(version.label_in(basic, "ta"), "அடிப்படை ஊதியம்");
+    // A language without a table, and one whose table leaves the component out: its own label.
+    assert_eq!(version.label_in(basic, "ur"), "Basic wage");
+    let text = payroll_rules::EXAMPLE_RULESET.replace("basic = \"মূল বেতন\"\n", "");
+    let partial = Ruleset::parse(&text, Path::new("india-contract.toml")).unwrap();
+    let version = partial.versions.last().unwrap();
+    assert_eq!(
+        version.label_in(version.component("basic").unwrap(), "bn"),
+        "Basic wage"
+    );
+    assert_eq!(partial.labels.missing("bn", version), ["basic"]);
+    assert!(partial.labels.missing("hi", version).is_empty());
+    // Totals, flags and intermediates are not payslip lines: no label is asked of them.
+    assert!(!partial.labels.missing("fr", version).contains(&"gross"));
+}

@@ -347,6 +347,8 @@ fn default_roles_claim() -> String {
 pub struct OrgConfig {
     /// Printed on payslips and the register instead of the id.
     pub name: Option<String>,
+    /// The payslip language of the org's workers whose master gives none (else English).
+    pub language: Option<payroll_payslips::Language>,
     /// This org's ruleset instead of the default.
     pub rules: Option<PathBuf>,
     /// A nightly provisional run of the open period.

@@ -58,6 +58,10 @@ pub enum BenchCommand {
         /// The baseline script (needs `pip install openpyxl` and LibreOffice)
         #[arg(long, default_value = "../shared/baselines/payslips_openpyxl_libreoffice.py")]
         baseline: PathBuf,
+        /// `en`: every payslip in English; `all`: worker i reads the i-th of the eleven payslip
+        /// languages in turn
+        #[arg(long, default_value = "en", value_parser = ["en", "all"])]
+        languages: String,
     },
     /// Kafka ingest into folded state against a bare rdkafka loop over the same topic, and the
     /// time from a punch to the updated live pay (needs a broker: start one with scripts/broker)
@@ -289,7 +293,8 @@ pub async fn bench(command: BenchCommand) -> Result<ExitCode> {
             period,
             sample,
             baseline,
-        } => payslips(workers, period, &sample, &baseline).await,
+            languages,
+        } => payslips(workers, period, &sample, &baseline, languages == "all").await,
     }
 }
 
@@ -377,10 +382,17 @@ fn duckdb_calc(script: &Path, sample: &Path, workers: usize, period: PayPeriod) 
     Ok(best)
 }
 
-async fn payslips(workers: usize, period: PayPeriod, sample: &Path, baseline: &Path) -> Result<ExitCode> {
+async fn payslips(
+    workers: usize,
+    period: PayPeriod,
+    sample: &Path,
+    baseline: &Path,
+    every_language: bool,
+) -> Result<ExitCode> {
     let dir = tempfile::tempdir()?;
     let inputs = dir.path().join("inputs");
     generate(workers, period, &inputs)?;
+    set_languages(&inputs.join("workers.csv"), every_language)?;
     let ruleset = Ruleset::parse(EXAMPLE_RULESET, Path::new("india-contract.toml"))?;
     let out = dir.path().join("out").display().to_string();
     let (report, store) = run::run(period, Source::Folder(inputs.clone()), &ruleset, &out, &ui::Bar::new()).await?;
@@ -403,9 +415,14 @@ async fn payslips(workers: usize, period: PayPeriod, sample: &Path, baseline: &P
     };
     let ((pdf_mean, pdf_max), (xlsx_mean, _)) = (sizes(".pdf"), sizes(".xlsx"));
     println!(
-        "payslips, {} workers (PDF and XLSX each, plus registers), {} cores: {seconds:.2} s, {:.0} payslips/s; \
+        "payslips, {} workers{} (PDF and XLSX each, plus registers), {} cores: {seconds:.2} s, {:.0} payslips/s; \
          PDF mean {:.1} KB, max {:.1} KB; XLSX mean {:.1} KB",
         batch.payslips,
+        if every_language {
+            " in 11 languages"
+        } else {
+            " in English"
+        },
         cores(),
         batch.payslips as f64 / seconds,
         pdf_mean / 1024.0,
@@ -439,6 +456,33 @@ async fn payslips(workers: usize, period: PayPeriod, sample: &Path, baseline: &P
         Err(e) => println!("baseline not run: {e}"),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The generated master's `language` column (its last) set for the benchmark: every worker
+/// English (none given), or worker i reading the i-th payslip language in turn, so a batch
+/// renders every script.
+fn set_languages(workers_csv: &Path, every_language: bool) -> Result<()> {
+    let text = std::fs::read_to_string(workers_csv)?;
+    let mut lines = text.lines();
+    let header = lines.next().unwrap_or_default();
+    if !header.ends_with(",language") {
+        bail!("{}: expected `language` as the last column", workers_csv.display());
+    }
+    let mut out = String::with_capacity(text.len() + text.len() / 8);
+    out.push_str(header);
+    out.push('\n');
+    let languages = payroll_payslips::Language::ALL;
+    for (i, line) in lines.enumerate() {
+        let row = line.rsplit_once(',').map_or(line, |(row, _)| row);
+        out.push_str(row);
+        out.push(',');
+        if every_language {
+            out.push_str(languages[i % languages.len()].code());
+        }
+        out.push('\n');
+    }
+    std::fs::write(workers_csv, out)?;
+    Ok(())
 }
 
 /// `payroll gen` in a child process, so this process's peak memory is the run's alone.

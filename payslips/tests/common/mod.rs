@@ -2,7 +2,7 @@
 #![allow(dead_code)] // each test binary uses a different subset
 
 use chrono::NaiveDate;
-use payroll_payslips::{Item, Line, Payslip, WorkerBlock};
+use payroll_payslips::{Item, Language, Line, Payslip, WorkerBlock};
 use rust_decimal::Decimal;
 
 pub fn dec(s: &str) -> Decimal {
@@ -19,6 +19,7 @@ pub const PAN: &str = "ABCPK1234F";
 /// A supervisor whose net pay is the example amount.
 pub fn supervisor() -> Payslip {
     Payslip {
+        language: Language::En,
         org_name: "Sahyadri Facility Services Pvt. Ltd.".into(),
         period: "2026-10".into(),
         period_label: "October 2026".into(),

@@ -19,18 +19,25 @@ use payroll_rules::vocabulary::PayPeriod;
 
 const PERIOD: PayPeriod = PayPeriod { year: 2026, month: 10 };
 
-/// Payslips print org ids.
-static NO_NAMES: std::collections::BTreeMap<String, String> = std::collections::BTreeMap::new();
+/// Payslips print org ids, in English.
+static NO_ORGS: payroll_pipeline::payslips::PayslipOrgs = std::collections::BTreeMap::new();
 
 /// A store whose writes to paths ending with `fail_suffix` fail.
 fn store(fail_suffix: &'static str) -> Store {
     FaultyStore::new(move |path: &Path| path.as_ref().ends_with(fail_suffix)).store()
 }
 
-/// Runs the reference sample into `store`, as `payroll run` does.
-async fn run_sample(store: &Store, ruleset: &Ruleset) -> (RunRecord, Vec<datafusion::arrow::array::RecordBatch>) {
-    let sample = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../cli/tests/data/sample");
-    let folder = files::read_folder(&sample, &mut DeadLetters::default(), &Quiet).unwrap();
+fn sample_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../cli/tests/data/sample")
+}
+
+/// Runs the reference sample (or a copy of it in `sample`) into `store`, as `payroll run` does.
+async fn run_sample(
+    store: &Store,
+    ruleset: &Ruleset,
+    sample: &std::path::Path,
+) -> (RunRecord, Vec<datafusion::arrow::array::RecordBatch>) {
+    let folder = files::read_folder(sample, &mut DeadLetters::default(), &Quiet).unwrap();
     let mut inputs = InputsBatch::new(PERIOD, 100);
     for (worker, site, period_inputs) in folder.ledger.period_inputs(PERIOD) {
         inputs.push(worker, site, &period_inputs);
@@ -69,9 +76,13 @@ struct Sample {
 
 impl Sample {
     async fn run(store: Store) -> Sample {
+        Sample::run_from(store, &sample_dir()).await
+    }
+
+    async fn run_from(store: Store, sample: &std::path::Path) -> Sample {
         let rules = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../rules/examples/india-contract.toml");
         let ruleset = Ruleset::load(rules).unwrap();
-        let (run, results) = run_sample(&store, &ruleset).await;
+        let (run, results) = run_sample(&store, &ruleset, sample).await;
         Sample {
             store,
             ruleset,
@@ -86,7 +97,7 @@ impl Sample {
             run: &self.run,
             version: self.ruleset.version_on(PERIOD.first_day()).unwrap(),
             formats: Formats { pdf: true, xlsx: true },
-            org_names: &NO_NAMES,
+            orgs: &NO_ORGS,
         }
     }
 }
@@ -149,4 +160,85 @@ async fn a_batch_run_again_writes_only_what_is_missing_or_wrong() {
         .await
         .unwrap();
     assert!(restored.starts_with(b"%PDF"));
+}
+
+/// The text of a PDF in the store, as `pdftotext` reads it.
+async fn pdf_text(store: &Store, path: &str) -> String {
+    let bytes = store.get(&Path::from(path)).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("payslip.pdf");
+    std::fs::write(&file, &bytes).unwrap();
+    let output = std::process::Command::new("pdftotext")
+        .args(["-enc", "UTF-8"])
+        .arg(&file)
+        .arg("-")
+        .output()
+        .expect("pdftotext is needed: apt-get install poppler-utils (scripts/test does)");
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// Each worker reads their payslip in their language: the master's (W000000: `hi`), else their
+/// org's (org1: Marathi), else English; the frame's words from the payslips' catalogue and the
+/// component labels from the ruleset's `[labels.*]` tables.
+#[tokio::test]
+async fn each_worker_reads_their_payslip_in_their_language() {
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(sample_dir()).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, dir.path().join(path.file_name().unwrap())).unwrap();
+    }
+    let workers = std::fs::read_to_string(sample_dir().join("workers.csv")).unwrap();
+    let with_language: String = workers
+        .lines()
+        .enumerate()
+        .map(|(i, line)| match i {
+            0 => format!("{line},language\n"),
+            _ if line.starts_with("W000000,") => format!("{line},hi\n"),
+            _ => format!("{line},\n"),
+        })
+        .collect();
+    std::fs::write(dir.path().join("workers.csv"), with_language).unwrap();
+
+    let sample = Sample::run_from(store("never"), dir.path()).await;
+    let orgs: payroll_pipeline::payslips::PayslipOrgs = [(
+        "org1".to_string(),
+        payroll_pipeline::payslips::PayslipOrg {
+            name: None,
+            language: Some(payroll_payslips::Language::Mr),
+        },
+    )]
+    .into();
+    let batch = Batch {
+        orgs: &orgs,
+        ..sample.batch()
+    };
+    batch.write(&sample.results, &Quiet).await.unwrap();
+
+    let run = "period=2026-10/run_id=20261101T000000Z-0001";
+    let hindi = pdf_text(&sample.store, &format!("payslips/org_id=org0/{run}/W000000.pdf")).await;
+    for wanted in [
+        "अक्टूबर 2026 की वेतन पर्ची",
+        "मूल वेतन",
+        "भविष्य निधि (EPF)",
+        "शुद्ध वेतन",
+        "रुपये",
+        "मात्र",
+    ] {
+        assert!(hindi.contains(wanted), "`{wanted}` not in W000000's payslip:\n{hindi}");
+    }
+    let marathi = pdf_text(&sample.store, &format!("payslips/org_id=org1/{run}/W000001.pdf")).await;
+    for wanted in ["ऑक्टोबर 2026 चे वेतन पत्रक", "मूळ वेतन", "निव्वळ वेतन", "फक्त"]
+    {
+        assert!(
+            marathi.contains(wanted),
+            "`{wanted}` not in W000001's payslip:\n{marathi}"
+        );
+    }
+    let english = pdf_text(&sample.store, &format!("payslips/org_id=org0/{run}/W000002.pdf")).await;
+    for wanted in ["Payslip for October 2026", "Basic wage", "Net Pay", "Rupees"] {
+        assert!(
+            english.contains(wanted),
+            "`{wanted}` not in W000002's payslip:\n{english}"
+        );
+    }
 }

@@ -178,11 +178,17 @@ async fn calculate(ctx: &App, run: &Run, tracker: &Arc<Tracker>) -> Result<()> {
 
 async fn finalize(ctx: &App, run: &Run, tracker: &Arc<Tracker>) -> Result<()> {
     let record = payroll_connectors::results::read_run(&ctx.store, &run.id).await?;
-    let names = ctx
+    let orgs: payroll_pipeline::payslips::PayslipOrgs = ctx
         .config
         .orgs
         .iter()
-        .filter_map(|(id, org)| Some((id.clone(), org.name.clone()?)))
+        .map(|(id, org)| {
+            let presented = payroll_pipeline::payslips::PayslipOrg {
+                name: org.name.clone(),
+                language: org.language,
+            };
+            (id.clone(), presented)
+        })
         .collect();
     let (store, tracker2) = (ctx.store.clone(), Arc::clone(tracker));
     let started = Instant::now();
@@ -190,7 +196,7 @@ async fn finalize(ctx: &App, run: &Run, tracker: &Arc<Tracker>) -> Result<()> {
         .compute
         .run(async move {
             let formats = Formats { pdf: true, xlsx: true };
-            payroll_pipeline::payslips::render(&store, &record, formats, &names, tracker2.as_ref()).await
+            payroll_pipeline::payslips::render(&store, &record, formats, &orgs, tracker2.as_ref()).await
         })
         .await??;
     let failures: Vec<_> = report

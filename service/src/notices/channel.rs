@@ -47,6 +47,52 @@ pub fn render(settings: &NoticeSettings, language: &str, words: &Words<'_>) -> (
                 "नमस्ते {name}, {period} का आपका वेतन तैयार है। देय राशि: रु. {amount}। \
                  अपनी वेतन पर्ची डाउनलोड करें (लिंक {expires} तक मान्य): {link}",
             ),
+            // The other languages payslips are printed in (see the payslips crate's lang/).
+            "mr" => (
+                "{period} चे तुमचे वेतन पत्रक",
+                "नमस्कार {name}, {period} चे तुमचे वेतन तयार आहे. देय रक्कम: रु. {amount}. \
+                 तुमचे वेतन पत्रक डाउनलोड करा (दुवा {expires} पर्यंत वैध): {link}",
+            ),
+            "ta" => (
+                "{period} உங்கள் சம்பளச் சீட்டு",
+                "வணக்கம் {name}, {period} உங்கள் சம்பளம் தயார். செலுத்த வேண்டிய தொகை: ரூ. {amount}. \
+                 உங்கள் சம்பளச் சீட்டைப் பதிவிறக்கவும் (இணைப்பு {expires} வரை செல்லும்): {link}",
+            ),
+            "te" => (
+                "{period} మీ వేతన పత్రం",
+                "నమస్తే {name}, {period} మీ వేతనం సిద్ధంగా ఉంది. చెల్లించవలసిన మొత్తం: రూ. {amount}. \
+                 మీ వేతన పత్రాన్ని డౌన్‌లోడ్ చేసుకోండి (లింక్ {expires} వరకు చెల్లుతుంది): {link}",
+            ),
+            "kn" => (
+                "{period} ನಿಮ್ಮ ವೇತನ ಚೀಟಿ",
+                "ನಮಸ್ಕಾರ {name}, {period} ನಿಮ್ಮ ವೇತನ ಸಿದ್ಧವಾಗಿದೆ. ಪಾವತಿಸಬೇಕಾದ ಮೊತ್ತ: ರೂ. {amount}. \
+                 ನಿಮ್ಮ ವೇತನ ಚೀಟಿಯನ್ನು ಡೌನ್‌ಲೋಡ್ ಮಾಡಿ (ಲಿಂಕ್ {expires} ವರೆಗೆ ಮಾನ್ಯ): {link}",
+            ),
+            "ml" => (
+                "{period} നിങ്ങളുടെ ശമ്പള സ്ലിപ്പ്",
+                "നമസ്കാരം {name}, {period} നിങ്ങളുടെ ശമ്പളം തയ്യാറാണ്. നൽകേണ്ട തുക: രൂ. {amount}. \
+                 നിങ്ങളുടെ ശമ്പള സ്ലിപ്പ് ഡൗൺലോഡ് ചെയ്യുക (ലിങ്ക് {expires} വരെ സാധുവാണ്): {link}",
+            ),
+            "bn" => (
+                "{period}-এর আপনার বেতন স্লিপ",
+                "নমস্কার {name}, {period}-এর আপনার বেতন প্রস্তুত। প্রদেয় অর্থ: টাকা {amount}। \
+                 আপনার বেতন স্লিপ ডাউনলোড করুন (লিংক {expires} পর্যন্ত বৈধ): {link}",
+            ),
+            "gu" => (
+                "{period} ની તમારી પગાર સ્લિપ",
+                "નમસ્તે {name}, {period} નો તમારો પગાર તૈયાર છે. ચૂકવવાપાત્ર રકમ: રૂ. {amount}. \
+                 તમારી પગાર સ્લિપ ડાઉનલોડ કરો (લિંક {expires} સુધી માન્ય): {link}",
+            ),
+            "pa" => (
+                "{period} ਦੀ ਤੁਹਾਡੀ ਤਨਖਾਹ ਪਰਚੀ",
+                "ਸਤ ਸ੍ਰੀ ਅਕਾਲ {name}, {period} ਦੀ ਤੁਹਾਡੀ ਤਨਖਾਹ ਤਿਆਰ ਹੈ। ਭੁਗਤਾਨਯੋਗ ਰਕਮ: ਰੁ. {amount}। \
+                 ਆਪਣੀ ਤਨਖਾਹ ਪਰਚੀ ਡਾਊਨਲੋਡ ਕਰੋ (ਲਿੰਕ {expires} ਤੱਕ ਵੈਧ): {link}",
+            ),
+            "or" => (
+                "{period} ର ଆପଣଙ୍କ ଦରମା ସ୍ଲିପ୍",
+                "ନମସ୍କାର {name}, {period} ର ଆପଣଙ୍କ ଦରମା ପ୍ରସ୍ତୁତ। ଦେୟ ପରିମାଣ: ଟ. {amount}। \
+                 ଆପଣଙ୍କ ଦରମା ସ୍ଲିପ୍ ଡାଉନଲୋଡ୍ କରନ୍ତୁ (ଲିଙ୍କ {expires} ପର୍ଯ୍ୟନ୍ତ ବୈଧ): {link}",
+            ),
             _ => return None,
         };
         Some(Template {
@@ -380,7 +426,14 @@ mod tests {
         let (_, hindi) = render(&settings, "hi", &words);
         assert!(hindi.starts_with("नमस्ते Asha") && hindi.contains("18314.05") && hindi.contains("http://x/l"));
         let (subject, tamil) = render(&settings, "ta", &words);
+        assert_eq!(subject, "2026-10 உங்கள் சம்பளச் சீட்டு");
+        assert!(
+            tamil.starts_with("வணக்கம் Asha") && tamil.ends_with("http://x/l"),
+            "{tamil}"
+        );
+        // Urdu has no template: English.
+        let (subject, urdu) = render(&settings, "ur", &words);
         assert_eq!(subject, "Your payslip for 2026-10");
-        assert!(tamil.starts_with("Hello Asha"));
+        assert!(urdu.starts_with("Hello Asha"));
     }
 }

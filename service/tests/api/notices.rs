@@ -614,7 +614,7 @@ async fn exactly_once(backend: Backend) {
         smtp.duplicates()
     );
 
-    // In the worker's language where there is a template: Hindi for hi, English for ta.
+    // In the worker's language: Hindi for hi, Tamil for ta.
     for (id, (phone, email)) in &owed {
         if let (Some(_), Some(email)) = (phone, email)
             && let Some((_, text)) = mail.iter().find(|(to, _)| to.contains(email.as_str()))
@@ -630,7 +630,7 @@ async fn exactly_once(backend: Backend) {
         })
         .expect("an email-only worker's mail");
     assert!(
-        tamil.1.contains("Hello ") && tamil.1.contains("Net payable: Rs. "),
+        tamil.1.contains("வணக்கம் ") && tamil.1.contains("செலுத்த வேண்டிய தொகை: ரூ. "),
         "{}",
         tamil.1
     );
