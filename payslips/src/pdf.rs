@@ -6,6 +6,8 @@
 //! top; drawing converts to PDF's bottom-up coordinates.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 
 use chrono::Datelike;
 use flate2::Compression;
@@ -19,7 +21,7 @@ use crate::format::{format_rupees, or_dash};
 use crate::lang::{Catalogue, Language};
 use crate::model::{Item, Line, Payslip};
 use crate::script::{Script, needs_shaping, runs};
-use crate::shaping::{ScriptFaces, Shaped, Used, script_faces};
+use crate::shaping::{ScriptFaces, Shaped, SubsetKey, Used, script_faces};
 use crate::words::amount_in_words_in;
 
 const PAGE_W: f32 = 595.0;
@@ -46,7 +48,16 @@ pub(crate) struct PdfRenderer {
     bold: Face,
     /// The Indian scripts' faces, shared by the process.
     scripts: &'static ScriptFaces,
+    /// Strings shaped in this batch, by face: the frame's and the components' labels are the
+    /// same on every payslip of a language, so each is shaped once.
+    shaped: RwLock<HashMap<(Script, bool, String), Arc<Shaped>>>,
+    /// Script subsets built in this batch, by the glyphs and text they hold: payslips of one
+    /// language whose names and values add no glyph embed the same bytes.
+    programs: RwLock<HashMap<(Script, bool, SubsetKey), Arc<Program>>>,
 }
+
+/// Entries each batch cache keeps; past it, work is done again rather than remembered.
+const CACHE_ENTRIES: usize = 4096;
 
 #[derive(Clone, Copy)]
 enum Weight {
@@ -81,6 +92,8 @@ impl PdfRenderer {
             regular: Face::new(dejavu::sans::regular(), "DejaVuSans")?,
             bold: Face::new(dejavu::sans::bold(), "DejaVuSans-Bold")?,
             scripts: script_faces()?,
+            shaped: RwLock::default(),
+            programs: RwLock::default(),
         })
     }
 
@@ -105,8 +118,8 @@ impl PdfRenderer {
         let bold = self.bold.program(bold_extras)?;
         let scripts = used
             .iter()
-            .map(|((script, bold), used)| self.scripts.get(*script, *bold).program(used))
-            .collect::<Result<Vec<Program>, Error>>()?;
+            .map(|((script, bold), used)| self.program(*script, *bold, used))
+            .collect::<Result<Vec<Arc<Program>>, Error>>()?;
 
         let mut pdf = Pdf::new();
         pdf.catalog(CATALOG).pages(PAGES);
@@ -142,6 +155,37 @@ impl PdfRenderer {
             write_font(&mut pdf, script_font_ref(k), program, descriptor);
         }
         Ok(pdf.finish())
+    }
+
+    /// `text` shaped in a script face, from the batch's cache when it was shaped before.
+    fn shape(&self, script: Script, bold: bool, text: &str) -> Arc<Shaped> {
+        let key = (script, bold, text.to_string());
+        if let Some(shaped) = self.shaped.read().ok().and_then(|cache| cache.get(&key).cloned()) {
+            return shaped;
+        }
+        let shaped = Arc::new(self.scripts.get(script, bold).shape(text));
+        if let Ok(mut cache) = self.shaped.write()
+            && cache.len() < CACHE_ENTRIES
+        {
+            cache.insert(key, Arc::clone(&shaped));
+        }
+        shaped
+    }
+
+    /// The embedded subset of the glyphs a payslip drew in a script face, from the batch's
+    /// cache when another payslip drew the same glyphs for the same text.
+    fn program(&self, script: Script, bold: bool, used: &Used) -> Result<Arc<Program>, Error> {
+        let key = (script, bold, used.key());
+        if let Some(program) = self.programs.read().ok().and_then(|cache| cache.get(&key).cloned()) {
+            return Ok(program);
+        }
+        let program = Arc::new(self.scripts.get(script, bold).program(used)?);
+        if let Ok(mut cache) = self.programs.write()
+            && cache.len() < CACHE_ENTRIES
+        {
+            cache.insert(key, Arc::clone(&program));
+        }
+        Ok(program)
     }
 
     fn face(&self, w: Weight) -> &Face {
@@ -412,14 +456,14 @@ impl Canvas<'_> {
     }
 
     /// `text` in runs of one script, the script runs shaped, with each run's width in ems.
-    fn lay_out(&self, weight: Weight, text: &str) -> Vec<(Option<Script>, Option<Shaped>, f32)> {
+    fn lay_out(&self, weight: Weight, text: &str) -> Vec<(Option<Script>, Option<Arc<Shaped>>, f32)> {
         let bold = matches!(weight, Weight::Bold);
         runs(text)
             .into_iter()
             .map(|run| match run.script {
                 None => (None, None, self.r.face(weight).width(run.text)),
                 Some(script) => {
-                    let shaped = self.r.scripts.get(script, bold).shape(run.text);
+                    let shaped = self.r.shape(script, bold, run.text);
                     let width = shaped.width;
                     (Some(script), Some(shaped), width)
                 }
@@ -459,7 +503,7 @@ impl Canvas<'_> {
             match run.script {
                 None => cuts.extend(run.text.char_indices().map(|(i, _)| at + i)),
                 Some(script) => {
-                    let shaped = self.r.scripts.get(script, bold).shape(run.text);
+                    let shaped = self.r.shape(script, bold, run.text);
                     cuts.extend(shaped.glyphs.iter().map(|g| at + g.cluster as usize));
                 }
             }

@@ -128,7 +128,8 @@ impl ScriptFace {
             &self.metrics,
             &used.remapper,
             &used.text,
-            flate2::Compression::default(),
+            // Fast deflate: a subset is built per payslip whose glyphs no earlier one drew.
+            flate2::Compression::fast(),
         )
     }
 }
@@ -141,7 +142,16 @@ pub(crate) struct Used {
     text: Vec<(u16, String)>,
 }
 
+/// What makes a subset: its glyphs in CID order, and the text each stands for.
+pub(crate) type SubsetKey = (Vec<u16>, Vec<(u16, String)>);
+
 impl Used {
+    /// Two payslips that drew the same glyphs, in the same order, standing for the same text,
+    /// embed the same subset.
+    pub(crate) fn key(&self) -> SubsetKey {
+        (self.remapper.remapped_gids().collect(), self.text.clone())
+    }
+
     /// The glyph numbers (CIDs) of `shaped`, recording what text each glyph shows: a glyph
     /// alone in its cluster stands for the cluster's text (a conjunct for its letters); in a
     /// cluster of several, a glyph stands for the one character it is the face's glyph of (a
