@@ -103,6 +103,17 @@ impl std::fmt::Display for Language {
     }
 }
 
+/// How a payslip's labels are printed: the org's choice.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Layout {
+    /// In the payslip's language alone.
+    #[default]
+    Single,
+    /// In the payslip's language with English beneath each label, for auditors and banks.
+    Bilingual,
+}
+
 /// The words of a payslip's frame in one language; `{period}` in a label is replaced by the
 /// month and year.
 #[derive(Debug, Deserialize)]

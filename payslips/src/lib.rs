@@ -17,7 +17,7 @@ mod words;
 mod xlsx;
 
 pub use format::format_inr;
-pub use lang::{Catalogue, Language};
+pub use lang::{Catalogue, Language, Layout};
 pub use model::{Item, Line, Payslip, PeriodArrears, Register, RegisterColumn, RegisterRow, WorkerBlock};
 pub use register::{RegisterWriter, render_register};
 pub use words::{amount_in_words, amount_in_words_in};

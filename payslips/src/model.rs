@@ -5,7 +5,7 @@
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 
-use crate::lang::Language;
+use crate::lang::{Language, Layout};
 
 /// One worker's payslip for one run.
 #[derive(Debug, Clone, PartialEq)]
@@ -13,6 +13,9 @@ pub struct Payslip {
     /// The language of the frame's words and the amount in words ([`Language::choose`]); the
     /// labels given here (components, attendance, period) are expected in it already.
     pub language: Language,
+    /// English beneath each label, or not ([`Layout::Bilingual`] applies to a payslip not in
+    /// English; lines and items then carry their English).
+    pub layout: Layout,
     pub org_name: String,
     /// Machine form of the period, e.g. "2026-10".
     pub period: String,
@@ -42,8 +45,10 @@ pub struct Payslip {
 /// difference in net pay, which is what it adds to this payslip (negative: a recovery).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PeriodArrears {
-    /// Human form of the original period, e.g. "October 2026".
+    /// Human form of the original period in the payslip's language, e.g. "October 2026".
     pub period_label: String,
+    /// The same in English, for the bilingual layout.
+    pub english_period_label: Option<String>,
     pub lines: Vec<Line>,
     pub net: Decimal,
 }
@@ -67,6 +72,8 @@ pub struct WorkerBlock {
 pub struct Item {
     pub label: String,
     pub value: String,
+    /// The label in English, printed beneath it in the bilingual layout.
+    pub english: Option<String>,
 }
 
 /// A labelled amount of money.
@@ -74,6 +81,8 @@ pub struct Item {
 pub struct Line {
     pub label: String,
     pub amount: Decimal,
+    /// The label in English, printed beneath it in the bilingual layout.
+    pub english: Option<String>,
 }
 
 /// The payroll register of one run: one row per worker, one column per component.
@@ -109,7 +118,14 @@ impl Item {
         Item {
             label: label.into(),
             value: value.into(),
+            english: None,
         }
+    }
+
+    /// The same item with its English label.
+    pub fn with_english(mut self, english: impl Into<String>) -> Self {
+        self.english = Some(english.into());
+        self
     }
 }
 
@@ -118,6 +134,13 @@ impl Line {
         Line {
             label: label.into(),
             amount,
+            english: None,
         }
+    }
+
+    /// The same line with its English label.
+    pub fn with_english(mut self, english: impl Into<String>) -> Self {
+        self.english = Some(english.into());
+        self
     }
 }

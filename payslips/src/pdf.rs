@@ -18,7 +18,7 @@ use rust_decimal::Decimal;
 use crate::Error;
 use crate::font::{Extras, Face, OBJECTS_PER_FACE, Program, deflate, write_font};
 use crate::format::{format_rupees, or_dash};
-use crate::lang::{Catalogue, Language};
+use crate::lang::{Catalogue, Language, Layout};
 use crate::model::{Item, Line, Payslip};
 use crate::script::{Script, needs_shaping, runs};
 use crate::shaping::{ScriptFaces, Shaped, SubsetKey, Used, script_faces};
@@ -105,6 +105,7 @@ impl PdfRenderer {
             used: Vec::new(),
             language: p.language,
             words: p.language.catalogue(),
+            english: (p.layout == Layout::Bilingual && p.language != Language::En).then(|| Language::En.catalogue()),
         };
         canvas.payslip(p)?;
         let Canvas {
@@ -205,6 +206,10 @@ const BODY: Style = Style(Weight::Regular, 9.0, INK);
 const STRONG: Style = Style(Weight::Bold, 9.0, INK);
 const HEAD: Style = Style(Weight::Bold, 9.0, BRAND);
 const SECTION: Style = Style(Weight::Bold, 10.0, BRAND);
+/// English beneath a label, in the bilingual layout.
+const ENGLISH: Style = Style(Weight::Regular, 6.0, MUTED);
+/// A row of the bilingual layout: the label, and English beneath it.
+const BILINGUAL_ROW_H: f32 = 24.0;
 
 fn script_font_ref(k: usize) -> Ref {
     Ref::new(FIRST_SCRIPT_FONT + k as i32 * OBJECTS_PER_FACE)
@@ -220,6 +225,8 @@ struct Canvas<'r> {
     language: Language,
     /// The frame's words in the payslip's language.
     words: &'static Catalogue,
+    /// English's, when labels carry English beneath them (the bilingual layout).
+    english: Option<&'static Catalogue>,
 }
 
 impl Canvas<'_> {
@@ -235,10 +242,12 @@ impl Canvas<'_> {
         }
         let words = self.words;
         if p.arrears.is_empty() {
-            y = self.net_pay(&words.net_pay, p.net_pay, y + 14.0);
+            let english = self.en(|e| &e.net_pay);
+            y = self.net_pay(&words.net_pay, english, p.net_pay, y + 14.0);
         } else {
             y = self.arrears(p, y + 14.0);
-            y = self.net_pay(&words.net_payable, p.net_payable, y + 14.0);
+            let english = self.en(|e| &e.net_payable);
+            y = self.net_pay(&words.net_payable, english, p.net_payable, y + 14.0);
         }
         if y > CONTENT_BOTTOM {
             return Err(Error::PageOverflow {
@@ -252,6 +261,14 @@ impl Canvas<'_> {
             LABEL,
             footer,
         );
+        if let Some(english) = self.en(|e| &e.footer) {
+            self.text(
+                PAGE_W / 2.0 - self.width(ENGLISH, english) / 2.0,
+                PAGE_H - 17.0,
+                ENGLISH,
+                english,
+            );
+        }
         Ok(())
     }
 
@@ -266,13 +283,26 @@ impl Canvas<'_> {
         let w = self.words;
         let title = Catalogue::with_period(&w.title, &p.period_label);
         let title = self.fit(Style(Weight::Regular, 10.5, WHITE), &title, org_w);
-        self.text(MARGIN, 54.0, Style(Weight::Regular, 10.5, WHITE), &title);
+        let title_y = if self.english.is_some() { 50.0 } else { 54.0 };
+        self.text(MARGIN, title_y, Style(Weight::Regular, 10.5, WHITE), &title);
         let light = Style(Weight::Regular, 8.0, BRAND_TINT);
-        let run = format!("{} {}", w.run_id, self.fit(light, &p.run_id, 150.0));
+        if let Some(english) = self.english {
+            let period = english_period(&p.period).unwrap_or_else(|| p.period.clone());
+            let title = Catalogue::with_period(&english.title, &period);
+            self.text(MARGIN, 63.0, Style(Weight::Regular, 7.5, BRAND_TINT), &title);
+        }
+        // In the bilingual layout the three lines' labels read "local · English".
+        let label = |local: &str, english: Option<&str>| match english {
+            Some(english) => format!("{local} · {english}"),
+            None => local.to_string(),
+        };
+        let run_label = label(&w.run_id, self.en(|e| &e.run_id));
+        let run = format!("{run_label} {}", self.fit(light, &p.run_id, 150.0));
         self.text_at(right, 34.0, light, &run, Align::Right);
-        let generated = format!("{} {}", w.generated, self.language.date(p.generated_on));
+        let generated_label = label(&w.generated, self.en(|e| &e.generated));
+        let generated = format!("{generated_label} {}", self.language.date(p.generated_on));
         self.text_at(right, 47.0, light, &generated, Align::Right);
-        let period = format!("{} {}", w.period, p.period);
+        let period = format!("{} {}", label(&w.period, self.en(|e| &e.period)), p.period);
         self.text_at(right, 60.0, light, &period, Align::Right);
         band_h
     }
@@ -283,28 +313,35 @@ impl Canvas<'_> {
         let account = mask_account(&w.bank_account);
         let pan = mask_pan(&w.pan);
         let words = self.words;
+        let en = |pick: fn(&Catalogue) -> &String| self.en(pick);
         let left = [
-            (words.employee_id.as_str(), w.worker_id.as_str()),
-            (&words.name, &w.name),
-            (&words.designation, &w.designation),
-            (&words.site, &w.site),
+            (words.employee_id.as_str(), en(|e| &e.employee_id), w.worker_id.as_str()),
+            (&words.name, en(|e| &e.name), &w.name),
+            (&words.designation, en(|e| &e.designation), &w.designation),
+            (&words.site, en(|e| &e.site), &w.site),
         ];
         let right = [
-            (words.uan.as_str(), w.uan.as_str()),
-            (&words.esic_no, &w.esic_no),
-            (&words.bank_account, &account),
-            (&words.pan, &pan),
+            (words.uan.as_str(), en(|e| &e.uan), w.uan.as_str()),
+            (&words.esic_no, en(|e| &e.esic_no), &w.esic_no),
+            (&words.bank_account, en(|e| &e.bank_account), &account),
+            (&words.pan, en(|e| &e.pan), &pan),
         ];
-        let h = left.len() as f32 * ROW_H + PAD;
+        let row_h = self.row_h();
+        let h = left.len() as f32 * row_h + PAD;
         self.stroke_rect(MARGIN, top, CONTENT_W, h, RULE);
         let half = CONTENT_W / 2.0;
         let value_dx = 78.0;
         for (col, pairs) in [left, right].iter().enumerate() {
             let x = MARGIN + PAD + col as f32 * half;
-            for (i, (label, value)) in pairs.iter().enumerate() {
-                let y = top + PAD / 2.0 + ROW_H * (i as f32 + 1.0) - 5.0;
+            for (i, (label, english, value)) in pairs.iter().enumerate() {
+                let bottom = top + PAD / 2.0 + row_h * (i as f32 + 1.0) - 5.0;
+                let y = if english.is_some() { bottom - 9.0 } else { bottom };
                 let label = self.fit(LABEL, label, value_dx - 4.0);
                 self.text(x, y, LABEL, &label);
+                if let Some(english) = english {
+                    let english = self.fit(ENGLISH, english, value_dx - 4.0);
+                    self.text(x, bottom, ENGLISH, &english);
+                }
                 let value = self.fit(STRONG, or_dash(value), half - value_dx - 2.0 * PAD);
                 self.text(x + value_dx, y, STRONG, &value);
             }
@@ -316,9 +353,10 @@ impl Canvas<'_> {
     /// [`ATTENDANCE_PER_ROW`] so any number of items given by the ruleset fits.
     fn attendance(&mut self, items: &[Item], top: f32) -> f32 {
         let words = self.words;
-        let y = self.section_title(top, &words.attendance);
+        let y = self.section_title(top, &words.attendance, self.en(|e| &e.attendance));
         let cell_w = CONTENT_W / ATTENDANCE_PER_ROW as f32;
-        let cell_h = 32.0;
+        let bilingual = self.english.is_some();
+        let cell_h = if bilingual { 40.0 } else { 32.0 };
         let rows = items.len().div_ceil(ATTENDANCE_PER_ROW);
         self.fill(MARGIN, y, CONTENT_W, cell_h * rows as f32, ZEBRA);
         self.stroke_rect(MARGIN, y, CONTENT_W, cell_h * rows as f32, RULE);
@@ -327,9 +365,13 @@ impl Canvas<'_> {
             let row_top = y + (i / ATTENDANCE_PER_ROW) as f32 * cell_h;
             let label = self.fit(LABEL, &item.label, cell_w - 2.0 * PAD);
             self.text(x, row_top + 12.0, LABEL, &label);
+            if let Some(english) = item.english.as_deref().filter(|_| bilingual) {
+                let english = self.fit(ENGLISH, english, cell_w - 2.0 * PAD);
+                self.text(x, row_top + 20.0, ENGLISH, &english);
+            }
             let big = Style(Weight::Bold, 11.0, INK);
             let value = self.fit(big, &item.value, cell_w - 2.0 * PAD);
-            self.text(x, row_top + 26.0, big, &value);
+            self.text(x, row_top + cell_h - 6.0, big, &value);
         }
         y + cell_h * rows as f32
     }
@@ -338,31 +380,51 @@ impl Canvas<'_> {
     /// closed by a totals row across both.
     fn earnings_and_deductions(&mut self, p: &Payslip, top: f32) -> f32 {
         let half = CONTENT_W / 2.0;
+        let row_h = self.row_h();
         let rows = p.earnings.len().max(p.deductions.len());
-        let body_h = ROW_H * rows as f32;
-        let h = ROW_H * 2.0 + body_h;
-        self.fill(MARGIN, top, CONTENT_W, ROW_H, BRAND_TINT);
+        let body_h = row_h * rows as f32;
+        let h = row_h * 2.0 + body_h;
+        self.fill(MARGIN, top, CONTENT_W, row_h, BRAND_TINT);
         for i in (0..rows).filter(|i| i % 2 == 1) {
-            self.fill(MARGIN, top + ROW_H * (i as f32 + 1.0), CONTENT_W, ROW_H, ZEBRA);
+            self.fill(MARGIN, top + row_h * (i as f32 + 1.0), CONTENT_W, row_h, ZEBRA);
         }
-        self.fill(MARGIN, top + ROW_H + body_h, CONTENT_W, ROW_H, BRAND_TINT);
+        self.fill(MARGIN, top + row_h + body_h, CONTENT_W, row_h, BRAND_TINT);
         self.stroke_rect(MARGIN, top, CONTENT_W, h, RULE);
         self.vline(MARGIN + half, top, h, RULE);
-        self.hline(MARGIN, top + ROW_H + body_h, CONTENT_W, RULE);
+        self.hline(MARGIN, top + row_h + body_h, CONTENT_W, RULE);
         let w = self.words;
         let sides = [
-            (&p.earnings, &w.earnings, &w.gross_earnings, p.gross),
-            (&p.deductions, &w.deductions, &w.total_deductions, p.total_deductions),
+            (
+                &p.earnings,
+                (w.earnings.as_str(), self.en(|e| &e.earnings)),
+                (w.gross_earnings.as_str(), self.en(|e| &e.gross_earnings)),
+                p.gross,
+            ),
+            (
+                &p.deductions,
+                (w.deductions.as_str(), self.en(|e| &e.deductions)),
+                (w.total_deductions.as_str(), self.en(|e| &e.total_deductions)),
+                p.total_deductions,
+            ),
         ];
+        let amount = (w.amount.as_str(), self.en(|e| &e.amount));
         for (col, (lines, title, total_label, total)) in sides.into_iter().enumerate() {
             let x = MARGIN + col as f32 * half;
-            self.amount_row(x, half, top, HEAD, title, &w.amount);
+            self.amount_row(x, half, top, HEAD, title, amount);
             for (i, line) in lines.iter().enumerate() {
-                let row_top = top + ROW_H * (i as f32 + 1.0);
-                self.amount_row(x, half, row_top, BODY, &line.label, &format_rupees(line.amount));
+                let row_top = top + row_h * (i as f32 + 1.0);
+                let amount = format_rupees(line.amount);
+                self.amount_row(x, half, row_top, BODY, self.line_label(line), (amount.as_str(), None));
             }
-            let total_top = top + ROW_H + body_h;
-            self.amount_row(x, half, total_top, STRONG, total_label, &format_rupees(total));
+            let total_top = top + row_h + body_h;
+            self.amount_row(
+                x,
+                half,
+                total_top,
+                STRONG,
+                total_label,
+                (format_rupees(total).as_str(), None),
+            );
         }
         top + h
     }
@@ -370,16 +432,19 @@ impl Canvas<'_> {
     /// Employer contributions, split over two columns like the table above.
     fn employer_contributions(&mut self, lines: &[Line], top: f32) -> f32 {
         let words = self.words;
-        let y = self.section_title(top, &words.employer_contributions);
+        let english = self.en(|e| &e.employer_contributions);
+        let y = self.section_title(top, &words.employer_contributions, english);
         let half = CONTENT_W / 2.0;
+        let row_h = self.row_h();
         let rows = lines.len().div_ceil(2);
-        let h = ROW_H * rows as f32;
+        let h = row_h * rows as f32;
         self.stroke_rect(MARGIN, y, CONTENT_W, h, RULE);
         self.vline(MARGIN + half, y, h, RULE);
         for (i, line) in lines.iter().enumerate() {
             let x = MARGIN + (i / rows) as f32 * half;
-            let row_top = y + ROW_H * (i % rows) as f32;
-            self.amount_row(x, half, row_top, BODY, &line.label, &format_rupees(line.amount));
+            let row_top = y + row_h * (i % rows) as f32;
+            let amount = format_rupees(line.amount);
+            self.amount_row(x, half, row_top, BODY, self.line_label(line), (amount.as_str(), None));
         }
         y + h
     }
@@ -388,64 +453,150 @@ impl Canvas<'_> {
     /// adds to this payslip; the last row is this period's net pay, so the box below adds up.
     fn arrears(&mut self, p: &Payslip, top: f32) -> f32 {
         let w = self.words;
-        let mut y = self.section_title(top, &w.arrears);
+        let mut y = self.section_title(top, &w.arrears, self.en(|e| &e.arrears));
+        let row_h = self.row_h();
         let rows: usize = p.arrears.iter().map(|a| a.lines.len() + 2).sum::<usize>() + 1;
-        self.stroke_rect(MARGIN, y, CONTENT_W, ROW_H * rows as f32, RULE);
+        self.stroke_rect(MARGIN, y, CONTENT_W, row_h * rows as f32, RULE);
+        let difference = (w.difference.as_str(), self.en(|e| &e.difference));
         for period in &p.arrears {
-            self.fill(MARGIN, y, CONTENT_W, ROW_H, BRAND_TINT);
-            self.amount_row(MARGIN, CONTENT_W, y, HEAD, &period.period_label, &w.difference);
-            y += ROW_H;
+            self.fill(MARGIN, y, CONTENT_W, row_h, BRAND_TINT);
+            let english = period
+                .english_period_label
+                .as_deref()
+                .filter(|_| self.english.is_some());
+            self.amount_row(
+                MARGIN,
+                CONTENT_W,
+                y,
+                HEAD,
+                (period.period_label.as_str(), english),
+                difference,
+            );
+            y += row_h;
             for line in &period.lines {
-                self.amount_row(MARGIN, CONTENT_W, y, BODY, &line.label, &format_rupees(line.amount));
-                y += ROW_H;
+                let amount = format_rupees(line.amount);
+                self.amount_row(
+                    MARGIN,
+                    CONTENT_W,
+                    y,
+                    BODY,
+                    self.line_label(line),
+                    (amount.as_str(), None),
+                );
+                y += row_h;
             }
             let total = Catalogue::with_period(&w.arrears_net, &period.period_label);
-            self.amount_row(MARGIN, CONTENT_W, y, STRONG, &total, &format_rupees(period.net));
-            self.hline(MARGIN, y + ROW_H, CONTENT_W, RULE);
-            y += ROW_H;
+            let english = self
+                .english
+                .zip(period.english_period_label.as_deref())
+                .map(|(e, label)| Catalogue::with_period(&e.arrears_net, label));
+            let net = format_rupees(period.net);
+            self.amount_row(
+                MARGIN,
+                CONTENT_W,
+                y,
+                STRONG,
+                (total.as_str(), english.as_deref()),
+                (net.as_str(), None),
+            );
+            self.hline(MARGIN, y + row_h, CONTENT_W, RULE);
+            y += row_h;
         }
+        let label = (w.net_pay_of_period.as_str(), self.en(|e| &e.net_pay_of_period));
         self.amount_row(
             MARGIN,
             CONTENT_W,
             y,
             STRONG,
-            &w.net_pay_of_period,
-            &format_rupees(p.net_pay),
+            label,
+            (format_rupees(p.net_pay).as_str(), None),
         );
-        y + ROW_H
+        y + row_h
     }
 
     /// The box a worker looks for first: what they are paid, in figures and in words.
-    fn net_pay(&mut self, title: &str, net: Decimal, top: f32) -> f32 {
+    fn net_pay(&mut self, title: &str, english: Option<&str>, net: Decimal, top: f32) -> f32 {
         let inner = CONTENT_W - 2.0 * PAD - 2.0;
         let words = format!("{}: {}", self.words.in_words, amount_in_words_in(self.language, net));
         let lines = self.wrap(BODY, &words, inner);
-        let h = 34.0 + 12.0 * lines.len() as f32;
+        let under = if english.is_some() { 9.0 } else { 0.0 };
+        let h = 34.0 + under + 12.0 * lines.len() as f32;
         self.fill(MARGIN, top, CONTENT_W, h, BRAND_TINT);
         self.fill(MARGIN, top, 4.0, h, BRAND);
         self.text(MARGIN + PAD + 2.0, top + 21.0, Style(Weight::Bold, 12.0, BRAND), title);
+        if let Some(english) = english {
+            self.text(
+                MARGIN + PAD + 2.0,
+                top + 30.0,
+                Style(Weight::Regular, 7.0, BRAND),
+                english,
+            );
+        }
         let figure = format_rupees(net);
         let figure_style = Style(Weight::Bold, 15.0, BRAND);
         self.text_at(PAGE_W - MARGIN - PAD, top + 22.0, figure_style, &figure, Align::Right);
         for (i, line) in lines.iter().enumerate() {
-            self.text(MARGIN + PAD + 2.0, top + 38.0 + 12.0 * i as f32, BODY, line);
+            self.text(MARGIN + PAD + 2.0, top + 38.0 + under + 12.0 * i as f32, BODY, line);
         }
         top + h
     }
 
-    fn section_title(&mut self, top: f32, title: &str) -> f32 {
+    /// A section's title, and English beneath it in the bilingual layout; returns where the
+    /// section's body starts.
+    fn section_title(&mut self, top: f32, title: &str, english: Option<&str>) -> f32 {
         self.text(MARGIN, top + 9.0, SECTION, title);
-        top + 14.0
+        match english {
+            Some(english) => {
+                self.text(MARGIN, top + 17.0, ENGLISH, english);
+                top + 21.0
+            }
+            None => top + 14.0,
+        }
     }
 
-    /// Label on the left, amount right-aligned, within one table half.
-    fn amount_row(&mut self, x: f32, w: f32, top: f32, style: Style, label: &str, amount: &str) {
-        let baseline = top + ROW_H - 5.0;
+    /// The frame's English for a label, in the bilingual layout.
+    fn en(&self, pick: fn(&Catalogue) -> &String) -> Option<&'static str> {
+        self.english.map(|e| pick(e).as_str())
+    }
+
+    /// A table row's height: taller when English sits beneath the labels.
+    fn row_h(&self) -> f32 {
+        if self.english.is_some() { BILINGUAL_ROW_H } else { ROW_H }
+    }
+
+    /// A payslip line's label, with its English in the bilingual layout.
+    fn line_label<'l>(&self, line: &'l Line) -> (&'l str, Option<&'l str>) {
+        (&line.label, line.english.as_deref().filter(|_| self.english.is_some()))
+    }
+
+    /// Label on the left, amount right-aligned, within one table half; each with its English
+    /// beneath when one is given (the bilingual layout).
+    fn amount_row(
+        &mut self,
+        x: f32,
+        w: f32,
+        top: f32,
+        style: Style,
+        (label, english): (&str, Option<&str>),
+        (amount, amount_english): (&str, Option<&str>),
+    ) {
+        let row_h = self.row_h();
+        let bottom = top + row_h - 5.0;
+        let baseline = if self.english.is_some() { bottom - 9.0 } else { bottom };
         let amount_w = self.width(style, amount);
         let label_w = w - 3.0 * PAD - amount_w;
-        let label = self.fit(style, label, label_w);
-        self.text(x + PAD, baseline, style, &label);
+        let fitted = self.fit(style, label, label_w);
+        self.text(x + PAD, baseline, style, &fitted);
         self.text_at(x + w - PAD, baseline, style, amount, Align::Right);
+        if self.english.is_some() {
+            if let Some(english) = english {
+                let english = self.fit(ENGLISH, english, label_w);
+                self.text(x + PAD, bottom, ENGLISH, &english);
+            }
+            if let Some(english) = amount_english {
+                self.text_at(x + w - PAD, bottom, ENGLISH, english, Align::Right);
+            }
+        }
     }
 
     fn width(&self, style: Style, text: &str) -> f32 {
@@ -695,6 +846,16 @@ impl Canvas<'_> {
             .set_stroke_rgb(unit(r), unit(g), unit(b))
             .set_line_width(0.75);
     }
+}
+
+/// "October 2026" from "2026-10", for the English beneath a bilingual header.
+fn english_period(period: &str) -> Option<String> {
+    let (year, month) = period.split_once('-')?;
+    Some(
+        Language::En
+            .catalogue()
+            .month_year(year.parse().ok()?, month.parse().ok()?),
+    )
 }
 
 /// One element of a TJ array: a glyph, or a move of the pen in 1/1000 em (positive: left).

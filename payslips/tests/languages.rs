@@ -12,7 +12,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use payroll_payslips::{Catalogue, Item, Language, Payslip, Renderer, amount_in_words_in};
+use payroll_payslips::{Catalogue, Item, Language, Layout, Payslip, Renderer, amount_in_words_in};
 
 use common::{dec, lines, supervisor};
 
@@ -246,4 +246,84 @@ fn an_english_payslip_embeds_only_dejavu() {
     let fonts = run("pdffonts", &[file.to_str().unwrap()]);
     assert!(!fonts.contains("Noto"), "{fonts}");
     assert_eq!(fonts.lines().count(), 4, "{fonts}");
+}
+
+/// The bilingual layout, an org's choice: each label in the worker's language with English
+/// beneath it (frame, attendance and component labels); the single layout has no English.
+#[test]
+fn the_bilingual_layout_prints_english_beneath_each_label() {
+    let (_, english_labels) = localised(Language::En);
+    let en = Language::En.catalogue();
+    let mut p = payslip(Language::Hi);
+    let with_english = |lines: Vec<payroll_payslips::Line>, english: &[&str]| -> Vec<payroll_payslips::Line> {
+        lines
+            .into_iter()
+            .zip(english)
+            .map(|(l, e)| l.with_english(*e))
+            .collect()
+    };
+    p.earnings = with_english(p.earnings, &english_labels[..2]);
+    p.deductions = with_english(p.deductions, &english_labels[2..4]);
+    p.employer_contributions = with_english(p.employer_contributions, &english_labels[4..]);
+    let attendance = [
+        &en.working_days,
+        &en.days_present,
+        &en.paid_leave,
+        &en.lop_days,
+        &en.overtime_hours,
+        &en.missed_punches,
+    ];
+    p.attendance = p
+        .attendance
+        .into_iter()
+        .zip(attendance)
+        .map(|(i, e)| i.with_english(e))
+        .collect();
+    let renderer = Renderer::new().unwrap();
+    let dir = out_dir();
+
+    let single = renderer.render_pdf(&p).unwrap();
+    p.layout = Layout::Bilingual;
+    let bilingual = renderer.render_pdf(&p).unwrap();
+    assert!(bilingual.len() <= 60 * 1024, "{} bytes", bilingual.len());
+    let text = |name: &str, pdf: &[u8]| {
+        let file = dir.join(name);
+        std::fs::write(&file, pdf).unwrap();
+        run("pdftotext", &["-enc", "UTF-8", file.to_str().unwrap(), "-"])
+    };
+    let single = text("hi-single.pdf", &single);
+    let bilingual = text("hi-bilingual.pdf", &bilingual);
+    let file = dir.join("hi-bilingual.pdf");
+    run(
+        "pdftoppm",
+        &[
+            "-r",
+            "72",
+            "-png",
+            "-singlefile",
+            file.to_str().unwrap(),
+            dir.join("hi-bilingual").to_str().unwrap(),
+        ],
+    );
+
+    let hindi = Language::Hi.catalogue();
+    let pairs = [
+        (hindi.net_pay.as_str(), en.net_pay.as_str()),
+        (&hindi.earnings, &en.earnings),
+        (&hindi.deductions, &en.deductions),
+        (&hindi.attendance, &en.attendance),
+        (&hindi.working_days, &en.working_days),
+        (&hindi.employee_id, &en.employee_id),
+        (&hindi.footer, &en.footer),
+        ("मूल वेतन", "Basic wage"),
+        ("व्यवसाय कर", "Professional tax"),
+        ("पेंशन (EPS)", "Pension (EPS)"),
+    ];
+    for (local, english) in pairs {
+        assert!(bilingual.contains(local), "`{local}` not in:\n{bilingual}");
+        assert!(bilingual.contains(english), "`{english}` not in:\n{bilingual}");
+        assert!(single.contains(local), "`{local}` not in:\n{single}");
+        assert!(!single.contains(english), "`{english}` in the single layout:\n{single}");
+    }
+    assert!(bilingual.contains("Payslip for October 2026"), "{bilingual}");
 }

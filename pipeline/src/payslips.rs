@@ -29,8 +29,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use payroll_payslips::{
-    Item, Language, Line, Payslip, PeriodArrears, Register, RegisterColumn, RegisterRow, RegisterWriter, Renderer,
-    WorkerBlock,
+    Item, Language, Layout, Line, Payslip, PeriodArrears, Register, RegisterColumn, RegisterRow, RegisterWriter,
+    Renderer, WorkerBlock,
 };
 
 /// Writes in flight at once: enough to hide an object store's latency, few enough not to
@@ -142,6 +142,8 @@ pub struct PayslipOrg {
     /// The language of the org's workers whose master gives none (or one payslips are not
     /// printed in).
     pub language: Option<Language>,
+    /// English beneath each label of a payslip not in English, or not.
+    pub layout: Layout,
 }
 
 /// Org id to how its payslips are presented.
@@ -269,26 +271,32 @@ impl Batch<'_> {
         );
         let code = language.code();
         let words = language.catalogue();
+        let layout = org.map(|o| o.layout).unwrap_or_default();
+        // English beneath each label: the components' own labels and the English frame.
+        let bilingual = layout == Layout::Bilingual && language != Language::En;
+        let english = |own: &str| bilingual.then(|| own.to_string());
         // A component the version no longer has (an arrear of an older one) shows its name.
-        let label = |name: &str| {
-            self.version
-                .component(name)
-                .map_or_else(|| name.to_string(), |c| self.version.label_in(c, code).to_string())
+        let line = |name: &str, amount: Decimal| match self.version.component(name) {
+            Some(c) => Line {
+                label: self.version.label_in(c, code).to_string(),
+                amount,
+                english: english(&c.label),
+            },
+            None => Line::new(name, amount),
         };
         let lines = |category: Category| -> Vec<Line> {
             self.version
                 .components
                 .iter()
                 .filter(|c| c.category == category)
-                .map(|c| Line {
-                    label: self.version.label_in(c, code).to_string(),
-                    amount: amount(&c.name),
-                })
+                .map(|c| line(&c.name, amount(&c.name)))
                 .collect()
         };
-        let item = |label: &str, name: &str| Item {
+        let en = Language::En.catalogue();
+        let item = |label: &str, own: &str, name: &str| Item {
             label: label.into(),
             value: text(name),
+            english: english(own),
         };
         let arrears = arrears
             .get(&text("worker_id"))
@@ -297,11 +305,9 @@ impl Batch<'_> {
                     .iter()
                     .map(|carried| PeriodArrears {
                         period_label: period_label(language, &carried.period.to_string()),
-                        lines: carried
-                            .lines
-                            .iter()
-                            .map(|(name, arrear)| Line::new(label(name), *arrear))
-                            .collect(),
+                        english_period_label: bilingual
+                            .then(|| period_label(Language::En, &carried.period.to_string())),
+                        lines: carried.lines.iter().map(|(name, arrear)| line(name, *arrear)).collect(),
                         net: carried.net,
                     })
                     .collect()
@@ -309,6 +315,7 @@ impl Batch<'_> {
             .unwrap_or_default();
         Payslip {
             language,
+            layout,
             org_name: {
                 let id = text("org_id");
                 org.and_then(|o| o.name.clone()).unwrap_or(id)
@@ -328,12 +335,12 @@ impl Batch<'_> {
                 pan: text("pan_masked"),
             },
             attendance: vec![
-                item(&words.working_days, "working_days"),
-                item(&words.days_present, "present_days"),
-                item(&words.paid_leave, "paid_leave_days"),
-                item(&words.lop_days, "lop_days"),
-                item(&words.overtime_hours, "ot_hours"),
-                item(&words.missed_punches, "missed_punch_days"),
+                item(&words.working_days, &en.working_days, "working_days"),
+                item(&words.days_present, &en.days_present, "present_days"),
+                item(&words.paid_leave, &en.paid_leave, "paid_leave_days"),
+                item(&words.lop_days, &en.lop_days, "lop_days"),
+                item(&words.overtime_hours, &en.overtime_hours, "ot_hours"),
+                item(&words.missed_punches, &en.missed_punches, "missed_punch_days"),
             ],
             earnings: lines(Category::Earning),
             deductions: lines(Category::Deduction),

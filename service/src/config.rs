@@ -349,6 +349,10 @@ pub struct OrgConfig {
     pub name: Option<String>,
     /// The payslip language of the org's workers whose master gives none (else English).
     pub language: Option<payroll_payslips::Language>,
+    /// `bilingual`: English beneath each label of a payslip not in English (auditors and banks
+    /// read English); `single` (the default): the worker's language alone.
+    #[serde(default)]
+    pub payslip_layout: payroll_payslips::Layout,
     /// This org's ruleset instead of the default.
     pub rules: Option<PathBuf>,
     /// A nightly provisional run of the open period.

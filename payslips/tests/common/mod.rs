@@ -2,7 +2,7 @@
 #![allow(dead_code)] // each test binary uses a different subset
 
 use chrono::NaiveDate;
-use payroll_payslips::{Item, Language, Line, Payslip, WorkerBlock};
+use payroll_payslips::{Item, Language, Layout, Line, Payslip, WorkerBlock};
 use rust_decimal::Decimal;
 
 pub fn dec(s: &str) -> Decimal {
@@ -20,6 +20,7 @@ pub const PAN: &str = "ABCPK1234F";
 pub fn supervisor() -> Payslip {
     Payslip {
         language: Language::En,
+        layout: Layout::Single,
         org_name: "Sahyadri Facility Services Pvt. Ltd.".into(),
         period: "2026-10".into(),
         period_label: "October 2026".into(),

@@ -178,7 +178,7 @@ async fn pdf_text(store: &Store, path: &str) -> String {
 }
 
 /// Each worker reads their payslip in their language: the master's (W000000: `hi`), else their
-/// org's (org1: Marathi), else English; the frame's words from the payslips' catalogue and the
+/// org's (org1: Marathi, bilingual), else English; the frame's words from the payslips' catalogue and the
 /// component labels from the ruleset's `[labels.*]` tables.
 #[tokio::test]
 async fn each_worker_reads_their_payslip_in_their_language() {
@@ -205,6 +205,7 @@ async fn each_worker_reads_their_payslip_in_their_language() {
         payroll_pipeline::payslips::PayslipOrg {
             name: None,
             language: Some(payroll_payslips::Language::Mr),
+            layout: payroll_payslips::Layout::Bilingual,
         },
     )]
     .into();
@@ -226,9 +227,17 @@ async fn each_worker_reads_their_payslip_in_their_language() {
     ] {
         assert!(hindi.contains(wanted), "`{wanted}` not in W000000's payslip:\n{hindi}");
     }
+    assert!(!hindi.contains("Basic wage"), "org0 has the single layout:\n{hindi}");
+    // org1 chose the bilingual layout: English beneath the Marathi labels.
     let marathi = pdf_text(&sample.store, &format!("payslips/org_id=org1/{run}/W000001.pdf")).await;
-    for wanted in ["ऑक्टोबर 2026 चे वेतन पत्रक", "मूळ वेतन", "निव्वळ वेतन", "फक्त"]
-    {
+    for wanted in [
+        "ऑक्टोबर 2026 चे वेतन पत्रक",
+        "मूळ वेतन",
+        "निव्वळ वेतन",
+        "फक्त",
+        "Basic wage",
+        "Net Pay",
+    ] {
         assert!(
             marathi.contains(wanted),
             "`{wanted}` not in W000001's payslip:\n{marathi}"

@@ -186,6 +186,7 @@ async fn finalize(ctx: &App, run: &Run, tracker: &Arc<Tracker>) -> Result<()> {
             let presented = payroll_pipeline::payslips::PayslipOrg {
                 name: org.name.clone(),
                 language: org.language,
+                layout: org.payslip_layout,
             };
             (id.clone(), presented)
         })
