@@ -125,6 +125,16 @@ pub fn render(settings: &NoticeSettings, language: &str, words: &Words<'_>) -> (
 /// no built-in text for it): which fields changed and when, never the values, and what to do if
 /// they did not ask for it. The service's own words: a fraud warning is not left to a template.
 pub fn render_contact_change(language: &str, name: &str, fields: &[String], on: &str) -> (String, String) {
+    if let Some(words) = ContactChange::of(language) {
+        let what = fields.iter().map(|f| words.field(f)).collect::<Vec<_>>().join(", ");
+        // The worker's name goes in last, so nothing in it is read as a placeholder.
+        let fill = |text: &str| {
+            text.replace("{what}", &what)
+                .replace("{on}", on)
+                .replace("{name}", name)
+        };
+        return (fill(words.subject), fill(words.text));
+    }
     let hindi = language == "hi";
     let named: Vec<&str> = fields
         .iter()
@@ -162,6 +172,88 @@ pub fn render_contact_change(language: &str, name: &str, fields: &[String], on: 
                  If you did not ask for this, tell your HR team at once: the next payment goes to the new details."
             ),
         )
+    }
+}
+
+/// A contact change's words in the other payslip languages: the changed fields are listed after
+/// a colon, so no sentence has to agree with them.
+struct ContactChange {
+    fields: [&'static str; 4],
+    subject: &'static str,
+    text: &'static str,
+}
+
+impl ContactChange {
+    fn of(language: &str) -> Option<ContactChange> {
+        let (fields, subject, text) = match language {
+            "mr" => (
+                ["बँक खाते", "बँकेचा IFSC कोड", "फोन नंबर", "ईमेल"],
+                "तुमचे तपशील बदलले: {what}",
+                "नमस्कार {name}, तुमच्या पगार नोंदीतील हे तपशील {on} रोजी बदलले: {what}. हा बदल तुम्ही \
+                 मागितला नसेल, तर लगेच तुमच्या HR टीमला कळवा: पुढील पगार नवीन तपशिलांवर जाईल.",
+            ),
+            "ta" => (
+                ["வங்கிக் கணக்கு", "வங்கியின் IFSC குறியீடு", "தொலைபேசி எண்", "மின்னஞ்சல்"],
+                "உங்கள் விவரங்கள் மாற்றப்பட்டன: {what}",
+                "வணக்கம் {name}, உங்கள் சம்பளப் பதிவில் இந்த விவரங்கள் {on} அன்று மாற்றப்பட்டன: {what}. இதை \
+                 நீங்கள் கேட்கவில்லை என்றால், உடனே உங்கள் HR குழுவிடம் தெரிவிக்கவும்: அடுத்த சம்பளம் புதிய விவரங்களுக்குச் செல்லும்.",
+            ),
+            "te" => (
+                ["బ్యాంక్ ఖాతా", "బ్యాంక్ IFSC కోడ్", "ఫోన్ నంబర్", "ఈమెయిల్"],
+                "మీ వివరాలు మారాయి: {what}",
+                "నమస్తే {name}, మీ వేతన రికార్డులో ఈ వివరాలు {on} న మారాయి: {what}. ఈ మార్పు మీరు కోరకపోతే, \
+                 వెంటనే మీ HR బృందానికి తెలియజేయండి: తదుపరి చెల్లింపు కొత్త వివరాలకు వెళ్తుంది.",
+            ),
+            "kn" => (
+                ["ಬ್ಯಾಂಕ್ ಖಾತೆ", "ಬ್ಯಾಂಕ್ IFSC ಕೋಡ್", "ಫೋನ್ ಸಂಖ್ಯೆ", "ಇಮೇಲ್"],
+                "ನಿಮ್ಮ ವಿವರಗಳು ಬದಲಾಗಿವೆ: {what}",
+                "ನಮಸ್ಕಾರ {name}, ನಿಮ್ಮ ವೇತನ ದಾಖಲೆಯಲ್ಲಿ ಈ ವಿವರಗಳು {on} ರಂದು ಬದಲಾಗಿವೆ: {what}. ಈ ಬದಲಾವಣೆಯನ್ನು \
+                 ನೀವು ಕೇಳಿರದಿದ್ದರೆ, ತಕ್ಷಣ ನಿಮ್ಮ HR ತಂಡಕ್ಕೆ ತಿಳಿಸಿ: ಮುಂದಿನ ಪಾವತಿ ಹೊಸ ವಿವರಗಳಿಗೆ ಹೋಗುತ್ತದೆ.",
+            ),
+            "ml" => (
+                ["ബാങ്ക് അക്കൗണ്ട്", "ബാങ്കിന്റെ IFSC കോഡ്", "ഫോൺ നമ്പർ", "ഇമെയിൽ"],
+                "നിങ്ങളുടെ വിവരങ്ങൾ മാറി: {what}",
+                "നമസ്കാരം {name}, നിങ്ങളുടെ ശമ്പള രേഖയിലെ ഈ വിവരങ്ങൾ {on} ന് മാറി: {what}. നിങ്ങൾ ഇത് \
+                 ആവശ്യപ്പെട്ടിട്ടില്ലെങ്കിൽ, ഉടൻ നിങ്ങളുടെ HR ടീമിനെ അറിയിക്കുക: അടുത്ത ശമ്പളം പുതിയ വിവരങ്ങളിലേക്ക് പോകും.",
+            ),
+            "bn" => (
+                ["ব্যাংক অ্যাকাউন্ট", "ব্যাংকের IFSC কোড", "ফোন নম্বর", "ইমেল"],
+                "আপনার তথ্য বদলেছে: {what}",
+                "নমস্কার {name}, আপনার বেতন রেকর্ডে এই তথ্য {on} তারিখে বদলেছে: {what}। আপনি এটি না চেয়ে \
+                 থাকলে এখনই আপনার HR দলকে জানান: পরের বেতন নতুন তথ্যে যাবে।",
+            ),
+            "gu" => (
+                ["બેંક ખાતું", "બેંકનો IFSC કોડ", "ફોન નંબર", "ઈમેલ"],
+                "તમારી વિગતો બદલાઈ: {what}",
+                "નમસ્તે {name}, તમારા પગાર રેકોર્ડમાં આ વિગતો {on} ના રોજ બદલાઈ: {what}. જો તમે આ બદલાવ \
+                 માંગ્યો ન હોય, તો તરત તમારી HR ટીમને જણાવો: આગામી ચુકવણી નવી વિગતો પર જશે.",
+            ),
+            "pa" => (
+                ["ਬੈਂਕ ਖਾਤਾ", "ਬੈਂਕ ਦਾ IFSC ਕੋਡ", "ਫ਼ੋਨ ਨੰਬਰ", "ਈਮੇਲ"],
+                "ਤੁਹਾਡੇ ਵੇਰਵੇ ਬਦਲੇ ਗਏ: {what}",
+                "ਸਤ ਸ੍ਰੀ ਅਕਾਲ {name}, ਤੁਹਾਡੇ ਤਨਖਾਹ ਰਿਕਾਰਡ ਵਿੱਚ ਇਹ ਵੇਰਵੇ {on} ਨੂੰ ਬਦਲੇ ਗਏ: {what}। ਜੇ ਤੁਸੀਂ ਇਹ \
+                 ਬਦਲਾਅ ਨਹੀਂ ਮੰਗਿਆ ਸੀ, ਤਾਂ ਤੁਰੰਤ ਆਪਣੀ HR ਟੀਮ ਨੂੰ ਦੱਸੋ: ਅਗਲਾ ਭੁਗਤਾਨ ਨਵੇਂ ਵੇਰਵਿਆਂ 'ਤੇ ਜਾਵੇਗਾ।",
+            ),
+            "or" => (
+                ["ବ୍ୟାଙ୍କ ଖାତା", "ବ୍ୟାଙ୍କର IFSC କୋଡ୍", "ଫୋନ୍ ନମ୍ବର", "ଇମେଲ୍"],
+                "ଆପଣଙ୍କ ବିବରଣୀ ବଦଳିଛି: {what}",
+                "ନମସ୍କାର {name}, ଆପଣଙ୍କ ଦରମା ରେକର୍ଡରେ ଏହି ବିବରଣୀ {on} ରେ ବଦଳିଛି: {what}। ଆପଣ ଏହା ମାଗି ନ \
+                 ଥିଲେ, ତୁରନ୍ତ ଆପଣଙ୍କ HR ଦଳକୁ ଜଣାନ୍ତୁ: ପରବର୍ତ୍ତୀ ଦେୟ ନୂଆ ବିବରଣୀକୁ ଯିବ।",
+            ),
+            _ => return None,
+        };
+        Some(ContactChange { fields, subject, text })
+    }
+
+    /// A changed field's name in the language (bank account, IFSC, phone, email).
+    fn field<'f>(&self, field: &'f str) -> &'f str {
+        match field {
+            "bank_account" => self.fields[0],
+            "ifsc" => self.fields[1],
+            "phone" => self.fields[2],
+            "email" => self.fields[3],
+            other => other,
+        }
     }
 }
 
@@ -387,12 +479,24 @@ mod tests {
     #[test]
     fn a_contact_change_names_the_fields_in_the_workers_language_never_the_values() {
         let fields = ["bank_account".to_string(), "ifsc".to_string(), "phone".to_string()];
-        let (subject, text) = render_contact_change("ta", "Asha", &fields, "2026-11-02");
+        let (subject, text) = render_contact_change("ur", "Asha", &fields, "2026-11-02");
         assert_eq!(subject, "Your bank account, bank's IFSC and phone number changed");
         assert!(text.starts_with("Hello Asha, your bank account, bank's IFSC and phone number on your payroll record changed on 2026-11-02."), "{text}");
         let (subject, text) = render_contact_change("hi", "Asha", &fields[..1], "2026-11-02");
         assert_eq!(subject, "आपका बैंक खाता बदला गया");
         assert!(text.contains("2026-11-02") && text.contains("HR"), "{text}");
+        let (subject, text) = render_contact_change("ta", "Asha", &fields, "2026-11-02");
+        assert_eq!(
+            subject,
+            "உங்கள் விவரங்கள் மாற்றப்பட்டன: வங்கிக் கணக்கு, வங்கியின் IFSC குறியீடு, தொலைபேசி எண்"
+        );
+        assert!(
+            text.starts_with("வணக்கம் Asha,") && text.contains("2026-11-02") && text.contains("HR"),
+            "{text}"
+        );
+        // A name is never read as a placeholder.
+        let (_, text) = render_contact_change("bn", "{on}", &fields[..1], "2026-11-02");
+        assert!(text.starts_with("নমস্কার {on},"), "{text}");
     }
 
     #[test]
