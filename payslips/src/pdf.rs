@@ -5,8 +5,10 @@
 //! points from the top-left corner, `y` being the text baseline or a box's
 //! top; drawing converts to PDF's bottom-up coordinates.
 
-use std::borrow::Cow;
+use std::borrow::{Borrow, Cow};
 use std::collections::HashMap;
+use std::convert::Infallible;
+use std::hash::Hash;
 use std::sync::{Arc, RwLock};
 
 use chrono::Datelike;
@@ -21,7 +23,7 @@ use crate::format::{format_rupees, or_dash};
 use crate::lang::{Catalogue, Language, Layout};
 use crate::model::{Item, Line, Payslip};
 use crate::script::{Script, needs_shaping, runs};
-use crate::shaping::{ScriptFaces, Shaped, SubsetKey, Used, script_faces};
+use crate::shaping::{FACE_COUNT, ScriptFaces, Shaped, SubsetKey, Used, face_index, script_faces};
 use crate::words::amount_in_words_in;
 
 const PAGE_W: f32 = 595.0;
@@ -48,16 +50,43 @@ pub(crate) struct PdfRenderer {
     bold: Face,
     /// The Indian scripts' faces, shared by the process.
     scripts: &'static ScriptFaces,
-    /// Strings shaped in this batch, by face: the frame's and the components' labels are the
-    /// same on every payslip of a language, so each is shaped once.
-    shaped: RwLock<HashMap<(Script, bool, String), Arc<Shaped>>>,
+    /// Strings shaped in this batch, a cache per face ([`face_index`]): the frame's and the
+    /// components' labels are the same on every payslip of a language, so each is shaped once.
+    shaped: Vec<BatchCache<String, Shaped>>,
     /// Script subsets built in this batch, by the glyphs and text they hold: payslips of one
     /// language whose names and values add no glyph embed the same bytes.
-    programs: RwLock<HashMap<(Script, bool, SubsetKey), Arc<Program>>>,
+    programs: BatchCache<(Script, bool, SubsetKey), Program>,
 }
 
-/// Entries each batch cache keeps; past it, work is done again rather than remembered.
-const CACHE_ENTRIES: usize = 4096;
+/// What a batch remembers, by key. Bounded: past [`BatchCache::ENTRIES`], work is done again
+/// rather than remembered.
+struct BatchCache<K, V>(RwLock<HashMap<K, Arc<V>>>);
+
+impl<K: Hash + Eq, V> BatchCache<K, V> {
+    const ENTRIES: usize = 4096;
+
+    fn new() -> Self {
+        BatchCache(RwLock::default())
+    }
+
+    /// The value for `key`, made by `make` the first time.
+    fn get_or_try<Q, E>(&self, key: &Q, make: impl FnOnce() -> Result<V, E>) -> Result<Arc<V>, E>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+    {
+        if let Some(value) = self.0.read().ok().and_then(|map| map.get(key).cloned()) {
+            return Ok(value);
+        }
+        let value = Arc::new(make()?);
+        if let Ok(mut map) = self.0.write()
+            && map.len() < Self::ENTRIES
+        {
+            map.insert(key.to_owned(), Arc::clone(&value));
+        }
+        Ok(value)
+    }
+}
 
 #[derive(Clone, Copy)]
 enum Weight {
@@ -92,8 +121,8 @@ impl PdfRenderer {
             regular: Face::new(dejavu::sans::regular(), "DejaVuSans")?,
             bold: Face::new(dejavu::sans::bold(), "DejaVuSans-Bold")?,
             scripts: script_faces()?,
-            shaped: RwLock::default(),
-            programs: RwLock::default(),
+            shaped: (0..FACE_COUNT).map(|_| BatchCache::new()).collect(),
+            programs: BatchCache::new(),
         })
     }
 
@@ -160,33 +189,18 @@ impl PdfRenderer {
 
     /// `text` shaped in a script face, from the batch's cache when it was shaped before.
     fn shape(&self, script: Script, bold: bool, text: &str) -> Arc<Shaped> {
-        let key = (script, bold, text.to_string());
-        if let Some(shaped) = self.shaped.read().ok().and_then(|cache| cache.get(&key).cloned()) {
-            return shaped;
-        }
-        let shaped = Arc::new(self.scripts.get(script, bold).shape(text));
-        if let Ok(mut cache) = self.shaped.write()
-            && cache.len() < CACHE_ENTRIES
-        {
-            cache.insert(key, Arc::clone(&shaped));
-        }
+        let face = self.scripts.get(script, bold);
+        let Ok(shaped) =
+            self.shaped[face_index(script, bold)].get_or_try(text, || Ok::<_, Infallible>(face.shape(text)));
         shaped
     }
 
     /// The embedded subset of the glyphs a payslip drew in a script face, from the batch's
     /// cache when another payslip drew the same glyphs for the same text.
     fn program(&self, script: Script, bold: bool, used: &Used) -> Result<Arc<Program>, Error> {
-        let key = (script, bold, used.key());
-        if let Some(program) = self.programs.read().ok().and_then(|cache| cache.get(&key).cloned()) {
-            return Ok(program);
-        }
-        let program = Arc::new(self.scripts.get(script, bold).program(used)?);
-        if let Ok(mut cache) = self.programs.write()
-            && cache.len() < CACHE_ENTRIES
-        {
-            cache.insert(key, Arc::clone(&program));
-        }
-        Ok(program)
+        self.programs.get_or_try(&(script, bold, used.key()), || {
+            self.scripts.get(script, bold).program(used)
+        })
     }
 
     fn face(&self, w: Weight) -> &Face {
@@ -603,20 +617,27 @@ impl Canvas<'_> {
         if !needs_shaping(text) {
             return self.r.face(style.0).width(text) * style.1;
         }
-        self.lay_out(style.0, text).iter().map(|(_, _, w)| w).sum::<f32>() * style.1
+        self.lay_out(style.0, text).iter().map(|run| run.width).sum::<f32>() * style.1
     }
 
     /// `text` in runs of one script, the script runs shaped, with each run's width in ems.
-    fn lay_out(&self, weight: Weight, text: &str) -> Vec<(Option<Script>, Option<Arc<Shaped>>, f32)> {
+    fn lay_out<'t>(&self, weight: Weight, text: &'t str) -> Vec<Laid<'t>> {
         let bold = matches!(weight, Weight::Bold);
         runs(text)
             .into_iter()
             .map(|run| match run.script {
-                None => (None, None, self.r.face(weight).width(run.text)),
+                None => Laid {
+                    text: run.text,
+                    shaped: None,
+                    width: self.r.face(weight).width(run.text),
+                },
                 Some(script) => {
                     let shaped = self.r.shape(script, bold, run.text);
-                    let width = shaped.width;
-                    (Some(script), Some(shaped), width)
+                    Laid {
+                        text: run.text,
+                        width: shaped.width,
+                        shaped: Some((script, shaped)),
+                    }
                 }
             })
             .collect()
@@ -647,16 +668,12 @@ impl Canvas<'_> {
     /// The longest prefix of shaped text that fits `budget`, cut only between clusters (a
     /// conjunct or a letter with its signs is never split), with an ellipsis.
     fn fit_shaped(&self, style: Style, text: &str, budget: f32) -> String {
-        let bold = matches!(style.0, Weight::Bold);
         let mut cuts = Vec::new();
         let mut at = 0;
-        for run in runs(text) {
-            match run.script {
+        for run in self.lay_out(style.0, text) {
+            match &run.shaped {
                 None => cuts.extend(run.text.char_indices().map(|(i, _)| at + i)),
-                Some(script) => {
-                    let shaped = self.r.shape(script, bold, run.text);
-                    cuts.extend(shaped.glyphs.iter().map(|g| at + g.cluster as usize));
-                }
+                Some((_, shaped)) => cuts.extend(shaped.glyphs.iter().map(|g| at + g.cluster as usize)),
             }
             at += run.text.len();
         }
@@ -709,7 +726,7 @@ impl Canvas<'_> {
             return;
         }
         let laid = self.lay_out(style.0, text);
-        let width: f32 = laid.iter().map(|(_, _, w)| w).sum();
+        let width: f32 = laid.iter().map(|run| run.width).sum();
         let mut pen = match align {
             Align::Left => x,
             Align::Right => x - width * style.1,
@@ -721,12 +738,12 @@ impl Canvas<'_> {
             .begin_marked_content_with_properties(Name(b"Span"))
             .properties()
             .actual_text(TextStr(text));
-        for (run, (script, shaped, w)) in runs(text).into_iter().zip(&laid) {
-            match (script, shaped) {
-                (Some(script), Some(shaped)) => self.shaped(pen, y, style, *script, run.text, shaped),
-                _ => self.latin(pen, y, style, run.text, Align::Left),
+        for run in &laid {
+            match &run.shaped {
+                Some((script, shaped)) => self.shaped(pen, y, style, *script, run.text, shaped),
+                None => self.latin(pen, y, style, run.text, Align::Left),
             }
-            pen += w * style.1;
+            pen += run.width * style.1;
         }
         self.content.end_marked_content();
     }
@@ -856,6 +873,14 @@ fn english_period(period: &str) -> Option<String> {
             .catalogue()
             .month_year(year.parse().ok()?, month.parse().ok()?),
     )
+}
+
+/// A run of one script as it is drawn: its text, the shaped glyphs of a script run (none for
+/// Latin), and its width in ems.
+struct Laid<'t> {
+    text: &'t str,
+    shaped: Option<(Script, Arc<Shaped>)>,
+    width: f32,
 }
 
 /// One element of a TJ array: a glyph, or a move of the pen in 1/1000 em (positive: left).

@@ -197,10 +197,19 @@ pub(crate) struct ScriptFaces(Vec<ScriptFace>);
 
 impl ScriptFaces {
     pub(crate) fn get(&self, script: Script, bold: bool) -> &ScriptFace {
-        let at = Script::ALL.iter().position(|s| *s == script).unwrap_or(0);
-        &self.0[2 * at + usize::from(bold)]
+        &self.0[face_index(script, bold)]
     }
 }
+
+/// Where a face stands among every script in both weights (regular first), from 0 to
+/// `FACE_COUNT - 1`.
+pub(crate) fn face_index(script: Script, bold: bool) -> usize {
+    let at = Script::ALL.iter().position(|s| *s == script).unwrap_or(0);
+    2 * at + usize::from(bold)
+}
+
+/// The number of script faces.
+pub(crate) const FACE_COUNT: usize = 2 * Script::ALL.len();
 
 static FACES: LazyLock<Result<ScriptFaces, String>> = LazyLock::new(|| {
     let mut faces = Vec::with_capacity(2 * Script::ALL.len());
