@@ -135,48 +135,34 @@ pub fn render_contact_change(language: &str, name: &str, fields: &[String], on: 
         };
         return (fill(words.subject), fill(words.text));
     }
-    let hindi = language == "hi";
+    // English joins the last field with "and", so it is not in the table.
     let named: Vec<&str> = fields
         .iter()
-        .map(|field| match (field.as_str(), hindi) {
-            ("bank_account", false) => "bank account",
-            ("bank_account", true) => "बैंक खाता",
-            ("ifsc", false) => "bank's IFSC",
-            ("ifsc", true) => "बैंक का IFSC कोड",
-            ("phone", false) => "phone number",
-            ("phone", true) => "फ़ोन नंबर",
-            ("email", false) => "email",
-            ("email", true) => "ईमेल",
-            (other, _) => other,
+        .map(|field| match field.as_str() {
+            "bank_account" => "bank account",
+            "ifsc" => "bank's IFSC",
+            "phone" => "phone number",
+            "email" => "email",
+            other => other,
         })
         .collect();
-    if hindi {
-        let what = named.join(", ");
-        (
-            format!("आपका {what} बदला गया"),
-            format!(
-                "नमस्ते {name}, आपके पेरोल रिकॉर्ड में आपका {what} {on} को बदला गया। \
-                 यदि आपने यह बदलाव नहीं माँगा था, तो तुरंत अपनी HR टीम को बताएं: अगला भुगतान नए विवरण पर जाएगा।"
-            ),
-        )
-    } else {
-        let what = match named.as_slice() {
-            [] => String::new(),
-            [one] => one.to_string(),
-            [init @ .., last] => format!("{} and {last}", init.join(", ")),
-        };
-        (
-            format!("Your {what} changed"),
-            format!(
-                "Hello {name}, your {what} on your payroll record changed on {on}. \
-                 If you did not ask for this, tell your HR team at once: the next payment goes to the new details."
-            ),
-        )
-    }
+    let what = match named.as_slice() {
+        [] => String::new(),
+        [one] => one.to_string(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    };
+    (
+        format!("Your {what} changed"),
+        format!(
+            "Hello {name}, your {what} on your payroll record changed on {on}. \
+             If you did not ask for this, tell your HR team at once: the next payment goes to the new details."
+        ),
+    )
 }
 
-/// A contact change's words in the other payslip languages: the changed fields are listed after
-/// a colon, so no sentence has to agree with them.
+/// A contact change's words in the payslip languages other than English: the changed fields
+/// are listed, comma-separated, where `{what}` stands (after a colon, but in Hindi, whose
+/// sentence agrees with them).
 struct ContactChange {
     fields: [&'static str; 4],
     subject: &'static str,
@@ -186,6 +172,12 @@ struct ContactChange {
 impl ContactChange {
     fn of(language: &str) -> Option<ContactChange> {
         let (fields, subject, text) = match language {
+            "hi" => (
+                ["बैंक खाता", "बैंक का IFSC कोड", "फ़ोन नंबर", "ईमेल"],
+                "आपका {what} बदला गया",
+                "नमस्ते {name}, आपके पेरोल रिकॉर्ड में आपका {what} {on} को बदला गया। \
+                 यदि आपने यह बदलाव नहीं माँगा था, तो तुरंत अपनी HR टीम को बताएं: अगला भुगतान नए विवरण पर जाएगा।",
+            ),
             "mr" => (
                 ["बँक खाते", "बँकेचा IFSC कोड", "फोन नंबर", "ईमेल"],
                 "तुमचे तपशील बदलले: {what}",
