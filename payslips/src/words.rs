@@ -39,69 +39,16 @@ const TENS: [&str; 10] = [
 /// a negative amount (net pay can be) is prefixed with "Minus". Crores
 /// beyond 99 are counted with the same words ("One Thousand Crore").
 pub fn amount_in_words(d: Decimal) -> String {
-    let (negative, rupees, paise) = to_paise(d);
-    let mut out = String::with_capacity(96);
-    if negative {
-        out.push_str("Minus ");
-    }
-    if rupees > 0 || paise == 0 {
-        out.push_str("Rupees ");
-        push_indian(&mut out, rupees);
-        if paise > 0 {
-            out.push_str(" and ");
-        }
-    }
-    if paise > 0 {
-        push_below_hundred(&mut out, paise.into());
-        out.push_str(" Paise");
-    }
-    out.push_str(" Only");
-    out
+    in_words(d, &ENGLISH_WORDS)
 }
 
-/// Writes `n` as crore / lakh / thousand / hundred groups.
-fn push_indian(out: &mut String, n: u128) {
-    if n == 0 {
-        out.push_str(ONES[0]);
-        return;
-    }
-    let start = out.len();
-    let space = |out: &mut String| {
-        if out.len() > start {
-            out.push(' ');
-        }
-    };
-    let crores = n / 10_000_000;
-    if crores > 0 {
-        push_indian(out, crores);
-        out.push_str(" Crore");
-    }
-    let rest = n % 10_000_000;
-    let groups = [
-        (rest / 100_000, " Lakh"),
-        (rest / 1_000 % 100, " Thousand"),
-        (rest / 100 % 10, " Hundred"),
-        (rest % 100, ""),
-    ];
-    for (count, unit) in groups {
-        if count > 0 {
-            space(out);
-            push_below_hundred(out, count);
-            out.push_str(unit);
-        }
-    }
-}
-
-fn push_below_hundred(out: &mut String, n: u128) {
+/// English below a hundred: the tens, then the ones ("Forty Two").
+fn english_below_hundred(n: u128) -> String {
     let n = n as usize;
-    if n < 20 {
-        out.push_str(ONES[n]);
-    } else {
-        out.push_str(TENS[n / 10]);
-        if !n.is_multiple_of(10) {
-            out.push(' ');
-            out.push_str(ONES[n % 10]);
-        }
+    match (n < 20, n % 10) {
+        (true, _) => ONES[n].to_string(),
+        (false, 0) => TENS[n / 10].to_string(),
+        (false, ones) => format!("{} {}", TENS[n / 10], ONES[ones]),
     }
 }
 
@@ -111,31 +58,49 @@ pub fn amount_in_words_in(language: Language, d: Decimal) -> String {
     match language {
         Language::Hi => in_words(d, &HINDI_WORDS),
         Language::Mr => in_words(d, &MARATHI_WORDS),
-        _ => amount_in_words(d),
+        _ => in_words(d, &ENGLISH_WORDS),
     }
 }
 
-/// A language's words for amounts; the groups are Indian (crore, lakh, thousand, hundred).
+/// A language's words for amounts; the groups are Indian (crore, lakh, thousand, hundred) in
+/// every language.
 struct Words {
-    below_hundred: &'static [&'static str; 100],
+    below_hundred: fn(u128) -> String,
     crore: &'static str,
     lakh: &'static str,
     thousand: &'static str,
     hundreds: fn(u128) -> String,
     rupees: &'static str,
+    /// "Rupees Twelve" (English) or "बारह रुपये" (Hindi, Marathi).
+    rupees_first: bool,
     paise: &'static str,
     and: &'static str,
     only: &'static str,
     minus: &'static str,
 }
 
+const ENGLISH_WORDS: Words = Words {
+    below_hundred: english_below_hundred,
+    crore: "Crore",
+    lakh: "Lakh",
+    thousand: "Thousand",
+    hundreds: |n| format!("{} Hundred", ONES[n as usize]),
+    rupees: "Rupees",
+    rupees_first: true,
+    paise: "Paise",
+    and: "and",
+    only: "Only",
+    minus: "Minus",
+};
+
 const HINDI_WORDS: Words = Words {
-    below_hundred: &HINDI,
+    below_hundred: |n| HINDI[n as usize].to_string(),
     crore: "करोड़",
     lakh: "लाख",
     thousand: "हज़ार",
     hundreds: |n| format!("{} सौ", HINDI[n as usize]),
     rupees: "रुपये",
+    rupees_first: false,
     paise: "पैसे",
     and: "और",
     only: "मात्र",
@@ -143,7 +108,7 @@ const HINDI_WORDS: Words = Words {
 };
 
 const MARATHI_WORDS: Words = Words {
-    below_hundred: &MARATHI,
+    below_hundred: |n| MARATHI[n as usize].to_string(),
     crore: "कोटी",
     lakh: "लाख",
     thousand: "हजार",
@@ -153,14 +118,15 @@ const MARATHI_WORDS: Words = Words {
         n => format!("{}शे", MARATHI[n as usize]),
     },
     rupees: "रुपये",
+    rupees_first: false,
     paise: "पैसे",
     and: "आणि",
     only: "फक्त",
     minus: "उणे",
 };
 
-/// "बारह हज़ार तीन सौ पैंतालीस रुपये और पचास पैसे मात्र": the number, then the unit, as
-/// both languages say it.
+/// An amount in a language's words, grouped the Indian way: "Rupees Twelve Thousand Three
+/// Hundred Forty Five and Fifty Paise Only", "बारह हज़ार तीन सौ पैंतालीस रुपये और पचास पैसे मात्र".
 fn in_words(d: Decimal, words: &Words) -> String {
     let (negative, rupees, paise) = to_paise(d);
     let mut out = Vec::new();
@@ -168,14 +134,19 @@ fn in_words(d: Decimal, words: &Words) -> String {
         out.push(words.minus.to_string());
     }
     if rupees > 0 || paise == 0 {
+        if words.rupees_first {
+            out.push(words.rupees.to_string());
+        }
         groups(rupees, words, &mut out);
-        out.push(words.rupees.to_string());
+        if !words.rupees_first {
+            out.push(words.rupees.to_string());
+        }
         if paise > 0 {
             out.push(words.and.to_string());
         }
     }
     if paise > 0 {
-        out.push(words.below_hundred[usize::from(paise)].to_string());
+        out.push((words.below_hundred)(paise.into()));
         out.push(words.paise.to_string());
     }
     out.push(words.only.to_string());
@@ -185,7 +156,7 @@ fn in_words(d: Decimal, words: &Words) -> String {
 /// `n` as crore, lakh, thousand and hundred groups.
 fn groups(n: u128, words: &Words, out: &mut Vec<String>) {
     if n == 0 {
-        out.push(words.below_hundred[0].to_string());
+        out.push((words.below_hundred)(0));
         return;
     }
     let crores = n / 10_000_000;
@@ -196,7 +167,7 @@ fn groups(n: u128, words: &Words, out: &mut Vec<String>) {
     let rest = n % 10_000_000;
     for (count, unit) in [(rest / 100_000, words.lakh), (rest / 1_000 % 100, words.thousand)] {
         if count > 0 {
-            out.push(words.below_hundred[count as usize].to_string());
+            out.push((words.below_hundred)(count));
             out.push(unit.to_string());
         }
     }
@@ -204,7 +175,7 @@ fn groups(n: u128, words: &Words, out: &mut Vec<String>) {
         out.push((words.hundreds)(rest / 100 % 10));
     }
     if !rest.is_multiple_of(100) {
-        out.push(words.below_hundred[(rest % 100) as usize].to_string());
+        out.push((words.below_hundred)(rest % 100));
     }
 }
 
