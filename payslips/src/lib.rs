@@ -29,6 +29,8 @@ pub enum Error {
     Font(String),
     #[error("XLSX could not be written: {0}")]
     Xlsx(#[from] rust_xlsxwriter::XlsxError),
+    #[error("the payslip workbook's template is not as expected: {0}")]
+    Template(String),
     #[error("payslip of worker {worker_id} has more lines than fit on one A4 page")]
     PageOverflow { worker_id: String },
     #[error("register row of worker {worker_id} has {got} amounts for {want} columns")]
@@ -45,7 +47,7 @@ impl Renderer {
     pub fn new() -> Result<Self, Error> {
         Ok(Renderer {
             pdf: pdf::PdfRenderer::new()?,
-            xlsx: xlsx::XlsxRenderer::new(),
+            xlsx: xlsx::XlsxRenderer::new()?,
         })
     }
 

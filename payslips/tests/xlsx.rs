@@ -89,16 +89,86 @@ fn carries_the_same_content_as_the_pdf() {
     assert!(!text.iter().any(|s| s.contains(ACCOUNT) || s.contains(PAN)));
 }
 
+fn part(bytes: &[u8], name: &str) -> String {
+    let mut zip = zip::ZipArchive::new(Cursor::new(bytes.to_vec())).unwrap();
+    let mut text = String::new();
+    zip.by_name(name).unwrap().read_to_string(&mut text).unwrap();
+    text
+}
+
+/// The value of the first `attribute` in `text`, which starts inside a tag (after its name).
+fn attribute<'a>(text: &'a str, attribute: &str) -> Option<&'a str> {
+    let want = format!("{attribute}=\"");
+    let start = if text.starts_with(&want) {
+        0
+    } else {
+        text.find(&format!(" {want}"))? + 1
+    };
+    Some(text[start + want.len()..].split_once('"')?.0)
+}
+
 #[test]
 fn amounts_use_an_indian_rupee_number_format() {
     let bytes = Renderer::new().unwrap().render_xlsx(&supervisor()).unwrap();
-    let mut zip = zip::ZipArchive::new(Cursor::new(bytes)).unwrap();
-    let mut styles = String::new();
-    zip.by_name("xl/styles.xml")
-        .unwrap()
-        .read_to_string(&mut styles)
-        .unwrap();
-    assert!(styles.contains("[$₹-4009] #,##,##0.00"), "{styles}");
+    let styles = part(&bytes, "xl/styles.xml");
+    let rupees = styles
+        .split("<numFmt ")
+        .skip(1)
+        .find(|f| attribute(f, "formatCode") == Some("[$₹-4009] #,##,##0.00;-[$₹-4009] #,##,##0.00"))
+        .and_then(|f| attribute(f, "numFmtId"))
+        .unwrap_or_else(|| panic!("no rupee format in {styles}"));
+    // The number format of each cell style, by index.
+    let (_, xfs) = styles.split_once("<cellXfs").unwrap();
+    let (xfs, _) = xfs.split_once("</cellXfs>").unwrap();
+    let formats: Vec<&str> = xfs
+        .split("<xf ")
+        .skip(1)
+        .map(|xf| attribute(xf, "numFmtId").unwrap())
+        .collect();
+
+    // Every number cell points at a style with the rupee format, and no text cell does.
+    let sheet = part(&bytes, "xl/worksheets/sheet1.xml");
+    let (mut numbers, mut texts) = (0, 0);
+    for cell in sheet.split("<c ").skip(1) {
+        let (tag, _) = cell.split_once('>').unwrap();
+        let style: usize = attribute(tag, "s").unwrap_or("0").parse().unwrap();
+        if cell.contains("<v>") {
+            assert_eq!(formats[style], rupees, "number cell {tag}");
+            numbers += 1;
+        } else if attribute(tag, "t") == Some("inlineStr") {
+            assert_ne!(formats[style], rupees, "text cell {tag}");
+            texts += 1;
+        }
+    }
+    let p = supervisor();
+    let lines = p.earnings.len() + p.deductions.len() + p.employer_contributions.len();
+    assert_eq!(numbers, lines + 3, "every line, two totals and net pay");
+    assert!(texts > lines, "{texts} text cells");
+}
+
+#[test]
+fn the_amount_in_words_spans_the_sheet_on_a_taller_row() {
+    let bytes = Renderer::new().unwrap().render_xlsx(&supervisor()).unwrap();
+    let sheet = part(&bytes, "xl/worksheets/sheet1.xml");
+    let words = sheet
+        .split("<row ")
+        .find(|row| row.contains(&amount_in_words(supervisor().net_pay)))
+        .expect("a row with the amount in words");
+    let r = attribute(words, "r").unwrap();
+    assert_eq!(attribute(words, "ht"), Some("30"), "{words}");
+    assert!(sheet.contains(&format!("<mergeCell ref=\"A{r}:D{r}\"/>")), "{sheet}");
+    // The last row is the words' row, and the dimension covers it.
+    assert!(sheet.contains(&format!("<dimension ref=\"A1:D{r}\"/>")), "{sheet}");
+}
+
+#[test]
+fn a_payslip_rendered_again_is_the_same_bytes_and_carries_the_run_date() {
+    let p = supervisor();
+    let renderer = Renderer::new().unwrap();
+    let bytes = renderer.render_xlsx(&p).unwrap();
+    assert_eq!(bytes, Renderer::new().unwrap().render_xlsx(&p).unwrap());
+    let core = part(&bytes, "docProps/core.xml");
+    assert!(core.contains(&format!("{}T00:00:00Z", p.generated_on)), "{core}");
 }
 
 #[test]
