@@ -8,6 +8,7 @@
 //! and the others go on.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use chrono::{Datelike, NaiveDate};
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
@@ -33,9 +34,16 @@ use payroll_payslips::{
     Renderer, WorkerBlock,
 };
 
-/// Writes in flight at once: enough to hide an object store's latency, few enough not to
-/// swamp it.
+/// Writes in flight at once to a remote object store: enough to hide its latency, few enough
+/// not to swamp it.
 const CONCURRENT_WRITES: usize = 32;
+/// ... and to a local file system, which creates the files of one directory one at a time under
+/// the directory's lock: a second writer only spins on it, taking a core from rendering.
+const LOCAL_WRITES: usize = 1;
+
+/// Payslips rendered at a time: the next chunk renders on every core while the last one is
+/// written, and memory holds two chunks' documents.
+const CHUNK: usize = 256;
 
 /// Which documents to render per worker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,6 +139,8 @@ pub enum BatchError {
     Arrow(#[from] datafusion::arrow::error::ArrowError),
     #[error(transparent)]
     Json(#[from] serde_json::Error),
+    #[error("rendering stopped: {0}")]
+    Stopped(String),
 }
 
 /// How an org's payslips are presented; an org the caller does not know prints its id, in
@@ -192,8 +202,9 @@ impl Batch<'_> {
             org: org.to_string(),
             totals,
             generated_on,
-            renderer: Renderer::new()?,
+            renderer: Arc::new(Renderer::new()?),
             writer: Writer::new(self.store, dir).await?,
+            rendered: Vec::new(),
             register: RegisterWriter::new(&self.register(generated_on)).map_err(|e| e.to_string()),
             arrears: self.arrears(org).await?,
             register_columns: self.register_columns(),
@@ -212,7 +223,7 @@ impl Batch<'_> {
         for batch in rows {
             out.add(&batch, progress).await?;
         }
-        out.finish().await
+        out.finish(progress).await
     }
 
     /// The arrears the run carries for an org's workers, a block per original period; labels
@@ -398,15 +409,17 @@ impl Batch<'_> {
     }
 }
 
-/// One org's payslips and register as they are written: memory holds one batch of rows'
-/// documents at a time.
+/// One org's payslips and register as they are written: memory holds a batch of rows'
+/// payslips and two chunks of their documents at a time.
 struct OrgPayslips<'b> {
     batch: &'b Batch<'b>,
     org: String,
     totals: &'b PayslipDef,
     generated_on: NaiveDate,
-    renderer: Renderer,
+    renderer: Arc<Renderer>,
     writer: Writer<'b>,
+    /// Documents rendered and not yet written.
+    rendered: Vec<Rendered>,
     /// The register so far, or why it failed (recorded in the manifest; payslips go on).
     register: Result<RegisterWriter, String>,
     /// Worker to the arrears the run carries for them.
@@ -426,17 +439,31 @@ impl OrgPayslips<'_> {
             &mut self.register,
             (0..rows.num_rows()).map(|row| Batch::register_row(rows, row, &self.register_columns)),
         );
-        let rendered = render_all(&self.renderer, &payslips, batch.formats);
-        self.writer.write_all(rendered, progress).await;
-        self.payslips += payslips.len() as u64;
+        let mut rest = payslips;
+        while !rest.is_empty() {
+            let tail = rest.split_off(CHUNK.min(rest.len()));
+            let chunk = std::mem::replace(&mut rest, tail);
+            self.payslips += chunk.len() as u64;
+            let (renderer, formats) = (Arc::clone(&self.renderer), batch.formats);
+            let render = tokio::task::spawn_blocking(move || render_all(&renderer, &chunk, formats));
+            let written = std::mem::take(&mut self.rendered);
+            let (rendered, ()) = futures::join!(render, self.writer.write_all(written, progress));
+            self.rendered = match rendered {
+                Ok(rendered) => rendered,
+                Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                Err(e) => return Err(BatchError::Stopped(e.to_string())),
+            };
+        }
         Ok(())
     }
 
-    async fn finish(mut self) -> Result<BatchReport, BatchError> {
+    async fn finish(mut self, progress: &dyn Progress) -> Result<BatchReport, BatchError> {
+        let rendered = std::mem::take(&mut self.rendered);
+        self.writer.write_all(rendered, progress).await;
         let register = self.register.and_then(|r| r.finish().map_err(|e| e.to_string()));
         self.writer
             .write_all(
-                vec![("register.xlsx".into(), String::new(), register)],
+                vec![Rendered::new("register.xlsx".into(), String::new(), register)],
                 &payroll_connectors::Quiet,
             )
             .await;
@@ -480,10 +507,30 @@ fn add_rows(register: &mut Result<RegisterWriter, String>, rows: impl Iterator<I
     }
 }
 
-/// A rendered file: its name, the worker it belongs to, its bytes or why it failed.
-type Rendered = (String, String, Result<Vec<u8>, String>);
+/// A rendered file: its name, the worker it belongs to, its bytes and their hash or why it
+/// failed.
+struct Rendered {
+    name: String,
+    worker_id: String,
+    document: Result<(Vec<u8>, String), String>,
+}
 
-/// Renders a batch's payslips on every core.
+impl Rendered {
+    /// Hashes the bytes where they were rendered, on the rendering cores.
+    fn new(name: String, worker_id: String, bytes: Result<Vec<u8>, String>) -> Rendered {
+        let document = bytes.map(|b| {
+            let sha256 = hex::encode(Sha256::digest(&b));
+            (b, sha256)
+        });
+        Rendered {
+            name,
+            worker_id,
+            document,
+        }
+    }
+}
+
+/// Renders payslips on every core.
 fn render_all(renderer: &Renderer, payslips: &[Payslip], formats: Formats) -> Vec<Rendered> {
     let per_thread = payslips.len().div_ceil(cores()).max(1);
     let rendered = map_in_order(payslips.chunks(per_thread), |chunk| {
@@ -491,18 +538,12 @@ fn render_all(renderer: &Renderer, payslips: &[Payslip], formats: Formats) -> Ve
         for p in chunk {
             let id = &p.worker.worker_id;
             if formats.pdf {
-                out.push((
-                    format!("{id}.pdf"),
-                    id.clone(),
-                    renderer.render_pdf(p).map_err(|e| e.to_string()),
-                ));
+                let pdf = renderer.render_pdf(p).map_err(|e| e.to_string());
+                out.push(Rendered::new(format!("{id}.pdf"), id.clone(), pdf));
             }
             if formats.xlsx {
-                out.push((
-                    format!("{id}.xlsx"),
-                    id.clone(),
-                    renderer.render_xlsx(p).map_err(|e| e.to_string()),
-                ));
+                let xlsx = renderer.render_xlsx(p).map_err(|e| e.to_string());
+                out.push(Rendered::new(format!("{id}.xlsx"), id.clone(), xlsx));
             }
         }
         out
@@ -520,6 +561,8 @@ struct Writer<'a> {
     failures: Vec<Failure>,
     written: u64,
     kept: u64,
+    /// Writes in flight at once.
+    in_flight: usize,
 }
 
 enum Outcome {
@@ -540,6 +583,11 @@ impl<'a> Writer<'a> {
             store,
             dir,
             existing,
+            in_flight: if store.is_local() {
+                LOCAL_WRITES
+            } else {
+                CONCURRENT_WRITES
+            },
             files: Vec::new(),
             failures: Vec::new(),
             written: 0,
@@ -549,8 +597,8 @@ impl<'a> Writer<'a> {
 
     async fn write_all(&mut self, rendered: Vec<Rendered>, progress: &dyn Progress) {
         let outcomes: Vec<Outcome> = futures::stream::iter(rendered)
-            .map(|(name, worker_id, bytes)| self.write_one(name, worker_id, bytes))
-            .buffer_unordered(CONCURRENT_WRITES)
+            .map(|rendered| self.write_one(rendered))
+            .buffer_unordered(self.in_flight)
             .inspect(|_| progress.advance(1))
             .collect()
             .await;
@@ -569,22 +617,26 @@ impl<'a> Writer<'a> {
         }
     }
 
-    async fn write_one(&self, name: String, worker_id: String, bytes: Result<Vec<u8>, String>) -> Outcome {
-        let fail = |error: String| {
-            Outcome::Failed(Failure {
-                worker_id: worker_id.clone(),
-                file: name.clone(),
-                error,
-            })
-        };
-        let bytes = match bytes {
-            Ok(b) => b,
-            Err(e) => return fail(e),
+    async fn write_one(&self, rendered: Rendered) -> Outcome {
+        let Rendered {
+            name,
+            worker_id,
+            document,
+        } = rendered;
+        let (bytes, sha256) = match document {
+            Ok(d) => d,
+            Err(error) => {
+                return Outcome::Failed(Failure {
+                    worker_id,
+                    file: name,
+                    error,
+                });
+            }
         };
         let entry = FileEntry {
             name: name.clone(),
             bytes: bytes.len() as u64,
-            sha256: hex::encode(Sha256::digest(&bytes)),
+            sha256,
         };
         let path = self.dir.clone().join(name.as_str());
         if self.existing.get(&name) == Some(&entry.bytes) {
@@ -597,9 +649,13 @@ impl<'a> Writer<'a> {
                 return Outcome::Kept(entry);
             }
         }
-        match self.store.put(&path, bytes).await {
+        match self.store.create_document(&path, bytes.into()).await {
             Ok(()) => Outcome::Written(entry),
-            Err(e) => fail(e.to_string()),
+            Err(e) => Outcome::Failed(Failure {
+                worker_id,
+                file: name,
+                error: e.to_string(),
+            }),
         }
     }
 }
@@ -709,7 +765,7 @@ pub async fn render(
                 out.add(&rows.map_err(BatchError::from)?, progress).await?;
             }
         }
-        report.absorb(out.finish().await?);
+        report.absorb(out.finish(progress).await?);
     }
     Ok(report)
 }
