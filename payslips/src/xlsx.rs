@@ -78,7 +78,7 @@ impl XlsxRenderer {
             net.set_num_format(RUPEES),
             Format::new().set_italic().set_text_wrap(),
         ];
-        let (template, styles) = Template::new(page_setup, &formats.iter().collect::<Vec<_>>())?;
+        let (template, styles) = Template::new(page_setup, &formats)?;
         let [
             title,
             subtitle,

@@ -561,8 +561,6 @@ struct Writer<'a> {
     failures: Vec<Failure>,
     written: u64,
     kept: u64,
-    /// Writes in flight at once.
-    in_flight: usize,
 }
 
 enum Outcome {
@@ -583,11 +581,6 @@ impl<'a> Writer<'a> {
             store,
             dir,
             existing,
-            in_flight: if store.is_local() {
-                LOCAL_WRITES
-            } else {
-                CONCURRENT_WRITES
-            },
             files: Vec::new(),
             failures: Vec::new(),
             written: 0,
@@ -596,9 +589,14 @@ impl<'a> Writer<'a> {
     }
 
     async fn write_all(&mut self, rendered: Vec<Rendered>, progress: &dyn Progress) {
+        let in_flight = if self.store.is_local() {
+            LOCAL_WRITES
+        } else {
+            CONCURRENT_WRITES
+        };
         let outcomes: Vec<Outcome> = futures::stream::iter(rendered)
             .map(|rendered| self.write_one(rendered))
-            .buffer_unordered(self.in_flight)
+            .buffer_unordered(in_flight)
             .inspect(|_| progress.advance(1))
             .collect()
             .await;

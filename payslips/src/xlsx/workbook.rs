@@ -11,12 +11,14 @@ use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::io::{Cursor, Read, Write as _};
 
+use chrono::NaiveDate;
 use flate2::Compression;
 use flate2::write::DeflateEncoder;
 use rust_decimal::Decimal;
 use rust_xlsxwriter::{Format, Workbook, Worksheet, XlsxError};
 
 use crate::Error;
+use crate::xlsx::fix_creation_date;
 
 /// The sheet's part; everything else in the package is fixed but the creation date.
 const SHEET: &str = "xl/worksheets/sheet1.xml";
@@ -64,11 +66,11 @@ impl Template {
     /// given, in the same order.
     pub(crate) fn new(
         setup: impl FnOnce(&mut Worksheet) -> Result<(), XlsxError>,
-        formats: &[&Format],
+        formats: &[Format],
     ) -> Result<(Template, Vec<Style>), Error> {
         let mut wb = Workbook::new();
-        let created = rust_xlsxwriter::ExcelDateTime::from_ymd(2000, 1, 1)?;
-        wb.set_properties(&rust_xlsxwriter::DocProperties::new().set_creation_datetime(&created));
+        let template_day = NaiveDate::from_ymd_opt(2000, 1, 1).ok_or_else(|| unexpected("no template date"))?;
+        fix_creation_date(&mut wb, template_day)?;
         let ws = wb.add_worksheet();
         setup(ws)?;
         for (row, format) in formats.iter().enumerate() {
