@@ -72,7 +72,7 @@ enum Command {
     /// Check a ruleset, run its inline tests, or list the inputs formulas can use
     #[command(subcommand)]
     Rules(rules::RulesCommand),
-    /// Query run results with SQL (tables `results` and `latest`)
+    /// Query run results with SQL (tables `results`, `latest`, `attendance_days`, `summary`, ...)
     Query(query::QueryArgs),
     /// Generate a synthetic month of inputs with real-world feed noise
     Gen(GenArgs),

@@ -1,6 +1,7 @@
-//! `payroll query`: DataFusion SQL over every complete run's results (table `results`) and the
-//! newest complete run of each org and period (table `latest`), or over a stream's live results
-//! (table `live`).
+//! `payroll query`: DataFusion SQL over every complete run's results (table `results`), the
+//! newest complete run of each org and period (table `latest`), the runs' days and per-site
+//! figures (`attendance_days`, `summary`), arrears and findings, or over a stream's live
+//! results (table `live`).
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -18,8 +19,12 @@ use payroll_engine::spreadsheet::neutralise;
 #[derive(clap::Args)]
 #[command(
     after_help = "Tables: results (every complete run: re-runs repeat workers), latest (the newest complete \
-    run of each org and period). Each row carries run_id, org_id and period, e.g.\n  \
-    payroll query \"SELECT org_id, count(*), sum(net_pay) FROM latest WHERE period = '2026-10' GROUP BY org_id\""
+    run of each org and period), attendance_days (a row per worker and day: status, worked_minutes, \
+    ot_minutes, first_in, last_out, missed_punch), summary (a row per run and site: headcount, gross, net, \
+    employer_cost, ot_hours, lop_days, attendance_rate), arrears, findings. Each row carries run_id, org_id \
+    and period, e.g.\n  \
+    payroll query \"SELECT org_id, count(*), sum(net_pay) FROM latest WHERE period = '2026-10' GROUP BY org_id\"\n  \
+    payroll query \"SELECT site_id, status, count(*) FROM attendance_days GROUP BY site_id, status ORDER BY 1, 2\""
 )]
 pub struct QueryArgs {
     /// The SQL query

@@ -5,6 +5,14 @@
 //! ```text
 //! results/org_id=<org>/period=<YYYY-MM>/run_id=<id>/part-<NNNNN>.parquet   one a chunk of workers
 //! results/org_id=<org>/period=<YYYY-MM>/run_id=<id>/_manifest.json
+//! attendance_days/org_id=<org>/period=<YYYY-MM>/run_id=<id>/part-<NNNNN>.parquet
+//!                              one row per worker and day of employment the run counted from
+//!                              punches and leave (not for summaries uploaded instead): status,
+//!                              minutes, first in and last out; a worker the run could not
+//!                              compute or excluded keeps their days (they were worked)
+//! summary/org_id=<org>/period=<YYYY-MM>/run_id=<id>/part-00000.parquet
+//!                              one row per site: headcount, gross, net, employer cost, OT hours,
+//!                              LOP days, attendance rate, summed from the results rows
 //! arrears/org_id=<org>/period=<YYYY-MM>/run_id=<id>/part-00000.parquet
 //!                              what the run carries for earlier, locked periods: one row per
 //!                              worker, original period and component
@@ -28,6 +36,9 @@
 //!                                              a shard's state and offsets; the highest
 //!                                              (epoch, seq) is current
 //! live/period=<YYYY-MM>/shard-<NNNN>.parquet   the open period's pay, kept current
+//! live-board/period=<YYYY-MM>/shard-<NNNN>.parquet
+//!                                              each worker's last two days with a punch: who is
+//!                                              checked in, came late, missed a punch
 //! locks/org_id=<org>/period=<YYYY-MM>.json      a period the service locked (its run, when):
 //!                                              the stream archives its events
 //! audit-anchors/org_id=<org>/<seq>.json          an org's audit chain head (sequence number
@@ -58,6 +69,27 @@ pub fn results_dir(org: &str, period: &str, run_id: &str) -> Path {
 
 pub fn results_part(org: &str, period: &str, run_id: &str, part: usize) -> Path {
     results_dir(org, period, run_id).join(format!("part-{part:05}.parquet"))
+}
+
+pub const ATTENDANCE_DAYS: &str = "attendance_days";
+
+pub fn attendance_days_dir(org: &str, period: &str, run_id: &str) -> Path {
+    Path::from(format!(
+        "{ATTENDANCE_DAYS}/org_id={org}/period={period}/run_id={run_id}"
+    ))
+}
+
+pub fn attendance_days_part(org: &str, period: &str, run_id: &str, part: usize) -> Path {
+    attendance_days_dir(org, period, run_id).join(format!("part-{part:05}.parquet"))
+}
+
+pub const SUMMARY: &str = "summary";
+
+/// A run's summary of one org, a row per site.
+pub fn summary_part(org: &str, period: &str, run_id: &str) -> Path {
+    Path::from(format!(
+        "{SUMMARY}/org_id={org}/period={period}/run_id={run_id}/part-00000.parquet"
+    ))
 }
 
 pub const ARREARS: &str = "arrears";
@@ -174,6 +206,17 @@ pub fn live_dir(period: &str) -> Path {
 
 pub fn live_part(period: &str, shard: u32) -> Path {
     live_dir(period).join(format!("shard-{shard:04}.parquet"))
+}
+
+pub const LIVE_BOARD: &str = "live-board";
+
+/// Every shard's live board of a period: each worker's recent days with a punch.
+pub fn live_board_dir(period: &str) -> Path {
+    Path::from(format!("{LIVE_BOARD}/period={period}"))
+}
+
+pub fn live_board_part(period: &str, shard: u32) -> Path {
+    live_board_dir(period).join(format!("shard-{shard:04}.parquet"))
 }
 
 pub const LOCKS: &str = "locks";

@@ -13,8 +13,10 @@ use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
+use payroll_engine::days::SiteDays;
 use payroll_engine::findings::Finding;
 use payroll_engine::run::{InputDigest, Manifest, RulesetRef, orgs, rows_of_org, totals};
+use payroll_engine::summary::{Measures, SiteFigures, Summary};
 use payroll_engine::{Arrear, WorkerError};
 use payroll_rules::vocabulary::PayPeriod;
 use payroll_rules::{CompiledVersion, Ruleset};
@@ -75,6 +77,10 @@ pub struct ResultsWriter<'a> {
     run: RunOutput<'a>,
     orgs: BTreeMap<String, OrgResults>,
     worker_errors: Vec<WorkerError>,
+    measures: Measures,
+    summary: Summary,
+    /// Part files of `attendance_days` written so far, per org.
+    days_parts: BTreeMap<String, usize>,
 }
 
 /// An org's results so far: its part files, rows and totals.
@@ -89,9 +95,12 @@ impl<'a> ResultsWriter<'a> {
     pub fn new(store: &'a Store, run: RunOutput<'a>) -> Self {
         ResultsWriter {
             store,
+            measures: Measures::of(run.version),
             run,
             orgs: BTreeMap::new(),
             worker_errors: Vec::new(),
+            summary: Summary::default(),
+            days_parts: BTreeMap::new(),
         }
     }
 
@@ -101,6 +110,9 @@ impl<'a> ResultsWriter<'a> {
             let batches = rows_of_org(results, &org)?;
             let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
             let chunk_totals = totals(self.run.version, &batches)?;
+            for batch in &batches {
+                self.summary.add(&self.measures, batch)?;
+            }
             let written = self.orgs.entry(org.clone()).or_default();
             let part = layout::results_part(&org, self.run.period, self.run.run_id, written.files.len());
             self.store.put(&part, parquet_bytes(&batches, self.run.run_id)?).await?;
@@ -109,6 +121,19 @@ impl<'a> ResultsWriter<'a> {
             add(&mut written.totals, chunk_totals)?;
         }
         self.worker_errors.extend(worker_errors);
+        Ok(())
+    }
+
+    /// Writes a chunk's days of the `attendance_days` fact table (`payroll_engine::days`), each
+    /// org's as its next part file.
+    pub async fn write_days(&mut self, days: &[RecordBatch]) -> Result<()> {
+        for org in orgs(days) {
+            let batches = rows_of_org(days, &org)?;
+            let part = self.days_parts.entry(org.clone()).or_default();
+            let path = layout::attendance_days_part(&org, self.run.period, self.run.run_id, *part);
+            *part += 1;
+            self.store.put(&path, parquet_bytes(&batches, self.run.run_id)?).await?;
+        }
         Ok(())
     }
 
@@ -193,6 +218,9 @@ impl<'a> ResultsWriter<'a> {
     pub async fn finish(self) -> Result<RunRecord> {
         let run = &self.run;
         let mut all_totals = BTreeMap::new();
+        for org in self.summary.orgs() {
+            write_summary(self.store, &self.summary, org, run.period, run.run_id).await?;
+        }
         for (org, written) in &self.orgs {
             let manifest = Manifest {
                 run_id: run.run_id.to_string(),
@@ -246,6 +274,18 @@ impl<'a> ResultsWriter<'a> {
             .await?;
         Ok(record)
     }
+}
+
+/// Writes `org`'s rows of a run's summary.
+async fn write_summary(store: &Store, summary: &Summary, org: &str, period: &str, run_id: &str) -> Result<()> {
+    let batch = summary.batch_of(org, period)?;
+    store
+        .put(
+            &layout::summary_part(org, period, run_id),
+            parquet_bytes(&[batch], run_id)?,
+        )
+        .await?;
+    Ok(())
 }
 
 /// Adds `more` into `totals`, component by component; a sum past an exact decimal is an error
@@ -370,6 +410,12 @@ pub async fn leave_out(
         })
         .collect::<std::result::Result<_, _>>()?;
     let totals = text(totals(version, &without_run_id)?);
+    let mut summary = Summary::default();
+    let measures = Measures::of(version);
+    for batch in &without_run_id {
+        summary.add(&measures, batch)?;
+    }
+    write_summary(store, &summary, org, &record.period, run_id).await?;
     // The run record's totals are every org's: this org's old ones out, its new ones in.
     let mut all = BTreeMap::new();
     for (column, amount) in &record.totals {
@@ -532,10 +578,65 @@ pub async fn read_org_results(store: &Store, org: &str, period: &str, run_id: &s
     Ok(batches)
 }
 
+/// Run `run_id`'s figures of `org` per site (its `summary` table); for a run written before
+/// runs wrote one, summed from its results as the run would have.
+pub async fn read_summary(store: &Store, org: &str, period: &str, run_id: &str) -> Result<Vec<(String, SiteFigures)>> {
+    if let Some(bytes) = store.get_opt(&layout::summary_part(org, period, run_id)).await? {
+        let mut sites = Vec::new();
+        for batch in ParquetRecordBatchReaderBuilder::try_new(bytes)?.build()? {
+            sites.extend(payroll_engine::summary::read(&batch?)?);
+        }
+        return Ok(sites);
+    }
+    let record = read_run(store, run_id).await?;
+    let ruleset = applied_ruleset(store, &record).await?;
+    let version = ruleset.version(&record.ruleset.version).ok_or_else(|| {
+        Error::input(
+            run_id,
+            format!("the saved ruleset has no version {}", record.ruleset.version),
+        )
+    })?;
+    let measures = Measures::of(version);
+    let mut summary = Summary::default();
+    for batch in read_org_results(store, org, period, run_id).await? {
+        summary.add(&measures, &batch)?;
+    }
+    Ok(summary
+        .sites_of(org)
+        .map(|(site, figures)| (site.to_string(), figures.clone()))
+        .collect())
+}
+
+/// Run `run_id`'s days of `org` counted per site and date (its `attendance_days`, only the
+/// three columns the count reads); empty for a run written before runs wrote them.
+pub async fn read_site_days(store: &Store, org: &str, period: &str, run_id: &str) -> Result<SiteDays> {
+    let mut counts = SiteDays::default();
+    for part in store.list(&layout::attendance_days_dir(org, period, run_id)).await? {
+        if part.location.extension() != Some("parquet") {
+            continue;
+        }
+        let reader = ParquetRecordBatchReaderBuilder::try_new(store.get(&part.location).await?)?;
+        let wanted = ["site_id", "date", "status"];
+        let columns: Vec<usize> = reader
+            .schema()
+            .fields()
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| wanted.contains(&f.name().as_str()))
+            .map(|(i, _)| i)
+            .collect();
+        let mask = parquet::arrow::ProjectionMask::roots(reader.parquet_schema(), columns);
+        for batch in reader.with_projection(mask).with_batch_size(65_536).build()? {
+            counts.add(&batch?)?;
+        }
+    }
+    Ok(counts)
+}
+
 /// Registers the results of every complete run in the store as the table `results`, and the
 /// newest complete run of each org and period as `latest` (what `sum(net_pay)` should read:
-/// re-runs are counted once), the arrears complete runs carry as `arrears`, and their findings
-/// as `findings`. A run is complete once its run record is written, last; results
+/// re-runs are counted once), the arrears complete runs carry as `arrears`, their findings as
+/// `findings`, their days as `attendance_days` and their figures per site as `summary`. A run is complete once its run record is written, last; results
 /// files of a run without one (a crash mid-write) are never read.
 pub async fn register_results(ctx: &SessionContext, store: &Store) -> Result<()> {
     let complete: Vec<String> = store
@@ -565,29 +666,25 @@ pub async fn register_results(ctx: &SessionContext, store: &Store) -> Result<()>
     ] {
         ctx.sql(view).await?;
     }
-    if store
-        .list(&object_store::path::Path::from(layout::ARREARS))
-        .await?
-        .iter()
-        .any(|meta| meta.location.extension() == Some("parquet"))
-    {
-        register_parquet(ctx, store, layout::ARREARS, "arrears_files").await?;
-        ctx.sql(
-            "CREATE VIEW arrears AS SELECT * FROM arrears_files WHERE run_id IN (SELECT run_id FROM complete_runs)",
-        )
-        .await?;
-    }
-    if store
-        .list(&object_store::path::Path::from(layout::FINDINGS))
-        .await?
-        .iter()
-        .any(|meta| meta.location.extension() == Some("parquet"))
-    {
-        register_parquet(ctx, store, layout::FINDINGS, "findings_files").await?;
-        ctx.sql(
-            "CREATE VIEW findings AS SELECT * FROM findings_files WHERE run_id IN (SELECT run_id FROM complete_runs)",
-        )
-        .await?;
+    // Tables of complete runs beside the results, each registered once a run wrote one.
+    for (dir, table) in [
+        (layout::ARREARS, "arrears"),
+        (layout::FINDINGS, "findings"),
+        (layout::ATTENDANCE_DAYS, "attendance_days"),
+        (layout::SUMMARY, "summary"),
+    ] {
+        if store
+            .list(&object_store::path::Path::from(dir))
+            .await?
+            .iter()
+            .any(|meta| meta.location.extension() == Some("parquet"))
+        {
+            register_parquet(ctx, store, dir, &format!("{table}_files")).await?;
+            ctx.sql(&format!(
+                "CREATE VIEW {table} AS SELECT * FROM {table}_files WHERE run_id IN (SELECT run_id FROM complete_runs)"
+            ))
+            .await?;
+        }
     }
     Ok(())
 }

@@ -42,6 +42,14 @@ pub struct WorkerDay {
     pub minutes: i64,
     /// An `in` that was never closed or an `out` that closed nothing.
     pub unpaired: bool,
+    /// The earliest `in` of a shift credited to the day (paired or not), in ms since the epoch.
+    pub first_in: Option<i64>,
+    /// The latest `out` credited to the day: one that closed a shift begun on it, or an
+    /// unpaired `out` on it.
+    pub last_out: Option<i64>,
+    /// The worker's last punch is an `in` of a shift begun on this day: still checked in, or a
+    /// missed `out` once the shift is over.
+    pub open: bool,
 }
 
 impl WorkerDay {
@@ -67,20 +75,16 @@ impl WorkerDay {
 }
 
 /// The worker's days from all their punches, in any order.
-#[allow(clippy::expect_used, reason = "UTC instants map to one local time")]
 pub fn worker_days(punches: impl IntoIterator<Item = StoredPunch>, tz: Tz) -> BTreeMap<NaiveDate, WorkerDay> {
     let mut sorted: Vec<StoredPunch> = punches.into_iter().collect();
     sorted.sort_unstable();
-    let local_date = |at_ms: i64| {
-        tz.timestamp_millis_opt(at_ms)
-            .single()
-            .expect("UTC instants map to one local time")
-            .date_naive()
-    };
-
     let mut days: BTreeMap<NaiveDate, WorkerDay> = BTreeMap::new();
-    let mark_unpaired =
-        |days: &mut BTreeMap<NaiveDate, WorkerDay>, at_ms| days.entry(local_date(at_ms)).or_default().unpaired = true;
+    // Punches come sorted: the first `in` a day records is its earliest, each `out` its latest.
+    let opened = |days: &mut BTreeMap<NaiveDate, WorkerDay>, at_ms: i64, unpaired: bool| {
+        let day = day_at(days, tz, at_ms);
+        day.first_in.get_or_insert(at_ms);
+        day.unpaired |= unpaired;
+    };
     let mut previous_kept: Option<StoredPunch> = None;
     let mut open_in: Option<i64> = None;
     for punch in sorted {
@@ -90,28 +94,50 @@ pub fn worker_days(punches: impl IntoIterator<Item = StoredPunch>, tz: Tz) -> BT
             continue;
         }
         previous_kept = Some(punch);
+        let at = punch.at_ms();
         match (punch.direction(), open_in) {
             (Direction::In, Some(earlier)) => {
-                mark_unpaired(&mut days, earlier);
-                open_in = Some(punch.at_ms());
+                opened(&mut days, earlier, true);
+                open_in = Some(at);
             }
-            (Direction::In, None) => open_in = Some(punch.at_ms()),
-            (Direction::Out, Some(start)) if punch.at_ms() - start <= LONGEST_SHIFT_MS => {
-                days.entry(local_date(start)).or_default().minutes += (punch.at_ms() - start) / 60_000;
+            (Direction::In, None) => open_in = Some(at),
+            (Direction::Out, Some(start)) if at - start <= LONGEST_SHIFT_MS => {
+                opened(&mut days, start, false);
+                let day = day_at(&mut days, tz, start);
+                day.minutes += (at - start) / 60_000;
+                day.last_out = Some(at);
                 open_in = None;
             }
             (Direction::Out, Some(start)) => {
-                mark_unpaired(&mut days, start);
-                mark_unpaired(&mut days, punch.at_ms());
+                opened(&mut days, start, true);
+                closed_nothing(day_at(&mut days, tz, at), at);
                 open_in = None;
             }
-            (Direction::Out, None) => mark_unpaired(&mut days, punch.at_ms()),
+            (Direction::Out, None) => closed_nothing(day_at(&mut days, tz, at), at),
         }
     }
     if let Some(start) = open_in {
-        mark_unpaired(&mut days, start);
+        opened(&mut days, start, true);
+        day_at(&mut days, tz, start).open = true;
     }
     days
+}
+
+/// The day an instant falls on in the site's timezone.
+#[allow(clippy::expect_used, reason = "UTC instants map to one local time")]
+fn day_at(days: &mut BTreeMap<NaiveDate, WorkerDay>, tz: Tz, at_ms: i64) -> &mut WorkerDay {
+    let date = tz
+        .timestamp_millis_opt(at_ms)
+        .single()
+        .expect("UTC instants map to one local time")
+        .date_naive();
+    days.entry(date).or_default()
+}
+
+/// An `out` that closed no shift: the day it fell on has a missed punch.
+fn closed_nothing(day: &mut WorkerDay, at_ms: i64) {
+    day.unpaired = true;
+    day.last_out = Some(at_ms);
 }
 
 #[cfg(test)]
@@ -128,6 +154,15 @@ mod tests {
     }
 
     use Direction::{In, Out};
+
+    fn worked(day: WorkerDay) -> (i64, bool) {
+        (day.minutes, day.unpaired)
+    }
+
+    fn at(ts: &str) -> Option<i64> {
+        Some(DateTime::parse_from_rfc3339(ts).unwrap().timestamp_millis())
+    }
+
     const IST: Tz = chrono_tz::Asia::Kolkata;
 
     #[test]
@@ -138,13 +173,7 @@ mod tests {
             IST,
         );
         assert_eq!(days.len(), 1);
-        assert_eq!(
-            days[&day("2026-10-05")],
-            WorkerDay {
-                minutes: 510,
-                unpaired: false
-            }
-        );
+        assert_eq!(worked(days[&day("2026-10-05")]), (510, false));
     }
 
     #[test]
@@ -158,13 +187,7 @@ mod tests {
             ],
             IST,
         );
-        assert_eq!(
-            days[&day("2026-10-05")],
-            WorkerDay {
-                minutes: 510,
-                unpaired: true
-            }
-        );
+        assert_eq!(worked(days[&day("2026-10-05")]), (510, true));
     }
 
     #[test]
@@ -173,20 +196,8 @@ mod tests {
             [punch("2026-10-05T03:30:00Z", In), punch("2026-10-05T19:30:01Z", Out)],
             IST,
         );
-        assert_eq!(
-            days[&day("2026-10-05")],
-            WorkerDay {
-                minutes: 0,
-                unpaired: true
-            }
-        );
-        assert_eq!(
-            days[&day("2026-10-06")],
-            WorkerDay {
-                minutes: 0,
-                unpaired: true
-            }
-        );
+        assert_eq!(worked(days[&day("2026-10-05")]), (0, true));
+        assert_eq!(worked(days[&day("2026-10-06")]), (0, true));
         let exactly_16h = worker_days(
             [punch("2026-10-05T03:30:00Z", In), punch("2026-10-05T19:30:00Z", Out)],
             IST,
@@ -205,18 +216,16 @@ mod tests {
             IST,
         );
         assert!(days[&day("2026-10-05")].unpaired);
-        assert_eq!(
-            days[&day("2026-10-06")],
-            WorkerDay {
-                minutes: 240,
-                unpaired: false
-            }
-        );
+        assert_eq!(worked(days[&day("2026-10-06")]), (240, false));
     }
 
     #[test]
     fn credit_and_overtime_thresholds() {
-        let d = |minutes, unpaired| WorkerDay { minutes, unpaired };
+        let d = |minutes, unpaired| WorkerDay {
+            minutes,
+            unpaired,
+            ..WorkerDay::default()
+        };
         assert_eq!(
             [d(479, false), d(480, false), d(239, false), d(240, false)].map(|d| d.credit_halves()),
             [1, 2, 0, 1]
@@ -240,12 +249,33 @@ mod tests {
             IST,
         );
         // 03:00 in, 12:00 in (sorted first at 12:00) leaves 03:00 unpaired; 12:00 out closes 0 minutes.
-        assert_eq!(
-            days[&day("2026-10-05")],
-            WorkerDay {
-                minutes: 0,
-                unpaired: true
-            }
+        assert_eq!(worked(days[&day("2026-10-05")]), (0, true));
+    }
+
+    #[test]
+    fn a_day_keeps_its_first_in_and_last_out() {
+        let days = worker_days(
+            [
+                punch("2026-10-05T16:30:00Z", In), // 22:00 IST on the 5th, to 06:30 on the 6th
+                punch("2026-10-06T01:00:00Z", Out),
+                punch("2026-10-06T03:30:00Z", In), // 09:00 IST on the 6th, never closed
+                punch("2026-10-05T04:00:00Z", In), // 09:30 IST on the 5th
+                punch("2026-10-05T08:00:00Z", Out),
+                punch("2026-10-07T10:00:00Z", Out), // closes nothing
+            ],
+            IST,
         );
+        let fifth = days[&day("2026-10-05")];
+        assert_eq!(
+            (fifth.first_in, fifth.last_out),
+            (at("2026-10-05T04:00:00Z"), at("2026-10-06T01:00:00Z"))
+        );
+        assert_eq!(worked(fifth), (240 + 510, false));
+        let sixth = days[&day("2026-10-06")];
+        assert_eq!((sixth.first_in, sixth.last_out), (at("2026-10-06T03:30:00Z"), None));
+        assert!(sixth.unpaired);
+        let seventh = days[&day("2026-10-07")];
+        assert_eq!((seventh.first_in, seventh.last_out), (None, at("2026-10-07T10:00:00Z")));
+        assert!(seventh.unpaired);
     }
 }

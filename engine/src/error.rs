@@ -17,6 +17,9 @@ pub enum Error {
         "the total of `{column}` over the run's workers does not fit an exact decimal (28 digits): check the inputs that feed it"
     )]
     TotalOverflow { column: String },
+    /// Results (or a table read back) without a column a summary sums, or of another type.
+    #[error("results column `{column}`: {reason}")]
+    Column { column: String, reason: String },
 }
 
 /// Why an event or a row was refused: the field at fault (when one is) and what was expected.

@@ -2,7 +2,6 @@
 //! and the Arrow batch the calculator reads them from. Day counts are kept in half days and
 //! overtime in half hours, so they are exact integers until they become decimals.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::{Datelike, NaiveDate};
@@ -16,6 +15,7 @@ use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 
 use crate::attendance::worker_days;
+use crate::days::days_between;
 use crate::error::Invalid;
 use crate::event::{AdjustmentKind, Status};
 use crate::master::{Site, Worker};
@@ -164,31 +164,20 @@ pub fn leaver_inputs(worker: &Worker, state: &WorkerState, period: PayPeriod) ->
     Some(inputs)
 }
 
-/// Attendance from the worker's punches and leave, over the days `first..=last`.
+/// Attendance from the worker's punches and leave, over the days `first..=last`: the sum of
+/// the days the fact table lists.
 fn folded_attendance(state: &WorkerState, site: &Site, first: NaiveDate, last: NaiveDate) -> Attendance {
-    let is_working_day = |day: NaiveDate| day.weekday() != site.weekly_off;
-    let days = worker_days(state.punches.values().copied(), site.timezone);
-    let (paid_leave, unpaid_leave) = leave_halves(state, first, last, &is_working_day);
     let mut a = Attendance::default();
-    for worked in days.range(first..=last).map(|(_, w)| w) {
-        a.present_halves += worked.credit_halves();
-        a.worked_minutes += worked.minutes;
-        a.ot_half_hours += worked.overtime_half_hours();
-        a.missed_punch_days += i64::from(worked.unpaired);
-    }
-    for day in first.iter_days().take_while(|d| *d <= last) {
+    for day in days_between(state, site, first, last) {
         a.employment_days += 1;
-        if !is_working_day(day) {
-            continue;
-        }
-        a.working_days += 1;
-        // Attendance wins: leave only fills what the day's credit leaves open.
-        let credit = days.get(&day).map_or(0, |d| d.credit_halves());
-        let paid = paid_leave.get(&day).copied().unwrap_or(0).min(2 - credit);
-        let unpaid = unpaid_leave.get(&day).copied().unwrap_or(0).min(2 - credit - paid);
-        a.paid_leave_halves += paid;
-        a.unpaid_leave_halves += unpaid;
-        a.lop_halves += 2 - credit - paid;
+        a.working_days += i64::from(day.working);
+        a.present_halves += day.status.credit_halves();
+        a.paid_leave_halves += day.paid_leave_halves;
+        a.unpaid_leave_halves += day.unpaid_leave_halves;
+        a.lop_halves += day.lop_halves();
+        a.worked_minutes += day.worked_minutes;
+        a.ot_half_hours += day.ot_minutes / 30;
+        a.missed_punch_days += i64::from(day.missed_punch);
     }
     a
 }
@@ -203,36 +192,6 @@ fn add_adjustments(inputs: &mut PeriodInputs, state: &WorkerState, period: PayPe
             }
         }
     }
-}
-
-/// Approved leave in half days per working day of the employment window: (paid, unpaid).
-fn leave_halves(
-    state: &WorkerState,
-    first: NaiveDate,
-    last: NaiveDate,
-    is_working_day: &dyn Fn(NaiveDate) -> bool,
-) -> (BTreeMap<NaiveDate, i64>, BTreeMap<NaiveDate, i64>) {
-    let mut paid = BTreeMap::new();
-    let mut unpaid = BTreeMap::new();
-    for leave in state.leaves.values().filter(|l| l.status == Status::Approved) {
-        let halves = if leave.half_day { 1 } else { 2 };
-        let target = if leave.leave_type.is_paid() {
-            &mut paid
-        } else {
-            &mut unpaid
-        };
-        for day in leave
-            .from
-            .max(first)
-            .iter_days()
-            .take_while(|d| *d <= leave.to.min(last))
-        {
-            if is_working_day(day) {
-                *target.entry(day).or_insert(0) += halves;
-            }
-        }
-    }
-    (paid, unpaid)
 }
 
 /// Rows per Arrow batch handed to the calculator.

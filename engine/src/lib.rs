@@ -12,6 +12,7 @@ pub mod calc;
 pub mod checkpoint;
 pub mod commit;
 pub mod contact;
+pub mod days;
 pub mod error;
 pub mod event;
 pub mod findings;
@@ -26,6 +27,7 @@ pub mod run;
 pub mod shard;
 pub mod spreadsheet;
 pub mod state;
+pub mod summary;
 pub mod vec_map;
 
 pub use archive::{ArchivedPunch, PeriodEvents, WorkerPeriod};

@@ -16,9 +16,13 @@ use payroll_connectors::files;
 use payroll_connectors::results::{ResultsWriter, RunOutput, RunRecord};
 use payroll_connectors::{DeadLetters, Progress, Store};
 use payroll_engine::arrears::with_payable;
+use payroll_engine::days::{self, DaysBatch};
 use payroll_engine::findings::{self, Finding, Paid, Previous};
+use payroll_engine::parallel::{cores, map_in_order};
 use payroll_engine::run::{InputDigest, RulesetRef};
-use payroll_engine::{Arrear, Calculation, Calculator, Ledger, WorkerError, inputs_batches};
+use payroll_engine::{
+    Arrear, Calculation, Calculator, Ledger, PeriodInputs, Site, Worker, WorkerError, WorkerState, inputs_batches,
+};
 use payroll_rules::Ruleset;
 use payroll_rules::vocabulary::PayPeriod;
 use rust_decimal::Decimal;
@@ -67,6 +71,8 @@ pub struct RunReport {
     pub findings: Vec<Finding>,
     /// Time the checks took (part of the compute stage).
     pub checking: Duration,
+    /// Time the `attendance_days` fact table took, counted and written (part of the write stage).
+    pub days: Duration,
 }
 
 pub async fn run(request: RunRequest<'_>, progress: &dyn Progress) -> Result<RunReport> {
@@ -228,6 +234,7 @@ pub async fn run(request: RunRequest<'_>, progress: &dyn Progress) -> Result<Run
     // Computing counts from the period inputs on: they are most of it for a large month.
     let (mut computing, mut writing) = (computing_started.elapsed(), Duration::ZERO);
     let mut paid_here: BTreeSet<String> = BTreeSet::new();
+    let mut days = Duration::ZERO;
     for chunk in rows.chunks(CHUNK) {
         let at = Instant::now();
         let Calculation { results, errors } = calculator.compute(version, inputs_batches(period, chunk)).await?;
@@ -254,6 +261,11 @@ pub async fn run(request: RunRequest<'_>, progress: &dyn Progress) -> Result<Run
         computing += at.elapsed();
         let at = Instant::now();
         writer.write(&results, errors).await?;
+        let days_at = Instant::now();
+        writer
+            .write_days(&attendance_days(&folded.ledger, period, chunk))
+            .await?;
+        days += days_at.elapsed();
         writing += at.elapsed();
     }
     // The checks across workers, org by org: of every worker the run read, computed or not.
@@ -317,6 +329,21 @@ pub async fn run(request: RunRequest<'_>, progress: &dyn Progress) -> Result<Run
         stages: [read, computing, writing],
         findings: found,
         checking,
+        days,
+    })
+}
+
+/// The `attendance_days` of a chunk of workers, on every core.
+fn attendance_days(ledger: &Ledger, period: PayPeriod, rows: &[(&Worker, &Site, PeriodInputs)]) -> Vec<RecordBatch> {
+    let share = rows.len().div_ceil(cores()).max(1);
+    let none = WorkerState::default();
+    map_in_order(rows.chunks(share), |part| {
+        let mut batch = DaysBatch::new(period);
+        for (worker, site, _) in part {
+            let state = ledger.state(&worker.worker_id).unwrap_or(&none);
+            batch.push(worker, &days::of_period(worker, site, state, period));
+        }
+        batch.finish()
     })
 }
 

@@ -193,6 +193,19 @@ impl PayPeriod {
         }
     }
 
+    pub fn previous(self) -> PayPeriod {
+        match self.month {
+            1 => PayPeriod {
+                year: self.year - 1,
+                month: 12,
+            },
+            m => PayPeriod {
+                year: self.year,
+                month: m - 1,
+            },
+        }
+    }
+
     pub fn contains(self, date: chrono::NaiveDate) -> bool {
         (self.first_day()..=self.last_day()).contains(&date)
     }

@@ -21,6 +21,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use payroll_engine::commit::{self, Backoff, Outcome, Step};
+use payroll_engine::days::LiveBoard;
 use payroll_engine::live::LiveResults;
 use payroll_engine::{Calculator, Invalid, Ledger, Record, Shard, Worker, inputs_batches};
 use payroll_rules::Ruleset;
@@ -379,6 +380,8 @@ impl Batch<'_> {
 struct Owned {
     shard: Shard,
     live: LiveResults,
+    /// The live board: each worker's recent days with a punch.
+    board: LiveBoard,
     /// The epoch this instance writes the shard's checkpoints under (`checkpoints`).
     epoch: u32,
     /// The shard's current checkpoint as this instance knows it.
@@ -499,6 +502,7 @@ impl Shards {
         Ok(Owned {
             shard,
             live: LiveResults::default(),
+            board: LiveBoard::default(),
             epoch: restored.epoch,
             current: restored.name,
         })
@@ -721,6 +725,8 @@ impl Shards {
                 .shard
                 .ledger()
                 .period_inputs_of(dirty.iter().map(|id| &**id), period);
+            owned.board.update(owned.shard.ledger(), &dirty, &rows, period);
+            let board = parquet(&[owned.board.batch()]);
             let batches = inputs_batches(period, &rows);
             let calculated = match batches.is_empty() {
                 true => Ok(Vec::new()),
@@ -736,6 +742,10 @@ impl Shards {
                         let path = layout::live_part(&period.to_string(), number);
                         self.runtime.block_on(self.state.store().put(&path, bytes))
                     }
+                })
+                .and_then(|()| {
+                    let path = layout::live_board_part(&period.to_string(), number);
+                    self.runtime.block_on(self.state.store().put(&path, board?))
                 });
             match outcome {
                 Ok(()) => {
