@@ -8,6 +8,7 @@ import { attempt, clear, h, toast } from './ui.js';
 const PAGES = [
   { path: 'runs', title: 'Runs', module: './pages/runs.js', when: (can) => can('runs:view') },
   { path: 'periods', title: 'Periods', module: './pages/periods.js', when: (can) => can('runs:view') },
+  { path: 'insights', title: 'Insights', module: './pages/insights.js', when: (can) => can('insights:view') },
   { path: 'adjustments', title: 'Adjustments', module: './pages/adjustments.js',
     when: (can) => can('adjustments:request') || can('adjustments:approve') },
   { path: 'uploads', title: 'Uploads', module: './pages/uploads.js',

@@ -28,6 +28,7 @@ pub mod domain;
 pub mod error;
 pub mod findings;
 pub mod http;
+pub mod insights;
 pub mod jobs;
 pub mod live;
 pub mod metrics;

@@ -19,6 +19,7 @@ use payroll_rules::vocabulary::PayPeriod;
 use serde_json::{Map, Value};
 
 use crate::db::{Db, runs};
+use crate::domain::insights::BoardDay;
 use crate::error::{Error, Result};
 use crate::results::Rows;
 
@@ -36,7 +37,18 @@ pub struct LiveStream {
     cache: tokio::sync::Mutex<Shards>,
     /// Locks already published to the state store by this instance.
     published: tokio::sync::Mutex<BTreeSet<(String, PayPeriod)>>,
+    board: tokio::sync::Mutex<Board>,
 }
+
+/// Each shard's live board file, decoded, and when the files were last listed.
+#[derive(Default)]
+struct Board {
+    read_at: Option<Instant>,
+    files: HashMap<Path, (DateTime<Utc>, Arc<BoardDays>)>,
+}
+
+/// A shard's board: each worker's recent day, with the worker's org.
+type BoardDays = Vec<(String, BoardDay)>;
 
 /// Each shard's live results file, decoded, with the version it was read at.
 #[derive(Default)]
@@ -67,6 +79,7 @@ impl LiveStream {
             stop,
             cache: tokio::sync::Mutex::default(),
             published: tokio::sync::Mutex::default(),
+            board: tokio::sync::Mutex::default(),
         }
     }
 
@@ -114,6 +127,44 @@ impl LiveStream {
         Ok(self.fresh().await?.files.values().map(|s| s.worker_errors).sum())
     }
 
+    /// Every worker's recent days of `org` on the live board (`payroll_engine::days::LiveBoard`),
+    /// and when the newest shard file was written; files re-read only when they changed.
+    pub async fn board(&self, org: &str) -> Result<(Vec<BoardDay>, Option<DateTime<Utc>>)> {
+        let mut board = self.board.lock().await;
+        if board.read_at.is_none_or(|at| at.elapsed() >= FRESH_FOR) {
+            let listed = self
+                .state
+                .list(&layout::live_board_dir(&self.period.to_string()))
+                .await?;
+            let mut files = HashMap::new();
+            for meta in listed.into_iter().filter(|m| m.location.extension() == Some("parquet")) {
+                let kept = board
+                    .files
+                    .remove(&meta.location)
+                    .filter(|(at, _)| *at == meta.last_modified);
+                let days = match kept {
+                    Some((_, days)) => days,
+                    None => Arc::new(
+                        read_board(&self.state.get(&meta.location).await?)
+                            .map_err(|e| Error::Internal(format!("live board {}: {e}", meta.location)))?,
+                    ),
+                };
+                files.insert(meta.location, (meta.last_modified, days));
+            }
+            board.files = files;
+            board.read_at = Some(Instant::now());
+        }
+        let as_of = board.files.values().map(|(at, _)| *at).max();
+        let days = board
+            .files
+            .values()
+            .flat_map(|(_, days)| days.iter())
+            .filter(|(o, _)| o == org)
+            .map(|(_, day)| day.clone())
+            .collect();
+        Ok((days, as_of))
+    }
+
     async fn fresh(&self) -> Result<tokio::sync::MutexGuard<'_, Shards>> {
         let mut shards = self.cache.lock().await;
         if shards.read_at.is_none_or(|at| at.elapsed() >= FRESH_FOR) {
@@ -156,4 +207,46 @@ impl LiveStream {
         shards.read_at = Some(Instant::now());
         Ok(())
     }
+}
+
+/// A shard's live board file: `(org_id, day)` per worker and recent day.
+fn read_board(bytes: &bytes::Bytes) -> std::result::Result<BoardDays, String> {
+    use datafusion::arrow::array::AsArray;
+    use datafusion::arrow::datatypes::{Date32Type, Int32Type};
+    let reader = ParquetRecordBatchReaderBuilder::try_new(bytes.clone())
+        .and_then(|b| b.build())
+        .map_err(|e| e.to_string())?;
+    let mut days = Vec::new();
+    for batch in reader {
+        let batch = batch.map_err(|e| e.to_string())?;
+        let column = |name: &str| batch.column_by_name(name).ok_or_else(|| format!("no column `{name}`"));
+        let text = |name: &str| {
+            column(name).and_then(|c| c.as_string_opt::<i32>().ok_or_else(|| format!("`{name}` is not text")))
+        };
+        let flag =
+            |name: &str| column(name).and_then(|c| c.as_boolean_opt().ok_or_else(|| format!("`{name}` is not a flag")));
+        let (orgs, sites, status) = (text("org_id")?, text("site_id")?, text("status")?);
+        let dates = column("date")?
+            .as_primitive_opt::<Date32Type>()
+            .ok_or("`date` is not a date")?;
+        let minutes = column("first_in_minute")?
+            .as_primitive_opt::<Int32Type>()
+            .ok_or("`first_in_minute` is not a number")?;
+        let (missed, open) = (flag("missed_punch")?, flag("open")?);
+        for row in 0..batch.num_rows() {
+            let date = chrono::NaiveDate::default() + chrono::Duration::days(i64::from(dates.value(row)));
+            days.push((
+                orgs.value(row).to_string(),
+                BoardDay {
+                    site_id: sites.value(row).to_string(),
+                    date,
+                    first_in_minute: (!minutes.is_null(row)).then(|| minutes.value(row)),
+                    present: matches!(status.value(row), "present" | "half"),
+                    missed_punch: missed.value(row),
+                    open: open.value(row),
+                },
+            ));
+        }
+    }
+    Ok(days)
 }

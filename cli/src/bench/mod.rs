@@ -158,6 +158,19 @@ pub enum BenchCommand {
         #[arg(long, default_value = "2026-10")]
         period: PayPeriod,
     },
+    /// Insights through the service: an org's runs of --periods periods (the generated month
+    /// and the ones before it), then `GET /insights` over all of them with the heatmap, timed
+    /// for an HR admin and an analyst
+    Insights {
+        /// Workers of the org (a month of about twice as many is generated)
+        #[arg(long, default_value_t = 100_000)]
+        org_workers: usize,
+        /// The newest period: the generated month
+        #[arg(long, default_value = "2026-10")]
+        period: PayPeriod,
+        #[arg(long, default_value_t = 12)]
+        periods: u32,
+    },
     /// A bulk upload through the service: an XLSX of --rows rows uploaded to a service in
     /// this process (embedded SQLite, a generated month as its input folder), timed from the
     /// POST to done (read, checked and applied)
@@ -245,6 +258,13 @@ pub async fn bench(command: BenchCommand) -> Result<ExitCode> {
             seconds,
             period,
         } => serve::serve(org_workers, clients, seconds, period)
+            .await
+            .map(|()| ExitCode::SUCCESS),
+        BenchCommand::Insights {
+            org_workers,
+            period,
+            periods,
+        } => serve::insights(org_workers, period, periods)
             .await
             .map(|()| ExitCode::SUCCESS),
         BenchCommand::Preview { org_workers, period } => {
@@ -523,12 +543,15 @@ async fn end_to_end(workers: usize, period: PayPeriod, dir: Option<PathBuf>) -> 
         "end to end, {workers} workers, {:.0} MB of inputs, {} events, {} cores:\n  \
          total {total:.2} s (read and fold {read:.2} s, period inputs and calc {compute:.2} s, write {write:.2} s)\n  \
          checks {:.2} s of the calc ({} findings, the checks across workers included)\n  \
+         attendance_days {:.2} s of the write: {:.1} % added to the run without them\n  \
          {:.0} events/s, {:.0} workers/s, peak RSS {:.0} MiB",
         bytes as f64 / 1e6,
         report.events,
         cores(),
         report.checking.as_secs_f64(),
         report.findings.len(),
+        report.days.as_secs_f64(),
+        100.0 * report.days.as_secs_f64() / (total - report.days.as_secs_f64()),
         report.events as f64 / total,
         workers as f64 / total,
         ui::peak_rss_mib().unwrap_or(f64::NAN),

@@ -276,6 +276,84 @@ pub async fn preview(org_workers: usize, period: PayPeriod) -> Result<()> {
     Ok(())
 }
 
+/// `payroll bench insights`: provisional runs of an org of about `org_workers` workers for
+/// `periods` periods to `period` (the generated month; the periods before it have the same
+/// workers, none of their punches), then `GET /v1/orgs/org0/insights` over all of them, the
+/// heatmap of the newest included: the first answer and the median of 5 after it, for an HR
+/// admin and for an analyst (whose small cells are withheld).
+#[allow(clippy::expect_used, reason = "HS256 keys made from a secret always sign")]
+pub async fn insights(org_workers: usize, period: PayPeriod, periods: u32) -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let inputs = dir.path().join("inputs");
+    let generated = (org_workers as f64 / ORG0_SHARE).ceil() as usize;
+    super::generate(generated, period, &inputs)?;
+    let config = format!(
+        "listen = \"127.0.0.1:0\"\ndata = {data:?}\ninputs = {inputs:?}\n[auth]\nhs256_secret = {SECRET:?}\n",
+        data = dir.path().join("data"),
+    );
+    let service = payroll_service::start(toml::from_str(&config)?).await?;
+    let base = format!("http://{}", service.addr);
+    let keys = Keys::hs256(SECRET.as_bytes());
+    let token = |sub: &str, role: &str| {
+        keys.mint(&claims(sub, "org0", &[role.to_string()], Duration::from_secs(3600)))
+            .expect("HS256 keys sign")
+    };
+    let client = reqwest::Client::new();
+    let api = Api {
+        client: &client,
+        base: &base,
+    };
+    let (hr, analyst) = (token("hr1", "hr_admin"), token("an1", "analyst"));
+    let from = (1..periods).fold(period, |p, _| p.previous());
+    let started = Instant::now();
+    let mut p = from;
+    let mut rows: u64;
+    loop {
+        let run = api
+            .send(
+                reqwest::Method::POST,
+                "/v1/orgs/org0/runs",
+                &hr,
+                Some(serde_json::json!({"period": p.to_string(), "kind": "provisional"})),
+            )
+            .await?;
+        let id = run["id"].as_str().context("the run's id")?.to_string();
+        rows = api.wait(&id, &hr, "calculated").await?["rows"].as_u64().unwrap_or(0);
+        if p == period {
+            break;
+        }
+        p = p.next();
+    }
+    println!(
+        "{periods} runs of org0 ({rows} workers in {period}) calculated in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    let path = format!("/v1/orgs/org0/insights?from={from}&until={period}");
+    for (who, token) in [("hr_admin", &hr), ("analyst", &analyst)] {
+        let mut times = Vec::new();
+        let mut answer = Value::Null;
+        for _ in 0..6 {
+            let t0 = Instant::now();
+            answer = api.send(reqwest::Method::GET, &path, token, None).await?;
+            times.push(t0.elapsed().as_secs_f64() * 1e3);
+        }
+        let first = times.remove(0);
+        times.sort_by(f64::total_cmp);
+        let shown = answer["periods"].as_array().map_or(0, Vec::len);
+        let sites = answer["heatmap"]["sites"].as_array().map_or(0, Vec::len);
+        println!(
+            "GET insights, {shown} periods and a heatmap of {sites} sites, as {who}, {} cores: first {first:.1} ms, median of 5 after it {:.1} ms",
+            payroll_engine::parallel::cores(),
+            times[times.len() / 2],
+        );
+        if shown != periods as usize {
+            bail!("{shown} periods in the answer, {periods} asked: {answer:#}");
+        }
+    }
+    service.shutdown().await;
+    Ok(())
+}
+
 /// Consecutive transitions of a run, as (from, to) statuses.
 fn stages(run: &Value) -> Vec<(&str, &str)> {
     let statuses: Vec<&str> = run["transitions"]

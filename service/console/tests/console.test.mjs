@@ -696,6 +696,87 @@ test('HR pages fit a 360 px phone too', async () => {
   await ctx.close();
 });
 
+test('HR reads the insights: the figures the API gives, in charts with tables; an analyst too', async () => {
+  const ctx = await context(env);
+  const page = await ctx.newPage();
+  await signIn(env, page, 'hr1');
+  const token = await tokenOf(page);
+  // Provisional runs of September and November beside October's final one: three periods.
+  for (const period of ['2026-09', '2026-11']) {
+    const asked = await fetch(`${env.base}/v1/orgs/org0/runs`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json', 'Idempotency-Key': `insights-${period}` },
+      body: JSON.stringify({ period, kind: 'provisional' }),
+    });
+    const text = await asked.text();
+    assert.equal(asked.status, 202, text);
+    const { id } = JSON.parse(text);
+    let status;
+    for (let i = 0; i < 600 && status !== 'calculated'; i += 1) {
+      ({ status } = await (await fetch(`${env.base}/v1/orgs/org0/runs/${id}`, { headers: { Authorization: `Bearer ${token}` } })).json());
+      assert.ok(['queued', 'calculating', 'calculated'].includes(status), status);
+      if (status !== 'calculated') await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(status, 'calculated', `the ${period} run within 60 s`);
+  }
+  await page.goto(`${env.base}/#/insights`);
+  await page.locator('tr[data-site]').first().waitFor();
+  // Figures as the console formats money (its own format.js).
+  const rupees = (value) => page.evaluate(async (v) => (await import('/console/format.js')).rupees(v), value);
+  const insights = await (await fetch(`${env.base}/v1/orgs/org0/insights`, {
+    headers: { Authorization: `Bearer ${token}` },
+  })).json();
+  assert.deepEqual(insights.periods.map((p) => p.period), ['2026-09', '2026-10', '2026-11']);
+  const latest = insights.periods.at(-1);
+  // The per-period table shows each period's total and its change from the one before.
+  const perPeriod = page.getByRole('table', { name: 'Per period' });
+  for (const [i, p] of insights.periods.entries()) {
+    const cells = await perPeriod.locator('tbody tr').nth(i).locator('td').allInnerTexts();
+    assert.equal(cells[0], p.period);
+    assert.equal(cells[3], await rupees(p.total.employer_cost));
+    assert.equal(cells[4], p.total.change ? await rupees(p.total.change.employer_cost) : '—');
+  }
+  for (const site of latest.sites) {
+    const cells = await page.locator(`tr[data-site="${site.site_id}"] td`).allInnerTexts();
+    assert.deepEqual(cells.slice(0, 4), [site.site_id, String(site.headcount), await rupees(site.net), await rupees(site.employer_cost)]);
+  }
+  const total = await page.getByRole('table', { name: 'The period in total' }).locator('tbody td').allInnerTexts();
+  assert.equal(total[2], await rupees(latest.total.net));
+  // Three trend lines, the bars by site and the heatmap: SVG with a title each, no outside asset.
+  const charts = page.locator('svg.chart');
+  assert.equal(await charts.count(), 5);
+  for (const title of await charts.locator('title').allTextContents()) assert.ok(title.length > 0, 'every chart has a title');
+  // Files mode: no stream, so no live board (the API answers 409 and the page leaves it out).
+  assert.equal(await page.locator('#today table').count(), 0);
+  const days = insights.heatmap.sites.reduce((n, site) => n + site.days.length, 0);
+  assert.equal(await page.locator('svg.heatmap rect').count(), days);
+  assert.equal(await page.locator('svg.chart rect.bar').count(), latest.sites.length);
+  await page_done(page, 'insights');
+  // The heatmap of another period, chosen in the form: October's, as the API gives it.
+  const form = page.getByRole('form', { name: 'Insights range' });
+  await form.locator('input[name=heatmap]').fill('2026-10');
+  await form.getByRole('button', { name: 'Show' }).click();
+  await page.getByRole('heading', { name: 'Attendance by day, 2026-10' }).waitFor();
+  const october = await (await fetch(`${env.base}/v1/orgs/org0/insights?heatmap=2026-10`, {
+    headers: { Authorization: `Bearer ${token}` },
+  })).json();
+  const cell = october.heatmap.sites[0].days[4];
+  const title = `${october.heatmap.sites[0].site_id} ${cell.date}: ${cell.attended} of ${cell.workers}`;
+  assert.deepEqual(await page.locator('svg.heatmap rect title').filter({ hasText: title }).allTextContents(), [title]);
+  await page_done(page, 'insights-october');
+  await ctx.close();
+
+  const phone = await context(env, { viewport: { width: 360, height: 780 } });
+  const p2 = await phone.newPage();
+  await signIn(env, p2, 'an1');
+  await p2.goto(`${env.base}/#/insights`);
+  await p2.locator('tr[data-site]').first().waitFor();
+  const wide = await p2.evaluate(() => document.documentElement.scrollWidth > window.innerWidth);
+  assert.equal(wide, false, 'the insights page scrolls sideways on a phone');
+  await page_done(p2, 'insights-analyst-phone');
+  await phone.close();
+});
+
 test('the embedded demo signs in with one button per role', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'payroll-demo-'));
   // No config file: with one it is an operator's service, not the demo.

@@ -43,6 +43,7 @@ macro_rules! wire_enum {
 }
 
 pub mod findings;
+pub mod insights;
 pub mod notices;
 pub mod permissions;
 pub mod previews;

@@ -88,6 +88,10 @@ pub enum Permission {
     /// figures need `pay:view`).
     #[serde(rename = "previews:run")]
     RunPreviews,
+    /// Figures per period and site (headcount, pay, cost, overtime, attendance) and the
+    /// attendance heatmap; without `pay:view`, figures of fewer than 5 workers are withheld.
+    #[serde(rename = "insights:view")]
+    ViewInsights,
 }
 
 pub type Permissions = BTreeSet<Permission>;
@@ -120,6 +124,7 @@ impl Roles {
                     RetryNotices,
                     AcknowledgeFindings,
                     RunPreviews,
+                    ViewInsights,
                 ][..],
             ),
             (
@@ -137,10 +142,14 @@ impl Roles {
                     ApprovePayouts,
                     ApproveWorkers,
                     AcknowledgeFindings,
+                    ViewInsights,
                 ][..],
             ),
             ("ops_viewer", &[ViewRuns, ViewDeadLetters, ViewNotices][..]),
-            ("analyst", &[ViewRuns, ReadAnonymizedResults, RunPreviews][..]),
+            (
+                "analyst",
+                &[ViewRuns, ReadAnonymizedResults, RunPreviews, ViewInsights][..],
+            ),
             ("worker", &[ViewOwnPay][..]),
             (
                 "org_admin",
@@ -168,6 +177,7 @@ impl Roles {
                     RetryNotices,
                     AcknowledgeFindings,
                     RunPreviews,
+                    ViewInsights,
                 ][..],
             ),
         ]

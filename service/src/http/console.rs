@@ -40,6 +40,11 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
     ("pages/run.js", JS, include_bytes!("../../console/pages/run.js")),
     ("pages/periods.js", JS, include_bytes!("../../console/pages/periods.js")),
     (
+        "pages/insights.js",
+        JS,
+        include_bytes!("../../console/pages/insights.js"),
+    ),
+    (
         "pages/adjustments.js",
         JS,
         include_bytes!("../../console/pages/adjustments.js"),

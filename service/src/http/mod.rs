@@ -8,6 +8,7 @@ mod dead_letters;
 mod error;
 mod extractor;
 mod findings;
+mod insights;
 mod me;
 mod notices;
 mod ops;
@@ -44,6 +45,7 @@ pub fn router(ctx: App) -> Router {
         .merge(runs::router())
         .merge(findings::router())
         .merge(variance::router())
+        .merge(insights::router())
         .merge(previews::router())
         .merge(results::router())
         .merge(dead_letters::router())

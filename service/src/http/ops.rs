@@ -28,6 +28,7 @@ pub fn router() -> Router<App> {
         super::runs::cancel, super::runs::events, super::runs::worker_errors, super::runs::exclude,
         super::findings::list, super::findings::acknowledge, super::findings::acknowledge_check,
         super::variance::csv, super::variance::xlsx,
+        super::insights::insights, super::insights::csv, super::insights::today, super::insights::today_events,
         super::previews::create, super::previews::read, super::previews::workers,
         super::previews::results_parquet, super::previews::results_csv,
         super::dead_letters::list, super::dead_letters::csv_file,

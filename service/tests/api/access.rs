@@ -83,6 +83,26 @@ const MATRIX: &[(&str, &str, Option<&str>, [u16; 6])] = &[
         None,
         [409, 409, 403, 403, 403, 409],
     ),
+    ("GET", "/v1/orgs/{org}/insights", None, [200, 200, 403, 200, 403, 200]),
+    // Today's board needs stream mode: 409 here, in files mode, once the caller may ask.
+    (
+        "GET",
+        "/v1/orgs/{org}/insights/today",
+        None,
+        [409, 409, 403, 409, 403, 409],
+    ),
+    (
+        "GET",
+        "/v1/orgs/{org}/insights/today/events",
+        None,
+        [409, 409, 403, 409, 403, 409],
+    ),
+    (
+        "GET",
+        "/v1/orgs/{org}/insights.csv?table=heatmap",
+        None,
+        [200, 200, 403, 200, 403, 200],
+    ),
     (
         "POST",
         "/v1/orgs/{org}/previews",

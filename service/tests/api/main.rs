@@ -26,6 +26,7 @@ mod console;
 mod dead_letters;
 mod findings;
 mod idempotency;
+mod insights;
 mod layers;
 mod month_end;
 mod notices;

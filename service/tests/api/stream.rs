@@ -118,9 +118,120 @@ async fn a_produced_punch_shows_in_pay_within_seconds() {
     }
     assert!(paid.is_some(), "the approved adjustment reached live pay within 30 s");
 
+    live_board_follows_the_punches(&h, &producer, &hr).await;
+
     let metrics = h.call("GET", "/metrics", None, None, None).await.text();
     assert!(metrics.contains("payroll_stream_messages_folded "), "{metrics}");
     h.stop().await;
+}
+
+/// Today's attendance from the stream's live board: the newest day with a punch (31 October),
+/// its sites adding up to its total, late arrivals by the time asked, and a night shift begun
+/// by W000014 (org0, S03) showing as checked in over Server-Sent Events, then closed.
+async fn live_board_follows_the_punches(h: &Harness, producer: &KafkaConfig, hr: &str) {
+    let board = h.get("/v1/orgs/org0/insights/today", hr).await;
+    assert_eq!(board.status, 200, "{}", board.text());
+    let board = board.json();
+    assert_eq!(board["date"], "2026-10-31", "{board:#}");
+    let sites = board["sites"].as_array().unwrap();
+    assert!(
+        sites.iter().all(|s| s["site_id"].as_str().unwrap().starts_with("S0")),
+        "org0's sites only: {board:#}"
+    );
+    for cell in ["checked_in", "present", "late", "missed_punch"] {
+        let sum: i64 = sites.iter().map(|s| s[cell].as_i64().unwrap()).sum();
+        assert_eq!(board["total"][cell].as_i64().unwrap(), sum, "{cell}: {board:#}");
+    }
+    let s03 = |b: &Value| {
+        b["sites"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["site_id"] == "S03")
+            .cloned()
+            .unwrap()
+    };
+    let before = s03(&board);
+    assert!(
+        before["present"].as_i64().unwrap() >= 1,
+        "W000014 came on the 31st at 09:12 IST: {before:#}"
+    );
+    let nobody = h.get("/v1/orgs/org0/insights/today?late_after=23:59", hr).await.json();
+    assert_eq!(nobody["total"]["late"], 0, "{nobody:#}");
+    let early = h.get("/v1/orgs/org0/insights/today?late_after=09:00", hr).await.json();
+    assert!(
+        s03(&early)["late"].as_i64().unwrap() >= 1,
+        "09:12 is after 09:00: {early:#}"
+    );
+    let bad = h.get("/v1/orgs/org0/insights/today?late_after=9h", hr).await;
+    assert_eq!(bad.status, 422, "{}", bad.text());
+
+    // The board's events: the board at once, then each change.
+    let mut events = reqwest::Client::new()
+        .get(format!("{}/v1/orgs/org0/insights/today/events", h.base))
+        .bearer_auth(hr)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(events.status(), 200);
+    let mut buffer = String::new();
+    let mut next_event = async || -> Value {
+        let asked = Instant::now();
+        loop {
+            assert!(
+                asked.elapsed() < Duration::from_secs(30),
+                "no change on the board within 30 s"
+            );
+            if let Some(end) = buffer.find("\n\n") {
+                let event: String = buffer.drain(..end + 2).collect();
+                if let Some(data) = event.lines().find_map(|l| l.strip_prefix("data:")) {
+                    return serde_json::from_str(data.trim()).unwrap();
+                }
+                continue;
+            }
+            let chunk = tokio::time::timeout(Duration::from_secs(30), events.chunk())
+                .await
+                .expect("an event within 30 s")
+                .unwrap()
+                .expect("the event stream stays open");
+            buffer.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    };
+    assert_eq!(s03(&next_event().await), before);
+    let checked_in = before["checked_in"].as_i64().unwrap();
+    publish_punches(producer, &[("night-in", "2026-10-31T16:00:00Z", "in")]).await;
+    let produced = Instant::now();
+    loop {
+        let now = next_event().await;
+        if s03(&now)["checked_in"].as_i64().unwrap() == checked_in + 1 {
+            break;
+        }
+    }
+    let seen = produced.elapsed();
+    println!(
+        "figure: a produced punch showed on the live board after {:.3} s (live_every {} s; aim live_every + 1 s)",
+        seen.as_secs_f64(),
+        LIVE_EVERY.as_secs()
+    );
+    assert!(
+        seen <= SHOWN_WITHIN,
+        "the punch showed after {seen:?}, more than {SHOWN_WITHIN:?}"
+    );
+    publish_punches(producer, &[("night-out", "2026-10-31T17:00:00Z", "out")]).await;
+    loop {
+        let now = next_event().await;
+        if s03(&now)["checked_in"].as_i64().unwrap() == checked_in {
+            assert_eq!(s03(&now)["missed_punch"], before["missed_punch"], "{now:#}");
+            break;
+        }
+    }
+    // An analyst reads no site of fewer than 5 workers on the board.
+    let analyst = h.token("an1", "org0", "analyst");
+    let seen = h.get("/v1/orgs/org0/insights/today", &analyst).await.json();
+    for site in seen["sites"].as_array().unwrap() {
+        let small = site["withheld"].is_string();
+        assert_eq!(site["present"].is_null(), small, "{site:#}");
+    }
 }
 
 /// Publishes punches of W000014 (event id, UTC time, direction) to the attendance topic.
