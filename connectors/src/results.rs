@@ -124,15 +124,14 @@ impl<'a> ResultsWriter<'a> {
         Ok(())
     }
 
-    /// Writes a chunk's days of the `attendance_days` fact table (`payroll_engine::days`), each
-    /// org's as its next part file.
-    pub async fn write_days(&mut self, days: &[RecordBatch]) -> Result<()> {
-        for org in orgs(days) {
-            let batches = rows_of_org(days, &org)?;
+    /// Writes a chunk's days of the `attendance_days` fact table, encoded already (`(org, Parquet)`
+    /// per org and share of the chunk: see [`days_parquet`]), each as its org's next part file.
+    pub async fn write_days(&mut self, parts: Vec<(String, Vec<u8>)>) -> Result<()> {
+        for (org, bytes) in parts {
             let part = self.days_parts.entry(org.clone()).or_default();
             let path = layout::attendance_days_part(&org, self.run.period, self.run.run_id, *part);
             *part += 1;
-            self.store.put(&path, parquet_bytes(&batches, self.run.run_id)?).await?;
+            self.store.put(&path, bytes).await?;
         }
         Ok(())
     }
@@ -445,6 +444,22 @@ pub async fn leave_out(
         rows: manifest.rows,
         totals,
     })
+}
+
+/// A batch of the `attendance_days` fact table as a Parquet file, without statistics on its
+/// text columns (31 million rows a month for a million workers: the encoding is most of the
+/// table's cost, and readers prune by the partition path, not by those).
+pub fn days_parquet(batch: &RecordBatch) -> Result<Vec<u8>> {
+    use parquet::file::properties::EnabledStatistics;
+    let mut properties = WriterProperties::builder().set_compression(Compression::SNAPPY);
+    for text in ["run_id", "org_id", "period", "worker_id", "site_id", "status"] {
+        properties = properties.set_column_statistics_enabled(text.into(), EnabledStatistics::None);
+    }
+    let mut out = Vec::new();
+    let mut writer = ArrowWriter::try_new(&mut out, batch.schema(), Some(properties.build()))?;
+    writer.write(batch)?;
+    writer.close()?;
+    Ok(out)
 }
 
 /// Batches of one schema as a Parquet file (empty bytes for no batches).

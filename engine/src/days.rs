@@ -6,8 +6,7 @@ use std::sync::Arc;
 
 use chrono::{Datelike, NaiveDate};
 use datafusion::arrow::array::{
-    ArrayRef, BooleanBuilder, Date32Builder, Int64Builder, RecordBatch, StringBuilder, StringDictionaryBuilder,
-    TimestampMillisecondBuilder,
+    ArrayRef, BooleanBuilder, Date32Builder, RecordBatch, StringBuilder, TimestampMillisecondBuilder,
 };
 use datafusion::arrow::datatypes::{DataType, Field, Int32Type, Schema, SchemaRef, TimeUnit};
 use payroll_rules::vocabulary::PayPeriod;
@@ -59,6 +58,11 @@ impl DayStatus {
     }
 
     /// Attendance credit in half days: what the day adds to `present_days`.
+    /// Its place in [`DayStatus::ALL`] (the fact table's dictionary key).
+    pub fn key(self) -> i32 {
+        self as i32
+    }
+
     pub fn credit_halves(self) -> i64 {
         match self {
             DayStatus::Present => 2,
@@ -195,11 +199,18 @@ pub fn of_period(worker: &Worker, site: &Site, state: &WorkerState, period: PayP
     days_between(state, site, first, last)
 }
 
-/// The fact table's columns: `org_id, period, worker_id, site_id, date, status, worked_minutes,
-/// ot_minutes, first_in, last_out, missed_punch` (instants in UTC).
+/// The fact table's columns: `run_id, org_id, period, worker_id, site_id, date, status,
+/// worked_minutes, ot_minutes, first_in, last_out, missed_punch` (instants in UTC). The text
+/// columns are dictionaries: a million workers' month is 31 million rows, and a row repeats its
+/// run, org, period and site, and its worker 28 to 31 times.
 pub fn schema() -> SchemaRef {
-    let text = |name| Field::new(name, DataType::Utf8, false);
-    let status = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
+    let text = |name| {
+        Field::new(
+            name,
+            DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),
+            false,
+        )
+    };
     let instant = |name| {
         Field::new(
             name,
@@ -208,48 +219,80 @@ pub fn schema() -> SchemaRef {
         )
     };
     Arc::new(Schema::new(vec![
+        text("run_id"),
         text("org_id"),
         text("period"),
         text("worker_id"),
         text("site_id"),
         Field::new("date", DataType::Date32, false),
-        Field::new("status", status, false),
-        Field::new("worked_minutes", DataType::Int64, false),
-        Field::new("ot_minutes", DataType::Int64, false),
+        text("status"),
+        Field::new("worked_minutes", DataType::Int32, false),
+        Field::new("ot_minutes", DataType::Int32, false),
         instant("first_in"),
         instant("last_out"),
         Field::new("missed_punch", DataType::Boolean, false),
     ]))
 }
 
+/// A dictionary column built a run of equal values at a time.
+#[derive(Default)]
+struct Keyed {
+    values: Vec<String>,
+    index: std::collections::HashMap<String, i32>,
+    keys: Vec<i32>,
+}
+
+impl Keyed {
+    fn push(&mut self, value: &str, times: usize) {
+        let key = match self.index.get(value) {
+            Some(key) => *key,
+            None => {
+                let key = self.values.len() as i32;
+                self.values.push(value.to_string());
+                self.index.insert(value.to_string(), key);
+                key
+            }
+        };
+        self.keys.extend(std::iter::repeat_n(key, times));
+    }
+
+    fn finish(self) -> datafusion::arrow::error::Result<ArrayRef> {
+        let values = Arc::new(datafusion::arrow::array::StringArray::from(self.values));
+        let keys = datafusion::arrow::array::Int32Array::from(self.keys);
+        Ok(Arc::new(
+            datafusion::arrow::array::DictionaryArray::<Int32Type>::try_new(keys, values)?,
+        ))
+    }
+}
+
 /// Builds a batch of the fact table, a worker's days at a time.
 pub struct DaysBatch {
+    run_id: String,
     period: String,
-    org_id: StringBuilder,
-    period_col: StringBuilder,
-    worker_id: StringBuilder,
-    site_id: StringBuilder,
+    org_id: Keyed,
+    worker_id: Keyed,
+    site_id: Keyed,
     date: Date32Builder,
-    status: StringDictionaryBuilder<Int32Type>,
-    worked_minutes: Int64Builder,
-    ot_minutes: Int64Builder,
+    status: Vec<i32>,
+    worked_minutes: datafusion::arrow::array::Int32Builder,
+    ot_minutes: datafusion::arrow::array::Int32Builder,
     first_in: TimestampMillisecondBuilder,
     last_out: TimestampMillisecondBuilder,
     missed_punch: BooleanBuilder,
 }
 
 impl DaysBatch {
-    pub fn new(period: PayPeriod) -> Self {
+    pub fn new(run_id: &str, period: PayPeriod) -> Self {
         DaysBatch {
+            run_id: run_id.to_string(),
             period: period.to_string(),
-            org_id: StringBuilder::new(),
-            period_col: StringBuilder::new(),
-            worker_id: StringBuilder::new(),
-            site_id: StringBuilder::new(),
+            org_id: Keyed::default(),
+            worker_id: Keyed::default(),
+            site_id: Keyed::default(),
             date: Date32Builder::new(),
-            status: StringDictionaryBuilder::new(),
-            worked_minutes: Int64Builder::new(),
-            ot_minutes: Int64Builder::new(),
+            status: Vec::new(),
+            worked_minutes: Default::default(),
+            ot_minutes: Default::default(),
             first_in: TimestampMillisecondBuilder::new().with_timezone("UTC"),
             last_out: TimestampMillisecondBuilder::new().with_timezone("UTC"),
             missed_punch: BooleanBuilder::new(),
@@ -257,37 +300,55 @@ impl DaysBatch {
     }
 
     pub fn push(&mut self, worker: &Worker, days: &[AttendanceDay]) {
+        self.org_id.push(&worker.org_id, days.len());
+        self.worker_id.push(&worker.worker_id, days.len());
+        self.site_id.push(&worker.site_id, days.len());
         for day in days {
-            self.org_id.append_value(&worker.org_id);
-            self.period_col.append_value(&self.period);
-            self.worker_id.append_value(&worker.worker_id);
-            self.site_id.append_value(&worker.site_id);
             self.date.append_value(days_since_epoch(day.date));
-            self.status.append_value(day.status.as_str());
-            self.worked_minutes.append_value(day.worked_minutes);
-            self.ot_minutes.append_value(day.ot_minutes);
+            self.status.push(day.status.key());
+            // A day has at most 1,440 minutes, whatever the shifts credited to it.
+            self.worked_minutes
+                .append_value(day.worked_minutes.clamp(0, i64::from(i32::MAX)) as i32);
+            self.ot_minutes
+                .append_value(day.ot_minutes.clamp(0, i64::from(i32::MAX)) as i32);
             self.first_in.append_option(day.first_in);
             self.last_out.append_option(day.last_out);
             self.missed_punch.append_value(day.missed_punch);
         }
     }
 
-    #[allow(clippy::expect_used, reason = "every column has one value per day pushed")]
-    pub fn finish(mut self) -> RecordBatch {
+    pub fn is_empty(&self) -> bool {
+        self.status.is_empty()
+    }
+
+    pub fn finish(mut self) -> crate::Result<RecordBatch> {
+        let rows = self.status.len();
+        let constant = |value: &str| {
+            let mut column = Keyed::default();
+            column.push(value, rows);
+            column.finish()
+        };
+        let status = datafusion::arrow::array::DictionaryArray::<Int32Type>::try_new(
+            datafusion::arrow::array::Int32Array::from(self.status),
+            Arc::new(datafusion::arrow::array::StringArray::from_iter_values(
+                DayStatus::ALL.map(DayStatus::as_str),
+            )),
+        )?;
         let columns: Vec<ArrayRef> = vec![
-            Arc::new(self.org_id.finish()),
-            Arc::new(self.period_col.finish()),
-            Arc::new(self.worker_id.finish()),
-            Arc::new(self.site_id.finish()),
+            constant(&self.run_id)?,
+            self.org_id.finish()?,
+            constant(&self.period)?,
+            self.worker_id.finish()?,
+            self.site_id.finish()?,
             Arc::new(self.date.finish()),
-            Arc::new(self.status.finish()),
+            Arc::new(status),
             Arc::new(self.worked_minutes.finish()),
             Arc::new(self.ot_minutes.finish()),
             Arc::new(self.first_in.finish()),
             Arc::new(self.last_out.finish()),
             Arc::new(self.missed_punch.finish()),
         ];
-        RecordBatch::try_new(schema(), columns).expect("every column has one value per day pushed")
+        Ok(RecordBatch::try_new(schema(), columns)?)
     }
 }
 
@@ -470,8 +531,9 @@ impl SiteDays {
             })
         };
         let status = datafusion::arrow::compute::cast(column("status")?, &DataType::Utf8)?;
+        let sites = datafusion::arrow::compute::cast(column("site_id")?, &DataType::Utf8)?;
         let (sites, dates, status) = (
-            column("site_id")?.as_string_opt::<i32>(),
+            sites.as_string_opt::<i32>(),
             column("date")?.as_primitive_opt::<Date32Type>(),
             status.as_string_opt::<i32>(),
         );
@@ -534,8 +596,9 @@ mod tests {
                 "{credit} {working} {paid} {unpaid}"
             );
         }
-        for s in DayStatus::ALL {
+        for (key, s) in DayStatus::ALL.into_iter().enumerate() {
             assert_eq!(DayStatus::parse(s.as_str()), Some(s));
+            assert_eq!(s.key(), key as i32, "the dictionary lists them in this order");
         }
     }
 

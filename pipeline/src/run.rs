@@ -263,7 +263,7 @@ pub async fn run(request: RunRequest<'_>, progress: &dyn Progress) -> Result<Run
         writer.write(&results, errors).await?;
         let days_at = Instant::now();
         writer
-            .write_days(&attendance_days(&folded.ledger, period, chunk))
+            .write_days(attendance_days(&folded.ledger, &run_id, period, chunk)?)
             .await?;
         days += days_at.elapsed();
         writing += at.elapsed();
@@ -333,18 +333,40 @@ pub async fn run(request: RunRequest<'_>, progress: &dyn Progress) -> Result<Run
     })
 }
 
-/// The `attendance_days` of a chunk of workers, on every core.
-fn attendance_days(ledger: &Ledger, period: PayPeriod, rows: &[(&Worker, &Site, PeriodInputs)]) -> Vec<RecordBatch> {
+/// The `attendance_days` of a chunk of workers as Parquet, `(org, file)` per org of each core's
+/// share: counted and encoded on every core.
+fn attendance_days(
+    ledger: &Ledger,
+    run_id: &str,
+    period: PayPeriod,
+    rows: &[(&Worker, &Site, PeriodInputs)],
+) -> Result<Vec<(String, Vec<u8>)>> {
     let share = rows.len().div_ceil(cores()).max(1);
     let none = WorkerState::default();
-    map_in_order(rows.chunks(share), |part| {
-        let mut batch = DaysBatch::new(period);
-        for (worker, site, _) in part {
-            let state = ledger.state(&worker.worker_id).unwrap_or(&none);
-            batch.push(worker, &days::of_period(worker, site, state, period));
+    let parts = map_in_order(rows.chunks(share), |part| -> Result<Vec<(String, Vec<u8>)>> {
+        let mut files = Vec::new();
+        // Rows come ordered by org: a file per org of the share.
+        for org in part.chunk_by(|(a, ..), (b, ..)| a.org_id == b.org_id) {
+            let mut batch = DaysBatch::new(run_id, period);
+            for (worker, site, _) in org {
+                let state = ledger.state(&worker.worker_id).unwrap_or(&none);
+                batch.push(worker, &days::of_period(worker, site, state, period));
+            }
+            if let Some((worker, ..)) = org.first()
+                && !batch.is_empty()
+            {
+                let org_id = worker.org_id.clone();
+                files.push((org_id, payroll_connectors::results::days_parquet(&batch.finish()?)?));
+            }
         }
-        batch.finish()
-    })
+        Ok(files)
+    });
+    Ok(parts
+        .into_iter()
+        .collect::<Result<Vec<_>>>()?
+        .into_iter()
+        .flatten()
+        .collect())
 }
 
 /// What a run computes from: the folded ledger and what it was folded from.

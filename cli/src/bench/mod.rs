@@ -165,8 +165,9 @@ pub enum BenchCommand {
         /// Workers of the org (a month of about twice as many is generated)
         #[arg(long, default_value_t = 100_000)]
         org_workers: usize,
-        /// The newest period: the generated month
-        #[arg(long, default_value = "2026-10")]
+        /// The newest period: the generated month. The example ruleset applies from 2026-04, so
+        /// twelve periods end in 2027-03 at the earliest
+        #[arg(long, default_value = "2027-03")]
         period: PayPeriod,
         #[arg(long, default_value_t = 12)]
         periods: u32,
