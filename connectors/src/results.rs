@@ -345,12 +345,7 @@ pub async fn leave_out(
 ) -> Result<LeftOut> {
     let mut record = read_run(store, run_id).await?;
     let ruleset = applied_ruleset(store, &record).await?;
-    let version = ruleset.version(&record.ruleset.version).ok_or_else(|| {
-        Error::input(
-            run_id,
-            format!("the saved ruleset has no version {}", record.ruleset.version),
-        )
-    })?;
+    let version = applied_version(&ruleset, &record)?;
     let manifest_path = layout::manifest(org, &record.period, run_id);
     let mut manifest: Manifest = serde_json::from_slice(&store.get(&manifest_path).await?)?;
     let mut kept_all = Vec::new();
@@ -526,6 +521,16 @@ pub async fn find_run(store: &Store, run_id: Option<&str>, period: &str) -> Resu
 }
 
 /// The ruleset a run applied, from the copy saved with it, and the version it used.
+/// The version of [`applied_ruleset`] the run applied.
+pub fn applied_version<'a>(ruleset: &'a Ruleset, run: &RunRecord) -> Result<&'a CompiledVersion> {
+    ruleset.version(&run.ruleset.version).ok_or_else(|| {
+        Error::input(
+            &run.run_id,
+            format!("the saved ruleset has no version {}", run.ruleset.version),
+        )
+    })
+}
+
 pub async fn applied_ruleset(store: &Store, run: &RunRecord) -> Result<Ruleset> {
     let path = layout::run_ruleset(&run.run_id);
     let text = String::from_utf8(store.get(&path).await?.to_vec())
@@ -605,12 +610,7 @@ pub async fn read_summary(store: &Store, org: &str, period: &str, run_id: &str) 
     }
     let record = read_run(store, run_id).await?;
     let ruleset = applied_ruleset(store, &record).await?;
-    let version = ruleset.version(&record.ruleset.version).ok_or_else(|| {
-        Error::input(
-            run_id,
-            format!("the saved ruleset has no version {}", record.ruleset.version),
-        )
-    })?;
+    let version = applied_version(&ruleset, &record)?;
     let measures = Measures::of(version);
     let mut summary = Summary::default();
     for batch in read_org_results(store, org, period, run_id).await? {

@@ -197,32 +197,59 @@ impl Api<'_> {
     }
 }
 
+/// A service in this process over a generated month whose org0 has about `org_workers` workers
+/// (files mode, embedded SQLite), with tokens of org0.
+struct Generated {
+    service: payroll_service::Service,
+    keys: Keys,
+    client: reqwest::Client,
+    base: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Generated {
+    async fn start(org_workers: usize, period: PayPeriod) -> Result<Generated> {
+        let dir = tempfile::tempdir()?;
+        let inputs = dir.path().join("inputs");
+        let generated = (org_workers as f64 / ORG0_SHARE).ceil() as usize;
+        super::generate(generated, period, &inputs)?;
+        let config = format!(
+            "listen = \"127.0.0.1:0\"\ndata = {data:?}\ninputs = {inputs:?}\n[auth]\nhs256_secret = {SECRET:?}\n",
+            data = dir.path().join("data"),
+        );
+        let service = payroll_service::start(toml::from_str(&config)?).await?;
+        Ok(Generated {
+            base: format!("http://{}", service.addr),
+            service,
+            keys: Keys::hs256(SECRET.as_bytes()),
+            client: reqwest::Client::new(),
+            _dir: dir,
+        })
+    }
+
+    #[allow(clippy::expect_used, reason = "HS256 keys made from a secret always sign")]
+    fn token(&self, sub: &str, role: &str) -> String {
+        self.keys
+            .mint(&claims(sub, "org0", &[role.to_string()], Duration::from_secs(3600)))
+            .expect("HS256 keys sign")
+    }
+
+    fn api(&self) -> Api<'_> {
+        Api {
+            client: &self.client,
+            base: &self.base,
+        }
+    }
+}
+
 /// `payroll bench preview`: a what-if preview of a calculated run of an org of about
 /// `org_workers` workers, through the API: the reference ruleset with the PF wage ceiling
 /// raised from 15,000 to 25,000, timed from the POST to `done` (the base run's results read,
 /// every worker computed under the previewed rules, the figures written).
-#[allow(clippy::expect_used, reason = "HS256 keys made from a secret always sign")]
 pub async fn preview(org_workers: usize, period: PayPeriod) -> Result<()> {
-    let dir = tempfile::tempdir()?;
-    let inputs = dir.path().join("inputs");
-    let generated = (org_workers as f64 / ORG0_SHARE).ceil() as usize;
-    super::generate(generated, period, &inputs)?;
-    let config = format!(
-        "listen = \"127.0.0.1:0\"\ndata = {data:?}\ninputs = {inputs:?}\n[auth]\nhs256_secret = {SECRET:?}\n",
-        data = dir.path().join("data"),
-    );
-    let service = payroll_service::start(toml::from_str(&config)?).await?;
-    let base = format!("http://{}", service.addr);
-    let keys = Keys::hs256(SECRET.as_bytes());
-    let token = |sub: &str, role: &str| {
-        keys.mint(&claims(sub, "org0", &[role.to_string()], Duration::from_secs(3600)))
-            .expect("HS256 keys sign")
-    };
-    let client = reqwest::Client::new();
-    let api = Api {
-        client: &client,
-        base: &base,
-    };
+    let month = Generated::start(org_workers, period).await?;
+    let token = |sub: &str, role: &str| month.token(sub, role);
+    let api = month.api();
     let hr = token("hr1", "hr_admin");
     let run = api
         .send(
@@ -272,7 +299,7 @@ pub async fn preview(org_workers: usize, period: PayPeriod) -> Result<()> {
         summary["same"],
         summary["findings_changed"],
     );
-    service.shutdown().await;
+    month.service.shutdown().await;
     Ok(())
 }
 
@@ -281,28 +308,10 @@ pub async fn preview(org_workers: usize, period: PayPeriod) -> Result<()> {
 /// workers, none of their punches), then `GET /v1/orgs/org0/insights` over all of them, the
 /// heatmap of the newest included: the first answer and the median of 5 after it, for an HR
 /// admin and for an analyst (whose small cells are withheld).
-#[allow(clippy::expect_used, reason = "HS256 keys made from a secret always sign")]
 pub async fn insights(org_workers: usize, period: PayPeriod, periods: u32) -> Result<()> {
-    let dir = tempfile::tempdir()?;
-    let inputs = dir.path().join("inputs");
-    let generated = (org_workers as f64 / ORG0_SHARE).ceil() as usize;
-    super::generate(generated, period, &inputs)?;
-    let config = format!(
-        "listen = \"127.0.0.1:0\"\ndata = {data:?}\ninputs = {inputs:?}\n[auth]\nhs256_secret = {SECRET:?}\n",
-        data = dir.path().join("data"),
-    );
-    let service = payroll_service::start(toml::from_str(&config)?).await?;
-    let base = format!("http://{}", service.addr);
-    let keys = Keys::hs256(SECRET.as_bytes());
-    let token = |sub: &str, role: &str| {
-        keys.mint(&claims(sub, "org0", &[role.to_string()], Duration::from_secs(3600)))
-            .expect("HS256 keys sign")
-    };
-    let client = reqwest::Client::new();
-    let api = Api {
-        client: &client,
-        base: &base,
-    };
+    let month = Generated::start(org_workers, period).await?;
+    let token = |sub: &str, role: &str| month.token(sub, role);
+    let api = month.api();
     let (hr, analyst) = (token("hr1", "hr_admin"), token("an1", "analyst"));
     let from = (1..periods).fold(period, |p, _| p.previous());
     let started = Instant::now();
@@ -350,7 +359,7 @@ pub async fn insights(org_workers: usize, period: PayPeriod, periods: u32) -> Re
             bail!("{shown} periods in the answer, {periods} asked: {answer:#}");
         }
     }
-    service.shutdown().await;
+    month.service.shutdown().await;
     Ok(())
 }
 

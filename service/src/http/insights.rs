@@ -45,18 +45,11 @@ pub struct InsightsQuery {
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-pub struct InsightsCsvQuery {
+pub struct TableQuery {
     /// `sites` (the default): a row per period and site, and the period's total; `heatmap`: a
     /// row per site and day of the heatmap's period.
     #[param(pattern = "^(sites|heatmap)$")]
     pub table: Option<String>,
-    #[param(pattern = "^[0-9]{4}-[0-9]{2}$")]
-    pub from: Option<String>,
-    #[param(pattern = "^[0-9]{4}-[0-9]{2}$")]
-    pub until: Option<String>,
-    pub site: Option<String>,
-    #[param(pattern = "^[0-9]{4}-[0-9]{2}$")]
-    pub heatmap: Option<String>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -193,7 +186,7 @@ pub(super) async fn insights(
 /// site `total`) or `table=heatmap` (`period, run_id, site_id, date, workers, attended, rate,
 /// withheld`). Withheld figures are empty, with the reason.
 #[utoipa::path(get, path = "/v1/orgs/{org}/insights.csv", tag = "insights",
-    params(("org" = String, Path), InsightsCsvQuery),
+    params(("org" = String, Path), InsightsQuery, TableQuery),
     responses((status = 200, content_type = "text/csv", body = String),
         (status = 401, body = super::error::ErrorBody), (status = 403, body = super::error::ErrorBody),
         (status = 422, body = super::error::ErrorBody)),
@@ -202,9 +195,10 @@ pub(super) async fn csv(
     State(ctx): State<App>,
     user: Caller,
     ApiPath(org): ApiPath<String>,
-    ApiQuery(query): ApiQuery<InsightsCsvQuery>,
+    ApiQuery(query): ApiQuery<InsightsQuery>,
+    ApiQuery(table): ApiQuery<TableQuery>,
 ) -> Result<Response> {
-    let table = match query.table.as_deref() {
+    let table = match table.table.as_deref() {
         None | Some("sites") => Table::Sites,
         Some("heatmap") => Table::Heatmap,
         Some(other) => return Err(Error::invalid("table", format!("`{other}`: expected sites or heatmap"))),
