@@ -8,7 +8,7 @@ use chrono::{Datelike, NaiveDate};
 use datafusion::arrow::array::{
     ArrayRef, BooleanBuilder, Date32Builder, RecordBatch, StringBuilder, TimestampMillisecondBuilder,
 };
-use datafusion::arrow::datatypes::{DataType, Field, Int32Type, Schema, SchemaRef, TimeUnit};
+use datafusion::arrow::datatypes::{DataType, Date32Type, Field, Int32Type, Schema, SchemaRef, TimeUnit};
 use payroll_rules::vocabulary::PayPeriod;
 
 use crate::attendance::worker_days;
@@ -304,7 +304,7 @@ impl DaysBatch {
         self.worker_id.push(&worker.worker_id, days.len());
         self.site_id.push(&worker.site_id, days.len());
         for day in days {
-            self.date.append_value(days_since_epoch(day.date));
+            self.date.append_value(Date32Type::from_naive_date(day.date));
             self.status.push(day.status.key());
             // A day has at most 1,440 minutes, whatever the shifts credited to it.
             self.worked_minutes
@@ -415,7 +415,7 @@ impl LiveDaysBatch {
             self.org_id.append_value(org_id);
             self.worker_id.append_value(worker_id);
             self.site_id.append_value(site_id);
-            self.date.append_value(days_since_epoch(day.date));
+            self.date.append_value(Date32Type::from_naive_date(day.date));
             self.status.append_value(day.status.as_str());
             self.first_in.append_option(day.first_in);
             self.first_in_minute.append_option(*minute);
@@ -523,7 +523,6 @@ impl SiteDays {
     /// status dictionary or plain strings, as a reader gives them).
     pub fn add(&mut self, batch: &RecordBatch) -> crate::Result<()> {
         use datafusion::arrow::array::AsArray;
-        use datafusion::arrow::datatypes::Date32Type;
         let column = |name: &str| {
             batch.column_by_name(name).ok_or_else(|| crate::Error::Column {
                 column: name.to_string(),
@@ -559,17 +558,12 @@ impl SiteDays {
     /// Each site's days, by site and date.
     pub fn sites(&self) -> impl Iterator<Item = (&str, impl Iterator<Item = (NaiveDate, DayCount)> + '_)> {
         self.sites.iter().map(|(site, days)| {
-            let days = days.iter().filter_map(|(day, count)| {
-                let date = NaiveDate::default().checked_add_signed(chrono::Duration::days(i64::from(*day)))?;
-                Some((date, *count))
-            });
+            let days = days
+                .iter()
+                .filter_map(|(day, count)| Some((Date32Type::to_naive_date_opt(*day)?, *count)));
             (site.as_str(), days)
         })
     }
-}
-
-fn days_since_epoch(date: NaiveDate) -> i32 {
-    (date - NaiveDate::default()).num_days() as i32
 }
 
 #[cfg(test)]
@@ -603,8 +597,35 @@ mod tests {
     }
 
     #[test]
-    fn the_epoch_is_day_zero() {
-        assert_eq!(days_since_epoch(NaiveDate::from_ymd_opt(1970, 1, 2).unwrap()), 1);
-        assert_eq!(NaiveDate::default(), NaiveDate::from_ymd_opt(1970, 1, 1).unwrap());
+    fn a_days_date_is_written_as_the_day_it_is() {
+        use datafusion::arrow::array::AsArray;
+        let date = NaiveDate::from_ymd_opt(2026, 10, 5).unwrap();
+        let day = AttendanceDay {
+            date,
+            status: DayStatus::Present,
+            working: true,
+            worked_minutes: 510,
+            ot_minutes: 0,
+            first_in: None,
+            last_out: None,
+            missed_punch: false,
+            open: false,
+            paid_leave_halves: 0,
+            unpaid_leave_halves: 0,
+        };
+        let site = Site {
+            site_id: "S00".into(),
+            org_id: "org0".into(),
+            name: "Site".into(),
+            state: "MH".into(),
+            timezone: chrono_tz::Asia::Kolkata,
+            weekly_off: chrono::Weekday::Sun,
+        };
+        let mut board = LiveDaysBatch::default();
+        board.push("org0", "W1", &site.site_id, &[(day, None)]);
+        let batch = board.finish();
+        let dates = batch.column_by_name("date").unwrap().as_primitive::<Date32Type>();
+        assert_eq!(dates.value(0), 20_731, "days since 1970-01-01");
+        assert_eq!(Date32Type::to_naive_date_opt(dates.value(0)), Some(date));
     }
 }

@@ -15,7 +15,9 @@ use utoipa::ToSchema;
 use crate::app::App;
 use crate::caller::Caller;
 use crate::db::runs::{self, Run};
-use crate::domain::insights::{Cells, HeatCell, PeriodFigures, TodayCells, cells, today as today_cells};
+use crate::domain::insights::{
+    Cells, HeatCell, PeriodFigures, TodayCells, cells, today as today_cells, total_withheld,
+};
 use crate::domain::permissions::Permission;
 use crate::error::{Error, Result};
 
@@ -114,7 +116,7 @@ pub async fn insights(app: &App, caller: &Caller, org: &str, ask: &Ask) -> Resul
     let locks = runs::period_locks(&app.db, org).await?;
 
     let mut periods = Vec::new();
-    let mut before: Option<(PeriodFigures, BTreeMap<String, &'static str>)> = None;
+    let mut before: Option<Shown> = None;
     for (period, run) in &shown_runs {
         let mut figures = PeriodFigures::default();
         for (site, site_figures) in read_summary(&app.store, org, &period.to_string(), &run.id).await? {
@@ -122,52 +124,50 @@ pub async fn insights(app: &App, caller: &Caller, org: &str, ask: &Ask) -> Resul
                 figures.sites.insert(site, site_figures);
             }
         }
-        let withheld: BTreeMap<String, &'static str> = match small_withheld {
-            true => figures
-                .withheld()
-                .into_iter()
-                .map(|(site, why)| (site.to_string(), why))
-                .collect(),
-            false => BTreeMap::new(),
-        };
         let total = figures.total().map_err(payroll_connectors::Error::from)?;
-        let total_withheld = (small_withheld && total.headcount < crate::domain::insights::SMALLEST_CELL)
-            .then_some(crate::domain::insights::TOO_FEW);
+        let now = Shown {
+            period: *period,
+            withheld: match small_withheld {
+                true => figures
+                    .withheld()
+                    .into_iter()
+                    .map(|(site, why)| (site.to_string(), why))
+                    .collect(),
+                false => BTreeMap::new(),
+            },
+            total_withheld: total_withheld(&total).filter(|_| small_withheld),
+            figures,
+            total,
+        };
         // The change is from the calendar period before, when it had a run.
-        let previous = before.as_ref().filter(|_| periods_adjacent(&shown_runs, *period));
+        let previous = before.as_ref().filter(|b| b.period == period.previous());
         if *period >= from {
-            let previous_total = match previous {
-                Some((p, _)) => Some(p.total().map_err(payroll_connectors::Error::from)?),
-                None => None,
-            };
-            let previous_total_withheld = previous_total
-                .as_ref()
-                .is_some_and(|t| small_withheld && t.headcount < crate::domain::insights::SMALLEST_CELL);
             periods.push(PeriodInsight {
                 period: period.to_string(),
                 run_id: run.id.clone(),
-                run_kind: kind(run),
+                run_kind: run.kind.as_str().to_string(),
                 locked: locks.get(period).is_some_and(|(locking, _)| *locking == run.id),
                 total: cells(
-                    &total,
-                    total_withheld,
-                    previous_total.as_ref().map(|t| (t, previous_total_withheld)),
+                    &now.total,
+                    now.total_withheld,
+                    previous.map(|p| (&p.total, p.total_withheld.is_some())),
                 ),
-                sites: figures
+                sites: now
+                    .figures
                     .sites
                     .iter()
-                    .map(|(site, now)| {
-                        let then =
-                            previous.and_then(|(p, hidden)| p.sites.get(site).map(|f| (f, hidden.contains_key(site))));
+                    .map(|(site, figures)| {
+                        let then = previous
+                            .and_then(|p| p.figures.sites.get(site).map(|f| (f, p.withheld.contains_key(site))));
                         SiteInsight {
                             site_id: site.clone(),
-                            cells: cells(now, withheld.get(site).copied(), then),
+                            cells: cells(figures, now.withheld.get(site).copied(), then),
                         }
                     })
                     .collect(),
             });
         }
-        before = Some((figures, withheld));
+        before = Some(now);
     }
 
     let heatmap_period = ask.heatmap.unwrap_or(until);
@@ -282,16 +282,14 @@ async fn period_runs(
     Ok(runs)
 }
 
-/// Whether the period shown before `period` in `runs` is the calendar period before it.
-fn periods_adjacent(runs: &[(PayPeriod, Run)], period: PayPeriod) -> bool {
-    runs.iter().any(|(p, _)| *p == period.previous())
-}
-
-fn kind(run: &Run) -> String {
-    serde_json::to_value(run.kind)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
+/// A period's figures as the caller may read them: each site's and the total, and which of
+/// them are withheld.
+struct Shown {
+    period: PayPeriod,
+    figures: PeriodFigures,
+    total: payroll_engine::summary::SiteFigures,
+    withheld: BTreeMap<String, &'static str>,
+    total_withheld: Option<&'static str>,
 }
 
 async fn heatmap(

@@ -234,7 +234,7 @@ fn read_board(bytes: &bytes::Bytes) -> std::result::Result<BoardDays, String> {
             .ok_or("`first_in_minute` is not a number")?;
         let (missed, open) = (flag("missed_punch")?, flag("open")?);
         for row in 0..batch.num_rows() {
-            let date = chrono::NaiveDate::default() + chrono::Duration::days(i64::from(dates.value(row)));
+            let date = Date32Type::to_naive_date_opt(dates.value(row)).ok_or("a date out of range")?;
             days.push((
                 orgs.value(row).to_string(),
                 BoardDay {

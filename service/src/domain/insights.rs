@@ -141,6 +141,12 @@ impl PeriodFigures {
     }
 }
 
+/// Why a period's total is withheld from someone without `pay:view`, if it is: it is built from
+/// fewer than [`SMALLEST_CELL`] workers.
+pub fn total_withheld(total: &SiteFigures) -> Option<&'static str> {
+    (total.headcount < SMALLEST_CELL).then_some(TOO_FEW)
+}
+
 /// What one site, or the total, shows in a period: its cells with the change from `before`.
 pub fn cells(now: &SiteFigures, now_withheld: Option<&'static str>, before: Option<(&SiteFigures, bool)>) -> Cells {
     if let Some(reason) = now_withheld {
