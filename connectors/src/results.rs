@@ -125,7 +125,7 @@ impl<'a> ResultsWriter<'a> {
     }
 
     /// Writes a chunk's days of the `attendance_days` fact table, encoded already (`(org, Parquet)`
-    /// per org and share of the chunk: see [`days_parquet`]), each as its org's next part file.
+    /// per org and share of the chunk: see [`DaysFile`]), each as its org's next part file.
     pub async fn write_days(&mut self, parts: Vec<(String, Vec<u8>)>) -> Result<()> {
         for (org, bytes) in parts {
             let part = self.days_parts.entry(org.clone()).or_default();
@@ -441,20 +441,38 @@ pub async fn leave_out(
     })
 }
 
-/// A batch of the `attendance_days` fact table as a Parquet file, without statistics on its
-/// text columns (31 million rows a month for a million workers: the encoding is most of the
-/// table's cost, and readers prune by the partition path, not by those).
-pub fn days_parquet(batch: &RecordBatch) -> Result<Vec<u8>> {
-    use parquet::file::properties::EnabledStatistics;
-    let mut properties = WriterProperties::builder().set_compression(Compression::SNAPPY);
-    for text in ["run_id", "org_id", "period", "worker_id", "site_id", "status"] {
-        properties = properties.set_column_statistics_enabled(text.into(), EnabledStatistics::None);
+/// One org's part of the `attendance_days` fact table as a Parquet file, written a batch at a
+/// time (a core's share of a chunk is millions of rows: encoded as they come, never held whole).
+/// No statistics on its text columns: 31 million rows a month for a million workers make the
+/// encoding most of the table's cost, and readers prune by the partition path, not by those.
+pub struct DaysFile {
+    writer: ArrowWriter<Vec<u8>>,
+    rows: usize,
+}
+
+impl DaysFile {
+    pub fn new() -> Result<DaysFile> {
+        use parquet::file::properties::EnabledStatistics;
+        let mut properties = WriterProperties::builder().set_compression(Compression::SNAPPY);
+        for text in ["worker_id", "site_id", "status"] {
+            properties = properties.set_column_statistics_enabled(text.into(), EnabledStatistics::None);
+        }
+        let writer = ArrowWriter::try_new(Vec::new(), payroll_engine::days::schema(), Some(properties.build()))?;
+        Ok(DaysFile { writer, rows: 0 })
     }
-    let mut out = Vec::new();
-    let mut writer = ArrowWriter::try_new(&mut out, batch.schema(), Some(properties.build()))?;
-    writer.write(batch)?;
-    writer.close()?;
-    Ok(out)
+
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        self.rows += batch.num_rows();
+        Ok(self.writer.write(batch)?)
+    }
+
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    pub fn finish(self) -> Result<Vec<u8>> {
+        Ok(self.writer.into_inner()?)
+    }
 }
 
 /// Batches of one schema as a Parquet file (empty bytes for no batches).
@@ -666,7 +684,7 @@ pub async fn register_results(ctx: &SessionContext, store: &Store) -> Result<()>
             "no complete run here yet: `payroll run` writes one (the results of a run cut short, without its run record, are never read)",
         ));
     }
-    register_parquet(ctx, store, layout::RESULTS, "results_files").await?;
+    register_parquet(ctx, store, layout::RESULTS, "results_files", &[]).await?;
     let complete = RecordBatch::try_new(
         Arc::new(Schema::new(vec![Field::new("run_id", DataType::Utf8, false)])),
         vec![Arc::new(StringArray::from(complete)) as ArrayRef],
@@ -681,12 +699,32 @@ pub async fn register_results(ctx: &SessionContext, store: &Store) -> Result<()>
     ] {
         ctx.sql(view).await?;
     }
-    // Tables of complete runs beside the results, each registered once a run wrote one.
-    for (dir, table) in [
-        (layout::ARREARS, "arrears"),
-        (layout::FINDINGS, "findings"),
-        (layout::ATTENDANCE_DAYS, "attendance_days"),
-        (layout::SUMMARY, "summary"),
+    // Tables of complete runs beside the results, each registered once a run wrote one. The
+    // fact table's org, period and run are its path's partitions (see `days::schema`): shown
+    // first, as in the other tables.
+    let days_columns = [
+        &payroll_engine::days::PARTITIONS[..],
+        &payroll_engine::days::schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().as_str())
+            .collect::<Vec<_>>(),
+    ]
+    .concat()
+    .iter()
+    .map(|column| format!("\"{column}\""))
+    .collect::<Vec<_>>()
+    .join(", ");
+    for (dir, table, partitions, columns) in [
+        (layout::ARREARS, "arrears", &[][..], "*"),
+        (layout::FINDINGS, "findings", &[], "*"),
+        (
+            layout::ATTENDANCE_DAYS,
+            "attendance_days",
+            &payroll_engine::days::PARTITIONS[..],
+            days_columns.as_str(),
+        ),
+        (layout::SUMMARY, "summary", &[], "*"),
     ] {
         if store
             .list(&object_store::path::Path::from(dir))
@@ -694,9 +732,9 @@ pub async fn register_results(ctx: &SessionContext, store: &Store) -> Result<()>
             .iter()
             .any(|meta| meta.location.extension() == Some("parquet"))
         {
-            register_parquet(ctx, store, dir, &format!("{table}_files")).await?;
+            register_parquet(ctx, store, dir, &format!("{table}_files"), partitions).await?;
             ctx.sql(&format!(
-                "CREATE VIEW {table} AS SELECT * FROM {table}_files WHERE run_id IN (SELECT run_id FROM complete_runs)"
+                "CREATE VIEW {table} AS SELECT {columns} FROM {table}_files WHERE run_id IN (SELECT run_id FROM complete_runs)"
             ))
             .await?;
         }
@@ -706,7 +744,7 @@ pub async fn register_results(ctx: &SessionContext, store: &Store) -> Result<()>
 
 /// Registers a stream's live results in its state store as the table `live`.
 pub async fn register_live(ctx: &SessionContext, state: &Store) -> datafusion::error::Result<()> {
-    register_parquet(ctx, state, layout::LIVE, "live").await
+    register_parquet(ctx, state, layout::LIVE, "live", &[]).await
 }
 
 async fn register_parquet(
@@ -714,10 +752,13 @@ async fn register_parquet(
     store: &Store,
     dir: &str,
     table: &str,
+    partitions: &[&str],
 ) -> datafusion::error::Result<()> {
     ctx.register_object_store(store.root_url(), store.object_store());
     let url = ListingTableUrl::parse(format!("{}/", store.url_of(&object_store::path::Path::from(dir))))?;
-    let options = ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
+    let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
+        .with_file_extension(".parquet")
+        .with_table_partition_cols(partitions.iter().map(|p| (p.to_string(), DataType::Utf8)).collect());
     let config = ListingTableConfig::new(url)
         .with_listing_options(options)
         .infer_schema(&ctx.state())

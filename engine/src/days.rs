@@ -188,21 +188,29 @@ fn leave_halves(
     (paid, unpaid)
 }
 
+/// The worker's days of employment within `period` (`first..=last`), if any.
+pub fn employment_in(worker: &Worker, period: PayPeriod) -> Option<(NaiveDate, NaiveDate)> {
+    let first = period.first_day().max(worker.joined_on);
+    let last = worker.exited_on.map_or(period.last_day(), |e| e.min(period.last_day()));
+    (first <= last).then_some((first, last))
+}
+
 /// The worker's days of `period` for the fact table: none when attendance came as a summary
 /// (their time system kept the days) or their employment does not overlap the period.
 pub fn of_period(worker: &Worker, site: &Site, state: &WorkerState, period: PayPeriod) -> Vec<AttendanceDay> {
-    let first = period.first_day().max(worker.joined_on);
-    let last = worker.exited_on.map_or(period.last_day(), |e| e.min(period.last_day()));
-    if first > last || state.summaries.contains_key(&period) {
-        return Vec::new();
+    match employment_in(worker, period) {
+        Some((first, last)) if !state.summaries.contains_key(&period) => days_between(state, site, first, last),
+        _ => Vec::new(),
     }
-    days_between(state, site, first, last)
 }
 
-/// The fact table's columns: `run_id, org_id, period, worker_id, site_id, date, status,
-/// worked_minutes, ot_minutes, first_in, last_out, missed_punch` (instants in UTC). The text
-/// columns are dictionaries: a million workers' month is 31 million rows, and a row repeats its
-/// run, org, period and site, and its worker 28 to 31 times.
+/// The fact table's columns in each file: `worker_id, site_id, date, status, worked_minutes,
+/// ot_minutes, first_in, last_out, missed_punch` (instants in UTC). A file holds one run's days
+/// of one org, so `org_id`, `period` and `run_id` are its path's hive partitions
+/// (`attendance_days/org_id=../period=../run_id=../`), as Spark writes a partitioned table:
+/// DuckDB, pyarrow and Spark give them as columns; repeated in the file they were a third of
+/// what a million workers' 31 million rows cost to encode. The text columns are dictionaries: a
+/// row repeats its site, and its worker 28 to 31 times.
 pub fn schema() -> SchemaRef {
     let text = |name| {
         Field::new(
@@ -219,9 +227,6 @@ pub fn schema() -> SchemaRef {
         )
     };
     Arc::new(Schema::new(vec![
-        text("run_id"),
-        text("org_id"),
-        text("period"),
         text("worker_id"),
         text("site_id"),
         Field::new("date", DataType::Date32, false),
@@ -233,6 +238,10 @@ pub fn schema() -> SchemaRef {
         Field::new("missed_punch", DataType::Boolean, false),
     ]))
 }
+
+/// The hive partitions of the fact table's path, in order: the columns a reader adds to each
+/// file's.
+pub const PARTITIONS: [&str; 3] = ["org_id", "period", "run_id"];
 
 /// A dictionary column built a run of equal values at a time.
 #[derive(Default)]
@@ -267,9 +276,6 @@ impl Keyed {
 
 /// Builds a batch of the fact table, a worker's days at a time.
 pub struct DaysBatch {
-    run_id: String,
-    period: String,
-    org_id: Keyed,
     worker_id: Keyed,
     site_id: Keyed,
     date: Date32Builder,
@@ -281,12 +287,9 @@ pub struct DaysBatch {
     missed_punch: BooleanBuilder,
 }
 
-impl DaysBatch {
-    pub fn new(run_id: &str, period: PayPeriod) -> Self {
+impl Default for DaysBatch {
+    fn default() -> Self {
         DaysBatch {
-            run_id: run_id.to_string(),
-            period: period.to_string(),
-            org_id: Keyed::default(),
             worker_id: Keyed::default(),
             site_id: Keyed::default(),
             date: Date32Builder::new(),
@@ -298,9 +301,10 @@ impl DaysBatch {
             missed_punch: BooleanBuilder::new(),
         }
     }
+}
 
+impl DaysBatch {
     pub fn push(&mut self, worker: &Worker, days: &[AttendanceDay]) {
-        self.org_id.push(&worker.org_id, days.len());
         self.worker_id.push(&worker.worker_id, days.len());
         self.site_id.push(&worker.site_id, days.len());
         for day in days {
@@ -317,17 +321,16 @@ impl DaysBatch {
         }
     }
 
+    /// Rows pushed so far.
+    pub fn len(&self) -> usize {
+        self.status.len()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.status.is_empty()
     }
 
     pub fn finish(mut self) -> crate::Result<RecordBatch> {
-        let rows = self.status.len();
-        let constant = |value: &str| {
-            let mut column = Keyed::default();
-            column.push(value, rows);
-            column.finish()
-        };
         let status = datafusion::arrow::array::DictionaryArray::<Int32Type>::try_new(
             datafusion::arrow::array::Int32Array::from(self.status),
             Arc::new(datafusion::arrow::array::StringArray::from_iter_values(
@@ -335,9 +338,6 @@ impl DaysBatch {
             )),
         )?;
         let columns: Vec<ArrayRef> = vec![
-            constant(&self.run_id)?,
-            self.org_id.finish()?,
-            constant(&self.period)?,
             self.worker_id.finish()?,
             self.site_id.finish()?,
             Arc::new(self.date.finish()),

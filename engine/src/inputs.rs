@@ -15,7 +15,7 @@ use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 
 use crate::attendance::worker_days;
-use crate::days::days_between;
+use crate::days::{AttendanceDay, days_between, employment_in};
 use crate::error::Invalid;
 use crate::event::{AdjustmentKind, Status};
 use crate::master::{Site, Worker};
@@ -49,6 +49,23 @@ pub struct Attendance {
 }
 
 impl Attendance {
+    /// The sum of a worker's days: what their punches and leave add up to.
+    pub fn of_days(days: &[AttendanceDay]) -> Attendance {
+        let mut a = Attendance::default();
+        for day in days {
+            a.employment_days += 1;
+            a.working_days += i64::from(day.working);
+            a.present_halves += day.status.credit_halves();
+            a.paid_leave_halves += day.paid_leave_halves;
+            a.unpaid_leave_halves += day.unpaid_leave_halves;
+            a.lop_halves += day.lop_halves();
+            a.worked_minutes += day.worked_minutes;
+            a.ot_half_hours += day.ot_minutes / 30;
+            a.missed_punch_days += i64::from(day.missed_punch);
+        }
+        a
+    }
+
     /// Decodes one summary row from its named cells: `(worker_id, period, summary)`.
     pub fn decode<'a>(cell: impl Fn(&str) -> Option<&'a str>) -> Result<(String, PayPeriod, Self), Invalid> {
         let text = |name: &str| match cell(name).map(str::trim) {
@@ -116,14 +133,27 @@ impl Attendance {
 
 /// The worker's inputs for `period`, or `None` when their employment does not overlap it.
 pub fn period_inputs(worker: &Worker, site: &Site, state: &WorkerState, period: PayPeriod) -> Option<PeriodInputs> {
-    let first = period.first_day().max(worker.joined_on);
-    let last = worker.exited_on.map_or(period.last_day(), |e| e.min(period.last_day()));
-    if first > last {
-        return None;
-    }
+    period_inputs_and_days(worker, site, state, period, &mut Vec::new())
+}
+
+/// As [`period_inputs`], with the days they are the sum of left in `days` (the rows of the
+/// `attendance_days` fact table; none when attendance came as a summary, since the worker's
+/// time system kept the days): a run counts each worker's days once, for both.
+pub fn period_inputs_and_days(
+    worker: &Worker,
+    site: &Site,
+    state: &WorkerState,
+    period: PayPeriod,
+    days: &mut Vec<AttendanceDay>,
+) -> Option<PeriodInputs> {
+    days.clear();
+    let (first, last) = employment_in(worker, period)?;
     let attendance = match state.summaries.get(&period) {
         Some(summary) => *summary,
-        None => folded_attendance(state, site, first, last),
+        None => {
+            *days = days_between(state, site, first, last);
+            Attendance::of_days(days)
+        }
     };
     let mut inputs = PeriodInputs {
         days_in_period: i64::from(period.days()),
@@ -133,6 +163,18 @@ pub fn period_inputs(worker: &Worker, site: &Site, state: &WorkerState, period: 
     };
     add_adjustments(&mut inputs, state, period);
     Some(inputs)
+}
+
+/// What a run pays a worker it lists for `period`: their [`period_inputs_and_days`] while
+/// employed in it, else (a leaver owed arrears) their [`leaver_inputs`], with no days.
+pub fn run_inputs(
+    worker: &Worker,
+    site: &Site,
+    state: &WorkerState,
+    period: PayPeriod,
+    days: &mut Vec<AttendanceDay>,
+) -> Option<PeriodInputs> {
+    period_inputs_and_days(worker, site, state, period, days).or_else(|| leaver_inputs(worker, state, period))
 }
 
 /// Days of `period` after the worker's exit date on which they punched (0 while employed).
@@ -162,24 +204,6 @@ pub fn leaver_inputs(worker: &Worker, state: &WorkerState, period: PayPeriod) ->
     };
     add_adjustments(&mut inputs, state, period);
     Some(inputs)
-}
-
-/// Attendance from the worker's punches and leave, over the days `first..=last`: the sum of
-/// the days the fact table lists.
-fn folded_attendance(state: &WorkerState, site: &Site, first: NaiveDate, last: NaiveDate) -> Attendance {
-    let mut a = Attendance::default();
-    for day in days_between(state, site, first, last) {
-        a.employment_days += 1;
-        a.working_days += i64::from(day.working);
-        a.present_halves += day.status.credit_halves();
-        a.paid_leave_halves += day.paid_leave_halves;
-        a.unpaid_leave_halves += day.unpaid_leave_halves;
-        a.lop_halves += day.lop_halves();
-        a.worked_minutes += day.worked_minutes;
-        a.ot_half_hours += day.ot_minutes / 30;
-        a.missed_punch_days += i64::from(day.missed_punch);
-    }
-    a
 }
 
 /// Approved adjustments of the period, whatever the employment window.

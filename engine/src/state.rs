@@ -10,9 +10,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::archive::{Closing, PeriodEvents, WorkerPeriod, closed_periods_of};
 use crate::attendance::StoredPunch;
+use crate::days::{AttendanceDay, employment_in};
 use crate::error::Invalid;
 use crate::event::{AdjustmentVersion, Event, EventId, LeaveVersion, PunchRef};
-use crate::inputs::{Attendance, PeriodInputs, leaver_inputs, period_inputs};
+use crate::inputs::{Attendance, PeriodInputs, period_inputs, run_inputs};
 use crate::master::{Site, Worker};
 use crate::parallel::{cores, map_in_order};
 use crate::vec_map::VecMap;
@@ -499,22 +500,44 @@ impl Ledger {
         self.inputs_of(worker_ids.into_iter().filter_map(|id| self.workers.get(id)), period)
     }
 
-    /// The named workers who left before `period`, with [`leaver_inputs`]: nothing worked in
-    /// it. Unknown ids and workers employed in or after `period` are left out.
-    pub fn leaver_inputs_of<'a>(
+    /// The workers a run of `period` pays (of `org`, or of every org), with their site, ordered
+    /// by org and worker: those employed during it, and of `owed` (workers owed arrears) those
+    /// who left before it, whom no later run would pay. [`Ledger::run_inputs`] gives their inputs.
+    pub fn payable<'a>(
         &self,
-        worker_ids: impl IntoIterator<Item = &'a str>,
         period: PayPeriod,
-    ) -> Vec<(&Worker, &Site, PeriodInputs)> {
-        let empty = WorkerState::default();
-        worker_ids
+        org: Option<&str>,
+        owed: impl IntoIterator<Item = &'a str>,
+    ) -> Vec<(&Worker, &Site)> {
+        let in_org = |w: &&Worker| org.is_none_or(|org| w.org_id == org);
+        let employed = self
+            .workers
+            .values()
+            .filter(in_org)
+            .filter(|w| employment_in(w, period).is_some());
+        let leavers = owed
             .into_iter()
             .filter_map(|id| self.workers.get(id))
-            .filter_map(|w| {
-                let state = self.states.get(w.worker_id.as_str()).unwrap_or(&empty);
-                leaver_inputs(w, state, period).map(|inputs| (w, &self.sites[&w.site_id], inputs))
-            })
-            .collect()
+            .filter(in_org)
+            .filter(|w| w.exited_on.is_some_and(|exit| exit < period.first_day()));
+        let mut workers: Vec<(&Worker, &Site)> =
+            employed.chain(leavers).map(|w| (w, &self.sites[&w.site_id])).collect();
+        workers.sort_unstable_by(|(a, _), (b, _)| (&a.org_id, &a.worker_id).cmp(&(&b.org_id, &b.worker_id)));
+        workers
+    }
+
+    /// The inputs of a worker [`Ledger::payable`] lists, with their days of the period in
+    /// `days` (see [`run_inputs`]).
+    pub fn run_inputs(
+        &self,
+        worker: &Worker,
+        site: &Site,
+        period: PayPeriod,
+        days: &mut Vec<AttendanceDay>,
+    ) -> Option<PeriodInputs> {
+        let empty = WorkerState::default();
+        let state = self.states.get(worker.worker_id.as_str()).unwrap_or(&empty);
+        run_inputs(worker, site, state, period, days)
     }
 
     fn inputs_of<'a>(
@@ -543,6 +566,6 @@ impl Ledger {
 }
 
 /// Period inputs in the order runs compute and write them: by org, then worker.
-pub fn sort_rows(rows: &mut [(&Worker, &Site, PeriodInputs)]) {
+fn sort_rows(rows: &mut [(&Worker, &Site, PeriodInputs)]) {
     rows.sort_unstable_by(|(a, ..), (b, ..)| (&a.org_id, &a.worker_id).cmp(&(&b.org_id, &b.worker_id)));
 }

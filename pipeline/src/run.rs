@@ -13,15 +13,15 @@ use datafusion::execution::context::SessionContext;
 use payroll_connectors::archive;
 use payroll_connectors::checkpoints::Checkpoints;
 use payroll_connectors::files;
-use payroll_connectors::results::{ResultsWriter, RunOutput, RunRecord};
+use payroll_connectors::results::{DaysFile, ResultsWriter, RunOutput, RunRecord};
 use payroll_connectors::{DeadLetters, Progress, Store};
 use payroll_engine::arrears::with_payable;
-use payroll_engine::days::{self, DaysBatch};
+use payroll_engine::days::DaysBatch;
 use payroll_engine::findings::{self, Finding, Paid, Previous};
 use payroll_engine::parallel::{cores, map_in_order};
 use payroll_engine::run::{InputDigest, RulesetRef};
 use payroll_engine::{
-    Arrear, Calculation, Calculator, Ledger, PeriodInputs, Site, Worker, WorkerError, WorkerState, inputs_batches,
+    Arrear, Calculation, Calculator, Ledger, PeriodInputs, Site, Worker, WorkerError, inputs_batches,
 };
 use payroll_rules::Ruleset;
 use payroll_rules::vocabulary::PayPeriod;
@@ -159,32 +159,23 @@ pub async fn run(request: RunRequest<'_>, progress: &dyn Progress) -> Result<Run
     // Arrears are carried by the worker's row of this run: a worker it does not pay has them
     // carried by a later run.
     let owed: BTreeSet<&str> = carried.arrears.iter().map(|a| a.worker_id.as_str()).collect();
-    let mut rows = folded.ledger.period_inputs(period);
-    if let Some(org) = org {
-        rows.retain(|(worker, ..)| worker.org_id == org);
-        // A leaver owed arrears gets a row of their own, with nothing worked in this period:
-        // no later run would ever pay them.
-        let employed: BTreeSet<&str> = rows.iter().map(|(w, ..)| w.worker_id.as_str()).collect();
-        let leavers = folded
-            .ledger
-            .leaver_inputs_of(owed.iter().copied().filter(|w| !employed.contains(w)), period);
-        if !leavers.is_empty() {
-            rows.extend(leavers);
-            payroll_engine::state::sort_rows(&mut rows);
-        }
-        if rows.is_empty() {
-            return Err(Error::NoWorkers {
-                org: org.to_string(),
-                period: period.to_string(),
-            });
-        }
+    // A leaver owed arrears is listed, with nothing worked in this period: no later run would
+    // ever pay them.
+    let workers = folded.ledger.payable(period, org, owed.iter().copied());
+    if let Some(org) = org
+        && workers.is_empty()
+    {
+        return Err(Error::NoWorkers {
+            org: org.to_string(),
+            period: period.to_string(),
+        });
     }
     // Bank details are checked again where money leaves (a payout lists these workers as
     // exceptions, and pays them once the master is corrected); counted here, where the master
     // enters a run, so they can be corrected before. The count names no account.
-    let bank_faults = rows
+    let bank_faults = workers
         .iter()
-        .filter(|(worker, ..)| !payroll_engine::bank::faults(worker).is_empty())
+        .filter(|(worker, _)| !payroll_engine::bank::faults(worker).is_empty())
         .count();
     if bank_faults > 0 {
         tracing::warn!(
@@ -235,9 +226,18 @@ pub async fn run(request: RunRequest<'_>, progress: &dyn Progress) -> Result<Run
     let (mut computing, mut writing) = (computing_started.elapsed(), Duration::ZERO);
     let mut paid_here: BTreeSet<String> = BTreeSet::new();
     let mut days = Duration::ZERO;
-    for chunk in rows.chunks(CHUNK) {
+    for chunk in workers.chunks(CHUNK) {
         let at = Instant::now();
-        let Calculation { results, errors } = calculator.compute(version, inputs_batches(period, chunk)).await?;
+        let Chunk {
+            rows,
+            days: days_files,
+            days_spent,
+        } = inputs_and_days(&folded.ledger, period, chunk)?;
+        days += days_spent;
+        writing += days_spent;
+        computing += at.elapsed() - days_spent;
+        let at = Instant::now();
+        let Calculation { results, errors } = calculator.compute(version, inputs_batches(period, &rows)).await?;
         let results = match net {
             Some(net) => with_payable(&results, net, &nets)?,
             None => results,
@@ -262,16 +262,14 @@ pub async fn run(request: RunRequest<'_>, progress: &dyn Progress) -> Result<Run
         let at = Instant::now();
         writer.write(&results, errors).await?;
         let days_at = Instant::now();
-        writer
-            .write_days(attendance_days(&folded.ledger, &run_id, period, chunk)?)
-            .await?;
+        writer.write_days(days_files).await?;
         days += days_at.elapsed();
         writing += at.elapsed();
     }
     // The checks across workers, org by org: of every worker the run read, computed or not.
     let at = Instant::now();
     let mut by_org: BTreeMap<&str, Vec<Paid>> = BTreeMap::new();
-    for (worker, ..) in &rows {
+    for (worker, _) in &workers {
         by_org.entry(&worker.org_id).or_default().push(Paid {
             worker,
             net: net_pay.get(&worker.worker_id).copied(),
@@ -282,7 +280,6 @@ pub async fn run(request: RunRequest<'_>, progress: &dyn Progress) -> Result<Run
     }
     computing += at.elapsed();
     checking += at.elapsed();
-    drop(rows);
     // A run none of whose workers computed has nothing to write or pay (and wrote nothing): it
     // fails, naming the first error.
     if writer.rows() == 0
@@ -333,40 +330,72 @@ pub async fn run(request: RunRequest<'_>, progress: &dyn Progress) -> Result<Run
     })
 }
 
-/// The `attendance_days` of a chunk of workers as Parquet, `(org, file)` per org of each core's
-/// share: counted and encoded on every core.
-fn attendance_days(
-    ledger: &Ledger,
-    run_id: &str,
-    period: PayPeriod,
-    rows: &[(&Worker, &Site, PeriodInputs)],
-) -> Result<Vec<(String, Vec<u8>)>> {
-    let share = rows.len().div_ceil(cores()).max(1);
-    let none = WorkerState::default();
-    let parts = map_in_order(rows.chunks(share), |part| -> Result<Vec<(String, Vec<u8>)>> {
+/// Rows of the fact table encoded at a time: a core's share of a chunk is millions.
+const DAYS_BATCH: usize = 1 << 16;
+
+/// A chunk's period inputs, and its days of the `attendance_days` fact table as Parquet.
+struct Chunk<'a> {
+    rows: Vec<(&'a Worker, &'a Site, PeriodInputs)>,
+    /// `(org, file)` per org of each core's share.
+    days: Vec<(String, Vec<u8>)>,
+    /// What the fact table added to the chunk's time: the longest of the cores' shares of it.
+    days_spent: Duration,
+}
+
+/// The inputs of a chunk of the run's workers and their days, counted once for both, on
+/// every core: each takes a share of the workers and encodes its share of the days.
+fn inputs_and_days<'a>(ledger: &'a Ledger, period: PayPeriod, workers: &[(&'a Worker, &'a Site)]) -> Result<Chunk<'a>> {
+    let share = workers.len().div_ceil(cores()).max(1);
+    let shares = map_in_order(workers.chunks(share), |part| -> Result<Chunk<'a>> {
+        let mut rows = Vec::with_capacity(part.len());
         let mut files = Vec::new();
-        // Rows come ordered by org: a file per org of the share.
-        for org in part.chunk_by(|(a, ..), (b, ..)| a.org_id == b.org_id) {
-            let mut batch = DaysBatch::new(run_id, period);
-            for (worker, site, _) in org {
-                let state = ledger.state(&worker.worker_id).unwrap_or(&none);
-                batch.push(worker, &days::of_period(worker, site, state, period));
+        let mut spent = Duration::ZERO;
+        let mut days = Vec::new();
+        // Workers come ordered by org: a file per org of the share.
+        for org in part.chunk_by(|(a, _), (b, _)| a.org_id == b.org_id) {
+            let mut file = DaysFile::new()?;
+            let mut batch = DaysBatch::default();
+            for &(worker, site) in org {
+                let Some(inputs) = ledger.run_inputs(worker, site, period, &mut days) else {
+                    continue;
+                };
+                rows.push((worker, site, inputs));
+                let at = Instant::now();
+                batch.push(worker, &days);
+                if batch.len() >= DAYS_BATCH {
+                    file.write(&std::mem::take(&mut batch).finish()?)?;
+                }
+                spent += at.elapsed();
             }
-            if let Some((worker, ..)) = org.first()
-                && !batch.is_empty()
+            let at = Instant::now();
+            if !batch.is_empty() {
+                file.write(&batch.finish()?)?;
+            }
+            if let Some((worker, _)) = org.first()
+                && file.rows() > 0
             {
-                let org_id = worker.org_id.clone();
-                files.push((org_id, payroll_connectors::results::days_parquet(&batch.finish()?)?));
+                files.push((worker.org_id.clone(), file.finish()?));
             }
+            spent += at.elapsed();
         }
-        Ok(files)
+        Ok(Chunk {
+            rows,
+            days: files,
+            days_spent: spent,
+        })
     });
-    Ok(parts
-        .into_iter()
-        .collect::<Result<Vec<_>>>()?
-        .into_iter()
-        .flatten()
-        .collect())
+    let mut chunk = Chunk {
+        rows: Vec::with_capacity(workers.len()),
+        days: Vec::new(),
+        days_spent: Duration::ZERO,
+    };
+    for share in shares {
+        let share = share?;
+        chunk.rows.extend(share.rows);
+        chunk.days.extend(share.days);
+        chunk.days_spent = chunk.days_spent.max(share.days_spent);
+    }
+    Ok(chunk)
 }
 
 /// What a run computes from: the folded ledger and what it was folded from.

@@ -79,6 +79,19 @@ for worker, employed, present, minutes, ot, missed, with_in, lo, hi in days:
     want = (int(e["employment_days"]), D(e["present_days"]), int(e["worked_minutes"]), D(e["ot_hours"]), int(e["missed_punch_days"]))
     assert got == want, (worker, got, want)
     assert lo in ("absent", "half", "paid_leave", "present", "unpaid_leave", "weekly_off"), lo
+# A file holds one run's days of one org: its org, period and run are the path's partitions,
+# columns to every reader of the table.
+import os
+run_id = next(f[:-len(".json")] for f in os.listdir(out + "/runs") if f.endswith(".json"))
+orgs = {r["org_id"] for r in csv.DictReader(open(sample + "/workers.csv"))}
+keys = duckdb.connect().execute(f"""
+    SELECT DISTINCT org_id, period, run_id
+    FROM read_parquet('{out}/attendance_days/**/*.parquet', hive_partitioning = true)""").fetchall()
+assert sorted(keys) == sorted((org, "2026-10", run_id) for org in orgs), keys
+table = ds.dataset(out + "/attendance_days", format="parquet", partitioning="hive").to_table()
+assert table.num_rows == sum(int(e["employment_days"]) for e in expected.values()), table.num_rows
+for column, want in (("org_id", orgs), ("period", {"2026-10"}), ("run_id", {run_id})):
+    assert set(table.column(column).to_pylist()) == want, (column, want)
 statuses = {s for (s,) in duckdb.connect().execute(
     f"SELECT DISTINCT status FROM read_parquet('{out}/attendance_days/**/*.parquet', hive_partitioning = true)").fetchall()}
 assert {"present", "half", "absent", "weekly_off", "paid_leave"} <= statuses, statuses
@@ -111,6 +124,20 @@ print("ok")
         .unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
 
+    let columns = payroll(&[
+        "query",
+        "--csv",
+        "--out",
+        &out.path().display().to_string(),
+        "SELECT * FROM attendance_days LIMIT 1",
+    ]);
+    assert!(columns.status.success(), "{}", String::from_utf8_lossy(&columns.stderr));
+    assert_eq!(
+        String::from_utf8_lossy(&columns.stdout).lines().next(),
+        Some(
+            "org_id,period,run_id,worker_id,site_id,date,status,worked_minutes,ot_minutes,first_in,last_out,missed_punch"
+        )
+    );
     let query = payroll(&[
         "query",
         "--csv",
