@@ -64,7 +64,8 @@ pub enum BenchCommand {
         languages: String,
     },
     /// Kafka ingest into folded state against a bare rdkafka loop over the same topic, and the
-    /// time from a punch to the updated live pay (needs a broker: start one with scripts/broker)
+    /// time from a punch to the updated live pay and live board (needs a broker: start one with
+    /// scripts/broker)
     Ingest {
         #[arg(long, env = "PAYROLL_BROKERS")]
         brokers: String,

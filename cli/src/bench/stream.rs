@@ -8,7 +8,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
-use datafusion::arrow::array::{AsArray, RecordBatch};
+use chrono::NaiveDate;
+use datafusion::arrow::array::{AsArray, RecordBatch, UInt32Array};
+use datafusion::arrow::compute::take_record_batch;
+use datafusion::arrow::datatypes::Date32Type;
 use datafusion::arrow::util::display::array_value_to_string;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use payroll_connectors::checkpoints::Checkpoints;
@@ -272,15 +275,57 @@ pub async fn ingest(
         latencies.push(sent.elapsed().as_secs_f64());
         before = after;
     }
+
+    // A punch to the live board (what `insights/today` shows), every worker of the month on it:
+    // punches on the period's last day between the day and night shifts (19:00-20:15 at the
+    // sites), in and out in turn; each changes the worker's row of that day.
+    let day = period.last_day();
+    let (on_board, Some(shard)) = board_workers(&store, period, worker).await? else {
+        bail!("{worker} is not on the live board: the generated month gave them no punch");
+    };
+    let mut board_before = board_row(&store, period, shard, worker, day).await?;
+    let mut board = Vec::new();
+    for round in 0..6u32 {
+        let direction = if round % 2 == 0 { "in" } else { "out" };
+        let minutes = 13 * 60 + 30 + 15 * round;
+        let json = format!(
+            r#"{{"event_id": "{run}-board-{round}", "worker_id": "{worker}", "ts": "{day}T{:02}:{:02}:00Z", "direction": "{direction}"}}"#,
+            minutes / 60,
+            minutes % 60
+        );
+        let sent = Instant::now();
+        producer
+            .send(BaseRecord::to(&topics.attendance).key(worker).payload(&json))
+            .map_err(|(e, _)| e)?;
+        producer.flush(Duration::from_secs(10))?;
+        let deadline = sent + live_every + Duration::from_secs(60);
+        let after = loop {
+            match board_row(&store, period, shard, worker, day).await? {
+                row if row.is_some() && row != board_before => break row,
+                _ if Instant::now() > deadline => bail!("the punch `{json}` did not reach the live board in 60 s"),
+                _ => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        };
+        board.push(sent.elapsed().as_secs_f64());
+        board_before = after;
+    }
     stop.store(true, Ordering::Relaxed);
     streaming.await??;
     latencies.sort_by(f64::total_cmp);
+    board.sort_by(f64::total_cmp);
     println!(
         "event to live pay with --live-every {:?}: median {:.2} s, worst {:.2} s of {} punches pairs",
         live_every,
         latencies[latencies.len() / 2],
         latencies[latencies.len() - 1],
         latencies.len()
+    );
+    println!(
+        "punch to live board ({on_board} workers on it) with --live-every {:?}: median {:.2} s, worst {:.2} s of {} punches",
+        live_every,
+        board[board.len() / 2],
+        board[board.len() - 1],
+        board.len()
     );
     Ok(())
 }
@@ -332,6 +377,59 @@ async fn live_row(store: &Store, period: PayPeriod, worker: &str) -> Result<Opti
         }
     }
     Ok(None)
+}
+
+/// The worker's row of `day` on the live board, as text, if it is there yet: read from their
+/// shard's file alone, so the polling takes little from the stream it measures.
+async fn board_row(
+    store: &Store,
+    period: PayPeriod,
+    shard: u32,
+    worker: &str,
+    day: NaiveDate,
+) -> Result<Option<String>> {
+    for batch in board_batches(store, period, shard).await? {
+        let dates = batch
+            .column_by_name("date")
+            .and_then(|c| c.as_primitive_opt::<Date32Type>())
+            .ok_or_else(|| anyhow::anyhow!("the live board has no date column"))?;
+        let on_day: Vec<u32> = (0..batch.num_rows())
+            .filter(|&i| dates.value(i) == Date32Type::from_naive_date(day))
+            .map(|i| i as u32)
+            .collect();
+        if let Some(row) = find(&take_record_batch(&batch, &UInt32Array::from(on_day))?, worker)? {
+            return Ok(Some(row));
+        }
+    }
+    Ok(None)
+}
+
+/// Workers on the live board, and the shard whose file has `worker`.
+async fn board_workers(store: &Store, period: PayPeriod, worker: &str) -> Result<(usize, Option<u32>)> {
+    let (mut workers, mut shard_of) = (std::collections::HashSet::new(), None);
+    for shard in 0..PARTITIONS as u32 {
+        for batch in board_batches(store, period, shard).await? {
+            let ids = batch
+                .column_by_name("worker_id")
+                .map(|c| c.as_string::<i32>())
+                .ok_or_else(|| anyhow::anyhow!("the live board has no worker_id column"))?;
+            if ids.iter().any(|id| id == Some(worker)) {
+                shard_of = Some(shard);
+            }
+            workers.extend(ids.iter().flatten().map(str::to_string));
+        }
+    }
+    Ok((workers.len(), shard_of))
+}
+
+async fn board_batches(store: &Store, period: PayPeriod, shard: u32) -> Result<Vec<RecordBatch>> {
+    let path = layout::live_board_part(&period.to_string(), shard);
+    if store.head(&path).await?.is_none() {
+        return Ok(Vec::new());
+    }
+    Ok(ParquetRecordBatchReaderBuilder::try_new(store.get(&path).await?)?
+        .build()?
+        .collect::<Result<_, _>>()?)
 }
 
 #[allow(clippy::expect_used, reason = "results carry worker_id")]

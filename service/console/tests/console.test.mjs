@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test as nodeTest } from 'node:test';
 
-import { axe, context, explained, repo, serve, shot, signIn, start, tokenOf } from './harness.mjs';
+import { axe, context, explained, produce, repo, serve, shot, signIn, start, tokenOf } from './harness.mjs';
 
 let env;
 const figures = [];
@@ -775,6 +775,66 @@ test('HR reads the insights: the figures the API gives, in charts with tables; a
   assert.equal(wide, false, 'the insights page scrolls sideways on a phone');
   await page_done(p2, 'insights-analyst-phone');
   await phone.close();
+});
+
+test("HR watches today's attendance live: the board the API gives, and a punch produced now shows without a reload", async () => {
+  // A service of its own in stream mode, over a broker the sample month was produced to.
+  const live = await start({ stream: true });
+  try {
+    const ctx = await context(live);
+    const page = await ctx.newPage();
+    await signIn(live, page, 'hr1');
+    await page.goto(`${live.base}/#/insights`);
+    // The newest day with a punch, not the pages' clock, is the board's day.
+    await page.getByRole('heading', { name: 'Today, 2026-10-31' }).waitFor({ timeout: 60_000 });
+    const token = await tokenOf(page);
+    const cells = ['checked_in', 'present', 'late', 'missed_punch'];
+    const fromApi = async () => {
+      const today = await (await fetch(`${live.base}/v1/orgs/org0/insights/today`, {
+        headers: { Authorization: `Bearer ${token}` },
+      })).json();
+      return [...today.sites, { site_id: 'Total', ...today.total }].map((r) => [r.site_id, ...cells.map((c) => String(r[c]))]);
+    };
+    const shown = () => page.locator('#today table tbody tr').evaluateAll((rows) =>
+      rows.map((tr) => [...tr.querySelectorAll('th, td')].map((c) => c.textContent.trim())));
+    // The board fills as each shard's first update lands: the page follows it to the API's.
+    const same = async (want) => {
+      const deadline = Date.now() + 30_000;
+      for (;;) {
+        const [api, page] = [await fromApi(), await shown()];
+        if (JSON.stringify(api) === JSON.stringify(page) && (!want || want(api))) return api;
+        if (Date.now() > deadline) {
+          assert.deepEqual(page, api, 'the live board on the page is the API\'s');
+          assert.fail(`the board never showed what was expected: ${JSON.stringify(api)}`);
+        }
+        await new Promise((ok) => setTimeout(ok, 250));
+      }
+    };
+    const before = await same();
+    assert.ok(before.length > 1, 'a row per site and the total');
+    const s03 = (rows) => Number(rows.find(([site]) => site === 'S03')[1]);
+    assert.ok(before.some(([site]) => site === 'S03'), JSON.stringify(before));
+    await page_done(page, 'insights-live');
+
+    // W000014 (org0, S03) begins a night shift: checked in now, on the page by its events.
+    const reloads = [];
+    page.on('framenavigated', (frame) => { if (frame === page.mainFrame()) reloads.push(frame.url()); });
+    const punch = mkdtempSync(join(tmpdir(), 'payroll-punch-'));
+    writeFileSync(join(punch, 'attendance.ndjson'), `${JSON.stringify({
+      event_id: 'console-night-in', worker_id: 'W000014', ts: '2026-10-31T16:00:00Z', direction: 'in',
+    })}\n`);
+    const produced = Date.now();
+    produce(live, punch);
+    rmSync(punch, { recursive: true, force: true });
+    await same((rows) => s03(rows) === s03(before) + 1);
+    figures.push(`a produced punch showed on the console's live board after ${((Date.now() - produced) / 1000).toFixed(2)} s (live_every 1 s)`);
+    assert.deepEqual(reloads, [], 'the board changed without a reload');
+    await ctx.close();
+  } catch (e) {
+    throw await explained(live, e);
+  } finally {
+    await live.stop();
+  }
 });
 
 test('the embedded demo signs in with one button per role', async () => {

@@ -4,10 +4,11 @@
 // provider configured, and Debian's chromium driven by playwright-core. The month gets some
 // refused lines, a ruleset gap for one worker and phones, so every page has something to show.
 
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { appendFileSync, cpSync, mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -163,23 +164,62 @@ async function smsVendor() {
   return Object.assign(vendor, { server, url: `http://127.0.0.1:${server.address().port}/messages` });
 }
 
-/** The whole setup: provider, service over the sample month, browser. */
-export async function start() {
+/** tansu, the Kafka-protocol broker, in memory on a free loopback port, once it accepts
+ * connections. */
+async function broker() {
+  const port = await new Promise((ok) => {
+    const probe = createServer();
+    probe.listen(0, '127.0.0.1', () => { const { port } = probe.address(); probe.close(() => ok(port)); });
+  });
+  const address = `127.0.0.1:${port}`;
+  const child = spawn(process.env.TANSU ?? 'tansu', [
+    'broker', '--storage-engine=memory://tansu/',
+    `--listener-url=tcp://${address}`, `--advertised-listener-url=tcp://${address}`,
+  ], { stdio: 'ignore', env: { ...process.env, RUST_LOG: 'error' } });
+  const spawned = new Promise((_, fail) => child.on('error', (e) =>
+    fail(new Error(`tansu is needed (scripts/test installs it): ${e.message}`))));
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const up = await Promise.race([spawned, new Promise((ok) => {
+      const socket = connect(port, '127.0.0.1', () => { socket.end(); ok(true); });
+      socket.on('error', () => ok(false));
+    })]);
+    if (up) return { address, stop: () => child.kill('SIGTERM') };
+    if (Date.now() > deadline) { child.kill('SIGTERM'); throw new Error(`tansu did not start on ${address}`); }
+    await new Promise((ok) => setTimeout(ok, 100));
+  }
+}
+
+/** Publishes an input folder (or the files of one there are) to the broker's topics. */
+export function produce(env, inputs) {
+  execFileSync(binary(), ['produce', '--brokers', env.broker.address, '--inputs', inputs, '--partitions', '8'],
+    { stdio: ['ignore', 'ignore', 'pipe'] });
+}
+
+/** The whole setup: provider, service over the sample month, browser. With `stream`, the
+ * month goes to a broker of its own and the service consumes it (stream mode, its live board
+ * rewritten every second) instead of reading the folder. */
+export async function start({ stream = false } = {}) {
   mkdirSync(SCREENSHOTS, { recursive: true });
   const dir = mkdtempSync(join(tmpdir(), 'payroll-console-'));
   const inputs = join(dir, 'inputs');
   cpSync(join(repo, 'cli/tests/data/sample'), inputs, { recursive: true });
-  const refused = refusedLines(inputs);
+  const refused = stream ? null : refusedLines(inputs);
   withPhones(inputs);
   const rules = join(dir, 'rules.toml');
   writeFileSync(rules, gappedRuleset());
+  const kafka = stream ? await broker() : null;
+  if (kafka) produce({ broker: kafka }, inputs);
+  const source = kafka
+    ? [`brokers = ${JSON.stringify(kafka.address)}`, `sites = ${JSON.stringify(join(inputs, 'sites.csv'))}`]
+    : [`inputs = ${JSON.stringify(inputs)}`];
   const sms = await smsVendor();
   const idp = await listenLater();
   // The service's port is known once it listens; its config names the issuer first.
   const service = await serve([
     'listen = "127.0.0.1:0"',
     `data = ${JSON.stringify(join(dir, 'data'))}`,
-    `inputs = ${JSON.stringify(inputs)}`,
+    ...source,
     `rules = ${JSON.stringify(rules)}`,
     // Payouts are made from this account.
     '[orgs.org0]',
@@ -198,6 +238,7 @@ export async function start() {
     `issuer = ${JSON.stringify(idp.url)}`,
     `client_id = "${CLIENT_ID}"`,
     'scopes = "openid payroll"',
+    ...(kafka ? ['[stream]', 'period = "2026-10"', 'live_every = "1s"', 'checkpoint_every = "1s"'] : []),
     '',
   ].join('\n'), dir);
   const oidc = provider(idp.url, service.base);
@@ -217,9 +258,11 @@ export async function start() {
     service,
     refused,
     sms,
+    broker: kafka,
     async stop() {
       await browser.close();
       service.child.kill('SIGTERM');
+      kafka?.stop();
       idp.server.close();
       sms.server.close();
       rmSync(dir, { recursive: true, force: true });
