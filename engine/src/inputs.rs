@@ -165,18 +165,6 @@ pub fn period_inputs_and_days(
     Some(inputs)
 }
 
-/// What a run pays a worker it lists for `period`: their [`period_inputs_and_days`] while
-/// employed in it, else (a leaver owed arrears) their [`leaver_inputs`], with no days.
-pub fn run_inputs(
-    worker: &Worker,
-    site: &Site,
-    state: &WorkerState,
-    period: PayPeriod,
-    days: &mut Vec<AttendanceDay>,
-) -> Option<PeriodInputs> {
-    period_inputs_and_days(worker, site, state, period, days).or_else(|| leaver_inputs(worker, state, period))
-}
-
 /// Days of `period` after the worker's exit date on which they punched (0 while employed).
 fn punch_days_after_exit(worker: &Worker, site: &Site, state: &WorkerState, period: PayPeriod) -> i64 {
     let Some(after) = worker.exited_on.and_then(|e| e.succ_opt()) else {

@@ -13,7 +13,7 @@ use crate::attendance::StoredPunch;
 use crate::days::{AttendanceDay, employment_in};
 use crate::error::Invalid;
 use crate::event::{AdjustmentVersion, Event, EventId, LeaveVersion, PunchRef};
-use crate::inputs::{Attendance, PeriodInputs, period_inputs, run_inputs};
+use crate::inputs::{Attendance, PeriodInputs, leaver_inputs, period_inputs, period_inputs_and_days};
 use crate::master::{Site, Worker};
 use crate::parallel::{cores, map_in_order};
 use crate::vec_map::VecMap;
@@ -526,8 +526,9 @@ impl Ledger {
         workers
     }
 
-    /// The inputs of a worker [`Ledger::payable`] lists, with their days of the period in
-    /// `days` (see [`run_inputs`]).
+    /// The inputs of a worker [`Ledger::payable`] lists: their [`period_inputs_and_days`]
+    /// while employed in `period`, else (a leaver owed arrears) their [`leaver_inputs`], with
+    /// no days.
     pub fn run_inputs(
         &self,
         worker: &Worker,
@@ -537,7 +538,7 @@ impl Ledger {
     ) -> Option<PeriodInputs> {
         let empty = WorkerState::default();
         let state = self.states.get(worker.worker_id.as_str()).unwrap_or(&empty);
-        run_inputs(worker, site, state, period, days)
+        period_inputs_and_days(worker, site, state, period, days).or_else(|| leaver_inputs(worker, state, period))
     }
 
     fn inputs_of<'a>(
@@ -568,4 +569,89 @@ impl Ledger {
 /// Period inputs in the order runs compute and write them: by org, then worker.
 fn sort_rows(rows: &mut [(&Worker, &Site, PeriodInputs)]) {
     rows.sort_unstable_by(|(a, ..), (b, ..)| (&a.org_id, &a.worker_id).cmp(&(&b.org_id, &b.worker_id)));
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::collections::HashMap;
+
+    use super::*;
+
+    const OCTOBER: PayPeriod = PayPeriod { year: 2026, month: 10 };
+
+    fn site(site_id: &str, org_id: &str) -> Site {
+        let cells = HashMap::from([
+            ("site_id", site_id),
+            ("org_id", org_id),
+            ("name", "Site"),
+            ("state", "MH"),
+            ("timezone", "Asia/Kolkata"),
+            ("weekly_off", "SUN"),
+        ]);
+        Site::decode(|f| cells.get(f).copied()).unwrap()
+    }
+
+    fn worker(worker_id: &str, org_id: &str, joined_on: &str, exited_on: &str) -> Worker {
+        let site_id = if org_id == "org" { "S1" } else { "S2" };
+        let cells = HashMap::from([
+            ("worker_id", worker_id),
+            ("org_id", org_id),
+            ("site_id", site_id),
+            ("name", "A"),
+            ("gender", "M"),
+            ("state", "MH"),
+            ("skill", "skilled"),
+            ("pay_basis", "daily"),
+            ("rate", "900"),
+            ("pf_applicable", "true"),
+            ("esi_applicable", "false"),
+            ("joined_on", joined_on),
+            ("exited_on", exited_on),
+        ]);
+        Worker::decode(|f| cells.get(f).copied()).unwrap()
+    }
+
+    fn ids<'a>(workers: Vec<(&'a Worker, &Site)>) -> Vec<&'a str> {
+        workers.into_iter().map(|(w, _)| w.worker_id.as_str()).collect()
+    }
+
+    /// A run lists the workers employed in its period and, of those owed arrears, the ones who
+    /// left before it (no later run would pay them), by org and worker; a leaver's inputs have
+    /// no days, an employee's have a day per day of employment.
+    #[test]
+    fn a_run_pays_its_period_s_workers_and_the_leavers_owed_arrears_in_order() {
+        let mut ledger = Ledger::new([site("S1", "org"), site("S2", "other")]);
+        for w in [
+            worker("W3", "org", "2020-01-01", ""),
+            worker("W1", "org", "2020-01-01", "2026-10-05"),
+            worker("W2", "org", "2020-01-01", "2026-09-10"),
+            worker("W4", "org", "2026-11-02", ""),
+            worker("W0", "other", "2020-01-01", ""),
+        ] {
+            ledger.upsert_worker(w).unwrap();
+        }
+        assert_eq!(ids(ledger.payable(OCTOBER, Some("org"), [])), ["W1", "W3"]);
+        // W4 joins after October and W0 is another org's: owed or not, not this run's.
+        assert_eq!(
+            ids(ledger.payable(OCTOBER, Some("org"), ["W2", "W4", "W0"])),
+            ["W1", "W2", "W3"]
+        );
+        assert_eq!(ids(ledger.payable(OCTOBER, None, [])), ["W1", "W3", "W0"]);
+
+        let mut days = Vec::new();
+        let (w1, s1) = (ledger.worker("W1").unwrap(), &site("S1", "org"));
+        let inputs = ledger.run_inputs(w1, s1, OCTOBER, &mut days).unwrap();
+        assert_eq!((days.len(), inputs.attendance.employment_days), (5, 5));
+        assert_eq!(inputs.attendance, Attendance::of_days(&days));
+        let w2 = ledger.worker("W2").unwrap();
+        let inputs = ledger.run_inputs(w2, s1, OCTOBER, &mut days).unwrap();
+        assert_eq!((days.len(), inputs.attendance.employment_days), (0, 0));
+        assert!(
+            ledger
+                .run_inputs(ledger.worker("W4").unwrap(), s1, OCTOBER, &mut days)
+                .is_none()
+        );
+    }
 }
