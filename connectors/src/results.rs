@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray};
-use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
 use datafusion::execution::context::SessionContext;
@@ -684,7 +684,7 @@ pub async fn register_results(ctx: &SessionContext, store: &Store) -> Result<()>
             "no complete run here yet: `payroll run` writes one (the results of a run cut short, without its run record, are never read)",
         ));
     }
-    register_parquet(ctx, store, layout::RESULTS, "results_files", &[]).await?;
+    register_parquet(ctx, store, layout::RESULTS, "results_files", Files::Inferred).await?;
     let complete = RecordBatch::try_new(
         Arc::new(Schema::new(vec![Field::new("run_id", DataType::Utf8, false)])),
         vec![Arc::new(StringArray::from(complete)) as ArrayRef],
@@ -715,16 +715,19 @@ pub async fn register_results(ctx: &SessionContext, store: &Store) -> Result<()>
     .map(|column| format!("\"{column}\""))
     .collect::<Vec<_>>()
     .join(", ");
-    for (dir, table, partitions, columns) in [
-        (layout::ARREARS, "arrears", &[][..], "*"),
-        (layout::FINDINGS, "findings", &[], "*"),
+    for (dir, table, files, columns) in [
+        (layout::ARREARS, "arrears", Files::Inferred, "*"),
+        (layout::FINDINGS, "findings", Files::Inferred, "*"),
         (
             layout::ATTENDANCE_DAYS,
             "attendance_days",
-            &payroll_engine::days::PARTITIONS[..],
+            Files::Partitioned {
+                schema: payroll_engine::days::schema(),
+                partitions: &payroll_engine::days::PARTITIONS,
+            },
             days_columns.as_str(),
         ),
-        (layout::SUMMARY, "summary", &[], "*"),
+        (layout::SUMMARY, "summary", Files::Inferred, "*"),
     ] {
         if store
             .list(&object_store::path::Path::from(dir))
@@ -732,7 +735,7 @@ pub async fn register_results(ctx: &SessionContext, store: &Store) -> Result<()>
             .iter()
             .any(|meta| meta.location.extension() == Some("parquet"))
         {
-            register_parquet(ctx, store, dir, &format!("{table}_files"), partitions).await?;
+            register_parquet(ctx, store, dir, &format!("{table}_files"), files).await?;
             ctx.sql(&format!(
                 "CREATE VIEW {table} AS SELECT {columns} FROM {table}_files WHERE run_id IN (SELECT run_id FROM complete_runs)"
             ))
@@ -744,7 +747,19 @@ pub async fn register_results(ctx: &SessionContext, store: &Store) -> Result<()>
 
 /// Registers a stream's live results in its state store as the table `live`.
 pub async fn register_live(ctx: &SessionContext, state: &Store) -> datafusion::error::Result<()> {
-    register_parquet(ctx, state, layout::LIVE, "live", &[]).await
+    register_parquet(ctx, state, layout::LIVE, "live", Files::Inferred).await
+}
+
+/// What a table's files hold.
+enum Files {
+    /// Every column: the schema is read from them.
+    Inferred,
+    /// `schema`, the `partitions` in the path. Given, not read: a file may hold more (the fact
+    /// table's files of runs written before its keys moved to the path hold them too).
+    Partitioned {
+        schema: SchemaRef,
+        partitions: &'static [&'static str],
+    },
 }
 
 async fn register_parquet(
@@ -752,17 +767,24 @@ async fn register_parquet(
     store: &Store,
     dir: &str,
     table: &str,
-    partitions: &[&str],
+    layout: Files,
 ) -> datafusion::error::Result<()> {
     ctx.register_object_store(store.root_url(), store.object_store());
     let url = ListingTableUrl::parse(format!("{}/", store.url_of(&object_store::path::Path::from(dir))))?;
-    let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
-        .with_file_extension(".parquet")
-        .with_table_partition_cols(partitions.iter().map(|p| (p.to_string(), DataType::Utf8)).collect());
-    let config = ListingTableConfig::new(url)
-        .with_listing_options(options)
-        .infer_schema(&ctx.state())
-        .await?;
+    let options = ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
+    let config = match layout {
+        Files::Inferred => {
+            ListingTableConfig::new(url)
+                .with_listing_options(options)
+                .infer_schema(&ctx.state())
+                .await?
+        }
+        Files::Partitioned { schema, partitions } => ListingTableConfig::new(url)
+            .with_listing_options(
+                options.with_table_partition_cols(partitions.iter().map(|p| (p.to_string(), DataType::Utf8)).collect()),
+            )
+            .with_schema(schema),
+    };
     ctx.register_table(table, Arc::new(ListingTable::try_new(config)?))?;
     Ok(())
 }
