@@ -424,7 +424,7 @@ fn epoch_days(day: NaiveDate) -> i32 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::collections::HashMap;
 
     use super::*;
@@ -465,9 +465,18 @@ mod tests {
     }
 
     fn site() -> Site {
+        site_of("S1", "org")
+    }
+
+    fn worker(joined_on: &str, exited_on: &str) -> Worker {
+        worker_of("W1", "org", "S1", joined_on, exited_on)
+    }
+
+    /// A site in IST whose weekly off is Sunday (the crate's tests share it).
+    pub(crate) fn site_of(site_id: &str, org_id: &str) -> Site {
         let cells = HashMap::from([
-            ("site_id", "S1"),
-            ("org_id", "org"),
+            ("site_id", site_id),
+            ("org_id", org_id),
             ("name", "Site"),
             ("state", "MH"),
             ("timezone", "Asia/Kolkata"),
@@ -476,11 +485,12 @@ mod tests {
         Site::decode(|f| cells.get(f).copied()).unwrap()
     }
 
-    fn worker(joined_on: &str, exited_on: &str) -> Worker {
+    /// A skilled, daily-rated worker (the crate's tests share it).
+    pub(crate) fn worker_of(worker_id: &str, org_id: &str, site_id: &str, joined_on: &str, exited_on: &str) -> Worker {
         let cells = HashMap::from([
-            ("worker_id", "W1"),
-            ("org_id", "org"),
-            ("site_id", "S1"),
+            ("worker_id", worker_id),
+            ("org_id", org_id),
+            ("site_id", site_id),
             ("name", "A"),
             ("gender", "M"),
             ("state", "MH"),

@@ -522,7 +522,7 @@ impl Ledger {
             .filter(|w| w.exited_on.is_some_and(|exit| exit < period.first_day()));
         let mut workers: Vec<(&Worker, &Site)> =
             employed.chain(leavers).map(|w| (w, &self.sites[&w.site_id])).collect();
-        workers.sort_unstable_by(|(a, _), (b, _)| (&a.org_id, &a.worker_id).cmp(&(&b.org_id, &b.worker_id)));
+        workers.sort_unstable_by(|(a, _), (b, _)| run_order(a, b));
         workers
     }
 
@@ -566,51 +566,30 @@ impl Ledger {
     }
 }
 
-/// Period inputs in the order runs compute and write them: by org, then worker.
+/// Period inputs in the order runs compute and write them.
 fn sort_rows(rows: &mut [(&Worker, &Site, PeriodInputs)]) {
-    rows.sort_unstable_by(|(a, ..), (b, ..)| (&a.org_id, &a.worker_id).cmp(&(&b.org_id, &b.worker_id)));
+    rows.sort_unstable_by(|(a, ..), (b, ..)| run_order(a, b));
+}
+
+/// The order runs compute and write workers in: by org, then worker.
+fn run_order(a: &Worker, b: &Worker) -> std::cmp::Ordering {
+    (&a.org_id, &a.worker_id).cmp(&(&b.org_id, &b.worker_id))
 }
 
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
 
-    use std::collections::HashMap;
-
     use super::*;
 
     const OCTOBER: PayPeriod = PayPeriod { year: 2026, month: 10 };
 
-    fn site(site_id: &str, org_id: &str) -> Site {
-        let cells = HashMap::from([
-            ("site_id", site_id),
-            ("org_id", org_id),
-            ("name", "Site"),
-            ("state", "MH"),
-            ("timezone", "Asia/Kolkata"),
-            ("weekly_off", "SUN"),
-        ]);
-        Site::decode(|f| cells.get(f).copied()).unwrap()
-    }
+    use crate::inputs::tests::{site_of as site, worker_of};
 
+    /// A worker of `org` (at S1) or of another org (at S2).
     fn worker(worker_id: &str, org_id: &str, joined_on: &str, exited_on: &str) -> Worker {
         let site_id = if org_id == "org" { "S1" } else { "S2" };
-        let cells = HashMap::from([
-            ("worker_id", worker_id),
-            ("org_id", org_id),
-            ("site_id", site_id),
-            ("name", "A"),
-            ("gender", "M"),
-            ("state", "MH"),
-            ("skill", "skilled"),
-            ("pay_basis", "daily"),
-            ("rate", "900"),
-            ("pf_applicable", "true"),
-            ("esi_applicable", "false"),
-            ("joined_on", joined_on),
-            ("exited_on", exited_on),
-        ]);
-        Worker::decode(|f| cells.get(f).copied()).unwrap()
+        worker_of(worker_id, org_id, site_id, joined_on, exited_on)
     }
 
     fn ids<'a>(workers: Vec<(&'a Worker, &Site)>) -> Vec<&'a str> {
