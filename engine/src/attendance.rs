@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{NaiveDate, TimeZone};
+use chrono::{NaiveDate, Offset, TimeZone};
 use chrono_tz::Tz;
 
 use crate::event::Direction;
@@ -78,12 +78,9 @@ impl WorkerDay {
 pub fn worker_days(punches: impl IntoIterator<Item = StoredPunch>, tz: Tz) -> BTreeMap<NaiveDate, WorkerDay> {
     let mut sorted: Vec<StoredPunch> = punches.into_iter().collect();
     sorted.sort_unstable();
-    let mut days: BTreeMap<NaiveDate, WorkerDay> = BTreeMap::new();
-    // Punches come sorted: the first `in` a day records is its earliest, each `out` its latest.
-    let opened = |days: &mut BTreeMap<NaiveDate, WorkerDay>, at_ms: i64, unpaired: bool| {
-        let day = day_at(days, tz, at_ms);
-        day.first_in.get_or_insert(at_ms);
-        day.unpaired |= unpaired;
+    let mut days = Days {
+        days: BTreeMap::new(),
+        dates: LocalDates::new(tz),
     };
     let mut previous_kept: Option<StoredPunch> = None;
     let mut open_in: Option<i64> = None;
@@ -97,41 +94,110 @@ pub fn worker_days(punches: impl IntoIterator<Item = StoredPunch>, tz: Tz) -> BT
         let at = punch.at_ms();
         match (punch.direction(), open_in) {
             (Direction::In, Some(earlier)) => {
-                opened(&mut days, earlier, true);
+                days.opened(earlier, true);
                 open_in = Some(at);
             }
             (Direction::In, None) => open_in = Some(at),
             (Direction::Out, Some(start)) if at - start <= LONGEST_SHIFT_MS => {
-                opened(&mut days, start, false);
-                let day = day_at(&mut days, tz, start);
+                let day = days.opened(start, false);
                 day.minutes += (at - start) / 60_000;
                 day.last_out = Some(at);
                 open_in = None;
             }
             (Direction::Out, Some(start)) => {
-                opened(&mut days, start, true);
-                closed_nothing(day_at(&mut days, tz, at), at);
+                days.opened(start, true);
+                closed_nothing(days.at(at), at);
                 open_in = None;
             }
-            (Direction::Out, None) => closed_nothing(day_at(&mut days, tz, at), at),
+            (Direction::Out, None) => closed_nothing(days.at(at), at),
         }
     }
     if let Some(start) = open_in {
-        opened(&mut days, start, true);
-        day_at(&mut days, tz, start).open = true;
+        days.opened(start, true).open = true;
     }
-    days
+    days.days
 }
 
-/// The day an instant falls on in the site's timezone.
-#[allow(clippy::expect_used, reason = "UTC instants map to one local time")]
-fn day_at(days: &mut BTreeMap<NaiveDate, WorkerDay>, tz: Tz, at_ms: i64) -> &mut WorkerDay {
-    let date = tz
-        .timestamp_millis_opt(at_ms)
-        .single()
-        .expect("UTC instants map to one local time")
-        .date_naive();
-    days.entry(date).or_default()
+/// The days being counted, by local date at the worker's site.
+struct Days {
+    days: BTreeMap<NaiveDate, WorkerDay>,
+    dates: LocalDates,
+}
+
+impl Days {
+    /// The day an instant falls on.
+    fn at(&mut self, at_ms: i64) -> &mut WorkerDay {
+        self.days.entry(self.dates.of(at_ms)).or_default()
+    }
+
+    /// The day a shift begun at `at_ms` is credited to. Punches come sorted: the first `in` a
+    /// day records is its earliest.
+    fn opened(&mut self, at_ms: i64, unpaired: bool) -> &mut WorkerDay {
+        let day = self.at(at_ms);
+        day.first_in.get_or_insert(at_ms);
+        day.unpaired |= unpaired;
+        day
+    }
+}
+
+/// The local dates of a worker's instants at their site. chrono-tz searches the zone's
+/// transitions on every lookup, three per shift, 70 million a month for a million workers;
+/// a worker's punches come sorted and fall on some thirty days, so the site's offset is looked
+/// up once per UTC day and the date is arithmetic.
+struct LocalDates {
+    tz: Tz,
+    /// The UTC day last looked up (days since the epoch), and the site's offset in ms through
+    /// the whole of it, `None` when the offset changes within it (a daylight-saving day: every
+    /// instant of it looked up).
+    day: Option<(i64, Option<i64>)>,
+}
+
+const DAY_MS: i64 = 86_400_000;
+
+/// Days from 1 January of year 1 (chrono's count) to 1 January 1970.
+const UNIX_EPOCH_FROM_CE: i64 = 719_163;
+
+impl LocalDates {
+    fn new(tz: Tz) -> LocalDates {
+        LocalDates { tz, day: None }
+    }
+
+    /// The date `at_ms` falls on in the site's timezone.
+    #[allow(clippy::expect_used, reason = "UTC instants map to one local time")]
+    fn of(&mut self, at_ms: i64) -> NaiveDate {
+        let utc_day = at_ms.div_euclid(DAY_MS);
+        let offset = match self.day {
+            Some((day, offset)) if day == utc_day => offset,
+            _ => {
+                let offset = self.offset_through(utc_day);
+                self.day = Some((utc_day, offset));
+                offset
+            }
+        };
+        let local = offset.and_then(|offset| {
+            let days = (at_ms + offset).div_euclid(DAY_MS) + UNIX_EPOCH_FROM_CE;
+            NaiveDate::from_num_days_from_ce_opt(i32::try_from(days).ok()?)
+        });
+        local.unwrap_or_else(|| {
+            self.tz
+                .timestamp_millis_opt(at_ms)
+                .single()
+                .expect("UTC instants map to one local time")
+                .date_naive()
+        })
+    }
+
+    /// The offset through the whole UTC day, when its first and last millisecond have the same
+    /// (no zone changes its offset twice in a day and back).
+    fn offset_through(&self, utc_day: i64) -> Option<i64> {
+        let at = |ms: i64| {
+            let utc = chrono::DateTime::from_timestamp_millis(ms)?.naive_utc();
+            Some(i64::from(self.tz.offset_from_utc_datetime(&utc).fix().local_minus_utc()) * 1000)
+        };
+        let first = at(utc_day.checked_mul(DAY_MS)?)?;
+        let last = at(utc_day.checked_mul(DAY_MS)?.checked_add(DAY_MS - 1)?)?;
+        (first == last).then_some(first)
+    }
 }
 
 /// An `out` that closed no shift: the day it fell on has a missed punch.
@@ -164,6 +230,64 @@ mod tests {
     }
 
     const IST: Tz = chrono_tz::Asia::Kolkata;
+    /// Zones with daylight saving, half- and quarter-hour offsets, and a skipped day (Apia
+    /// crossed the date line at the end of 2011).
+    const ZONES: [Tz; 7] = [
+        chrono_tz::Asia::Kolkata,
+        chrono_tz::Asia::Kathmandu,
+        chrono_tz::America::New_York,
+        chrono_tz::Europe::London,
+        chrono_tz::Australia::Lord_Howe,
+        chrono_tz::Pacific::Apia,
+        chrono_tz::America::St_Johns,
+    ];
+
+    proptest::proptest! {
+        /// The cached offset gives the date a full lookup gives, for sorted instants from 1970
+        /// to 2040 (a worker's punches, hours to days apart) in every zone above.
+        #[test]
+        fn local_dates_are_the_zones_dates(
+            zone in proptest::sample::select(ZONES.to_vec()),
+            start in 0i64..2_208_988_800_000,
+            steps in proptest::collection::vec(0i64..3 * DAY_MS, 1..60),
+        ) {
+            let mut dates = LocalDates::new(zone);
+            let mut at = start;
+            for step in steps {
+                at += step;
+                let expected = zone.timestamp_millis_opt(at).single().unwrap().date_naive();
+                proptest::prop_assert_eq!(dates.of(at), expected, "at {} in {}", at, zone);
+            }
+        }
+    }
+
+    /// Every ten minutes of the days around each change of offset from 2000 to 2040, in every
+    /// zone above: the days the cached offset must not be used through.
+    #[test]
+    fn local_dates_around_every_change_of_offset() {
+        let offset = |zone: Tz, ms: i64| {
+            let utc = chrono::DateTime::from_timestamp_millis(ms).unwrap().naive_utc();
+            zone.offset_from_utc_datetime(&utc).fix()
+        };
+        let first_day = NaiveDate::from_ymd_opt(2000, 1, 1).unwrap();
+        let from = first_day.and_hms_opt(0, 0, 0).unwrap().and_utc().timestamp_millis() / DAY_MS;
+        let mut checked = 0;
+        for zone in ZONES {
+            let changes: Vec<i64> = (from..from + 40 * 366)
+                .filter(|day| offset(zone, day * DAY_MS) != offset(zone, (day + 1) * DAY_MS))
+                .collect();
+            checked += changes.len();
+            let mut dates = LocalDates::new(zone);
+            for day in changes {
+                for at in ((day - 1) * DAY_MS..(day + 2) * DAY_MS).step_by(600_000) {
+                    let expected = zone.timestamp_millis_opt(at).single().unwrap().date_naive();
+                    assert_eq!(dates.of(at), expected, "at {at} in {zone}");
+                }
+            }
+        }
+        // Four zones change twice a year (Apia until 2021), Kolkata and Kathmandu never.
+        assert!(checked > 250, "{checked} changes of offset");
+    }
 
     #[test]
     fn a_night_shift_counts_on_the_day_it_began() {
