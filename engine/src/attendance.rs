@@ -141,15 +141,18 @@ impl Days {
 }
 
 /// The local dates of a worker's instants at their site. chrono-tz searches the zone's
-/// transitions on every lookup, three per shift, 70 million a month for a million workers;
-/// a worker's punches come sorted and fall on some thirty days, so the site's offset is looked
-/// up once per UTC day and the date is arithmetic.
+/// transitions on every lookup, three per shift, 70 million a month for a million workers.
+/// A site's offset is the same through nearly every UTC day, so it is looked up once per site
+/// and UTC day on each thread ([`OFFSETS`]), and a date is arithmetic on it.
 struct LocalDates {
     tz: Tz,
-    /// The UTC day last looked up (days since the epoch), and the site's offset in ms through
-    /// the whole of it, `None` when the offset changes within it (a daylight-saving day: every
-    /// instant of it looked up).
-    day: Option<(i64, Option<i64>)>,
+    /// The UTC day (days since the epoch) of the last instant, and the site's offset in ms
+    /// through the whole of it: `None` when the offset changes within it (that day's instants
+    /// are looked up one by one).
+    utc_day: Option<(i64, Option<i64>)>,
+    /// The last local date given, by its day since the epoch: a shift's punches ask for one
+    /// date several times, and a day count to a date is a calendar computation.
+    local: Option<(i64, NaiveDate)>,
 }
 
 const DAY_MS: i64 = 86_400_000;
@@ -157,26 +160,50 @@ const DAY_MS: i64 = 86_400_000;
 /// Days from 1 January of year 1 (chrono's count) to 1 January 1970.
 const UNIX_EPOCH_FROM_CE: i64 = 719_163;
 
+/// Slots of each thread's memo of offsets by zone and UTC day: a month at fifty sites.
+const OFFSET_SLOTS: usize = 2048;
+
+/// A zone's offset through one UTC day, as [`offset_through`] gives it.
+type DayOffset = (Tz, i64, Option<i64>);
+
+thread_local! {
+    /// Offsets by zone and UTC day, each slot the last one hashed to it: a memo of a pure
+    /// function, so the workers of one site share their lookups on a core.
+    static OFFSETS: std::cell::RefCell<Vec<Option<DayOffset>>> =
+        std::cell::RefCell::new(vec![None; OFFSET_SLOTS]);
+}
+
 impl LocalDates {
     fn new(tz: Tz) -> LocalDates {
-        LocalDates { tz, day: None }
+        LocalDates {
+            tz,
+            utc_day: None,
+            local: None,
+        }
     }
 
     /// The date `at_ms` falls on in the site's timezone.
     #[allow(clippy::expect_used, reason = "UTC instants map to one local time")]
     fn of(&mut self, at_ms: i64) -> NaiveDate {
         let utc_day = at_ms.div_euclid(DAY_MS);
-        let offset = match self.day {
+        let offset = match self.utc_day {
             Some((day, offset)) if day == utc_day => offset,
             _ => {
-                let offset = self.offset_through(utc_day);
-                self.day = Some((utc_day, offset));
+                let offset = memo_offset(self.tz, utc_day);
+                self.utc_day = Some((utc_day, offset));
                 offset
             }
         };
         let local = offset.and_then(|offset| {
-            let days = (at_ms + offset).div_euclid(DAY_MS) + UNIX_EPOCH_FROM_CE;
-            NaiveDate::from_num_days_from_ce_opt(i32::try_from(days).ok()?)
+            let day = (at_ms + offset).div_euclid(DAY_MS);
+            match self.local {
+                Some((known, date)) if known == day => Some(date),
+                _ => {
+                    let date = NaiveDate::from_num_days_from_ce_opt(i32::try_from(day + UNIX_EPOCH_FROM_CE).ok()?)?;
+                    self.local = Some((day, date));
+                    Some(date)
+                }
+            }
         });
         local.unwrap_or_else(|| {
             self.tz
@@ -186,18 +213,35 @@ impl LocalDates {
                 .date_naive()
         })
     }
+}
 
-    /// The offset through the whole UTC day, when its first and last millisecond have the same
-    /// (no zone changes its offset twice in a day and back).
-    fn offset_through(&self, utc_day: i64) -> Option<i64> {
-        let at = |ms: i64| {
-            let utc = chrono::DateTime::from_timestamp_millis(ms)?.naive_utc();
-            Some(i64::from(self.tz.offset_from_utc_datetime(&utc).fix().local_minus_utc()) * 1000)
-        };
-        let first = at(utc_day.checked_mul(DAY_MS)?)?;
-        let last = at(utc_day.checked_mul(DAY_MS)?.checked_add(DAY_MS - 1)?)?;
-        (first == last).then_some(first)
-    }
+/// [`offset_through`], remembered on this thread.
+fn memo_offset(tz: Tz, utc_day: i64) -> Option<i64> {
+    OFFSETS.with_borrow_mut(|slots| match slots[slot(tz, utc_day)] {
+        Some((zone, day, offset)) if zone == tz && day == utc_day => offset,
+        _ => {
+            let offset = offset_through(tz, utc_day);
+            slots[slot(tz, utc_day)] = Some((tz, utc_day, offset));
+            offset
+        }
+    })
+}
+
+/// A zone's days take consecutive slots; zones are spread over them.
+fn slot(tz: Tz, utc_day: i64) -> usize {
+    (utc_day as usize ^ (tz as usize).wrapping_mul(0x9e37)) % OFFSET_SLOTS
+}
+
+/// The zone's offset in ms through the whole UTC day, when its first and last millisecond have
+/// the same (no zone changes its offset twice in a day and back).
+fn offset_through(tz: Tz, utc_day: i64) -> Option<i64> {
+    let at = |ms: i64| {
+        let utc = chrono::DateTime::from_timestamp_millis(ms)?.naive_utc();
+        Some(i64::from(tz.offset_from_utc_datetime(&utc).fix().local_minus_utc()) * 1000)
+    };
+    let first = at(utc_day.checked_mul(DAY_MS)?)?;
+    let last = at(utc_day.checked_mul(DAY_MS)?.checked_add(DAY_MS - 1)?)?;
+    (first == last).then_some(first)
 }
 
 /// An `out` that closed no shift: the day it fell on has a missed punch.
@@ -257,6 +301,23 @@ mod tests {
                 at += step;
                 let expected = zone.timestamp_millis_opt(at).single().unwrap().date_naive();
                 proptest::prop_assert_eq!(dates.of(at), expected, "at {} in {}", at, zone);
+            }
+        }
+    }
+
+    /// The memo gives every zone's own offsets, zones and days interleaved as a run's workers
+    /// at sites in different zones ask for them (twice: remembered the second time), and days
+    /// that share a slot (a whole number of slots apart, in winter and in summer) their own.
+    #[test]
+    fn the_memo_gives_each_zone_its_own_offsets() {
+        let slots = OFFSET_SLOTS as i64;
+        // From 12 January 2025, and the same slots in August 2030 and March 2036.
+        let days = (0..3).flat_map(|k| 20_100 + k * slots..20_130 + k * slots);
+        for _ in 0..2 {
+            for day in days.clone() {
+                for zone in ZONES {
+                    assert_eq!(memo_offset(zone, day), offset_through(zone, day), "{zone} on day {day}");
+                }
             }
         }
     }
