@@ -195,15 +195,6 @@ pub fn employment_in(worker: &Worker, period: PayPeriod) -> Option<(NaiveDate, N
     (first <= last).then_some((first, last))
 }
 
-/// The worker's days of `period` for the fact table: none when attendance came as a summary
-/// (their time system kept the days) or their employment does not overlap the period.
-pub fn of_period(worker: &Worker, site: &Site, state: &WorkerState, period: PayPeriod) -> Vec<AttendanceDay> {
-    match employment_in(worker, period) {
-        Some((first, last)) if !state.summaries.contains_key(&period) => days_between(state, site, first, last),
-        _ => Vec::new(),
-    }
-}
-
 /// The fact table's columns in each file: `worker_id, site_id, date, status, worked_minutes,
 /// ot_minutes, first_in, last_out, missed_punch` (instants in UTC). A file holds one run's days
 /// of one org, so `org_id`, `period` and `run_id` are its path's hive partitions
@@ -356,20 +347,22 @@ impl DaysBatch {
 /// site (what "late" is judged by).
 pub type LiveDay = (AttendanceDay, Option<i32>);
 
-/// The worker's last `keep` days with a punch in `period`: what the live board of a stream
-/// reads (who is checked in now, who came and when, who missed a punch).
-pub fn recent(worker: &Worker, site: &Site, state: &WorkerState, period: PayPeriod, keep: usize) -> Vec<LiveDay> {
+/// The last `keep` of a worker's days with a punch: what the live board of a stream reads (who
+/// is checked in now, who came and when, who missed a punch).
+fn recent(site: &Site, days: &[AttendanceDay], keep: usize) -> Vec<LiveDay> {
     use chrono::{TimeZone, Timelike};
-    let mut days = of_period(worker, site, state, period);
-    days.retain(|d| d.first_in.is_some() || d.last_out.is_some());
-    let skip = days.len().saturating_sub(keep);
-    days.drain(skip..)
-        .map(|day| {
+    let punched: Vec<&AttendanceDay> = days
+        .iter()
+        .filter(|d| d.first_in.is_some() || d.last_out.is_some())
+        .collect();
+    punched[punched.len().saturating_sub(keep)..]
+        .iter()
+        .map(|&day| {
             let minute = day
                 .first_in
                 .and_then(|at| site.timezone.timestamp_millis_opt(at).single())
                 .map(|t| (t.hour() * 60 + t.minute()) as i32);
-            (day, minute)
+            (*day, minute)
         })
         .collect()
 }
@@ -460,22 +453,15 @@ struct BoardWorker {
 }
 
 impl LiveBoard {
-    /// Takes in the `recalculated` workers: those of `rows` (employed in `period`) get their
-    /// recent days anew; the others leave the board.
-    pub fn update(
-        &mut self,
-        ledger: &crate::Ledger,
-        recalculated: &[Box<str>],
-        rows: &[(&Worker, &Site, crate::PeriodInputs)],
-        period: PayPeriod,
-    ) {
+    /// Takes in the `recalculated` workers: those `counted` (employed in the period, with their
+    /// days, [`crate::Ledger::period_inputs_and_days_of`]) get their recent days anew; the others
+    /// leave the board.
+    pub fn update(&mut self, recalculated: &[Box<str>], counted: &[crate::state::CountedWorker]) {
         for id in recalculated {
             self.workers.remove(id);
         }
-        let none = WorkerState::default();
-        for (worker, site, _) in rows {
-            let state = ledger.state(&worker.worker_id).unwrap_or(&none);
-            let days = recent(worker, site, state, period, BOARD_DAYS);
+        for ((worker, site, _), days) in counted {
+            let days = recent(site, days, BOARD_DAYS);
             if !days.is_empty() {
                 self.workers.insert(
                     worker.worker_id.as_str().into(),

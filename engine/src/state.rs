@@ -500,6 +500,22 @@ impl Ledger {
         self.inputs_of(worker_ids.into_iter().filter_map(|id| self.workers.get(id)), period)
     }
 
+    /// As [`Ledger::period_inputs_of`], each with the days its inputs are the sum of (what the
+    /// live board shows), counted once for both.
+    pub fn period_inputs_and_days_of<'a>(
+        &self,
+        worker_ids: impl IntoIterator<Item = &'a str>,
+        period: PayPeriod,
+    ) -> Vec<CountedWorker<'_>> {
+        let workers = worker_ids.into_iter().filter_map(|id| self.workers.get(id));
+        let mut rows = self.each_of(workers, |worker, site, state| {
+            let mut days = Vec::new();
+            period_inputs_and_days(worker, site, state, period, &mut days).map(|inputs| ((worker, site, inputs), days))
+        });
+        rows.sort_unstable_by(|((a, ..), _), ((b, ..), _)| run_order(a, b));
+        rows
+    }
+
     /// The workers a run of `period` pays (of `org`, or of every org), with their site, ordered
     /// by org and worker: those employed during it, and of `owed` (workers owed arrears) those
     /// who left before it, whom no later run would pay. [`Ledger::run_inputs`] gives their inputs.
@@ -546,6 +562,19 @@ impl Ledger {
         workers: impl Iterator<Item = &'a Worker>,
         period: PayPeriod,
     ) -> Vec<(&'a Worker, &'a Site, PeriodInputs)> {
+        let mut rows = self.each_of(workers, |worker, site, state| {
+            period_inputs(worker, site, state, period).map(|inputs| (worker, site, inputs))
+        });
+        sort_rows(&mut rows);
+        rows
+    }
+
+    /// What `count` gives of each worker, their site and state, in their order.
+    fn each_of<'a, T: Send>(
+        &'a self,
+        workers: impl Iterator<Item = &'a Worker>,
+        count: impl Fn(&'a Worker, &'a Site, &WorkerState) -> Option<T> + Sync,
+    ) -> Vec<T> {
         let empty = WorkerState::default();
         let workers: Vec<&Worker> = workers.collect();
         // A million workers' days took seconds on one core: every core takes a share.
@@ -555,16 +584,16 @@ impl Ledger {
                 .iter()
                 .filter_map(|&w| {
                     let site = &self.sites[&w.site_id];
-                    let state = self.states.get(w.worker_id.as_str()).unwrap_or(&empty);
-                    period_inputs(w, site, state, period).map(|inputs| (w, site, inputs))
+                    count(w, site, self.states.get(w.worker_id.as_str()).unwrap_or(&empty))
                 })
                 .collect::<Vec<_>>()
         });
-        let mut rows: Vec<(&Worker, &Site, PeriodInputs)> = parts.into_iter().flatten().collect();
-        sort_rows(&mut rows);
-        rows
+        parts.into_iter().flatten().collect()
     }
 }
+
+/// A worker's period inputs with the days they are the sum of.
+pub type CountedWorker<'a> = ((&'a Worker, &'a Site, PeriodInputs), Vec<AttendanceDay>);
 
 /// Period inputs in the order runs compute and write them.
 fn sort_rows(rows: &mut [(&Worker, &Site, PeriodInputs)]) {

@@ -721,11 +721,12 @@ impl Shards {
         };
         for (&number, owned) in self.owned.iter_mut().filter(|(_, o)| o.shard.has_dirty()) {
             let dirty = owned.shard.take_dirty();
-            let rows = owned
+            let counted = owned
                 .shard
                 .ledger()
-                .period_inputs_of(dirty.iter().map(|id| &**id), period);
-            owned.board.update(owned.shard.ledger(), &dirty, &rows, period);
+                .period_inputs_and_days_of(dirty.iter().map(|id| &**id), period);
+            owned.board.update(&dirty, &counted);
+            let rows: Vec<_> = counted.into_iter().map(|(row, _)| row).collect();
             let board = parquet(&[owned.board.batch()]);
             let batches = inputs_batches(period, &rows);
             let calculated = match batches.is_empty() {
