@@ -217,11 +217,12 @@ impl LocalDates {
 
 /// [`offset_through`], remembered on this thread.
 fn memo_offset(tz: Tz, utc_day: i64) -> Option<i64> {
-    OFFSETS.with_borrow_mut(|slots| match slots[slot(tz, utc_day)] {
+    let slot = slot(tz, utc_day);
+    OFFSETS.with_borrow_mut(|slots| match slots[slot] {
         Some((zone, day, offset)) if zone == tz && day == utc_day => offset,
         _ => {
             let offset = offset_through(tz, utc_day);
-            slots[slot(tz, utc_day)] = Some((tz, utc_day, offset));
+            slots[slot] = Some((tz, utc_day, offset));
             offset
         }
     })
