@@ -17,7 +17,7 @@ use serde_json::Value;
 const LIVE_EVERY: Duration = Duration::from_secs(1);
 
 /// How long a produced punch may take to show in pay-to-date before a test fails: generous,
-/// since builds and other tests share the machine's cores; the figure itself is printed.
+/// since builds and other tests share the machine's cores; the figure itself is reported (`common::figure`).
 const SHOWN_WITHIN: Duration = Duration::from_secs(10);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -63,11 +63,11 @@ async fn a_produced_punch_shows_in_pay_within_seconds() {
     assert_eq!(ready["stream"], "ok", "{ready:#}");
 
     let seen = publish_absent_day_and_wait(&h, &producer, "1", pay, &hr).await;
-    println!(
-        "figure: a produced punch showed in /pay after {:.3} s (live_every {} s; aim live_every + 1 s)",
+    common::figure(format_args!(
+        "a produced punch showed in /pay after {:.3} s (live_every {} s; aim live_every + 1 s)",
         seen.as_secs_f64(),
         LIVE_EVERY.as_secs()
-    );
+    ));
     assert!(
         seen <= SHOWN_WITHIN,
         "the punch showed after {seen:?}, more than {SHOWN_WITHIN:?}"
@@ -208,11 +208,11 @@ async fn live_board_follows_the_punches(h: &Harness, producer: &KafkaConfig, hr:
         }
     }
     let seen = produced.elapsed();
-    println!(
-        "figure: a produced punch showed on the live board after {:.3} s (live_every {} s; aim live_every + 1 s)",
+    common::figure(format_args!(
+        "a produced punch showed on the live board after {:.3} s (live_every {} s; aim live_every + 1 s)",
         seen.as_secs_f64(),
         LIVE_EVERY.as_secs()
-    );
+    ));
     assert!(
         seen <= SHOWN_WITHIN,
         "the punch showed after {seen:?}, more than {SHOWN_WITHIN:?}"
@@ -385,10 +385,10 @@ async fn workers_without_pay_never_hold_back_their_shard_live_pay() {
         "the check needs a worker error in W000014's shard: {shard:?}"
     );
     let seen = publish_absent_day_and_wait(&h, &producer, "2", &pay("W000014"), &hr).await;
-    println!(
-        "figure: a produced punch showed in /pay, beside workers without pay, after {:.3} s",
+    common::figure(format_args!(
+        "a produced punch showed in /pay, beside workers without pay, after {:.3} s",
         seen.as_secs_f64()
-    );
+    ));
     assert!(seen <= SHOWN_WITHIN, "after {seen:?}");
 
     // Operators see how many workers the stream leaves without pay.

@@ -17,6 +17,22 @@ use serde_json::Value;
 
 pub const SECRET: &str = "test-secret-of-at-least-thirty-two-characters";
 
+/// A figure a test measured (a latency, say) whose bound it keeps generous: printed, and
+/// appended to `target/tmp/figures.txt`, which `scripts/test` shows at its end (the test
+/// harness keeps a passing test's output to itself).
+pub fn figure(line: std::fmt::Arguments) {
+    use std::io::Write;
+    let line = format!("figure: {line}");
+    println!("{line}");
+    let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join("figures.txt");
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .unwrap();
+    writeln!(file, "{line}").unwrap();
+}
+
 /// The reference month (the same files as `../shared/reference/sample`).
 pub fn sample() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../cli/tests/data/sample")
