@@ -123,7 +123,11 @@ impl Rounding {
             return 10i128.checked_pow((-shift) as u32)?.checked_mul(value);
         }
         let factor = 10i128.checked_pow(shift as u32)?;
-        let (quotient, remainder) = (value / factor, value % factor);
+        // Pay fits 64 bits: their division is several times cheaper than 128 bits'.
+        let (quotient, remainder) = match (i64::try_from(value), i64::try_from(factor)) {
+            (Ok(v), Ok(f)) => ((v / f) as i128, (v % f) as i128),
+            _ => (value / factor, value % factor),
+        };
         if remainder == 0 {
             return Some(quotient);
         }

@@ -2,7 +2,7 @@
 //! as a function of its match columns and then its range value, e.g. `pt_slabs(state, gender,
 //! month, gross)`: the first row whose cells match and whose bound holds gives the value.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -11,6 +11,7 @@ use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Decimal128Type, Int64Type};
 use datafusion::common::{DataFusionError, Result, ScalarValue, exec_err, plan_err};
 use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
+use foldhash::fast::RandomState;
 use rust_decimal::Decimal;
 
 use crate::file::{TableDef, cell_text, line_of};
@@ -242,18 +243,91 @@ impl Table {
     }
 
     fn lookup(&self, keys: &[Option<&str>], range: Option<Decimal>) -> Option<Decimal> {
-        self.rows.iter().find_map(|row| {
-            let cells_match = row
-                .cells
-                .iter()
-                .zip(keys)
-                .all(|(cell, key)| cell.as_deref().is_none_or(|c| Some(c) == *key));
-            let bound_holds = match range {
+        let mut rows = self.every_row();
+        for (column, key) in keys.iter().enumerate() {
+            rows.keep(&self.rows_letting(column, *key));
+        }
+        self.first_holding(&rows, range).map(|i| self.rows[i].value)
+    }
+
+    fn every_row(&self) -> RowSet {
+        RowSet::of(self.rows.len(), |_| true)
+    }
+
+    /// The rows whose cell in key column `column` lets `key` through (a wildcard lets any).
+    fn rows_letting(&self, column: usize, key: Option<&str>) -> RowSet {
+        RowSet::of(self.rows.len(), |i| {
+            self.rows[i].cells[column].as_deref().is_none_or(|c| Some(c) == key)
+        })
+    }
+
+    /// The first of `rows`, in the table's order, whose bound holds for `range`.
+    fn first_holding(&self, rows: &RowSet, range: Option<Decimal>) -> Option<usize> {
+        rows.iter().find(|&i| {
+            let row = &self.rows[i];
+            match range {
                 Some(v) => row.bound.holds(v),
                 None => row.bound == Bound::Any,
-            };
-            (cells_match && bound_holds).then_some(row.value)
+            }
         })
+    }
+}
+
+/// Some of a table's rows, a bit each, in the table's order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct RowSet(Vec<u64>);
+
+impl RowSet {
+    fn of(rows: usize, member: impl Fn(usize) -> bool) -> RowSet {
+        let mut words = vec![0u64; rows.div_ceil(64)];
+        for i in (0..rows).filter(|&i| member(i)) {
+            words[i / 64] |= 1 << (i % 64);
+        }
+        RowSet(words)
+    }
+
+    /// Keeps only the rows also in `other`.
+    fn keep(&mut self, other: &RowSet) {
+        for (word, other) in self.0.iter_mut().zip(&other.0) {
+            *word &= other;
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = usize> + '_ {
+        self.0.iter().enumerate().flat_map(|(w, &word)| {
+            let mut rest = word;
+            std::iter::from_fn(move || {
+                (rest != 0).then(|| {
+                    let bit = rest.trailing_zeros() as usize;
+                    rest &= rest - 1;
+                    w * 64 + bit
+                })
+            })
+        })
+    }
+}
+
+/// A key column's values met in a batch, with the rows each lets through. Its values repeat (a
+/// state, a skill, the month): a short list searched in order costs less than hashing each
+/// row's, and a column of many values (sites, say) goes on in a hash map.
+#[derive(Default)]
+struct Letting<'a> {
+    few: Vec<(Option<&'a str>, RowSet)>,
+    many: HashMap<Option<&'a str>, RowSet, RandomState>,
+}
+
+impl<'a> Letting<'a> {
+    const FEW: usize = 8;
+
+    fn rows(&mut self, table: &Table, column: usize, key: Option<&'a str>) -> &RowSet {
+        if let Some(at) = self.few.iter().position(|(k, _)| *k == key) {
+            return &self.few[at].1;
+        }
+        if self.few.len() < Self::FEW {
+            self.few.push((key, table.rows_letting(column, key)));
+            return &self.few[self.few.len() - 1].1;
+        }
+        self.many.entry(key).or_insert_with(|| table.rows_letting(column, key))
     }
 }
 
@@ -376,21 +450,37 @@ impl ScalarUDFImpl for TableFn {
         let keys = key_args.iter().map(Keys::new).collect::<Result<Vec<_>>>()?;
         let ranges = range_arg.first().map(Ranges::new).transpose()?;
         let mut out = Decimal128Builder::with_capacity(n);
-        let mut row_keys = Vec::with_capacity(keys.len());
+        // The rows a constant key lets through are the same for every worker; a key per row
+        // looks its value's rows up among the batch's values met so far.
+        let mut constant = table.every_row();
+        let mut per_row = Vec::new();
+        for (column, key) in keys.iter().enumerate() {
+            match key {
+                Keys::Same(key) => constant.keep(&table.rows_letting(column, key.as_deref())),
+                Keys::PerRow(values) => per_row.push((column, values, Letting::default())),
+            }
+        }
+        // Each row's value at the table's scale, once (`None`: it does not fit 38 digits).
+        let values: Vec<Option<i128>> = table.rows.iter().map(|r| rescale(r.value, table.scale)).collect();
+        let mut rows = constant.clone();
         for i in 0..n {
-            row_keys.clear();
-            row_keys.extend(keys.iter().map(|k| k.get(i)));
+            rows.0.copy_from_slice(&constant.0);
+            for (column, values, letting) in &mut per_row {
+                let key = values.is_valid(i).then(|| values.value(i));
+                rows.keep(letting.rows(table, *column, key));
+            }
             let range = ranges.as_ref().and_then(|r| r.get(i));
-            match table.lookup(&row_keys, range) {
-                Some(v) => {
-                    let Some(rescaled) = rescale(v, table.scale) else {
+            match table.first_holding(&rows, range) {
+                Some(row) => {
+                    let Some(value) = values[row] else {
                         return exec_err!(
-                            "{}: the value {v} does not fit 38 digits at the table's scale {}",
+                            "{}: the value {} does not fit 38 digits at the table's scale {}",
                             table.signature_text(),
+                            table.rows[row].value,
                             table.scale
                         );
                     };
-                    out.append_value(rescaled)
+                    out.append_value(value)
                 }
                 // No row for this worker: no value, so the calculator records a worker error
                 // (with `miss_reason`) and computes every other worker.
@@ -492,6 +582,130 @@ mod tests {
     use datafusion::arrow::array::Decimal128Array;
 
     use super::*;
+
+    /// A slab table's shape, long: rows keyed by state and gender with `upto`, `below` and
+    /// catch-alls, and 70 rows by site (more rows than a word of bits, more sites than a
+    /// batch's short list of values) in the middle.
+    fn slabs() -> Table {
+        let row = |state: Option<&str>, gender: Option<&str>, site: Option<String>, bound: Bound, value: i64| Row {
+            cells: vec![state.map(str::to_string), gender.map(str::to_string), site],
+            bound,
+            value: Decimal::from(value),
+        };
+        let d = |text: &str| text.parse::<Decimal>().unwrap();
+        let mut rows = vec![
+            row(Some("MH"), None, None, Bound::UpTo(d("7500")), 0),
+            row(Some("MH"), Some("M"), None, Bound::UpTo(d("10000")), 175),
+            row(Some("MH"), Some("F"), None, Bound::UpTo(d("25000")), 1),
+            row(Some("KA"), None, None, Bound::Below(d("25000")), 2),
+        ];
+        rows.extend((0..70).map(|i| {
+            row(
+                None,
+                Some("M"),
+                Some(format!("S{i:02}")),
+                Bound::UpTo(Decimal::from(i * 500)),
+                1000 + i,
+            )
+        }));
+        rows.extend([
+            row(Some("MH"), None, None, Bound::Any, 200),
+            row(None, Some("F"), None, Bound::Any, 3),
+            row(Some("KA"), None, None, Bound::Any, 300),
+            row(None, None, None, Bound::UpTo(d("0")), 4),
+        ]);
+        Table {
+            name: "slabs".into(),
+            description: String::new(),
+            match_columns: vec!["state".into(), "gender".into(), "site".into()],
+            range: Some("gross".into()),
+            rows,
+            scale: 0,
+        }
+    }
+
+    /// The first row, in order, whose cells let the keys through and whose bound holds: the
+    /// table's meaning, written as plainly as it reads.
+    fn scanned(table: &Table, keys: [Option<&str>; 3], range: Option<Decimal>) -> Option<Decimal> {
+        table.rows.iter().find_map(|r| {
+            let cells = r.cells.iter().zip(keys).all(|(c, k)| c.is_none() || c.as_deref() == k);
+            let holds = match range {
+                Some(v) => r.bound.holds(v),
+                None => r.bound == Bound::Any,
+            };
+            (cells && holds).then_some(r.value)
+        })
+    }
+
+    /// Through DataFusion, keys per row and a constant key, the function gives every row what
+    /// a scan of the table gives; so does `lookup`, which explains a miss.
+    #[tokio::test]
+    async fn the_function_gives_each_row_the_first_row_of_the_table_that_holds() {
+        use datafusion::prelude::SessionContext;
+        let table = Arc::new(slabs());
+        let ctx = SessionContext::new();
+        ctx.register_udf(table.udf());
+        let sites: Vec<Option<String>> = (0..72).map(|i| Some(format!("S{i:02}"))).chain([None]).collect();
+        let mut values = Vec::new();
+        for state in [Some("MH"), Some("KA"), Some("TN"), None] {
+            for gender in [Some("M"), Some("F"), None] {
+                for site in &sites {
+                    for gross in [
+                        "NULL", "-1", "0", "7500", "7500.01", "10000", "24999.99", "25000", "30000",
+                    ] {
+                        let text = |v: Option<&str>| v.map_or("NULL".to_string(), |v| format!("'{v}'"));
+                        values.push(format!(
+                            "({}, {}, {}, CAST({gross} AS DECIMAL(12, 2)))",
+                            text(state),
+                            text(gender),
+                            text(site.as_deref())
+                        ));
+                    }
+                }
+            }
+        }
+        let sql = format!(
+            "SELECT state, gender, site, gross, slabs(state, gender, site, gross) AS per_row, \
+             slabs(state, 'M', site, gross) AS men FROM (VALUES {}) AS t(state, gender, site, gross)",
+            values.join(", ")
+        );
+        let batches = ctx.sql(&sql).await.unwrap().collect().await.unwrap();
+        let mut ended = std::collections::BTreeSet::new();
+        let mut rows = 0;
+        for batch in &batches {
+            let text = |c: usize| {
+                cast(batch.column(c), &DataType::Utf8)
+                    .unwrap()
+                    .as_string::<i32>()
+                    .clone()
+            };
+            let (state, gender, site) = (text(0), text(1), text(2));
+            let gross = range_values(batch.column(3)).unwrap();
+            let found = |c: usize| {
+                let column = batch.column(c).as_primitive::<Decimal128Type>().clone();
+                move |i: usize| column.is_valid(i).then(|| Decimal::from(column.value(i)))
+            };
+            let (per_row, men) = (found(4), found(5));
+            for (i, gross) in gross.iter().enumerate() {
+                let key = |a: &StringArray| a.is_valid(i).then(|| a.value(i).to_string());
+                let keys = [key(&state), key(&gender), key(&site)];
+                let keys = [keys[0].as_deref(), keys[1].as_deref(), keys[2].as_deref()];
+                let expected = scanned(&table, keys, *gross);
+                assert_eq!(per_row(i), expected, "{keys:?} {:?}", *gross);
+                assert_eq!(table.lookup(&keys, *gross), expected, "lookup {keys:?} {:?}", *gross);
+                let as_men = [keys[0], Some("M"), keys[2]];
+                assert_eq!(men(i), scanned(&table, as_men, *gross), "{as_men:?} {:?}", *gross);
+                ended.insert(expected);
+                rows += 1;
+            }
+        }
+        assert_eq!(rows, values.len());
+        assert!(ended.len() > 70, "most rows and a miss were reached: {ended:?}");
+        assert!(
+            ended.contains(&None) && ended.contains(&Some(Decimal::from(1069))),
+            "{ended:?}"
+        );
+    }
 
     #[test]
     fn values_and_ranges_past_an_exact_decimal_are_errors_not_panics() {
