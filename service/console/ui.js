@@ -44,6 +44,19 @@ export function toast(message, bad = false) {
   setTimeout(() => t.remove(), bad ? 8000 : 4000);
 }
 
+/** A list's loader that may be called again before an earlier call's answer came (once as the
+ * page opens, again after an action changed the list): each call fetches, and only the newest
+ * call's answer is rendered, so a slow first answer never replaces the list an action asked
+ * for. */
+export function newestAnswer(fetch, render) {
+  let calls = 0;
+  return async () => {
+    const call = ++calls;
+    const answer = await fetch();
+    if (call === calls) render(answer);
+  };
+}
+
 /** Runs `action`, reporting an error as a toast; returns its value or undefined. */
 export async function attempt(action) {
   try {

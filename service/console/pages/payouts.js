@@ -6,7 +6,7 @@
 
 import { api, download, postFile } from '../api.js';
 import { count, when } from '../format.js';
-import { ask, attempt, badge, clear, h, kv, money, table, toast } from '../ui.js';
+import { ask, attempt, badge, clear, h, kv, money, newestAnswer, table, toast } from '../ui.js';
 
 export function payoutsAndNotices(me, can, base, run, signal) {
   const section = h('section', { 'aria-label': 'Payouts and notices' });
@@ -44,8 +44,7 @@ export function payoutsAndNotices(me, can, base, run, signal) {
           h('button', { class: 'primary', onclick: () => decide(r, 'approve') }, 'Approve'),
           h('button', { class: 'danger', onclick: () => decide(r, 'reject') }, 'Reject…'));
       };
-      const load = async () => {
-        const page = await api(`${p.links.returns}?page_size=100`, { signal });
+      const load = newestAnswer(() => api(`${p.links.returns}?page_size=100`, { signal }), (page) => {
         clear(box, page.returns.length ? table([
           { title: 'Return', get: (r) => `Return ${r.seq}` },
           { title: 'Workers', narrow: true, get: (r) => r.references.map((x) => x.worker_id).join(', ') },
@@ -55,7 +54,7 @@ export function payoutsAndNotices(me, can, base, run, signal) {
           { title: 'Recorded', narrow: true, get: (r) => `${r.recorded_by}, ${when(r.recorded_at)}` },
           { title: '', get: action },
         ], page.returns, { caption: 'Bank returns: paid again once another person approves' }) : null);
-      };
+      });
       box.reload = load;
       attempt(load);
       return box;
@@ -90,8 +89,7 @@ export function payoutsAndNotices(me, can, base, run, signal) {
     };
     // The run's payouts, first made first; choosing one shows its files.
     const listed = h('div', {});
-    const loadPayouts = async () => {
-      const page = await api(`${base}/payouts?page_size=100`, { signal });
+    const loadPayouts = newestAnswer(() => api(`${base}/payouts?page_size=100`, { signal }), (page) => {
       clear(listed, page.payouts.length ? table([
         { title: 'Payout', get: (p) => `Payout ${p.seq}` },
         { title: 'Payments', num: true, get: (p) => count(p.payments) },
@@ -100,7 +98,7 @@ export function payoutsAndNotices(me, can, base, run, signal) {
         { title: 'Made', narrow: true, get: (p) => when(p.created_at) },
       ], page.payouts, { onRow: show, rowLabel: (p) => `Show payout ${p.seq}` })
         : h('p', { class: 'muted' }, 'No payout of this run yet.'));
-    };
+    });
     const make = can('payouts:create') ? h('button', { class: 'primary', onclick: async () => {
       const ok = await ask('Make a payout?',
         `Pays every worker of org ${me.org} whose net pay for ${run.period} is not paid yet, to the account the worker master has now.`,
