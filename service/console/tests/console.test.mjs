@@ -824,7 +824,20 @@ test("HR watches today's attendance live: the board the API gives, and a punch p
         await new Promise((ok) => setTimeout(ok, 250));
       }
     };
-    const before = await same();
+    // The board is whole once every shard's first update landed: no change for three of the
+    // stream's live ticks (1 s each). Taken sooner, a site may be missing or counted in part.
+    const settled = async () => {
+      const deadline = Date.now() + 60_000;
+      let [last, since] = [null, Date.now()];
+      for (;;) {
+        const now = await same();
+        if (JSON.stringify(now) !== JSON.stringify(last)) [last, since] = [now, Date.now()];
+        else if (Date.now() - since >= 3000) return now;
+        assert.ok(Date.now() < deadline, `the board kept changing for a minute: ${JSON.stringify(now)}`);
+        await new Promise((ok) => setTimeout(ok, 250));
+      }
+    };
+    const before = await settled();
     assert.ok(before.length > 1, 'a row per site and the total');
     const s03 = (rows) => Number(rows.find(([site]) => site === 'S03')[1]);
     assert.ok(before.some(([site]) => site === 'S03'), JSON.stringify(before));
