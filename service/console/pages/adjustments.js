@@ -4,7 +4,7 @@
 
 import { api, defaultPeriod } from '../api.js';
 import { count, when } from '../format.js';
-import { ask, attempt, badge, clear, h, money, table, toast } from '../ui.js';
+import { ask, attempt, badge, clear, h, money, newestAnswer, table, toast } from '../ui.js';
 
 export async function render(main, { me, can, signal }) {
   let status = can('adjustments:approve') ? 'pending' : '';
@@ -53,10 +53,11 @@ export async function render(main, { me, can, signal }) {
     ], [...found], { caption: 'Decide every pending request of an upload at once' })) : null;
   };
 
-  const load = async () => {
+  const load = newestAnswer(() => {
     const q = new URLSearchParams({ page_size: '50' });
     if (status) q.set('status', status);
-    const page = await api(`/v1/orgs/${me.org}/adjustments?${q}`, { signal });
+    return api(`/v1/orgs/${me.org}/adjustments?${q}`, { signal });
+  }, (page) => {
     clear(list, uploads(page.adjustments), page.adjustments.length ? table([
       { title: 'Worker', get: (a) => a.worker_id },
       { title: 'Period', get: (a) => a.period },
@@ -73,7 +74,7 @@ export async function render(main, { me, can, signal }) {
           h('button', { class: 'danger', onclick: () => decide(a, 'reject') }, 'Reject…'));
       } },
     ], page.adjustments) : h('p', { class: 'muted' }, 'No adjustments.'));
-  };
+  });;
 
   const period = can('adjustments:request') ? await defaultPeriod(me.org, signal) : null;
   const request = period ? h('form', { class: 'panel', 'aria-label': 'Request an adjustment', onsubmit: async (e) => {

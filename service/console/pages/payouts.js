@@ -126,8 +126,7 @@ export function payoutsAndNotices(me, can, base, run, signal) {
 
   if (can('notices:view')) {
     const list = h('div', { id: 'notices' }, h('p', { class: 'muted' }, 'Loading…'));
-    const load = async () => {
-      const page = await api(`${base}/notices?page_size=100`, { signal });
+    const load = newestAnswer(() => api(`${base}/notices?page_size=100`, { signal }), (page) => {
       clear(list, page.notices.length ? table([
         { title: 'Worker', get: (n) => n.worker_id },
         { title: 'Channel', get: (n) => n.channel },
@@ -143,7 +142,7 @@ export function payoutsAndNotices(me, can, base, run, signal) {
             }
           } }, 'Send again') : '') },
       ], page.notices) : h('p', { class: 'muted' }, 'No notices: none is configured, or none was due for this run.'));
-    };
+    });
     parts.push(h('h3', {}, 'Payslip notices'), list);
     attempt(load);
   }

@@ -3,7 +3,7 @@
 
 import { api, defaultPeriod, events } from '../api.js';
 import { count, when } from '../format.js';
-import { ask, attempt, badge, clear, h, table, toast } from '../ui.js';
+import { ask, attempt, badge, clear, h, newestAnswer, table, toast } from '../ui.js';
 
 const ACTIVE = ['queued', 'calculating', 'finalizing'];
 
@@ -42,11 +42,12 @@ export async function render(main, { me, can, signal }) {
     })();
   };
 
-  const load = async () => {
+  const load = newestAnswer(async () => {
     const q = new URLSearchParams({ page_size: '50' });
     for (const [k, v] of Object.entries(filters)) if (v) q.set(k, v);
     const started = performance.now();
-    const page = await api(`/v1/orgs/${me.org}/runs?${q}`, { signal });
+    return { started, page: await api(`/v1/orgs/${me.org}/runs?${q}`, { signal }) };
+  }, ({ started, page }) => {
     const t = table([
       { title: 'Period', get: (r) => h('a', { href: `#/runs/${r.id}` }, r.period) },
       { title: 'Kind', get: (r) => r.kind },
@@ -59,7 +60,7 @@ export async function render(main, { me, can, signal }) {
     clear(list, page.runs.length ? t : h('p', { class: 'muted' }, 'No runs match.'));
     list.dataset.renderedMs = String(Math.round(performance.now() - started));
     page.runs.forEach(watch);
-  };
+  });
 
   const filterBar = h('form', { class: 'row panel', 'aria-label': 'Filter runs', onsubmit: (e) => {
     e.preventDefault();

@@ -7,7 +7,7 @@
 
 import { api, download, upload } from '../api.js';
 import { count, when } from '../format.js';
-import { ask, attempt, badge, clear, h, table, toast } from '../ui.js';
+import { ask, attempt, badge, clear, h, newestAnswer, table, toast } from '../ui.js';
 
 /** Where an upload stops on its own; a workers upload then waits for a reviewer. */
 const SETTLED = ['done', 'failed', 'awaiting_approval', 'rejected'];
@@ -36,8 +36,7 @@ export async function render(main, { me, can, params, signal }) {
   const reviewButton = (u) => (u.kind === 'workers' && u.status === 'awaiting_approval'
     ? h('button', { onclick: () => attempt(() => open(u.id)) }, 'Review changes') : null);
 
-  const load = async () => {
-    const page = await api(`${base}?page_size=20`, { signal });
+  const load = newestAnswer(() => api(`${base}?page_size=20`, { signal }), (page) => {
     clear(list, page.uploads.length ? table([
       { title: 'File', get: (u) => u.file_name },
       { title: 'Kind', get: (u) => u.kind },
@@ -49,11 +48,10 @@ export async function render(main, { me, can, params, signal }) {
       { title: 'When', narrow: true, get: (u) => when(u.created_at) },
       { title: 'Actions', get: (u) => h('span', { class: 'row' }, report(u), reviewButton(u)) },
     ], page.uploads) : h('p', { class: 'muted' }, 'No uploads yet.'));
-  };
+  });
 
   /** The workers uploads awaiting the caller's decision. */
-  const loadInbox = async () => {
-    const found = (await api(`${base}?kind=workers&status=awaiting_approval&page_size=100`, { signal })).uploads;
+  const loadInbox = newestAnswer(() => api(`${base}?kind=workers&status=awaiting_approval&page_size=100`, { signal }), ({ uploads: found }) => {
     clear(inbox, h('h2', {}, 'Workers uploads awaiting approval'),
       found.length ? table([
         { title: 'File', get: (u) => u.file_name },
@@ -61,7 +59,7 @@ export async function render(main, { me, can, params, signal }) {
         { title: 'When', narrow: true, get: (u) => when(u.created_at) },
         { title: '', get: reviewButton },
       ], found) : h('p', { class: 'muted' }, 'None waits for approval.'));
-  };
+  });
 
   const reload = () => Promise.all([uploader ? attempt(load) : null, reviewer ? attempt(loadInbox) : null]);
 
