@@ -457,7 +457,7 @@ impl ScalarUDFImpl for TableFn {
         for (column, key) in keys.iter().enumerate() {
             match key {
                 Keys::Same(key) => constant.keep(&table.rows_letting(column, key.as_deref())),
-                Keys::PerRow(values) => per_row.push((column, values, Letting::default())),
+                Keys::PerRow(_) => per_row.push((column, key, Letting::default())),
             }
         }
         // Each row's value at the table's scale, once (`None`: it does not fit 38 digits).
@@ -465,9 +465,8 @@ impl ScalarUDFImpl for TableFn {
         let mut rows = constant.clone();
         for i in 0..n {
             rows.0.copy_from_slice(&constant.0);
-            for (column, values, letting) in &mut per_row {
-                let key = values.is_valid(i).then(|| values.value(i));
-                rows.keep(letting.rows(table, *column, key));
+            for (column, key, letting) in &mut per_row {
+                rows.keep(letting.rows(table, *column, key.get(i)));
             }
             let range = ranges.as_ref().and_then(|r| r.get(i));
             match table.first_holding(&rows, range) {
