@@ -2,7 +2,7 @@
 
 import { api } from '../api.js';
 import { when } from '../format.js';
-import { attempt, clear, h, table } from '../ui.js';
+import { attempt, clear, h, newestAnswer, table } from '../ui.js';
 
 export async function render(main, { me, signal }) {
   const filters = {};
@@ -10,11 +10,15 @@ export async function render(main, { me, signal }) {
   let at = 0;
   const list = h('div', {});
   const pager = h('div', { class: 'pager' });
-  const load = async () => {
+  // The page asked for goes with its answer, and only the newest answer is shown (a second
+  // click before the first one's answer neither skips a page nor shows the first one last).
+  const load = newestAnswer(() => {
+    const index = at;
     const q = new URLSearchParams({ page_size: '50', ...filters });
-    if (tokens[at]) q.set('page_token', tokens[at]);
-    const page = await api(`/v1/orgs/${me.org}/audit?${q}`, { signal });
-    tokens[at + 1] = page.next_page_token;
+    if (tokens[index]) q.set('page_token', tokens[index]);
+    return api(`/v1/orgs/${me.org}/audit?${q}`, { signal }).then((page) => ({ index, page }));
+  }, ({ index, page }) => {
+    tokens[index + 1] = page.next_page_token;
     clear(list, page.entries.length ? table([
       { title: '#', num: true, get: (e) => e.seq },
       { title: 'When', get: (e) => when(e.at) },
@@ -25,9 +29,9 @@ export async function render(main, { me, signal }) {
         e.before ? `before ${JSON.stringify(e.before)}\n` : '', e.after ? `after ${JSON.stringify(e.after)}` : '') },
     ], page.entries) : h('p', { class: 'muted' }, 'No entries match.'));
     clear(pager,
-      h('button', { disabled: at === 0, onclick: () => { at -= 1; attempt(load); } }, 'Newer'),
-      h('button', { disabled: !page.next_page_token, onclick: () => { at += 1; attempt(load); } }, 'Older'));
-  };
+      h('button', { disabled: index === 0, onclick: () => { at = index - 1; attempt(load); } }, 'Newer'),
+      h('button', { disabled: !page.next_page_token, onclick: () => { at = index + 1; attempt(load); } }, 'Older'));
+  });
   const form = h('form', { class: 'row panel', 'aria-label': 'Filter the audit log', onsubmit: (e) => {
     e.preventDefault();
     for (const k of Object.keys(filters)) delete filters[k];

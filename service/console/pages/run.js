@@ -6,7 +6,7 @@
 
 import { api, download, events, fetchBlob } from '../api.js';
 import { count, isMoneyCategory, rupees, when } from '../format.js';
-import { ask, attempt, badge, clear, drawer, h, kv, money, table, toast } from '../ui.js';
+import { ask, attempt, badge, clear, drawer, h, kv, money, newestAnswer, table, toast } from '../ui.js';
 import { payoutsAndNotices } from './payouts.js';
 import { progressCell } from './runs.js';
 
@@ -305,24 +305,29 @@ export async function render(main, { me, can, params, signal }) {
       { title: 'Days', num: true, narrow: true, get: (r) => r.present_days ?? '—' },
       ...AMOUNTS.map(([k, t]) => ({ title: t, num: true, get: (r) => money(r[k]) })),
     ];
-    const load = async () => {
+    // The page asked for goes with its answer, and only the newest answer is shown: a second
+    // click before the first one's answer neither skips to a page whose token is not known yet
+    // nor lets the first answer land last.
+    const load = newestAnswer(() => {
+      const index = at;
       const params = new URLSearchParams({ page_size: String(PAGE) });
-      if (tokens[at]) params.set('page_token', tokens[at]);
+      if (tokens[index]) params.set('page_token', tokens[index]);
       if (q) params.set('q', q);
       const started = performance.now();
-      const page = await api(`${base}/results?${params}`, { signal });
-      tokens[at + 1] = page.next_page_token;
+      return api(`${base}/results?${params}`, { signal }).then((page) => ({ index, page, started }));
+    }, ({ index, page, started }) => {
+      tokens[index + 1] = page.next_page_token;
       clear(body, page.rows.length
         ? table(columns, page.rows, { onRow: (r) => openWorker(run, r), rowLabel: (r) => `Worker ${r.worker_id}` })
         : h('p', { class: 'muted' }, q ? `No worker matches “${q}”.` : 'No workers.'));
       box.dataset.renderedMs = String(Math.round(performance.now() - started));
       clear(pager,
-        h('button', { disabled: at === 0, onclick: () => { at -= 1; attempt(load); } }, 'Previous'),
+        h('button', { disabled: index === 0, onclick: () => { at = index - 1; attempt(load); } }, 'Previous'),
         h('span', {}, page.rows.length
-          ? `Workers ${count(at * PAGE + 1)}–${count(at * PAGE + page.rows.length)}${!q && run.rows ? ` of ${count(run.rows)}` : ''}`
+          ? `Workers ${count(index * PAGE + 1)}–${count(index * PAGE + page.rows.length)}${!q && run.rows ? ` of ${count(run.rows)}` : ''}`
           : ''),
-        h('button', { disabled: !page.next_page_token, onclick: () => { at += 1; attempt(load); } }, 'Next'));
-    };
+        h('button', { disabled: !page.next_page_token, onclick: () => { at = index + 1; attempt(load); } }, 'Next'));
+    });
     // Searched by the API over every worker of the run, by id or name.
     const search = h('form', { class: 'row', role: 'search', 'aria-label': 'Search workers', onsubmit: (e) => {
       e.preventDefault();

@@ -113,6 +113,35 @@ test('HR triggers a provisional run, watches it finish, opens a worker and the e
   assert.match(await page.locator('main').innerText(), /Workers not computed \(1\)/);
   await page_done(page, 'run-provisional');
 
+  // Next clicked twice before the first click's answer came: the list shows the second page,
+  // labelled as the second, and the first answer, landing last, changes nothing (the list once
+  // took the second click to a third page whose token was not known yet, and showed the first
+  // page labelled as the third). Pages of 10 here, by the route, so org0's 41 workers make five.
+  const workerList = page.locator('#workers');
+  const results = (url) => url.pathname.endsWith(`/runs/${provisionalRun}/results`);
+  let held;
+  await page.route(results, async (route) => {
+    const url = new URL(route.request().url());
+    url.searchParams.set('page_size', '10');
+    if (held || !url.searchParams.has('page_token')) return route.continue({ url: url.href });
+    held = { route, answer: route.fetch({ url: url.href }) };
+  });
+  await page.reload();
+  await workerList.locator('.pager').getByText(/^Workers 1–10\b/).waitFor();
+  const firstOfFirstPage = await workerList.locator('tbody tr').first().getAttribute('aria-label');
+  const next = workerList.getByRole('button', { name: 'Next' });
+  await next.click();
+  await next.click();
+  await workerList.locator('.pager').getByText(/^Workers 51–60\b/).waitFor();
+  await held.route.fulfill({ response: await held.answer });
+  await page.unroute(results);
+  await page.waitForTimeout(500);
+  assert.match(await workerList.locator('.pager').innerText(), /Workers 51–60\b/);
+  assert.equal(await workerList.locator('tbody tr').count(), 10);
+  assert.notEqual(await workerList.locator('tbody tr').first().getAttribute('aria-label'), firstOfFirstPage);
+  await page.reload();
+  await firstRow.waitFor();
+
   // The search finds workers over the whole run, by id or name.
   await page.getByRole('searchbox', { name: 'Worker id or name' }).fill('worker 1');
   await page.getByRole('button', { name: 'Search' }).click();
