@@ -50,10 +50,33 @@ export function toast(message, bad = false) {
  * for. */
 export function newestAnswer(fetch, render) {
   let calls = 0;
-  return async () => {
+  return async (...args) => {
     const call = ++calls;
-    const answer = await fetch();
+    const answer = await fetch(...args);
     if (call === calls) render(answer);
+  };
+}
+
+/** A list read a page at a time by the API's page tokens. `fetchPage(token)` asks for a page;
+ * `render(page, index, { previous, next })` shows it, `previous` and `next` being what its
+ * buttons do (undefined at either end). Each page asked for goes with its answer and only the
+ * newest answer is shown, so a second click before the first one's answer neither asks for a
+ * page whose token is not known yet nor lets the first answer land last. Returns what shows
+ * the first page (again, after a search or filter changed what `fetchPage` asks). */
+export function paged(fetchPage, render) {
+  let tokens = [undefined];
+  const show = newestAnswer(
+    (index) => fetchPage(tokens[index]).then((page) => ({ index, page })),
+    ({ index, page }) => {
+      tokens[index + 1] = page.next_page_token;
+      render(page, index, {
+        previous: index > 0 ? () => attempt(() => show(index - 1)) : undefined,
+        next: page.next_page_token ? () => attempt(() => show(index + 1)) : undefined,
+      });
+    });
+  return () => {
+    tokens = [undefined];
+    return show(0);
   };
 }
 

@@ -2,23 +2,17 @@
 
 import { api } from '../api.js';
 import { when } from '../format.js';
-import { attempt, clear, h, newestAnswer, table } from '../ui.js';
+import { attempt, clear, h, paged, table } from '../ui.js';
 
 export async function render(main, { me, signal }) {
   const filters = {};
-  const tokens = [undefined];
-  let at = 0;
   const list = h('div', {});
   const pager = h('div', { class: 'pager' });
-  // The page asked for goes with its answer, and only the newest answer is shown (a second
-  // click before the first one's answer neither skips a page nor shows the first one last).
-  const load = newestAnswer(() => {
-    const index = at;
+  const first = paged((token) => {
     const q = new URLSearchParams({ page_size: '50', ...filters });
-    if (tokens[index]) q.set('page_token', tokens[index]);
-    return api(`/v1/orgs/${me.org}/audit?${q}`, { signal }).then((page) => ({ index, page }));
-  }, ({ index, page }) => {
-    tokens[index + 1] = page.next_page_token;
+    if (token) q.set('page_token', token);
+    return api(`/v1/orgs/${me.org}/audit?${q}`, { signal });
+  }, (page, _index, { previous, next }) => {
     clear(list, page.entries.length ? table([
       { title: '#', num: true, get: (e) => e.seq },
       { title: 'When', get: (e) => when(e.at) },
@@ -29,8 +23,8 @@ export async function render(main, { me, signal }) {
         e.before ? `before ${JSON.stringify(e.before)}\n` : '', e.after ? `after ${JSON.stringify(e.after)}` : '') },
     ], page.entries) : h('p', { class: 'muted' }, 'No entries match.'));
     clear(pager,
-      h('button', { disabled: index === 0, onclick: () => { at = index - 1; attempt(load); } }, 'Newer'),
-      h('button', { disabled: !page.next_page_token, onclick: () => { at = index + 1; attempt(load); } }, 'Older'));
+      h('button', { disabled: !previous, onclick: previous }, 'Newer'),
+      h('button', { disabled: !next, onclick: next }, 'Older'));
   });
   const form = h('form', { class: 'row panel', 'aria-label': 'Filter the audit log', onsubmit: (e) => {
     e.preventDefault();
@@ -39,9 +33,7 @@ export async function render(main, { me, signal }) {
       if (!v) continue;
       filters[k] = k === 'from' || k === 'until' ? new Date(v).toISOString() : v;
     }
-    tokens.length = 1;
-    at = 0;
-    attempt(load);
+    attempt(first);
   } },
   h('label', {}, 'Action', h('input', { name: 'action', placeholder: 'run.approve' })),
   h('label', {}, 'User', h('input', { name: 'actor' })),
@@ -49,5 +41,5 @@ export async function render(main, { me, signal }) {
   h('label', {}, 'Until', h('input', { name: 'until', type: 'datetime-local' })),
   h('button', { type: 'submit' }, 'Filter'));
   clear(main, h('h1', {}, 'Audit log'), form, list, pager);
-  await load();
+  await first();
 }

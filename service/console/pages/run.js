@@ -6,7 +6,7 @@
 
 import { api, download, events, fetchBlob } from '../api.js';
 import { count, isMoneyCategory, rupees, when } from '../format.js';
-import { ask, attempt, badge, clear, drawer, h, kv, money, newestAnswer, table, toast } from '../ui.js';
+import { ask, attempt, badge, clear, drawer, h, kv, money, paged, table, toast } from '../ui.js';
 import { payoutsAndNotices } from './payouts.js';
 import { progressCell } from './runs.js';
 
@@ -293,8 +293,6 @@ export async function render(main, { me, can, params, signal }) {
 
   const workers = (run) => {
     const box = h('div', { id: 'workers' });
-    let tokens = [undefined];
-    let at = 0;
     let q = '';
     const body = h('div', {});
     const pager = h('div', { class: 'pager' });
@@ -305,41 +303,36 @@ export async function render(main, { me, can, params, signal }) {
       { title: 'Days', num: true, narrow: true, get: (r) => r.present_days ?? '—' },
       ...AMOUNTS.map(([k, t]) => ({ title: t, num: true, get: (r) => money(r[k]) })),
     ];
-    // The page asked for goes with its answer, and only the newest answer is shown: a second
-    // click before the first one's answer neither skips to a page whose token is not known yet
-    // nor lets the first answer land last.
-    const load = newestAnswer(() => {
-      const index = at;
+    // Measured from the newest request, the only one whose answer is shown.
+    let started;
+    const first = paged((token) => {
       const params = new URLSearchParams({ page_size: String(PAGE) });
-      if (tokens[index]) params.set('page_token', tokens[index]);
+      if (token) params.set('page_token', token);
       if (q) params.set('q', q);
-      const started = performance.now();
-      return api(`${base}/results?${params}`, { signal }).then((page) => ({ index, page, started }));
-    }, ({ index, page, started }) => {
-      tokens[index + 1] = page.next_page_token;
+      started = performance.now();
+      return api(`${base}/results?${params}`, { signal });
+    }, (page, index, { previous, next }) => {
       clear(body, page.rows.length
         ? table(columns, page.rows, { onRow: (r) => openWorker(run, r), rowLabel: (r) => `Worker ${r.worker_id}` })
         : h('p', { class: 'muted' }, q ? `No worker matches “${q}”.` : 'No workers.'));
       box.dataset.renderedMs = String(Math.round(performance.now() - started));
       clear(pager,
-        h('button', { disabled: index === 0, onclick: () => { at = index - 1; attempt(load); } }, 'Previous'),
+        h('button', { disabled: !previous, onclick: previous }, 'Previous'),
         h('span', {}, page.rows.length
           ? `Workers ${count(index * PAGE + 1)}–${count(index * PAGE + page.rows.length)}${!q && run.rows ? ` of ${count(run.rows)}` : ''}`
           : ''),
-        h('button', { disabled: !page.next_page_token, onclick: () => { at = index + 1; attempt(load); } }, 'Next'));
+        h('button', { disabled: !next, onclick: next }, 'Next'));
     });
     // Searched by the API over every worker of the run, by id or name.
     const search = h('form', { class: 'row', role: 'search', 'aria-label': 'Search workers', onsubmit: (e) => {
       e.preventDefault();
       q = new FormData(e.target).get('q').trim();
-      tokens = [undefined];
-      at = 0;
-      attempt(load);
+      attempt(first);
     } },
     h('input', { type: 'search', name: 'q', placeholder: 'Worker id or name', 'aria-label': 'Worker id or name', maxlength: 100 }),
     h('button', { type: 'submit' }, 'Search'));
     box.append(search, body, pager);
-    attempt(load);
+    attempt(first);
     return box;
   };
 
