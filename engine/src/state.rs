@@ -2,6 +2,7 @@
 //! of events in any order, with any repeats, gives the same state: punches are a set keyed by
 //! event id, and of each leave or adjustment only the highest version is kept.
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
@@ -90,27 +91,42 @@ type ById<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 /// Some workers' states, taken from a ledger to be folded on a core of its own
 /// ([`Ledger::take_states`]).
 #[derive(Debug, Default)]
-pub struct StatePart(ById<Box<str>, WorkerState>);
+pub struct StatePart(ById<Box<str>, Folding>);
+
+/// A worker's state while a part folds it. An input file gives a worker's month at once, in no
+/// order of event id: its punches are appended as they come and sorted in once, when the part
+/// is put back ([`Ledger::put_states`]). Inserted one by one, in order, each shifted all those
+/// after it: a tenth of a million workers' run.
+#[derive(Debug, Default)]
+struct Folding {
+    state: WorkerState,
+    punches: Vec<(EventId, StoredPunch)>,
+}
+
+impl Folding {
+    fn settled(self) -> WorkerState {
+        let Folding { mut state, punches } = self;
+        state.punches.keep_all(punches, smaller);
+        state
+    }
+}
 
 impl StatePart {
     /// [`Ledger::apply`], for a worker of this part.
-    pub fn apply(&mut self, event: Event) -> bool {
+    pub fn apply(&mut self, event: Event) {
         match self.0.get_mut(event.worker_id()) {
-            Some(state) => state.apply(event),
-            None => self.0.entry(event.worker_id().into()).or_default().apply(event),
-        }
+            Some(folding) => folding.state.apply(event),
+            None => self.0.entry(event.worker_id().into()).or_default().state.apply(event),
+        };
     }
 
     /// [`StatePart::apply`] for a punch still in its message's bytes: no allocation unless the
     /// worker is new to the part.
-    pub fn apply_punch(&mut self, punch: &PunchRef) -> bool {
-        let keep = |state: &mut WorkerState| {
-            let stored = StoredPunch::new(punch.at_ms, punch.direction);
-            state.punches.keep(punch.event_id, stored, smaller)
-        };
+    pub fn apply_punch(&mut self, punch: &PunchRef) {
+        let stored = (punch.event_id, StoredPunch::new(punch.at_ms, punch.direction));
         match self.0.get_mut(&*punch.worker_id) {
-            Some(state) => keep(state),
-            None => keep(self.0.entry((*punch.worker_id).into()).or_default()),
+            Some(folding) => folding.punches.push(stored),
+            None => self.0.entry((*punch.worker_id).into()).or_default().punches.push(stored),
         }
     }
 }
@@ -184,19 +200,23 @@ impl Ledger {
     /// must not take over another's worker, bank account and all).
     pub fn upsert_worker(&mut self, worker: Worker) -> Result<(), Invalid> {
         self.check_site(&worker)?;
-        if let Some(known) = self.workers.get(&worker.worker_id)
-            && known.org_id != worker.org_id
-        {
-            return Err(Invalid::field(
+        match self.workers.entry(worker.worker_id.clone()) {
+            Entry::Occupied(known) if known.get().org_id != worker.org_id => Err(Invalid::field(
                 "org_id",
                 format!(
                     "`{}` is a worker of another org: a worker belongs to one org, and an org cannot take over another's worker",
                     worker.worker_id
                 ),
-            ));
+            )),
+            Entry::Occupied(mut known) => {
+                known.insert(worker);
+                Ok(())
+            }
+            Entry::Vacant(new) => {
+                new.insert(worker);
+                Ok(())
+            }
         }
-        self.workers.insert(worker.worker_id.clone(), worker);
-        Ok(())
     }
 
     /// Refuses an event that names an org other than its worker's (an adjustment sent for
@@ -352,16 +372,27 @@ impl Ledger {
             .map(|_| StatePart(ById::with_capacity_and_hasher(share + share / 10, Default::default())))
             .collect();
         for (id, state) in std::mem::take(&mut self.states) {
-            split[part_of(&id).min(parts - 1)].0.insert(id, state);
+            let folding = Folding {
+                state,
+                punches: Vec::new(),
+            };
+            split[part_of(&id).min(parts - 1)].0.insert(id, folding);
         }
         Ok(split)
     }
 
-    /// Puts back the states [`Ledger::take_states`] took, folded since.
+    /// Puts back the states [`Ledger::take_states`] took, folded since: each part's punches
+    /// sorted in on a core of its own.
     pub fn put_states(&mut self, parts: Vec<StatePart>) {
         self.states.reserve(parts.iter().map(|part| part.0.len()).sum());
-        for part in parts {
-            self.states.extend(part.0);
+        let settled = map_in_order(parts, |part| {
+            part.0
+                .into_iter()
+                .map(|(id, folding)| (id, folding.settled()))
+                .collect::<Vec<_>>()
+        });
+        for part in settled {
+            self.states.extend(part);
         }
     }
 

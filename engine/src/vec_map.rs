@@ -37,6 +37,27 @@ impl<K: Ord, V> VecMap<K, V> {
         }
     }
 
+    /// [`VecMap::keep`] of each of `entries`, with one sort in place of an insert each: what
+    /// many entries in no order of key cost (each insert shifted every entry after it).
+    pub fn keep_all(&mut self, mut entries: Vec<(K, V)>, replaces: impl Fn(&V, &V) -> bool) {
+        if self.0.is_empty() {
+            self.0 = entries;
+        } else {
+            self.0.append(&mut entries);
+        }
+        self.0.sort_unstable_by(|(a, _), (b, _)| a.cmp(b));
+        // Of a key's entries, the one that replaces the others stays, wherever the sort put it.
+        self.0.dedup_by(|(key, value), (kept_key, kept)| {
+            if key != kept_key {
+                return false;
+            }
+            if replaces(value, kept) {
+                std::mem::swap(value, kept);
+            }
+            true
+        });
+    }
+
     pub fn len(&self) -> usize {
         self.0.len()
     }
@@ -125,6 +146,31 @@ mod tests {
                 map.keep(key, value, smaller);
             }
             assert_eq!(map.0, [(1, 10), (2, 20), (3, 5)]);
+        }
+    }
+
+    #[test]
+    fn keeping_all_at_once_keeps_what_keeping_each_keeps() {
+        let smaller = |new: &u32, old: &u32| new < old;
+        // Keys and values from a small generator, with many repeats of a key.
+        let mut seed = 7u32;
+        let mut next = move || {
+            seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            seed >> 16
+        };
+        for _ in 0..50 {
+            let before: Vec<(u32, u32)> = (0..next() % 20).map(|_| (next() % 30, next() % 100)).collect();
+            let entries: Vec<(u32, u32)> = (0..next() % 80).map(|_| (next() % 30, next() % 100)).collect();
+            let (mut one_by_one, mut all) = (VecMap::default(), VecMap::default());
+            for &(key, value) in &before {
+                one_by_one.keep(key, value, smaller);
+                all.keep(key, value, smaller);
+            }
+            for &(key, value) in &entries {
+                one_by_one.keep(key, value, smaller);
+            }
+            all.keep_all(entries, smaller);
+            assert_eq!(all, one_by_one);
         }
     }
 

@@ -2,6 +2,8 @@
 //! (its bank account and PAN cells masked, as everything outside the worker master shows them).
 
 use std::collections::HashMap;
+
+use foldhash::fast::RandomState;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -11,10 +13,10 @@ use payroll_engine::masking::{SENSITIVE_FIELDS, mask_field};
 use crate::error::{Error, Result};
 
 /// A file's header row: its names in order, and each name's column (of a name given twice, the
-/// later column).
+/// later column), looked up for every cell read: a fast hash, since a header is the file's own.
 struct Headers {
     names: Vec<String>,
-    columns: HashMap<String, usize>,
+    columns: HashMap<String, usize, RandomState>,
     /// Whether a column holds bank accounts or PANs, to be masked in the original line.
     sensitive: bool,
 }
@@ -143,7 +145,7 @@ pub fn records<'a>(path: &Path, bytes: &'a [u8], required: &[&str]) -> Result<im
             let line = lines.next(text);
             let cells = match read {
                 Ok(false) => return None,
-                Ok(true) if String::from_utf8_lossy(text).trim().is_empty() => continue,
+                Ok(true) if is_blank(text) => continue,
                 Ok(true) => Ok(record),
                 Err(e) => Err(format!("malformed CSV: {e}")),
             };
@@ -155,6 +157,14 @@ pub fn records<'a>(path: &Path, bytes: &'a [u8], required: &[&str]) -> Result<im
             });
         }
     }))
+}
+
+/// Whether a record's text is only white space (Unicode's, as `str::trim` takes it).
+fn is_blank(text: &[u8]) -> bool {
+    if text.is_ascii() {
+        return text.iter().all(|&b| char::from(b).is_whitespace());
+    }
+    String::from_utf8_lossy(text).trim().is_empty()
 }
 
 /// `record` written back as a CSV line with its sensitive cells masked.

@@ -12,7 +12,7 @@ mod summary;
 pub use summary::COLUMNS as SUMMARY_COLUMNS;
 pub use summary::fold as fold_summary;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use memmap2::{Mmap, UncheckedAdvice};
 use payroll_engine::parallel::cores;
@@ -41,62 +41,84 @@ pub fn read_folder(dir: &Path, dead_letters: &mut DeadLetters, progress: &dyn Pr
             "not a directory of inputs (expected sites.csv, workers.csv, attendance.ndjson, ...)",
         ));
     }
-    let mut inputs = Vec::new();
-    let mut read = |name: &str| -> Result<Option<(PathBuf, Input)>> {
-        let path = dir.join(name);
-        if !path.exists() {
-            return Ok(None);
+    // Every file of the folder's format it has, mapped, in the order the manifest lists them.
+    let names = ["sites.csv".to_string(), "workers.csv".to_string()]
+        .into_iter()
+        .chain(SUMMARY_FORMATS.map(|format| format!("attendance_summary.{format}")))
+        .chain(Feed::ALL.map(|feed| format!("{}.ndjson", feed.name())));
+    let mut files = Vec::new();
+    for name in names {
+        let path = dir.join(&name);
+        if path.exists() {
+            let input = Input::map(&path)?;
+            files.push((name, path, input));
         }
-        let input = Input::map(&path)?;
-        inputs.push(digest(name, &input));
-        Ok(Some((path, input)))
+    }
+    let file = |name: &str| {
+        files
+            .iter()
+            .find(|(n, _, _)| n == name)
+            .map(|(_, path, input)| (path, input))
     };
 
-    let (sites_path, sites_csv) = read("sites.csv")?.ok_or_else(|| missing(dir, "sites.csv"))?;
-    let sites = csv::records(&sites_path, &sites_csv, &SITE_COLUMNS)?
-        .filter_map(|r| match r.cells().and_then(|c| Site::decode(|f| c.get(f))) {
-            Ok(site) => Some(site),
-            Err(invalid) => {
-                dead_letters.push("sites.csv", Position::Line(r.line), invalid, &r.original(), r.org_id());
-                None
+    // The files are hashed on a core of their own while the master is read on another: a
+    // month's attendance is gigabytes, and a million workers' master a few seconds' read.
+    std::thread::scope(|scope| {
+        let digests = scope.spawn(|| {
+            files
+                .iter()
+                .map(|(name, _, input)| digest(name, input))
+                .collect::<Vec<_>>()
+        });
+
+        let (sites_path, sites_csv) = file("sites.csv").ok_or_else(|| missing(dir, "sites.csv"))?;
+        let sites = csv::records(sites_path, sites_csv, &SITE_COLUMNS)?
+            .filter_map(|r| match r.cells().and_then(|c| Site::decode(|f| c.get(f))) {
+                Ok(site) => Some(site),
+                Err(invalid) => {
+                    dead_letters.push("sites.csv", Position::Line(r.line), invalid, &r.original(), r.org_id());
+                    None
+                }
+            })
+            .collect::<Vec<_>>();
+        let mut ledger = Ledger::new(sites);
+
+        let (workers_path, workers_csv) = file("workers.csv").ok_or_else(|| missing(dir, "workers.csv"))?;
+        ledger.reserve_workers(memchr::memchr_iter(b'\n', workers_csv).count());
+        fold_workers(workers_path, workers_csv, &mut ledger, dead_letters)?;
+
+        let mut events = 0;
+        let mut has_attendance = false;
+        for format in SUMMARY_FORMATS {
+            let name = format!("attendance_summary.{format}");
+            if let Some((path, bytes)) = file(&name) {
+                has_attendance = true;
+                events += summary::fold(&name, path, bytes, &mut ledger, dead_letters)?;
             }
-        })
-        .collect::<Vec<_>>();
-    let mut ledger = Ledger::new(sites);
-
-    let (workers_path, workers_csv) = read("workers.csv")?.ok_or_else(|| missing(dir, "workers.csv"))?;
-    ledger.reserve_workers(memchr::memchr_iter(b'\n', &workers_csv).count());
-    fold_workers(&workers_path, &workers_csv, &mut ledger, dead_letters)?;
-
-    let mut events = 0;
-    let mut has_attendance = false;
-    for format in SUMMARY_FORMATS {
-        let name = format!("attendance_summary.{format}");
-        if let Some((path, bytes)) = read(&name)? {
-            has_attendance = true;
-            events += summary::fold(&name, &path, &bytes, &mut ledger, dead_letters)?;
         }
-    }
-    let mut parts = ndjson::Parts::split(ledger, cores()).map_err(|e| Error::input(dir.display(), e.to_string()))?;
-    for feed in Feed::ALL {
-        let name = format!("{}.ndjson", feed.name());
-        if let Some((_, bytes)) = read(&name)? {
-            has_attendance |= feed == Feed::Attendance;
-            progress.start(&format!("reading {name}"), bytes.len() as u64, Unit::Bytes);
-            events += ndjson::fold(feed, &name, &bytes, &mut parts, dead_letters, progress, &|range| {
-                bytes.release(range)
-            });
+        let inputs = digests.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        let mut parts =
+            ndjson::Parts::split(ledger, cores()).map_err(|e| Error::input(dir.display(), e.to_string()))?;
+        for feed in Feed::ALL {
+            let name = format!("{}.ndjson", feed.name());
+            if let Some((_, bytes)) = file(&name) {
+                has_attendance |= feed == Feed::Attendance;
+                progress.start(&format!("reading {name}"), bytes.len() as u64, Unit::Bytes);
+                events += ndjson::fold(feed, &name, bytes, &mut parts, dead_letters, progress, &|range| {
+                    bytes.release(range)
+                });
+            }
         }
-    }
-    let mut ledger = parts.merge();
-    if !has_attendance {
-        return Err(missing(
-            dir,
-            "attendance.ndjson (or attendance_summary.csv, .xlsx or .parquet)",
-        ));
-    }
-    ledger.shrink_to_fit();
-    Ok(Folder { ledger, inputs, events })
+        let mut ledger = parts.merge();
+        if !has_attendance {
+            return Err(missing(
+                dir,
+                "attendance.ndjson (or attendance_summary.csv, .xlsx or .parquet)",
+            ));
+        }
+        ledger.shrink_to_fit();
+        Ok(Folder { ledger, inputs, events })
+    })
 }
 
 /// Adds the workers of a `workers.csv` (read from `path`) to `ledger`; a bad row becomes a dead

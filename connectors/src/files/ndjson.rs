@@ -70,6 +70,10 @@ struct Chunk<'a> {
     refused: Vec<(u64, Invalid, String, Option<String>)>,
 }
 
+/// Fewer bytes than a valid line of any feed takes (the names of the fields it must have and a
+/// timestamp are more). A shorter line is refused, or makes a vector grow.
+const SHORTEST_EVENT: usize = 64;
+
 /// At most this much of a file is decoded at once: its events are folded and its pages given
 /// back (`release`) before the next wave, so memory holds a wave's events, never a file's.
 const WAVE: usize = 64 << 20;
@@ -117,7 +121,7 @@ pub(crate) fn fold(
                 match event {
                     Decoded::Punch(punch) => part.apply_punch(&punch),
                     Decoded::Other(event) => part.apply(event),
-                };
+                }
                 folded += 1;
             }
             folded
@@ -130,10 +134,11 @@ pub(crate) fn fold(
 }
 
 fn decode<'a>(feed: Feed, chunk: &'a [u8], parts: &Parts) -> Chunk<'a> {
-    // Each part's vector sized once, from the lines counted (a fair hash gives each part about
-    // its share): grown by doubling, each copy went to fresh memory the kernel clears first.
-    let count = memchr_iter(b'\n', chunk).count() + 1;
-    let share = count / parts.states.len();
+    // Each part's vector sized once, for as many lines as the chunk could hold (a fair hash
+    // gives each part about its share): grown by doubling, each copy went to fresh memory the
+    // kernel clears first. Room never written to is never given pages, so erring high costs
+    // nothing; counting the lines first was a pass over every byte.
+    let share = chunk.len() / SHORTEST_EVENT / parts.states.len();
     let mut out = Chunk {
         lines: 0,
         events: (0..parts.states.len())
