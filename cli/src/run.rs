@@ -152,7 +152,14 @@ pub fn summary(report: &RunReport, out: &Store, ruleset: &Ruleset) -> String {
     let errors = &r.worker_errors;
     rows.push(("Worker errors".to_string(), errors.len().to_string()));
     rows.push(("Findings".to_string(), findings_count(&report.findings)));
-    rows.push(("Time".to_string(), format!("{:.2} s", report.elapsed.as_secs_f64())));
+    let [read, compute, write] = report.stages.map(|stage| stage.as_secs_f64());
+    rows.push((
+        "Time".to_string(),
+        format!(
+            "{:.2} s (read {read:.1}, compute {compute:.1}, write {write:.1})",
+            report.elapsed.as_secs_f64()
+        ),
+    ));
     if let Some(mib) = ui::peak_rss_mib() {
         rows.push(("Peak memory".to_string(), format!("{mib:.0} MiB")));
     }

@@ -15,6 +15,7 @@ use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 use payroll_engine::days::SiteDays;
 use payroll_engine::findings::Finding;
+use payroll_engine::parallel::{cores, map_in_order};
 use payroll_engine::run::{InputDigest, Manifest, RulesetRef, orgs, rows_of_org, totals};
 use payroll_engine::summary::{Measures, SiteFigures, Summary};
 use payroll_engine::{Arrear, WorkerError};
@@ -52,6 +53,10 @@ pub struct RunRecord {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub excluded: Vec<String>,
 }
+
+/// Rows of an org in a chunk from which its results are encoded on every core, into a part file
+/// each: a small run keeps a file per org and chunk.
+const PARALLEL_ROWS: usize = 1 << 16;
 
 /// What a run records besides its results.
 pub struct RunOutput<'a> {
@@ -113,10 +118,21 @@ impl<'a> ResultsWriter<'a> {
             for batch in &batches {
                 self.summary.add(&self.measures, batch)?;
             }
+            // A large share is encoded on every core, as a part file each.
+            let files = if rows < PARALLEL_ROWS {
+                vec![parquet_bytes(&batches, self.run.run_id)?]
+            } else {
+                let share = batches.len().div_ceil(cores());
+                map_in_order(batches.chunks(share), |part| parquet_bytes(part, self.run.run_id))
+                    .into_iter()
+                    .collect::<Result<Vec<_>>>()?
+            };
             let written = self.orgs.entry(org.clone()).or_default();
-            let part = layout::results_part(&org, self.run.period, self.run.run_id, written.files.len());
-            self.store.put(&part, parquet_bytes(&batches, self.run.run_id)?).await?;
-            written.files.push(part.filename().unwrap_or_default().to_string());
+            for bytes in files {
+                let part = layout::results_part(&org, self.run.period, self.run.run_id, written.files.len());
+                self.store.put(&part, bytes).await?;
+                written.files.push(part.filename().unwrap_or_default().to_string());
+            }
             written.rows += rows as u64;
             add(&mut written.totals, chunk_totals)?;
         }

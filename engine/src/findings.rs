@@ -3,7 +3,9 @@
 //! their value last period; the checks here, built in, read the whole run, because no row sees
 //! two workers paid into one bank account.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
+use std::hash::Hash;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringArray, UInt32Array, new_null_array};
@@ -206,53 +208,36 @@ const NAMED: usize = 5;
 /// 99th percentile of its established workers' net pay; a worker paid in the last finalized
 /// period and absent now.
 pub fn across(org: &str, run: &[Paid<'_>], period: PayPeriod, previous: &Previous) -> Vec<Finding> {
-    let mut findings = Vec::new();
-    let mut shared = |check: BuiltIn, key: &dyn Fn(&Worker) -> Option<String>, shown: &dyn Fn(&Worker) -> String| {
-        // Grouped by hash, then the groups of two or more in their keys' order: a B-tree of a
-        // million workers' keys spent seconds in cache misses.
-        let mut by_key: HashMap<String, Vec<&Worker>, foldhash::fast::RandomState> = HashMap::default();
-        for paid in run {
-            if let Some(key) = key(paid.worker) {
-                by_key.entry(key).or_default().push(paid.worker);
-            }
-        }
-        let mut groups: Vec<(String, Vec<&Worker>)> = by_key.into_iter().filter(|(_, w)| w.len() > 1).collect();
-        groups.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        for (_, workers) in &groups {
-            for worker in workers {
-                let others: Vec<&str> = workers
-                    .iter()
-                    .filter(|w| w.worker_id != worker.worker_id)
-                    .map(|w| w.worker_id.as_str())
-                    .collect();
-                let more = match others.len().saturating_sub(NAMED) {
-                    0 => String::new(),
-                    more => format!(" and {more} more"),
-                };
-                findings.push(Finding {
-                    org_id: worker.org_id.clone(),
-                    worker_id: worker.worker_id.clone(),
-                    check: check.name().to_string(),
-                    severity: check.severity(),
-                    message: format!(
-                        "{} is also {}'s{more}",
-                        shown(worker),
-                        others[..others.len().min(NAMED)].join(", ")
-                    ),
-                });
-            }
-        }
-    };
-    let text = |s: &str| Some(s.trim().to_ascii_uppercase()).filter(|s| !s.is_empty());
-    shared(
-        BuiltIn::SharedBankAccount,
-        &|w| Some(format!("{}|{}", text(w.bank_account.reveal())?, text(&w.ifsc)?)),
-        &|w| format!("bank account {} (IFSC {})", w.bank_account.masked(), w.ifsc),
-    );
-    shared(BuiltIn::SharedPan, &|w| text(w.pan.reveal()), &|w| {
-        format!("PAN {}", w.pan.masked())
+    // The three shared-identifier checks each group a million workers: on cores of their own.
+    let (bank, pan, uan) = std::thread::scope(|scope| {
+        let bank = scope.spawn(|| {
+            shared(
+                BuiltIn::SharedBankAccount,
+                run,
+                |w| Some((identifier(w.bank_account.reveal())?, identifier(&w.ifsc)?)),
+                |w| format!("bank account {} (IFSC {})", w.bank_account.masked(), w.ifsc),
+            )
+        });
+        let pan = scope.spawn(|| {
+            shared(
+                BuiltIn::SharedPan,
+                run,
+                |w| identifier(w.pan.reveal()),
+                |w| format!("PAN {}", w.pan.masked()),
+            )
+        });
+        let uan = shared(
+            BuiltIn::SharedUan,
+            run,
+            |w| identifier(&w.uan),
+            |w| format!("UAN {}", w.uan),
+        );
+        let join = |handle: std::thread::ScopedJoinHandle<'_, Vec<Finding>>| {
+            handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        };
+        (join(bank), join(pan), uan)
     });
-    shared(BuiltIn::SharedUan, &|w| text(&w.uan), &|w| format!("UAN {}", w.uan));
+    let mut findings = [bank, pan, uan].concat();
 
     // New: joined this period and not paid in the last finalized one; compared with the org's
     // established workers, the yardstick a newcomer's own pay is not part of.
@@ -290,6 +275,65 @@ pub fn across(org: &str, run: &[Paid<'_>], period: PayPeriod, previous: &Previou
         }
     }
     findings
+}
+
+/// A finding for each worker whose `key` (an identifier: bank account, PAN, UAN) other workers
+/// of the run have too, naming them, group by group in the keys' order.
+fn shared<'w, K: Hash + Ord>(
+    check: BuiltIn,
+    run: &[Paid<'w>],
+    key: impl Fn(&'w Worker) -> Option<K>,
+    shown: impl Fn(&Worker) -> String,
+) -> Vec<Finding> {
+    // Grouped by hash, then the groups of two or more in their keys' order: a B-tree of a
+    // million workers' keys spent seconds in cache misses.
+    let mut by_key: HashMap<K, Vec<&Worker>, foldhash::fast::RandomState> = HashMap::default();
+    for paid in run {
+        if let Some(key) = key(paid.worker) {
+            by_key.entry(key).or_default().push(paid.worker);
+        }
+    }
+    let mut groups: Vec<(K, Vec<&Worker>)> = by_key.into_iter().filter(|(_, w)| w.len() > 1).collect();
+    groups.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    let mut findings = Vec::new();
+    for (_, workers) in &groups {
+        for worker in workers {
+            let others: Vec<&str> = workers
+                .iter()
+                .filter(|w| w.worker_id != worker.worker_id)
+                .map(|w| w.worker_id.as_str())
+                .collect();
+            let more = match others.len().saturating_sub(NAMED) {
+                0 => String::new(),
+                more => format!(" and {more} more"),
+            };
+            findings.push(Finding {
+                org_id: worker.org_id.clone(),
+                worker_id: worker.worker_id.clone(),
+                check: check.name().to_string(),
+                severity: check.severity(),
+                message: format!(
+                    "{} is also {}'s{more}",
+                    shown(worker),
+                    others[..others.len().min(NAMED)].join(", ")
+                ),
+            });
+        }
+    }
+    findings
+}
+
+/// An identifier as the checks compare it: trimmed, in capitals (`abcde1234f` is `ABCDE1234F`);
+/// borrowed when it is written so already, as masters mostly write them. `None` when blank.
+fn identifier(text: &str) -> Option<Cow<'_, str>> {
+    let text = text.trim();
+    if text.is_empty() {
+        None
+    } else if text.bytes().any(|b| b.is_ascii_lowercase()) {
+        Some(Cow::Owned(text.to_ascii_uppercase()))
+    } else {
+        Some(Cow::Borrowed(text))
+    }
 }
 
 /// The `p`th percentile of sorted `values`, nearest rank: the smallest value at least `p` % of

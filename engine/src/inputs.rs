@@ -19,6 +19,7 @@ use crate::days::{AttendanceDay, days_between, employment_in};
 use crate::error::Invalid;
 use crate::event::{AdjustmentKind, Status};
 use crate::master::{Site, Worker};
+use crate::parallel::{cores, map_in_order};
 use crate::state::WorkerState;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -212,14 +213,26 @@ const BATCH_ROWS: usize = 8192;
 /// The calculator's input batches for `rows` (as [`Ledger::period_inputs`](crate::Ledger) gives
 /// them), in order.
 pub fn inputs_batches(period: PayPeriod, rows: &[(&Worker, &Site, PeriodInputs)]) -> Vec<RecordBatch> {
-    rows.chunks(BATCH_ROWS)
-        .map(|chunk| {
-            let mut batch = InputsBatch::new(period, chunk.len());
-            for (worker, site, inputs) in chunk {
-                batch.push(worker, site, inputs);
-            }
-            batch.finish()
-        })
+    let batches = |rows: &[(&Worker, &Site, PeriodInputs)]| -> Vec<RecordBatch> {
+        rows.chunks(BATCH_ROWS)
+            .map(|chunk| {
+                let mut batch = InputsBatch::new(period, chunk.len());
+                for (worker, site, inputs) in chunk {
+                    batch.push(worker, site, inputs);
+                }
+                batch.finish()
+            })
+            .collect()
+    };
+    if rows.len() <= BATCH_ROWS {
+        return batches(rows);
+    }
+    // A core's share of whole batches each: the batches are the same, built in a fraction of
+    // the time (a million workers' are seconds on one core).
+    let share = rows.len().div_ceil(cores()).next_multiple_of(BATCH_ROWS);
+    map_in_order(rows.chunks(share), batches)
+        .into_iter()
+        .flatten()
         .collect()
 }
 

@@ -227,16 +227,13 @@ pub async fn run(request: RunRequest<'_>, progress: &dyn Progress) -> Result<Run
     let mut paid_here: BTreeSet<String> = BTreeSet::new();
     let mut days = Duration::ZERO;
     for chunk in workers.chunks(CHUNK) {
-        let at = Instant::now();
+        let started = Instant::now();
         let Chunk {
             rows,
             days: days_files,
             days_spent,
         } = inputs_and_days(&folded.ledger, period, chunk)?;
-        days += days_spent;
-        writing += days_spent;
-        computing += at.elapsed() - days_spent;
-        let at = Instant::now();
+        let calculating = Instant::now();
         let Calculation { results, errors } = calculator.compute(version, inputs_batches(period, &rows)).await?;
         let results = match net {
             Some(net) => with_payable(&results, net, &nets)?,
@@ -250,21 +247,31 @@ pub async fn run(request: RunRequest<'_>, progress: &dyn Progress) -> Result<Run
                     .filter(|w| owed.contains(w.as_str())),
             );
         }
-        let checked = Instant::now();
+        let checking_at = Instant::now();
         for batch in &results {
             found.extend(findings::of_rows(&checks, version, batch, &previous).await?);
             if let Some(net) = net {
                 net_pay.extend(findings::nets(batch, net));
             }
         }
-        checking += checked.elapsed();
-        computing += at.elapsed();
-        let at = Instant::now();
+        let writing_at = Instant::now();
         writer.write(&results, errors).await?;
         let days_at = Instant::now();
         writer.write_days(days_files).await?;
-        days += days_at.elapsed();
-        writing += at.elapsed();
+        let done = Instant::now();
+        computing += (calculating - started).saturating_sub(days_spent) + (writing_at - calculating);
+        checking += writing_at - checking_at;
+        writing += days_spent + (done - writing_at);
+        days += days_spent + (done - days_at);
+        tracing::debug!(
+            workers = chunk.len(),
+            inputs_and_days = ?calculating - started,
+            calculated = ?checking_at - calculating,
+            checked = ?writing_at - checking_at,
+            results_written = ?days_at - writing_at,
+            days_written = ?done - days_at,
+            "chunk of the run"
+        );
     }
     // The checks across workers, org by org: of every worker the run read, computed or not.
     let at = Instant::now();

@@ -41,7 +41,7 @@ async fn sample_results(ruleset: &Ruleset, rows: usize) -> Vec<RecordBatch> {
 }
 
 /// Writes `chunks` (one `ResultsWriter::write` each) as one run.
-async fn write(store: &Store, ruleset: &Ruleset, chunks: &[RecordBatch]) -> RunRecord {
+async fn write(store: &Store, ruleset: &Ruleset, chunks: std::slice::Chunks<'_, RecordBatch>) -> RunRecord {
     let version = ruleset.version_on(PERIOD.first_day()).unwrap();
     let no_dead_letters = DeadLetters::default();
     let mut writer = ResultsWriter::new(
@@ -60,7 +60,7 @@ async fn write(store: &Store, ruleset: &Ruleset, chunks: &[RecordBatch]) -> RunR
         },
     );
     for chunk in chunks {
-        writer.write(std::slice::from_ref(chunk), Vec::new()).await.unwrap();
+        writer.write(chunk, Vec::new()).await.unwrap();
     }
     writer.finish().await.unwrap()
 }
@@ -100,11 +100,11 @@ async fn results_written_in_parts_read_back_as_when_written_whole() {
     let ruleset = Ruleset::load(&rules).unwrap();
 
     let whole = memory();
-    let whole_record = write(&whole, &ruleset, &sample_results(&ruleset, usize::MAX).await).await;
+    let whole_record = write(&whole, &ruleset, sample_results(&ruleset, usize::MAX).await.chunks(1)).await;
     let parted = memory();
     let chunks = sample_results(&ruleset, 25).await;
     assert_eq!(chunks.len(), 4, "80 workers in chunks of 25");
-    let parted_record = write(&parted, &ruleset, &chunks).await;
+    let parted_record = write(&parted, &ruleset, chunks.chunks(1)).await;
 
     assert_eq!(parted_record.rows, 80);
     assert_eq!(parted_record.totals, whole_record.totals);
@@ -154,4 +154,46 @@ async fn results_written_in_parts_read_back_as_when_written_whole() {
         .await
         .unwrap();
     assert_eq!(report.payslips, 80);
+}
+
+#[tokio::test]
+async fn a_large_share_of_an_org_is_encoded_on_every_core_and_reads_back_whole() {
+    let rules = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../rules/examples/india-contract.toml");
+    let ruleset = Ruleset::load(&rules).unwrap();
+    // One org's rows, over and over, until a chunk of them passes the size that splits it.
+    let sample = datafusion::arrow::compute::concat_batches(
+        &sample_results(&ruleset, usize::MAX).await[0].schema(),
+        &sample_results(&ruleset, usize::MAX).await,
+    )
+    .unwrap();
+    let org = sample.column_by_name("org_id").unwrap();
+    let first_org = datafusion::arrow::array::Scalar::new(org.slice(0, 1));
+    let of_first_org = datafusion::arrow::compute::kernels::cmp::eq(org, &first_org).unwrap();
+    let one_org = datafusion::arrow::compute::filter_record_batch(&sample, &of_first_org).unwrap();
+    let copies = (1 << 16) / one_org.num_rows() + 1;
+    let large = datafusion::arrow::compute::concat_batches(&one_org.schema(), &vec![one_org.clone(); copies]).unwrap();
+    let batches: Vec<RecordBatch> = (0..large.num_rows())
+        .step_by(8192)
+        .map(|at| large.slice(at, 8192.min(large.num_rows() - at)))
+        .collect();
+
+    // Written in one go, as a run's chunk is: its calculator's batches.
+    let split = memory();
+    let split_record = write(&split, &ruleset, batches.chunks(batches.len())).await;
+    let [org] = &split_record.orgs[..] else {
+        panic!("one org: {:?}", split_record.orgs)
+    };
+    let parts = results_parts(&split, org, "2026-10", &split_record.run_id)
+        .await
+        .unwrap();
+    let cores = payroll_engine::parallel::cores().min(batches.len());
+    assert_eq!(parts.len(), cores, "a part file per core");
+
+    // The same rows written a batch at a time: each below the size, a part file each.
+    let small = memory();
+    let small_record = write(&small, &ruleset, batches.chunks(1)).await;
+    assert_eq!(split_record.rows, large.num_rows() as u64);
+    assert_eq!(split_record.totals, small_record.totals);
+    let split_rows = rows_of(&read_results(&split, &split_record).await.unwrap());
+    assert!(split_rows == rows_of(&read_results(&small, &small_record).await.unwrap()));
 }
