@@ -43,6 +43,11 @@ impl Invalid {
             reason: reason.into(),
         }
     }
+
+    /// An event naming a worker a folder's master does not have.
+    pub fn unknown_worker(worker_id: &str) -> Self {
+        Invalid::field("worker_id", format!("unknown worker `{worker_id}`"))
+    }
 }
 
 impl fmt::Display for Invalid {

@@ -120,14 +120,18 @@ impl StatePart {
         };
     }
 
-    /// [`StatePart::apply`] for a punch still in its message's bytes: no allocation unless the
-    /// worker is new to the part.
-    pub fn apply_punch(&mut self, punch: &PunchRef) {
-        let stored = (punch.event_id, StoredPunch::new(punch.at_ms, punch.direction));
-        match self.0.get_mut(&*punch.worker_id) {
-            Some(folding) => folding.punches.push(stored),
-            None => self.0.entry((*punch.worker_id).into()).or_default().punches.push(stored),
-        }
+    /// Folds a punch still in its message's bytes, with no allocation; returns false, folding
+    /// nothing, for a worker the master does not have. A part has every worker of the master
+    /// its ledger had ([`Ledger::take_states`]), so this one lookup is also the master's check.
+    #[must_use]
+    pub fn apply_punch(&mut self, punch: &PunchRef) -> bool {
+        let Some(folding) = self.0.get_mut(&*punch.worker_id) else {
+            return false;
+        };
+        folding
+            .punches
+            .push((punch.event_id, StoredPunch::new(punch.at_ms, punch.direction)));
+        true
     }
 }
 
@@ -247,7 +251,7 @@ impl Ledger {
     pub fn check_worker(&self, worker_id: &str) -> Result<(), Invalid> {
         match self.workers.contains_key(worker_id) {
             true => Ok(()),
-            false => Err(Invalid::field("worker_id", format!("unknown worker `{worker_id}`"))),
+            false => Err(Invalid::unknown_worker(worker_id)),
         }
     }
 
@@ -359,8 +363,9 @@ impl Ledger {
     }
 
     /// The worker states split by `part_of` a worker id into `parts`, to be folded on a core
-    /// each while every core reads the master ([`Ledger::check_worker`]), then put back
-    /// ([`Ledger::put_states`]). Only a ledger with no closed period (an input folder's): a
+    /// each while every core reads the master (leave and adjustments are checked against it,
+    /// [`Ledger::check_worker`]; a part checks punches itself, [`StatePart::apply_punch`]), then
+    /// put back ([`Ledger::put_states`]). Only a ledger with no closed period (an input folder's): a
     /// part folds without noting late events.
     pub fn take_states(&mut self, parts: usize, part_of: impl Fn(&str) -> usize) -> Result<Vec<StatePart>, Invalid> {
         if !self.closed.is_empty() {
@@ -378,17 +383,26 @@ impl Ledger {
             };
             split[part_of(&id).min(parts - 1)].0.insert(id, folding);
         }
+        // An entry for every worker of the master, which [`StatePart::apply_punch`] checks
+        // punches against; those still empty when put back are dropped.
+        for id in self.workers.keys() {
+            split[part_of(id).min(parts - 1)]
+                .0
+                .entry(id.as_str().into())
+                .or_default();
+        }
         Ok(split)
     }
 
-    /// Puts back the states [`Ledger::take_states`] took, folded since: each part's punches
-    /// sorted in on a core of its own.
+    /// Puts back the states [`Ledger::take_states`] took, folded since (the master's workers
+    /// with no event left out again): each part's punches sorted in on a core of its own.
     pub fn put_states(&mut self, parts: Vec<StatePart>) {
         self.states.reserve(parts.iter().map(|part| part.0.len()).sum());
         let settled = map_in_order(parts, |part| {
             part.0
                 .into_iter()
                 .map(|(id, folding)| (id, folding.settled()))
+                .filter(|(_, state)| *state != WorkerState::default())
                 .collect::<Vec<_>>()
         });
         for part in settled {

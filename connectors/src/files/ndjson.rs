@@ -46,28 +46,43 @@ fn part_of(worker_id: &str, parts: usize) -> usize {
     (FixedState::default().hash_one(worker_id) % parts as u64) as usize
 }
 
-/// An event as decoded from a line: a punch still borrowing the file's bytes.
+/// An event as decoded from a line: a punch still borrowing the file's bytes, with where its
+/// line is, since its worker is checked where it is folded ([`StatePart::apply_punch`]).
 enum Decoded<'a> {
-    Punch(PunchRef<'a>),
+    Punch {
+        punch: PunchRef<'a>,
+        at: Where,
+        line: &'a [u8],
+    },
     Other(Event),
 }
 
 impl Decoded<'_> {
     fn worker_id(&self) -> &str {
         match self {
-            Decoded::Punch(p) => &p.worker_id,
+            Decoded::Punch { punch, .. } => &punch.worker_id,
             Decoded::Other(e) => e.worker_id(),
         }
     }
 }
 
-/// A chunk's outcome: decoded events by the part of the ledger that folds them, and refusals,
-/// with lines counted within the chunk.
+/// Where a line of a wave is: its chunk, and its index among the chunk's lines. Refusals found
+/// decoding and folding are put in this order, the file's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Where {
+    chunk: usize,
+    index: usize,
+}
+
+/// A refused line: where it is, why, the line, and the org of the worker it names.
+type Refused = (Where, Invalid, String, Option<String>);
+
+/// A chunk's outcome: its lines, decoded events by the part of the ledger that folds them, and
+/// refusals.
 struct Chunk<'a> {
     lines: u64,
     events: Vec<Vec<Decoded<'a>>>,
-    /// Line within the chunk, why, the line, and the org of the worker it names.
-    refused: Vec<(u64, Invalid, String, Option<String>)>,
+    refused: Vec<Refused>,
 }
 
 /// Fewer bytes than a valid line of any feed takes (the names of the fields it must have and a
@@ -94,46 +109,64 @@ pub(crate) fn fold(
     let cores = parts.states.len();
     for wave in split_at_lines(bytes, bytes.len().div_ceil(WAVE)) {
         let shared = &*parts;
-        let chunks = map_in_order(split_at_lines(wave, cores * 4), |chunk| {
-            let decoded = decode(feed, chunk, shared);
+        let chunks = map_in_order(split_at_lines(wave, cores * 4).enumerate(), |(number, chunk)| {
+            let decoded = decode(feed, number, chunk, shared);
             progress.advance(chunk.len() as u64);
             decoded
         });
+        let mut first_lines = Vec::with_capacity(chunks.len());
+        let mut refused = Vec::new();
         let mut by_part: Vec<Vec<Vec<Decoded>>> = (0..cores).map(|_| Vec::with_capacity(chunks.len())).collect();
         for chunk in chunks {
-            for (line, invalid, original, org_id) in chunk.refused {
-                dead_letters.push(
-                    source,
-                    Position::Line(first_line + line),
-                    invalid,
-                    &original,
-                    org_id.as_deref(),
-                );
-            }
+            first_lines.push(first_line);
             first_line += chunk.lines;
+            refused.extend(chunk.refused);
             for (part, events) in by_part.iter_mut().zip(chunk.events) {
                 part.push(events);
             }
         }
-        let counts = map_in_order(parts.states.iter_mut().zip(by_part), |(part, batches)| {
+        let folds = map_in_order(parts.states.iter_mut().zip(by_part), |(part, batches)| {
             let mut folded = 0u64;
+            let mut refused: Vec<Refused> = Vec::new();
             for event in batches.into_iter().flatten() {
                 match event {
-                    Decoded::Punch(punch) => part.apply_punch(&punch),
+                    Decoded::Punch { punch, at, line } => {
+                        if !part.apply_punch(&punch) {
+                            // No worker of the master: so no org to show it to.
+                            let invalid = Invalid::unknown_worker(&punch.worker_id);
+                            refused.push((at, invalid, String::from_utf8_lossy(line).into_owned(), None));
+                            continue;
+                        }
+                    }
                     Decoded::Other(event) => part.apply(event),
                 }
                 folded += 1;
             }
-            folded
+            (folded, refused)
         });
-        folded += counts.iter().sum::<u64>();
+        for (count, unknown) in folds {
+            folded += count;
+            refused.extend(unknown);
+        }
+        refused.sort_unstable_by_key(|(at, ..)| *at);
+        for (at, invalid, original, org_id) in refused {
+            dead_letters.push(
+                source,
+                Position::Line(first_lines[at.chunk] + at.index as u64),
+                invalid,
+                &original,
+                org_id.as_deref(),
+            );
+        }
         release(offset..offset + wave.len());
         offset += wave.len();
     }
     folded
 }
 
-fn decode<'a>(feed: Feed, chunk: &'a [u8], parts: &Parts) -> Chunk<'a> {
+/// Decodes the lines of chunk `number` of a wave. Leave and adjustments are checked against the
+/// master here; punches, by far the most, where they are folded.
+fn decode<'a>(feed: Feed, number: usize, chunk: &'a [u8], parts: &Parts) -> Chunk<'a> {
     // Each part's vector sized once, for as many lines as the chunk could hold (a fair hash
     // gives each part about its share): grown by doubling, each copy went to fresh memory the
     // kernel clears first. Room never written to is never given pages, so erring high costs
@@ -151,21 +184,19 @@ fn decode<'a>(feed: Feed, chunk: &'a [u8], parts: &Parts) -> Chunk<'a> {
         let Some(line) = event_text(line) else {
             continue;
         };
+        let at = Where { chunk: number, index };
         let decoded = match feed {
-            Feed::Attendance => decode_punch_ref(line).map(Decoded::Punch),
-            _ => feed.decode(line).map(Decoded::Other),
+            Feed::Attendance => decode_punch_ref(line).map(|punch| Decoded::Punch { punch, at, line }),
+            _ => feed.decode(line).and_then(|other| {
+                parts.ledger.check_worker(other.worker_id())?;
+                parts.ledger.check_org(&other)?;
+                Ok(Decoded::Other(other))
+            }),
         };
-        let checked = decoded.and_then(|event| {
-            parts.ledger.check_worker(event.worker_id())?;
-            if let Decoded::Other(other) = &event {
-                parts.ledger.check_org(other)?;
-            }
-            Ok((parts.of(event.worker_id()), event))
-        });
-        match checked {
-            Ok((part, event)) => out.events[part].push(event),
+        match decoded {
+            Ok(event) => out.events[parts.of(event.worker_id())].push(event),
             Err(invalid) => out.refused.push((
-                index as u64,
+                at,
                 invalid,
                 String::from_utf8_lossy(line).into_owned(),
                 org_of(line, parts),
@@ -268,6 +299,23 @@ mod tests {
                 &Quiet,
                 &|_| {},
             );
+            // In the file's order, each with its own line, whichever step refused it.
+            let refused: Vec<(u64, String)> = dead_letters
+                .iter()
+                .filter(|letter| letter.source == feed.name())
+                .map(|letter| match letter.position {
+                    Position::Line(line) => (line, letter.original.clone()),
+                    Position::Row(_) => panic!("an event file's letters name lines"),
+                })
+                .collect();
+            let expected: Vec<(u64, String)> = [&lines[0], &unknown.to_vec(), &lines[lines.len() - 1]]
+                .into_iter()
+                .map(|text| {
+                    let line = lines.iter().position(|l| l == text).unwrap() as u64 + 1;
+                    (line, String::from_utf8_lossy(text).into_owned())
+                })
+                .collect();
+            assert_eq!(refused, expected, "{}", feed.name());
         }
         let ledger = parts.merge();
         let states = ledger
