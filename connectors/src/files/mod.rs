@@ -12,7 +12,8 @@ mod summary;
 pub use summary::COLUMNS as SUMMARY_COLUMNS;
 pub use summary::fold as fold_summary;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use memmap2::{Mmap, UncheckedAdvice};
 use payroll_engine::parallel::cores;
@@ -63,40 +64,23 @@ pub fn read_folder(dir: &Path, dead_letters: &mut DeadLetters, progress: &dyn Pr
 
     // The files are hashed on a core of their own while the master is read on another: a
     // month's attendance is gigabytes, and a million workers' master a few seconds' read.
+    let stop = AtomicBool::new(false);
     std::thread::scope(|scope| {
         let digests = scope.spawn(|| {
             files
                 .iter()
-                .map(|(name, _, input)| digest(name, input))
+                .map_while(|(name, _, input)| digest(name, input, &stop))
                 .collect::<Vec<_>>()
         });
-
-        let (sites_path, sites_csv) = file("sites.csv").ok_or_else(|| missing(dir, "sites.csv"))?;
-        let sites = csv::records(sites_path, sites_csv, &SITE_COLUMNS)?
-            .filter_map(|r| match r.cells().and_then(|c| Site::decode(|f| c.get(f))) {
-                Ok(site) => Some(site),
-                Err(invalid) => {
-                    dead_letters.push("sites.csv", Position::Line(r.line), invalid, &r.original(), r.org_id());
-                    None
-                }
-            })
-            .collect::<Vec<_>>();
-        let mut ledger = Ledger::new(sites);
-
-        let (workers_path, workers_csv) = file("workers.csv").ok_or_else(|| missing(dir, "workers.csv"))?;
-        ledger.reserve_workers(memchr::memchr_iter(b'\n', workers_csv).count());
-        fold_workers(workers_path, workers_csv, &mut ledger, dead_letters)?;
-
-        let mut events = 0;
-        let mut has_attendance = false;
-        for format in SUMMARY_FORMATS {
-            let name = format!("attendance_summary.{format}");
-            if let Some((path, bytes)) = file(&name) {
-                has_attendance = true;
-                events += summary::fold(&name, path, bytes, &mut ledger, dead_letters)?;
-            }
-        }
+        let master = read_master(dir, &file, dead_letters);
+        // A folder refused before its events is told at once, not once the rest is hashed.
+        stop.store(master.is_err(), Ordering::Relaxed);
         let inputs = digests.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        let Master {
+            ledger,
+            mut events,
+            mut has_attendance,
+        } = master?;
         let mut parts =
             ndjson::Parts::split(ledger, cores()).map_err(|e| Error::input(dir.display(), e.to_string()))?;
         for feed in Feed::ALL {
@@ -118,6 +102,52 @@ pub fn read_folder(dir: &Path, dead_letters: &mut DeadLetters, progress: &dyn Pr
         }
         ledger.shrink_to_fit();
         Ok(Folder { ledger, inputs, events })
+    })
+}
+
+/// A folder's master and attendance summaries, folded before its events.
+struct Master {
+    ledger: Ledger,
+    /// Summary rows folded in.
+    events: u64,
+    /// Whether an attendance summary was among them.
+    has_attendance: bool,
+}
+
+fn read_master<'f>(
+    dir: &Path,
+    file: &dyn Fn(&str) -> Option<(&'f PathBuf, &'f Input)>,
+    dead_letters: &mut DeadLetters,
+) -> Result<Master> {
+    let (sites_path, sites_csv) = file("sites.csv").ok_or_else(|| missing(dir, "sites.csv"))?;
+    let sites = csv::records(sites_path, sites_csv, &SITE_COLUMNS)?
+        .filter_map(|r| match r.cells().and_then(|c| Site::decode(|f| c.get(f))) {
+            Ok(site) => Some(site),
+            Err(invalid) => {
+                dead_letters.push("sites.csv", Position::Line(r.line), invalid, &r.original(), r.org_id());
+                None
+            }
+        })
+        .collect::<Vec<_>>();
+    let mut ledger = Ledger::new(sites);
+
+    let (workers_path, workers_csv) = file("workers.csv").ok_or_else(|| missing(dir, "workers.csv"))?;
+    ledger.reserve_workers(memchr::memchr_iter(b'\n', workers_csv).count());
+    fold_workers(workers_path, workers_csv, &mut ledger, dead_letters)?;
+
+    let mut events = 0;
+    let mut has_attendance = false;
+    for format in SUMMARY_FORMATS {
+        let name = format!("attendance_summary.{format}");
+        if let Some((path, bytes)) = file(&name) {
+            has_attendance = true;
+            events += summary::fold(&name, path, bytes, &mut ledger, dead_letters)?;
+        }
+    }
+    Ok(Master {
+        ledger,
+        events,
+        has_attendance,
     })
 }
 
@@ -225,18 +255,41 @@ fn missing(dir: &Path, name: &str) -> Error {
 
 /// BLAKE3, not SHA-256: inputs run to gigabytes, and on cores without SHA extensions SHA-256
 /// alone took a quarter of a 100k-worker run.
-/// Read a piece at a time, each given back once hashed.
-fn digest(name: &str, input: &Input) -> InputDigest {
+/// Read a piece at a time, each given back once hashed; `None` once `stop` is set.
+fn digest(name: &str, input: &Input, stop: &AtomicBool) -> Option<InputDigest> {
     const PIECE: usize = 64 << 20;
     let mut hasher = blake3::Hasher::new();
     for start in (0..input.len()).step_by(PIECE) {
+        if stop.load(Ordering::Relaxed) {
+            return None;
+        }
         let end = (start + PIECE).min(input.len());
         hasher.update(&input[start..end]);
         input.release(start..end);
     }
-    InputDigest {
+    Some(InputDigest {
         name: name.to_string(),
         bytes: input.len() as u64,
         blake3: hasher.finalize().to_hex().to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_digest_is_the_files_blake3_unless_stopped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("attendance.ndjson");
+        let bytes = vec![b'x'; (64 << 20) + 5];
+        std::fs::write(&path, &bytes).unwrap();
+        let input = Input::map(&path).unwrap();
+
+        let digest_of = |stop: bool| digest("attendance.ndjson", &input, &AtomicBool::new(stop));
+        let whole = digest_of(false).unwrap();
+        assert_eq!(whole.blake3, blake3::hash(&bytes).to_hex().to_string());
+        assert_eq!(whole.bytes, bytes.len() as u64);
+        assert!(digest_of(true).is_none());
     }
 }
