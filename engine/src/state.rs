@@ -365,11 +365,18 @@ impl Ledger {
     /// The worker states split by `part_of` a worker id into `parts`, to be folded on a core
     /// each while every core reads the master (leave and adjustments are checked against it,
     /// [`Ledger::check_worker`]; a part checks punches itself, [`StatePart::apply_punch`]), then
-    /// put back ([`Ledger::put_states`]). Only a ledger with no closed period (an input folder's): a
-    /// part folds without noting late events.
+    /// put back ([`Ledger::put_states`]). Only a ledger with no closed period and no events
+    /// waiting for their worker's master (an input folder's): a part folds without noting late
+    /// events, and takes every worker it has a state for to be of the master.
     pub fn take_states(&mut self, parts: usize, part_of: impl Fn(&str) -> usize) -> Result<Vec<StatePart>, Invalid> {
         if !self.closed.is_empty() {
             return Err(Invalid::record("a ledger with closed periods is folded whole"));
+        }
+        // A part takes any worker it has an entry for to be one of the master's.
+        if let Some(waiting) = self.states.keys().find(|id| !self.workers.contains_key(&***id)) {
+            return Err(Invalid::record(format!(
+                "a ledger with events waiting for their worker's master (`{waiting}`) is folded whole"
+            )));
         }
         let parts = parts.max(1);
         let share = self.workers.len().max(self.states.len()) / parts;
@@ -658,6 +665,7 @@ mod tests {
 
     const OCTOBER: PayPeriod = PayPeriod { year: 2026, month: 10 };
 
+    use crate::Feed;
     use crate::inputs::tests::{site_of as site, worker_of};
 
     /// A worker of `org` (at S1) or of another org (at S2).
@@ -668,6 +676,46 @@ mod tests {
 
     fn ids<'a>(workers: Vec<(&'a Worker, &Site)>) -> Vec<&'a str> {
         workers.into_iter().map(|(w, _)| w.worker_id.as_str()).collect()
+    }
+
+    /// A part folds punches of the master's workers only, and gives back states for the workers
+    /// that had events: the ledger is as if each punch was folded into it.
+    #[test]
+    fn parts_fold_the_masters_workers_punches_and_refuse_others() {
+        let punch = |id: &str, worker: &str| {
+            format!(
+                r#"{{"event_id": "{id}", "worker_id": "{worker}", "ts": "2026-10-02T03:00:00Z", "direction": "in"}}"#
+            )
+        };
+        let master = || {
+            let mut ledger = Ledger::new([site("S1", "org")]);
+            for id in ["W1", "W2"] {
+                ledger.upsert_worker(worker(id, "org", "2020-01-01", "")).unwrap();
+            }
+            ledger
+        };
+        let (mut ledger, mut whole) = (master(), master());
+        let mut parts = ledger.take_states(2, |id| usize::from(id == "W2")).unwrap();
+        for (id, worker) in [("e2", "W1"), ("e1", "W1"), ("e1", "W1")] {
+            let punch = punch(id, worker);
+            assert!(parts[0].apply_punch(&crate::event::decode_punch_ref(punch.as_bytes()).unwrap()));
+            whole.apply(Feed::Attendance.decode(punch.as_bytes()).unwrap());
+        }
+        let stranger = punch("e3", "W9");
+        assert!(!parts[1].apply_punch(&crate::event::decode_punch_ref(stranger.as_bytes()).unwrap()));
+        ledger.put_states(parts);
+        assert_eq!(ledger.state("W1"), whole.state("W1"));
+        assert_eq!(ledger.state("W1").map(WorkerState::punch_count), Some(2));
+        assert_eq!(
+            (ledger.state("W2"), ledger.state("W9")),
+            (None, None),
+            "no events, no state"
+        );
+
+        // Events waiting for their master: the part could not tell them from the master's.
+        ledger.apply(Feed::Attendance.decode(stranger.as_bytes()).unwrap());
+        let refused = ledger.take_states(2, |_| 0).unwrap_err();
+        assert!(refused.to_string().contains("`W9`"), "{refused}");
     }
 
     /// A run lists the workers employed in its period and, of those owed arrears, the ones who
