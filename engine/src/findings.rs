@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
 use crate::master::Worker;
+use crate::parallel::map_in_order;
 
 /// One finding: a check that fired for a worker, with its message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -209,35 +210,33 @@ const NAMED: usize = 5;
 /// period and absent now.
 pub fn across(org: &str, run: &[Paid<'_>], period: PayPeriod, previous: &Previous) -> Vec<Finding> {
     // The three shared-identifier checks each group a million workers: on cores of their own.
-    let (bank, pan, uan) = std::thread::scope(|scope| {
-        let bank = scope.spawn(|| {
+    let shared_checks: [&(dyn Fn() -> Vec<Finding> + Sync); 3] = [
+        &|| {
             shared(
                 BuiltIn::SharedBankAccount,
                 run,
                 |w| Some((identifier(w.bank_account.reveal())?, identifier(&w.ifsc)?)),
                 |w| format!("bank account {} (IFSC {})", w.bank_account.masked(), w.ifsc),
             )
-        });
-        let pan = scope.spawn(|| {
+        },
+        &|| {
             shared(
                 BuiltIn::SharedPan,
                 run,
                 |w| identifier(w.pan.reveal()),
                 |w| format!("PAN {}", w.pan.masked()),
             )
-        });
-        let uan = shared(
-            BuiltIn::SharedUan,
-            run,
-            |w| identifier(&w.uan),
-            |w| format!("UAN {}", w.uan),
-        );
-        let join = |handle: std::thread::ScopedJoinHandle<'_, Vec<Finding>>| {
-            handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-        };
-        (join(bank), join(pan), uan)
-    });
-    let mut findings = [bank, pan, uan].concat();
+        },
+        &|| {
+            shared(
+                BuiltIn::SharedUan,
+                run,
+                |w| identifier(&w.uan),
+                |w| format!("UAN {}", w.uan),
+            )
+        },
+    ];
+    let mut findings = map_in_order(shared_checks, |check| check()).concat();
 
     // New: joined this period and not paid in the last finalized one; compared with the org's
     // established workers, the yardstick a newcomer's own pay is not part of.
