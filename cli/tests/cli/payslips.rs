@@ -307,7 +307,7 @@ impl S3Server {
             .stderr(std::process::Stdio::null())
             .spawn()
             .expect(
-                "s3s-fs is needed: cargo install s3s-fs@0.14.1 --features binary --locked (scripts/test installs it)",
+                "s3s-fs is needed on the path: scripts/test installs it into target/tools/bin (or cargo install s3s-fs@0.14.1 --features binary --locked)",
             );
         let deadline = Instant::now() + Duration::from_secs(20);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {

@@ -26,7 +26,7 @@ impl Broker {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("tansu is needed: cargo install tansu --features dynostore --locked (scripts/test installs it)");
+            .expect("tansu is needed on the path: scripts/test installs it into target/tools/bin (or cargo install tansu@0.6.0 --features dynostore --locked)");
         let deadline = Instant::now() + Duration::from_secs(30);
         while TcpStream::connect(&address).is_err() {
             assert!(Instant::now() < deadline, "tansu did not start on {address}");
