@@ -108,6 +108,9 @@ pub fn stream(config: StreamConfig, stop: Arc<AtomicBool>, runtime: Handle) -> R
     };
     let consumer: BaseConsumer<StreamContext> = config.kafka.consumer().create_with_context(context)?;
     consumer.subscribe(&config.topics.names())?;
+    // The topics are there and the stream polls from here on: ready, without waiting for the
+    // first report (a second away, and its lag asks the broker about every partition).
+    config.status.running.store(true, Ordering::Relaxed);
 
     let mut telemetry = Telemetry::new(config.report_every, Arc::clone(&config.status));
     let context = consumer.context();
@@ -170,8 +173,8 @@ pub fn stream(config: StreamConfig, stop: Arc<AtomicBool>, runtime: Handle) -> R
                 last_live = Instant::now();
             }
             if telemetry.due() {
+                let lag = context.lag(&consumer).unwrap_or(-1);
                 let shards = context.lock();
-                let lag = shards.lag(&consumer).unwrap_or(-1);
                 let waiting = shards.owned.values().map(|o| o.shard.waiting()).sum();
                 telemetry.report(&shards.counters, lag, shards.owned.len(), waiting);
             }
@@ -179,7 +182,7 @@ pub fn stream(config: StreamConfig, stop: Arc<AtomicBool>, runtime: Handle) -> R
             // it once the local queue has run dry.
             if config.until_caught_up && idle && last_caught_up_check.elapsed() >= Duration::from_millis(500) {
                 last_caught_up_check = Instant::now();
-                if context.lock().lag(&consumer) == Some(0) {
+                if context.lag(&consumer) == Some(0) {
                     break;
                 }
             }
@@ -303,6 +306,38 @@ impl StreamContext {
         self.shards
             .lock()
             .expect("the stream thread never panics holding its shards")
+    }
+
+    /// Messages behind the partition ends, over every assigned partition; `None` when unknown.
+    /// The shards' offsets are read under the lock and the broker is asked outside it (a round
+    /// trip per partition), so folding goes on meanwhile. An end read after the offsets only
+    /// overstates the lag: 0 means caught up.
+    fn lag(&self, consumer: &BaseConsumer<StreamContext>) -> Option<i64> {
+        let assigned = consumer.assignment().ok()?;
+        let assignment = assigned.elements();
+        if assignment.is_empty() {
+            return None;
+        }
+        let next: Vec<(&str, i32, Option<i64>)> = {
+            let shards = self.lock();
+            assignment
+                .iter()
+                .map(|element| {
+                    let (topic, partition) = (element.topic(), element.partition());
+                    let shard = &shards.owned.get(&(partition as u32))?.shard;
+                    Some((topic, partition, shard.offset(topic)))
+                })
+                .collect::<Option<_>>()?
+        };
+        let mut lag = 0;
+        for (topic, partition, next) in next {
+            let (low, high) = consumer.fetch_watermarks(topic, partition, WATERMARK_TIMEOUT).ok()?;
+            if high < 0 {
+                return None;
+            }
+            lag += (high - next.unwrap_or(low).max(low)).max(0);
+        }
+        Some(lag)
     }
 }
 
@@ -680,32 +715,6 @@ impl Shards {
                 }
             });
         }
-    }
-
-    /// Messages between each assigned partition's position and its end (asked of the broker).
-    /// `None` if nothing is assigned or an end is unknown.
-    fn lag(&self, consumer: &BaseConsumer<StreamContext>) -> Option<i64> {
-        let assignment = consumer.assignment().ok()?;
-        if assignment.count() == 0 {
-            return None;
-        }
-        let mut lag = 0;
-        for element in assignment.elements() {
-            let (topic, partition) = (element.topic(), element.partition());
-            let (low, high) = consumer.fetch_watermarks(topic, partition, WATERMARK_TIMEOUT).ok()?;
-            if high < 0 {
-                return None;
-            }
-            let next = self
-                .owned
-                .get(&(partition as u32))?
-                .shard
-                .offset(topic)
-                .unwrap_or(low)
-                .max(low);
-            lag += (high - next).max(0);
-        }
-        Some(lag)
     }
 
     /// Recalculates the workers changed since the last update, shard by shard, and writes each

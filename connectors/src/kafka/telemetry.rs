@@ -38,7 +38,8 @@ impl Counters {
 /// `/readyz`), updated at every report and checkpoint.
 #[derive(Debug, Default)]
 pub struct StreamStatus {
-    /// Set once the stream polls: topics found, assigned shards restored.
+    /// Set once the stream polls: its topics found and its consumer subscribed (shards are
+    /// restored as the group assigns them, inside the polls).
     pub running: AtomicBool,
     pub folded: AtomicU64,
     pub dead_letters: AtomicU64,
@@ -125,7 +126,6 @@ impl Telemetry {
         self.status.lag.store(lag, Ordering::Relaxed);
         self.status.rate.store(rate.round() as u64, Ordering::Relaxed);
         self.status.waiting.store(waiting as u64, Ordering::Relaxed);
-        self.status.running.store(true, Ordering::Relaxed);
         self.last = Instant::now();
         self.last_folded = counters.folded;
     }
