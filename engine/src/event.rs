@@ -33,6 +33,15 @@ impl Feed {
         }
     }
 
+    /// The feed's file in an input folder (POLICY.md): one JSON event a line.
+    pub fn file_name(self) -> &'static str {
+        match self {
+            Feed::Attendance => "attendance.ndjson",
+            Feed::Leave => "leave.ndjson",
+            Feed::Adjustments => "adjustments.ndjson",
+        }
+    }
+
     /// Decodes one JSON event of this feed.
     pub fn decode(self, json: &[u8]) -> Result<Event, Invalid> {
         match self {

@@ -175,7 +175,7 @@ fn fold_workers(dir: &Path, state: &mut [Shard], offset: &mut i64) -> Result<()>
 }
 
 fn fold_events(dir: &Path, feed: Feed, state: &mut [Shard], offset: &mut i64) -> Result<()> {
-    let path = dir.join(format!("{}.ndjson", feed.name()));
+    let path = dir.join(feed.file_name());
     let Ok(file) = std::fs::File::open(&path) else {
         return Ok(());
     };

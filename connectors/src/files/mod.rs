@@ -46,7 +46,7 @@ pub fn read_folder(dir: &Path, dead_letters: &mut DeadLetters, progress: &dyn Pr
     let names = ["sites.csv".to_string(), "workers.csv".to_string()]
         .into_iter()
         .chain(SUMMARY_FORMATS.map(|format| format!("attendance_summary.{format}")))
-        .chain(Feed::ALL.map(|feed| format!("{}.ndjson", feed.name())));
+        .chain(Feed::ALL.map(|feed| feed.file_name().to_string()));
     let mut files = Vec::new();
     for name in names {
         let path = dir.join(&name);
@@ -84,11 +84,11 @@ pub fn read_folder(dir: &Path, dead_letters: &mut DeadLetters, progress: &dyn Pr
         let mut parts =
             ndjson::Parts::split(ledger, cores()).map_err(|e| Error::input(dir.display(), e.to_string()))?;
         for feed in Feed::ALL {
-            let name = format!("{}.ndjson", feed.name());
-            if let Some((_, bytes)) = file(&name) {
+            let name = feed.file_name();
+            if let Some((_, bytes)) = file(name) {
                 has_attendance |= feed == Feed::Attendance;
                 progress.start(&format!("reading {name}"), bytes.len() as u64, Unit::Bytes);
-                events += ndjson::fold(feed, &name, bytes, &mut parts, dead_letters, progress, &|range| {
+                events += ndjson::fold(feed, name, bytes, &mut parts, dead_letters, progress, &|range| {
                     bytes.release(range)
                 });
             }

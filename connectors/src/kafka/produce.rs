@@ -53,7 +53,7 @@ pub async fn publish_folder(
     }
 
     for feed in Feed::ALL {
-        let path = dir.join(format!("{}.ndjson", feed.name()));
+        let path = dir.join(feed.file_name());
         if !path.exists() {
             continue;
         }
