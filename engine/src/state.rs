@@ -112,12 +112,14 @@ impl Folding {
 }
 
 impl StatePart {
-    /// [`Ledger::apply`], for a worker of this part.
-    pub fn apply(&mut self, event: Event) {
-        match self.0.get_mut(event.worker_id()) {
-            Some(folding) => folding.state.apply(event),
-            None => self.0.entry(event.worker_id().into()).or_default().state.apply(event),
+    /// [`Ledger::apply`], for a worker of this part; an event of a worker the master does not
+    /// have is handed back, folding nothing, as [`StatePart::apply_punch`] refuses a punch.
+    pub fn apply(&mut self, event: Event) -> Result<(), Event> {
+        let Some(folding) = self.0.get_mut(event.worker_id()) else {
+            return Err(event);
         };
+        folding.state.apply(event);
+        Ok(())
     }
 
     /// Folds a punch still in its message's bytes, with no allocation; returns false, folding

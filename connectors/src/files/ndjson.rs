@@ -46,22 +46,25 @@ fn part_of(worker_id: &str, parts: usize) -> usize {
     (FixedState::default().hash_one(worker_id) % parts as u64) as usize
 }
 
-/// An event as decoded from a line: a punch still borrowing the file's bytes, with where its
-/// line is, since its worker is checked where it is folded ([`StatePart::apply_punch`]).
-enum Decoded<'a> {
-    Punch {
-        punch: PunchRef<'a>,
-        at: Where,
-        line: &'a [u8],
-    },
+/// An event as decoded from a line (a punch still borrowing the file's bytes), with where its
+/// line is: its worker is checked where it is folded ([`StatePart::apply_punch`],
+/// [`StatePart::apply`]).
+struct Decoded<'a> {
+    event: DecodedEvent<'a>,
+    at: Where,
+    line: &'a [u8],
+}
+
+enum DecodedEvent<'a> {
+    Punch(PunchRef<'a>),
     Other(Event),
 }
 
 impl Decoded<'_> {
     fn worker_id(&self) -> &str {
-        match self {
-            Decoded::Punch { punch, .. } => &punch.worker_id,
-            Decoded::Other(e) => e.worker_id(),
+        match &self.event {
+            DecodedEvent::Punch(punch) => &punch.worker_id,
+            DecodedEvent::Other(e) => e.worker_id(),
         }
     }
 }
@@ -128,19 +131,20 @@ pub(crate) fn fold(
         let folds = map_in_order(parts.states.iter_mut().zip(by_part), |(part, batches)| {
             let mut folded = 0u64;
             let mut refused: Vec<Refused> = Vec::new();
-            for event in batches.into_iter().flatten() {
-                match event {
-                    Decoded::Punch { punch, at, line } => {
-                        if !part.apply_punch(&punch) {
-                            // No worker of the master: so no org to show it to.
-                            let invalid = Invalid::unknown_worker(&punch.worker_id);
-                            refused.push((at, invalid, String::from_utf8_lossy(line).into_owned(), None));
-                            continue;
-                        }
+            for Decoded { event, at, line } in batches.into_iter().flatten() {
+                let unknown = match event {
+                    DecodedEvent::Punch(punch) => {
+                        (!part.apply_punch(&punch)).then(|| Invalid::unknown_worker(&punch.worker_id))
                     }
-                    Decoded::Other(event) => part.apply(event),
+                    DecodedEvent::Other(event) => {
+                        part.apply(event).err().map(|e| Invalid::unknown_worker(e.worker_id()))
+                    }
+                };
+                match unknown {
+                    // No worker of the master: so no org to show it to.
+                    Some(invalid) => refused.push((at, invalid, String::from_utf8_lossy(line).into_owned(), None)),
+                    None => folded += 1,
                 }
-                folded += 1;
             }
             (folded, refused)
         });
@@ -164,8 +168,8 @@ pub(crate) fn fold(
     folded
 }
 
-/// Decodes the lines of chunk `number` of a wave. Leave and adjustments are checked against the
-/// master here; punches, by far the most, where they are folded.
+/// Decodes the lines of chunk `number` of a wave. An adjustment's org is checked against the
+/// master here; every event's worker, where it is folded.
 fn decode<'a>(feed: Feed, number: usize, chunk: &'a [u8], parts: &Parts) -> Chunk<'a> {
     // Each part's vector sized once, for as many lines as the chunk could hold (a fair hash
     // gives each part about its share): grown by doubling, each copy went to fresh memory the
@@ -186,15 +190,17 @@ fn decode<'a>(feed: Feed, number: usize, chunk: &'a [u8], parts: &Parts) -> Chun
         };
         let at = Where { chunk: number, index };
         let decoded = match feed {
-            Feed::Attendance => decode_punch_ref(line).map(|punch| Decoded::Punch { punch, at, line }),
+            Feed::Attendance => decode_punch_ref(line).map(DecodedEvent::Punch),
             _ => feed.decode(line).and_then(|other| {
-                parts.ledger.check_worker(other.worker_id())?;
                 parts.ledger.check_org(&other)?;
-                Ok(Decoded::Other(other))
+                Ok(DecodedEvent::Other(other))
             }),
         };
         match decoded {
-            Ok(event) => out.events[parts.of(event.worker_id())].push(event),
+            Ok(event) => {
+                let decoded = Decoded { event, at, line };
+                out.events[parts.of(decoded.worker_id())].push(decoded);
+            }
             Err(invalid) => out.refused.push((
                 at,
                 invalid,
@@ -277,16 +283,19 @@ mod tests {
         let mut parts = Parts::split(ledger, parts).unwrap();
         let mut folded = 0;
         for feed in Feed::ALL {
-            let mut lines: Vec<Vec<u8>> = std::fs::read(sample.join(format!("{}.ndjson", feed.name())))
+            let text = std::fs::read_to_string(sample.join(feed.file_name())).unwrap();
+            let mut lines: Vec<Vec<u8>> = text.lines().map(|line| line.as_bytes().to_vec()).collect();
+            // Refused lines at the start, in the middle and at the end, and a blank one. The
+            // middle one is a valid event of the feed whose worker the master does not have.
+            let named: serde_json::Value = serde_json::from_slice(&lines[0]).unwrap();
+            let worker = format!(r#""worker_id": "{}""#, named["worker_id"].as_str().unwrap());
+            let unknown = String::from_utf8(lines[0].clone())
                 .unwrap()
-                .split(|&b| b == b'\n')
-                .map(<[u8]>::to_vec)
-                .collect();
-            // Refused lines at the start, in the middle and at the end, and a blank one.
-            let unknown =
-                br#"{"event_id": "e-x", "worker_id": "NOBODY", "ts": "2026-10-02T03:00:00Z", "direction": "in"}"#;
+                .replace(&worker, r#""worker_id": "NOBODY""#)
+                .into_bytes();
+            assert_ne!(unknown, lines[0], "{}: the worker is renamed", feed.name());
             lines.insert(0, br#"{"event_id": "e1""#.to_vec());
-            lines.insert(lines.len() / 2, unknown.to_vec());
+            lines.insert(lines.len() / 2, unknown.clone());
             lines.insert(lines.len() / 2, Vec::new());
             lines.push(b"not json".to_vec());
             let bytes = lines.join(&b'\n');
@@ -308,7 +317,18 @@ mod tests {
                     Position::Row(_) => panic!("an event file's letters name lines"),
                 })
                 .collect();
-            let expected: Vec<(u64, String)> = [&lines[0], &unknown.to_vec(), &lines[lines.len() - 1]]
+            let unknown_reason = dead_letters
+                .iter()
+                .find(|letter| letter.source == feed.name() && letter.original.contains("NOBODY"))
+                .map(|letter| letter.reason.clone());
+            assert!(
+                unknown_reason
+                    .as_deref()
+                    .is_some_and(|r| r.contains("unknown worker `NOBODY`")),
+                "{}: {unknown_reason:?}",
+                feed.name()
+            );
+            let expected: Vec<(u64, String)> = [&lines[0], &unknown, &lines[lines.len() - 1]]
                 .into_iter()
                 .map(|text| {
                     let line = lines.iter().position(|l| l == text).unwrap() as u64 + 1;
