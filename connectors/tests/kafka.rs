@@ -456,16 +456,10 @@ fn the_stream_rides_out_a_broker_outage() {
     }
     producer.flush();
 
-    let runtime = tokio::runtime::Runtime::new().unwrap();
     let state = Store::new(Arc::new(InMemory::new()), "memory:///".parse().unwrap());
     let mut stream_config = config(&brokers, "outage", state.clone());
     stream_config.until_caught_up = false;
-    let stop = Arc::new(AtomicBool::new(false));
-    let handle = runtime.handle().clone();
-    let streaming = {
-        let stop = Arc::clone(&stop);
-        std::thread::spawn(move || stream(stream_config, stop, handle))
-    };
+    let streaming = Running::start(stream_config);
     wait_for(|| punches_of(&state, "W1") == 20);
 
     cluster.broker_down(1).unwrap();
@@ -477,9 +471,7 @@ fn the_stream_rides_out_a_broker_outage() {
     cluster.broker_up(1).unwrap();
     producer.flush();
     wait_for(|| punches_of(&state, "W1") == 40);
-    stop.store(true, Ordering::Relaxed);
-    let report = streaming.join().unwrap().unwrap();
-    assert_eq!(report.counters.folded, 41);
+    assert_eq!(streaming.stop().counters.folded, 41);
 }
 
 /// The stream counts as running (the service's `/readyz`) once it polls, not from its first
@@ -493,25 +485,50 @@ fn the_stream_is_running_once_it_polls_not_from_its_first_report() {
     producer.send("attendance", "W1", &punch("W1", 0));
     producer.flush();
 
-    let runtime = tokio::runtime::Runtime::new().unwrap();
     let state = Store::new(Arc::new(InMemory::new()), "memory:///".parse().unwrap());
     let mut stream_config = config(&brokers, "running", state.clone());
     stream_config.until_caught_up = false;
     stream_config.report_every = Duration::from_secs(3600);
     let status = Arc::clone(&stream_config.status);
-    let stop = Arc::new(AtomicBool::new(false));
-    let handle = runtime.handle().clone();
-    let streaming = {
-        let stop = Arc::clone(&stop);
-        std::thread::spawn(move || stream(stream_config, stop, handle))
-    };
+    let streaming = Running::start(stream_config);
     wait_for(|| punches_of(&state, "W1") == 1);
     assert!(
         status.running.load(Ordering::Relaxed),
         "folded and checkpointed, an hour before the first report"
     );
-    stop.store(true, Ordering::Relaxed);
-    streaming.join().unwrap().unwrap();
+    streaming.stop();
+}
+
+/// A stream on a thread of its own, until [`Running::stop`].
+struct Running {
+    stop: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<payroll_connectors::Result<StreamReport>>,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl Running {
+    fn start(config: StreamConfig) -> Self {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let (stop, handle) = (Arc::clone(&stop), runtime.handle().clone());
+            std::thread::spawn(move || stream(config, stop, handle))
+        };
+        Running {
+            stop,
+            thread,
+            _runtime: runtime,
+        }
+    }
+
+    fn is_finished(&self) -> bool {
+        self.thread.is_finished()
+    }
+
+    fn stop(self) -> StreamReport {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.join().unwrap().unwrap()
+    }
 }
 
 fn wait_for(done: impl Fn() -> bool) {
