@@ -250,7 +250,7 @@ impl Ledger {
     }
 
     /// Refuses a worker id not in the master (a folder's master is complete, unlike a topic's).
-    pub fn check_worker(&self, worker_id: &str) -> Result<(), Invalid> {
+    fn check_worker(&self, worker_id: &str) -> Result<(), Invalid> {
         match self.workers.contains_key(worker_id) {
             true => Ok(()),
             false => Err(Invalid::unknown_worker(worker_id)),
