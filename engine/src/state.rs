@@ -425,8 +425,8 @@ impl Ledger {
     }
 
     /// Room for `workers` more master records: a master read in one go is then never moved to
-    /// a larger table (each move of a million workers' records is a copy into fresh memory, and
-    /// fresh memory is cleared page by page). States are sized where they are folded
+    /// a larger table (each move rehashes a million entries into fresh memory, and fresh memory
+    /// is cleared page by page). States are sized where they are folded
     /// ([`Ledger::take_states`], [`Ledger::put_states`]).
     pub fn reserve_workers(&mut self, workers: usize) {
         self.workers.reserve(workers);
