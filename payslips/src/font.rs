@@ -9,10 +9,9 @@
 
 use std::borrow::Cow;
 use std::hash::{DefaultHasher, Hash, Hasher};
-use std::io::Write;
+use std::sync::OnceLock;
 
 use flate2::Compression;
-use flate2::write::ZlibEncoder;
 use pdf_writer::types::{CidFontType, FontFlags, SystemInfo, UnicodeCmap};
 use pdf_writer::{Chunk, Filter, Finish, Name, Rect, Ref, Str};
 use skrifa::charmap::Charmap;
@@ -23,6 +22,7 @@ use skrifa::{FontRef, GlyphId, MetadataProvider, Tag};
 use subsetter::GlyphRemapper;
 
 use crate::Error;
+use crate::deflate::{Wrapping, deflate};
 
 /// Characters every payslip can use without a per-payslip font subset.
 const BASE_EXTRA: [char; 11] = ['₹', '–', '—', '…', '‘', '’', '“', '”', '•', '·', '\u{a0}'];
@@ -59,6 +59,10 @@ pub(crate) struct Program {
     font_file: Vec<u8>,
     to_unicode: Vec<u8>,
     widths: Vec<f32>,
+    /// Its objects as first written, and where: a subset shared by a batch's payslips is
+    /// copied into each at the same refs, not written again (a width per glyph formatted as a
+    /// number, the file and map copied twice).
+    written: OnceLock<(Ref, Chunk)>,
 }
 
 /// Face-wide numbers for the PDF font descriptor, in 1/1000 em.
@@ -215,6 +219,27 @@ impl Face {
 /// Writes the Type0 font at `font_ref` and its descendant objects, which take the four refs
 /// after it.
 pub(crate) fn write_font(pdf: &mut Chunk, font_ref: Ref, program: &Program, d: &Descriptor) {
+    let (at, written) = program.written.get_or_init(|| {
+        let mut chunk = Chunk::with_capacity(program.font_file.len() + program.to_unicode.len() + 8 * 1024);
+        write_objects(&mut chunk, font_ref, program, d);
+        (font_ref, chunk)
+    });
+    if *at == font_ref {
+        pdf.extend(written);
+    } else {
+        write_objects(pdf, font_ref, program, d);
+    }
+}
+
+/// Bytes a font's objects take in a PDF, about: for sizing the PDF's buffer.
+pub(crate) fn written_len(program: &Program) -> usize {
+    program.written.get().map_or_else(
+        || program.font_file.len() + program.to_unicode.len() + 8 * program.widths.len() + 1024,
+        |(_, chunk)| chunk.len(),
+    )
+}
+
+fn write_objects(pdf: &mut Chunk, font_ref: Ref, program: &Program, d: &Descriptor) {
     let cid_ref = Ref::new(font_ref.get() + 1);
     let descriptor_ref = Ref::new(font_ref.get() + 2);
     let file_ref = Ref::new(font_ref.get() + 3);
@@ -299,17 +324,11 @@ pub(crate) fn build_program(
 
     Ok(Program {
         base_font: format!("{tag}+{ps_name}"),
-        font_file: deflate(&stripped, level),
-        to_unicode: deflate(&cmap.finish(), level),
+        font_file: deflate(&stripped, level, Wrapping::Zlib),
+        to_unicode: deflate(&cmap.finish(), level, Wrapping::Zlib),
         widths,
+        written: OnceLock::new(),
     })
-}
-
-pub(crate) fn deflate(data: &[u8], level: Compression) -> Vec<u8> {
-    let mut e = ZlibEncoder::new(Vec::with_capacity(data.len() / 2), level);
-    // Writing to a Vec cannot fail.
-    let _ = e.write_all(data);
-    e.finish().unwrap_or_default()
 }
 
 /// The subset without TrueType hinting (glyph instructions and the cvt,

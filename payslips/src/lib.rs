@@ -5,6 +5,7 @@
 //! formats built there) and share it across threads: it is `Send + Sync`, and
 //! each payslip then costs only its own text.
 
+mod deflate;
 mod font;
 mod format;
 mod lang;

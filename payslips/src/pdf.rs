@@ -18,7 +18,8 @@ use pdf_writer::{Content, Date, Filter, Finish, Name, Pdf, Rect, Ref, Str, TextS
 use rust_decimal::Decimal;
 
 use crate::Error;
-use crate::font::{Extras, Face, OBJECTS_PER_FACE, Program, deflate, write_font};
+use crate::deflate::{Wrapping, deflate};
+use crate::font::{Extras, Face, OBJECTS_PER_FACE, Program, write_font, written_len};
 use crate::format::{format_rupees, or_dash};
 use crate::lang::{Catalogue, Language, Layout};
 use crate::model::{Item, Line, Payslip};
@@ -35,6 +36,9 @@ const ROW_H: f32 = 17.0;
 /// Lowest baseline for content; below it sits the footer note.
 const CONTENT_BOTTOM: f32 = PAGE_H - 52.0;
 const ATTENDANCE_PER_ROW: usize = 6;
+/// Bytes of drawing operators a payslip's page takes before deflating: about 10 KB in
+/// English, 20 KB in an Indian script.
+const CONTENT_CAPACITY: usize = 32 * 1024;
 
 const INK: Rgb = Rgb(33, 37, 41);
 const MUTED: Rgb = Rgb(98, 108, 120);
@@ -128,7 +132,8 @@ impl PdfRenderer {
 
     pub(crate) fn render(&self, p: &Payslip) -> Result<Vec<u8>, Error> {
         let mut canvas = Canvas {
-            content: Content::new(),
+            // Room for a payslip's drawing: growing the buffer copied it over and over.
+            content: Content::with_capacity(CONTENT_CAPACITY),
             r: self,
             extras: [Extras::default(), Extras::default()],
             used: Vec::new(),
@@ -142,7 +147,7 @@ impl PdfRenderer {
         } = canvas;
         // Fastest deflate level: the content stream is small and repetitive,
         // and level 1 gets most of the gain for a fraction of the time.
-        let content = deflate(&content.finish(), Compression::fast());
+        let content = deflate(&content.finish(), Compression::fast(), Wrapping::Zlib);
         let [regular_extras, bold_extras] = &extras;
         let regular = self.regular.program(regular_extras)?;
         let bold = self.bold.program(bold_extras)?;
@@ -151,7 +156,12 @@ impl PdfRenderer {
             .map(|((script, bold), used)| self.program(*script, *bold, used))
             .collect::<Result<Vec<Arc<Program>>, Error>>()?;
 
-        let mut pdf = Pdf::new();
+        let fonts_len: usize = [regular.as_ref(), bold.as_ref()]
+            .into_iter()
+            .chain(scripts.iter().map(Arc::as_ref))
+            .map(written_len)
+            .sum();
+        let mut pdf = Pdf::with_capacity(content.len() + fonts_len + 2048);
         pdf.catalog(CATALOG).pages(PAGES);
         pdf.pages(PAGES).kids([PAGE]).count(1);
         let mut page = pdf.page(PAGE);
@@ -695,8 +705,14 @@ impl Canvas<'_> {
         format!("{}…", text[..end].trim_end())
     }
 
-    /// Greedy word wrap to `max_w`.
+    /// Greedy word wrap to `max_w`. The text is laid out once and a candidate line measured
+    /// between the pen's positions at its ends: laying out each candidate again shaped every
+    /// prefix of an amount in words, a shaping per word on every payslip in an Indian script
+    /// (the words differ from worker to worker, so no cache helps).
     fn wrap<'t>(&self, style: Style, text: &'t str, max_w: f32) -> Vec<&'t str> {
+        let pens = self.pens(style.0, text);
+        // The pen where the character or cluster at `at` starts (the text's end past the last).
+        let pen = |at: usize| pens[pens.partition_point(|&(start, _)| start < at).min(pens.len() - 1)].1;
         let mut lines = Vec::new();
         let mut start = 0;
         let mut last_space = None;
@@ -704,7 +720,7 @@ impl Canvas<'_> {
             if c != ' ' {
                 continue;
             }
-            if self.width(style, &text[start..i]) > max_w
+            if (pen(i) - pen(start)) * style.1 > max_w
                 && let Some(b) = last_space.filter(|&b| b > start)
             {
                 lines.push(&text[start..b]);
@@ -714,6 +730,36 @@ impl Canvas<'_> {
         }
         lines.push(&text[start..]);
         lines
+    }
+
+    /// Where the pen stands, in ems, at the start of each character (or shaped cluster) of
+    /// `text`, by byte offset and in order, and at the text's end.
+    fn pens(&self, weight: Weight, text: &str) -> Vec<(usize, f32)> {
+        let face = self.r.face(weight);
+        let mut pens = Vec::with_capacity(text.len() + 1);
+        let (mut at, mut pen) = (0, 0.0);
+        for run in self.lay_out(weight, text) {
+            match &run.shaped {
+                None => {
+                    for (i, c) in run.text.char_indices() {
+                        pens.push((at + i, pen));
+                        pen += face.width(c.encode_utf8(&mut [0; 4]));
+                    }
+                }
+                Some((_, shaped)) => {
+                    for g in &shaped.glyphs {
+                        let start = at + g.cluster as usize;
+                        if pens.last().is_none_or(|&(last, _)| last < start) {
+                            pens.push((start, pen));
+                        }
+                        pen += g.advance;
+                    }
+                }
+            }
+            at += run.text.len();
+        }
+        pens.push((text.len(), pen));
+        pens
     }
 
     fn text(&mut self, x: f32, y: f32, style: Style, text: &str) {
@@ -895,4 +941,64 @@ struct Rgb(u8, u8, u8);
 
 fn unit(channel: u8) -> f32 {
     f32::from(channel) / 255.0
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // A test fails by panicking, with the message.
+
+    use super::*;
+
+    fn canvas(renderer: &PdfRenderer, language: Language) -> Canvas<'_> {
+        Canvas {
+            content: Content::new(),
+            r: renderer,
+            extras: [Extras::default(), Extras::default()],
+            used: Vec::new(),
+            language,
+            words: language.catalogue(),
+            english: None,
+        }
+    }
+
+    /// Lines measured from one layout of the whole text break where measuring each line on
+    /// its own says they should: every line fits (or is a single word), and its next word would
+    /// not have fitted.
+    #[test]
+    fn wrapped_lines_fit_and_the_next_word_would_not() {
+        let renderer = PdfRenderer::new().unwrap();
+        let amounts = ["0.05", "7.50", "18234.75", "987654.32", "12345678.99", "-40210.10"];
+        let mut wrapped = 0;
+        for language in Language::ALL {
+            let canvas = canvas(&renderer, language);
+            for amount in amounts {
+                let text = format!(
+                    "{}: {}",
+                    canvas.words.in_words,
+                    amount_in_words_in(language, amount.parse().unwrap())
+                );
+                for max_w in [90.0, 160.0, 300.0] {
+                    let lines = canvas.wrap(BODY, &text, max_w);
+                    assert_eq!(lines.join(" "), text, "{language:?} {amount} at {max_w}");
+                    wrapped += usize::from(lines.len() > 1);
+                    for (i, line) in lines.iter().enumerate() {
+                        let width = canvas.width(BODY, line);
+                        assert!(
+                            width <= max_w + 0.01 || !line.contains(' '),
+                            "{language:?} {amount} at {max_w}: `{line}` is {width}"
+                        );
+                        if let Some(next) = lines.get(i + 1) {
+                            let word = next.split(' ').next().unwrap();
+                            let longer = format!("{line} {word}");
+                            assert!(
+                                canvas.width(BODY, &longer) > max_w - 0.01,
+                                "{language:?} {amount} at {max_w}: `{longer}` would have fitted"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        assert!(wrapped > 100, "only {wrapped} texts took more than one line");
+    }
 }

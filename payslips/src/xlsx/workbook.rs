@@ -9,15 +9,15 @@
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
-use std::io::{Cursor, Read, Write as _};
+use std::io::{Cursor, Read};
 
 use chrono::NaiveDate;
 use flate2::Compression;
-use flate2::write::DeflateEncoder;
 use rust_decimal::Decimal;
 use rust_xlsxwriter::{Format, Workbook, Worksheet, XlsxError};
 
 use crate::Error;
+use crate::deflate::{Wrapping, deflate};
 use crate::xlsx::fix_creation_date;
 
 /// The sheet's part; everything else in the package is fixed but the creation date.
@@ -339,13 +339,11 @@ impl Entry {
     fn deflate(name: Cow<'static, str>, data: &[u8]) -> Result<Entry, Error> {
         let mut crc = flate2::Crc::new();
         crc.update(data);
-        let mut encoder = DeflateEncoder::new(Vec::with_capacity(data.len() / 3), Compression::new(LEVEL));
-        encoder.write_all(data).map_err(unexpected)?;
         Ok(Entry {
             name,
             crc: crc.sum(),
             size: u32::try_from(data.len()).map_err(unexpected)?,
-            deflated: encoder.finish().map_err(unexpected)?,
+            deflated: deflate(data, Compression::new(LEVEL), Wrapping::Raw),
         })
     }
 }
