@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
 use object_store::aws::AmazonS3Builder;
 use object_store::azure::MicrosoftAzureBuilder;
 use object_store::gcp::GoogleCloudStorageBuilder;
@@ -23,7 +23,7 @@ pub struct Store {
     prefix: Path,
     /// The store's root URL, `scheme://authority/`, for registering it with DataFusion.
     root: Url,
-    /// `inner` when it is a local directory: [`Store::create_document`] writes there in place.
+    /// `inner` when it is a local directory: [`Store::create_documents`] writes there in place.
     local: Option<Arc<LocalFileSystem>>,
 }
 
@@ -100,12 +100,6 @@ impl Store {
         Arc::clone(&self.inner)
     }
 
-    /// Whether the store is a local directory, whose files are created one at a time under
-    /// each directory's lock (concurrent writers only wait on it).
-    pub fn is_local(&self) -> bool {
-        self.local.is_some()
-    }
-
     pub fn root_url(&self) -> &Url {
         &self.root
     }
@@ -137,41 +131,62 @@ impl Store {
         Ok(())
     }
 
-    /// Writes a document that is not in the store yet, whose integrity a manifest vouches for
-    /// (a payslip: the batch's manifest records each file's size and hash, and a batch run
-    /// again rewrites a file that differs). In a local directory the file is written in place:
-    /// a staging file and its rename, as [`Store::put`] makes, doubled the work the directory's
-    /// lock lets through one at a time, and a batch writes hundreds of thousands of files. A
-    /// document already there is replaced whole, as `put` does.
-    pub async fn create_document(&self, path: &Path, bytes: Bytes) -> Result<()> {
+    /// Writes documents that are not in the store yet, whose integrity a manifest vouches for
+    /// (payslips: the batch's manifest records each file's size and hash, and a batch run again
+    /// rewrites a file that differs), with `in_flight` writes at once to a remote store; one
+    /// outcome per document, in order. In a local directory the batch is written in place by
+    /// one blocking task: a staging file and its rename, as [`Store::put`] makes, doubled the
+    /// work the directory's lock lets through one at a time, and a hand-off to a blocking
+    /// thread per file woke a thread for each of hundreds of thousands of files. A document
+    /// already there is replaced whole, as `put` does.
+    pub async fn create_documents(&self, documents: Vec<(Path, Bytes)>, in_flight: usize) -> Vec<Result<()>> {
         let Some(local) = &self.local else {
-            return self.put(path, bytes).await;
+            return futures::stream::iter(documents)
+                .map(|(path, bytes)| async move { self.put(&path, bytes).await })
+                .buffered(in_flight.max(1))
+                .collect()
+                .await;
         };
-        let file = local.path_to_filesystem(&self.full(path)).map_err(|e| self.error(e))?;
+        let files: Vec<_> = documents
+            .iter()
+            .map(|(path, _)| local.path_to_filesystem(&self.full(path)).map_err(|e| self.error(e)))
+            .collect();
+        let bytes: Vec<Bytes> = documents.iter().map(|(_, bytes)| bytes.clone()).collect();
+        // Per document: written, failed, or `None` when it was there already (put whole below).
         let written = tokio::task::spawn_blocking(move || {
-            let create = || {
-                std::fs::OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .open(&file)
-                    .and_then(|mut f| std::io::Write::write_all(&mut f, &bytes))
-            };
-            let outcome = match create() {
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => file
-                    .parent()
-                    .map_or(Ok(()), std::fs::create_dir_all)
-                    .and_then(|()| create()),
-                outcome => outcome,
-            };
-            (outcome.map_err(|e| (file.display().to_string(), e)), bytes)
+            files
+                .into_iter()
+                .zip(bytes)
+                .map(|(file, bytes)| {
+                    let file = file?;
+                    match create_in_place(&file, &bytes) {
+                        Ok(()) => Ok(Some(())),
+                        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(None),
+                        Err(e) => Err(Error::io(file.display().to_string(), e)),
+                    }
+                })
+                .collect::<Vec<Result<Option<()>>>>()
         })
         .await;
-        match written {
-            Ok((Ok(()), _)) => Ok(()),
-            Ok((Err((_, e)), bytes)) if e.kind() == std::io::ErrorKind::AlreadyExists => self.put(path, bytes).await,
-            Ok((Err((file, e)), _)) => Err(Error::io(file, e)),
-            Err(e) => Err(Error::io(path, std::io::Error::other(e))),
+        let written = match written {
+            Ok(written) => written,
+            Err(e) => {
+                let error = e.to_string();
+                return documents
+                    .iter()
+                    .map(|(path, _)| Err(Error::io(path, std::io::Error::other(error.clone()))))
+                    .collect();
+            }
+        };
+        let mut outcomes = Vec::with_capacity(documents.len());
+        for ((path, bytes), outcome) in documents.into_iter().zip(written) {
+            outcomes.push(match outcome {
+                Ok(Some(())) => Ok(()),
+                Ok(None) => self.put(&path, bytes).await,
+                Err(e) => Err(e),
+            });
         }
+        outcomes
     }
 
     /// Writes an object that must not exist yet; `Ok(false)` if it does (someone else wrote
@@ -232,6 +247,24 @@ impl Store {
     }
 }
 
+/// Creates `file` with `bytes`, and its folder if missing; `AlreadyExists` if it is there.
+fn create_in_place(file: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    let create = || {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(file)
+            .and_then(|mut f| std::io::Write::write_all(&mut f, bytes))
+    };
+    match create() {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => file
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| create()),
+        outcome => outcome,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)] // A test fails by panicking, with the message.
@@ -243,35 +276,73 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn a_document_is_created_in_a_new_folder_and_replaced_whole() {
+    async fn documents_are_created_in_a_new_folder_and_replaced_whole() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().display().to_string()).unwrap();
         let path = Path::from("payslips/org0/2026-10/run-1/W0.pdf");
-        store
-            .create_document(&path, Bytes::from_static(b"first"))
-            .await
-            .unwrap();
+        let other = Path::from("payslips/org0/2026-10/run-1/W1.pdf");
+        let documents = vec![
+            (path.clone(), Bytes::from_static(b"first")),
+            (other.clone(), Bytes::from_static(b"other")),
+        ];
+        for outcome in store.create_documents(documents, 4).await {
+            outcome.unwrap();
+        }
         let file = dir.path().join("payslips/org0/2026-10/run-1/W0.pdf");
         assert_eq!(std::fs::read(&file).unwrap(), b"first");
+        assert_eq!(store.get(&other).await.unwrap().as_ref(), b"other");
         // A document already there (a batch run again after a crash) is replaced.
-        store
-            .create_document(&path, Bytes::from_static(b"second, longer"))
-            .await
-            .unwrap();
+        let again = vec![(path.clone(), Bytes::from_static(b"second, longer"))];
+        for outcome in store.create_documents(again, 4).await {
+            outcome.unwrap();
+        }
         assert_eq!(store.get(&path).await.unwrap().as_ref(), b"second, longer");
-        // Written in place: no staging file is left beside it.
-        let names: Vec<_> = std::fs::read_dir(file.parent().unwrap())
+        // Written in place: no staging file is left beside them.
+        let mut names: Vec<_> = std::fs::read_dir(file.parent().unwrap())
             .unwrap()
             .map(|e| e.unwrap().file_name())
             .collect();
-        assert_eq!(names, ["W0.pdf"]);
+        names.sort();
+        assert_eq!(names, ["W0.pdf", "W1.pdf"]);
+    }
+
+    /// A document that cannot be written fails alone, named, and the rest of its batch is
+    /// written.
+    #[tokio::test]
+    async fn a_document_that_cannot_be_written_fails_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().display().to_string()).unwrap();
+        // A file where the document's folder should be.
+        std::fs::write(dir.path().join("blocked"), b"").unwrap();
+        let documents = vec![
+            (Path::from("ok/A.pdf"), Bytes::from_static(b"a")),
+            (Path::from("blocked/B.pdf"), Bytes::from_static(b"b")),
+            (Path::from("ok/C.pdf"), Bytes::from_static(b"c")),
+        ];
+        let outcomes = store.create_documents(documents, 1).await;
+        assert!(outcomes[0].is_ok() && outcomes[2].is_ok(), "{outcomes:?}");
+        let error = outcomes[1].as_ref().unwrap_err().to_string();
+        assert!(error.contains("blocked"), "{error}");
+        assert_eq!(std::fs::read(dir.path().join("ok/C.pdf")).unwrap(), b"c");
     }
 
     #[tokio::test]
-    async fn a_document_in_another_store_is_put() {
+    async fn documents_in_another_store_are_put() {
         let store = Store::new(Arc::new(InMemory::new()), Url::parse("memory:///").unwrap());
-        let path = Path::from("payslips/W0.pdf");
-        store.create_document(&path, Bytes::from_static(b"pdf")).await.unwrap();
-        assert_eq!(store.get(&path).await.unwrap().as_ref(), b"pdf");
+        let documents: Vec<_> = (0..10)
+            .map(|i| {
+                (
+                    Path::from(format!("payslips/W{i}.pdf")),
+                    Bytes::from(format!("pdf {i}")),
+                )
+            })
+            .collect();
+        for outcome in store.create_documents(documents, 3).await {
+            outcome.unwrap();
+        }
+        for i in 0..10 {
+            let path = Path::from(format!("payslips/W{i}.pdf"));
+            assert_eq!(store.get(&path).await.unwrap(), format!("pdf {i}"));
+        }
     }
 }

@@ -34,12 +34,11 @@ use payroll_payslips::{
     Renderer, WorkerBlock,
 };
 
-/// Writes in flight at once to a remote object store: enough to hide its latency, few enough
-/// not to swamp it.
+/// Writes (and reads of files a resumed batch may keep) in flight at once to a remote object
+/// store: enough to hide its latency, few enough not to swamp it. A local directory takes a
+/// chunk's files on one thread: it creates the files of a directory one at a time under the
+/// directory's lock, so a second writer would only spin on it, taking a core from rendering.
 const CONCURRENT_WRITES: usize = 32;
-/// ... and to a local file system, which creates the files of one directory one at a time under
-/// the directory's lock: a second writer only spins on it, taking a core from rendering.
-const LOCAL_WRITES: usize = 1;
 
 /// Payslips rendered at a time: the next chunk renders on every core while the last one is
 /// written, and memory holds two chunks' documents.
@@ -563,10 +562,12 @@ struct Writer<'a> {
     kept: u64,
 }
 
-enum Outcome {
-    Written(FileEntry),
+enum Checked {
+    /// Already in the store with the same bytes (a resumed batch).
     Kept(FileEntry),
     Failed(Failure),
+    /// To be written: its entry, its worker and its bytes.
+    Fresh(FileEntry, String, bytes::Bytes),
 }
 
 impl<'a> Writer<'a> {
@@ -588,34 +589,53 @@ impl<'a> Writer<'a> {
         })
     }
 
+    /// Writes a chunk's documents in one batch, after keeping those a resumed batch already
+    /// wrote with the same bytes.
     async fn write_all(&mut self, rendered: Vec<Rendered>, progress: &dyn Progress) {
-        let in_flight = if self.store.is_local() {
-            LOCAL_WRITES
-        } else {
-            CONCURRENT_WRITES
-        };
-        let outcomes: Vec<Outcome> = futures::stream::iter(rendered)
-            .map(|rendered| self.write_one(rendered))
-            .buffer_unordered(in_flight)
-            .inspect(|_| progress.advance(1))
+        let checked: Vec<Checked> = futures::stream::iter(rendered)
+            .map(|rendered| self.check(rendered))
+            .buffered(CONCURRENT_WRITES)
             .collect()
             .await;
-        for outcome in outcomes {
-            match outcome {
-                Outcome::Written(f) => {
-                    self.written += 1;
-                    self.files.push(f);
-                }
-                Outcome::Kept(f) => {
+        let mut fresh = Vec::with_capacity(checked.len());
+        for checked in checked {
+            match checked {
+                Checked::Kept(entry) => {
                     self.kept += 1;
-                    self.files.push(f);
+                    self.files.push(entry);
+                    progress.advance(1);
                 }
-                Outcome::Failed(f) => self.failures.push(f),
+                Checked::Failed(failure) => {
+                    self.failures.push(failure);
+                    progress.advance(1);
+                }
+                Checked::Fresh(entry, worker_id, bytes) => fresh.push((entry, worker_id, bytes)),
             }
+        }
+        let documents = fresh
+            .iter()
+            .map(|(entry, _, bytes)| (self.dir.clone().join(entry.name.as_str()), bytes.clone()))
+            .collect();
+        let outcomes = self.store.create_documents(documents, CONCURRENT_WRITES).await;
+        for ((entry, worker_id, _), outcome) in fresh.into_iter().zip(outcomes) {
+            match outcome {
+                Ok(()) => {
+                    self.written += 1;
+                    self.files.push(entry);
+                }
+                Err(e) => self.failures.push(Failure {
+                    worker_id,
+                    file: entry.name,
+                    error: e.to_string(),
+                }),
+            }
+            progress.advance(1);
         }
     }
 
-    async fn write_one(&self, rendered: Rendered) -> Outcome {
+    /// What to do with a rendered document: record its failure, keep the file a resumed batch
+    /// wrote with the same bytes, or write it.
+    async fn check(&self, rendered: Rendered) -> Checked {
         let Rendered {
             name,
             worker_id,
@@ -624,7 +644,7 @@ impl<'a> Writer<'a> {
         let (bytes, sha256) = match document {
             Ok(d) => d,
             Err(error) => {
-                return Outcome::Failed(Failure {
+                return Checked::Failed(Failure {
                     worker_id,
                     file: name,
                     error,
@@ -632,29 +652,22 @@ impl<'a> Writer<'a> {
             }
         };
         let entry = FileEntry {
-            name: name.clone(),
+            name,
             bytes: bytes.len() as u64,
             sha256,
         };
-        let path = self.dir.clone().join(name.as_str());
-        if self.existing.get(&name) == Some(&entry.bytes) {
+        if self.existing.get(&entry.name) == Some(&entry.bytes) {
+            let path = self.dir.clone().join(entry.name.as_str());
             let same = self
                 .store
                 .get(&path)
                 .await
                 .is_ok_and(|old| hex::encode(Sha256::digest(&old)) == entry.sha256);
             if same {
-                return Outcome::Kept(entry);
+                return Checked::Kept(entry);
             }
         }
-        match self.store.create_document(&path, bytes.into()).await {
-            Ok(()) => Outcome::Written(entry),
-            Err(e) => Outcome::Failed(Failure {
-                worker_id,
-                file: name,
-                error: e.to_string(),
-            }),
-        }
+        Checked::Fresh(entry, worker_id, bytes.into())
     }
 }
 
