@@ -9,6 +9,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use chrono::{Datelike, NaiveDate};
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
@@ -529,25 +530,37 @@ impl Rendered {
     }
 }
 
-/// Renders payslips on every core.
+/// Renders payslips on every core, each thread taking the next payslip as it finishes one: a
+/// payslip's cost depends on its language, and halves split in advance left one core idle
+/// while the other finished its half.
 fn render_all(renderer: &Renderer, payslips: &[Payslip], formats: Formats) -> Vec<Rendered> {
-    let per_thread = payslips.len().div_ceil(cores()).max(1);
-    let rendered = map_in_order(payslips.chunks(per_thread), |chunk| {
-        let mut out = Vec::with_capacity(chunk.len() * 2);
-        for p in chunk {
+    let next = AtomicUsize::new(0);
+    let mut rendered: Vec<(usize, Vec<Rendered>)> = map_in_order(0..cores().min(payslips.len()), |_| {
+        let mut out = Vec::new();
+        loop {
+            let index = next.fetch_add(1, Ordering::Relaxed);
+            let Some(p) = payslips.get(index) else {
+                break;
+            };
             let id = &p.worker.worker_id;
+            let mut documents = Vec::with_capacity(2);
             if formats.pdf {
                 let pdf = renderer.render_pdf(p).map_err(|e| e.to_string());
-                out.push(Rendered::new(format!("{id}.pdf"), id.clone(), pdf));
+                documents.push(Rendered::new(format!("{id}.pdf"), id.clone(), pdf));
             }
             if formats.xlsx {
                 let xlsx = renderer.render_xlsx(p).map_err(|e| e.to_string());
-                out.push(Rendered::new(format!("{id}.xlsx"), id.clone(), xlsx));
+                documents.push(Rendered::new(format!("{id}.xlsx"), id.clone(), xlsx));
             }
+            out.push((index, documents));
         }
         out
-    });
-    rendered.into_iter().flatten().collect()
+    })
+    .into_iter()
+    .flatten()
+    .collect();
+    rendered.sort_unstable_by_key(|(index, _)| *index);
+    rendered.into_iter().flat_map(|(_, documents)| documents).collect()
 }
 
 /// Writes one org's files, keeping those already present with the right content.
