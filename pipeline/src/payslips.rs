@@ -9,7 +9,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use chrono::{Datelike, NaiveDate};
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
@@ -22,7 +21,7 @@ use payroll_connectors::results::{RunRecord, applied_ruleset, read_arrears, resu
 use payroll_connectors::{Progress, Store, Unit, layout};
 use payroll_engine::arrears::{ARREARS_NET, NET_PAYABLE};
 use payroll_engine::money::decimal;
-use payroll_engine::parallel::{cores, map_in_order};
+use payroll_engine::parallel::map_each;
 use payroll_engine::run::{orgs, rows_of_org};
 use payroll_rules::vocabulary::PayPeriod;
 use payroll_rules::{Category, CompiledVersion, PayslipDef};
@@ -534,33 +533,20 @@ impl Rendered {
 /// payslip's cost depends on its language, and halves split in advance left one core idle
 /// while the other finished its half.
 fn render_all(renderer: &Renderer, payslips: &[Payslip], formats: Formats) -> Vec<Rendered> {
-    let next = AtomicUsize::new(0);
-    let mut rendered: Vec<(usize, Vec<Rendered>)> = map_in_order(0..cores().min(payslips.len()), |_| {
-        let mut out = Vec::new();
-        loop {
-            let index = next.fetch_add(1, Ordering::Relaxed);
-            let Some(p) = payslips.get(index) else {
-                break;
-            };
-            let id = &p.worker.worker_id;
-            let mut documents = Vec::with_capacity(2);
-            if formats.pdf {
-                let pdf = renderer.render_pdf(p).map_err(|e| e.to_string());
-                documents.push(Rendered::new(format!("{id}.pdf"), id.clone(), pdf));
-            }
-            if formats.xlsx {
-                let xlsx = renderer.render_xlsx(p).map_err(|e| e.to_string());
-                documents.push(Rendered::new(format!("{id}.xlsx"), id.clone(), xlsx));
-            }
-            out.push((index, documents));
+    let rendered = map_each(payslips, |p| {
+        let id = &p.worker.worker_id;
+        let mut documents = Vec::with_capacity(2);
+        if formats.pdf {
+            let pdf = renderer.render_pdf(p).map_err(|e| e.to_string());
+            documents.push(Rendered::new(format!("{id}.pdf"), id.clone(), pdf));
         }
-        out
-    })
-    .into_iter()
-    .flatten()
-    .collect();
-    rendered.sort_unstable_by_key(|(index, _)| *index);
-    rendered.into_iter().flat_map(|(_, documents)| documents).collect()
+        if formats.xlsx {
+            let xlsx = renderer.render_xlsx(p).map_err(|e| e.to_string());
+            documents.push(Rendered::new(format!("{id}.xlsx"), id.clone(), xlsx));
+        }
+        documents
+    });
+    rendered.into_iter().flatten().collect()
 }
 
 /// Writes one org's files, keeping those already present with the right content.
