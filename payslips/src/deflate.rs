@@ -6,6 +6,8 @@ use std::cell::RefCell;
 
 use flate2::{Compress, Compression, FlushCompress, Status};
 
+use crate::Error;
+
 /// How the deflated bytes are wrapped.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Wrapping {
@@ -21,7 +23,7 @@ thread_local! {
 }
 
 /// `data` deflated at `level`; the same bytes a new compressor would give.
-pub(crate) fn deflate(data: &[u8], level: Compression, wrapping: Wrapping) -> Vec<u8> {
+pub(crate) fn deflate(data: &[u8], level: Compression, wrapping: Wrapping) -> Result<Vec<u8>, Error> {
     COMPRESSORS.with_borrow_mut(|compressors| {
         let at = match compressors
             .iter()
@@ -43,10 +45,11 @@ pub(crate) fn deflate(data: &[u8], level: Compression, wrapping: Wrapping) -> Ve
             let consumed = usize::try_from(compress.total_in())
                 .unwrap_or(data.len())
                 .min(data.len());
-            // Deflating into memory fails only for want of room, which the loop makes.
+            // Short of room the compressor stops; the loop makes more and goes on.
             match compress.compress_vec(&data[consumed..], &mut out, FlushCompress::Finish) {
-                Ok(Status::StreamEnd) => return out,
-                Ok(Status::Ok | Status::BufError) | Err(_) => out.reserve(out.capacity().max(1024)),
+                Ok(Status::StreamEnd) => return Ok(out),
+                Ok(Status::Ok | Status::BufError) => out.reserve(out.capacity().max(1024)),
+                Err(e) => return Err(Error::Deflate(e.to_string())),
             }
         }
     })
@@ -88,11 +91,12 @@ mod tests {
                         std::thread::spawn(move || deflate(&data, level, wrapping))
                             .join()
                             .unwrap()
+                            .unwrap()
                     })
                     .collect();
                 for _round in 0..3 {
                     for (data, fresh) in samples().iter().zip(&fresh) {
-                        let deflated = deflate(data, level, wrapping);
+                        let deflated = deflate(data, level, wrapping).unwrap();
                         assert_eq!(&deflated, fresh);
                         let mut back = Vec::new();
                         match wrapping {

@@ -324,8 +324,8 @@ pub(crate) fn build_program(
 
     Ok(Program {
         base_font: format!("{tag}+{ps_name}"),
-        font_file: deflate(&stripped, level, Wrapping::Zlib),
-        to_unicode: deflate(&cmap.finish(), level, Wrapping::Zlib),
+        font_file: deflate(&stripped, level, Wrapping::Zlib)?,
+        to_unicode: deflate(&cmap.finish(), level, Wrapping::Zlib)?,
         widths,
         written: OnceLock::new(),
     })

@@ -30,6 +30,8 @@ pub enum Error {
     Font(String),
     #[error("XLSX could not be written: {0}")]
     Xlsx(#[from] rust_xlsxwriter::XlsxError),
+    #[error("deflating a payslip's stream failed: {0}")]
+    Deflate(String),
     #[error("the payslip workbook's template is not as expected: {0}")]
     Template(String),
     #[error("payslip of worker {worker_id} has more lines than fit on one A4 page")]

@@ -147,7 +147,7 @@ impl PdfRenderer {
         } = canvas;
         // Fastest deflate level: the content stream is small and repetitive,
         // and level 1 gets most of the gain for a fraction of the time.
-        let content = deflate(&content.finish(), Compression::fast(), Wrapping::Zlib);
+        let content = deflate(&content.finish(), Compression::fast(), Wrapping::Zlib)?;
         let [regular_extras, bold_extras] = &extras;
         let regular = self.regular.program(regular_extras)?;
         let bold = self.bold.program(bold_extras)?;

@@ -343,7 +343,7 @@ impl Entry {
             name,
             crc: crc.sum(),
             size: u32::try_from(data.len()).map_err(unexpected)?,
-            deflated: deflate(data, Compression::new(LEVEL), Wrapping::Raw),
+            deflated: deflate(data, Compression::new(LEVEL), Wrapping::Raw)?,
         })
     }
 }
