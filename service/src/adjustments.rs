@@ -123,7 +123,7 @@ async fn of_org(app: &App, org: &str, worker: &str) -> Result<()> {
     let refused = |why: String| Err(Error::invalid("worker_id", why));
     if let Some(live) = &app.live {
         return match live.pay(worker).await? {
-            Some(found) if found.pay.get("org_id").and_then(|o| o.as_str()) != Some(org) => {
+            Some(found) if found.pay.text("org_id") != Some(org) => {
                 refused(format!("`{worker}` is not a worker of org `{org}`"))
             }
             _ => Ok(()),

@@ -16,12 +16,11 @@ use payroll_connectors::locks::{self, Lock};
 use payroll_connectors::{Store, layout};
 use payroll_engine::calc::WORKER_ERROR_COLUMN;
 use payroll_rules::vocabulary::PayPeriod;
-use serde_json::{Map, Value};
 
 use crate::db::{Db, runs};
 use crate::domain::insights::BoardDay;
 use crate::error::{Error, Result};
-use crate::results::Rows;
+use crate::results::{Rows, WorkerRow};
 
 /// Live results are re-listed at most this often: a punch shows in pay-to-date within the
 /// stream's `live_every` plus this.
@@ -66,7 +65,7 @@ struct Shard {
 
 /// A worker's live pay and when its shard's results were written.
 pub struct LivePay {
-    pub pay: Map<String, Value>,
+    pub pay: WorkerRow,
     pub as_of: DateTime<Utc>,
 }
 

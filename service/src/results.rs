@@ -2,15 +2,17 @@
 //! lookup, not a scan), the last few runs' of each org cached, and cells as exact JSON.
 
 use std::collections::{HashMap, VecDeque};
+use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
-use datafusion::arrow::datatypes::{DataType, Decimal128Type, Int64Type};
+use datafusion::arrow::datatypes::{DataType, Date32Type, Decimal128Type, Int64Type};
 use datafusion::arrow::util::display::array_value_to_string;
 use payroll_connectors::results::read_org_results;
 use payroll_rules::vocabulary::PayPeriod;
+use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value};
 
 use crate::app::App;
@@ -22,6 +24,8 @@ use crate::error::Result;
 pub struct Rows {
     pub batches: Vec<RecordBatch>,
     index: HashMap<String, (usize, usize)>,
+    /// Each batch's columns in the order of their names, as a worker's row is written.
+    by_name: Vec<Vec<usize>>,
 }
 
 impl Rows {
@@ -34,19 +38,82 @@ impl Rows {
                 }
             }
         }
-        Rows { batches, index }
+        let by_name = batches
+            .iter()
+            .map(|batch| by_name(batch, &(0..batch.num_columns()).collect::<Vec<_>>()))
+            .collect();
+        Rows {
+            batches,
+            index,
+            by_name,
+        }
     }
 
     pub fn contains(&self, worker: &str) -> bool {
         self.index.contains_key(worker)
     }
 
-    /// The worker's row, every column, as JSON.
-    pub fn worker(&self, worker: &str) -> Option<Map<String, Value>> {
-        let &(b, row) = self.index.get(worker)?;
-        let batch = &self.batches[b];
-        let all: Vec<usize> = (0..batch.num_columns()).collect();
-        Some(row_json(batch, row, &all))
+    /// The worker's row, every column.
+    pub fn worker(self: &Arc<Rows>, worker: &str) -> Option<WorkerRow> {
+        let &(batch, row) = self.index.get(worker)?;
+        Some(WorkerRow {
+            rows: Arc::clone(self),
+            batch,
+            row,
+            left_out: None,
+        })
+    }
+}
+
+/// One worker's row of [`Rows`]: serialized as a JSON object of its columns by name, cells as
+/// [`cell`] gives them, written straight to the response rather than through a
+/// `serde_json::Map` of its 58 columns (pay-to-date answers one on every request).
+pub struct WorkerRow {
+    rows: Arc<Rows>,
+    batch: usize,
+    row: usize,
+    left_out: Option<&'static str>,
+}
+
+impl WorkerRow {
+    /// A text column's value; `None` when null, absent or not text.
+    pub fn text(&self, column: &str) -> Option<&str> {
+        let array = self.rows.batches[self.batch].column_by_name(column)?;
+        let text = array.as_string_opt::<i32>()?;
+        text.is_valid(self.row).then(|| text.value(self.row))
+    }
+
+    /// The same row without `column` when serialized.
+    pub fn leaving_out(self, column: &'static str) -> WorkerRow {
+        WorkerRow {
+            left_out: Some(column),
+            ..self
+        }
+    }
+}
+
+impl fmt::Debug for WorkerRow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WorkerRow")
+            .field("batch", &self.batch)
+            .field("row", &self.row)
+            .field("left_out", &self.left_out)
+            .finish()
+    }
+}
+
+impl Serialize for WorkerRow {
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        let batch = &self.rows.batches[self.batch];
+        let schema = batch.schema();
+        let mut map = serializer.serialize_map(None)?;
+        for &i in &self.rows.by_name[self.batch] {
+            let name = schema.field(i).name().as_str();
+            if Some(name) != self.left_out {
+                map.serialize_entry(name, &Cell(batch.column(i).as_ref(), self.row))?;
+            }
+        }
+        map.end()
     }
 }
 
@@ -132,20 +199,8 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// A cell as JSON: decimals as exact strings (`"18314.05"`), flags as booleans, counts as
 /// numbers, dates and text as strings.
 pub fn cell(array: &dyn Array, row: usize) -> Value {
-    if array.is_null(row) {
-        return Value::Null;
-    }
-    match array.data_type() {
-        DataType::Decimal128(_, scale) => Value::String(
-            payroll_engine::money::decimal(array.as_primitive::<Decimal128Type>().value(row), *scale).map_or_else(
-                || array_value_to_string(array, row).unwrap_or_default(),
-                |d| d.to_string(),
-            ),
-        ),
-        DataType::Boolean => Value::Bool(array.as_boolean().value(row)),
-        DataType::Int64 => Value::from(array.as_primitive::<Int64Type>().value(row)),
-        _ => Value::String(array_value_to_string(array, row).unwrap_or_default()),
-    }
+    // Serializing a cell into a `Value` cannot fail: it is a string, number, flag or null.
+    serde_json::to_value(Cell(array, row)).unwrap_or(Value::Null)
 }
 
 /// The row's `columns` as JSON, by column name.
@@ -155,4 +210,170 @@ pub fn row_json(batch: &RecordBatch, row: usize, columns: &[usize]) -> Map<Strin
         .iter()
         .map(|&i| (schema.field(i).name().clone(), cell(batch.column(i).as_ref(), row)))
         .collect()
+}
+
+/// `columns` of `batch` in the order of their names, as a `serde_json::Map` holds them.
+fn by_name(batch: &RecordBatch, columns: &[usize]) -> Vec<usize> {
+    let schema = batch.schema();
+    let mut sorted = columns.to_vec();
+    sorted.sort_by(|&a, &b| schema.field(a).name().cmp(schema.field(b).name()));
+    sorted
+}
+
+/// A cell of a result row, serialized as [`cell`] describes; the common types without an
+/// intermediate string.
+struct Cell<'a>(&'a dyn Array, usize);
+
+impl Serialize for Cell<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        let Cell(array, row) = *self;
+        if array.is_null(row) {
+            return serializer.serialize_unit();
+        }
+        match array.data_type() {
+            &DataType::Decimal128(_, scale) if scale >= 0 => serializer.collect_str(&Decimal {
+                unscaled: array.as_primitive::<Decimal128Type>().value(row),
+                scale: scale.unsigned_abs(),
+            }),
+            DataType::Boolean => serializer.serialize_bool(array.as_boolean().value(row)),
+            DataType::Int64 => serializer.serialize_i64(array.as_primitive::<Int64Type>().value(row)),
+            DataType::Utf8 => serializer.serialize_str(array.as_string::<i32>().value(row)),
+            DataType::Date32 => match array.as_primitive::<Date32Type>().value_as_date(row) {
+                Some(date) => serializer.collect_str(&date),
+                None => serializer.serialize_str(&array_value_to_string(array, row).unwrap_or_default()),
+            },
+            _ => serializer.serialize_str(&array_value_to_string(array, row).unwrap_or_default()),
+        }
+    }
+}
+
+/// An exact decimal as text: the unscaled value's digits with `scale` of them after the point
+/// (`1831405` at scale 2 is `18314.05`, `5` is `0.05`), as Arrow and `rust_decimal` print it.
+struct Decimal {
+    unscaled: i128,
+    scale: u8,
+}
+
+impl fmt::Display for Decimal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // 39 digits hold any i128; the scale pads with zeros up to 76 (Decimal256's limit).
+        let mut digits = [b'0'; 80];
+        let mut at = digits.len();
+        let mut rest = self.unscaled.unsigned_abs();
+        loop {
+            at -= 1;
+            digits[at] = b'0' + (rest % 10) as u8;
+            rest /= 10;
+            if rest == 0 {
+                break;
+            }
+        }
+        // At least one digit before the point: the zeros before `at` are already in place.
+        let scale = usize::from(self.scale).min(digits.len() - 1);
+        let start = at.min(digits.len() - scale - 1);
+        let point = digits.len() - scale;
+        if self.unscaled < 0 {
+            f.write_str("-")?;
+        }
+        let text = |range: std::ops::Range<usize>| std::str::from_utf8(&digits[range]).map_err(|_| fmt::Error);
+        f.write_str(text(start..point)?)?;
+        if scale > 0 {
+            f.write_str(".")?;
+            f.write_str(text(point..digits.len())?)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use datafusion::arrow::array::{ArrayRef, BooleanArray, Date32Array, Decimal128Array, Int64Array, StringArray};
+    use datafusion::arrow::util::display::array_value_to_string;
+
+    use super::*;
+
+    #[test]
+    fn decimals_print_as_arrow_prints_them() {
+        let values = [
+            0,
+            5,
+            -5,
+            10,
+            -10,
+            99,
+            100,
+            1_831_405,
+            -1_831_405,
+            i128::from(i64::MAX),
+            i128::from(i64::MIN),
+            10_i128.pow(37),
+            // The most a Decimal128 of precision 38 holds.
+            10_i128.pow(38) - 1,
+            1 - 10_i128.pow(38),
+        ];
+        for scale in [0_i8, 1, 2, 3, 18, 30, 38] {
+            let array = Decimal128Array::from(values.to_vec())
+                .with_precision_and_scale(38, scale)
+                .unwrap_or_else(|e| panic!("{e}"));
+            for (row, &unscaled) in values.iter().enumerate() {
+                let ours = Decimal {
+                    unscaled,
+                    scale: scale.unsigned_abs(),
+                }
+                .to_string();
+                let arrows = array_value_to_string(&array, row).unwrap_or_else(|e| panic!("{e}"));
+                assert_eq!(ours, arrows, "{unscaled} at scale {scale}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_worker_row_is_its_columns_by_name() {
+        let columns: Vec<(&str, ArrayRef)> = vec![
+            ("worker_id", Arc::new(StringArray::from(vec!["W1", "W\"2"]))),
+            (
+                "net_pay",
+                Arc::new(
+                    Decimal128Array::from(vec![Some(1_831_405), None])
+                        .with_precision_and_scale(38, 2)
+                        .unwrap_or_else(|e| panic!("{e}")),
+                ),
+            ),
+            ("joined_on", Arc::new(Date32Array::from(vec![Some(19_397), None]))),
+            ("days_in_period", Arc::new(Int64Array::from(vec![31, -1]))),
+            ("esi_applicable", Arc::new(BooleanArray::from(vec![true, false]))),
+            ("name", Arc::new(StringArray::from(vec![Some("Asha \u{0939}"), None]))),
+        ];
+        let batch = RecordBatch::try_from_iter(columns).unwrap_or_else(|e| panic!("{e}"));
+        let rows = Arc::new(Rows::new(vec![batch.clone()]));
+        let written = |worker: &str| {
+            let row = rows.worker(worker).unwrap_or_else(|| panic!("{worker} is in the rows"));
+            serde_json::to_string(&row).unwrap_or_else(|e| panic!("{e}"))
+        };
+        assert_eq!(
+            written("W1"),
+            r#"{"days_in_period":31,"esi_applicable":true,"joined_on":"2023-02-09","name":"Asha ह","net_pay":"18314.05","worker_id":"W1"}"#
+        );
+        assert_eq!(
+            written("W\"2"),
+            r#"{"days_in_period":-1,"esi_applicable":false,"joined_on":null,"name":null,"net_pay":null,"worker_id":"W\"2"}"#
+        );
+        // As a page of results writes the same row through `row_json`.
+        let all: Vec<usize> = (0..batch.num_columns()).collect();
+        for (row, worker) in ["W1", "W\"2"].into_iter().enumerate() {
+            assert_eq!(
+                serde_json::to_string(&row_json(&batch, row, &all)).unwrap_or_else(|e| panic!("{e}")),
+                written(worker)
+            );
+        }
+        let row = rows.worker("W1").unwrap_or_else(|| panic!("W1 is in the rows"));
+        assert_eq!(row.text("name"), Some("Asha ह"));
+        assert_eq!(row.text("net_pay"), None, "not text");
+        assert_eq!(
+            serde_json::to_string(&row.leaving_out("name")).unwrap_or_else(|e| panic!("{e}")),
+            r#"{"days_in_period":31,"esi_applicable":true,"joined_on":"2023-02-09","net_pay":"18314.05","worker_id":"W1"}"#
+        );
+    }
 }

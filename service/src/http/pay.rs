@@ -12,7 +12,6 @@ use payroll_engine::calc::WORKER_ERROR_COLUMN;
 use payroll_engine::lifecycle::{RunKind, RunStatus};
 use payroll_rules::vocabulary::PayPeriod;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
 
 use super::App;
@@ -22,6 +21,7 @@ use crate::caller::Caller;
 use crate::db::runs::{self, Run};
 use crate::domain::permissions::Permission;
 use crate::error::{Error, Result};
+use crate::results::WorkerRow;
 
 pub fn router() -> Router<App> {
     Router::new()
@@ -66,7 +66,8 @@ pub struct PayBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub worker_error: Option<String>,
     /// Every input and component of the worker, amounts as decimal strings.
-    pub pay: Map<String, Value>,
+    #[schema(value_type = serde_json::Map<String, serde_json::Value>)]
+    pub pay: WorkerRow,
 }
 
 /// A worker's pay-to-date for a period: the stream's live pay for its open period (stream
@@ -95,15 +96,12 @@ pub(super) async fn pay(
             .ok_or_else(|| Error::NotFound(format!("a calculated pay of worker `{worker}` in org `{org}`")))?,
     };
     if let Some(live) = ctx.live.as_ref().filter(|live| live.period == period) {
-        let mut found = live
+        let found = live
             .pay(&worker)
             .await?
-            .filter(|found| found.pay.get("org_id").and_then(Value::as_str) == Some(org.as_str()))
+            .filter(|found| found.pay.text("org_id") == Some(org.as_str()))
             .ok_or_else(|| Error::NotFound(format!("worker `{worker}` in the live pay of {period}")))?;
-        let worker_error = match found.pay.remove(WORKER_ERROR_COLUMN) {
-            Some(Value::String(why)) => Some(why),
-            _ => None,
-        };
+        let worker_error = found.pay.text(WORKER_ERROR_COLUMN).map(str::to_string);
         return Ok(Json(PayBody {
             worker_id: worker,
             org_id: org,
@@ -118,7 +116,7 @@ pub(super) async fn pay(
                 lag: live.status.lag.load(Ordering::Relaxed),
             }),
             worker_error,
-            pay: found.pay,
+            pay: found.pay.leaving_out(WORKER_ERROR_COLUMN),
         }));
     }
     let run = ctx
@@ -182,7 +180,7 @@ async fn paid_periods(
     let live = ctx.live.as_ref().filter(|live| before.is_none_or(|b| live.period < b));
     if let Some(live) = live
         && let Some(pay) = live.pay(worker).await?
-        && pay.pay.get("org_id").and_then(Value::as_str) == Some(org)
+        && pay.pay.text("org_id") == Some(org)
     {
         found.push(PaidPeriod {
             period: live.period,

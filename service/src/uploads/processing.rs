@@ -118,7 +118,7 @@ async fn run(ctx: &App, upload: Upload) -> Result<()> {
             let (live, handle) = (std::sync::Arc::clone(live), handle.clone());
             Some(Box::new(move |worker: &str| {
                 let found = handle.block_on(live.pay(worker)).ok().flatten()?;
-                found.pay.get("org_id")?.as_str().map(str::to_string)
+                found.pay.text("org_id").map(str::to_string)
             }))
         }
         _ => None,
