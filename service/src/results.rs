@@ -38,10 +38,7 @@ impl Rows {
                 }
             }
         }
-        let by_name = batches
-            .iter()
-            .map(|batch| by_name(batch, &(0..batch.num_columns()).collect::<Vec<_>>()))
-            .collect();
+        let by_name = batches.iter().map(by_name).collect();
         Rows {
             batches,
             index,
@@ -67,7 +64,8 @@ impl Rows {
 
 /// One worker's row of [`Rows`]: serialized as a JSON object of its columns by name, cells as
 /// [`cell`] gives them, written straight to the response rather than through a
-/// `serde_json::Map` of its 58 columns (pay-to-date answers one on every request).
+/// `serde_json::Map` of every column (58 in the reference ruleset's results): pay-to-date
+/// answers one on every request.
 pub struct WorkerRow {
     rows: Arc<Rows>,
     batch: usize,
@@ -212,10 +210,10 @@ pub fn row_json(batch: &RecordBatch, row: usize, columns: &[usize]) -> Map<Strin
         .collect()
 }
 
-/// `columns` of `batch` in the order of their names, as a `serde_json::Map` holds them.
-fn by_name(batch: &RecordBatch, columns: &[usize]) -> Vec<usize> {
+/// The columns of `batch` in the order of their names, as a `serde_json::Map` holds them.
+fn by_name(batch: &RecordBatch) -> Vec<usize> {
     let schema = batch.schema();
-    let mut sorted = columns.to_vec();
+    let mut sorted: Vec<usize> = (0..schema.fields().len()).collect();
     sorted.sort_by(|&a, &b| schema.field(a).name().cmp(schema.field(b).name()));
     sorted
 }
@@ -231,7 +229,8 @@ impl Serialize for Cell<'_> {
             return serializer.serialize_unit();
         }
         match array.data_type() {
-            &DataType::Decimal128(_, scale) if scale >= 0 => serializer.collect_str(&Decimal {
+            // Arrow holds a Decimal128's scale to 38, so its unit, 10^38, fits a u128.
+            &DataType::Decimal128(_, scale @ 0..=38) => serializer.collect_str(&Decimal {
                 unscaled: array.as_primitive::<Decimal128Type>().value(row),
                 scale: scale.unsigned_abs(),
             }),
@@ -251,35 +250,18 @@ impl Serialize for Cell<'_> {
 /// (`1831405` at scale 2 is `18314.05`, `5` is `0.05`), as Arrow and `rust_decimal` print it.
 struct Decimal {
     unscaled: i128,
+    /// At most 38.
     scale: u8,
 }
 
 impl fmt::Display for Decimal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // 39 digits hold any i128; the scale pads with zeros up to 76 (Decimal256's limit).
-        let mut digits = [b'0'; 80];
-        let mut at = digits.len();
-        let mut rest = self.unscaled.unsigned_abs();
-        loop {
-            at -= 1;
-            digits[at] = b'0' + (rest % 10) as u8;
-            rest /= 10;
-            if rest == 0 {
-                break;
-            }
-        }
-        // At least one digit before the point: the zeros before `at` are already in place.
-        let scale = usize::from(self.scale).min(digits.len() - 1);
-        let start = at.min(digits.len() - scale - 1);
-        let point = digits.len() - scale;
-        if self.unscaled < 0 {
-            f.write_str("-")?;
-        }
-        let text = |range: std::ops::Range<usize>| std::str::from_utf8(&digits[range]).map_err(|_| fmt::Error);
-        f.write_str(text(start..point)?)?;
-        if scale > 0 {
-            f.write_str(".")?;
-            f.write_str(text(point..digits.len())?)?;
+        let unit = 10_u128.pow(u32::from(self.scale));
+        let magnitude = self.unscaled.unsigned_abs();
+        let sign = if self.unscaled < 0 { "-" } else { "" };
+        write!(f, "{sign}{}", magnitude / unit)?;
+        if self.scale > 0 {
+            write!(f, ".{:0width$}", magnitude % unit, width = usize::from(self.scale))?;
         }
         Ok(())
     }
