@@ -131,6 +131,7 @@ pub async fn serve(org_workers: usize, clients: usize, seconds: u64, period: Pay
     let mut connector = HttpConnector::new();
     connector.set_nodelay(true);
     let pooled = Client::builder(TokioExecutor::new()).build::<_, Empty<Bytes>>(connector);
+    let cpu_before = crate::ui::cpu_seconds();
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let tasks: Vec<_> = (0..clients)
         .map(|c| {
@@ -163,6 +164,11 @@ pub async fn serve(org_workers: usize, clients: usize, seconds: u64, period: Pay
         latencies.extend(l);
         errors += e;
     }
+    // The machine's speed drifts between runs; the CPU a request costs (clients, service and
+    // the kernel's loopback between them) is what a change to either moves.
+    let cpu = crate::ui::cpu_seconds()
+        .zip(cpu_before)
+        .map(|(after, before)| after - before);
     latencies.sort_unstable();
     let pct = |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)].as_secs_f64() * 1e3;
     println!(
@@ -173,6 +179,14 @@ pub async fn serve(org_workers: usize, clients: usize, seconds: u64, period: Pay
         pct(0.99),
         latencies.last().map_or(0.0, |d| d.as_secs_f64() * 1e3),
     );
+    if let Some(cpu) = cpu {
+        let cores = payroll_engine::parallel::cores();
+        println!(
+            "  process CPU over the phase {cpu:.1} s, {:.0} % of {cores} cores: {:.0} µs a request (clients and service)",
+            cpu / (seconds as f64 * cores as f64) * 100.0,
+            cpu / latencies.len().max(1) as f64 * 1e6,
+        );
+    }
     service.shutdown().await;
     Ok(())
 }
