@@ -147,16 +147,19 @@ impl Store {
                 .collect()
                 .await;
         };
+        // Each document's file, and its bytes (a reference-counted handle) for the blocking
+        // task; `documents` stays here for the puts and the errors below.
         let files: Vec<_> = documents
             .iter()
-            .map(|(path, _)| local.path_to_filesystem(&self.full(path)).map_err(|e| self.error(e)))
+            .map(|(path, bytes)| {
+                let file = local.path_to_filesystem(&self.full(path)).map_err(|e| self.error(e));
+                (file, bytes.clone())
+            })
             .collect();
-        let bytes: Vec<Bytes> = documents.iter().map(|(_, bytes)| bytes.clone()).collect();
         // Per document: written, failed, or `None` when it was there already (put whole below).
         let written = tokio::task::spawn_blocking(move || {
             files
                 .into_iter()
-                .zip(bytes)
                 .map(|(file, bytes)| {
                     let file = file?;
                     match create_in_place(&file, &bytes) {
