@@ -229,11 +229,14 @@ impl Serialize for Cell<'_> {
             return serializer.serialize_unit();
         }
         match array.data_type() {
-            // Arrow holds a Decimal128's scale to 38, so its unit, 10^38, fits a u128.
-            &DataType::Decimal128(_, scale @ 0..=38) => serializer.collect_str(&Decimal {
-                unscaled: array.as_primitive::<Decimal128Type>().value(row),
-                scale: scale.unsigned_abs(),
-            }),
+            // rust_decimal holds 96 bits and a scale to 28; a wider value prints as Arrow has it.
+            &DataType::Decimal128(_, scale) => {
+                let unscaled = array.as_primitive::<Decimal128Type>().value(row);
+                match payroll_engine::money::decimal(unscaled, scale) {
+                    Some(decimal) => serializer.collect_str(&decimal),
+                    None => serializer.serialize_str(&array_value_to_string(array, row).unwrap_or_default()),
+                }
+            }
             DataType::Boolean => serializer.serialize_bool(array.as_boolean().value(row)),
             DataType::Int64 => serializer.serialize_i64(array.as_primitive::<Int64Type>().value(row)),
             DataType::Utf8 => serializer.serialize_str(array.as_string::<i32>().value(row)),
@@ -243,27 +246,6 @@ impl Serialize for Cell<'_> {
             },
             _ => serializer.serialize_str(&array_value_to_string(array, row).unwrap_or_default()),
         }
-    }
-}
-
-/// An exact decimal as text: the unscaled value's digits with `scale` of them after the point
-/// (`1831405` at scale 2 is `18314.05`, `5` is `0.05`), as Arrow and `rust_decimal` print it.
-struct Decimal {
-    unscaled: i128,
-    /// At most 38.
-    scale: u8,
-}
-
-impl fmt::Display for Decimal {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let unit = 10_u128.pow(u32::from(self.scale));
-        let magnitude = self.unscaled.unsigned_abs();
-        let sign = if self.unscaled < 0 { "-" } else { "" };
-        write!(f, "{sign}{}", magnitude / unit)?;
-        if self.scale > 0 {
-            write!(f, ".{:0width$}", magnitude % unit, width = usize::from(self.scale))?;
-        }
-        Ok(())
     }
 }
 
@@ -300,13 +282,8 @@ mod tests {
                 .with_precision_and_scale(38, scale)
                 .unwrap_or_else(|e| panic!("{e}"));
             for (row, &unscaled) in values.iter().enumerate() {
-                let ours = Decimal {
-                    unscaled,
-                    scale: scale.unsigned_abs(),
-                }
-                .to_string();
                 let arrows = array_value_to_string(&array, row).unwrap_or_else(|e| panic!("{e}"));
-                assert_eq!(ours, arrows, "{unscaled} at scale {scale}");
+                assert_eq!(cell(&array, row), Value::String(arrows), "{unscaled} at scale {scale}");
             }
         }
     }
