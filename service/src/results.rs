@@ -13,7 +13,7 @@ use datafusion::arrow::util::display::array_value_to_string;
 use payroll_connectors::results::read_org_results;
 use payroll_rules::vocabulary::PayPeriod;
 use serde::ser::{Serialize, SerializeMap, Serializer};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::app::App;
 use crate::db::runs::{self, Run};
@@ -53,24 +53,38 @@ impl Rows {
     /// The worker's row, every column.
     pub fn worker(self: &Arc<Rows>, worker: &str) -> Option<WorkerRow> {
         let &(batch, row) = self.index.get(worker)?;
-        Some(WorkerRow {
+        Some(self.row(batch, row))
+    }
+
+    /// Row `row` of batch `batch`, every column.
+    pub fn row(self: &Arc<Rows>, batch: usize, row: usize) -> WorkerRow {
+        WorkerRow {
             rows: Arc::clone(self),
             batch,
             row,
-            left_out: None,
-        })
+            shown: Shown::AllBut(None),
+        }
     }
 }
 
 /// One worker's row of [`Rows`]: serialized as a JSON object of its columns by name, cells as
 /// [`cell`] gives them, written straight to the response rather than through a
 /// `serde_json::Map` of every column (58 in the reference ruleset's results): pay-to-date
-/// answers one on every request.
+/// answers one on every request, a page of results up to a thousand.
 pub struct WorkerRow {
     rows: Arc<Rows>,
     batch: usize,
     row: usize,
-    left_out: Option<&'static str>,
+    shown: Shown,
+}
+
+/// The columns a [`WorkerRow`] writes.
+#[derive(Debug)]
+enum Shown {
+    /// Every column but one, if named.
+    AllBut(Option<&'static str>),
+    /// Those whose index is `true`: what a caller may read.
+    Only(Arc<[bool]>),
 }
 
 impl WorkerRow {
@@ -84,7 +98,15 @@ impl WorkerRow {
     /// The same row without `column` when serialized.
     pub fn leaving_out(self, column: &'static str) -> WorkerRow {
         WorkerRow {
-            left_out: Some(column),
+            shown: Shown::AllBut(Some(column)),
+            ..self
+        }
+    }
+
+    /// The same row with only the columns whose index is `true` in `columns` when serialized.
+    pub fn only(self, columns: Arc<[bool]>) -> WorkerRow {
+        WorkerRow {
+            shown: Shown::Only(columns),
             ..self
         }
     }
@@ -95,7 +117,7 @@ impl fmt::Debug for WorkerRow {
         f.debug_struct("WorkerRow")
             .field("batch", &self.batch)
             .field("row", &self.row)
-            .field("left_out", &self.left_out)
+            .field("shown", &self.shown)
             .finish()
     }
 }
@@ -107,7 +129,11 @@ impl Serialize for WorkerRow {
         let mut map = serializer.serialize_map(None)?;
         for &i in &self.rows.by_name[self.batch] {
             let name = schema.field(i).name().as_str();
-            if Some(name) != self.left_out {
+            let shown = match &self.shown {
+                Shown::AllBut(left_out) => Some(name) != *left_out,
+                Shown::Only(columns) => columns.get(i).copied().unwrap_or(false),
+            };
+            if shown {
                 map.serialize_entry(name, &Cell(batch.column(i).as_ref(), self.row))?;
             }
         }
@@ -199,15 +225,6 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 pub fn cell(array: &dyn Array, row: usize) -> Value {
     // Serializing a cell into a `Value` cannot fail: it is a string, number, flag or null.
     serde_json::to_value(Cell(array, row)).unwrap_or(Value::Null)
-}
-
-/// The row's `columns` as JSON, by column name.
-pub fn row_json(batch: &RecordBatch, row: usize, columns: &[usize]) -> Map<String, Value> {
-    let schema = batch.schema();
-    columns
-        .iter()
-        .map(|&i| (schema.field(i).name().clone(), cell(batch.column(i).as_ref(), row)))
-        .collect()
 }
 
 /// The columns of `batch` in the order of their names, as a `serde_json::Map` holds them.
@@ -319,14 +336,13 @@ mod tests {
             written("W\"2"),
             r#"{"days_in_period":-1,"esi_applicable":false,"joined_on":null,"name":null,"net_pay":null,"worker_id":"W\"2"}"#
         );
-        // As a page of results writes the same row through `row_json`.
-        let all: Vec<usize> = (0..batch.num_columns()).collect();
-        for (row, worker) in ["W1", "W\"2"].into_iter().enumerate() {
-            assert_eq!(
-                serde_json::to_string(&row_json(&batch, row, &all)).unwrap_or_else(|e| panic!("{e}")),
-                written(worker)
-            );
-        }
+        // A page of results writes the columns its caller may read: here not `name` (index 5)
+        // nor `joined_on` (2).
+        let readable: Arc<[bool]> = Arc::from([true, true, false, true, true, false]);
+        assert_eq!(
+            serde_json::to_string(&rows.row(0, 1).only(readable)).unwrap_or_else(|e| panic!("{e}")),
+            r#"{"days_in_period":-1,"esi_applicable":false,"net_pay":null,"worker_id":"W\"2"}"#
+        );
         let row = rows.worker("W1").unwrap_or_else(|| panic!("W1 is in the rows"));
         assert_eq!(row.text("name"), Some("Asha ह"));
         assert_eq!(row.text("net_pay"), None, "not text");

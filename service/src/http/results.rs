@@ -1,6 +1,8 @@
 //! A run's results (JSON pages, CSV, Parquet), one worker's explain trace, payslips and the
 //! register, read from the object store the run wrote them to.
 
+use std::sync::Arc;
+
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::header;
@@ -14,7 +16,7 @@ use payroll_connectors::results::{read_arrears, read_run, results_parts};
 use payroll_engine::lifecycle::RunStatus;
 use payroll_engine::spreadsheet::neutralise;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
 use super::App;
@@ -26,7 +28,7 @@ use crate::db::runs::{self, Run};
 use crate::domain::permissions::Permission;
 use crate::domain::uploads::Format;
 use crate::error::{Error, Result};
-use crate::results::{cell, row_json};
+use crate::results::{WorkerRow, cell};
 
 pub fn router() -> Router<App> {
     Router::new()
@@ -96,7 +98,8 @@ pub struct PageQuery {
 pub struct ResultsPage {
     pub run_id: String,
     /// One object per worker: inputs and components, amounts as decimal strings.
-    pub rows: Vec<Map<String, Value>>,
+    #[schema(value_type = Vec<serde_json::Map<String, serde_json::Value>>)]
+    pub rows: Vec<WorkerRow>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_page_token: Option<String>,
 }
@@ -124,9 +127,12 @@ pub(super) async fn results_json(
     let run = calculated(&ctx, &org, &id).await?;
     let results = ctx.results.get(&ctx, &run).await?;
     let columns = readable_columns(&user, &org, results.batches.first())?;
+    let shown: Arc<[bool]> = (0..results.batches.first().map_or(0, RecordBatch::num_columns))
+        .map(|i| columns.contains(&i))
+        .collect();
     let mut rows = Vec::with_capacity(offset.size);
     let mut seen = 0;
-    for batch in &results.batches {
+    for (b, batch) in results.batches.iter().enumerate() {
         // Searched only in what the caller may read: an anonymized caller cannot find a worker
         // by name.
         let schema = batch.schema();
@@ -146,7 +152,7 @@ pub(super) async fn results_json(
                 }
             }
             if seen >= offset.start && rows.len() < offset.size {
-                rows.push(row_json(batch, row, &columns));
+                rows.push(results.row(b, row).only(Arc::clone(&shown)));
             }
             seen += 1;
         }
