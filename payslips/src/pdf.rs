@@ -140,6 +140,8 @@ impl PdfRenderer {
             language: p.language,
             words: p.language.catalogue(),
             english: (p.layout == Layout::Bilingual && p.language != Language::En).then(|| Language::En.catalogue()),
+            fill: None,
+            stroke: None,
         };
         canvas.payslip(p)?;
         let Canvas {
@@ -251,6 +253,10 @@ struct Canvas<'r> {
     words: &'static Catalogue,
     /// English's, when labels carry English beneath them (the bilingual layout).
     english: Option<&'static Catalogue>,
+    /// The fill and stroke colours last set: an operator only when one changes (a payslip
+    /// drew a hundred text runs, most in the same ink, each setting it again).
+    fill: Option<Rgb>,
+    stroke: Option<Rgb>,
 }
 
 impl Canvas<'_> {
@@ -812,12 +818,11 @@ impl Canvas<'_> {
             Align::Left => x,
             Align::Right => x - width * size,
         };
-        let Rgb(r, g, b) = color;
+        self.set_fill(color);
         self.content
-            .set_fill_rgb(unit(r), unit(g), unit(b))
             .begin_text()
             .set_font(font_name, size)
-            .set_text_matrix([1.0, 0.0, 0.0, 1.0, x, PAGE_H - y])
+            .set_text_matrix([1.0, 0.0, 0.0, 1.0, pt(x), pt(PAGE_H - y)])
             .show(Str(&cids))
             .end_text();
     }
@@ -838,52 +843,65 @@ impl Canvas<'_> {
 
         // Glyphs on the baseline go in one TJ, moved by the difference between where the
         // reader's width table leaves the pen and where the shaper put the next glyph; a mark
-        // raised or lowered starts a piece of its own.
+        // raised or lowered starts a piece of its own. A difference under `UNSEEN` is left
+        // out (most are the rounding of the shaper's units against the width table's) and
+        // the pen followed from where the reader puts the glyph, so they never add up.
         let mut pieces: Vec<(f32, f32, Vec<TjItem>)> = Vec::new();
         let mut cursor: Option<f32> = None;
         let mut pen = 0.0;
         for (g, cid) in shaped.glyphs.iter().zip(cids) {
             let gx = pen + g.dx;
-            match (cursor, pieces.last_mut()) {
+            let placed = match (cursor, pieces.last_mut()) {
                 (Some(at), Some((_, _, items))) if g.dy == 0.0 => {
                     let adjust = (at - gx) * 1000.0;
-                    if adjust.abs() > 0.01 {
+                    let placed = if adjust.abs() < UNSEEN {
+                        at
+                    } else {
                         items.push(TjItem::Adjust(adjust));
+                        gx
+                    };
+                    match items.last_mut() {
+                        Some(TjItem::Glyphs(glyphs)) => glyphs.extend_from_slice(&cid.to_be_bytes()),
+                        _ => items.push(TjItem::Glyphs(cid.to_be_bytes().to_vec())),
                     }
-                    items.push(TjItem::Glyph(cid));
+                    placed
                 }
-                _ => pieces.push((gx, g.dy, vec![TjItem::Glyph(cid)])),
-            }
-            cursor = (g.dy == 0.0).then_some(gx + g.width);
+                _ => {
+                    pieces.push((gx, g.dy, vec![TjItem::Glyphs(cid.to_be_bytes().to_vec())]));
+                    gx
+                }
+            };
+            cursor = (g.dy == 0.0).then_some(placed + g.width);
             pen += g.advance;
         }
 
-        let Rgb(r, g, b) = color;
-        self.content
-            .set_fill_rgb(unit(r), unit(g), unit(b))
-            .begin_text()
-            .set_font(Name(SCRIPT_FONT_NAMES[k]), size);
+        self.set_fill(color);
+        self.content.begin_text().set_font(Name(SCRIPT_FONT_NAMES[k]), size);
         for (at, dy, items) in pieces {
             self.content
-                .set_text_matrix([1.0, 0.0, 0.0, 1.0, x + at * size, PAGE_H - y + dy * size]);
-            let mut tj = self.content.show_positioned();
-            let mut out = tj.items();
-            for item in items {
-                match item {
-                    TjItem::Glyph(cid) => out.show(Str(&cid.to_be_bytes())),
-                    TjItem::Adjust(by) => out.adjust(by),
-                };
+                .set_text_matrix([1.0, 0.0, 0.0, 1.0, pt(x + at * size), pt(PAGE_H - y + dy * size)]);
+            match items.as_slice() {
+                [TjItem::Glyphs(glyphs)] => {
+                    self.content.show(Str(glyphs));
+                }
+                items => {
+                    let mut tj = self.content.show_positioned();
+                    let mut out = tj.items();
+                    for item in items {
+                        match item {
+                            TjItem::Glyphs(glyphs) => out.show(Str(glyphs)),
+                            TjItem::Adjust(by) => out.adjust(*by),
+                        };
+                    }
+                }
             }
         }
         self.content.end_text();
     }
 
     fn fill(&mut self, x: f32, y: f32, w: f32, h: f32, color: Rgb) {
-        let Rgb(r, g, b) = color;
-        self.content
-            .set_fill_rgb(unit(r), unit(g), unit(b))
-            .rect(x, PAGE_H - y - h, w, h)
-            .fill_nonzero();
+        self.set_fill(color);
+        self.content.rect(x, PAGE_H - y - h, w, h).fill_nonzero();
     }
 
     fn stroke_rect(&mut self, x: f32, y: f32, w: f32, h: f32, color: Rgb) {
@@ -904,10 +922,24 @@ impl Canvas<'_> {
         self.content.move_to(x1, PAGE_H - y1).line_to(x2, PAGE_H - y2).stroke();
     }
 
-    fn set_stroke(&mut self, Rgb(r, g, b): Rgb) {
-        self.content
-            .set_stroke_rgb(unit(r), unit(g), unit(b))
-            .set_line_width(0.75);
+    fn set_fill(&mut self, color: Rgb) {
+        if self.fill != Some(color) {
+            let Rgb(r, g, b) = color;
+            self.content.set_fill_rgb(unit(r), unit(g), unit(b));
+            self.fill = Some(color);
+        }
+    }
+
+    /// Every line and frame is drawn 0.75 pt wide.
+    fn set_stroke(&mut self, color: Rgb) {
+        if self.stroke.is_none() {
+            self.content.set_line_width(0.75);
+        }
+        if self.stroke != Some(color) {
+            let Rgb(r, g, b) = color;
+            self.content.set_stroke_rgb(unit(r), unit(g), unit(b));
+            self.stroke = Some(color);
+        }
     }
 }
 
@@ -929,19 +961,31 @@ struct Laid<'t> {
     width: f32,
 }
 
-/// One element of a TJ array: a glyph, or a move of the pen in 1/1000 em (positive: left).
+/// One element of a TJ array: glyphs (their CIDs, two bytes each), or a move of the pen in
+/// 1/1000 em (positive: left).
 enum TjItem {
-    Glyph(u16),
+    Glyphs(Vec<u8>),
     Adjust(f32),
 }
 
 /// The palette as 8-bit RGB, the way designers give colours.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 struct Rgb(u8, u8, u8);
 
+/// A channel from 0 to 1 in thousandths (`0.129`, not `0.12941177`): the same 8-bit colour
+/// again (a thousandth is a quarter of a step), in a third of the bytes.
 fn unit(channel: u8) -> f32 {
-    f32::from(channel) / 255.0
+    (f32::from(channel) / 255.0 * 1000.0).round() / 1000.0
 }
+
+/// A position on the page in hundredths of a point (`57.96`, not `57.9555`): a hundredth is
+/// 0.004 mm, and the content stream, deflated for every payslip, is the shorter.
+fn pt(at: f32) -> f32 {
+    (at * 100.0).round() / 100.0
+}
+
+/// A pen move within a TJ smaller than this, in 1/1000 em, is not written: 0.005 pt at 10 pt.
+const UNSEEN: f32 = 0.5;
 
 #[cfg(test)]
 mod tests {
@@ -958,6 +1002,8 @@ mod tests {
             language,
             words: language.catalogue(),
             english: None,
+            fill: None,
+            stroke: None,
         }
     }
 
