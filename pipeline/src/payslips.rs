@@ -40,8 +40,8 @@ use payroll_payslips::{
 /// directory's lock, so a second writer would only spin on it, taking a core from rendering.
 const CONCURRENT_WRITES: usize = 32;
 
-/// Payslips rendered at a time: the next chunk renders on every core while the last one is
-/// written, and memory holds two chunks' documents.
+/// Payslips rendered at a time: a chunk renders on every core while the one before is written
+/// and the next built, and memory holds two chunks' documents.
 const CHUNK: usize = 256;
 
 /// Which documents to render per worker.
@@ -203,7 +203,7 @@ impl Batch<'_> {
             generated_on,
             renderer: Arc::new(Renderer::new()?),
             writer: Writer::new(self.store, dir).await?,
-            rendered: Vec::new(),
+            rendering: None,
             register: RegisterWriter::new(&self.register(generated_on)).map_err(|e| e.to_string()),
             arrears: self.arrears(org).await?,
             register_columns: self.register_columns(),
@@ -408,8 +408,8 @@ impl Batch<'_> {
     }
 }
 
-/// One org's payslips and register as they are written: memory holds a batch of rows'
-/// payslips and two chunks of their documents at a time.
+/// One org's payslips and register as they are written: memory holds three chunks at a time,
+/// one's payslips being built, one rendering and one's documents being written.
 struct OrgPayslips<'b> {
     batch: &'b Batch<'b>,
     org: String,
@@ -417,8 +417,9 @@ struct OrgPayslips<'b> {
     generated_on: NaiveDate,
     renderer: Arc<Renderer>,
     writer: Writer<'b>,
-    /// Documents rendered and not yet written.
-    rendered: Vec<Rendered>,
+    /// The chunk rendering on every core, while this thread writes the one before and builds
+    /// (and reads) the next.
+    rendering: Option<tokio::task::JoinHandle<Vec<Rendered>>>,
     /// The register so far, or why it failed (recorded in the manifest; payslips go on).
     register: Result<RegisterWriter, String>,
     /// Worker to the arrears the run carries for them.
@@ -431,33 +432,33 @@ impl OrgPayslips<'_> {
     async fn add(&mut self, rows: &RecordBatch, progress: &dyn Progress) -> Result<(), BatchError> {
         check_amounts(std::slice::from_ref(rows))?;
         let batch = self.batch;
-        let payslips: Vec<Payslip> = (0..rows.num_rows())
-            .map(|row| batch.payslip(rows, row, self.totals, self.generated_on, &self.arrears))
-            .collect();
         add_rows(
             &mut self.register,
             (0..rows.num_rows()).map(|row| Batch::register_row(rows, row, &self.register_columns)),
         );
-        let mut rest = payslips;
-        while !rest.is_empty() {
-            let tail = rest.split_off(CHUNK.min(rest.len()));
-            let chunk = std::mem::replace(&mut rest, tail);
+        // This thread builds a chunk's payslips, and reads the next rows at the end of a batch,
+        // while the chunk before renders on every core, rather than between renders with the
+        // cores waiting for it.
+        let (totals, generated_on, arrears) = (self.totals, self.generated_on, &self.arrears);
+        let mut from = 0;
+        while from < rows.num_rows() {
+            let chunk: Vec<Payslip> = (from..(from + CHUNK).min(rows.num_rows()))
+                .map(|row| batch.payslip(rows, row, totals, generated_on, arrears))
+                .collect();
+            from += chunk.len();
             self.payslips += chunk.len() as u64;
+            let rendered = rendered(&mut self.rendering).await?;
             let (renderer, formats) = (Arc::clone(&self.renderer), batch.formats);
-            let render = tokio::task::spawn_blocking(move || render_all(&renderer, &chunk, formats));
-            let written = std::mem::take(&mut self.rendered);
-            let (rendered, ()) = futures::join!(render, self.writer.write_all(written, progress));
-            self.rendered = match rendered {
-                Ok(rendered) => rendered,
-                Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-                Err(e) => return Err(BatchError::Stopped(e.to_string())),
-            };
+            self.rendering = Some(tokio::task::spawn_blocking(move || {
+                render_all(&renderer, &chunk, formats)
+            }));
+            self.writer.write_all(rendered, progress).await;
         }
         Ok(())
     }
 
     async fn finish(mut self, progress: &dyn Progress) -> Result<BatchReport, BatchError> {
-        let rendered = std::mem::take(&mut self.rendered);
+        let rendered = rendered(&mut self.rendering).await?;
         self.writer.write_all(rendered, progress).await;
         let register = self.register.and_then(|r| r.finish().map_err(|e| e.to_string()));
         self.writer
@@ -490,6 +491,18 @@ impl OrgPayslips<'_> {
             payslips: self.payslips,
             manifests: vec![manifest],
         })
+    }
+}
+
+/// The documents of the chunk rendering, once rendered (none when none is).
+async fn rendered(rendering: &mut Option<tokio::task::JoinHandle<Vec<Rendered>>>) -> Result<Vec<Rendered>, BatchError> {
+    match rendering.take() {
+        None => Ok(Vec::new()),
+        Some(rendering) => match rendering.await {
+            Ok(rendered) => Ok(rendered),
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(e) => Err(BatchError::Stopped(e.to_string())),
+        },
     }
 }
 
