@@ -204,7 +204,7 @@ impl Batch<'_> {
             generated_on,
             renderer: Arc::new(Renderer::new()?),
             writer: Writer::new(self.store, dir).await?,
-            rendering: None,
+            rendering: Rendering::default(),
             register: RegisterWriter::new(&self.register(generated_on)).map_err(|e| e.to_string()),
             arrears: self.arrears(org).await?,
             register_columns: self.register_columns(),
@@ -420,7 +420,7 @@ struct OrgPayslips<'b> {
     writer: Writer<'b>,
     /// The chunk rendering on every core, while this thread writes the one before and builds
     /// (and reads) the next.
-    rendering: Option<Rendering>,
+    rendering: Rendering,
     /// The register so far, or why it failed (recorded in the manifest; payslips go on).
     register: Result<RegisterWriter, String>,
     /// Worker to the arrears the run carries for them.
@@ -448,16 +448,15 @@ impl OrgPayslips<'_> {
                 .collect();
             from += chunk.len();
             self.payslips += chunk.len() as u64;
-            let rendered = rendered(&mut self.rendering).await?;
-            let (renderer, formats) = (Arc::clone(&self.renderer), batch.formats);
-            self.rendering = Some(tokio::spawn(render_all(renderer, chunk, formats)));
+            let rendered = std::mem::take(&mut self.rendering).documents().await?;
+            self.rendering = render_all(&self.renderer, chunk, batch.formats);
             self.writer.write_all(rendered, progress).await;
         }
         Ok(())
     }
 
     async fn finish(mut self, progress: &dyn Progress) -> Result<BatchReport, BatchError> {
-        let rendered = rendered(&mut self.rendering).await?;
+        let rendered = self.rendering.documents().await?;
         self.writer.write_all(rendered, progress).await;
         let register = self.register.and_then(|r| r.finish().map_err(|e| e.to_string()));
         self.writer
@@ -493,18 +492,26 @@ impl OrgPayslips<'_> {
     }
 }
 
-/// A chunk's documents being rendered.
-type Rendering = tokio::task::JoinHandle<Result<Vec<Rendered>, tokio::task::JoinError>>;
+/// A chunk of payslips rendering on every core, a thread each; the default is no chunk.
+#[derive(Default)]
+struct Rendering(Vec<tokio::task::JoinHandle<Vec<Numbered>>>);
 
-/// The documents of the chunk rendering, once rendered (none when none is).
-async fn rendered(rendering: &mut Option<Rendering>) -> Result<Vec<Rendered>, BatchError> {
-    match rendering.take() {
-        None => Ok(Vec::new()),
-        Some(rendering) => match rendering.await.and_then(|rendered| rendered) {
-            Ok(rendered) => Ok(rendered),
-            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-            Err(e) => Err(BatchError::Stopped(e.to_string())),
-        },
+/// A worker's documents, by the index of their payslip in the chunk.
+type Numbered = (usize, Vec<Rendered>);
+
+impl Rendering {
+    /// The chunk's documents in its payslips' order, once every thread has finished.
+    async fn documents(self) -> Result<Vec<Rendered>, BatchError> {
+        let mut rendered = Vec::new();
+        for thread in self.0 {
+            match thread.await {
+                Ok(documents) => rendered.extend(documents),
+                Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                Err(e) => return Err(BatchError::Stopped(e.to_string())),
+            }
+        }
+        rendered.sort_unstable_by_key(|(index, _)| *index);
+        Ok(rendered.into_iter().flat_map(|(_, documents)| documents).collect())
     }
 }
 
@@ -552,16 +559,12 @@ impl Rendered {
 /// per chunk were each placed by the kernel on the core of the thread that started them, both
 /// on one, and the other core stayed idle until it took one over (10-20 ms of a 40 ms chunk,
 /// `perf sched`).
-async fn render_all(
-    renderer: Arc<Renderer>,
-    payslips: Vec<Payslip>,
-    formats: Formats,
-) -> Result<Vec<Rendered>, tokio::task::JoinError> {
+fn render_all(renderer: &Arc<Renderer>, payslips: Vec<Payslip>, formats: Formats) -> Rendering {
     let payslips = Arc::new(payslips);
     let next = Arc::new(AtomicUsize::new(0));
-    let threads: Vec<_> = (0..cores().min(payslips.len()))
+    let threads = (0..cores().min(payslips.len()))
         .map(|_| {
-            let (renderer, payslips, next) = (Arc::clone(&renderer), Arc::clone(&payslips), Arc::clone(&next));
+            let (renderer, payslips, next) = (Arc::clone(renderer), Arc::clone(&payslips), Arc::clone(&next));
             tokio::task::spawn_blocking(move || {
                 let mut rendered = Vec::new();
                 loop {
@@ -574,12 +577,7 @@ async fn render_all(
             })
         })
         .collect();
-    let mut rendered = Vec::with_capacity(payslips.len());
-    for thread in threads {
-        rendered.extend(thread.await?);
-    }
-    rendered.sort_unstable_by_key(|(index, _)| *index);
-    Ok(rendered.into_iter().flat_map(|(_, documents)| documents).collect())
+    Rendering(threads)
 }
 
 /// A worker's documents.
