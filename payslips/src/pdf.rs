@@ -64,7 +64,7 @@ pub(crate) struct PdfRenderer {
 
 /// What a batch remembers, by key. Bounded: past [`BatchCache::ENTRIES`], work is done again
 /// rather than remembered.
-struct BatchCache<K, V>(RwLock<HashMap<K, Arc<V>>>);
+struct BatchCache<K, V>(RwLock<HashMap<K, Arc<V>, foldhash::fast::RandomState>>);
 
 impl<K: Hash + Eq, V> BatchCache<K, V> {
     const ENTRIES: usize = 4096;

@@ -16,7 +16,6 @@ use calamine::{Data, Reader, Xlsx, open_workbook};
 use common::*;
 use datafusion::arrow::array::RecordBatch;
 use rust_decimal::Decimal;
-use sha2::{Digest, Sha256};
 
 /// The one run folder under `root/payslips/org_id=<org>/period=2026-10/`.
 fn payslip_dir(root: &Path, org: &str) -> PathBuf {
@@ -35,7 +34,7 @@ fn tool(name: &str) -> Command {
     Command::new(name)
 }
 
-/// Every file the manifest lists is there, with its size and SHA-256; returns how many.
+/// Every file the manifest lists is there, with its size and BLAKE3 hash; returns how many.
 fn verify_manifest(dir: &Path) -> usize {
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
@@ -45,8 +44,8 @@ fn verify_manifest(dir: &Path) -> usize {
         let bytes = std::fs::read(dir.join(f["name"].as_str().unwrap())).unwrap();
         assert_eq!(bytes.len() as u64, f["bytes"].as_u64().unwrap(), "{f}");
         assert_eq!(
-            hex::encode(Sha256::digest(&bytes)),
-            f["sha256"].as_str().unwrap(),
+            blake3::hash(&bytes).to_hex().as_str(),
+            f["blake3"].as_str().unwrap(),
             "{f}"
         );
     }
