@@ -16,23 +16,28 @@ use super::{Direction, EventId, PunchRef, id};
 pub(super) fn punch(json: &[u8]) -> Option<PunchRef<'_>> {
     // The general decoder reads text: a record that is not UTF-8 is its to refuse.
     let text = std::str::from_utf8(json).ok()?;
-    let mut fields = Fields { text, at: 0, pairs: 0 };
-    let (mut event_id, mut worker_id, mut ts, mut direction) = (None, None, None, None);
+    let mut fields = Fields {
+        text,
+        at: 0,
+        pairs: 0,
+        // A line without a backslash or a control character, as devices write punches: each
+        // of its strings means its bytes, and ends at the next quote.
+        plain: plain(json),
+    };
+    let mut slots: [Option<&str>; 4] = [None; 4];
     fields.open()?;
+    fields.devices_order(&mut slots);
     while let Some((key, value)) = fields.next()? {
-        let slot = match key {
-            "event_id" => &mut event_id,
-            "worker_id" => &mut worker_id,
-            "ts" => &mut ts,
-            "direction" => &mut direction,
-            _ => continue,
+        let Some(slot) = FIELDS.iter().position(|field| *field == key) else {
+            continue;
         };
         // A repeated field is refused by the general decoder, which names it.
-        if slot.replace(value).is_some() {
+        if slots[slot].replace(value).is_some() {
             return None;
         }
     }
     fields.end()?;
+    let [event_id, worker_id, ts, direction] = slots;
     let direction = match direction? {
         "in" => Direction::In,
         "out" => Direction::Out,
@@ -46,17 +51,51 @@ pub(super) fn punch(json: &[u8]) -> Option<PunchRef<'_>> {
     })
 }
 
+/// A punch's fields, in the order devices write them.
+const FIELDS: [&str; 4] = ["event_id", "worker_id", "ts", "direction"];
+
+/// How devices spell the start of each field's pair, up to its value's opening quote.
+const DEVICES_PAIRS: [&[u8]; 4] = [
+    b"\"event_id\": \"",
+    b", \"worker_id\": \"",
+    b", \"ts\": \"",
+    b", \"direction\": \"",
+];
+
 /// A cursor over one flat JSON object whose values are all strings without escapes.
 struct Fields<'a> {
     text: &'a str,
     at: usize,
     pairs: usize,
+    /// The whole object is without a backslash or a control character.
+    plain: bool,
 }
 
 impl<'a> Fields<'a> {
     fn open(&mut self) -> Option<()> {
         self.skip_space();
         self.eat(b'{')
+    }
+
+    /// Reads the punch's fields while they come as devices write them (in [`FIELDS`]' order,
+    /// spaced as [`DEVICES_PAIRS`]), each compared whole rather than scanned byte by byte;
+    /// [`Fields::next`] goes on from the first pair that does not, as from any other.
+    fn devices_order(&mut self, slots: &mut [Option<&'a str>; 4]) {
+        for (slot, pair) in slots.iter_mut().zip(DEVICES_PAIRS) {
+            let start = self.at;
+            if !self.text.as_bytes()[self.at..].starts_with(pair) {
+                return;
+            }
+            self.at += pair.len() - 1;
+            match self.string() {
+                Some(value) => *slot = Some(value),
+                None => {
+                    self.at = start;
+                    return;
+                }
+            }
+            self.pairs += 1;
+        }
     }
 
     /// The next `"key": "value"` pair; `Some(None)` at the closing brace.
@@ -93,8 +132,8 @@ impl<'a> Fields<'a> {
     fn string(&mut self) -> Option<&'a str> {
         self.eat(b'"')?;
         let rest = &self.text.as_bytes()[self.at..];
-        let len = memchr::memchr(b'"', rest)?;
-        if !plain(&rest[..len]) {
+        let len = quote(rest)?;
+        if !self.plain && !plain(&rest[..len]) {
             return None;
         }
         let start = self.at;
@@ -119,19 +158,41 @@ impl<'a> Fields<'a> {
     }
 }
 
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// The high bit of each byte of `word` that equals `byte`, and maybe of bytes above such a
+/// one (a borrow carries on): the lowest set bit is exact, and so is "none" (the "has zero
+/// byte" test of Bit Twiddling Hacks).
+fn bytes_equal(word: u64, byte: u8) -> u64 {
+    let zeroed = word ^ (ONES * u64::from(byte));
+    zeroed.wrapping_sub(ONES) & !zeroed & HIGHS
+}
+
+/// Where the first quote of `bytes` is, eight bytes at a time: a device's strings are 2 to 36
+/// bytes, too short for a vector search to pay for setting itself up.
+fn quote(bytes: &[u8]) -> Option<usize> {
+    let words = bytes.chunks_exact(8);
+    let tail = words.remainder();
+    for (n, word) in words.enumerate() {
+        let found = bytes_equal(u64::from_le_bytes(word.try_into().unwrap_or_default()), b'"');
+        if found != 0 {
+            return Some(n * 8 + found.trailing_zeros() as usize / 8);
+        }
+    }
+    let at = bytes.len() - tail.len();
+    tail.iter().position(|&b| b == b'"').map(|i| at + i)
+}
+
 /// Whether `bytes` hold no backslash and no control character, so a JSON string of them means
 /// them as they are. Eight bytes at a time (the "has less than" and "has zero byte" tests of
 /// Bit Twiddling Hacks: exact as yes-or-no answers).
 fn plain(bytes: &[u8]) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
     let words = bytes.chunks_exact(8);
     let tail = words.remainder();
     let word_plain = |word: u64| {
         let below_space = word.wrapping_sub(ONES * 0x20) & !word & HIGHS;
-        let backslashes = word ^ (ONES * u64::from(b'\\'));
-        let has_backslash = backslashes.wrapping_sub(ONES) & !backslashes & HIGHS;
-        below_space | has_backslash == 0
+        below_space | bytes_equal(word, b'\\') == 0
     };
     words
         .into_iter()
@@ -263,6 +324,7 @@ mod tests {
                     let mut bytes = vec![b'a'; len];
                     bytes[at] = byte;
                     assert_eq!(plain(&bytes), byte != b'\\' && byte >= 0x20, "{len} {at} {byte}");
+                    assert_eq!(quote(&bytes), (byte == b'"').then_some(at), "{len} {at} {byte}");
                 }
             }
         }
@@ -278,7 +340,8 @@ mod tests {
         ]
     }
 
-    /// Punch lines built of pieces right and wrong, in any order and spacing.
+    /// Punch lines built of pieces right and wrong, in the devices' order and spacing or in any
+    /// other.
     fn line() -> impl Strategy<Value = String> {
         let ts = prop_oneof![
             (1900i32..2200, 0u32..14, 0u32..33, 0u32..25, 0u32..61, 0u32..61)
@@ -287,24 +350,38 @@ mod tests {
         ];
         let direction = prop_oneof![Just("in".to_string()), Just("out".to_string()), "[a-zA-Z]{0,4}"];
         let quoted = |s: &str| serde_json::to_string(s).unwrap_or_default();
-        (id(), id(), ts, direction, any::<bool>(), any::<u64>(), "[ \t\r\n]{0,2}").prop_map(
-            move |(event, worker, ts, direction, extra, seed, space)| {
-                let mut fields = vec![
-                    format!(r#""event_id":{}"#, quoted(&event)),
-                    format!(r#""worker_id":{}"#, quoted(&worker)),
-                    format!(r#""ts":{}"#, quoted(&ts)),
-                    format!(r#""direction":{}"#, quoted(&direction)),
-                ];
-                if extra {
-                    fields.push(r#""device_id": "BIO-S00""#.to_string());
-                }
-                // A shuffle by the seed, and a join with the chosen white space.
-                for i in (1..fields.len()).rev() {
-                    fields.swap(i, (seed >> (4 * i)) as usize % (i + 1));
-                }
-                format!("{space}{{{}}}{space}", fields.join(&format!(",{space}")))
-            },
+        // White space around the object, and after each comma.
+        let spacing = prop_oneof![
+            Just((String::new(), " ".to_string())),
+            Just((String::new(), String::new())),
+            "[ \t\r\n]{0,2}".prop_map(|s| (s.clone(), s)),
+        ];
+        (
+            (id(), id(), ts, direction),
+            any::<bool>(),
+            prop_oneof![Just(0u64), any::<u64>()],
+            spacing,
+            prop_oneof![Just(" "), Just(""), Just("\t")],
         )
+            .prop_map(
+                move |((event, worker, ts, direction), extra, seed, (space, comma), colon)| {
+                    let mut fields = vec![
+                        format!(r#""event_id":{colon}{}"#, quoted(&event)),
+                        format!(r#""worker_id":{colon}{}"#, quoted(&worker)),
+                        format!(r#""ts":{colon}{}"#, quoted(&ts)),
+                        format!(r#""direction":{colon}{}"#, quoted(&direction)),
+                    ];
+                    if extra {
+                        fields.push(r#""device_id": "BIO-S00""#.to_string());
+                    }
+                    // A shuffle by the seed (none for a seed of 0), and a join with the chosen
+                    // white space.
+                    for i in (1..fields.len()).rev() {
+                        fields.swap(i, i - (seed >> (4 * i)) as usize % (i + 1));
+                    }
+                    format!("{space}{{{}}}{space}", fields.join(&format!(",{comma}")))
+                },
+            )
     }
 
     proptest! {
@@ -313,6 +390,13 @@ mod tests {
         #[test]
         fn the_scanner_agrees_with_the_general_decoder(json in line()) {
             agrees(&json);
+        }
+
+        #[test]
+        fn quote_finds_the_first_quote(
+            bytes in proptest::collection::vec(prop_oneof![Just(b'"'), Just(0x21u8), Just(0x23u8), Just(0u8), any::<u8>()], 0..40)
+        ) {
+            prop_assert_eq!(quote(&bytes), bytes.iter().position(|&b| b == b'"'));
         }
 
         #[test]
