@@ -173,11 +173,16 @@ pub async fn run(request: RunRequest<'_>, progress: &dyn Progress) -> Result<Run
     }
     // Bank details are checked again where money leaves (a payout lists these workers as
     // exceptions, and pays them once the master is corrected); counted here, where the master
-    // enters a run, so they can be corrected before. The count names no account.
-    let bank_faults = workers
-        .iter()
-        .filter(|(worker, _)| !payroll_engine::bank::faults(worker).is_empty())
-        .count();
+    // enters a run, so they can be corrected before. The count names no account. On every
+    // core: a million workers' checks were a tenth of a second with the other core idle.
+    let share = workers.len().div_ceil(cores()).max(1);
+    let bank_faults: usize = map_in_order(workers.chunks(share), |part| {
+        part.iter()
+            .filter(|(worker, _)| !payroll_engine::bank::faults(worker).is_empty())
+            .count()
+    })
+    .into_iter()
+    .sum();
     if bank_faults > 0 {
         tracing::warn!(
             run = %run_id,

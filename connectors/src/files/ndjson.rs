@@ -1,8 +1,9 @@
 //! Event files, one JSON event a line. The ledger is split by worker over the cores; each wave
 //! of the file is decoded on every core in contiguous chunks, then each part of the ledger folds
-//! its own workers' events on a core of its own, so no lock is shared. Dead letters come out in
-//! file order with their lines, and the state is the same whatever the number of cores: a
-//! worker's events all go to one part, and folding is order-free.
+//! its own workers' events on a core of its own, so no lock is shared, while the next wave is
+//! decoded. Dead letters come out in file order with their lines, and the state is the same
+//! whatever the number of cores: a worker's events all go to one part, and folding is
+//! order-free.
 
 use std::hash::BuildHasher;
 
@@ -33,11 +34,6 @@ impl Parts {
         let Parts { mut ledger, states } = self;
         ledger.put_states(states);
         ledger
-    }
-
-    /// The part that folds `worker_id`'s events.
-    fn of(&self, worker_id: &str) -> usize {
-        part_of(worker_id, self.states.len())
     }
 }
 
@@ -96,91 +92,118 @@ const SHORTEST_EVENT: usize = 64;
 /// back (`release`) before the next wave, so memory holds a wave's events, never a file's.
 const WAVE: usize = 64 << 20;
 
-/// Decodes and folds every event of `bytes`; returns how many were folded.
-pub(crate) fn fold(
+/// The memory a file's bytes are in, as folding goes through it a wave at a time.
+pub(crate) trait Pages {
+    /// `range` is about to be read.
+    fn load(&self, range: std::ops::Range<usize>);
+    /// `range` is read.
+    fn release(&self, range: std::ops::Range<usize>);
+}
+
+/// Bytes already in memory.
+impl Pages for () {
+    fn load(&self, _: std::ops::Range<usize>) {}
+    fn release(&self, _: std::ops::Range<usize>) {}
+}
+
+/// Decodes and folds every event of `bytes`; returns how many were folded. A wave is decoded
+/// while the one before is folded: each step waited for the other at every wave, and the
+/// cores stood idle an eighth of the time as the last chunk or part of a step finished.
+pub(crate) fn fold<'b>(
     feed: Feed,
     source: &str,
-    bytes: &[u8],
+    bytes: &'b [u8],
     parts: &mut Parts,
     dead_letters: &mut DeadLetters,
     progress: &dyn Progress,
-    release: &dyn Fn(std::ops::Range<usize>),
+    pages: &(dyn Pages + Sync),
 ) -> u64 {
+    let Parts { ledger, states } = parts;
+    let (ledger, cores) = (&*ledger, states.len());
     let mut first_line = 1;
     let mut folded = 0;
     let mut offset = 0;
-    let cores = parts.states.len();
-    for wave in split_at_lines(bytes, bytes.len().div_ceil(WAVE)) {
-        let shared = &*parts;
+    let mut waves = split_at_lines(bytes, bytes.len().div_ceil(WAVE)).map(|wave| {
+        let range = offset..offset + wave.len();
+        offset = range.end;
+        (range, wave)
+    });
+    let decode_wave = |(range, wave): (std::ops::Range<usize>, &'b [u8])| {
+        pages.load(range.clone());
         let chunks = map_in_order(split_at_lines(wave, cores * 4).enumerate(), |(number, chunk)| {
-            let decoded = decode(feed, number, chunk, shared);
+            let decoded = decode(feed, number, chunk, ledger, cores);
             progress.advance(chunk.len() as u64);
             decoded
         });
-        let mut first_lines = Vec::with_capacity(chunks.len());
-        let mut refused = Vec::new();
-        let mut by_part: Vec<Vec<Vec<Decoded>>> = (0..cores).map(|_| Vec::with_capacity(chunks.len())).collect();
-        for chunk in chunks {
-            first_lines.push(first_line);
-            first_line += chunk.lines;
-            refused.extend(chunk.refused);
-            for (part, events) in by_part.iter_mut().zip(chunk.events) {
-                part.push(events);
-            }
-        }
-        let folds = map_in_order(parts.states.iter_mut().zip(by_part), |(part, batches)| {
-            let mut folded = 0u64;
-            let mut refused: Vec<Refused> = Vec::new();
-            for Decoded { event, at, line } in batches.into_iter().flatten() {
-                let unknown = match event {
-                    DecodedEvent::Punch(punch) => {
-                        (!part.apply_punch(&punch)).then(|| Invalid::unknown_worker(&punch.worker_id))
-                    }
-                    DecodedEvent::Other(event) => {
-                        part.apply(event).err().map(|e| Invalid::unknown_worker(e.worker_id()))
-                    }
-                };
-                match unknown {
-                    // No worker of the master: so no org to show it to.
-                    Some(invalid) => refused.push((at, invalid, String::from_utf8_lossy(line).into_owned(), None)),
-                    None => folded += 1,
+        (range, chunks)
+    };
+    std::thread::scope(|scope| {
+        let mut next = waves.next().map(decode_wave);
+        while let Some((range, chunks)) = next.take() {
+            let ahead = waves.next().map(|wave| scope.spawn(move || decode_wave(wave)));
+            let mut first_lines = Vec::with_capacity(chunks.len());
+            let mut refused = Vec::new();
+            let mut by_part: Vec<Vec<Vec<Decoded>>> = (0..cores).map(|_| Vec::with_capacity(chunks.len())).collect();
+            for chunk in chunks {
+                first_lines.push(first_line);
+                first_line += chunk.lines;
+                refused.extend(chunk.refused);
+                for (part, events) in by_part.iter_mut().zip(chunk.events) {
+                    part.push(events);
                 }
             }
-            (folded, refused)
-        });
-        for (count, unknown) in folds {
-            folded += count;
-            refused.extend(unknown);
+            let folds = map_in_order(states.iter_mut().zip(by_part), |(part, batches)| {
+                let mut folded = 0u64;
+                let mut refused: Vec<Refused> = Vec::new();
+                for Decoded { event, at, line } in batches.into_iter().flatten() {
+                    let unknown = match event {
+                        DecodedEvent::Punch(punch) => {
+                            (!part.apply_punch(&punch)).then(|| Invalid::unknown_worker(&punch.worker_id))
+                        }
+                        DecodedEvent::Other(event) => {
+                            part.apply(event).err().map(|e| Invalid::unknown_worker(e.worker_id()))
+                        }
+                    };
+                    match unknown {
+                        // No worker of the master: so no org to show it to.
+                        Some(invalid) => refused.push((at, invalid, String::from_utf8_lossy(line).into_owned(), None)),
+                        None => folded += 1,
+                    }
+                }
+                (folded, refused)
+            });
+            for (count, unknown) in folds {
+                folded += count;
+                refused.extend(unknown);
+            }
+            refused.sort_unstable_by_key(|(at, ..)| *at);
+            for (at, invalid, original, org_id) in refused {
+                dead_letters.push(
+                    source,
+                    Position::Line(first_lines[at.chunk] + at.index as u64),
+                    invalid,
+                    &original,
+                    org_id.as_deref(),
+                );
+            }
+            pages.release(range);
+            next = ahead.map(|decoding| decoding.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)));
         }
-        refused.sort_unstable_by_key(|(at, ..)| *at);
-        for (at, invalid, original, org_id) in refused {
-            dead_letters.push(
-                source,
-                Position::Line(first_lines[at.chunk] + at.index as u64),
-                invalid,
-                &original,
-                org_id.as_deref(),
-            );
-        }
-        release(offset..offset + wave.len());
-        offset += wave.len();
-    }
+    });
     folded
 }
 
 /// Decodes the lines of chunk `number` of a wave. An adjustment's org is checked against the
 /// master here; every event's worker, where it is folded.
-fn decode<'a>(feed: Feed, number: usize, chunk: &'a [u8], parts: &Parts) -> Chunk<'a> {
+fn decode<'a>(feed: Feed, number: usize, chunk: &'a [u8], ledger: &Ledger, parts: usize) -> Chunk<'a> {
     // Each part's vector sized once, for as many lines as the chunk could hold (a fair hash
     // gives each part about its share): grown by doubling, each copy went to fresh memory the
     // kernel clears first. Room never written to is never given pages, so erring high costs
     // nothing; counting the lines first was a pass over every byte.
-    let share = chunk.len() / SHORTEST_EVENT / parts.states.len();
+    let share = chunk.len() / SHORTEST_EVENT / parts;
     let mut out = Chunk {
         lines: 0,
-        events: (0..parts.states.len())
-            .map(|_| Vec::with_capacity(share + share / 8 + 16))
-            .collect(),
+        events: (0..parts).map(|_| Vec::with_capacity(share + share / 8 + 16)).collect(),
         refused: Vec::new(),
     };
     for (index, line) in lines(chunk).enumerate() {
@@ -192,20 +215,20 @@ fn decode<'a>(feed: Feed, number: usize, chunk: &'a [u8], parts: &Parts) -> Chun
         let decoded = match feed {
             Feed::Attendance => decode_punch_ref(line).map(DecodedEvent::Punch),
             _ => feed.decode(line).and_then(|other| {
-                parts.ledger.check_org(&other)?;
+                ledger.check_org(&other)?;
                 Ok(DecodedEvent::Other(other))
             }),
         };
         match decoded {
             Ok(event) => {
                 let decoded = Decoded { event, at, line };
-                out.events[parts.of(decoded.worker_id())].push(decoded);
+                out.events[part_of(decoded.worker_id(), parts)].push(decoded);
             }
             Err(invalid) => out.refused.push((
                 at,
                 invalid,
                 String::from_utf8_lossy(line).into_owned(),
-                org_of(line, parts),
+                org_of(line, ledger),
             )),
         }
     }
@@ -213,17 +236,14 @@ fn decode<'a>(feed: Feed, number: usize, chunk: &'a [u8], parts: &Parts) -> Chun
 }
 
 /// The org of the worker a refused line names, when it is JSON naming a worker of the master.
-fn org_of(line: &[u8], parts: &Parts) -> Option<String> {
+fn org_of(line: &[u8], ledger: &Ledger) -> Option<String> {
     #[derive(serde::Deserialize)]
     struct Named<'a> {
         #[serde(borrow)]
         worker_id: std::borrow::Cow<'a, str>,
     }
     let named: Named = serde_json::from_slice(line).ok()?;
-    parts
-        .ledger
-        .worker(&named.worker_id)
-        .map(|worker| worker.org_id.clone())
+    ledger.worker(&named.worker_id).map(|worker| worker.org_id.clone())
 }
 
 /// The lines of an event file, without their `\n`.
@@ -299,15 +319,7 @@ mod tests {
             lines.insert(lines.len() / 2, Vec::new());
             lines.push(b"not json".to_vec());
             let bytes = lines.join(&b'\n');
-            folded += fold(
-                feed,
-                feed.name(),
-                &bytes,
-                &mut parts,
-                &mut dead_letters,
-                &Quiet,
-                &|_| {},
-            );
+            folded += fold(feed, feed.name(), &bytes, &mut parts, &mut dead_letters, &Quiet, &());
             // In the file's order, each with its own line, whichever step refused it.
             let refused: Vec<(u64, String)> = dead_letters
                 .iter()
