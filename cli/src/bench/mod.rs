@@ -474,8 +474,11 @@ async fn payslips(
                 None => println!("baseline output not understood: {text}"),
             }
         }
-        Ok(o) => println!("baseline not run: {}", String::from_utf8_lossy(&o.stderr).trim()),
-        Err(e) => println!("baseline not run: {e}"),
+        Ok(o) => println!(
+            "openpyxl + LibreOffice baseline not run: {} (pip install openpyxl; apt-get install libreoffice-calc-nogui)",
+            python_error(&String::from_utf8_lossy(&o.stderr))
+        ),
+        Err(e) => println!("openpyxl + LibreOffice baseline not run: {e}"),
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -577,6 +580,15 @@ async fn end_to_end(workers: usize, period: PayPeriod, dir: Option<PathBuf>) -> 
     Ok(ExitCode::SUCCESS)
 }
 
+/// What a failed Python script says went wrong: its traceback's last error line.
+fn python_error(stderr: &str) -> &str {
+    stderr
+        .lines()
+        .rfind(|line| line.contains("Error"))
+        .or(stderr.lines().last())
+        .unwrap_or("failed")
+}
+
 /// DuckDB's time and peak memory for one of the floor's queries over `attendance`, in a
 /// process of its own.
 fn duckdb_read(query: &str, attendance: &Path) -> Result<(f64, f64)> {
@@ -586,12 +598,7 @@ fn duckdb_read(query: &str, attendance: &Path) -> Result<(f64, f64)> {
         .output()
         .context("python3")?;
     if !output.status.success() {
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        let reason = stderr
-            .lines()
-            .rfind(|line| line.contains("Error"))
-            .or(stderr.lines().last());
-        bail!("{}", reason.unwrap_or("failed"));
+        bail!("{}", python_error(&String::from_utf8_lossy(&output.stderr)));
     }
     let text = String::from_utf8_lossy(&output.stdout);
     let mut figures = text.split_whitespace().map(str::parse::<f64>);
