@@ -89,7 +89,8 @@ struct Chunk<'a> {
 const SHORTEST_EVENT: usize = 64;
 
 /// At most this much of a file is decoded at once: its events are folded and its pages given
-/// back (`release`) before the next wave, so memory holds a wave's events, never a file's.
+/// back (`release`) while the next wave is decoded, so memory holds two waves' events, never a
+/// file's.
 const WAVE: usize = 64 << 20;
 
 /// The memory a file's bytes are in, as folding goes through it a wave at a time.
