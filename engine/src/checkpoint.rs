@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Invalid;
-use crate::parallel::{cores, map_in_order};
+use crate::parallel::{map_in_order, map_shares};
 use crate::state::Ledger;
 
 // Version 2: punch event ids that are UUIDs are kept as their bits. Version 3: every event id
@@ -60,10 +60,7 @@ impl Checkpoint {
         let body = postcard::to_allocvec(&parts).expect("a ledger serializes into memory");
         // Compressed in one block per core, on every core: a large shard's checkpoint must not
         // hold up the stream.
-        let blocks = map_in_order(
-            body.chunks(body.len().div_ceil(cores()).max(1)),
-            lz4_flex::compress_prepend_size,
-        );
+        let blocks = map_shares(&body, lz4_flex::compress_prepend_size);
         let mut out = Vec::with_capacity(MAGIC.len() + blocks.iter().map(|b| b.len() + 8).sum::<usize>());
         out.extend_from_slice(MAGIC);
         for block in blocks {

@@ -21,6 +21,12 @@ pub fn map_in_order<T: Send, R: Send>(parts: impl IntoIterator<Item = T>, work: 
     })
 }
 
+/// Runs `work` on a share of `items` per core, each in a thread of its own, and returns the
+/// results in the shares' order (none for no items).
+pub fn map_shares<T: Sync, R: Send>(items: &[T], work: impl Fn(&[T]) -> R + Sync) -> Vec<R> {
+    map_in_order(items.chunks(items.len().div_ceil(cores()).max(1)), work)
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -30,5 +36,14 @@ mod tests {
             n * n
         });
         assert_eq!(squares, (0..50u64).map(|n| n * n).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn shares_cover_every_item_once_in_order() {
+        let items: Vec<u64> = (0..101).collect();
+        let shares = super::map_shares(&items, <[u64]>::to_vec);
+        assert!(shares.len() <= super::cores());
+        assert_eq!(shares.concat(), items);
+        assert!(super::map_shares(&[] as &[u64], <[u64]>::len).is_empty());
     }
 }

@@ -16,7 +16,7 @@ use crate::error::Invalid;
 use crate::event::{AdjustmentVersion, Event, EventId, LeaveVersion, PunchRef};
 use crate::inputs::{Attendance, PeriodInputs, leaver_inputs, period_inputs, period_inputs_and_days};
 use crate::master::{Site, Worker};
-use crate::parallel::{cores, map_in_order};
+use crate::parallel::{map_in_order, map_shares};
 use crate::vec_map::VecMap;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -636,8 +636,7 @@ impl Ledger {
         let empty = WorkerState::default();
         let workers: Vec<&Worker> = workers.collect();
         // A million workers' days took seconds on one core: every core takes a share.
-        let share = workers.len().div_ceil(cores()).max(1);
-        let parts = map_in_order(workers.chunks(share), |chunk| {
+        let parts = map_shares(&workers, |chunk| {
             chunk
                 .iter()
                 .filter_map(|&w| {

@@ -18,7 +18,7 @@ use payroll_connectors::{DeadLetters, Progress, Store};
 use payroll_engine::arrears::with_payable;
 use payroll_engine::days::DaysBatch;
 use payroll_engine::findings::{self, Finding, Paid, Previous};
-use payroll_engine::parallel::{cores, map_in_order};
+use payroll_engine::parallel::map_shares;
 use payroll_engine::run::{InputDigest, RulesetRef};
 use payroll_engine::{
     Arrear, Calculation, Calculator, Ledger, PeriodInputs, Site, Worker, WorkerError, inputs_batches,
@@ -175,8 +175,7 @@ pub async fn run(request: RunRequest<'_>, progress: &dyn Progress) -> Result<Run
     // exceptions, and pays them once the master is corrected); counted here, where the master
     // enters a run, so they can be corrected before. The count names no account. On every
     // core: a million workers' checks were a tenth of a second with the other core idle.
-    let share = workers.len().div_ceil(cores()).max(1);
-    let bank_faults: usize = map_in_order(workers.chunks(share), |part| {
+    let bank_faults: usize = map_shares(&workers, |part| {
         part.iter()
             .filter(|(worker, _)| !payroll_engine::bank::faults(worker).is_empty())
             .count()
@@ -358,8 +357,7 @@ struct Chunk<'a> {
 /// The inputs of a chunk of the run's workers and their days, counted once for both, on
 /// every core: each takes a share of the workers and encodes its share of the days.
 fn inputs_and_days<'a>(ledger: &'a Ledger, period: PayPeriod, workers: &[(&'a Worker, &'a Site)]) -> Result<Chunk<'a>> {
-    let share = workers.len().div_ceil(cores()).max(1);
-    let shares = map_in_order(workers.chunks(share), |part| -> Result<Chunk<'a>> {
+    let shares = map_shares(workers, |part| -> Result<Chunk<'a>> {
         let mut rows = Vec::with_capacity(part.len());
         let mut files = Vec::new();
         let mut spent = Duration::ZERO;
