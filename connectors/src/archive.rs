@@ -120,7 +120,7 @@ pub async fn pass(
     let mut asked: BTreeMap<(String, PayPeriod), Vec<WorkerPeriod>> = BTreeMap::new();
     for worker_period in shard.ledger().to_reopen() {
         if let Some(worker) = shard.ledger().worker(&worker_period.0) {
-            let key = (worker.org_id.clone(), worker_period.1);
+            let key = (worker.org_id.to_string(), worker_period.1);
             asked.entry(key).or_default().push(worker_period.clone());
         }
     }

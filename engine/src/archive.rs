@@ -262,7 +262,7 @@ mod tests {
 
     fn inputs(ledger: &Ledger, period: PayPeriod) -> Vec<(String, crate::PeriodInputs)> {
         let rows = ledger.period_inputs(period);
-        rows.into_iter().map(|(w, _, i)| (w.worker_id.clone(), i)).collect()
+        rows.into_iter().map(|(w, _, i)| (w.worker_id.to_string(), i)).collect()
     }
 
     fn ledger() -> Ledger {

@@ -164,7 +164,7 @@ mod tests {
         let mut worker = payable();
         assert_eq!(faults(&worker), vec![]);
         worker.ifsc = "SBIN1001234".into();
-        worker.bank_account = crate::Sensitive::new("12345".into());
+        worker.bank_account = crate::Sensitive::new("12345");
         assert_eq!(faults(&worker), vec![BankFault::BadAccount, BankFault::BadIfsc]);
         worker.ifsc.clear();
         worker.bank_account = crate::Sensitive::new(String::new());

@@ -5,6 +5,7 @@
 
 use std::fmt;
 
+use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Invalid;
@@ -14,11 +15,11 @@ use crate::masking::{mask_email, mask_phone};
 /// (`+919812345678`). Spaces, dashes and brackets people type are dropped when it is read.
 #[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct Phone(String);
+pub struct Phone(CompactString);
 
 impl Phone {
     pub fn parse(text: &str) -> Result<Phone, Invalid> {
-        let compact: String = text
+        let compact: CompactString = text
             .trim()
             .chars()
             .filter(|c| !matches!(c, ' ' | '-' | '(' | ')' | '.'))
@@ -54,7 +55,7 @@ impl fmt::Debug for Phone {
 /// spaces), not that it exists: only delivery tells that.
 #[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct Email(String);
+pub struct Email(CompactString);
 
 impl Email {
     pub fn parse(text: &str) -> Result<Email, Invalid> {
@@ -78,7 +79,7 @@ impl Email {
                 "not an email address: expected one like name@example.com",
             ));
         }
-        Ok(Email(text.to_string()))
+        Ok(Email(text.into()))
     }
 
     /// The address in clear: only for the notice sent to it.

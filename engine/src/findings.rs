@@ -241,7 +241,7 @@ pub fn across(org: &str, run: &[Paid<'_>], period: PayPeriod, previous: &Previou
     // New: joined this period and not paid in the last finalized one; compared with the org's
     // established workers, the yardstick a newcomer's own pay is not part of.
     let new = |paid: &Paid| {
-        paid.worker.joined_on >= period.first_day() && !previous.nets.contains_key(&paid.worker.worker_id)
+        paid.worker.joined_on >= period.first_day() && !previous.nets.contains_key(paid.worker.worker_id.as_str())
     };
     let mut nets: Vec<Decimal> = run.iter().filter(|p| !new(p)).filter_map(|p| p.net).collect();
     nets.sort_unstable();
@@ -251,8 +251,8 @@ pub fn across(org: &str, run: &[Paid<'_>], period: PayPeriod, previous: &Previou
                 && net > p99
             {
                 findings.push(Finding {
-                    org_id: paid.worker.org_id.clone(),
-                    worker_id: paid.worker.worker_id.clone(),
+                    org_id: paid.worker.org_id.to_string(),
+                    worker_id: paid.worker.worker_id.to_string(),
                     check: BuiltIn::NewAboveP99.name().to_string(),
                     severity: BuiltIn::NewAboveP99.severity(),
                     message: format!("new this period and paid {net:.2}, above the org's 99th percentile of {p99:.2}"),
@@ -307,8 +307,8 @@ fn shared<'w, K: Hash + Ord>(
                 more => format!(" and {more} more"),
             };
             findings.push(Finding {
-                org_id: worker.org_id.clone(),
-                worker_id: worker.worker_id.clone(),
+                org_id: worker.org_id.to_string(),
+                worker_id: worker.worker_id.to_string(),
                 check: check.name().to_string(),
                 severity: check.severity(),
                 message: format!(

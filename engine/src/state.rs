@@ -6,6 +6,7 @@ use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
+use compact_str::CompactString;
 use payroll_rules::vocabulary::PayPeriod;
 use serde::{Deserialize, Serialize};
 
@@ -91,7 +92,7 @@ type ById<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 /// Some workers' states, taken from a ledger to be folded on a core of its own
 /// ([`Ledger::take_states`]).
 #[derive(Debug, Default)]
-pub struct StatePart(ById<Box<str>, Folding>);
+pub struct StatePart(ById<CompactString, Folding>);
 
 /// A worker's state while a part folds it. An input file gives a worker's month at once, in no
 /// order of event id: its punches are appended as they come and sorted in once, when the part
@@ -144,13 +145,13 @@ impl StatePart {
 pub struct Ledger {
     /// Configuration, not state: checkpoints leave it out and restore it from the sites file.
     #[serde(skip)]
-    sites: Arc<ById<String, Site>>,
+    sites: Arc<ById<CompactString, Site>>,
     /// Boxed: a table keeps about twice its entries' room, and a million workers' records
     /// inline in it were 0.9 GB, half of it empty buckets; boxed, the empty ones are 8 bytes.
-    workers: ById<String, Box<Worker>>,
+    workers: ById<CompactString, Box<Worker>>,
     /// Boxed for the same reason; and a part folds into the same boxes it is put back with
     /// ([`Ledger::put_states`]), so putting a million states back makes a table of pointers.
-    states: ById<Box<str>, Box<WorkerState>>,
+    states: ById<CompactString, Box<WorkerState>>,
     /// Orgs' locked periods whose raw events went to the archive (`archive`): a stream's state
     /// keeps only what the open periods need.
     closed: BTreeSet<WorkerPeriod>,
@@ -399,10 +400,7 @@ impl Ledger {
         // An entry for every worker of the master, which [`StatePart::apply_punch`] checks
         // punches against; those still empty when put back are dropped.
         for id in self.workers.keys() {
-            split[part_of(id).min(parts - 1)]
-                .0
-                .entry(id.as_str().into())
-                .or_default();
+            split[part_of(id).min(parts - 1)].0.entry(id.clone()).or_default();
         }
         Ok(split)
     }
@@ -505,7 +503,7 @@ impl Ledger {
     /// Every worker with a master record or events.
     pub fn worker_ids(&self) -> impl Iterator<Item = &str> {
         let waiting = self.states.keys().filter(|id| !self.workers.contains_key(&***id));
-        self.workers.keys().map(String::as_str).chain(waiting.map(|id| &**id))
+        self.workers.keys().chain(waiting).map(CompactString::as_str)
     }
 
     /// Every master record, in no order.

@@ -147,7 +147,7 @@ fn inputs(ledger: &Ledger) -> Vec<(String, payroll_engine::PeriodInputs)> {
     ledger
         .period_inputs(PERIOD)
         .into_iter()
-        .map(|(w, _, i)| (w.worker_id.clone(), i))
+        .map(|(w, _, i)| (w.worker_id.to_string(), i))
         .collect()
 }
 

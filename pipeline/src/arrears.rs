@@ -71,7 +71,7 @@ pub async fn carried(
         // A worker excluded from the locked run was settled another way: no arrears.
         let rows: Vec<_> = rows
             .into_iter()
-            .filter(|(w, ..)| w.org_id == org && !record.excluded.contains(&w.worker_id))
+            .filter(|(w, ..)| w.org_id == org && !record.excluded.iter().any(|e| *e == w.worker_id))
             .collect();
         if rows.is_empty() {
             continue;

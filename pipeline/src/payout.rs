@@ -185,16 +185,16 @@ pub fn plan<'m>(
         }
         match worker {
             Some(worker) if reasons.is_empty() => payments.push(Payment {
-                name: worker.name.clone(),
+                name: worker.name.to_string(),
                 account: worker.bank_account.clone(),
-                ifsc: worker.ifsc.clone(),
+                ifsc: worker.ifsc.to_string(),
                 amount: due.net_payable,
                 reference,
                 worker_id: due.worker_id,
             }),
             _ => exceptions.push(Exception {
                 account_masked: worker.map_or(due.account_masked, |w| mask_account(w.bank_account.reveal())),
-                name: worker.map_or(due.name, |w| w.name.clone()),
+                name: worker.map_or(due.name, |w| w.name.to_string()),
                 amount: due.net_payable,
                 reasons,
                 worker_id: due.worker_id,

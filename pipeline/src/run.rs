@@ -284,7 +284,7 @@ pub async fn run(request: RunRequest<'_>, progress: &dyn Progress) -> Result<Run
     for (worker, _) in &workers {
         by_org.entry(&worker.org_id).or_default().push(Paid {
             worker,
-            net: net_pay.get(&worker.worker_id).copied(),
+            net: net_pay.get(worker.worker_id.as_str()).copied(),
         });
     }
     for (org, run) in by_org {
@@ -385,7 +385,7 @@ fn inputs_and_days<'a>(ledger: &'a Ledger, period: PayPeriod, workers: &[(&'a Wo
             if let Some((worker, _)) = org.first()
                 && file.rows() > 0
             {
-                files.push((worker.org_id.clone(), file.finish()?));
+                files.push((worker.org_id.to_string(), file.finish()?));
             }
             spent += at.elapsed();
         }

@@ -142,7 +142,7 @@ pub async fn stream_months(
 /// Empty shards over the generated sites, and the orgs of those sites.
 fn new_shards(inputs: &Path, shards: u32) -> Result<(Vec<Shard>, Vec<String>)> {
     let sites = files::read_sites(&inputs.join("sites.csv"))?;
-    let mut orgs: Vec<String> = sites.iter().map(|s| s.org_id.clone()).collect();
+    let mut orgs: Vec<String> = sites.iter().map(|s| s.org_id.to_string()).collect();
     orgs.sort_unstable();
     orgs.dedup();
     let sites = Ledger::new(sites);

@@ -333,7 +333,7 @@ async fn calc(workers: usize, sample: &Path, period: PayPeriod, duckdb: &Path, r
     for i in 0..workers {
         let (worker, site, inputs) = &rows[i % rows.len()];
         let worker = Worker {
-            worker_id: format!("W{i:08}"),
+            worker_id: format!("W{i:08}").into(),
             ..(*worker).clone()
         };
         batch.push(&worker, site, inputs);

@@ -244,7 +244,7 @@ fn org_of(line: &[u8], ledger: &Ledger) -> Option<String> {
         worker_id: std::borrow::Cow<'a, str>,
     }
     let named: Named = serde_json::from_slice(line).ok()?;
-    ledger.worker(&named.worker_id).map(|worker| worker.org_id.clone())
+    ledger.worker(&named.worker_id).map(|worker| worker.org_id.to_string())
 }
 
 /// The lines of an event file, without their `\n`.

@@ -61,8 +61,8 @@ pub fn for_contact_change(
     }
     let plan = plan(before, &order);
     (!plan.is_empty()).then(|| ContactNotice {
-        worker_id: before.worker_id.clone(),
-        worker_name: before.name.clone(),
+        worker_id: before.worker_id.to_string(),
+        worker_name: before.name.to_string(),
         language: language_of(before),
         plan,
         fields,
@@ -213,6 +213,6 @@ async fn contacts(source: &Source, org: &str) -> Result<HashMap<String, Worker>>
     Ok(master
         .workers()
         .filter(|w| w.org_id == org && (w.phone.is_some() || w.email.is_some()))
-        .map(|w| (w.worker_id.clone(), w.clone()))
+        .map(|w| (w.worker_id.to_string(), w.clone()))
         .collect())
 }

@@ -153,7 +153,7 @@ impl Checker {
                     ));
                 }
                 if let Some(sites) = self.sites.as_ref().or(self.master.as_ref().map(|m| &m.sites)) {
-                    match sites.get(&worker.site_id) {
+                    match sites.get(worker.site_id.as_str()) {
                         None => faults.push(fault(
                             "site_id",
                             &format!("worker `{}`: unknown site `{}`", worker.worker_id, worker.site_id),
@@ -166,7 +166,7 @@ impl Checker {
                     }
                 }
                 let of_another = match (&self.master, &self.owner) {
-                    (Some(master), _) => master.workers.get(&worker.worker_id) == Some(&false),
+                    (Some(master), _) => master.workers.get(worker.worker_id.as_str()) == Some(&false),
                     (None, Some(owner)) => owner(&worker.worker_id).is_some_and(|of| of != self.org),
                     (None, None) => false,
                 };
@@ -206,7 +206,7 @@ impl Checker {
                 } else {
                     self.csv_line(&cell)
                 };
-                (worker.worker_id.clone(), "worker_id", line)
+                (worker.worker_id.to_string(), "worker_id", line)
             }
         };
         let digest: [u8; 16] = Sha256::digest(key.as_bytes())[..16].try_into().unwrap_or_default();

@@ -44,7 +44,7 @@ fn configured_sites(ctx: &App) -> Result<Option<HashMap<String, String>>> {
         Some(path) => Ok(Some(
             payroll_connectors::files::read_sites(path)?
                 .into_iter()
-                .map(|s| (s.site_id, s.org_id))
+                .map(|s| (s.site_id.into(), s.org_id.into()))
                 .collect(),
         )),
         None => Ok(None),

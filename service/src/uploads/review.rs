@@ -142,7 +142,7 @@ fn diff(before: Option<&Worker>, after: &Worker) -> WorkerChange {
         })
         .collect();
     WorkerChange {
-        worker_id: after.worker_id.clone(),
+        worker_id: after.worker_id.to_string(),
         new: before.is_none(),
         fields,
     }
