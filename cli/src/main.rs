@@ -213,13 +213,18 @@ async fn dispatch(command: Command) -> Result<ExitCode> {
                 };
                 let (report, out) = run::run_recorded(args.period, source, &ruleset, &args.out, target, &bar).await?;
                 println!("{}", run::summary(&report, &out, &ruleset));
+                run::leave_to_exit(report.ledger);
                 return Ok(ExitCode::SUCCESS);
             }
-            let (report, out) = run::run(args.period, source, &ruleset, &args.out, &bar).await?;
+            let (mut report, out) = run::run(args.period, source, &ruleset, &args.out, &bar).await?;
             println!("{}", run::summary(&report, &out, &ruleset));
+            let ledger = std::mem::take(&mut report.ledger);
             if !args.payslips {
+                run::leave_to_exit(ledger);
                 return Ok(ExitCode::SUCCESS);
             }
+            // Payslips are rendered from the results: the folded month is done with.
+            drop(ledger);
             let started = std::time::Instant::now();
             let batch = payslips::render(&out, &report.record, args.format, &bar).await?;
             print!("{}", payslips::summary(&batch, &out, started.elapsed().as_secs_f64()));

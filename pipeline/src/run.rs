@@ -74,6 +74,10 @@ pub struct RunReport {
     pub checking: Duration,
     /// Time the `attendance_days` fact table took, counted and written (part of the write stage).
     pub days: Duration,
+    /// The master and the worker states the run computed from, handed back rather than freed
+    /// here: a million workers' take most of a second to free, which a command that exits
+    /// once it has printed its summary need not wait for.
+    pub ledger: Ledger,
 }
 
 pub async fn run(request: RunRequest<'_>, progress: &dyn Progress) -> Result<RunReport> {
@@ -339,6 +343,7 @@ pub async fn run(request: RunRequest<'_>, progress: &dyn Progress) -> Result<Run
         findings: found,
         checking,
         days,
+        ledger: folded.ledger,
     })
 }
 
