@@ -375,7 +375,11 @@ impl Ledger {
     /// put back ([`Ledger::put_states`]). Only a ledger with no closed period and no events
     /// waiting for their worker's master (an input folder's): a part folds without noting late
     /// events, and takes every worker it has a state for to be of the master.
-    pub fn take_states(&mut self, parts: usize, part_of: impl Fn(&str) -> usize) -> Result<Vec<StatePart>, Invalid> {
+    pub fn take_states(
+        &mut self,
+        parts: usize,
+        part_of: impl Fn(&str) -> usize + Sync,
+    ) -> Result<Vec<StatePart>, Invalid> {
         if !self.closed.is_empty() {
             return Err(Invalid::record("a ledger with closed periods is folded whole"));
         }
@@ -387,22 +391,31 @@ impl Ledger {
         }
         let parts = parts.max(1);
         let share = self.workers.len().max(self.states.len()) / parts;
-        let mut split: Vec<StatePart> = (0..parts)
-            .map(|_| StatePart(ById::with_capacity_and_hasher(share + share / 10, Default::default())))
-            .collect();
+        let part_of = |id: &str| part_of(id).min(parts - 1);
+        let mut states: Vec<Vec<(CompactString, Box<WorkerState>)>> = (0..parts).map(|_| Vec::new()).collect();
         for (id, state) in std::mem::take(&mut self.states) {
-            let folding = Folding {
-                state,
-                punches: Vec::new(),
-            };
-            split[part_of(&id).min(parts - 1)].0.insert(id, folding);
+            states[part_of(&id)].push((id, state));
         }
-        // An entry for every worker of the master, which [`StatePart::apply_punch`] checks
-        // punches against; those still empty when put back are dropped.
-        for id in self.workers.keys() {
-            split[part_of(id).min(parts - 1)].0.entry(id.clone()).or_default();
-        }
-        Ok(split)
+        // Each part is made on a core of its own, with an entry for every worker of the master
+        // it holds, which [`StatePart::apply_punch`] checks punches against (those still empty
+        // when put back are dropped): a million workers' entries made on one core kept the
+        // other waiting.
+        let workers = &self.workers;
+        Ok(map_in_order(states.into_iter().enumerate(), |(index, states)| {
+            let mut part: ById<CompactString, Folding> =
+                ById::with_capacity_and_hasher(share + share / 10, Default::default());
+            part.extend(states.into_iter().map(|(id, state)| {
+                let folding = Folding {
+                    state,
+                    punches: Vec::new(),
+                };
+                (id, folding)
+            }));
+            for id in workers.keys().filter(|id| part_of(id) == index) {
+                part.entry(id.clone()).or_default();
+            }
+            StatePart(part)
+        }))
     }
 
     /// Puts back the states [`Ledger::take_states`] took, folded since (the master's workers

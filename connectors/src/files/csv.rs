@@ -108,7 +108,7 @@ impl Lines {
             .filter(|&&b| b == b'\n')
             .count() as u64;
         let line = self.newlines_before + leading + 1;
-        self.newlines_before += text.iter().filter(|&&b| b == b'\n').count() as u64;
+        self.newlines_before += memchr::memchr_iter(b'\n', text).count() as u64;
         line
     }
 }
@@ -135,10 +135,14 @@ pub fn records<'a>(path: &Path, bytes: &'a [u8], required: &[&str]) -> Result<im
     });
     let mut start = reader.position().byte() as usize;
     let mut lines = Lines::after(&bytes[..start]);
+    // Each record is sized as the one before it was: grown from empty, its vectors were
+    // reallocated several times a row (a million workers' master is a million records).
+    let mut room = (0, headers.names.len());
     Ok(std::iter::from_fn(move || {
         loop {
-            let mut record = ::csv::StringRecord::new();
+            let mut record = ::csv::StringRecord::with_capacity(room.0, room.1);
             let read = reader.read_record(&mut record);
+            room = (room.0.max(record.as_slice().len()), room.1.max(record.len()));
             let end = reader.position().byte() as usize;
             let text = &bytes[start..end];
             start = end;
@@ -159,12 +163,14 @@ pub fn records<'a>(path: &Path, bytes: &'a [u8], required: &[&str]) -> Result<im
     }))
 }
 
-/// Whether a record's text is only white space (Unicode's, as `str::trim` takes it).
+/// Whether a record's text is only white space (Unicode's, as `str::trim` takes it). Decided
+/// at its first byte that is not ASCII white space, for nearly every record its first.
 fn is_blank(text: &[u8]) -> bool {
-    if text.is_ascii() {
-        return text.iter().all(|&b| char::from(b).is_whitespace());
+    match text.iter().find(|&&b| !(b.is_ascii() && char::from(b).is_whitespace())) {
+        None => true,
+        Some(b) if b.is_ascii() => false,
+        Some(_) => String::from_utf8_lossy(text).trim().is_empty(),
     }
-    String::from_utf8_lossy(text).trim().is_empty()
 }
 
 /// `record` written back as a CSV line with its sensitive cells masked.
@@ -178,4 +184,39 @@ fn masked_line(headers: &[String], record: &::csv::StringRecord) -> String {
     let _ = writer.write_record(cells);
     let bytes = writer.into_inner().unwrap_or_default();
     String::from_utf8_lossy(&bytes).trim_end().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// As `str::trim` sees the text, whatever its bytes: every pair of bytes, and records with
+    /// Unicode spaces, invalid UTF-8 and a cell after white space.
+    #[test]
+    fn a_blank_record_is_one_trim_leaves_empty() {
+        let trimmed_empty = |text: &[u8]| String::from_utf8_lossy(text).trim().is_empty();
+        for a in 0..=u8::MAX {
+            for b in 0..=u8::MAX {
+                assert_eq!(is_blank(&[a, b]), trimmed_empty(&[a, b]), "{a:#x} {b:#x}");
+            }
+        }
+        for text in [
+            &b""[..],
+            b" \t\r\n\x0b\x0c ",
+            " \u{a0}\u{2003}\n".as_bytes(),
+            b" \x85 \xa0",
+            b"  \n  W1,org1",
+            "\u{3000}\u{a0}x".as_bytes(),
+        ] {
+            assert_eq!(is_blank(text), trimmed_empty(text), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn a_record_starts_on_its_line_past_blank_lines() {
+        let mut lines = Lines::after(b"worker_id,org_id\n");
+        assert_eq!(lines.next(b"W1,org1\n"), 2);
+        assert_eq!(lines.next(b"\n \nW2,\"two\nlines\"\n"), 5);
+        assert_eq!(lines.next(b"W3,org1"), 7);
+    }
 }
