@@ -136,13 +136,15 @@ pub fn records<'a>(path: &Path, bytes: &'a [u8], required: &[&str]) -> Result<im
     let mut start = reader.position().byte() as usize;
     let mut lines = Lines::after(&bytes[..start]);
     // Each record is sized as the one before it was: grown from empty, its vectors were
-    // reallocated several times a row (a million workers' master is a million records).
-    let mut room = (0, headers.names.len());
+    // reallocated several times a row (a million workers' master is a million records). The
+    // one before, not the largest: one huge malformed line must not size every record after.
+    let fields = headers.names.len();
+    let mut room = (0, fields);
     Ok(std::iter::from_fn(move || {
         loop {
             let mut record = ::csv::StringRecord::with_capacity(room.0, room.1);
             let read = reader.read_record(&mut record);
-            room = (room.0.max(record.as_slice().len()), room.1.max(record.len()));
+            room = (record.as_slice().len(), fields.max(record.len()));
             let end = reader.position().byte() as usize;
             let text = &bytes[start..end];
             start = end;
