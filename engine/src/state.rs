@@ -399,7 +399,8 @@ impl Ledger {
         // Each part is made on a core of its own, with an entry for every worker of the master
         // it holds, which [`StatePart::apply_punch`] checks punches against (those still empty
         // when put back are dropped): a million workers' entries made on one core kept the
-        // other waiting.
+        // other waiting. Each core hashes every id to find its own, twice the hashing of one
+        // pass that hands ids out, and no queue between the cores.
         let workers = &self.workers;
         Ok(map_in_order(states.into_iter().enumerate(), |(index, states)| {
             let mut part: ById<CompactString, Folding> =
