@@ -2,6 +2,7 @@
 //! DataFusion's own `round` depends on the version's decimal semantics; payroll needs half-up,
 //! ceiling and floor to a power of ten pinned by our tests, so it is a UDF of ours.
 
+use std::cell::Cell;
 use std::fmt;
 use std::sync::Arc;
 
@@ -115,31 +116,85 @@ impl Rounding {
     /// Rounds the unscaled decimal `value` of scale `scale` to this rounding's places, giving the
     /// unscaled value at the new scale; `None` when that does not fit an `i128`.
     pub fn round_unscaled(self, value: i128, scale: i8) -> Option<i128> {
+        self.at_scale(scale).round(value)
+    }
+
+    /// This rounding for values of scale `scale`: the power of ten between the two scales is
+    /// worked out once for a column, not once per value.
+    pub(crate) fn at_scale(self, scale: i8) -> Rounder {
         let Some(places) = self.places() else {
-            return Some(value);
+            return Rounder {
+                rounding: self,
+                step: Step::Exact,
+            };
         };
         let shift = scale as i32 - places as i32;
-        if shift <= 0 {
-            return 10i128.checked_pow((-shift) as u32)?.checked_mul(value);
-        }
-        let factor = 10i128.checked_pow(shift as u32)?;
+        let step = match 10i128.checked_pow(shift.unsigned_abs()) {
+            None => Step::Overflow,
+            Some(1) => Step::Exact,
+            Some(factor) if shift < 0 => Step::Scale(factor),
+            Some(factor) => Step::Divide(factor),
+        };
+        Rounder { rounding: self, step }
+    }
+}
+
+/// A [`Rounding`] for values of one scale.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Rounder {
+    rounding: Rounding,
+    step: Step,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Step {
+    /// The value is already at the rounding's places (or the rounding is `none`).
+    Exact,
+    /// Fewer places than the rounding's: scaled up by this factor, nothing to round.
+    Scale(i128),
+    /// More places: divided by this factor, and the remainder decides.
+    Divide(i128),
+    /// The scales are more than 38 places apart: no value can be brought across.
+    Overflow,
+}
+
+impl Rounder {
+    /// The rounded unscaled value at the rounding's places; `None` when it does not fit an
+    /// `i128`. Inlined into the loop over a column: a call per value cost as much as the
+    /// rounding.
+    #[inline(always)]
+    pub(crate) fn round(&self, value: i128) -> Option<i128> {
+        let factor = match self.step {
+            Step::Exact => return Some(value),
+            Step::Scale(factor) => return factor.checked_mul(value),
+            Step::Divide(factor) => factor,
+            Step::Overflow => return None,
+        };
         // Pay fits 64 bits: their division is several times cheaper than 128 bits'.
         let (quotient, remainder) = match (i64::try_from(value), i64::try_from(factor)) {
             (Ok(v), Ok(f)) => ((v / f) as i128, (v % f) as i128),
-            _ => (value / factor, value % factor),
+            _ => divide_wide(value, factor),
         };
         if remainder == 0 {
             return Some(quotient);
         }
         // `remainder * 2 >= factor`, without the doubling that can overflow.
         let at_least_half = remainder.abs() >= factor - remainder.abs();
-        Some(match self {
+        Some(match self.rounding {
             Rounding::HalfUp { .. } if at_least_half => quotient + value.signum(),
             Rounding::Ceil { .. } if remainder > 0 => quotient + 1,
             Rounding::Floor { .. } if remainder < 0 => quotient - 1,
             _ => quotient,
         })
     }
+}
+
+/// Kept out of line so the 64-bit path of [`Rounder::round`] is small enough to be inlined
+/// into the loop over a column.
+#[cold]
+#[inline(never)]
+fn divide_wide(value: i128, factor: i128) -> (i128, i128) {
+    (value / factor, value % factor)
 }
 
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -204,16 +259,29 @@ impl ScalarUDFImpl for RoundUdf {
             unreachable!("cast above gives a decimal")
         };
         let rounding = self.rounding;
-        let rounded = input
-            .as_primitive::<Decimal128Type>()
-            .try_unary::<_, Decimal128Type, _>(|v| {
-                rounding.round_unscaled(v, scale).ok_or_else(|| {
+        let rounder = rounding.at_scale(scale);
+        let values = input.as_primitive::<Decimal128Type>();
+        // Every slot in one loop without a branch out of it: a value that does not fit is
+        // noted and the column is done again value by value, where a NULL's slot, which
+        // holds anything, cannot fail it.
+        let overflowed = Cell::new(false);
+        let rounded = values.unary::<_, Decimal128Type>(|v| {
+            rounder.round(v).unwrap_or_else(|| {
+                overflowed.set(true);
+                0
+            })
+        });
+        let rounded = match overflowed.get() {
+            false => rounded,
+            true => values.try_unary::<_, Decimal128Type, _>(|v| {
+                rounder.round(v).ok_or_else(|| {
                     ArrowError::ComputeError(format!(
                         "rounding {v} (scale {scale}) with {rounding} overflows 38 digits"
                     ))
                 })
-            })?
-            .with_precision_and_scale(precision, places)?;
+            })?,
+        };
+        let rounded = rounded.with_precision_and_scale(precision, places)?;
         Ok(ColumnarValue::Array(Arc::new(rounded) as ArrayRef))
     }
 }
@@ -231,6 +299,41 @@ mod tests {
             _ => rounding.places().unwrap() as u32,
         };
         rust_decimal::Decimal::from_i128_with_scale(unscaled, places).to_string()
+    }
+
+    /// Through DataFusion, a column is rounded whole; a value that does not fit fails it with
+    /// its own figure, and what a NULL's slot holds fails nothing.
+    #[tokio::test]
+    async fn a_column_rounds_whole_and_only_a_value_that_overflows_fails_it() {
+        use datafusion::arrow::array::{Decimal128Array, RecordBatch};
+        use datafusion::arrow::buffer::{NullBuffer, ScalarBuffer};
+        use datafusion::prelude::{SessionContext, col};
+        let round = |values: Vec<i128>, valid: Vec<bool>, scale: i8| async move {
+            let column = Decimal128Array::new(ScalarBuffer::from(values), Some(NullBuffer::from(valid)))
+                .with_precision_and_scale(38, scale)
+                .unwrap();
+            let batch = RecordBatch::try_from_iter([("v", Arc::new(column) as ArrayRef)]).unwrap();
+            let rounding: Rounding = "half_up(0.01)".parse().unwrap();
+            let df = SessionContext::new().read_batch(batch).unwrap();
+            let batches = df.select(vec![rounding.apply(col("v"))])?.collect().await?;
+            let rounded = batches[0].column(0).as_primitive::<Decimal128Type>().clone();
+            Ok::<_, datafusion::error::DataFusionError>(rounded.iter().collect::<Vec<_>>())
+        };
+        let half = round(vec![18_308_454, 18_308_455, -18_308_455, 7], vec![true; 4], 3);
+        assert_eq!(
+            half.await.unwrap(),
+            [Some(1_830_845), Some(1_830_846), Some(-1_830_846), Some(1)]
+        );
+        let under_null = round(vec![i128::MAX / 10, 12_345], vec![false, true], 0);
+        assert_eq!(under_null.await.unwrap(), [None, Some(1_234_500)]);
+        let err = round(vec![12_345, i128::MAX / 10], vec![true, true], 0)
+            .await
+            .unwrap_err();
+        let expected = format!(
+            "rounding {} (scale 0) with half_up(0.01) overflows 38 digits",
+            i128::MAX / 10
+        );
+        assert!(err.to_string().contains(&expected), "{err}");
     }
 
     #[test]
