@@ -6,10 +6,10 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, Decimal128Builder, StringArray};
-use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, Decimal128Type, Int64Type};
-use datafusion::common::{DataFusionError, Result, ScalarValue, exec_err, plan_err};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, Decimal128Array, Decimal128Builder, StringArray};
+use datafusion::arrow::compute::{CastOptions, cast, cast_with_options};
+use datafusion::arrow::datatypes::{DataType, Decimal128Type, DecimalType, Int64Type};
+use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
 use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
 use foldhash::fast::RandomState;
 use rust_decimal::Decimal;
@@ -25,11 +25,51 @@ enum Bound {
 }
 
 impl Bound {
-    fn holds(&self, value: Decimal) -> bool {
+    /// The bound on range values of scale `scale`, as their unscaled integers: a value `v`
+    /// holds when `v <= limit`.
+    ///
+    /// A value of scale `scale` is a whole number of `10^-scale` steps, so `v <= b` is
+    /// `v <= floor(b)` and `v < b` is `v <= ceil(b) - 1`, with `b` counted in those steps. A
+    /// limit past an `i128` is past every 38-digit decimal: it saturates.
+    fn limit(&self, scale: u32) -> Limit {
+        let steps = |bound: &Decimal, round_up: bool| {
+            let (mantissa, own) = (bound.mantissa(), bound.scale());
+            match scale.checked_sub(own) {
+                Some(up) => 10i128
+                    .checked_pow(up)
+                    .and_then(|factor| factor.checked_mul(mantissa))
+                    .unwrap_or(if mantissa > 0 { i128::MAX } else { i128::MIN }),
+                // `own` is at most 28, so the factor fits.
+                None => {
+                    let factor = 10i128.pow(own - scale);
+                    let floor = mantissa.div_euclid(factor);
+                    floor + i128::from(round_up && mantissa.rem_euclid(factor) != 0)
+                }
+            }
+        };
         match self {
-            Bound::Any => true,
-            Bound::UpTo(limit) => value <= *limit,
-            Bound::Below(limit) => value < *limit,
+            Bound::Any => Limit::Unbounded,
+            Bound::UpTo(b) => Limit::AtMost(steps(b, false)),
+            Bound::Below(b) => Limit::AtMost(steps(b, true).saturating_sub(1)),
+        }
+    }
+}
+
+/// A row's [`Bound`] at the scale of the range values it is checked against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Limit {
+    /// Every value holds, and so does a worker without one: a row without `upto` or `below`.
+    Unbounded,
+    /// A value holds up to and including this many steps.
+    AtMost(i128),
+}
+
+impl Limit {
+    fn holds(self, range: Option<i128>) -> bool {
+        match (self, range) {
+            (Limit::Unbounded, _) => true,
+            (Limit::AtMost(limit), Some(v)) => v <= limit,
+            (Limit::AtMost(_), None) => false,
         }
     }
 }
@@ -222,7 +262,8 @@ impl Table {
             .transpose()?;
         let row_keys: Vec<Option<&str>> = keys.iter().map(|k| k.get(row)).collect();
         let range = ranges.as_ref().and_then(|r| r.get(row));
-        if self.lookup(&row_keys, range).is_some() {
+        let scale = ranges.as_ref().map_or(0, |r| r.scale);
+        if self.lookup(&row_keys, range, scale).is_some() {
             return Ok(None);
         }
         let quoted = |v: Option<String>| v.map_or_else(|| "NULL".to_string(), |v| format!("`{v}`"));
@@ -233,7 +274,10 @@ impl Table {
             .map(|(c, k)| format!("{c}={}", quoted(k.map(str::to_string))))
             .collect();
         if let Some(r) = &self.range {
-            given.push(format!("{r}={}", quoted(range.map(|v| v.to_string()))));
+            given.push(format!(
+                "{r}={}",
+                quoted(range.map(|v| Decimal128Type::format_decimal(v, 38, scale as i8)))
+            ));
         }
         Ok(Some(format!(
             "no row of table `{}` for {}",
@@ -242,12 +286,18 @@ impl Table {
         )))
     }
 
-    fn lookup(&self, keys: &[Option<&str>], range: Option<Decimal>) -> Option<Decimal> {
+    /// The value for one worker's keys and range (unscaled, at `scale`).
+    fn lookup(&self, keys: &[Option<&str>], range: Option<i128>, scale: u32) -> Option<Decimal> {
         let mut rows = self.every_row();
         for (column, key) in keys.iter().enumerate() {
             rows.keep(&self.rows_letting(column, *key));
         }
-        self.first_holding(&rows, range).map(|i| self.rows[i].value)
+        first_holding(&rows, &self.limits(scale), range).map(|i| self.rows[i].value)
+    }
+
+    /// Each row's bound on range values of scale `scale`.
+    fn limits(&self, scale: u32) -> Vec<Limit> {
+        self.rows.iter().map(|r| r.bound.limit(scale)).collect()
     }
 
     fn every_row(&self) -> RowSet {
@@ -260,17 +310,11 @@ impl Table {
             self.rows[i].cells[column].as_deref().is_none_or(|c| Some(c) == key)
         })
     }
+}
 
-    /// The first of `rows`, in the table's order, whose bound holds for `range`.
-    fn first_holding(&self, rows: &RowSet, range: Option<Decimal>) -> Option<usize> {
-        rows.iter().find(|&i| {
-            let row = &self.rows[i];
-            match range {
-                Some(v) => row.bound.holds(v),
-                None => row.bound == Bound::Any,
-            }
-        })
-    }
+/// The first of `rows`, in the table's order, whose limit holds for `range`.
+fn first_holding(rows: &RowSet, limits: &[Limit], range: Option<i128>) -> Option<usize> {
+    rows.iter().find(|&i| limits[i].holds(range))
 }
 
 /// Some of a table's rows, a bit each, in the table's order.
@@ -284,6 +328,10 @@ impl RowSet {
             words[i / 64] |= 1 << (i % 64);
         }
         RowSet(words)
+    }
+
+    fn contains(&self, row: usize) -> bool {
+        self.0[row / 64] & (1 << (row % 64)) != 0
     }
 
     /// Keeps only the rows also in `other`.
@@ -304,30 +352,6 @@ impl RowSet {
                 })
             })
         })
-    }
-}
-
-/// A key column's values met in a batch, with the rows each lets through. Its values repeat (a
-/// state, a skill, the month): a short list searched in order costs less than hashing each
-/// row's, and a column of many values (sites, say) goes on in a hash map.
-#[derive(Default)]
-struct Letting<'a> {
-    few: Vec<(Option<&'a str>, RowSet)>,
-    many: HashMap<Option<&'a str>, RowSet, RandomState>,
-}
-
-impl<'a> Letting<'a> {
-    const FEW: usize = 8;
-
-    fn rows(&mut self, table: &Table, column: usize, key: Option<&'a str>) -> &RowSet {
-        if let Some(at) = self.few.iter().position(|(k, _)| *k == key) {
-            return &self.few[at].1;
-        }
-        if self.few.len() < Self::FEW {
-            self.few.push((key, table.rows_letting(column, key)));
-            return &self.few[self.few.len() - 1].1;
-        }
-        self.many.entry(key).or_insert_with(|| table.rows_letting(column, key))
     }
 }
 
@@ -447,29 +471,35 @@ impl ScalarUDFImpl for TableFn {
         let table = &self.table;
         let n = args.number_rows;
         let (key_args, range_arg) = args.args.split_at(table.match_columns.len());
-        let keys = key_args.iter().map(Keys::new).collect::<Result<Vec<_>>>()?;
         let ranges = range_arg.first().map(Ranges::new).transpose()?;
-        let mut out = Decimal128Builder::with_capacity(n);
         // The rows a constant key lets through are the same for every worker; a key per row
-        // looks its value's rows up among the batch's values met so far.
+        // lets through the rows of its value, worked out once for each value the batch holds.
         let mut constant = table.every_row();
         let mut per_row = Vec::new();
-        for (column, key) in keys.iter().enumerate() {
-            match key {
-                Keys::Same(key) => constant.keep(&table.rows_letting(column, key.as_deref())),
-                Keys::PerRow(_) => per_row.push((column, key, Letting::default())),
+        for (column, arg) in key_args.iter().enumerate() {
+            match arg {
+                ColumnarValue::Scalar(key) => constant.keep(&table.rows_letting(column, scalar_text(key)?.as_deref())),
+                ColumnarValue::Array(array) => per_row.push(KeyColumn::new(table, column, array)?),
             }
         }
         // Each row's value at the table's scale, once (`None`: it does not fit 38 digits).
         let values: Vec<Option<i128>> = table.rows.iter().map(|r| rescale(r.value, table.scale)).collect();
-        let mut rows = constant.clone();
+        let limits = table.limits(ranges.as_ref().map_or(0, |r| r.scale));
+        // Each combination of keys the batch holds, with the rows it lets through in the
+        // table's order: a worker only checks its range against those.
+        let keys = per_row.into_iter().reduce(|a, b| a.and(&b));
+        let lettings = keys
+            .as_ref()
+            .map_or(std::slice::from_ref(&constant), |k| &k.letting[..]);
+        let candidates: Vec<Vec<usize>> = lettings
+            .iter()
+            .map(|rows| rows.iter().filter(|&r| constant.contains(r)).collect())
+            .collect();
+        let mut out = Decimal128Builder::with_capacity(n);
         for i in 0..n {
-            rows.0.copy_from_slice(&constant.0);
-            for (column, key, letting) in &mut per_row {
-                rows.keep(letting.rows(table, *column, key.get(i)));
-            }
+            let slot = keys.as_ref().map_or(0, |k| k.slots[i] as usize);
             let range = ranges.as_ref().and_then(|r| r.get(i));
-            match table.first_holding(&rows, range) {
+            match candidates[slot].iter().copied().find(|&row| limits[row].holds(range)) {
                 Some(row) => {
                     let Some(value) = values[row] else {
                         return exec_err!(
@@ -491,8 +521,130 @@ impl ScalarUDFImpl for TableFn {
     }
 }
 
-/// A key argument as text: a constant (`'employee'`) stays one value rather than a column of
-/// copies.
+/// A key argument given per worker, as the function meets it in a batch: each row's value as a
+/// slot among the batch's distinct values, and the table rows each slot lets through. A key's
+/// values repeat (a state, a skill, the month), so the rows are worked out once per value, and
+/// a row's value is found by comparing numbers: text is packed into one (see [`Text`]),
+/// and a number key is not written out as text for every worker. Two keys are combined the
+/// same way ([`KeyColumn::and`]), so a worker's keys end as one slot.
+struct KeyColumn {
+    slots: Vec<u32>,
+    letting: Vec<RowSet>,
+}
+
+impl KeyColumn {
+    fn new(table: &Table, column: usize, array: &ArrayRef) -> Result<KeyColumn> {
+        let integer = |t: &DataType| {
+            use DataType::*;
+            matches!(t, Int8 | Int16 | Int32 | Int64 | UInt8 | UInt16 | UInt32)
+        };
+        if integer(array.data_type()) {
+            // A number matches the cell that reads as it does: month 2 the cell `2`.
+            let numbers = cast(array, &DataType::Int64)?;
+            let numbers = numbers.as_primitive::<Int64Type>();
+            let key = |i: usize| numbers.is_valid(i).then(|| numbers.value(i));
+            return Ok(KeyColumn::of(array.len(), key, |i| {
+                table.rows_letting(column, key(i).map(|v| v.to_string()).as_deref())
+            }));
+        }
+        let texts = cast(array, &DataType::Utf8)?;
+        let texts = texts.as_string::<i32>();
+        let text = |i: usize| texts.is_valid(i).then(|| texts.value(i));
+        Ok(KeyColumn::of(
+            array.len(),
+            |i| text(i).map(Text::of),
+            |i| table.rows_letting(column, text(i)),
+        ))
+    }
+
+    /// Slots each of `n` rows by `key`; `letting(i)` gives the table rows for the value of row
+    /// `i`, the first row holding it.
+    fn of<K: Copy + Eq + std::hash::Hash>(
+        n: usize,
+        key: impl Fn(usize) -> K,
+        letting: impl Fn(usize) -> RowSet,
+    ) -> KeyColumn {
+        /// Searched in order before the map: a handful of values costs less to compare than to
+        /// hash, and a key of many values (sites, say) goes on in the map.
+        const FEW: usize = 8;
+        let mut few: Vec<(K, u32)> = Vec::with_capacity(FEW);
+        let mut many: HashMap<K, u32, RandomState> = HashMap::default();
+        let mut column = KeyColumn {
+            slots: Vec::with_capacity(n),
+            letting: Vec::new(),
+        };
+        let mut last = None;
+        for i in 0..n {
+            let k = key(i);
+            let slot = match last {
+                // Workers of one site, state or skill often come together.
+                Some((previous, slot)) if previous == k => slot,
+                _ => match few.iter().find(|(v, _)| *v == k) {
+                    Some(&(_, slot)) => slot,
+                    None => match many.get(&k) {
+                        Some(&slot) => slot,
+                        None => {
+                            let slot = column.letting.len() as u32;
+                            column.letting.push(letting(i));
+                            match few.len() < FEW {
+                                true => few.push((k, slot)),
+                                false => _ = many.insert(k, slot),
+                            }
+                            slot
+                        }
+                    },
+                },
+            };
+            last = Some((k, slot));
+            column.slots.push(slot);
+        }
+        column
+    }
+
+    fn letting(&self, row: usize) -> &RowSet {
+        &self.letting[self.slots[row] as usize]
+    }
+
+    /// Both keys as one: a slot for each pair of values met, letting through the rows both let.
+    fn and(&self, other: &KeyColumn) -> KeyColumn {
+        KeyColumn::of(
+            self.slots.len(),
+            |i| (self.slots[i], other.slots[i]),
+            |i| {
+                let mut rows = self.letting(i).clone();
+                rows.keep(other.letting(i));
+                rows
+            },
+        )
+    }
+}
+
+/// A key's text packed into one number, its bytes and its length, when it is shorter than 16
+/// bytes (every state, gender and skill is): two are compared in one instruction rather than
+/// a call to `memcmp`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+enum Text<'a> {
+    Short(u128),
+    Long(&'a str),
+}
+
+impl<'a> Text<'a> {
+    fn of(text: &'a str) -> Text<'a> {
+        if text.len() >= 16 {
+            return Text::Long(text);
+        }
+        let packed = text
+            .bytes()
+            .enumerate()
+            .fold((text.len() as u128) << 120, |packed, (i, b)| {
+                packed | u128::from(b) << (8 * i)
+            });
+        Text::Short(packed)
+    }
+}
+
+/// A key argument as text, for explaining a miss: a constant (`'employee'`) stays one value
+/// rather than a column of copies.
 enum Keys {
     Same(Option<String>),
     PerRow(StringArray),
@@ -501,10 +653,7 @@ enum Keys {
 impl Keys {
     fn new(arg: &ColumnarValue) -> Result<Keys> {
         Ok(match arg {
-            ColumnarValue::Scalar(s) => match s.cast_to(&DataType::Utf8)? {
-                ScalarValue::Utf8(v) => Keys::Same(v),
-                other => return exec_err!("a table key cast to text gave {other:?}"),
-            },
+            ColumnarValue::Scalar(s) => Keys::Same(scalar_text(s)?),
             ColumnarValue::Array(a) => Keys::PerRow(cast(a, &DataType::Utf8)?.as_string::<i32>().clone()),
         })
     }
@@ -517,25 +666,52 @@ impl Keys {
     }
 }
 
-/// The range argument as decimals.
-enum Ranges {
-    Same(Option<Decimal>),
-    PerRow(Vec<Option<Decimal>>),
+fn scalar_text(key: &ScalarValue) -> Result<Option<String>> {
+    match key.cast_to(&DataType::Utf8)? {
+        ScalarValue::Utf8(v) => Ok(v),
+        other => exec_err!("a table key cast to text gave {other:?}"),
+    }
+}
+
+/// The range argument as unscaled decimals at one scale (0 for an integer argument).
+struct Ranges {
+    scale: u32,
+    values: Decimal128Array,
+    /// A constant: one value for every row.
+    same: bool,
 }
 
 impl Ranges {
     fn new(arg: &ColumnarValue) -> Result<Ranges> {
-        Ok(match arg {
-            ColumnarValue::Scalar(s) => Ranges::Same(range_values(&s.to_array()?)?[0]),
-            ColumnarValue::Array(a) => Ranges::PerRow(range_values(a)?),
+        let array = match arg {
+            ColumnarValue::Scalar(s) => s.to_array()?,
+            ColumnarValue::Array(a) => Arc::clone(a),
+        };
+        let array = match array.data_type() {
+            DataType::Decimal128(_, scale) if *scale >= 0 => array,
+            // A value does not change, nor silently become NULL: an error if it does not fit.
+            t if t.is_integer() || matches!(t, DataType::Decimal128(..)) => {
+                let exact = CastOptions {
+                    safe: false,
+                    ..CastOptions::default()
+                };
+                cast_with_options(&array, &DataType::Decimal128(38, 0), &exact)?
+            }
+            t => return exec_err!("a table's range argument must be a number, not {t}"),
+        };
+        let DataType::Decimal128(_, scale) = *array.data_type() else {
+            unreachable!("a decimal, as matched above")
+        };
+        Ok(Ranges {
+            scale: scale as u32,
+            values: array.as_primitive::<Decimal128Type>().clone(),
+            same: matches!(arg, ColumnarValue::Scalar(_)),
         })
     }
 
-    fn get(&self, row: usize) -> Option<Decimal> {
-        match self {
-            Ranges::Same(v) => *v,
-            Ranges::PerRow(v) => v[row],
-        }
+    fn get(&self, row: usize) -> Option<i128> {
+        let row = if self.same { 0 } else { row };
+        self.values.is_valid(row).then(|| self.values.value(row))
     }
 }
 
@@ -544,34 +720,6 @@ fn rescale(value: Decimal, scale: u32) -> Option<i128> {
     10i128
         .checked_pow(scale.checked_sub(value.scale())?)?
         .checked_mul(value.mantissa())
-}
-
-fn range_values(array: &ArrayRef) -> Result<Vec<Option<Decimal>>> {
-    match array.data_type() {
-        DataType::Decimal128(_, scale) => {
-            let scale = *scale as u32;
-            array
-                .as_primitive::<Decimal128Type>()
-                .iter()
-                .map(|v| {
-                    v.map(|v| {
-                        Decimal::try_from_i128_with_scale(v, scale).map_err(|_| {
-                            DataFusionError::Execution(format!(
-                                "a table's range argument {v} (scale {scale}) is beyond an exact decimal's 28 digits"
-                            ))
-                        })
-                    })
-                    .transpose()
-                })
-                .collect()
-        }
-        t if t.is_integer() => Ok(cast(array, &DataType::Int64)?
-            .as_primitive::<Int64Type>()
-            .iter()
-            .map(|v| v.map(Decimal::from))
-            .collect()),
-        t => exec_err!("a table's range argument must be a number, not {t}"),
-    }
 }
 
 #[cfg(test)]
@@ -628,9 +776,11 @@ mod tests {
     fn scanned(table: &Table, keys: [Option<&str>; 3], range: Option<Decimal>) -> Option<Decimal> {
         table.rows.iter().find_map(|r| {
             let cells = r.cells.iter().zip(keys).all(|(c, k)| c.is_none() || c.as_deref() == k);
-            let holds = match range {
-                Some(v) => r.bound.holds(v),
-                None => r.bound == Bound::Any,
+            let holds = match (&r.bound, range) {
+                (Bound::Any, _) => true,
+                (_, None) => false,
+                (Bound::UpTo(limit), Some(v)) => v <= *limit,
+                (Bound::Below(limit), Some(v)) => v < *limit,
             };
             (cells && holds).then_some(r.value)
         })
@@ -679,7 +829,9 @@ mod tests {
                     .clone()
             };
             let (state, gender, site) = (text(0), text(1), text(2));
-            let gross = range_values(batch.column(3)).unwrap();
+            let gross = batch.column(3).as_primitive::<Decimal128Type>();
+            assert_eq!(gross.scale(), 2);
+            let gross: Vec<Option<i128>> = gross.iter().collect();
             let found = |c: usize| {
                 let column = batch.column(c).as_primitive::<Decimal128Type>().clone();
                 move |i: usize| column.is_valid(i).then(|| Decimal::from(column.value(i)))
@@ -689,11 +841,12 @@ mod tests {
                 let key = |a: &StringArray| a.is_valid(i).then(|| a.value(i).to_string());
                 let keys = [key(&state), key(&gender), key(&site)];
                 let keys = [keys[0].as_deref(), keys[1].as_deref(), keys[2].as_deref()];
-                let expected = scanned(&table, keys, *gross);
-                assert_eq!(per_row(i), expected, "{keys:?} {:?}", *gross);
-                assert_eq!(table.lookup(&keys, *gross), expected, "lookup {keys:?} {:?}", *gross);
+                let gross_decimal = gross.map(|v| Decimal::from_i128_with_scale(v, 2));
+                let expected = scanned(&table, keys, gross_decimal);
+                assert_eq!(per_row(i), expected, "{keys:?} {gross:?}");
+                assert_eq!(table.lookup(&keys, *gross, 2), expected, "lookup {keys:?} {gross:?}");
                 let as_men = [keys[0], Some("M"), keys[2]];
-                assert_eq!(men(i), scanned(&table, as_men, *gross), "{as_men:?} {:?}", *gross);
+                assert_eq!(men(i), scanned(&table, as_men, gross_decimal), "{as_men:?} {gross:?}");
                 ended.insert(expected);
                 rows += 1;
             }
@@ -706,24 +859,137 @@ mod tests {
         );
     }
 
+    /// A number key matches the cell that reads as it does (month 2 the cell `2`, not `02`),
+    /// whatever its integer type; a text key of 16 bytes or more is compared whole.
+    #[tokio::test]
+    async fn number_keys_match_as_text_and_long_keys_whole() {
+        use datafusion::prelude::SessionContext;
+        let row = |month: Option<&str>, name: Option<&str>, value: i64| Row {
+            cells: vec![month.map(str::to_string), name.map(str::to_string)],
+            bound: Bound::Any,
+            value: Decimal::from(value),
+        };
+        let long = "a name of more than sixteen bytes";
+        let table = Arc::new(Table {
+            name: "by_month".into(),
+            description: String::new(),
+            match_columns: vec!["month".into(), "name".into()],
+            range: None,
+            rows: vec![
+                row(Some("02"), None, 1),
+                row(Some("12"), Some(long), 2),
+                row(Some("2"), Some(long), 3),
+                row(Some("2"), Some("short"), 4),
+                row(Some("12"), None, 5),
+            ],
+            scale: 0,
+        });
+        let ctx = SessionContext::new();
+        ctx.register_udf(table.udf());
+        let names = [
+            Some(long),
+            Some("a name of more than sixteen bytez"),
+            Some("short"),
+            None,
+        ];
+        let mut values = Vec::new();
+        for month in [Some(2), Some(12), Some(-2), None] {
+            for name in names {
+                let text = |v: Option<String>| v.unwrap_or_else(|| "NULL".to_string());
+                values.push(format!(
+                    "({}, {})",
+                    text(month.map(|m| m.to_string())),
+                    text(name.map(|n| format!("'{n}'")))
+                ));
+            }
+        }
+        for month_type in ["INT", "BIGINT", "SMALLINT"] {
+            let sql = format!(
+                "SELECT m, n, by_month(m, n) FROM (SELECT CAST(m AS {month_type}) AS m, n \
+                 FROM (VALUES {}) AS t(m, n))",
+                values.join(", ")
+            );
+            let batches = ctx.sql(&sql).await.unwrap().collect().await.unwrap();
+            let mut rows = 0;
+            for batch in &batches {
+                let months = cast(batch.column(0), &DataType::Int64).unwrap();
+                let months = months.as_primitive::<Int64Type>();
+                let names = batch.column(1).as_string::<i32>();
+                let found = batch.column(2).as_primitive::<Decimal128Type>();
+                for i in 0..batch.num_rows() {
+                    let month = months.is_valid(i).then(|| months.value(i).to_string());
+                    let name = names.is_valid(i).then(|| names.value(i));
+                    let expected = table.lookup(&[month.as_deref(), name], None, 0);
+                    let got = found.is_valid(i).then(|| Decimal::from(found.value(i)));
+                    assert_eq!(got, expected, "{month_type} {month:?} {name:?}");
+                    rows += 1;
+                }
+            }
+            assert_eq!(rows, values.len());
+        }
+        assert_eq!(table.lookup(&[Some("2"), Some(long)], None, 0), Some(Decimal::from(3)));
+        assert_eq!(
+            table.lookup(&[Some("12"), Some("short")], None, 0),
+            Some(Decimal::from(5))
+        );
+    }
+
+    /// A bound checked against values of any scale says what comparing the decimals says,
+    /// whether the bound has more places than the values (rounded to whole steps) or fewer.
     #[test]
-    fn values_and_ranges_past_an_exact_decimal_are_errors_not_panics() {
+    fn a_bound_at_the_values_scale_is_the_comparison_of_the_decimals() {
+        let bounds = ["7500", "7500.005", "-0.5", "0", "12.345", "-12.345", "0.0000001"];
+        for bound in bounds {
+            let b: Decimal = bound.parse().unwrap();
+            for scale in 0..=4u32 {
+                let step = 10i128.pow(scale);
+                for v in (-13 * step..=13 * step).step_by(step as usize / 4 + 1).chain([
+                    7_499 * step,
+                    7_500 * step,
+                    7_500 * step + 1,
+                    7_501 * step,
+                ]) {
+                    let d = Decimal::from_i128_with_scale(v, scale);
+                    assert_eq!(Bound::UpTo(b).limit(scale).holds(Some(v)), d <= b, "{d} <= {b}");
+                    assert_eq!(Bound::Below(b).limit(scale).holds(Some(v)), d < b, "{d} < {b}");
+                    assert!(Bound::Any.limit(scale).holds(Some(v)));
+                }
+                assert!(!Bound::UpTo(b).limit(scale).holds(None), "no value is not up to {b}");
+                assert!(Bound::Any.limit(scale).holds(None));
+            }
+        }
+        // A bound past an i128 at the values' scale is past every 38-digit value.
+        let most = 10i128.pow(38) - 1;
+        let big: Decimal = "79228162514264337593543950335".parse().unwrap();
+        assert!(Bound::UpTo(big).limit(38).holds(Some(most)));
+        assert!(!Bound::Below(-big).limit(38).holds(Some(-most)));
+    }
+
+    #[test]
+    fn values_past_38_digits_are_errors_and_ranges_past_28_compare_exactly() {
         let big: Decimal = "79228162514264337593543950335".parse().unwrap();
         assert_eq!(rescale(big, 28), None, "29 digits at scale 28 is past 38 digits");
         assert_eq!(rescale("12.5".parse().unwrap(), 2), Some(1250));
 
-        let ranges: ArrayRef = Arc::new(
-            Decimal128Array::from(vec![Some(i128::MAX), Some(1_050)])
-                .with_precision_and_scale(38, 2)
-                .unwrap(),
-        );
-        let err = range_values(&ranges).unwrap_err().to_string();
-        assert!(err.contains("beyond an exact decimal"), "{err}");
-        let fits: ArrayRef = Arc::new(
-            Decimal128Array::from(vec![Some(1_050)])
-                .with_precision_and_scale(38, 2)
-                .unwrap(),
-        );
-        assert_eq!(range_values(&fits).unwrap(), vec![Some("10.50".parse().unwrap())]);
+        // 38 digits: more than an exact decimal's 28, compared as they are.
+        let most = 10i128.pow(38) - 1;
+        let ranges = Decimal128Array::from(vec![Some(most), Some(-most), Some(750_000), None])
+            .with_precision_and_scale(38, 2)
+            .unwrap();
+        let ranges = Ranges::new(&ColumnarValue::Array(Arc::new(ranges))).unwrap();
+        let limits = [Bound::UpTo(Decimal::from(7500)).limit(ranges.scale)];
+        let holding: Vec<bool> = (0..4).map(|i| limits[0].holds(ranges.get(i))).collect();
+        assert_eq!(holding, [false, true, true, false]);
+
+        // A negative scale is brought to 0; past 38 digits there, an error rather than NULL.
+        let tens = Decimal128Array::from(vec![Some(75), Some(most)])
+            .with_precision_and_scale(38, -2)
+            .unwrap();
+        let err = Ranges::new(&ColumnarValue::Array(Arc::new(tens.slice(1, 1))))
+            .err()
+            .unwrap();
+        assert!(err.to_string().to_lowercase().contains("overflow"), "{err}");
+        let hundreds = Ranges::new(&ColumnarValue::Array(Arc::new(tens.slice(0, 1)))).unwrap();
+        assert_eq!((hundreds.scale, hundreds.get(0)), (0, Some(7_500)));
     }
 }
