@@ -142,7 +142,11 @@ async fn calculate(ctx: &App, run: &Run, tracker: &Arc<Tracker>) -> Result<()> {
                 org: Some(&org),
                 locked: &locked,
             };
-            pipeline_run(request, tracker2.as_ref()).await
+            let mut report = pipeline_run(request, tracker2.as_ref()).await?;
+            // The folded month is freed here, on the compute runtime: a million workers' take
+            // most of a second, which a thread answering requests should not spend.
+            drop(std::mem::take(&mut report.ledger));
+            Ok::<_, payroll_pipeline::Error>(report)
         })
         .await??;
     {
