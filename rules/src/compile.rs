@@ -23,6 +23,7 @@ use datafusion::sql::sqlparser::ast::{self, visit_expressions};
 use toml::Spanned;
 
 use crate::check::{BuiltIn, Check, Message, PREV, Severity, has_prev};
+use crate::choose::{cannot_fail, choose};
 use crate::error::{Diagnostic, Location, Result};
 use crate::file::{Category, CheckDef, ComponentDef, PayslipDef, ReturnsDef, TableDef, line_of};
 use crate::labels::Labels;
@@ -762,16 +763,20 @@ fn plan_component(
             Category::Flag => ScalarValue::Boolean(Some(false)),
             _ => otherwise,
         };
-        let mut case = datafusion::prelude::when(when.clone(), expr);
-        // A condition that divides by zero has no answer: the component has no value (a
-        // worker error) rather than the `otherwise` a false condition gives.
-        if let Some(zero_divisor) = any_zero_divisor(&when, schema)? {
-            let no_value = ScalarValue::try_from(&data_type).map_err(|e| strip_prefix(&e.to_string()))?;
-            case = case.when(zero_divisor, datafusion::prelude::lit(no_value));
-        }
-        expr = case
-            .otherwise(datafusion::prelude::lit(otherwise))
-            .map_err(|e| strip_prefix(&e.to_string()))?;
+        expr = match any_zero_divisor(&when, schema)? {
+            None if cannot_fail(&expr, schema) => choose(when.clone(), expr, datafusion::prelude::lit(otherwise)),
+            zero_divisor => {
+                let mut case = datafusion::prelude::when(when.clone(), expr);
+                // A condition that divides by zero has no answer: the component has no value (a
+                // worker error) rather than the `otherwise` a false condition gives.
+                if let Some(zero_divisor) = zero_divisor {
+                    let no_value = ScalarValue::try_from(&data_type).map_err(|e| strip_prefix(&e.to_string()))?;
+                    case = case.when(zero_divisor, datafusion::prelude::lit(no_value));
+                }
+                case.otherwise(datafusion::prelude::lit(otherwise))
+                    .map_err(|e| strip_prefix(&e.to_string()))?
+            }
+        };
         planned_condition = Some(when);
     }
     let expr = def.round.apply(expr);

@@ -11,6 +11,7 @@
 //! period inputs as Arrow batches.
 
 pub mod check;
+mod choose;
 mod compile;
 mod diagnose;
 mod error;

@@ -439,9 +439,21 @@ fn line_of_record(bytes: &[u8], start: usize) -> usize {
 }
 
 #[derive(Debug, PartialEq, Eq, Hash)]
-struct TableFn {
+pub(crate) struct TableFn {
     table: Arc<Table>,
     signature: Signature,
+}
+
+impl TableFn {
+    /// Whether every value of the table fits the type the function gives,
+    /// `Decimal128(18, scale)`: a lookup then never fails, whatever row it finds.
+    pub(crate) fn values_fit(&self) -> bool {
+        let most = 10i128.pow(18);
+        self.table
+            .rows
+            .iter()
+            .all(|r| rescale(r.value, self.table.scale).is_some_and(|v| v.abs() < most))
+    }
 }
 
 impl ScalarUDFImpl for TableFn {
