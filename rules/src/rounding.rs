@@ -113,14 +113,8 @@ impl Rounding {
         }
     }
 
-    /// Rounds the unscaled decimal `value` of scale `scale` to this rounding's places, giving the
-    /// unscaled value at the new scale; `None` when that does not fit an `i128`.
-    pub fn round_unscaled(self, value: i128, scale: i8) -> Option<i128> {
-        self.at_scale(scale).round(value)
-    }
-
-    /// This rounding for values of scale `scale`: the power of ten between the two scales is
-    /// worked out once for a column, not once per value.
+    /// This rounding for unscaled decimals of scale `scale`: the power of ten between the two
+    /// scales is worked out once for a column, not once per value.
     pub(crate) fn at_scale(self, scale: i8) -> Rounder {
         let Some(places) = self.places() else {
             return Rounder {
@@ -159,9 +153,8 @@ enum Step {
 }
 
 impl Rounder {
-    /// The rounded unscaled value at the rounding's places; `None` when it does not fit an
-    /// `i128`. Inlined into the loop over a column: a call per value cost as much as the
-    /// rounding.
+    /// `value` rounded to the rounding's places, unscaled at them; `None` when that does not fit
+    /// an `i128`. Inlined into the loop over a column, where it used to be a call per value.
     #[inline(always)]
     pub(crate) fn round(&self, value: i128) -> Option<i128> {
         let factor = match self.step {
@@ -293,7 +286,7 @@ mod tests {
     fn round(text: &str, rounding: &str) -> String {
         let d: rust_decimal::Decimal = text.parse().unwrap();
         let rounding: Rounding = rounding.parse().unwrap();
-        let unscaled = rounding.round_unscaled(d.mantissa(), d.scale() as i8).unwrap();
+        let unscaled = rounding.at_scale(d.scale() as i8).round(d.mantissa()).unwrap();
         let places = match rounding {
             Rounding::None => d.scale(),
             _ => rounding.places().unwrap() as u32,
@@ -340,11 +333,11 @@ mod tests {
     fn overflow_is_none_never_a_wrapped_or_panicking_number() {
         let half_up: Rounding = "half_up(0.01)".parse().unwrap();
         // Scaling up past i128: once a panic in debug and a wrapped value in release.
-        assert_eq!(half_up.round_unscaled(i128::MAX / 10, 0), None);
+        assert_eq!(half_up.at_scale(0).round(i128::MAX / 10), None);
         // The half test at a 38-digit scale used to double a remainder past i128.
         let near_half = 10i128.pow(37) * 9;
-        assert_eq!(half_up.round_unscaled(near_half, 40), Some(1));
-        assert_eq!(half_up.round_unscaled(12_345, 4), Some(123));
+        assert_eq!(half_up.at_scale(40).round(near_half), Some(1));
+        assert_eq!(half_up.at_scale(4).round(12_345), Some(123));
     }
 
     #[test]

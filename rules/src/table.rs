@@ -295,6 +295,11 @@ impl Table {
         first_holding(&rows, &self.limits(scale), range).map(|i| self.rows[i].value)
     }
 
+    /// Each row's value unscaled at the table's scale (`None`: it does not fit 38 digits).
+    fn unscaled_values(&self) -> Vec<Option<i128>> {
+        self.rows.iter().map(|r| rescale(r.value, self.scale)).collect()
+    }
+
     /// Each row's bound on range values of scale `scale`.
     fn limits(&self, scale: u32) -> Vec<Limit> {
         self.rows.iter().map(|r| r.bound.limit(scale)).collect()
@@ -450,9 +455,9 @@ impl TableFn {
     pub(crate) fn values_fit(&self) -> bool {
         let most = 10i128.pow(18);
         self.table
-            .rows
-            .iter()
-            .all(|r| rescale(r.value, self.table.scale).is_some_and(|v| v.abs() < most))
+            .unscaled_values()
+            .into_iter()
+            .all(|v| v.is_some_and(|v| v.abs() < most))
     }
 }
 
@@ -494,8 +499,7 @@ impl ScalarUDFImpl for TableFn {
                 ColumnarValue::Array(array) => per_row.push(KeyColumn::new(table, column, array)?),
             }
         }
-        // Each row's value at the table's scale, once (`None`: it does not fit 38 digits).
-        let values: Vec<Option<i128>> = table.rows.iter().map(|r| rescale(r.value, table.scale)).collect();
+        let values = table.unscaled_values();
         let limits = table.limits(ranges.as_ref().map_or(0, |r| r.scale));
         // Each combination of keys the batch holds, with the rows it lets through in the
         // table's order: a worker only checks its range against those.
