@@ -67,7 +67,7 @@ impl Calculator {
     pub fn new(partitions: usize) -> Self {
         let config = SessionConfig::new().with_target_partitions(partitions);
         Calculator {
-            ctx: SessionContext::new_with_config(config),
+            ctx: payroll_rules::session(config),
             partitions,
         }
     }

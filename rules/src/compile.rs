@@ -95,7 +95,7 @@ impl CompiledVersion {
 
     /// Runs the plan over one batch of inputs (tests, `explain`).
     pub async fn evaluate(&self, inputs: RecordBatch) -> Result<Vec<RecordBatch>> {
-        let ctx = SessionContext::new();
+        let ctx = crate::session(SessionConfig::new());
         Ok(self.apply(ctx.read_batch(inputs)?)?.collect().await?)
     }
 

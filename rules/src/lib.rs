@@ -10,6 +10,8 @@
 //! This crate knows nothing about Kafka, files or workers' events: the engine hands it the
 //! period inputs as Arrow batches.
 
+mod arith;
+mod branches;
 pub mod check;
 mod choose;
 mod compile;
@@ -19,6 +21,7 @@ mod file;
 mod labels;
 mod rounding;
 mod ruleset;
+mod session;
 mod table;
 mod testcase;
 pub mod vocabulary;
@@ -30,6 +33,7 @@ pub use file::{Category, EcrDef, EsicDef, Names, PayslipDef, ReturnsDef};
 pub use labels::Labels;
 pub use rounding::Rounding;
 pub use ruleset::Ruleset;
+pub use session::session;
 pub use testcase::{TestCase, TestOutcome};
 
 /// The reference policy's ruleset (POLICY.md), built in so the demo and the embedded service
