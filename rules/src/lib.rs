@@ -16,6 +16,7 @@ pub mod check;
 mod choose;
 mod compile;
 mod diagnose;
+mod eager;
 mod error;
 mod file;
 mod labels;

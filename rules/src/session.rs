@@ -1,7 +1,8 @@
-//! The DataFusion session components are computed in: DataFusion's own, with two rewrites of
-//! its physical plans where its general way costs the calculator most (`perf` of
-//! `bench calc`): decimal arithmetic checked once per column ([`Arithmetic`]) and a `CASE` on a
-//! value computed branch by branch on the columns each reads ([`Branches`]). The rewrites are
+//! The DataFusion session components are computed in: DataFusion's own, with rewrites of its
+//! physical plans where its general way costs the calculator most (`perf` of `bench calc`):
+//! decimal arithmetic checked once per column ([`Arithmetic`]), a `CASE` on a value computed
+//! branch by branch on the columns each reads ([`Branches`]), and a `CASE` of conditions
+//! computed for the whole batch unless that fails ([`Eager`]). The rewrites are
 //! made after DataFusion's own optimisations, so every type, coercion and error of a formula
 //! stays DataFusion's, and each answers as the expression it replaces.
 
@@ -18,6 +19,7 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 
 use crate::arith::Arithmetic;
 use crate::branches::Branches;
+use crate::eager::Eager;
 
 /// What an expression standing in for DataFusion's own (its field `planned`) takes from it:
 /// equality, hash and how it prints, outside the `PhysicalExpr` impl; inside it
@@ -96,7 +98,9 @@ impl PhysicalOptimizerRule for Rewrites {
                 .iter()
                 .map(|projected| {
                     let expr = Arc::clone(&projected.expr).transform_up(|e| {
-                        Arithmetic::rewrite(e, &input)?.transform_data(|e| Branches::rewrite(e, &input))
+                        Arithmetic::rewrite(e, &input)?
+                            .transform_data(|e| Branches::rewrite(e, &input))?
+                            .transform_data(Eager::rewrite)
                     })?;
                     rewritten |= expr.transformed;
                     Ok(ProjectionExpr {
@@ -165,7 +169,7 @@ mod tests {
 
     /// `formulas` over [`batch`] in a session and in DataFusion's own, and how many of each
     /// rewrite the session's plan holds.
-    async fn both(formulas: &[&str]) -> (Result<Vec<RecordBatch>>, Result<Vec<RecordBatch>>, usize, usize) {
+    async fn both(formulas: &[&str]) -> (Result<Vec<RecordBatch>>, Result<Vec<RecordBatch>>, [usize; 3]) {
         let config = || SessionConfig::new().set_bool("datafusion.sql_parser.parse_float_as_decimal", true);
         let plan = |ctx: SessionContext| async move {
             let df = ctx.read_batch(batch())?.select_exprs(formulas)?;
@@ -173,13 +177,14 @@ mod tests {
             Ok::<_, datafusion::error::DataFusionError>((plan, ctx))
         };
         let (ours, ctx) = plan(session(config())).await.unwrap();
-        let (mut arithmetic, mut branches) = (0, 0);
+        let (mut arithmetic, mut branches, mut eager) = (0, 0, 0);
         ours.apply(|node| {
             if let Some(projection) = node.downcast_ref::<ProjectionExec>() {
                 for projected in projection.expr() {
                     projected.expr.apply(|e| {
                         arithmetic += usize::from(e.downcast_ref::<Arithmetic>().is_some());
                         branches += usize::from(e.downcast_ref::<Branches>().is_some());
+                        eager += usize::from(e.downcast_ref::<Eager>().is_some());
                         Ok(TreeNodeRecursion::Continue)
                     })?;
                 }
@@ -190,20 +195,29 @@ mod tests {
         println!("{}", displayable(ours.as_ref()).indent(true));
         let got = collect(ours, ctx.task_ctx()).await;
         let (theirs, ctx) = plan(SessionContext::new_with_config(config())).await.unwrap();
-        (got, collect(theirs, ctx.task_ctx()).await, arithmetic, branches)
+        (
+            got,
+            collect(theirs, ctx.task_ctx()).await,
+            [arithmetic, branches, eager],
+        )
     }
 
     #[tokio::test]
     async fn plans_answer_as_datafusions_own() {
-        let (got, expected, arithmetic, branches) = both(&[
+        let (got, expected, rewrites) = both(&[
             "rate * rate - days",
             "CASE basis WHEN 'daily' THEN rate * days WHEN 'hourly' THEN rate * days / 8 END",
             "CASE basis WHEN 'daily' THEN rate WHEN 'hourly' THEN days ELSE 0.5 END",
             // A branch no row takes is never computed: its division by zero fails nothing.
             "CASE basis WHEN 'monthly' THEN rate / 0 WHEN 'daily' THEN 1.25 * rate END",
+            "CASE WHEN rate > 500 THEN rate * days WHEN days > 3 THEN days ELSE 0 END",
+            "CASE WHEN basis = 'hourly' THEN rate * days END",
+            // Computed whole, a division by zero (days is 0 in the last row) fails: the rows
+            // are computed again DataFusion's way, which never divides for that row.
+            "CASE WHEN days > 0 THEN rate / days ELSE 0 END",
         ])
         .await;
-        assert_eq!((arithmetic, branches), (5, 3));
+        assert_eq!(rewrites, [7, 3, 3]);
         let (got, expected) = (got.unwrap(), expected.unwrap());
         assert_eq!(got, expected);
         assert_eq!(got[0].num_rows(), 6);
@@ -211,9 +225,12 @@ mod tests {
 
     #[tokio::test]
     async fn a_branch_that_fails_for_its_rows_fails_as_datafusions_own() {
-        let (got, expected, _, branches) =
-            both(&["CASE basis WHEN 'hourly' THEN rate / days WHEN 'daily' THEN rate END"]).await;
-        assert_eq!(branches, 1);
+        let (got, expected, rewrites) = both(&[
+            "CASE basis WHEN 'hourly' THEN rate / days WHEN 'daily' THEN rate END",
+            "CASE WHEN days < 1 THEN rate / days ELSE rate END",
+        ])
+        .await;
+        assert_eq!(rewrites, [0, 1, 1]);
         let (got, expected) = (got.unwrap_err(), expected.unwrap_err());
         assert_eq!(got.to_string(), expected.to_string());
     }
