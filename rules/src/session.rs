@@ -133,7 +133,7 @@ mod tests {
     use datafusion::arrow::array::{Array, Decimal128Array, RecordBatch, StringArray};
     use datafusion::arrow::datatypes::{Field, Schema};
     use datafusion::common::tree_node::TreeNodeRecursion;
-    use datafusion::physical_plan::{collect, displayable};
+    use datafusion::physical_plan::collect;
 
     use super::*;
 
@@ -192,7 +192,6 @@ mod tests {
             Ok(TreeNodeRecursion::Continue)
         })
         .unwrap();
-        println!("{}", displayable(ours.as_ref()).indent(true));
         let got = collect(ours, ctx.task_ctx()).await;
         let (theirs, ctx) = plan(SessionContext::new_with_config(config())).await.unwrap();
         (
