@@ -21,6 +21,8 @@ use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_expr::expressions::{CaseExpr, Column, Literal};
 use datafusion::physical_expr_common::datum::compare_with_eq;
 
+use crate::session::as_case_type;
+
 /// A `CASE` on a value, its `WHEN`s literals, whose answers are not all literals (DataFusion
 /// looks those up in a table of its own).
 #[derive(Debug)]
@@ -175,12 +177,7 @@ impl PhysicalExpr for Branches {
                 false => answer.of(batch, Some(&UInt32Array::from(taken)))?,
             };
             slot[index].0 = answers.len() as u8;
-            // An answer of another type (an `ELSE` can be) is cast to the `CASE`'s, as DataFusion
-            // casts it.
-            answers.push(match values.data_type() == &data_type {
-                true => values,
-                false => datafusion::arrow::compute::cast(&values, &data_type)?,
-            });
+            answers.push(as_case_type(values, &data_type)?);
         }
         let null = answers.len();
         answers.push(new_null_array(&data_type, 1));

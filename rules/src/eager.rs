@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, new_null_array};
 use datafusion::arrow::compute::kernels::zip::zip;
-use datafusion::arrow::compute::{cast, prep_null_mask_filter};
+use datafusion::arrow::compute::prep_null_mask_filter;
 use datafusion::arrow::datatypes::{DataType, FieldRef, Schema};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::tree_node::Transformed;
@@ -20,6 +20,8 @@ use datafusion::common::{Result, exec_err};
 use datafusion::logical_expr::ColumnarValue;
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_expr::expressions::CaseExpr;
+
+use crate::session::as_case_type;
 
 /// A `CASE` of conditions (no value after `CASE`), computed whole.
 #[derive(Debug)]
@@ -44,15 +46,7 @@ impl Eager {
     fn whole(&self, batch: &RecordBatch, case: &CaseExpr) -> Result<ArrayRef> {
         let rows = batch.num_rows();
         let data_type = self.planned.data_type(&batch.schema())?;
-        let answer = |expr: &Arc<dyn PhysicalExpr>| -> Result<ArrayRef> {
-            let values = expr.evaluate(batch)?.into_array(rows)?;
-            // An answer of another type (an `ELSE` can be) is cast to the `CASE`'s, as
-            // DataFusion casts it.
-            match values.data_type() == &data_type {
-                true => Ok(values),
-                false => Ok(cast(&values, &data_type)?),
-            }
-        };
+        let answer = |expr: &Arc<dyn PhysicalExpr>| as_case_type(expr.evaluate(batch)?.into_array(rows)?, &data_type);
         let mut chosen = match case.else_expr() {
             Some(otherwise) => answer(otherwise)?,
             None => new_null_array(&data_type, rows),

@@ -8,6 +8,9 @@
 
 use std::sync::Arc;
 
+use datafusion::arrow::array::ArrayRef;
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::DataType;
 use datafusion::common::Result;
 use datafusion::common::tree_node::{Transformed, TransformedResult, TreeNode};
 use datafusion::config::ConfigOptions;
@@ -70,6 +73,15 @@ macro_rules! stands_in {
     };
 }
 pub(crate) use stands_in;
+
+/// A `CASE` answer as the `CASE`'s type: one of another type (an `ELSE` can be) is cast to it,
+/// as DataFusion casts it.
+pub(crate) fn as_case_type(values: ArrayRef, data_type: &DataType) -> Result<ArrayRef> {
+    match values.data_type() == data_type {
+        true => Ok(values),
+        false => Ok(cast(&values, data_type)?),
+    }
+}
 
 /// A session whose plans compute components as [the module](self) says.
 pub fn session(config: SessionConfig) -> SessionContext {
