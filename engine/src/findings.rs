@@ -4,6 +4,7 @@
 //! two workers paid into one bank account.
 
 use std::borrow::Cow;
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
 use std::hash::Hash;
 use std::sync::Arc;
@@ -261,7 +262,12 @@ pub fn across(org: &str, run: &[Paid<'_>], period: PayPeriod, previous: &Previou
         }
     }
 
-    let present: std::collections::HashSet<&str> = run.iter().map(|p| p.worker.worker_id.as_str()).collect();
+    // Only when there was a last period: a set of a million workers' ids is not free.
+    let present: std::collections::HashSet<&str> = if previous.nets.is_empty() {
+        Default::default()
+    } else {
+        run.iter().map(|p| p.worker.worker_id.as_str()).collect()
+    };
     for (worker, net) in &previous.nets {
         if *net > Decimal::ZERO && !present.contains(worker.as_str()) {
             findings.push(Finding {
@@ -278,21 +284,35 @@ pub fn across(org: &str, run: &[Paid<'_>], period: PayPeriod, previous: &Previou
 
 /// A finding for each worker whose `key` (an identifier: bank account, PAN, UAN) other workers
 /// of the run have too, naming them, group by group in the keys' order.
-fn shared<'w, K: Hash + Ord>(
+fn shared<'w, K: Hash + Ord + Clone>(
     check: BuiltIn,
     run: &[Paid<'w>],
     key: impl Fn(&'w Worker) -> Option<K>,
     shown: impl Fn(&Worker) -> String,
 ) -> Vec<Finding> {
     // Grouped by hash, then the groups of two or more in their keys' order: a B-tree of a
-    // million workers' keys spent seconds in cache misses.
-    let mut by_key: HashMap<K, Vec<&Worker>, foldhash::fast::RandomState> = HashMap::default();
+    // million workers' keys spent seconds in cache misses. Each key's first worker is kept
+    // alone, and a group made only for a key seen twice: nearly every key is one worker's, and
+    // a vector for each was a million allocations per check.
+    let mut first: HashMap<K, &Worker, foldhash::fast::RandomState> =
+        HashMap::with_capacity_and_hasher(run.len(), Default::default());
+    let mut groups: HashMap<K, Vec<&Worker>, foldhash::fast::RandomState> = HashMap::default();
     for paid in run {
-        if let Some(key) = key(paid.worker) {
-            by_key.entry(key).or_default().push(paid.worker);
+        let Some(key) = key(paid.worker) else {
+            continue;
+        };
+        match first.entry(key) {
+            Entry::Vacant(vacant) => {
+                vacant.insert(paid.worker);
+            }
+            Entry::Occupied(seen) => groups
+                .entry(seen.key().clone())
+                .or_insert_with(|| vec![*seen.get()])
+                .push(paid.worker),
         }
     }
-    let mut groups: Vec<(K, Vec<&Worker>)> = by_key.into_iter().filter(|(_, w)| w.len() > 1).collect();
+    drop(first);
+    let mut groups: Vec<(K, Vec<&Worker>)> = groups.into_iter().collect();
     groups.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     let mut findings = Vec::new();
     for (_, workers) in &groups {
