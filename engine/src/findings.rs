@@ -4,9 +4,8 @@
 //! two workers paid into one bank account.
 
 use std::borrow::Cow;
-use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
-use std::hash::Hash;
+use std::hash::{BuildHasher, Hash};
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringArray, UInt32Array, new_null_array};
@@ -290,29 +289,40 @@ fn shared<'w, K: Hash + Ord + Clone>(
     key: impl Fn(&'w Worker) -> Option<K>,
     shown: impl Fn(&Worker) -> String,
 ) -> Vec<Finding> {
-    // Grouped by hash, then the groups of two or more in their keys' order: a B-tree of a
-    // million workers' keys spent seconds in cache misses. Each key's first worker is kept
-    // alone, and a group made only for a key seen twice: nearly every key is one worker's, and
-    // a vector for each was a million allocations per check.
-    let mut first: HashMap<K, &Worker, foldhash::fast::RandomState> =
-        HashMap::with_capacity_and_hasher(run.len(), Default::default());
-    let mut groups: HashMap<K, Vec<&Worker>, foldhash::fast::RandomState> = HashMap::default();
-    for paid in run {
-        let Some(key) = key(paid.worker) else {
-            continue;
-        };
-        match first.entry(key) {
-            Entry::Vacant(vacant) => {
-                vacant.insert(paid.worker);
-            }
-            Entry::Occupied(seen) => groups
-                .entry(seen.key().clone())
-                .or_insert_with(|| vec![*seen.get()])
-                .push(paid.worker),
+    shared_hashed(check, run, key, shown, &foldhash::fast::RandomState::default())
+}
+
+/// [`shared`], with keys hashed by `hasher`.
+fn shared_hashed<'w, K: Hash + Ord + Clone>(
+    check: BuiltIn,
+    run: &[Paid<'w>],
+    key: impl Fn(&'w Worker) -> Option<K>,
+    shown: impl Fn(&Worker) -> String,
+    hasher: &impl BuildHasher,
+) -> Vec<Finding> {
+    // The workers sorted by their key's hash, and each run of one hash told apart by key; then
+    // the groups of two or more in their keys' order. A B-tree of a million workers' keys
+    // spent seconds in cache misses, and a hash table of them, with a vector per key, most of
+    // a second.
+    let mut hashed: Vec<(u64, usize)> = run
+        .iter()
+        .enumerate()
+        .filter_map(|(at, paid)| Some((hasher.hash_one(key(paid.worker)?), at)))
+        .collect();
+    hashed.sort_unstable();
+    let mut groups: Vec<(K, Vec<&Worker>)> = Vec::new();
+    for same_hash in hashed.chunk_by(|a, b| a.0 == b.0).filter(|same| same.len() > 1) {
+        // In the run's order (the sort above kept it within a hash), and nearly always of one
+        // key.
+        let mut keyed: Vec<(K, &Worker)> = same_hash
+            .iter()
+            .filter_map(|&(_, at)| Some((key(run[at].worker)?, run[at].worker)))
+            .collect();
+        keyed.sort_by(|a, b| a.0.cmp(&b.0));
+        for group in keyed.chunk_by(|a, b| a.0 == b.0).filter(|group| group.len() > 1) {
+            groups.push((group[0].0.clone(), group.iter().map(|(_, worker)| *worker).collect()));
         }
     }
-    drop(first);
-    let mut groups: Vec<(K, Vec<&Worker>)> = groups.into_iter().collect();
     groups.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     let mut findings = Vec::new();
     for (_, workers) in &groups {
@@ -425,6 +435,59 @@ mod tests {
                 .iter()
                 .all(|f| f.severity == Severity::Block && f.org_id == "org0")
         );
+    }
+
+    /// A hash every key shares.
+    #[derive(Default)]
+    struct Collides;
+
+    impl std::hash::Hasher for Collides {
+        fn finish(&self) -> u64 {
+            0
+        }
+
+        fn write(&mut self, _: &[u8]) {}
+    }
+
+    #[test]
+    fn keys_sharing_a_hash_are_told_apart() {
+        let workers: Vec<Worker> = (0..40)
+            .map(|i| {
+                let uan = format!("1000000000{:02}", (i * 7) % 13);
+                worker(&format!("W{i:02}"), &format!("9000000{i:05}"), "", &uan, "2025-01-01")
+            })
+            .collect();
+        let run: Vec<Paid> = workers.iter().map(|worker| Paid { worker, net: None }).collect();
+        let hashed = of(
+            &shared(
+                BuiltIn::SharedUan,
+                &run,
+                |w| identifier(&w.uan),
+                |w| format!("UAN {}", w.uan),
+            ),
+            "shared_uan",
+        );
+        let collided = of(
+            &shared_hashed(
+                BuiltIn::SharedUan,
+                &run,
+                |w| identifier(&w.uan),
+                |w| format!("UAN {}", w.uan),
+                &std::hash::BuildHasherDefault::<Collides>::default(),
+            ),
+            "shared_uan",
+        );
+        assert_eq!(hashed, collided);
+        // Thirteen keys, three or four workers each, the groups in the keys' order.
+        assert_eq!(hashed.len(), 40);
+        assert_eq!(
+            hashed[0],
+            (
+                "W00".to_string(),
+                "UAN 100000000000 is also W13, W26, W39's".to_string()
+            )
+        );
+        assert_eq!(hashed[4].0, "W02");
     }
 
     #[test]

@@ -4,9 +4,11 @@
 
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::hash::BuildHasher;
 use std::sync::Arc;
 
 use compact_str::CompactString;
+use hashbrown::HashTable;
 use payroll_rules::vocabulary::PayPeriod;
 use serde::{Deserialize, Serialize};
 
@@ -90,9 +92,11 @@ fn later<T: Ord>(new: (u64, &T), old: (u64, &T)) -> bool {
 type ById<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
 /// Some workers' states, taken from a ledger to be folded on a core of its own
-/// ([`Ledger::take_states`]).
+/// ([`Ledger::take_states`]): a table found by the workers' [`StatePart::hash`], which a file's
+/// reader computes once per event, for the part it goes to and the lookup in it (hashed twice,
+/// an event's worker id was a twentieth of reading a month).
 #[derive(Debug, Default)]
-pub struct StatePart(ById<CompactString, Folding>);
+pub struct StatePart(HashTable<(CompactString, Folding)>);
 
 /// A worker's state while a part folds it. An input file gives a worker's month at once, in no
 /// order of event id: its punches are appended as they come and sorted in once, when the part
@@ -113,10 +117,29 @@ impl Folding {
 }
 
 impl StatePart {
+    /// A worker id's hash: fixed, so a worker is folded in the same part in every wave of a
+    /// file ([`StatePart::part_of`]).
+    pub fn hash(worker_id: &str) -> u64 {
+        foldhash::fast::FixedState::default().hash_one(worker_id)
+    }
+
+    /// Which of `parts` folds the worker of `hash`: taken from bits the table neither places
+    /// nor tags entries by (its low bits and its top seven), so each part's table is filled
+    /// evenly.
+    pub fn part_of(hash: u64, parts: usize) -> usize {
+        ((hash >> 32) % parts.max(1) as u64) as usize
+    }
+
+    fn folding(&mut self, hash: u64, worker_id: &str) -> Option<&mut Folding> {
+        self.0
+            .find_mut(hash, |(id, _)| id.as_str() == worker_id)
+            .map(|(_, folding)| folding)
+    }
+
     /// [`Ledger::apply`], for a worker of this part; an event of a worker the master does not
     /// have is handed back, folding nothing, as [`StatePart::apply_punch`] refuses a punch.
     pub fn apply(&mut self, event: Event) -> Result<(), Event> {
-        let Some(folding) = self.0.get_mut(event.worker_id()) else {
+        let Some(folding) = self.folding(StatePart::hash(event.worker_id()), event.worker_id()) else {
             return Err(event);
         };
         folding.state.apply(event);
@@ -126,9 +149,11 @@ impl StatePart {
     /// Folds a punch still in its message's bytes, with no allocation; returns false, folding
     /// nothing, for a worker the master does not have. A part has every worker of the master
     /// its ledger had ([`Ledger::take_states`]), so this one lookup is also the master's check.
+    /// `hash` is the [`StatePart::hash`] of the punch's worker.
     #[must_use]
-    pub fn apply_punch(&mut self, punch: &PunchRef) -> bool {
-        let Some(folding) = self.0.get_mut(&*punch.worker_id) else {
+    pub fn apply_punch(&mut self, hash: u64, punch: &PunchRef) -> bool {
+        debug_assert_eq!(hash, StatePart::hash(&punch.worker_id));
+        let Some(folding) = self.folding(hash, &punch.worker_id) else {
             return false;
         };
         folding
@@ -209,7 +234,8 @@ impl Ledger {
     /// Adds or replaces a worker's master record; its site must be known, and a worker stays
     /// in the org they belong to: a record moving them to another org is refused (one org
     /// must not take over another's worker, bank account and all).
-    pub fn upsert_worker(&mut self, worker: Worker) -> Result<(), Invalid> {
+    pub fn upsert_worker(&mut self, worker: impl Into<Box<Worker>>) -> Result<(), Invalid> {
+        let worker: Box<Worker> = worker.into();
         self.check_site(&worker)?;
         match self.workers.entry(worker.worker_id.clone()) {
             Entry::Occupied(known) if known.get().org_id != worker.org_id => Err(Invalid::field(
@@ -220,11 +246,11 @@ impl Ledger {
                 ),
             )),
             Entry::Occupied(mut known) => {
-                known.insert(Box::new(worker));
+                known.insert(worker);
                 Ok(())
             }
             Entry::Vacant(new) => {
-                new.insert(Box::new(worker));
+                new.insert(worker);
                 Ok(())
             }
         }
@@ -369,17 +395,14 @@ impl Ledger {
         Ok(())
     }
 
-    /// The worker states split by `part_of` a worker id into `parts`, to be folded on a core
-    /// each while every core reads the master (leave and adjustments are checked against it,
-    /// [`Ledger::check_worker`]; a part checks punches itself, [`StatePart::apply_punch`]), then
-    /// put back ([`Ledger::put_states`]). Only a ledger with no closed period and no events
-    /// waiting for their worker's master (an input folder's): a part folds without noting late
-    /// events, and takes every worker it has a state for to be of the master.
-    pub fn take_states(
-        &mut self,
-        parts: usize,
-        part_of: impl Fn(&str) -> usize + Sync,
-    ) -> Result<Vec<StatePart>, Invalid> {
+    /// The worker states split into `parts` by their workers' [`StatePart::part_of`], to be
+    /// folded on a core each while every core reads the master (leave and adjustments are
+    /// checked against it, [`Ledger::check_worker`]; a part checks punches itself,
+    /// [`StatePart::apply_punch`]), then put back ([`Ledger::put_states`]). Only a ledger with
+    /// no closed period and no events waiting for their worker's master (an input folder's): a
+    /// part folds without noting late events, and takes every worker it has a state for to be
+    /// of the master.
+    pub fn take_states(&mut self, parts: usize) -> Result<Vec<StatePart>, Invalid> {
         if !self.closed.is_empty() {
             return Err(Invalid::record("a ledger with closed periods is folded whole"));
         }
@@ -391,10 +414,9 @@ impl Ledger {
         }
         let parts = parts.max(1);
         let share = self.workers.len().max(self.states.len()) / parts;
-        let part_of = |id: &str| part_of(id).min(parts - 1);
         let mut states: Vec<Vec<(CompactString, Box<WorkerState>)>> = (0..parts).map(|_| Vec::new()).collect();
         for (id, state) in std::mem::take(&mut self.states) {
-            states[part_of(&id)].push((id, state));
+            states[StatePart::part_of(StatePart::hash(&id), parts)].push((id, state));
         }
         // Each part is made on a core of its own, with an entry for every worker of the master
         // it holds, which [`StatePart::apply_punch`] checks punches against (those still empty
@@ -402,18 +424,22 @@ impl Ledger {
         // other waiting. Each core hashes every id to find its own, twice the hashing of one
         // pass that hands ids out, and no queue between the cores.
         let workers = &self.workers;
+        let rehash = |(id, _): &(CompactString, Folding)| StatePart::hash(id);
         Ok(map_in_order(states.into_iter().enumerate(), |(index, states)| {
-            let mut part: ById<CompactString, Folding> =
-                ById::with_capacity_and_hasher(share + share / 10, Default::default());
-            part.extend(states.into_iter().map(|(id, state)| {
+            let mut part = HashTable::with_capacity(share + share / 10);
+            for (id, state) in states {
                 let folding = Folding {
                     state,
                     punches: Vec::new(),
                 };
-                (id, folding)
-            }));
-            for id in workers.keys().filter(|id| part_of(id) == index) {
-                part.entry(id.clone()).or_default();
+                part.insert_unique(StatePart::hash(&id), (id, folding), rehash);
+            }
+            for id in workers.keys() {
+                let hash = StatePart::hash(id);
+                if StatePart::part_of(hash, parts) == index {
+                    part.entry(hash, |(known, _)| known == id, rehash)
+                        .or_insert_with(|| (id.clone(), Folding::default()));
+                }
             }
             StatePart(part)
         }))
@@ -422,7 +448,9 @@ impl Ledger {
     /// Puts back the states [`Ledger::take_states`] took, folded since (the master's workers
     /// with no event left out again): each part's punches sorted in on a core of its own.
     pub fn put_states(&mut self, mut parts: Vec<StatePart>) {
-        map_in_order(parts.iter_mut(), |part| part.0.values_mut().for_each(Folding::settle));
+        map_in_order(parts.iter_mut(), |part| {
+            part.0.iter_mut().for_each(|(_, folding)| folding.settle());
+        });
         // Moved straight from each part's table, which is freed before the next is moved: the
         // states of a million workers copied to a vector on the way were 0.1 GB more at the
         // run's peak.
@@ -712,14 +740,24 @@ mod tests {
             ledger
         };
         let (mut ledger, mut whole) = (master(), master());
-        let mut parts = ledger.take_states(2, |id| usize::from(id == "W2")).unwrap();
+        let mut parts = ledger.take_states(2).unwrap();
+        let apply = |parts: &mut [StatePart], punch: &str| {
+            let punch = crate::event::decode_punch_ref(punch.as_bytes()).unwrap();
+            let hash = StatePart::hash(&punch.worker_id);
+            parts[StatePart::part_of(hash, 2)].apply_punch(hash, &punch)
+        };
         for (id, worker) in [("e2", "W1"), ("e1", "W1"), ("e1", "W1")] {
             let punch = punch(id, worker);
-            assert!(parts[0].apply_punch(&crate::event::decode_punch_ref(punch.as_bytes()).unwrap()));
+            assert!(apply(&mut parts, &punch));
             whole.apply(Feed::Attendance.decode(punch.as_bytes()).unwrap());
         }
         let stranger = punch("e3", "W9");
-        assert!(!parts[1].apply_punch(&crate::event::decode_punch_ref(stranger.as_bytes()).unwrap()));
+        assert!(!apply(&mut parts, &stranger));
+        // A part has only its own workers.
+        let elsewhere = 1 - StatePart::part_of(StatePart::hash("W1"), 2);
+        let w1 = punch("e4", "W1");
+        let w1 = crate::event::decode_punch_ref(w1.as_bytes()).unwrap();
+        assert!(!parts[elsewhere].apply_punch(StatePart::hash("W1"), &w1));
         ledger.put_states(parts);
         assert_eq!(ledger.state("W1"), whole.state("W1"));
         assert_eq!(ledger.state("W1").map(WorkerState::punch_count), Some(2));
@@ -731,7 +769,7 @@ mod tests {
 
         // Events waiting for their master: the part could not tell them from the master's.
         ledger.apply(Feed::Attendance.decode(stranger.as_bytes()).unwrap());
-        let refused = ledger.take_states(2, |_| 0).unwrap_err();
+        let refused = ledger.take_states(2).unwrap_err();
         assert!(refused.to_string().contains("`W9`"), "{refused}");
     }
 

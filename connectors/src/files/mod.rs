@@ -16,9 +16,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use memmap2::{Advice, Mmap, UncheckedAdvice};
-use payroll_engine::parallel::cores;
+use payroll_engine::parallel::{cores, map_in_order};
 use payroll_engine::run::InputDigest;
-use payroll_engine::{Feed, Ledger, Site, Worker};
+use payroll_engine::{Feed, Invalid, Ledger, Site, Worker};
 
 use self::ndjson::Pages;
 use crate::dead_letter::{DeadLetters, Position};
@@ -168,21 +168,64 @@ fn read_master<'f>(
 }
 
 /// Adds the workers of a `workers.csv` (read from `path`) to `ledger`; a bad row becomes a dead
-/// letter, a missing column fails the file.
+/// letter, a missing column fails the file. The rows are decoded on every core, a run of them
+/// each (a million workers' master was a second and a half on one), and taken in in the file's
+/// order.
 pub fn fold_workers(path: &Path, bytes: &[u8], ledger: &mut Ledger, dead_letters: &mut DeadLetters) -> Result<()> {
-    for r in csv::records(path, bytes, &WORKER_COLUMNS)? {
-        if let Err(invalid) = r
-            .cells()
-            .and_then(|c| Worker::decode(|f| c.get(f)))
-            .and_then(|w| ledger.upsert_worker(w))
-        {
-            dead_letters.push(
-                "workers.csv",
-                Position::Line(r.line),
+    /// A row as decoded: the worker, or the dead letter it is.
+    enum Row<'a> {
+        Worker {
+            line: u64,
+            text: &'a [u8],
+            worker: Box<Worker>,
+        },
+        Refused {
+            line: u64,
+            invalid: Invalid,
+            original: String,
+            org_id: Option<String>,
+        },
+    }
+    let file = csv::Csv::open(path, bytes, &WORKER_COLUMNS)?;
+    let runs = map_in_order(file.runs(cores()), |records| {
+        records
+            .map(|r| match r.cells().and_then(|c| Worker::decode(|f| c.get(f))) {
+                Ok(worker) => Row::Worker {
+                    line: r.line,
+                    text: r.text(),
+                    worker: Box::new(worker),
+                },
+                Err(invalid) => Row::Refused {
+                    line: r.line,
+                    invalid,
+                    original: r.original(),
+                    org_id: r.org_id().map(str::to_string),
+                },
+            })
+            .collect::<Vec<_>>()
+    });
+    for row in runs.into_iter().flatten() {
+        match row {
+            Row::Worker { line, text, worker } => {
+                if let Err(invalid) = ledger.upsert_worker(worker) {
+                    // Read again for its dead letter: keeping every row's cells for the few
+                    // refused here was a master's worth of memory.
+                    let r = file.record(line, text);
+                    dead_letters.push("workers.csv", Position::Line(line), invalid, &r.original(), r.org_id());
+                }
+            }
+            Row::Refused {
+                line,
                 invalid,
-                &r.original(),
-                r.org_id(),
-            );
+                original,
+                org_id,
+            } => dead_letters.push(
+                "workers.csv",
+                Position::Line(line),
+                invalid,
+                &original,
+                org_id.as_deref(),
+            ),
         }
     }
     Ok(())

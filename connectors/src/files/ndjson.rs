@@ -5,9 +5,6 @@
 //! whatever the number of cores: a worker's events all go to one part, and folding is
 //! order-free.
 
-use std::hash::BuildHasher;
-
-use foldhash::fast::FixedState;
 use memchr::memchr_iter;
 use payroll_engine::event::{PunchRef, decode_punch_ref};
 use payroll_engine::parallel::map_in_order;
@@ -25,8 +22,7 @@ pub(crate) struct Parts {
 
 impl Parts {
     pub(crate) fn split(mut ledger: Ledger, parts: usize) -> Result<Parts, Invalid> {
-        let parts = parts.max(1);
-        let states = ledger.take_states(parts, |worker_id| part_of(worker_id, parts))?;
+        let states = ledger.take_states(parts.max(1))?;
         Ok(Parts { ledger, states })
     }
 
@@ -37,16 +33,13 @@ impl Parts {
     }
 }
 
-/// A fixed hash, so a worker's part is the same in every wave.
-fn part_of(worker_id: &str, parts: usize) -> usize {
-    (FixedState::default().hash_one(worker_id) % parts as u64) as usize
-}
-
 /// An event as decoded from a line (a punch still borrowing the file's bytes), with where its
 /// line is: its worker is checked where it is folded ([`StatePart::apply_punch`],
 /// [`StatePart::apply`]).
 struct Decoded<'a> {
     event: DecodedEvent<'a>,
+    /// Its worker's [`StatePart::hash`].
+    hash: u64,
     at: Where,
     line: &'a [u8],
 }
@@ -56,9 +49,9 @@ enum DecodedEvent<'a> {
     Other(Event),
 }
 
-impl Decoded<'_> {
+impl DecodedEvent<'_> {
     fn worker_id(&self) -> &str {
-        match &self.event {
+        match self {
             DecodedEvent::Punch(punch) => &punch.worker_id,
             DecodedEvent::Other(e) => e.worker_id(),
         }
@@ -169,10 +162,10 @@ pub(crate) fn fold<'b>(
             let folds = map_in_order(states.iter_mut().zip(by_part), |(part, batches)| {
                 let mut folded = 0u64;
                 let mut refused: Vec<Refused> = Vec::new();
-                for Decoded { event, at, line } in batches.into_iter().flatten() {
+                for Decoded { event, hash, at, line } in batches.into_iter().flatten() {
                     let unknown = match event {
                         DecodedEvent::Punch(punch) => {
-                            (!part.apply_punch(&punch)).then(|| Invalid::unknown_worker(&punch.worker_id))
+                            (!part.apply_punch(hash, &punch)).then(|| Invalid::unknown_worker(&punch.worker_id))
                         }
                         DecodedEvent::Other(event) => {
                             part.apply(event).err().map(|e| Invalid::unknown_worker(e.worker_id()))
@@ -236,8 +229,8 @@ fn decode<'a>(feed: Feed, number: usize, chunk: &'a [u8], ledger: &Ledger, parts
         };
         match decoded {
             Ok(event) => {
-                let decoded = Decoded { event, at, line };
-                out.events[part_of(decoded.worker_id(), parts)].push(decoded);
+                let hash = StatePart::hash(event.worker_id());
+                out.events[StatePart::part_of(hash, parts)].push(Decoded { event, hash, at, line });
             }
             Err(invalid) => out.refused.push((
                 at,
