@@ -458,25 +458,18 @@ mod tests {
             })
             .collect();
         let run: Vec<Paid> = workers.iter().map(|worker| Paid { worker, net: None }).collect();
-        let hashed = of(
-            &shared(
+        fn shared_uans(run: &[Paid], hasher: &impl BuildHasher) -> Vec<(String, String)> {
+            let findings = shared_hashed(
                 BuiltIn::SharedUan,
-                &run,
+                run,
                 |w| identifier(&w.uan),
                 |w| format!("UAN {}", w.uan),
-            ),
-            "shared_uan",
-        );
-        let collided = of(
-            &shared_hashed(
-                BuiltIn::SharedUan,
-                &run,
-                |w| identifier(&w.uan),
-                |w| format!("UAN {}", w.uan),
-                &std::hash::BuildHasherDefault::<Collides>::default(),
-            ),
-            "shared_uan",
-        );
+                hasher,
+            );
+            of(&findings, "shared_uan")
+        }
+        let hashed = shared_uans(&run, &foldhash::fast::RandomState::default());
+        let collided = shared_uans(&run, &std::hash::BuildHasherDefault::<Collides>::default());
         assert_eq!(hashed, collided);
         // Thirteen keys, three or four workers each, the groups in the keys' order.
         assert_eq!(hashed.len(), 40);
