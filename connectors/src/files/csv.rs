@@ -343,12 +343,17 @@ mod tests {
 
     #[test]
     fn a_record_read_again_is_the_record_read() {
-        let bytes: &'static [u8] = b"worker_id,bank_account\nW1,12345678901\nW2,\"1\n2\"\n";
-        let file = Csv::open(Path::new("workers.csv"), bytes, &[]).unwrap();
-        for r in file.records() {
-            let again = file.record(r.line, r.text);
-            assert_eq!((again.line, again.original()), (r.line, r.original()));
-            assert_eq!(again.cells.ok(), r.cells.ok());
+        let files: [&'static [u8]; 2] = [
+            b"worker_id,bank_account\nW1,12345678901\nW2,\"1\n2\"\n",
+            b"worker_id,bank_account\r\nW1,12345678901\r\n\r\nW2,\"1\r\n2\"\r\n",
+        ];
+        for bytes in files {
+            let file = Csv::open(Path::new("workers.csv"), bytes, &[]).unwrap();
+            for r in file.records() {
+                let again = file.record(r.line, r.text);
+                assert_eq!((again.line, again.original()), (r.line, r.original()));
+                assert_eq!(again.cells.ok(), r.cells.ok(), "{:?}", r.text);
+            }
         }
     }
 

@@ -208,8 +208,8 @@ pub fn fold_workers(path: &Path, bytes: &[u8], ledger: &mut Ledger, dead_letters
         match row {
             Row::Worker { line, text, worker } => {
                 if let Err(invalid) = ledger.upsert_worker(worker) {
-                    // Read again for its dead letter: keeping every row's cells for the few
-                    // refused here was a master's worth of memory.
+                    // Read again for its dead letter, rather than every row's cells kept for
+                    // the few refused here.
                     let r = file.record(line, text);
                     dead_letters.push("workers.csv", Position::Line(line), invalid, &r.original(), r.org_id());
                 }
