@@ -102,11 +102,7 @@ pub fn read_folder(dir: &Path, dead_letters: &mut DeadLetters, progress: &dyn Pr
                     bytes,
                     &mut digest,
                 );
-                inputs.push(InputDigest {
-                    name: name.to_string(),
-                    bytes: bytes.len() as u64,
-                    blake3: digest.finalize().to_hex().to_string(),
-                });
+                inputs.push(input_digest(name, bytes.len(), &digest));
             }
         }
         let mut ledger = parts.merge();
@@ -336,11 +332,16 @@ fn digest(name: &str, input: &Input, stop: &AtomicBool) -> Option<InputDigest> {
         hasher.update(&input[start..end]);
         input.release(start..end);
     }
-    Some(InputDigest {
+    Some(input_digest(name, input.len(), &hasher))
+}
+
+/// What the manifest records of a file of `bytes`, hashed whole into `hasher`.
+fn input_digest(name: &str, bytes: usize, hasher: &blake3::Hasher) -> InputDigest {
+    InputDigest {
         name: name.to_string(),
-        bytes: input.len() as u64,
+        bytes: bytes as u64,
         blake3: hasher.finalize().to_hex().to_string(),
-    })
+    }
 }
 
 #[cfg(test)]
